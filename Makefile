@@ -1,0 +1,63 @@
+# vrfwall build. `make demo` and `make test` work on a fresh Debian machine as root.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+BUILD      := build
+BPF_SRC    := $(wildcard bpf/*.c)
+BPF_OBJ    := $(patsubst bpf/%.c,$(BUILD)/bpf/%.o,$(BPF_SRC))
+BPF_HDR    := $(wildcard bpf/*.h bpf/lib/*.h)
+FIXTURE_SRC := $(wildcard test/fixtures/*.bpf.c)
+FIXTURE_OBJ := $(patsubst test/fixtures/%.bpf.c,$(BUILD)/fixtures/%.bpf.o,$(FIXTURE_SRC))
+ADDON      := daemon/addon/build/Release/vrfwall_native.node
+ARCH_INC   := /usr/include/$(shell uname -m)-linux-gnu
+BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -I bpf -I $(ARCH_INC)
+
+# Debian packages the build, the tests and the lab need.
+APT_PKGS := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iputils-ping g++ make python3
+
+.PHONY: deps build bpf addon ts test demo clean check
+
+deps: .stamp-apt node_modules/.package-lock.json
+
+.stamp-apt:
+	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+build: deps bpf addon ts
+
+bpf: $(BPF_OBJ) $(FIXTURE_OBJ)
+
+$(BUILD)/bpf/%.o: bpf/%.c $(BPF_HDR) | deps
+	@mkdir -p $(dir $@)
+	clang $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/fixtures/%.bpf.o: test/fixtures/%.bpf.c $(BPF_HDR) | deps
+	@mkdir -p $(dir $@)
+	clang $(BPF_CFLAGS) -c $< -o $@
+
+addon: $(ADDON)
+
+$(ADDON): $(wildcard daemon/addon/*.cc daemon/addon/*.h) daemon/addon/binding.gyp | deps
+	cd daemon/addon && ../../node_modules/.bin/node-gyp rebuild --nodedir=/usr >/dev/null
+
+ts: deps
+	node_modules/.bin/tsc -p tsconfig.json
+
+check: build
+	node_modules/.bin/tsc -p tsconfig.test.json
+
+test: build check
+	node_modules/.bin/vitest run
+
+demo: build
+	node dist/cli/main.js lab run examples/cn2-isolated-namespace
+
+clean:
+	rm -rf $(BUILD) dist daemon/addon/build .stamp-apt
