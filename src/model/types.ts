@@ -65,7 +65,9 @@ export const DEFAULT_NETWORK = 'default/default-podnetwork';
 
 export type PodPlacement =
   | { kind: 'network'; network: string; why: string }
-  | { kind: 'quarantine'; why: string };
+  | { kind: 'quarantine'; why: string }
+  /** hostNetwork pod: its addresses are the node's (rule 6), no network. */
+  | { kind: 'host'; why: string };
 
 /** network name -> VRF id; ids are never reused while a name holds them. */
 export interface VrfAllocation {
@@ -96,4 +98,6 @@ export interface DesiredState {
   /** per pod: where it is and why */
   placements: Map<string, PodPlacement>;
   allocation: VrfAllocation;
+  /** What the compile step refused or overrode (duplicate IPs, bad values). */
+  problems: SourceProblem[];
 }

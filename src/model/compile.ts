@@ -1,0 +1,276 @@
+// The compile step: cluster state -> the map contents the datapath should
+// have. Pure (no I/O, no clock), deterministic for equal inputs.
+import {
+  VW_CIDR_POD,
+  VW_CIDR_SERVICE,
+  VW_EP_HOST,
+  VW_EP_LOCAL,
+  VW_EP_QUARANTINE,
+  VW_NET_EXTERNAL_DENY,
+} from '../bpf/abi.js';
+import { canonicalCidr, canonicalIp } from './ip.js';
+import { implicitNetworks, isolatedNetworkOf, namespaceIsolation, placePod, type PlacementContext } from './placement.js';
+import {
+  DEFAULT_NETWORK,
+  type ClusterConfig,
+  type ClusterState,
+  type DesiredEndpoint,
+  type DesiredState,
+  type InterfaceIndex,
+  type NamespaceObject,
+  type PodObject,
+  type PodPlacement,
+  type SourceProblem,
+  type VrfAllocation,
+} from './types.js';
+import { allocateVrfs } from './vrf.js';
+
+/** Namespace label or annotation: may an isolated network reach addresses
+ *  outside the cluster? "allow" (default) or "deny". */
+export const EXTERNAL_KEY = 'vrfwall.dev/external';
+
+const podKey = (p: PodObject): string => `${p.metadata.namespace}/${p.metadata.name}`;
+
+export function compile(
+  state: ClusterState,
+  config: ClusterConfig,
+  interfaces: InterfaceIndex,
+  previous: VrfAllocation,
+): DesiredState {
+  const problems: SourceProblem[] = [];
+  const namespaces = [...state.namespaces.values()].sort(byName);
+  const pods = [...state.pods.values()].sort((a, b) => cmp(podKey(a), podKey(b)));
+
+  for (const ns of namespaces) checkIsolationValues(ns, problems);
+  const networkNames = implicitNetworks(namespaces);
+  const allocation = allocateVrfs(networkNames, previous);
+  const ctx: PlacementContext = { networks: networkNames, namespaces: new Set(state.namespaces.keys()) };
+
+  const placements = new Map<string, PodPlacement>();
+  for (const pod of pods) {
+    placements.set(
+      podKey(pod),
+      pod.spec.hostNetwork
+        ? { kind: 'host', why: 'hostNetwork pod: its addresses are node addresses' }
+        : placePod(pod, state.namespaces.get(pod.metadata.namespace), ctx),
+    );
+  }
+
+  const hostAddrs = hostAddresses(state, pods, problems);
+  const podIps = podAddresses(pods, problems);
+  quarantineAddressConflicts(podIps, hostAddrs, placements);
+
+  const ifByIp = new Map<string, number>();
+  for (const [ip, ifindex] of interfaces) {
+    const c = canonicalIp(ip);
+    if (c !== undefined) ifByIp.set(c, ifindex);
+  }
+
+  const endpoints = new Map<string, DesiredEndpoint>();
+  for (const ip of [...hostAddrs].sort()) endpoints.set(ip, { vrfId: 0, flags: VW_EP_HOST, ifindex: 0 });
+
+  const attach = new Map<string, number[]>();
+  for (const pod of pods) {
+    if (pod.spec.hostNetwork) continue;
+    const key = podKey(pod);
+    const placement = placements.get(key);
+    const local = pod.spec.nodeName === config.nodeName;
+    const ifindexes = new Set<number>();
+    for (const ip of podIps.get(key) ?? []) {
+      const ifindex = local ? ifByIp.get(ip) : undefined;
+      if (ifindex !== undefined) ifindexes.add(ifindex);
+      // A host address stays a host address; the pod claiming it is
+      // quarantined above, and the datapath's spoofing check stops it from
+      // sending as the node (the endpoint is not LOCAL on its interface).
+      if (hostAddrs.has(ip)) continue;
+      const vrfId = placement?.kind === 'network' ? allocation.ids[placement.network] : undefined;
+      // Quarantined local pods keep LOCAL + ifindex: the datapath needs the
+      // interface to check the source address and to let the pod reach its node.
+      const localBits = ifindex !== undefined ? VW_EP_LOCAL : 0;
+      const ep: DesiredEndpoint =
+        vrfId === undefined
+          ? { vrfId: 0, flags: VW_EP_QUARANTINE | localBits, ifindex: ifindex ?? 0 }
+          : { vrfId, flags: localBits, ifindex: ifindex ?? 0 };
+      const prev = endpoints.get(ip);
+      // Only several quarantined claimants share an address; keep whichever is local.
+      if (prev === undefined || (prev.flags & VW_EP_LOCAL) === 0) endpoints.set(ip, ep);
+    }
+    if (local && ifindexes.size > 0) attach.set(key, [...ifindexes].sort((a, b) => a - b));
+  }
+
+  for (const [key, p] of placements) {
+    if (p.kind === 'quarantine') problems.push({ source: `Pod ${key}`, message: `quarantined: ${p.why}` });
+  }
+
+  return {
+    endpoints,
+    vrfPairs: new Set<string>(), // routers come in a later issue
+    networks: networkFlags(allocation, state, problems),
+    cidrs: clusterCidrs(config, problems),
+    attach,
+    placements,
+    allocation,
+    problems,
+  };
+}
+
+function checkIsolationValues(ns: NamespaceObject, problems: SourceProblem[]): void {
+  const iso = namespaceIsolation(ns);
+  for (const bad of iso.badValues) {
+    problems.push({
+      source: `Namespace ${ns.metadata.name}`,
+      message: `${bad} is neither "true" nor "false"; treated as isolated`,
+    });
+  }
+  if (iso.isolated && isolatedNetworkOf(ns.metadata.name) === DEFAULT_NETWORK) {
+    problems.push({
+      source: `Namespace ${ns.metadata.name}`,
+      message: 'the default namespace cannot be isolated: its network is the default network',
+    });
+  }
+}
+
+/** Node addresses and hostNetwork pods' addresses: rule 6 endpoints. */
+function hostAddresses(state: ClusterState, pods: PodObject[], problems: SourceProblem[]): Set<string> {
+  const out = new Set<string>();
+  for (const node of state.nodes.values()) {
+    for (const a of node.addresses) {
+      const c = canonicalIp(a);
+      if (c !== undefined) out.add(c);
+      else problems.push({ source: `Node ${node.name}`, message: `address ${JSON.stringify(a)} is not an IP address` });
+    }
+  }
+  for (const pod of pods) {
+    if (!pod.spec.hostNetwork) continue;
+    for (const ip of canonicalPodIps(pod, problems)) out.add(ip);
+  }
+  return out;
+}
+
+/** "ns/name" -> canonical IPs, for pods with their own network stack. */
+function podAddresses(pods: PodObject[], problems: SourceProblem[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const pod of pods) {
+    if (!pod.spec.hostNetwork) out.set(podKey(pod), canonicalPodIps(pod, problems));
+  }
+  return out;
+}
+
+function canonicalPodIps(pod: PodObject, problems: SourceProblem[]): string[] {
+  const ips = new Set<string>();
+  for (const ip of pod.status.podIPs) {
+    const c = canonicalIp(ip);
+    if (c !== undefined) ips.add(c);
+    else problems.push({ source: `Pod ${podKey(pod)}`, message: `pod IP ${JSON.stringify(ip)} is not an IP address` });
+  }
+  return [...ips];
+}
+
+/**
+ * An address claimed by two pods, or by a pod and the host, cannot be given to
+ * either pod's network: whichever we chose, the other pod's traffic would be
+ * judged as the wrong pod's. Fail closed: every pod claiming a contested
+ * address is quarantined (all its addresses), and the address itself is
+ * quarantined too (or stays a host address when the node owns it).
+ */
+function quarantineAddressConflicts(
+  podIps: Map<string, string[]>,
+  hostAddrs: Set<string>,
+  placements: Map<string, PodPlacement>,
+): void {
+  const claims = new Map<string, string[]>();
+  for (const [key, ips] of podIps) for (const ip of ips) claims.set(ip, [...(claims.get(ip) ?? []), key]);
+
+  const reasons = new Map<string, string[]>();
+  const blame = (key: string, why: string): void => {
+    reasons.set(key, [...(reasons.get(key) ?? []), why]);
+  };
+  for (const [ip, keys] of claims) {
+    if (hostAddrs.has(ip)) {
+      for (const key of keys) blame(key, `IP ${ip} is a node or host-network address`);
+    } else if (keys.length > 1) {
+      for (const key of keys) {
+        blame(key, `IP ${ip} is also claimed by pod ${keys.filter((k) => k !== key).join(', ')}`);
+      }
+    }
+  }
+  for (const [key, whys] of reasons) placements.set(key, { kind: 'quarantine', why: whys.join('; ') });
+}
+
+/** Every allocated network -> VW_NET_* flags. */
+function networkFlags(allocation: VrfAllocation, state: ClusterState, problems: SourceProblem[]): Map<number, number> {
+  const denied = new Set<string>();
+  for (const ns of [...state.namespaces.values()].sort(byName)) {
+    const setting = externalSetting(ns, problems);
+    if (setting !== 'deny') continue;
+    if (namespaceIsolation(ns).isolated && isolatedNetworkOf(ns.metadata.name) !== DEFAULT_NETWORK) {
+      denied.add(isolatedNetworkOf(ns.metadata.name));
+    } else {
+      // The default network is shared by every non-isolated namespace; one
+      // namespace cannot decide for all of them.
+      problems.push({
+        source: `Namespace ${ns.metadata.name}`,
+        message:
+          `${EXTERNAL_KEY}=deny has no effect: the namespace is not isolated ` +
+          '(its pods are in the shared default network)',
+      });
+    }
+  }
+  const out = new Map<number, number>();
+  for (const [name, id] of Object.entries(allocation.ids)) {
+    out.set(id, denied.has(name) ? VW_NET_EXTERNAL_DENY : 0);
+  }
+  return out;
+}
+
+/** "allow" | "deny" | undefined (unset). Label and annotation are both read;
+ *  deny wins, and an unknown value reads as deny (the restrictive choice). */
+function externalSetting(ns: NamespaceObject, problems: SourceProblem[]): 'allow' | 'deny' | undefined {
+  const values = [ns.metadata.labels[EXTERNAL_KEY], ns.metadata.annotations[EXTERNAL_KEY]].filter(
+    (v): v is string => v !== undefined,
+  );
+  if (values.length === 0) return undefined;
+  let result: 'allow' | 'deny' = 'allow';
+  for (const v of values) {
+    const norm = v.trim().toLowerCase();
+    if (norm === 'allow') continue;
+    if (norm !== 'deny') {
+      problems.push({
+        source: `Namespace ${ns.metadata.name}`,
+        message: `${EXTERNAL_KEY}=${JSON.stringify(v)} is neither "allow" nor "deny"; treated as deny`,
+      });
+    }
+    result = 'deny';
+  }
+  return result;
+}
+
+function clusterCidrs(config: ClusterConfig, problems: SourceProblem[]): Map<string, number> {
+  const out = new Map<string, number>();
+  const add = (list: string[], kind: number, what: string): void => {
+    for (const text of list) {
+      const c = canonicalCidr(text);
+      if (c === undefined) {
+        problems.push({ source: 'config', message: `${what} CIDR ${JSON.stringify(text)} does not parse; ignored` });
+      } else if (out.has(c)) {
+        const kept = out.get(c) === VW_CIDR_POD ? 'pod' : 'service';
+        problems.push({ source: 'config', message: `CIDR ${c} is listed twice; kept as ${kept} CIDR` });
+      } else {
+        out.set(c, kind);
+      }
+    }
+  };
+  // Pod CIDRs first: an overlap listed as both keeps the stricter pod meaning
+  // (unknown sources inside it are dropped).
+  add(config.podCIDRs, VW_CIDR_POD, 'pod');
+  add(config.serviceCIDRs, VW_CIDR_SERVICE, 'service');
+  return out;
+}
+
+function byName(a: NamespaceObject, b: NamespaceObject): number {
+  return cmp(a.metadata.name, b.metadata.name);
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,529 @@
+// The local-manifest source: a directory of ordinary Kubernetes YAML (what one
+// would `kubectl apply -R -f`), plus the lab file that says where pods run and
+// which addresses they got. Both are watched; a burst of file events becomes
+// one re-read and at most one change notification.
+//
+// Safety rules (fail closed):
+// - A file that becomes unreadable or partly unparsable keeps its last good
+//   content for the objects that are no longer readable, until it is fixed or
+//   deleted. Dropping them would be the open choice: a Namespace that vanishes
+//   takes its isolation label with it, and its pods would land in the default
+//   network. Deleting a file is deliberate and removes its objects.
+// - A Namespace document that cannot be used, with no last good content,
+//   withholds that namespace: no implicit (unlabelled, open) namespace is made
+//   for it, so the compile step quarantines its pods until it is fixed.
+// - One object defined twice with different content is not used at all (the
+//   namespace is withheld as above; a withheld pod simply has no endpoint).
+import { watch, type FSWatcher } from 'chokidar';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { canonicalCidr, canonicalIp } from '../model/ip.js';
+import type { LabClusterFile } from '../model/labfile.js';
+import { isDnsLabel, isDnsSubdomain } from '../model/placement.js';
+import type { ClusterState, NamespaceObject, NodeInfo, PodObject, SourceProblem } from '../model/types.js';
+import { objectKey, parseManifests, type ManifestObject } from './documents.js';
+import { emptyClusterState, type StateListener, type StateSource } from './source.js';
+
+export interface ManifestSourceOptions {
+  /** Directory of manifests, read recursively (*.yaml, *.yml; names starting
+   *  with "." are skipped, e.g. editor files and ConfigMap "..data" links). */
+  dir: string;
+  /** LabClusterFile JSON. Without it pods have no addresses and there are no nodes. */
+  labFile?: string;
+  logger: Logger;
+  /** Coalescing window for file events (default 50 ms). */
+  debounceMs?: number;
+  /** Full re-scan period, in case the file watcher misses an event (default
+   *  30 s; 0 turns it off). Unchanged content causes no notification. */
+  resyncMs?: number;
+}
+
+/** Namespaces that exist in every cluster. */
+const BUILTIN_NAMESPACES = ['default', 'kube-system'];
+
+interface FileEntry {
+  /** The text last parsed; a re-scan of unchanged text is skipped (no re-logging). */
+  text?: string;
+  objects: { source: string; object: ManifestObject }[];
+  brokenNamespaces: string[];
+  problems: SourceProblem[];
+}
+
+export interface LabContent {
+  raw: LabClusterFile;
+  nodes: Map<string, NodeInfo>;
+  pods: Map<string, { node: string; ips: string[] }>;
+}
+
+export class ManifestSource implements StateSource {
+  private readonly absDir: string;
+  private readonly absLab: string | undefined;
+  private readonly log: Logger;
+  private readonly debounceMs: number;
+  private readonly resyncMs: number;
+
+  private readonly files = new Map<string, FileEntry>(); // by path relative to dir
+  private lab: LabContent | undefined;
+  private labText: string | undefined; // last text read, to skip unchanged re-reads
+  private labProblems: SourceProblem[] = [];
+
+  private state: ClusterState = emptyClusterState();
+  private fingerprint = stableJson(this.state);
+  private readonly listeners = new Set<StateListener>();
+
+  private readonly dirty = new Set<string>();
+  private labDirty = false;
+  private timer: NodeJS.Timeout | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private watchers: FSWatcher[] = [];
+  private started = false;
+  private stopped = false;
+
+  constructor(private readonly opts: ManifestSourceOptions) {
+    this.absDir = path.resolve(opts.dir);
+    this.absLab = opts.labFile === undefined ? undefined : path.resolve(opts.labFile);
+    this.log = opts.logger.child({ source: 'manifests' });
+    this.debounceMs = opts.debounceMs ?? 50;
+    this.resyncMs = opts.resyncMs ?? 30_000;
+  }
+
+  current(): ClusterState {
+    return this.state;
+  }
+
+  /** The usable part of the last good lab file (e.g. for pod/service CIDRs). */
+  labFile(): LabClusterFile | undefined {
+    return this.lab?.raw;
+  }
+
+  onChange(listener: StateListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async start(): Promise<void> {
+    if (this.started) throw new Error('manifest source already started');
+    this.started = true;
+    const st = await fs.stat(this.absDir).catch((e: unknown) => {
+      throw new Error(`manifest directory ${this.opts.dir}: ${errText(e)}`);
+    });
+    if (!st.isDirectory()) throw new Error(`manifest directory ${this.opts.dir} is not a directory`);
+
+    // Watch first, then scan: an edit between the two is seen twice, never missed.
+    this.watchers.push(await this.watchManifests());
+    if (this.absLab !== undefined) this.watchers.push(await this.watchLab(this.absLab));
+    await this.enqueue(true);
+    if (this.resyncMs > 0) {
+      this.resyncTimer = setInterval(() => void this.enqueue(true), this.resyncMs);
+      this.resyncTimer.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearInterval(this.resyncTimer);
+    const watchers = this.watchers;
+    this.watchers = [];
+    await Promise.all(watchers.map((w) => w.close()));
+    await this.chain;
+    this.listeners.clear();
+  }
+
+  // ---- watching -------------------------------------------------------------
+
+  private async watchManifests(): Promise<FSWatcher> {
+    const w = watch(this.absDir, {
+      ignoreInitial: true,
+      ignored: (p, stats) => {
+        const rel = path.relative(this.absDir, p);
+        if (rel === '') return false;
+        if (hasHiddenPart(rel)) return true;
+        return stats?.isFile() === true && !isYamlName(rel);
+      },
+    });
+    const touched = (p: string): void => {
+      const rel = path.relative(this.absDir, p);
+      if (isManifestPath(rel)) this.markDirty(rel);
+    };
+    w.on('add', touched).on('change', touched).on('unlink', touched);
+    w.on('unlinkDir', (p) => {
+      const rel = path.relative(this.absDir, p);
+      for (const known of this.files.keys()) if (known.startsWith(rel + path.sep)) this.markDirty(known);
+    });
+    w.on('error', (e) => this.log.warn({ err: e }, 'manifest watcher error'));
+    await new Promise<void>((resolve) => w.once('ready', resolve));
+    return w;
+  }
+
+  /** The lab replaces its file by rename; a watch on the file itself can miss
+   *  the second rename (seen with chokidar 5), so watch its directory. */
+  private async watchLab(absLab: string): Promise<FSWatcher> {
+    const dir = path.dirname(absLab);
+    const w = watch(dir, { ignoreInitial: true, depth: 0, ignored: (p) => p !== dir && p !== absLab });
+    const touched = (p: string): void => {
+      if (p === absLab) {
+        this.labDirty = true;
+        this.schedule();
+      }
+    };
+    w.on('add', touched).on('change', touched).on('unlink', touched);
+    w.on('error', (e) => this.log.warn({ err: e }, 'lab file watcher error'));
+    await new Promise<void>((resolve) => w.once('ready', resolve));
+    return w;
+  }
+
+  private markDirty(rel: string): void {
+    this.dirty.add(rel);
+    this.schedule();
+  }
+
+  /** One timer per burst, not reset by later events: a steady stream of
+   *  events cannot postpone the update indefinitely. */
+  private schedule(): void {
+    if (this.timer !== undefined || this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.enqueue(false);
+    }, this.debounceMs);
+  }
+
+  /** Updates run one after another, never interleaved. */
+  private enqueue(fullScan: boolean): Promise<void> {
+    this.chain = this.chain
+      .then(async () => {
+        if (this.stopped) return;
+        if (fullScan) await this.markEverything();
+        await this.update();
+      })
+      .catch((e: unknown) => this.log.error({ err: e }, 'manifest update failed'));
+    return this.chain;
+  }
+
+  private async markEverything(): Promise<void> {
+    for (const rel of await listManifests(this.absDir)) this.dirty.add(rel);
+    for (const rel of this.files.keys()) this.dirty.add(rel); // to notice deletions
+    if (this.absLab !== undefined) this.labDirty = true;
+  }
+
+  private async update(): Promise<void> {
+    const rels = [...this.dirty].sort();
+    this.dirty.clear();
+    const lab = this.labDirty;
+    this.labDirty = false;
+    for (const rel of rels) await this.readManifest(rel);
+    if (lab) await this.readLab();
+    this.publish();
+  }
+
+  // ---- manifests ------------------------------------------------------------
+
+  private async readManifest(rel: string): Promise<void> {
+    const file = path.join(this.opts.dir, rel);
+    let text: string;
+    try {
+      text = await fs.readFile(path.join(this.absDir, rel), 'utf8');
+    } catch (e) {
+      if (isGone(e)) {
+        if (this.files.delete(rel)) this.log.info({ file }, 'manifest file removed');
+        return;
+      }
+      const prev = this.files.get(rel);
+      const problem = { source: file, message: `cannot read: ${errText(e)}; keeping its last good content` };
+      this.log.warn(problem, 'manifest file unreadable');
+      this.files.set(rel, {
+        objects: prev?.objects ?? [],
+        brokenNamespaces: prev?.brokenNamespaces ?? [],
+        problems: [problem],
+      });
+      return;
+    }
+
+    const prev = this.files.get(rel);
+    if (prev?.text === text) return;
+    const parsed = parseManifests(text, file);
+    for (const i of parsed.ignored) {
+      this.log.info({ source: i.source, apiVersion: i.apiVersion, kind: i.kind }, 'ignoring object of unsupported kind');
+    }
+    for (const p of parsed.problems) this.log.warn(p, 'manifest problem');
+
+    const objects = [...parsed.objects];
+    const problems = [...parsed.problems];
+    if (parsed.lostContent && prev !== undefined) {
+      const present = new Set(objects.map((o) => objectKey(o.object)));
+      const kept = prev.objects.filter((o) => !present.has(objectKey(o.object)));
+      if (kept.length > 0) {
+        objects.push(...kept);
+        const names = kept.map((o) => objectKey(o.object)).join(', ');
+        problems.push({ source: file, message: `keeping the last good version of ${names} until the file is fixed` });
+      }
+    }
+    const declared = new Set(objects.filter((o) => o.object.kind === 'Namespace').map((o) => o.object.metadata.name));
+    const brokenNamespaces = parsed.brokenNamespaces.filter((n) => !declared.has(n));
+    this.files.set(rel, { text, objects, brokenNamespaces, problems });
+  }
+
+  // ---- lab file -------------------------------------------------------------
+
+  private async readLab(): Promise<void> {
+    if (this.absLab === undefined || this.opts.labFile === undefined) return;
+    const file = this.opts.labFile;
+    let text: string;
+    try {
+      text = await fs.readFile(this.absLab, 'utf8');
+    } catch (e) {
+      if (isGone(e)) {
+        // No lab file: no pod has an address yet (or the lab went away).
+        this.lab = undefined;
+        this.labText = undefined;
+        this.labProblems = [];
+        return;
+      }
+      this.labText = undefined;
+      this.labProblems = [{ source: file, message: `cannot read: ${errText(e)}; keeping its last good content` }];
+      return;
+    }
+    if (text === this.labText) return;
+    this.labText = text;
+    const result = parseLabFile(text, file);
+    for (const p of result.problems) this.log.warn(p, 'lab file problem');
+    if (result.content === undefined) {
+      // Keep the last good addresses: forgetting them would remove endpoints
+      // the datapath knows (traffic from them would then be dropped as
+      // unknown, which is closed but needlessly disruptive for a bad write).
+      this.labProblems = [
+        ...result.problems,
+        ...(this.lab !== undefined ? [{ source: file, message: 'keeping its last good content' }] : []),
+      ];
+      return;
+    }
+    this.lab = result.content;
+    this.labProblems = result.problems;
+  }
+
+  // ---- assembling the snapshot ---------------------------------------------
+
+  private publish(): void {
+    const problems: SourceProblem[] = [];
+    const byKey = new Map<string, { source: string; object: ManifestObject }[]>();
+    const withheld = new Set<string>(); // namespaces
+    for (const rel of [...this.files.keys()].sort()) {
+      const entry = this.files.get(rel);
+      if (entry === undefined) continue;
+      problems.push(...entry.problems);
+      for (const o of entry.objects) byKey.set(objectKey(o.object), [...(byKey.get(objectKey(o.object)) ?? []), o]);
+      for (const n of entry.brokenNamespaces) withheld.add(n);
+    }
+
+    const namespaces = new Map<string, NamespaceObject>();
+    const pods = new Map<string, PodObject>();
+    for (const key of [...byKey.keys()].sort()) {
+      const defs = byKey.get(key) ?? [];
+      const first = defs[0];
+      if (first === undefined) continue;
+      if (new Set(defs.map((d) => stableJson(d.object))).size > 1) {
+        problems.push({
+          source: defs.map((d) => d.source).join(', '),
+          message: `${key} is defined ${defs.length} times with different content; none of them is used`,
+        });
+        if (first.object.kind === 'Namespace') withheld.add(first.object.metadata.name);
+        continue;
+      }
+      const o = first.object;
+      if (o.kind === 'Namespace') namespaces.set(o.metadata.name, o);
+      else pods.set(`${o.metadata.namespace}/${o.metadata.name}`, this.withLabInfo(o));
+    }
+
+    for (const name of [...withheld].sort()) {
+      namespaces.delete(name);
+      problems.push({
+        source: `Namespace ${name}`,
+        message: 'withheld: a definition of it cannot be used, so its pods are quarantined until it is fixed',
+      });
+    }
+    // Pods of undeclared namespaces: the namespace exists implicitly, without
+    // labels (kubectl would refuse the pods; the lab is lenient).
+    const implicit = [...BUILTIN_NAMESPACES, ...[...pods.values()].map((p) => p.metadata.namespace)];
+    for (const name of implicit) {
+      if (!namespaces.has(name) && !withheld.has(name)) {
+        namespaces.set(name, { kind: 'Namespace', metadata: { name, labels: {}, annotations: {} } });
+      }
+    }
+
+    const state: ClusterState = {
+      namespaces: sortedMap(namespaces),
+      pods,
+      nodes: this.lab?.nodes ?? new Map(),
+      problems: [...problems, ...this.labProblems],
+    };
+    const fingerprint = stableJson(state);
+    if (fingerprint === this.fingerprint || this.stopped) return;
+    this.state = state;
+    this.fingerprint = fingerprint;
+    this.log.info(
+      { namespaces: namespaces.size, pods: pods.size, nodes: state.nodes.size, problems: state.problems.length },
+      'cluster state changed',
+    );
+    for (const listener of this.listeners) {
+      try {
+        listener(state);
+      } catch (e) {
+        this.log.error({ err: e }, 'state listener failed');
+      }
+    }
+  }
+
+  /** Where the lab runs the pod and its addresses; without a lab entry the
+   *  pod has not started: no addresses, node as the manifest says. */
+  private withLabInfo(pod: PodObject): PodObject {
+    const entry = this.lab?.pods.get(`${pod.metadata.namespace}/${pod.metadata.name}`);
+    if (entry === undefined) return pod;
+    return { ...pod, spec: { ...pod.spec, nodeName: entry.node }, status: { podIPs: entry.ips } };
+  }
+}
+
+/** Validate a lab file. `content` is undefined when the file as a whole cannot
+ *  be used; single bad entries are skipped with a problem. */
+export function parseLabFile(text: string, file: string): { content?: LabContent; problems: SourceProblem[] } {
+  const problems: SourceProblem[] = [];
+  const fail = (message: string): { problems: SourceProblem[] } => ({ problems: [{ source: file, message }] });
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    return fail(`not JSON: ${errText(e)}`);
+  }
+  if (!isRecord(raw)) return fail('not a JSON object');
+  if (raw.version !== 1) return fail(`version ${JSON.stringify(raw.version)} is not supported (expected 1)`);
+  const { nodes, pods, podCIDRs, serviceCIDRs } = raw;
+  if (!Array.isArray(nodes)) return fail('"nodes" must be a list');
+  if (!isRecord(pods)) return fail('"pods" must be an object');
+  const podCidrs = cidrList(podCIDRs);
+  const serviceCidrs = cidrList(serviceCIDRs);
+  if (podCidrs === undefined) return fail('"podCIDRs" must be a list of CIDRs');
+  if (serviceCidrs === undefined) return fail('"serviceCIDRs" must be a list of CIDRs');
+
+  const ips = (list: unknown, where: string): string[] => {
+    const out = new Set<string>();
+    for (const a of Array.isArray(list) ? list : []) {
+      const c = typeof a === 'string' ? canonicalIp(a) : undefined;
+      if (c !== undefined) out.add(c);
+      else problems.push({ source: `${file} ${where}`, message: `${JSON.stringify(a)} is not an IP address; skipped` });
+    }
+    return [...out];
+  };
+
+  const nodeMap = new Map<string, NodeInfo>();
+  nodes.forEach((n: unknown, i: number) => {
+    if (!isRecord(n) || typeof n.name !== 'string' || !isDnsSubdomain(n.name) || !Array.isArray(n.addresses)) {
+      const message = 'expected {"name": <DNS name>, "addresses": [...]}; skipped';
+      problems.push({ source: `${file} nodes[${i}]`, message });
+      return;
+    }
+    if (nodeMap.has(n.name)) {
+      problems.push({ source: `${file} nodes[${i}]`, message: `node ${n.name} listed twice; skipped` });
+      return;
+    }
+    nodeMap.set(n.name, { name: n.name, addresses: ips(n.addresses, `node ${n.name}`) });
+  });
+
+  const podMap = new Map<string, { node: string; ips: string[] }>();
+  for (const key of Object.keys(pods).sort()) {
+    const v = pods[key];
+    const [ns, name, ...rest] = key.split('/');
+    if (ns === undefined || name === undefined || rest.length > 0 || !isDnsLabel(ns) || !isDnsLabel(name)) {
+      problems.push({ source: `${file} pods`, message: `${JSON.stringify(key)} is not "<namespace>/<pod>"; skipped` });
+      continue;
+    }
+    if (!isRecord(v) || typeof v.node !== 'string' || !isDnsSubdomain(v.node) || !Array.isArray(v.ips)) {
+      problems.push({ source: `${file} pods[${key}]`, message: 'expected {"node": <DNS name>, "ips": [...]}; skipped' });
+      continue;
+    }
+    podMap.set(key, { node: v.node, ips: ips(v.ips, `pods[${key}]`) });
+  }
+  // The usable part, in the file's own shape (for callers wanting the CIDRs).
+  const clean: LabClusterFile = {
+    version: 1,
+    podCIDRs: podCidrs,
+    serviceCIDRs: serviceCidrs,
+    nodes: [...nodeMap.values()],
+    pods: Object.fromEntries(podMap),
+  };
+  return { content: { raw: clean, nodes: nodeMap, pods: podMap }, problems };
+}
+
+// ---- helpers ---------------------------------------------------------------
+
+function cidrList(v: unknown): string[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  const out: string[] = [];
+  for (const c of v) {
+    if (typeof c !== 'string' || canonicalCidr(c) === undefined) return undefined;
+    out.push(c);
+  }
+  return out;
+}
+
+function isYamlName(p: string): boolean {
+  return /\.ya?ml$/i.test(p);
+}
+
+function hasHiddenPart(rel: string): boolean {
+  return rel.split(path.sep).some((part) => part.startsWith('.'));
+}
+
+function isManifestPath(rel: string): boolean {
+  return rel !== '' && !rel.startsWith('..') && !hasHiddenPart(rel) && isYamlName(rel);
+}
+
+/** Manifest files under dir, as paths relative to it; follows symbolic links
+ *  (as the watcher does) but visits each real directory once. */
+async function listManifests(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const walk = async (rel: string): Promise<void> => {
+    const abs = path.join(dir, rel);
+    const real = await fs.realpath(abs).catch(() => undefined);
+    if (real === undefined || seen.has(real)) return;
+    seen.add(real);
+    const entries = await fs.readdir(abs, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      if (e.name.startsWith('.')) continue;
+      const childRel = path.join(rel, e.name);
+      const st = e.isSymbolicLink() ? await fs.stat(path.join(dir, childRel)).catch(() => undefined) : e;
+      if (st?.isDirectory()) await walk(childRel);
+      else if (st?.isFile() && isManifestPath(childRel)) out.push(childRel);
+    }
+  };
+  await walk('');
+  return out.sort();
+}
+
+function isGone(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function sortedMap<V>(m: Map<string, V>): Map<string, V> {
+  return new Map([...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** JSON with sorted object keys and Maps as entry lists: equal content,
+ *  equal text, whatever the insertion order. */
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => {
+    if (v instanceof Map) return [...v.entries()];
+    if (isRecord(v)) return Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    return v;
+  });
+}

@@ -1,0 +1,23 @@
+// Where the agent gets cluster state from. Two implementations share this
+// interface: local manifests (manifests.ts) and, later, the Kubernetes API.
+import type { ClusterState } from '../model/types.js';
+
+export type StateListener = (state: ClusterState) => void;
+
+export interface StateSource {
+  /** Read the initial state and start watching. Resolves once current()
+   *  reflects the source; rejects when the source cannot be used at all. */
+  start(): Promise<void>;
+  /** Stop watching; no notifications after it resolves. Idempotent. */
+  stop(): Promise<void>;
+  /** The latest snapshot. Snapshots are replaced, never mutated, so a caller
+   *  may keep one while the source moves on. */
+  current(): ClusterState;
+  /** Called once per effective change (bursts of events are coalesced into
+   *  one call, within about 50 ms). Returns a function that unsubscribes. */
+  onChange(listener: StateListener): () => void;
+}
+
+export function emptyClusterState(): ClusterState {
+  return { namespaces: new Map(), pods: new Map(), nodes: new Map(), problems: [] };
+}
