@@ -1,0 +1,239 @@
+// `vrfwall lab`: builds a real multi-node topology from a manifests directory
+// (design section 6, Services not yet), runs responders in every pod, starts
+// one agent per node, probes the connectivity matrix, and removes it all.
+//
+// Decisions (see also ipam.ts and names.ts):
+// - Nodes are named node1..nodeN; spec.nodeName must be one of them, other
+//   pods are spread round-robin in "ns/name" order. Addresses are assigned per
+//   node in "ns/name" order, so the same manifests give the same IPs.
+// - Host-network pods get no namespace: they run in their node's namespace and
+//   their IPs are the node's (10.244.i.1, fd00:10:244:i::1).
+// - The set of pods is fixed at `lab up`. Label and annotation changes in the
+//   directory take effect while the lab runs (the agents watch it); adding or
+//   removing a Pod needs `lab down` + `lab up`.
+// - All state lives in /run/vrfwall/lab/<lab>/ (state.json, cluster.json,
+//   logs); `lab down` also works without it, by namespace prefix.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { agentRunDirs, agentSpecs, launchAgent, stopAgents, waitAgentsReady, DEFAULT_AGENT_TIMEOUT_MS } from './agents.js';
+import { POD_CIDRS, SERVICE_CIDRS } from './ipam.js';
+import { readLabManifests } from './manifests.js';
+import { probeMatrix } from './matrix.js';
+import type { MatrixOptions } from './matrix.js';
+import { PIN_ROOT, checkLabName, clusterFile, labDir } from './names.js';
+import { nodeAddresses, planLab } from './plan.js';
+import type { LabPlan } from './plan.js';
+import { terminate } from './procs.js';
+import type { Matrix } from './protocol.js';
+import { startResponder, stopResponders } from './responders.js';
+import { labExists, readState, writeJsonAtomic, writeState } from './state.js';
+import type { LabState } from './state.js';
+import { createTopology, deleteNetns, listLabNetns, netnsPids, planNetns } from './topology.js';
+import type { LabClusterFile } from '../model/labfile.js';
+
+export const DEFAULT_LAB = 'lab';
+
+export type LabLog = (message: string) => void;
+
+export interface UpOptions {
+  lab?: string;
+  nodes?: number;
+  /** start an agent per node (default true) */
+  agent?: boolean;
+  agentTimeoutMs?: number;
+  signal?: AbortSignal;
+  log?: LabLog;
+}
+
+const RESPONDER_STARTS_AT_ONCE = 8;
+const SWEEP_GRACE_MS = 2_000;
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+export function clusterFileOf(plan: LabPlan): LabClusterFile {
+  const pods: LabClusterFile['pods'] = {};
+  for (const p of plan.pods) pods[p.key] = { node: p.node, ips: [p.ips.v4, p.ips.v6] };
+  return {
+    version: 1,
+    podCIDRs: POD_CIDRS,
+    serviceCIDRs: SERVICE_CIDRS,
+    nodes: plan.nodes.map((n) => ({ name: n.name, addresses: nodeAddresses(n) })),
+    pods,
+  };
+}
+
+/**
+ * Builds the lab. Input errors are thrown before anything is created; a
+ * failure or abort midway removes everything made so far.
+ */
+export async function labUp(manifestsDir: string, opts: UpOptions = {}): Promise<LabState> {
+  const lab = opts.lab ?? DEFAULT_LAB;
+  const log = opts.log ?? (() => undefined);
+  checkLabName(lab);
+  const dir = path.resolve(manifestsDir);
+  const manifests = readLabManifests(dir);
+  for (const w of manifests.warnings) log(`warning: ${w.source}: ${w.message}`);
+  const plan = planLab(lab, opts.nodes ?? 1, manifests.pods);
+  if (labExists(lab) || listLabNetns(lab).length > 0) {
+    throw new Error(`lab "${lab}" already exists; remove it with: vrfwall lab down --name ${lab}`);
+  }
+  opts.signal?.throwIfAborted();
+
+  const state: LabState = {
+    version: 1,
+    lab,
+    phase: 'creating',
+    createdAt: new Date().toISOString(),
+    manifests: dir,
+    clusterFile: clusterFile(lab),
+    plan,
+    namespaces: planNetns(plan),
+    responders: [],
+    agents: [],
+  };
+  try {
+    writeState(state);
+    log(`creating ${plan.nodes.length} node(s) and ${plan.pods.length} pod(s)`);
+    await createTopology(plan, opts.signal ? { signal: opts.signal } : {});
+    opts.signal?.throwIfAborted();
+    const pids = await mapLimit(plan.pods, RESPONDER_STARTS_AT_ONCE, (p) => startResponder(lab, p, opts.signal));
+    state.responders = plan.pods.map((p, i) => ({ pod: p.key, pid: pids[i] as number }));
+    writeState(state);
+    writeJsonAtomic(clusterFile(lab), clusterFileOf(plan));
+    if (opts.agent !== false) {
+      const started = agentSpecs(plan, dir).map((spec) => {
+        const pid = launchAgent(spec);
+        state.agents.push({ node: spec.node, instance: spec.instance, pid, logFile: spec.logFile });
+        return { spec, pid };
+      });
+      writeState(state);
+      log(`waiting for ${started.length} agent(s)`);
+      await waitAgentsReady(started, opts.agentTimeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS, opts.signal);
+    }
+    state.phase = 'up';
+    writeState(state);
+    return state;
+  } catch (err) {
+    log(`lab up failed, removing lab "${lab}"`);
+    const kept = opts.signal?.aborted ? undefined : keepLogs(lab);
+    await labDown(lab, { log }).catch((e: Error) => log(`cleanup: ${e.message}`));
+    if (kept && err instanceof Error) err.message += `\n(lab logs kept in ${kept})`;
+    throw err;
+  }
+}
+
+/** Copies a failed lab's logs out of its run directory (which `down` removes). */
+function keepLogs(lab: string): string | undefined {
+  const src = labDir(lab);
+  let logs: string[];
+  try {
+    logs = fs.readdirSync(src).filter((f) => /\.(log|out)$/.test(f));
+  } catch {
+    return undefined;
+  }
+  if (logs.length === 0) return undefined;
+  const dest = path.join(os.tmpdir(), `vrfwall-lab-${lab}-logs`);
+  fs.rmSync(dest, { recursive: true, force: true });
+  fs.mkdirSync(dest, { recursive: true });
+  for (const f of logs) fs.copyFileSync(path.join(src, f), path.join(dest, f));
+  return dest;
+}
+
+export interface DownResult {
+  namespaces: number;
+  processes: number;
+}
+
+function removePath(p: string, errors: string[]): void {
+  try {
+    fs.rmSync(p, { recursive: true, force: true });
+  } catch (err) {
+    errors.push(`${p}: ${(err as Error).message}`);
+  }
+}
+
+function pinDirs(lab: string): string[] {
+  try {
+    return fs
+      .readdirSync(PIN_ROOT)
+      .filter((d) => d.startsWith(`${lab}-`))
+      .map((d) => path.join(PIN_ROOT, d));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Removes everything of a lab: agents (SIGTERM, then SIGKILL), responders,
+ * any other process in its namespaces, the namespaces, pins and run files.
+ * Works from the state file if there is one and by name prefix regardless.
+ */
+export async function labDown(lab: string = DEFAULT_LAB, opts: { log?: LabLog } = {}): Promise<DownResult> {
+  checkLabName(lab);
+  const log = opts.log ?? (() => undefined);
+  let state: LabState | undefined;
+  try {
+    state = readState(lab);
+  } catch (err) {
+    log(`ignoring unreadable state: ${(err as Error).message}`);
+  }
+  const errors: string[] = [];
+  let processes = 0;
+  if (state) {
+    processes += state.agents.length + state.responders.length;
+    await stopAgents(state.agents);
+    await stopResponders(state.responders.map((r) => r.pid));
+  }
+  const namespaces = [...new Set([...(state?.namespaces ?? []), ...listLabNetns(lab)])].filter((ns) =>
+    fs.existsSync(`/run/netns/${ns}`),
+  );
+  // Anything still running inside (a responder or agent not in the state file).
+  const stray = (await Promise.all(namespaces.map(netnsPids))).flat();
+  processes += stray.length;
+  await terminate(stray, SWEEP_GRACE_MS);
+  try {
+    await deleteNetns(namespaces);
+  } catch (err) {
+    errors.push((err as Error).message);
+  }
+  for (const p of [...pinDirs(lab), ...agentRunDirs(lab), labDir(lab)]) removePath(p, errors);
+  if (errors.length > 0) throw new Error(`lab down "${lab}" left things behind:\n${errors.join('\n')}`);
+  return { namespaces: namespaces.length, processes };
+}
+
+/** Probes the running lab. */
+export async function labMatrix(lab: string = DEFAULT_LAB, opts: MatrixOptions = {}): Promise<Matrix> {
+  checkLabName(lab);
+  const state = readState(lab);
+  if (!state) throw new Error(`lab "${lab}" is not up (no state file); start it with: vrfwall lab up <dir> --name ${lab}`);
+  if (state.phase !== 'up') throw new Error(`lab "${lab}" is still being created (or its creation failed)`);
+  const missing = state.namespaces.filter((ns) => !fs.existsSync(`/run/netns/${ns}`));
+  if (missing.length > 0) throw new Error(`lab "${lab}" is broken: namespaces gone: ${missing.join(', ')}`);
+  return probeMatrix(state.plan.pods, opts);
+}
+
+/** up, matrix, down — down also on failure or abort. */
+export async function labRun(
+  manifestsDir: string,
+  opts: UpOptions & { matrix?: Omit<MatrixOptions, 'signal'> } = {},
+): Promise<Matrix> {
+  const lab = opts.lab ?? DEFAULT_LAB;
+  await labUp(manifestsDir, opts); // cleans up itself on failure
+  try {
+    return await labMatrix(lab, { ...opts.matrix, ...(opts.signal ? { signal: opts.signal } : {}) });
+  } finally {
+    await labDown(lab, opts.log ? { log: opts.log } : {});
+  }
+}

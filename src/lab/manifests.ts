@@ -1,0 +1,98 @@
+// The pods the lab must create, read from the manifests directory the agents
+// watch. Same file selection (recursive *.yaml/*.yml, names starting with "."
+// skipped) and the same parser (src/sources/documents.ts) as the agent's
+// manifest source, so the lab and the agents agree on which pods exist.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseManifests } from '../sources/documents.js';
+import type { PodObject } from '../model/types.js';
+
+export interface LabPodSpec {
+  namespace: string;
+  name: string;
+  /** "ns/name" */
+  key: string;
+  nodeName?: string;
+  hostNetwork: boolean;
+  /** Declared container ports, in declaration order. */
+  ports: { port: number; protocol: string }[];
+}
+
+export interface ManifestWarning {
+  source: string;
+  message: string;
+}
+
+export interface LabManifests {
+  pods: LabPodSpec[];
+  /** documents the agent will also skip or warn about */
+  warnings: ManifestWarning[];
+}
+
+/** Manifest files under dir (absolute paths, sorted); each real directory once. */
+function listManifestFiles(dir: string): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const walk = (abs: string) => {
+    const real = fs.realpathSync(abs);
+    if (seen.has(real)) return;
+    seen.add(real);
+    for (const e of fs.readdirSync(abs, { withFileTypes: true })) {
+      if (e.name.startsWith('.')) continue;
+      const child = path.join(abs, e.name);
+      const st = e.isSymbolicLink() ? fs.statSync(child, { throwIfNoEntry: false }) : e;
+      if (st?.isDirectory()) walk(child);
+      else if (st?.isFile() && /\.ya?ml$/i.test(e.name)) out.push(child);
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+function specOf(pod: PodObject): LabPodSpec {
+  const { name, namespace } = pod.metadata;
+  return {
+    namespace,
+    name,
+    key: `${namespace}/${name}`,
+    ...(pod.spec.nodeName !== undefined ? { nodeName: pod.spec.nodeName } : {}),
+    hostNetwork: pod.spec.hostNetwork,
+    ports: pod.spec.ports.map((p) => ({ port: p.containerPort, protocol: p.protocol })),
+  };
+}
+
+/** Reads the Pods of a manifests directory, sorted by "ns/name". */
+export function readLabManifests(dir: string): LabManifests {
+  let files: string[];
+  try {
+    if (!fs.statSync(dir).isDirectory()) throw new Error('not a directory');
+    files = listManifestFiles(dir);
+  } catch (err) {
+    throw new Error(`manifests directory ${dir}: ${(err as Error).message}`);
+  }
+  const pods = new Map<string, { spec: LabPodSpec; source: string; text: string }>();
+  const warnings: ManifestWarning[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      warnings.push({ source: file, message: (err as Error).message });
+      continue;
+    }
+    const parsed = parseManifests(text, file);
+    warnings.push(...parsed.problems);
+    for (const { source, object } of parsed.objects) {
+      if (object.kind !== 'Pod') continue;
+      const spec = specOf(object);
+      const same = JSON.stringify(object);
+      const earlier = pods.get(spec.key);
+      if (earlier && earlier.text !== same) {
+        throw new Error(`Pod ${spec.key} is defined twice, differently: ${earlier.source} and ${source}`);
+      }
+      pods.set(spec.key, { spec, source, text: same });
+    }
+  }
+  const sorted = [...pods.values()].map((p) => p.spec).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return { pods: sorted, warnings };
+}

@@ -1,0 +1,127 @@
+// The connectivity matrix: one probe process per source pod (in its netns),
+// sources run in parallel with a bound; plus the human-readable table.
+import { inNetns } from './exec.js';
+import type { PlannedPod } from './plan.js';
+import { CELL_FIELDS } from './protocol.js';
+import type { Matrix, MatrixCell, ProbeRequest, ProbeResponse } from './protocol.js';
+import { distScript } from './scripts.js';
+
+export interface MatrixOptions {
+  /** per probe (ICMP, TCP, UDP each) */
+  timeoutMs?: number;
+  /** source pods probed at the same time */
+  concurrency?: number;
+  signal?: AbortSignal;
+}
+
+const DEFAULT_PROBE_TIMEOUT_MS = 1_000;
+const DEFAULT_CONCURRENCY = 4;
+/** Mirrors MAX_PINGS in probe.ts: how many targets' pings run at once. */
+const PINGS_PER_WAVE = 8;
+const PROCESS_SLACK_MS = 5_000;
+
+async function probeFrom(src: PlannedPod, pods: PlannedPod[], opts: Required<Omit<MatrixOptions, 'signal'>> & MatrixOptions) {
+  const targets = pods.filter((p) => p.key !== src.key);
+  const req: ProbeRequest = {
+    timeoutMs: opts.timeoutMs,
+    targets: targets.map((t) => ({ key: t.key, v4: t.ips.v4, v6: t.ips.v6, tcpPort: t.probe.tcp, udpPort: t.probe.udp })),
+  };
+  if (targets.length === 0) return {};
+  const waves = Math.ceil(targets.length / PINGS_PER_WAVE) + 1;
+  const { stdout } = await inNetns(src.netns, process.execPath, [distScript('lab/probe.js'), JSON.stringify(req)], {
+    timeoutMs: waves * Math.max(opts.timeoutMs, 1_000) + PROCESS_SLACK_MS,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  try {
+    return JSON.parse(stdout) as ProbeResponse;
+  } catch {
+    throw new Error(`probe from ${src.key} printed no JSON: ${stdout.slice(0, 200)}`);
+  }
+}
+
+/** Probes every ordered pair of distinct pods. */
+export async function probeMatrix(pods: PlannedPod[], options: MatrixOptions = {}): Promise<Matrix> {
+  const opts = {
+    timeoutMs: options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
+    concurrency: Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY),
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+  const results = new Map<string, ProbeResponse>();
+  let next = 0;
+  const worker = async () => {
+    while (next < pods.length) {
+      const src = pods[next++] as PlannedPod;
+      results.set(src.key, await probeFrom(src, pods, opts));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(opts.concurrency, pods.length) }, worker));
+  const matrix: Matrix = { pods: {} };
+  for (const src of pods) {
+    const row: Record<string, MatrixCell> = {};
+    const res = results.get(src.key) ?? {};
+    for (const dst of pods) {
+      if (dst.key === src.key) continue;
+      const cell = res[dst.key];
+      if (!cell) throw new Error(`probe from ${src.key} returned nothing for ${dst.key}`);
+      row[dst.key] = cell;
+    }
+    matrix.pods[src.key] = row;
+  }
+  return matrix;
+}
+
+const SELF = '·';
+
+function familyText(cell: MatrixCell, v6: boolean): string {
+  const s = v6 ? '6' : '';
+  return [
+    cell[`icmp${s}` as keyof MatrixCell] ? 'i' : '-',
+    cell[`tcp${s}` as keyof MatrixCell] ? 't' : '-',
+    cell[`udp${s}` as keyof MatrixCell] ? 'u' : '-',
+  ].join('');
+}
+
+export function cellText(cell: MatrixCell): string {
+  return `${familyText(cell, false)}/${familyText(cell, true)}`;
+}
+
+function allOpen(cell: MatrixCell): boolean {
+  return CELL_FIELDS.every((f) => cell[f]);
+}
+
+function allClosed(cell: MatrixCell): boolean {
+  return CELL_FIELDS.every((f) => !cell[f]);
+}
+
+/** Table for humans: rows = source, columns = destination, by number. */
+export function formatMatrix(matrix: Matrix): string {
+  const keys = Object.keys(matrix.pods);
+  const label = (i: number) => `[${i + 1}]`;
+  const rowHead = keys.map((k, i) => `${label(i)} ${k}`);
+  const headWidth = Math.max(4, ...rowHead.map((h) => h.length));
+  const cellWidth = 'itu/itu'.length;
+  const pad = (s: string, w: number) => s + ' '.repeat(Math.max(0, w - s.length));
+  const center = (s: string, w: number) => pad(' '.repeat(Math.floor((w - s.length) / 2)) + s, w);
+  const lines = [
+    'Connectivity matrix: rows = from, columns = to.',
+    "Cell = IPv4/IPv6; i = ICMP, t = TCP, u = UDP answered, '-' = no answer.",
+    '',
+    `${pad('from \\ to', headWidth)}  ${keys.map((_, i) => center(label(i), cellWidth)).join('  ')}`,
+  ];
+  let open = 0;
+  let closed = 0;
+  let partial = 0;
+  keys.forEach((src, r) => {
+    const cells = keys.map((dst) => {
+      if (dst === src) return center(SELF, cellWidth);
+      const cell = matrix.pods[src]?.[dst] as MatrixCell;
+      if (allOpen(cell)) open++;
+      else if (allClosed(cell)) closed++;
+      else partial++;
+      return cellText(cell);
+    });
+    lines.push(`${pad(rowHead[r] as string, headWidth)}  ${cells.join('  ')}`);
+  });
+  lines.push('', `${open} pairs fully connected, ${closed} fully blocked, ${partial} partly.`);
+  return lines.join('\n');
+}

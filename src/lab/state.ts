@@ -1,0 +1,48 @@
+// The lab's state file (/run/vrfwall/lab/<lab>/state.json): everything a later
+// `lab matrix` or `lab down` process needs. Written atomically.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { LabPlan } from './plan.js';
+import { labDir, stateFile } from './names.js';
+
+export interface LabState {
+  version: 1;
+  lab: string;
+  /** "creating" until `lab up` finished */
+  phase: 'creating' | 'up';
+  createdAt: string;
+  manifests: string;
+  clusterFile: string;
+  plan: LabPlan;
+  namespaces: string[];
+  responders: { pod: string; pid: number }[];
+  agents: { node: string; instance: string; pid: number; logFile: string }[];
+}
+
+/** Writes via a temporary file and rename, so readers never see half a file. */
+export function writeJsonAtomic(file: string, value: unknown): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
+  fs.renameSync(tmp, file);
+}
+
+export function writeState(state: LabState): void {
+  writeJsonAtomic(stateFile(state.lab), state);
+}
+
+export function readState(lab: string): LabState | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(stateFile(lab), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const state = JSON.parse(text) as LabState;
+  if (state.version !== 1) throw new Error(`${stateFile(lab)}: unknown version ${String(state.version)}`);
+  return state;
+}
+
+export function labExists(lab: string): boolean {
+  return fs.existsSync(labDir(lab));
+}
