@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * from_pod: tc ingress of a pod's host-side interface, i.e. every frame the
+ * pod sends. The pod is "self" and must send from its own addresses; the
+ * destination is the peer.
+ */
+#include "lib/common.h"
+#include "maps.h"
+#include "lib/addr.h"
+#include "lib/parse.h"
+#include "lib/policy.h"
+#include "lib/counters.h"
+
+/* ARP: only whole Ethernet/IPv4 ARP, about the pod's own addresses (or an
+ * address probe from 0.0.0.0). The node is the only party on the link. */
+static __always_inline struct vw_decision vw_from_pod_arp(struct __sk_buff *skb)
+{
+	union vw_addr sender;
+	__be32 spa;
+	__u32 reason;
+
+	reason = vw_parse_arp(skb, &spa);
+	if (reason)
+		return vw_drop(reason);
+	if (spa == 0)
+		return vw_allow(VW_RULE_NOT_POD);
+	vw_addr_set_v4(&sender, spa);
+	if (!vw_endpoint_is_here(vw_lookup_endpoint(&sender), skb))
+		return vw_drop(VW_DROP_SPOOFED);
+	return vw_allow(VW_RULE_NOT_POD);
+}
+
+static __always_inline struct vw_decision vw_from_pod_ip(struct __sk_buff *skb, const struct vw_pkt *pkt)
+{
+	struct vw_endpoint *self;
+	__u32 reason = VW_DROP_SPOOFED;
+
+	switch (vw_classify_nd(pkt)) {
+	case VW_ND_YES:
+		return vw_allow(VW_RULE_NOT_POD);
+	case VW_ND_FRAGMENT:
+		return vw_drop(VW_DROP_FRAGMENT);
+	default:
+		break;
+	}
+	/* Outside ND a pod has no business sending from these. */
+	if (pkt->is_ipv6 && (vw_addr_is_link_local(&pkt->src) || vw_addr_is_unspecified(&pkt->src)))
+		return vw_drop(VW_DROP_SPOOFED);
+
+	self = vw_source_endpoint(skb, &pkt->src, &reason);
+	if (!self)
+		return vw_drop(reason);
+	return vw_decide(self, &pkt->dst);
+}
+
+static __always_inline struct vw_decision vw_from_pod(struct __sk_buff *skb)
+{
+	struct vw_pkt pkt = {};
+	__u16 proto = 0;
+	__u32 reason;
+
+	reason = vw_parse_eth(skb, &proto);
+	if (reason)
+		return vw_drop(reason);
+	if (vw_eth_is_vlan(skb, proto))
+		return vw_drop(VW_DROP_L2_DENIED);
+
+	switch (proto) {
+	case ETH_P_ARP:
+		return vw_from_pod_arp(skb);
+	case ETH_P_IP:
+		reason = vw_parse_ipv4(skb, &pkt);
+		break;
+	case ETH_P_IPV6:
+		reason = vw_parse_ipv6(skb, &pkt);
+		break;
+	default:
+		return vw_drop(VW_DROP_L2_DENIED);
+	}
+	if (reason)
+		return vw_drop(reason);
+	return vw_from_pod_ip(skb, &pkt);
+}
+
+SEC("tc")
+int from_pod(struct __sk_buff *skb)
+{
+	return vw_finish(skb, VW_DIR_FROM_POD, vw_from_pod(skb));
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

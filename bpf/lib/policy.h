@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The policy of design section 3 (rules 1, 2, 6 and the fail-closed points)
+ * as small steps shared by both directions.
+ */
+#ifndef VW_LIB_POLICY_H
+#define VW_LIB_POLICY_H
+
+#include "lib/common.h"
+#include "lib/addr.h"
+#include "maps.h"
+
+static __always_inline struct vw_endpoint *vw_lookup_endpoint(const union vw_addr *a)
+{
+	return bpf_map_lookup_elem(&endpoints, a);
+}
+
+/* A pod behind the interface this program runs on. */
+static __always_inline int vw_endpoint_is_here(const struct vw_endpoint *ep, const struct __sk_buff *skb)
+{
+	return ep && (ep->flags & VW_EP_LOCAL) && ep->ifindex == skb->ifindex;
+}
+
+/* Quarantined, or in no network at all (vrf 0 outside a host endpoint):
+ * either way it may reach nothing but its node. */
+static __always_inline int vw_endpoint_is_cut_off(const struct vw_endpoint *ep)
+{
+	return (ep->flags & VW_EP_QUARANTINE) || ep->vrf_id == 0;
+}
+
+/* VW_CIDR_POD, VW_CIDR_SERVICE, or 0 outside the cluster's ranges. */
+static __always_inline __u32 vw_cidr_kind(const union vw_addr *a)
+{
+	struct vw_cidr_key key = { .prefixlen = VW_ADDR_LEN * 8 };
+	struct vw_cidr_value *v;
+
+	__builtin_memcpy(key.addr, a->b, VW_ADDR_LEN);
+	v = bpf_map_lookup_elem(&cidrs, &key);
+	return v ? v->kind : 0;
+}
+
+static __always_inline int vw_vrfs_joined(__u32 a, __u32 b)
+{
+	struct vw_vrf_pair pair = { .src_vrf = a, .dst_vrf = b };
+
+	return bpf_map_lookup_elem(&vrf_pairs, &pair) != NULL;
+}
+
+static __always_inline int vw_network_denies_external(__u32 vrf_id)
+{
+	struct vw_network *net = bpf_map_lookup_elem(&networks, &vrf_id);
+
+	return net && (net->flags & VW_NET_EXTERNAL_DENY);
+}
+
+/* The pod behind this interface sent from `src`: it must be one of its own
+ * addresses. Returns its endpoint, or NULL with *reason set. */
+static __always_inline struct vw_endpoint *vw_source_endpoint(const struct __sk_buff *skb,
+							      const union vw_addr *src, __u32 *reason)
+{
+	struct vw_endpoint *ep = vw_lookup_endpoint(src);
+
+	if (vw_endpoint_is_here(ep, skb))
+		return ep;
+	if (!ep && vw_cidr_kind(src) == VW_CIDR_POD)
+		*reason = VW_DROP_UNKNOWN_ENDPOINT;
+	else
+		*reason = VW_DROP_SPOOFED; /* another pod's, the node's, or an outside address */
+	return NULL;
+}
+
+/* May the local pod `self` talk with the address `peer` (either direction)? */
+static __always_inline struct vw_decision vw_decide(const struct vw_endpoint *self, const union vw_addr *peer_addr)
+{
+	struct vw_endpoint *peer = vw_lookup_endpoint(peer_addr);
+	__u32 kind;
+
+	/* Rule 6, the node: kubelet probes work even for a quarantined pod. */
+	if (peer && (peer->flags & VW_EP_HOST))
+		return vw_allow(VW_RULE_NOT_POD);
+	if (vw_addr_is_link_scope(peer_addr))
+		return vw_allow(VW_RULE_NOT_POD);
+
+	if (vw_endpoint_is_cut_off(self))
+		return vw_drop(VW_DROP_QUARANTINED);
+
+	if (peer) {
+		if (vw_endpoint_is_cut_off(peer))
+			return vw_drop(VW_DROP_QUARANTINED);
+		if (peer->vrf_id == self->vrf_id)
+			return vw_allow(VW_RULE_SAME_NETWORK);         /* rule 1 */
+		if (vw_vrfs_joined(self->vrf_id, peer->vrf_id))
+			return vw_allow(VW_RULE_ROUTER);               /* rule 2 */
+		return vw_drop(VW_DROP_ISOLATED);
+	}
+
+	kind = vw_cidr_kind(peer_addr);
+	if (kind == VW_CIDR_POD || kind == VW_CIDR_SERVICE)
+		return vw_drop(VW_DROP_UNKNOWN_ENDPOINT);
+	/* Rule 6, outside the cluster. */
+	if (vw_network_denies_external(self->vrf_id))
+		return vw_drop(VW_DROP_EXTERNAL_DENIED);
+	return vw_allow(VW_RULE_NOT_POD);
+}
+
+/* How the neighbour-discovery exception applies to a packet. */
+enum vw_nd_class {
+	VW_ND_NO = 0,       /* not ND: the normal checks apply            */
+	VW_ND_YES = 1,      /* ND with the node: allowed without checks   */
+	VW_ND_FRAGMENT = 2, /* would need the exception but is fragmented */
+};
+
+static __always_inline int vw_icmp6_is_nd(__u8 type)
+{
+	return type >= VW_ICMPV6_ND_FIRST && type <= VW_ICMPV6_ND_LAST;
+}
+
+/* Multicast listener discovery: every Linux pod sends these reports from its
+ * link-local address when an interface comes up. */
+static __always_inline int vw_icmp6_is_mld(__u8 type)
+{
+	return (type >= VW_ICMPV6_MLD_QUERY && type <= VW_ICMPV6_MLD_DONE) ||
+	       type == VW_ICMPV6_MLD2_REPORT;
+}
+
+/* ND (types 133-137) between a link-local or unspecified source and a
+ * link-local or multicast destination, sent on-link (hop limit 255), never
+ * fragmented (RFC 6980); MLD the same way to a multicast group with hop
+ * limit 1. A fragment whose type is unknown, ND or MLD cannot use the
+ * exception. */
+static __always_inline enum vw_nd_class vw_classify_nd(const struct vw_pkt *pkt)
+{
+	if (!pkt->is_ipv6 || pkt->l4_proto != IPPROTO_ICMPV6)
+		return VW_ND_NO;
+	if (!vw_addr_is_link_local(&pkt->src) && !vw_addr_is_unspecified(&pkt->src))
+		return VW_ND_NO;
+	if (!vw_addr_is_link_local(&pkt->dst) && !vw_addr_is_multicast(&pkt->dst))
+		return VW_ND_NO;
+	if (pkt->has_l4 && !vw_icmp6_is_nd(pkt->icmp_type) && !vw_icmp6_is_mld(pkt->icmp_type))
+		return VW_ND_NO;
+	if (pkt->fragment)
+		return VW_ND_FRAGMENT;
+	if (vw_icmp6_is_mld(pkt->icmp_type))
+		return pkt->hop_limit == VW_MLD_HOP_LIMIT && vw_addr_is_multicast(&pkt->dst) ? VW_ND_YES : VW_ND_NO;
+	if (pkt->hop_limit != VW_ND_HOP_LIMIT)
+		return VW_ND_NO;
+	return VW_ND_YES;
+}
+
+#endif /* VW_LIB_POLICY_H */

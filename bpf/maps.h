@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Every map of the datapath, declared once. Both programs include this file;
+ * the loader opens both objects with the same pin root and LIBBPF_PIN_BY_NAME
+ * makes libbpf reuse the pinned maps, so from_pod and to_pod share them.
+ * Layouts are in vrfwall.h; the agent fills them (src/bpf/abi.ts).
+ */
+#ifndef VW_MAPS_H
+#define VW_MAPS_H
+
+#include "lib/common.h"
+
+/* pod and host addresses -> network */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VW_ENDPOINTS_MAX);
+	__type(key, struct vw_endpoint_key);
+	__type(value, struct vw_endpoint);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} endpoints SEC(".maps");
+
+/* network pairs joined by a router (both orders) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VW_VRF_PAIRS_MAX);
+	__type(key, struct vw_vrf_pair);
+	__type(value, struct vw_vrf_pair_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vrf_pairs SEC(".maps");
+
+/* per-network settings */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VW_NETWORKS_MAX);
+	__type(key, __u32);
+	__type(value, struct vw_network);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} networks SEC(".maps");
+
+/* the cluster's pod and service CIDRs */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, VW_CIDRS_MAX);
+	__type(key, struct vw_cidr_key);
+	__type(value, struct vw_cidr_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* required for LPM tries */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} cidrs SEC(".maps");
+
+/* packets/bytes per (direction, verdict, rule or reason) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VW_COUNTERS_MAX);
+	__type(key, __u32);
+	__type(value, struct vw_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} counters SEC(".maps");
+
+#endif /* VW_MAPS_H */

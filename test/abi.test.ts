@@ -1,0 +1,251 @@
+// The ABI check: a host C program built from bpf/vrfwall.h prints what the
+// compiler thinks (enum values, constants, struct sizes and offsets, sample
+// encodings); src/bpf/abi.ts must agree byte for byte.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as abi from '../src/bpf/abi.js';
+
+const repo = path.resolve(import.meta.dirname, '..');
+
+interface CFacts {
+  enums: Record<string, number>;
+  consts: Record<string, number>;
+  sizes: Record<string, number>;
+  offsets: Record<string, number>;
+  fieldSizes: Record<string, number>;
+  counterIndex: number[];
+  samples: Record<string, string>;
+}
+
+const ENUMS: { prefix: string; table: Record<string, number>; max?: string; count?: number }[] = [
+  { prefix: 'VW_DIR_', table: abi.Direction, max: 'VW_DIR__MAX', count: abi.DIRECTION_COUNT },
+  { prefix: 'VW_VERDICT_', table: abi.Verdict, max: 'VW_VERDICT__MAX', count: abi.VERDICT_COUNT },
+  { prefix: 'VW_RULE_', table: abi.AllowRule, max: 'VW_RULE__MAX', count: abi.ALLOW_RULE_COUNT },
+  { prefix: 'VW_DROP_', table: abi.DropReason, max: 'VW_DROP__MAX', count: abi.DROP_REASON_COUNT },
+  { prefix: 'VW_CIDR_', table: abi.CidrKind },
+];
+
+const CONSTS: Record<string, number> = {
+  VW_ADDR_LEN: abi.VW_ADDR_LEN,
+  VW_EP_LOCAL: abi.VW_EP_LOCAL,
+  VW_EP_HOST: abi.VW_EP_HOST,
+  VW_EP_QUARANTINE: abi.VW_EP_QUARANTINE,
+  VW_NET_EXTERNAL_DENY: abi.VW_NET_EXTERNAL_DENY,
+  VW_CODE_SLOTS: abi.VW_CODE_SLOTS,
+  VW_COUNTERS_MAX: abi.VW_COUNTERS_MAX,
+  VW_ENDPOINTS_MAX: abi.VW_ENDPOINTS_MAX,
+  VW_VRF_PAIRS_MAX: abi.VW_VRF_PAIRS_MAX,
+  VW_NETWORKS_MAX: abi.VW_NETWORKS_MAX,
+  VW_CIDRS_MAX: abi.VW_CIDRS_MAX,
+};
+
+// Sample values; the C side fills the structs with the same numbers.
+const EP = { vrfId: 0x01020304, flags: abi.VW_EP_LOCAL | abi.VW_EP_QUARANTINE, ifindex: 0x0a0b0c0d };
+const PAIR = { srcVrf: 7, dstVrf: 0x01000002 };
+
+/** The C source, generated from the TS tables: a name TS has and C lacks fails to compile. */
+function cProgram(): string {
+  const lines: string[] = [];
+  const kv = (key: string, expr: string) =>
+    lines.push(`  printf("%s\\"${key}\\": %lld", sep(), (long long)(${expr}));`);
+  lines.push('#include <stdio.h>', '#include <stddef.h>', '#include <string.h>', '#include <arpa/inet.h>');
+  lines.push('#include "vrfwall.h"');
+  lines.push('static int first = 1;');
+  lines.push('static const char *sep(void) { const char *s = first ? "" : ","; first = 0; return s; }');
+  lines.push('static void hex(const char *name, const void *p, size_t n) {');
+  lines.push('  const unsigned char *b = p; printf("%s\\"%s\\": \\"", sep(), name);');
+  lines.push('  for (size_t i = 0; i < n; i++) printf("%02x", b[i]);');
+  lines.push('  printf("\\"");');
+  lines.push('}');
+  lines.push('static void v4mapped(__u8 *out, const char *txt) {');
+  lines.push('  memset(out, 0, 16); out[10] = out[11] = 0xff; inet_pton(AF_INET, txt, out + 12);');
+  lines.push('}');
+  lines.push('int main(void) {');
+
+  lines.push('  printf("{\\"enums\\": {"); first = 1;');
+  for (const e of ENUMS) {
+    for (const name of Object.keys(e.table)) kv(e.prefix + name, e.prefix + name);
+    if (e.max) kv(e.max, e.max);
+  }
+  lines.push('  printf("}, \\"consts\\": {"); first = 1;');
+  for (const name of Object.keys(CONSTS)) kv(name, name);
+
+  lines.push('  printf("}, \\"sizes\\": {"); first = 1;');
+  for (const s of Object.keys(abi.Layout)) kv(s, `sizeof(struct ${s})`);
+  lines.push('  printf("}, \\"offsets\\": {"); first = 1;');
+  for (const [s, l] of Object.entries(abi.Layout)) {
+    for (const f of Object.keys(l.fields)) kv(`${s}.${f}`, `offsetof(struct ${s}, ${f})`);
+  }
+  lines.push('  printf("}, \\"fieldSizes\\": {"); first = 1;');
+  for (const [s, l] of Object.entries(abi.Layout)) {
+    for (const f of Object.keys(l.fields)) kv(`${s}.${f}`, `sizeof(((struct ${s} *)0)->${f})`);
+  }
+
+  lines.push('  printf("}, \\"counterIndex\\": ["); first = 1;');
+  lines.push('  for (__u32 d = 0; d < VW_DIR__MAX; d++) for (__u32 v = 0; v < VW_VERDICT__MAX; v++)');
+  lines.push('    for (__u32 c = 0; c < VW_CODE_SLOTS; c++) printf("%s%u", sep(), vw_counter_index(d, v, c));');
+
+  lines.push('  printf("], \\"samples\\": {"); first = 1;');
+  lines.push(`  struct vw_endpoint ep = { .vrf_id = ${EP.vrfId}u, .flags = ${EP.flags}u, .ifindex = ${EP.ifindex}u };`);
+  lines.push('  hex("endpoint", &ep, sizeof(ep));');
+  lines.push(`  struct vw_vrf_pair pair = { .src_vrf = ${PAIR.srcVrf}u, .dst_vrf = ${PAIR.dstVrf}u };`);
+  lines.push('  hex("vrf_pair", &pair, sizeof(pair));');
+  lines.push('  struct vw_network net = { .flags = VW_NET_EXTERNAL_DENY }; hex("network", &net, sizeof(net));');
+  lines.push('  __u32 vrf = 0x00abcdef; hex("network_key", &vrf, sizeof(vrf));');
+  lines.push('  struct vw_cidr_value cv = { .kind = VW_CIDR_SERVICE }; hex("cidr_value", &cv, sizeof(cv));');
+  lines.push('  struct vw_endpoint_key k4, k6; v4mapped(k4.addr, "10.244.1.10");');
+  lines.push('  inet_pton(AF_INET6, "fd00:10:244:1::10", k6.addr);');
+  lines.push('  hex("key_v4", &k4, sizeof(k4)); hex("key_v6", &k6, sizeof(k6));');
+  lines.push('  struct vw_cidr_key c4 = { .prefixlen = 96 + 16 }, c6 = { .prefixlen = 48 };');
+  lines.push('  v4mapped(c4.addr, "10.244.0.0"); inet_pton(AF_INET6, "fd00:10:244::", c6.addr);');
+  lines.push('  hex("cidr_v4", &c4, sizeof(c4)); hex("cidr_v6", &c6, sizeof(c6));');
+  lines.push('  printf("}}\\n");');
+  lines.push('  return 0;');
+  lines.push('}');
+  return lines.join('\n') + '\n';
+}
+
+let tmp = '';
+let c: CFacts;
+
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vrfwall-abi-'));
+  const src = path.join(tmp, 'abi.c');
+  const bin = path.join(tmp, 'abi');
+  fs.writeFileSync(src, cProgram());
+  execFileSync(process.env.CC ?? 'cc', ['-Wall', '-Werror', '-I', path.join(repo, 'bpf'), '-o', bin, src], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  c = JSON.parse(execFileSync(bin, { encoding: 'utf8' })) as CFacts;
+});
+
+afterAll(() => {
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('vrfwall.h and abi.ts agree', () => {
+  it('enum values, and no enumerator that TS does not know', () => {
+    for (const e of ENUMS) {
+      for (const [name, value] of Object.entries(e.table)) expect(c.enums[e.prefix + name], e.prefix + name).toBe(value);
+      if (e.max) {
+        expect(c.enums[e.max], e.max).toBe(e.count);
+        expect(Object.keys(e.table)).toHaveLength(e.count ?? -1); // 0..MAX-1, all named
+      }
+    }
+  });
+
+  it('flags, limits and sizes of the counter space', () => {
+    expect(c.consts).toEqual(CONSTS);
+    expect(abi.DROP_REASON_COUNT).toBeLessThanOrEqual(abi.VW_CODE_SLOTS);
+    expect(abi.ALLOW_RULE_COUNT).toBeLessThanOrEqual(abi.VW_CODE_SLOTS);
+  });
+
+  it('struct sizes and field offsets; the fields cover each struct exactly', () => {
+    for (const [s, l] of Object.entries(abi.Layout)) {
+      expect(c.sizes[s], `sizeof ${s}`).toBe(l.size);
+      let next = 0;
+      const fields = Object.entries(l.fields as Record<string, number>).sort((a, b) => a[1] - b[1]);
+      for (const [f, off] of fields) {
+        expect(c.offsets[`${s}.${f}`], `${s}.${f}`).toBe(off);
+        expect(off, `${s}.${f} follows the previous field`).toBe(next);
+        next = off + (c.fieldSizes[`${s}.${f}`] ?? NaN);
+      }
+      expect(next, `${s} has no field TS does not know`).toBe(l.size);
+    }
+  });
+
+  it('vw_counter_index for every slot', () => {
+    const ts: number[] = [];
+    for (let d = 0; d < abi.DIRECTION_COUNT; d++)
+      for (let v = 0; v < abi.VERDICT_COUNT; v++)
+        for (let code = 0; code < abi.VW_CODE_SLOTS; code++) ts.push(abi.counterIndex(d, v, code));
+    expect(ts).toEqual(c.counterIndex);
+    expect(Math.max(...ts)).toBe(abi.VW_COUNTERS_MAX - 1);
+    for (const i of ts) {
+      const slot = abi.counterSlot(i);
+      expect(abi.counterIndex(slot.direction, slot.verdict, slot.code)).toBe(i);
+    }
+  });
+
+  it('encoders produce the bytes the C structs hold', () => {
+    const hex = (b: Buffer) => b.toString('hex');
+    expect(hex(abi.encodeEndpoint(EP))).toBe(c.samples.endpoint);
+    expect(hex(abi.encodeVrfPair(PAIR))).toBe(c.samples.vrf_pair);
+    expect(hex(abi.encodeNetwork({ flags: abi.VW_NET_EXTERNAL_DENY }))).toBe(c.samples.network);
+    expect(hex(abi.encodeNetworkKey(0x00abcdef))).toBe(c.samples.network_key);
+    expect(hex(abi.encodeCidrValue({ kind: abi.VW_CIDR_SERVICE }))).toBe(c.samples.cidr_value);
+    expect(hex(abi.encodeEndpointKey('10.244.1.10'))).toBe(c.samples.key_v4);
+    expect(hex(abi.encodeEndpointKey('fd00:10:244:1::10'))).toBe(c.samples.key_v6);
+    expect(hex(abi.encodeCidrKey('10.244.0.0/16'))).toBe(c.samples.cidr_v4);
+    expect(hex(abi.encodeCidrKey('fd00:10:244::/48'))).toBe(c.samples.cidr_v6);
+  });
+});
+
+describe('abi.ts encoders and decoders', () => {
+  it('round-trip every struct', () => {
+    expect(abi.decodeEndpoint(abi.encodeEndpoint(EP))).toEqual(EP);
+    expect(abi.decodeVrfPair(abi.encodeVrfPair(PAIR))).toEqual(PAIR);
+    expect(abi.decodeVrfPairValue(abi.encodeVrfPairValue())).toEqual({ flags: 0 });
+    expect(abi.decodeNetworkKey(abi.encodeNetworkKey(42))).toBe(42);
+    expect(abi.decodeNetwork(abi.encodeNetwork({ flags: 1 }))).toEqual({ flags: 1 });
+    expect(abi.decodeCidrValue(abi.encodeCidrValue({ kind: abi.VW_CIDR_POD }))).toEqual({ kind: 1 });
+  });
+
+  it('addresses: IPv4-mapped keys, one canonical text per key', () => {
+    expect(abi.addrToKey('10.0.0.1').toString('hex')).toBe('00000000000000000000ffff0a000001');
+    expect(abi.keyToAddr(abi.addrToKey('10.0.0.1'))).toBe('10.0.0.1');
+    expect(abi.canonicalAddr('::ffff:10.0.0.1')).toBe('10.0.0.1');
+    expect(abi.canonicalAddr('FD00:0:0::0001')).toBe('fd00::1');
+    expect(abi.canonicalAddr('fe80::1')).toBe('fe80::1');
+    for (const bad of ['10.1', '0x0a.0.0.1', 'fe80::1%eth0', '10.0.0.256', '', 'pod1']) {
+      expect(() => abi.addrToKey(bad), bad).toThrow(/not an IP address/);
+    }
+  });
+
+  it('CIDRs: IPv4 prefix + 96, host bits cleared, decoded back', () => {
+    const k = abi.encodeCidrKey('10.244.3.4/16');
+    expect(k.equals(abi.encodeCidrKey('10.244.0.0/16'))).toBe(true);
+    expect(abi.decodeCidrKey(k)).toBe('10.244.0.0/16');
+    expect(abi.decodeCidrKey(abi.encodeCidrKey('fd00:10:96::1/108'))).toBe('fd00:10:96::/108');
+    expect(abi.decodeCidrKey(abi.encodeCidrKey('0.0.0.0/0'))).toBe('0.0.0.0/0');
+    expect(abi.decodeCidrKey(abi.encodeCidrKey('::/0'))).toBe('::/0');
+    for (const bad of ['10.0.0.0', '10.0.0.0/33', 'fd00::/129', '10.0.0.0/x', 'x/8']) {
+      expect(() => abi.encodeCidrKey(bad), bad).toThrow();
+    }
+  });
+
+  it('names of enums and counter slots', () => {
+    expect(abi.dropReasonName(abi.DropReason.SOURCE_ROUTE)).toBe('SOURCE_ROUTE');
+    expect(abi.allowRuleName(abi.AllowRule.ROUTER)).toBe('ROUTER');
+    expect(abi.codeName(abi.Verdict.DROPPED, 4)).toBe('SPOOFED');
+    expect(abi.codeName(abi.Verdict.ALLOWED, 4)).toBe('SERVICE_BACKEND');
+    expect(abi.dropReasonName(99)).toBe('UNKNOWN_99');
+  });
+
+  it('per-CPU counters are summed over CPUs', () => {
+    const cpus = 2;
+    const idx = abi.counterIndex(abi.Direction.TO_POD, abi.Verdict.DROPPED, abi.DropReason.ISOLATED);
+    const keys = abi.encodeCounterKey(idx);
+    const values = Buffer.alloc(abi.Layout.vw_counter.size * cpus);
+    // CPU 0: 3 packets, 300 bytes; CPU 1: 2 packets, 150 bytes (host endian)
+    const le = os.endianness() === 'LE';
+    const w = (v: bigint, at: number) => (le ? values.writeBigUInt64LE(v, at) : values.writeBigUInt64BE(v, at));
+    w(3n, 0);
+    w(300n, 8);
+    w(2n, 16);
+    w(150n, 24);
+    const [entry] = abi.decodeCounters({ count: 1, keys, values }, cpus);
+    expect(entry).toMatchObject({
+      index: idx,
+      direction: abi.Direction.TO_POD,
+      verdict: abi.Verdict.DROPPED,
+      code: abi.DropReason.ISOLATED,
+      packets: 5n,
+      bytes: 450n,
+      name: 'to_pod/dropped/ISOLATED',
+    });
+  });
+});
