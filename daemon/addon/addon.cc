@@ -57,6 +57,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Add<TcAttach>(env, exports, "tcAttach");
   Add<TcDetach>(env, exports, "tcDetach");
   Add<TcQuery>(env, exports, "tcQuery");
+  Add<TcxQuery>(env, exports, "tcxQuery");
 
   Add<ProgTestRun>(env, exports, "progTestRun");
 

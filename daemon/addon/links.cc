@@ -34,7 +34,8 @@ static_assert(offsetof(bpf_link_info, xdp) == 16, "bpf_link_info union moved");
 static_assert(sizeof(bpf_link_info) - offsetof(bpf_link_info, xdp) >= sizeof(TcxLinkInfo),
               "bpf_link_info union too small for tcx");
 
-constexpr __u32 kTcMaxPriority = 0xFFFF;  // cls_bpf priorities are 16 bits
+constexpr __u32 kTcMaxPriority = 0xFFFF;
+constexpr __u32 kTcxQueryMax = 64;  // programs listed per tcx hook  // cls_bpf priorities are 16 bits
 
 enum class Dir { kIngress, kEgress };
 
@@ -178,6 +179,25 @@ Napi::Value TcQuery(const Napi::CallbackInfo& info) {
   if (err == ENOENT || err == EINVAL) return Napi::Number::New(info.Env(), 0);
   if (err) ThrowErrno(info.Env(), "bpf_tc_query", s.what, err, log.Tail());
   return Napi::Number::New(info.Env(), s.opts.prog_id);
+}
+
+Napi::Value TcxQuery(const Napi::CallbackInfo& info) {
+  Args args(info, "tcxQuery");
+  __u32 ifindex = args.U32(0, "ifindex");
+  Dir dir = DirArg(args, 1);
+  if (ifindex == 0) args.Fail("ifindex", "must be > 0");
+  int type = dir == Dir::kIngress ? kTcxIngress : kTcxEgress;
+  // BPF_PROG_QUERY's target_fd shares its slot with target_ifindex.
+  __u32 ids[kTcxQueryMax] = {};
+  __u32 count = kTcxQueryMax;
+  int err = LibbpfErrno(bpf_prog_query(static_cast<int>(ifindex), static_cast<bpf_attach_type>(type), 0,
+                                       nullptr, ids, &count));
+  if (err)
+    ThrowErrno(info.Env(), "bpf_prog_query",
+               std::string("tcx ") + DirName(dir) + " ifindex " + std::to_string(ifindex), err);
+  Napi::Array out = Napi::Array::New(info.Env(), count);
+  for (__u32 i = 0; i < count; i++) out.Set(i, Napi::Number::New(info.Env(), ids[i]));
+  return out;
 }
 
 }  // namespace vw

@@ -32,6 +32,7 @@ Napi::Value LinkDetach(const Napi::CallbackInfo& info);
 Napi::Value TcAttach(const Napi::CallbackInfo& info);
 Napi::Value TcDetach(const Napi::CallbackInfo& info);
 Napi::Value TcQuery(const Napi::CallbackInfo& info);
+Napi::Value TcxQuery(const Napi::CallbackInfo& info);
 
 // testrun.cc
 Napi::Value ProgTestRun(const Napi::CallbackInfo& info);

@@ -87,6 +87,9 @@ export interface NativeAddon {
   /** prog id attached at (handle, priority), or 0 */
   tcQuery(ifindex: number, dir: TcDirection, handle: number, priority: number): number;
 
+  /** Ids of the programs attached through tcx at this hook, in run order. */
+  tcxQuery(ifindex: number, dir: TcDirection): number[];
+
   /** BPF_PROG_TEST_RUN. ctx is a struct __sk_buff image (optional). */
   progTestRun(progFd: number, data: Buffer, repeat: number, ctx?: Buffer): TestRunResult;
 
