@@ -1,0 +1,269 @@
+// The per-node agent: source of cluster state -> compile -> apply the diff to
+// the pinned maps -> attach to local pods' interfaces. I/O lives here and in
+// the modules it calls; the decisions are in src/model (pure).
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Logger } from 'pino';
+import { native, type NativeAddon } from '../bpf/native.js';
+import { compile } from '../model/compile.js';
+import { emptyAllocation } from '../model/vrf.js';
+import type { DesiredState, PodPlacement, VrfAllocation } from '../model/types.js';
+import type { StateSource } from '../sources/source.js';
+import { Attacher, type AttachMode } from './attach.js';
+import { ensureBpffs, removePins } from './bpffs.js';
+import { closeDatapath, instancePaths, loadDatapath, type Datapath, type InstancePaths } from './datapath.js';
+import { discoverInterfaces } from './discovery.js';
+import { desiredImages } from './images.js';
+import { applyPlans, planSync } from './mapsync.js';
+import { writeJsonAtomic } from './files.js';
+
+export interface AgentConfig {
+  nodeName: string;
+  instance: string;
+  /** bpffs directory holding one directory per agent instance */
+  bpffsRoot: string;
+  /** run directory holding one directory per agent instance (status, VRF ids) */
+  runDir: string;
+  /** where from_pod.o and to_pod.o are */
+  bpfDir: string;
+  podCIDRs: string[];
+  serviceCIDRs: string[];
+  attachMode: AttachMode | 'auto';
+  /** full reconcile period, a safety net under the event-driven path */
+  resyncMs: number;
+  maxEndpoints?: number;
+}
+
+export interface AgentStatus {
+  pid: number;
+  node: string;
+  generation: number;
+  synced: boolean;
+  attachMode: AttachMode | null;
+  attached: string[];
+  quarantined: Record<string, string>;
+  time: string;
+  lastError?: string;
+}
+
+export class Agent {
+  private readonly bpf: NativeAddon;
+  private readonly paths: InstancePaths;
+  private readonly runDir: string;
+  private dp: Datapath | undefined;
+  private attacher: Attacher | undefined;
+  private allocation: VrfAllocation = emptyAllocation();
+  private generation = 0;
+  private running: Promise<void> | undefined;
+  private dirty = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+  private monitor: ChildProcess | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private lastPlacements = new Map<string, string>();
+  private lastProblems = new Set<string>();
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly source: StateSource,
+    private readonly log: Logger,
+    bpf?: NativeAddon,
+  ) {
+    this.bpf = bpf ?? native();
+    this.paths = instancePaths(config.bpffsRoot, config.instance);
+    this.runDir = path.join(config.runDir, config.instance);
+  }
+
+  get statusFile(): string {
+    return path.join(this.runDir, 'status.json');
+  }
+
+  private get allocationFile(): string {
+    return path.join(this.runDir, 'vrf-ids.json');
+  }
+
+  /** Load (or adopt) the datapath, wait for the source's first full state, converge. */
+  async start(): Promise<void> {
+    ensureBpffs();
+    fs.mkdirSync(this.runDir, { recursive: true });
+    const adopting = fs.existsSync(this.paths.maps);
+    const sizes = this.config.maxEndpoints !== undefined ? { endpoints: this.config.maxEndpoints } : {};
+    this.dp = loadDatapath(this.bpf, this.config.bpfDir, this.paths, sizes);
+    this.attacher = new Attacher(this.bpf, this.paths.links, this.dp.programs, this.log, this.config.attachMode);
+    this.allocation = this.readAllocation();
+    this.log.info({ instance: this.config.instance, pins: this.paths.root, adopting }, 'datapath loaded');
+
+    // Until the first full state is in, the pinned maps (if any) keep
+    // enforcing what the previous agent left: no window opens.
+    this.unsubscribe = this.source.onChange(() => this.schedule());
+    await this.source.start();
+    await this.reconcile();
+    this.startMonitor();
+    this.timer = setInterval(() => this.schedule(), this.config.resyncMs);
+    this.timer.unref();
+  }
+
+  /** Stop watching. Pins stay: enforcement continues without the agent. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.unsubscribe?.();
+    this.monitor?.kill();
+    await this.source.stop();
+    await this.running;
+    if (this.dp) closeDatapath(this.bpf, this.dp);
+    this.dp = undefined;
+  }
+
+  /** Coalesce triggers: at most one reconcile runs, and one more follows if asked meanwhile. */
+  schedule(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.dirty = true;
+      return;
+    }
+    this.running = this.reconcile()
+      .catch((e: unknown) => {
+        const msg = e instanceof Error ? e.message : String(e);
+        this.log.error({ err: msg }, 'reconcile failed; retrying');
+        this.writeStatus([], msg);
+        setTimeout(() => this.schedule(), 500).unref();
+      })
+      .finally(() => {
+        this.running = undefined;
+        if (this.dirty) {
+          this.dirty = false;
+          this.schedule();
+        }
+      });
+  }
+
+  private async reconcile(): Promise<void> {
+    const dp = this.dp;
+    const attacher = this.attacher;
+    if (!dp || !attacher) throw new Error('agent not started');
+    const t0 = process.hrtime.bigint();
+    const state = this.source.current();
+    const ifaces = await discoverInterfaces();
+    const desired = compile(
+      state,
+      { nodeName: this.config.nodeName, podCIDRs: this.config.podCIDRs, serviceCIDRs: this.config.serviceCIDRs },
+      ifaces.byIp,
+      this.allocation,
+    );
+    // Ids hit the disk before the maps, so a crash never leaves maps holding
+    // ids that a restarted agent would hand to other networks.
+    this.allocation = desired.allocation;
+    writeJsonAtomic(this.allocationFile, this.allocation);
+
+    const images = desiredImages(desired);
+    // Order of updates: settings and ranges before the endpoints that use them.
+    const plans = [
+      planSync(this.bpf, dp.maps.networks, images.networks),
+      planSync(this.bpf, dp.maps.cidrs, images.cidrs),
+      planSync(this.bpf, dp.maps.vrf_pairs, images.vrfPairs),
+      planSync(this.bpf, dp.maps.endpoints, images.endpoints),
+    ];
+    const maps = applyPlans(this.bpf, plans);
+
+    const want = new Set<number>();
+    for (const ifindexes of desired.attach.values()) for (const i of ifindexes) want.add(i);
+    const links = attacher.sync(want, ifaces.all);
+
+    this.generation++;
+    this.report(desired);
+    this.writeStatus([...desired.attach.keys()].sort());
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (maps.updated + maps.deleted + links.attached + links.detached + links.updated > 0 || this.generation === 1) {
+      this.log.info({ generation: this.generation, ms: Math.round(ms * 10) / 10, maps, links }, 'reconciled');
+    }
+  }
+
+  /** Log quarantine and other problems once per change, not every reconcile. */
+  private report(desired: DesiredState): void {
+    const now = new Map<string, string>();
+    for (const [pod, p] of desired.placements) now.set(pod, describe(p));
+    for (const [pod, p] of desired.placements) {
+      if (this.lastPlacements.get(pod) === now.get(pod)) continue;
+      if (p.kind === 'quarantine') this.log.warn({ pod, reason: p.why }, 'pod quarantined: it reaches nothing but its node');
+      else this.log.info({ pod, placement: describe(p) }, 'pod placed');
+    }
+    this.lastPlacements = now;
+    const problems = new Set(desired.problems.map((p) => `${p.source}: ${p.message}`));
+    for (const p of this.source.current().problems) problems.add(`${p.source}: ${p.message}`);
+    for (const p of problems) if (!this.lastProblems.has(p)) this.log.warn({ problem: p }, 'cluster state problem');
+    this.lastProblems = problems;
+  }
+
+  private writeStatus(attached: string[], lastError?: string): void {
+    const quarantined: Record<string, string> = {};
+    for (const [pod, text] of this.lastPlacements) if (text.startsWith('quarantine')) quarantined[pod] = text;
+    const status: AgentStatus = {
+      pid: process.pid,
+      node: this.config.nodeName,
+      generation: this.generation,
+      synced: this.generation > 0,
+      attachMode: this.attacher?.attachMode ?? null,
+      attached,
+      quarantined,
+      time: new Date().toISOString(),
+      ...(lastError !== undefined ? { lastError } : {}),
+    };
+    writeJsonAtomic(this.statusFile, status);
+  }
+
+  private readAllocation(): VrfAllocation {
+    try {
+      const raw = JSON.parse(fs.readFileSync(this.allocationFile, 'utf8')) as VrfAllocation;
+      if (typeof raw === 'object' && raw !== null && typeof raw.next === 'number' && typeof raw.ids === 'object') return raw;
+      this.log.warn({ file: this.allocationFile }, 'VRF id file malformed; allocating afresh');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.log.warn({ file: this.allocationFile, err: String(e) }, 'VRF id file unreadable; allocating afresh');
+      }
+    }
+    return emptyAllocation();
+  }
+
+  /** Interfaces and routes appear after Pod objects (CNI timing): react to netlink events. */
+  private startMonitor(): void {
+    const child = spawn('ip', ['monitor', 'link', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let pending: NodeJS.Timeout | undefined;
+    child.stdout.on('data', () => {
+      pending ??= setTimeout(() => {
+        pending = undefined;
+        this.schedule();
+      }, 20);
+    });
+    child.on('error', (e) => this.log.warn({ err: e.message }, 'ip monitor unavailable; relying on periodic resync'));
+    this.monitor = child;
+  }
+
+  /** Remove everything this instance attached and pinned (agent --cleanup). */
+  static async cleanup(config: AgentConfig, log: Logger, bpf: NativeAddon = native()): Promise<void> {
+    ensureBpffs();
+    const paths = instancePaths(config.bpffsRoot, config.instance);
+    const { all } = await discoverInterfaces();
+    if (fs.existsSync(paths.root)) {
+      fs.mkdirSync(paths.links, { recursive: true });
+      const noPrograms = { fromPod: -1, toPod: -1 };
+      const result = new Attacher(bpf, paths.links, noPrograms, log, 'tcx').detachAll(all);
+      log.info({ ...result }, 'detached');
+    }
+    removePins(paths.root);
+    fs.rmSync(path.join(config.runDir, config.instance), { recursive: true, force: true });
+    log.info({ pins: paths.root }, 'cleanup done');
+  }
+}
+
+function describe(p: PodPlacement): string {
+  switch (p.kind) {
+    case 'network':
+      return `network ${p.network}`;
+    case 'quarantine':
+      return `quarantine: ${p.why}`;
+    case 'host':
+      return 'host network';
+  }
+}

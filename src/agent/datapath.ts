@@ -1,0 +1,64 @@
+// Loads the two datapath objects so that they share one set of pinned maps.
+// A second load with the same pin root (a restarted or upgraded agent) reuses
+// the pinned maps with their contents: enforcement never sees an empty map.
+import path from 'node:path';
+import fs from 'node:fs';
+import type { NativeAddon } from '../bpf/native.js';
+import type { Programs } from './attach.js';
+
+export const MAP_NAMES = ['endpoints', 'vrf_pairs', 'networks', 'cidrs', 'counters'] as const;
+export type MapName = (typeof MAP_NAMES)[number];
+
+export interface Datapath {
+  programs: Programs;
+  maps: Record<MapName, number>;
+}
+
+export interface InstancePaths {
+  /** /sys/fs/bpf/vrfwall/<instance> */
+  root: string;
+  maps: string;
+  links: string;
+}
+
+export function instancePaths(bpffsRoot: string, instance: string): InstancePaths {
+  const root = path.join(bpffsRoot, instance);
+  return { root, maps: path.join(root, 'maps'), links: path.join(root, 'links') };
+}
+
+function required(table: Record<string, number>, name: string, file: string): number {
+  const fd = table[name];
+  if (fd === undefined) throw new Error(`${file} has no '${name}' (stale build? run 'make build')`);
+  return fd;
+}
+
+export function loadDatapath(
+  bpf: NativeAddon,
+  bpfDir: string,
+  paths: InstancePaths,
+  maxEntries: Partial<Record<MapName, number>> = {},
+): Datapath {
+  fs.mkdirSync(paths.maps, { recursive: true });
+  const sizes: Record<string, number> = {};
+  for (const [name, n] of Object.entries(maxEntries)) if (n !== undefined) sizes[name] = n;
+
+  const fromFile = path.join(bpfDir, 'from_pod.o');
+  const toFile = path.join(bpfDir, 'to_pod.o');
+  const from = bpf.loadObject(fromFile, { pinRoot: paths.maps, maxEntries: sizes });
+  const to = bpf.loadObject(toFile, { pinRoot: paths.maps, maxEntries: sizes });
+
+  const maps = {} as Record<MapName, number>;
+  for (const name of MAP_NAMES) maps[name] = required(from.maps, name, fromFile);
+  // to_pod's map fds refer to the same pinned maps, and internal maps
+  // (.rodata and the like) are held by the programs: keep one set open.
+  const keep = new Set(Object.values(maps));
+  for (const fd of [...Object.values(from.maps), ...Object.values(to.maps)]) if (!keep.has(fd)) bpf.closeFd(fd);
+  return {
+    programs: { fromPod: required(from.programs, 'from_pod', fromFile), toPod: required(to.programs, 'to_pod', toFile) },
+    maps,
+  };
+}
+
+export function closeDatapath(bpf: NativeAddon, dp: Datapath): void {
+  for (const fd of [...Object.values(dp.maps), dp.programs.fromPod, dp.programs.toPod]) bpf.closeFd(fd);
+}

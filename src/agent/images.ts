@@ -1,0 +1,37 @@
+// DesiredState (from the compile step) -> the exact bytes each map should hold.
+import {
+  encodeCidrKey,
+  encodeCidrValue,
+  encodeEndpoint,
+  encodeEndpointKey,
+  encodeNetwork,
+  encodeNetworkKey,
+  encodeVrfPair,
+  encodeVrfPairValue,
+} from '../bpf/abi.js';
+import type { DesiredState } from '../model/types.js';
+import { imageOf, type MapImage } from './mapsync.js';
+
+export interface MapImages {
+  endpoints: MapImage;
+  vrfPairs: MapImage;
+  networks: MapImage;
+  cidrs: MapImage;
+}
+
+function parsePair(text: string): { srcVrf: number; dstVrf: number } {
+  const [src, dst] = text.split(':').map(Number);
+  if (src === undefined || dst === undefined || !Number.isInteger(src) || !Number.isInteger(dst)) {
+    throw new Error(`bad vrf pair ${JSON.stringify(text)}`);
+  }
+  return { srcVrf: src, dstVrf: dst };
+}
+
+export function desiredImages(d: DesiredState): MapImages {
+  return {
+    endpoints: imageOf([...d.endpoints].map(([addr, ep]) => ({ key: encodeEndpointKey(addr), value: encodeEndpoint(ep) }))),
+    vrfPairs: imageOf([...d.vrfPairs].map((p) => ({ key: encodeVrfPair(parsePair(p)), value: encodeVrfPairValue() }))),
+    networks: imageOf([...d.networks].map(([id, flags]) => ({ key: encodeNetworkKey(id), value: encodeNetwork({ flags }) }))),
+    cidrs: imageOf([...d.cidrs].map(([cidr, kind]) => ({ key: encodeCidrKey(cidr), value: encodeCidrValue({ kind }) }))),
+  };
+}

@@ -1,0 +1,97 @@
+// Makes one BPF map hold exactly a desired set of entries: dump what the
+// kernel has, diff by key bytes, apply updates then deletes in batches.
+import type { NativeAddon } from '../bpf/native.js';
+import { isBpfError } from '../bpf/native.js';
+
+export interface MapEntry {
+  key: Buffer;
+  value: Buffer;
+}
+
+/** Desired contents of a map, keyed by the hex of the encoded key. */
+export type MapImage = Map<string, MapEntry>;
+
+export interface SyncResult {
+  updated: number;
+  deleted: number;
+}
+
+export function imageOf(entries: Iterable<MapEntry>): MapImage {
+  const image: MapImage = new Map();
+  for (const e of entries) image.set(e.key.toString('hex'), e);
+  return image;
+}
+
+/** The kernel's current contents of a (non-per-CPU) map. */
+export function readImage(bpf: NativeAddon, fd: number): MapImage {
+  const info = bpf.mapInfo(fd);
+  const dump = bpf.mapDump(fd);
+  const image: MapImage = new Map();
+  for (let i = 0; i < dump.count; i++) {
+    const key = dump.keys.subarray(i * info.keySize, (i + 1) * info.keySize);
+    const value = dump.values.subarray(i * info.valueSize, (i + 1) * info.valueSize);
+    image.set(key.toString('hex'), { key: Buffer.from(key), value: Buffer.from(value) });
+  }
+  return image;
+}
+
+// Map types without batch operations (LPM tries) report one of these.
+const NO_BATCH = new Set(['EINVAL', 'EOPNOTSUPP', 'ENOTSUPP', 'ENOTSUP']);
+
+function updateAll(bpf: NativeAddon, fd: number, entries: MapEntry[]): void {
+  if (entries.length === 0) return;
+  try {
+    bpf.mapUpdateBatch(fd, Buffer.concat(entries.map((e) => e.key)), Buffer.concat(entries.map((e) => e.value)), entries.length);
+  } catch (e) {
+    if (!isBpfError(e) || !NO_BATCH.has(e.code)) throw e;
+    for (const entry of entries) bpf.mapUpdate(fd, entry.key, entry.value);
+  }
+}
+
+function deleteAll(bpf: NativeAddon, fd: number, keys: Buffer[]): void {
+  if (keys.length === 0) return;
+  try {
+    bpf.mapDeleteBatch(fd, Buffer.concat(keys), keys.length);
+  } catch (e) {
+    if (!isBpfError(e) || !NO_BATCH.has(e.code)) throw e;
+    for (const key of keys) bpf.mapDelete(fd, key);
+  }
+}
+
+export interface SyncPlan {
+  fd: number;
+  updates: MapEntry[];
+  deletes: Buffer[];
+}
+
+/** What must change for the map at `fd` to hold exactly `desired`. */
+export function planSync(bpf: NativeAddon, fd: number, desired: MapImage): SyncPlan {
+  const current = readImage(bpf, fd);
+  const updates: MapEntry[] = [];
+  for (const [hex, entry] of desired) {
+    const have = current.get(hex);
+    if (!have || !have.value.equals(entry.value)) updates.push(entry);
+  }
+  const deletes: Buffer[] = [];
+  for (const [hex, entry] of current) if (!desired.has(hex)) deletes.push(entry.key);
+  return { fd, updates, deletes };
+}
+
+/**
+ * Applies plans: every update of every map first (in the order given), then
+ * every delete (in reverse order). A changed entry is replaced atomically, and
+ * nothing is removed before what replaces it is in place, so a reader never
+ * sees a state missing both the old and the new entry.
+ */
+export function applyPlans(bpf: NativeAddon, plans: SyncPlan[]): SyncResult {
+  const result: SyncResult = { updated: 0, deleted: 0 };
+  for (const p of plans) {
+    updateAll(bpf, p.fd, p.updates);
+    result.updated += p.updates.length;
+  }
+  for (const p of [...plans].reverse()) {
+    deleteAll(bpf, p.fd, p.deletes);
+    result.deleted += p.deletes.length;
+  }
+  return result;
+}

@@ -1,0 +1,138 @@
+// `vrfwall lab ...` subcommands. main.ts calls registerLabCommands(program).
+import { setMaxListeners } from 'node:events';
+import { Command, InvalidArgumentError } from 'commander';
+import { DEFAULT_LAB, labDown, labMatrix, labRun, labUp } from '../lab/lab.js';
+import { formatMatrix } from '../lab/matrix.js';
+import type { Matrix } from '../lab/protocol.js';
+
+function positiveInt(what: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+      throw new InvalidArgumentError(`${what} must be a positive integer`);
+    }
+    return n;
+  };
+}
+
+const log = (msg: string) => console.error(`lab: ${msg}`);
+
+const EXIT_BY_SIGNAL: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * Runs `fn` with an AbortSignal fired by the first SIGINT/SIGTERM; later
+ * signals only say cleanup is in progress (SIGKILL still stops us). Errors
+ * become one line on stderr and a non-zero exit code.
+ */
+async function guarded(command: string, fn: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  const ac = new AbortController();
+  // Every concurrent child process listens on this signal.
+  setMaxListeners(0, ac.signal);
+  let caught: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (caught) {
+      log('still cleaning up, please wait');
+      return;
+    }
+    caught = sig;
+    log(`${sig}: stopping and cleaning up`);
+    ac.abort(new Error(`interrupted by ${sig}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await fn(ac.signal);
+  } catch (err) {
+    console.error(`vrfwall lab ${command}: ${(err as Error).message}`);
+    process.exitCode = 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (caught) process.exitCode = EXIT_BY_SIGNAL[caught] ?? 1;
+}
+
+function printMatrix(matrix: Matrix, json: boolean): void {
+  console.log(json ? JSON.stringify(matrix, null, 2) : formatMatrix(matrix));
+}
+
+interface UpFlags {
+  nodes: number;
+  name: string;
+  agent: boolean;
+  agentTimeout: number;
+}
+
+export function registerLabCommands(program: Command): void {
+  const lab = program
+    .command('lab')
+    .description('a real multi-node test topology in network namespaces (vrfwall-<name>-*), from a manifests directory');
+
+  const withUpOptions = (cmd: Command) =>
+    cmd
+      .option('--nodes <n>', 'number of nodes (node1..nodeN)', positiveInt('--nodes'), 1)
+      .option('--name <lab>', 'lab name (lowercase letters and digits)', DEFAULT_LAB)
+      .option('--no-agent', 'do not start agents (no enforcement)')
+      .option('--agent-timeout <s>', 'seconds to wait for the agents to sync', positiveInt('--agent-timeout'), 30);
+
+  withUpOptions(lab.command('up <dir>'))
+    .description(
+      'create the lab: node and pod namespaces, responders, one agent per node. Pods are fixed at up; ' +
+        'label and annotation changes in <dir> apply live (the agents watch it)',
+    )
+    .action((dir: string, o: UpFlags) =>
+      guarded('up', async (signal) => {
+        const state = await labUp(dir, {
+          lab: o.name,
+          nodes: o.nodes,
+          agent: o.agent,
+          agentTimeoutMs: o.agentTimeout * 1000,
+          signal,
+          log,
+        });
+        const pods = state.plan.pods.map((p) => `  ${p.key.padEnd(40)} ${p.node.padEnd(8)} ${p.ips.v4} ${p.ips.v6}`);
+        console.log(`lab "${o.name}" is up: ${state.plan.nodes.length} node(s), ${state.agents.length} agent(s)\n${pods.join('\n')}`);
+      }),
+    );
+
+  lab
+    .command('matrix')
+    .description('probe ICMP, TCP and UDP (IPv4 and IPv6) between every pair of pods')
+    .option('--name <lab>', 'lab name', DEFAULT_LAB)
+    .option('--json', 'print JSON: {"pods": {"ns/pod": {"ns/pod": {"icmp","tcp","udp","icmp6","tcp6","udp6"}}}}')
+    .action((o: { name: string; json?: boolean }) =>
+      guarded('matrix', async (signal) => printMatrix(await labMatrix(o.name, { signal }), o.json === true)),
+    );
+
+  lab
+    .command('down')
+    .description('remove the lab: agents, responders, namespaces, pins and state')
+    .option('--name <lab>', 'lab name', DEFAULT_LAB)
+    .action((o: { name: string }) =>
+      guarded('down', async () => {
+        const r = await labDown(o.name, { log });
+        console.log(
+          r.namespaces === 0 && r.processes === 0
+            ? `lab "${o.name}": nothing to remove`
+            : `lab "${o.name}" removed: ${r.namespaces} namespace(s), ${r.processes} process(es)`,
+        );
+      }),
+    );
+
+  withUpOptions(lab.command('run <dir>'))
+    .description('up, print the matrix, down (also on Ctrl-C and on errors)')
+    .option('--json', 'print the matrix as JSON')
+    .action((dir: string, o: UpFlags & { json?: boolean }) =>
+      guarded('run', async (signal) => {
+        const matrix = await labRun(dir, {
+          lab: o.name,
+          nodes: o.nodes,
+          agent: o.agent,
+          agentTimeoutMs: o.agentTimeout * 1000,
+          signal,
+          log,
+        });
+        printMatrix(matrix, o.json === true);
+      }),
+    );
+}

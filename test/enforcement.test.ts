@@ -1,0 +1,199 @@
+// End to end on the real kernel: the lab builds namespaces, veths and pods,
+// one vrfwall agent per node programs the maps and attaches the programs, and
+// real ICMP/TCP/UDP packets (v4 and v6) show what is enforced.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Direction, DropReason, Verdict } from '../src/bpf/abi.js';
+import { native } from '../src/bpf/native.js';
+import { agentSpecs, launchAgent, waitAgentsReady } from '../src/lab/agents.js';
+import { labDown, labMatrix, labUp } from '../src/lab/lab.js';
+import { isAlive } from '../src/lab/procs.js';
+import { PIN_ROOT, netnsPath } from '../src/lab/names.js';
+import { readState, writeState, type LabState } from '../src/lab/state.js';
+import { withNetns } from './helpers/netns.js';
+import { ROOT, matrixMismatches, podOf, readCounters, readEndpoints, timeUntil, udpStream } from './helpers/lab.js';
+
+const EXAMPLE = path.join(ROOT, 'examples/cn2-isolated-namespace');
+const ISOLATED = new Set(['isolated-namespace-demo/pod1', 'isolated-namespace-demo/pod2']);
+/** The example's expected matrix: open inside each side, closed across, both ways. */
+const exampleOpen = (a: string, b: string): boolean => ISOLATED.has(a) === ISOLATED.has(b);
+const allOpen = (): boolean => true;
+
+function mustState(lab: string): LabState {
+  const s = readState(lab);
+  if (!s) throw new Error(`lab ${lab} has no state`);
+  return s;
+}
+
+function isolatedDrops(instance: string, direction: number): bigint {
+  return readCounters(instance)
+    .filter((c) => c.direction === direction && c.verdict === Verdict.DROPPED && c.code === DropReason.ISOLATED)
+    .reduce((n, c) => n + c.packets, 0n);
+}
+
+async function freshLab(lab: string, dir: string, nodes: number): Promise<LabState> {
+  await labDown(lab); // leftovers of a killed run
+  return labUp(dir, { lab, nodes, log: () => undefined });
+}
+
+describe.each([1, 2])('CN2 isolated-namespace example on %i node(s)', (nodes) => {
+  const lab = `tenf${nodes}`;
+  let state: LabState;
+  beforeAll(async () => {
+    state = await freshLab(lab, EXAMPLE, nodes);
+  });
+  afterAll(async () => {
+    await labDown(lab);
+  });
+
+  it('connects pod1<->pod2 and pod3<->pod4, nothing across, in either direction (ICMP, TCP, UDP; v4 and v6)', async () => {
+    const m = await labMatrix(lab);
+    expect(Object.keys(m.pods).sort()).toEqual([...podKeys()].sort());
+    expect(matrixMismatches(m, exampleOpen)).toEqual([]);
+    // The drops were counted in the kernel with their reason.
+    const dropped = state.plan.nodes.map((n) => isolatedDrops(`${lab}-${n.name}`, Direction.FROM_POD));
+    expect(dropped.reduce((a, b) => a + b, 0n)).toBeGreaterThan(0n);
+  });
+
+  // Only a 2-node lab has a sender on another node.
+  if (nodes === 2) it('enforces at the receiver too: with node2 unenforced, node1 still drops what crosses into it', async () => {
+    // Take node2's agent and all its attachments away: its pods send unchecked.
+    const agent2 = state.agents.find((a) => a.node === 'node2');
+    expect(agent2).toBeDefined();
+    process.kill(agent2!.pid, 'SIGKILL');
+    await timeUntil(() => !isAlive(agent2!.pid), 5000, 'agent2 exit');
+    const node2 = state.plan.nodes.find((n) => n.name === 'node2')!;
+    execFileSync('nsenter', [
+      `--net=${netnsPath(node2.netns)}`, '--', process.execPath, path.join(ROOT, 'dist/cli/main.js'),
+      'agent', '--cleanup', '--node-name', 'node2', '--instance', agent2!.instance,
+    ]);
+    state.agents = state.agents.filter((a) => a !== agent2);
+    writeState(state);
+    expect(fs.existsSync(path.join(PIN_ROOT, agent2!.instance))).toBe(false);
+
+    const before = isolatedDrops(`${lab}-node1`, Direction.TO_POD);
+    const m = await labMatrix(lab);
+    const nodeOf = (k: string): string => podOf(state, k).node;
+    // Between node2's own pods nothing is enforced any more (proof the
+    // cleanup worked); wherever node1 takes part, the example still holds.
+    const expected = (a: string, b: string): boolean =>
+      nodeOf(a) === 'node2' && nodeOf(b) === 'node2' ? allOpen() : exampleOpen(a, b);
+    expect(matrixMismatches(m, expected)).toEqual([]);
+    const crossIntoNode1 = Object.keys(m.pods).some(
+      (a) => nodeOf(a) === 'node2' && Object.keys(m.pods).some((b) => nodeOf(b) === 'node1' && !exampleOpen(a, b)),
+    );
+    expect(crossIntoNode1).toBe(true); // the placement gives the check something to do
+    expect(isolatedDrops(`${lab}-node1`, Direction.TO_POD)).toBeGreaterThan(before);
+  });
+
+  function podKeys(): string[] {
+    return state.plan.pods.map((p) => p.key);
+  }
+});
+
+describe('labels take effect on running pods', () => {
+  const lab = 'ttoggle';
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vrfwall-toggle-'));
+  const nsFile = path.join(dir, 'isolated-namespace-demo.yaml');
+  let state: LabState;
+  let original: string;
+  beforeAll(async () => {
+    fs.cpSync(EXAMPLE, dir, { recursive: true });
+    original = fs.readFileSync(nsFile, 'utf8');
+    state = await freshLab(lab, dir, 1);
+  });
+  afterAll(async () => {
+    await labDown(lab);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('removing the isolation label opens the namespace within a second; adding it back closes it', async () => {
+    const instance = `${lab}-node1`;
+    const pod1 = podOf(state, 'isolated-namespace-demo/pod1').ips.v4;
+    const pod4 = podOf(state, 'default/pod4').ips.v4;
+    const vrfOf = (ip: string): number | undefined => readEndpoints(instance).get(ip)?.vrfId;
+    expect(vrfOf(pod1)).not.toBe(vrfOf(pod4));
+
+    fs.writeFileSync(nsFile, original.replace(/^ {2}labels:\n {4}core\.juniper\.net\/isolated-namespace: "true"\n/m, ''));
+    expect(fs.readFileSync(nsFile, 'utf8')).not.toContain('isolated-namespace: "true"');
+    const openMs = await timeUntil(() => vrfOf(pod1) === vrfOf(pod4), 1000, 'namespace opened in the kernel map');
+    expect(openMs).toBeLessThan(1000);
+    expect(matrixMismatches(await labMatrix(lab), allOpen)).toEqual([]);
+
+    fs.writeFileSync(nsFile, original);
+    const closeMs = await timeUntil(() => vrfOf(pod1) !== vrfOf(pod4), 1000, 'namespace closed in the kernel map');
+    expect(closeMs).toBeLessThan(1000);
+    console.info(`isolation label removed -> kernel map open in ${openMs.toFixed(0)} ms; added -> closed in ${closeMs.toFixed(0)} ms`);
+    expect(matrixMismatches(await labMatrix(lab), exampleOpen)).toEqual([]);
+    // Same responders throughout: nothing was restarted.
+    expect(mustState(lab).responders.map((r) => r.pid)).toEqual(state.responders.map((r) => r.pid));
+  });
+});
+
+describe('enforcement outlives the agent', () => {
+  const lab = 'tkill';
+  let state: LabState;
+  beforeAll(async () => {
+    state = await freshLab(lab, EXAMPLE, 1);
+  });
+  afterAll(async () => {
+    await labDown(lab);
+  });
+
+  it('SIGKILL leaves isolation in force; a restarted agent adopts maps and links with no open moment', async () => {
+    const instance = `${lab}-node1`;
+    const agent = state.agents[0]!;
+    const mapsBefore = readEndpoints(instance);
+    // Steady streams across the kill and the restart: one pair the example
+    // isolates, one it allows. Every 5 ms, for 5 s.
+    const isolated = udpStream(state, 'non-isolated-namespace-demo/pod3', 'isolated-namespace-demo/pod1', 5000);
+    const allowed = udpStream(state, 'isolated-namespace-demo/pod1', 'isolated-namespace-demo/pod2', 5000);
+
+    await new Promise((r) => setTimeout(r, 600));
+    process.kill(agent.pid, 'SIGKILL');
+    await timeUntil(() => !isAlive(agent.pid), 5000, 'agent exit');
+    await new Promise((r) => setTimeout(r, 500)); // no agent at all for a while
+
+    const spec = agentSpecs(state.plan, state.manifests)[0]!;
+    const pid = launchAgent(spec);
+    state.agents = [{ ...agent, pid }];
+    writeState(state);
+    await waitAgentsReady([{ spec, pid }], 20_000);
+
+    const [iso, ok] = await Promise.all([isolated, allowed]);
+    expect(iso.sent).toBeGreaterThan(300);
+    expect(iso.received).toBe(0);
+    expect(ok.sent).toBeGreaterThan(300);
+    expect(ok.received).toBe(ok.sent);
+
+    // Adopted, not rebuilt: same map contents, one link per hook, each
+    // running the new agent's program.
+    expect(readEndpoints(instance)).toEqual(mapsBefore);
+    const log = fs.readFileSync(spec.logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const loaded = log.filter((l) => l.msg === 'datapath loaded');
+    expect(loaded.map((l) => l.adopting)).toEqual([false, true]);
+    const linkDir = path.join(PIN_ROOT, instance, 'links');
+    const pods = state.plan.pods.filter((p) => p.hostIf !== undefined);
+    expect(fs.readdirSync(linkDir).length).toBe(2 * pods.length);
+    const bpf = native();
+    const node = state.plan.nodes[0]!;
+    for (const p of pods) {
+      const attached = withNetns(node.netns, () => {
+        const ifindex = bpf.ifNameToIndex(p.hostIf!);
+        return { ingress: bpf.tcxQuery(ifindex, 'ingress'), egress: bpf.tcxQuery(ifindex, 'egress'), ifindex };
+      });
+      expect(attached.ingress).toHaveLength(1);
+      expect(attached.egress).toHaveLength(1);
+      const link = bpf.objGet(path.join(linkDir, `${attached.ifindex}-ingress`));
+      try {
+        expect(bpf.linkInfo(link).progId).toBe(attached.ingress[0]);
+      } finally {
+        bpf.closeFd(link);
+      }
+    }
+    expect(matrixMismatches(await labMatrix(lab), exampleOpen)).toEqual([]);
+  });
+});

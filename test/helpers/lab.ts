@@ -1,0 +1,88 @@
+// Helpers for tests that run labs with agents: expected matrices, reading an
+// agent's pinned maps from the kernel, and streams between pods.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { decodeEndpoint, decodeEndpointKey, decodeCounters, type CounterEntry, type EndpointValue } from '../../src/bpf/abi.js';
+import { native } from '../../src/bpf/native.js';
+import { PIN_ROOT } from '../../src/lab/names.js';
+import { CELL_FIELDS, type Matrix } from '../../src/lab/protocol.js';
+import type { LabState } from '../../src/lab/state.js';
+import type { StreamRequest, StreamResult } from '../../src/lab/stream.js';
+
+const run = promisify(execFile);
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+
+/** Cells that differ from `open(src, dst)`, as readable strings (empty = as expected). */
+export function matrixMismatches(m: Matrix, open: (src: string, dst: string) => boolean): string[] {
+  const out: string[] = [];
+  for (const [src, row] of Object.entries(m.pods)) {
+    for (const [dst, cell] of Object.entries(row)) {
+      for (const f of CELL_FIELDS) {
+        if (cell[f] !== open(src, dst)) out.push(`${src} -> ${dst} ${f}: ${cell[f]}, expected ${open(src, dst)}`);
+      }
+    }
+  }
+  return out;
+}
+
+export function mapPin(instance: string, map: string): string {
+  return path.join(PIN_ROOT, instance, 'maps', map);
+}
+
+/** The endpoints map of an agent instance, read back from the kernel. */
+export function readEndpoints(instance: string): Map<string, EndpointValue> {
+  const bpf = native();
+  const fd = bpf.objGet(mapPin(instance, 'endpoints'));
+  try {
+    const info = bpf.mapInfo(fd);
+    const dump = bpf.mapDump(fd);
+    const out = new Map<string, EndpointValue>();
+    for (let i = 0; i < dump.count; i++) {
+      const key = dump.keys.subarray(i * info.keySize, (i + 1) * info.keySize);
+      out.set(decodeEndpointKey(key), decodeEndpoint(dump.values.subarray(i * info.valueSize, (i + 1) * info.valueSize)));
+    }
+    return out;
+  } finally {
+    bpf.closeFd(fd);
+  }
+}
+
+/** The per-CPU counters of an agent instance, summed over CPUs. */
+export function readCounters(instance: string): CounterEntry[] {
+  const bpf = native();
+  const fd = bpf.objGet(mapPin(instance, 'counters'));
+  try {
+    return decodeCounters(bpf.mapDump(fd), bpf.possibleCpus());
+  } finally {
+    bpf.closeFd(fd);
+  }
+}
+
+/** Polls `cond` every 5 ms; returns the ms it took, or throws after timeoutMs. */
+export async function timeUntil(cond: () => boolean, timeoutMs: number, what: string): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    if (cond()) return performance.now() - t0;
+    if (performance.now() - t0 > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export function podOf(state: LabState, key: string): LabState['plan']['pods'][number] {
+  const p = state.plan.pods.find((x) => x.key === key);
+  if (!p) throw new Error(`no pod ${key} in lab ${state.lab}`);
+  return p;
+}
+
+/** A UDP stream from one pod to another (runs inside the source pod's netns). */
+export async function udpStream(state: LabState, from: string, to: string, ms: number, intervalMs = 5): Promise<StreamResult> {
+  const src = podOf(state, from);
+  const dst = podOf(state, to);
+  const req: StreamRequest = { target: dst.ips.v4, port: dst.probe.udp, intervalMs, durationMs: ms };
+  const script = path.join(ROOT, 'dist/lab/stream.js');
+  if (!fs.existsSync(script)) throw new Error(`${script} missing: run make build`);
+  const { stdout } = await run('ip', ['netns', 'exec', src.netns, process.execPath, script, JSON.stringify(req)]);
+  return JSON.parse(stdout) as StreamResult;
+}
