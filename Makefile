@@ -54,7 +54,8 @@ check: build
 	node_modules/.bin/tsc -p tsconfig.test.json
 
 test: build check
-	node_modules/.bin/vitest run
+	node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile.json=$(BUILD)/vitest.json
+	@node -e 'const r=require("./$(BUILD)/vitest.json"); console.log(`tests: $${r.numPassedTests} passed, $${r.numFailedTests} failed, $${r.numPendingTests} skipped`)'
 
 demo: build
 	node dist/cli/main.js lab run examples/cn2-isolated-namespace
