@@ -9,4 +9,7 @@ export interface LabClusterFile {
   nodes: { name: string; addresses: string[] }[];
   /** "ns/name" -> placement; pods absent here have no IP yet (not started). */
   pods: Record<string, { node: string; ips: string[] }>;
+  /** "ns/name" -> ClusterIPs the lab's "apiserver" allocated (Services without
+   *  spec.clusterIP in their manifest); absent for labs without Services. */
+  services?: Record<string, { clusterIPs: string[] }>;
 }
