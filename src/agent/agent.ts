@@ -16,7 +16,7 @@ import { closeDatapath, instancePaths, loadDatapath, type Datapath, type Instanc
 import { discoverInterfaces } from './discovery.js';
 import { desiredImages } from './images.js';
 import { applyPlans, planSync } from './mapsync.js';
-import { writeJsonAtomic } from './files.js';
+import { writeJsonAtomic } from '../util/files.js';
 
 export interface AgentConfig {
   nodeName: string;

@@ -4,7 +4,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { LabPlan } from './plan.js';
 import { labDir, stateFile } from './names.js';
+import { writeJsonAtomic } from '../util/files.js';
 
+export { writeJsonAtomic };
 export interface LabState {
   version: 1;
   lab: string;
@@ -17,14 +19,6 @@ export interface LabState {
   namespaces: string[];
   responders: { pod: string; pid: number }[];
   agents: { node: string; instance: string; pid: number; logFile: string }[];
-}
-
-/** Writes via a temporary file and rename, so readers never see half a file. */
-export function writeJsonAtomic(file: string, value: unknown): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-  fs.renameSync(tmp, file);
 }
 
 export function writeState(state: LabState): void {
