@@ -50,7 +50,7 @@ static __always_inline struct vw_decision vw_from_pod_ip(struct __sk_buff *skb, 
 	self = vw_source_endpoint(skb, &pkt->src, &reason);
 	if (!self)
 		return vw_drop(reason);
-	return vw_decide(self, &pkt->dst);
+	return vw_decide(self, pkt, VW_DIR_FROM_POD);
 }
 
 static __always_inline struct vw_decision vw_from_pod(struct __sk_buff *skb)
@@ -85,7 +85,7 @@ static __always_inline struct vw_decision vw_from_pod(struct __sk_buff *skb)
 SEC("tc")
 int from_pod(struct __sk_buff *skb)
 {
-	return vw_finish(skb, VW_DIR_FROM_POD, vw_from_pod(skb));
+	return vw_finish(skb, VW_DIR_FROM_POD, vw_flow_track(skb, VW_DIR_FROM_POD, vw_from_pod(skb)));
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -56,4 +56,60 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } counters SEC(".maps");
 
+/* ---- Services (issue 3) ---- */
+
+/* Service VIP:port/proto -> networks that may use it (rule 3) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VW_SERVICES_MAX);
+	__type(key, struct vw_svc_key);
+	__type(value, struct vw_svc_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} services SEC(".maps");
+
+/* backend addr:targetPort/proto -> networks that may use it (rule 4) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VW_BACKENDS_MAX);
+	__type(key, struct vw_svc_key);
+	__type(value, struct vw_svc_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} backends SEC(".maps");
+
+/* connections rules 3 and 4 allowed, for their replies (rule 5) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VW_SESSIONS_MAX);
+	__type(key, struct vw_session_key);
+	__type(value, struct vw_session);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sessions SEC(".maps");
+
+/* ---- flows (issue 5) ---- */
+
+/* per-conversation counters and verdicts (struct vw_flow) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VW_FLOWS_MAX);
+	__type(key, struct vw_flow_key);
+	__type(value, struct vw_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} flows SEC(".maps");
+
+/* new-flow and drop events for the agent (struct vw_flow_event) */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, VW_FLOW_RINGBUF_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} flow_events SEC(".maps");
+
+/* events written/lost, flows created (enum vw_flow_stat) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VW_FSTAT__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} flow_stats SEC(".maps");
+
 #endif /* VW_MAPS_H */

@@ -12,6 +12,36 @@
 #include "lib/policy.h"
 #include "lib/counters.h"
 
+#define VW_ICMPV6_NEIGH_SOLICIT 135
+#define VW_SOLICITED_NODE_PREFIX_LEN 13 /* ff02::1:ff00:0/104, in bytes */
+
+/* ff02::1:ffXX:XXXX, the group a neighbour solicitation for an address goes to. */
+static __always_inline int vw_addr_is_solicited_node(const union vw_addr *a)
+{
+	static const __u8 prefix[VW_SOLICITED_NODE_PREFIX_LEN] = { 0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff };
+	int i;
+
+#pragma unroll
+	for (i = 0; i < VW_SOLICITED_NODE_PREFIX_LEN; i++)
+		if (a->b[i] != prefix[i])
+			return 0;
+	return 1;
+}
+
+/* Pods on one bridge (flannel, the bridge plugin) resolve each other's global
+ * addresses with a solicitation from their own global address to the
+ * target's solicited-node group (RFC 4861 7.2.2). No endpoint owns a group,
+ * so the checks below would drop it. It is let in: the sender's from_pod has
+ * checked that the source is its own, and the answer (a unicast
+ * advertisement) gets the full check at this pod's from_pod, so pods of
+ * networks kept apart still never resolve each other. */
+static __always_inline int vw_is_bridged_solicitation(const struct vw_pkt *pkt)
+{
+	return pkt->is_ipv6 && pkt->l4_proto == IPPROTO_ICMPV6 && pkt->has_l4 && !pkt->fragment &&
+	       pkt->icmp_type == VW_ICMPV6_NEIGH_SOLICIT && pkt->hop_limit == VW_ND_HOP_LIMIT &&
+	       vw_addr_is_solicited_node(&pkt->dst);
+}
+
 static __always_inline struct vw_decision vw_to_pod_ip(struct __sk_buff *skb, const struct vw_pkt *pkt)
 {
 	struct vw_endpoint *self;
@@ -25,10 +55,13 @@ static __always_inline struct vw_decision vw_to_pod_ip(struct __sk_buff *skb, co
 		break;
 	}
 
+	if (vw_is_bridged_solicitation(pkt))
+		return vw_allow(VW_RULE_NOT_POD);
+
 	self = vw_lookup_endpoint(&pkt->dst);
 	if (!vw_endpoint_is_here(self, skb))
 		return vw_drop(VW_DROP_UNKNOWN_ENDPOINT);
-	return vw_decide(self, &pkt->src);
+	return vw_decide(self, pkt, VW_DIR_TO_POD);
 }
 
 static __always_inline struct vw_decision vw_to_pod(struct __sk_buff *skb)
@@ -63,7 +96,7 @@ static __always_inline struct vw_decision vw_to_pod(struct __sk_buff *skb)
 SEC("tc")
 int to_pod(struct __sk_buff *skb)
 {
-	return vw_finish(skb, VW_DIR_TO_POD, vw_to_pod(skb));
+	return vw_finish(skb, VW_DIR_TO_POD, vw_flow_track(skb, VW_DIR_TO_POD, vw_to_pod(skb)));
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

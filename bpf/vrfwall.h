@@ -62,7 +62,9 @@ enum vw_drop_reason {
 	VW_DROP_EXTERNAL_DENIED = 7,  /* network may not reach outside addresses */
 	VW_DROP_SOURCE_ROUTE = 8,     /* IPv4 source-route option, IPv6 routing hdr */
 	VW_DROP_FRAGMENT = 9,         /* fragment that cannot be checked         */
-	VW_DROP__MAX = 10,
+	VW_DROP_SERVICE_DENIED = 10,  /* Service address/port this network may not use */
+	VW_DROP_NO_SESSION = 11,      /* from a Service address, not a reply      */
+	VW_DROP__MAX = 12,
 };
 
 /* Counter slots per (direction, verdict): enough for either enum. */
@@ -139,5 +141,128 @@ static inline __u32 vw_counter_index(__u32 dir, __u32 verdict, __u32 code)
 #define VW_VRF_PAIRS_MAX 65536
 #define VW_NETWORKS_MAX 65536
 #define VW_CIDRS_MAX 256
+
+/* ---- Services (design section 3 rules 3, 4, 5) ---------------------------- */
+
+/* services and backends: which networks may use a Service address and port.
+ * HASH, both maps with this key. `services` holds ClusterIP:port/protocol
+ * (rule 3), `backends` backend address:targetPort/protocol (rule 4). The
+ * compile step writes one entry per network that may use the Service
+ * (client_vrf), or one with VW_SVC_ANY_VRF when every network may (a Service
+ * of the default network), so the programs decide with at most two lookups
+ * and two Services sharing a backend port never overwrite each other. */
+struct vw_svc_key {
+	__u8 addr[VW_ADDR_LEN];
+	__be16 port;     /* network byte order                  */
+	__u8 proto;      /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP */
+	__u8 pad;
+	__u32 client_vrf; /* network of the client, or VW_SVC_ANY_VRF */
+};
+
+#define VW_SVC_ANY_VRF 0 /* vrf id 0 is never a network's */
+
+/* service flags: why client_vrf may use it (for explain and stats) */
+#define VW_SVC_SHARED (1U << 0) /* the Service is in the default network       */
+#define VW_SVC_ROUTER (1U << 1) /* a router joins client_vrf and the Service's */
+
+struct vw_svc_value {
+	__u32 svc_vrf; /* the Service's network */
+	__u32 flags;   /* VW_SVC_*              */
+};
+
+/* sessions: connections rule 3 or 4 allowed, keyed by the client->server
+ * 5-tuple as the program that allowed it saw it. LRU_HASH: idle entries are
+ * evicted when it is full. A packet whose reversed 5-tuple is a session is a
+ * reply (rule 5). */
+struct vw_session_key {
+	__u8 saddr[VW_ADDR_LEN];
+	__u8 daddr[VW_ADDR_LEN];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+struct vw_session {
+	__u64 last_seen_ns; /* bpf_ktime_get_ns() of the last packet either way */
+	__u32 svc_vrf;      /* the Service's network                            */
+	__u32 rule;         /* VW_RULE_SERVICE or VW_RULE_SERVICE_BACKEND        */
+};
+
+#define VW_SERVICES_MAX 65536
+#define VW_BACKENDS_MAX 262144
+#define VW_SESSIONS_MAX 65536
+
+/* ---- flows (issue 5: flow statistics) ------------------------------------ */
+
+/* flows: one entry per conversation as one local pod's interface sees it.
+ * LRU_HASH shared by all CPUs; counters are atomic adds. The key is oriented
+ * to the local pod ("self": the source in from_pod, the destination in
+ * to_pod), so both directions of a conversation land in one entry, indexed
+ * by enum vw_direction: [VW_DIR_FROM_POD] = sent by the pod, [VW_DIR_TO_POD]
+ * = received. Non-IP frames are tracked only when dropped (addresses zero,
+ * ethertype set). */
+struct vw_flow_key {
+	__u8 self_addr[VW_ADDR_LEN];
+	__u8 peer_addr[VW_ADDR_LEN];
+	__u32 ifindex;     /* the pod's host-side interface                  */
+	__u16 self_port;   /* host order; TCP/UDP/SCTP only, else 0          */
+	__u16 peer_port;
+	__u16 ethertype;   /* host order                                     */
+	__u8 proto;        /* IP protocol (first next header for IPv6)        */
+	__u8 pad;
+};
+
+struct vw_flow {
+	__u64 first_ns;    /* bpf_ktime_get_ns (CLOCK_MONOTONIC)             */
+	__u64 last_ns;
+	__u64 event_ns;    /* last ring-buffer event for this flow (rate limit) */
+	__u64 packets[VW_DIR__MAX];
+	__u64 bytes[VW_DIR__MAX];
+	__u64 drops[VW_DIR__MAX]; /* of those packets, how many were dropped */
+	__u8 verdict;      /* of the latest packet                           */
+	__u8 code;         /* its allow rule or drop reason                  */
+	__u8 last_dir;     /* direction of the latest packet                 */
+	__u8 first_dir;    /* direction of the first packet: who opened it   */
+	__u8 tcp_flags[VW_DIR__MAX]; /* OR of the TCP flags seen each way    */
+	__u8 pad[2];
+};
+
+/* flow_events: RINGBUF of struct vw_flow_event. A new flow sends one; drops
+ * send at most one per flow per VW_FLOW_EVENT_INTERVAL_NS. */
+enum vw_flow_event_type {
+	VW_EVENT_NEW = 1,
+	VW_EVENT_DROP = 2,
+};
+
+struct vw_flow_event {
+	struct vw_flow_key key;
+	__u8 type;         /* enum vw_flow_event_type */
+	__u8 dir;          /* enum vw_direction       */
+	__u8 verdict;
+	__u8 code;
+	__u32 len;         /* skb->len                */
+	__u32 pad;
+	__u64 ts_ns;       /* bpf_ktime_get_ns        */
+};
+
+/* flow_stats: PERCPU_ARRAY of __u64, indexed by enum vw_flow_stat. */
+enum vw_flow_stat {
+	VW_FSTAT_EVENTS = 0,      /* events written to the ring buffer        */
+	VW_FSTAT_EVENTS_LOST = 1, /* bpf_ringbuf_reserve failed: ring full    */
+	VW_FSTAT_FLOWS_NEW = 2,   /* flow entries created                     */
+	VW_FSTAT_FLOW_FAILED = 3, /* a flow entry could be neither made nor found */
+	VW_FSTAT__MAX = 4,
+};
+
+/* BPF_PROG_TEST_RUN runs of `vrfwall explain` set skb->cb[0] and cb[1] to
+ * this value: the programs then decide as usual but count nothing (neither
+ * counters nor flows), so explaining does not pollute the statistics; they
+ * leave the decision in cb[2] (verdict) and cb[3] (rule or reason). */
+#define VW_PROBE_MAGIC 0x76777072U /* "vwpr" */
+
+#define VW_FLOWS_MAX 65536
+#define VW_FLOW_RINGBUF_SIZE (512 * 1024) /* bytes, a power of 2 pages */
+#define VW_FLOW_EVENT_INTERVAL_NS 1000000000ULL
 
 #endif /* VRFWALL_H */

@@ -26,7 +26,12 @@ const ENUMS: { prefix: string; table: Record<string, number>; max?: string; coun
   { prefix: 'VW_RULE_', table: abi.AllowRule, max: 'VW_RULE__MAX', count: abi.ALLOW_RULE_COUNT },
   { prefix: 'VW_DROP_', table: abi.DropReason, max: 'VW_DROP__MAX', count: abi.DROP_REASON_COUNT },
   { prefix: 'VW_CIDR_', table: abi.CidrKind },
+  { prefix: 'VW_EVENT_', table: abi.FlowEventType },
+  { prefix: 'VW_FSTAT_', table: abi.FlowStat, max: 'VW_FSTAT__MAX', count: abi.FLOW_STAT_COUNT },
 ];
+
+/** Every struct the ABI check compares (flow structs live in their own table). */
+const LAYOUT: Record<string, { size: number; fields: Record<string, number> }> = { ...abi.Layout, ...abi.FlowLayout };
 
 const CONSTS: Record<string, number> = {
   VW_ADDR_LEN: abi.VW_ADDR_LEN,
@@ -40,11 +45,25 @@ const CONSTS: Record<string, number> = {
   VW_VRF_PAIRS_MAX: abi.VW_VRF_PAIRS_MAX,
   VW_NETWORKS_MAX: abi.VW_NETWORKS_MAX,
   VW_CIDRS_MAX: abi.VW_CIDRS_MAX,
+  VW_FLOWS_MAX: abi.VW_FLOWS_MAX,
+  VW_FLOW_RINGBUF_SIZE: abi.VW_FLOW_RINGBUF_SIZE,
+  VW_FLOW_EVENT_INTERVAL_NS: abi.VW_FLOW_EVENT_INTERVAL_NS,
+  VW_PROBE_MAGIC: abi.VW_PROBE_MAGIC,
+  VW_SVC_ANY_VRF: abi.VW_SVC_ANY_VRF,
+  VW_SVC_SHARED: abi.VW_SVC_SHARED,
+  VW_SVC_ROUTER: abi.VW_SVC_ROUTER,
+  VW_SERVICES_MAX: abi.VW_SERVICES_MAX,
+  VW_BACKENDS_MAX: abi.VW_BACKENDS_MAX,
+  VW_SESSIONS_MAX: abi.VW_SESSIONS_MAX,
 };
 
 // Sample values; the C side fills the structs with the same numbers.
 const EP = { vrfId: 0x01020304, flags: abi.VW_EP_LOCAL | abi.VW_EP_QUARANTINE, ifindex: 0x0a0b0c0d };
 const PAIR = { srcVrf: 7, dstVrf: 0x01000002 };
+const FK: abi.FlowKey = { selfAddr: '10.244.1.10', peerAddr: 'fd00::2', ifindex: 77, selfPort: 40000, peerPort: 53, ethertype: 0x0800, proto: 17 };
+const SVC_KEY = { addr: '10.96.0.10', port: 53, protocol: 'UDP', clientVrf: 0x00010203 } as const;
+const SVC_VALUE = { svcVrf: 0x0a0b0c0d, flags: abi.VW_SVC_SHARED | abi.VW_SVC_ROUTER };
+const SESSION_KEY = { saddr: 'fd00:10:244:1::10', daddr: 'fd00:10:96::a', sport: 40000, dport: 443, protocol: 'SCTP' } as const;
 
 /** The C source, generated from the TS tables: a name TS has and C lacks fails to compile. */
 function cProgram(): string {
@@ -74,13 +93,13 @@ function cProgram(): string {
   for (const name of Object.keys(CONSTS)) kv(name, name);
 
   lines.push('  printf("}, \\"sizes\\": {"); first = 1;');
-  for (const s of Object.keys(abi.Layout)) kv(s, `sizeof(struct ${s})`);
+  for (const s of Object.keys(LAYOUT)) kv(s, `sizeof(struct ${s})`);
   lines.push('  printf("}, \\"offsets\\": {"); first = 1;');
-  for (const [s, l] of Object.entries(abi.Layout)) {
+  for (const [s, l] of Object.entries(LAYOUT)) {
     for (const f of Object.keys(l.fields)) kv(`${s}.${f}`, `offsetof(struct ${s}, ${f})`);
   }
   lines.push('  printf("}, \\"fieldSizes\\": {"); first = 1;');
-  for (const [s, l] of Object.entries(abi.Layout)) {
+  for (const [s, l] of Object.entries(LAYOUT)) {
     for (const f of Object.keys(l.fields)) kv(`${s}.${f}`, `sizeof(((struct ${s} *)0)->${f})`);
   }
 
@@ -102,6 +121,23 @@ function cProgram(): string {
   lines.push('  struct vw_cidr_key c4 = { .prefixlen = 96 + 16 }, c6 = { .prefixlen = 48 };');
   lines.push('  v4mapped(c4.addr, "10.244.0.0"); inet_pton(AF_INET6, "fd00:10:244::", c6.addr);');
   lines.push('  hex("cidr_v4", &c4, sizeof(c4)); hex("cidr_v6", &c6, sizeof(c6));');
+  lines.push('  struct vw_svc_key sk = { .port = htons(53), .proto = IPPROTO_UDP, .client_vrf = 0x00010203u };');
+  lines.push('  v4mapped(sk.addr, "10.96.0.10"); hex("svc_key", &sk, sizeof(sk));');
+  lines.push('  struct vw_svc_value sv = { .svc_vrf = 0x0a0b0c0du, .flags = VW_SVC_SHARED | VW_SVC_ROUTER };');
+  lines.push('  hex("svc_value", &sv, sizeof(sv));');
+  lines.push('  struct vw_session_key ss = { .sport = htons(40000), .dport = htons(443), .proto = IPPROTO_SCTP };');
+  lines.push('  inet_pton(AF_INET6, "fd00:10:244:1::10", ss.saddr); inet_pton(AF_INET6, "fd00:10:96::a", ss.daddr);');
+  lines.push('  hex("session_key", &ss, sizeof(ss));');
+  lines.push('  struct vw_session sv2 = { .last_seen_ns = 0x0102030405060708ull, .svc_vrf = 9, .rule = VW_RULE_SERVICE };');
+  lines.push('  hex("session", &sv2, sizeof(sv2));');
+  lines.push('  struct vw_flow_key fk; memset(&fk, 0, sizeof(fk)); v4mapped(fk.self_addr, "10.244.1.10");');
+  lines.push(`  inet_pton(AF_INET6, "fd00::2", fk.peer_addr); fk.ifindex = ${FK.ifindex}; fk.self_port = ${FK.selfPort};`);
+  lines.push(`  fk.peer_port = ${FK.peerPort}; fk.ethertype = ${FK.ethertype}; fk.proto = ${FK.proto}; hex("flow_key", &fk, sizeof(fk));`);
+  lines.push('  struct vw_flow fv = { .first_ns = 1, .last_ns = 2, .event_ns = 3, .packets = {4, 5}, .bytes = {6, 7},');
+  lines.push('    .drops = {8, 9}, .verdict = 1, .code = 3, .last_dir = 1, .first_dir = 0, .tcp_flags = {0x12, 0x02} };');
+  lines.push('  hex("flow", &fv, sizeof(fv));');
+  lines.push('  struct vw_flow_event ev; memset(&ev, 0, sizeof(ev)); ev.key = fk; ev.type = VW_EVENT_DROP; ev.dir = 1;');
+  lines.push('  ev.verdict = 1; ev.code = 4; ev.len = 98; ev.ts_ns = 123456789012ULL; hex("flow_event", &ev, sizeof(ev));');
   lines.push('  printf("}}\\n");');
   lines.push('  return 0;');
   lines.push('}');
@@ -144,7 +180,7 @@ describe('vrfwall.h and abi.ts agree', () => {
   });
 
   it('struct sizes and field offsets; the fields cover each struct exactly', () => {
-    for (const [s, l] of Object.entries(abi.Layout)) {
+    for (const [s, l] of Object.entries(LAYOUT)) {
       expect(c.sizes[s], `sizeof ${s}`).toBe(l.size);
       let next = 0;
       const fields = Object.entries(l.fields as Record<string, number>).sort((a, b) => a[1] - b[1]);
@@ -181,6 +217,14 @@ describe('vrfwall.h and abi.ts agree', () => {
     expect(hex(abi.encodeEndpointKey('fd00:10:244:1::10'))).toBe(c.samples.key_v6);
     expect(hex(abi.encodeCidrKey('10.244.0.0/16'))).toBe(c.samples.cidr_v4);
     expect(hex(abi.encodeCidrKey('fd00:10:244::/48'))).toBe(c.samples.cidr_v6);
+    expect(hex(abi.encodeSvcKey(SVC_KEY))).toBe(c.samples.svc_key);
+    expect(hex(abi.encodeSvcValue(SVC_VALUE))).toBe(c.samples.svc_value);
+    expect(hex(abi.encodeSessionKey(SESSION_KEY))).toBe(c.samples.session_key);
+    expect(abi.decodeSession(Buffer.from(c.samples.session ?? '', 'hex'))).toEqual({
+      lastSeenNs: 0x0102030405060708n,
+      svcVrf: 9,
+      rule: abi.AllowRule.SERVICE,
+    });
   });
 });
 
@@ -192,6 +236,10 @@ describe('abi.ts encoders and decoders', () => {
     expect(abi.decodeNetworkKey(abi.encodeNetworkKey(42))).toBe(42);
     expect(abi.decodeNetwork(abi.encodeNetwork({ flags: 1 }))).toEqual({ flags: 1 });
     expect(abi.decodeCidrValue(abi.encodeCidrValue({ kind: abi.VW_CIDR_POD }))).toEqual({ kind: 1 });
+    expect(abi.decodeSvcKey(abi.encodeSvcKey(SVC_KEY))).toEqual(SVC_KEY);
+    expect(abi.decodeSvcValue(abi.encodeSvcValue(SVC_VALUE))).toEqual(SVC_VALUE);
+    expect(abi.decodeSessionKey(abi.encodeSessionKey(SESSION_KEY))).toEqual(SESSION_KEY);
+    expect(() => abi.encodeSvcKey({ ...SVC_KEY, port: 70000 })).toThrow(/bad port/);
   });
 
   it('addresses: IPv4-mapped keys, one canonical text per key', () => {
@@ -247,5 +295,33 @@ describe('abi.ts encoders and decoders', () => {
       bytes: 450n,
       name: 'to_pod/dropped/ISOLATED',
     });
+  });
+});
+
+describe('flow structs (issue 5)', () => {
+  it('flow key, flow and event bytes written by C decode to the same values', () => {
+    const key = Buffer.from(c.samples.flow_key ?? '', 'hex');
+    expect(abi.encodeFlowKey(FK).toString('hex')).toBe(c.samples.flow_key);
+    expect(abi.decodeFlowKey(key)).toEqual(FK);
+    expect(abi.decodeFlow(Buffer.from(c.samples.flow ?? '', 'hex'))).toEqual({
+      firstNs: 1n, lastNs: 2n, eventNs: 3n, packets: [4n, 5n], bytes: [6n, 7n], drops: [8n, 9n],
+      verdict: 1, code: 3, lastDir: 1, firstDir: 0, tcpFlags: [0x12, 0x02],
+    });
+    const ev = abi.decodeFlowEvent(Buffer.from(c.samples.flow_event ?? '', 'hex'));
+    expect(ev).toMatchObject({ key: FK, type: abi.FlowEventType.DROP, dir: 1, verdict: 1, code: 4, len: 98, tsNs: 123456789012n });
+    expect(ev.keyBytes.equals(key)).toBe(true);
+  });
+
+  it('ring records split as the addon packs them', () => {
+    const rec = (n: number, fill: number) => {
+      const b = Buffer.alloc(8 + Math.ceil(n / 8) * 8);
+      b.writeUInt32LE(n, 0); // x86/arm64 test hosts are little endian
+      b.fill(fill, 8, 8 + n);
+      return b;
+    };
+    if (os.endianness() !== 'LE') return;
+    const parts = abi.splitRingRecords(Buffer.concat([rec(64, 1), rec(5, 2), rec(8, 3)]));
+    expect(parts.map((p) => [p.length, p[0]])).toEqual([[64, 1], [5, 2], [8, 3]]);
+    expect(() => abi.splitRingRecords(rec(64, 1).subarray(0, 40))).toThrow(/past the batch end/);
   });
 });

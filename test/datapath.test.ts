@@ -273,11 +273,15 @@ for (const fam of ['v4', 'v6'] as const) {
       expectVerdict('from', f(P.unknown, P.outside), drop(Drop.UNKNOWN_ENDPOINT));
     });
 
-    it('UNKNOWN_ENDPOINT: peer in the pod or service CIDR that the agent does not know', () => {
+    it('UNKNOWN_ENDPOINT: peer in the pod CIDR that the agent does not know', () => {
       expectVerdict('from', f(P.a1, P.unknown), drop(Drop.UNKNOWN_ENDPOINT));
       expectVerdict('to', f(P.unknown, P.a1), drop(Drop.UNKNOWN_ENDPOINT));
-      expectVerdict('from', f(P.a1, P.service, 'udp'), drop(Drop.UNKNOWN_ENDPOINT));
-      expectVerdict('to', f(P.service, P.a1, 'udp'), drop(Drop.UNKNOWN_ENDPOINT));
+    });
+
+    it('an address in the service CIDR that is no Service: SERVICE_DENIED to it, NO_SESSION from it', () => {
+      // (the Service rules themselves: test/datapath-services.test.ts)
+      expectVerdict('from', f(P.a1, P.service, 'udp'), drop(Drop.SERVICE_DENIED));
+      expectVerdict('to', f(P.service, P.a1, 'udp'), drop(Drop.NO_SESSION));
     });
 
     it('UNKNOWN_ENDPOINT: to-pod destination that is not a pod behind this interface', () => {
@@ -317,8 +321,11 @@ for (const fam of ['v4', 'v6'] as const) {
     for (const first of [true, false]) {
       const which = first ? 'first' : 'non-first';
       it(`${which} fragment of a denied pair is dropped, of an allowed pair passes`, () => {
-        expectVerdict('from', fragment(P.a1, P.b1, first), drop(Drop.ISOLATED));
-        expectVerdict('to', fragment(P.b1, P.a1, first), drop(Drop.ISOLATED));
+        // A later fragment has no ports, so the Service rules (4, 5) cannot
+        // judge it: FRAGMENT rather than ISOLATED, dropped either way.
+        const denied = first ? Drop.ISOLATED : Drop.FRAGMENT;
+        expectVerdict('from', fragment(P.a1, P.b1, first), drop(denied));
+        expectVerdict('to', fragment(P.b1, P.a1, first), drop(denied));
         expectVerdict('from', fragment(P.a1, P.a2, first), allow(Rule.SAME_NETWORK));
         expectVerdict('to', fragment(P.a2, P.a1, first), allow(Rule.SAME_NETWORK));
       });

@@ -52,6 +52,7 @@
                                           (linux/icmp.h drags in libc)  */
 #define VW_TCP_DOFF_MIN      5         /* 20-byte TCP header            */
 #define VW_TCP_DOFF_UNIT     4
+#define VW_SCTP_HDR_LEN      12        /* ports, verification tag, csum */
 
 /* IPv6 fragment header (the kernel's struct frag_hdr is not uapi). */
 struct vw_ipv6_frag_hdr {
@@ -93,6 +94,8 @@ struct vw_pkt {
 	__u8 fragment;  /* IPv4 MF/offset set, or an IPv6 fragment header     */
 	__u8 has_l4;    /* the L4 header is in this packet (not a later frag) */
 	__u8 icmp_type; /* valid when has_l4 and l4_proto is ICMP/ICMPv6      */
+	__be16 sport;   /* TCP/UDP/SCTP ports when has_l4, else 0             */
+	__be16 dport;
 };
 
 /* The outcome for one packet: verdict plus the rule (allowed) or the drop

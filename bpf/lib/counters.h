@@ -5,6 +5,7 @@
 
 #include "lib/common.h"
 #include "maps.h"
+#include "lib/flow.h"
 
 static __always_inline void vw_count(__u32 dir, struct vw_decision d, __u32 bytes)
 {
@@ -21,7 +22,8 @@ static __always_inline void vw_count(__u32 dir, struct vw_decision d, __u32 byte
 /* Count the decision and turn it into a tc action. */
 static __always_inline int vw_finish(struct __sk_buff *skb, __u32 dir, struct vw_decision d)
 {
-	vw_count(dir, d, skb->len);
+	if (!vw_is_probe(skb)) /* explain's test runs count nothing */
+		vw_count(dir, d, skb->len);
 	return d.verdict == VW_VERDICT_ALLOWED ? VW_TC_ALLOW : VW_TC_DROP;
 }
 

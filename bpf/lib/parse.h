@@ -48,6 +48,12 @@ static __always_inline __u32 vw_parse_arp(struct __sk_buff *skb, __be32 *spa)
 	return VW_DROP_NONE;
 }
 
+/* Protocols a Service port can name; their first 4 bytes are the ports. */
+static __always_inline int vw_proto_has_ports(__u8 proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP;
+}
+
 /* The upper-layer header must be whole inside [off, end): a first fragment
  * too short to hold it is how "tiny fragment" tricks hide ports and types. */
 static __always_inline __u32 vw_parse_l4(struct __sk_buff *skb, struct vw_pkt *pkt, __u32 off, __u32 end)
@@ -61,6 +67,9 @@ static __always_inline __u32 vw_parse_l4(struct __sk_buff *skb, struct vw_pkt *p
 		break;
 	case IPPROTO_UDP:
 		need = sizeof(struct udphdr);
+		break;
+	case IPPROTO_SCTP:
+		need = VW_SCTP_HDR_LEN;
 		break;
 	case IPPROTO_ICMP:
 		need = VW_ICMP_HDR_LEN;
@@ -83,6 +92,15 @@ static __always_inline __u32 vw_parse_l4(struct __sk_buff *skb, struct vw_pkt *p
 		doff = tcp.doff;
 		if (doff < VW_TCP_DOFF_MIN || off + doff * VW_TCP_DOFF_UNIT > end)
 			return VW_DROP_MALFORMED;
+	}
+	if (vw_proto_has_ports(pkt->l4_proto)) {
+		/* source and destination port lead TCP, UDP and SCTP alike */
+		__be16 ports[2];
+
+		if (vw_load(skb, off, ports, sizeof(ports)) < 0)
+			return VW_DROP_MALFORMED;
+		pkt->sport = ports[0];
+		pkt->dport = ports[1];
 	} else if (pkt->l4_proto == IPPROTO_ICMP || pkt->l4_proto == IPPROTO_ICMPV6) {
 		/* the type is the first byte of both */
 		if (vw_load(skb, off, &type, sizeof(type)) < 0)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The policy of design section 3 (rules 1, 2, 6 and the fail-closed points)
- * as small steps shared by both directions.
+ * as small steps shared by both directions; the Service rules 3-5 are in
+ * lib/service.h.
  */
 #ifndef VW_LIB_POLICY_H
 #define VW_LIB_POLICY_H
@@ -9,6 +10,7 @@
 #include "lib/common.h"
 #include "lib/addr.h"
 #include "maps.h"
+#include "lib/service.h"
 
 static __always_inline struct vw_endpoint *vw_lookup_endpoint(const union vw_addr *a)
 {
@@ -69,9 +71,12 @@ static __always_inline struct vw_endpoint *vw_source_endpoint(const struct __sk_
 	return NULL;
 }
 
-/* May the local pod `self` talk with the address `peer` (either direction)? */
-static __always_inline struct vw_decision vw_decide(const struct vw_endpoint *self, const union vw_addr *peer_addr)
+/* May the local pod `self` send this packet (dir VW_DIR_FROM_POD: the peer
+ * is the destination) or receive it (VW_DIR_TO_POD: the peer is the source)? */
+static __always_inline struct vw_decision vw_decide(const struct vw_endpoint *self, const struct vw_pkt *pkt,
+						    __u32 dir)
 {
+	const union vw_addr *peer_addr = dir == VW_DIR_FROM_POD ? &pkt->dst : &pkt->src;
 	struct vw_endpoint *peer = vw_lookup_endpoint(peer_addr);
 	__u32 kind;
 
@@ -91,11 +96,14 @@ static __always_inline struct vw_decision vw_decide(const struct vw_endpoint *se
 			return vw_allow(VW_RULE_SAME_NETWORK);         /* rule 1 */
 		if (vw_vrfs_joined(self->vrf_id, peer->vrf_id))
 			return vw_allow(VW_RULE_ROUTER);               /* rule 2 */
-		return vw_drop(VW_DROP_ISOLATED);
+		/* rules 4 and 5, judged for the sender's network */
+		return vw_service_between_pods(pkt, dir == VW_DIR_FROM_POD ? self->vrf_id : peer->vrf_id);
 	}
 
 	kind = vw_cidr_kind(peer_addr);
-	if (kind == VW_CIDR_POD || kind == VW_CIDR_SERVICE)
+	if (kind == VW_CIDR_SERVICE)                               /* rules 3 and 5 */
+		return dir == VW_DIR_FROM_POD ? vw_service_to_vip(pkt, self->vrf_id) : vw_service_from_vip(pkt);
+	if (kind == VW_CIDR_POD)
 		return vw_drop(VW_DROP_UNKNOWN_ENDPOINT);
 	/* Rule 6, outside the cluster. */
 	if (vw_network_denies_external(self->vrf_id))

@@ -61,6 +61,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   Add<ProgTestRun>(env, exports, "progTestRun");
 
+  Add<RingbufOpen>(env, exports, "ringbufOpen");
+  Add<RingbufClose>(env, exports, "ringbufClose");
+
   Add<IfNameToIndex>(env, exports, "ifNameToIndex");
   Add<EnterNetns>(env, exports, "enterNetns");
   Add<RestoreNetns>(env, exports, "restoreNetns");

@@ -18,6 +18,7 @@
         "maps.cc",
         "links.cc",
         "testrun.cc",
+        "ringbuf.cc",
         "netns.cc"
       ],
       "include_dirs": [

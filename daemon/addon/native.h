@@ -37,6 +37,10 @@ Napi::Value TcxQuery(const Napi::CallbackInfo& info);
 // testrun.cc
 Napi::Value ProgTestRun(const Napi::CallbackInfo& info);
 
+// ringbuf.cc: BPF ring buffer reader polled from the event loop
+Napi::Value RingbufOpen(const Napi::CallbackInfo& info);
+Napi::Value RingbufClose(const Napi::CallbackInfo& info);
+
 // netns.cc
 Napi::Value IfNameToIndex(const Napi::CallbackInfo& info);
 Napi::Value EnterNetns(const Napi::CallbackInfo& info);

@@ -32,10 +32,16 @@ Napi::Value ProgTestRun(const Napi::CallbackInfo& info) {
   opts.data_out = out.data();
   opts.data_size_out = static_cast<__u32>(out.size());
   opts.repeat = static_cast<int>(repeat > INT32_MAX ? INT32_MAX : repeat);
+  // The context comes back too (ctx_out): programs may leave results in it
+  // (explain's probes read the decision from skb->cb).
+  std::vector<uint8_t> ctxOut;
   if (args.Has(3)) {
     Bytes ctx = args.Buf(3, "ctx");
     opts.ctx_in = ctx.data;
     opts.ctx_size_in = static_cast<__u32>(ctx.size);
+    ctxOut.resize(ctx.size);
+    opts.ctx_out = ctxOut.data();
+    opts.ctx_size_out = static_cast<__u32>(ctxOut.size());
   }
   int err = LibbpfErrno(bpf_prog_test_run_opts(progFd, &opts));
   if (err) ThrowErrno(env, "bpf_prog_test_run_opts", "prog fd " + std::to_string(progFd), err);
@@ -45,6 +51,9 @@ Napi::Value ProgTestRun(const Napi::CallbackInfo& info) {
   result.Set("retval", Napi::Number::New(env, static_cast<int32_t>(opts.retval)));
   result.Set("duration", Napi::Number::New(env, opts.duration));
   result.Set("dataOut", Napi::Buffer<uint8_t>::Copy(env, out.data(), opts.data_size_out));
+  if (!ctxOut.empty()) {
+    result.Set("ctxOut", Napi::Buffer<uint8_t>::Copy(env, ctxOut.data(), opts.ctx_size_out));
+  }
   return result;
 }
 

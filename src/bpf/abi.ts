@@ -38,6 +38,8 @@ export const DropReason = {
   EXTERNAL_DENIED: 7,
   SOURCE_ROUTE: 8,
   FRAGMENT: 9,
+  SERVICE_DENIED: 10,
+  NO_SESSION: 11,
 } as const;
 export type DropReason = (typeof DropReason)[keyof typeof DropReason];
 
@@ -49,7 +51,7 @@ export type CidrKind = (typeof CidrKind)[keyof typeof CidrKind];
 export const DIRECTION_COUNT = 2;
 export const VERDICT_COUNT = 2;
 export const ALLOW_RULE_COUNT = 7;
-export const DROP_REASON_COUNT = 10;
+export const DROP_REASON_COUNT = 12;
 
 // ---- flags and limits (same names as the header) ----------------------------
 
@@ -66,6 +68,12 @@ export const VW_ENDPOINTS_MAX = 262144;
 export const VW_VRF_PAIRS_MAX = 65536;
 export const VW_NETWORKS_MAX = 65536;
 export const VW_CIDRS_MAX = 256;
+export const VW_SVC_ANY_VRF = 0; // client_vrf of a Service entry every network may use
+export const VW_SVC_SHARED = 1 << 0; // the Service is in the default network
+export const VW_SVC_ROUTER = 1 << 1; // a router joins the client's network and the Service's
+export const VW_SERVICES_MAX = 65536;
+export const VW_BACKENDS_MAX = 262144;
+export const VW_SESSIONS_MAX = 65536;
 
 /** Map and program names in the BPF objects (build/bpf/{from_pod,to_pod}.o). */
 export const MapName = {
@@ -74,6 +82,9 @@ export const MapName = {
   networks: 'networks',
   cidrs: 'cidrs',
   counters: 'counters',
+  services: 'services',
+  backends: 'backends',
+  sessions: 'sessions',
 } as const;
 export const ProgramName = { fromPod: 'from_pod', toPod: 'to_pod' } as const;
 
@@ -110,6 +121,10 @@ export const Layout = {
   vw_cidr_key: { size: 20, fields: { prefixlen: 0, addr: 4 } },
   vw_cidr_value: { size: 4, fields: { kind: 0 } },
   vw_counter: { size: 16, fields: { packets: 0, bytes: 8 } },
+  vw_svc_key: { size: 24, fields: { addr: 0, port: 16, proto: 18, pad: 19, client_vrf: 20 } },
+  vw_svc_value: { size: 8, fields: { svc_vrf: 0, flags: 4 } },
+  vw_session_key: { size: 40, fields: { saddr: 0, daddr: 16, sport: 32, dport: 34, proto: 36, pad: 37 } },
+  vw_session: { size: 16, fields: { last_seen_ns: 0, svc_vrf: 8, rule: 12 } },
 } as const;
 
 /** Keys of the networks and counters maps are a plain __u32. */
@@ -365,6 +380,296 @@ export function decodeCounters(
       ...sumPerCpuCounter(dump.values, cpus, i * valueBytes),
       name: `${dir}/${verdictName(slot.verdict).toLowerCase()}/${codeName(slot.verdict, slot.code)}`,
     });
+  }
+  return out;
+}
+
+// ---- services, backends, sessions ------------------------------------------------
+
+/** IP protocol numbers of the protocols a Service port can name. */
+export const IpProto = { TCP: 6, UDP: 17, SCTP: 132 } as const;
+export type ServiceProtocol = keyof typeof IpProto;
+
+export interface SvcKey {
+  addr: string; // IP text
+  port: number; // host order here; network order in the map
+  protocol: ServiceProtocol;
+  clientVrf: number; // VW_SVC_ANY_VRF: every network
+}
+
+export interface SvcValue {
+  svcVrf: number;
+  flags: number; // VW_SVC_*
+}
+
+function protocolName(num: number): ServiceProtocol {
+  for (const [name, v] of Object.entries(IpProto)) if (v === num) return name as ServiceProtocol;
+  throw new RangeError(`IP protocol ${num} is not a Service protocol`);
+}
+
+/** Key of the services and backends maps. */
+export function encodeSvcKey(k: SvcKey): Buffer {
+  const f = Layout.vw_svc_key.fields;
+  if (!Number.isInteger(k.port) || k.port < 0 || k.port > 0xffff) throw new RangeError(`bad port ${k.port}`);
+  const buf = Buffer.alloc(Layout.vw_svc_key.size);
+  addrToKey(k.addr).copy(buf, f.addr);
+  buf.writeUInt16BE(k.port, f.port);
+  buf.writeUInt8(IpProto[k.protocol], f.proto);
+  writeU32(buf, k.clientVrf, f.client_vrf);
+  return buf;
+}
+
+export function decodeSvcKey(buf: Buffer): SvcKey {
+  const f = Layout.vw_svc_key.fields;
+  expectSize(buf, Layout.vw_svc_key.size, 'vw_svc_key');
+  return {
+    addr: keyToAddr(buf, f.addr),
+    port: buf.readUInt16BE(f.port),
+    protocol: protocolName(buf.readUInt8(f.proto)),
+    clientVrf: readU32(buf, f.client_vrf),
+  };
+}
+
+export function encodeSvcValue(v: SvcValue): Buffer {
+  const f = Layout.vw_svc_value.fields;
+  const buf = Buffer.alloc(Layout.vw_svc_value.size);
+  writeU32(buf, v.svcVrf, f.svc_vrf);
+  writeU32(buf, v.flags, f.flags);
+  return buf;
+}
+
+export function decodeSvcValue(buf: Buffer): SvcValue {
+  const f = Layout.vw_svc_value.fields;
+  expectSize(buf, Layout.vw_svc_value.size, 'vw_svc_value');
+  return { svcVrf: readU32(buf, f.svc_vrf), flags: readU32(buf, f.flags) };
+}
+
+export interface SessionKey {
+  saddr: string;
+  daddr: string;
+  sport: number;
+  dport: number;
+  protocol: ServiceProtocol;
+}
+
+export interface SessionValue {
+  lastSeenNs: bigint;
+  svcVrf: number;
+  rule: number; // AllowRule.SERVICE or AllowRule.SERVICE_BACKEND
+}
+
+export function encodeSessionKey(k: SessionKey): Buffer {
+  const f = Layout.vw_session_key.fields;
+  const buf = Buffer.alloc(Layout.vw_session_key.size);
+  addrToKey(k.saddr).copy(buf, f.saddr);
+  addrToKey(k.daddr).copy(buf, f.daddr);
+  buf.writeUInt16BE(k.sport, f.sport);
+  buf.writeUInt16BE(k.dport, f.dport);
+  buf.writeUInt8(IpProto[k.protocol], f.proto);
+  return buf;
+}
+
+export function decodeSessionKey(buf: Buffer): SessionKey {
+  const f = Layout.vw_session_key.fields;
+  expectSize(buf, Layout.vw_session_key.size, 'vw_session_key');
+  return {
+    saddr: keyToAddr(buf, f.saddr),
+    daddr: keyToAddr(buf, f.daddr),
+    sport: buf.readUInt16BE(f.sport),
+    dport: buf.readUInt16BE(f.dport),
+    protocol: protocolName(buf.readUInt8(f.proto)),
+  };
+}
+
+export function decodeSession(buf: Buffer): SessionValue {
+  const f = Layout.vw_session.fields;
+  expectSize(buf, Layout.vw_session.size, 'vw_session');
+  return { lastSeenNs: readU64(buf, f.last_seen_ns), svcVrf: readU32(buf, f.svc_vrf), rule: readU32(buf, f.rule) };
+}
+
+// ---- flows (issue 5): flows, flow_events, flow_stats ------------------------------
+
+export const VW_FLOWS_MAX = 65536;
+export const VW_FLOW_RINGBUF_SIZE = 512 * 1024;
+export const VW_FLOW_EVENT_INTERVAL_NS = 1_000_000_000;
+/** skb->cb[0] and cb[1] of an explain probe: decided, counted nowhere. */
+export const VW_PROBE_MAGIC = 0x76777072;
+
+/** enum vw_flow_event_type */
+export const FlowEventType = { NEW: 1, DROP: 2 } as const;
+export type FlowEventType = (typeof FlowEventType)[keyof typeof FlowEventType];
+
+/** enum vw_flow_stat: slots of the flow_stats PERCPU_ARRAY */
+export const FlowStat = { EVENTS: 0, EVENTS_LOST: 1, FLOWS_NEW: 2, FLOW_FAILED: 3 } as const;
+export type FlowStat = (typeof FlowStat)[keyof typeof FlowStat];
+export const FLOW_STAT_COUNT = 4;
+
+export const FlowMapName = { flows: 'flows', flowEvents: 'flow_events', flowStats: 'flow_stats' } as const;
+
+/** Layouts of the flow structs (checked by the ABI test like Layout). */
+export const FlowLayout = {
+  vw_flow_key: {
+    size: 44,
+    fields: { self_addr: 0, peer_addr: 16, ifindex: 32, self_port: 36, peer_port: 38, ethertype: 40, proto: 42, pad: 43 },
+  },
+  vw_flow: {
+    size: 80,
+    fields: {
+      first_ns: 0,
+      last_ns: 8,
+      event_ns: 16,
+      packets: 24,
+      bytes: 40,
+      drops: 56,
+      verdict: 72,
+      code: 73,
+      last_dir: 74,
+      first_dir: 75,
+      tcp_flags: 76,
+      pad: 78,
+    },
+  },
+  vw_flow_event: {
+    size: 64,
+    fields: { key: 0, type: 44, dir: 45, verdict: 46, code: 47, len: 48, pad: 52, ts_ns: 56 },
+  },
+} as const;
+
+function readU16(buf: Buffer, offset: number): number {
+  return littleEndian ? buf.readUInt16LE(offset) : buf.readUInt16BE(offset);
+}
+
+function writeU16(buf: Buffer, value: number, offset: number): void {
+  if (littleEndian) buf.writeUInt16LE(value & 0xffff, offset);
+  else buf.writeUInt16BE(value & 0xffff, offset);
+}
+
+export interface FlowKey {
+  /** the local pod's side: source in from_pod, destination in to_pod */
+  selfAddr: string;
+  peerAddr: string;
+  ifindex: number;
+  selfPort: number;
+  peerPort: number;
+  ethertype: number;
+  proto: number;
+}
+
+/** withAddrs = false leaves the address texts empty (a caller with its own cache fills them). */
+export function decodeFlowKey(buf: Buffer, offset = 0, withAddrs = true): FlowKey {
+  const f = FlowLayout.vw_flow_key.fields;
+  expectSize(buf, offset + FlowLayout.vw_flow_key.size, 'vw_flow_key');
+  return {
+    selfAddr: withAddrs ? keyToAddr(buf, offset + f.self_addr) : '',
+    peerAddr: withAddrs ? keyToAddr(buf, offset + f.peer_addr) : '',
+    ifindex: readU32(buf, offset + f.ifindex),
+    selfPort: readU16(buf, offset + f.self_port),
+    peerPort: readU16(buf, offset + f.peer_port),
+    ethertype: readU16(buf, offset + f.ethertype),
+    proto: buf.readUInt8(offset + f.proto),
+  };
+}
+
+export function encodeFlowKey(k: FlowKey): Buffer {
+  const f = FlowLayout.vw_flow_key.fields;
+  const buf = Buffer.alloc(FlowLayout.vw_flow_key.size);
+  addrToKey(k.selfAddr).copy(buf, f.self_addr);
+  addrToKey(k.peerAddr).copy(buf, f.peer_addr);
+  writeU32(buf, k.ifindex, f.ifindex);
+  writeU16(buf, k.selfPort, f.self_port);
+  writeU16(buf, k.peerPort, f.peer_port);
+  writeU16(buf, k.ethertype, f.ethertype);
+  buf.writeUInt8(k.proto, f.proto);
+  return buf;
+}
+
+/** Per direction, indexed by Direction: [FROM_POD] sent by the pod, [TO_POD] received. */
+export interface FlowValue {
+  firstNs: bigint;
+  lastNs: bigint;
+  eventNs: bigint;
+  packets: [bigint, bigint];
+  bytes: [bigint, bigint];
+  drops: [bigint, bigint];
+  verdict: number;
+  code: number;
+  lastDir: number;
+  firstDir: number;
+  tcpFlags: [number, number];
+}
+
+export function decodeFlow(buf: Buffer, offset = 0): FlowValue {
+  const f = FlowLayout.vw_flow.fields;
+  expectSize(buf, offset + FlowLayout.vw_flow.size, 'vw_flow');
+  const pair = (at: number): [bigint, bigint] => [readU64(buf, offset + at), readU64(buf, offset + at + 8)];
+  return {
+    firstNs: readU64(buf, offset + f.first_ns),
+    lastNs: readU64(buf, offset + f.last_ns),
+    eventNs: readU64(buf, offset + f.event_ns),
+    packets: pair(f.packets),
+    bytes: pair(f.bytes),
+    drops: pair(f.drops),
+    verdict: buf.readUInt8(offset + f.verdict),
+    code: buf.readUInt8(offset + f.code),
+    lastDir: buf.readUInt8(offset + f.last_dir),
+    firstDir: buf.readUInt8(offset + f.first_dir),
+    tcpFlags: [buf.readUInt8(offset + f.tcp_flags), buf.readUInt8(offset + f.tcp_flags + 1)],
+  };
+}
+
+export interface FlowEvent {
+  key: FlowKey;
+  /** the key's bytes: identifies the flow entry */
+  keyBytes: Buffer;
+  type: number;
+  dir: number;
+  verdict: number;
+  code: number;
+  len: number;
+  tsNs: bigint;
+}
+
+export function decodeFlowEvent(
+  buf: Buffer,
+  offset = 0,
+  keyDecoder: (buf: Buffer, offset: number) => FlowKey = decodeFlowKey,
+): FlowEvent {
+  const f = FlowLayout.vw_flow_event.fields;
+  expectSize(buf, offset + FlowLayout.vw_flow_event.size, 'vw_flow_event');
+  return {
+    key: keyDecoder(buf, offset + f.key),
+    keyBytes: Buffer.from(buf.subarray(offset + f.key, offset + f.key + FlowLayout.vw_flow_key.size)),
+    type: buf.readUInt8(offset + f.type),
+    dir: buf.readUInt8(offset + f.dir),
+    verdict: buf.readUInt8(offset + f.verdict),
+    code: buf.readUInt8(offset + f.code),
+    len: readU32(buf, offset + f.len),
+    tsNs: readU64(buf, offset + f.ts_ns),
+  };
+}
+
+/** Records as ringbufOpen delivers them: [u32 len][4 zero bytes][payload][pad to 8]. */
+export function splitRingRecords(batch: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let at = 0;
+  while (at + 8 <= batch.length) {
+    const len = readU32(batch, at);
+    const end = at + 8 + len;
+    if (end > batch.length) throw new RangeError(`ring record at ${at}: ${len} bytes past the batch end`);
+    out.push(batch.subarray(at + 8, end));
+    at += 8 + Math.ceil(len / 8) * 8;
+  }
+  return out;
+}
+
+/** flow_stats dump (PERCPU_ARRAY of __u64), summed over CPUs, by FlowStat slot. */
+export function decodeFlowStats(dump: { count: number; keys: Buffer; values: Buffer }, cpus: number): bigint[] {
+  const out: bigint[] = new Array<bigint>(FLOW_STAT_COUNT).fill(0n);
+  for (let i = 0; i < dump.count; i++) {
+    const slot = readU32(dump.keys, i * U32_SIZE);
+    let sum = 0n;
+    for (let cpu = 0; cpu < cpus; cpu++) sum += readU64(dump.values, (i * cpus + cpu) * 8);
+    if (slot < FLOW_STAT_COUNT) out[slot] = sum;
   }
   return out;
 }

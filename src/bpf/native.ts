@@ -45,6 +45,8 @@ export interface TestRunResult {
   /** average ns per run as reported by the kernel */
   duration: number;
   dataOut: Buffer;
+  /** the context after the run, when a ctx was passed */
+  ctxOut?: Buffer;
 }
 
 export interface MapDump {
@@ -92,6 +94,14 @@ export interface NativeAddon {
 
   /** BPF_PROG_TEST_RUN. ctx is a struct __sk_buff image (optional). */
   progTestRun(progFd: number, data: Buffer, repeat: number, ctx?: Buffer): TestRunResult;
+
+  /** Watch a BPF ring buffer map from the event loop (uv_poll, no thread):
+   *  onRecords gets up to maxPerWake (default 4096) records per call, packed
+   *  as [u32 len][4 zero bytes][payload][pad to 8] (abi.splitRingRecords).
+   *  Returns a handle for ringbufClose. */
+  ringbufOpen(mapFd: number, onRecords: (records: Buffer, count: number) => void, maxPerWake?: number): number;
+  /** Stop watching; false when the handle was not open. */
+  ringbufClose(handle: number): boolean;
 
   /** if_nametoindex in the calling thread's network namespace. */
   ifNameToIndex(name: string): number;
