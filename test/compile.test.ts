@@ -45,6 +45,10 @@ function state(namespaces: NamespaceObject[], pods: PodObject[], nodes: Record<s
     namespaces: new Map(namespaces.map((n) => [n.metadata.name, n])),
     pods: new Map(pods.map((p) => [`${p.metadata.namespace}/${p.metadata.name}`, p])),
     nodes: new Map(Object.entries(nodes).map(([name, addresses]) => [name, { name, addresses }])),
+    virtualNetworks: new Map(),
+    routers: new Map(),
+    services: new Map(),
+    endpointSlices: new Map(),
     problems: [],
   };
 }

@@ -6,7 +6,16 @@ import fs from 'node:fs';
 import type { NativeAddon } from '../bpf/native.js';
 import type { Programs } from './attach.js';
 
-export const MAP_NAMES = ['endpoints', 'vrf_pairs', 'networks', 'cidrs', 'counters'] as const;
+export const MAP_NAMES = [
+  'endpoints',
+  'vrf_pairs',
+  'networks',
+  'cidrs',
+  'counters',
+  'services',
+  'backends',
+  'sessions',
+] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 
 export interface Datapath {

@@ -6,10 +6,12 @@ import {
   encodeEndpointKey,
   encodeNetwork,
   encodeNetworkKey,
+  encodeSvcKey,
+  encodeSvcValue,
   encodeVrfPair,
   encodeVrfPairValue,
 } from '../bpf/abi.js';
-import type { DesiredState } from '../model/types.js';
+import type { DesiredServiceEntry, DesiredState } from '../model/types.js';
 import { imageOf, type MapImage } from './mapsync.js';
 
 export interface MapImages {
@@ -17,6 +19,17 @@ export interface MapImages {
   vrfPairs: MapImage;
   networks: MapImage;
   cidrs: MapImage;
+  services: MapImage;
+  backends: MapImage;
+}
+
+function svcImage(entries: Map<string, DesiredServiceEntry>): MapImage {
+  return imageOf(
+    [...entries.values()].map((e) => ({
+      key: encodeSvcKey({ addr: e.addr, port: e.port, protocol: e.protocol, clientVrf: e.clientVrf }),
+      value: encodeSvcValue({ svcVrf: e.svcVrf, flags: e.flags }),
+    })),
+  );
 }
 
 function parsePair(text: string): { srcVrf: number; dstVrf: number } {
@@ -33,5 +46,7 @@ export function desiredImages(d: DesiredState): MapImages {
     vrfPairs: imageOf([...d.vrfPairs].map((p) => ({ key: encodeVrfPair(parsePair(p)), value: encodeVrfPairValue() }))),
     networks: imageOf([...d.networks].map(([id, flags]) => ({ key: encodeNetworkKey(id), value: encodeNetwork({ flags }) }))),
     cidrs: imageOf([...d.cidrs].map(([cidr, kind]) => ({ key: encodeCidrKey(cidr), value: encodeCidrValue({ kind }) }))),
+    services: svcImage(d.services),
+    backends: svcImage(d.backends),
   };
 }

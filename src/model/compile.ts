@@ -10,6 +10,8 @@ import {
 } from '../bpf/abi.js';
 import { canonicalCidr, canonicalIp } from './ip.js';
 import { implicitNetworks, isolatedNetworkOf, namespaceIsolation, placePod, type PlacementContext } from './placement.js';
+import { routerPairs } from './routers.js';
+import { serviceMaps } from './servicemaps.js';
 import {
   DEFAULT_NETWORK,
   type ClusterConfig,
@@ -24,6 +26,7 @@ import {
   type VrfAllocation,
 } from './types.js';
 import { allocateVrfs } from './vrf.js';
+import ipaddr from 'ipaddr.js';
 
 /** Namespace label or annotation: may an isolated network reach addresses
  *  outside the cluster? "allow" (default) or "deny". */
@@ -42,9 +45,23 @@ export function compile(
   const pods = [...state.pods.values()].sort((a, b) => cmp(podKey(a), podKey(b)));
 
   for (const ns of namespaces) checkIsolationValues(ns, problems);
+  // Networks: the implicit ones and every VirtualNetwork (a VirtualNetwork
+  // named like an implicit network is that network, with its labels).
   const networkNames = implicitNetworks(namespaces);
+  const noPods = new Set<string>();
+  for (const [name, vn] of state.virtualNetworks) {
+    networkNames.add(name);
+    if (!vn.spec.podNetwork) noPods.add(name);
+  }
   const allocation = allocateVrfs(networkNames, previous);
-  const ctx: PlacementContext = { networks: networkNames, namespaces: new Set(state.namespaces.keys()) };
+  const ctx: PlacementContext = { networks: networkNames, noPods, namespaces: new Set(state.namespaces.keys()) };
+  const routed = routerPairs({
+    namespaces: state.namespaces,
+    virtualNetworks: state.virtualNetworks,
+    routers: state.routers,
+    networks: networkNames,
+  });
+  problems.push(...routed.problems);
 
   const placements = new Map<string, PodPlacement>();
   for (const pod of pods) {
@@ -102,16 +119,66 @@ export function compile(
     if (p.kind === 'quarantine') problems.push({ source: `Pod ${key}`, message: `quarantined: ${p.why}` });
   }
 
+  const svc = serviceMaps({
+    state,
+    ctx,
+    allocation,
+    networkPairs: routed.pairs,
+    hostAddrs: hostAddrs,
+    podPlacements: placements,
+  });
+  problems.push(...svc.problems);
+  const cidrs = clusterCidrs(config, problems);
+  coverVips(svc.vips, cidrs, problems);
+
   return {
     endpoints,
-    vrfPairs: new Set<string>(), // routers come in a later issue
+    vrfPairs: vrfPairsOf(routed.pairs, allocation),
     networks: networkFlags(allocation, state, problems),
-    cidrs: clusterCidrs(config, problems),
+    cidrs,
+    services: svc.services,
+    backends: svc.backends,
+    servicePlacements: svc.placements,
     attach,
     placements,
     allocation,
     problems,
   };
+}
+
+/** Network-name pairs -> "src:dst" VRF id pairs, both orders. */
+function vrfPairsOf(pairs: ReadonlySet<string>, allocation: VrfAllocation): Set<string> {
+  const out = new Set<string>();
+  for (const pair of [...pairs].sort()) {
+    const [a, b] = pair.split('|');
+    const ia = a === undefined ? undefined : allocation.ids[a];
+    const ib = b === undefined ? undefined : allocation.ids[b];
+    if (ia === undefined || ib === undefined) continue;
+    out.add(`${ia}:${ib}`);
+    out.add(`${ib}:${ia}`);
+  }
+  return out;
+}
+
+/**
+ * A ClusterIP outside the configured service CIDRs would be judged as an
+ * outside address (rule 6: allowed to anyone whose network may go outside).
+ * Give it a host-length service range entry of its own, so the Service rules
+ * judge it, and say that the configuration is off.
+ */
+function coverVips(vips: ReadonlySet<string>, cidrs: Map<string, number>, problems: SourceProblem[]): void {
+  const ranges = [...cidrs]
+    .filter(([, kind]) => kind === VW_CIDR_SERVICE)
+    .map(([c]) => ipaddr.parseCIDR(c));
+  for (const vip of [...vips].sort()) {
+    const addr = ipaddr.parse(vip);
+    if (ranges.some(([net, len]) => net.kind() === addr.kind() && addr.match(net, len))) continue;
+    cidrs.set(`${vip}/${addr.kind() === 'ipv4' ? 32 : 128}`, VW_CIDR_SERVICE);
+    problems.push({
+      source: 'config',
+      message: `ClusterIP ${vip} is outside the service CIDRs; covered by a host-length service range`,
+    });
+  }
 }
 
 function checkIsolationValues(ns: NamespaceObject, problems: SourceProblem[]): void {
@@ -216,6 +283,9 @@ function networkFlags(allocation: VrfAllocation, state: ClusterState, problems: 
       });
     }
   }
+  // A VirtualNetwork's spec.external speaks for the whole network (also for
+  // the default network, if someone writes a VirtualNetwork for it).
+  for (const [name, vn] of state.virtualNetworks) if (vn.spec.external === 'deny') denied.add(name);
   const out = new Map<number, number>();
   for (const [name, id] of Object.entries(allocation.ids)) {
     out.set(id, denied.has(name) ? VW_NET_EXTERNAL_DENY : 0);

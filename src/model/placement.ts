@@ -76,7 +76,7 @@ export function namespaceIsolation(ns: NamespaceObject): Isolation {
 }
 
 /** Networks that exist without any VirtualNetwork object: the default network
- *  and one per isolated namespace. VirtualNetworks add to this later. */
+ *  and one per isolated namespace. The compile step adds the VirtualNetworks. */
 export function implicitNetworks(namespaces: Iterable<NamespaceObject>): Set<string> {
   const nets = new Set([DEFAULT_NETWORK]);
   for (const ns of namespaces) {
@@ -88,6 +88,9 @@ export function implicitNetworks(namespaces: Iterable<NamespaceObject>): Set<str
 export interface PlacementContext {
   /** Every network that exists, "ns/name". */
   networks: ReadonlySet<string>;
+  /** Networks that exist but take no pods (VirtualNetwork spec.podNetwork
+   *  false): an annotation naming one quarantines, like a missing network. */
+  noPods?: ReadonlySet<string>;
   /** Every namespace name (to resolve legacy Contrail project names). */
   namespaces: ReadonlySet<string>;
 }
@@ -104,11 +107,17 @@ type NetworkChoice =
  * watch may deliver a pod before its namespace; opening it meanwhile would be
  * a hole).
  */
-export function placePod(pod: PodObject, ns: NamespaceObject | undefined, ctx: PlacementContext): PodPlacement {
+export function placePod(
+  pod: Pick<PodObject, 'metadata'>,
+  ns: NamespaceObject | undefined,
+  ctx: PlacementContext,
+  /** What the object is, for `why` (Services are placed the same way). */
+  what = 'pod',
+): PodPlacement {
   const own = networkChoice(pod.metadata, ctx);
-  if (own.kind === 'bad') return { kind: 'quarantine', why: `pod ${own.why}` };
+  if (own.kind === 'bad') return { kind: 'quarantine', why: `${what} ${own.why}` };
   if (own.kind === 'network') {
-    return { kind: 'network', network: own.network, why: `pod annotation ${own.keys.join(', ')}` };
+    return { kind: 'network', network: own.network, why: `${what} annotation ${own.keys.join(', ')}` };
   }
 
   if (ns === undefined) {
@@ -174,6 +183,7 @@ function parseNsName(key: string, value: string, ctx: PlacementContext): { netwo
   }
   const network = `${ns}/${name}`;
   if (!ctx.networks.has(network)) return { why: `${shown} names network ${network}, which does not exist` };
+  if (ctx.noPods?.has(network)) return { why: `${shown} names network ${network}, which takes no pods (podNetwork: false)` };
   return { network };
 }
 
@@ -220,5 +230,6 @@ function parseLegacy(value: string, ctx: PlacementContext): { network: string } 
   if (existing.length > 1 || network === undefined) {
     return { why: `${shown} is ambiguous: project matches networks ${existing.sort().join(', ')}` };
   }
+  if (ctx.noPods?.has(network)) return { why: `${shown} names network ${network}, which takes no pods (podNetwork: false)` };
   return { network };
 }

@@ -46,10 +46,110 @@ export interface SourceProblem {
   message: string;
 }
 
+/** Kubernetes label selector (metav1.LabelSelector). An empty selector
+ *  (no labels, no expressions) selects everything, as in Kubernetes. */
+export interface LabelSelector {
+  matchLabels: Record<string, string>;
+  matchExpressions: LabelSelectorRequirement[];
+}
+
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values: string[];
+}
+
+/** API groups accepted for VirtualNetwork / VirtualNetworkRouter. */
+export type NetworkApiGroup = 'vrfwall.dev' | 'core.contrail.juniper.net';
+
+/** A custom network (design section 4). Its network name is "ns/name". */
+export interface VirtualNetworkObject {
+  kind: 'VirtualNetwork';
+  apiGroup: NetworkApiGroup;
+  metadata: ObjectMeta & { namespace: string };
+  spec: {
+    /** May pods be placed in it by annotation (default true). */
+    podNetwork: boolean;
+    v4Subnet?: string; // canonical CIDR, informational
+    v6Subnet?: string;
+    external?: 'allow' | 'deny';
+  };
+}
+
+export type RouterType = 'mesh' | 'hub' | 'spoke';
+
+export interface RouterImport {
+  virtualNetworkRouterSelector: LabelSelector;
+  /** Absent: the importing router's own namespace. */
+  namespaceSelector?: LabelSelector;
+}
+
+export interface VirtualNetworkRouterObject {
+  kind: 'VirtualNetworkRouter';
+  apiGroup: NetworkApiGroup;
+  metadata: ObjectMeta & { namespace: string };
+  spec: {
+    type: RouterType;
+    /** Absent: selects no network (a router that only imports). */
+    virtualNetworkSelector?: LabelSelector;
+    imports: RouterImport[];
+  };
+}
+
+export type L4Protocol = 'TCP' | 'UDP' | 'SCTP';
+
+export interface ServicePort {
+  name?: string;
+  protocol: L4Protocol;
+  port: number;
+  /** A number, or the name of a container port of the backend pods. */
+  targetPort: number | string;
+}
+
+export interface ServiceObject {
+  kind: 'Service';
+  metadata: ObjectMeta & { namespace: string };
+  spec: {
+    type: 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName';
+    /** Canonical ClusterIPs (spec.clusterIPs, else spec.clusterIP; for the
+     *  local-manifest source, else the lab file's). Empty: headless, not
+     *  allocated yet, or ExternalName. */
+    clusterIPs: string[];
+    /** spec.clusterIP "None". */
+    headless: boolean;
+    /** Absent (or empty in the manifest): endpoints are managed by someone
+     *  else (EndpointSlices), not derived from pods. */
+    selector?: Record<string, string>;
+    ports: ServicePort[];
+  };
+}
+
+/** discovery.k8s.io/v1 EndpointSlice, reduced to what the compile step uses. */
+export interface EndpointSliceObject {
+  kind: 'EndpointSlice';
+  metadata: ObjectMeta & { namespace: string };
+  /** Label kubernetes.io/service-name: the Service it belongs to. */
+  serviceName: string;
+  addressType: 'IPv4' | 'IPv6' | 'FQDN';
+  endpoints: {
+    addresses: string[]; // canonical for IPv4/IPv6 slices
+    /** conditions.ready; an absent condition counts as ready (as kube-proxy reads it). */
+    ready: boolean;
+    /** targetRef when it is a Pod: "ns/name". */
+    pod?: string;
+  }[];
+  /** name matches the Service port's name; port is the backend (target) port. */
+  ports: { name: string; port?: number; protocol: L4Protocol }[];
+}
+
 export interface ClusterState {
   namespaces: Map<string, NamespaceObject>; // by name
   pods: Map<string, PodObject>; // by "ns/name"
   nodes: Map<string, NodeInfo>; // by name
+  virtualNetworks: Map<string, VirtualNetworkObject>; // by "ns/name"
+  routers: Map<string, VirtualNetworkRouterObject>; // by "ns/name"
+  services: Map<string, ServiceObject>; // by "ns/name"
+  endpointSlices: Map<string, EndpointSliceObject>; // by "ns/name"
   problems: SourceProblem[];
 }
 
@@ -84,6 +184,21 @@ export interface DesiredEndpoint {
   ifindex: number;
 }
 
+/** One entry of the services or backends map: clients of network
+ *  `clientVrf` (0: every network) may use addr:port/protocol. */
+export interface DesiredServiceEntry {
+  addr: string; // canonical
+  port: number;
+  protocol: L4Protocol;
+  clientVrf: number;
+  svcVrf: number;
+  flags: number; // VW_SVC_*
+}
+
+export function serviceEntryKey(e: Pick<DesiredServiceEntry, 'addr' | 'port' | 'protocol' | 'clientVrf'>): string {
+  return `${e.addr}|${e.port}|${e.protocol}|${e.clientVrf}`;
+}
+
 export interface DesiredState {
   /** address (canonical text) -> endpoint */
   endpoints: Map<string, DesiredEndpoint>;
@@ -95,6 +210,12 @@ export interface DesiredState {
   cidrs: Map<string, number>;
   /** local pods to enforce on: "ns/name" -> ifindexes */
   attach: Map<string, number[]>;
+  /** Service ClusterIP:port entries (rule 3), by serviceEntryKey() */
+  services: Map<string, DesiredServiceEntry>;
+  /** Service backend addr:targetPort entries (rule 4), by serviceEntryKey() */
+  backends: Map<string, DesiredServiceEntry>;
+  /** per Service "ns/name": the network it is in, or quarantine */
+  servicePlacements: Map<string, PodPlacement>;
   /** per pod: where it is and why */
   placements: Map<string, PodPlacement>;
   allocation: VrfAllocation;

@@ -5,14 +5,39 @@
 // cannot be used becomes a problem naming the file and document; the other
 // documents of the file are still returned.
 import { parseAllDocuments } from 'yaml';
+import { canonicalCidr, canonicalIp } from '../model/ip.js';
 import { isDnsLabel, isDnsSubdomain } from '../model/placement.js';
-import type { ContainerPort, NamespaceObject, ObjectMeta, PodObject, SourceProblem } from '../model/types.js';
+import type {
+  ContainerPort,
+  EndpointSliceObject,
+  L4Protocol,
+  LabelSelector,
+  LabelSelectorRequirement,
+  NamespaceObject,
+  NetworkApiGroup,
+  ObjectMeta,
+  PodObject,
+  RouterImport,
+  ServiceObject,
+  ServicePort,
+  SourceProblem,
+  VirtualNetworkObject,
+  VirtualNetworkRouterObject,
+} from '../model/types.js';
 
-export type ManifestObject = NamespaceObject | PodObject;
+export type ManifestObject =
+  | NamespaceObject
+  | PodObject
+  | VirtualNetworkObject
+  | VirtualNetworkRouterObject
+  | ServiceObject
+  | EndpointSliceObject;
 
-/** Identity of an object across files: "Namespace/x", "Pod/ns/name". */
+/** Identity of an object across files: "Namespace/x", "Pod/ns/name", ...
+ *  VirtualNetwork and VirtualNetworkRouter are one identity whatever their
+ *  API group: the same network written under both groups is one network. */
 export function objectKey(o: ManifestObject): string {
-  return o.kind === 'Namespace' ? `Namespace/${o.metadata.name}` : `Pod/${o.metadata.namespace}/${o.metadata.name}`;
+  return o.kind === 'Namespace' ? `Namespace/${o.metadata.name}` : `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`;
 }
 
 export interface ParsedDocuments {
@@ -45,6 +70,10 @@ type KindParser = (doc: Obj, warn: Warn) => ManifestObject;
 const KIND_PARSERS: Record<string, KindParser> = {
   Namespace: parseNamespace,
   Pod: parsePod,
+  VirtualNetwork: parseVirtualNetwork,
+  VirtualNetworkRouter: parseVirtualNetworkRouter,
+  Service: parseService,
+  EndpointSlice: parseEndpointSlice,
 };
 
 /**
@@ -237,4 +266,335 @@ function isObj(value: unknown): value is Obj {
 
 function firstLine(s: string): string {
   return s.split('\n', 1)[0] ?? s;
+}
+
+/** One object as the Kubernetes API returns it (the API source): the same
+ *  per-kind parsers as manifests. `source` names it in problems. */
+export function parseApiObject(value: unknown, source: string): ParsedDocuments {
+  const out: ParsedDocuments = { objects: [], problems: [], lostContent: false, brokenNamespaces: [], ignored: [] };
+  parseObject(value, source, out);
+  return out;
+}
+
+// ---- VirtualNetwork, VirtualNetworkRouter (design section 4) -----------------
+
+/** apiVersions accepted for the network kinds: ours, and CN2's for migration. */
+const NETWORK_API_VERSIONS: Record<string, NetworkApiGroup> = {
+  'vrfwall.dev/v1alpha1': 'vrfwall.dev',
+  'core.contrail.juniper.net/v1alpha1': 'core.contrail.juniper.net',
+};
+
+function networkApiGroup(doc: Obj): NetworkApiGroup {
+  const group = typeof doc.apiVersion === 'string' ? NETWORK_API_VERSIONS[doc.apiVersion] : undefined;
+  if (group === undefined) {
+    const accepted = Object.keys(NETWORK_API_VERSIONS).join(' or ');
+    throw new Invalid(`apiVersion ${JSON.stringify(doc.apiVersion)} is not ${accepted}`);
+  }
+  return group;
+}
+
+/** metadata of a namespaced object; the namespace defaults to "default" as
+ *  with kubectl apply without -n. */
+function namespacedMeta(
+  doc: Obj,
+  warn: Warn,
+  validName: (s: string) => boolean,
+): ObjectMeta & { namespace: string } {
+  const meta = asObj(doc.metadata, 'metadata');
+  const name = meta.name;
+  if (typeof name !== 'string' || !validName(name)) {
+    throw new Invalid(`metadata.name ${JSON.stringify(name)} is not a valid name`);
+  }
+  const namespace = meta.namespace ?? 'default';
+  if (typeof namespace !== 'string' || !isDnsLabel(namespace)) {
+    throw new Invalid(`metadata.namespace ${JSON.stringify(namespace)} is not a DNS label`);
+  }
+  return { ...objectMeta(meta, name, namespace, warn), namespace };
+}
+
+function optionalSpec(doc: Obj): Obj {
+  return doc.spec === undefined || doc.spec === null ? {} : asObj(doc.spec, 'spec');
+}
+
+/** Fields of our own group's spec that the schema does not know: probably a
+ *  typo (e.g. "extrenal"), so say so. CN2's objects carry fields vrfwall has
+ *  no use for (subnet references, fabric SNAT, ...); those pass silently. */
+function warnUnknownFields(obj: Obj, known: string[], where: string, warn: Warn): void {
+  for (const k of Object.keys(obj)) if (!known.includes(k)) warn(`${where}.${k} is not a known field; ignored`);
+}
+
+function parseVirtualNetwork(doc: Obj, warn: Warn): VirtualNetworkObject {
+  const apiGroup = networkApiGroup(doc);
+  // Network names become "<ns>/<name>" in annotations: DNS subdomains.
+  const metadata = namespacedMeta(doc, warn, isDnsSubdomain);
+  const spec = optionalSpec(doc);
+  if (apiGroup === 'vrfwall.dev') {
+    warnUnknownFields(spec, ['podNetwork', 'v4Subnet', 'v6Subnet', 'external'], 'spec', warn);
+  }
+  const podNetwork = spec.podNetwork ?? true;
+  if (typeof podNetwork !== 'boolean') throw new Invalid('spec.podNetwork must be true or false');
+  const out: VirtualNetworkObject = { kind: 'VirtualNetwork', apiGroup, metadata, spec: { podNetwork } };
+  for (const [field, family] of [
+    ['v4Subnet', 'IPv4'],
+    ['v6Subnet', 'IPv6'],
+  ] as const) {
+    const v = spec[field];
+    if (v === undefined || v === null) continue;
+    const cidr = typeof v === 'string' ? canonicalCidr(v) : undefined;
+    if (cidr === undefined || cidr.includes(':') !== (family === 'IPv6')) {
+      throw new Invalid(`spec.${field} ${JSON.stringify(v)} is not an ${family} CIDR`);
+    }
+    out.spec[field] = cidr;
+  }
+  const external = spec.external;
+  if (external !== undefined && external !== null) {
+    if (external !== 'allow' && external !== 'deny') {
+      throw new Invalid(`spec.external ${JSON.stringify(external)} is not "allow" or "deny"`);
+    }
+    out.spec.external = external;
+  }
+  return out;
+}
+
+const ROUTER_TYPES = ['mesh', 'hub', 'spoke'] as const;
+
+function parseVirtualNetworkRouter(doc: Obj, warn: Warn): VirtualNetworkRouterObject {
+  const apiGroup = networkApiGroup(doc);
+  const metadata = namespacedMeta(doc, warn, isDnsSubdomain);
+  const spec = asObj(doc.spec, 'spec');
+  if (apiGroup === 'vrfwall.dev') warnUnknownFields(spec, ['type', 'virtualNetworkSelector', 'import'], 'spec', warn);
+  const type = spec.type;
+  if (!ROUTER_TYPES.includes(type as (typeof ROUTER_TYPES)[number])) {
+    throw new Invalid(`spec.type ${JSON.stringify(type)} is not one of ${ROUTER_TYPES.join(', ')}`);
+  }
+  const imports: RouterImport[] = [];
+  const imp = spec.import;
+  if (imp !== undefined && imp !== null) {
+    const list = asObj(imp, 'spec.import').virtualNetworkRouters ?? [];
+    if (!Array.isArray(list)) throw new Invalid('spec.import.virtualNetworkRouters must be a list');
+    list.forEach((item: unknown, i: number) => {
+      const where = `spec.import.virtualNetworkRouters[${i}]`;
+      const o = asObj(item, where);
+      if (o.virtualNetworkRouterSelector === undefined || o.virtualNetworkRouterSelector === null) {
+        throw new Invalid(`${where}.virtualNetworkRouterSelector is required`);
+      }
+      const entry: RouterImport = {
+        virtualNetworkRouterSelector: labelSelector(o.virtualNetworkRouterSelector, `${where}.virtualNetworkRouterSelector`, warn),
+      };
+      if (o.namespaceSelector !== undefined && o.namespaceSelector !== null) {
+        entry.namespaceSelector = labelSelector(o.namespaceSelector, `${where}.namespaceSelector`, warn);
+      }
+      imports.push(entry);
+    });
+  }
+  const out: VirtualNetworkRouterObject = {
+    kind: 'VirtualNetworkRouter',
+    apiGroup,
+    metadata,
+    spec: { type: type as VirtualNetworkRouterObject['spec']['type'], imports },
+  };
+  if (spec.virtualNetworkSelector !== undefined && spec.virtualNetworkSelector !== null) {
+    out.spec.virtualNetworkSelector = labelSelector(spec.virtualNetworkSelector, 'spec.virtualNetworkSelector', warn);
+  }
+  return out;
+}
+
+const SELECTOR_OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'] as const;
+
+/** metav1.LabelSelector, validated as the API server does: In/NotIn need
+ *  values, Exists/DoesNotExist must have none. */
+export function labelSelector(value: unknown, where: string, warn: Warn = () => undefined): LabelSelector {
+  const o = asObj(value, where);
+  const matchLabels = stringMap(o.matchLabels, `${where}.matchLabels`, warn);
+  const list = o.matchExpressions ?? [];
+  if (!Array.isArray(list)) throw new Invalid(`${where}.matchExpressions must be a list`);
+  const matchExpressions = list.map((item: unknown, i: number): LabelSelectorRequirement => {
+    const at = `${where}.matchExpressions[${i}]`;
+    const r = asObj(item, at);
+    if (typeof r.key !== 'string' || r.key === '') throw new Invalid(`${at}.key must be a non-empty string`);
+    const operator = r.operator;
+    if (!SELECTOR_OPERATORS.includes(operator as (typeof SELECTOR_OPERATORS)[number])) {
+      throw new Invalid(`${at}.operator ${JSON.stringify(operator)} is not one of ${SELECTOR_OPERATORS.join(', ')}`);
+    }
+    const values = r.values ?? [];
+    if (!Array.isArray(values) || !values.every((v): v is string => typeof v === 'string')) {
+      throw new Invalid(`${at}.values must be a list of strings`);
+    }
+    const needsValues = operator === 'In' || operator === 'NotIn';
+    if (needsValues && values.length === 0) throw new Invalid(`${at}: operator ${operator} needs values`);
+    if (!needsValues && values.length > 0) throw new Invalid(`${at}: operator ${operator} takes no values`);
+    return { key: r.key, operator: operator as LabelSelectorRequirement['operator'], values };
+  });
+  return { matchLabels, matchExpressions };
+}
+
+// ---- Service, EndpointSlice ----------------------------------------------------
+
+const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'] as const;
+/** IANA service name, as Kubernetes validates named ports. */
+const PORT_NAME = /^(?=.*[a-z])[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$/;
+
+function parseService(doc: Obj, warn: Warn): ServiceObject {
+  requireCoreV1(doc);
+  const metadata = namespacedMeta(doc, warn, isDnsLabel);
+  const spec = asObj(doc.spec, 'spec');
+  const type = spec.type ?? 'ClusterIP';
+  if (!SERVICE_TYPES.includes(type as (typeof SERVICE_TYPES)[number])) {
+    throw new Invalid(`spec.type ${JSON.stringify(type)} is not one of ${SERVICE_TYPES.join(', ')}`);
+  }
+  const { clusterIPs, headless } = serviceClusterIPs(spec);
+  const selector = stringMap(spec.selector, 'spec.selector', warn);
+  const list = spec.ports ?? [];
+  if (!Array.isArray(list)) throw new Invalid('spec.ports must be a list');
+  const ports = list.map((p: unknown, i: number) => servicePort(p, `spec.ports[${i}]`));
+  const seen = new Set<string>();
+  for (const p of ports) {
+    const k = `${p.port}/${p.protocol}`;
+    if (seen.has(k)) throw new Invalid(`spec.ports: ${k} is listed twice`);
+    seen.add(k);
+  }
+  if (ports.length > 1 && ports.some((p) => p.name === undefined)) {
+    warn('spec.ports: with several ports every port needs a name (EndpointSlices match ports by name)');
+  }
+  const out: ServiceObject = {
+    kind: 'Service',
+    metadata,
+    spec: {
+      type: type as ServiceObject['spec']['type'],
+      clusterIPs: type === 'ExternalName' ? [] : clusterIPs,
+      headless,
+      ports,
+    },
+  };
+  if (Object.keys(selector).length > 0) out.spec.selector = selector;
+  return out;
+}
+
+/** spec.clusterIPs (preferred) or spec.clusterIP: "None" is headless, "" or
+ *  absent is not allocated yet; at most one address per family. */
+function serviceClusterIPs(spec: Obj): { clusterIPs: string[]; headless: boolean } {
+  const single = spec.clusterIP;
+  const multi = spec.clusterIPs;
+  if (single !== undefined && single !== null && typeof single !== 'string') {
+    throw new Invalid('spec.clusterIP must be a string');
+  }
+  if (multi !== undefined && multi !== null && (!Array.isArray(multi) || !multi.every((x) => typeof x === 'string'))) {
+    throw new Invalid('spec.clusterIPs must be a list of strings');
+  }
+  const texts: string[] = Array.isArray(multi) && multi.length > 0 ? (multi as string[]) : single ? [single] : [];
+  if (typeof single === 'string' && single !== '' && texts[0] !== single) {
+    throw new Invalid(`spec.clusterIP ${JSON.stringify(single)} is not the first of spec.clusterIPs`);
+  }
+  if (texts[0] === 'None') {
+    if (texts.length > 1) throw new Invalid('spec.clusterIPs: "None" must be alone');
+    return { clusterIPs: [], headless: true };
+  }
+  if (texts.length > 2) throw new Invalid('spec.clusterIPs: at most one IPv4 and one IPv6 address');
+  const clusterIPs = texts.map((t) => {
+    const ip = canonicalIp(t);
+    if (ip === undefined) throw new Invalid(`spec.clusterIPs: ${JSON.stringify(t)} is not an IP address`);
+    return ip;
+  });
+  if (clusterIPs.length === 2 && clusterIPs[0]!.includes(':') === clusterIPs[1]!.includes(':')) {
+    throw new Invalid('spec.clusterIPs: two addresses of the same family');
+  }
+  return { clusterIPs, headless: false };
+}
+
+function servicePort(value: unknown, where: string): ServicePort {
+  const p = asObj(value, where);
+  const port = portNumber(p.port, `${where}.port`);
+  const protocol = l4Protocol(p.protocol, `${where}.protocol`);
+  const name = p.name;
+  if (name !== undefined && name !== null && (typeof name !== 'string' || (name !== '' && !isDnsLabel(name)))) {
+    throw new Invalid(`${where}.name ${JSON.stringify(name)} is not a DNS label`);
+  }
+  let targetPort: number | string = port;
+  const t = p.targetPort;
+  if (typeof t === 'number') targetPort = portNumber(t, `${where}.targetPort`);
+  else if (typeof t === 'string') {
+    // Kubernetes' IntOrString: a string is always a port name.
+    if (!PORT_NAME.test(t)) throw new Invalid(`${where}.targetPort ${JSON.stringify(t)} is not a port number or name`);
+    targetPort = t;
+  } else if (t !== undefined && t !== null) {
+    throw new Invalid(`${where}.targetPort must be a port number or name`);
+  }
+  return { ...(typeof name === 'string' && name !== '' ? { name } : {}), protocol, port, targetPort };
+}
+
+function portNumber(v: unknown, where: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) {
+    throw new Invalid(`${where} ${JSON.stringify(v)} is not a port number`);
+  }
+  return v;
+}
+
+function l4Protocol(v: unknown, where: string): L4Protocol {
+  const protocol = v ?? 'TCP';
+  if (protocol !== 'TCP' && protocol !== 'UDP' && protocol !== 'SCTP') {
+    throw new Invalid(`${where} ${JSON.stringify(protocol)} is not TCP, UDP or SCTP`);
+  }
+  return protocol;
+}
+
+/** The label linking an EndpointSlice to its Service. */
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+function parseEndpointSlice(doc: Obj, warn: Warn): EndpointSliceObject {
+  if (doc.apiVersion !== 'discovery.k8s.io/v1') {
+    throw new Invalid(`apiVersion ${JSON.stringify(doc.apiVersion)} is not discovery.k8s.io/v1`);
+  }
+  const metadata = namespacedMeta(doc, warn, isDnsSubdomain);
+  const serviceName = metadata.labels[SERVICE_NAME_LABEL];
+  if (serviceName === undefined || !isDnsLabel(serviceName)) {
+    throw new Invalid(`label ${SERVICE_NAME_LABEL} ${JSON.stringify(serviceName)} does not name a Service`);
+  }
+  const addressType = doc.addressType;
+  if (addressType !== 'IPv4' && addressType !== 'IPv6' && addressType !== 'FQDN') {
+    throw new Invalid(`addressType ${JSON.stringify(addressType)} is not IPv4, IPv6 or FQDN`);
+  }
+  const eps = doc.endpoints ?? [];
+  if (!Array.isArray(eps)) throw new Invalid('endpoints must be a list');
+  const endpoints = eps.map((item: unknown, i: number) => {
+    const where = `endpoints[${i}]`;
+    const e = asObj(item, where);
+    const addrs = e.addresses;
+    if (!Array.isArray(addrs) || !addrs.every((a) => typeof a === 'string')) {
+      throw new Invalid(`${where}.addresses must be a list of strings`);
+    }
+    const addresses = (addrs as string[]).map((a) => {
+      if (addressType === 'FQDN') return a;
+      const ip = canonicalIp(a);
+      if (ip === undefined || ip.includes(':') !== (addressType === 'IPv6')) {
+        throw new Invalid(`${where}.addresses: ${JSON.stringify(a)} is not an ${addressType} address`);
+      }
+      return ip;
+    });
+    const conditions = e.conditions === undefined || e.conditions === null ? {} : asObj(e.conditions, `${where}.conditions`);
+    const ready = conditions.ready;
+    if (ready !== undefined && ready !== null && typeof ready !== 'boolean') {
+      throw new Invalid(`${where}.conditions.ready must be true or false`);
+    }
+    const out: EndpointSliceObject['endpoints'][number] = { addresses, ready: ready !== false };
+    const ref = e.targetRef;
+    if (ref !== undefined && ref !== null) {
+      const r = asObj(ref, `${where}.targetRef`);
+      if (r.kind === 'Pod' && typeof r.name === 'string') {
+        out.pod = `${typeof r.namespace === 'string' ? r.namespace : metadata.namespace}/${r.name}`;
+      }
+    }
+    return out;
+  });
+  const plist = doc.ports ?? [];
+  if (!Array.isArray(plist)) throw new Invalid('ports must be a list');
+  const ports = plist.map((item: unknown, i: number) => {
+    const where = `ports[${i}]`;
+    const p = asObj(item, where);
+    const name = p.name ?? '';
+    if (typeof name !== 'string') throw new Invalid(`${where}.name must be a string`);
+    const out: EndpointSliceObject['ports'][number] = { name, protocol: l4Protocol(p.protocol, `${where}.protocol`) };
+    if (p.port !== undefined && p.port !== null) out.port = portNumber(p.port, `${where}.port`);
+    return out;
+  });
+  return { kind: 'EndpointSlice', metadata, serviceName, addressType, endpoints, ports };
 }

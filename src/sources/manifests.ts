@@ -21,14 +21,29 @@ import type { Logger } from 'pino';
 import { canonicalCidr, canonicalIp } from '../model/ip.js';
 import type { LabClusterFile } from '../model/labfile.js';
 import { isDnsLabel, isDnsSubdomain } from '../model/placement.js';
-import type { ClusterState, NamespaceObject, NodeInfo, PodObject, SourceProblem } from '../model/types.js';
+import type {
+  ClusterState,
+  EndpointSliceObject,
+  NamespaceObject,
+  NodeInfo,
+  PodObject,
+  ServiceObject,
+  SourceProblem,
+  VirtualNetworkObject,
+  VirtualNetworkRouterObject,
+} from '../model/types.js';
 import { objectKey, parseManifests, type ManifestObject } from './documents.js';
 import { emptyClusterState, type StateListener, type StateSource } from './source.js';
 
 export interface ManifestSourceOptions {
   /** Directory of manifests, read recursively (*.yaml, *.yml; names starting
-   *  with "." are skipped, e.g. editor files and ConfigMap "..data" links). */
-  dir: string;
+   *  with "." are skipped, e.g. editor files and ConfigMap "..data" links).
+   *  Same as a one-element `dirs`; both may be given. */
+  dir?: string;
+  /** Several manifest directories, read as one (e.g. the user's manifests and
+   *  the lab's built-in objects). An object defined in two of them with
+   *  different content is not used, as within one directory. */
+  dirs?: string[];
   /** LabClusterFile JSON. Without it pods have no addresses and there are no nodes. */
   labFile?: string;
   logger: Logger;
@@ -54,16 +69,29 @@ export interface LabContent {
   raw: LabClusterFile;
   nodes: Map<string, NodeInfo>;
   pods: Map<string, { node: string; ips: string[] }>;
+  /** "ns/name" -> canonical ClusterIPs the lab allocated */
+  services: Map<string, string[]>;
+}
+
+/** One manifest directory as given and resolved. */
+interface ManifestDir {
+  shown: string;
+  abs: string;
+}
+
+/** Files are tracked as "<dir index>/<path relative to that dir>". */
+function fileKey(dir: number, rel: string): string {
+  return `${dir}/${rel}`;
 }
 
 export class ManifestSource implements StateSource {
-  private readonly absDir: string;
+  private readonly dirs: ManifestDir[];
   private readonly absLab: string | undefined;
   private readonly log: Logger;
   private readonly debounceMs: number;
   private readonly resyncMs: number;
 
-  private readonly files = new Map<string, FileEntry>(); // by path relative to dir
+  private readonly files = new Map<string, FileEntry>(); // by fileKey()
   private lab: LabContent | undefined;
   private labText: string | undefined; // last text read, to skip unchanged re-reads
   private labProblems: SourceProblem[] = [];
@@ -82,7 +110,15 @@ export class ManifestSource implements StateSource {
   private stopped = false;
 
   constructor(private readonly opts: ManifestSourceOptions) {
-    this.absDir = path.resolve(opts.dir);
+    const shown = [...(opts.dirs ?? []), ...(opts.dir !== undefined ? [opts.dir] : [])];
+    const seen = new Set<string>();
+    this.dirs = [];
+    for (const d of shown) {
+      const abs = path.resolve(d);
+      if (!seen.has(abs)) this.dirs.push({ shown: d, abs });
+      seen.add(abs);
+    }
+    if (this.dirs.length === 0) throw new Error('manifest source: no manifest directory given');
     this.absLab = opts.labFile === undefined ? undefined : path.resolve(opts.labFile);
     this.log = opts.logger.child({ source: 'manifests' });
     this.debounceMs = opts.debounceMs ?? 50;
@@ -106,13 +142,15 @@ export class ManifestSource implements StateSource {
   async start(): Promise<void> {
     if (this.started) throw new Error('manifest source already started');
     this.started = true;
-    const st = await fs.stat(this.absDir).catch((e: unknown) => {
-      throw new Error(`manifest directory ${this.opts.dir}: ${errText(e)}`);
-    });
-    if (!st.isDirectory()) throw new Error(`manifest directory ${this.opts.dir} is not a directory`);
+    for (const d of this.dirs) {
+      const st = await fs.stat(d.abs).catch((e: unknown) => {
+        throw new Error(`manifest directory ${d.shown}: ${errText(e)}`);
+      });
+      if (!st.isDirectory()) throw new Error(`manifest directory ${d.shown} is not a directory`);
+    }
 
     // Watch first, then scan: an edit between the two is seen twice, never missed.
-    this.watchers.push(await this.watchManifests());
+    for (let i = 0; i < this.dirs.length; i++) this.watchers.push(await this.watchManifests(i));
     if (this.absLab !== undefined) this.watchers.push(await this.watchLab(this.absLab));
     await this.enqueue(true);
     if (this.resyncMs > 0) {
@@ -134,24 +172,25 @@ export class ManifestSource implements StateSource {
 
   // ---- watching -------------------------------------------------------------
 
-  private async watchManifests(): Promise<FSWatcher> {
-    const w = watch(this.absDir, {
+  private async watchManifests(index: number): Promise<FSWatcher> {
+    const absDir = this.dirs[index]!.abs;
+    const w = watch(absDir, {
       ignoreInitial: true,
       ignored: (p, stats) => {
-        const rel = path.relative(this.absDir, p);
+        const rel = path.relative(absDir, p);
         if (rel === '') return false;
         if (hasHiddenPart(rel)) return true;
         return stats?.isFile() === true && !isYamlName(rel);
       },
     });
     const touched = (p: string): void => {
-      const rel = path.relative(this.absDir, p);
-      if (isManifestPath(rel)) this.markDirty(rel);
+      const rel = path.relative(absDir, p);
+      if (isManifestPath(rel)) this.markDirty(fileKey(index, rel));
     };
     w.on('add', touched).on('change', touched).on('unlink', touched);
     w.on('unlinkDir', (p) => {
-      const rel = path.relative(this.absDir, p);
-      for (const known of this.files.keys()) if (known.startsWith(rel + path.sep)) this.markDirty(known);
+      const prefix = fileKey(index, path.relative(absDir, p) + path.sep);
+      for (const known of this.files.keys()) if (known.startsWith(prefix)) this.markDirty(known);
     });
     w.on('error', (e) => this.log.warn({ err: e }, 'manifest watcher error'));
     await new Promise<void>((resolve) => w.once('ready', resolve));
@@ -175,8 +214,8 @@ export class ManifestSource implements StateSource {
     return w;
   }
 
-  private markDirty(rel: string): void {
-    this.dirty.add(rel);
+  private markDirty(key: string): void {
+    this.dirty.add(key);
     this.schedule();
   }
 
@@ -203,37 +242,43 @@ export class ManifestSource implements StateSource {
   }
 
   private async markEverything(): Promise<void> {
-    for (const rel of await listManifests(this.absDir)) this.dirty.add(rel);
-    for (const rel of this.files.keys()) this.dirty.add(rel); // to notice deletions
+    for (let i = 0; i < this.dirs.length; i++) {
+      for (const rel of await listManifests(this.dirs[i]!.abs)) this.dirty.add(fileKey(i, rel));
+    }
+    for (const key of this.files.keys()) this.dirty.add(key); // to notice deletions
     if (this.absLab !== undefined) this.labDirty = true;
   }
 
   private async update(): Promise<void> {
-    const rels = [...this.dirty].sort();
+    const keys = [...this.dirty].sort();
     this.dirty.clear();
     const lab = this.labDirty;
     this.labDirty = false;
-    for (const rel of rels) await this.readManifest(rel);
+    for (const key of keys) await this.readManifest(key);
     if (lab) await this.readLab();
     this.publish();
   }
 
   // ---- manifests ------------------------------------------------------------
 
-  private async readManifest(rel: string): Promise<void> {
-    const file = path.join(this.opts.dir, rel);
+  private async readManifest(key: string): Promise<void> {
+    const slash = key.indexOf('/');
+    const dir = this.dirs[Number(key.slice(0, slash))];
+    const rel = key.slice(slash + 1);
+    if (dir === undefined) return;
+    const file = path.join(dir.shown, rel);
     let text: string;
     try {
-      text = await fs.readFile(path.join(this.absDir, rel), 'utf8');
+      text = await fs.readFile(path.join(dir.abs, rel), 'utf8');
     } catch (e) {
       if (isGone(e)) {
-        if (this.files.delete(rel)) this.log.info({ file }, 'manifest file removed');
+        if (this.files.delete(key)) this.log.info({ file }, 'manifest file removed');
         return;
       }
-      const prev = this.files.get(rel);
+      const prev = this.files.get(key);
       const problem = { source: file, message: `cannot read: ${errText(e)}; keeping its last good content` };
       this.log.warn(problem, 'manifest file unreadable');
-      this.files.set(rel, {
+      this.files.set(key, {
         objects: prev?.objects ?? [],
         brokenNamespaces: prev?.brokenNamespaces ?? [],
         problems: [problem],
@@ -241,7 +286,7 @@ export class ManifestSource implements StateSource {
       return;
     }
 
-    const prev = this.files.get(rel);
+    const prev = this.files.get(key);
     if (prev?.text === text) return;
     const parsed = parseManifests(text, file);
     for (const i of parsed.ignored) {
@@ -262,7 +307,7 @@ export class ManifestSource implements StateSource {
     }
     const declared = new Set(objects.filter((o) => o.object.kind === 'Namespace').map((o) => o.object.metadata.name));
     const brokenNamespaces = parsed.brokenNamespaces.filter((n) => !declared.has(n));
-    this.files.set(rel, { text, objects, brokenNamespaces, problems });
+    this.files.set(key, { text, objects, brokenNamespaces, problems });
   }
 
   // ---- lab file -------------------------------------------------------------
@@ -309,8 +354,8 @@ export class ManifestSource implements StateSource {
     const problems: SourceProblem[] = [];
     const byKey = new Map<string, { source: string; object: ManifestObject }[]>();
     const withheld = new Set<string>(); // namespaces
-    for (const rel of [...this.files.keys()].sort()) {
-      const entry = this.files.get(rel);
+    for (const key of [...this.files.keys()].sort()) {
+      const entry = this.files.get(key);
       if (entry === undefined) continue;
       problems.push(...entry.problems);
       for (const o of entry.objects) byKey.set(objectKey(o.object), [...(byKey.get(objectKey(o.object)) ?? []), o]);
@@ -319,6 +364,10 @@ export class ManifestSource implements StateSource {
 
     const namespaces = new Map<string, NamespaceObject>();
     const pods = new Map<string, PodObject>();
+    const virtualNetworks = new Map<string, VirtualNetworkObject>();
+    const routers = new Map<string, VirtualNetworkRouterObject>();
+    const services = new Map<string, ServiceObject>();
+    const endpointSlices = new Map<string, EndpointSliceObject>();
     for (const key of [...byKey.keys()].sort()) {
       const defs = byKey.get(key) ?? [];
       const first = defs[0];
@@ -332,8 +381,28 @@ export class ManifestSource implements StateSource {
         continue;
       }
       const o = first.object;
-      if (o.kind === 'Namespace') namespaces.set(o.metadata.name, o);
-      else pods.set(`${o.metadata.namespace}/${o.metadata.name}`, this.withLabInfo(o));
+      if (o.kind === 'Namespace') {
+        namespaces.set(o.metadata.name, o);
+        continue;
+      }
+      const nsName = `${o.metadata.namespace}/${o.metadata.name}`;
+      switch (o.kind) {
+        case 'Pod':
+          pods.set(nsName, this.withLabInfo(o));
+          break;
+        case 'VirtualNetwork':
+          virtualNetworks.set(nsName, o);
+          break;
+        case 'VirtualNetworkRouter':
+          routers.set(nsName, o);
+          break;
+        case 'Service':
+          services.set(nsName, this.withLabClusterIPs(o));
+          break;
+        case 'EndpointSlice':
+          endpointSlices.set(nsName, o);
+          break;
+      }
     }
 
     for (const name of [...withheld].sort()) {
@@ -356,6 +425,10 @@ export class ManifestSource implements StateSource {
       namespaces: sortedMap(namespaces),
       pods,
       nodes: this.lab?.nodes ?? new Map(),
+      virtualNetworks,
+      routers,
+      services,
+      endpointSlices,
       problems: [...problems, ...this.labProblems],
     };
     const fingerprint = stableJson(state);
@@ -363,7 +436,15 @@ export class ManifestSource implements StateSource {
     this.state = state;
     this.fingerprint = fingerprint;
     this.log.info(
-      { namespaces: namespaces.size, pods: pods.size, nodes: state.nodes.size, problems: state.problems.length },
+      {
+        namespaces: namespaces.size,
+        pods: pods.size,
+        nodes: state.nodes.size,
+        virtualNetworks: virtualNetworks.size,
+        routers: routers.size,
+        services: services.size,
+        problems: state.problems.length,
+      },
       'cluster state changed',
     );
     for (const listener of this.listeners) {
@@ -382,6 +463,16 @@ export class ManifestSource implements StateSource {
     if (entry === undefined) return pod;
     return { ...pod, spec: { ...pod.spec, nodeName: entry.node }, status: { podIPs: entry.ips } };
   }
+
+  /** A Service whose manifest has no ClusterIP gets the one the lab's
+   *  "apiserver" allocated (the lab file's `services`), as a real API server
+   *  would fill spec.clusterIPs. Headless and ExternalName Services have none. */
+  private withLabClusterIPs(svc: ServiceObject): ServiceObject {
+    if (svc.spec.clusterIPs.length > 0 || svc.spec.headless || svc.spec.type === 'ExternalName') return svc;
+    const ips = this.lab?.services.get(`${svc.metadata.namespace}/${svc.metadata.name}`);
+    if (ips === undefined || ips.length === 0) return svc;
+    return { ...svc, spec: { ...svc.spec, clusterIPs: [...ips] } };
+  }
 }
 
 /** Validate a lab file. `content` is undefined when the file as a whole cannot
@@ -397,9 +488,10 @@ export function parseLabFile(text: string, file: string): { content?: LabContent
   }
   if (!isRecord(raw)) return fail('not a JSON object');
   if (raw.version !== 1) return fail(`version ${JSON.stringify(raw.version)} is not supported (expected 1)`);
-  const { nodes, pods, podCIDRs, serviceCIDRs } = raw;
+  const { nodes, pods, podCIDRs, serviceCIDRs, services } = raw;
   if (!Array.isArray(nodes)) return fail('"nodes" must be a list');
   if (!isRecord(pods)) return fail('"pods" must be an object');
+  if (services !== undefined && !isRecord(services)) return fail('"services" must be an object');
   const podCidrs = cidrList(podCIDRs);
   const serviceCidrs = cidrList(serviceCIDRs);
   if (podCidrs === undefined) return fail('"podCIDRs" must be a list of CIDRs');
@@ -443,6 +535,20 @@ export function parseLabFile(text: string, file: string): { content?: LabContent
     }
     podMap.set(key, { node: v.node, ips: ips(v.ips, `pods[${key}]`) });
   }
+  const serviceMap = new Map<string, string[]>();
+  for (const key of Object.keys(services ?? {}).sort()) {
+    const v = (services ?? {})[key];
+    const [ns, name, ...rest] = key.split('/');
+    if (ns === undefined || name === undefined || rest.length > 0 || !isDnsLabel(ns) || !isDnsLabel(name)) {
+      problems.push({ source: `${file} services`, message: `${JSON.stringify(key)} is not "<namespace>/<service>"; skipped` });
+      continue;
+    }
+    if (!isRecord(v) || !Array.isArray(v.clusterIPs)) {
+      problems.push({ source: `${file} services[${key}]`, message: 'expected {"clusterIPs": [...]}; skipped' });
+      continue;
+    }
+    serviceMap.set(key, ips(v.clusterIPs, `services[${key}]`));
+  }
   // The usable part, in the file's own shape (for callers wanting the CIDRs).
   const clean: LabClusterFile = {
     version: 1,
@@ -451,7 +557,10 @@ export function parseLabFile(text: string, file: string): { content?: LabContent
     nodes: [...nodeMap.values()],
     pods: Object.fromEntries(podMap),
   };
-  return { content: { raw: clean, nodes: nodeMap, pods: podMap }, problems };
+  if (services !== undefined) {
+    clean.services = Object.fromEntries([...serviceMap].map(([k, clusterIPs]) => [k, { clusterIPs }]));
+  }
+  return { content: { raw: clean, nodes: nodeMap, pods: podMap, services: serviceMap }, problems };
 }
 
 // ---- helpers ---------------------------------------------------------------

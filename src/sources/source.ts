@@ -19,5 +19,14 @@ export interface StateSource {
 }
 
 export function emptyClusterState(): ClusterState {
-  return { namespaces: new Map(), pods: new Map(), nodes: new Map(), problems: [] };
+  return {
+    namespaces: new Map(),
+    pods: new Map(),
+    nodes: new Map(),
+    virtualNetworks: new Map(),
+    routers: new Map(),
+    services: new Map(),
+    endpointSlices: new Map(),
+    problems: [],
+  };
 }
