@@ -186,7 +186,7 @@ describe('lab on two nodes, through the CLI', () => {
       // The cluster file tells the agents where pods run.
       const cluster = JSON.parse(fs.readFileSync(path.join(labDir(lab), 'cluster.json'), 'utf8'));
       expect(cluster.nodes.map((n: { name: string }) => n.name)).toEqual(['node1', 'node2']);
-      expect(Object.keys(cluster.pods)).toHaveLength(4);
+      expect(Object.keys(cluster.pods)).toHaveLength(5); // and the lab's DNS pod
 
       const matrix = labCli(['matrix', '--name', lab, '--json']);
       expect(matrix.status).toBe(0);
@@ -215,10 +215,10 @@ describe('lab lifecycle and bad input', () => {
     const pids = state.responders.map((r) => r.pid);
     // A second up of the same lab is refused and leaves the first intact.
     await expect(labUp(EXAMPLE, { lab, agent: false })).rejects.toThrow(/already exists/);
-    expect(listLabNetns(lab)).toHaveLength(7); // 2 nodes, underlay, 4 pods
+    expect(listLabNetns(lab)).toHaveLength(8); // 2 nodes, underlay, 4 pods, the lab's DNS pod
     fs.rmSync(labDir(lab), { recursive: true });
     const r = await labDown(lab);
-    expect(r.namespaces).toBe(7);
+    expect(r.namespaces).toBe(8);
     expectGone(lab);
     expect(pids.filter(isAlive)).toEqual([]);
   });

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RUN_ROOT, agentInstance, agentLogFile, agentOutFile, agentStatusFile, clusterFile, netnsPath } from './names.js';
+import { RUN_ROOT, agentInstance, agentLogFile, agentOutFile, agentStatusFile, builtinDir, clusterFile, netnsPath } from './names.js';
 import type { LabPlan } from './plan.js';
 import { isAlive, runs, spawnDetached, tail, terminate } from './procs.js';
 import { distScript } from './scripts.js';
@@ -16,7 +16,8 @@ import { distScript } from './scripts.js';
 export interface AgentSpec {
   node: string;
   nodeNetns: string;
-  manifests: string;
+  /** the user's directory and the lab's built-in one (cluster DNS, `kubernetes`) */
+  manifests: string[];
   clusterFile: string;
   instance: string;
   logFile: string;
@@ -44,7 +45,7 @@ export function agentSpecs(plan: LabPlan, manifestsDir: string): AgentSpec[] {
     return {
       node: node.name,
       nodeNetns: node.netns,
-      manifests: manifestsDir,
+      manifests: [manifestsDir, builtinDir(plan.lab)],
       clusterFile: clusterFile(plan.lab),
       instance,
       logFile: agentLogFile(plan.lab, node.name),
@@ -65,7 +66,7 @@ export function agentCommand(spec: AgentSpec): { file: string; args: string[] } 
       distScript('cli/main.js'),
       'agent',
       '--node-name', spec.node,
-      '--manifests', spec.manifests,
+      ...spec.manifests.flatMap((dir) => ['--manifests', dir]),
       '--lab-file', spec.clusterFile,
       '--instance', spec.instance,
       '--log-file', spec.logFile,

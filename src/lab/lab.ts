@@ -1,6 +1,8 @@
 // `vrfwall lab`: builds a real multi-node topology from a manifests directory
-// (design section 6, Services not yet), runs responders in every pod, starts
-// one agent per node, probes the connectivity matrix, and removes it all.
+// (design section 6), runs responders in every pod, a kube-proxy equivalent
+// (nftables DNAT per node), the cluster DNS and the `kubernetes` Service,
+// starts one agent per node, probes the connectivity matrix (pods, Services,
+// DNS), and removes it all.
 //
 // Decisions (see also ipam.ts and names.ts):
 // - Nodes are named node1..nodeN; spec.nodeName must be one of them, other
@@ -12,21 +14,29 @@
 //   directory take effect while the lab runs (the agents watch it); adding or
 //   removing a Pod needs `lab down` + `lab up`.
 // - All state lives in /run/vrfwall/lab/<lab>/ (state.json, cluster.json,
-//   logs); `lab down` also works without it, by namespace prefix.
+//   services.json, builtin/, logs); `lab down` also works without it, by
+//   namespace prefix.
+// - Every lab has kube-system/coredns (on node1) behind kube-dns at
+//   10.96.0.10, and default/kubernetes at 10.96.0.1:443 -> node1:6443
+//   (builtin.ts). A manifest may not define those three objects itself.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { agentRunDirs, agentSpecs, launchAgent, stopAgents, waitAgentsReady, DEFAULT_AGENT_TIMEOUT_MS } from './agents.js';
 import { POD_CIDRS, SERVICE_CIDRS } from './ipam.js';
+import { BUILTIN_KEYS, controlPlane, dnsPodSpec, writeBuiltinManifests } from './builtin.js';
 import { readLabManifests } from './manifests.js';
+import type { LabPodSpec } from './manifests.js';
 import { probeMatrix } from './matrix.js';
 import type { MatrixOptions } from './matrix.js';
-import { PIN_ROOT, checkLabName, clusterFile, labDir } from './names.js';
+import { PIN_ROOT, checkLabName, clusterFile, kubeProxyLogFile, labDir, servicesFile } from './names.js';
 import { nodeAddresses, planLab } from './plan.js';
-import type { LabPlan } from './plan.js';
-import { terminate } from './procs.js';
+import type { CniMode, LabPlan } from './plan.js';
+import { runs, terminate } from './procs.js';
 import type { Matrix } from './protocol.js';
-import { startResponder, stopResponders } from './responders.js';
+import { startApiserver, startReady, startResponder, stopResponders } from './responders.js';
+import { dnsProbe, serviceProbes } from './services.js';
+import type { LabServicesFile } from './services.js';
 import { labExists, readState, writeJsonAtomic, writeState } from './state.js';
 import type { LabState } from './state.js';
 import { createTopology, deleteNetns, listLabNetns, netnsPids, planNetns } from './topology.js';
@@ -42,12 +52,15 @@ export interface UpOptions {
   /** start an agent per node (default true) */
   agent?: boolean;
   agentTimeoutMs?: number;
+  /** pod wiring: ptp (default) or bridge */
+  cni?: CniMode;
   signal?: AbortSignal;
   log?: LabLog;
 }
 
 const RESPONDER_STARTS_AT_ONCE = 8;
 const SWEEP_GRACE_MS = 2_000;
+const KUBE_PROXY_MARKER = 'kube-proxy.js';
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
@@ -85,7 +98,9 @@ export async function labUp(manifestsDir: string, opts: UpOptions = {}): Promise
   const dir = path.resolve(manifestsDir);
   const manifests = readLabManifests(dir);
   for (const w of manifests.warnings) log(`warning: ${w.source}: ${w.message}`);
-  const plan = planLab(lab, opts.nodes ?? 1, manifests.pods);
+  const clash = [...manifests.pods.map((p) => p.key), ...manifests.services].filter((k) => BUILTIN_KEYS.includes(k));
+  if (clash.length > 0) throw new Error(`${clash.join(', ')}: every lab makes these itself; remove them from ${dir}`);
+  const plan = planLab(lab, opts.nodes ?? 1, withBuiltinPods(manifests.pods), opts.cni);
   if (labExists(lab) || listLabNetns(lab).length > 0) {
     throw new Error(`lab "${lab}" already exists; remove it with: vrfwall lab down --name ${lab}`);
   }
@@ -105,13 +120,18 @@ export async function labUp(manifestsDir: string, opts: UpOptions = {}): Promise
   };
   try {
     writeState(state);
+    writeBuiltinManifests(lab, controlPlane(plan));
     log(`creating ${plan.nodes.length} node(s) and ${plan.pods.length} pod(s)`);
     await createTopology(plan, opts.signal ? { signal: opts.signal } : {});
     opts.signal?.throwIfAborted();
+    writeJsonAtomic(clusterFile(lab), clusterFileOf(plan));
+    // kube-proxy first: it allocates ClusterIPs and writes the DNS records.
+    state.kubeProxy = await startKubeProxy(lab, plan, opts.signal);
+    writeState(state);
     const pids = await mapLimit(plan.pods, RESPONDER_STARTS_AT_ONCE, (p) => startResponder(lab, p, opts.signal));
     state.responders = plan.pods.map((p, i) => ({ pod: p.key, pid: pids[i] as number }));
+    state.apiserver = await startApiserver(lab, controlPlane(plan), opts.signal);
     writeState(state);
-    writeJsonAtomic(clusterFile(lab), clusterFileOf(plan));
     if (opts.agent !== false) {
       const started = agentSpecs(plan, dir).map((spec) => {
         const pid = launchAgent(spec);
@@ -132,6 +152,15 @@ export async function labUp(manifestsDir: string, opts: UpOptions = {}): Promise
     if (kept && err instanceof Error) err.message += `\n(lab logs kept in ${kept})`;
     throw err;
   }
+}
+
+/** The user's pods plus the lab's own (the cluster DNS), sorted by key as planLab wants. */
+function withBuiltinPods(pods: LabPodSpec[]): LabPodSpec[] {
+  return [...pods, dnsPodSpec()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+function startKubeProxy(lab: string, plan: LabPlan, signal?: AbortSignal): Promise<number> {
+  return startReady('kube-proxy', controlPlane(plan).netns, 'lab/kube-proxy.js', ['--lab', lab], kubeProxyLogFile(lab), signal);
 }
 
 /** Copies a failed lab's logs out of its run directory (which `down` removes). */
@@ -192,9 +221,14 @@ export async function labDown(lab: string = DEFAULT_LAB, opts: { log?: LabLog } 
   const errors: string[] = [];
   let processes = 0;
   if (state) {
-    processes += state.agents.length + state.responders.length;
+    processes += state.agents.length + state.responders.length + (state.apiserver ? 1 : 0);
     await stopAgents(state.agents);
-    await stopResponders(state.responders.map((r) => r.pid));
+    const helpers = [...state.responders.map((r) => r.pid), ...(state.apiserver ? [state.apiserver] : [])];
+    await stopResponders(helpers);
+    if (state.kubeProxy && runs(state.kubeProxy, KUBE_PROXY_MARKER)) {
+      processes++;
+      await terminate([state.kubeProxy], SWEEP_GRACE_MS);
+    }
   }
   const namespaces = [...new Set([...(state?.namespaces ?? []), ...listLabNetns(lab)])].filter((ns) =>
     fs.existsSync(`/run/netns/${ns}`),
@@ -221,18 +255,32 @@ export async function labMatrix(lab: string = DEFAULT_LAB, opts: MatrixOptions =
   if (state.phase !== 'up') throw new Error(`lab "${lab}" is still being created (or its creation failed)`);
   const missing = state.namespaces.filter((ns) => !fs.existsSync(`/run/netns/${ns}`));
   if (missing.length > 0) throw new Error(`lab "${lab}" is broken: namespaces gone: ${missing.join(', ')}`);
-  return probeMatrix(state.plan.pods, opts);
+  let services: LabServicesFile;
+  try {
+    services = JSON.parse(fs.readFileSync(servicesFile(lab), 'utf8')) as LabServicesFile;
+  } catch (err) {
+    throw new Error(`lab "${lab}": no Services file from its kube-proxy (${(err as Error).message})`);
+  }
+  const dns = dnsProbe(services);
+  const pods = state.plan.pods.filter((p) => p.builtin === undefined);
+  return probeMatrix(pods, { services: serviceProbes(services), ...(dns ? { dns } : {}) }, opts);
 }
 
 /** up, matrix, down — down also on failure or abort. */
 export async function labRun(
   manifestsDir: string,
-  opts: UpOptions & { matrix?: Omit<MatrixOptions, 'signal'> } = {},
+  opts: UpOptions & {
+    matrix?: Omit<MatrixOptions, 'signal'>;
+    /** runs after the matrix, while the lab is still up (e.g. show the agents' flows) */
+    afterMatrix?: (lab: string, matrix: Matrix) => Promise<void>;
+  } = {},
 ): Promise<Matrix> {
   const lab = opts.lab ?? DEFAULT_LAB;
   await labUp(manifestsDir, opts); // cleans up itself on failure
   try {
-    return await labMatrix(lab, { ...opts.matrix, ...(opts.signal ? { signal: opts.signal } : {}) });
+    const matrix = await labMatrix(lab, { ...opts.matrix, ...(opts.signal ? { signal: opts.signal } : {}) });
+    await opts.afterMatrix?.(lab, matrix);
+    return matrix;
   } finally {
     await labDown(lab, opts.log ? { log: opts.log } : {});
   }

@@ -16,6 +16,8 @@ export interface LabPodSpec {
   hostNetwork: boolean;
   /** Declared container ports, in declaration order. */
   ports: { port: number; protocol: string }[];
+  /** made by the lab itself (see builtin.ts), not by the manifests */
+  builtin?: 'dns';
 }
 
 export interface ManifestWarning {
@@ -25,6 +27,8 @@ export interface ManifestWarning {
 
 export interface LabManifests {
   pods: LabPodSpec[];
+  /** "ns/name" of every Service (the lab checks them against its built-in ones) */
+  services: string[];
   /** documents the agent will also skip or warn about */
   warnings: ManifestWarning[];
 }
@@ -72,6 +76,7 @@ export function readLabManifests(dir: string): LabManifests {
   }
   const pods = new Map<string, { spec: LabPodSpec; source: string; text: string }>();
   const warnings: ManifestWarning[] = [];
+  const services = new Set<string>();
   for (const file of files) {
     let text: string;
     try {
@@ -83,6 +88,7 @@ export function readLabManifests(dir: string): LabManifests {
     const parsed = parseManifests(text, file);
     warnings.push(...parsed.problems);
     for (const { source, object } of parsed.objects) {
+      if (object.kind === 'Service') services.add(`${object.metadata.namespace}/${object.metadata.name}`);
       if (object.kind !== 'Pod') continue;
       const spec = specOf(object);
       const same = JSON.stringify(object);
@@ -94,5 +100,5 @@ export function readLabManifests(dir: string): LabManifests {
     }
   }
   const sorted = [...pods.values()].map((p) => p.spec).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return { pods: sorted, warnings };
+  return { pods: sorted, services: [...services].sort(), warnings };
 }

@@ -1,9 +1,11 @@
 // The connectivity matrix: one probe process per source pod (in its netns),
 // sources run in parallel with a bound; plus the human-readable table.
+// Sources and destinations are the manifests' pods; lab-made pods (the
+// cluster DNS) are reached through their Services only.
 import { inNetns } from './exec.js';
 import type { PlannedPod } from './plan.js';
 import { CELL_FIELDS } from './protocol.js';
-import type { Matrix, MatrixCell, ProbeRequest, ProbeResponse } from './protocol.js';
+import type { DnsProbe, Matrix, MatrixCell, ProbeRequest, ProbeResponse, ServiceProbe } from './protocol.js';
 import { distScript } from './scripts.js';
 
 export interface MatrixOptions {
@@ -20,13 +22,26 @@ const DEFAULT_CONCURRENCY = 4;
 const PINGS_PER_WAVE = 8;
 const PROCESS_SLACK_MS = 5_000;
 
-async function probeFrom(src: PlannedPod, pods: PlannedPod[], opts: Required<Omit<MatrixOptions, 'signal'>> & MatrixOptions) {
+/** What to probe besides the pods. */
+export interface ServiceTargets {
+  services: ServiceProbe[];
+  dns?: DnsProbe;
+}
+
+async function probeFrom(
+  src: PlannedPod,
+  pods: PlannedPod[],
+  extra: ServiceTargets,
+  opts: Required<Omit<MatrixOptions, 'signal'>> & MatrixOptions,
+): Promise<ProbeResponse> {
   const targets = pods.filter((p) => p.key !== src.key);
   const req: ProbeRequest = {
     timeoutMs: opts.timeoutMs,
     targets: targets.map((t) => ({ key: t.key, v4: t.ips.v4, v6: t.ips.v6, tcpPort: t.probe.tcp, udpPort: t.probe.udp })),
+    services: extra.services,
+    ...(extra.dns ? { dns: extra.dns } : {}),
   };
-  if (targets.length === 0) return {};
+  if (targets.length === 0 && extra.services.length === 0 && !extra.dns) return { pods: {}, services: {} };
   const waves = Math.ceil(targets.length / PINGS_PER_WAVE) + 1;
   const { stdout } = await inNetns(src.netns, process.execPath, [distScript('lab/probe.js'), JSON.stringify(req)], {
     timeoutMs: waves * Math.max(opts.timeoutMs, 1_000) + PROCESS_SLACK_MS,
@@ -39,8 +54,12 @@ async function probeFrom(src: PlannedPod, pods: PlannedPod[], opts: Required<Omi
   }
 }
 
-/** Probes every ordered pair of distinct pods. */
-export async function probeMatrix(pods: PlannedPod[], options: MatrixOptions = {}): Promise<Matrix> {
+/** Probes every ordered pair of distinct pods, and every Service and the DNS from each pod. */
+export async function probeMatrix(
+  pods: PlannedPod[],
+  extra: ServiceTargets = { services: [] },
+  options: MatrixOptions = {},
+): Promise<Matrix> {
   const opts = {
     timeoutMs: options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
     concurrency: Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY),
@@ -51,21 +70,29 @@ export async function probeMatrix(pods: PlannedPod[], options: MatrixOptions = {
   const worker = async () => {
     while (next < pods.length) {
       const src = pods[next++] as PlannedPod;
-      results.set(src.key, await probeFrom(src, pods, opts));
+      results.set(src.key, await probeFrom(src, pods, extra, opts));
     }
   };
   await Promise.all(Array.from({ length: Math.min(opts.concurrency, pods.length) }, worker));
-  const matrix: Matrix = { pods: {} };
+  const matrix: Matrix = { pods: {}, services: {}, dns: {} };
   for (const src of pods) {
     const row: Record<string, MatrixCell> = {};
-    const res = results.get(src.key) ?? {};
+    const res = results.get(src.key) ?? { pods: {}, services: {} };
     for (const dst of pods) {
       if (dst.key === src.key) continue;
-      const cell = res[dst.key];
+      const cell = res.pods[dst.key];
       if (!cell) throw new Error(`probe from ${src.key} returned nothing for ${dst.key}`);
       row[dst.key] = cell;
     }
     matrix.pods[src.key] = row;
+    const svc: Record<string, boolean> = {};
+    for (const s of extra.services) {
+      const ok = res.services[s.key];
+      if (ok === undefined) throw new Error(`probe from ${src.key} returned nothing for ${s.key}`);
+      svc[s.key] = ok;
+    }
+    matrix.services[src.key] = svc;
+    if (extra.dns) matrix.dns[src.key] = res.dns === true;
   }
   return matrix;
 }
@@ -93,7 +120,7 @@ function allClosed(cell: MatrixCell): boolean {
   return CELL_FIELDS.every((f) => !cell[f]);
 }
 
-/** Table for humans: rows = source, columns = destination, by number. */
+/** Table for humans: rows = source, columns = destination, by number; then the Services. */
 export function formatMatrix(matrix: Matrix): string {
   const keys = Object.keys(matrix.pods);
   const label = (i: number) => `[${i + 1}]`;
@@ -123,5 +150,48 @@ export function formatMatrix(matrix: Matrix): string {
     lines.push(`${pad(rowHead[r] as string, headWidth)}  ${cells.join('  ')}`);
   });
   lines.push('', `${open} pairs fully connected, ${closed} fully blocked, ${partial} partly.`);
+  const services = formatServices(matrix);
+  if (services !== '') lines.push('', services);
+  return lines.join('\n');
+}
+
+/**
+ * Services for humans: one row per source pod, one column per Service port
+ * (numbered, listed below the table); a cell shows IPv4/IPv6 ClusterIP:
+ * 'y' answered, '-' not, ' ' no such ClusterIP. Last column: DNS.
+ */
+export function formatServices(matrix: Matrix): string {
+  const rows = Object.keys(matrix.services);
+  if (rows.length === 0) return '';
+  const base = (k: string) => k.replace(/\/v6$/, '');
+  const columns = [...new Set(rows.flatMap((r) => Object.keys(matrix.services[r] ?? {}).map(base)))].sort();
+  const label = (i: number) => `<${i + 1}>`;
+  const rowHead = rows.map((r, i) => `[${Object.keys(matrix.pods).indexOf(r) + 1 || i + 1}] ${r}`);
+  const headWidth = Math.max(9, ...rowHead.map((h) => h.length));
+  const width = Math.max(3, ...columns.map((_, i) => label(i).length));
+  const pad = (s: string, w: number) => s + ' '.repeat(Math.max(0, w - s.length));
+  const mark = (v: boolean | undefined) => (v === undefined ? ' ' : v ? 'y' : '-');
+  const hasDns = Object.keys(matrix.dns).length > 0;
+  const lines = [
+    'Services: rows = from, columns = Service port (below). Cell = IPv4/IPv6 ClusterIP; y = answered, \'-\' = no answer.',
+    '',
+    `${pad('from \\ to', headWidth)}  ${columns.map((_, i) => pad(label(i), width)).join('  ')}${hasDns ? '  dns' : ''}`,
+  ];
+  let reached = 0;
+  let total = 0;
+  rows.forEach((r, i) => {
+    const row = matrix.services[r] ?? {};
+    const cells = columns.map((c) => {
+      const v4 = row[c];
+      const v6 = row[`${c}/v6`];
+      for (const v of [v4, v6]) if (v !== undefined) (total++, v && reached++);
+      return pad(`${mark(v4)}/${mark(v6)}`, width);
+    });
+    const dns = hasDns ? `  ${matrix.dns[r] ? 'y' : '-'}` : '';
+    lines.push(`${pad(rowHead[i] as string, headWidth)}  ${cells.join('  ')}${dns}`);
+  });
+  lines.push('', ...columns.map((c, i) => `${pad(label(i), width)} ${c}`));
+  const dnsOk = Object.values(matrix.dns).filter(Boolean).length;
+  lines.push('', `${reached} of ${total} Service probes answered${hasDns ? `; DNS resolved from ${dnsOk} of ${Object.keys(matrix.dns).length} pods` : ''}.`);
   return lines.join('\n');
 }

@@ -101,3 +101,21 @@ export function responderLogFile(lab: string, podIndex: number): string {
 export function netnsPath(netns: string): string {
   return path.join(NETNS_DIR, netns);
 }
+
+/** Manifests the lab itself provides (cluster DNS, `kubernetes` Service); the agents read it too. */
+export function builtinDir(lab: string): string {
+  return path.join(labDir(lab), 'builtin');
+}
+
+/** What the lab's kube-proxy programmed: Services, backends, DNS records (LabServicesFile). */
+export function servicesFile(lab: string): string {
+  return path.join(labDir(lab), 'services.json');
+}
+
+export function kubeProxyLogFile(lab: string): string {
+  return path.join(labDir(lab), 'kube-proxy.log');
+}
+
+export function apiserverLogFile(lab: string): string {
+  return path.join(labDir(lab), 'apiserver.log');
+}

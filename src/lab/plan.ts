@@ -36,10 +36,18 @@ export interface PlannedPod {
   ports: number[];
   /** ports the matrix probes */
   probe: { tcp: number; udp: number };
+  /** made by the lab (the cluster DNS): runs its own server, not a responder, and is not in the matrix */
+  builtin?: 'dns';
 }
+
+/** How pods are wired to their node: ptp (veth + host routes, like Calico) or bridge (like flannel). */
+export type CniMode = 'ptp' | 'bridge';
+export const CNI_MODES: readonly CniMode[] = ['ptp', 'bridge'];
 
 export interface LabPlan {
   lab: string;
+  /** absent in state files of older labs: ptp */
+  cni?: CniMode;
   nodes: PlannedNode[];
   pods: PlannedPod[];
   underlayNetns?: string;
@@ -105,7 +113,7 @@ function checkHostPorts(pods: PlannedPod[]): void {
 }
 
 /** `pods` must be sorted by key (readLabManifests does this). */
-export function planLab(lab: string, nodeCount: number, pods: LabPodSpec[]): LabPlan {
+export function planLab(lab: string, nodeCount: number, pods: LabPodSpec[], cni: CniMode = 'ptp'): LabPlan {
   if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > MAX_NODES) {
     throw new Error(`--nodes must be an integer from 1 to ${MAX_NODES}, got ${nodeCount}`);
   }
@@ -139,10 +147,11 @@ export function planLab(lab: string, nodeCount: number, pods: LabPodSpec[]): Lab
       ...(pod.hostNetwork ? {} : { hostIf: podHostIf(lab, index) }),
       ips,
       ...portsOf(pod),
+      ...(pod.builtin ? { builtin: pod.builtin } : {}),
     };
   });
   checkHostPorts(planned);
-  return { lab, nodes, pods: planned, ...(nodeCount > 1 ? { underlayNetns: underlayNetns(lab) } : {}) };
+  return { lab, cni, nodes, pods: planned, ...(nodeCount > 1 ? { underlayNetns: underlayNetns(lab) } : {}) };
 }
 
 /** Addresses the cluster file lists for a node (all of them "host" endpoints). */

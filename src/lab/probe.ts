@@ -2,11 +2,14 @@
 //   ip netns exec <podns> node dist/lab/probe.js '<ProbeRequest JSON>'
 // Probes every target over ICMP (iputils ping), TCP (connect, read the
 // responder's line) and UDP (send, await the responder's line), on IPv4 and
-// IPv6, all at once, and prints a ProbeResponse as JSON on stdout.
+// IPv6; every Service port on its ClusterIPs (a responder's line, or a DNS
+// answer when the backend is the cluster DNS); and a name through the
+// cluster DNS. All at once; prints a ProbeResponse as JSON on stdout.
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import type { MatrixCell, ProbeRequest, ProbeResponse, ProbeTarget } from './protocol.js';
+import { decodeResponse, encodeQuery } from './dns.js';
+import type { DnsProbe, MatrixCell, ProbeRequest, ProbeResponse, ProbeTarget, ServiceProbe } from './protocol.js';
 
 /** Bounds concurrent ping processes; sockets are cheap, processes less so. */
 const MAX_PINGS = 16;
@@ -41,7 +44,37 @@ function ping(ip: string, timeoutMs: number): Promise<boolean> {
   );
 }
 
-function tcp(ip: string, port: number, expect: string, timeoutMs: number): Promise<boolean> {
+/** Accepts a reply line (with its newline) when `accept` says so. */
+type Accept = (reply: string) => boolean;
+const exactly = (expect: string): Accept => (reply) => reply === expect;
+
+/**
+ * A TCP exchange, with a second connection attempt halfway if the first has
+ * not connected: the kernel resends a lost SYN only after 1 s, as long as the
+ * whole probe, and a cold neighbour entry can drop one (like UDP's resend).
+ */
+function tcp(ip: string, port: number, accept: Accept, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let connected = false;
+    let pending = 2;
+    let settled = false;
+    const finish = (ok: boolean) => {
+      if (settled) return;
+      if (ok || --pending === 0) {
+        settled = true;
+        clearTimeout(second);
+        resolve(ok);
+      }
+    };
+    tcpOnce(ip, port, accept, timeoutMs, () => (connected = true)).then(finish);
+    const second = setTimeout(() => {
+      if (connected) return void finish(false);
+      tcpOnce(ip, port, accept, timeoutMs / 2, () => undefined).then(finish);
+    }, timeoutMs / 2);
+  });
+}
+
+function tcpOnce(ip: string, port: number, accept: Accept, timeoutMs: number, onConnect: () => void): Promise<boolean> {
   return new Promise((resolve) => {
     let data = '';
     const sock = net.connect({ host: ip, port });
@@ -52,16 +85,18 @@ function tcp(ip: string, port: number, expect: string, timeoutMs: number): Promi
     };
     const timer = setTimeout(() => done(false), timeoutMs);
     sock.setEncoding('utf8');
+    sock.on('connect', onConnect);
     sock.on('data', (d: string) => {
       data += d;
-      if (data.includes('\n')) done(data === expect);
+      if (data.includes('\n')) done(accept(data));
     });
-    sock.on('end', () => done(data === expect));
+    sock.on('end', () => done(accept(data)));
     sock.on('error', () => done(false));
   });
 }
 
-function udp(ip: string, port: number, expect: string, timeoutMs: number): Promise<boolean> {
+/** One UDP request/response exchange; `check` judges the first datagram back. */
+function udpExchange(ip: string, port: number, payload: Buffer | string, check: (msg: Buffer) => boolean, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = dgram.createSocket(net.isIPv6(ip) ? 'udp6' : 'udp4');
     let finished = false;
@@ -73,10 +108,11 @@ function udp(ip: string, port: number, expect: string, timeoutMs: number): Promi
       sock.close();
       resolve(ok);
     };
-    const send = () => sock.send(UDP_PAYLOAD, (err) => err && done(false));
+    const send = () => sock.send(payload, (err) => err && done(false));
     sock.on('error', () => done(false));
-    // Connected: the kernel drops replies from any other address.
-    sock.on('message', (msg) => done(msg.toString() === expect));
+    // Connected: the kernel drops replies from any other address (so a reply
+    // that skipped the un-DNAT would not count).
+    sock.on('message', (msg) => done(check(msg)));
     sock.connect(port, ip, (err?: Error) => {
       // e.g. ENETUNREACH: the callback gets the error instead of an 'error' event.
       if (err) return done(false);
@@ -88,8 +124,56 @@ function udp(ip: string, port: number, expect: string, timeoutMs: number): Promi
   });
 }
 
+function udp(ip: string, port: number, accept: Accept, timeoutMs: number): Promise<boolean> {
+  return udpExchange(ip, port, UDP_PAYLOAD, (msg) => accept(msg.toString()), timeoutMs);
+}
+
+const LENGTH_PREFIX = 2;
+
+/** DNS over TCP (RFC 1035 4.2.2): one length-prefixed query, one response. */
+function dnsTcp(ip: string, port: number, query: Buffer, check: (msg: Buffer) => boolean, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let data = Buffer.alloc(0);
+    const sock = net.connect({ host: ip, port });
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    sock.on('connect', () => {
+      const head = Buffer.alloc(LENGTH_PREFIX);
+      head.writeUInt16BE(query.length);
+      sock.write(Buffer.concat([head, query]));
+    });
+    sock.on('data', (d: Buffer) => {
+      data = Buffer.concat([data, d]);
+      if (data.length >= LENGTH_PREFIX && data.length >= LENGTH_PREFIX + data.readUInt16BE(0)) {
+        done(check(data.subarray(LENGTH_PREFIX, LENGTH_PREFIX + data.readUInt16BE(0))));
+      }
+    });
+    sock.on('end', () => done(false));
+    sock.on('error', () => done(false));
+  });
+}
+
+let nextQueryId = 1;
+
+/** Asks `server` for `name`; true if it answers NOERROR with exactly `addresses`. */
+function dnsQuery(server: string, port: number, protocol: 'TCP' | 'UDP', name: string, type: 'A' | 'AAAA', addresses: string[], timeoutMs: number): Promise<boolean> {
+  const id = nextQueryId++ & 0xffff;
+  const want = [...addresses].sort().join(',');
+  const check = (msg: Buffer) => {
+    const res = decodeResponse(msg);
+    return res !== undefined && res.id === id && res.rcode === 0 && [...res.addresses].sort().join(',') === want;
+  };
+  const query = encodeQuery(id, name, type);
+  if (protocol === 'TCP') return dnsTcp(server, port, query, check, timeoutMs);
+  return udpExchange(server, port, query, check, timeoutMs);
+}
+
 async function probeTarget(t: ProbeTarget, timeoutMs: number): Promise<MatrixCell> {
-  const expect = `${t.key}\n`;
+  const expect = exactly(`${t.key}\n`);
   const [icmp, tcp4, udp4, icmp6, tcp6, udp6] = await Promise.all([
     ping(t.v4, timeoutMs),
     tcp(t.v4, t.tcpPort, expect, timeoutMs),
@@ -101,13 +185,38 @@ async function probeTarget(t: ProbeTarget, timeoutMs: number): Promise<MatrixCel
   return { icmp, tcp: tcp4, udp: udp4, icmp6, tcp6, udp6 };
 }
 
+function probeService(s: ServiceProbe, timeoutMs: number): Promise<boolean> {
+  if (s.expect.kind === 'dns') {
+    const e = s.expect;
+    return dnsQuery(s.ip, s.port, s.protocol, e.name, e.type, e.addresses, timeoutMs);
+  }
+  const replies = new Set(s.expect.replies.map((r) => `${r}\n`));
+  const accept: Accept = (reply) => replies.has(reply);
+  return s.protocol === 'TCP' ? tcp(s.ip, s.port, accept, timeoutMs) : udp(s.ip, s.port, accept, timeoutMs);
+}
+
+async function probeDns(d: DnsProbe, timeoutMs: number): Promise<boolean> {
+  const [a, aaaa] = await Promise.all([
+    dnsQuery(d.server, 53, 'UDP', d.name, 'A', d.v4, timeoutMs),
+    dnsQuery(d.server, 53, 'UDP', d.name, 'AAAA', d.v6, timeoutMs),
+  ]);
+  return a && aaaa;
+}
+
 async function main(): Promise<void> {
   const arg = process.argv[2];
   if (!arg) throw new Error('usage: probe.js <ProbeRequest JSON>');
   const req = JSON.parse(arg) as ProbeRequest;
-  const cells = await Promise.all(req.targets.map((t) => probeTarget(t, req.timeoutMs)));
-  const out: ProbeResponse = {};
-  req.targets.forEach((t, i) => (out[t.key] = cells[i] as MatrixCell));
+  const services = req.services ?? [];
+  const [cells, reached, dns] = await Promise.all([
+    Promise.all(req.targets.map((t) => probeTarget(t, req.timeoutMs))),
+    Promise.all(services.map((s) => probeService(s, req.timeoutMs))),
+    req.dns ? probeDns(req.dns, req.timeoutMs) : Promise.resolve(undefined),
+  ]);
+  const out: ProbeResponse = { pods: {}, services: {} };
+  req.targets.forEach((t, i) => (out.pods[t.key] = cells[i] as MatrixCell));
+  services.forEach((s, i) => (out.services[s.key] = reached[i] as boolean));
+  if (dns !== undefined) out.dns = dns;
   process.stdout.write(JSON.stringify(out) + '\n');
 }
 

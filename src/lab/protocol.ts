@@ -9,9 +9,37 @@ export interface ProbeTarget {
   udpPort: number;
 }
 
+/** What a probe of a Service port must get back to count as reached. */
+export type ServiceExpectation =
+  /** the responder of any backend: its reply line must be one of these names */
+  | { kind: 'line'; replies: string[] }
+  /** a DNS server: a query for `name` (type A or AAAA) must answer exactly `addresses` */
+  | { kind: 'dns'; name: string; type: 'A' | 'AAAA'; addresses: string[] };
+
+/** One Service port on one ClusterIP, probed from a pod. */
+export interface ServiceProbe {
+  /** a key of Matrix.services rows, see serviceProbeKey */
+  key: string;
+  ip: string;
+  port: number;
+  protocol: 'TCP' | 'UDP';
+  expect: ServiceExpectation;
+}
+
+/** A name the pod resolves the way its resolver would (UDP through the cluster DNS). */
+export interface DnsProbe {
+  server: string;
+  name: string;
+  /** expected A and AAAA answers (either may be empty) */
+  v4: string[];
+  v6: string[];
+}
+
 export interface ProbeRequest {
   timeoutMs: number;
   targets: ProbeTarget[];
+  services?: ServiceProbe[];
+  dns?: DnsProbe;
 }
 
 /** Reachability of one destination pod from one source pod. */
@@ -24,11 +52,33 @@ export interface MatrixCell {
   udp6: boolean;
 }
 
-export type ProbeResponse = Record<string, MatrixCell>;
+export interface ProbeResponse {
+  pods: Record<string, MatrixCell>;
+  services: Record<string, boolean>;
+  /** absent when the request had no DNS probe */
+  dns?: boolean;
+}
 
-/** `vrfwall lab matrix --json`: source "ns/pod" -> destination "ns/pod" -> cell. */
+/**
+ * `vrfwall lab matrix --json`.
+ * - pods: source "ns/pod" -> destination "ns/pod" -> cell.
+ * - services: source "ns/pod" -> "<ns>/<svc>:<port>/<PROTO>" (the IPv4
+ *   ClusterIP) or "<ns>/<svc>:<port>/<PROTO>/v6" (the IPv6 one) -> answered.
+ * - dns: source "ns/pod" -> resolved kubernetes.default.svc.cluster.local
+ *   (A and AAAA, UDP) through the cluster DNS at 10.96.0.10 to the right
+ *   ClusterIPs.
+ * Lab-made pods (the cluster DNS) are not rows or columns of "pods"; they are
+ * reached through their Services.
+ */
 export interface Matrix {
   pods: Record<string, Record<string, MatrixCell>>;
+  services: Record<string, Record<string, boolean>>;
+  dns: Record<string, boolean>;
 }
 
 export const CELL_FIELDS = ['icmp', 'tcp', 'udp', 'icmp6', 'tcp6', 'udp6'] as const;
+
+/** Row key of a Service probe: IPv4 ClusterIP plain, IPv6 with a "/v6" suffix. */
+export function serviceProbeKey(service: string, port: number, protocol: string, v6: boolean): string {
+  return `${service}:${port}/${protocol}${v6 ? '/v6' : ''}`;
+}

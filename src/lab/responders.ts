@@ -1,11 +1,15 @@
-// Starts and stops the responder process of each lab pod.
+// Starts and stops the lab's long-running helpers: the responder of each lab
+// pod, the cluster DNS server (in the built-in DNS pod), and the API server
+// stand-in (in node1's namespace, behind the `kubernetes` Service).
+import { APISERVER_NAME, API_TARGET_PORT } from './builtin.js';
 import { distScript } from './scripts.js';
-import { responderLogFile } from './names.js';
-import type { PlannedPod } from './plan.js';
+import { apiserverLogFile, responderLogFile, servicesFile } from './names.js';
+import type { PlannedNode, PlannedPod } from './plan.js';
 import { runs, spawnDetached, tail, terminate } from './procs.js';
 
 const READY_TIMEOUT_MS = 10_000;
 const STOP_GRACE_MS = 1_000;
+/** Every helper script's name ends with this (responder.js, dns-responder.js). */
 export const RESPONDER_MARKER = 'responder.js';
 
 function responderArgs(pod: PlannedPod): string[] {
@@ -16,11 +20,9 @@ function responderArgs(pod: PlannedPod): string[] {
   return args;
 }
 
-/** Starts a pod's responder; resolves with its pid once it listens. */
-export function startResponder(lab: string, pod: PlannedPod, signal?: AbortSignal): Promise<number> {
-  const log = responderLogFile(lab, pod.index);
-  const script = distScript('lab/responder.js');
-  const child = spawnDetached('ip', ['netns', 'exec', pod.netns, process.execPath, script, ...responderArgs(pod)], {
+/** Runs a script in a netns, detached; resolves with its pid once it reports ready over IPC. */
+export function startReady(what: string, netns: string, script: string, args: string[], log: string, signal?: AbortSignal): Promise<number> {
+  const child = spawnDetached('ip', ['netns', 'exec', netns, process.execPath, distScript(script), ...args], {
     outFile: log,
     ipc: true,
   });
@@ -29,7 +31,7 @@ export function startResponder(lab: string, pod: PlannedPod, signal?: AbortSigna
       cleanup();
       if (child.pid !== undefined) void terminate([child.pid], 0);
       const logTail = tail(log);
-      reject(new Error(`responder of ${pod.key} in ${pod.netns}: ${why}${logTail ? `\n${logTail}` : ''}`));
+      reject(new Error(`${what} in ${netns}: ${why}${logTail ? `\n${logTail}` : ''}`));
     };
     const timer = setTimeout(() => fail(`not ready after ${READY_TIMEOUT_MS} ms`), READY_TIMEOUT_MS);
     const onAbort = () => fail('aborted');
@@ -51,6 +53,22 @@ export function startResponder(lab: string, pod: PlannedPod, signal?: AbortSigna
       resolve(child.pid as number);
     });
   });
+}
+
+/** Starts a pod's responder (the DNS server for the built-in DNS pod); resolves with its pid once it listens. */
+export function startResponder(lab: string, pod: PlannedPod, signal?: AbortSignal): Promise<number> {
+  const log = responderLogFile(lab, pod.index);
+  if (pod.builtin === 'dns') {
+    const args = ['--name', pod.key, '--records', servicesFile(lab)];
+    return startReady(`DNS server of ${pod.key}`, pod.netns, 'lab/dns-responder.js', args, log, signal);
+  }
+  return startReady(`responder of ${pod.key}`, pod.netns, 'lab/responder.js', responderArgs(pod), log, signal);
+}
+
+/** The API server stand-in: TCP 6443 on the control-plane node, answering its name. */
+export function startApiserver(lab: string, node: PlannedNode, signal?: AbortSignal): Promise<number> {
+  const args = ['--name', APISERVER_NAME, '--tcp', String(API_TARGET_PORT)];
+  return startReady(`API server stand-in on ${node.name}`, node.netns, 'lab/responder.js', args, apiserverLogFile(lab), signal);
 }
 
 /** Stops responders by pid, skipping pids that now belong to something else. */

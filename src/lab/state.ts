@@ -18,6 +18,9 @@ export interface LabState {
   plan: LabPlan;
   namespaces: string[];
   responders: { pod: string; pid: number }[];
+  /** the lab's kube-proxy (kube-proxy.ts) and API server stand-in, once started */
+  kubeProxy?: number;
+  apiserver?: number;
   agents: { node: string; instance: string; pid: number; logFile: string }[];
 }
 

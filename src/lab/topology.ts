@@ -8,6 +8,7 @@ import { ipBatch, inNetns, run } from './exec.js';
 import type { RunOptions } from './exec.js';
 import { NETNS_DIR, NODE_UNDERLAY_IF, POD_IF, UNDERLAY_BRIDGE, labNetnsPrefix, underlayPortIf } from './names.js';
 import type { LabPlan, PlannedNode, PlannedPod } from './plan.js';
+import { bridgeNodeLines, bridgePodLines } from './wiring-bridge.js';
 
 /** Every namespace the plan needs, nodes first. */
 export function planNetns(plan: LabPlan): string[] {
@@ -43,8 +44,10 @@ function underlayLines(plan: LabPlan): string[] {
 
 /** Node links and addresses: loopback, one veth per pod, the underlay port and its routes. */
 function nodeLines(plan: LabPlan, node: PlannedNode): string[] {
-  const lines = ['link set lo up', `addr add ${node.gateway.v6}/128 dev lo`];
-  for (const pod of podsOn(plan, node)) {
+  const lines = ['link set lo up'];
+  if (plan.cni === 'bridge') lines.push(...bridgeNodeLines(node, podsOn(plan, node)));
+  else lines.push(`addr add ${node.gateway.v6}/128 dev lo`);
+  for (const pod of plan.cni === 'bridge' ? [] : podsOn(plan, node)) {
     const dev = pod.hostIf as string;
     lines.push(
       `link add ${dev} type veth peer name ${POD_IF} netns ${pod.netns}`,
@@ -72,6 +75,7 @@ function nodeLines(plan: LabPlan, node: PlannedNode): string[] {
 
 /** Host routes to each pod; added once the pod side is up. */
 function nodeRouteLines(plan: LabPlan, node: PlannedNode): string[] {
+  if (plan.cni === 'bridge') return []; // on-link subnet of the bridge
   return podsOn(plan, node).flatMap((pod) => [
     `route add ${pod.ips.v4}/32 dev ${pod.hostIf as string}`,
     `route add ${pod.ips.v6}/128 dev ${pod.hostIf as string}`,
@@ -81,6 +85,7 @@ function nodeRouteLines(plan: LabPlan, node: PlannedNode): string[] {
 /** Pod side: its addresses on eth0, the node as on-link gateway for both families. */
 function podLines(plan: LabPlan, pod: PlannedPod): string[] {
   const node = plan.nodes[pod.nodeIndex - 1] as PlannedNode;
+  if (plan.cni === 'bridge') return bridgePodLines(node, pod);
   return [
     'link set lo up',
     `link set ${POD_IF} up`,

@@ -1,0 +1,186 @@
+// The examples with agents, on 1 and 2 nodes: the full matrix (pods over
+// ICMP/TCP/UDP, Services by ClusterIP, DNS; IPv4 and IPv6) must be the one
+// written in each example's README (the tables are parsed from there, so the
+// documentation cannot drift from the behaviour). On the 2-node CN2 lab: a
+// shared Service's backend is reachable from another network only on its
+// target port and cannot open a connection back, and a quarantined pod
+// reaches nothing, not even DNS, with the reason in the agent's log.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labDown, labMatrix, labUp } from '../src/lab/lab.js';
+import { CELL_FIELDS } from '../src/lab/protocol.js';
+import type { Matrix } from '../src/lab/protocol.js';
+import type { LabState } from '../src/lab/state.js';
+import { ensureBuilt } from './helpers/build.js';
+import { ROOT, podOf } from './helpers/lab.js';
+
+const run = promisify(execFile);
+
+type Table = { columns: string[]; rows: Map<string, Map<string, string>> };
+
+/** The markdown table after `<!-- expected: <name> -->` in a README. */
+function readmeTable(readme: string, name: string): Table {
+  const lines = readme.split('\n');
+  const start = lines.findIndex((l) => l.trim() === `<!-- expected: ${name} -->`);
+  if (start < 0) throw new Error(`README has no "expected: ${name}" table`);
+  const rowsText = lines.slice(start + 1).filter((_, i, all) => all.slice(0, i + 1).every((l) => l.trim().startsWith('|')));
+  const cells = (l: string) => l.trim().replace(/^\||\|$/g, '').split('|').map((c) => c.trim().replace(/\*\*/g, ''));
+  const [head, , ...body] = rowsText;
+  const columns = cells(head as string).slice(1);
+  const rows = new Map<string, Map<string, string>>();
+  for (const l of body) {
+    const [from, ...values] = cells(l);
+    rows.set(from as string, new Map(columns.map((c, i) => [c, values[i] as string])));
+  }
+  return { columns, rows };
+}
+
+/** The matrix key a README name stands for ("pod1" -> "isolated-namespace-demo/pod1"). */
+function resolver(keys: string[]): (name: string) => string {
+  return (name) => {
+    const found = keys.filter((k) => k === name || k.endsWith(`/${name}`));
+    if (found.length !== 1) throw new Error(`README name "${name}" matches ${found.length} pods`);
+    return found[0] as string;
+  };
+}
+
+function yes(value: string | undefined, where: string): boolean {
+  if (value === 'yes') return true;
+  if (value === 'no') return false;
+  throw new Error(`${where}: expected "yes" or "no", found ${JSON.stringify(value)}`);
+}
+
+/** Every cell that differs from the README, as readable lines (empty = as documented). */
+function mismatches(m: Matrix, readme: string): string[] {
+  const out: string[] = [];
+  const pods = readmeTable(readme, 'pods');
+  const keyOf = resolver(Object.keys(m.pods));
+  const documented = [...pods.rows.keys()].map(keyOf).sort();
+  if (JSON.stringify(documented) !== JSON.stringify(Object.keys(m.pods).sort())) {
+    out.push(`pods: README has ${documented.join(', ')}, lab has ${Object.keys(m.pods).sort().join(', ')}`);
+  }
+  for (const [from, row] of pods.rows) {
+    for (const [to, value] of row) {
+      if (to === from) continue;
+      const cell = m.pods[keyOf(from)]?.[keyOf(to)];
+      if (!cell) continue;
+      const want = yes(value, `pods ${from} -> ${to}`);
+      for (const f of CELL_FIELDS) if (cell[f] !== want) out.push(`${from} -> ${to} ${f}: ${cell[f]}`);
+    }
+  }
+  const services = readmeTable(readme, 'services');
+  const serviceColumns = services.columns.filter((c) => c !== 'dns');
+  for (const [from, row] of services.rows) {
+    const src = keyOf(from);
+    const got = m.services[src] ?? {};
+    const listed = [...serviceColumns, ...serviceColumns.map((c) => `${c}/v6`)].sort();
+    if (JSON.stringify(Object.keys(got).sort()) !== JSON.stringify(listed)) {
+      out.push(`${from}: probed ${Object.keys(got).sort().join(', ')}; README lists ${listed.join(', ')}`);
+    }
+    for (const c of serviceColumns) {
+      const want = yes(row.get(c), `services ${from} -> ${c}`);
+      for (const k of [c, `${c}/v6`]) if (got[k] !== want) out.push(`${from} -> ${k}: ${got[k]}`);
+    }
+    const dns = yes(row.get('dns'), `dns ${from}`);
+    if (m.dns[src] !== dns) out.push(`${from} dns: ${m.dns[src]}`);
+  }
+  return out;
+}
+
+/** One TCP connection from a pod; the reply line, or why there was none. */
+async function connect(state: LabState, from: string, host: string, port: number): Promise<string> {
+  const script = `const s = require('net').connect({ host: ${JSON.stringify(host)}, port: ${port} });
+    s.setTimeout(800, () => { console.log('timeout'); process.exit(); });
+    s.on('data', (d) => { console.log(String(d).trim()); process.exit(); });
+    s.on('error', (e) => { console.log(e.code); process.exit(); });`;
+  const { stdout } = await run('ip', ['netns', 'exec', podOf(state, from).netns, process.execPath, '-e', script]);
+  return stdout.trim();
+}
+
+const EXAMPLES = [
+  { dir: 'cn2-isolated-namespace', tag: 'cn' },
+  { dir: 'custom-pod-networks', tag: 'cp' },
+  { dir: 'hub-and-spoke', tag: 'hs' },
+];
+
+beforeAll(() => ensureBuilt());
+
+for (const example of EXAMPLES) {
+  describe.each([1, 2])(`examples/${example.dir} on %i node(s), with agents`, (nodes) => {
+    const lab = `lp${example.tag}${nodes}`;
+    const readme = fs.readFileSync(path.join(ROOT, 'examples', example.dir, 'README.md'), 'utf8');
+    let dir: string;
+    let state: LabState;
+
+    beforeAll(async () => {
+      await labDown(lab);
+      // A copy: some tests edit manifests while the lab runs.
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), `vrfwall-${lab}-`));
+      fs.cpSync(path.join(ROOT, 'examples', example.dir), dir, { recursive: true });
+      state = await labUp(dir, { lab, nodes, log: () => undefined });
+    });
+
+    afterAll(async () => {
+      await labDown(lab);
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('gives the matrix its README documents: pods, Services (IPv4 and IPv6 ClusterIPs) and DNS', async () => {
+      expect(mismatches(await labMatrix(lab), readme)).toEqual([]);
+    });
+
+    if (example.tag !== 'cn' || nodes !== 2) return;
+
+    it("reaches a shared Service's backend from another network on the target port only; the backend cannot open one back", async () => {
+      const pod1 = 'isolated-namespace-demo/pod1';
+      const pod3 = 'non-isolated-namespace-demo/pod3';
+      const ips = podOf(state, pod3).ips;
+      // Port 80 is the target port of non-isolated-namespace-demo/web; 8080 is not.
+      for (const ip of [ips.v4, ips.v6]) {
+        expect(await connect(state, pod1, ip, 80)).toBe(pod3);
+        expect(await connect(state, pod1, ip, 8080)).toBe('timeout');
+      }
+      const back = podOf(state, pod1).ips;
+      for (const ip of [back.v4, back.v6]) expect(await connect(state, pod3, ip, 8080)).toBe('timeout');
+      // pod2:80 backs the isolated namespace's own Service: closed to pod3 directly too.
+      expect(await connect(state, pod3, podOf(state, 'isolated-namespace-demo/pod2').ips.v4, 80)).toBe('timeout');
+    });
+
+    it('quarantines a pod with a bad network annotation: it reaches nothing, not even DNS, and the agent says why', async () => {
+      const pod1 = 'isolated-namespace-demo/pod1';
+      const file = path.join(dir, 'isolated-namespace-demo.yaml');
+      const original = fs.readFileSync(file, 'utf8');
+      const annotated = original.replace(
+        /(  name: pod1\n  namespace: isolated-namespace-demo\n)/,
+        '$1  annotations:\n    vrfwall.dev/network: isolated-namespace-demo/no-such-network\n',
+      );
+      expect(annotated).not.toBe(original);
+      fs.writeFileSync(file, annotated);
+      try {
+        const deadline = Date.now() + 5_000;
+        let m = await labMatrix(lab, { timeoutMs: 500 });
+        while (m.dns[pod1] && Date.now() < deadline) m = await labMatrix(lab, { timeoutMs: 500 });
+        const reached = [
+          ...Object.entries(m.services[pod1] ?? {}).filter(([, ok]) => ok).map(([k]) => k),
+          ...Object.entries(m.pods[pod1] ?? {}).filter(([, c]) => CELL_FIELDS.some((f) => c[f])).map(([k]) => k),
+          ...Object.keys(m.pods).filter((k) => k !== pod1 && CELL_FIELDS.some((f) => m.pods[k]?.[pod1]?.[f])),
+        ];
+        expect(reached).toEqual([]);
+        expect(m.dns[pod1]).toBe(false);
+        expect(Object.keys(m.services[pod1] ?? {})).toContain('kube-system/kube-dns:53/UDP');
+        // pod2, its former neighbour, still resolves names: only pod1 is cut off.
+        expect(m.dns['isolated-namespace-demo/pod2']).toBe(true);
+        const logs = state.agents.map((a) => fs.readFileSync(a.logFile, 'utf8')).join('\n');
+        const line = logs.split('\n').find((l) => l.includes('quarantined') && l.includes(pod1));
+        expect(line).toBeDefined();
+        expect(line).toContain('no-such-network');
+      } finally {
+        fs.writeFileSync(file, original);
+      }
+    });
+  });
+}
