@@ -8,15 +8,18 @@ import type { Logger } from 'pino';
 import { native, type NativeAddon } from '../bpf/native.js';
 import { compile } from '../model/compile.js';
 import { emptyAllocation } from '../model/vrf.js';
-import type { DesiredState, PodPlacement, VrfAllocation } from '../model/types.js';
+import type { DesiredState, PodObject, PodPlacement, VrfAllocation } from '../model/types.js';
 import type { StateSource } from '../sources/source.js';
 import { Attacher, type AttachMode } from './attach.js';
 import { ensureBpffs, removePins } from './bpffs.js';
 import { closeDatapath, instancePaths, loadDatapath, type Datapath, type InstancePaths } from './datapath.js';
-import { discoverInterfaces } from './discovery.js';
+import ipaddr from 'ipaddr.js';
+import { InterfaceDiscovery, applyNeighbours, canonicalIp } from './discovery.js';
 import { desiredImages } from './images.js';
 import { applyPlans, planSync } from './mapsync.js';
+import { pruneSessions } from './sessions.js';
 import { writeJsonAtomic } from '../util/files.js';
+import { Observability, type ObservabilityConfig } from '../api/observability.js';
 
 export interface AgentConfig {
   nodeName: string;
@@ -33,6 +36,10 @@ export interface AgentConfig {
   /** full reconcile period, a safety net under the event-driven path */
   resyncMs: number;
   maxEndpoints?: number;
+  /** flow statistics, gRPC API and metrics (issue 5); absent = none */
+  observability?: ObservabilityConfig;
+  /** size of the Service session table (LRU; default VW_SESSIONS_MAX) */
+  maxSessions?: number;
 }
 
 export interface AgentStatus {
@@ -63,6 +70,10 @@ export class Agent {
   private unsubscribe: (() => void) | undefined;
   private lastPlacements = new Map<string, string>();
   private lastProblems = new Set<string>();
+  private obs: Observability | undefined;
+  private readonly discovery = new InterfaceDiscovery();
+  /** local pod IPs on a bridge whose port is not known yet: their neighbour events wake us */
+  private unresolved = new Set<string>();
 
   constructor(
     private readonly config: AgentConfig,
@@ -87,19 +98,46 @@ export class Agent {
   async start(): Promise<void> {
     ensureBpffs();
     fs.mkdirSync(this.runDir, { recursive: true });
+    this.writeStatus([]); // "running, not synced": probes can tell starting from dead
     const adopting = fs.existsSync(this.paths.maps);
-    const sizes = this.config.maxEndpoints !== undefined ? { endpoints: this.config.maxEndpoints } : {};
+    const sizes = {
+      ...(this.config.maxEndpoints !== undefined ? { endpoints: this.config.maxEndpoints } : {}),
+      ...(this.config.maxSessions !== undefined ? { sessions: this.config.maxSessions } : {}),
+    };
     this.dp = loadDatapath(this.bpf, this.config.bpfDir, this.paths, sizes);
     this.attacher = new Attacher(this.bpf, this.paths.links, this.dp.programs, this.log, this.config.attachMode);
     this.allocation = this.readAllocation();
     this.log.info({ instance: this.config.instance, pins: this.paths.root, adopting }, 'datapath loaded');
+    if (this.config.observability) {
+      // Flows are read and the API answers (health NOT_SERVING) from here on.
+      this.obs = await Observability.start(
+        this.bpf,
+        { node: this.config.nodeName, mapsDir: this.paths.maps, programs: () => this.dp?.programs },
+        this.config.observability,
+        this.log,
+      );
+    }
 
     // Until the first full state is in, the pinned maps (if any) keep
     // enforcing what the previous agent left: no window opens.
     this.unsubscribe = this.source.onChange(() => this.schedule());
     await this.source.start();
-    await this.reconcile();
+    // Netlink events from here on: a neighbour answering our first
+    // reconcile's resolution request must not be missed.
     this.startMonitor();
+    // The first reconcile counts as running, so triggers meanwhile queue
+    // behind it (schedule) instead of running beside it; its error fails start.
+    const first = this.reconcile();
+    this.running = first.catch(() => undefined);
+    try {
+      await first;
+    } finally {
+      this.running = undefined;
+    }
+    if (this.dirty) {
+      this.dirty = false;
+      this.schedule();
+    }
     this.timer = setInterval(() => this.schedule(), this.config.resyncMs);
     this.timer.unref();
   }
@@ -112,6 +150,8 @@ export class Agent {
     this.monitor?.kill();
     await this.source.stop();
     await this.running;
+    await this.obs?.stop();
+    this.obs = undefined;
     if (this.dp) closeDatapath(this.bpf, this.dp);
     this.dp = undefined;
   }
@@ -145,13 +185,15 @@ export class Agent {
     if (!dp || !attacher) throw new Error('agent not started');
     const t0 = process.hrtime.bigint();
     const state = this.source.current();
-    const ifaces = await discoverInterfaces();
+    const ifaces = await this.discovery.discover(localPodIps(state.pods.values(), this.config.nodeName), this.config.podCIDRs);
+    const tCompile = performance.now();
     const desired = compile(
       state,
       { nodeName: this.config.nodeName, podCIDRs: this.config.podCIDRs, serviceCIDRs: this.config.serviceCIDRs },
       ifaces.byIp,
       this.allocation,
     );
+    const compileMs = performance.now() - tCompile;
     // Ids hit the disk before the maps, so a crash never leaves maps holding
     // ids that a restarted agent would hand to other networks.
     this.allocation = desired.allocation;
@@ -163,20 +205,31 @@ export class Agent {
       planSync(this.bpf, dp.maps.networks, images.networks),
       planSync(this.bpf, dp.maps.cidrs, images.cidrs),
       planSync(this.bpf, dp.maps.vrf_pairs, images.vrfPairs),
+      planSync(this.bpf, dp.maps.services, images.services),
+      planSync(this.bpf, dp.maps.backends, images.backends),
       planSync(this.bpf, dp.maps.endpoints, images.endpoints),
     ];
     const maps = applyPlans(this.bpf, plans);
+    // A policy change must not leave replies of now-refused connections open.
+    const prunedSessions = maps.updated + maps.deleted > 0 ? pruneSessions(this.bpf, dp.maps.sessions, desired) : 0;
 
     const want = new Set<number>();
     for (const ifindexes of desired.attach.values()) for (const i of ifindexes) want.add(i);
     const links = attacher.sync(want, ifaces.all);
+    this.unresolved = new Set(ifaces.unresolved);
+    // Bridge ports are found through the neighbour table: have the kernel
+    // resolve (and keep resolving) local pods' addresses.
+    await applyNeighbours(ifaces.manage, ifaces.release).catch((e: unknown) =>
+      this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not request neighbour resolution'),
+    );
 
     this.generation++;
     this.report(desired);
     this.writeStatus([...desired.attach.keys()].sort());
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    this.obs?.synced({ state, desired, generation: this.generation, attachMode: attacher.attachMode ?? null, compileMs, reconcileMs: ms });
     if (maps.updated + maps.deleted + links.attached + links.detached + links.updated > 0 || this.generation === 1) {
-      this.log.info({ generation: this.generation, ms: Math.round(ms * 10) / 10, maps, links }, 'reconciled');
+      this.log.info({ generation: this.generation, ms: Math.round(ms * 10) / 10, maps, links, prunedSessions }, 'reconciled');
     }
   }
 
@@ -228,9 +281,16 @@ export class Agent {
 
   /** Interfaces and routes appear after Pod objects (CNI timing): react to netlink events. */
   private startMonitor(): void {
-    const child = spawn('ip', ['monitor', 'link', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn('ip', ['monitor', 'label', 'link', 'route', 'neigh'], { stdio: ['ignore', 'pipe', 'ignore'] });
     let pending: NodeJS.Timeout | undefined;
-    child.stdout.on('data', () => {
+    let partial = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      // Neighbour entries change all the time; only the one we wait for
+      // (a bridged pod's address getting its MAC) is worth a reconcile.
+      if (!lines.some((l) => this.isTrigger(l))) return;
       pending ??= setTimeout(() => {
         pending = undefined;
         this.schedule();
@@ -240,11 +300,18 @@ export class Agent {
     this.monitor = child;
   }
 
+  private isTrigger(line: string): boolean {
+    if (line.startsWith('[LINK]') || line.startsWith('[ROUTE]')) return true;
+    if (!line.startsWith('[NEIGH]') || this.unresolved.size === 0) return false;
+    const ip = line.slice('[NEIGH]'.length).replace(/^Deleted /, '').split(' ')[0] ?? '';
+    return ipaddr.isValid(ip) && this.unresolved.has(canonicalIp(ip)) && line.includes(' lladdr ');
+  }
+
   /** Remove everything this instance attached and pinned (agent --cleanup). */
   static async cleanup(config: AgentConfig, log: Logger, bpf: NativeAddon = native()): Promise<void> {
     ensureBpffs();
     const paths = instancePaths(config.bpffsRoot, config.instance);
-    const { all } = await discoverInterfaces();
+    const { all, release } = await new InterfaceDiscovery().discover([], config.podCIDRs);
     if (fs.existsSync(paths.root)) {
       fs.mkdirSync(paths.links, { recursive: true });
       const noPrograms = { fromPod: -1, toPod: -1 };
@@ -252,9 +319,19 @@ export class Agent {
       log.info({ ...result }, 'detached');
     }
     removePins(paths.root);
+    await applyNeighbours([], release); // the managed neighbour entries asked for bridge ports
     fs.rmSync(path.join(config.runDir, config.instance), { recursive: true, force: true });
     log.info({ pins: paths.root }, 'cleanup done');
   }
+}
+
+/** The addresses of each pod of this node that has its own network namespace. */
+function localPodIps(pods: Iterable<PodObject>, nodeName: string): string[][] {
+  const out: string[][] = [];
+  for (const p of pods) {
+    if (p.spec.nodeName === nodeName && !p.spec.hostNetwork && p.status.podIPs.length > 0) out.push(p.status.podIPs.map(canonicalIp));
+  }
+  return out;
 }
 
 function describe(p: PodPlacement): string {

@@ -1,5 +1,27 @@
-// Finds the host-side interface of each local pod from its IP: the host route
-// the CNI installed for the pod (ptp-style CNIs such as Calico or the ptp plugin).
+// Finds the host-side interface of each local pod from its IP, in the node's
+// network namespace. Two wirings, both read from netlink (iproute2 JSON):
+//
+// - ptp (Calico, the ptp plugin, `lab --cni ptp`): the CNI installs a host
+//   route (/32, /128) for the pod IP out of the pod's veth. That device is it.
+// - bridge (flannel, the bridge plugin, `lab --cni bridge`): the pod's veth is
+//   a port of a Linux bridge that holds the node's gateway address on the pod
+//   subnet. No per-pod route: the node reaches the pod through the neighbour
+//   table (pod IP -> pod MAC) and the bridge's forwarding database (MAC ->
+//   port). Pod IP -> MAC -> port is the interface.
+//
+// Learning the MAC (bridge wiring). The node knows a pod's MAC only after an
+// ARP/ND exchange with it. For every local pod IP on a bridge subnet the
+// agent asks the kernel for a *managed* neighbour entry (NTF_MANAGED, Linux
+// 5.16+): the kernel resolves it at once (ARP request / neighbour
+// solicitation to the pod) and keeps re-resolving it, so the pod's replies
+// also keep the bridge's FDB entry from ageing out. The agent is woken by
+// the neighbour event (`ip monitor neigh`) and attaches. The MAC could also be
+// read from the peer veth, but that lives in the pod's namespace, which the
+// node's namespace cannot name reliably (the CRI pins it where it likes).
+// Until the pod answers, its own hooks are not attached; its endpoint is in
+// the maps from the Pod object on, so every other pod's hooks already
+// enforce isolation against it (and a container's processes start after the
+// CNI has configured the address, by which time the port is resolved).
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import ipaddr from 'ipaddr.js';
@@ -11,15 +33,34 @@ interface IpRoute {
   dst: string;
   dev?: string;
   type?: string;
+  scope?: string;
 }
 
 interface IpLink {
   ifindex: number;
   ifname: string;
+  master?: string;
+  linkinfo?: { info_kind?: string };
 }
 
-async function ipJson<T>(args: string[]): Promise<T[]> {
-  const { stdout } = await run('ip', ['-json', ...args], { maxBuffer: 64 * 1024 * 1024 });
+interface IpNeigh {
+  dst: string;
+  dev?: string;
+  lladdr?: string;
+  managed?: null;
+  state?: string[];
+}
+
+interface FdbEntry {
+  mac: string;
+  ifname?: string;
+  master?: string;
+  flags?: string[];
+  state?: string;
+}
+
+async function jsonOf<T>(cmd: string, args: string[]): Promise<T[]> {
+  const { stdout } = await run(cmd, ['-json', ...args], { maxBuffer: 64 * 1024 * 1024 });
   const text = stdout.trim();
   return text === '' ? [] : (JSON.parse(text) as T[]);
 }
@@ -38,27 +79,170 @@ function hostRouteAddress(dst: string): string | undefined {
   return canonicalIp(addr);
 }
 
+/** A connected subnet of a bridge (its gateway address's prefix). */
+interface BridgeSubnet {
+  bridge: string;
+  net: [ipaddr.IPv4 | ipaddr.IPv6, number];
+}
+
+function inSubnet(ip: string, s: BridgeSubnet): boolean {
+  const a = ipaddr.process(ip);
+  return a.kind() === s.net[0].kind() && a.match(s.net as [typeof a, number]);
+}
+
+export interface NeighbourRequest {
+  ip: string;
+  bridge: string;
+}
+
 export interface Discovered {
-  /** pod IP -> ifindex, from host routes (/32, /128) out of a device */
+  /** pod IP -> ifindex: host routes (ptp) and neighbour + FDB (bridge) */
   byIp: InterfaceIndex;
   /** every interface of this netns */
   all: number[];
+  /** local pod IPs on a bridge subnet whose port is not known yet */
+  unresolved: string[];
+  /** neighbour entries to make managed (resolve now, keep fresh) */
+  manage: NeighbourRequest[];
+  /** managed entries for addresses that are no longer local pods */
+  release: NeighbourRequest[];
 }
 
-/** What the node's routing table says about pod interfaces, in this netns. */
-export async function discoverInterfaces(): Promise<Discovered> {
-  const [links, v4, v6] = await Promise.all([
-    ipJson<IpLink>(['link', 'show']),
-    ipJson<IpRoute>(['-4', 'route', 'show', 'table', 'main']),
-    ipJson<IpRoute>(['-6', 'route', 'show', 'table', 'main']),
-  ]);
-  const byName = new Map(links.map((l) => [l.ifname, l.ifindex]));
-  const out: InterfaceIndex = new Map();
-  for (const r of [...v4, ...v6]) {
-    if (r.dev === undefined || (r.type !== undefined && r.type !== 'unicast')) continue;
-    const addr = hostRouteAddress(r.dst);
-    const ifindex = byName.get(r.dev);
-    if (addr !== undefined && ifindex !== undefined && r.dev !== 'lo') out.set(addr, ifindex);
+/** What a pod's IP was last seen behind; kept while port and MAC stay the same. */
+interface Learned {
+  bridge: string;
+  mac: string;
+  ifindex: number;
+}
+
+/**
+ * Interface discovery with memory: a bridge port learned once stays known
+ * while the port exists on the same bridge and the neighbour entry has not
+ * changed MAC, even if the FDB entry ages out between two ARP refreshes.
+ */
+export class InterfaceDiscovery {
+  private learned = new Map<string, Learned>();
+
+  /**
+   * @param localPods the IPs of each local (non-host-network) pod; one pod's
+   *        addresses share its interface, so one resolved IP places all of them
+   * @param podCIDRs managed neighbour entries are only ever removed inside these
+   */
+  async discover(localPods: readonly (readonly string[])[] = [], podCIDRs: readonly string[] = []): Promise<Discovered> {
+    const [links, v4, v6] = await Promise.all([
+      jsonOf<IpLink>('ip', ['-details', 'link', 'show']),
+      jsonOf<IpRoute>('ip', ['-4', 'route', 'show', 'table', 'main']),
+      jsonOf<IpRoute>('ip', ['-6', 'route', 'show', 'table', 'main']),
+    ]);
+    const byName = new Map(links.map((l) => [l.ifname, l]));
+    const out: InterfaceIndex = new Map();
+    for (const r of [...v4, ...v6]) {
+      if (r.dev === undefined || (r.type !== undefined && r.type !== 'unicast')) continue;
+      const addr = hostRouteAddress(r.dst);
+      const link = byName.get(r.dev);
+      if (addr !== undefined && link !== undefined && r.dev !== 'lo') out.set(addr, link.ifindex);
+    }
+    const result: Discovered = { byIp: out, all: links.map((l) => l.ifindex), unresolved: [], manage: [], release: [] };
+
+    const bridges = new Set(links.filter((l) => l.linkinfo?.info_kind === 'bridge').map((l) => l.ifname));
+    if (bridges.size === 0) {
+      this.learned.clear();
+      return result;
+    }
+    const subnets: BridgeSubnet[] = [];
+    for (const r of [...v4, ...v6]) {
+      if (r.dev === undefined || !bridges.has(r.dev) || !r.dst.includes('/') || hostRouteAddress(r.dst) !== undefined) continue;
+      try {
+        subnets.push({ bridge: r.dev, net: ipaddr.parseCIDR(r.dst) });
+      } catch {
+        // not a prefix (e.g. "default"): no pods behind it
+      }
+    }
+    const [neighbours, fdb] = await Promise.all([jsonOf<IpNeigh>('ip', ['neigh', 'show']), jsonOf<FdbEntry>('bridge', ['fdb', 'show'])]);
+
+    // MAC -> port, per bridge: learned entries only (not the ports' own
+    // permanent addresses, not the bridge's "self" entries).
+    const portOf = new Map<string, number>();
+    for (const e of fdb) {
+      if (e.master === undefined || !bridges.has(e.master) || e.ifname === undefined) continue;
+      if (e.state === 'permanent' || e.flags?.includes('self')) continue;
+      const port = byName.get(e.ifname);
+      if (port?.master === e.master) portOf.set(`${e.master}|${e.mac.toLowerCase()}`, port.ifindex);
+    }
+    const isPortOf = (ifindex: number, bridge: string): boolean => links.some((l) => l.ifindex === ifindex && l.master === bridge);
+
+    const neighOf = new Map<string, IpNeigh>();
+    const learned = new Map<string, Learned>();
+    for (const n of neighbours) {
+      if (n.dev === undefined || !bridges.has(n.dev) || !ipaddr.isValid(n.dst)) continue;
+      const ip = canonicalIp(n.dst);
+      neighOf.set(ip, n);
+      const mac = n.lladdr?.toLowerCase();
+      const before = this.learned.get(ip);
+      let port: number | undefined;
+      if (mac !== undefined) port = portOf.get(`${n.dev}|${mac}`);
+      if (port === undefined && before !== undefined && before.bridge === n.dev && (mac === undefined || mac === before.mac) && isPortOf(before.ifindex, n.dev)) {
+        port = before.ifindex; // FDB entry aged out (or the probe is in flight): same pod, same port
+      }
+      if (port === undefined) continue;
+      // A port comes from the FDB (mac known) or from memory (before known).
+      learned.set(ip, { bridge: n.dev, mac: mac ?? (before as Learned).mac, ifindex: port });
+      if (!out.has(ip)) out.set(ip, port);
+    }
+    this.learned = learned;
+
+    // One pod, one interface: a resolved address places the pod's others.
+    for (const ips of localPods) {
+      const ports = new Set(ips.map((ip) => out.get(ip)).filter((i): i is number => i !== undefined));
+      if (ports.size !== 1) continue;
+      const [port] = [...ports] as [number];
+      for (const ip of ips) if (!out.has(ip)) out.set(ip, port);
+    }
+
+    const local = new Set<string>();
+    for (const ips of localPods) {
+      for (const ip of ips) {
+        const subnet = subnets.find((s) => inSubnet(ip, s));
+        if (subnet === undefined) continue;
+        local.add(ip);
+        if (!out.has(ip)) result.unresolved.push(ip);
+        if (!neighOf.has(ip) || !('managed' in (neighOf.get(ip) as IpNeigh))) result.manage.push({ ip, bridge: subnet.bridge });
+      }
+    }
+    const cidrs = podCIDRs.flatMap((c) => {
+      try {
+        return [ipaddr.parseCIDR(c)];
+      } catch {
+        return [];
+      }
+    });
+    for (const [ip, n] of neighOf) {
+      if (!('managed' in n) || local.has(ip) || n.dev === undefined) continue;
+      const a = ipaddr.process(ip);
+      if (cidrs.some((c) => c[0].kind() === a.kind() && a.match(c as [typeof a, number]))) result.release.push({ ip, bridge: n.dev });
+    }
+    return result;
   }
-  return { byIp: out, all: links.map((l) => l.ifindex) };
+}
+
+/** Makes neighbour entries managed (resolution starts at once) and removes released ones. */
+export async function applyNeighbours(manage: NeighbourRequest[], release: NeighbourRequest[]): Promise<void> {
+  const lines = [
+    // "replace" keeps a known link-layer address and only adds the flag.
+    ...manage.map((n) => `neigh replace ${n.ip} dev ${n.bridge} managed`),
+    ...release.map((n) => `neigh del ${n.ip} dev ${n.bridge}`),
+  ];
+  if (lines.length === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const child = execFile('ip', ['-force', '-batch', '-'], (err, _out, stderr) => {
+      if (err) reject(new Error(`ip neigh: ${stderr.trim() || err.message}`));
+      else resolve();
+    });
+    child.stdin?.end(lines.join('\n') + '\n');
+  });
+}
+
+/** What the node's routing and neighbour tables say about pod interfaces, in this netns. */
+export async function discoverInterfaces(): Promise<Discovered> {
+  return new InterfaceDiscovery().discover();
 }

@@ -1,9 +1,11 @@
 // `vrfwall lab ...` subcommands. main.ts calls registerLabCommands(program).
 import { setMaxListeners } from 'node:events';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_LAB, labDown, labMatrix, labRun, labUp } from '../lab/lab.js';
 import { formatMatrix } from '../lab/matrix.js';
 import type { Matrix } from '../lab/protocol.js';
+import { printLabFlows } from './flows.js';
+import { CNI_MODES, type CniMode } from '../lab/plan.js';
 
 function positiveInt(what: string) {
   return (value: string): number => {
@@ -61,6 +63,7 @@ interface UpFlags {
   name: string;
   agent: boolean;
   agentTimeout: number;
+  cni: CniMode;
 }
 
 export function registerLabCommands(program: Command): void {
@@ -73,7 +76,12 @@ export function registerLabCommands(program: Command): void {
       .option('--nodes <n>', 'number of nodes (node1..nodeN)', positiveInt('--nodes'), 1)
       .option('--name <lab>', 'lab name (lowercase letters and digits)', DEFAULT_LAB)
       .option('--no-agent', 'do not start agents (no enforcement)')
-      .option('--agent-timeout <s>', 'seconds to wait for the agents to sync', positiveInt('--agent-timeout'), 30);
+      .option('--agent-timeout <s>', 'seconds to wait for the agents to sync', positiveInt('--agent-timeout'), 30)
+      .addOption(
+        new Option('--cni <mode>', 'pod wiring: ptp (veth + host routes, like Calico) or bridge (like flannel)')
+          .choices(CNI_MODES)
+          .default('ptp'),
+      );
 
   withUpOptions(lab.command('up <dir>'))
     .description(
@@ -87,6 +95,7 @@ export function registerLabCommands(program: Command): void {
           nodes: o.nodes,
           agent: o.agent,
           agentTimeoutMs: o.agentTimeout * 1000,
+          cni: o.cni,
           signal,
           log,
         });
@@ -97,9 +106,13 @@ export function registerLabCommands(program: Command): void {
 
   lab
     .command('matrix')
-    .description('probe ICMP, TCP and UDP (IPv4 and IPv6) between every pair of pods')
+    .description('probe ICMP, TCP and UDP (IPv4 and IPv6) between every pair of pods, every Service ClusterIP:port from every pod, and DNS')
     .option('--name <lab>', 'lab name', DEFAULT_LAB)
-    .option('--json', 'print JSON: {"pods": {"ns/pod": {"ns/pod": {"icmp","tcp","udp","icmp6","tcp6","udp6"}}}}')
+    .option(
+      '--json',
+      'print JSON: {"pods": {"ns/pod": {"ns/pod": {"icmp","tcp","udp","icmp6","tcp6","udp6"}}}, ' +
+        '"services": {"ns/pod": {"ns/svc:port/PROTO[/v6]": bool}}, "dns": {"ns/pod": bool}}',
+    )
     .action((o: { name: string; json?: boolean }) =>
       guarded('matrix', async (signal) => printMatrix(await labMatrix(o.name, { signal }), o.json === true)),
     );
@@ -122,17 +135,25 @@ export function registerLabCommands(program: Command): void {
   withUpOptions(lab.command('run <dir>'))
     .description('up, print the matrix, down (also on Ctrl-C and on errors)')
     .option('--json', 'print the matrix as JSON')
-    .action((dir: string, o: UpFlags & { json?: boolean }) =>
+    .option('--flows', "then print the agents' flows of the matrix run (verdicts and drop reasons)")
+    .action((dir: string, o: UpFlags & { json?: boolean; flows?: boolean }) =>
       guarded('run', async (signal) => {
+        const showFlows = async (name: string, m: Matrix): Promise<void> => {
+          printMatrix(m, o.json === true);
+          console.log('\nflows seen by the agents (source -> destination, packets and bytes forward/reverse):');
+          await printLabFlows(name);
+        };
         const matrix = await labRun(dir, {
+          ...(o.flows ? { afterMatrix: showFlows } : {}),
           lab: o.name,
           nodes: o.nodes,
           agent: o.agent,
           agentTimeoutMs: o.agentTimeout * 1000,
+          cni: o.cni,
           signal,
           log,
         });
-        printMatrix(matrix, o.json === true);
+        if (!o.flows) printMatrix(matrix, o.json === true);
       }),
     );
 }

@@ -1,0 +1,114 @@
+// Connecting to agents' APIs: a unix socket, TCP with mutual TLS, or the
+// agents of a running lab (one socket per node). Small promise wrappers
+// over the generated clients.
+import fs from 'node:fs';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { RUN_ROOT, labDir } from '../lab/names.js';
+import { readState } from '../lab/state.js';
+import { loadApi } from './proto.js';
+import type { GetFlowsRequest, GetFlowsResponse } from './messages.js';
+
+export interface Target {
+  /** what to call it in output: the node, or the address */
+  label: string;
+  address: string;
+  creds: grpc.ChannelCredentials;
+}
+
+export interface TargetOptions {
+  socket?: string;
+  server?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  lab?: string;
+  node?: string;
+}
+
+export const DEFAULT_INSTANCE_SOCKET = path.join(RUN_ROOT, 'default', 'api.sock');
+
+export function socketOf(instance: string): string {
+  return path.join(RUN_ROOT, instance, 'api.sock');
+}
+
+function labTargets(lab: string, node: string | undefined): Target[] {
+  const state = readState(lab);
+  if (!state) throw new Error(`lab "${lab}" is not up (no ${labDir(lab)}/state.json)`);
+  const agents = state.agents.filter((a) => node === undefined || a.node === node);
+  if (agents.length === 0) {
+    throw new Error(node ? `lab "${lab}" has no agent on node ${node} (nodes: ${state.agents.map((a) => a.node).join(', ')})` : `lab "${lab}" runs no agents`);
+  }
+  return agents.map((a) => ({ label: a.node, address: `unix:${socketOf(a.instance)}`, creds: grpc.credentials.createInsecure() }));
+}
+
+/** Labs that are up, from /run/vrfwall/lab/*. */
+function labsUp(): string[] {
+  try {
+    return fs.readdirSync(path.join(RUN_ROOT, 'lab')).filter((l) => readState(l)?.phase === 'up');
+  } catch {
+    return [];
+  }
+}
+
+/** Which agents to ask: explicit socket/server, a lab's nodes, or the default that finds one. */
+export function resolveTargets(o: TargetOptions): Target[] {
+  if (o.socket) return [{ label: o.node ?? o.socket, address: `unix:${o.socket}`, creds: grpc.credentials.createInsecure() }];
+  if (o.server) {
+    if (!o.tlsCert || !o.tlsKey || !o.tlsCa) throw new Error('--server needs --tls-cert, --tls-key and --tls-ca (the API is mutual TLS on TCP)');
+    const creds = grpc.credentials.createSsl(fs.readFileSync(o.tlsCa), fs.readFileSync(o.tlsKey), fs.readFileSync(o.tlsCert));
+    return [{ label: o.server, address: o.server, creds }];
+  }
+  if (o.lab) return labTargets(o.lab, o.node);
+  const env = process.env.VRFWALL_SOCKET;
+  if (env) return [{ label: env, address: `unix:${env}`, creds: grpc.credentials.createInsecure() }];
+  if (fs.existsSync(DEFAULT_INSTANCE_SOCKET)) {
+    return [{ label: 'default', address: `unix:${DEFAULT_INSTANCE_SOCKET}`, creds: grpc.credentials.createInsecure() }];
+  }
+  const labs = labsUp();
+  if (labs.length === 1) return labTargets(labs[0] as string, o.node);
+  throw new Error(
+    labs.length > 1
+      ? `several labs are up (${labs.join(', ')}): choose one with --lab`
+      : `no agent found: no ${DEFAULT_INSTANCE_SOCKET} and no lab up; use --socket, --server or --lab`,
+  );
+}
+
+export class AgentClient {
+  readonly flows: grpc.Client;
+  readonly state: grpc.Client;
+
+  constructor(readonly target: Target) {
+    const api = loadApi();
+    this.flows = new api.FlowClient(target.address, target.creds);
+    this.state = new api.StateClient(target.address, target.creds, { channelOverride: this.flows.getChannel() } as grpc.ClientOptions);
+  }
+
+  unary<Res>(client: 'flows' | 'state', method: string, req: object, timeoutMs = 10_000): Promise<Res> {
+    const c = this[client] as unknown as Record<string, (r: object, md: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Res) => void) => void>;
+    const fn = c[method];
+    if (!fn) throw new Error(`no method ${method}`);
+    return new Promise((resolve, reject) => {
+      fn.call(this[client], req, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (e, r) => (e ? reject(e) : resolve(r)));
+    });
+  }
+
+  getFlows(req: Partial<GetFlowsRequest>): grpc.ClientReadableStream<GetFlowsResponse> {
+    const c = this.flows as unknown as { GetFlows(r: object): grpc.ClientReadableStream<GetFlowsResponse> };
+    return c.GetFlows(req);
+  }
+
+  close(): void {
+    this.flows.close();
+  }
+}
+
+/** Reads a non-follow stream to the end. */
+export function collect<T>(stream: grpc.ClientReadableStream<T>): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    const out: T[] = [];
+    stream.on('data', (m: T) => out.push(m));
+    stream.on('error', reject);
+    stream.on('end', () => resolve(out));
+  });
+}

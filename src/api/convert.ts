@@ -1,0 +1,33 @@
+// Store Flow <-> API message, and request filters -> FlowFilterSpec.
+import type { FlowFilterSpec } from '../flows/filter.js';
+import type { Flow } from '../flows/types.js';
+import type { FlowFilterMsg, FlowMsg, VerdictName } from './messages.js';
+
+export const verdictName = (v: Flow['verdict']): VerdictName => (v === 'ALLOWED' ? 'VERDICT_ALLOWED' : 'VERDICT_DROPPED');
+
+export function toFlowMsg(f: Flow): FlowMsg {
+  return {
+    id: f.id,
+    node: f.node,
+    ifindex: f.ifindex,
+    source: f.source,
+    destination: f.destination,
+    protocol: f.protocol,
+    protocolName: f.protocolName,
+    direction: f.direction === 'EGRESS' ? 'DIRECTION_EGRESS' : 'DIRECTION_INGRESS',
+    verdict: verdictName(f.verdict),
+    dropReason: f.dropReason,
+    allowRule: f.allowRule,
+    code: f.code,
+    forward: f.forward,
+    reverse: f.reverse,
+    firstSeenMs: f.firstSeenMs,
+    lastSeenMs: f.lastSeenMs,
+    ethertype: f.ethertype,
+  };
+}
+
+/** A message filter as the filter module takes it (enum names pass through; it strips the prefixes). */
+export function toFilterSpec(m: FlowFilterMsg): FlowFilterSpec {
+  return { ...m };
+}

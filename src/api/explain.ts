@@ -1,0 +1,178 @@
+// Explain: what the kernel will do with a packet from A to B. A synthesized
+// packet runs through the LOADED programs with BPF_PROG_TEST_RUN: the
+// sender's from_pod when the sender is a pod on this node, then the
+// receiver's to_pod when the receiver is. The probe carries VW_PROBE_MAGIC
+// in skb->cb[0..1], so the programs count nothing and leave their decision
+// in cb[2] (verdict) and cb[3] (allow rule or drop reason).
+import ipaddr from 'ipaddr.js';
+import { TcAction, VW_PROBE_MAGIC, Verdict, allowRuleName, canonicalAddr, dropReasonName } from '../bpf/abi.js';
+import type { NativeAddon } from '../bpf/native.js';
+import type { Directory, EndpointInfo } from '../flows/directory.js';
+import { FilterError, parseProtocol } from '../flows/filter.js';
+import type { FlowEndpoint } from '../flows/types.js';
+import { invalid, ApiError } from './flow-service.js';
+import * as grpc from '@grpc/grpc-js';
+import type { ExplainRequest, ExplainResponse, ExplainStepMsg } from './messages.js';
+import { probeFrame } from './packet.js';
+
+/** struct __sk_buff (uapi) as BPF_PROG_TEST_RUN takes it. */
+const SKB_CTX_SIZE = 192;
+const SKB_IFINDEX_OFF = 40;
+const SKB_CB_OFF = 48;
+const DEFAULT_PORT = 80;
+
+export const RULE_TEXT: Record<string, string> = {
+  SAME_NETWORK: 'rule 1: both endpoints are in the same network',
+  ROUTER: 'rule 2: a VirtualNetworkRouter connects the two networks',
+  SERVICE: "rule 3: a Service virtual IP the sender's network may use",
+  SERVICE_BACKEND: 'rule 4: a backend of such a Service, on a target port',
+  REPLY: 'rule 5: a reply within a connection rule 3 or 4 allowed',
+  NOT_POD: 'rule 6: one side is not a pod (node, host network or outside the cluster)',
+};
+
+export interface ProbePrograms {
+  fromPod: number;
+  toPod: number;
+}
+
+interface Side {
+  ip: string;
+  info: EndpointInfo | undefined;
+  text: string;
+}
+
+function podEntries(dir: Directory, ns: string, name: string): EndpointInfo[] {
+  return [...dir.byIp.values()].filter((e) => e.namespace === ns && e.pod === name);
+}
+
+function resolve(dir: Directory, text: string, field: string, family: 4 | 6 | undefined): Side[] {
+  const t = text.trim();
+  if (t === '') throw invalid(`${field}: required ("namespace/pod" or an IP address)`);
+  if (t.includes('/') && !t.includes(':') && !/^\d+\.\d+\.\d+\.\d+\//.test(t)) {
+    const [ns, name, ...rest] = t.split('/');
+    if (!ns || !name || rest.length > 0) throw invalid(`${field}: ${JSON.stringify(t)} is not "namespace/pod"`);
+    const entries = podEntries(dir, ns, name);
+    if (entries.length === 0) throw new ApiError(grpc.status.NOT_FOUND, `${field}: no pod ${t} known to this agent`);
+    return entries
+      .filter((e) => family === undefined || ipaddr.process(e.ip).kind() === (family === 4 ? 'ipv4' : 'ipv6'))
+      .map((e) => ({ ip: e.ip, info: e, text: t }));
+  }
+  let ip: string;
+  try {
+    ip = canonicalAddr(t);
+  } catch {
+    throw invalid(`${field}: ${JSON.stringify(t)} is neither "namespace/pod" nor an IP address`);
+  }
+  return [{ ip, info: dir.lookup(ip), text: t }];
+}
+
+const kindOf = (ip: string) => ipaddr.process(ip).kind();
+
+function pick(src: Side[], dst: Side[], family: string): [Side, Side] {
+  const want = family === 'ipv6' ? ['ipv6'] : family === 'ipv4' ? ['ipv4'] : ['ipv4', 'ipv6'];
+  for (const k of want) {
+    const s = src.find((x) => kindOf(x.ip) === k);
+    const d = dst.find((x) => kindOf(x.ip) === k);
+    if (s && d) return [s, d];
+  }
+  throw invalid(`destination: no address of the same family as the source${family ? ` (${family})` : ''}`);
+}
+
+function endpointOf(side: Side, port: number): FlowEndpoint {
+  const i = side.info;
+  return {
+    ip: side.ip,
+    port,
+    namespace: i?.namespace ?? '',
+    pod: i?.pod ?? '',
+    network: i?.network ?? '',
+    node: i?.node ?? '',
+    service: i?.service ?? '',
+    kind: i?.kind ?? 'external',
+  };
+}
+
+export function explain(
+  bpf: NativeAddon,
+  programs: ProbePrograms,
+  dir: Directory,
+  node: string,
+  req: ExplainRequest,
+): ExplainResponse {
+  const family = req.family.trim().toLowerCase();
+  if (family !== '' && family !== 'ipv4' && family !== 'ipv6') throw invalid(`family: ${JSON.stringify(req.family)} is not ipv4 or ipv6`);
+  let proto: number;
+  try {
+    proto = parseProtocol(req.protocol || 'tcp', 'protocol');
+  } catch (e) {
+    throw e instanceof FilterError ? invalid(e.message) : e;
+  }
+  if (req.port > 65535) throw invalid(`port: ${req.port} is not a port (1-65535)`);
+  const fam = family === 'ipv4' ? 4 : family === 'ipv6' ? 6 : undefined;
+  const [src, dst] = pick(resolve(dir, req.source, 'source', fam), resolve(dir, req.destination, 'destination', fam), family);
+  const v6 = kindOf(src.ip) === 'ipv6';
+  if (proto === 1 && v6) proto = 58;
+  if (proto === 58 && !v6) proto = 1;
+  const hasPorts = proto === 6 || proto === 17 || proto === 132;
+  const port = hasPorts ? req.port || DEFAULT_PORT : 0;
+  const frame = probeFrame({ src: src.ip, dst: dst.ip, proto, dport: port });
+
+  const steps: ExplainStepMsg[] = [];
+  const run = (hook: 'from_pod' | 'to_pod', side: Side): ExplainStepMsg => {
+    const ifindex = side.info?.ifindex ?? 0;
+    const ctx = Buffer.alloc(SKB_CTX_SIZE);
+    ctx.writeUInt32LE(ifindex, SKB_IFINDEX_OFF);
+    ctx.writeUInt32LE(VW_PROBE_MAGIC, SKB_CB_OFF);
+    ctx.writeUInt32LE(VW_PROBE_MAGIC, SKB_CB_OFF + 4);
+    const res = bpf.progTestRun(hook === 'from_pod' ? programs.fromPod : programs.toPod, frame, 1, ctx);
+    const out = res.ctxOut ?? ctx;
+    const verdict = out.readUInt32LE(SKB_CB_OFF + 8);
+    const code = out.readUInt32LE(SKB_CB_OFF + 12);
+    const expected = verdict === Verdict.ALLOWED ? TcAction.ALLOW : TcAction.DROP;
+    if (res.retval !== expected) {
+      throw new ApiError(grpc.status.INTERNAL, `${hook} returned ${res.retval} but reported verdict ${verdict}: stale programs?`);
+    }
+    const allowed = verdict === Verdict.ALLOWED;
+    const reason = allowed ? allowRuleName(code) : dropReasonName(code);
+    const step: ExplainStepMsg = {
+      hook,
+      pod: side.info ? `${side.info.namespace}/${side.info.pod}` : side.ip,
+      ifindex,
+      verdict: allowed ? 'VERDICT_ALLOWED' : 'VERDICT_DROPPED',
+      reason,
+      rule: allowed ? (RULE_TEXT[reason] ?? reason) : `no rule of section 3 allows it: dropped as ${reason}`,
+    };
+    steps.push(step);
+    return step;
+  };
+
+  const srcLocal = src.info?.kind === 'pod' && src.info.local && src.info.ifindex > 0;
+  const dstLocal = dst.info?.kind === 'pod' && dst.info.local && dst.info.ifindex > 0;
+  if (!srcLocal && !dstLocal) {
+    const where = [src.info?.node, dst.info?.node].filter((n): n is string => !!n && n !== node);
+    throw new ApiError(
+      grpc.status.FAILED_PRECONDITION,
+      `neither ${src.text} nor ${dst.text} is a pod on node ${node}` + (where.length ? `; ask the agent on ${[...new Set(where)].join(' or ')}` : ''),
+    );
+  }
+  let last: ExplainStepMsg | undefined;
+  if (srcLocal) last = run('from_pod', src);
+  if (dstLocal && last?.verdict !== 'VERDICT_DROPPED') last = run('to_pod', dst);
+  const decided = last as ExplainStepMsg;
+  const notes: string[] = [];
+  if (!srcLocal) notes.push(`the sender's from_pod hook runs on ${src.info?.node || 'another node or nowhere (not a local pod)'}`);
+  if (!dstLocal && decided.verdict === 'VERDICT_ALLOWED') {
+    notes.push(`the receiver's to_pod hook runs on ${dst.info?.node || 'another node or nowhere (not a local pod)'}`);
+  }
+  return {
+    verdict: decided.verdict,
+    reason: decided.reason,
+    rule: decided.rule,
+    steps,
+    source: endpointOf(src, hasPorts ? 40000 : 0),
+    destination: endpointOf(dst, port),
+    node,
+    note: notes.join('; '),
+  };
+}
+

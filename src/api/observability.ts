@@ -1,0 +1,170 @@
+// Everything the agent runs besides enforcement: the flow reader and store,
+// the gRPC API and the metrics endpoint. The agent starts it after loading
+// the datapath and reports each reconcile to it (synced()).
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import type { NativeAddon } from '../bpf/native.js';
+import type { ClusterState, DesiredState } from '../model/types.js';
+import { Directory, buildDirectory } from '../flows/directory.js';
+import { FlowReader } from '../flows/reader.js';
+import { FlowStore } from '../flows/store.js';
+import { Metrics } from '../metrics/metrics.js';
+import type { ProbePrograms } from './explain.js';
+import { DEFAULT_FLOW_LIMITS, FlowServiceImpl, type FlowServiceLimits } from './flow-service.js';
+import { MapFillCache } from './mapfill.js';
+import type { ServerStatusResponse } from './messages.js';
+import { ApiServer, type TlsFiles } from './server.js';
+import { stateHandlers } from './state-service.js';
+
+export interface ObservabilityConfig {
+  /** unix socket of the API (default <run-dir>/<instance>/api.sock); '' = none */
+  socketPath?: string;
+  /** TCP host:port of the API, mutual TLS */
+  listen?: string;
+  tls?: TlsFiles;
+  /** 127.0.0.1 port of /metrics; 0 = off */
+  metricsPort: number;
+  /** flows the store holds */
+  maxFlows: number;
+  /** period of the flow-map scan */
+  flowPollMs: number;
+  limits?: Partial<FlowServiceLimits>;
+}
+
+export const DEFAULT_MAX_FLOWS = 20_000;
+export const DEFAULT_FLOW_POLL_MS = 1000;
+export const DEFAULT_METRICS_PORT = 9477;
+
+/** What observability needs from the agent. */
+export interface AgentHandle {
+  node: string;
+  /** /sys/fs/bpf/vrfwall/<instance>/maps */
+  mapsDir: string;
+  programs(): ProbePrograms | undefined;
+}
+
+export interface SyncReport {
+  state: ClusterState;
+  desired: DesiredState;
+  generation: number;
+  attachMode: string | null;
+  compileMs: number;
+  reconcileMs: number;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(path.resolve(here, '../../package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+export class Observability {
+  readonly store: FlowStore;
+  readonly reader: FlowReader;
+  readonly flows: FlowServiceImpl;
+  private readonly mapFill: MapFillCache;
+  private directory: Directory = Directory.empty();
+  private api: ApiServer | undefined;
+  private metrics: Metrics | undefined;
+  private lastSync: SyncReport | undefined;
+  private lastSyncMs = 0;
+  private readonly startedAt = Date.now();
+  private readonly version = packageVersion();
+
+  private constructor(
+    private readonly bpf: NativeAddon,
+    private readonly agent: AgentHandle,
+    private readonly cfg: ObservabilityConfig,
+    private readonly log: Logger,
+  ) {
+    this.store = new FlowStore(cfg.maxFlows);
+    this.reader = new FlowReader(bpf, this.store, () => this.directory, { mapsDir: agent.mapsDir, node: agent.node, pollMs: cfg.flowPollMs }, log);
+    this.flows = new FlowServiceImpl(this.store, agent.node, { ...DEFAULT_FLOW_LIMITS, ...cfg.limits });
+    this.mapFill = new MapFillCache(bpf, agent.mapsDir, 1000, () => ({ flows: this.reader.kernelEntries }));
+  }
+
+  static async start(bpf: NativeAddon, agent: AgentHandle, cfg: ObservabilityConfig, log: Logger): Promise<Observability> {
+    const o = new Observability(bpf, agent, cfg, log);
+    try {
+      o.reader.start();
+      if (cfg.socketPath || cfg.listen) {
+        o.api = new ApiServer(
+          o.flows.handlers(),
+          stateHandlers({ node: agent.node, directory: () => o.directory, status: () => o.status(), programs: () => agent.programs() }, bpf),
+          { ...(cfg.socketPath ? { socketPath: cfg.socketPath } : {}), ...(cfg.listen ? { listen: cfg.listen } : {}), ...(cfg.tls ? { tls: cfg.tls } : {}) },
+        );
+        await o.api.start();
+        log.info({ addresses: o.api.addresses }, 'gRPC API listening (health NOT_SERVING until the first sync)');
+      }
+      if (cfg.metricsPort > 0) {
+        o.metrics = new Metrics(bpf, {
+          mapsDir: agent.mapsDir,
+          flows: () => o.store.stats(),
+          events: () => ({
+            received: o.reader.stats().eventsReceived,
+            lostRing: Number(o.reader.kernelStats().eventsLost),
+            lostStreams: o.flows.streamLost,
+          }),
+          mapFill: () => o.mapFill.get(),
+        });
+        try {
+          const port = await o.metrics.listen(cfg.metricsPort);
+          log.info({ url: `http://127.0.0.1:${port}/metrics` }, 'metrics listening');
+        } catch (e) {
+          // Metrics are not worth failing enforcement for.
+          log.warn({ err: e instanceof Error ? e.message : String(e), port: cfg.metricsPort }, 'metrics endpoint unavailable');
+        }
+      }
+    } catch (e) {
+      await o.stop();
+      throw e;
+    }
+    return o;
+  }
+
+  /** After each successful reconcile: new names for flows, health, latencies. */
+  synced(r: SyncReport): void {
+    this.directory = buildDirectory(r.state, r.desired, this.agent.node);
+    this.lastSync = r;
+    this.lastSyncMs = Date.now();
+    this.metrics?.compileSeconds.observe(r.compileMs / 1000);
+    this.metrics?.reconcileSeconds.observe(r.reconcileMs / 1000);
+    this.api?.setServing(true);
+  }
+
+  status(): ServerStatusResponse {
+    const s = this.store.stats();
+    const k = this.reader.kernelStats();
+    return {
+      version: this.version,
+      node: this.agent.node,
+      uptimeSeconds: (Date.now() - this.startedAt) / 1000,
+      flowsHeld: s.held,
+      flowsMax: s.max,
+      flowsSeen: s.seen,
+      flowsEvicted: s.evicted,
+      eventsReceived: this.reader.stats().eventsReceived,
+      eventsLost: Number(k.eventsLost),
+      streamFlowsLost: this.flows.streamLost,
+      attachMode: this.lastSync?.attachMode ?? '',
+      maps: this.mapFill.get(),
+      lastSyncMs: this.lastSyncMs,
+      generation: this.lastSync?.generation ?? 0,
+      synced: this.lastSync !== undefined,
+      kernelFlowsCreated: Number(k.flowsCreated),
+      streams: this.flows.openStreams,
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.reader.stop();
+    await this.api?.stop();
+    await this.metrics?.close();
+  }
+}

@@ -1,0 +1,384 @@
+// `vrfwall flows|status|explain|networks|endpoints`: clients of the agents'
+// gRPC API. main.ts calls registerApiCommands(program).
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type * as grpc from '@grpc/grpc-js';
+import { AgentClient, collect, resolveTargets, type Target, type TargetOptions } from '../api/client.js';
+import type {
+  ExplainResponse,
+  FlowFilterMsg,
+  FlowMsg,
+  GetFlowsRequest,
+  GetFlowsResponse,
+  ListEndpointsResponse,
+  ListNetworksResponse,
+  ServerStatusResponse,
+} from '../api/messages.js';
+import type { FlowEndpoint } from '../flows/types.js';
+
+type Output = 'table' | 'json';
+
+interface ConnFlags extends TargetOptions {
+  output: Output;
+}
+
+function withConnection(cmd: Command): Command {
+  return cmd
+    .option('--lab <name>', 'the agents of this running lab (all nodes unless --node)')
+    .option('--node <node>', "with --lab: only this node's agent")
+    .option('--socket <path>', 'unix socket of an agent (default: /run/vrfwall/default/api.sock, or the one lab that is up)')
+    .option('--server <host:port>', 'TCP address of an agent (mutual TLS)')
+    .option('--tls-cert <file>', 'client certificate for --server')
+    .option('--tls-key <file>', 'client key for --server')
+    .option('--tls-ca <file>', 'CA of the server certificate for --server')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'));
+}
+
+function fail(command: string, e: unknown): void {
+  const err = e as Partial<grpc.ServiceError>;
+  const msg = err.details ?? (e instanceof Error ? e.message : String(e));
+  console.error(`vrfwall ${command}: ${msg}`);
+  process.exitCode = 1;
+}
+
+function clients(f: TargetOptions): AgentClient[] {
+  return resolveTargets(f).map((t: Target) => new AgentClient(t));
+}
+
+// ---- formatting ----------------------------------------------------------------
+
+function endpointText(e: FlowEndpoint): string {
+  const who = e.pod ? `${e.namespace}/${e.pod}` : e.service ? `svc:${e.service}` : e.kind === 'host' ? 'node' : '';
+  const addr = e.ip ? (e.ip.includes(':') ? `[${e.ip}]` : e.ip) + (e.port ? `:${e.port}` : '') : '-';
+  return who ? `${who} ${addr}` : addr;
+}
+
+function time(ms: number): string {
+  return ms > 0 ? new Date(ms).toISOString().slice(11, 23) : '-';
+}
+
+export function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
+}
+
+export const FLOW_HEADER = ['LAST SEEN', 'NODE', 'SOURCE', 'DESTINATION', 'PROTO', 'VERDICT', 'REASON', 'PKTS', 'BYTES'];
+
+export function flowRow(f: FlowMsg): string[] {
+  const verdict = f.verdict.replace('VERDICT_', '');
+  return [
+    time(f.lastSeenMs),
+    f.node,
+    endpointText(f.source),
+    endpointText(f.destination),
+    f.protocolName,
+    verdict,
+    verdict === 'DROPPED' ? f.dropReason : f.allowRule,
+    `${f.forward.packets}/${f.reverse.packets}`,
+    `${f.forward.bytes}/${f.reverse.bytes}`,
+  ];
+}
+
+// ---- flows ----------------------------------------------------------------------
+
+interface FlowFlags extends ConnFlags {
+  namespace: string[];
+  pod: string[];
+  fromPod: string[];
+  toPod: string[];
+  network: string[];
+  verdict: string[];
+  reason: string[];
+  ip: string[];
+  port: string[];
+  protocol: string[];
+  direction: string[];
+  exclude: string[];
+  last?: number;
+  first?: number;
+  since?: string;
+  until?: string;
+  follow: boolean;
+}
+
+const collectList = (v: string, prev: string[]): string[] => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+
+function nonNegativeInt(what: string) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${what} must be a whole number`);
+    return Number(v);
+  };
+}
+
+/** "30s", "5m", "2h", "1d" ago, or an ISO time -> ms since the epoch. */
+export function parseTime(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
+  if (m) {
+    const unit = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+    return Date.now() - Number(m[1]) * unit;
+  }
+  const t = Date.parse(text);
+  if (Number.isNaN(t)) throw new Error(`${flag} ${JSON.stringify(text)}: use a duration ago (30s, 5m, 2h) or an ISO time`);
+  return t;
+}
+
+/** Filter flags -> one FlowFilter; "field=value" (--exclude) -> deny filters. */
+const EXCLUDE_FIELDS: Record<string, keyof FlowFilterMsg> = {
+  namespace: 'namespace',
+  pod: 'pod',
+  'from-pod': 'sourcePod',
+  'to-pod': 'destinationPod',
+  network: 'network',
+  verdict: 'verdict',
+  reason: 'dropReason',
+  ip: 'ip',
+  port: 'port',
+  protocol: 'protocol',
+  direction: 'direction',
+  node: 'node',
+};
+
+function ports(values: string[], flag: string): number[] {
+  return values.map((p) => {
+    if (!/^\d+$/.test(p)) throw new Error(`${flag} ${JSON.stringify(p)} is not a port`);
+    return Number(p);
+  });
+}
+
+export function flowsRequest(f: FlowFlags): Partial<GetFlowsRequest> {
+  const allow: FlowFilterMsg = {
+    namespace: f.namespace,
+    pod: f.pod,
+    sourcePod: f.fromPod,
+    destinationPod: f.toPod,
+    network: f.network,
+    verdict: f.verdict.map((v) => `VERDICT_${v.toUpperCase()}`),
+    dropReason: f.reason.map((r) => r.toUpperCase()),
+    ip: f.ip,
+    port: ports(f.port, '--port'),
+    protocol: f.protocol,
+    direction: f.direction.map((d) => `DIRECTION_${d.toUpperCase()}`),
+  };
+  const any = Object.values(allow).some((v) => Array.isArray(v) && v.length > 0);
+  const deny: FlowFilterMsg[] = f.exclude.map((x) => {
+    const eq = x.indexOf('=');
+    const key = EXCLUDE_FIELDS[x.slice(0, eq)];
+    if (eq < 1 || !key) throw new Error(`--exclude ${JSON.stringify(x)}: use field=value, field one of ${Object.keys(EXCLUDE_FIELDS).join(', ')}`);
+    let value: string = x.slice(eq + 1);
+    if (key === 'verdict') value = `VERDICT_${value.toUpperCase()}`;
+    if (key === 'direction') value = `DIRECTION_${value.toUpperCase()}`;
+    return key === 'port' ? { port: ports([value], '--exclude port') } : { [key]: [value] };
+  });
+  return {
+    allow: any ? [allow] : [],
+    deny,
+    last: f.last ?? 0,
+    first: f.first ?? 0,
+    sinceMs: f.since ? parseTime(f.since, '--since') : 0,
+    untilMs: f.until ? parseTime(f.until, '--until') : 0,
+    follow: f.follow,
+  };
+}
+
+/** Prints flows of one or more agents; with follow, until interrupted. */
+export async function printFlows(cs: AgentClient[], req: Partial<GetFlowsRequest>, output: Output, out: (line: string) => void = console.log): Promise<void> {
+  const print = (f: FlowMsg) => out(output === 'json' ? JSON.stringify(f) : table([flowRow(f)]));
+  if (!req.follow) {
+    const all = (await Promise.all(cs.map((c) => collect(c.getFlows(req))))).flat();
+    const flows = all.flatMap((m) => (m.flow ? [m.flow] : [])).sort((a, b) => a.lastSeenMs - b.lastSeenMs);
+    const lost = all.reduce((n, m) => n + (m.lost?.count ?? 0), 0);
+    if (output === 'json') for (const f of flows) out(JSON.stringify(f));
+    else out(table([FLOW_HEADER, ...flows.map(flowRow)]));
+    if (lost > 0) console.error(`(${lost} flows lost in transit)`);
+    return;
+  }
+  if (output === 'table') out(table([FLOW_HEADER]));
+  await Promise.all(
+    cs.map(
+      (c) =>
+        new Promise<void>((resolve, reject) => {
+          const s = c.getFlows(req);
+          s.on('data', (m: GetFlowsResponse) => {
+            if (m.flow) print(m.flow);
+            else if (m.lost) console.error(`(${m.lost.count} flows lost: ${m.lost.where})`);
+          });
+          s.on('error', (e: grpc.ServiceError) => (e.code === 1 ? resolve() : reject(e)));
+          s.on('end', () => resolve());
+          process.once('SIGINT', () => s.cancel());
+        }),
+    ),
+  );
+}
+
+// ---- status, networks, endpoints, explain ------------------------------------------
+
+function printStatus(s: ServerStatusResponse): string {
+  const lines = [
+    `node ${s.node}: version ${s.version}, up ${Math.round(s.uptimeSeconds)} s, ${s.synced ? `synced (generation ${s.generation}, ${time(s.lastSyncMs)})` : 'NOT synced'}, attach ${s.attachMode || '-'}`,
+    `flows: ${s.flowsHeld} held of ${s.flowsMax}, ${s.flowsSeen} seen, ${s.flowsEvicted} evicted; events ${s.eventsReceived} received, ${s.eventsLost} lost in the kernel, ${s.streamFlowsLost} lost to slow clients; ${s.streams} open stream(s)`,
+    table([['MAP', 'TYPE', 'ENTRIES', 'MAX', 'FILL'], ...s.maps.map((m) => [m.name, m.type, String(m.entries), String(m.maxEntries), `${(m.fill * 100).toFixed(1)}%`])]),
+  ];
+  return lines.join('\n');
+}
+
+function printExplain(r: ExplainResponse): string {
+  const v = r.verdict.replace('VERDICT_', '');
+  const lines = [`${endpointText(r.source)} -> ${endpointText(r.destination)}: ${v} (${r.reason})`, `  ${r.rule}`];
+  for (const s of r.steps) lines.push(`  ${s.hook} of ${s.pod} (ifindex ${s.ifindex}): ${s.verdict.replace('VERDICT_', '')} ${s.reason}`);
+  lines.push(`  decided on ${r.node}`);
+  if (r.note) lines.push(`  note: ${r.note}`);
+  return lines.join('\n');
+}
+
+async function each<T>(f: ConnFlags, call: (c: AgentClient) => Promise<T>, show: (r: T) => string): Promise<void> {
+  const cs = clients(f);
+  try {
+    const results = await Promise.all(cs.map(call));
+    if (f.output === 'json') console.log(JSON.stringify(results.length === 1 ? results[0] : results, null, 2));
+    else console.log(results.map(show).join('\n\n'));
+  } finally {
+    for (const c of cs) c.close();
+  }
+}
+
+/** Asks every agent; each runs the hooks that live on its node (FAILED_PRECONDITION
+ *  when none do), and the answers are merged: sender's from_pod first, then the
+ *  receiver's to_pod; the first drop decides, else the last allow. */
+async function explainAll(cs: AgentClient[], req: object): Promise<ExplainResponse> {
+  const settled = await Promise.allSettled(cs.map((c) => c.unary<ExplainResponse>('state', 'Explain', req)));
+  const ok = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  if (ok.length === 0) {
+    const errs = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as grpc.ServiceError] : []));
+    throw errs.find((e) => e.code !== 9) ?? errs[0];
+  }
+  if (ok.length === 1) return ok[0] as ExplainResponse;
+  const steps = ok
+    .flatMap((r) => r.steps.map((s) => ({ s, node: r.node })))
+    .sort((a, b) => (a.s.hook === b.s.hook ? 0 : a.s.hook === 'from_pod' ? -1 : 1));
+  const decided = steps.find((x) => x.s.verdict === 'VERDICT_DROPPED') ?? steps[steps.length - 1];
+  const base = ok[0] as ExplainResponse;
+  if (!decided) return base;
+  return {
+    ...base,
+    verdict: decided.s.verdict,
+    reason: decided.s.reason,
+    rule: decided.s.rule,
+    steps: steps.map((x) => x.s),
+    node: steps.map((x) => `${x.s.hook}@${x.node}`).join(', '),
+    note: '',
+  };
+}
+
+export function registerApiCommands(program: Command): void {
+  withConnection(program.command('flows'))
+    .description("flows seen by the agents' datapath: verdicts, reasons, packet and byte counts")
+    .option('--namespace <ns>', 'either endpoint in this namespace (repeatable)', collectList, [])
+    .option('--pod <ns/name>', 'either endpoint a pod with this ns/name prefix', collectList, [])
+    .option('--from-pod <ns/name>', 'source pod prefix', collectList, [])
+    .option('--to-pod <ns/name>', 'destination pod prefix', collectList, [])
+    .option('--network <ns/name>', "either endpoint's network", collectList, [])
+    .option('--verdict <v>', 'allowed or dropped', collectList, [])
+    .option('--reason <reason>', 'drop reason, e.g. ISOLATED', collectList, [])
+    .option('--ip <ip|cidr>', 'either endpoint inside', collectList, [])
+    .option('--port <port>', "either endpoint's port", collectList, [])
+    .option('--protocol <proto>', 'tcp, udp, sctp, icmp, icmpv6 or a number', collectList, [])
+    .option('--direction <dir>', 'egress (the local pod opened it) or ingress', collectList, [])
+    .option('--exclude <field=value>', 'leave out matching flows (repeatable), e.g. protocol=icmpv6', (v: string, p: string[]) => [...p, v], [])
+    .option('--last <n>', 'the n most recently active flows', nonNegativeInt('--last'))
+    .option('--first <n>', 'the n least recently active flows', nonNegativeInt('--first'))
+    .option('--since <when>', 'active since (30s, 5m, 2h ago, or an ISO time)')
+    .option('--until <when>', 'active until')
+    .option('-f, --follow', 'keep streaming new and changed flows', false)
+    .action(async (f: FlowFlags) => {
+      try {
+        const cs = clients(f);
+        try {
+          await printFlows(cs, flowsRequest(f), f.output);
+        } finally {
+          for (const c of cs) c.close();
+        }
+      } catch (e) {
+        fail('flows', e);
+      }
+    });
+
+  // The DaemonSet's probes are `vrfwall probe` (probe.ts, from status.json); this asks the API.
+  const statusCmd = withConnection(program.command('status'));
+  statusCmd
+    .description("the agents' status over the API: flows held and lost, map fill, last sync")
+    .action(async (f: ConnFlags) => {
+      await each(f, (c) => c.unary<ServerStatusResponse>('state', 'ServerStatus', {}), printStatus).catch((e: unknown) => fail('status', e));
+    });
+
+  withConnection(program.command('networks'))
+    .description('networks the agents know: VRF ids, pods, which networks routers join')
+    .action(async (f: ConnFlags) => {
+      await each(
+        f,
+        (c) => c.unary<ListNetworksResponse>('state', 'ListNetworks', {}),
+        (r) =>
+          table([
+            ['NODE', 'NETWORK', 'VRF', 'EXTERNAL', 'PODS', 'REACHES'],
+            ...r.networks.map((n) => [r.node, n.name, String(n.vrfId), n.externalDeny ? 'deny' : 'allow', n.pods.join(',') || '-', n.reaches.join(',') || '-']),
+          ]),
+      ).catch((e: unknown) => fail('networks', e));
+    });
+
+  withConnection(program.command('endpoints'))
+    .description('endpoints the agents know: pod and node addresses with their networks')
+    .option('--namespace <ns>', 'only this namespace')
+    .option('--network <ns/name>', 'only this network')
+    .option('--local', "only pods on the agent's node", false)
+    .action(async (f: ConnFlags & { namespace?: string; network?: string; local: boolean }) => {
+      const req = { namespace: f.namespace ?? '', network: f.network ?? '', localOnly: f.local };
+      await each(
+        f,
+        (c) => c.unary<ListEndpointsResponse>('state', 'ListEndpoints', req),
+        (r) =>
+          table([
+            ['NODE', 'IP', 'KIND', 'POD', 'NETWORK', 'LOCAL', 'NOTE'],
+            ...r.endpoints.map((e) => [
+              r.node,
+              e.ip,
+              e.kind,
+              e.pod ? `${e.namespace}/${e.pod}` : e.service || '-',
+              e.network || '-',
+              e.local ? `if ${e.ifindex}` : '-',
+              e.quarantined ? `QUARANTINED: ${e.reason}` : '',
+            ]),
+          ]),
+      ).catch((e: unknown) => fail('endpoints', e));
+    });
+
+  withConnection(program.command('explain <source> <destination>'))
+    .description('what the loaded programs do with a packet from <ns/pod|ip> to <ns/pod|ip> (BPF_PROG_TEST_RUN, nothing is counted)')
+    .option('--proto <proto>', 'tcp, udp, sctp, icmp', 'tcp')
+    .option('--port <port>', 'destination port', '80')
+    .addOption(new Option('--family <family>', 'address family when the pods have both').choices(['ipv4', 'ipv6']))
+    .action(async (source: string, destination: string, f: ConnFlags & { proto: string; port: string; family?: string }) => {
+      try {
+        if (!/^\d+$/.test(f.port)) throw new Error(`--port ${JSON.stringify(f.port)} is not a port`);
+        const req = { source, destination, protocol: f.proto, port: Number(f.port), family: f.family ?? '' };
+        const cs = clients(f);
+        try {
+          const r = await explainAll(cs, req);
+          console.log(f.output === 'json' ? JSON.stringify(r, null, 2) : printExplain(r));
+          if (r.verdict === 'VERDICT_DROPPED') process.exitCode = 3;
+        } finally {
+          for (const c of cs) c.close();
+        }
+      } catch (e) {
+        fail('explain', e);
+      }
+    });
+}
+
+/** For `lab run --flows`: the pod-to-pod flows of every node of a lab, as a table. */
+export async function printLabFlows(lab: string, out: (line: string) => void = console.log): Promise<void> {
+  const cs = resolveTargets({ lab }).map((t) => new AgentClient(t));
+  try {
+    // Neighbour discovery and MLD are the node's business, not the matrix's.
+    await printFlows(cs, { allow: [], deny: [{ ip: ['fe80::/10', 'ff00::/8'] }], follow: false }, 'table', out);
+  } finally {
+    for (const c of cs) c.close();
+  }
+}

@@ -1,0 +1,55 @@
+// A flow as the agent keeps it and the API serves it: one conversation seen
+// at one local pod's interface, enriched with names. Plain data.
+
+export type Verdict = 'ALLOWED' | 'DROPPED';
+/** EGRESS: the local pod opened the flow (first packet at from_pod);
+ *  INGRESS: the peer did (first packet at to_pod). */
+export type TrafficDirection = 'EGRESS' | 'INGRESS';
+export type EndpointKind = 'pod' | 'host' | 'service' | 'external' | 'unknown';
+
+export interface FlowEndpoint {
+  ip: string;
+  port: number;
+  namespace: string;
+  pod: string;
+  /** "ns/name", empty when not a pod in a network */
+  network: string;
+  node: string;
+  /** "ns/name" when ip is a Service virtual IP */
+  service: string;
+  kind: EndpointKind;
+}
+
+export interface FlowCounters {
+  packets: number;
+  bytes: number;
+  droppedPackets: number;
+  /** OR of the TCP flags seen this way */
+  tcpFlags: number;
+}
+
+export interface Flow {
+  /** hex of the kernel flow key (+ instance when the kernel entry was recreated) */
+  id: string;
+  node: string;
+  ifindex: number;
+  source: FlowEndpoint;
+  destination: FlowEndpoint;
+  protocol: number;
+  protocolName: string;
+  ethertype: number;
+  direction: TrafficDirection;
+  /** verdict of the latest packet */
+  verdict: Verdict;
+  /** drop reason name when DROPPED, else '' */
+  dropReason: string;
+  /** allow rule name when ALLOWED, else '' */
+  allowRule: string;
+  code: number;
+  /** source -> destination */
+  forward: FlowCounters;
+  /** destination -> source */
+  reverse: FlowCounters;
+  firstSeenMs: number;
+  lastSeenMs: number;
+}

@@ -1,0 +1,183 @@
+// Prometheus metrics over HTTP on 127.0.0.1 (prom-client). Kernel counters
+// are read at scrape time from the pinned maps; latency histograms are fed
+// by the agent after each compile and reconcile.
+import http from 'node:http';
+import path from 'node:path';
+import client from 'prom-client';
+import { decodeCounters, directionName, verdictName } from '../bpf/abi.js';
+import type { NativeAddon } from '../bpf/native.js';
+
+export interface MetricsSources {
+  /** /sys/fs/bpf/vrfwall/<instance>/maps */
+  mapsDir: string;
+  flows(): { held: number; max: number; seen: number; evicted: number };
+  events(): { received: number; lostRing: number; lostStreams: number };
+  mapFill(): { name: string; entries: number; maxEntries: number; fill: number }[];
+}
+
+export class Metrics {
+  readonly registry = new client.Registry();
+  readonly compileSeconds: client.Histogram;
+  readonly reconcileSeconds: client.Histogram;
+  private server: http.Server | undefined;
+
+  constructor(
+    private readonly bpf: NativeAddon,
+    sources: MetricsSources,
+  ) {
+    const registers = [this.registry];
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'vrfwall_' });
+    const readCounters = () => {
+      const fd = this.bpf.objGet(path.join(sources.mapsDir, 'counters'));
+      try {
+        return decodeCounters(this.bpf.mapDump(fd), this.bpf.possibleCpus());
+      } finally {
+        this.bpf.closeFd(fd);
+      }
+    };
+    const labelsOf = (c: { direction: number; verdict: number; name: string }) => ({
+      direction: directionName(c.direction).toLowerCase(),
+      verdict: verdictName(c.verdict).toLowerCase(),
+      reason: c.name.split('/')[2] ?? '',
+    });
+    let cache: { at: number; rows: ReturnType<typeof readCounters> } = { at: 0, rows: [] };
+    const counters = () => {
+      if (Date.now() - cache.at > 100) cache = { at: Date.now(), rows: readCounters() };
+      return cache.rows;
+    };
+    const labelNames = ['direction', 'verdict', 'reason'] as const;
+    new client.Counter({
+      name: 'vrfwall_packets_total',
+      help: 'Packets judged by the datapath, by hook direction, verdict and allow rule or drop reason',
+      labelNames,
+      registers,
+      collect() {
+        this.reset();
+        for (const c of counters()) if (c.packets > 0n) this.inc(labelsOf(c), Number(c.packets));
+      },
+    });
+    new client.Counter({
+      name: 'vrfwall_bytes_total',
+      help: 'Bytes (frame length) judged by the datapath, by hook direction, verdict and rule or reason',
+      labelNames,
+      registers,
+      collect() {
+        this.reset();
+        for (const c of counters()) if (c.bytes > 0n) this.inc(labelsOf(c), Number(c.bytes));
+      },
+    });
+    const src = sources;
+    new client.Gauge({
+      name: 'vrfwall_flows_held',
+      help: 'Flows in the agent store',
+      registers,
+      collect() {
+        this.set(src.flows().held);
+      },
+    });
+    new client.Gauge({
+      name: 'vrfwall_flows_max',
+      help: 'Size of the agent flow store',
+      registers,
+      collect() {
+        this.set(src.flows().max);
+      },
+    });
+    new client.Counter({
+      name: 'vrfwall_flows_seen_total',
+      help: 'Distinct flows the agent store has taken in',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(src.flows().seen);
+      },
+    });
+    new client.Counter({
+      name: 'vrfwall_flows_evicted_total',
+      help: 'Flows pushed out of the full agent store',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(src.flows().evicted);
+      },
+    });
+    new client.Counter({
+      name: 'vrfwall_flow_events_received_total',
+      help: 'Flow events read from the ring buffer',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(src.events().received);
+      },
+    });
+    new client.Counter({
+      name: 'vrfwall_flow_events_lost_total',
+      help: 'Flow events lost: ringbuf = ring buffer full in the kernel, stream = dropped from slow API clients',
+      labelNames: ['where'],
+      registers,
+      collect() {
+        this.reset();
+        const e = src.events();
+        this.inc({ where: 'ringbuf' }, e.lostRing);
+        this.inc({ where: 'stream' }, e.lostStreams);
+      },
+    });
+    for (const [name, help, field] of [
+      ['vrfwall_map_entries', 'Entries in each pinned BPF map', 'entries'],
+      ['vrfwall_map_max_entries', 'Capacity of each pinned BPF map', 'maxEntries'],
+      ['vrfwall_map_fill_ratio', 'entries / max_entries of each pinned BPF map', 'fill'],
+    ] as const) {
+      new client.Gauge({
+        name,
+        help,
+        labelNames: ['map'],
+        registers,
+        collect() {
+          this.reset();
+          for (const m of src.mapFill()) this.set({ map: m.name }, m[field]);
+        },
+      });
+    }
+    const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+    this.compileSeconds = new client.Histogram({
+      name: 'vrfwall_compile_duration_seconds',
+      help: 'Time of the pure compile step (cluster state -> desired maps)',
+      buckets,
+      registers,
+    });
+    this.reconcileSeconds = new client.Histogram({
+      name: 'vrfwall_reconcile_duration_seconds',
+      help: 'Time of a whole reconcile (discover, compile, diff, apply, attach)',
+      buckets,
+      registers,
+    });
+  }
+
+  /** Serve GET /metrics on 127.0.0.1:port; resolves with the port bound. */
+  listen(port: number, host = '127.0.0.1'): Promise<number> {
+    const server = http.createServer((req, res) => {
+      if (req.method !== 'GET' || (req.url !== '/metrics' && req.url !== '/')) {
+        res.writeHead(404).end('not found: GET /metrics\n');
+        return;
+      }
+      this.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(text),
+        (e: unknown) => res.writeHead(500).end(`metrics failed: ${e instanceof Error ? e.message : String(e)}\n`),
+      );
+    });
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        const addr = server.address();
+        resolve(typeof addr === 'object' && addr ? addr.port : port);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  }
+}

@@ -1,0 +1,228 @@
+// What the Kubernetes API source watches, one table entry per resource: where
+// it lives, how the library lists it, and how one object becomes state.
+//
+// Every kind that manifests can also carry goes through the same per-kind
+// parser as manifests (documents.ts); only what the API adds is read here (a
+// Pod's addresses). Node exists only in the API and is converted here. A new
+// kind is one entry below plus its parser in documents.ts (and its line in
+// put() of kube.ts, which the compiler asks for).
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  DiscoveryV1Api,
+  type ConfigurationOptions,
+  type KubeConfig,
+  type KubernetesObject,
+  Observable,
+  type ObservableMiddleware,
+} from '@kubernetes/client-node';
+import { canonicalIp } from '../model/ip.js';
+import { isDnsSubdomain } from '../model/placement.js';
+import type { NodeInfo, PodObject, SourceProblem } from '../model/types.js';
+import { parseApiObject, type ManifestObject } from './documents.js';
+import type { ListPage, RawList } from './kube-informer.js';
+
+/** What one API object becomes. */
+export type KubeValue = ManifestObject | { kind: 'Node'; node: NodeInfo };
+
+export interface Converted {
+  value?: KubeValue;
+  problems: SourceProblem[];
+  /** the kind has no parser (yet): the object is not used */
+  unsupported?: boolean;
+}
+
+export interface KubeApis {
+  core: CoreV1Api;
+  discovery: DiscoveryV1Api;
+  custom: CustomObjectsApi;
+}
+
+export function kubeApis(kc: KubeConfig): KubeApis {
+  return {
+    core: kc.makeApiClient(CoreV1Api),
+    discovery: kc.makeApiClient(DiscoveryV1Api),
+    custom: kc.makeApiClient(CustomObjectsApi),
+  };
+}
+
+export interface KubeResource {
+  kind: string;
+  apiVersion: string;
+  /** collection path across all namespaces: what is listed and watched */
+  path: string;
+  /** a CRD that may not be installed (404 is "no objects", retried) */
+  optional: boolean;
+  list(apis: KubeApis, page: ListPage, signal: AbortSignal): Promise<RawList>;
+  convert(raw: KubernetesObject): Converted;
+}
+
+export const VRFWALL_GROUP = 'vrfwall.dev';
+export const VRFWALL_VERSION = 'v1alpha1';
+
+export const KUBE_RESOURCES: readonly KubeResource[] = [
+  {
+    kind: 'Namespace',
+    apiVersion: 'v1',
+    path: '/api/v1/namespaces',
+    optional: false,
+    list: async (a, page, signal) => typedPage(await a.core.listNamespace(page, abortable(signal))),
+    convert: (raw) => viaDocuments(raw, 'Namespace', 'v1'),
+  },
+  {
+    kind: 'Pod',
+    apiVersion: 'v1',
+    path: '/api/v1/pods',
+    optional: false,
+    list: async (a, page, signal) => typedPage(await a.core.listPodForAllNamespaces(page, abortable(signal))),
+    convert: convertPod,
+  },
+  {
+    kind: 'Node',
+    apiVersion: 'v1',
+    path: '/api/v1/nodes',
+    optional: false,
+    list: async (a, page, signal) => typedPage(await a.core.listNode(page, abortable(signal))),
+    convert: convertNode,
+  },
+  {
+    kind: 'Service',
+    apiVersion: 'v1',
+    path: '/api/v1/services',
+    optional: false,
+    list: async (a, page, signal) => typedPage(await a.core.listServiceForAllNamespaces(page, abortable(signal))),
+    convert: (raw) => viaDocuments(raw, 'Service', 'v1'),
+  },
+  {
+    kind: 'EndpointSlice',
+    apiVersion: 'discovery.k8s.io/v1',
+    path: '/apis/discovery.k8s.io/v1/endpointslices',
+    optional: false,
+    list: async (a, page, signal) =>
+      typedPage(await a.discovery.listEndpointSliceForAllNamespaces(page, abortable(signal))),
+    convert: (raw) => viaDocuments(raw, 'EndpointSlice', 'discovery.k8s.io/v1'),
+  },
+  customResource('VirtualNetwork', 'virtualnetworks'),
+  customResource('VirtualNetworkRouter', 'virtualnetworkrouters'),
+];
+
+function customResource(kind: string, plural: string): KubeResource {
+  const apiVersion = `${VRFWALL_GROUP}/${VRFWALL_VERSION}`;
+  return {
+    kind,
+    apiVersion,
+    path: `/apis/${apiVersion}/${plural}`,
+    optional: true,
+    list: async (a, page, signal) => {
+      const request = { group: VRFWALL_GROUP, version: VRFWALL_VERSION, plural, ...page };
+      return untypedPage((await a.custom.listClusterCustomObject(request, abortable(signal))) as unknown);
+    },
+    convert: (raw) => viaDocuments(raw, kind, apiVersion),
+  };
+}
+
+// ---- listing ----------------------------------------------------------------
+
+/** Per-call options that make a request of the generated API abortable. */
+export function abortable(signal: AbortSignal): ConfigurationOptions {
+  const setSignal: ObservableMiddleware = {
+    pre: (ctx) => {
+      ctx.setSignal(signal);
+      return new Observable(Promise.resolve(ctx));
+    },
+    post: (rsp) => new Observable(Promise.resolve(rsp)),
+  };
+  return { middleware: [setSignal], middlewareMergeStrategy: 'append' };
+}
+
+/** A typed list of the generated API (ListMeta's "continue" is `_continue` there). */
+function typedPage(list: { items: KubernetesObject[]; metadata?: { resourceVersion?: string; _continue?: string } }): RawList {
+  const token = list.metadata?._continue;
+  return {
+    items: list.items,
+    resourceVersion: list.metadata?.resourceVersion ?? '',
+    ...(token ? { continueToken: token } : {}),
+  };
+}
+
+/** A custom-object list: plain JSON. */
+function untypedPage(list: unknown): RawList {
+  const obj = isRecord(list) ? list : {};
+  const meta = isRecord(obj.metadata) ? obj.metadata : {};
+  const items = Array.isArray(obj.items) ? (obj.items.filter(isRecord) as KubernetesObject[]) : [];
+  const token = typeof meta.continue === 'string' && meta.continue !== '' ? meta.continue : undefined;
+  return {
+    items,
+    resourceVersion: typeof meta.resourceVersion === 'string' ? meta.resourceVersion : '',
+    ...(token !== undefined ? { continueToken: token } : {}),
+  };
+}
+
+// ---- converting -------------------------------------------------------------
+
+/** "Pod ns/name", "Node name": names an object in problems. */
+export function describeObject(kind: string, raw: KubernetesObject): string {
+  const ns = raw.metadata?.namespace;
+  return `${kind} ${ns ? `${ns}/` : ''}${raw.metadata?.name ?? '?'}`;
+}
+
+/** Through the manifest parser of the kind. List items carry no kind or
+ *  apiVersion (watch events do): the table's are used. */
+function viaDocuments(raw: KubernetesObject, kind: string, apiVersion: string): Converted {
+  const parsed = parseApiObject({ ...raw, kind, apiVersion }, describeObject(kind, raw));
+  if (parsed.ignored.length > 0) return { problems: [], unsupported: true };
+  const first = parsed.objects[0];
+  return { ...(first !== undefined ? { value: first.object } : {}), problems: parsed.problems };
+}
+
+function convertPod(raw: KubernetesObject): Converted {
+  const out = viaDocuments(raw, 'Pod', 'v1');
+  const pod = out.value;
+  if (pod?.kind !== 'Pod') return out;
+  const status = isRecord((raw as { status?: unknown }).status) ? ((raw as { status: Record<string, unknown> }).status) : {};
+  const podIPs = podAddresses(status, describeObject('Pod', raw), out.problems);
+  const value: PodObject = { ...pod, status: { podIPs } };
+  return { value, problems: out.problems };
+}
+
+/**
+ * A pod's addresses: status.podIPs (status.podIP on old servers). A pod that
+ * has finished (Succeeded, Failed) keeps them in its status, but the CNI has
+ * released them and may give them to another pod: they are not its any more.
+ */
+function podAddresses(status: Record<string, unknown>, source: string, problems: SourceProblem[]): string[] {
+  if (status.phase === 'Succeeded' || status.phase === 'Failed') return [];
+  const texts: unknown[] = [];
+  if (Array.isArray(status.podIPs)) for (const p of status.podIPs) texts.push(isRecord(p) ? p.ip : p);
+  if (texts.length === 0 && status.podIP !== undefined) texts.push(status.podIP);
+  const out = new Set<string>();
+  for (const t of texts) {
+    const ip = typeof t === 'string' ? canonicalIp(t) : undefined;
+    if (ip !== undefined) out.add(ip);
+    else problems.push({ source, message: `status.podIPs: ${JSON.stringify(t)} is not an IP address; skipped` });
+  }
+  return [...out];
+}
+
+/** Node addresses that are IPs (InternalIP, ExternalIP): host endpoints. */
+function convertNode(raw: KubernetesObject): Converted {
+  const source = describeObject('Node', raw);
+  const name = raw.metadata?.name;
+  if (typeof name !== 'string' || !isDnsSubdomain(name)) {
+    return { problems: [{ source, message: `metadata.name ${JSON.stringify(name)} is not a DNS name` }] };
+  }
+  const problems: SourceProblem[] = [];
+  const status = (raw as { status?: { addresses?: unknown } }).status;
+  const addresses = new Set<string>();
+  for (const a of Array.isArray(status?.addresses) ? status.addresses : []) {
+    if (!isRecord(a) || (a.type !== 'InternalIP' && a.type !== 'ExternalIP')) continue;
+    const ip = typeof a.address === 'string' ? canonicalIp(a.address) : undefined;
+    if (ip !== undefined) addresses.add(ip);
+    else problems.push({ source, message: `status.addresses: ${JSON.stringify(a.address)} is not an IP address; skipped` });
+  }
+  return { value: { kind: 'Node', node: { name, addresses: [...addresses].sort() } }, problems };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,307 @@
+// The Kubernetes API source: list+watch of every resource in KUBE_RESOURCES
+// (kube-resources.ts), each kept by a ResilientInformer (kube-informer.ts:
+// what the client library does and what is added on top is written there),
+// assembled into one ClusterState.
+//
+// - start() resolves after the first full list of every resource; before
+//   that nothing is published, so the agent never compiles a partial cluster
+//   (until then the pinned maps keep enforcing what they hold).
+// - Afterwards a burst of watch events is one snapshot and at most one
+//   change notification (debounced); a snapshot equal to the last one is not
+//   announced (resourceVersions are left out of it for that reason).
+// - Per-object problems can be written as Events on the objects
+//   (recordEvent / reportProblem, kube-events.ts).
+//
+// Configuration: --kubeconfig <file>, or the in-cluster service account.
+import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { ClusterState, SourceProblem } from '../model/types.js';
+import { EventRecorder, type EventType, type ObjectRef } from './kube-events.js';
+import { ResilientInformer } from './kube-informer.js';
+import { KUBE_RESOURCES, kubeApis, type Converted, type KubeResource, type KubeValue } from './kube-resources.js';
+import { emptyClusterState, type StateListener, type StateSource } from './source.js';
+
+export interface KubeSourceOptions {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  /** this node: reportingInstance of Events */
+  nodeName: string;
+  /** what to watch (default: KUBE_RESOURCES) */
+  resources?: readonly KubeResource[];
+  /** coalescing window for watch events (default 50 ms) */
+  debounceMs?: number;
+  /** restart a watch silent this long: no event, no bookmark (default 90 s) */
+  watchTimeoutMs?: number;
+  /** bound on a list request and on the wait for a watch's headers (default 30 s) */
+  requestTimeoutMs?: number;
+  /** retry delays after failures: first about retryMinMs, doubling, capped (defaults 500 ms, 30 s) */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** list page size (default 500) */
+  pageSize?: number;
+  /** length of a watch session before the server ends it, randomized up to 2x (default 300 s) */
+  watchSessionSeconds?: number;
+  /** minimum time between two writes of the same Event (default 30 s) */
+  eventIntervalMs?: number;
+}
+
+/** The API server's configuration: a kubeconfig file, or in-cluster (service account). */
+export function loadKubeConfig(file?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (file !== undefined) kc.loadFromFile(file);
+  else kc.loadFromCluster();
+  const cluster = kc.getCurrentCluster();
+  if (cluster === null || !cluster.server) {
+    throw new Error(file !== undefined ? `${file}: no current cluster with a server` : 'not in a cluster (KUBERNETES_SERVICE_HOST unset)');
+  }
+  if (file === undefined && !process.env.KUBERNETES_SERVICE_HOST) {
+    throw new Error('not in a cluster (KUBERNETES_SERVICE_HOST unset); give --kubeconfig');
+  }
+  return kc;
+}
+
+const PROGRESS_LOG_MS = 10_000;
+
+export class KubeSource implements StateSource {
+  private readonly log: Logger;
+  private readonly informers: { resource: KubeResource; informer: ResilientInformer }[];
+  private readonly events: EventRecorder;
+  private readonly memo = new WeakMap<KubernetesObject, Converted>();
+  private readonly unsupportedLogged = new Set<string>();
+  private readonly listeners = new Set<StateListener>();
+  private readonly debounceMs: number;
+  private state: ClusterState = emptyClusterState();
+  private fingerprint = stableJson(this.state);
+  private timer: NodeJS.Timeout | undefined;
+  private synced = false;
+  private started = false;
+  private stopped = false;
+
+  constructor(opts: KubeSourceOptions) {
+    this.log = opts.logger.child({ source: 'kube' });
+    this.debounceMs = opts.debounceMs ?? 50;
+    const apis = kubeApis(opts.kubeConfig);
+    this.informers = (opts.resources ?? KUBE_RESOURCES).map((resource) => ({
+      resource,
+      informer: new ResilientInformer({
+        kind: resource.kind,
+        path: resource.path,
+        optional: resource.optional,
+        list: (page, signal) => resource.list(apis, page, signal),
+        kubeConfig: opts.kubeConfig,
+        log: this.log,
+        watchTimeoutMs: opts.watchTimeoutMs ?? 90_000,
+        requestTimeoutMs: opts.requestTimeoutMs ?? 30_000,
+        retryMinMs: opts.retryMinMs ?? 500,
+        retryMaxMs: opts.retryMaxMs ?? 30_000,
+        pageSize: opts.pageSize ?? 500,
+        watchSessionSeconds: opts.watchSessionSeconds ?? 300,
+        onChange: () => this.changed(),
+      }),
+    }));
+    this.events = new EventRecorder({
+      core: apis.core,
+      node: opts.nodeName,
+      log: this.log,
+      ...(opts.eventIntervalMs !== undefined ? { minIntervalMs: opts.eventIntervalMs } : {}),
+      ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+    });
+  }
+
+  async start(): Promise<void> {
+    if (this.started) throw new Error('KubeSource already started');
+    this.started = true;
+    for (const { informer } of this.informers) informer.start();
+    const progress = setInterval(() => {
+      const waiting = this.informers
+        .filter((i) => !i.informer.isSynced())
+        .map((i) => `${i.resource.kind}${i.informer.lastError !== undefined ? ` (${i.informer.lastError})` : ''}`);
+      this.log.info({ waiting }, 'waiting for the first full list from the API server');
+    }, PROGRESS_LOG_MS);
+    progress.unref();
+    try {
+      await Promise.all(this.informers.map((i) => i.informer.whenSynced()));
+    } finally {
+      clearInterval(progress);
+    }
+    if (this.stopped) return;
+    this.synced = true;
+    this.publish();
+    this.log.info({ resources: this.informers.length }, 'first full sync done');
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.events.stop();
+    await Promise.all(this.informers.map((i) => i.informer.stop()));
+  }
+
+  current(): ClusterState {
+    return this.state;
+  }
+
+  onChange(listener: StateListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Write (or count again) a Kubernetes Event on an object; returns at once. */
+  recordEvent(ref: ObjectRef, reason: string, message: string, type: EventType = 'Warning'): void {
+    this.events.record(ref, reason, message, type);
+  }
+
+  /**
+   * A problem of the compile step or of this source as an Event on the
+   * object it names ("Pod ns/name", "Namespace name", ...). Returns false when
+   * the problem names no object this source knows.
+   */
+  reportProblem(problem: SourceProblem): boolean {
+    const m = /^([A-Za-z]+) (?:([^/\s]+)\/)?([^/\s]+)$/.exec(problem.source);
+    if (m === null) return false;
+    const [, kind, namespace, name] = m;
+    const entry = this.informers.find((i) => i.resource.kind === kind);
+    if (entry === undefined || kind === undefined || name === undefined) return false;
+    const obj = entry.informer.get(name, namespace);
+    if (obj === undefined) return false;
+    const reason = problem.message.startsWith('quarantined') ? 'Quarantined' : 'VrfwallProblem';
+    const uid = obj.metadata?.uid;
+    this.recordEvent(
+      {
+        kind,
+        apiVersion: entry.resource.apiVersion,
+        name,
+        ...(namespace !== undefined ? { namespace } : {}),
+        ...(uid !== undefined ? { uid } : {}),
+      },
+      reason,
+      problem.message,
+    );
+    return true;
+  }
+
+  /** Waits for Event writes under way (tests, shutdown). */
+  flushEvents(): Promise<void> {
+    return this.events.flush();
+  }
+
+  private changed(): void {
+    if (!this.synced || this.stopped || this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.publish();
+    }, this.debounceMs);
+  }
+
+  private convert(resource: KubeResource, raw: KubernetesObject): Converted {
+    // The library replaces an object on every change: identity is a fine memo key.
+    let c = this.memo.get(raw);
+    if (c === undefined) {
+      c = resource.convert(raw);
+      if (c.value !== undefined) c = { ...c, value: withoutResourceVersion(c.value) };
+      this.memo.set(raw, c);
+      for (const p of c.problems) this.log.warn(p, 'object problem');
+    }
+    if (c.unsupported && !this.unsupportedLogged.has(resource.kind)) {
+      this.unsupportedLogged.add(resource.kind);
+      this.log.warn({ kind: resource.kind }, 'no parser for this kind yet; its objects are not used');
+    }
+    return c;
+  }
+
+  private publish(): void {
+    if (this.stopped) return;
+    const s = emptyClusterState();
+    const problems: SourceProblem[] = [];
+    for (const { resource, informer } of this.informers) {
+      for (const raw of informer.objects()) {
+        const c = this.convert(resource, raw);
+        problems.push(...c.problems);
+        if (c.value !== undefined) put(s, c.value);
+      }
+    }
+    const state: ClusterState = {
+      namespaces: sortedMap(s.namespaces),
+      pods: sortedMap(s.pods),
+      nodes: sortedMap(s.nodes),
+      virtualNetworks: sortedMap(s.virtualNetworks),
+      routers: sortedMap(s.routers),
+      services: sortedMap(s.services),
+      endpointSlices: sortedMap(s.endpointSlices),
+      problems: problems.sort((a, b) => cmp(`${a.source} ${a.message}`, `${b.source} ${b.message}`)),
+    };
+    const fingerprint = stableJson(state);
+    if (fingerprint === this.fingerprint) return;
+    this.state = state;
+    this.fingerprint = fingerprint;
+    this.log.info(
+      { namespaces: state.namespaces.size, pods: state.pods.size, nodes: state.nodes.size, problems: problems.length },
+      'cluster state changed',
+    );
+    for (const listener of this.listeners) {
+      try {
+        listener(state);
+      } catch (e) {
+        this.log.error({ err: e }, 'state listener failed');
+      }
+    }
+  }
+}
+
+/** Into the state map of its kind. */
+function put(s: ClusterState, v: KubeValue): void {
+  switch (v.kind) {
+    case 'Namespace':
+      s.namespaces.set(v.metadata.name, v);
+      return;
+    case 'Pod':
+      s.pods.set(`${v.metadata.namespace}/${v.metadata.name}`, v);
+      return;
+    case 'Node':
+      s.nodes.set(v.node.name, v.node);
+      return;
+    case 'Service':
+      s.services.set(`${v.metadata.namespace}/${v.metadata.name}`, v);
+      return;
+    case 'EndpointSlice':
+      s.endpointSlices.set(`${v.metadata.namespace}/${v.metadata.name}`, v);
+      return;
+    case 'VirtualNetwork':
+      s.virtualNetworks.set(`${v.metadata.namespace}/${v.metadata.name}`, v);
+      return;
+    case 'VirtualNetworkRouter':
+      s.routers.set(`${v.metadata.namespace}/${v.metadata.name}`, v);
+      return;
+    default: {
+      // A kind added to the parsers needs its line here (compile error until then).
+      const unhandled: never = v;
+      throw new Error(`unhandled kind ${JSON.stringify(unhandled)}`);
+    }
+  }
+}
+
+function withoutResourceVersion(v: KubeValue): KubeValue {
+  if (!('metadata' in v) || v.metadata.resourceVersion === undefined) return v;
+  const { resourceVersion: _unused, ...metadata } = v.metadata;
+  return { ...v, metadata } as KubeValue;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function sortedMap<V>(m: Map<string, V>): Map<string, V> {
+  return new Map([...m].sort(([a], [b]) => cmp(a, b)));
+}
+
+/** JSON with sorted object keys and Maps as entry lists: equal content, equal text. */
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => {
+    if (v instanceof Map) return [...v.entries()];
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+      return Object.fromEntries(Object.entries(v).sort(([a], [b]) => cmp(a, b)));
+    }
+    return v;
+  });
+}
