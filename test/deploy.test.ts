@@ -1,0 +1,335 @@
+// daemon/: the image and the manifests for a real cluster. No container engine
+// runs here, so the Dockerfile is linted (dockerfile-utils) and its COPY
+// sources checked; every manifest is validated against the Kubernetes API
+// schemas (kubernetes-models), the RBAC rules against what the Kubernetes
+// source reads, every example VirtualNetwork/VirtualNetworkRouter against the
+// CRDs' OpenAPI schemas (ajv), and the agent is run on the real kernel with
+// exactly the DaemonSet's capabilities (and fails without them).
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Ajv } from 'ajv';
+import { DockerfileParser } from 'dockerfile-ast';
+import { validate as lintDockerfile } from 'dockerfile-utils';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
+import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
+import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
+import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { AGENT_OPTIONS, resolveSettings } from '../src/agent/config.js';
+import { native } from '../src/bpf/native.js';
+import { labDown, labUp } from '../src/lab/lab.js';
+import { agentStatusFile, clusterFile, netnsPath } from '../src/lab/names.js';
+import type { LabState } from '../src/lab/state.js';
+import { KUBE_RESOURCES } from '../src/sources/kube-resources.js';
+import { withNetns } from './helpers/netns.js';
+import { ROOT } from './helpers/lab.js';
+
+type Doc = Record<string, unknown> & { apiVersion: string; kind: string; metadata?: { name?: string } };
+
+function docsIn(file: string): Doc[] {
+  return YAML.parseAllDocuments(fs.readFileSync(file, 'utf8'))
+    .map((d) => d.toJS() as Doc | null)
+    .filter((d): d is Doc => d !== null);
+}
+function yamlFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => /\.ya?ml$/.test(f)).map((f) => path.join(dir, f)).sort();
+}
+
+const DEPLOY = path.join(ROOT, 'daemon/deploy');
+const CRDS = path.join(ROOT, 'daemon/crds');
+const deployDocs = yamlFiles(DEPLOY).flatMap(docsIn);
+const crdDocs = yamlFiles(CRDS).flatMap(docsIn);
+const one = <T extends Doc>(kind: string): T => {
+  const found = deployDocs.filter((d) => d.kind === kind);
+  expect(found, kind).toHaveLength(1);
+  return found[0] as T;
+};
+
+/** The Kubernetes API models that validate each kind (OpenAPI schemas of the API). */
+const MODELS: Record<string, new (data: never) => { validate(): void }> = {
+  'v1/Namespace': Namespace,
+  'v1/ServiceAccount': ServiceAccount,
+  'v1/ConfigMap': ConfigMap,
+  'apps/v1/DaemonSet': DaemonSet,
+  'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole,
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': ClusterRoleBinding,
+  'apiextensions.k8s.io/v1/CustomResourceDefinition': CustomResourceDefinition,
+};
+function validateK8s(doc: Doc): void {
+  const Model = MODELS[`${doc.apiVersion}/${doc.kind}`];
+  if (!Model) throw new Error(`no schema for ${doc.apiVersion} ${doc.kind}`);
+  new Model(doc as never).validate();
+}
+
+interface Container {
+  args: string[];
+  env: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+  securityContext: { capabilities: { add: string[]; drop: string[] }; privileged: boolean; allowPrivilegeEscalation: boolean };
+  readinessProbe: { exec: { command: string[] } };
+  livenessProbe: { exec: { command: string[] } };
+  volumeMounts: { name: string; mountPath: string }[];
+  resources: { requests: Record<string, string>; limits: Record<string, string> };
+}
+interface DaemonSetDoc extends Doc {
+  spec: {
+    updateStrategy: { type: string; rollingUpdate: { maxUnavailable: number; maxSurge: number } };
+    template: {
+      spec: {
+        hostNetwork: boolean;
+        serviceAccountName: string;
+        tolerations: unknown[];
+        containers: Container[];
+        volumes: { name: string; hostPath?: { path: string }; configMap?: { name: string } }[];
+      };
+    };
+  };
+}
+const daemonSet = (): DaemonSetDoc => one<DaemonSetDoc>('DaemonSet');
+const agentContainer = (): Container => daemonSet().spec.template.spec.containers[0]!;
+
+describe('Dockerfile', () => {
+  const file = path.join(ROOT, 'daemon/Dockerfile');
+  const text = fs.readFileSync(file, 'utf8');
+  const df = DockerfileParser.parse(text);
+
+  it('lints clean (and the linter does catch mistakes)', () => {
+    expect(lintDockerfile(text)).toEqual([]);
+    expect(lintDockerfile(text.replace('COPY src ./src', 'COPY src')).length).toBeGreaterThan(0);
+  });
+
+  it('builds on official Node images: a build stage, production modules, a slim runtime', () => {
+    const stages = df.getFROMs().map((f) => f.getBuildStage());
+    expect(stages).toEqual(['build', 'prod-deps', 'runtime']);
+    expect(text).toMatch(/^ARG NODE_IMAGE=node:\d+-bookworm$/m);
+    expect(df.getFROMs().at(-1)!.getImageName()).toBe('${NODE_IMAGE}-slim');
+  });
+
+  it('copies only what exists: context sources (not .dockerignored) and build-stage outputs', () => {
+    const ignored = fs
+      .readFileSync(path.join(ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !l.startsWith('#'));
+    const copies = df.getInstructions().filter((i) => i.getKeyword() === 'COPY');
+    expect(copies.length).toBeGreaterThan(5);
+    const stageNames = new Set(df.getFROMs().map((f) => f.getBuildStage()));
+    for (const c of copies) {
+      const args = c.getArguments().map((a) => a.getValue());
+      const from = (c as unknown as { getFlags(): { getName(): string; getValue(): string | null }[] }).getFlags().find((f) => f.getName() === 'from');
+      for (const src of args.slice(0, -1)) {
+        if (from) {
+          expect(stageNames.has(from.getValue() ?? '')).toBe(true);
+          if (from.getValue() === 'prod-deps') continue; // npm ci output
+          // Build-stage outputs (WORKDIR /src) are what `make bpf`, node-gyp and tsc make here too.
+          expect(src.startsWith('/src/'), src).toBe(true);
+          expect(fs.existsSync(path.join(ROOT, src.slice('/src/'.length))), src).toBe(true);
+        } else {
+          expect(fs.existsSync(path.join(ROOT, src)), src).toBe(true);
+          expect(ignored.some((i) => src === i || src.startsWith(`${i}/`)), `${src} is .dockerignored`).toBe(false);
+        }
+      }
+    }
+    // The runtime carries the agent, both BPF objects and the addon.
+    for (const need of ['/src/dist', '/src/build/bpf', '/src/daemon/addon/build/Release/vrfwall_native.node']) expect(text).toContain(need);
+    // Files the agent reads at run time next to dist/ (e.g. the gRPC API's .proto files).
+    expect(text).toMatch(/^COPY proto \.\/proto$/m);
+    for (const o of fs.readdirSync(path.join(ROOT, 'bpf')).filter((f) => f.endsWith('.c'))) {
+      expect(fs.existsSync(path.join(ROOT, 'build/bpf', o.replace(/\.c$/, '.o')))).toBe(true);
+    }
+  });
+
+  it('puts the CLI where the DaemonSet runs it', () => {
+    expect(text).toMatch(/^WORKDIR \/opt\/vrfwall$/m);
+    expect(text).toContain('ENTRYPOINT ["node", "/opt/vrfwall/dist/cli/main.js"]');
+    const c = agentContainer();
+    for (const probe of [c.readinessProbe, c.livenessProbe]) expect(probe.exec.command.slice(0, 2)).toEqual(['node', '/opt/vrfwall/dist/cli/main.js']);
+  });
+});
+
+describe('manifests', () => {
+  it('every object of daemon/deploy and daemon/crds is valid against the Kubernetes API schemas', () => {
+    const all = [...deployDocs, ...crdDocs];
+    expect(all.map((d) => d.kind).sort()).toEqual(
+      ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'CustomResourceDefinition', 'DaemonSet', 'Namespace', 'ServiceAccount'].sort(),
+    );
+    for (const d of all) expect(() => validateK8s(d), `${d.kind} ${d.metadata?.name}`).not.toThrow();
+    // The validator is not a rubber stamp.
+    const broken = structuredClone(daemonSet());
+    (broken.spec.template.spec.containers[0]!.securityContext.capabilities as { add: unknown }).add = 'BPF';
+    expect(() => validateK8s(broken)).toThrow(/capabilities\/add must be array/);
+  });
+
+  it('ClusterRole: get/list/watch exactly what the Kubernetes source reads, events create/patch, nothing else', () => {
+    const rules = one<Doc & { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] }>('ClusterRole').rules;
+    const reads = new Set<string>();
+    const other: string[] = [];
+    for (const r of rules) {
+      for (const g of r.apiGroups) {
+        for (const res of r.resources) {
+          if (r.verbs.join() === 'get,list,watch') reads.add(`${g}/${res}`);
+          else other.push(`${g}/${res}:${r.verbs.join()}`);
+        }
+      }
+    }
+    const wanted = KUBE_RESOURCES.map((k) => {
+      const m = /^\/(?:api\/v1|apis\/([^/]+)\/[^/]+)\/([^/]+)$/.exec(k.path);
+      if (!m) throw new Error(`unexpected path ${k.path}`);
+      return `${m[1] ?? ''}/${m[2]}`;
+    });
+    expect([...reads].sort()).toEqual([...new Set(wanted)].sort());
+    expect(other).toEqual(['/events:create,patch']);
+    expect(JSON.stringify(rules)).not.toContain('*');
+    const binding = one<Doc & { subjects: { name: string; namespace: string }[]; roleRef: { name: string } }>('ClusterRoleBinding');
+    const sa = one<Doc & { metadata: { name: string; namespace: string } }>('ServiceAccount');
+    expect(binding.roleRef.name).toBe(one<Doc & { metadata: { name: string } }>('ClusterRole').metadata.name);
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: sa.metadata.namespace }]);
+    expect(daemonSet().spec.template.spec.serviceAccountName).toBe(sa.metadata.name);
+  });
+
+  it('DaemonSet: host network, minimal capabilities, mounts, probes, resources, rolling update, node name, tolerations', () => {
+    const ds = daemonSet();
+    const pod = ds.spec.template.spec;
+    const c = agentContainer();
+    expect(pod.hostNetwork).toBe(true);
+    expect(c.securityContext.capabilities).toEqual({ drop: ['ALL'], add: ['BPF', 'PERFMON', 'NET_ADMIN'] });
+    expect([c.securityContext.privileged, c.securityContext.allowPrivilegeEscalation]).toEqual([false, false]);
+    const mounts = Object.fromEntries(c.volumeMounts.map((m) => [m.mountPath, pod.volumes.find((v) => v.name === m.name)]));
+    expect(mounts['/sys/fs/bpf']?.hostPath?.path).toBe('/sys/fs/bpf');
+    expect(mounts['/run/vrfwall']?.hostPath?.path).toBe('/run/vrfwall');
+    expect(c.env.find((e) => e.name === 'NODE_NAME')?.valueFrom?.fieldRef?.fieldPath).toBe('spec.nodeName');
+    expect(c.readinessProbe.exec.command).toContain('--ready');
+    expect(c.livenessProbe.exec.command).toContain('--live');
+    expect(Object.keys(c.resources.requests).sort()).toEqual(['cpu', 'memory']);
+    expect(c.resources.limits.memory).toBeDefined();
+    expect(ds.spec.updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } });
+    expect(pod.tolerations).toEqual([{ operator: 'Exists' }]);
+  });
+
+  it('the agent accepts the DaemonSet arguments and the ConfigMap settings file', () => {
+    const known = new Set(AGENT_OPTIONS.map((o) => `--${o.name}`));
+    const args = agentContainer().args;
+    expect(args[0]).toBe('agent');
+    for (const a of args.filter((x) => x.startsWith('--'))) expect(known.has(a), a).toBe(true);
+    const cm = one<Doc & { data: Record<string, string> }>('ConfigMap');
+    const configFile = args[args.indexOf('--config') + 1]!;
+    const mount = agentContainer().volumeMounts.find((m) => configFile.startsWith(`${m.mountPath}/`));
+    expect(mount).toBeDefined();
+    const text = cm.data[path.basename(configFile)];
+    expect(text).toBeDefined();
+    const { settings, origins } = resolveSettings({ file: YAML.parse(text!) as unknown, fileName: 'agent.yaml' });
+    expect(settings.podCidr.length).toBeGreaterThan(0);
+    expect(origins['pod-cidr']).toBe('file');
+  });
+});
+
+describe('CRDs and the example objects', () => {
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  const schemas = new Map<string, ReturnType<Ajv['compile']>>();
+  for (const crd of crdDocs as (Doc & {
+    spec: { group: string; names: { kind: string }; versions: { name: string; served: boolean; schema: { openAPIV3Schema: object } }[] };
+  })[]) {
+    for (const v of crd.spec.versions) {
+      if (v.served) schemas.set(`${crd.spec.names.kind}@${v.name}`, ajv.compile(v.schema.openAPIV3Schema));
+    }
+  }
+  const examples = yamlFiles(path.join(ROOT, 'examples'))
+    .flatMap((f) => docsIn(f).map((d) => ({ f: path.relative(ROOT, f), d })))
+    .filter(({ d }) => d.kind === 'VirtualNetwork' || d.kind === 'VirtualNetworkRouter');
+  const check = (d: Doc): string[] => {
+    const version = d.apiVersion.split('/')[1] ?? '';
+    const v = schemas.get(`${d.kind}@${version}`);
+    if (!v) return [`no served CRD version for ${d.kind} ${d.apiVersion}`];
+    return v(d) ? [] : (v.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
+  };
+
+  it('defines both kinds in vrfwall.dev', () => {
+    expect([...schemas.keys()].map((k) => k.split('@')[0]).sort()).toEqual(['VirtualNetwork', 'VirtualNetworkRouter']);
+  });
+
+  it('every example VirtualNetwork / VirtualNetworkRouter is valid against its CRD schema', () => {
+    expect(examples.length).toBeGreaterThan(0);
+    const bad = examples.flatMap(({ f, d }) => check(d).map((e) => `${f} ${d.kind} ${d.metadata?.name}: ${e}`));
+    expect(bad).toEqual([]);
+  });
+
+  it('the schemas reject what the agent would reject', () => {
+    const vn = examples.find(({ d }) => d.kind === 'VirtualNetwork')?.d;
+    const vnr = examples.find(({ d }) => d.kind === 'VirtualNetworkRouter')?.d;
+    expect(vn && vnr).toBeTruthy();
+    expect(check({ ...vn!, spec: { ...(vn!.spec as object), external: 'sometimes' } })).not.toEqual([]);
+    expect(check({ ...vnr!, spec: { ...(vnr!.spec as object), type: 'ring' } })).not.toEqual([]);
+  });
+});
+
+// The DaemonSet's capabilities, for real: the agent runs with exactly those
+// (setpriv drops the rest, as the container runtime would) and must sync and
+// attach; without NET_ADMIN it must not manage to attach. (Without PERFMON
+// the kernel refuses to load the programs: found by this test.)
+describe('the DaemonSet capabilities on the real kernel', () => {
+  const lab = 't4bdep';
+  const instance = `${lab}-node1`;
+  let state: LabState;
+  const runAgent = (caps: string[], extra: string[], timeoutMs: number) => {
+    const set = caps.map((c) => `+${c.toLowerCase()}`).join(',');
+    return spawnSync(
+      'nsenter',
+      [
+        `--net=${netnsPath(state.plan.nodes[0]!.netns)}`, '--',
+        'setpriv', '--inh-caps', `-all,${set}`, '--ambient-caps', `-all,${set}`, '--bounding-set', `-all,${set}`, '--',
+        process.execPath, path.join(ROOT, 'dist/cli/main.js'), 'agent', '--node-name', 'node1', '--instance', instance,
+        '--manifests', state.manifests, '--lab-file', clusterFile(lab), ...extra,
+      ],
+      { encoding: 'utf8', timeout: timeoutMs },
+    );
+  };
+  beforeAll(async () => {
+    await labDown(lab);
+    state = await labUp(path.join(ROOT, 'examples/cn2-isolated-namespace'), { lab, nodes: 1, agent: false, log: () => undefined });
+  });
+  afterAll(async () => {
+    await labDown(lab);
+  });
+
+  it('with BPF + PERFMON + NET_ADMIN only, the agent syncs, attaches to every pod, and --cleanup removes it all', async () => {
+    const caps = agentContainer().securityContext.capabilities.add;
+    // Runs until the timeout kills it; the status file says what it did.
+    const run = runAgent(caps, [], 4000);
+    const st = JSON.parse(fs.readFileSync(agentStatusFile(instance), 'utf8')) as { synced: boolean; attached: string[]; lastError?: string };
+    expect(st.lastError, run.stdout + run.stderr).toBeUndefined();
+    expect(st.synced).toBe(true);
+    // The lab's own DNS pod is not in the example's manifests the agent reads.
+    const pods = state.plan.pods.filter((p) => p.hostIf !== undefined && p.builtin === undefined);
+    expect(st.attached.sort()).toEqual(pods.map((p) => p.key).sort());
+    const bpf = native();
+    const progs = () =>
+      withNetns(state.plan.nodes[0]!.netns, () => pods.map((p) => bpf.tcxQuery(bpf.ifNameToIndex(p.hostIf!), 'ingress').length));
+    expect(progs()).toEqual(pods.map(() => 1));
+
+    const clean = runAgent(caps, ['--cleanup'], 10_000);
+    expect(clean.status, clean.stderr).toBe(0);
+    expect(progs()).toEqual(pods.map(() => 0));
+    expect(fs.existsSync(`/sys/fs/bpf/vrfwall/${instance}`)).toBe(false);
+  });
+
+  it('without NET_ADMIN it cannot attach (the capability is needed)', async () => {
+    const run = runAgent(['BPF', 'PERFMON'], [], 3000);
+    const st = (() => {
+      try {
+        return JSON.parse(fs.readFileSync(agentStatusFile(instance), 'utf8')) as { synced: boolean; lastError?: string };
+      } catch {
+        return undefined;
+      }
+    })();
+    expect(st).toBeDefined(); // it ran, and said so
+    expect(st!.synced).toBe(false);
+    expect(`${st!.lastError ?? ''} ${run.stdout}`).toMatch(/EPERM|permission|not permitted/i);
+    execFileSync('nsenter', [
+      `--net=${netnsPath(state.plan.nodes[0]!.netns)}`, '--', process.execPath, path.join(ROOT, 'dist/cli/main.js'),
+      'agent', '--cleanup', '--node-name', 'node1', '--instance', instance,
+    ]);
+  });
+});
