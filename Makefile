@@ -13,7 +13,7 @@ ARCH_INC   := /usr/include/$(shell uname -m)-linux-gnu
 BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -I bpf -I $(ARCH_INC)
 
 # Debian packages the build, the tests and the lab need.
-APT_PKGS := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iputils-ping g++ make python3
+APT_PKGS := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iputils-ping g++ make python3 nftables python3-grpcio python3-grpc-tools
 
 .PHONY: deps build bpf addon ts test demo clean check
 
@@ -57,8 +57,29 @@ test: build check
 	node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile.json=$(BUILD)/vitest.json
 	@node -e 'const r=require("./$(BUILD)/vitest.json"); console.log(`tests: $${r.numPassedTests} passed, $${r.numFailedTests} failed, $${r.numPendingTests} skipped`)'
 
+# Benchmarks (issue 6), not part of `make test`: bench/RESULTS.md and bench/results.json.
+# BENCH_QUICK=1 runs every part briefly; BENCH_PARTS=progrun,traffic,controlplane,flowapi picks parts.
+BENCH_APT := netsniff-ng iptables ipset nftables linux-perf
+BENCH_OBJ := $(patsubst bench/bpf/%.bpf.c,$(BUILD)/bench/bpf/%.bpf.o,$(wildcard bench/bpf/*.bpf.c))
+
+$(BUILD)/bench/bpf/%.bpf.o: bench/bpf/%.bpf.c | deps
+	@mkdir -p $(dir $@)
+	clang $(BPF_CFLAGS) -c $< -o $@
+
+.PHONY: bench
+bench: build $(BENCH_OBJ)
+	@missing=$$(for p in $(BENCH_APT); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	node_modules/.bin/tsc -p bench/tsconfig.json
+	@# the compiled bench finds dist/ and the addon relative to itself
+	ln -sfn ../../dist $(BUILD)/bench/dist && ln -sfn ../../daemon $(BUILD)/bench/daemon
+	node $(BUILD)/bench/bench/main.js
+
 demo: build
-	node dist/cli/main.js lab run examples/cn2-isolated-namespace
+	node dist/cli/main.js lab run examples/cn2-isolated-namespace --flows
 
 clean:
 	rm -rf $(BUILD) dist daemon/addon/build .stamp-apt

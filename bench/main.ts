@@ -1,0 +1,108 @@
+// `make bench`: runs the parts of issue 6 one after the other and writes
+// bench/results.json and bench/RESULTS.md (rendered from the same object).
+//
+// BENCH_QUICK=1   every part briefly (iteration; numbers indicative only)
+// BENCH_PARTS=a,b only these parts (progrun, traffic, controlplane, flowapi);
+//                 the other parts keep their entries from the previous results.json
+import fs from 'node:fs';
+import path from 'node:path';
+import { OUT_JSON, OUT_MD, QUICK, removeBenchPins } from './lib/env.js';
+import { git, machine } from './lib/machine.js';
+import { resultsMarkdown, type BenchResults, type PartResult } from './lib/report.js';
+import { runProgTestRun } from './progrun.js';
+import { runTraffic } from './traffic.js';
+import { runControlPlane } from './controlplane.js';
+import { runFlowApi } from './flowapi.js';
+
+const PARTS: Record<string, { title: string; run: (signal: AbortSignal) => Promise<PartResult> }> = {
+  progrun: { title: '1. Per-packet cost (BPF_PROG_TEST_RUN)', run: () => runProgTestRun() },
+  traffic: { title: '2. Traffic', run: (s) => runTraffic(s) },
+  controlplane: { title: '3. Control plane', run: (s) => runControlPlane(s) },
+  flowapi: { title: '4. Flow API', run: (s) => runFlowApi(s) },
+};
+
+function failed(id: string, title: string, err: unknown, seconds: number): PartResult {
+  const msg = err instanceof Error ? err.message : String(err);
+  return { id, title, method: '', tables: [], targets: [], notes: [`**The part failed:** ${msg}`], data: { error: msg }, seconds };
+}
+
+function previous(): BenchResults | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(OUT_JSON, 'utf8')) as BenchResults;
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(): Promise<void> {
+  const wanted = (process.env.BENCH_PARTS ?? Object.keys(PARTS).join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const w of wanted) if (!PARTS[w]) throw new Error(`BENCH_PARTS: unknown part '${w}' (have ${Object.keys(PARTS).join(', ')})`);
+
+  // First SIGINT/SIGTERM aborts the running part, which cleans up after itself.
+  const ac = new AbortController();
+  const onSignal = (sig: string): void => {
+    if (ac.signal.aborted) return;
+    console.error(`bench: ${sig}, stopping and cleaning up`);
+    ac.abort(new Error(`interrupted by ${sig}`));
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+
+  removeBenchPins();
+  const startedAt = new Date().toISOString();
+  const g = git();
+  const prev = previous();
+  const parts: PartResult[] = [];
+  for (const id of Object.keys(PARTS)) {
+    const part = PARTS[id]!;
+    if (!wanted.includes(id)) {
+      const old = prev?.parts.find((p) => p.id === id);
+      if (old) parts.push({ ...old, notes: [...old.notes, `_Not rerun in this run: figures from ${prev!.startedAt}._`] });
+      continue;
+    }
+    if (ac.signal.aborted) break;
+    console.error(`bench: ${part.title} ...`);
+    const t0 = Date.now();
+    try {
+      parts.push(await part.run(ac.signal));
+    } catch (e) {
+      console.error(`bench: ${part.title} failed: ${e instanceof Error ? e.stack : String(e)}`);
+      parts.push(failed(id, part.title, e, (Date.now() - t0) / 1000));
+    }
+    console.error(`bench: ${part.title} done in ${Math.round((Date.now() - t0) / 1000)} s`);
+  }
+  removeBenchPins();
+
+  const results: BenchResults = {
+    version: 1,
+    quick: QUICK,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    gitCommit: g.commit,
+    gitDirty: g.dirty,
+    machine: machine(),
+    commands: [
+      'make bench                      # everything (installs trafgen, iptables, ipset, nftables, perf if missing)',
+      'BENCH_QUICK=1 make bench        # every part briefly',
+      'BENCH_PARTS=progrun make bench  # one part; the others keep their last figures',
+    ],
+    parts,
+    targets: parts.flatMap((p) => p.targets),
+  };
+  fs.writeFileSync(OUT_JSON, JSON.stringify(results, null, 2) + '\n');
+  // Hand-written findings from profiling (the reasons behind missed targets) follow the generated part.
+  const findings = path.join(path.dirname(OUT_MD), 'findings.md');
+  const extra = fs.existsSync(findings) ? '\n' + fs.readFileSync(findings, 'utf8') : '';
+  fs.writeFileSync(OUT_MD, resultsMarkdown(results) + extra);
+  console.error(`bench: wrote ${OUT_JSON} and ${OUT_MD}`);
+  for (const t of results.targets) {
+    const m = t.measured === null ? '—' : `${Math.round(t.measured * 100) / 100} ${t.unit}`;
+    console.error(`  ${t.met === null ? 'n/a   ' : t.met ? 'met   ' : 'MISSED'} ${t.id} ${t.description}: ${m} (target ${t.target})`);
+  }
+  if (ac.signal.aborted) process.exitCode = 130;
+}
+
+main().catch((e: unknown) => {
+  console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
+  process.exitCode = 1;
+});
