@@ -152,7 +152,7 @@ type WatchParams = Record<string, string | number | boolean | undefined>;
 
 interface WatchHooks {
   /** called as a watch starts, before any request: delay (ms) before it may connect */
-  beforeConnect(resourceVersion: string): number;
+  beforeConnect(): number;
   /** a line arrived (event, bookmark or error) */
   onLine(): void;
   /** the watch ended; `lines` events or bookmarks were received during `ms` */
@@ -178,7 +178,7 @@ class GuardedWatch extends Watch {
     callback: WatchCallback,
     done: (err: unknown) => void,
   ): Promise<AbortController> {
-    const delay = this.hooks.beforeConnect(String(queryParams.resourceVersion ?? ''));
+    const delay = this.hooks.beforeConnect();
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     if (this.closed) return abortedController(); // stopped meanwhile: done is never called, ListWatch stays idle
 

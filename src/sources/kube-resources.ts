@@ -194,7 +194,7 @@ function podAddresses(status: Record<string, unknown>, source: string, problems:
   if (status.phase === 'Succeeded' || status.phase === 'Failed') return [];
   const texts: unknown[] = [];
   if (Array.isArray(status.podIPs)) for (const p of status.podIPs) texts.push(isRecord(p) ? p.ip : p);
-  if (texts.length === 0 && status.podIP !== undefined) texts.push(status.podIP);
+  if (texts.length === 0 && typeof status.podIP === 'string' && status.podIP !== '') texts.push(status.podIP);
   const out = new Set<string>();
   for (const t of texts) {
     const ip = typeof t === 'string' ? canonicalIp(t) : undefined;

@@ -1,0 +1,356 @@
+// The Kubernetes API source (src/sources/kube.ts) with the real client
+// library against the test API server (test/helpers/apiserver.ts): first
+// sync, every watch event type, every fault, Events written for problems.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KubeSource, loadKubeConfig, type KubeSourceOptions } from '../src/sources/kube.js';
+import { TestApiServer, type ApiServerOptions } from './helpers/apiserver.js';
+import {
+  endpointSliceObj,
+  namespaceObj,
+  nodeObj,
+  podObj,
+  routerObj,
+  serviceObj,
+  virtualNetworkObj,
+} from './helpers/kube-objects.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vrfwall-kube-source-'));
+let server: TestApiServer | undefined;
+let source: KubeSource | undefined;
+let logLines: string[] = [];
+
+afterEach(async () => {
+  await source?.stop();
+  await server?.close();
+  source = undefined;
+  server = undefined;
+});
+
+async function startServer(opts: ApiServerOptions = {}): Promise<TestApiServer> {
+  server = new TestApiServer({ bookmarkMs: 150, ...opts });
+  await server.start();
+  return server;
+}
+
+/** A source with fast timings; not started. */
+function makeSource(s: TestApiServer, opts: Partial<KubeSourceOptions> = {}): KubeSource {
+  const file = path.join(tmp, `kubeconfig-${s.port}`);
+  s.writeKubeconfig(file);
+  logLines = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
+  source = new KubeSource({
+    kubeConfig: loadKubeConfig(file),
+    logger,
+    nodeName: 'node1',
+    debounceMs: 20,
+    watchTimeoutMs: 800,
+    requestTimeoutMs: 500,
+    retryMinMs: 50,
+    retryMaxMs: 400,
+    eventIntervalMs: 100,
+    ...opts,
+  });
+  return source;
+}
+
+async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<number> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return Date.now() - t0;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function podIps(s: KubeSource, key: string): string[] | undefined {
+  return s.current().pods.get(key)?.status.podIPs;
+}
+
+/** A small cluster: two nodes, three namespaces, pods on both nodes. */
+function seed(s: TestApiServer): void {
+  s.apply('nodes', nodeObj('node1', ['192.168.50.1'], [{ type: 'ExternalIP', address: '203.0.113.1' }]));
+  s.apply('nodes', nodeObj('node2', ['192.168.50.2']));
+  s.apply('namespaces', namespaceObj('default'));
+  s.apply('namespaces', namespaceObj('kube-system'));
+  s.apply('namespaces', namespaceObj('team-a', { 'vrfwall.dev/isolated': 'true' }));
+  s.apply('pods', podObj('team-a', 'a1', { node: 'node1', ips: ['10.244.1.2', 'fd00:10:244:1::0002'], ports: [8080] }));
+  s.apply('pods', podObj('team-a', 'a2', { node: 'node2', ips: ['10.244.2.2'] }));
+  s.apply('pods', podObj('default', 'web', { node: 'node2', ips: ['10.244.2.3'], labels: { app: 'web' } }));
+  s.apply('pods', podObj('default', 'done', { node: 'node1', ips: ['10.244.1.9'], phase: 'Succeeded' }));
+  s.apply('pods', podObj('kube-system', 'proxy', { node: 'node1', ips: ['192.168.50.1'], hostNetwork: true }));
+  s.apply('services', serviceObj('default', 'web', '10.96.0.20', 80, { app: 'web' }));
+  s.apply('endpointslices', endpointSliceObj('default', 'web', [{ ip: '10.244.2.3', pod: 'web' }], 80));
+}
+
+describe('first sync', () => {
+  it('lists every resource in pages and converts what it lists; start() resolves only then', async () => {
+    const s = await startServer();
+    s.setInstalled('virtualnetworks', true);
+    s.setInstalled('virtualnetworkrouters', true);
+    seed(s);
+    s.apply('virtualnetworks', virtualNetworkObj('team-a', 'blue', { tier: 'front' }));
+    s.apply('virtualnetworkrouters', routerObj('team-a', 'mesh', { tier: 'front' }));
+    const src = makeSource(s, { pageSize: 2 });
+    const seen: number[] = [];
+    src.onChange((st) => seen.push(st.pods.size));
+    await src.start();
+    const st = src.current();
+
+    expect([...st.namespaces.keys()]).toEqual(['default', 'kube-system', 'team-a']);
+    expect(st.namespaces.get('team-a')?.metadata.labels).toEqual({ 'vrfwall.dev/isolated': 'true' });
+    expect([...st.pods.keys()]).toEqual(['default/done', 'default/web', 'kube-system/proxy', 'team-a/a1', 'team-a/a2']);
+    // Canonical addresses, both families; a finished pod has given its address back.
+    expect(podIps(src, 'team-a/a1')).toEqual(['10.244.1.2', 'fd00:10:244:1::2']);
+    expect(podIps(src, 'default/done')).toEqual([]);
+    expect(st.pods.get('team-a/a1')?.spec).toEqual({ nodeName: 'node1', hostNetwork: false, ports: [{ containerPort: 8080, protocol: 'TCP' }] });
+    expect(st.pods.get('kube-system/proxy')?.spec.hostNetwork).toBe(true);
+    // Node addresses: InternalIP and ExternalIP, not the hostname.
+    expect(st.nodes.get('node1')).toEqual({ name: 'node1', addresses: ['192.168.50.1', '203.0.113.1'] });
+    expect(st.services.get('default/web')?.spec.clusterIPs).toEqual(['10.96.0.20']);
+    expect(st.endpointSlices.get('default/web-abcde')?.endpoints).toEqual([{ addresses: ['10.244.2.3'], ready: true, pod: 'default/web' }]);
+    expect(st.virtualNetworks.get('team-a/blue')?.metadata.labels).toEqual({ tier: 'front' });
+    expect(st.routers.get('team-a/mesh')?.spec.type).toBe('mesh');
+    expect(st.problems).toEqual([]);
+    expect(st.pods.get('team-a/a1')?.metadata.uid).toBe(s.get('pods', 'a1', 'team-a')?.metadata.uid);
+    // Nothing partial is ever announced: the first notification is the full state.
+    expect(seen).toEqual([5]);
+
+    // Pages of 2, followed with continue tokens; watches ask for bookmarks.
+    const podLists = s.stats.queries.filter((q) => q.verb === 'list' && q.plural === 'pods');
+    expect(podLists.map((q) => q.query.get('limit'))).toEqual(['2', '2', '2']);
+    expect(podLists.filter((q) => q.query.get('continue') !== null)).toHaveLength(2);
+    await until(() => s.watchCount === 8 - 1, 2000, 'all watches open'); // every resource but events
+    for (const q of s.stats.queries.filter((x) => x.verb === 'watch')) {
+      expect(q.query.get('allowWatchBookmarks')).toBe('true');
+      expect(Number(q.query.get('resourceVersion'))).toBeGreaterThan(1000);
+    }
+  });
+
+  it('does not resolve start() while the server does not answer, and does once it does', async () => {
+    const s = await startServer();
+    seed(s);
+    s.hangRequests(true);
+    const src = makeSource(s);
+    let done = false;
+    const started = src.start().then(() => (done = true));
+    await sleep(1200); // more than two request timeouts: lists were retried
+    expect(done).toBe(false);
+    expect(src.current().pods.size).toBe(0);
+    s.hangRequests(false);
+    await started;
+    expect(src.current().pods.size).toBe(5);
+  });
+
+  it('a CRD that is not installed (404) holds nothing up; its objects appear once it is', async () => {
+    const s = await startServer(); // virtualnetworks / virtualnetworkrouters not installed
+    seed(s);
+    const src = makeSource(s);
+    await src.start();
+    expect(src.current().pods.size).toBe(5);
+    expect(src.current().virtualNetworks.size).toBe(0);
+    expect(logLines.some((l) => l.includes('CRD not installed'))).toBe(true);
+
+    s.setInstalled('virtualnetworks', true);
+    s.apply('virtualnetworks', virtualNetworkObj('team-a', 'blue'));
+    await until(() => src.current().virtualNetworks.has('team-a/blue'), 3000, 'VirtualNetwork after the CRD appears');
+    // The other watches were never disturbed by the missing resource.
+    s.apply('pods', podObj('team-a', 'a3', { node: 'node1', ips: ['10.244.1.3'] }));
+    await until(() => podIps(src, 'team-a/a3')?.[0] === '10.244.1.3', 2000, 'pod event');
+  });
+});
+
+describe('watch events', () => {
+  it('ADDED, MODIFIED and DELETED reach the state, a burst as one notification', async () => {
+    const s = await startServer();
+    seed(s);
+    const src = makeSource(s);
+    await src.start();
+    const states: number[] = [];
+    src.onChange((st) => states.push(st.pods.size));
+
+    s.apply('pods', podObj('team-a', 'a3', { node: 'node1', ips: ['10.244.1.3'] })); // ADDED
+    await until(() => src.current().pods.has('team-a/a3'), 2000, 'ADDED');
+
+    s.apply('namespaces', namespaceObj('team-a')); // MODIFIED: isolation label removed
+    await until(() => src.current().namespaces.get('team-a')?.metadata.labels['vrfwall.dev/isolated'] === undefined, 2000, 'MODIFIED');
+
+    s.remove('pods', 'a2', 'team-a'); // DELETED
+    await until(() => !src.current().pods.has('team-a/a2'), 2000, 'DELETED');
+
+    // A burst of 20 changes within the debounce window: one or two notifications, not 20.
+    const before = states.length;
+    for (let i = 0; i < 20; i++) s.apply('pods', podObj('default', `burst${i}`, { node: 'node2', ips: [`10.244.2.${100 + i}`] }));
+    await until(() => src.current().pods.has('default/burst19'), 2000, 'burst');
+    await sleep(100);
+    expect(states.length - before).toBeLessThanOrEqual(2);
+    // A change that alters nothing the state holds (only a new resourceVersion) is not announced.
+    const quiet = states.length;
+    s.apply('pods', podObj('default', 'burst0', { node: 'node2', ips: ['10.244.2.100'] }));
+    await sleep(150);
+    expect(states.length).toBe(quiet);
+  });
+
+  it('BOOKMARKs keep a quiet watch alive: no restart by the watchdog', async () => {
+    const s = await startServer({ bookmarkMs: 150 });
+    seed(s);
+    const src = makeSource(s, { watchTimeoutMs: 600 });
+    await src.start();
+    await until(() => s.watchCount === 5, 2000, 'watches open'); // the two CRDs are not installed
+    const watches = s.requests('watch', 'pods');
+    await sleep(2000); // more than three watchdog periods without a single change
+    expect(s.requests('watch', 'pods')).toBe(watches);
+    expect(logLines.some((l) => l.includes('watch silent'))).toBe(false);
+  });
+});
+
+describe('faults', () => {
+  it('dropped connections: the watch resumes from its resourceVersion (no relist) and misses nothing', async () => {
+    const s = await startServer();
+    seed(s);
+    const src = makeSource(s);
+    await src.start();
+    const lists = s.requests('list', 'pods');
+    const watches = s.requests('watch', 'pods');
+    for (let round = 0; round < 3; round++) {
+      s.dropConnections();
+      s.apply('pods', podObj('team-a', `drop${round}`, { node: 'node1', ips: [`10.244.1.${20 + round}`] }));
+      await until(() => src.current().pods.has(`team-a/drop${round}`), 3000, `change after drop ${round}`);
+    }
+    expect(s.requests('watch', 'pods')).toBeGreaterThanOrEqual(watches + 3);
+    expect(s.requests('list', 'pods')).toBe(lists);
+  });
+
+  it('410 as an ERROR event on open watches: relist, and deletions during the gap are seen', async () => {
+    const s = await startServer();
+    seed(s);
+    const src = makeSource(s);
+    await src.start();
+    const lists = s.requests('list', 'pods');
+    s.stallStreams(); // the client learns nothing of what follows from these streams
+    s.remove('pods', 'a1', 'team-a');
+    s.apply('pods', podObj('team-a', 'a2', { node: 'node2', ips: ['10.244.2.77'] }));
+    s.expire({ breakWatches: true });
+    s.resumeStreams();
+    await until(() => !src.current().pods.has('team-a/a1') && podIps(src, 'team-a/a2')?.[0] === '10.244.2.77', 3000, 'relist');
+    expect(s.requests('list', 'pods')).toBe(lists + 1);
+  });
+
+  it.each(['event', 'http'] as const)('410 on resuming an expired version (%s): relist after the server was away', async (mode) => {
+    const s = await startServer({ expiredWatch: mode });
+    seed(s);
+    const src = makeSource(s);
+    await src.start();
+    const lists = s.requests('list', 'pods');
+    s.down();
+    // Changed while the client is disconnected, then the history is compacted.
+    s.remove('pods', 'web', 'default');
+    s.apply('pods', podObj('default', 'new', { node: 'node2', ips: ['10.244.2.50'] }));
+    s.apply('namespaces', namespaceObj('default', { 'vrfwall.dev/external': 'deny' }));
+    s.expire();
+    await s.up();
+    await until(
+      () => !src.current().pods.has('default/web') && src.current().pods.has('default/new') && src.current().namespaces.get('default')?.metadata.labels['vrfwall.dev/external'] === 'deny',
+      4000,
+      'converged after 410',
+    );
+    expect(s.requests('list', 'pods')).toBe(lists + 1);
+  });
+
+  it('a stalled stream (socket open, nothing written) is restarted by the watchdog', async () => {
+    const s = await startServer();
+    seed(s);
+    const src = makeSource(s, { watchTimeoutMs: 700 });
+    await src.start();
+    await until(() => s.watchCount === 5, 2000, 'watches open');
+    const watches = s.requests('watch', 'pods');
+    s.stallStreams();
+    s.apply('pods', podObj('team-a', 'late', { node: 'node1', ips: ['10.244.1.40'] }));
+    const ms = await until(() => src.current().pods.has('team-a/late'), 4000, 'change behind a stalled stream');
+    expect(ms).toBeGreaterThanOrEqual(500); // it came through a new watch, after the watchdog
+    expect(s.requests('watch', 'pods')).toBeGreaterThan(watches);
+    expect(logLines.some((l) => l.includes('watch silent'))).toBe(true);
+    await until(() => s.stats.abandoned.stalled === 5, 2000, 'every stalled watch given up by the client');
+  });
+
+  it('a server that accepts but never answers: requests time out and are retried until it answers', async () => {
+    const s = await startServer();
+    seed(s);
+    const src = makeSource(s);
+    await src.start();
+    s.hangRequests(true);
+    s.dropConnections();
+    s.apply('pods', podObj('team-a', 'hung', { node: 'node1', ips: ['10.244.1.41'] }));
+    await sleep(1500);
+    expect(src.current().pods.has('team-a/hung')).toBe(false);
+    // New requests are answered again; those hanging stay a black hole: only
+    // the client's own timeout gets it out of them.
+    s.hangRequests(false);
+    await until(() => src.current().pods.has('team-a/hung'), 3000, 'converged after hang');
+    expect(s.stats.abandoned.hung).toBeGreaterThanOrEqual(5);
+  });
+
+  it('API server down for a while: backoff with jitter (no hammering), then converges', async () => {
+    const s = await startServer();
+    seed(s);
+    const src = makeSource(s, { retryMinMs: 100, retryMaxMs: 1000 });
+    await src.start();
+    const t0 = Date.now();
+    const connections = s.stats.connections;
+    const restart = s.restart({ downMs: 3000, mode: 'reset' });
+    await sleep(100);
+    s.apply('pods', podObj('team-a', 'while-down', { node: 'node1', ips: ['10.244.1.42'] }));
+    s.remove('pods', 'a2', 'team-a');
+    await restart;
+    const ms = await until(() => src.current().pods.has('team-a/while-down') && !src.current().pods.has('team-a/a2'), 4000, 'converged after restart');
+    const attempts = s.stats.connections - connections;
+    // 7 resources for ~3 s: retries at 0.1, 0.2, 0.4, 0.8, 1 s (half of it jitter)
+    // are about 8 each; without a backoff it would be thousands.
+    expect(attempts).toBeGreaterThan(7);
+    expect(attempts).toBeLessThan(7 * 14);
+    expect(ms).toBeLessThan(2500); // the capped backoff brings it back quickly
+    console.info(`API server down 3 s: ${attempts} connection attempts by 7 informers; converged ${ms} ms after it came back (${Date.now() - t0} ms in all)`);
+  });
+});
+
+describe('events', () => {
+  it('records Events on objects, deduplicated by count; problems become Events on the object they name', async () => {
+    const s = await startServer();
+    seed(s);
+    const src = makeSource(s);
+    await src.start();
+    const uid = s.get('pods', 'a1', 'team-a')?.metadata.uid;
+    expect(src.reportProblem({ source: 'Pod team-a/a1', message: 'quarantined: network team-a/nope does not exist' })).toBe(true);
+    expect(src.reportProblem({ source: 'Pod team-a/missing', message: 'quarantined: x' })).toBe(false);
+    expect(src.reportProblem({ source: 'examples/x.yaml#2', message: 'bad' })).toBe(false);
+    src.recordEvent({ kind: 'Namespace', apiVersion: 'v1', name: 'team-a' }, 'BadAnnotation', 'vrfwall.dev/network: does not parse');
+    await src.flushEvents();
+    const podEvents = s.objects('events', 'team-a');
+    expect(podEvents).toHaveLength(1);
+    const ev = podEvents[0]!;
+    expect(ev).toMatchObject({
+      reason: 'Quarantined',
+      type: 'Warning',
+      count: 1,
+      message: 'quarantined: network team-a/nope does not exist',
+      involvedObject: { kind: 'Pod', namespace: 'team-a', name: 'a1', uid, apiVersion: 'v1' },
+      source: { component: 'vrfwall-agent', host: 'node1' },
+      reportingInstance: 'node1',
+    });
+    // A cluster-scoped object's Events live in "default".
+    expect(s.objects('events', 'default').map((e) => e.reason)).toEqual(['BadAnnotation']);
+
+    // The same problem again: the same Event, counted (written after the minimum interval).
+    src.reportProblem({ source: 'Pod team-a/a1', message: 'quarantined: network team-a/nope does not exist' });
+    src.reportProblem({ source: 'Pod team-a/a1', message: 'quarantined: network team-a/nope does not exist' });
+    await until(() => s.objects('events', 'team-a')[0]?.count === 3, 2000, 'count 3');
+    expect(s.objects('events', 'team-a')).toHaveLength(1);
+    expect(s.requests('create', 'events')).toBe(2);
+    expect(s.requests('update', 'events')).toBe(1); // two repeats within the interval: one write
+  });
+});
