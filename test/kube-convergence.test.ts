@@ -24,7 +24,7 @@ import { emptyAllocation } from '../src/model/vrf.js';
 import { emptyClusterState } from '../src/sources/source.js';
 import { TestApiServer, type KObject } from './helpers/apiserver.js';
 import { namespaceObj, nodeObj, podObj, routerObj, virtualNetworkObj } from './helpers/kube-objects.js';
-import { ROOT } from './helpers/lab.js';
+import { ROOT, timeUntil } from './helpers/lab.js';
 import { createNetns, deleteNetns, deleteStaleNetns, ifindexIn, ip, netnsPath, ownedName } from './helpers/netns.js';
 
 const PREFIX = 'vrfwall-kconv-';
@@ -602,6 +602,22 @@ describe('agent with the Kubernetes API source', () => {
     expect(server.stats.abandoned.hung).toBeGreaterThan(0);
     // converged() has compared every map entry by entry; one more time, as the assertion of record.
     expect(imageDiff(expected(instance).images, kernelImages(instance))).toEqual([]);
+
+    // Every pod of this node that ends quarantined has a Kubernetes Event on it, written by the agent.
+    const local = [...desired.placements]
+      .filter(([key, p]) => p.kind === 'quarantine' && model.pods.get(key)?.node === 'node1')
+      .map(([key]) => key);
+    const eventsFor = (key: string) => {
+      const [ns, name] = key.split('/');
+      return server
+        .objects('events', ns)
+        .filter((e) => {
+          const o = (e as { involvedObject?: { kind?: string; name?: string }; reason?: string });
+          return o.involvedObject?.kind === 'Pod' && o.involvedObject.name === name && o.reason === 'Quarantined';
+        });
+    };
+    await timeUntil(() => local.every((k) => eventsFor(k).length > 0), 10_000, 'quarantine Events');
+    for (const key of local) expect(eventsFor(key).length, key).toBeGreaterThan(0);
   }, 60_000);
 
   it('the same objects through the API and through local manifests end in identical maps', async () => {

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { native, type NativeAddon } from '../bpf/native.js';
 import { compile } from '../model/compile.js';
 import { emptyAllocation } from '../model/vrf.js';
-import type { DesiredState, PodObject, PodPlacement, VrfAllocation } from '../model/types.js';
+import type { ClusterState, DesiredState, PodObject, PodPlacement, SourceProblem, VrfAllocation } from '../model/types.js';
 import type { StateSource } from '../sources/source.js';
 import { Attacher, type AttachMode } from './attach.js';
 import { ensureBpffs, removePins } from './bpffs.js';
@@ -243,10 +243,22 @@ export class Agent {
       else this.log.info({ pod, placement: describe(p) }, 'pod placed');
     }
     this.lastPlacements = now;
-    const problems = new Set(desired.problems.map((p) => `${p.source}: ${p.message}`));
-    for (const p of this.source.current().problems) problems.add(`${p.source}: ${p.message}`);
-    for (const p of problems) if (!this.lastProblems.has(p)) this.log.warn({ problem: p }, 'cluster state problem');
-    this.lastProblems = problems;
+    const state = this.source.current();
+    const problems = new Map<string, SourceProblem>();
+    for (const p of [...desired.problems, ...state.problems]) problems.set(`${p.source}: ${p.message}`, p);
+    for (const [text, p] of problems) {
+      if (this.lastProblems.has(text)) continue;
+      this.log.warn({ problem: text }, 'cluster state problem');
+      if (this.reportsEvent(p, state)) this.source.reportProblem?.(p);
+    }
+    this.lastProblems = new Set(problems.keys());
+  }
+
+  /** A pod's problem is told (as a Kubernetes Event) by the agent of its node
+   *  only, so N nodes do not write N Events; other objects' by every agent. */
+  private reportsEvent(p: SourceProblem, state: ClusterState): boolean {
+    const pod = /^Pod (\S+)$/.exec(p.source)?.[1];
+    return pod === undefined || state.pods.get(pod)?.spec.nodeName === this.config.nodeName;
   }
 
   private writeStatus(attached: string[], lastError?: string): void {

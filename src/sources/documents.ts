@@ -164,10 +164,10 @@ function parsePod(doc: Obj, warn: Warn): PodObject {
   requireCoreV1(doc);
   const meta = asObj(doc.metadata, 'metadata');
   const name = meta.name;
-  // Pods are named by DNS labels here (stricter than Kubernetes' subdomains):
-  // the lab uses pod names in interface and namespace names.
-  if (typeof name !== 'string' || !isDnsLabel(name)) {
-    throw new Invalid(`metadata.name ${JSON.stringify(name)} is not a DNS label`);
+  // Kubernetes names pods with DNS subdomains (dots allowed); a pod refused
+  // here would get no endpoint, so its traffic would be dropped.
+  if (typeof name !== 'string' || !isDnsSubdomain(name)) {
+    throw new Invalid(`metadata.name ${JSON.stringify(name)} is not a DNS subdomain`);
   }
   const namespace = meta.namespace ?? 'default'; // as kubectl apply without -n
   if (typeof namespace !== 'string' || !isDnsLabel(namespace)) {

@@ -1,6 +1,6 @@
 // Where the agent gets cluster state from. Two implementations share this
 // interface: local manifests (manifests.ts) and, later, the Kubernetes API.
-import type { ClusterState } from '../model/types.js';
+import type { ClusterState, SourceProblem } from '../model/types.js';
 
 export type StateListener = (state: ClusterState) => void;
 
@@ -16,6 +16,9 @@ export interface StateSource {
   /** Called once per effective change (bursts of events are coalesced into
    *  one call, within about 50 ms). Returns a function that unsubscribes. */
   onChange(listener: StateListener): () => void;
+  /** Optional: tell the cluster about a problem with one of its objects
+   *  (the Kubernetes source writes an Event on it). False when it cannot. */
+  reportProblem?(problem: SourceProblem): boolean;
 }
 
 export function emptyClusterState(): ClusterState {
