@@ -74,13 +74,17 @@ export function resolveTargets(o: TargetOptions): Target[] {
   );
 }
 
+/** A receive window of 4 MiB instead of HTTP/2's 64 KiB: a history of
+ *  100,000 flows (~30 MB) then streams without a round trip every 200 flows. */
+const CHANNEL_OPTIONS: grpc.ClientOptions = { 'grpc-node.flow_control_window': 4 << 20 };
+
 export class AgentClient {
   readonly flows: grpc.Client;
   readonly state: grpc.Client;
 
   constructor(readonly target: Target) {
     const api = loadApi();
-    this.flows = new api.FlowClient(target.address, target.creds);
+    this.flows = new api.FlowClient(target.address, target.creds, CHANNEL_OPTIONS);
     this.state = new api.StateClient(target.address, target.creds, { channelOverride: this.flows.getChannel() } as grpc.ClientOptions);
   }
 

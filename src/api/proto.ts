@@ -1,14 +1,23 @@
 // The API's protobuf definitions, loaded at run time from proto/ with
 // @grpc/proto-loader (the same files other languages generate stubs from).
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-/** src/api or dist/api -> repo root */
-export const PROTO_DIR = path.resolve(here, '../../proto');
 export const PROTO_FILES = ['vrfwall/v1/flow.proto', 'vrfwall/v1/state.proto'];
+
+/** The repository's proto/ above src/api or dist/api (or a deeper build such as build/bench/src/api). */
+function findProtoDir(): string {
+  for (let dir = here; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'proto');
+    if (fs.existsSync(path.join(candidate, PROTO_FILES[0] as string))) return candidate;
+    if (path.dirname(dir) === dir) return path.resolve(here, '../../proto'); // the error names this path
+  }
+}
+export const PROTO_DIR = findProtoDir();
 export const PACKAGE = 'vrfwall.v1';
 
 /** camelCase fields, 64-bit numbers as JS numbers, enums as their names. */

@@ -8,6 +8,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
+import { withFastFlowEncoder } from './encode.js';
 import { PACKAGE, loadApi } from './proto.js';
 
 export interface TlsFiles {
@@ -44,7 +45,7 @@ export class ApiServer {
     if (!opts.socketPath && !opts.listen) throw new Error('API server: no unix socket and no TCP address');
     if (opts.listen && !opts.tls) throw new Error('API server: TCP needs --grpc-tls-cert, --grpc-tls-key and --grpc-tls-ca (mutual TLS)');
     const api = loadApi();
-    this.server.addService(api.flowService, flows);
+    this.server.addService(withFastFlowEncoder(api.flowService), flows);
     this.server.addService(api.stateService, state);
     new ReflectionService(api.definition).addToServer(this.server);
     this.health.addToServer(this.server);

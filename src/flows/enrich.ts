@@ -9,7 +9,8 @@ import type { Flow, FlowCounters, FlowEndpoint } from './types.js';
 const ETH_P_IP = 0x0800;
 const ETH_P_IPV6 = 0x86dd;
 
-/** bpf_ktime_get_ns() is CLOCK_MONOTONIC, the clock of process.hrtime. */
+/** The flow times are bpf_ktime_get_coarse_ns(): CLOCK_MONOTONIC_COARSE, the epoch of
+ *  process.hrtime, up to one tick (4 ms at HZ=250) behind it; the reader's scan overlap covers that. */
 export class MonoClock {
   private offsetMs = 0;
   constructor() {

@@ -1,14 +1,20 @@
 // Reads the datapath's flow statistics into the store:
 // - flow_events (ring buffer): new flows and drops arrive within
 //   milliseconds through a uv_poll on the event loop (daemon/addon/ringbuf.cc);
-// - flows (LRU hash): every pollMs one batch dump; only entries whose
-//   last_ns moved since the previous scan are decoded, so idle flows (and
-//   flows the store already evicted) cost one 8-byte compare each;
+// - flows (LRU hash): a batch dump at most every pollMs, and only when the
+//   datapath's global packet counters (the small `counters` array) moved
+//   since the previous scan: a node at rest costs one tiny dump per poll,
+//   not a dump of up to 65,536 flow entries. Only entries whose last_ns moved
+//   are decoded. The scans are held to a CPU budget (SCAN_BUDGET of one
+//   core): under a flood a scan that took 50 ms waits 1 s before the next,
+//   one that took 200 ms waits 4 s, so the agent does not compete with the
+//   packet path for the CPU; new flows and drops still arrive at once;
 // - flow_stats (per-CPU array): events written and lost, flows created.
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import {
+  MapName,
   Direction,
   FlowEventType,
   FlowLayout,
@@ -48,10 +54,16 @@ export interface KernelFlowStats {
 export interface ReaderStats {
   eventsReceived: number;
   scans: number;
+  /** polls that found the datapath's counters unchanged and read no flow entry */
+  scansSkipped: number;
+  /** wall time of the last scan, yields included */
   lastScanMs: number;
+  /** CPU-busy time of the last scan (the synchronous slices) */
+  lastScanBusyMs: number;
 }
 
-/** Slack under the previous scan's start: a packet stamped just before it may land after the dump read its entry. */
+/** Slack under the previous scan's start: a packet stamped just before it may land after the dump read its entry,
+ *  and coarse BPF timestamps run up to one tick (4 ms at HZ=250) behind. Keep it >= 1 tick. */
 const SCAN_OVERLAP_NS = 10_000_000n;
 const LAST_NS_OFFSET = FlowLayout.vw_flow.fields.last_ns;
 const LITTLE_ENDIAN = os.endianness() === 'LE';
@@ -60,17 +72,25 @@ const SCAN_SLICE = 2000;
 const ADDR_CACHE_MAX = 4096;
 /** Ring-buffer records handled per event-loop turn. */
 const EVENTS_PER_WAKE = 1024;
+/** Share of one core the counter scans may use (busy time / wall time). */
+const SCAN_BUDGET = 0.05;
+/** A scan at least this often even when the global counters look unchanged
+ *  (belt and braces: a datapath that stops counting must not freeze the flows). */
+const FORCED_SCAN_MS = 30_000;
 
 export class FlowReader {
-  private fds: { flows: number; events: number; stats: number } | undefined;
+  private fds: { flows: number; events: number; stats: number; counters: number | undefined } | undefined;
   private ring: number | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** the counters map's values at the last scan: unchanged = no packet since */
+  private lastCounters: Buffer | undefined;
+  private lastFullScanAt = 0;
+  private stopped = false;
   private lastScanNs = 0n;
   private lastCount = 0;
   private readonly addrCache = new Map<string, string>();
-  private scanning = false;
   private readonly clock = new MonoClock();
-  private readonly counts: ReaderStats = { eventsReceived: 0, scans: 0, lastScanMs: 0 };
+  private readonly counts: ReaderStats = { eventsReceived: 0, scans: 0, scansSkipped: 0, lastScanMs: 0, lastScanBusyMs: 0 };
 
   constructor(
     private readonly bpf: NativeAddon,
@@ -82,17 +102,58 @@ export class FlowReader {
 
   start(): void {
     const open = (name: string) => this.bpf.objGet(path.join(this.opts.mapsDir, name));
-    this.fds = { flows: open(FlowMapName.flows), events: open(FlowMapName.flowEvents), stats: open(FlowMapName.flowStats) };
+    let counters: number | undefined;
+    try {
+      counters = open(MapName.counters);
+    } catch {
+      counters = undefined; // no global counters: every poll scans
+    }
+    this.fds = { flows: open(FlowMapName.flows), events: open(FlowMapName.flowEvents), stats: open(FlowMapName.flowStats), counters };
     this.ring = this.bpf.ringbufOpen(this.fds.events, (batch) => this.onRecords(batch), this.opts.maxEventsPerWake ?? EVENTS_PER_WAKE);
-    this.timer = setInterval(() => this.scanSafely(), this.opts.pollMs);
+    this.stopped = false;
+    this.schedule(this.opts.pollMs);
+  }
+
+  /** The next poll after `ms`; a chain of timeouts so a slow scan pushes the next one out. */
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.poll();
+    }, ms);
     this.timer.unref();
   }
 
+  private async poll(): Promise<void> {
+    try {
+      if (this.activity()) await this.scan();
+      else this.counts.scansSkipped++;
+    } catch (e) {
+      this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'flow scan failed');
+    }
+    // Hold the scans to their CPU budget: wait busy/budget before the next.
+    this.schedule(Math.max(this.opts.pollMs, this.counts.lastScanBusyMs / SCAN_BUDGET));
+  }
+
+  /** Did any packet pass since the last scan? The counters map is a few
+   *  hundred bytes per CPU; every packet that changes a flow entry also
+   *  counts there. */
+  private activity(): boolean {
+    const fd = this.fds?.counters;
+    if (fd === undefined || Date.now() - this.lastFullScanAt >= FORCED_SCAN_MS) return true;
+    const now = this.bpf.mapDump(fd).values;
+    const same = this.lastCounters !== undefined && now.equals(this.lastCounters);
+    this.lastCounters = Buffer.from(now);
+    return !same;
+  }
+
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     if (this.ring !== undefined) this.bpf.ringbufClose(this.ring);
     this.ring = undefined;
-    for (const fd of Object.values(this.fds ?? {})) this.bpf.closeFd(fd);
+    for (const fd of Object.values(this.fds ?? {})) if (fd !== undefined) this.bpf.closeFd(fd);
     this.fds = undefined;
   }
 
@@ -163,16 +224,6 @@ export class FlowReader {
     return { ...k, selfAddr: addr(f.self_addr), peerAddr: addr(f.peer_addr) };
   }
 
-  private scanSafely(): void {
-    if (this.scanning) return; // the previous scan is still yielding its way through
-    this.scanning = true;
-    this.scan()
-      .catch((e: unknown) => this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'flow scan failed'))
-      .finally(() => {
-        this.scanning = false;
-      });
-  }
-
   /** Entries in the kernel flows map at the last scan (for map fill without another dump). */
   get kernelEntries(): number {
     return this.lastCount;
@@ -184,7 +235,10 @@ export class FlowReader {
   async scan(): Promise<void> {
     if (!this.fds) return;
     const t0 = performance.now();
+    let busy = 0;
+    let sliceAt = t0;
     const startNs = this.clock.nowNs();
+    this.lastFullScanAt = Date.now();
     const since = this.lastScanNs;
     const dump = this.bpf.mapDump(this.fds.flows);
     this.clock.sync();
@@ -194,7 +248,9 @@ export class FlowReader {
     this.lastCount = dump.count;
     for (let i = 0; i < dump.count; i++) {
       if (i > 0 && i % SCAN_SLICE === 0) {
+        busy += performance.now() - sliceAt;
         await new Promise((r) => setImmediate(r));
+        sliceAt = performance.now();
         if (!this.fds) return;
       }
       const vOff = i * valueSize;
@@ -210,6 +266,7 @@ export class FlowReader {
     this.lastScanNs = startNs > SCAN_OVERLAP_NS ? startNs - SCAN_OVERLAP_NS : 0n;
     this.counts.scans++;
     this.counts.lastScanMs = performance.now() - t0;
+    this.counts.lastScanBusyMs = busy + (performance.now() - sliceAt);
   }
 }
 
