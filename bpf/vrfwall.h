@@ -214,7 +214,7 @@ struct vw_flow_key {
 };
 
 struct vw_flow {
-	__u64 first_ns;    /* bpf_ktime_get_ns (CLOCK_MONOTONIC)             */
+	__u64 first_ns;    /* bpf_ktime_get_coarse_ns (CLOCK_MONOTONIC_COARSE) */
 	__u64 last_ns;
 	__u64 event_ns;    /* last ring-buffer event for this flow (rate limit) */
 	__u64 packets[VW_DIR__MAX];
@@ -243,7 +243,7 @@ struct vw_flow_event {
 	__u8 code;
 	__u32 len;         /* skb->len                */
 	__u32 pad;
-	__u64 ts_ns;       /* bpf_ktime_get_ns        */
+	__u64 ts_ns;       /* bpf_ktime_get_coarse_ns */
 };
 
 /* flow_stats: PERCPU_ARRAY of __u64, indexed by enum vw_flow_stat. */

@@ -1,28 +1,35 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Header parsing. Every read goes through bpf_skb_load_bytes, which fails
- * past skb->len (so truncation is caught, also in non-linear skbs) and keeps
- * variable offsets simple for the verifier. Parsers return VW_DROP_NONE (0)
- * or the drop reason.
+ * Header parsing. Fixed-size headers are read with vw_load_hdr (lib/load.h:
+ * direct packet access, bpf_skb_load_bytes when not linear), which fails
+ * past skb->len like the helper, so truncation is caught either way. The
+ * rare variable-length reads (IPv4 options, IPv6 extension headers) use the
+ * helper only, which keeps their offsets simple for the verifier. Parsers
+ * return VW_DROP_NONE (0) or the drop reason.
  */
 #ifndef VW_LIB_PARSE_H
 #define VW_LIB_PARSE_H
 
 #include "lib/common.h"
 #include "lib/addr.h"
+#include "lib/load.h"
 
 static __always_inline int vw_load(struct __sk_buff *skb, __u32 off, void *to, __u32 len)
 {
 	return bpf_skb_load_bytes(skb, off, to, len);
 }
 
+/* The ethertype ends the Ethernet header: reading it checks the whole header
+ * is there. */
+#define VW_ETH_PROTO_OFF (ETH_HLEN - sizeof(__be16))
+
 static __always_inline __u32 vw_parse_eth(struct __sk_buff *skb, __u16 *proto)
 {
-	struct ethhdr eth;
+	__be16 h_proto;
 
-	if (vw_load(skb, 0, &eth, sizeof(eth)) < 0)
+	if (vw_load_hdr(skb, VW_ETH_PROTO_OFF, &h_proto) < 0)
 		return VW_DROP_MALFORMED;
-	*proto = bpf_ntohs(eth.h_proto);
+	*proto = bpf_ntohs(h_proto);
 	return VW_DROP_NONE;
 }
 
@@ -39,7 +46,7 @@ static __always_inline __u32 vw_parse_arp(struct __sk_buff *skb, __be32 *spa)
 {
 	struct vw_arp_eth_ipv4 arp;
 
-	if (vw_load(skb, VW_L3_OFF, &arp, sizeof(arp)) < 0)
+	if (vw_load_hdr(skb, VW_L3_OFF, &arp) < 0)
 		return VW_DROP_MALFORMED;
 	if (arp.ar_hrd != bpf_htons(VW_ARPHRD_ETHER) || arp.ar_pro != bpf_htons(ETH_P_IP) ||
 	    arp.ar_hln != ETH_ALEN || arp.ar_pln != sizeof(arp.spa))
@@ -87,23 +94,24 @@ static __always_inline __u32 vw_parse_l4(struct __sk_buff *skb, struct vw_pkt *p
 		struct tcphdr tcp;
 		__u32 doff;
 
-		if (vw_load(skb, off, &tcp, sizeof(tcp)) < 0)
+		if (vw_load_hdr(skb, off, &tcp) < 0)
 			return VW_DROP_MALFORMED;
 		doff = tcp.doff;
 		if (doff < VW_TCP_DOFF_MIN || off + doff * VW_TCP_DOFF_UNIT > end)
 			return VW_DROP_MALFORMED;
-	}
-	if (vw_proto_has_ports(pkt->l4_proto)) {
-		/* source and destination port lead TCP, UDP and SCTP alike */
-		__be16 ports[2];
+		pkt->sport = tcp.source;
+		pkt->dport = tcp.dest;
+	} else if (vw_proto_has_ports(pkt->l4_proto)) {
+		/* source and destination port lead UDP and SCTP alike */
+		struct vw_ports ports;
 
-		if (vw_load(skb, off, ports, sizeof(ports)) < 0)
+		if (vw_load_hdr(skb, off, &ports) < 0)
 			return VW_DROP_MALFORMED;
-		pkt->sport = ports[0];
-		pkt->dport = ports[1];
+		pkt->sport = ports.src;
+		pkt->dport = ports.dst;
 	} else if (pkt->l4_proto == IPPROTO_ICMP || pkt->l4_proto == IPPROTO_ICMPV6) {
 		/* the type is the first byte of both */
-		if (vw_load(skb, off, &type, sizeof(type)) < 0)
+		if (vw_load_hdr(skb, off, &type) < 0)
 			return VW_DROP_MALFORMED;
 		pkt->icmp_type = type;
 	}
@@ -161,7 +169,7 @@ static __always_inline __u32 vw_parse_ipv4(struct __sk_buff *skb, struct vw_pkt 
 	__u32 hdr_len, tot_len, l4_off, end, reason;
 	__u16 frag;
 
-	if (vw_load(skb, VW_L3_OFF, &ip, sizeof(ip)) < 0)
+	if (vw_load_hdr(skb, VW_L3_OFF, &ip) < 0)
 		return VW_DROP_MALFORMED;
 	if (ip.version != 4 || ip.ihl < VW_IPV4_MIN_IHL)
 		return VW_DROP_MALFORMED;
@@ -209,7 +217,7 @@ static __always_inline __u32 vw_parse_ipv6(struct __sk_buff *skb, struct vw_pkt 
 	__u8 nexthdr;
 	int i;
 
-	if (vw_load(skb, VW_L3_OFF, &ip6, sizeof(ip6)) < 0)
+	if (vw_load_hdr(skb, VW_L3_OFF, &ip6) < 0)
 		return VW_DROP_MALFORMED;
 	if (ip6.version != 6)
 		return VW_DROP_MALFORMED;
