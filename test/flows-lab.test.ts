@@ -11,6 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient, collect, socketOf } from '../src/api/client.js';
 import type { ExplainResponse, FlowMsg, GetFlowsRequest, GetFlowsResponse, ServerStatusResponse } from '../src/api/messages.js';
+import { flowsOf } from '../src/api/messages.js';
 import { PROTO_DIR } from '../src/api/proto.js';
 import { labDown, labUp } from '../src/lab/lab.js';
 import { isAlive } from '../src/lab/procs.js';
@@ -40,12 +41,12 @@ function client(node: string): AgentClient {
 }
 
 function request(r: Partial<GetFlowsRequest>): GetFlowsRequest {
-  return { allow: [], deny: [], last: 0, first: 0, sinceMs: 0, untilMs: 0, follow: false, ...r };
+  return { allow: [], deny: [], last: 0, first: 0, sinceMs: 0, untilMs: 0, follow: false, batchSize: 0, ...r };
 }
 
 async function flows(node: string, r: Partial<GetFlowsRequest>): Promise<FlowMsg[]> {
   const msgs = await collect(client(node).getFlows(request(r)));
-  return msgs.flatMap((m) => (m.flow ? [m.flow] : []));
+  return msgs.flatMap(flowsOf);
 }
 
 /** Sends `count` UDP datagrams of `size` payload bytes from a pod, from a fixed source port. */
@@ -203,6 +204,10 @@ describe('the API', () => {
     expect(udpNotDropped.length).toBe(udp.filter((f) => f.verdict === 'VERDICT_ALLOWED').length);
     const last2 = await flows(node, { last: 2 });
     expect(last2.map((f) => f.id)).toEqual(all.slice(-2).map((f) => f.id));
+    // Batched: the same flows in the same order, in fewer messages.
+    const batchedMsgs = await collect(client(node).getFlows(request({ batchSize: 2 })));
+    expect(batchedMsgs.length).toBe(Math.ceil(all.length / 2));
+    expect(batchedMsgs.flatMap(flowsOf).map((f) => f.id)).toEqual(all.map((f) => f.id));
   });
 
   it('bad requests: INVALID_ARGUMENT naming the field; limits: RESOURCE_EXHAUSTED', async () => {
@@ -216,6 +221,9 @@ describe('the API', () => {
     const big = await err({ last: 10_000_000 });
     expect(big?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(big?.details).toMatch(/^last:/);
+    const hugeBatch = await err({ batchSize: 100_000 });
+    expect(hugeBatch?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(hugeBatch?.details).toMatch(/^batch_size:/);
   });
 
   it('explain runs the loaded programs and counts nothing', async () => {

@@ -116,7 +116,7 @@ describe('every filter field', () => {
 });
 
 describe('GetFlows requests', () => {
-  const req = (r: Partial<GetFlowsRequest>): GetFlowsRequest => ({ allow: [], deny: [], last: 0, first: 0, sinceMs: 0, untilMs: 0, follow: false, ...r });
+  const req = (r: Partial<GetFlowsRequest>): GetFlowsRequest => ({ allow: [], deny: [], last: 0, first: 0, sinceMs: 0, untilMs: 0, follow: false, batchSize: 0, ...r });
   const codeOf = (r: Partial<GetFlowsRequest>) => {
     try {
       parseFlowsRequest(req(r), DEFAULT_FLOW_LIMITS);
@@ -135,6 +135,9 @@ describe('GetFlows requests', () => {
     expect(codeOf({ last: 100_001 })).toMatch(/^8 last: at most 100000/);
     expect(codeOf({ first: 100_001 })).toMatch(/^8 first:/);
     expect(codeOf({ allow: [{ port: [0] }] })).toMatch(/^filter allow\[0\]\.port\[0\]/);
+    expect(codeOf({ batchSize: 1000 })).toBe('ok');
+    expect(codeOf({ batchSize: 1001 })).toMatch(/^8 batch_size: at most 1000/);
+    expect(codeOf({ batchSize: -1 })).toMatch(/^3 batch_size/);
   });
 
   it('last N, first N and the since/until window', () => {

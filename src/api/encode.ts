@@ -5,7 +5,7 @@
 import protobuf from 'protobufjs';
 import type * as grpc from '@grpc/grpc-js';
 import { PACKAGE, PROTO_DIR, PROTO_FILES } from './proto.js';
-import type { GetFlowsResponse } from './messages.js';
+import type { FlowMsg, GetFlowsResponse } from './messages.js';
 
 interface Encoder {
   response: protobuf.Type;
@@ -30,9 +30,8 @@ function encoder(): Encoder {
 
 export function encodeFlowsResponse(m: GetFlowsResponse): Buffer {
   const e = encoder();
-  const msg = m.flow
-    ? { flow: { ...m.flow, verdict: e.verdict[m.flow.verdict] ?? 0, direction: e.direction[m.flow.direction] ?? 0 } }
-    : { lost: m.lost };
+  const flow = (f: FlowMsg) => ({ ...f, verdict: e.verdict[f.verdict] ?? 0, direction: e.direction[f.direction] ?? 0 });
+  const msg = m.flow ? { flow: flow(m.flow) } : m.batch ? { batch: { flows: m.batch.flows.map(flow) } } : { lost: m.lost };
   const bytes = e.response.encode(msg).finish();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -19,6 +19,9 @@ export interface FlowServiceLimits {
 
 export const DEFAULT_FLOW_LIMITS: FlowServiceLimits = { maxStreams: 16, maxFlowsPerRequest: 100_000, followQueue: 4096 };
 
+/** Largest batch_size: keeps one message well under grpc-js's 4 MiB default. */
+export const MAX_BATCH_SIZE = 1000;
+
 /** An API error with its gRPC status; handlers turn it into the call's error. */
 export class ApiError extends Error {
   constructor(
@@ -50,6 +53,8 @@ export interface FlowQuery {
   last: number;
   first: number;
   follow: boolean;
+  /** history flows per message; 0 or 1: one Flow per message */
+  batchSize: number;
 }
 
 /** Validates a GetFlows request; throws ApiError/FilterError naming the field. */
@@ -62,8 +67,11 @@ export function parseFlowsRequest(req: GetFlowsRequest, limits: FlowServiceLimit
   for (const [field, n] of [['last', req.last], ['first', req.first]] as const) {
     if (n > limits.maxFlowsPerRequest) throw exhausted(`${field}: at most ${limits.maxFlowsPerRequest} flows per request`);
   }
+  const batchSize = req.batchSize ?? 0;
+  if (!Number.isInteger(batchSize) || batchSize < 0) throw invalid('batch_size: must be a whole number');
+  if (batchSize > MAX_BATCH_SIZE) throw exhausted(`batch_size: at most ${MAX_BATCH_SIZE} flows per message`);
   const predicate = compileFilters(req.allow.map(toFilterSpec), req.deny.map(toFilterSpec));
-  return { predicate, sinceMs: req.sinceMs, untilMs: req.untilMs, last: req.last, first: req.first, follow: req.follow };
+  return { predicate, sinceMs: req.sinceMs, untilMs: req.untilMs, last: req.last, first: req.first, follow: req.follow, batchSize };
 }
 
 /** The flows a query selects from the store, least recently active first. */
@@ -151,8 +159,15 @@ export class FlowServiceImpl {
           if (q.predicate(f) && inWindow(f, q.sinceMs, 0)) writer.offer({ flow: toFlowMsg(f) });
         });
       }
-      for (const f of selectFlows(this.store.all(), q)) {
-        if (!(await writer.write({ flow: toFlowMsg(f) }))) break;
+      const history = selectFlows(this.store.all(), q);
+      if (q.batchSize > 1) {
+        for (let i = 0; i < history.length; i += q.batchSize) {
+          if (!(await writer.write({ batch: { flows: history.slice(i, i + q.batchSize).map(toFlowMsg) } }))) break;
+        }
+      } else {
+        for (const f of history) {
+          if (!(await writer.write({ flow: toFlowMsg(f) }))) break;
+        }
       }
       if (!q.follow) {
         if (!writer.isClosed) call.end();

@@ -45,12 +45,20 @@ export interface GetFlowsRequest {
   sinceMs: number;
   untilMs: number;
   follow: boolean;
+  batchSize: number;
 }
 
 export interface GetFlowsResponse {
   flow?: FlowMsg;
   lost?: { count: number; where: string };
-  item?: 'flow' | 'lost';
+  batch?: { flows: FlowMsg[] };
+  item?: 'flow' | 'lost' | 'batch';
+}
+
+/** The flows of one GetFlows message, whichever form it has. */
+export function flowsOf(m: GetFlowsResponse): FlowMsg[] {
+  if (m.flow) return [m.flow];
+  return m.batch?.flows ?? [];
 }
 
 export type GroupByName = 'GROUP_BY_UNSPECIFIED' | 'GROUP_BY_NAMESPACE' | 'GROUP_BY_NETWORK' | 'GROUP_BY_POD';

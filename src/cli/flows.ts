@@ -13,6 +13,7 @@ import type {
   ListNetworksResponse,
   ServerStatusResponse,
 } from '../api/messages.js';
+import { flowsOf } from '../api/messages.js';
 import type { FlowEndpoint } from '../flows/types.js';
 
 type Output = 'table' | 'json';
@@ -179,12 +180,15 @@ export function flowsRequest(f: FlowFlags): Partial<GetFlowsRequest> {
   };
 }
 
+/** Flows per GetFlows message for a history: far fewer messages to decode. */
+const HISTORY_BATCH = 500;
+
 /** Prints flows of one or more agents; with follow, until interrupted. */
 export async function printFlows(cs: AgentClient[], req: Partial<GetFlowsRequest>, output: Output, out: (line: string) => void = console.log): Promise<void> {
   const print = (f: FlowMsg) => out(output === 'json' ? JSON.stringify(f) : table([flowRow(f)]));
   if (!req.follow) {
-    const all = (await Promise.all(cs.map((c) => collect(c.getFlows(req))))).flat();
-    const flows = all.flatMap((m) => (m.flow ? [m.flow] : [])).sort((a, b) => a.lastSeenMs - b.lastSeenMs);
+    const all = (await Promise.all(cs.map((c) => collect(c.getFlows({ batchSize: HISTORY_BATCH, ...req }))))).flat();
+    const flows = all.flatMap(flowsOf).sort((a, b) => a.lastSeenMs - b.lastSeenMs);
     const lost = all.reduce((n, m) => n + (m.lost?.count ?? 0), 0);
     if (output === 'json') for (const f of flows) out(JSON.stringify(f));
     else out(table([FLOW_HEADER, ...flows.map(flowRow)]));
@@ -198,8 +202,8 @@ export async function printFlows(cs: AgentClient[], req: Partial<GetFlowsRequest
         new Promise<void>((resolve, reject) => {
           const s = c.getFlows(req);
           s.on('data', (m: GetFlowsResponse) => {
-            if (m.flow) print(m.flow);
-            else if (m.lost) console.error(`(${m.lost.count} flows lost: ${m.lost.where})`);
+            if (m.lost) console.error(`(${m.lost.count} flows lost: ${m.lost.where})`);
+            else for (const f of flowsOf(m)) print(f);
           });
           s.on('error', (e: grpc.ServiceError) => (e.code === 1 ? resolve() : reject(e)));
           s.on('end', () => resolve());
