@@ -3,31 +3,23 @@
 // filled with the abi.ts encoders, crafted frames run with BPF_PROG_TEST_RUN.
 // Each run is checked by its tc action and by the one counter slot it moved;
 // sessions are read back from the kernel's LRU map.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as abi from '../src/bpf/abi.js';
-import { native, type LoadedObject, type NativeAddon } from '../src/bpf/native.js';
+import { native, type NativeAddon } from '../src/bpf/native.js';
 import * as pk from './helpers/packets.js';
+import { CLUSTER_CIDRS, HERE, TestDatapath, allow, drop, freshPinRoot, type Party } from './helpers/datapath.js';
+import { ROOT } from './helpers/lab.js';
 import { pruneSessions } from '../src/agent/sessions.js';
 import { serviceEntryKey, type DesiredServiceEntry, type DesiredState } from '../src/model/types.js';
 
 const { AllowRule: Rule, DropReason: Drop } = abi;
-const repo = path.resolve(import.meta.dirname, '..');
-const PIN_BASE = '/sys/fs/bpf/vrfwall';
-const PIN_PREFIX = 'dpsvc-test-';
-const pinRoot = path.join(PIN_BASE, `${PIN_PREFIX}${process.pid}`);
-const HERE = 1; // loopback of the test's netns: progTestRun needs a real device
 
 // A: clients; B: the backends' network (a router lets A use B's Service);
 // C: a network with no right to B's Service; S: the shared default network.
 const VRF = { A: 10, B: 11, C: 12, S: 13 } as const;
 
-interface Party {
-  v4: string;
-  v6: string;
-}
 const P = {
   a1: { v4: '10.244.1.10', v6: 'fd00:10:244:1::10' }, // local, A
   a2: { v4: '10.244.2.10', v6: 'fd00:10:244:2::10' }, // remote, A
@@ -56,12 +48,6 @@ const ENDPOINTS: [Party, abi.EndpointValue][] = [
   [P.dns, { vrfId: VRF.S, flags: 0, ifindex: 0 }],
   [P.node, { vrfId: 0, flags: HOST, ifindex: 0 }],
 ];
-const CIDRS: [string, number][] = [
-  ['10.244.0.0/16', abi.VW_CIDR_POD],
-  ['fd00:10:244::/48', abi.VW_CIDR_POD],
-  ['10.96.0.0/16', abi.VW_CIDR_SERVICE],
-  ['fd00:10:96::/108', abi.VW_CIDR_SERVICE],
-];
 const { VW_SVC_ANY_VRF: ANY, VW_SVC_SHARED: SHARED, VW_SVC_ROUTER: ROUTER } = abi;
 type Proto = abi.ServiceProtocol;
 /** [address, port, protocol, client vrf, value] */
@@ -83,60 +69,9 @@ const BACKENDS: SvcEntry[] = [
 // ---- harness ------------------------------------------------------------------
 
 let n: NativeAddon;
-let cpus = 0;
-const loaded: LoadedObject[] = [];
-let fromPod = -1;
-let toPod = -1;
-let maps: Record<string, number> = {};
-
-function mapFd(name: string): number {
-  const fd = maps[name];
-  if (fd === undefined) throw new Error(`map ${name} missing from the object`);
-  return fd;
-}
-
-function removeOurPins(all: boolean): void {
-  if (!fs.existsSync(PIN_BASE)) return;
-  for (const d of fs.readdirSync(PIN_BASE)) {
-    if (d.startsWith(PIN_PREFIX) && (all || path.join(PIN_BASE, d).startsWith(pinRoot))) {
-      fs.rmSync(path.join(PIN_BASE, d), { recursive: true, force: true });
-    }
-  }
-}
-
-function counters(): Map<string, bigint> {
-  const entries = abi.decodeCounters(n.mapDump(mapFd(abi.MapName.counters)), cpus);
-  return new Map(entries.map((e) => [e.name, e.packets]));
-}
-
-type Dir = 'from' | 'to';
-type Want = { allow: abi.AllowRule } | { drop: abi.DropReason };
-const allow = (rule: abi.AllowRule): Want => ({ allow: rule });
-const drop = (reason: abi.DropReason): Want => ({ drop: reason });
-
-function sk(ifindex: number): Buffer {
-  const ctx = Buffer.alloc(192); // struct __sk_buff on x86_64
-  ctx.writeUInt32LE(ifindex, 40); // .ifindex
-  return ctx;
-}
-
-/** Run one frame; expect the action and exactly one counter slot grown by one packet. */
-function expectVerdict(dir: Dir, frame: Buffer, want: Want): void {
-  const before = counters();
-  const res = n.progTestRun(dir === 'from' ? fromPod : toPod, frame, 1, sk(HERE));
-  const moved: Record<string, bigint> = {};
-  for (const [name, after] of counters()) {
-    const d = after - (before.get(name) ?? 0n);
-    if (d !== 0n) moved[name] = d;
-  }
-  const prog = dir === 'from' ? 'from_pod' : 'to_pod';
-  const slot =
-    'allow' in want
-      ? `${prog}/allowed/${abi.allowRuleName(want.allow)}`
-      : `${prog}/dropped/${abi.dropReasonName(want.drop)}`;
-  expect(moved, `counted as ${slot}`).toEqual({ [slot]: 1n });
-  expect(res.retval).toBe('allow' in want ? abi.TcAction.ALLOW : abi.TcAction.DROP);
-}
+let dp: TestDatapath;
+const mapFd = (name: string): number => dp.mapFd(name);
+const expectVerdict: TestDatapath['expectVerdict'] = (dir, frame, want) => dp.expectVerdict(dir, frame, want);
 
 function session(k: abi.SessionKey): abi.SessionValue | undefined {
   const v = n.mapLookup(mapFd(abi.MapName.sessions), abi.encodeSessionKey(k));
@@ -152,28 +87,9 @@ function sctp(sport: number, dport: number, len = 12): Buffer {
 
 beforeAll(() => {
   n = native();
-  cpus = n.possibleCpus();
-  const mounted = fs
-    .readFileSync('/proc/mounts', 'utf8')
-    .split('\n')
-    .some((l) => l.split(' ')[1] === '/sys/fs/bpf' && l.split(' ')[2] === 'bpf');
-  if (!mounted) execFileSync('mount', ['-t', 'bpf', 'bpf', '/sys/fs/bpf']);
-  removeOurPins(true);
-  fs.mkdirSync(pinRoot, { recursive: true });
-  for (const prog of ['from_pod', 'to_pod']) {
-    loaded.push(n.loadObject(path.join(repo, 'build/bpf', `${prog}.o`), { pinRoot }));
-  }
-  fromPod = loaded[0]!.programs.from_pod ?? -1;
-  toPod = loaded[1]!.programs.to_pod ?? -1;
-  maps = loaded[0]!.maps;
-  for (const [party, ep] of ENDPOINTS) {
-    for (const addr of [party.v4, party.v6]) {
-      n.mapUpdate(mapFd(abi.MapName.endpoints), abi.encodeEndpointKey(addr), abi.encodeEndpoint(ep));
-    }
-  }
-  for (const [cidr, kind] of CIDRS) {
-    n.mapUpdate(mapFd(abi.MapName.cidrs), abi.encodeCidrKey(cidr), abi.encodeCidrValue({ kind }));
-  }
+  dp = new TestDatapath(n, freshPinRoot('dpsvc-test-'));
+  dp.putEndpoints(ENDPOINTS);
+  dp.putCidrs(CLUSTER_CIDRS);
   for (const [map, entries] of [
     [abi.MapName.services, SERVICES],
     [abi.MapName.backends, BACKENDS],
@@ -186,17 +102,12 @@ beforeAll(() => {
   }
 });
 
-afterAll(() => {
-  for (const obj of loaded) {
-    for (const fd of [...Object.values(obj.programs), ...Object.values(obj.maps)]) n.closeFd(fd);
-  }
-  removeOurPins(false);
-});
+afterAll(() => dp?.close());
 
 describe('maps', () => {
   it('services, backends and sessions are shared by both programs, sessions is an LRU hash', () => {
     for (const name of [abi.MapName.services, abi.MapName.backends, abi.MapName.sessions]) {
-      expect(n.mapInfo(loaded[0]!.maps[name] ?? -1).id, name).toBe(n.mapInfo(loaded[1]!.maps[name] ?? -1).id);
+      expect(n.mapInfo(dp.loaded[0].maps[name] ?? -1).id, name).toBe(n.mapInfo(dp.loaded[1].maps[name] ?? -1).id);
     }
     const info = n.mapInfo(mapFd(abi.MapName.sessions));
     expect(info.maxEntries).toBe(abi.VW_SESSIONS_MAX);
@@ -204,9 +115,9 @@ describe('maps', () => {
   });
 
   it('the loader can size the session table', () => {
-    const root = `${pinRoot}-sized`;
+    const root = `${dp.pinRoot}-sized`;
     fs.mkdirSync(root, { recursive: true });
-    const obj = n.loadObject(path.join(repo, 'build/bpf/from_pod.o'), { pinRoot: root, maxEntries: { sessions: 1024 } });
+    const obj = n.loadObject(path.join(ROOT, 'build/bpf/from_pod.o'), { pinRoot: root, maxEntries: { sessions: 1024 } });
     try {
       expect(n.mapInfo(obj.maps.sessions ?? -1).maxEntries).toBe(1024);
     } finally {

@@ -10,26 +10,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as abi from '../src/bpf/abi.js';
 import { native, type LoadedObject, type NativeAddon } from '../src/bpf/native.js';
 import * as pk from './helpers/packets.js';
+import { CLUSTER_CIDRS, HERE, TestDatapath, allow, drop, freshPinRoot, type Party } from './helpers/datapath.js';
+import { ROOT } from './helpers/lab.js';
 
 const { AllowRule: Rule, DropReason: Drop } = abi;
-const repo = path.resolve(import.meta.dirname, '..');
-const PIN_BASE = '/sys/fs/bpf/vrfwall';
-const PIN_PREFIX = 'dp-test-';
-const pinRoot = path.join(PIN_BASE, `${PIN_PREFIX}${process.pid}`);
 
-// progTestRun needs an existing device: ifindex 1 is the loopback of the
-// current netns. "Another interface" is a number only the maps mention.
-const HERE = 1;
+// "Another interface" is a number only the maps mention.
 const ELSEWHERE = 999;
 
 // ---- the cluster in the maps --------------------------------------------------
 
 const VRF = { A: 10, B: 11, R: 12, DENY: 13 } as const; // A and R joined by a router
 
-interface Party {
-  v4: string;
-  v6: string;
-}
 const P = {
   a1: { v4: '10.244.1.10', v6: 'fd00:10:244:1::10' }, // local, network A
   a2: { v4: '10.244.2.20', v6: 'fd00:10:244:2::20' }, // remote, network A
@@ -59,119 +51,19 @@ const ENDPOINTS: [Party, abi.EndpointValue][] = [
   [P.node, { vrfId: 0, flags: HOST, ifindex: 0 }],
   [P.hostPod, { vrfId: 0, flags: HOST, ifindex: 0 }],
 ];
-const CIDRS: [string, number][] = [
-  ['10.244.0.0/16', abi.VW_CIDR_POD],
-  ['fd00:10:244::/48', abi.VW_CIDR_POD],
-  ['10.96.0.0/16', abi.VW_CIDR_SERVICE],
-  ['fd00:10:96::/108', abi.VW_CIDR_SERVICE],
-];
 
 // ---- harness ----------------------------------------------------------------------
 
 let n: NativeAddon;
-let cpus = 0;
-const loaded: LoadedObject[] = [];
-let fromPod = -1;
-let toPod = -1;
-let maps: Record<string, number> = {};
-
-function ensureBpffs(): void {
-  const mounted = fs
-    .readFileSync('/proc/mounts', 'utf8')
-    .split('\n')
-    .some((l) => l.split(' ')[1] === '/sys/fs/bpf' && l.split(' ')[2] === 'bpf');
-  if (!mounted) execFileSync('mount', ['-t', 'bpf', 'bpf', '/sys/fs/bpf']);
-}
-
-function removeOurPins(all: boolean): void {
-  if (!fs.existsSync(PIN_BASE)) return;
-  for (const d of fs.readdirSync(PIN_BASE)) {
-    if (d.startsWith(PIN_PREFIX) && (all || path.join(PIN_BASE, d) === pinRoot)) {
-      fs.rmSync(path.join(PIN_BASE, d), { recursive: true, force: true });
-    }
-  }
-}
-
-function mapFd(name: string): number {
-  const fd = maps[name];
-  if (fd === undefined) throw new Error(`map ${name} missing from the object`);
-  return fd;
-}
-
-function counters(): Map<string, abi.CounterEntry> {
-  const entries = abi.decodeCounters(n.mapDump(mapFd(abi.MapName.counters)), cpus);
-  return new Map(entries.map((e) => [e.name, e]));
-}
-
-type Dir = 'from' | 'to';
-
-interface Outcome {
-  action: number;
-  /** counter slots that moved, e.g. { "from_pod/dropped/SPOOFED": { packets: 1n, bytes: 74n } } */
-  counted: Record<string, { packets: bigint; bytes: bigint }>;
-}
-
-function sk(ifindex: number): Buffer {
-  const ctx = Buffer.alloc(192); // struct __sk_buff on x86_64
-  ctx.writeUInt32LE(ifindex, 40); // .ifindex
-  return ctx;
-}
-
-function run(dir: Dir, frame: Buffer, ifindex = HERE): Outcome {
-  const before = counters();
-  const res = n.progTestRun(dir === 'from' ? fromPod : toPod, frame, 1, sk(ifindex));
-  const counted: Outcome['counted'] = {};
-  for (const [name, after] of counters()) {
-    const b = before.get(name);
-    const packets = after.packets - (b?.packets ?? 0n);
-    if (packets !== 0n) counted[name] = { packets, bytes: after.bytes - (b?.bytes ?? 0n) };
-  }
-  return { action: res.retval, counted };
-}
-
-type Want = { allow: abi.AllowRule } | { drop: abi.DropReason };
-
-function slotName(dir: Dir, want: Want): string {
-  const prog = dir === 'from' ? 'from_pod' : 'to_pod';
-  return 'allow' in want
-    ? `${prog}/allowed/${abi.allowRuleName(want.allow)}`
-    : `${prog}/dropped/${abi.dropReasonName(want.drop)}`;
-}
-
-/** Run one frame and check the action and the one counter slot it moved. */
-function expectVerdict(dir: Dir, frame: Buffer, want: Want): void {
-  const out = run(dir, frame);
-  const wanted = slotName(dir, want);
-  expect(out.counted, `counted as ${wanted}`).toEqual({
-    [wanted]: { packets: 1n, bytes: BigInt(frame.length) },
-  });
-  expect(out.action).toBe('allow' in want ? abi.TcAction.ALLOW : abi.TcAction.DROP);
-}
-
-const allow = (rule: abi.AllowRule): Want => ({ allow: rule });
-const drop = (reason: abi.DropReason): Want => ({ drop: reason });
+let dp: TestDatapath;
+const mapFd = (name: string): number => dp.mapFd(name);
+const expectVerdict: TestDatapath['expectVerdict'] = (dir, frame, want) => dp.expectVerdict(dir, frame, want);
 
 beforeAll(() => {
   n = native();
-  cpus = n.possibleCpus();
-  ensureBpffs();
-  removeOurPins(true); // leftovers of earlier runs
-  fs.mkdirSync(pinRoot, { recursive: true });
-  for (const prog of ['from_pod', 'to_pod']) {
-    loaded.push(n.loadObject(path.join(repo, 'build/bpf', `${prog}.o`), { pinRoot }));
-  }
-  fromPod = loaded[0]!.programs.from_pod ?? -1;
-  toPod = loaded[1]!.programs.to_pod ?? -1;
-  maps = loaded[0]!.maps;
-
-  for (const [party, ep] of ENDPOINTS) {
-    for (const addr of [party.v4, party.v6]) {
-      n.mapUpdate(mapFd(abi.MapName.endpoints), abi.encodeEndpointKey(addr), abi.encodeEndpoint(ep));
-    }
-  }
-  for (const [cidr, kind] of CIDRS) {
-    n.mapUpdate(mapFd(abi.MapName.cidrs), abi.encodeCidrKey(cidr), abi.encodeCidrValue({ kind }));
-  }
+  dp = new TestDatapath(n, freshPinRoot('dp-test-'));
+  dp.putEndpoints(ENDPOINTS);
+  dp.putCidrs(CLUSTER_CIDRS);
   n.mapUpdate(
     mapFd(abi.MapName.networks),
     abi.encodeNetworkKey(VRF.DENY),
@@ -186,22 +78,17 @@ beforeAll(() => {
   }
 });
 
-afterAll(() => {
-  for (const obj of loaded) {
-    for (const fd of [...Object.values(obj.programs), ...Object.values(obj.maps)]) n.closeFd(fd);
-  }
-  removeOurPins(false);
-});
+afterAll(() => dp?.close());
 
 describe('loading', () => {
   it('both programs load and share every map through the pin root', () => {
-    expect(fromPod).toBeGreaterThan(0);
-    expect(toPod).toBeGreaterThan(0);
+    expect(dp.fromPod).toBeGreaterThan(0);
+    expect(dp.toPod).toBeGreaterThan(0);
     for (const name of Object.values(abi.MapName)) {
-      const a = n.mapInfo(loaded[0]!.maps[name] ?? -1);
-      const b = n.mapInfo(loaded[1]!.maps[name] ?? -1);
+      const a = n.mapInfo(dp.loaded[0].maps[name] ?? -1);
+      const b = n.mapInfo(dp.loaded[1].maps[name] ?? -1);
       expect(a.id, name).toBe(b.id);
-      expect(fs.existsSync(path.join(pinRoot, name)), `${name} pinned`).toBe(true);
+      expect(fs.existsSync(path.join(dp.pinRoot, name)), `${name} pinned`).toBe(true);
     }
     expect(n.mapInfo(mapFd(abi.MapName.counters)).maxEntries).toBe(abi.VW_COUNTERS_MAX);
   });
@@ -686,13 +573,13 @@ describe('real veth traffic', () => {
     } finally {
       n.restoreNetns(prev);
     }
-    links.push(attach(fromPod, ifH0, 'ingress'), attach(toPod, ifH0, 'egress'));
+    links.push(attach(dp.fromPod, ifH0, 'ingress'), attach(dp.toPod, ifH0, 'egress'));
     n.mapUpdate(
       mapFd(abi.MapName.endpoints),
       abi.encodeEndpointKey(POD_IP),
       abi.encodeEndpoint({ vrfId: VRF.A, flags: LOCAL, ifindex: ifH0 }),
     );
-    fixture = n.loadObject(path.join(repo, 'build/fixtures/vlan_push.bpf.o'), { pinRoot });
+    fixture = n.loadObject(path.join(ROOT, 'build/fixtures/vlan_push.bpf.o'), { pinRoot: dp.pinRoot });
   });
 
   afterAll(() => {
@@ -702,16 +589,8 @@ describe('real veth traffic', () => {
   });
 
   /** Counter slots that moved while fn ran, by how many packets. */
-  const moved = (fn: () => void): Record<string, bigint> => {
-    const before = counters();
-    fn();
-    const out: Record<string, bigint> = {};
-    for (const [name, e] of counters()) {
-      const d = e.packets - (before.get(name)?.packets ?? 0n);
-      if (d !== 0n) out[name] = d;
-    }
-    return out;
-  };
+  const moved = (fn: () => void): Record<string, bigint> =>
+    Object.fromEntries(Object.entries(dp.countedWhile(fn)).map(([name, c]) => [name, c.packets]));
 
   const podArp = () =>
     pk.ethernet({ type: pk.EthType.ARP, dst: 'ff:ff:ff:ff:ff:ff' }, pk.arp({ senderIp: POD_IP, targetIp: '10.244.1.1' }));

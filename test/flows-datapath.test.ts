@@ -3,8 +3,6 @@
 // new-flow event through the ring buffer (read by the addon's event-loop
 // poller), explain's probe flag (decided, counted nowhere), and the cost of
 // the accounting per packet.
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as abi from '../src/bpf/abi.js';
@@ -12,31 +10,21 @@ import { native, type NativeAddon } from '../src/bpf/native.js';
 import { closeDatapath, instancePaths, loadDatapath, type Datapath } from '../src/agent/datapath.js';
 import { probeFrame } from '../src/api/packet.js';
 import { ROOT } from './helpers/lab.js';
+import { HERE, PIN_BASE, SKB_CB_OFF, removeStalePins, skbCtx } from './helpers/datapath.js';
+import { removePins } from '../src/agent/bpffs.js';
 
-const PIN_BASE = '/sys/fs/bpf/vrfwall';
 const PREFIX = 'tflowdp-';
 const paths = instancePaths(PIN_BASE, `${PREFIX}${process.pid}`);
-/** progTestRun needs an existing device: the loopback (ifindex 1) plays the pod's interface. */
-const HERE = 1;
 const SELF = '10.244.1.10';
 const PEER = '10.244.1.11';
 const OTHER_NET_PEER = '10.244.1.12';
-const SKB_CB = 48;
 
 let n: NativeAddon;
 let dp: Datapath;
 let flowsFd = -1;
 let eventsFd = -1;
 
-function ctx(probe: boolean): Buffer {
-  const c = Buffer.alloc(192);
-  c.writeUInt32LE(HERE, 40);
-  if (probe) {
-    c.writeUInt32LE(abi.VW_PROBE_MAGIC, SKB_CB);
-    c.writeUInt32LE(abi.VW_PROBE_MAGIC, SKB_CB + 4);
-  }
-  return c;
-}
+const ctx = (probe: boolean): Buffer => skbCtx(HERE, probe);
 
 function flowEntries(): { key: abi.FlowKey; value: abi.FlowValue }[] {
   const d = n.mapDump(flowsFd);
@@ -50,12 +38,11 @@ function flowEntries(): { key: abi.FlowKey; value: abi.FlowValue }[] {
 
 beforeAll(() => {
   n = native();
-  if (fs.existsSync(PIN_BASE)) for (const d of fs.readdirSync(PIN_BASE)) if (d.startsWith(PREFIX)) fs.rmSync(path.join(PIN_BASE, d), { recursive: true, force: true });
-  if (!fs.readFileSync('/proc/mounts', 'utf8').includes(' /sys/fs/bpf bpf ')) execFileSync('mount', ['-t', 'bpf', 'bpf', '/sys/fs/bpf']);
+  removeStalePins(PREFIX);
   dp = loadDatapath(n, path.join(ROOT, 'build/bpf'), paths);
   const put = (ip: string, vrfId: number, flags: number, ifindex: number) =>
     n.mapUpdate(dp.maps.endpoints, abi.encodeEndpointKey(ip), abi.encodeEndpoint({ vrfId, flags, ifindex }));
-  put(SELF, 1, abi.VW_EP_LOCAL, HERE);
+  put(SELF, 1, abi.VW_EP_LOCAL, HERE); // the loopback plays the pod's interface
   put(PEER, 1, 0, 0);
   put(OTHER_NET_PEER, 2, 0, 0);
   flowsFd = n.objGet(path.join(paths.maps, abi.FlowMapName.flows));
@@ -66,7 +53,7 @@ afterAll(() => {
   if (flowsFd >= 0) n.closeFd(flowsFd);
   if (eventsFd >= 0) n.closeFd(eventsFd);
   if (dp) closeDatapath(n, dp);
-  fs.rmSync(paths.root, { recursive: true, force: true });
+  removePins(paths.root);
 });
 
 describe('flow accounting in the datapath', () => {
@@ -101,8 +88,8 @@ describe('flow accounting in the datapath', () => {
     const frame = probeFrame({ src: SELF, dst: OTHER_NET_PEER, proto: 6, dport: 80 });
     const res = n.progTestRun(dp.programs.fromPod, frame, 1, ctx(true));
     expect(res.retval).toBe(abi.TcAction.DROP);
-    expect(res.ctxOut?.readUInt32LE(SKB_CB + 8)).toBe(abi.Verdict.DROPPED);
-    expect(res.ctxOut?.readUInt32LE(SKB_CB + 12)).toBe(abi.DropReason.ISOLATED);
+    expect(res.ctxOut?.readUInt32LE(SKB_CB_OFF + 8)).toBe(abi.Verdict.DROPPED);
+    expect(res.ctxOut?.readUInt32LE(SKB_CB_OFF + 12)).toBe(abi.DropReason.ISOLATED);
     expect(flowEntries().length).toBe(before.flows);
     expect(abi.decodeCounters(n.mapDump(dp.maps.counters), n.possibleCpus())).toEqual(before.counters);
   });

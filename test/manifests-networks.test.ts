@@ -3,7 +3,6 @@
 // the lab's ClusterIPs, and router / VirtualNetwork label / pod annotation
 // edits reaching the compiled VRF pairs and placements well within a second.
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import type { LabClusterFile } from '../src/model/labfile.js';
 import type { ClusterState, DesiredState } from '../src/model/types.js';
 import { emptyAllocation } from '../src/model/vrf.js';
 import { ManifestSource } from '../src/sources/manifests.js';
+import { freshTmpDir, nextState, writeLabFile } from './helpers/manifests.js';
 
 const TMP_PREFIX = 'vrfwall-mnet-test-';
 let root: string;
@@ -21,10 +21,7 @@ let labPath: string;
 let source: ManifestSource | undefined;
 
 beforeEach(async () => {
-  for (const e of await fs.readdir(os.tmpdir())) {
-    if (e.startsWith(TMP_PREFIX)) await fs.rm(path.join(os.tmpdir(), e), { recursive: true, force: true });
-  }
-  root = await fs.mkdtemp(path.join(os.tmpdir(), TMP_PREFIX));
+  root = await freshTmpDir(TMP_PREFIX);
   userDir = path.join(root, 'user');
   builtinDir = path.join(root, 'builtin');
   labPath = path.join(root, 'cluster.json');
@@ -45,25 +42,9 @@ async function start(): Promise<ManifestSource> {
   return source;
 }
 
-function nextState(src: ManifestSource, pred: (s: ClusterState) => boolean, timeoutMs = 1000): Promise<ClusterState> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`no matching change within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const off = src.onChange((s) => {
-      if (!pred(s)) return;
-      clearTimeout(timer);
-      off();
-      resolve(s);
-    });
-  });
-}
-
-async function writeLab(lab: LabClusterFile): Promise<void> {
-  await fs.writeFile(`${labPath}.tmp`, JSON.stringify(lab));
-  await fs.rename(`${labPath}.tmp`, labPath);
-}
+/** Edits must reach the compiled state well within a second. */
+const WITHIN_MS = 1000;
+const writeLab = (lab: LabClusterFile): Promise<void> => writeLabFile(labPath, lab);
 
 const LAB: LabClusterFile = {
   version: 1,
@@ -121,7 +102,7 @@ describe('manifest source: networks, routers and Services', () => {
 
     const timed = async (edit: () => Promise<void>, pred: (d: DesiredState) => boolean): Promise<number> => {
       const t0 = performance.now();
-      const next = nextState(src, (s) => pred(compiled(s)));
+      const next = nextState(src, (s) => pred(compiled(s)), WITHIN_MS);
       await edit();
       await next;
       return performance.now() - t0;
@@ -159,11 +140,11 @@ describe('manifest source: networks, routers and Services', () => {
     await writeLab(LAB);
     const src = await start();
     expect(joined(compiled(src.current()), 'a/red', 'a/blue')).toBe(true);
-    const broken = nextState(src, (s) => s.problems.some((p) => /keeping the last good version of VirtualNetworkRouter\/a\/r/.test(p.message)));
+    const broken = nextState(src, (s) => s.problems.some((p) => /keeping the last good version of VirtualNetworkRouter\/a\/r/.test(p.message)), WITHIN_MS);
     await fs.writeFile(path.join(userDir, 'router.yaml'), ROUTER.replace('mesh', 'star'));
     const s = await broken;
     expect(joined(compiled(s), 'a/red', 'a/blue')).toBe(true);
-    const gone = nextState(src, (st) => st.routers.size === 0);
+    const gone = nextState(src, (st) => st.routers.size === 0, WITHIN_MS);
     await fs.rm(path.join(userDir, 'router.yaml'));
     expect(joined(compiled(await gone), 'a/red', 'a/blue')).toBe(false);
   });

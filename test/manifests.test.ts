@@ -1,7 +1,6 @@
 // The local-manifest source on real files in a temporary directory, watched
 // by real chokidar: edits must arrive as changes, problems must name files.
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
@@ -12,6 +11,7 @@ import { CN2_ISOLATED_LABEL } from '../src/model/placement.js';
 import { DEFAULT_NETWORK, type ClusterState } from '../src/model/types.js';
 import { emptyAllocation } from '../src/model/vrf.js';
 import { ManifestSource } from '../src/sources/manifests.js';
+import { freshTmpDir, nextState, writeLabFile } from './helpers/manifests.js';
 
 const EXAMPLE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../examples/cn2-isolated-namespace');
 const TMP_PREFIX = 'vrfwall-manifests-test-';
@@ -22,11 +22,7 @@ let logLines: string[];
 let source: ManifestSource | undefined;
 
 beforeEach(async () => {
-  // Leftovers of an earlier, interrupted run.
-  for (const e of await fs.readdir(os.tmpdir())) {
-    if (e.startsWith(TMP_PREFIX)) await fs.rm(path.join(os.tmpdir(), e), { recursive: true, force: true });
-  }
-  const root = await fs.mkdtemp(path.join(os.tmpdir(), TMP_PREFIX));
+  const root = await freshTmpDir(TMP_PREFIX);
   dir = path.join(root, 'manifests');
   labPath = path.join(root, 'lab', 'cluster.json');
   await fs.mkdir(dir);
@@ -48,22 +44,6 @@ async function startSource(withLab = true, debounceMs?: number): Promise<Manifes
   return source;
 }
 
-/** Resolve with the first notified state satisfying `pred`. */
-function nextState(src: ManifestSource, pred: (s: ClusterState) => boolean, timeoutMs = 2000): Promise<ClusterState> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`no matching change within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const off = src.onChange((s) => {
-      if (!pred(s)) return;
-      clearTimeout(timer);
-      off();
-      resolve(s);
-    });
-  });
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function write(rel: string, text: string): Promise<void> {
@@ -71,11 +51,7 @@ async function write(rel: string, text: string): Promise<void> {
   await fs.writeFile(path.join(dir, rel), text);
 }
 
-/** As the lab writes it: tmp file + rename. */
-async function writeLab(lab: LabClusterFile | string): Promise<void> {
-  await fs.writeFile(`${labPath}.tmp`, typeof lab === 'string' ? lab : JSON.stringify(lab));
-  await fs.rename(`${labPath}.tmp`, labPath);
-}
+const writeLab = (lab: LabClusterFile | string): Promise<void> => writeLabFile(labPath, lab);
 
 function lab(pods: LabClusterFile['pods'], nodes: LabClusterFile['nodes'] = [{ name: 'node-a', addresses: ['192.168.50.1'] }]): LabClusterFile {
   return { version: 1, podCIDRs: ['10.244.0.0/16'], serviceCIDRs: ['10.96.0.0/16'], nodes, pods };

@@ -14,12 +14,12 @@ import {
   succeedsIn,
   withNetns,
 } from './helpers/netns.js';
+import { pinRootOf, removeStalePins } from './helpers/datapath.js';
 
 const FIXTURE = fileURLToPath(new URL('../build/fixtures/pass.bpf.o', import.meta.url));
 const NS_PREFIX = 'vrfwall-tnat-';
-const PIN_PARENT = '/sys/fs/bpf/vrfwall';
 const PIN_PREFIX = 'tnat-';
-const PIN_ROOT = `${PIN_PARENT}/${PIN_PREFIX}${process.pid}`;
+const PIN_ROOT = pinRootOf(PIN_PREFIX);
 
 // Kernel values (linux/bpf.h, linux/pkt_cls.h).
 const BPF_MAP_TYPE_HASH = 1;
@@ -116,34 +116,13 @@ function expectBpfError(fn: () => unknown, code: string, syscall: string): BpfEr
   return err;
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Pin directories tnat-<pid> left by runs that are gone. */
-function removeStalePins(): void {
-  if (!fs.existsSync(PIN_PARENT)) return;
-  for (const dir of fs.readdirSync(PIN_PARENT)) {
-    if (!dir.startsWith(PIN_PREFIX)) continue;
-    const pid = Number(dir.slice(PIN_PREFIX.length));
-    if (pid === process.pid || !processAlive(pid)) {
-      fs.rmSync(`${PIN_PARENT}/${dir}`, { recursive: true, force: true });
-    }
-  }
-}
-
 let first: LoadedObject;
 let second: LoadedObject;
 
 beforeAll(() => {
   expect(fs.existsSync(FIXTURE), `${FIXTURE} missing: run 'make bpf addon'`).toBe(true);
   deleteStaleNetns(NS_PREFIX);
-  removeStalePins();
+  removeStalePins(PIN_PREFIX);
   first = track(addon.loadObject(FIXTURE, { pinRoot: PIN_ROOT, maxEntries: { fx_scratch: FX_SCRATCH_SIZE } }));
   second = track(addon.loadObject(FIXTURE, { pinRoot: PIN_ROOT }));
 });

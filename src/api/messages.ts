@@ -2,37 +2,16 @@
 // them (camelCase, enums as names, 64-bit numbers as numbers). Kept by hand
 // next to proto/vrfwall/v1/*.proto; test/api.test.ts round-trips them.
 import type { FlowFilterSpec } from '../flows/filter.js';
-import type { FlowEndpoint } from '../flows/types.js';
+import type { Flow, FlowEndpoint } from '../flows/types.js';
 
 export type VerdictName = 'VERDICT_UNSPECIFIED' | 'VERDICT_ALLOWED' | 'VERDICT_DROPPED';
 export type DirectionName = 'DIRECTION_UNSPECIFIED' | 'DIRECTION_EGRESS' | 'DIRECTION_INGRESS';
 
-export interface FlowCountersMsg {
-  packets: number;
-  bytes: number;
-  droppedPackets: number;
-  tcpFlags: number;
-}
-
-export interface FlowMsg {
-  id: string;
-  node: string;
-  ifindex: number;
-  source: FlowEndpoint;
-  destination: FlowEndpoint;
-  protocol: number;
-  protocolName: string;
+/** Flow (which is what the API serves) with its enums as names; its counters have no enum or 64-bit field to present differently. */
+export type FlowMsg = Omit<Flow, 'direction' | 'verdict'> & {
   direction: DirectionName;
   verdict: VerdictName;
-  dropReason: string;
-  allowRule: string;
-  code: number;
-  forward: FlowCountersMsg;
-  reverse: FlowCountersMsg;
-  firstSeenMs: number;
-  lastSeenMs: number;
-  ethertype: number;
-}
+};
 
 /** FlowFilter as it arrives: FlowFilterSpec with enum names. */
 export type FlowFilterMsg = Omit<FlowFilterSpec, 'verdict' | 'direction'> & { verdict?: string[]; direction?: string[] };

@@ -1,7 +1,7 @@
 // `vrfwall lab ...` subcommands. main.ts calls registerLabCommands(program).
 import { setMaxListeners } from 'node:events';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_LAB, labDown, labMatrix, labRun, labUp } from '../lab/lab.js';
+import { DEFAULT_LAB, labDown, labMatrix, labRun, labUp, type UpOptions } from '../lab/lab.js';
 import { formatMatrix } from '../lab/matrix.js';
 import type { Matrix } from '../lab/protocol.js';
 import { printLabFlows } from './flows.js';
@@ -66,6 +66,11 @@ interface UpFlags {
   cni: CniMode;
 }
 
+/** What `up` and `run` pass on to the lab from their common options. */
+function upOptions(o: UpFlags, signal: AbortSignal): UpOptions {
+  return { lab: o.name, nodes: o.nodes, agent: o.agent, agentTimeoutMs: o.agentTimeout * 1000, cni: o.cni, signal, log };
+}
+
 export function registerLabCommands(program: Command): void {
   const lab = program
     .command('lab')
@@ -90,15 +95,7 @@ export function registerLabCommands(program: Command): void {
     )
     .action((dir: string, o: UpFlags) =>
       guarded('up', async (signal) => {
-        const state = await labUp(dir, {
-          lab: o.name,
-          nodes: o.nodes,
-          agent: o.agent,
-          agentTimeoutMs: o.agentTimeout * 1000,
-          cni: o.cni,
-          signal,
-          log,
-        });
+        const state = await labUp(dir, upOptions(o, signal));
         const pods = state.plan.pods.map((p) => `  ${p.key.padEnd(40)} ${p.node.padEnd(8)} ${p.ips.v4} ${p.ips.v6}`);
         console.log(`lab "${o.name}" is up: ${state.plan.nodes.length} node(s), ${state.agents.length} agent(s)\n${pods.join('\n')}`);
       }),
@@ -143,16 +140,7 @@ export function registerLabCommands(program: Command): void {
           console.log('\nflows seen by the agents (source -> destination, packets and bytes forward/reverse):');
           await printLabFlows(name);
         };
-        const matrix = await labRun(dir, {
-          ...(o.flows ? { afterMatrix: showFlows } : {}),
-          lab: o.name,
-          nodes: o.nodes,
-          agent: o.agent,
-          agentTimeoutMs: o.agentTimeout * 1000,
-          cni: o.cni,
-          signal,
-          log,
-        });
+        const matrix = await labRun(dir, { ...(o.flows ? { afterMatrix: showFlows } : {}), ...upOptions(o, signal) });
         if (!o.flows) printMatrix(matrix, o.json === true);
       }),
     );

@@ -75,8 +75,26 @@ function tcp(ip: string, port: number, accept: Accept, timeoutMs: number): Promi
 }
 
 function tcpOnce(ip: string, port: number, accept: Accept, timeoutMs: number, onConnect: () => void): Promise<boolean> {
+  // The responder's line ends with a newline; a stream that ends first is judged as it is.
+  return tcpExchange(ip, port, timeoutMs, onConnect, (data, ended) =>
+    ended || data.includes('\n') ? accept(data.toString('utf8')) : undefined,
+  );
+}
+
+/**
+ * One TCP connection: `onConnect` may send, `judge` decides on all bytes
+ * received so far (undefined: wait for more; `ended`: the peer closed, no
+ * more will come). No decision within timeoutMs, or an error, is false.
+ */
+function tcpExchange(
+  ip: string,
+  port: number,
+  timeoutMs: number,
+  onConnect: (sock: net.Socket) => void,
+  judge: (data: Buffer, ended: boolean) => boolean | undefined,
+): Promise<boolean> {
   return new Promise((resolve) => {
-    let data = '';
+    let data = Buffer.alloc(0);
     const sock = net.connect({ host: ip, port });
     const done = (ok: boolean) => {
       clearTimeout(timer);
@@ -84,13 +102,13 @@ function tcpOnce(ip: string, port: number, accept: Accept, timeoutMs: number, on
       resolve(ok);
     };
     const timer = setTimeout(() => done(false), timeoutMs);
-    sock.setEncoding('utf8');
-    sock.on('connect', onConnect);
-    sock.on('data', (d: string) => {
-      data += d;
-      if (data.includes('\n')) done(accept(data));
+    sock.on('connect', () => onConnect(sock));
+    sock.on('data', (d: Buffer) => {
+      data = Buffer.concat([data, d]);
+      const ok = judge(data, false);
+      if (ok !== undefined) done(ok);
     });
-    sock.on('end', () => done(accept(data)));
+    sock.on('end', () => done(judge(data, true) ?? false));
     sock.on('error', () => done(false));
   });
 }
@@ -132,28 +150,16 @@ const LENGTH_PREFIX = 2;
 
 /** DNS over TCP (RFC 1035 4.2.2): one length-prefixed query, one response. */
 function dnsTcp(ip: string, port: number, query: Buffer, check: (msg: Buffer) => boolean, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    let data = Buffer.alloc(0);
-    const sock = net.connect({ host: ip, port });
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    sock.on('connect', () => {
-      const head = Buffer.alloc(LENGTH_PREFIX);
-      head.writeUInt16BE(query.length);
-      sock.write(Buffer.concat([head, query]));
-    });
-    sock.on('data', (d: Buffer) => {
-      data = Buffer.concat([data, d]);
-      if (data.length >= LENGTH_PREFIX && data.length >= LENGTH_PREFIX + data.readUInt16BE(0)) {
-        done(check(data.subarray(LENGTH_PREFIX, LENGTH_PREFIX + data.readUInt16BE(0))));
-      }
-    });
-    sock.on('end', () => done(false));
-    sock.on('error', () => done(false));
+  const send = (sock: net.Socket) => {
+    const head = Buffer.alloc(LENGTH_PREFIX);
+    head.writeUInt16BE(query.length);
+    sock.write(Buffer.concat([head, query]));
+  };
+  return tcpExchange(ip, port, timeoutMs, send, (data, ended) => {
+    if (data.length >= LENGTH_PREFIX && data.length >= LENGTH_PREFIX + data.readUInt16BE(0)) {
+      return check(data.subarray(LENGTH_PREFIX, LENGTH_PREFIX + data.readUInt16BE(0)));
+    }
+    return ended ? false : undefined; // a response cut short
   });
 }
 

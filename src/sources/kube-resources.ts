@@ -61,50 +61,34 @@ export const VRFWALL_GROUP = 'vrfwall.dev';
 export const VRFWALL_VERSION = 'v1alpha1';
 
 export const KUBE_RESOURCES: readonly KubeResource[] = [
-  {
-    kind: 'Namespace',
-    apiVersion: 'v1',
-    path: '/api/v1/namespaces',
-    optional: false,
-    list: async (a, page, signal) => typedPage(await a.core.listNamespace(page, abortable(signal))),
-    convert: (raw) => viaDocuments(raw, 'Namespace', 'v1'),
-  },
-  {
-    kind: 'Pod',
-    apiVersion: 'v1',
-    path: '/api/v1/pods',
-    optional: false,
-    list: async (a, page, signal) => typedPage(await a.core.listPodForAllNamespaces(page, abortable(signal))),
-    convert: convertPod,
-  },
-  {
-    kind: 'Node',
-    apiVersion: 'v1',
-    path: '/api/v1/nodes',
-    optional: false,
-    list: async (a, page, signal) => typedPage(await a.core.listNode(page, abortable(signal))),
-    convert: convertNode,
-  },
-  {
-    kind: 'Service',
-    apiVersion: 'v1',
-    path: '/api/v1/services',
-    optional: false,
-    list: async (a, page, signal) => typedPage(await a.core.listServiceForAllNamespaces(page, abortable(signal))),
-    convert: (raw) => viaDocuments(raw, 'Service', 'v1'),
-  },
-  {
-    kind: 'EndpointSlice',
-    apiVersion: 'discovery.k8s.io/v1',
-    path: '/apis/discovery.k8s.io/v1/endpointslices',
-    optional: false,
-    list: async (a, page, signal) =>
-      typedPage(await a.discovery.listEndpointSliceForAllNamespaces(page, abortable(signal))),
-    convert: (raw) => viaDocuments(raw, 'EndpointSlice', 'discovery.k8s.io/v1'),
-  },
+  builtinResource('Namespace', 'v1', '/api/v1/namespaces', (a, page, o) => a.core.listNamespace(page, o)),
+  builtinResource('Pod', 'v1', '/api/v1/pods', (a, page, o) => a.core.listPodForAllNamespaces(page, o), convertPod),
+  builtinResource('Node', 'v1', '/api/v1/nodes', (a, page, o) => a.core.listNode(page, o), convertNode),
+  builtinResource('Service', 'v1', '/api/v1/services', (a, page, o) => a.core.listServiceForAllNamespaces(page, o)),
+  builtinResource('EndpointSlice', 'discovery.k8s.io/v1', '/apis/discovery.k8s.io/v1/endpointslices', (a, page, o) =>
+    a.discovery.listEndpointSliceForAllNamespaces(page, o),
+  ),
   customResource('VirtualNetwork', 'virtualnetworks'),
   customResource('VirtualNetworkRouter', 'virtualnetworkrouters'),
 ];
+
+/** A kind of the built-in API groups, listed through the typed generated client; converted by its manifest parser unless `convert` is given. */
+function builtinResource(
+  kind: string,
+  apiVersion: string,
+  path: string,
+  list: (a: KubeApis, page: ListPage, options: ConfigurationOptions) => Promise<TypedList>,
+  convert: (raw: KubernetesObject) => Converted = (raw) => viaDocuments(raw, kind, apiVersion),
+): KubeResource {
+  return {
+    kind,
+    apiVersion,
+    path,
+    optional: false,
+    list: async (a, page, signal) => typedPage(await list(a, page, abortable(signal))),
+    convert,
+  };
+}
 
 function customResource(kind: string, plural: string): KubeResource {
   const apiVersion = `${VRFWALL_GROUP}/${VRFWALL_VERSION}`;
@@ -136,7 +120,12 @@ export function abortable(signal: AbortSignal): ConfigurationOptions {
 }
 
 /** A typed list of the generated API (ListMeta's "continue" is `_continue` there). */
-function typedPage(list: { items: KubernetesObject[]; metadata?: { resourceVersion?: string; _continue?: string } }): RawList {
+interface TypedList {
+  items: KubernetesObject[];
+  metadata?: { resourceVersion?: string; _continue?: string };
+}
+
+function typedPage(list: TypedList): RawList {
   const token = list.metadata?._continue;
   return {
     items: list.items,

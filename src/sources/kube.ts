@@ -19,6 +19,7 @@ import type { ClusterState, SourceProblem } from '../model/types.js';
 import { EventRecorder, type EventType, type ObjectRef } from './kube-events.js';
 import { ResilientInformer } from './kube-informer.js';
 import { KUBE_RESOURCES, kubeApis, type Converted, type KubeResource, type KubeValue } from './kube-resources.js';
+import { StateListeners } from './listeners.js';
 import { emptyClusterState, type StateListener, type StateSource } from './source.js';
 
 export interface KubeSourceOptions {
@@ -68,7 +69,7 @@ export class KubeSource implements StateSource {
   private readonly events: EventRecorder;
   private readonly memo = new WeakMap<KubernetesObject, Converted>();
   private readonly unsupportedLogged = new Set<string>();
-  private readonly listeners = new Set<StateListener>();
+  private readonly listeners: StateListeners;
   private readonly debounceMs: number;
   private state: ClusterState = emptyClusterState();
   private fingerprint = stableJson(this.state);
@@ -79,6 +80,7 @@ export class KubeSource implements StateSource {
 
   constructor(opts: KubeSourceOptions) {
     this.log = opts.logger.child({ source: 'kube' });
+    this.listeners = new StateListeners(this.log);
     this.debounceMs = opts.debounceMs ?? 50;
     const apis = kubeApis(opts.kubeConfig);
     this.informers = (opts.resources ?? KUBE_RESOURCES).map((resource) => ({
@@ -143,8 +145,7 @@ export class KubeSource implements StateSource {
   }
 
   onChange(listener: StateListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   /** Write (or count again) a Kubernetes Event on an object; returns at once. */
@@ -239,13 +240,7 @@ export class KubeSource implements StateSource {
       { namespaces: state.namespaces.size, pods: state.pods.size, nodes: state.nodes.size, problems: problems.length },
       'cluster state changed',
     );
-    for (const listener of this.listeners) {
-      try {
-        listener(state);
-      } catch (e) {
-        this.log.error({ err: e }, 'state listener failed');
-      }
-    }
+    this.listeners.notify(state);
   }
 }
 

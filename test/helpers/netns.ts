@@ -64,7 +64,8 @@ export function deleteNetns(name: string): void {
   if (listNetns(name).includes(name)) ip(['netns', 'delete', name]);
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,0 +1,186 @@
+// The datapath objects on the real kernel for BPF_PROG_TEST_RUN tests: pin
+// directories owned by one test process, both programs loaded with one pin
+// root (so they share the maps), the __sk_buff context a run takes, and a
+// run checked by its tc action and the per-CPU counter slot it moved.
+import fs from 'node:fs';
+import path from 'node:path';
+import { expect } from 'vitest';
+import * as abi from '../../src/bpf/abi.js';
+import type { LoadedObject, NativeAddon } from '../../src/bpf/native.js';
+import { ensureBpffs, removePins } from '../../src/agent/bpffs.js';
+import { ROOT } from './lab.js';
+import { processAlive } from './netns.js';
+
+export const PIN_BASE = '/sys/fs/bpf/vrfwall';
+/** progTestRun needs an existing device: ifindex 1 is the loopback of the test's netns. */
+export const HERE = 1;
+
+// struct __sk_buff (uapi) on x86_64, as BPF_PROG_TEST_RUN takes it.
+const SKB_CTX_SIZE = 192;
+const SKB_IFINDEX_OFF = 40;
+/** skb->cb[0]: explain's probe magic sits in cb[0..1], the decision comes back in cb[2..3]. */
+export const SKB_CB_OFF = 48;
+
+/** A __sk_buff image with .ifindex set; with probe, cb[0..1] carry VW_PROBE_MAGIC. */
+export function skbCtx(ifindex: number, probe = false): Buffer {
+  const ctx = Buffer.alloc(SKB_CTX_SIZE);
+  ctx.writeUInt32LE(ifindex, SKB_IFINDEX_OFF);
+  if (probe) {
+    ctx.writeUInt32LE(abi.VW_PROBE_MAGIC, SKB_CB_OFF);
+    ctx.writeUInt32LE(abi.VW_PROBE_MAGIC, SKB_CB_OFF + 4);
+  }
+  return ctx;
+}
+
+/**
+ * Mounts bpffs if needed and removes the pin directories `${prefix}<pid>` and
+ * `${prefix}<pid>-*` under PIN_BASE that runs of the same test file which are
+ * gone left behind (and this process's own). Call it at the start of a file.
+ */
+export function removeStalePins(prefix: string): void {
+  ensureBpffs();
+  if (!fs.existsSync(PIN_BASE)) return;
+  for (const d of fs.readdirSync(PIN_BASE)) {
+    if (!d.startsWith(prefix)) continue;
+    const pid = Number(/^(\d+)(-|$)/.exec(d.slice(prefix.length))?.[1]);
+    if (Number.isInteger(pid) && (pid === process.pid || !processAlive(pid))) removePins(path.join(PIN_BASE, d));
+  }
+}
+
+/** This process's pin directory for a test file: `${PIN_BASE}/${prefix}<pid>` (not created). */
+export function pinRootOf(prefix: string): string {
+  return path.join(PIN_BASE, `${prefix}${process.pid}`);
+}
+
+/** removeStalePins(prefix), then pinRootOf(prefix). */
+export function freshPinRoot(prefix: string): string {
+  removeStalePins(prefix);
+  return pinRootOf(prefix);
+}
+
+/** Who a test frame is from or to: one address per family. */
+export interface Party {
+  v4: string;
+  v6: string;
+}
+
+/** The pod and service CIDRs the tests' parties are drawn from (10.244/16, 10.96/16 and their IPv6 twins). */
+export const CLUSTER_CIDRS: readonly (readonly [string, number])[] = [
+  ['10.244.0.0/16', abi.VW_CIDR_POD],
+  ['fd00:10:244::/48', abi.VW_CIDR_POD],
+  ['10.96.0.0/16', abi.VW_CIDR_SERVICE],
+  ['fd00:10:96::/108', abi.VW_CIDR_SERVICE],
+];
+
+export type Dir = 'from' | 'to';
+export type Want = { allow: abi.AllowRule } | { drop: abi.DropReason };
+export const allow = (rule: abi.AllowRule): Want => ({ allow: rule });
+export const drop = (reason: abi.DropReason): Want => ({ drop: reason });
+
+/** The counter slot a verdict grows, e.g. "from_pod/dropped/SPOOFED". */
+export function slotName(dir: Dir, want: Want): string {
+  const prog = dir === 'from' ? 'from_pod' : 'to_pod';
+  return 'allow' in want
+    ? `${prog}/allowed/${abi.allowRuleName(want.allow)}`
+    : `${prog}/dropped/${abi.dropReasonName(want.drop)}`;
+}
+
+export type Counted = Record<string, { packets: bigint; bytes: bigint }>;
+
+function closeObject(n: NativeAddon, obj: LoadedObject): void {
+  for (const fd of [...Object.values(obj.programs), ...Object.values(obj.maps)]) n.closeFd(fd);
+}
+
+/** from_pod.o and to_pod.o loaded with one pin root; every fd stays open until close(). */
+export class TestDatapath {
+  readonly cpus: number;
+  /** [from_pod.o, to_pod.o] as the addon loaded them (the loading tests compare their maps) */
+  readonly loaded: readonly [LoadedObject, LoadedObject];
+  readonly fromPod: number;
+  readonly toPod: number;
+
+  constructor(
+    readonly n: NativeAddon,
+    readonly pinRoot: string,
+  ) {
+    this.cpus = n.possibleCpus();
+    fs.mkdirSync(pinRoot, { recursive: true });
+    const load = (prog: string) => n.loadObject(path.join(ROOT, 'build/bpf', `${prog}.o`), { pinRoot });
+    const objs: LoadedObject[] = [];
+    try {
+      for (const prog of ['from_pod', 'to_pod']) objs.push(load(prog));
+    } catch (e) {
+      // afterAll gets no object to close: leave nothing behind here
+      for (const obj of objs) closeObject(n, obj);
+      removePins(pinRoot);
+      throw e;
+    }
+    this.loaded = [objs[0]!, objs[1]!];
+    this.fromPod = this.loaded[0].programs.from_pod ?? -1;
+    this.toPod = this.loaded[1].programs.to_pod ?? -1;
+  }
+
+  mapFd(name: string): number {
+    const fd = this.loaded[0].maps[name];
+    if (fd === undefined) throw new Error(`map ${name} missing from the object`);
+    return fd;
+  }
+
+  /** Every party's addresses (both families) into the endpoints map. */
+  putEndpoints(entries: readonly (readonly [Party, abi.EndpointValue])[]): void {
+    for (const [party, ep] of entries) {
+      for (const addr of [party.v4, party.v6]) {
+        this.n.mapUpdate(this.mapFd(abi.MapName.endpoints), abi.encodeEndpointKey(addr), abi.encodeEndpoint(ep));
+      }
+    }
+  }
+
+  putCidrs(entries: readonly (readonly [string, number])[]): void {
+    for (const [cidr, kind] of entries) {
+      this.n.mapUpdate(this.mapFd(abi.MapName.cidrs), abi.encodeCidrKey(cidr), abi.encodeCidrValue({ kind }));
+    }
+  }
+
+  counters(): Map<string, abi.CounterEntry> {
+    const entries = abi.decodeCounters(this.n.mapDump(this.mapFd(abi.MapName.counters)), this.cpus);
+    return new Map(entries.map((e) => [e.name, e]));
+  }
+
+  /** The counter slots that moved while fn ran, by how much. */
+  countedWhile(fn: () => void): Counted {
+    const before = this.counters();
+    fn();
+    const counted: Counted = {};
+    for (const [name, after] of this.counters()) {
+      const b = before.get(name);
+      const packets = after.packets - (b?.packets ?? 0n);
+      if (packets !== 0n) counted[name] = { packets, bytes: after.bytes - (b?.bytes ?? 0n) };
+    }
+    return counted;
+  }
+
+  /** Run one frame through a program: its tc action and the counter slots it moved. */
+  run(dir: Dir, frame: Buffer, ifindex = HERE): { action: number; counted: Counted } {
+    let action = 0;
+    const counted = this.countedWhile(() => {
+      action = this.n.progTestRun(dir === 'from' ? this.fromPod : this.toPod, frame, 1, skbCtx(ifindex)).retval;
+    });
+    return { action, counted };
+  }
+
+  /** Run one frame; expect the action and exactly one counter slot grown by one packet of the frame's size. */
+  expectVerdict(dir: Dir, frame: Buffer, want: Want): void {
+    const out = this.run(dir, frame);
+    const wanted = slotName(dir, want);
+    expect(out.counted, `counted as ${wanted}`).toEqual({
+      [wanted]: { packets: 1n, bytes: BigInt(frame.length) },
+    });
+    expect(out.action).toBe('allow' in want ? abi.TcAction.ALLOW : abi.TcAction.DROP);
+  }
+
+  /** Close every fd and remove the pins. */
+  close(): void {
+    for (const obj of this.loaded) closeObject(this.n, obj);
+    removePins(this.pinRoot);
+  }
+}
