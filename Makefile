@@ -19,7 +19,7 @@ APT_PKGS := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iputils
 
 deps: .stamp-apt node_modules/.package-lock.json
 
-.stamp-apt:
+.stamp-apt: Makefile
 	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing: $$missing"; \
