@@ -14,9 +14,9 @@ import { Attacher, type AttachMode } from './attach.js';
 import { ensureBpffs, removePins } from './bpffs.js';
 import { closeDatapath, instancePaths, loadDatapath, type Datapath, type InstancePaths } from './datapath.js';
 import ipaddr from 'ipaddr.js';
-import { InterfaceDiscovery, applyNeighbours, canonicalIp } from './discovery.js';
-import { desiredImages } from './images.js';
-import { applyPlans, planSync } from './mapsync.js';
+import { InterfaceDiscovery, applyNeighbours, canonicalIp, type Discovered } from './discovery.js';
+import { desiredImages, type MapImages } from './images.js';
+import { applyPlans, planDiff, planSync } from './mapsync.js';
 import { pruneSessions } from './sessions.js';
 import { writeJsonAtomic } from '../util/files.js';
 import { Observability, type ObservabilityConfig } from '../api/observability.js';
@@ -74,6 +74,18 @@ export class Agent {
   private readonly discovery = new InterfaceDiscovery();
   /** local pod IPs on a bridge whose port is not known yet: their neighbour events wake us */
   private unresolved = new Set<string>();
+  /** What the maps hold after our last successful apply. The agent is their
+   *  only writer, so a change is diffed against this instead of a dump of
+   *  every map; undefined = read the kernel (first reconcile, periodic
+   *  resync, after a failure). */
+  private written: MapImages | undefined;
+  private resyncDue = false;
+  /** The last interface discovery, reused while netlink is quiet (see discover()). */
+  private lastDiscovery: { at: number; args: string; events: number; result: Discovered } | undefined;
+  /** Output chunks of `ip monitor` so far: any of them may change what discovery finds. */
+  private netlinkEvents = 0;
+  /** When `ip monitor` was started; undefined = not running. */
+  private monitorSince: number | undefined;
 
   constructor(
     private readonly config: AgentConfig,
@@ -138,7 +150,10 @@ export class Agent {
       this.dirty = false;
       this.schedule();
     }
-    this.timer = setInterval(() => this.schedule(), this.config.resyncMs);
+    this.timer = setInterval(() => {
+      this.resyncDue = true;
+      this.schedule();
+    }, this.config.resyncMs);
     this.timer.unref();
   }
 
@@ -185,7 +200,8 @@ export class Agent {
     if (!dp || !attacher) throw new Error('agent not started');
     const t0 = process.hrtime.bigint();
     const state = this.source.current();
-    const ifaces = await this.discovery.discover(localPodIps(state.pods.values(), this.config.nodeName), this.config.podCIDRs);
+    const fullSync = this.resyncDue || this.written === undefined;
+    const ifaces = await this.discover(localPodIps(state.pods.values(), this.config.nodeName), fullSync);
     const tCompile = performance.now();
     const desired = compile(
       state,
@@ -200,16 +216,23 @@ export class Agent {
     writeJsonAtomic(this.allocationFile, this.allocation);
 
     const images = desiredImages(desired);
+    if (this.resyncDue) this.written = undefined;
+    this.resyncDue = false;
+    const written = this.written;
+    this.written = undefined; // until this apply has succeeded
+    const plan = (fd: number, key: keyof MapImages) =>
+      written ? planDiff(fd, written[key], images[key]) : planSync(this.bpf, fd, images[key]);
     // Order of updates: settings and ranges before the endpoints that use them.
     const plans = [
-      planSync(this.bpf, dp.maps.networks, images.networks),
-      planSync(this.bpf, dp.maps.cidrs, images.cidrs),
-      planSync(this.bpf, dp.maps.vrf_pairs, images.vrfPairs),
-      planSync(this.bpf, dp.maps.services, images.services),
-      planSync(this.bpf, dp.maps.backends, images.backends),
-      planSync(this.bpf, dp.maps.endpoints, images.endpoints),
+      plan(dp.maps.networks, 'networks'),
+      plan(dp.maps.cidrs, 'cidrs'),
+      plan(dp.maps.vrf_pairs, 'vrfPairs'),
+      plan(dp.maps.services, 'services'),
+      plan(dp.maps.backends, 'backends'),
+      plan(dp.maps.endpoints, 'endpoints'),
     ];
     const maps = applyPlans(this.bpf, plans);
+    this.written = images;
     // A policy change must not leave replies of now-refused connections open.
     const prunedSessions = maps.updated + maps.deleted > 0 ? pruneSessions(this.bpf, dp.maps.sessions, desired) : 0;
 
@@ -231,6 +254,27 @@ export class Agent {
     if (maps.updated + maps.deleted + links.attached + links.detached + links.updated > 0 || this.generation === 1) {
       this.log.info({ generation: this.generation, ms: Math.round(ms * 10) / 10, maps, links, prunedSessions }, 'reconciled');
     }
+  }
+
+  /**
+   * Interfaces, routes and neighbours of this node. Reading them spawns `ip`
+   * and `bridge` (5-20 ms, the largest part of a reconcile after a manifest
+   * change), so the last result is reused when nothing can have changed: same
+   * local pod addresses, no netlink event at all since (any line of `ip
+   * monitor` drops it), and the monitor was already listening when the result
+   * was taken. A full resync always reads afresh.
+   */
+  private async discover(localPods: string[][], fullSync: boolean): Promise<Discovered> {
+    const args = JSON.stringify(localPods);
+    const last = this.lastDiscovery;
+    const monitorSince = this.monitorSince;
+    const quiet = last !== undefined && last.events === this.netlinkEvents && last.args === args;
+    if (!fullSync && quiet && monitorSince !== undefined && last.at > monitorSince + MONITOR_SETTLE_MS) return last.result;
+    const at = performance.now();
+    const events = this.netlinkEvents; // an event during the discovery invalidates it
+    const result = await this.discovery.discover(localPods, this.config.podCIDRs);
+    this.lastDiscovery = { at, args, events, result };
+    return result;
   }
 
   /** Log quarantine and other problems once per change, not every reconcile. */
@@ -297,7 +341,9 @@ export class Agent {
     let pending: NodeJS.Timeout | undefined;
     let partial = '';
     child.stdout.setEncoding('utf8');
+    this.monitorSince = performance.now();
     child.stdout.on('data', (chunk: string) => {
+      this.netlinkEvents++;
       const lines = (partial + chunk).split('\n');
       partial = lines.pop() ?? '';
       // Neighbour entries change all the time; only the one we wait for
@@ -308,7 +354,11 @@ export class Agent {
         this.schedule();
       }, 20);
     });
-    child.on('error', (e) => this.log.warn({ err: e.message }, 'ip monitor unavailable; relying on periodic resync'));
+    child.on('error', (e) => {
+      this.monitorSince = undefined;
+      this.log.warn({ err: e.message }, 'ip monitor unavailable; relying on periodic resync');
+    });
+    child.on('exit', () => (this.monitorSince = undefined));
     this.monitor = child;
   }
 
@@ -345,6 +395,10 @@ function localPodIps(pods: Iterable<PodObject>, nodeName: string): string[][] {
   }
   return out;
 }
+
+/** How long `ip monitor` may take after its spawn to be listening: a
+ *  discovery taken earlier is not reused (an event could have been missed). */
+const MONITOR_SETTLE_MS = 1000;
 
 function describe(p: PodPlacement): string {
   switch (p.kind) {

@@ -64,9 +64,14 @@ export interface SyncPlan {
   deletes: Buffer[];
 }
 
-/** What must change for the map at `fd` to hold exactly `desired`. */
+/** What must change for the map at `fd` to hold exactly `desired`, read
+ *  from the kernel (the safety net: catches any drift). */
 export function planSync(bpf: NativeAddon, fd: number, desired: MapImage): SyncPlan {
-  const current = readImage(bpf, fd);
+  return planDiff(fd, readImage(bpf, fd), desired);
+}
+
+/** What must change for a map holding `current` to hold exactly `desired`. */
+export function planDiff(fd: number, current: MapImage, desired: MapImage): SyncPlan {
   const updates: MapEntry[] = [];
   for (const [hex, entry] of desired) {
     const have = current.get(hex);

@@ -3,6 +3,7 @@
 // sides together; test/abi.test.ts compiles the header and compares.
 import os from 'node:os';
 import ipaddr from 'ipaddr.js';
+import { dottedQuad } from '../model/ip.js';
 
 // ---- enums ------------------------------------------------------------------
 
@@ -156,6 +157,8 @@ function expectSize(buf: Buffer, size: number, what: string): void {
  *  Strict text: IPv4 as four decimal parts, IPv6 without a zone id. */
 export function addrToKey(text: string): Buffer {
   const t = text.trim();
+  const quad = dottedQuad(t); // the common case, without ipaddr.js's parsing
+  if (quad !== undefined) return Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...quad]);
   if (ipaddr.IPv4.isValidFourPartDecimal(t)) {
     return Buffer.from(ipaddr.IPv4.parse(t).toIPv4MappedAddress().toByteArray());
   }
@@ -615,6 +618,30 @@ export function decodeFlow(buf: Buffer, offset = 0): FlowValue {
     firstDir: buf.readUInt8(offset + f.first_dir),
     tcpFlags: [buf.readUInt8(offset + f.tcp_flags), buf.readUInt8(offset + f.tcp_flags + 1)],
   };
+}
+
+/** The inverse of decodeFlow: the agent never writes flows, the benchmark fills the map with them. */
+export function encodeFlow(v: FlowValue): Buffer {
+  const f = FlowLayout.vw_flow.fields;
+  const buf = Buffer.alloc(FlowLayout.vw_flow.size);
+  const u64 = (value: bigint, at: number): void => {
+    if (littleEndian) buf.writeBigUInt64LE(value, at);
+    else buf.writeBigUInt64BE(value, at);
+  };
+  u64(v.firstNs, f.first_ns);
+  u64(v.lastNs, f.last_ns);
+  u64(v.eventNs, f.event_ns);
+  for (const [at, pair] of [[f.packets, v.packets], [f.bytes, v.bytes], [f.drops, v.drops]] as const) {
+    u64(pair[0], at);
+    u64(pair[1], at + 8);
+  }
+  buf.writeUInt8(v.verdict, f.verdict);
+  buf.writeUInt8(v.code, f.code);
+  buf.writeUInt8(v.lastDir, f.last_dir);
+  buf.writeUInt8(v.firstDir, f.first_dir);
+  buf.writeUInt8(v.tcpFlags[0], f.tcp_flags);
+  buf.writeUInt8(v.tcpFlags[1], f.tcp_flags + 1);
+  return buf;
 }
 
 export interface FlowEvent {

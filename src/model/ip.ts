@@ -9,10 +9,31 @@ import ipaddr from 'ipaddr.js';
  *  IPv6 without a zone id. */
 export function canonicalIp(text: string): string | undefined {
   const t = text.trim();
+  // Fast path (every pod IP goes through here on every compile): a strict
+  // dotted quad is its own canonical form.
+  if (dottedQuad(t) !== undefined) return t;
   if (ipaddr.IPv4.isValidFourPartDecimal(t)) return ipaddr.IPv4.parse(t).toString();
   if (!ipaddr.IPv6.isValid(t) || t.includes('%')) return undefined;
   // process() turns IPv4-mapped IPv6 into IPv4; toString() is RFC 5952 form.
   return ipaddr.process(t).toString();
+}
+
+const DOTTED_QUAD = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
+
+/**
+ * The four bytes of a strict dotted quad (four decimal parts 0-255, no
+ * leading zeros: what ipaddr.js calls "valid four-part decimal"), or
+ * undefined for anything else. A cheap check for the common case on hot
+ * paths; callers fall back to ipaddr.js for every other form.
+ */
+export function dottedQuad(t: string): [number, number, number, number] | undefined {
+  const m = DOTTED_QUAD.exec(t);
+  if (m === null) return undefined;
+  const a = Number(m[1]);
+  const b = Number(m[2]);
+  const c = Number(m[3]);
+  const d = Number(m[4]);
+  return a <= 255 && b <= 255 && c <= 255 && d <= 255 ? [a, b, c, d] : undefined;
 }
 
 /** Canonical "network/prefix" of a CIDR (host bits cleared), or undefined. */

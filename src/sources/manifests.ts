@@ -15,6 +15,7 @@
 // - One object defined twice with different content is not used at all (the
 //   namespace is withheld as above; a withheld pod simply has no endpoint).
 import { watch, type FSWatcher } from 'chokidar';
+import { watch as watchDir, type FSWatcher as DirWatcher } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -47,7 +48,9 @@ export interface ManifestSourceOptions {
   /** LabClusterFile JSON. Without it pods have no addresses and there are no nodes. */
   labFile?: string;
   logger: Logger;
-  /** Coalescing window for file events (default 50 ms). */
+  /** Coalescing window for file events (default 2 ms: the events of one
+   *  write arrive together; longer only adds latency, and the agent coalesces
+   *  its reconciles anyway). */
   debounceMs?: number;
   /** Full re-scan period, in case the file watcher misses an event (default
    *  30 s; 0 turns it off). Unchanged content causes no notification. */
@@ -63,7 +66,32 @@ interface FileEntry {
   objects: { source: string; object: ManifestObject }[];
   brokenNamespaces: string[];
   problems: SourceProblem[];
+  /** stableJson of what the entry contributes, computed only when a re-parse
+   *  must be compared with it (a new text may mean the same objects). */
+  fingerprint?: string;
 }
+
+/** How many files are read at once during a scan. */
+const READ_CONCURRENCY = 64;
+
+const DEFAULT_DEBOUNCE_MS = 2;
+
+/**
+ * A file that is rewritten in place (open with O_TRUNC, then write) is empty
+ * for a moment, and a short coalescing window can read it then. Emptiness is
+ * a loss of content (its objects would vanish: the open choice), so a file
+ * that turns empty is read again after this long before that is believed.
+ */
+const EMPTY_SETTLE_MS = 50;
+
+/**
+ * The watcher drops events: chokidar ignores a second event for a file within
+ * 5 ms of the first, and a write whose mtime equals the last one (mtime has
+ * jiffy granularity). A write that quick after another is therefore caught by
+ * reading each changed file once more this long after its event (unchanged
+ * text costs a read, no parse and no notification).
+ */
+const RECHECK_MS = 25;
 
 export interface LabContent {
   raw: LabClusterFile;
@@ -97,15 +125,25 @@ export class ManifestSource implements StateSource {
   private labProblems: SourceProblem[] = [];
 
   private state: ClusterState = emptyClusterState();
-  private fingerprint = stableJson(this.state);
+  /** Some input (a file's objects or problems, the lab content) changed since
+   *  the last publish. Replaces a fingerprint of the whole state: equal inputs
+   *  give an equal state, and comparing per file costs a file, not the cluster. */
+  private inputsChanged = true;
   private readonly listeners = new Set<StateListener>();
 
   private readonly dirty = new Set<string>();
+  /** Files seen empty after having content: key -> when first seen so. */
+  private readonly turnedEmpty = new Map<string, number>();
+  /** Files with a follow-up read pending (RECHECK_MS). */
+  private readonly recheck = new Set<string>();
   private labDirty = false;
   private timer: NodeJS.Timeout | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
   private watchers: FSWatcher[] = [];
+  private labWatcher: DirWatcher | undefined;
+  /** Watcher setup, running after the first scan; stop() waits for it. */
+  private watching: Promise<void> | undefined;
   private started = false;
   private stopped = false;
 
@@ -121,7 +159,7 @@ export class ManifestSource implements StateSource {
     if (this.dirs.length === 0) throw new Error('manifest source: no manifest directory given');
     this.absLab = opts.labFile === undefined ? undefined : path.resolve(opts.labFile);
     this.log = opts.logger.child({ source: 'manifests' });
-    this.debounceMs = opts.debounceMs ?? 50;
+    this.debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
     this.resyncMs = opts.resyncMs ?? 30_000;
   }
 
@@ -149,10 +187,12 @@ export class ManifestSource implements StateSource {
       if (!st.isDirectory()) throw new Error(`manifest directory ${d.shown} is not a directory`);
     }
 
-    // Watch first, then scan: an edit between the two is seen twice, never missed.
-    for (let i = 0; i < this.dirs.length; i++) this.watchers.push(await this.watchManifests(i));
-    if (this.absLab !== undefined) this.watchers.push(await this.watchLab(this.absLab));
+    // Scan first, so that the first state is not held up by the watchers
+    // (setting up a watch on 1,000 directories takes about a second); once
+    // they are ready, a second scan catches any edit made in between. An edit
+    // is seen late in that window, never missed.
     await this.enqueue(true);
+    this.watching = this.startWatchers().catch((e: unknown) => this.log.error({ err: e }, 'cannot watch the manifests'));
     if (this.resyncMs > 0) {
       this.resyncTimer = setInterval(() => void this.enqueue(true), this.resyncMs);
       this.resyncTimer.unref();
@@ -163,14 +203,26 @@ export class ManifestSource implements StateSource {
     this.stopped = true;
     clearTimeout(this.timer);
     clearInterval(this.resyncTimer);
+    await this.watching;
     const watchers = this.watchers;
     this.watchers = [];
     await Promise.all(watchers.map((w) => w.close()));
+    this.labWatcher?.close();
     await this.chain;
     this.listeners.clear();
   }
 
   // ---- watching -------------------------------------------------------------
+
+  private async startWatchers(): Promise<void> {
+    for (let i = 0; i < this.dirs.length && !this.stopped; i++) this.watchers.push(await this.watchManifests(i));
+    if (this.absLab !== undefined && !this.stopped) this.labWatcher = this.watchLab(this.absLab);
+    // Through the coalescing window, like any burst of events.
+    if (!this.stopped) {
+      await this.markEverything();
+      this.schedule();
+    }
+  }
 
   private async watchManifests(index: number): Promise<FSWatcher> {
     const absDir = this.dirs[index]!.abs;
@@ -185,7 +237,15 @@ export class ManifestSource implements StateSource {
     });
     const touched = (p: string): void => {
       const rel = path.relative(absDir, p);
-      if (isManifestPath(rel)) this.markDirty(fileKey(index, rel));
+      if (!isManifestPath(rel)) return;
+      const key = fileKey(index, rel);
+      this.markDirty(key);
+      if (this.recheck.has(key)) return;
+      this.recheck.add(key);
+      setTimeout(() => {
+        this.recheck.delete(key);
+        this.markDirty(key);
+      }, RECHECK_MS).unref();
     };
     w.on('add', touched).on('change', touched).on('unlink', touched);
     w.on('unlinkDir', (p) => {
@@ -197,20 +257,18 @@ export class ManifestSource implements StateSource {
     return w;
   }
 
-  /** The lab replaces its file by rename; a watch on the file itself can miss
-   *  the second rename (seen with chokidar 5), so watch its directory. */
-  private async watchLab(absLab: string): Promise<FSWatcher> {
-    const dir = path.dirname(absLab);
-    const w = watch(dir, { ignoreInitial: true, depth: 0, ignored: (p) => p !== dir && p !== absLab });
-    const touched = (p: string): void => {
-      if (p === absLab) {
-        this.labDirty = true;
-        this.schedule();
-      }
-    };
-    w.on('add', touched).on('change', touched).on('unlink', touched);
+  /** The lab replaces its file by rename, again and again. chokidar follows
+   *  the file's inode and misses some of those replacements, so the lab's
+   *  directory is watched with fs.watch (inotify reports every entry it
+   *  creates, renames into place, changes or removes, by name). */
+  private watchLab(absLab: string): DirWatcher {
+    const name = path.basename(absLab);
+    const w = watchDir(path.dirname(absLab), { persistent: false }, (_event, file) => {
+      if (file !== name) return;
+      this.labDirty = true;
+      this.schedule();
+    });
     w.on('error', (e) => this.log.warn({ err: e }, 'lab file watcher error'));
-    await new Promise<void>((resolve) => w.once('ready', resolve));
     return w;
   }
 
@@ -254,31 +312,48 @@ export class ManifestSource implements StateSource {
     this.dirty.clear();
     const lab = this.labDirty;
     this.labDirty = false;
-    for (const key of keys) await this.readManifest(key);
+    // Read in parallel (a scan reads thousands of files), apply in order.
+    for (let i = 0; i < keys.length; i += READ_CONCURRENCY) {
+      const batch = keys.slice(i, i + READ_CONCURRENCY);
+      const texts = await Promise.all(batch.map((key) => this.readText(key)));
+      batch.forEach((key, j) => this.applyManifest(key, texts[j]!));
+    }
     if (lab) await this.readLab();
     this.publish();
   }
 
   // ---- manifests ------------------------------------------------------------
 
-  private async readManifest(key: string): Promise<void> {
+  private async readText(key: string): Promise<{ text: string } | { error: unknown }> {
+    const slash = key.indexOf('/');
+    const dir = this.dirs[Number(key.slice(0, slash))];
+    if (dir === undefined) return { error: new Error('unknown manifest directory') };
+    try {
+      return { text: await fs.readFile(path.join(dir.abs, key.slice(slash + 1)), 'utf8') };
+    } catch (e) {
+      return { error: e };
+    }
+  }
+
+  private applyManifest(key: string, read: { text: string } | { error: unknown }): void {
     const slash = key.indexOf('/');
     const dir = this.dirs[Number(key.slice(0, slash))];
     const rel = key.slice(slash + 1);
     if (dir === undefined) return;
     const file = path.join(dir.shown, rel);
-    let text: string;
-    try {
-      text = await fs.readFile(path.join(dir.abs, rel), 'utf8');
-    } catch (e) {
+    const prev = this.files.get(key);
+    if ('error' in read) {
+      const e = read.error;
       if (isGone(e)) {
-        if (this.files.delete(key)) this.log.info({ file }, 'manifest file removed');
+        if (this.files.delete(key)) {
+          this.log.info({ file }, 'manifest file removed');
+          this.inputsChanged = true;
+        }
         return;
       }
-      const prev = this.files.get(key);
       const problem = { source: file, message: `cannot read: ${errText(e)}; keeping its last good content` };
       this.log.warn(problem, 'manifest file unreadable');
-      this.files.set(key, {
+      this.setEntry(key, prev, {
         objects: prev?.objects ?? [],
         brokenNamespaces: prev?.brokenNamespaces ?? [],
         problems: [problem],
@@ -286,8 +361,17 @@ export class ManifestSource implements StateSource {
       return;
     }
 
-    const prev = this.files.get(key);
+    const text = read.text;
     if (prev?.text === text) return;
+    if (text === '' && prev?.text) {
+      const since = this.turnedEmpty.get(key);
+      if (since === undefined || Date.now() - since < EMPTY_SETTLE_MS) {
+        if (since === undefined) this.turnedEmpty.set(key, Date.now());
+        setTimeout(() => this.markDirty(key), EMPTY_SETTLE_MS).unref();
+        return;
+      }
+    }
+    this.turnedEmpty.delete(key);
     const parsed = parseManifests(text, file);
     for (const i of parsed.ignored) {
       this.log.info({ source: i.source, apiVersion: i.apiVersion, kind: i.kind }, 'ignoring object of unsupported kind');
@@ -307,7 +391,21 @@ export class ManifestSource implements StateSource {
     }
     const declared = new Set(objects.filter((o) => o.object.kind === 'Namespace').map((o) => o.object.metadata.name));
     const brokenNamespaces = parsed.brokenNamespaces.filter((n) => !declared.has(n));
-    this.files.set(key, { text, objects, brokenNamespaces, problems });
+    this.setEntry(key, prev, { text, objects, brokenNamespaces, problems });
+  }
+
+  /** Stores a file's entry; notes an input change unless it contributes
+   *  exactly what the previous entry did (e.g. only a comment changed). */
+  private setEntry(key: string, prev: FileEntry | undefined, next: FileEntry): void {
+    this.files.set(key, next);
+    if (this.inputsChanged) return;
+    if (prev === undefined) {
+      this.inputsChanged = true;
+      return;
+    }
+    prev.fingerprint ??= entryFingerprint(prev);
+    next.fingerprint = entryFingerprint(next);
+    if (next.fingerprint !== prev.fingerprint) this.inputsChanged = true;
   }
 
   // ---- lab file -------------------------------------------------------------
@@ -321,6 +419,7 @@ export class ManifestSource implements StateSource {
     } catch (e) {
       if (isGone(e)) {
         // No lab file: no pod has an address yet (or the lab went away).
+        if (this.lab !== undefined || this.labProblems.length > 0) this.inputsChanged = true;
         this.lab = undefined;
         this.labText = undefined;
         this.labProblems = [];
@@ -328,10 +427,14 @@ export class ManifestSource implements StateSource {
       }
       this.labText = undefined;
       this.labProblems = [{ source: file, message: `cannot read: ${errText(e)}; keeping its last good content` }];
+      this.inputsChanged = true;
       return;
     }
     if (text === this.labText) return;
     this.labText = text;
+    // A new text is taken as new content (the lab rewrites the file only
+    // when something in it changed).
+    this.inputsChanged = true;
     const result = parseLabFile(text, file);
     for (const p of result.problems) this.log.warn(p, 'lab file problem');
     if (result.content === undefined) {
@@ -351,6 +454,8 @@ export class ManifestSource implements StateSource {
   // ---- assembling the snapshot ---------------------------------------------
 
   private publish(): void {
+    if (!this.inputsChanged || this.stopped) return;
+    this.inputsChanged = false;
     const problems: SourceProblem[] = [];
     const byKey = new Map<string, { source: string; object: ManifestObject }[]>();
     const withheld = new Set<string>(); // namespaces
@@ -358,7 +463,12 @@ export class ManifestSource implements StateSource {
       const entry = this.files.get(key);
       if (entry === undefined) continue;
       problems.push(...entry.problems);
-      for (const o of entry.objects) byKey.set(objectKey(o.object), [...(byKey.get(objectKey(o.object)) ?? []), o]);
+      for (const o of entry.objects) {
+        const k = objectKey(o.object);
+        const defs = byKey.get(k);
+        if (defs === undefined) byKey.set(k, [o]);
+        else defs.push(o);
+      }
       for (const n of entry.brokenNamespaces) withheld.add(n);
     }
 
@@ -372,7 +482,7 @@ export class ManifestSource implements StateSource {
       const defs = byKey.get(key) ?? [];
       const first = defs[0];
       if (first === undefined) continue;
-      if (new Set(defs.map((d) => stableJson(d.object))).size > 1) {
+      if (defs.length > 1 && new Set(defs.map((d) => stableJson(d.object))).size > 1) {
         problems.push({
           source: defs.map((d) => d.source).join(', '),
           message: `${key} is defined ${defs.length} times with different content; none of them is used`,
@@ -431,10 +541,7 @@ export class ManifestSource implements StateSource {
       endpointSlices,
       problems: [...problems, ...this.labProblems],
     };
-    const fingerprint = stableJson(state);
-    if (fingerprint === this.fingerprint || this.stopped) return;
     this.state = state;
-    this.fingerprint = fingerprint;
     this.log.info(
       {
         namespaces: namespaces.size,
@@ -625,6 +732,10 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 function sortedMap<V>(m: Map<string, V>): Map<string, V> {
   return new Map([...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function entryFingerprint(e: FileEntry): string {
+  return stableJson({ objects: e.objects, brokenNamespaces: e.brokenNamespaces, problems: e.problems });
 }
 
 /** JSON with sorted object keys and Maps as entry lists: equal content,
