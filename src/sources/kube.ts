@@ -13,6 +13,7 @@
 //   (recordEvent / reportProblem, kube-events.ts).
 //
 // Configuration: --kubeconfig <file>, or the in-cluster service account.
+import { createHash } from 'node:crypto';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ClusterState, SourceProblem } from '../model/types.js';
@@ -29,7 +30,7 @@ export interface KubeSourceOptions {
   nodeName: string;
   /** what to watch (default: KUBE_RESOURCES) */
   resources?: readonly KubeResource[];
-  /** coalescing window for watch events (default 50 ms) */
+  /** coalescing window for watch events (default 2 ms) */
   debounceMs?: number;
   /** restart a watch silent this long: no event, no bookmark (default 90 s) */
   watchTimeoutMs?: number;
@@ -67,12 +68,13 @@ export class KubeSource implements StateSource {
   private readonly log: Logger;
   private readonly informers: { resource: KubeResource; informer: ResilientInformer }[];
   private readonly events: EventRecorder;
-  private readonly memo = new WeakMap<KubernetesObject, Converted>();
+  private readonly memo = new WeakMap<KubernetesObject, Memo>();
   private readonly unsupportedLogged = new Set<string>();
   private readonly listeners: StateListeners;
   private readonly debounceMs: number;
   private state: ClusterState = emptyClusterState();
-  private fingerprint = stableJson(this.state);
+  /** multiset digest of every object's conversion at the last publish */
+  private digest = '';
   private timer: NodeJS.Timeout | undefined;
   private synced = false;
   private started = false;
@@ -81,7 +83,7 @@ export class KubeSource implements StateSource {
   constructor(opts: KubeSourceOptions) {
     this.log = opts.logger.child({ source: 'kube' });
     this.listeners = new StateListeners(this.log);
-    this.debounceMs = opts.debounceMs ?? 50;
+    this.debounceMs = opts.debounceMs ?? 2;
     const apis = kubeApis(opts.kubeConfig);
     this.informers = (opts.resources ?? KUBE_RESOURCES).map((resource) => ({
       resource,
@@ -195,33 +197,41 @@ export class KubeSource implements StateSource {
     }, this.debounceMs);
   }
 
-  private convert(resource: KubeResource, raw: KubernetesObject): Converted {
-    // The library replaces an object on every change: identity is a fine memo key.
-    let c = this.memo.get(raw);
-    if (c === undefined) {
-      c = resource.convert(raw);
+  private convert(resource: KubeResource, raw: KubernetesObject): Memo {
+    // The library replaces an object on every change: identity is a fine memo
+    // key, and the conversion and its hash are paid once per object version.
+    let m = this.memo.get(raw);
+    if (m === undefined) {
+      let c = resource.convert(raw);
       if (c.value !== undefined) c = { ...c, value: withoutResourceVersion(c.value) };
-      this.memo.set(raw, c);
+      m = { ...c, hash: objectHash(c) };
+      this.memo.set(raw, m);
       for (const p of c.problems) this.log.warn(p, 'object problem');
     }
-    if (c.unsupported && !this.unsupportedLogged.has(resource.kind)) {
+    if (m.unsupported && !this.unsupportedLogged.has(resource.kind)) {
       this.unsupportedLogged.add(resource.kind);
       this.log.warn({ kind: resource.kind }, 'no parser for this kind yet; its objects are not used');
     }
-    return c;
+    return m;
   }
 
   private publish(): void {
     if (this.stopped) return;
     const s = emptyClusterState();
     const problems: SourceProblem[] = [];
+    const digest = new MultisetDigest();
     for (const { resource, informer } of this.informers) {
       for (const raw of informer.objects()) {
         const c = this.convert(resource, raw);
+        digest.add(c.hash);
         problems.push(...c.problems);
         if (c.value !== undefined) put(s, c.value);
       }
     }
+    // Status-only updates (and relists that change nothing) end here, before
+    // the agent recompiles anything.
+    const now = digest.value();
+    if (now === this.digest) return;
     const state: ClusterState = {
       namespaces: sortedMap(s.namespaces),
       pods: sortedMap(s.pods),
@@ -232,10 +242,8 @@ export class KubeSource implements StateSource {
       endpointSlices: sortedMap(s.endpointSlices),
       problems: problems.sort((a, b) => cmp(`${a.source} ${a.message}`, `${b.source} ${b.message}`)),
     };
-    const fingerprint = stableJson(state);
-    if (fingerprint === this.fingerprint) return;
     this.state = state;
-    this.fingerprint = fingerprint;
+    this.digest = now;
     this.log.info(
       { namespaces: state.namespaces.size, pods: state.pods.size, nodes: state.nodes.size, problems: problems.length },
       'cluster state changed',
@@ -288,6 +296,34 @@ function cmp(a: string, b: string): number {
 
 function sortedMap<V>(m: Map<string, V>): Map<string, V> {
   return new Map([...m].sort(([a], [b]) => cmp(a, b)));
+}
+
+interface Memo extends Converted {
+  hash: Buffer;
+}
+
+/** What an object contributes to the state, as 16 bytes. */
+function objectHash(c: Converted): Buffer {
+  return createHash('sha256').update(stableJson({ value: c.value, problems: c.problems })).digest().subarray(0, 16);
+}
+
+/**
+ * Order-independent digest of a multiset of 16-byte hashes: their count and
+ * four 32-bit sums. Equal when the objects' contents are equal, whatever order
+ * the informers list them in; a false "equal" needs a 128-bit collision.
+ */
+class MultisetDigest {
+  private readonly sums = new Uint32Array(4);
+  private count = 0;
+
+  add(hash: Buffer): void {
+    for (let i = 0; i < 4; i++) this.sums[i] = (this.sums[i]! + hash.readUInt32LE(i * 4)) >>> 0;
+    this.count++;
+  }
+
+  value(): string {
+    return `${this.count}:${[...this.sums].join(',')}`;
+  }
 }
 
 /** JSON with sorted object keys and Maps as entry lists: equal content, equal text. */
