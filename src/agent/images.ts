@@ -10,6 +10,7 @@ import {
   encodeSvcValue,
   encodeVrfPair,
   encodeVrfPairValue,
+  type EndpointValue,
 } from '../bpf/abi.js';
 import type { DesiredServiceEntry, DesiredState } from '../model/types.js';
 import { imageOf, type MapImage } from './mapsync.js';
@@ -41,8 +42,18 @@ function parsePair(text: string): { srcVrf: number; dstVrf: number } {
 }
 
 export function desiredImages(d: DesiredState): MapImages {
+  // Most endpoints hold one of a few values (network, flags, no local
+  // interface): one shared, read-only Buffer per distinct value instead of
+  // one per endpoint (a Buffer costs ~200 bytes beyond its data).
+  const values = new Map<string, Buffer>();
+  const endpointValue = (ep: EndpointValue): Buffer => {
+    const k = `${ep.vrfId}/${ep.flags}/${ep.ifindex}`;
+    let v = values.get(k);
+    if (v === undefined) values.set(k, (v = encodeEndpoint(ep)));
+    return v;
+  };
   return {
-    endpoints: imageOf([...d.endpoints].map(([addr, ep]) => ({ key: encodeEndpointKey(addr), value: encodeEndpoint(ep) }))),
+    endpoints: imageOf([...d.endpoints].map(([addr, ep]) => ({ key: encodeEndpointKey(addr), value: endpointValue(ep) }))),
     vrfPairs: imageOf([...d.vrfPairs].map((p) => ({ key: encodeVrfPair(parsePair(p)), value: encodeVrfPairValue() }))),
     networks: imageOf([...d.networks].map(([id, flags]) => ({ key: encodeNetworkKey(id), value: encodeNetwork({ flags }) }))),
     cidrs: imageOf([...d.cidrs].map(([cidr, kind]) => ({ key: encodeCidrKey(cidr), value: encodeCidrValue({ kind }) }))),
