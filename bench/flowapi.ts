@@ -7,7 +7,8 @@
 // until the agent's store holds 100,000 flows. Then:
 // - 4a: GetFlows without a filter over the unix socket, call -> last message,
 //   every flow decoded by the client (@grpc/grpc-js, as `vrfwall flows` does);
-// - 3c (flows): the agent's VmRSS before the flood and with 100,000 flows held;
+// - memory: the agent's VmRSS before the flood and with 100,000 flows held (target 3c itself is
+//   measured in part 3: one agent with 100k endpoints and 100k flows);
 // - agent CPU while nothing happens but the kernel flow map is full (what a
 //   periodic reader costs at rest), and during the flood per new flow;
 // - 4b: a --follow stream and a sender in the pod that sends one datagram of a
@@ -258,16 +259,23 @@ export async function runFlowApi(signal: AbortSignal): Promise<PartResult> {
       },
     ];
     const targets: Target[] = [
-      { id: '4a', description: `GetFlows returning ${counted.toLocaleString('en')} flows, batch_size ${BATCH_SIZE} (median of ${GETFLOWS_REPEATS})`, target: '<= 1 s', measured: round(get.median / 1000, 3), unit: 's', met: get.median <= 1000 },
-      { id: '4b', description: 'packet to --follow client latency, p99', target: '<= 200 ms', measured: round(p99, 1), unit: 'ms', met: p99 <= 200 },
       {
-        id: '3c-flows',
-        description: `agent RSS with ${st.flowsHeld.toLocaleString('en')} flows (lab endpoints only; part 3 measures 100k endpoints)`,
-        target: '<= 250 MB (with 100k endpoints)',
-        measured: round(rssFull, 0),
-        unit: 'MB',
-        met: null,
-        note: `the flows add ${round(rssFull - rssBefore, 0)} MB; the target counts endpoints and flows together`,
+        id: '4a',
+        description: `GetFlows returning ${counted.toLocaleString('en')} flows, batch_size ${BATCH_SIZE} (median of ${GETFLOWS_REPEATS})`,
+        target: '<= 1 s',
+        measured: round(get.median / 1000, 3),
+        unit: 's',
+        met: get.median <= 1000,
+        note: `${round(get.min / 1000, 2)}–${round(get.max / 1000, 2)} s over ${GETFLOWS_REPEATS} calls; one Flow per message: ${round(one.median / 1000, 2)} s (${round(get.median / one.median, 2)}×)`,
+      },
+      {
+        id: '4b',
+        description: 'packet to --follow client latency, p99',
+        target: '<= 200 ms',
+        measured: round(p99, 1),
+        unit: 'ms',
+        met: p99 <= 200,
+        note: `${follow.latencies.length} flows: p50 ${round(p50, 1)} ms, max ${round(lat.max, 1)} ms, ${follow.missing} not received`,
       },
     ];
     return {
@@ -285,6 +293,7 @@ export async function runFlowApi(signal: AbortSignal): Promise<PartResult> {
       targets,
       notes: [
         'The bench client runs on the same 2 cores as the agent: its decoding of 100k messages is inside the 4a figure, as it would be for `vrfwall flows`.',
+        `Memory: the flows add ${round(rssFull - rssBefore, 0)} MB to this agent (lab endpoints only); target 3c (part 3) measures one agent with 100k endpoints and 100k flows.`,
       ],
       data: {
         getFlowsMs: get,

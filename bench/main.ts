@@ -4,6 +4,8 @@
 // BENCH_QUICK=1   every part briefly (iteration; numbers indicative only)
 // BENCH_PARTS=a,b only these parts (progrun, traffic, controlplane, flowapi);
 //                 the other parts keep their entries from the previous results.json
+// BENCH_RENDER=1  run nothing: write RESULTS.md again from results.json and
+//                 findings.md (after editing the findings)
 import fs from 'node:fs';
 import path from 'node:path';
 import { OUT_JSON, OUT_MD, QUICK, removeBenchPins } from './lib/env.js';
@@ -21,6 +23,8 @@ const PARTS: Record<string, { title: string; run: (signal: AbortSignal) => Promi
   flowapi: { title: '4. Flow API', run: (s) => runFlowApi(s) },
 };
 
+const NOT_RERUN = '_Not rerun in this run:';
+
 function failed(id: string, title: string, err: unknown, seconds: number): PartResult {
   const msg = err instanceof Error ? err.message : String(err);
   return { id, title, method: '', tables: [], targets: [], notes: [`**The part failed:** ${msg}`], data: { error: msg }, seconds };
@@ -34,7 +38,21 @@ function previous(): BenchResults | undefined {
   }
 }
 
+function writeMarkdown(results: BenchResults): void {
+  // Hand-written findings from profiling (the reasons behind missed targets) follow the generated part.
+  const findings = path.join(path.dirname(OUT_MD), 'findings.md');
+  const extra = fs.existsSync(findings) ? '\n' + fs.readFileSync(findings, 'utf8') : '';
+  fs.writeFileSync(OUT_MD, resultsMarkdown(results) + extra);
+}
+
 async function main(): Promise<void> {
+  if (process.env.BENCH_RENDER === '1') {
+    const r = previous();
+    if (!r) throw new Error(`BENCH_RENDER: no ${OUT_JSON} to render`);
+    writeMarkdown(r);
+    console.error(`bench: wrote ${OUT_MD} from ${OUT_JSON}`);
+    return;
+  }
   const wanted = (process.env.BENCH_PARTS ?? Object.keys(PARTS).join(',')).split(',').map((s) => s.trim()).filter(Boolean);
   for (const w of wanted) if (!PARTS[w]) throw new Error(`BENCH_PARTS: unknown part '${w}' (have ${Object.keys(PARTS).join(', ')})`);
 
@@ -51,25 +69,36 @@ async function main(): Promise<void> {
   removeBenchPins();
   const startedAt = new Date().toISOString();
   const g = git();
-  const prev = previous();
-  const parts: PartResult[] = [];
+  const mach = machine(); // load average at the start
+  const fresh = new Map<string, PartResult>();
   for (const id of Object.keys(PARTS)) {
     const part = PARTS[id]!;
-    if (!wanted.includes(id)) {
-      const old = prev?.parts.find((p) => p.id === id);
-      if (old) parts.push({ ...old, notes: [...old.notes, `_Not rerun in this run: figures from ${prev!.startedAt}._`] });
-      continue;
-    }
-    if (ac.signal.aborted) break;
+    if (!wanted.includes(id) || ac.signal.aborted) continue;
     console.error(`bench: ${part.title} ...`);
     const t0 = Date.now();
     try {
-      parts.push(await part.run(ac.signal));
+      fresh.set(id, await part.run(ac.signal));
     } catch (e) {
       console.error(`bench: ${part.title} failed: ${e instanceof Error ? e.stack : String(e)}`);
-      parts.push(failed(id, part.title, e, (Date.now() - t0) / 1000));
+      fresh.set(id, failed(id, part.title, e, (Date.now() - t0) / 1000));
     }
     console.error(`bench: ${part.title} done in ${Math.round((Date.now() - t0) / 1000)} s`);
+  }
+  // Parts not run now keep their entries from results.json as it is *now*
+  // (read at the end, so a run of other parts that finished meanwhile is kept).
+  const prev = previous();
+  const parts: PartResult[] = [];
+  for (const id of Object.keys(PARTS)) {
+    const now = fresh.get(id);
+    if (now) {
+      parts.push(now);
+      continue;
+    }
+    const old = prev?.parts.find((p) => p.id === id);
+    if (!old) continue;
+    // The date of the run the figures come from, once (a part kept over several runs keeps its first date).
+    const kept = old.notes.find((n) => n.startsWith(NOT_RERUN)) ?? `${NOT_RERUN} figures from ${prev!.startedAt}._`;
+    parts.push({ ...old, notes: [...old.notes.filter((n) => !n.startsWith(NOT_RERUN)), kept] });
   }
   removeBenchPins();
 
@@ -80,20 +109,20 @@ async function main(): Promise<void> {
     finishedAt: new Date().toISOString(),
     gitCommit: g.commit,
     gitDirty: g.dirty,
-    machine: machine(),
+    machine: mach,
     commands: [
       'make bench                      # everything (installs trafgen, iptables, ipset, nftables, perf if missing)',
       'BENCH_QUICK=1 make bench        # every part briefly',
       'BENCH_PARTS=progrun make bench  # one part; the others keep their last figures',
+      'BENCH_RENDER=1 node build/bench/bench/main.js  # RESULTS.md again from results.json and findings.md',
+      'BENCH_CP_PROFILE=100000 BENCH_PARTS=controlplane make bench  # profile the 100k-pod agent instead of the 10k one',
+      'node build/bench/bench/profile.js service-backend to_pod 1000 empty 8  # perf profile of one datapath path (after make bench)',
     ],
     parts,
     targets: parts.flatMap((p) => p.targets),
   };
   fs.writeFileSync(OUT_JSON, JSON.stringify(results, null, 2) + '\n');
-  // Hand-written findings from profiling (the reasons behind missed targets) follow the generated part.
-  const findings = path.join(path.dirname(OUT_MD), 'findings.md');
-  const extra = fs.existsSync(findings) ? '\n' + fs.readFileSync(findings, 'utf8') : '';
-  fs.writeFileSync(OUT_MD, resultsMarkdown(results) + extra);
+  writeMarkdown(results);
   console.error(`bench: wrote ${OUT_JSON} and ${OUT_MD}`);
   for (const t of results.targets) {
     const m = t.measured === null ? '—' : `${Math.round(t.measured * 100) / 100} ${t.unit}`;

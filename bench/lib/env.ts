@@ -28,24 +28,56 @@ export const QUICK = process.env.BENCH_QUICK === '1';
 
 /** Every name this benchmark creates starts with this (pins, netns, labs). */
 export const PREFIX = 'bench6';
+/** Names of this run: PREFIX plus the pid, so two runs at once (say one of
+ *  BENCH_PARTS=controlplane and one of progrun) never remove each other's pins. */
+export const RUN_PREFIX = `${PREFIX}-${process.pid}`;
 export const PIN_BASE = '/sys/fs/bpf/vrfwall';
 export const RUN_BASE = '/run/vrfwall';
 
-/** Lab names (1-20 lowercase letters/digits): one without agents, one with. */
+/** Lab names (1-20 lowercase letters/digits): one without agents, one with.
+ *  Not per run: the traffic and flow-API parts saturate the machine, two of
+ *  them at once would measure nothing; each removes its lab before it starts. */
 export const LAB_PLAIN = `${PREFIX}n`;
 export const LAB_VRFWALL = `${PREFIX}v`;
-/** netns of the control-plane agent (no pods, no interfaces) */
-export const CP_NETNS = `vrfwall-${PREFIX}-cp`;
-export const CP_INSTANCE = `${PREFIX}-cp`;
+/** netns of the control-plane agents (no pods, no interfaces) */
+export const CP_NETNS = `vrfwall-${RUN_PREFIX}-cp`;
+export const CP_INSTANCE = `${RUN_PREFIX}-cp`;
 
 export function pinRoot(name: string): string {
-  return path.join(PIN_BASE, `${PREFIX}-${name}`);
+  return path.join(PIN_BASE, `${RUN_PREFIX}-${name}`);
 }
 
-/** Removes pins of earlier (crashed) runs of this benchmark. */
-export function removeBenchPins(): void {
-  if (!fs.existsSync(PIN_BASE)) return;
-  for (const d of fs.readdirSync(PIN_BASE)) {
-    if (d.startsWith(`${PREFIX}-`)) fs.rmSync(path.join(PIN_BASE, d), { recursive: true, force: true });
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** The pid in a name of some run (`bench6-<pid>-...`), if it has one. */
+function runPid(name: string): number | undefined {
+  const m = new RegExp(`^(?:vrfwall-)?${PREFIX}-(\\d+)-`).exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Our own names, and those of earlier runs whose process is gone. */
+function removable(name: string): boolean {
+  const pid = runPid(name);
+  return pid !== undefined && (pid === process.pid || !alive(pid));
+}
+
+/** Removes pins and run directories of this run and of crashed earlier runs;
+ *  never those of a run that is still going. */
+export function removeBenchPins(): void {
+  for (const base of [PIN_BASE, RUN_BASE]) {
+    if (!fs.existsSync(base)) continue;
+    for (const d of fs.readdirSync(base)) if (removable(d)) fs.rmSync(path.join(base, d), { recursive: true, force: true });
+  }
+}
+
+/** Network namespaces of crashed earlier runs (`vrfwall-bench6-<pid>-*`). */
+export function staleNetns(list: string[]): string[] {
+  return list.filter((n) => n.startsWith(`vrfwall-${PREFIX}-`) && removable(n));
 }

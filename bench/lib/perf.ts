@@ -15,6 +15,12 @@ export function perfRecord(pid: number, file: string): PerfRecording {
   return { child, file };
 }
 
+/** Everything one CPU runs (kernel and user), e.g. the core that carries a traffic test. */
+export function perfRecordCpu(cpu: number, file: string): PerfRecording {
+  const child = spawn('perf', ['record', '-q', '-F', '999', '-g', '-C', String(cpu), '-o', file], { stdio: 'ignore' });
+  return { child, file };
+}
+
 export interface HotSymbol {
   symbol: string;
   /** share of the samples, percent */

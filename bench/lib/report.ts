@@ -99,6 +99,10 @@ export function resultsMarkdown(r: BenchResults): string {
   );
   out.push('## Targets\n');
   out.push(targetsMarkdown(r.targets));
+  out.push(
+    'How each figure was measured is under its part below; why a target is missed, as found by profiling, is under ' +
+      '"Findings from profiling" at the end.\n',
+  );
   out.push('## Machine\n');
   out.push(
     `- ${m.cpus} × ${m.cpu}, ${m.memoryMB} MB RAM, kernel ${m.kernel}, Node ${m.node}, libbpf ${m.libbpf}\n` +
