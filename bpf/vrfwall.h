@@ -261,7 +261,7 @@ enum vw_flow_stat {
  * leave the decision in cb[2] (verdict) and cb[3] (rule or reason). */
 #define VW_PROBE_MAGIC 0x76777072U /* "vwpr" */
 
-#define VW_FLOWS_MAX 65536
+#define VW_FLOWS_MAX 262144
 #define VW_FLOW_RINGBUF_SIZE (512 * 1024) /* bytes, a power of 2 pages */
 #define VW_FLOW_EVENT_INTERVAL_NS 1000000000ULL
 

@@ -492,7 +492,7 @@ export function decodeSession(buf: Buffer): SessionValue {
 
 // ---- flows (issue 5): flows, flow_events, flow_stats ------------------------------
 
-export const VW_FLOWS_MAX = 65536;
+export const VW_FLOWS_MAX = 262144;
 export const VW_FLOW_RINGBUF_SIZE = 512 * 1024;
 export const VW_FLOW_EVENT_INTERVAL_NS = 1_000_000_000;
 /** skb->cb[0] and cb[1] of an explain probe: decided, counted nowhere. */
