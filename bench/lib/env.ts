@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isAlive as alive } from '../../src/util/process.js';
 
 function findRepo(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
@@ -47,14 +48,6 @@ export function pinRoot(name: string): string {
   return path.join(PIN_BASE, `${RUN_PREFIX}-${name}`);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** The pid in a name of some run (`bench6-<pid>-...`), if it has one. */
 function runPid(name: string): number | undefined {

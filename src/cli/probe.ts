@@ -10,6 +10,7 @@ import { Command, Option } from 'commander';
 import { AGENT_OPTIONS, ConfigError, resolveSettings, type OptionSpec } from '../agent/config.js';
 import type { AgentStatus } from '../agent/agent.js';
 import YAML from 'yaml';
+import { isAlive as alive } from '../util/process.js';
 
 const SHARED = new Set(['config', 'instance', 'run-dir']);
 const OPTIONS: OptionSpec[] = AGENT_OPTIONS.filter((o) => SHARED.has(o.name));
@@ -20,14 +21,6 @@ export interface Verdict {
   status?: AgentStatus;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Pure judgement of a status file's content. Ready: the writer runs and has

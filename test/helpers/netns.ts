@@ -10,6 +10,9 @@
 // earlier run left behind without touching a run that is still going.
 import { execFileSync } from 'node:child_process';
 import { native } from '../../src/bpf/native.js';
+import { isAlive as processAlive } from '../../src/util/process.js';
+
+export { processAlive };
 
 export const NETNS_ROOT_PREFIX = 'vrfwall-';
 /** Interface names are limited to 15 bytes by the kernel (IFNAMSIZ - 1). */
@@ -64,15 +67,6 @@ export function deleteNetns(name: string): void {
   if (listNetns(name).includes(name)) ip(['netns', 'delete', name]);
 }
 
-/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Deletes namespaces named `${prefix}<pid>-*` whose process is gone, and this
