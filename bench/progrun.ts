@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as abi from '../src/bpf/abi.js';
 import { native, type LoadedObject, type NativeAddon } from '../src/bpf/native.js';
+import { probeDecision, skbCtx } from '../src/bpf/skb.js';
 import * as pk from '../test/helpers/packets.js';
 import { BENCH_BPF, BUILD_BPF, QUICK, pinRoot } from './lib/env.js';
 import type { PartResult, Table, Target } from './lib/report.js';
@@ -31,9 +32,6 @@ const FULL_FLOWS_MIN_SHARE = 0.95;
 
 // ifindex 1 (loopback) exists in every netns: BPF_PROG_TEST_RUN needs a real device.
 const HERE = 1;
-const SKB_CTX_SIZE = 192; // struct __sk_buff on x86_64
-const SKB_IFINDEX_OFF = 40;
-const SKB_CB_OFF = 48; // cb[0..4]: explain's probe flag in, verdict and code out
 
 const VRF_A = 10;
 const VRF_B = 11;
@@ -274,13 +272,7 @@ export function unload(n: NativeAddon, l: Loaded): void {
 }
 
 export function skb(probe: boolean): Buffer {
-  const ctx = Buffer.alloc(SKB_CTX_SIZE);
-  ctx.writeUInt32LE(HERE, SKB_IFINDEX_OFF);
-  if (probe) {
-    ctx.writeUInt32LE(abi.VW_PROBE_MAGIC, SKB_CB_OFF);
-    ctx.writeUInt32LE(abi.VW_PROBE_MAGIC, SKB_CB_OFF + 4);
-  }
-  return ctx;
+  return skbCtx(HERE, probe);
 }
 
 const retvalOf = (verdict: number): number => (verdict === Verdict.ALLOWED ? abi.TcAction.ALLOW : abi.TcAction.DROP);
@@ -300,8 +292,7 @@ export function verify(n: NativeAddon, l: Loaded, all: BenchPath[]): void {
       const probe = n.progTestRun(l.progs[prog], e.frame, 1, skb(true));
       const out = probe.ctxOut;
       if (!out) throw new Error(`${where(p, prog)}: the kernel returned no context`);
-      const verdict = out.readUInt32LE(SKB_CB_OFF + 8);
-      const code = out.readUInt32LE(SKB_CB_OFF + 12);
+      const { verdict, code } = probeDecision(out);
       if (verdict !== e.verdict || code !== e.code) {
         throw new Error(
           `${where(p, prog)}: ${abi.verdictName(verdict)} ${abi.codeName(verdict, code)}, expected ${abi.verdictName(e.verdict)} ${abi.codeName(e.verdict, e.code)}`,

@@ -10,7 +10,7 @@ import { native, type NativeAddon } from '../src/bpf/native.js';
 import { closeDatapath, instancePaths, loadDatapath, type Datapath } from '../src/agent/datapath.js';
 import { probeFrame } from '../src/api/packet.js';
 import { ROOT } from './helpers/lab.js';
-import { HERE, PIN_BASE, SKB_CB_OFF, removeStalePins, skbCtx } from './helpers/datapath.js';
+import { HERE, PIN_BASE, probeDecision, removeStalePins, skbCtx } from './helpers/datapath.js';
 import { removePins } from '../src/agent/bpffs.js';
 
 const PREFIX = 'tflowdp-';
@@ -88,8 +88,8 @@ describe('flow accounting in the datapath', () => {
     const frame = probeFrame({ src: SELF, dst: OTHER_NET_PEER, proto: 6, dport: 80 });
     const res = n.progTestRun(dp.programs.fromPod, frame, 1, ctx(true));
     expect(res.retval).toBe(abi.TcAction.DROP);
-    expect(res.ctxOut?.readUInt32LE(SKB_CB_OFF + 8)).toBe(abi.Verdict.DROPPED);
-    expect(res.ctxOut?.readUInt32LE(SKB_CB_OFF + 12)).toBe(abi.DropReason.ISOLATED);
+    expect(res.ctxOut).toBeDefined();
+    expect(probeDecision(res.ctxOut!)).toEqual({ verdict: abi.Verdict.DROPPED, code: abi.DropReason.ISOLATED });
     expect(flowEntries().length).toBe(before.flows);
     expect(abi.decodeCounters(n.mapDump(dp.maps.counters), n.possibleCpus())).toEqual(before.counters);
   });

@@ -5,7 +5,8 @@
 // in skb->cb[0..1], so the programs count nothing and leave their decision
 // in cb[2] (verdict) and cb[3] (allow rule or drop reason).
 import ipaddr from 'ipaddr.js';
-import { TcAction, VW_PROBE_MAGIC, Verdict, allowRuleName, canonicalAddr, dropReasonName } from '../bpf/abi.js';
+import { TcAction, Verdict, allowRuleName, canonicalAddr, dropReasonName } from '../bpf/abi.js';
+import { probeDecision, skbCtx } from '../bpf/skb.js';
 import type { NativeAddon } from '../bpf/native.js';
 import type { Directory, EndpointInfo } from '../flows/directory.js';
 import { FilterError, parseProtocol } from '../flows/filter.js';
@@ -15,10 +16,6 @@ import * as grpc from '@grpc/grpc-js';
 import type { ExplainRequest, ExplainResponse, ExplainStepMsg } from './messages.js';
 import { probeFrame } from './packet.js';
 
-/** struct __sk_buff (uapi) as BPF_PROG_TEST_RUN takes it. */
-const SKB_CTX_SIZE = 192;
-const SKB_IFINDEX_OFF = 40;
-const SKB_CB_OFF = 48;
 const DEFAULT_PORT = 80;
 
 export const RULE_TEXT: Record<string, string> = {
@@ -120,14 +117,9 @@ export function explain(
   const steps: ExplainStepMsg[] = [];
   const run = (hook: 'from_pod' | 'to_pod', side: Side): ExplainStepMsg => {
     const ifindex = side.info?.ifindex ?? 0;
-    const ctx = Buffer.alloc(SKB_CTX_SIZE);
-    ctx.writeUInt32LE(ifindex, SKB_IFINDEX_OFF);
-    ctx.writeUInt32LE(VW_PROBE_MAGIC, SKB_CB_OFF);
-    ctx.writeUInt32LE(VW_PROBE_MAGIC, SKB_CB_OFF + 4);
+    const ctx = skbCtx(ifindex, true);
     const res = bpf.progTestRun(hook === 'from_pod' ? programs.fromPod : programs.toPod, frame, 1, ctx);
-    const out = res.ctxOut ?? ctx;
-    const verdict = out.readUInt32LE(SKB_CB_OFF + 8);
-    const code = out.readUInt32LE(SKB_CB_OFF + 12);
+    const { verdict, code } = probeDecision(res.ctxOut ?? ctx);
     const expected = verdict === Verdict.ALLOWED ? TcAction.ALLOW : TcAction.DROP;
     if (res.retval !== expected) {
       throw new ApiError(grpc.status.INTERNAL, `${hook} returned ${res.retval} but reported verdict ${verdict}: stale programs?`);

@@ -6,6 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
 import * as abi from '../../src/bpf/abi.js';
+import { probeDecision, skbCtx } from '../../src/bpf/skb.js';
+
+export { probeDecision, skbCtx };
 import type { LoadedObject, NativeAddon } from '../../src/bpf/native.js';
 import { ensureBpffs, removePins } from '../../src/agent/bpffs.js';
 import { ROOT } from './lab.js';
@@ -15,22 +18,6 @@ export const PIN_BASE = '/sys/fs/bpf/vrfwall';
 /** progTestRun needs an existing device: ifindex 1 is the loopback of the test's netns. */
 export const HERE = 1;
 
-// struct __sk_buff (uapi) on x86_64, as BPF_PROG_TEST_RUN takes it.
-const SKB_CTX_SIZE = 192;
-const SKB_IFINDEX_OFF = 40;
-/** skb->cb[0]: explain's probe magic sits in cb[0..1], the decision comes back in cb[2..3]. */
-export const SKB_CB_OFF = 48;
-
-/** A __sk_buff image with .ifindex set; with probe, cb[0..1] carry VW_PROBE_MAGIC. */
-export function skbCtx(ifindex: number, probe = false): Buffer {
-  const ctx = Buffer.alloc(SKB_CTX_SIZE);
-  ctx.writeUInt32LE(ifindex, SKB_IFINDEX_OFF);
-  if (probe) {
-    ctx.writeUInt32LE(abi.VW_PROBE_MAGIC, SKB_CB_OFF);
-    ctx.writeUInt32LE(abi.VW_PROBE_MAGIC, SKB_CB_OFF + 4);
-  }
-  return ctx;
-}
 
 /**
  * Mounts bpffs if needed and removes the pin directories `${prefix}<pid>` and

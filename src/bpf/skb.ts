@@ -1,0 +1,27 @@
+// The struct __sk_buff image BPF_PROG_TEST_RUN takes as context, and the
+// explain-probe protocol on it: VW_PROBE_MAGIC in cb[0..1] tells the programs
+// to count nothing; they leave their decision in cb[2] (verdict) and cb[3]
+// (allow rule or drop reason).
+import { VW_PROBE_MAGIC } from './abi.js';
+
+/** struct __sk_buff (uapi) on x86_64. */
+export const SKB_CTX_SIZE = 192;
+export const SKB_IFINDEX_OFF = 40;
+/** skb->cb[0] */
+export const SKB_CB_OFF = 48;
+
+/** A context with .ifindex set (the device must exist in the caller's netns); with probe, the probe magic. */
+export function skbCtx(ifindex: number, probe = false): Buffer {
+  const ctx = Buffer.alloc(SKB_CTX_SIZE);
+  ctx.writeUInt32LE(ifindex, SKB_IFINDEX_OFF);
+  if (probe) {
+    ctx.writeUInt32LE(VW_PROBE_MAGIC, SKB_CB_OFF);
+    ctx.writeUInt32LE(VW_PROBE_MAGIC, SKB_CB_OFF + 4);
+  }
+  return ctx;
+}
+
+/** The decision a probe run left in the returned context. */
+export function probeDecision(ctxOut: Buffer): { verdict: number; code: number } {
+  return { verdict: ctxOut.readUInt32LE(SKB_CB_OFF + 8), code: ctxOut.readUInt32LE(SKB_CB_OFF + 12) };
+}
