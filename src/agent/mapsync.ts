@@ -1,7 +1,6 @@
 // Makes one BPF map hold exactly a desired set of entries: dump what the
 // kernel has, diff by key bytes, apply updates then deletes in batches.
 import type { NativeAddon } from '../bpf/native.js';
-import { isBpfError } from '../bpf/native.js';
 
 export interface MapEntry {
   key: Buffer;
@@ -35,27 +34,16 @@ export function readImage(bpf: NativeAddon, fd: number): MapImage {
   return image;
 }
 
-// Map types without batch operations (LPM tries) report one of these.
-const NO_BATCH = new Set(['EINVAL', 'EOPNOTSUPP', 'ENOTSUPP', 'ENOTSUP']);
-
+// The addon falls back to one element at a time where a map type has no batch
+// operations (LPM tries), so these are single calls whatever the map.
 function updateAll(bpf: NativeAddon, fd: number, entries: MapEntry[]): void {
   if (entries.length === 0) return;
-  try {
-    bpf.mapUpdateBatch(fd, Buffer.concat(entries.map((e) => e.key)), Buffer.concat(entries.map((e) => e.value)), entries.length);
-  } catch (e) {
-    if (!isBpfError(e) || !NO_BATCH.has(e.code)) throw e;
-    for (const entry of entries) bpf.mapUpdate(fd, entry.key, entry.value);
-  }
+  bpf.mapUpdateBatch(fd, Buffer.concat(entries.map((e) => e.key)), Buffer.concat(entries.map((e) => e.value)), entries.length);
 }
 
 function deleteAll(bpf: NativeAddon, fd: number, keys: Buffer[]): void {
   if (keys.length === 0) return;
-  try {
-    bpf.mapDeleteBatch(fd, Buffer.concat(keys), keys.length);
-  } catch (e) {
-    if (!isBpfError(e) || !NO_BATCH.has(e.code)) throw e;
-    for (const key of keys) bpf.mapDelete(fd, key);
-  }
+  bpf.mapDeleteBatch(fd, Buffer.concat(keys), keys.length);
 }
 
 export interface SyncPlan {
