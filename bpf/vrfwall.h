@@ -64,7 +64,9 @@ enum vw_drop_reason {
 	VW_DROP_FRAGMENT = 9,         /* fragment that cannot be checked         */
 	VW_DROP_SERVICE_DENIED = 10,  /* Service address/port this network may not use */
 	VW_DROP_NO_SESSION = 11,      /* from a Service address, not a reply      */
-	VW_DROP__MAX = 12,
+	VW_DROP_SESSION_LIMIT = 12,   /* new connection over the pod's session quota or the full table */
+	VW_DROP_ND_DENIED = 13,       /* neighbour discovery about another's address, RA or redirect from a pod */
+	VW_DROP__MAX = 14,
 };
 
 /* Counter slots per (direction, verdict): enough for either enum. */
@@ -160,6 +162,14 @@ struct vw_svc_key {
 };
 
 #define VW_SVC_ANY_VRF 0 /* vrf id 0 is never a network's */
+/* Marker entry: addr:port/proto is a Service frontend outside the service
+ * ranges (NodePort, LoadBalancer ingress IP, externalIP, hostPort). A pod's
+ * packet to it is judged like a packet to a ClusterIP: allowed only with an
+ * entry for its network or VW_SVC_ANY_VRF, else SERVICE_DENIED. */
+#define VW_SVC_FRONTEND_VRF 0xffffffffU
+/* addr of a NodePort entry: all zero, "any node address or any address
+ * outside the cluster's ranges" (kube-proxy answers NodePorts on every local
+ * address, known or not). Used when the destination has no marker of its own. */
 
 /* service flags: why client_vrf may use it (for explain and stats) */
 #define VW_SVC_SHARED (1U << 0) /* the Service is in the default network       */

@@ -41,6 +41,8 @@ export const DropReason = {
   FRAGMENT: 9,
   SERVICE_DENIED: 10,
   NO_SESSION: 11,
+  SESSION_LIMIT: 12,
+  ND_DENIED: 13,
 } as const;
 export type DropReason = (typeof DropReason)[keyof typeof DropReason];
 
@@ -52,7 +54,7 @@ export type CidrKind = (typeof CidrKind)[keyof typeof CidrKind];
 export const DIRECTION_COUNT = 2;
 export const VERDICT_COUNT = 2;
 export const ALLOW_RULE_COUNT = 7;
-export const DROP_REASON_COUNT = 12;
+export const DROP_REASON_COUNT = 14;
 
 // ---- flags and limits (same names as the header) ----------------------------
 
@@ -70,6 +72,8 @@ export const VW_VRF_PAIRS_MAX = 65536;
 export const VW_NETWORKS_MAX = 65536;
 export const VW_CIDRS_MAX = 256;
 export const VW_SVC_ANY_VRF = 0; // client_vrf of a Service entry every network may use
+export const VW_SVC_FRONTEND_VRF = 0xffffffff; // marker: addr:port/proto is a Service frontend outside the service ranges
+export const VW_SVC_NODE_ADDR = '::'; // addr of NodePort entries: any node address or outside address
 export const VW_SVC_SHARED = 1 << 0; // the Service is in the default network
 export const VW_SVC_ROUTER = 1 << 1; // a router joins the client's network and the Service's
 export const VW_SERVICES_MAX = 65536;
