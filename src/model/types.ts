@@ -19,6 +19,10 @@ export interface ContainerPort {
   containerPort: number;
   protocol: 'TCP' | 'UDP' | 'SCTP';
   name?: string;
+  /** Published on the node's addresses (portmap CNI plugin: DNAT node:hostPort -> pod:containerPort). */
+  hostPort?: number;
+  /** Canonical; the one node address hostPort is bound to (absent: every address of the node). */
+  hostIP?: string;
 }
 
 export interface PodObject {
@@ -104,6 +108,8 @@ export interface ServicePort {
   port: number;
   /** A number, or the name of a container port of the backend pods. */
   targetPort: number | string;
+  /** NodePort and LoadBalancer Services: kube-proxy DNATs <any node address>:nodePort to the backends. */
+  nodePort?: number;
 }
 
 export interface ServiceObject {
@@ -121,6 +127,10 @@ export interface ServiceObject {
      *  else (EndpointSlices), not derived from pods. */
     selector?: Record<string, string>;
     ports: ServicePort[];
+    /** Canonical spec.externalIPs: kube-proxy DNATs them on the Service's ports like the ClusterIP. */
+    externalIPs: string[];
+    /** Canonical status.loadBalancer.ingress[].ip (and spec.loadBalancerIP): the same. */
+    loadBalancerIPs: string[];
   };
 }
 

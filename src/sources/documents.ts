@@ -568,6 +568,8 @@ function parseService(doc: Obj, warn: Warn): ServiceObject {
       clusterIPs: type === 'ExternalName' ? [] : clusterIPs,
       headless,
       ports,
+      externalIPs: [], // parsed in a later commit
+      loadBalancerIPs: [],
     },
   };
   if (Object.keys(selector).length > 0) out.spec.selector = selector;

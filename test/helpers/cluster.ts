@@ -71,7 +71,14 @@ export function router(
 export function svc(
   key: string,
   ports: Partial<ServicePort>[],
-  o: Meta & { clusterIPs?: string[]; headless?: boolean; selector?: Record<string, string>; type?: ServiceObject['spec']['type'] } = {},
+  o: Meta & {
+    clusterIPs?: string[];
+    headless?: boolean;
+    selector?: Record<string, string>;
+    type?: ServiceObject['spec']['type'];
+    externalIPs?: string[];
+    loadBalancerIPs?: string[];
+  } = {},
 ): ServiceObject {
   const [namespace, name] = key.split('/') as [string, string];
   return {
@@ -83,6 +90,8 @@ export function svc(
       headless: o.headless ?? false,
       ...(o.selector ? { selector: o.selector } : {}),
       ports: ports.map((p) => ({ protocol: 'TCP', port: 80, targetPort: p.port ?? 80, ...p })),
+      externalIPs: o.externalIPs ?? [],
+      loadBalancerIPs: o.loadBalancerIPs ?? [],
     },
   };
 }
