@@ -318,3 +318,35 @@ describe('explain’s probes change no map (issue 11 point 7)', () => {
     expect(mapsOf()).toEqual(before);
   });
 });
+
+describe('the agent’s fair share of the table', () => {
+  it('keeps the configured quota while the table holds every holder’s quota, else divides the table', async () => {
+    const { effectiveQuota } = await import('../src/agent/sessions.js');
+    expect(effectiveQuota(4096, 262144, 10)).toBe(4096);
+    expect(effectiveQuota(4096, 262144, 64)).toBe(4096);
+    expect(effectiveQuota(4096, 262144, 65)).toBe(4032);
+    expect(effectiveQuota(4096, 100, 1000)).toBe(1); // never zero: a pod may always hold one
+    expect(effectiveQuota(4096, 262144, 0)).toBe(4096);
+  });
+
+  it('the agent’s sweep lowers the quota in the kernel when many addresses hold sessions', async () => {
+    const { SessionKeeper, DEFAULT_SESSION_SETTINGS } = await import('../src/agent/sessions.js');
+    const small = new TestDatapath(n, `${dp.pinRoot}-fair`, { sessions: 8 });
+    try {
+      const keeper = new SessionKeeper(
+        n,
+        { sessions: small.mapFd('sessions'), session_owners: small.mapFd('session_owners'), config: small.mapFd('config') },
+        small.sessionGc,
+        DEFAULT_SESSION_SETTINGS,
+      );
+      const locals = new Set([P.a1.v4, P.b2.v4, P.c1.v4, P.a1.v6]);
+      const r = keeper.sweep(locals, () => true);
+      expect(r.quota).toBe(2); // 8 slots, 4 addresses
+      const cfg = abi.decodeConfig(n.mapLookup(small.mapFd('config'), Buffer.alloc(4))!);
+      expect(cfg.sessionQuota).toBe(2);
+      expect(cfg.udpTimeoutNs).toBe(30n * abi.VW_NS_PER_SEC);
+    } finally {
+      small.close();
+    }
+  });
+});
