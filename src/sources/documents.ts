@@ -315,7 +315,15 @@ function containerPort(value: unknown, where: string): ContainerPort {
   }
   const name = p.name;
   if (name !== undefined && typeof name !== 'string') throw new Invalid(`${where}.name must be a string`);
-  return { containerPort: port, protocol, ...(name !== undefined ? { name } : {}) };
+  const out: ContainerPort = { containerPort: port, protocol, ...(name !== undefined ? { name } : {}) };
+  // Minimal hostPort/hostIP parse for the lab (the full one comes with the svc branch).
+  if (p.hostPort !== undefined && p.hostPort !== null && p.hostPort !== 0) out.hostPort = portNumber(p.hostPort, `${where}.hostPort`);
+  if (typeof p.hostIP === 'string' && p.hostIP !== '') {
+    const ip = canonicalIp(p.hostIP);
+    if (ip === undefined) throw new Invalid(`${where}.hostIP ${JSON.stringify(p.hostIP)} is not an IP address`);
+    out.hostIP = ip;
+  }
+  return out;
 }
 
 function requireCoreV1(doc: Obj): void {
@@ -568,12 +576,37 @@ function parseService(doc: Obj, warn: Warn): ServiceObject {
       clusterIPs: type === 'ExternalName' ? [] : clusterIPs,
       headless,
       ports,
-      externalIPs: [], // parsed in a later commit
-      loadBalancerIPs: [],
+      externalIPs: ipList(spec.externalIPs, 'spec.externalIPs'),
+      loadBalancerIPs: loadBalancerIPs(doc, spec),
     },
   };
   if (Object.keys(selector).length > 0) out.spec.selector = selector;
   return out;
+}
+
+/** A list of IP addresses, canonical (minimal parse for the lab; the full one comes with the svc branch). */
+function ipList(v: unknown, where: string): string[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new Invalid(`${where} must be a list of IP addresses`);
+  return v.map((t: unknown) => {
+    const ip = typeof t === 'string' ? canonicalIp(t) : undefined;
+    if (ip === undefined) throw new Invalid(`${where}: ${JSON.stringify(t)} is not an IP address`);
+    return ip;
+  });
+}
+
+/** spec.loadBalancerIP and status.loadBalancer.ingress[].ip, canonical, without duplicates. */
+function loadBalancerIPs(doc: Obj, spec: Obj): string[] {
+  const out = typeof spec.loadBalancerIP === 'string' && spec.loadBalancerIP !== '' ? ipList([spec.loadBalancerIP], 'spec.loadBalancerIP') : [];
+  const status = doc.status === undefined || doc.status === null ? {} : asObj(doc.status, 'status');
+  const lb = status.loadBalancer === undefined || status.loadBalancer === null ? {} : asObj(status.loadBalancer, 'status.loadBalancer');
+  const ingress = lb.ingress ?? [];
+  if (!Array.isArray(ingress)) throw new Invalid('status.loadBalancer.ingress must be a list');
+  ingress.forEach((item: unknown, i: number) => {
+    const ip = asObj(item, `status.loadBalancer.ingress[${i}]`).ip;
+    if (ip !== undefined && ip !== null) out.push(...ipList([ip], `status.loadBalancer.ingress[${i}].ip`));
+  });
+  return [...new Set(out)];
 }
 
 /** spec.clusterIPs (preferred) or spec.clusterIP: "None" is headless, "" or
@@ -625,7 +658,10 @@ function servicePort(value: unknown, where: string): ServicePort {
   } else if (t !== undefined && t !== null) {
     throw new Invalid(`${where}.targetPort must be a port number or name`);
   }
-  return { ...(typeof name === 'string' && name !== '' ? { name } : {}), protocol, port, targetPort };
+  const out: ServicePort = { ...(typeof name === 'string' && name !== '' ? { name } : {}), protocol, port, targetPort };
+  // Minimal nodePort parse for the lab (the full one comes with the svc branch).
+  if (p.nodePort !== undefined && p.nodePort !== null && p.nodePort !== 0) out.nodePort = portNumber(p.nodePort, `${where}.nodePort`);
+  return out;
 }
 
 function portNumber(v: unknown, where: string): number {
