@@ -371,6 +371,10 @@ describe.each([
     const backends = (key: string) => [...new Set(services.services.find((s) => s.key === key)?.ports.flatMap((p) => p.backends.map((b) => b.name)))];
     expect(backends('ord/steal')).toEqual(['iso/a']);
     expect(backends('ord/stealshared')).toEqual(['iso/a']);
+    // The slices carry iso/a's real addresses (planned before the lab was up).
+    const isoA = plan.pods.find((p) => p.key === 'iso/a') as PlannedPod;
+    const stealIps = services.services.find((s) => s.key === 'ord/steal')?.ports[0]?.backends.map((b) => b.ip);
+    expect(stealIps?.sort()).toEqual([isoA.ips.v4, isoA.ips.v6].sort());
     expect(backends('cust/blue')).toEqual(['cust/blue1']);
     for (const key of ['iso/np', 'ord/web', 'cust/blue']) {
       expect(services.services.find((s) => s.key === key)?.ports.every((p) => p.nodePort !== undefined && p.nodePort >= 30000), key).toBe(true);
