@@ -162,6 +162,8 @@ describe('Service', () => {
           { name: 'dns', protocol: 'UDP', port: 53, targetPort: 5353 },
           { name: 'metrics', protocol: 'TCP', port: 9090, targetPort: 9090 },
         ],
+        externalIPs: [],
+        loadBalancerIPs: [],
       },
     });
   });
