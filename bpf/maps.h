@@ -47,6 +47,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } cidrs SEC(".maps");
 
+/* local pods' bridge ports -> the pod's MAC */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VW_PORTS_MAX);
+	__type(key, __u32);
+	__type(value, struct vw_port);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ports SEC(".maps");
+
 /* packets/bytes per (direction, verdict, rule or reason) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

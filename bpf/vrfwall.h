@@ -125,6 +125,22 @@ struct vw_cidr_value {
 	__u32 kind; /* enum vw_cidr_kind */
 };
 
+/* ports: local pods' host-side interfaces on a bridge (flannel, the bridge
+ * plugin) -> the pod's MAC. HASH, key = ifindex (__u32). On a bridge a pod's
+ * frames reach the forwarding database and its neighbours' caches, so from
+ * such an interface only this source MAC (Ethernet and ARP sender) passes,
+ * and neighbour discovery only about the pod's own addresses, its link-local
+ * one being the EUI-64 address of this MAC. Interfaces without an entry (ptp
+ * wiring: a point-to-point link whose only neighbour is the node) get the
+ * checks that need no MAC. An all-zero MAC means the agent could not tell
+ * the pod's MAC: nothing from the interface passes. */
+#define VW_MAC_LEN 6
+
+struct vw_port {
+	__u8 mac[VW_MAC_LEN];
+	__u16 flags; /* reserved, 0 */
+};
+
 /* counters: PERCPU_ARRAY indexed by vw_counter_index(). */
 struct vw_counter {
 	__u64 packets;
@@ -143,6 +159,7 @@ static inline __u32 vw_counter_index(__u32 dir, __u32 verdict, __u32 code)
 #define VW_VRF_PAIRS_MAX 65536
 #define VW_NETWORKS_MAX 65536
 #define VW_CIDRS_MAX 256
+#define VW_PORTS_MAX 16384
 
 /* ---- Services (design section 3 rules 3, 4, 5) ---------------------------- */
 

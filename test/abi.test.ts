@@ -45,6 +45,8 @@ const CONSTS: Record<string, number> = {
   VW_VRF_PAIRS_MAX: abi.VW_VRF_PAIRS_MAX,
   VW_NETWORKS_MAX: abi.VW_NETWORKS_MAX,
   VW_CIDRS_MAX: abi.VW_CIDRS_MAX,
+  VW_MAC_LEN: abi.VW_MAC_LEN,
+  VW_PORTS_MAX: abi.VW_PORTS_MAX,
   VW_FLOWS_MAX: abi.VW_FLOWS_MAX,
   VW_FLOW_RINGBUF_SIZE: abi.VW_FLOW_RINGBUF_SIZE,
   VW_FLOW_EVENT_INTERVAL_NS: abi.VW_FLOW_EVENT_INTERVAL_NS,
@@ -75,6 +77,7 @@ const PAIR = { srcVrf: 7, dstVrf: 0x01000002 };
 const FK: abi.FlowKey = { selfAddr: '10.244.1.10', peerAddr: 'fd00::2', ifindex: 77, selfPort: 40000, peerPort: 53, ethertype: 0x0800, proto: 17 };
 const SVC_KEY = { addr: '10.96.0.10', port: 53, protocol: 'UDP', clientVrf: 0x00010203 } as const;
 const SVC_VALUE = { svcVrf: 0x0a0b0c0d, flags: abi.VW_SVC_SHARED | abi.VW_SVC_ROUTER };
+const PORT = { mac: '02:1a:b2:c3:d4:e5' };
 const SESSION_KEY = { saddr: 'fd00:10:244:1::10', daddr: 'fd00:10:96::a', sport: 40000, dport: 443, protocol: 'SCTP' } as const;
 
 /** The C source, generated from the TS tables: a name TS has and C lacks fails to compile. */
@@ -126,6 +129,8 @@ function cProgram(): string {
   lines.push('  hex("vrf_pair", &pair, sizeof(pair));');
   lines.push('  struct vw_network net = { .flags = VW_NET_EXTERNAL_DENY }; hex("network", &net, sizeof(net));');
   lines.push('  __u32 vrf = 0x00abcdef; hex("network_key", &vrf, sizeof(vrf));');
+  lines.push(`  struct vw_port port = { .mac = { ${PORT.mac.split(':').map((h) => `0x${h}`).join(', ')} } };`);
+  lines.push('  hex("port", &port, sizeof(port)); __u32 pk = 0x0a0b0c0d; hex("port_key", &pk, sizeof(pk));');
   lines.push('  struct vw_cidr_value cv = { .kind = VW_CIDR_SERVICE }; hex("cidr_value", &cv, sizeof(cv));');
   lines.push('  struct vw_endpoint_key k4, k6; v4mapped(k4.addr, "10.244.1.10");');
   lines.push('  inet_pton(AF_INET6, "fd00:10:244:1::10", k6.addr);');
@@ -227,6 +232,8 @@ describe('vrfwall.h and abi.ts agree', () => {
     expect(hex(abi.encodeVrfPair(PAIR))).toBe(c.samples.vrf_pair);
     expect(hex(abi.encodeNetwork({ flags: abi.VW_NET_EXTERNAL_DENY }))).toBe(c.samples.network);
     expect(hex(abi.encodeNetworkKey(0x00abcdef))).toBe(c.samples.network_key);
+    expect(hex(abi.encodePort(PORT))).toBe(c.samples.port);
+    expect(hex(abi.encodePortKey(0x0a0b0c0d))).toBe(c.samples.port_key);
     expect(hex(abi.encodeCidrValue({ kind: abi.VW_CIDR_SERVICE }))).toBe(c.samples.cidr_value);
     expect(hex(abi.encodeEndpointKey('10.244.1.10'))).toBe(c.samples.key_v4);
     expect(hex(abi.encodeEndpointKey('fd00:10:244:1::10'))).toBe(c.samples.key_v6);
@@ -260,6 +267,12 @@ describe('abi.ts encoders and decoders', () => {
     expect(abi.decodeVrfPairValue(abi.encodeVrfPairValue())).toEqual({ flags: 0 });
     expect(abi.decodeNetworkKey(abi.encodeNetworkKey(42))).toBe(42);
     expect(abi.decodeNetwork(abi.encodeNetwork({ flags: 1 }))).toEqual({ flags: 1 });
+    expect(abi.decodePort(abi.encodePort(PORT))).toEqual(PORT);
+    expect(abi.decodePort(abi.encodePort({ mac: 'AA:BB:CC:00:01:0F' }))).toEqual({ mac: 'aa:bb:cc:00:01:0f' });
+    expect(abi.decodePortKey(abi.encodePortKey(7))).toBe(7);
+    for (const bad of ['', '02:1a:b2:c3:d4', '02:1a:b2:c3:d4:e5:f6', '2:1a:b2:c3:d4:e5', 'zz:1a:b2:c3:d4:e5']) {
+      expect(() => abi.encodePort({ mac: bad }), bad).toThrow(/not a MAC address/);
+    }
     expect(abi.decodeCidrValue(abi.encodeCidrValue({ kind: abi.VW_CIDR_POD }))).toEqual({ kind: 1 });
     expect(abi.decodeSvcKey(abi.encodeSvcKey(SVC_KEY))).toEqual(SVC_KEY);
     expect(abi.decodeSvcValue(abi.encodeSvcValue(SVC_VALUE))).toEqual(SVC_VALUE);

@@ -17,6 +17,7 @@ export const MAP_NAMES = [
   'sessions',
   'session_owners',
   'config',
+  'ports',
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 

@@ -71,6 +71,8 @@ export const VW_ENDPOINTS_MAX = 262144;
 export const VW_VRF_PAIRS_MAX = 65536;
 export const VW_NETWORKS_MAX = 65536;
 export const VW_CIDRS_MAX = 256;
+export const VW_MAC_LEN = 6;
+export const VW_PORTS_MAX = 16384;
 export const VW_SVC_ANY_VRF = 0; // client_vrf of a Service entry every network may use
 export const VW_SVC_FRONTEND_VRF = 0xffffffff; // marker: addr:port/proto is a Service frontend outside the service ranges
 export const VW_SVC_NODE_ADDR = '::'; // addr of NodePort entries: any node address or outside address
@@ -104,6 +106,7 @@ export const MapName = {
   sessions: 'sessions',
   sessionOwners: 'session_owners',
   config: 'config',
+  ports: 'ports',
 } as const;
 export const ProgramName = { fromPod: 'from_pod', toPod: 'to_pod', sessionGc: 'session_gc' } as const;
 
@@ -139,6 +142,7 @@ export const Layout = {
   vw_network: { size: 4, fields: { flags: 0 } },
   vw_cidr_key: { size: 20, fields: { prefixlen: 0, addr: 4 } },
   vw_cidr_value: { size: 4, fields: { kind: 0 } },
+  vw_port: { size: 8, fields: { mac: 0, flags: 6 } },
   vw_counter: { size: 16, fields: { packets: 0, bytes: 8 } },
   vw_svc_key: { size: 24, fields: { addr: 0, port: 16, proto: 18, pad: 19, client_vrf: 20 } },
   vw_svc_value: { size: 8, fields: { svc_vrf: 0, flags: 4 } },
@@ -350,6 +354,46 @@ export function encodeCidrValue(v: { kind: number }): Buffer {
 export function decodeCidrValue(buf: Buffer): { kind: number } {
   expectSize(buf, Layout.vw_cidr_value.size, 'vw_cidr_value');
   return { kind: readU32(buf, Layout.vw_cidr_value.fields.kind) };
+}
+
+// ---- ports (bridge wiring: a local pod's interface -> its MAC) ---------------------
+
+/** The MAC of a port that may send nothing (the agent could not tell the pod's MAC). */
+export const VW_NO_MAC = '00:00:00:00:00:00';
+
+/** Six bytes of a MAC in the usual colon form; anything else throws. */
+export function macToBytes(text: string): Buffer {
+  const parts = text.trim().split(':');
+  if (parts.length !== VW_MAC_LEN || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) throw new Error(`not a MAC address: '${text}'`);
+  return Buffer.from(parts.map((p) => parseInt(p, 16)));
+}
+
+export function bytesToMac(buf: Buffer, offset = 0): string {
+  expectSize(buf, offset + VW_MAC_LEN, 'MAC');
+  return [...buf.subarray(offset, offset + VW_MAC_LEN)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+/** Key of the ports map: the interface's ifindex. */
+export function encodePortKey(ifindex: number): Buffer {
+  const buf = Buffer.alloc(U32_SIZE);
+  writeU32(buf, ifindex, 0);
+  return buf;
+}
+
+export function decodePortKey(buf: Buffer): number {
+  expectSize(buf, U32_SIZE, 'port key');
+  return readU32(buf, 0);
+}
+
+export function encodePort(port: { mac: string }): Buffer {
+  const buf = Buffer.alloc(Layout.vw_port.size);
+  macToBytes(port.mac).copy(buf, Layout.vw_port.fields.mac);
+  return buf;
+}
+
+export function decodePort(buf: Buffer): { mac: string } {
+  expectSize(buf, Layout.vw_port.size, 'vw_port');
+  return { mac: bytesToMac(buf, Layout.vw_port.fields.mac) };
 }
 
 // ---- counters -------------------------------------------------------------------
