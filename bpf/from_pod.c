@@ -9,19 +9,25 @@
 #include "lib/addr.h"
 #include "lib/parse.h"
 #include "lib/policy.h"
+#include "lib/l2.h"
 #include "lib/counters.h"
 
 /* ARP: only whole Ethernet/IPv4 ARP, about the pod's own addresses (or an
- * address probe from 0.0.0.0). The node is the only party on the link. */
-static __always_inline struct vw_decision vw_from_pod_arp(struct __sk_buff *skb)
+ * address probe from 0.0.0.0), and on a bridge port with the pod's own MAC
+ * as sender hardware address (other pods cache it). */
+static __always_inline struct vw_decision vw_from_pod_arp(struct __sk_buff *skb, const struct vw_port *port)
 {
+	struct vw_arp_eth_ipv4 arp;
 	union vw_addr sender;
 	__be32 spa;
 	__u32 reason;
 
-	reason = vw_parse_arp(skb, &spa);
+	reason = vw_parse_arp(skb, &arp);
 	if (reason)
 		return vw_drop(reason);
+	if (port && !vw_port_mac_is(port, arp.sha))
+		return vw_drop(VW_DROP_SPOOFED);
+	__builtin_memcpy(&spa, arp.spa, sizeof(spa));
 	if (spa == 0)
 		return vw_allow(VW_RULE_NOT_POD);
 	vw_addr_set_v4(&sender, spa);
@@ -30,11 +36,18 @@ static __always_inline struct vw_decision vw_from_pod_arp(struct __sk_buff *skb)
 	return vw_allow(VW_RULE_NOT_POD);
 }
 
-static __always_inline struct vw_decision vw_from_pod_ip(struct __sk_buff *skb, const struct vw_pkt *pkt)
+static __always_inline struct vw_decision vw_from_pod_ip(struct __sk_buff *skb, const struct vw_pkt *pkt,
+							 const struct vw_port *port)
 {
 	struct vw_endpoint *self;
-	__u32 reason = VW_DROP_SPOOFED;
+	__u32 reason;
 
+	/* ND only about the pod itself, whatever its addresses. */
+	reason = vw_check_nd_from_pod(skb, pkt, port);
+	if (reason)
+		return vw_drop(reason);
+
+	reason = VW_DROP_SPOOFED;
 	switch (vw_classify_nd(pkt)) {
 	case VW_ND_YES:
 		return vw_allow(VW_RULE_NOT_POD);
@@ -56,6 +69,7 @@ static __always_inline struct vw_decision vw_from_pod_ip(struct __sk_buff *skb, 
 /* The verdict; *pkt gets the parse, which the flow accounting uses too. */
 static __always_inline struct vw_decision vw_from_pod(struct __sk_buff *skb, struct vw_pkt *pkt)
 {
+	struct vw_port *port;
 	__u16 proto = 0;
 	__u32 reason;
 
@@ -66,10 +80,18 @@ static __always_inline struct vw_decision vw_from_pod(struct __sk_buff *skb, str
 	pkt->eth_proto = proto;
 	if (vw_eth_is_vlan(skb, proto))
 		return vw_drop(VW_DROP_L2_DENIED);
+	/* On a bridge port, only the pod's own source MAC: any other would
+	 * move that MAC's forwarding entry to this port. */
+	port = vw_lookup_port(skb);
+	if (port) {
+		reason = vw_check_eth_source(skb, port);
+		if (reason)
+			return vw_drop(reason);
+	}
 
 	switch (proto) {
 	case ETH_P_ARP:
-		return vw_from_pod_arp(skb);
+		return vw_from_pod_arp(skb, port);
 	case ETH_P_IP:
 		reason = vw_parse_ipv4(skb, pkt);
 		break;
@@ -81,7 +103,7 @@ static __always_inline struct vw_decision vw_from_pod(struct __sk_buff *skb, str
 	}
 	if (reason)
 		return vw_drop(reason);
-	return vw_from_pod_ip(skb, pkt);
+	return vw_from_pod_ip(skb, pkt, port);
 }
 
 SEC("tc")

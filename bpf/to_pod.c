@@ -10,9 +10,9 @@
 #include "lib/addr.h"
 #include "lib/parse.h"
 #include "lib/policy.h"
+#include "lib/l2.h"
 #include "lib/counters.h"
 
-#define VW_ICMPV6_NEIGH_SOLICIT 135
 #define VW_SOLICITED_NODE_PREFIX_LEN 13 /* ff02::1:ff00:0/104, in bytes */
 
 /* ff02::1:ffXX:XXXX, the group a neighbour solicitation for an address goes to. */
@@ -45,6 +45,12 @@ static __always_inline int vw_is_bridged_solicitation(const struct vw_pkt *pkt)
 static __always_inline struct vw_decision vw_to_pod_ip(struct __sk_buff *skb, const struct vw_pkt *pkt)
 {
 	struct vw_endpoint *self;
+
+	/* Router advertisements and redirects only from the node: not from
+	 * another port of a bridge (a pod whose own hooks are not attached yet,
+	 * or anything else on the bridge). */
+	if (vw_is_router_message_from_elsewhere(skb, pkt))
+		return vw_drop(VW_DROP_ND_DENIED);
 
 	switch (vw_classify_nd(pkt)) {
 	case VW_ND_YES:

@@ -121,6 +121,8 @@ struct vw_pkt {
 	__u8 pad;
 	__be16 sport;    /* TCP/UDP/SCTP ports when has_l4, else 0            */
 	__be16 dport;
+	__u32 l4_off;    /* offset of the L4 header when has_l4               */
+	__u32 l3_end;    /* offset where the IP packet ends (length field)    */
 };
 
 /* The outcome for one packet: verdict plus the rule (allowed) or the drop

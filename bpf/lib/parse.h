@@ -41,17 +41,14 @@ static __always_inline int vw_eth_is_vlan(struct __sk_buff *skb, __u16 proto)
 	return skb->vlan_present || proto == ETH_P_8021Q || proto == ETH_P_8021AD;
 }
 
-/* A complete Ethernet/IPv4 ARP packet; *spa gets the sender protocol address. */
-static __always_inline __u32 vw_parse_arp(struct __sk_buff *skb, __be32 *spa)
+/* A complete Ethernet/IPv4 ARP packet, into *arp. */
+static __always_inline __u32 vw_parse_arp(struct __sk_buff *skb, struct vw_arp_eth_ipv4 *arp)
 {
-	struct vw_arp_eth_ipv4 arp;
-
-	if (vw_load_hdr(skb, VW_L3_OFF, &arp) < 0)
+	if (vw_load_hdr(skb, VW_L3_OFF, arp) < 0)
 		return VW_DROP_MALFORMED;
-	if (arp.ar_hrd != bpf_htons(VW_ARPHRD_ETHER) || arp.ar_pro != bpf_htons(ETH_P_IP) ||
-	    arp.ar_hln != ETH_ALEN || arp.ar_pln != sizeof(arp.spa))
+	if (arp->ar_hrd != bpf_htons(VW_ARPHRD_ETHER) || arp->ar_pro != bpf_htons(ETH_P_IP) ||
+	    arp->ar_hln != ETH_ALEN || arp->ar_pln != sizeof(arp->spa))
 		return VW_DROP_MALFORMED;
-	__builtin_memcpy(spa, arp.spa, sizeof(arp.spa));
 	return VW_DROP_NONE;
 }
 
@@ -68,6 +65,8 @@ static __always_inline __u32 vw_parse_l4(struct __sk_buff *skb, struct vw_pkt *p
 	__u32 need;
 	__u8 type;
 
+	pkt->l4_off = off;
+	pkt->l3_end = end;
 	switch (pkt->l4_proto) {
 	case IPPROTO_TCP:
 		need = sizeof(struct tcphdr);

@@ -7,6 +7,8 @@ import { VW_PROBE_MAGIC } from './abi.js';
 /** struct __sk_buff (uapi) on x86_64. */
 export const SKB_CTX_SIZE = 192;
 export const SKB_IFINDEX_OFF = 40;
+/** skb->ingress_ifindex (skb_iif): where a forwarded frame came in; 0 for the node's own */
+export const SKB_INGRESS_IFINDEX_OFF = 36;
 /** skb->cb[0] */
 export const SKB_CB_OFF = 48;
 

@@ -49,7 +49,7 @@ export function ipBytes(text: string): Buffer {
   return Buffer.from(ipaddr.parse(text).toByteArray());
 }
 
-function macBytes(text: string): Buffer {
+export function macBytes(text: string): Buffer {
   const parts = text.split(':').map((h) => parseInt(h, 16));
   if (parts.length !== 6 || parts.some((p) => !(p >= 0 && p <= 255))) throw new Error(`bad MAC ${text}`);
   return Buffer.from(parts);
@@ -272,13 +272,26 @@ export function icmpv6(type: number, body: Buffer = Buffer.alloc(4), code = 0): 
   return Buffer.concat([Buffer.from([type, code, 0, 0]), body]);
 }
 
+/** ND options (RFC 4861 4.6), appended after a message's fixed part. */
+export const ndOpt = {
+  /** source (1) or target (2) link-layer address; `units` lies about the length */
+  lladdr: (type: 1 | 2, mac: string, units = 1): Buffer =>
+    Buffer.concat([Buffer.from([type, units]), macBytes(mac), Buffer.alloc(Math.max(0, units * 8 - 8))]),
+  sourceLladdr: (mac: string): Buffer => ndOpt.lladdr(1, mac),
+  targetLladdr: (mac: string): Buffer => ndOpt.lladdr(2, mac),
+  /** nonce (14, RFC 3971), as Linux puts in duplicate address detection */
+  nonce: (): Buffer => Buffer.from([14, 1, 1, 2, 3, 4, 5, 6]),
+  raw: (type: number, units: number, data: Buffer = Buffer.alloc(6)): Buffer => Buffer.concat([Buffer.from([type, units]), data]),
+};
+
 export const nd = {
-  routerSolicit: (): Buffer => icmpv6(Icmp6Type.ROUTER_SOLICIT, Buffer.alloc(4)),
-  routerAdvert: (): Buffer => icmpv6(Icmp6Type.ROUTER_ADVERT, Buffer.alloc(12)),
-  neighborSolicit: (target: string): Buffer =>
-    icmpv6(Icmp6Type.NEIGHBOR_SOLICIT, Buffer.concat([Buffer.alloc(4), ipBytes(target)])),
-  neighborAdvert: (target: string): Buffer =>
-    icmpv6(Icmp6Type.NEIGHBOR_ADVERT, Buffer.concat([Buffer.from([0x60, 0, 0, 0]), ipBytes(target)])),
+  routerSolicit: (opts: Buffer[] = []): Buffer => icmpv6(Icmp6Type.ROUTER_SOLICIT, Buffer.concat([Buffer.alloc(4), ...opts])),
+  routerAdvert: (opts: Buffer[] = []): Buffer => icmpv6(Icmp6Type.ROUTER_ADVERT, Buffer.concat([Buffer.alloc(12), ...opts])),
+  neighborSolicit: (target: string, opts: Buffer[] = []): Buffer =>
+    icmpv6(Icmp6Type.NEIGHBOR_SOLICIT, Buffer.concat([Buffer.alloc(4), ipBytes(target), ...opts])),
+  /** solicited + override flags */
+  neighborAdvert: (target: string, opts: Buffer[] = []): Buffer =>
+    icmpv6(Icmp6Type.NEIGHBOR_ADVERT, Buffer.concat([Buffer.from([0x60, 0, 0, 0]), ipBytes(target), ...opts])),
   redirect: (target: string, dst: string): Buffer =>
     icmpv6(Icmp6Type.REDIRECT, Buffer.concat([Buffer.alloc(4), ipBytes(target), ipBytes(dst)])),
 };
