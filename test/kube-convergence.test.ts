@@ -57,6 +57,7 @@ const MAP_FILES: Record<keyof MapImages, string> = {
   cidrs: 'cidrs',
   services: 'services',
   backends: 'backends',
+  ports: 'ports',
 };
 
 // ---- the model: what the test put into the API server -----------------------

@@ -235,6 +235,7 @@ export class Agent {
       { nodeName: this.config.nodeName, podCIDRs: this.config.podCIDRs, serviceCIDRs: this.config.serviceCIDRs },
       ifaces.byIp,
       this.allocation,
+      ifaces.macs,
     );
     const compileMs = performance.now() - tCompile;
     // Ids hit the disk before the maps, so a crash never leaves maps holding
@@ -249,8 +250,11 @@ export class Agent {
     this.written = undefined; // until this apply has succeeded
     const plan = (fd: number, key: keyof MapImages) =>
       written ? planDiff(fd, written[key], images[key]) : planSync(this.bpf, fd, images[key]);
-    // Order of updates: settings and ranges before the endpoints that use them.
+    // Order of updates: settings and ranges before the endpoints that use
+    // them; every map before the attach below (a bridge port's MAC is in
+    // place before its programs run).
     const plans = [
+      plan(dp.maps.ports, 'ports'),
       plan(dp.maps.networks, 'networks'),
       plan(dp.maps.cidrs, 'cidrs'),
       plan(dp.maps.vrf_pairs, 'vrfPairs'),

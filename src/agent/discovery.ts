@@ -25,7 +25,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import ipaddr from 'ipaddr.js';
-import type { InterfaceIndex } from '../model/types.js';
+import { VW_NO_MAC } from '../bpf/abi.js';
+import type { InterfaceIndex, PortMacs } from '../model/types.js';
 
 const run = promisify(execFile);
 
@@ -98,6 +99,8 @@ export interface NeighbourRequest {
 export interface Discovered {
   /** pod IP -> ifindex: host routes (ptp) and neighbour + FDB (bridge) */
   byIp: InterfaceIndex;
+  /** bridge port -> the MAC its pod's addresses resolve to (VW_NO_MAC: to several) */
+  macs: PortMacs;
   /** every interface of this netns */
   all: number[];
   /** local pod IPs on a bridge subnet whose port is not known yet */
@@ -142,7 +145,7 @@ export class InterfaceDiscovery {
       const link = byName.get(r.dev);
       if (addr !== undefined && link !== undefined && r.dev !== 'lo') out.set(addr, link.ifindex);
     }
-    const result: Discovered = { byIp: out, all: links.map((l) => l.ifindex), unresolved: [], manage: [], release: [] };
+    const result: Discovered = { byIp: out, macs: new Map(), all: links.map((l) => l.ifindex), unresolved: [], manage: [], release: [] };
 
     const bridges = new Set(links.filter((l) => l.linkinfo?.info_kind === 'bridge').map((l) => l.ifname));
     if (bridges.size === 0) {
@@ -179,10 +182,16 @@ export class InterfaceDiscovery {
       neighOf.set(ip, n);
       const mac = n.lladdr?.toLowerCase();
       const before = this.learned.get(ip);
+      // Memory first: while the port stays on the bridge and the address
+      // keeps its MAC, the pod is there, even when the FDB entry aged out (or
+      // the probe is in flight) or puts the MAC behind another port (only a
+      // frame forged with that MAC, from a port not enforced yet, does that:
+      // one pod, one port).
       let port: number | undefined;
-      if (mac !== undefined) port = portOf.get(`${n.dev}|${mac}`);
-      if (port === undefined && before !== undefined && before.bridge === n.dev && (mac === undefined || mac === before.mac) && isPortOf(before.ifindex, n.dev)) {
-        port = before.ifindex; // FDB entry aged out (or the probe is in flight): same pod, same port
+      if (before !== undefined && before.bridge === n.dev && (mac === undefined || mac === before.mac) && isPortOf(before.ifindex, n.dev)) {
+        port = before.ifindex;
+      } else if (mac !== undefined) {
+        port = portOf.get(`${n.dev}|${mac}`);
       }
       if (port === undefined) continue;
       // A port comes from the FDB (mac known) or from memory (before known).
@@ -198,6 +207,7 @@ export class InterfaceDiscovery {
       const [port] = [...ports] as [number];
       for (const ip of ips) if (!out.has(ip)) out.set(ip, port);
     }
+    result.macs = portMacs(localPods, learned);
 
     const local = new Set<string>();
     for (const ips of localPods) {
@@ -223,6 +233,26 @@ export class InterfaceDiscovery {
     }
     return result;
   }
+}
+
+/**
+ * The MAC each bridge port may send from (the datapath's ports map): the one
+ * the addresses of its pod resolve to. Addresses of one pod resolving to
+ * different MACs make it VW_NO_MAC (nothing passes: fail closed); other
+ * neighbours on the bridge (the node's entries for a pod's link-local
+ * address and the like) do not count.
+ */
+function portMacs(localPods: readonly (readonly string[])[], learned: ReadonlyMap<string, Learned>): PortMacs {
+  const macs: PortMacs = new Map();
+  for (const ips of localPods) {
+    for (const ip of ips) {
+      const l = learned.get(ip);
+      if (l === undefined) continue;
+      const have = macs.get(l.ifindex);
+      macs.set(l.ifindex, have === undefined || have === l.mac ? l.mac : VW_NO_MAC);
+    }
+  }
+  return macs;
 }
 
 /** Makes neighbour entries managed (resolution starts at once) and removes released ones. */

@@ -6,6 +6,8 @@ import {
   encodeEndpointKey,
   encodeNetwork,
   encodeNetworkKey,
+  encodePort,
+  encodePortKey,
   encodeSvcKey,
   encodeSvcValue,
   encodeVrfPair,
@@ -22,6 +24,7 @@ export interface MapImages {
   cidrs: MapImage;
   services: MapImage;
   backends: MapImage;
+  ports: MapImage;
 }
 
 function svcImage(entries: Map<string, DesiredServiceEntry>): MapImage {
@@ -59,5 +62,6 @@ export function desiredImages(d: DesiredState): MapImages {
     cidrs: imageOf([...d.cidrs].map(([cidr, kind]) => ({ key: encodeCidrKey(cidr), value: encodeCidrValue({ kind }) }))),
     services: svcImage(d.services),
     backends: svcImage(d.backends),
+    ports: imageOf([...d.ports].map(([ifindex, mac]) => ({ key: encodePortKey(ifindex), value: encodePort({ mac }) }))),
   };
 }

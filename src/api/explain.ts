@@ -112,7 +112,9 @@ export function explain(
   if (proto === 58 && !v6) proto = 1;
   const hasPorts = proto === 6 || proto === 17 || proto === 132;
   const port = hasPorts ? req.port || DEFAULT_PORT : 0;
-  const frame = probeFrame({ src: src.ip, dst: dst.ip, proto, dport: port });
+  // From a bridge port only its pod's MAC passes: send as the pod would.
+  const srcMac = src.info?.local ? dir.portMacs.get(src.info.ifindex) : undefined;
+  const frame = probeFrame({ src: src.ip, dst: dst.ip, proto, dport: port, ...(srcMac !== undefined ? { srcMac } : {}) });
 
   const steps: ExplainStepMsg[] = [];
   const run = (hook: 'from_pod' | 'to_pod', side: Side): ExplainStepMsg => {

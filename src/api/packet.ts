@@ -2,6 +2,7 @@
 // datagram or an ICMP echo request, as a pod would send them. The programs
 // look at headers only; checksums other than IPv4's are left zero.
 import ipaddr from 'ipaddr.js';
+import { macToBytes } from '../bpf/abi.js';
 
 const ETH_P_IP = 0x0800;
 const ETH_P_IPV6 = 0x86dd;
@@ -20,6 +21,8 @@ export interface ProbePacket {
   /** IP protocol number */
   proto: number;
   dport: number;
+  /** the sender's MAC ("aa:bb:..."): a bridge port's from_pod passes only its pod's */
+  srcMac?: string;
 }
 
 function l4(p: ProbePacket, v6: boolean): Buffer {
@@ -70,7 +73,7 @@ export function probeFrame(p: ProbePacket): Buffer {
   const payload = l4(p, v6);
   const eth = Buffer.alloc(14);
   DST_MAC.copy(eth, 0);
-  SRC_MAC.copy(eth, 6);
+  (p.srcMac !== undefined ? macToBytes(p.srcMac) : SRC_MAC).copy(eth, 6);
   eth.writeUInt16BE(v6 ? ETH_P_IPV6 : ETH_P_IP, 12);
   if (!v6) {
     const ip = Buffer.alloc(20);

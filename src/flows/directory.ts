@@ -43,6 +43,8 @@ export class Directory {
   readonly byIp = new Map<string, EndpointInfo>();
   /** host-side interface -> local pod "ns/name" */
   readonly podByIfindex = new Map<number, { namespace: string; pod: string; network: string }>();
+  /** bridge ports among those: the pod's MAC (the only source MAC its from_pod passes) */
+  readonly portMacs = new Map<number, string>();
   readonly networks = new Map<string, NetworkInfo>();
   readonly networkByVrf = new Map<number, string>();
   /** the cluster's pod and service ranges: an unknown address inside them is "unknown", outside "external" */
@@ -137,6 +139,7 @@ export function buildDirectory(state: ClusterState, desired: DesiredState, node:
     }
   }
   for (const n of d.networks.values()) n.pods.sort();
+  for (const [ifindex, mac] of desired.ports ?? []) d.portMacs.set(ifindex, mac);
 
   const services = (state as { services?: Map<string, ServiceLike> }).services;
   for (const svc of services?.values() ?? []) {

@@ -7,6 +7,7 @@ import {
   VW_EP_LOCAL,
   VW_EP_QUARANTINE,
   VW_NET_EXTERNAL_DENY,
+  VW_NO_MAC,
 } from '../bpf/abi.js';
 import { canonicalCidr, canonicalIp } from './ip.js';
 import { implicitNetworks, isolatedNetworkOf, namespaceIsolation, placePod, type PlacementContext } from './placement.js';
@@ -22,6 +23,7 @@ import {
   type NamespaceObject,
   type PodObject,
   type PodPlacement,
+  type PortMacs,
   type SourceProblem,
   type VrfAllocation,
 } from './types.js';
@@ -39,6 +41,7 @@ export function compile(
   config: ClusterConfig,
   interfaces: InterfaceIndex,
   previous: VrfAllocation,
+  macs: PortMacs = new Map(),
 ): DesiredState {
   const problems: SourceProblem[] = [];
   const namespaces = [...state.namespaces.values()].sort(byName);
@@ -114,6 +117,7 @@ export function compile(
     }
     if (local && ifindexes.size > 0) attach.set(key, [...ifindexes].sort((a, b) => a - b));
   }
+  const ports = bridgePorts(attach, macs, problems);
 
   for (const [key, p] of placements) {
     if (p.kind === 'quarantine') problems.push({ source: `Pod ${key}`, message: `quarantined: ${p.why}` });
@@ -140,10 +144,29 @@ export function compile(
     backends: svc.backends,
     servicePlacements: svc.placements,
     attach,
+    ports,
     placements,
     allocation,
     problems,
   };
+}
+
+/** The MAC of each interface we enforce on that is a bridge port (ptp
+ *  interfaces have none: no MAC checks there); a pod whose addresses resolve
+ *  to different MACs keeps VW_NO_MAC (nothing from it passes) and is reported. */
+function bridgePorts(attach: ReadonlyMap<string, number[]>, macs: PortMacs, problems: SourceProblem[]): PortMacs {
+  const ports: PortMacs = new Map();
+  for (const [key, ifindexes] of attach) {
+    for (const i of ifindexes) {
+      const mac = macs.get(i);
+      if (mac === undefined) continue;
+      ports.set(i, mac);
+      if (mac === VW_NO_MAC) {
+        problems.push({ source: `Pod ${key}`, message: 'its addresses resolve to different MACs on its bridge port: nothing it sends passes' });
+      }
+    }
+  }
+  return ports;
 }
 
 /** Network-name pairs -> "src:dst" VRF id pairs, both orders. */

@@ -188,6 +188,9 @@ export interface VrfAllocation {
 /** Observed host-side interfaces of local pods: pod IP -> ifindex. */
 export type InterfaceIndex = Map<string, number>;
 
+/** Observed MACs of local pods on a bridge: host-side ifindex -> MAC ("aa:bb:..."). */
+export type PortMacs = Map<number, string>;
+
 export interface DesiredEndpoint {
   vrfId: number;
   flags: number; // VW_EP_*
@@ -220,6 +223,8 @@ export interface DesiredState {
   cidrs: Map<string, number>;
   /** local pods to enforce on: "ns/name" -> ifindexes */
   attach: Map<string, number[]>;
+  /** bridge ports among those: ifindex -> the only source MAC that passes (VW_NO_MAC: none) */
+  ports: PortMacs;
   /** Service ClusterIP:port entries (rule 3), by serviceEntryKey() */
   services: Map<string, DesiredServiceEntry>;
   /** Service backend addr:targetPort entries (rule 4), by serviceEntryKey() */
