@@ -26,9 +26,10 @@ import { native } from '../src/bpf/native.js';
 import { readImage } from '../src/agent/mapsync.js';
 import { NODE_LINK_LOCAL } from '../src/lab/ipam.js';
 import { labDown, labUp } from '../src/lab/lab.js';
+import { agentStatusFile } from '../src/lab/names.js';
 import type { LabState } from '../src/lab/state.js';
 import { POD_BRIDGE } from '../src/lab/wiring-bridge.js';
-import { ROOT, mapPin, podOf, readCounters, timeUntil } from './helpers/lab.js';
+import { ROOT, mapPin, podOf, readCounters, readEndpoints, timeUntil } from './helpers/lab.js';
 
 const LAB = 'l2sec';
 const INSTANCE = `${LAB}-node1`;
@@ -161,6 +162,35 @@ function counter(direction: number, verdict: number, code: number): bigint {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A port of the node's bridge that is no pod (nothing of vrfwall on its
+ *  ingress; a pod whose hooks are not attached yet looks the same), its
+ *  other end eth0 in ROGUE_NS, for the length of fn. */
+async function withRoguePort<T>(fn: () => Promise<T>): Promise<T> {
+  const node = nodeNetns();
+  execFileSync('ip', ['netns', 'add', ROGUE_NS]);
+  try {
+    ipIn(node, ['link', 'add', ROGUE_IF, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ROGUE_NS]);
+    ipIn(node, ['link', 'set', ROGUE_IF, 'master', POD_BRIDGE]);
+    ipIn(node, ['link', 'set', ROGUE_IF, 'up']);
+    ipIn(ROGUE_NS, ['link', 'set', 'eth0', 'up']);
+    return await fn();
+  } finally {
+    execFileSync('ip', ['netns', 'del', ROGUE_NS]);
+  }
+}
+
+function generation(): number {
+  return (JSON.parse(fs.readFileSync(agentStatusFile(INSTANCE), 'utf8')) as { generation: number }).generation;
+}
+
+/** A link event makes the agent reconcile (discovery reads the FDB afresh); resolves after it did. */
+async function reconcileNow(): Promise<void> {
+  const gen = generation();
+  ipIn(nodeNetns(), ['link', 'add', 'vwl2x', 'type', 'veth', 'peer', 'name', 'vwl2y']);
+  ipIn(nodeNetns(), ['link', 'del', 'vwl2x']);
+  await timeUntil(() => generation() > gen, 3000, 'reconcile');
+}
+
 beforeAll(async () => {
   fs.writeFileSync(path.join(dir, 'pods.yaml'), ['attacker', 'victim', 'bystander'].map(POD).join('---\n'));
   await labDown(LAB); // leftovers of a killed run
@@ -286,16 +316,7 @@ describe('--cni bridge: layer 2 from a pod', () => {
     // A bridge port that is no pod (a pod whose hooks are not attached yet
     // looks the same): nothing of vrfwall runs on its ingress, only on the
     // receivers' to_pod.
-    execFileSync('ip', ['netns', 'add', ROGUE_NS]);
-    try {
-      ipIn(node, ['link', 'add', ROGUE_IF, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ROGUE_NS]);
-      ipIn(node, ['link', 'set', ROGUE_IF, 'master', POD_BRIDGE]);
-      ipIn(node, ['link', 'set', ROGUE_IF, 'up']);
-      ipIn(ROGUE_NS, ['link', 'set', 'eth0', 'up']);
-      await frames(ROGUE_NS, ['ra', 'eth0', 'fe80::bad', '2001:db8:bad:3::', '600']).done;
-    } finally {
-      execFileSync('ip', ['netns', 'del', ROGUE_NS]);
-    }
+    await withRoguePort(() => frames(ROGUE_NS, ['ra', 'eth0', 'fe80::bad', '2001:db8:bad:3::', '600']).done);
     // Then the node's own RA (positive control): it arrives, after the others.
     await frames(node, ['ra', POD_BRIDGE, nodeLL, '2001:db8:900d::', '600']).done;
     for (const p of receivers) {
@@ -309,5 +330,28 @@ describe('--cni bridge: layer 2 from a pod', () => {
     }
     expect(counter(Direction.FROM_POD, Verdict.DROPPED, DropReason.ND_DENIED) - fromPod).toBeGreaterThanOrEqual(4n);
     expect(counter(Direction.TO_POD, Verdict.DROPPED, DropReason.ND_DENIED) - toPod).toBeGreaterThanOrEqual(2n * BigInt(receivers.length));
+  });
+  it("a bridge port that is no pod, sending with a pod's MAC, does not move that pod in the agent", async () => {
+    const victim = pod('victim');
+    const bystander = pod('bystander');
+    const victimMac = macOf(victim.netns);
+    const endpoints = readEndpoints(INSTANCE);
+    expect(endpoints.get(victim.ips.v4)?.ifindex).toBeGreaterThan(0);
+    await withRoguePort(async () => {
+      const flood = frames(ROGUE_NS, ['mac-flood', 'eth0', victimMac, '10.244.1.250', state.plan.nodes[0]!.gateway.v4, '3']);
+      await flood.started;
+      // Nothing of vrfwall runs on this port's ingress: the bridge does move
+      // the MAC (see docs/design.md, what the datapath cannot see) ...
+      await timeUntil(() => fdbPorts(victimMac).includes(ROGUE_IF), 2000, `the bridge put ${victimMac} behind ${ROGUE_IF}`);
+      // ... but the agent keeps the victim where it learnt it: it is not
+      // placed on the rogue port (which would let that port send as it).
+      await reconcileNow();
+      expect(readEndpoints(INSTANCE), 'endpoints after a reconcile during the flood').toEqual(endpoints);
+      await flood.done;
+    });
+    // The victim's next frame takes its MAC back.
+    await pings(victim.netns, bystander.ips.v4, 1);
+    expect(await pings(bystander.netns, victim.ips.v4, 3)).toBe(3);
+    expect(fdbPorts(victimMac)).toEqual([victim.hostIf]);
   });
 });
