@@ -341,7 +341,7 @@ describe('--cni bridge: layer 2 from a pod', () => {
       const flood = frames(ROGUE_NS, ['mac-flood', 'eth0', victimMac, '10.244.1.250', state.plan.nodes[0]!.gateway.v4, '3']);
       await flood.started;
       // Nothing of vrfwall runs on this port's ingress: the bridge does move
-      // the MAC (see docs/design.md, what the datapath cannot see) ...
+      // the MAC (docs/design.md, "Layer 2 on a bridge": what stays open) ...
       await timeUntil(() => fdbPorts(victimMac).includes(ROGUE_IF), 2000, `the bridge put ${victimMac} behind ${ROGUE_IF}`);
       // ... but the agent keeps the victim where it learnt it: it is not
       // placed on the rogue port (which would let that port send as it).
