@@ -9,9 +9,14 @@
 //   2. unsolicited neighbour advertisements claiming the node's link-local
 //      address and another pod's address (the neighbours' IPv6 would go to
 //      the attacker);
-//   3. router advertisements (default route and SLAAC address in every pod).
+//   3. router advertisements (default route and SLAAC address in every pod),
+//      also from a bridge port that is no pod (only the receivers' to_pod
+//      sees those);
+//   4. from such a port, frames with a pod's MAC (the agent must not move
+//      the pod there).
 // Each check has its positive control in the same test: the victim's own
 // traffic, an honest advertisement from the same attacker, the node's own RA.
+// Also: the agent's ports map holds every pod's MAC, and explain sends with it.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
