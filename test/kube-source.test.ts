@@ -165,6 +165,65 @@ describe('first sync', () => {
   });
 });
 
+describe('Service frontends and hostPorts from the API', () => {
+  it('reads nodePorts, externalIPs, the load balancer IPs (spec and status) and hostPorts; a bad one is refused with the field named', async () => {
+    const s = await startServer();
+    seed(s);
+    s.apply('services', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'lb', namespace: 'default' },
+      spec: {
+        type: 'LoadBalancer',
+        clusterIP: '10.96.0.30',
+        clusterIPs: ['10.96.0.30'],
+        selector: { app: 'web' },
+        externalIPs: ['203.0.113.30'],
+        loadBalancerIP: '198.51.100.30',
+        ports: [{ name: 'web', port: 80, targetPort: 80, protocol: 'TCP', nodePort: 31080 }],
+      },
+      status: { loadBalancer: { ingress: [{ ip: '198.51.100.31' }, { hostname: 'lb.example.org' }] } },
+    });
+    s.apply('services', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'bad', namespace: 'default' },
+      spec: { type: 'NodePort', clusterIP: '10.96.0.31', clusterIPs: ['10.96.0.31'], externalIPs: ['not-an-ip'], ports: [{ port: 80, nodePort: 31081 }] },
+    });
+    const hp = podObj('default', 'hp', { node: 'node1', ips: ['10.244.1.40'] });
+    (hp.spec as { containers: { ports: unknown[] }[] }).containers[0]!.ports = [
+      { containerPort: 80, protocol: 'TCP', hostPort: 8080 },
+      { containerPort: 53, protocol: 'UDP', hostPort: 5353, hostIP: '192.168.50.1' },
+    ];
+    s.apply('pods', hp);
+    const src = makeSource(s);
+    await src.start();
+    const st = src.current();
+    expect(st.services.get('default/lb')?.spec).toMatchObject({
+      type: 'LoadBalancer',
+      externalIPs: ['203.0.113.30'],
+      loadBalancerIPs: ['198.51.100.30', '198.51.100.31'],
+      ports: [{ port: 80, nodePort: 31080, protocol: 'TCP' }],
+    });
+    expect(st.pods.get('default/hp')?.spec.ports).toEqual([
+      { containerPort: 80, protocol: 'TCP', hostPort: 8080 },
+      { containerPort: 53, protocol: 'UDP', hostPort: 5353, hostIP: '192.168.50.1' },
+    ]);
+    // Fail closed: the bad Service is not used, and the problem names the field.
+    expect(st.services.has('default/bad')).toBe(false);
+    expect(st.problems).toContainEqual({
+      source: 'Service default/bad',
+      message: 'Service: spec.externalIPs[0] "not-an-ip" is not an IP address',
+    });
+
+    // A load balancer address arriving in the status later is a change of state.
+    const lb = s.get('services', 'lb', 'default')!;
+    s.apply('services', { ...lb, status: { loadBalancer: { ingress: [{ ip: '198.51.100.32' }] } } });
+    await until(() => src.current().services.get('default/lb')?.spec.loadBalancerIPs.includes('198.51.100.32') === true, 2000, 'status update');
+    expect(src.current().services.get('default/lb')?.spec.loadBalancerIPs).toEqual(['198.51.100.30', '198.51.100.32']);
+  });
+});
+
 describe('watch events', () => {
   it('ADDED, MODIFIED and DELETED reach the state, a burst as one notification', async () => {
     const s = await startServer();
