@@ -6,6 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { compile } from '../src/model/compile.js';
+import { emptyAllocation } from '../src/model/vrf.js';
 import { KubeSource, loadKubeConfig, type KubeSourceOptions } from '../src/sources/kube.js';
 import { TestApiServer, type ApiServerOptions } from './helpers/apiserver.js';
 import {
@@ -411,5 +413,27 @@ describe('events', () => {
     expect(s.objects('events', 'team-a')).toHaveLength(1);
     expect(s.requests('create', 'events')).toBe(2);
     expect(s.requests('update', 'events')).toBe(1); // two repeats within the interval: one write
+  });
+
+  it('a Service that names a pod of another namespace: the compile step’s problem becomes an Event on the Service', async () => {
+    const s = await startServer();
+    seed(s);
+    // Selector-less, with a hand-written slice naming team-a/a1's address (its targetRef says default/a1).
+    s.apply('services', serviceObj('default', 'sneaky', '10.96.0.44', 80, {}));
+    s.apply('endpointslices', endpointSliceObj('default', 'sneaky', [{ ip: '10.244.1.2', pod: 'a1' }], 80));
+    const src = makeSource(s);
+    await src.start();
+    const d = compile(src.current(), { nodeName: 'node1', podCIDRs: ['10.244.0.0/16'], serviceCIDRs: ['10.96.0.0/16'] }, new Map(), emptyAllocation());
+    expect([...d.services.values()].filter((e) => e.addr === '10.96.0.44')).toEqual([]);
+    const problem = d.problems.find((p) => p.source === 'Service default/sneaky' && p.message.includes('another namespace'));
+    expect(problem?.message).toBe(
+      'endpoints 10.244.1.2 (pod team-a/a1) are pods of another namespace: a Service speaks only for pods of its own namespace (default), so they gain nothing from it',
+    );
+    expect(d.serviceAccess.get('default/sneaky')?.problems).toEqual({ foreign_backend: 1 });
+    expect(src.reportProblem(problem!)).toBe(true);
+    await src.flushEvents();
+    expect(s.objects('events', 'default').filter((e) => (e.involvedObject as { kind?: string }).kind === 'Service')).toMatchObject([
+      { reason: 'VrfwallProblem', type: 'Warning', message: problem!.message, involvedObject: { kind: 'Service', namespace: 'default', name: 'sneaky' } },
+    ]);
   });
 });

@@ -270,6 +270,16 @@ describe('Service isolation in a 2-node lab with agents (issue 11 points 1 and 2
       default: blocked([...vips, ...direct]),
       blue: blocked(direct),
     });
+    // The agents say so: a log line and a metric per Service (Events need the Kubernetes API source).
+    for (const agent of state.agents) {
+      const log = fs.readFileSync(agent.logFile, 'utf8');
+      expect(log).toContain('Service default/sneaky: endpoints');
+      expect(log).toContain('(pod iso/secret) are pods of another namespace');
+      const node = state.plan.nodes.find((n) => n.name === agent.node)!;
+      const { stdout } = await run('ip', ['netns', 'exec', node.netns, 'curl', '-sf', 'http://127.0.0.1:9477/metrics']);
+      expect(stdout).toMatch(/^vrfwall_service_problems\{service="default\/sneaky",problem="foreign_backend"\} 2$/m);
+      expect(stdout).toMatch(/^vrfwall_service_problems\{service="default\/sneaky-shared",problem="foreign_backend"\} 2$/m);
+    }
   });
 
   it("a Service annotated shared serves its own namespace's backend to every network", async () => {
