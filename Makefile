@@ -10,12 +10,12 @@ FIXTURE_SRC := $(wildcard test/fixtures/*.bpf.c)
 FIXTURE_OBJ := $(patsubst test/fixtures/%.bpf.c,$(BUILD)/fixtures/%.bpf.o,$(FIXTURE_SRC))
 ADDON      := daemon/addon/build/Release/vrfwall_native.node
 ARCH_INC   := /usr/include/$(shell uname -m)-linux-gnu
-BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -I bpf -I $(ARCH_INC)
+BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Werror -I bpf -I $(ARCH_INC)
 
 # Debian packages the build, the tests and the lab need.
 APT_PKGS := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iputils-ping g++ make python3 nftables python3-grpcio python3-grpc-tools openssl
 
-.PHONY: deps build bpf addon ts test demo clean check
+.PHONY: deps build bpf addon ts test demo clean check print-bpf-cflags
 
 deps: .stamp-apt node_modules/.package-lock.json
 
@@ -43,6 +43,10 @@ $(BUILD)/fixtures/%.bpf.o: test/fixtures/%.bpf.c $(BPF_HDR) | deps
 	clang $(BPF_CFLAGS) -c $< -o $@
 
 addon: $(ADDON)
+
+# The BPF compiler flags, for tests that build the programs another way.
+print-bpf-cflags:
+	@echo $(BPF_CFLAGS)
 
 $(ADDON): $(wildcard daemon/addon/*.cc daemon/addon/*.h) daemon/addon/binding.gyp | deps
 	cd daemon/addon && ../../node_modules/.bin/node-gyp rebuild --nodedir=/usr >/dev/null

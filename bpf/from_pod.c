@@ -53,15 +53,17 @@ static __always_inline struct vw_decision vw_from_pod_ip(struct __sk_buff *skb, 
 	return vw_decide(self, pkt, VW_DIR_FROM_POD);
 }
 
-static __always_inline struct vw_decision vw_from_pod(struct __sk_buff *skb)
+/* The verdict; *pkt gets the parse, which the flow accounting uses too. */
+static __always_inline struct vw_decision vw_from_pod(struct __sk_buff *skb, struct vw_pkt *pkt)
 {
-	struct vw_pkt pkt = {};
 	__u16 proto = 0;
 	__u32 reason;
 
+	pkt->probe = vw_is_probe(skb);
 	reason = vw_parse_eth(skb, &proto);
 	if (reason)
 		return vw_drop(reason);
+	pkt->eth_proto = proto;
 	if (vw_eth_is_vlan(skb, proto))
 		return vw_drop(VW_DROP_L2_DENIED);
 
@@ -69,23 +71,26 @@ static __always_inline struct vw_decision vw_from_pod(struct __sk_buff *skb)
 	case ETH_P_ARP:
 		return vw_from_pod_arp(skb);
 	case ETH_P_IP:
-		reason = vw_parse_ipv4(skb, &pkt);
+		reason = vw_parse_ipv4(skb, pkt);
 		break;
 	case ETH_P_IPV6:
-		reason = vw_parse_ipv6(skb, &pkt);
+		reason = vw_parse_ipv6(skb, pkt);
 		break;
 	default:
 		return vw_drop(VW_DROP_L2_DENIED);
 	}
 	if (reason)
 		return vw_drop(reason);
-	return vw_from_pod_ip(skb, &pkt);
+	return vw_from_pod_ip(skb, pkt);
 }
 
 SEC("tc")
 int from_pod(struct __sk_buff *skb)
 {
-	return vw_finish(skb, VW_DIR_FROM_POD, vw_flow_track(skb, VW_DIR_FROM_POD, vw_from_pod(skb)));
+	struct vw_pkt pkt = {};
+	struct vw_decision d = vw_from_pod(skb, &pkt);
+
+	return vw_finish(skb, VW_DIR_FROM_POD, vw_flow_track(skb, &pkt, VW_DIR_FROM_POD, d));
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -76,14 +76,35 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } backends SEC(".maps");
 
-/* connections rules 3 and 4 allowed, for their replies (rule 5) */
+/* connections rules 3 and 4 allowed, for their replies (rule 5). Not an LRU:
+ * no flood evicts a live session (see vrfwall.h). Memory follows use. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, VW_SESSIONS_MAX);
 	__type(key, struct vw_session_key);
 	__type(value, struct vw_session);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sessions SEC(".maps");
+
+/* live sessions per client address, for the quota */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VW_SESSION_OWNERS_MAX);
+	__type(key, struct vw_endpoint_key);
+	__type(value, struct vw_session_owner);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} session_owners SEC(".maps");
+
+/* session timeouts and quota, written by the agent (struct vw_config) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vw_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} config SEC(".maps");
 
 /* ---- flows (issue 5) ---- */
 

@@ -64,25 +64,27 @@ static __always_inline struct vw_decision vw_to_pod_ip(struct __sk_buff *skb, co
 	return vw_decide(self, pkt, VW_DIR_TO_POD);
 }
 
-static __always_inline struct vw_decision vw_to_pod(struct __sk_buff *skb)
+/* The verdict; *pkt gets the parse, which the flow accounting uses too. */
+static __always_inline struct vw_decision vw_to_pod(struct __sk_buff *skb, struct vw_pkt *pkt)
 {
-	struct vw_pkt pkt = {};
 	__u16 proto = 0;
 	__u32 reason;
 
+	pkt->probe = vw_is_probe(skb);
 	reason = vw_parse_eth(skb, &proto);
 	if (reason)
 		return vw_drop(reason);
+	pkt->eth_proto = proto;
 	/* A tag would hide an IP packet from the checks below. */
 	if (vw_eth_is_vlan(skb, proto))
 		return vw_drop(VW_DROP_L2_DENIED);
 
 	switch (proto) {
 	case ETH_P_IP:
-		reason = vw_parse_ipv4(skb, &pkt);
+		reason = vw_parse_ipv4(skb, pkt);
 		break;
 	case ETH_P_IPV6:
-		reason = vw_parse_ipv6(skb, &pkt);
+		reason = vw_parse_ipv6(skb, pkt);
 		break;
 	default:
 		/* ARP replies and other link frames come from the node. */
@@ -90,13 +92,16 @@ static __always_inline struct vw_decision vw_to_pod(struct __sk_buff *skb)
 	}
 	if (reason)
 		return vw_drop(reason);
-	return vw_to_pod_ip(skb, &pkt);
+	return vw_to_pod_ip(skb, pkt);
 }
 
 SEC("tc")
 int to_pod(struct __sk_buff *skb)
 {
-	return vw_finish(skb, VW_DIR_TO_POD, vw_flow_track(skb, VW_DIR_TO_POD, vw_to_pod(skb)));
+	struct vw_pkt pkt = {};
+	struct vw_decision d = vw_to_pod(skb, &pkt);
+
+	return vw_finish(skb, VW_DIR_TO_POD, vw_flow_track(skb, &pkt, VW_DIR_TO_POD, d));
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

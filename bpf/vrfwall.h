@@ -181,9 +181,17 @@ struct vw_svc_value {
 };
 
 /* sessions: connections rule 3 or 4 allowed, keyed by the client->server
- * 5-tuple as the program that allowed it saw it. LRU_HASH: idle entries are
- * evicted when it is full. A packet whose reversed 5-tuple is a session is a
- * reply (rule 5). */
+ * 5-tuple as the program that allowed it saw it; saddr is always the client,
+ * who owns the session. A session starts only with a connection's first
+ * packet (TCP: SYN without ACK, FIN or RST; SCTP: INIT; UDP: any) and ends
+ * with TCP's close (RST, or FIN both ways) or an idle timeout (struct
+ * vw_config). HASH, not LRU: nobody's traffic evicts anybody's live session;
+ * each client address may hold at most vw_config.session_quota of them, and
+ * a new connection over the quota or into a full table is refused
+ * (VW_DROP_SESSION_LIMIT). Expired entries are removed by the programs when
+ * they meet one and by the agent's sweeps (the session_gc program, which
+ * also removes sessions the current policy no longer allows). A packet whose
+ * reversed 5-tuple is a live session is a reply (rule 5). */
 struct vw_session_key {
 	__u8 saddr[VW_ADDR_LEN];
 	__u8 daddr[VW_ADDR_LEN];
@@ -193,15 +201,51 @@ struct vw_session_key {
 	__u8 pad[3];
 };
 
+/* session flags */
+#define VW_SESS_REPLIED (1U << 0) /* the server answered                  */
+#define VW_SESS_FIN_FWD (1U << 1) /* TCP: the client sent FIN             */
+#define VW_SESS_FIN_REV (1U << 2) /* TCP: the server sent FIN             */
+#define VW_SESS_RST     (1U << 3) /* TCP: either side sent RST            */
+
 struct vw_session {
-	__u64 last_seen_ns; /* bpf_ktime_get_ns() of the last packet either way */
-	__u32 svc_vrf;      /* from the entry that allowed it (vw_svc_value)     */
+	__u64 last_seen_ns; /* bpf_ktime_get_coarse_ns of the last packet either way */
 	__u32 rule;         /* VW_RULE_SERVICE or VW_RULE_SERVICE_BACKEND        */
+	__u32 flags;        /* VW_SESS_*                                         */
 };
+
+/* session_owners: live sessions per client address (key: the session key's
+ * saddr), for the quota. HASH, no prealloc; counts change atomically, only
+ * in the programs (session_gc included), so they never drift. */
+struct vw_session_owner {
+	__u32 live;
+	__u32 pad;
+};
+
+/* config: ARRAY of one struct vw_config, written by the agent. A zero field
+ * means the default below, so programs loaded before the agent's first write
+ * still behave. */
+struct vw_config {
+	__u64 tcp_syn_timeout_ns;         /* TCP opened, not yet answered    */
+	__u64 tcp_established_timeout_ns; /* TCP answered, idle              */
+	__u64 tcp_closing_timeout_ns;     /* RST seen, or FIN both ways      */
+	__u64 udp_timeout_ns;
+	__u64 other_timeout_ns;           /* SCTP                            */
+	__u32 session_quota;              /* live sessions per client address */
+	__u32 pad;
+};
+
+#define VW_NS_PER_SEC 1000000000ULL
+#define VW_DEFAULT_TCP_SYN_TIMEOUT_NS (60 * VW_NS_PER_SEC)
+#define VW_DEFAULT_TCP_ESTABLISHED_TIMEOUT_NS (21600 * VW_NS_PER_SEC)
+#define VW_DEFAULT_TCP_CLOSING_TIMEOUT_NS (10 * VW_NS_PER_SEC)
+#define VW_DEFAULT_UDP_TIMEOUT_NS (30 * VW_NS_PER_SEC)
+#define VW_DEFAULT_OTHER_TIMEOUT_NS (60 * VW_NS_PER_SEC)
+#define VW_DEFAULT_SESSION_QUOTA 4096
 
 #define VW_SERVICES_MAX 65536
 #define VW_BACKENDS_MAX 262144
-#define VW_SESSIONS_MAX 65536
+#define VW_SESSIONS_MAX 262144
+#define VW_SESSION_OWNERS_MAX 65536
 
 /* ---- flows (issue 5: flow statistics) ------------------------------------ */
 

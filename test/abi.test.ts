@@ -56,6 +56,17 @@ const CONSTS: Record<string, number> = {
   VW_SERVICES_MAX: abi.VW_SERVICES_MAX,
   VW_BACKENDS_MAX: abi.VW_BACKENDS_MAX,
   VW_SESSIONS_MAX: abi.VW_SESSIONS_MAX,
+  VW_SESSION_OWNERS_MAX: abi.VW_SESSION_OWNERS_MAX,
+  VW_SESS_REPLIED: abi.VW_SESS_REPLIED,
+  VW_SESS_FIN_FWD: abi.VW_SESS_FIN_FWD,
+  VW_SESS_FIN_REV: abi.VW_SESS_FIN_REV,
+  VW_SESS_RST: abi.VW_SESS_RST,
+  VW_DEFAULT_TCP_SYN_TIMEOUT_NS: Number(abi.VW_DEFAULT_TCP_SYN_TIMEOUT_NS),
+  VW_DEFAULT_TCP_ESTABLISHED_TIMEOUT_NS: Number(abi.VW_DEFAULT_TCP_ESTABLISHED_TIMEOUT_NS),
+  VW_DEFAULT_TCP_CLOSING_TIMEOUT_NS: Number(abi.VW_DEFAULT_TCP_CLOSING_TIMEOUT_NS),
+  VW_DEFAULT_UDP_TIMEOUT_NS: Number(abi.VW_DEFAULT_UDP_TIMEOUT_NS),
+  VW_DEFAULT_OTHER_TIMEOUT_NS: Number(abi.VW_DEFAULT_OTHER_TIMEOUT_NS),
+  VW_DEFAULT_SESSION_QUOTA: abi.VW_DEFAULT_SESSION_QUOTA,
 };
 
 // Sample values; the C side fills the structs with the same numbers.
@@ -129,8 +140,11 @@ function cProgram(): string {
   lines.push('  struct vw_session_key ss = { .sport = htons(40000), .dport = htons(443), .proto = IPPROTO_SCTP };');
   lines.push('  inet_pton(AF_INET6, "fd00:10:244:1::10", ss.saddr); inet_pton(AF_INET6, "fd00:10:96::a", ss.daddr);');
   lines.push('  hex("session_key", &ss, sizeof(ss));');
-  lines.push('  struct vw_session sv2 = { .last_seen_ns = 0x0102030405060708ull, .svc_vrf = 9, .rule = VW_RULE_SERVICE };');
+  lines.push('  struct vw_session sv2 = { .last_seen_ns = 0x0102030405060708ull, .rule = VW_RULE_SERVICE, .flags = VW_SESS_REPLIED | VW_SESS_RST };');
   lines.push('  hex("session", &sv2, sizeof(sv2));');
+  lines.push('  struct vw_config cfg = { .tcp_syn_timeout_ns = 1, .tcp_established_timeout_ns = 2, .tcp_closing_timeout_ns = 3,');
+  lines.push('    .udp_timeout_ns = 4, .other_timeout_ns = 0x0102030405060708ull, .session_quota = 77 };');
+  lines.push('  hex("config", &cfg, sizeof(cfg));');
   lines.push('  struct vw_flow_key fk; memset(&fk, 0, sizeof(fk)); v4mapped(fk.self_addr, "10.244.1.10");');
   lines.push(`  inet_pton(AF_INET6, "fd00::2", fk.peer_addr); fk.ifindex = ${FK.ifindex}; fk.self_port = ${FK.selfPort};`);
   lines.push(`  fk.peer_port = ${FK.peerPort}; fk.ethertype = ${FK.ethertype}; fk.proto = ${FK.proto}; hex("flow_key", &fk, sizeof(fk));`);
@@ -223,9 +237,19 @@ describe('vrfwall.h and abi.ts agree', () => {
     expect(hex(abi.encodeSessionKey(SESSION_KEY))).toBe(c.samples.session_key);
     expect(abi.decodeSession(Buffer.from(c.samples.session ?? '', 'hex'))).toEqual({
       lastSeenNs: 0x0102030405060708n,
-      svcVrf: 9,
       rule: abi.AllowRule.SERVICE,
+      flags: abi.VW_SESS_REPLIED | abi.VW_SESS_RST,
     });
+    const cfg = {
+      tcpSynTimeoutNs: 1n,
+      tcpEstablishedTimeoutNs: 2n,
+      tcpClosingTimeoutNs: 3n,
+      udpTimeoutNs: 4n,
+      otherTimeoutNs: 0x0102030405060708n,
+      sessionQuota: 77,
+    };
+    expect(hex(abi.encodeConfig(cfg))).toBe(c.samples.config);
+    expect(abi.decodeConfig(abi.encodeConfig(cfg))).toEqual(cfg);
   });
 });
 

@@ -2,7 +2,7 @@
 // kernel: both programs loaded with one pin root, the services/backends maps
 // filled with the abi.ts encoders, crafted frames run with BPF_PROG_TEST_RUN.
 // Each run is checked by its tc action and by the one counter slot it moved;
-// sessions are read back from the kernel's LRU map.
+// sessions are read back from the kernel's map.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,8 +11,7 @@ import { native, type NativeAddon } from '../src/bpf/native.js';
 import * as pk from './helpers/packets.js';
 import { CLUSTER_CIDRS, HERE, TestDatapath, allow, drop, freshPinRoot, type Party } from './helpers/datapath.js';
 import { ROOT } from './helpers/lab.js';
-import { pruneSessions } from '../src/agent/sessions.js';
-import { serviceEntryKey, type DesiredServiceEntry, type DesiredState } from '../src/model/types.js';
+import { skbCtx, probeDecision } from './helpers/datapath.js';
 
 const { AllowRule: Rule, DropReason: Drop } = abi;
 
@@ -78,10 +77,12 @@ function session(k: abi.SessionKey): abi.SessionValue | undefined {
   return v === null ? undefined : abi.decodeSession(v);
 }
 
-function sctp(sport: number, dport: number, len = 12): Buffer {
+/** SCTP common header and a first chunk (INIT = 1 opens an association; DATA = 0 does not). */
+function sctp(sport: number, dport: number, len = 16, chunk = 1): Buffer {
   const b = Buffer.alloc(len);
   b.writeUInt16BE(sport, 0);
   if (len >= 4) b.writeUInt16BE(dport, 2);
+  if (len > 12) b[12] = chunk;
   return b;
 }
 
@@ -105,13 +106,17 @@ beforeAll(() => {
 afterAll(() => dp?.close());
 
 describe('maps', () => {
-  it('services, backends and sessions are shared by both programs, sessions is an LRU hash', () => {
-    for (const name of [abi.MapName.services, abi.MapName.backends, abi.MapName.sessions]) {
-      expect(n.mapInfo(dp.loaded[0].maps[name] ?? -1).id, name).toBe(n.mapInfo(dp.loaded[1].maps[name] ?? -1).id);
+  it('services, backends, sessions, owners and config are shared by all three programs; sessions is a plain hash', () => {
+    for (const name of [abi.MapName.services, abi.MapName.backends, abi.MapName.sessions, abi.MapName.sessionOwners, abi.MapName.config]) {
+      const id = n.mapInfo(dp.loaded[0].maps[name] ?? -1).id;
+      expect(n.mapInfo(dp.loaded[1].maps[name] ?? -1).id, name).toBe(id);
+      expect(n.mapInfo(dp.loaded[2].maps[name] ?? -1).id, name).toBe(id);
     }
     const info = n.mapInfo(mapFd(abi.MapName.sessions));
     expect(info.maxEntries).toBe(abi.VW_SESSIONS_MAX);
-    expect(info.type).toBe(9); // BPF_MAP_TYPE_LRU_HASH
+    // BPF_MAP_TYPE_HASH, not an LRU: nobody's traffic evicts a live session
+    expect(info.type).toBe(1);
+    expect(info.flags & 1).toBe(1); // BPF_F_NO_PREALLOC: memory follows use
   });
 
   it('the loader can size the session table', () => {
@@ -151,11 +156,12 @@ for (const fam of ['v4', 'v6'] as const) {
       expect(session({ saddr: ip(P.a1), daddr: ip(P.vipB), sport: cp, dport: 80, protocol: 'TCP' })).toBeUndefined();
       expectVerdict('from', frame(P.a1, P.vipB, 'TCP', cp, 80), allow(Rule.SERVICE));
       const s = session({ saddr: ip(P.a1), daddr: ip(P.vipB), sport: cp, dport: 80, protocol: 'TCP' });
-      expect(s).toMatchObject({ svcVrf: VRF.B, rule: Rule.SERVICE });
+      expect(s).toMatchObject({ rule: Rule.SERVICE, flags: 0 });
       expectVerdict('to', frame(P.vipB, P.a1, 'TCP', 80, cp), allow(Rule.REPLY));
-      // the reply refreshed the entry
+      // the reply refreshed the entry and marked it answered
       const again = session({ saddr: ip(P.a1), daddr: ip(P.vipB), sport: cp, dport: 80, protocol: 'TCP' });
-      expect(again!.lastSeenNs).toBeGreaterThan(s!.lastSeenNs);
+      expect(again!.lastSeenNs).toBeGreaterThanOrEqual(s!.lastSeenNs);
+      expect(again!.flags).toBe(abi.VW_SESS_REPLIED);
     });
 
     it('a shared Service (default network) is usable from every network', () => {
@@ -192,7 +198,7 @@ for (const fam of ['v4', 'v6'] as const) {
       expectVerdict('to', frame(P.vipB, P.a1, 'ICMP', 0, 0), drop(Drop.NO_SESSION));
     });
 
-    it('a session that is gone (LRU eviction) lets no reply through', () => {
+    it('a session that is gone lets no reply through', () => {
       const cp = port();
       const key = { saddr: ip(P.a1), daddr: ip(P.vipB), sport: cp, dport: 80, protocol: 'TCP' } as const;
       expectVerdict('from', frame(P.a1, P.vipB, 'TCP', cp, 80), allow(Rule.SERVICE));
@@ -225,7 +231,6 @@ for (const fam of ['v4', 'v6'] as const) {
       const cp = port();
       expectVerdict('to', frame(P.a2, P.b2, 'TCP', cp, 8080), allow(Rule.SERVICE_BACKEND));
       expect(session({ saddr: ip(P.a2), daddr: ip(P.b2), sport: cp, dport: 8080, protocol: 'TCP' })).toMatchObject({
-        svcVrf: VRF.B,
         rule: Rule.SERVICE_BACKEND,
       });
       expectVerdict('from', frame(P.b2, P.a2, 'TCP', 8080, cp), allow(Rule.REPLY));
@@ -295,37 +300,75 @@ for (const fam of ['v4', 'v6'] as const) {
   });
 }
 
-describe('the agent prunes sessions the policy no longer allows', () => {
-  it('keeps sessions whose client may still use the server, deletes the others', () => {
-    const fd = mapFd(abi.MapName.sessions);
-    // Start from an empty table, then open three connections through the programs.
-    const dump = n.mapDump(fd);
-    for (let i = 0; i < dump.count; i++) {
-      const size = abi.Layout.vw_session_key.size;
-      n.mapDelete(fd, dump.keys.subarray(i * size, (i + 1) * size));
-    }
-    const tcp = (src: Party, dst: Party, sport: number, dport: number) =>
-      pk.ethernet({ type: pk.EthType.IPV4 }, pk.ipv4({ src: src.v4, dst: dst.v4, protocol: pk.IpProto.TCP }, pk.tcp({ sport, dport })));
-    expectVerdict('from', tcp(P.a1, P.vipB, 41000, 80), allow(Rule.SERVICE)); // A via router to B's Service
-    expectVerdict('from', tcp(P.c1, P.vipDns, 41001, 53), allow(Rule.SERVICE)); // shared
-    expectVerdict('to', tcp(P.a2, P.b2, 41002, 8080), allow(Rule.SERVICE_BACKEND)); // A to B's backend
-    expect(n.mapDump(fd).count).toBe(3);
 
-    // The new policy: the router between A and B is gone; DNS is still shared.
-    const entry = (addr: string, port: number, protocol: abi.ServiceProtocol, clientVrf: number): [string, DesiredServiceEntry] => {
-      const e = { addr, port, protocol, clientVrf, svcVrf: VRF.S, flags: 0 };
-      return [serviceEntryKey(e), e];
-    };
-    const desired: Pick<DesiredState, 'endpoints' | 'services' | 'backends'> = {
-      endpoints: new Map(ENDPOINTS.map(([p, ep]) => [p.v4, { vrfId: ep.vrfId, flags: ep.flags, ifindex: ep.ifindex }])),
-      services: new Map([entry(P.vipB.v4, 80, 'TCP', VRF.B), entry(P.vipDns.v4, 53, 'TCP', ANY)]),
-      backends: new Map([entry(P.b2.v4, 8080, 'TCP', VRF.B)]),
-    };
-    expect(pruneSessions(n, fd, desired)).toBe(2);
-    const left = n.mapDump(fd);
-    expect(left.count).toBe(1);
-    expect(abi.decodeSessionKey(left.keys)).toEqual({ saddr: P.c1.v4, daddr: P.vipDns.v4, sport: 41001, dport: 53, protocol: 'TCP' });
-    // and the pruned connection's reply is dropped now
-    expectVerdict('to', tcp(P.vipB, P.a1, 80, 41000), drop(Drop.NO_SESSION));
+describe('rule 3 for Service frontends outside the service ranges (NodePort, LoadBalancer and external IPs, hostPort)', () => {
+  const F = { SYN: 0x02, ACK: 0x10 } as const;
+  const tcp = (src: string, dst: string, sport: number, dport: number, flags: number = F.SYN) =>
+    pk.isV6(src)
+      ? pk.ipv6Frame(src, dst, [], pk.IpProto.TCP, pk.tcp({ sport, dport, flags }))
+      : pk.ethernet({ type: pk.EthType.IPV4 }, pk.ipv4({ src, dst, protocol: pk.IpProto.TCP }, pk.tcp({ sport, dport, flags })));
+  const udp = (src: string, dst: string, sport: number, dport: number) =>
+    pk.ethernet({ type: pk.EthType.IPV4 }, pk.ipv4({ src, dst, protocol: pk.IpProto.UDP }, pk.udp({ sport, dport })));
+  const LB_A = '203.0.113.10'; // a LoadBalancer IP network A may use
+  const LB_C = '203.0.113.11'; // one network C may use
+  const OUTSIDE = '198.51.100.7'; // any address outside the cluster: maybe a node address we do not know
+  const put = (addr: string, port: number, protocol: abi.ServiceProtocol, clientVrf: number) =>
+    n.mapUpdate(mapFd(abi.MapName.services), abi.encodeSvcKey({ addr, port, protocol, clientVrf }), abi.encodeSvcValue({ svcVrf: 0, flags: 0 }));
+  const frontend = (addr: string, port: number, protocol: abi.ServiceProtocol, clients: number[]) => {
+    put(addr, port, protocol, abi.VW_SVC_FRONTEND_VRF);
+    for (const c of clients) put(addr, port, protocol, c);
+  };
+
+  beforeAll(() => {
+    frontend(abi.VW_SVC_NODE_ADDR, 30080, 'TCP', [VRF.A]); // NodePort, on every node address
+    frontend(abi.VW_SVC_NODE_ADDR, 30053, 'UDP', [VRF.A]);
+    frontend(LB_A, 443, 'TCP', [VRF.A]);
+    frontend(LB_C, 443, 'TCP', [VRF.C]);
+    frontend(P.node.v4, 9000, 'TCP', [VRF.B]); // a hostPort of a B pod on this node address
+    frontend(abi.VW_SVC_NODE_ADDR, 9000, 'TCP', [VRF.A]); // and a NodePort-like entry it overrides there
+    n.mapUpdate(mapFd(abi.MapName.networks), abi.encodeNetworkKey(VRF.C), abi.encodeNetwork({ flags: abi.VW_NET_EXTERNAL_DENY }));
+  });
+  afterAll(() => {
+    n.mapDelete(mapFd(abi.MapName.networks), abi.encodeNetworkKey(VRF.C));
+  });
+
+  it('a NodePort on a node address or any outside address is judged like its ClusterIP, for TCP SYNs and every UDP datagram', () => {
+    for (const node of [P.node.v4, P.node.v6, OUTSIDE]) {
+      const a = pk.isV6(node) ? P.a1.v6 : P.a1.v4;
+      const c = pk.isV6(node) ? P.c1.v6 : P.c1.v4;
+      expectVerdict('from', tcp(a, node, 40001, 30080), allow(Rule.SERVICE));
+      expectVerdict('from', tcp(c, node, 40001, 30080), drop(Drop.SERVICE_DENIED));
+      // other ports of the node stay rule 6 (positive control)
+      expectVerdict('from', tcp(a, node, 40001, 22), allow(Rule.NOT_POD));
+    }
+    expectVerdict('from', udp(P.a1.v4, P.node.v4, 40002, 30053), allow(Rule.SERVICE));
+    expectVerdict('from', udp(P.c1.v4, P.node.v4, 40002, 30053), drop(Drop.SERVICE_DENIED));
+  });
+
+  it('only what opens a connection is judged: a pod answering the node (kubelet probe) from a port is never a NodePort', () => {
+    expectVerdict('from', tcp(P.c1.v4, P.node.v4, 8080, 30080, F.SYN | F.ACK), allow(Rule.NOT_POD));
+    expectVerdict('from', tcp(P.c1.v4, P.node.v4, 8080, 30080, F.ACK), allow(Rule.NOT_POD));
+    expectVerdict('from', tcp(P.c1.v4, P.node.v4, 8080, 30080, F.SYN | 0x01), drop(Drop.SERVICE_DENIED)); // SYN+FIN is a SYN
+  });
+
+  it('a quarantined pod reaches no frontend, but still answers its node', () => {
+    expectVerdict('from', tcp(P.q1.v4, P.node.v4, 40003, 30080), drop(Drop.QUARANTINED));
+    expectVerdict('from', tcp(P.q1.v4, P.node.v4, 40003, 10250), allow(Rule.NOT_POD));
+  });
+
+  it('LoadBalancer and external IPs; a hostPort entry on a node address wins over the any-address entry', () => {
+    expectVerdict('from', tcp(P.a1.v4, LB_A, 40004, 443), allow(Rule.SERVICE));
+    expectVerdict('from', tcp(P.c1.v4, LB_A, 40004, 443), drop(Drop.SERVICE_DENIED));
+    expectVerdict('from', tcp(P.b2.v4, P.node.v4, 40005, 9000), allow(Rule.SERVICE));
+    expectVerdict('from', tcp(P.a1.v4, P.node.v4, 40005, 9000), drop(Drop.SERVICE_DENIED));
+    expectVerdict('from', tcp(P.a1.v4, OUTSIDE, 40005, 9000), allow(Rule.SERVICE));
+  });
+
+  it('a network that denies outside addresses uses its LoadBalancer IP, and gets the replies from it, but nothing else from outside', () => {
+    expectVerdict('from', tcp(P.c1.v4, LB_C, 40006, 443), allow(Rule.SERVICE));
+    expectVerdict('to', tcp(LB_C, P.c1.v4, 443, 40006, F.SYN | F.ACK), allow(Rule.REPLY));
+    expectVerdict('to', tcp(LB_A, P.c1.v4, 443, 40006, F.SYN | F.ACK), drop(Drop.EXTERNAL_DENIED));
+    expectVerdict('to', tcp(OUTSIDE, P.c1.v4, 443, 40006, F.SYN | F.ACK), drop(Drop.EXTERNAL_DENIED));
+    expectVerdict('from', tcp(P.c1.v4, OUTSIDE, 40006, 443), drop(Drop.EXTERNAL_DENIED));
   });
 });

@@ -12,6 +12,7 @@ import { probeFrame } from '../src/api/packet.js';
 import { ROOT } from './helpers/lab.js';
 import { HERE, PIN_BASE, probeDecision, removeStalePins, skbCtx } from './helpers/datapath.js';
 import { removePins } from '../src/agent/bpffs.js';
+import * as pk from './helpers/packets.js';
 
 const PREFIX = 'tflowdp-';
 const paths = instancePaths(PIN_BASE, `${PREFIX}${process.pid}`);
@@ -92,6 +93,25 @@ describe('flow accounting in the datapath', () => {
     expect(probeDecision(res.ctxOut!)).toEqual({ verdict: abi.Verdict.DROPPED, code: abi.DropReason.ISOLATED });
     expect(flowEntries().length).toBe(before.flows);
     expect(abi.decodeCounters(n.mapDump(dp.maps.counters), n.possibleCpus())).toEqual(before.counters);
+  });
+
+  it('records what the verdict saw: TCP and UDP behind IPv6 Hop-by-Hop and Destination Options headers keep their protocol and ports', () => {
+    const self6 = 'fd00:10:244:1::10';
+    const peer6 = 'fd00:10:244:1::11';
+    n.mapUpdate(dp.maps.endpoints, abi.encodeEndpointKey(self6), abi.encodeEndpoint({ vrfId: 1, flags: abi.VW_EP_LOCAL, ifindex: HERE }));
+    n.mapUpdate(dp.maps.endpoints, abi.encodeEndpointKey(peer6), abi.encodeEndpoint({ vrfId: 1, flags: 0, ifindex: 0 }));
+    const cases = [
+      { exts: [pk.ext.destOpts()], proto: pk.IpProto.TCP, body: pk.tcp({ sport: 41000, dport: 7001 }), dport: 7001 },
+      { exts: [pk.ext.hopByHop(), pk.ext.destOpts()], proto: pk.IpProto.UDP, body: pk.udp({ sport: 41000, dport: 7002 }), dport: 7002 },
+    ];
+    for (const c of cases) {
+      const res = n.progTestRun(dp.programs.fromPod, pk.ipv6Frame(self6, peer6, c.exts, c.proto, c.body), 1, ctx(false));
+      expect(res.retval).toBe(abi.TcAction.ALLOW);
+      const entry = flowEntries().find((e) => e.key.peerAddr === peer6 && e.key.peerPort === c.dport);
+      expect(entry?.key, `flow of port ${c.dport}`).toMatchObject({ proto: c.proto, selfPort: 41000, peerPort: c.dport, ethertype: 0x86dd });
+    }
+    // nothing was recorded under the extension header's number with port 0
+    expect(flowEntries().filter((e) => e.key.peerAddr === peer6 && (e.key.proto === 60 || e.key.proto === 0))).toEqual([]);
   });
 
   it('costs little per packet (measured: probe runs skip all accounting)', () => {

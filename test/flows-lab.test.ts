@@ -18,6 +18,9 @@ import { isAlive } from '../src/lab/procs.js';
 import { PIN_ROOT, netnsPath } from '../src/lab/names.js';
 import { writeState, type LabState } from '../src/lab/state.js';
 import { ROOT, podOf, readCounters, timeUntil } from './helpers/lab.js';
+import { native } from '../src/bpf/native.js';
+import * as abi from '../src/bpf/abi.js';
+import { PROBE_SPORT } from '../src/api/packet.js';
 
 const run = promisify(execFile);
 const LAB = 'tflows';
@@ -244,6 +247,49 @@ describe('the API', () => {
     const missing = await c.unary('state', 'Explain', { source: 'nope/x', destination: to, protocol: '', port: 0, family: '' }).catch((e: grpc.ServiceError) => e);
     expect((missing as grpc.ServiceError).code).toBe(grpc.status.NOT_FOUND);
     expect((missing as grpc.ServiceError).details).toMatch(/^source:/);
+  });
+
+  it('explain on a Service path (a ClusterIP) makes no session and records no flow; the real packet does both', async () => {
+    const agent = state.agents.find((a) => isAlive(a.pid))!; // earlier tests stop some agents
+    const from = state.plan.pods.find((p) => !p.hostNetwork && !p.key.startsWith('kube-system/') && p.node === agent.node)!;
+    const instance = agent.instance;
+    const DNS = '10.96.0.10';
+    const entries = (map: string) => {
+      const n = native();
+      const fd = n.objGet(path.join(PIN_ROOT, instance, 'maps', map));
+      try {
+        return n.mapDump(fd);
+      } finally {
+        n.closeFd(fd);
+      }
+    };
+    const ours = () => {
+      const s = entries('sessions');
+      const ks = abi.Layout.vw_session_key.size;
+      const sessions = Array.from({ length: s.count }, (_, i) => abi.decodeSessionKey(s.keys.subarray(i * ks, (i + 1) * ks))).filter(
+        (k) => k.saddr === from.ips.v4 && k.daddr === DNS && k.sport === PROBE_SPORT,
+      );
+      const f = entries('flows');
+      const fs = abi.FlowLayout.vw_flow_key.size;
+      const flowKeys = Array.from({ length: f.count }, (_, i) => abi.decodeFlowKey(f.keys.subarray(i * fs, (i + 1) * fs))).filter(
+        (k) => k.selfAddr === from.ips.v4 && k.peerAddr === DNS && k.selfPort === PROBE_SPORT,
+      );
+      return { sessions: sessions.length, flows: flowKeys.length };
+    };
+    expect(ours()).toEqual({ sessions: 0, flows: 0 });
+    const r = await client(from.node).unary<ExplainResponse>('state', 'Explain', {
+      source: from.key,
+      destination: DNS,
+      protocol: 'udp',
+      port: 53,
+      family: '',
+    });
+    expect(r).toMatchObject({ verdict: 'VERDICT_ALLOWED', reason: 'SERVICE' });
+    expect(ours()).toEqual({ sessions: 0, flows: 0 });
+    // positive control: the same path with a real datagram makes both
+    const script = `const s = require('node:dgram').createSocket('udp4'); s.bind(${PROBE_SPORT}, () => s.send('x', 53, '${DNS}', () => s.close()));`;
+    await run('ip', ['netns', 'exec', from.netns, process.execPath, '-e', script]);
+    await timeUntil(() => ours().sessions === 1 && ours().flows === 1, 2000, 'the real datagram made a session and a flow');
   });
 
   it('a client that is not ours (Python grpcio, stubs generated from proto/) lists flows and health over the unix socket', async () => {

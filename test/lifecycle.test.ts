@@ -23,15 +23,11 @@ const ISOLATED = new Set(['isolated-namespace-demo/pod1', 'isolated-namespace-de
 const exampleOpen = (a: string, b: string): boolean => ISOLATED.has(a) === ISOLATED.has(b);
 const LAB = 't4blife';
 const INSTANCE = `${LAB}-node1`;
-const ARCH_INC = `/usr/include/${execFileSync('uname', ['-m'], { encoding: 'utf8' }).trim()}-linux-gnu`;
-
-/** The programs compiled again with a define that changes nothing: a different build. */
+/** The programs compiled again (the Makefile's flags) with a define that changes nothing: a different build. */
 function otherBuild(dir: string): void {
-  for (const prog of ['from_pod', 'to_pod']) {
-    execFileSync('clang', [
-      '-O2', '-g', '-target', 'bpf', '-Wall', '-Werror', '-I', path.join(ROOT, 'bpf'), '-I', ARCH_INC,
-      '-DVW_LIFECYCLE_TEST_BUILD=2', '-c', path.join(ROOT, 'bpf', `${prog}.c`), '-o', path.join(dir, `${prog}.o`),
-    ]);
+  const cflags = execFileSync('make', ['-s', '--no-print-directory', 'print-bpf-cflags'], { cwd: ROOT, encoding: 'utf8' }).trim().split(/\s+/);
+  for (const prog of ['from_pod', 'to_pod', 'session_gc']) {
+    execFileSync('clang', [...cflags, '-DVW_LIFECYCLE_TEST_BUILD=2', '-c', `bpf/${prog}.c`, '-o', path.join(dir, `${prog}.o`)], { cwd: ROOT });
   }
 }
 

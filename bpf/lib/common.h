@@ -53,6 +53,11 @@
 #define VW_TCP_DOFF_MIN      5         /* 20-byte TCP header            */
 #define VW_TCP_DOFF_UNIT     4
 #define VW_SCTP_HDR_LEN      12        /* ports, verification tag, csum */
+#define VW_SCTP_CHUNK_INIT   1         /* the chunk that opens an association */
+#define VW_TCP_FIN 0x01
+#define VW_TCP_SYN 0x02
+#define VW_TCP_RST 0x04
+#define VW_TCP_ACK 0x10
 
 /* IPv6 fragment header (the kernel's struct frag_hdr is not uapi). */
 struct vw_ipv6_frag_hdr {
@@ -60,6 +65,20 @@ struct vw_ipv6_frag_hdr {
 	__u8 reserved;
 	__be16 frag_off;
 	__be32 identification;
+};
+
+#define VW_TCP_FLAGS_BYTE 13 /* offset of FIN..CWR in the TCP header */
+
+/* SCTP common header and the type of the first chunk (linux/sctp.h is not
+ * needed for four fields). */
+struct vw_sctp_hdr {
+	__be16 sport;
+	__be16 dport;
+	__be32 vtag;
+	__be32 checksum;
+	__u8 chunk_type;
+	__u8 chunk_flags;
+	__be16 chunk_len;
 };
 
 /* ARP (linux/if_arp.h drags in libc headers, so spelled out here). */
@@ -84,17 +103,23 @@ union vw_addr {
 	__u32 w[VW_ADDR_LEN / 4];
 };
 
-/* What the parsers learnt about an IP packet. */
+/* What the parsers learnt about a frame: the one parse that both the verdict
+ * and the flow accounting use. Fields the parse did not reach stay zero. */
 struct vw_pkt {
 	union vw_addr src;
 	union vw_addr dst;
+	__u16 eth_proto; /* host order; 0 when the Ethernet header is cut    */
 	__u8 is_ipv6;
-	__u8 l4_proto;  /* upper-layer protocol, after IPv6 extension headers */
-	__u8 hop_limit; /* IPv4 TTL or IPv6 hop limit                         */
-	__u8 fragment;  /* IPv4 MF/offset set, or an IPv6 fragment header     */
-	__u8 has_l4;    /* the L4 header is in this packet (not a later frag) */
-	__u8 icmp_type; /* valid when has_l4 and l4_proto is ICMP/ICMPv6      */
-	__be16 sport;   /* TCP/UDP/SCTP ports when has_l4, else 0             */
+	__u8 l4_proto;   /* upper-layer protocol, after IPv6 extension headers */
+	__u8 hop_limit;  /* IPv4 TTL or IPv6 hop limit                        */
+	__u8 fragment;   /* IPv4 MF/offset set, or an IPv6 fragment header    */
+	__u8 has_l4;     /* the L4 header is in this packet (not a later frag) */
+	__u8 icmp_type;  /* valid when has_l4 and l4_proto is ICMP/ICMPv6     */
+	__u8 tcp_flags;  /* valid when has_l4 and l4_proto is TCP (FIN..CWR)  */
+	__u8 sctp_chunk; /* valid when has_l4 and l4_proto is SCTP: 1st chunk */
+	__u8 probe;      /* an explain test run: decide, but change no map    */
+	__u8 pad;
+	__be16 sport;    /* TCP/UDP/SCTP ports when has_l4, else 0            */
 	__be16 dport;
 };
 

@@ -7,16 +7,15 @@
  * cannot drown the agent (a flood of *new* flows fills the ring, and what
  * does not fit is counted in flow_stats[VW_FSTAT_EVENTS_LOST]).
  *
- * The flow key is taken from the headers here, independently of the policy
- * parsers: the verdict is already final and this code must work for every
- * frame, including malformed ones. Only the first next header of IPv6 is
- * looked at (ports are 0 behind extension headers).
+ * The flow key comes from the same parse as the verdict (struct vw_pkt), so
+ * nothing the datapath allows is recorded under another protocol or port.
+ * For a frame the parse gave up on, the key has what it had read by then
+ * (a truncated Ethernet header: no addresses, ethertype 0).
  *
  * Cost: the shared LRU hash with atomic adds was chosen over a per-CPU LRU:
  * one flow's packets mostly stay on one CPU, a per-CPU value would make the
  * agent merge first/last/verdict over CPUs, and the atomics measured about
- * 5 ns per packet (bench part 1). Headers are read directly from the packet
- * (lib/load.h), not with bpf_skb_load_bytes.
+ * 5 ns per packet (bench part 1).
  *
  * Time is CLOCK_MONOTONIC_COARSE (bpf_ktime_get_coarse_ns: the timekeeper's
  * last tick, at most one tick, 4 ms at HZ=250, behind CLOCK_MONOTONIC). It
@@ -30,10 +29,7 @@
 
 #include "lib/common.h"
 #include "maps.h"
-#include "lib/load.h"
 
-#define VW_IPV4_FRAG_OFFSET_MASK 0x1fff
-#define VW_TCP_FLAGS_OFF 13 /* byte of the TCP header holding FIN..CWR */
 
 /* An explain probe (BPF_PROG_TEST_RUN with the magic in cb[0] and cb[1]):
  * decided like any packet, counted nowhere. */
@@ -50,76 +46,26 @@ static __always_inline void vw_flow_stat_inc(__u32 stat)
 		*v += 1; /* per-CPU slot */
 }
 
-static __always_inline int vw_flow_has_ports(__u8 proto)
+/* Key of the frame's flow, oriented to the local pod, from the packet parse
+ * the verdict used (so a port behind an IPv6 extension header is the port
+ * the policy saw). Returns 0 for frames that are not tracked (allowed
+ * non-IP frames: ARP and the like). */
+static __always_inline int vw_flow_key_of(const struct __sk_buff *skb, const struct vw_pkt *pkt, __u32 dir,
+					  __u32 verdict, struct vw_flow_key *key)
 {
-	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP;
-}
+	const union vw_addr *self = dir == VW_DIR_FROM_POD ? &pkt->src : &pkt->dst;
+	const union vw_addr *peer = dir == VW_DIR_FROM_POD ? &pkt->dst : &pkt->src;
+	__u16 sport = bpf_ntohs(pkt->sport), dport = bpf_ntohs(pkt->dport);
 
-/* Key of the frame's flow, oriented to the local pod. Returns 0 for frames
- * that are not tracked (allowed non-IP frames: ARP and the like). */
-static __always_inline int vw_flow_key_of(struct __sk_buff *skb, __u32 dir, __u32 verdict,
-					  struct vw_flow_key *key, __u8 *tcp_flags)
-{
-	union vw_addr src = {}, dst = {};
-	__u16 sport = 0, dport = 0, proto_l2;
-	__u32 l4_off = 0;
-	__be16 h_proto;
-	__u8 proto = 0;
-
-	/* the ethertype ends the header: reading it checks the header is whole */
-	if (vw_load_hdr(skb, ETH_HLEN - sizeof(h_proto), &h_proto) < 0)
-		proto_l2 = 0; /* truncated: tracked as a drop with no addresses */
-	else
-		proto_l2 = bpf_ntohs(h_proto);
-
-	if (proto_l2 == ETH_P_IP) {
-		struct iphdr ip;
-
-		if (vw_load_hdr(skb, ETH_HLEN, &ip) == 0) {
-			vw_addr_set_v4(&src, ip.saddr);
-			vw_addr_set_v4(&dst, ip.daddr);
-			proto = ip.protocol;
-			if (!(bpf_ntohs(ip.frag_off) & VW_IPV4_FRAG_OFFSET_MASK))
-				l4_off = ETH_HLEN + ip.ihl * 4;
-		}
-	} else if (proto_l2 == ETH_P_IPV6) {
-		struct ipv6hdr ip6;
-
-		if (vw_load_hdr(skb, ETH_HLEN, &ip6) == 0) {
-			vw_addr_set_v6(&src, &ip6.saddr);
-			vw_addr_set_v6(&dst, &ip6.daddr);
-			proto = ip6.nexthdr;
-			l4_off = ETH_HLEN + sizeof(ip6);
-		}
-	} else if (verdict == VW_VERDICT_ALLOWED) {
+	if (pkt->eth_proto != ETH_P_IP && pkt->eth_proto != ETH_P_IPV6 && verdict == VW_VERDICT_ALLOWED)
 		return 0;
-	}
-
-	if (l4_off && vw_flow_has_ports(proto)) {
-		struct vw_ports ports;
-
-		if (vw_load_hdr(skb, l4_off, &ports) == 0) {
-			sport = bpf_ntohs(ports.src);
-			dport = bpf_ntohs(ports.dst);
-		}
-		if (proto == IPPROTO_TCP && vw_load_hdr(skb, l4_off + VW_TCP_FLAGS_OFF, tcp_flags) < 0)
-			*tcp_flags = 0; /* not in the frame */
-	}
-
-	if (dir == VW_DIR_FROM_POD) {
-		__builtin_memcpy(key->self_addr, src.b, VW_ADDR_LEN);
-		__builtin_memcpy(key->peer_addr, dst.b, VW_ADDR_LEN);
-		key->self_port = sport;
-		key->peer_port = dport;
-	} else {
-		__builtin_memcpy(key->self_addr, dst.b, VW_ADDR_LEN);
-		__builtin_memcpy(key->peer_addr, src.b, VW_ADDR_LEN);
-		key->self_port = dport;
-		key->peer_port = sport;
-	}
+	__builtin_memcpy(key->self_addr, self->b, VW_ADDR_LEN);
+	__builtin_memcpy(key->peer_addr, peer->b, VW_ADDR_LEN);
+	key->self_port = dir == VW_DIR_FROM_POD ? sport : dport;
+	key->peer_port = dir == VW_DIR_FROM_POD ? dport : sport;
 	key->ifindex = skb->ifindex;
-	key->ethertype = proto_l2;
-	key->proto = proto;
+	key->ethertype = pkt->eth_proto;
+	key->proto = pkt->l4_proto;
 	return 1;
 }
 
@@ -166,11 +112,11 @@ static __always_inline void vw_flow_add(struct vw_flow *f, __u32 dir, struct vw_
 
 /* Account one packet whose verdict is final; returns the decision unchanged
  * so the call wraps the program's decision in place. */
-static __always_inline struct vw_decision vw_flow_track(struct __sk_buff *skb, __u32 dir, struct vw_decision d)
+static __always_inline struct vw_decision vw_flow_track(struct __sk_buff *skb, const struct vw_pkt *pkt, __u32 dir,
+						       struct vw_decision d)
 {
 	struct vw_flow_key key = {};
 	struct vw_flow *f;
-	__u8 tcp_flags = 0;
 	__u64 now;
 
 	if (vw_is_probe(skb)) {
@@ -179,7 +125,7 @@ static __always_inline struct vw_decision vw_flow_track(struct __sk_buff *skb, _
 		skb->cb[3] = d.code;
 		return d;
 	}
-	if (!vw_flow_key_of(skb, dir, d.verdict, &key, &tcp_flags))
+	if (!vw_flow_key_of(skb, pkt, dir, d.verdict, &key))
 		return d;
 	now = bpf_ktime_get_coarse_ns(); /* see the top of this file */
 
@@ -202,7 +148,7 @@ static __always_inline struct vw_decision vw_flow_track(struct __sk_buff *skb, _
 		f->event_ns = now;
 		vw_flow_event(&key, VW_EVENT_DROP, dir, d, skb->len, now);
 	}
-	vw_flow_add(f, dir, d, skb->len, tcp_flags, now);
+	vw_flow_add(f, dir, d, skb->len, pkt->has_l4 ? pkt->tcp_flags : 0, now);
 	return d;
 }
 

@@ -76,7 +76,7 @@ static __always_inline __u32 vw_parse_l4(struct __sk_buff *skb, struct vw_pkt *p
 		need = sizeof(struct udphdr);
 		break;
 	case IPPROTO_SCTP:
-		need = VW_SCTP_HDR_LEN;
+		need = sizeof(struct vw_sctp_hdr); /* the common header and a chunk's type */
 		break;
 	case IPPROTO_ICMP:
 		need = VW_ICMP_HDR_LEN;
@@ -101,8 +101,16 @@ static __always_inline __u32 vw_parse_l4(struct __sk_buff *skb, struct vw_pkt *p
 			return VW_DROP_MALFORMED;
 		pkt->sport = tcp.source;
 		pkt->dport = tcp.dest;
-	} else if (vw_proto_has_ports(pkt->l4_proto)) {
-		/* source and destination port lead UDP and SCTP alike */
+		pkt->tcp_flags = ((const __u8 *)&tcp)[VW_TCP_FLAGS_BYTE];
+	} else if (pkt->l4_proto == IPPROTO_SCTP) {
+		struct vw_sctp_hdr sctp;
+
+		if (vw_load_hdr(skb, off, &sctp) < 0)
+			return VW_DROP_MALFORMED;
+		pkt->sport = sctp.sport;
+		pkt->dport = sctp.dport;
+		pkt->sctp_chunk = sctp.chunk_type;
+	} else if (pkt->l4_proto == IPPROTO_UDP) {
 		struct vw_ports ports;
 
 		if (vw_load_hdr(skb, off, &ports) < 0)
@@ -185,17 +193,18 @@ static __always_inline __u32 vw_parse_ipv4(struct __sk_buff *skb, struct vw_pkt 
 	/* the L4 header starts after the options, wherever ihl puts it */
 	l4_off = VW_L3_OFF + hdr_len;
 
-	if (hdr_len > sizeof(ip)) {
-		reason = vw_check_ipv4_options(skb, VW_L3_OFF + sizeof(ip), hdr_len - sizeof(ip));
-		if (reason)
-			return reason;
-	}
-
+	/* addresses first: a drop for bad options still shows in its flow */
 	pkt->is_ipv6 = 0;
 	vw_addr_set_v4(&pkt->src, ip.saddr);
 	vw_addr_set_v4(&pkt->dst, ip.daddr);
 	pkt->l4_proto = ip.protocol;
 	pkt->hop_limit = ip.ttl;
+
+	if (hdr_len > sizeof(ip)) {
+		reason = vw_check_ipv4_options(skb, VW_L3_OFF + sizeof(ip), hdr_len - sizeof(ip));
+		if (reason)
+			return reason;
+	}
 
 	frag = bpf_ntohs(ip.frag_off);
 	pkt->fragment = (frag & (VW_IPV4_MF | VW_IPV4_OFFSET)) != 0;
@@ -236,6 +245,7 @@ static __always_inline __u32 vw_parse_ipv6(struct __sk_buff *skb, struct vw_pkt 
 	vw_addr_set_v6(&pkt->dst, &ip6.daddr);
 	pkt->hop_limit = ip6.hop_limit;
 	nexthdr = ip6.nexthdr;
+	pkt->l4_proto = nexthdr; /* until the walk finds the upper layer (for flows of drops) */
 
 	for (i = 0; i < VW_IPV6_MAX_EXT_HDRS; i++) {
 		if (!vw_ipv6_is_ext(nexthdr))

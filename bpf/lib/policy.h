@@ -78,11 +78,16 @@ static __always_inline struct vw_decision vw_decide(const struct vw_endpoint *se
 {
 	const union vw_addr *peer_addr = dir == VW_DIR_FROM_POD ? &pkt->dst : &pkt->src;
 	struct vw_endpoint *peer = vw_lookup_endpoint(peer_addr);
+	struct vw_decision d;
 	__u32 kind;
 
-	/* Rule 6, the node: kubelet probes work even for a quarantined pod. */
-	if (peer && (peer->flags & VW_EP_HOST))
+	/* Rule 6, the node: kubelet probes work even for a quarantined pod. A
+	 * NodePort or hostPort on a node address leads to pods, though. */
+	if (peer && (peer->flags & VW_EP_HOST)) {
+		if (dir == VW_DIR_FROM_POD && vw_service_frontend(pkt, self, &d))
+			return d;
 		return vw_allow(VW_RULE_NOT_POD);
+	}
 	if (vw_addr_is_link_scope(peer_addr))
 		return vw_allow(VW_RULE_NOT_POD);
 
@@ -105,9 +110,15 @@ static __always_inline struct vw_decision vw_decide(const struct vw_endpoint *se
 		return dir == VW_DIR_FROM_POD ? vw_service_to_vip(pkt, self->vrf_id) : vw_service_from_vip(pkt);
 	if (kind == VW_CIDR_POD)
 		return vw_drop(VW_DROP_UNKNOWN_ENDPOINT);
-	/* Rule 6, outside the cluster. */
-	if (vw_network_denies_external(self->vrf_id))
+	/* Rule 6, outside the cluster, unless it is a Service frontend (a
+	 * LoadBalancer or external IP, or a node address we do not know). */
+	if (dir == VW_DIR_FROM_POD && vw_service_frontend(pkt, self, &d))
+		return d;
+	if (vw_network_denies_external(self->vrf_id)) {
+		if (dir == VW_DIR_TO_POD && vw_service_frontend_reply(pkt, self))
+			return vw_allow(VW_RULE_REPLY);
 		return vw_drop(VW_DROP_EXTERNAL_DENIED);
+	}
 	return vw_allow(VW_RULE_NOT_POD);
 }
 

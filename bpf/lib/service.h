@@ -4,6 +4,11 @@
  * port) and 5 (replies), with the session table that makes rule 5 work
  * without netfilter conntrack.
  *
+ * A Service has no network of its own: the compile step gives its ClusterIP
+ * entries for the networks that may reach its backends (rules 1 and 2), or
+ * VW_SVC_ANY_VRF when it is shared; only shared Services have `backends`
+ * entries (rule 4).
+ *
  * Where each form of a Service connection is seen on a node with kube-proxy
  * DNAT in PREROUTING:
  *   client's from_pod  client:cport -> VIP:port          rule 3, session made
@@ -22,6 +27,7 @@
 #include "lib/common.h"
 #include "lib/addr.h"
 #include "lib/parse.h"
+#include "lib/session.h"
 #include "maps.h"
 
 /* What a packet is to the port-based rules. */
@@ -57,50 +63,12 @@ static __always_inline struct vw_svc_value *vw_svc_lookup(void *map, const union
 	return bpf_map_lookup_elem(map, &key);
 }
 
-static __always_inline void vw_session_key_of(struct vw_session_key *key, const union vw_addr *saddr,
-					      const union vw_addr *daddr, __be16 sport, __be16 dport, __u8 proto)
+/* Rule 3 or 4 allowed the client's packet: its session, or SESSION_LIMIT. */
+static __always_inline struct vw_decision vw_service_allow(const struct vw_pkt *pkt, __u32 rule)
 {
-	__builtin_memcpy(key->saddr, saddr->b, VW_ADDR_LEN);
-	__builtin_memcpy(key->daddr, daddr->b, VW_ADDR_LEN);
-	key->sport = sport;
-	key->dport = dport;
-	key->proto = proto;
-}
+	__u32 reason = vw_session_forward(pkt, rule);
 
-/* Record (or refresh) the connection this packet opens, as sent. */
-static __always_inline void vw_session_open(const struct vw_pkt *pkt, __u32 svc_vrf, __u32 rule)
-{
-	struct vw_session_key key = {};
-	struct vw_session *s;
-	struct vw_session fresh = {};
-	__u64 now = bpf_ktime_get_ns();
-
-	vw_session_key_of(&key, &pkt->src, &pkt->dst, pkt->sport, pkt->dport, pkt->l4_proto);
-	s = bpf_map_lookup_elem(&sessions, &key);
-	if (s) {
-		s->last_seen_ns = now;
-		return;
-	}
-	fresh.last_seen_ns = now;
-	fresh.svc_vrf = svc_vrf;
-	fresh.rule = rule;
-	/* If the table is full the LRU evicts its oldest entry; a failed update
-	 * only costs this connection its replies (fail closed). */
-	bpf_map_update_elem(&sessions, &key, &fresh, BPF_ANY);
-}
-
-/* Is this packet a reply within a recorded connection (its reverse is one)? */
-static __always_inline int vw_session_is_reply(const struct vw_pkt *pkt)
-{
-	struct vw_session_key key = {};
-	struct vw_session *s;
-
-	vw_session_key_of(&key, &pkt->dst, &pkt->src, pkt->dport, pkt->sport, pkt->l4_proto);
-	s = bpf_map_lookup_elem(&sessions, &key);
-	if (!s)
-		return 0;
-	s->last_seen_ns = bpf_ktime_get_ns();
-	return 1;
+	return reason ? vw_drop(reason) : vw_allow(rule);
 }
 
 /*
@@ -110,8 +78,6 @@ static __always_inline int vw_session_is_reply(const struct vw_pkt *pkt)
  */
 static __always_inline struct vw_decision vw_service_between_pods(const struct vw_pkt *pkt, __u32 sender_vrf)
 {
-	struct vw_svc_value *svc;
-
 	switch (vw_l4_class(pkt)) {
 	case VW_L4_NO_PORTS:
 		return vw_drop(VW_DROP_ISOLATED);
@@ -120,12 +86,9 @@ static __always_inline struct vw_decision vw_service_between_pods(const struct v
 	default:
 		break;
 	}
-	svc = vw_svc_lookup(&backends, &pkt->dst, pkt->dport, pkt->l4_proto, sender_vrf);
-	if (svc) {
-		vw_session_open(pkt, svc->svc_vrf, VW_RULE_SERVICE_BACKEND);
-		return vw_allow(VW_RULE_SERVICE_BACKEND); /* rule 4 */
-	}
-	if (vw_session_is_reply(pkt))
+	if (vw_svc_lookup(&backends, &pkt->dst, pkt->dport, pkt->l4_proto, sender_vrf))
+		return vw_service_allow(pkt, VW_RULE_SERVICE_BACKEND); /* rule 4 */
+	if (vw_session_reply(pkt))
 		return vw_allow(VW_RULE_REPLY); /* rule 5 */
 	return vw_drop(VW_DROP_ISOLATED);
 }
@@ -134,8 +97,6 @@ static __always_inline struct vw_decision vw_service_between_pods(const struct v
  * ranges: it must be a ClusterIP:port this network may use (rule 3). */
 static __always_inline struct vw_decision vw_service_to_vip(const struct vw_pkt *pkt, __u32 self_vrf)
 {
-	struct vw_svc_value *svc;
-
 	switch (vw_l4_class(pkt)) {
 	case VW_L4_NO_PORTS:
 		return vw_drop(VW_DROP_SERVICE_DENIED);
@@ -144,11 +105,9 @@ static __always_inline struct vw_decision vw_service_to_vip(const struct vw_pkt 
 	default:
 		break;
 	}
-	svc = vw_svc_lookup(&services, &pkt->dst, pkt->dport, pkt->l4_proto, self_vrf);
-	if (!svc)
+	if (!vw_svc_lookup(&services, &pkt->dst, pkt->dport, pkt->l4_proto, self_vrf))
 		return vw_drop(VW_DROP_SERVICE_DENIED);
-	vw_session_open(pkt, svc->svc_vrf, VW_RULE_SERVICE);
-	return vw_allow(VW_RULE_SERVICE); /* rule 3 */
+	return vw_service_allow(pkt, VW_RULE_SERVICE); /* rule 3 */
 }
 
 /* The local pod receives from an address in the service ranges: only a reply
@@ -163,9 +122,69 @@ static __always_inline struct vw_decision vw_service_from_vip(const struct vw_pk
 	default:
 		break;
 	}
-	if (vw_session_is_reply(pkt))
+	if (vw_session_reply(pkt))
 		return vw_allow(VW_RULE_REPLY);
 	return vw_drop(VW_DROP_NO_SESSION);
+}
+
+/* Is addr:port/proto a Service frontend outside the service ranges (it has
+ * the VW_SVC_FRONTEND_VRF marker)? */
+static __always_inline int vw_svc_is_frontend(const union vw_addr *addr, const struct vw_pkt *pkt, __be16 port)
+{
+	struct vw_svc_key key = {};
+
+	__builtin_memcpy(key.addr, addr->b, VW_ADDR_LEN);
+	key.port = port;
+	key.proto = pkt->l4_proto;
+	key.client_vrf = VW_SVC_FRONTEND_VRF;
+	return bpf_map_lookup_elem(&services, &key) != NULL;
+}
+
+/*
+ * The local pod `self` sends to a node address or an address outside the
+ * cluster ranges. kube-proxy (NodePort on any node address, LoadBalancer and
+ * external IPs) and the portmap plugin (hostPort) DNAT such packets to pods
+ * and may SNAT them to the node, so the receiver would see "the node" (rule
+ * 6): the frontend is judged here like a ClusterIP (design section 3). The
+ * destination's own marker first, then the NodePort marker for any address.
+ * Returns 1 with *d set when the destination is a frontend.
+ *
+ * Only what opens a connection is judged for TCP (SYN without ACK): NAT
+ * needs it to start one, and a pod's answers to the node (kubelet probes:
+ * SYN+ACK to the node's ephemeral port) must never match a NodePort.
+ */
+static __always_inline int vw_service_frontend(const struct vw_pkt *pkt, const struct vw_endpoint *self,
+					       struct vw_decision *d)
+{
+	const union vw_addr any_node = {};
+	const union vw_addr *addr = &pkt->dst;
+
+	if (vw_l4_class(pkt) != VW_L4_PORTS)
+		return 0; /* no ports; a later fragment follows its first, judged here */
+	if (pkt->l4_proto == IPPROTO_TCP && (pkt->tcp_flags & (VW_TCP_SYN | VW_TCP_ACK)) != VW_TCP_SYN)
+		return 0;
+	if (!vw_svc_is_frontend(addr, pkt, pkt->dport)) {
+		if (!vw_svc_is_frontend(&any_node, pkt, pkt->dport))
+			return 0;
+		addr = &any_node;
+	}
+	if ((self->flags & VW_EP_QUARANTINE) || self->vrf_id == 0)
+		*d = vw_drop(VW_DROP_QUARANTINED); /* vrf 0 would match the every-network entries */
+	else if (vw_svc_lookup(&services, addr, pkt->dport, pkt->l4_proto, self->vrf_id))
+		*d = vw_allow(VW_RULE_SERVICE); /* rule 3; replies come from the node or the frontend */
+	else
+		*d = vw_drop(VW_DROP_SERVICE_DENIED);
+	return 1;
+}
+
+/* To a pod whose network denies outside addresses: a reply from a
+ * LoadBalancer or external IP of a Service the pod may use (kube-proxy
+ * un-DNATs it to come from there) is not "outside". */
+static __always_inline int vw_service_frontend_reply(const struct vw_pkt *pkt, const struct vw_endpoint *self)
+{
+	if (vw_l4_class(pkt) != VW_L4_PORTS || !vw_svc_is_frontend(&pkt->src, pkt, pkt->sport))
+		return 0;
+	return vw_svc_lookup(&services, &pkt->src, pkt->sport, pkt->l4_proto, self->vrf_id) != NULL;
 }
 
 #endif /* VW_LIB_SERVICE_H */

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
+import { VW_EP_LOCAL } from '../bpf/abi.js';
 import { native, type NativeAddon } from '../bpf/native.js';
 import { compile } from '../model/compile.js';
 import { emptyAllocation } from '../model/vrf.js';
@@ -17,7 +18,7 @@ import ipaddr from 'ipaddr.js';
 import { InterfaceDiscovery, applyNeighbours, canonicalIp, type Discovered } from './discovery.js';
 import { desiredImages, type MapImages } from './images.js';
 import { applyPlans, planDiff, planSync } from './mapsync.js';
-import { pruneSessions } from './sessions.js';
+import { DEFAULT_SESSION_SETTINGS, SessionKeeper, type SessionSettings, type SweepResult } from './sessions.js';
 import { writeJsonAtomic } from '../util/files.js';
 import { Observability, type ObservabilityConfig } from '../api/observability.js';
 
@@ -28,7 +29,7 @@ export interface AgentConfig {
   bpffsRoot: string;
   /** run directory holding one directory per agent instance (status, VRF ids) */
   runDir: string;
-  /** where from_pod.o and to_pod.o are */
+  /** where from_pod.o, to_pod.o and session_gc.o are */
   bpfDir: string;
   podCIDRs: string[];
   serviceCIDRs: string[];
@@ -38,8 +39,10 @@ export interface AgentConfig {
   maxEndpoints?: number;
   /** flow statistics, gRPC API and metrics (issue 5); absent = none */
   observability?: ObservabilityConfig;
-  /** size of the Service session table (LRU; default VW_SESSIONS_MAX) */
+  /** size of the Service session table (default VW_SESSIONS_MAX) */
   maxSessions?: number;
+  /** session quota, timeouts and sweep period (default DEFAULT_SESSION_SETTINGS) */
+  sessions?: SessionSettings;
 }
 
 export interface AgentStatus {
@@ -66,6 +69,10 @@ export class Agent {
   private dirty = false;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sessions: SessionKeeper | undefined;
+  /** what the last reconcile wrote, for the session sweeps between reconciles */
+  private sessionView: { local: Set<string>; endpoints: ReadonlyMap<string, unknown> } | undefined;
   private monitor: ChildProcess | undefined;
   private unsubscribe: (() => void) | undefined;
   private lastPlacements = new Map<string, string>();
@@ -117,6 +124,8 @@ export class Agent {
       ...(this.config.maxSessions !== undefined ? { sessions: this.config.maxSessions } : {}),
     };
     this.dp = loadDatapath(this.bpf, this.config.bpfDir, this.paths, sizes);
+    // Timeouts and quota are in the config map before any program is attached.
+    this.sessions = new SessionKeeper(this.bpf, this.dp.maps, this.dp.sessionGc, this.config.sessions ?? DEFAULT_SESSION_SETTINGS);
     this.attacher = new Attacher(this.bpf, this.paths.links, this.dp.programs, this.log, this.config.attachMode);
     this.allocation = this.readAllocation();
     this.log.info({ instance: this.config.instance, pins: this.paths.root, adopting }, 'datapath loaded');
@@ -155,12 +164,30 @@ export class Agent {
       this.schedule();
     }, this.config.resyncMs);
     this.timer.unref();
+    this.sweepTimer = setInterval(() => this.sweepSessions(), (this.config.sessions ?? DEFAULT_SESSION_SETTINGS).sweepMs);
+    this.sweepTimer.unref();
+  }
+
+  /** Remove expired and no longer allowed sessions; never throws (a timer calls it). */
+  private sweepSessions(): SweepResult | undefined {
+    const view = this.sessionView;
+    if (!this.sessions || !view || this.stopped) return undefined;
+    try {
+      const r = this.sessions.sweep(view.local, (addr) => view.endpoints.has(addr));
+      this.obs?.sessionsSwept(r);
+      if (r.expired + r.revoked > 0) this.log.debug(r, 'sessions swept');
+      return r;
+    } catch (e) {
+      this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'session sweep failed');
+      return undefined;
+    }
   }
 
   /** Stop watching. Pins stay: enforcement continues without the agent. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.unsubscribe?.();
     this.monitor?.kill();
     await this.source.stop();
@@ -234,7 +261,10 @@ export class Agent {
     const maps = applyPlans(this.bpf, plans);
     this.written = images;
     // A policy change must not leave replies of now-refused connections open.
-    const prunedSessions = maps.updated + maps.deleted > 0 ? pruneSessions(this.bpf, dp.maps.sessions, desired) : 0;
+    const local = new Set<string>();
+    for (const [addr, ep] of desired.endpoints) if (ep.flags & VW_EP_LOCAL) local.add(addr);
+    this.sessionView = { local, endpoints: desired.endpoints };
+    const prunedSessions = maps.updated + maps.deleted > 0 ? (this.sweepSessions()?.revoked ?? 0) : 0;
 
     const want = new Set<number>();
     for (const ifindexes of desired.attach.values()) for (const i of ifindexes) want.add(i);

@@ -147,7 +147,7 @@ export const AGENT_OPTIONS = [
     name: 'bpf-dir',
     kind: 'string',
     arg: '<dir>',
-    description: 'directory with from_pod.o and to_pod.o (default: build/bpf of this installation)',
+    description: 'directory with from_pod.o, to_pod.o and session_gc.o (default: build/bpf of this installation)',
   },
   {
     name: 'pod-cidr',
@@ -193,7 +193,68 @@ export const AGENT_OPTIONS = [
     arg: '<n>',
     min: 1,
     integer: true,
-    description: 'size of the Service session table, an LRU (only when the map is first created; default 65536)',
+    description:
+      'size of the Service session table (only when the map is first created; default 262144); ' +
+      'each client address gets at most its fair share of it (see --session-quota)',
+  },
+  {
+    name: 'session-quota',
+    kind: 'number',
+    arg: '<n>',
+    default: 4096,
+    min: 1,
+    integer: true,
+    description:
+      'most live Service sessions one client address may hold on this node; lowered to the table size ' +
+      'divided by the addresses holding sessions when the table could not hold them all',
+  },
+  {
+    name: 'session-timeout-tcp',
+    kind: 'number',
+    arg: '<seconds>',
+    default: 21600,
+    min: 1,
+    description: 'idle timeout of an answered TCP Service session',
+  },
+  {
+    name: 'session-timeout-tcp-syn',
+    kind: 'number',
+    arg: '<seconds>',
+    default: 60,
+    min: 1,
+    description: 'idle timeout of a TCP Service session not yet answered',
+  },
+  {
+    name: 'session-timeout-tcp-close',
+    kind: 'number',
+    arg: '<seconds>',
+    default: 10,
+    min: 1,
+    description: 'how long a TCP Service session stays after RST or FIN both ways',
+  },
+  {
+    name: 'session-timeout-udp',
+    kind: 'number',
+    arg: '<seconds>',
+    default: 30,
+    min: 1,
+    description: 'idle timeout of a UDP Service session',
+  },
+  {
+    name: 'session-timeout-other',
+    kind: 'number',
+    arg: '<seconds>',
+    default: 60,
+    min: 1,
+    description: 'idle timeout of an SCTP Service session',
+  },
+  {
+    name: 'session-sweep',
+    kind: 'number',
+    arg: '<seconds>',
+    default: 5,
+    min: 0.1,
+    description: 'period of the sweep that removes expired Service sessions and recomputes the quota',
   },
   {
     name: 'log-file',
@@ -499,7 +560,7 @@ export function loadAgentConfig(inputs: LoadInputs): ResolvedAgent {
 
   const bpfDir = s.bpfDir ?? inputs.defaultBpfDir;
   if (!s.cleanup) {
-    for (const f of ['from_pod.o', 'to_pod.o']) {
+    for (const f of ['from_pod.o', 'to_pod.o', 'session_gc.o']) {
       need(fs.existsSync(path.join(bpfDir, f)), 'bpf-dir', `--bpf-dir ${bpfDir}: no ${f} (build it with: make bpf)`);
     }
   }
@@ -516,6 +577,17 @@ export function loadAgentConfig(inputs: LoadInputs): ResolvedAgent {
     resyncMs: s.resync * 1000,
     ...(s.maxEndpoints !== undefined ? { maxEndpoints: s.maxEndpoints } : {}),
     ...(s.maxSessions !== undefined ? { maxSessions: s.maxSessions } : {}),
+    sessions: {
+      quota: s.sessionQuota,
+      sweepMs: s.sessionSweep * 1000,
+      timeoutsSec: {
+        tcp: s.sessionTimeoutTcp,
+        tcpSyn: s.sessionTimeoutTcpSyn,
+        tcpClose: s.sessionTimeoutTcpClose,
+        udp: s.sessionTimeoutUdp,
+        other: s.sessionTimeoutOther,
+      },
+    },
     observability: observabilityOf(s),
   };
   return { settings: s, origins, config };

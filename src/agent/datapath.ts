@@ -15,11 +15,15 @@ export const MAP_NAMES = [
   'services',
   'backends',
   'sessions',
+  'session_owners',
+  'config',
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 
 export interface Datapath {
   programs: Programs;
+  /** the session sweep (bpf/session_gc.c), run by the agent, never attached */
+  sessionGc: number;
   maps: Record<MapName, number>;
 }
 
@@ -53,21 +57,26 @@ export function loadDatapath(
 
   const fromFile = path.join(bpfDir, 'from_pod.o');
   const toFile = path.join(bpfDir, 'to_pod.o');
+  const gcFile = path.join(bpfDir, 'session_gc.o');
   const from = bpf.loadObject(fromFile, { pinRoot: paths.maps, maxEntries: sizes });
   const to = bpf.loadObject(toFile, { pinRoot: paths.maps, maxEntries: sizes });
+  const gc = bpf.loadObject(gcFile, { pinRoot: paths.maps, maxEntries: sizes });
 
   const maps = {} as Record<MapName, number>;
   for (const name of MAP_NAMES) maps[name] = required(from.maps, name, fromFile);
   // to_pod's map fds refer to the same pinned maps, and internal maps
   // (.rodata and the like) are held by the programs: keep one set open.
   const keep = new Set(Object.values(maps));
-  for (const fd of [...Object.values(from.maps), ...Object.values(to.maps)]) if (!keep.has(fd)) bpf.closeFd(fd);
+  for (const fd of [...Object.values(from.maps), ...Object.values(to.maps), ...Object.values(gc.maps)]) {
+    if (!keep.has(fd)) bpf.closeFd(fd);
+  }
   return {
     programs: { fromPod: required(from.programs, 'from_pod', fromFile), toPod: required(to.programs, 'to_pod', toFile) },
+    sessionGc: required(gc.programs, 'session_gc', gcFile),
     maps,
   };
 }
 
 export function closeDatapath(bpf: NativeAddon, dp: Datapath): void {
-  for (const fd of [...Object.values(dp.maps), dp.programs.fromPod, dp.programs.toPod]) bpf.closeFd(fd);
+  for (const fd of [...Object.values(dp.maps), dp.programs.fromPod, dp.programs.toPod, dp.sessionGc]) bpf.closeFd(fd);
 }

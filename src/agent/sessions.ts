@@ -1,46 +1,133 @@
-// Sessions (rule 5) that the current policy no longer justifies. The datapath
-// only ever lets replies through a session, but after a change (a router
-// removed, a Service's network changed, a client moved to another network) a
-// session of a connection that would now be refused would keep its reply
-// direction open until the LRU evicts it. After every reconcile that changed
-// a map the agent removes those: the session's client must still be allowed
-// the server address:port/protocol by the desired services/backends entries.
-import { decodeSessionKey, Layout, VW_SVC_ANY_VRF, type SessionKey } from '../bpf/abi.js';
+// Upkeep of the session table (design section 3 rule 5). The programs own the
+// table and the per-client counts behind the quota; the agent only
+//  - writes the timeouts and the quota into the `config` map, and
+//  - runs the session_gc program (BPF_PROG_TEST_RUN) on a timer and after
+//    every reconcile that changed a map: it removes sessions idle past their
+//    timeout and sessions the current policy no longer allows (a router
+//    removed, a client moved to another network), in the kernel, so the
+//    counts stay exact.
+//
+// Fair share: the table is not an LRU, so nobody's traffic evicts anybody's
+// live session. A client address may hold at most `quota` sessions; when the
+// table could not hold every holder's quota, the quota is lowered to the
+// table size divided by the addresses that may hold sessions (this node's pod
+// addresses and every other address holding one), recomputed at each sweep.
+// A client over its share has its new connections refused
+// (VW_DROP_SESSION_LIMIT); nobody else's are.
+import {
+  decodeSessionOwner,
+  encodeConfig,
+  encodeEndpointKey,
+  decodeEndpointKey,
+  Layout,
+  VW_NS_PER_SEC,
+  type DatapathConfig,
+} from '../bpf/abi.js';
 import type { NativeAddon } from '../bpf/native.js';
-import { serviceEntryKey, type DesiredState } from '../model/types.js';
+import { SKB_CB_OFF, skbCtx } from '../bpf/skb.js';
 
-/** Does the desired state still allow the connection this session records? */
-export function sessionAllowed(s: SessionKey, desired: Pick<DesiredState, 'endpoints' | 'services' | 'backends'>): boolean {
-  const client = desired.endpoints.get(s.saddr);
-  if (client === undefined || client.vrfId === 0) return false;
-  const lookup = { addr: s.daddr, port: s.dport, protocol: s.protocol };
-  for (const map of [desired.services, desired.backends]) {
-    if (map.has(serviceEntryKey({ ...lookup, clientVrf: client.vrfId }))) return true;
-    if (map.has(serviceEntryKey({ ...lookup, clientVrf: VW_SVC_ANY_VRF }))) return true;
-  }
-  return false;
+export interface SessionSettings {
+  /** live sessions per client address at most */
+  quota: number;
+  /** sweep period */
+  sweepMs: number;
+  timeoutsSec: { tcp: number; tcpSyn: number; tcpClose: number; udp: number; other: number };
 }
 
-/** Delete the sessions `desired` no longer allows; returns how many. */
-export function pruneSessions(
-  bpf: NativeAddon,
-  fd: number,
-  desired: Pick<DesiredState, 'endpoints' | 'services' | 'backends'>,
-): number {
-  const dump = bpf.mapDump(fd);
-  const size = Layout.vw_session_key.size;
-  const stale: Buffer[] = [];
-  for (let i = 0; i < dump.count; i++) {
-    const key = dump.keys.subarray(i * size, (i + 1) * size);
-    let keep = false;
-    try {
-      keep = sessionAllowed(decodeSessionKey(key), desired);
-    } catch {
-      keep = false; // a protocol we never write: not ours to keep
-    }
-    if (!keep) stale.push(Buffer.from(key));
+export const DEFAULT_SESSION_SETTINGS: SessionSettings = {
+  quota: 4096,
+  sweepMs: 5000,
+  timeoutsSec: { tcp: 21600, tcpSyn: 60, tcpClose: 10, udp: 30, other: 60 },
+};
+
+export interface SessionMaps {
+  sessions: number;
+  session_owners: number;
+  config: number;
+}
+
+export interface SweepResult {
+  expired: number;
+  revoked: number;
+  /** sessions left */
+  live: number;
+  /** client addresses holding sessions */
+  holders: number;
+  /** the quota now in force */
+  quota: number;
+}
+
+/** The quota in force: the configured one, or the fair share of the table. */
+export function effectiveQuota(configured: number, tableSize: number, holders: number): number {
+  return Math.max(1, Math.min(configured, Math.floor(tableSize / Math.max(1, holders))));
+}
+
+const secondsToNs = (s: number): bigint => BigInt(Math.round(s * 1000)) * (VW_NS_PER_SEC / 1000n);
+
+export function datapathConfig(settings: SessionSettings, quota: number): DatapathConfig {
+  const t = settings.timeoutsSec;
+  return {
+    tcpSynTimeoutNs: secondsToNs(t.tcpSyn),
+    tcpEstablishedTimeoutNs: secondsToNs(t.tcp),
+    tcpClosingTimeoutNs: secondsToNs(t.tcpClose),
+    udpTimeoutNs: secondsToNs(t.udp),
+    otherTimeoutNs: secondsToNs(t.other),
+    sessionQuota: quota,
+  };
+}
+
+// Any frame will do: the program looks at no packet.
+const GC_FRAME = Buffer.alloc(64);
+const CONFIG_KEY = Buffer.alloc(4);
+
+export class SessionKeeper {
+  private readonly tableSize: number;
+  private quota: number;
+
+  constructor(
+    private readonly bpf: NativeAddon,
+    private readonly maps: SessionMaps,
+    private readonly gcProgram: number,
+    private readonly settings: SessionSettings,
+  ) {
+    this.tableSize = bpf.mapInfo(maps.sessions).maxEntries;
+    this.quota = settings.quota;
+    this.writeConfig();
   }
-  // A session that vanished meanwhile (LRU) makes a batch delete fail: one by one.
-  for (const key of stale) bpf.mapDelete(fd, key);
-  return stale.length;
+
+  get quotaInForce(): number {
+    return this.quota;
+  }
+
+  /**
+   * Remove expired and no longer allowed sessions, forget counts of addresses
+   * that are no endpoint any more, and recompute the quota.
+   * `localAddrs`: this node's pod addresses; `isEndpoint`: is an address known.
+   */
+  sweep(localAddrs: ReadonlySet<string>, isEndpoint: (addr: string) => boolean): SweepResult {
+    const run = this.bpf.progTestRun(this.gcProgram, GC_FRAME, 1, skbCtx(0));
+    const cb = (i: number) => run.ctxOut?.readUInt32LE(SKB_CB_OFF + 4 * i) ?? 0;
+    const holders = new Set(localAddrs);
+    const dump = this.bpf.mapDump(this.maps.session_owners);
+    const keySize = Layout.vw_endpoint_key.size;
+    const valueSize = Layout.vw_session_owner.size;
+    for (let i = 0; i < dump.count; i++) {
+      const addr = decodeEndpointKey(dump.keys.subarray(i * keySize, (i + 1) * keySize));
+      const { live } = decodeSessionOwner(dump.values.subarray(i * valueSize, (i + 1) * valueSize));
+      if (live > 0) holders.add(addr);
+      // Nobody can open a session for an address that is no endpoint, so a
+      // zero count there cannot change under us.
+      else if (!isEndpoint(addr)) this.bpf.mapDelete(this.maps.session_owners, encodeEndpointKey(addr));
+    }
+    const quota = effectiveQuota(this.settings.quota, this.tableSize, holders.size);
+    if (quota !== this.quota) {
+      this.quota = quota;
+      this.writeConfig();
+    }
+    return { expired: cb(0), revoked: cb(1), live: cb(2), holders: holders.size, quota };
+  }
+
+  private writeConfig(): void {
+    this.bpf.mapUpdate(this.maps.config, CONFIG_KEY, encodeConfig(datapathConfig(this.settings, this.quota)));
+  }
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { NativeAddon } from '../bpf/native.js';
+import type { SweepResult } from '../agent/sessions.js';
 import type { ClusterState, DesiredState } from '../model/types.js';
 import { Directory, buildDirectory } from '../flows/directory.js';
 import { FlowReader } from '../flows/reader.js';
@@ -139,6 +140,11 @@ export class Observability {
   }
 
   /** After each successful reconcile: new names for flows, health, latencies. */
+  /** A session sweep ran (src/agent/sessions.ts). */
+  sessionsSwept(r: SweepResult): void {
+    this.metrics?.sessionsSwept(r);
+  }
+
   synced(r: SyncReport): void {
     this.directory = buildDirectory(r.state, r.desired, this.agent.node);
     this.lastSync = r;

@@ -10,7 +10,7 @@ const DST_MAC = Buffer.from([0x02, 0x76, 0x77, 0, 0, 2]);
 const TTL = 64;
 const IPV4_DF = 0x4000;
 const TCP_SYN = 0x02;
-const PROBE_SPORT = 40000;
+export const PROBE_SPORT = 40000;
 const ICMP_ECHO = 8;
 const ICMPV6_ECHO = 128;
 

@@ -78,7 +78,19 @@ export const VW_SVC_SHARED = 1 << 0; // a shared Service (kube-system, default/k
 export const VW_SVC_ROUTER = 1 << 1; // a router joins the client's network and the backend's
 export const VW_SERVICES_MAX = 65536;
 export const VW_BACKENDS_MAX = 262144;
-export const VW_SESSIONS_MAX = 65536;
+export const VW_SESSIONS_MAX = 262144;
+export const VW_SESSION_OWNERS_MAX = 65536;
+export const VW_SESS_REPLIED = 1 << 0; // the server answered
+export const VW_SESS_FIN_FWD = 1 << 1; // TCP: the client sent FIN
+export const VW_SESS_FIN_REV = 1 << 2; // TCP: the server sent FIN
+export const VW_SESS_RST = 1 << 3; // TCP: either side sent RST
+export const VW_NS_PER_SEC = 1_000_000_000n;
+export const VW_DEFAULT_TCP_SYN_TIMEOUT_NS = 60n * VW_NS_PER_SEC;
+export const VW_DEFAULT_TCP_ESTABLISHED_TIMEOUT_NS = 21600n * VW_NS_PER_SEC;
+export const VW_DEFAULT_TCP_CLOSING_TIMEOUT_NS = 10n * VW_NS_PER_SEC;
+export const VW_DEFAULT_UDP_TIMEOUT_NS = 30n * VW_NS_PER_SEC;
+export const VW_DEFAULT_OTHER_TIMEOUT_NS = 60n * VW_NS_PER_SEC;
+export const VW_DEFAULT_SESSION_QUOTA = 4096;
 
 /** Map and program names in the BPF objects (build/bpf/{from_pod,to_pod}.o). */
 export const MapName = {
@@ -90,8 +102,10 @@ export const MapName = {
   services: 'services',
   backends: 'backends',
   sessions: 'sessions',
+  sessionOwners: 'session_owners',
+  config: 'config',
 } as const;
-export const ProgramName = { fromPod: 'from_pod', toPod: 'to_pod' } as const;
+export const ProgramName = { fromPod: 'from_pod', toPod: 'to_pod', sessionGc: 'session_gc' } as const;
 
 /** What the programs return: TC_ACT_UNSPEC (== TCX_NEXT) to allow, so the
  *  CNI's programs still run, and TC_ACT_SHOT to drop. */
@@ -129,7 +143,20 @@ export const Layout = {
   vw_svc_key: { size: 24, fields: { addr: 0, port: 16, proto: 18, pad: 19, client_vrf: 20 } },
   vw_svc_value: { size: 8, fields: { svc_vrf: 0, flags: 4 } },
   vw_session_key: { size: 40, fields: { saddr: 0, daddr: 16, sport: 32, dport: 34, proto: 36, pad: 37 } },
-  vw_session: { size: 16, fields: { last_seen_ns: 0, svc_vrf: 8, rule: 12 } },
+  vw_session: { size: 16, fields: { last_seen_ns: 0, rule: 8, flags: 12 } },
+  vw_session_owner: { size: 8, fields: { live: 0, pad: 4 } },
+  vw_config: {
+    size: 48,
+    fields: {
+      tcp_syn_timeout_ns: 0,
+      tcp_established_timeout_ns: 8,
+      tcp_closing_timeout_ns: 16,
+      udp_timeout_ns: 24,
+      other_timeout_ns: 32,
+      session_quota: 40,
+      pad: 44,
+    },
+  },
 } as const;
 
 /** Keys of the networks and counters maps are a plain __u32. */
@@ -145,6 +172,11 @@ function writeU32(buf: Buffer, value: number, offset: number): void {
 
 function readU32(buf: Buffer, offset: number): number {
   return littleEndian ? buf.readUInt32LE(offset) : buf.readUInt32BE(offset);
+}
+
+function writeU64(buf: Buffer, value: bigint, offset: number): void {
+  if (littleEndian) buf.writeBigUInt64LE(value, offset);
+  else buf.writeBigUInt64BE(value, offset);
 }
 
 function readU64(buf: Buffer, offset: number): bigint {
@@ -461,8 +493,8 @@ export interface SessionKey {
 
 export interface SessionValue {
   lastSeenNs: bigint;
-  svcVrf: number;
   rule: number; // AllowRule.SERVICE or AllowRule.SERVICE_BACKEND
+  flags: number; // VW_SESS_*
 }
 
 export function encodeSessionKey(k: SessionKey): Buffer {
@@ -491,7 +523,47 @@ export function decodeSessionKey(buf: Buffer): SessionKey {
 export function decodeSession(buf: Buffer): SessionValue {
   const f = Layout.vw_session.fields;
   expectSize(buf, Layout.vw_session.size, 'vw_session');
-  return { lastSeenNs: readU64(buf, f.last_seen_ns), svcVrf: readU32(buf, f.svc_vrf), rule: readU32(buf, f.rule) };
+  return { lastSeenNs: readU64(buf, f.last_seen_ns), rule: readU32(buf, f.rule), flags: readU32(buf, f.flags) };
+}
+
+export function decodeSessionOwner(buf: Buffer): { live: number } {
+  expectSize(buf, Layout.vw_session_owner.size, 'vw_session_owner');
+  return { live: readU32(buf, Layout.vw_session_owner.fields.live) };
+}
+
+/** struct vw_config; a zero field means the datapath's default. */
+export interface DatapathConfig {
+  tcpSynTimeoutNs: bigint;
+  tcpEstablishedTimeoutNs: bigint;
+  tcpClosingTimeoutNs: bigint;
+  udpTimeoutNs: bigint;
+  otherTimeoutNs: bigint;
+  sessionQuota: number;
+}
+
+export function encodeConfig(c: DatapathConfig): Buffer {
+  const f = Layout.vw_config.fields;
+  const buf = Buffer.alloc(Layout.vw_config.size);
+  writeU64(buf, c.tcpSynTimeoutNs, f.tcp_syn_timeout_ns);
+  writeU64(buf, c.tcpEstablishedTimeoutNs, f.tcp_established_timeout_ns);
+  writeU64(buf, c.tcpClosingTimeoutNs, f.tcp_closing_timeout_ns);
+  writeU64(buf, c.udpTimeoutNs, f.udp_timeout_ns);
+  writeU64(buf, c.otherTimeoutNs, f.other_timeout_ns);
+  writeU32(buf, c.sessionQuota, f.session_quota);
+  return buf;
+}
+
+export function decodeConfig(buf: Buffer): DatapathConfig {
+  const f = Layout.vw_config.fields;
+  expectSize(buf, Layout.vw_config.size, 'vw_config');
+  return {
+    tcpSynTimeoutNs: readU64(buf, f.tcp_syn_timeout_ns),
+    tcpEstablishedTimeoutNs: readU64(buf, f.tcp_established_timeout_ns),
+    tcpClosingTimeoutNs: readU64(buf, f.tcp_closing_timeout_ns),
+    udpTimeoutNs: readU64(buf, f.udp_timeout_ns),
+    otherTimeoutNs: readU64(buf, f.other_timeout_ns),
+    sessionQuota: readU32(buf, f.session_quota),
+  };
 }
 
 // ---- flows (issue 5): flows, flow_events, flow_stats ------------------------------

@@ -17,10 +17,20 @@ export interface MetricsSources {
   serviceProblems(): { service: string; problem: string; count: number }[];
 }
 
+export interface SessionSweep {
+  expired: number;
+  revoked: number;
+  live: number;
+  holders: number;
+  quota: number;
+}
+
 export class Metrics {
   readonly registry = new client.Registry();
   readonly compileSeconds: client.Histogram;
   readonly reconcileSeconds: client.Histogram;
+  private readonly sessionsRemoved: client.Counter<'reason'>;
+  private readonly sessionGauges: Record<'live' | 'holders' | 'quota', client.Gauge>;
   private server: http.Server | undefined;
 
   constructor(
@@ -68,6 +78,17 @@ export class Metrics {
         for (const c of counters()) if (c.bytes > 0n) this.inc(labelsOf(c), Number(c.bytes));
       },
     });
+    this.sessionsRemoved = new client.Counter({
+      name: 'vrfwall_sessions_removed_total',
+      help: 'Service sessions removed by the sweeps: expired (idle past their timeout) or revoked (the policy no longer allows them)',
+      labelNames: ['reason'] as const,
+      registers,
+    });
+    this.sessionGauges = {
+      live: new client.Gauge({ name: 'vrfwall_sessions', help: 'Service sessions in the table after the last sweep', registers }),
+      holders: new client.Gauge({ name: 'vrfwall_session_holders', help: 'Client addresses that may hold sessions (fair-share divisor)', registers }),
+      quota: new client.Gauge({ name: 'vrfwall_session_quota', help: 'Live sessions one client address may hold now', registers }),
+    };
     const src = sources;
     new client.Gauge({
       name: 'vrfwall_flows_held',
@@ -168,6 +189,14 @@ export class Metrics {
   }
 
   /** Serve GET /metrics on 127.0.0.1:port; resolves with the port bound. */
+  sessionsSwept(r: SessionSweep): void {
+    if (r.expired > 0) this.sessionsRemoved.inc({ reason: 'expired' }, r.expired);
+    if (r.revoked > 0) this.sessionsRemoved.inc({ reason: 'revoked' }, r.revoked);
+    this.sessionGauges.live.set(r.live);
+    this.sessionGauges.holders.set(r.holders);
+    this.sessionGauges.quota.set(r.quota);
+  }
+
   listen(port: number, host = '127.0.0.1'): Promise<number> {
     const server = http.createServer((req, res) => {
       if (req.method !== 'GET' || (req.url !== '/metrics' && req.url !== '/')) {

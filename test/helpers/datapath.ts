@@ -78,33 +78,57 @@ function closeObject(n: NativeAddon, obj: LoadedObject): void {
   for (const fd of [...Object.values(obj.programs), ...Object.values(obj.maps)]) n.closeFd(fd);
 }
 
-/** from_pod.o and to_pod.o loaded with one pin root; every fd stays open until close(). */
+/** from_pod.o, to_pod.o and session_gc.o loaded with one pin root; every fd stays open until close(). */
 export class TestDatapath {
   readonly cpus: number;
-  /** [from_pod.o, to_pod.o] as the addon loaded them (the loading tests compare their maps) */
-  readonly loaded: readonly [LoadedObject, LoadedObject];
+  /** [from_pod.o, to_pod.o, session_gc.o] as the addon loaded them (the loading tests compare their maps) */
+  readonly loaded: readonly [LoadedObject, LoadedObject, LoadedObject];
   readonly fromPod: number;
   readonly toPod: number;
+  readonly sessionGc: number;
 
   constructor(
     readonly n: NativeAddon,
     readonly pinRoot: string,
+    maxEntries: Record<string, number> = {},
   ) {
     this.cpus = n.possibleCpus();
     fs.mkdirSync(pinRoot, { recursive: true });
-    const load = (prog: string) => n.loadObject(path.join(ROOT, 'build/bpf', `${prog}.o`), { pinRoot });
+    const load = (prog: string) => n.loadObject(path.join(ROOT, 'build/bpf', `${prog}.o`), { pinRoot, maxEntries });
     const objs: LoadedObject[] = [];
     try {
-      for (const prog of ['from_pod', 'to_pod']) objs.push(load(prog));
+      for (const prog of ['from_pod', 'to_pod', 'session_gc']) objs.push(load(prog));
     } catch (e) {
       // afterAll gets no object to close: leave nothing behind here
       for (const obj of objs) closeObject(n, obj);
       removePins(pinRoot);
       throw e;
     }
-    this.loaded = [objs[0]!, objs[1]!];
+    this.loaded = [objs[0]!, objs[1]!, objs[2]!];
     this.fromPod = this.loaded[0].programs.from_pod ?? -1;
     this.toPod = this.loaded[1].programs.to_pod ?? -1;
+    this.sessionGc = this.loaded[2].programs.session_gc ?? -1;
+  }
+
+  /** Run the session sweep: what it removed and kept (cb[0..2]). */
+  sweepSessions(): { expired: number; revoked: number; kept: number } {
+    const out = this.n.progTestRun(this.sessionGc, Buffer.alloc(64), 1, skbCtx(HERE)).ctxOut;
+    const cb = (i: number) => out?.readUInt32LE(48 + 4 * i) ?? -1;
+    return { expired: cb(0), revoked: cb(1), kept: cb(2) };
+  }
+
+  /** Write the datapath settings (timeouts, quota); zero fields mean the defaults. */
+  putConfig(c: Partial<abi.DatapathConfig>): void {
+    const full: abi.DatapathConfig = {
+      tcpSynTimeoutNs: 0n,
+      tcpEstablishedTimeoutNs: 0n,
+      tcpClosingTimeoutNs: 0n,
+      udpTimeoutNs: 0n,
+      otherTimeoutNs: 0n,
+      sessionQuota: 0,
+      ...c,
+    };
+    this.n.mapUpdate(this.mapFd(abi.MapName.config), Buffer.alloc(4), abi.encodeConfig(full));
   }
 
   mapFd(name: string): number {

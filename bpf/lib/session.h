@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The session table (design section 3 rule 5): connections that rule 3 or 4
+ * allowed, so that their replies pass. What a session is, its timeouts and
+ * its quota are described at struct vw_session in vrfwall.h.
+ *
+ * Counting: every session is counted in its client's session_owners entry.
+ * Only a successful bpf_map_delete_elem gives the slot back, so two CPUs
+ * removing the same entry cannot both decrement. The same helpers serve the
+ * packet programs and session_gc.
+ *
+ * explain's test runs (pkt->probe) decide exactly as real packets do but
+ * write nothing: no session made, refreshed or removed.
+ */
+#ifndef VW_LIB_SESSION_H
+#define VW_LIB_SESSION_H
+
+#include "lib/common.h"
+#include "maps.h"
+
+#define VW_EEXIST 17
+
+static __always_inline __u64 vw_or(__u64 v, __u64 fallback)
+{
+	return v ? v : fallback;
+}
+
+static __always_inline const struct vw_config *vw_config_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&config, &zero);
+}
+
+static __always_inline __u32 vw_session_quota(void)
+{
+	const struct vw_config *c = vw_config_get();
+
+	return c && c->session_quota ? c->session_quota : VW_DEFAULT_SESSION_QUOTA;
+}
+
+static __always_inline int vw_session_closing(__u32 flags)
+{
+	return (flags & VW_SESS_RST) || (flags & (VW_SESS_FIN_FWD | VW_SESS_FIN_REV)) == (VW_SESS_FIN_FWD | VW_SESS_FIN_REV);
+}
+
+/* How long the session may stay idle, given what it has seen. */
+static __always_inline __u64 vw_session_timeout(__u8 proto, __u32 flags)
+{
+	const struct vw_config *c = vw_config_get();
+
+	if (proto == IPPROTO_TCP) {
+		if (vw_session_closing(flags))
+			return vw_or(c ? c->tcp_closing_timeout_ns : 0, VW_DEFAULT_TCP_CLOSING_TIMEOUT_NS);
+		if (!(flags & VW_SESS_REPLIED))
+			return vw_or(c ? c->tcp_syn_timeout_ns : 0, VW_DEFAULT_TCP_SYN_TIMEOUT_NS);
+		return vw_or(c ? c->tcp_established_timeout_ns : 0, VW_DEFAULT_TCP_ESTABLISHED_TIMEOUT_NS);
+	}
+	if (proto == IPPROTO_UDP)
+		return vw_or(c ? c->udp_timeout_ns : 0, VW_DEFAULT_UDP_TIMEOUT_NS);
+	return vw_or(c ? c->other_timeout_ns : 0, VW_DEFAULT_OTHER_TIMEOUT_NS);
+}
+
+static __always_inline int vw_session_expired(const struct vw_session_key *key, const struct vw_session *s, __u64 now)
+{
+	/* another CPU may have stored a slightly later time than ours */
+	return now > s->last_seen_ns && now - s->last_seen_ns > vw_session_timeout(key->proto, s->flags);
+}
+
+/* Does this packet open a connection (and so may start a session)? */
+static __always_inline int vw_pkt_opens(const struct vw_pkt *pkt)
+{
+	if (pkt->l4_proto == IPPROTO_TCP)
+		return (pkt->tcp_flags & (VW_TCP_SYN | VW_TCP_ACK | VW_TCP_FIN | VW_TCP_RST)) == VW_TCP_SYN;
+	if (pkt->l4_proto == IPPROTO_SCTP)
+		return pkt->sctp_chunk == VW_SCTP_CHUNK_INIT;
+	return 1; /* UDP: every datagram may be the first */
+}
+
+static __always_inline void vw_session_key_of(struct vw_session_key *key, const union vw_addr *saddr,
+					      const union vw_addr *daddr, __be16 sport, __be16 dport, __u8 proto)
+{
+	__builtin_memcpy(key->saddr, saddr->b, VW_ADDR_LEN);
+	__builtin_memcpy(key->daddr, daddr->b, VW_ADDR_LEN);
+	key->sport = sport;
+	key->dport = dport;
+	key->proto = proto;
+}
+
+/* Remove a session; the CPU whose delete succeeds gives its owner the slot back. */
+static __always_inline void vw_session_remove(const struct vw_session_key *key)
+{
+	struct vw_session_owner *o;
+
+	if (bpf_map_delete_elem(&sessions, key) != 0)
+		return;
+	o = bpf_map_lookup_elem(&session_owners, key->saddr);
+	if (o && o->live > 0)
+		__sync_fetch_and_sub(&o->live, 1);
+}
+
+/* Make the session of the connection `key` opens: 0, or VW_DROP_SESSION_LIMIT
+ * when its client is at its quota or the table is full. Only the client that
+ * asks is refused; nothing of anybody else's is touched. */
+static __always_inline __u32 vw_session_create(const struct vw_session_key *key, __u32 rule, __u64 now)
+{
+	struct vw_session fresh = { .last_seen_ns = now, .rule = rule };
+	struct vw_session_owner zero = {};
+	struct vw_session_owner *o;
+	long err;
+
+	o = bpf_map_lookup_elem(&session_owners, key->saddr);
+	if (!o) {
+		bpf_map_update_elem(&session_owners, key->saddr, &zero, BPF_NOEXIST);
+		o = bpf_map_lookup_elem(&session_owners, key->saddr);
+		if (!o)
+			return VW_DROP_SESSION_LIMIT; /* the owners table is full */
+	}
+	if (__sync_fetch_and_add(&o->live, 1) >= vw_session_quota()) {
+		__sync_fetch_and_sub(&o->live, 1);
+		return VW_DROP_SESSION_LIMIT;
+	}
+	err = bpf_map_update_elem(&sessions, key, &fresh, BPF_NOEXIST);
+	if (err) {
+		__sync_fetch_and_sub(&o->live, 1);
+		if (err != -VW_EEXIST) /* another CPU made it first: fine */
+			return VW_DROP_SESSION_LIMIT;
+	}
+	return 0;
+}
+
+/* What vw_session_create would say, without creating (explain). */
+static __always_inline __u32 vw_session_would_create(const struct vw_session_key *key)
+{
+	struct vw_session_owner *o = bpf_map_lookup_elem(&session_owners, key->saddr);
+
+	return o && o->live >= vw_session_quota() ? VW_DROP_SESSION_LIMIT : 0;
+}
+
+/* A packet of the session: refresh it and note TCP's closing. */
+static __always_inline void vw_session_note(struct vw_session *s, const struct vw_pkt *pkt, int reply, __u64 now)
+{
+	__u32 add = reply ? VW_SESS_REPLIED : 0;
+
+	if (pkt->l4_proto == IPPROTO_TCP) {
+		if (pkt->tcp_flags & VW_TCP_RST)
+			add |= VW_SESS_RST;
+		if (pkt->tcp_flags & VW_TCP_FIN)
+			add |= reply ? VW_SESS_FIN_REV : VW_SESS_FIN_FWD;
+	}
+	s->last_seen_ns = now;
+	if ((s->flags & add) != add)
+		__sync_fetch_and_or(&s->flags, add);
+}
+
+/*
+ * The client's packet of a connection that rule 3 or 4 allows: keep its
+ * session, or start one when the packet opens a connection. Returns 0 or a
+ * drop reason (the client is over its quota). A packet in the middle of a
+ * connection without a session passes (the policy allows it) but starts
+ * nothing, so its replies will not pass.
+ */
+static __always_inline __u32 vw_session_forward(const struct vw_pkt *pkt, __u32 rule)
+{
+	struct vw_session_key key = {};
+	struct vw_session *s;
+	__u64 now = bpf_ktime_get_coarse_ns();
+	int opens = vw_pkt_opens(pkt);
+
+	vw_session_key_of(&key, &pkt->src, &pkt->dst, pkt->sport, pkt->dport, pkt->l4_proto);
+	s = bpf_map_lookup_elem(&sessions, &key);
+	if (s && vw_session_expired(&key, s, now)) {
+		if (!pkt->probe)
+			vw_session_remove(&key);
+		s = NULL;
+	}
+	if (s) {
+		if (pkt->probe)
+			return 0;
+		/* the same 5-tuple reused after a close starts afresh */
+		if (opens && vw_session_closing(s->flags)) {
+			s->flags = 0;
+			s->rule = rule;
+		}
+		vw_session_note(s, pkt, 0, now);
+		return 0;
+	}
+	if (!opens)
+		return 0;
+	if (pkt->probe)
+		return vw_session_would_create(&key);
+	return vw_session_create(&key, rule, now);
+}
+
+/* Is this packet a reply within a live session (its reverse is one)? */
+static __always_inline int vw_session_reply(const struct vw_pkt *pkt)
+{
+	struct vw_session_key key = {};
+	struct vw_session *s;
+	__u64 now = bpf_ktime_get_coarse_ns();
+
+	vw_session_key_of(&key, &pkt->dst, &pkt->src, pkt->dport, pkt->sport, pkt->l4_proto);
+	s = bpf_map_lookup_elem(&sessions, &key);
+	if (!s)
+		return 0;
+	if (vw_session_expired(&key, s, now)) {
+		if (!pkt->probe)
+			vw_session_remove(&key);
+		return 0;
+	}
+	if (!pkt->probe)
+		vw_session_note(s, pkt, 1, now);
+	return 1;
+}
+
+#endif /* VW_LIB_SESSION_H */
