@@ -29,6 +29,7 @@ import {
   type ClusterState,
   type DesiredServiceEntry,
   type L4Protocol,
+  type PodObject,
   type PodPlacement,
   type ServiceObject,
   type ServiceProblemKind,
@@ -128,11 +129,13 @@ export interface HostPortInputs extends FrontendContext {
 
 /** Every container hostPort of every scheduled pod with its own network stack. */
 export function claimHostPorts(claims: FrontendClaims, inputs: HostPortInputs, problems: SourceProblem[]): void {
-  for (const [key, pod] of [...inputs.state.pods].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  // Few pods publish hostPorts: find them first, sort only them.
+  const publishing: [string, PodObject][] = [];
+  for (const entry of inputs.state.pods) if (entry[1].spec.ports.some((p) => p.hostPort !== undefined)) publishing.push(entry);
+  for (const [key, pod] of publishing.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     // A host-network pod's hostPorts are the node's own ports (rule 6).
     if (pod.spec.hostNetwork || pod.spec.nodeName === undefined) continue;
     const published = pod.spec.ports.filter((p) => p.hostPort !== undefined);
-    if (published.length === 0) continue;
     const source = `Pod ${key}`;
     const placement = inputs.placements.get(key);
     const clients: ClientSet = placement?.kind === 'network' ? inputs.reach(placement.network) : new Map();

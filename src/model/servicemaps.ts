@@ -94,8 +94,10 @@ type Backend =
 interface ServiceContext {
   inputs: ServiceMapInputs;
   ranges: ClusterRanges;
-  /** address -> the pods claiming it */
-  owners: Map<string, string[]>;
+  /** address -> the pod claiming it */
+  owners: Map<string, string>;
+  /** address -> every pod claiming it, for the few addresses several pods claim */
+  contested: Map<string, string[]>;
   /** network -> networks a router joins to it */
   routed: Map<string, string[]>;
 }
@@ -244,22 +246,29 @@ export function serviceMaps(inputs: ServiceMapInputs): ServiceMaps {
 }
 
 function serviceContext(inputs: ServiceMapInputs): ServiceContext {
-  const owners = new Map<string, string[]>();
-  for (const [pod, ips] of inputs.podIps) for (const ip of ips) owners.set(ip, [...(owners.get(ip) ?? []), pod]);
+  const owners = new Map<string, string>();
+  const contested = new Map<string, string[]>();
+  for (const [pod, ips] of inputs.podIps) {
+    for (const ip of ips) {
+      const first = owners.get(ip);
+      if (first === undefined) owners.set(ip, pod);
+      else contested.set(ip, [...(contested.get(ip) ?? [first]), pod]);
+    }
+  }
   const routed = new Map<string, string[]>();
   for (const pair of [...inputs.networkPairs].sort()) {
     const [a, b] = pair.split('|') as [string, string];
     routed.set(a, [...(routed.get(a) ?? []), b]);
     routed.set(b, [...(routed.get(b) ?? []), a]);
   }
-  return { inputs, ranges: clusterRanges(inputs.cidrs), owners, routed };
+  return { inputs, ranges: clusterRanges(inputs.cidrs), owners, contested, routed };
 }
 
 function classify(ip: string, ctx: ServiceContext): Backend {
   if (ctx.inputs.hostAddrs.has(ip)) return { kind: 'host' };
-  const owners = ctx.owners.get(ip) ?? [];
-  if (owners.length > 1) return { kind: 'unknown', why: `claimed by several pods: ${owners.join(', ')}` };
-  const [pod] = owners;
+  const several = ctx.contested.get(ip);
+  if (several !== undefined) return { kind: 'unknown', why: `claimed by several pods: ${several.join(', ')}` };
+  const pod = ctx.owners.get(ip);
   if (pod !== undefined) {
     return { kind: 'pod', pod, namespace: pod.slice(0, pod.indexOf('/')), placement: ctx.inputs.podPlacements.get(pod) };
   }
