@@ -16,9 +16,10 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeSvcKey, Direction, DropReason, Verdict } from '../src/bpf/abi.js';
+import { decodeSvcKey, Direction, DropReason, VW_SVC_FRONTEND_VRF, VW_SVC_NODE_ADDR, Verdict, type SvcKey } from '../src/bpf/abi.js';
 import { native } from '../src/bpf/native.js';
 import { labDown, labUp } from '../src/lab/lab.js';
+import { RUN_ROOT } from '../src/lab/names.js';
 import { listNft } from '../src/lab/nftables.js';
 import type { LabState } from '../src/lab/state.js';
 import { ensureBuilt } from './helpers/build.js';
@@ -53,16 +54,21 @@ function pod(key: string, o: { node: string; labels?: string; annotations?: stri
   ].join('\n');
 }
 
-function service(key: string, vips: readonly string[], o: { selector?: string; annotations?: string }): string {
+function service(key: string, vips: readonly string[], o: { selector?: string; annotations?: string; nodePort?: number }): string {
   const [ns, name] = key.split('/');
+  const type = o.nodePort !== undefined ? ' type: NodePort,' : '';
+  const nodePort = o.nodePort !== undefined ? `, nodePort: ${o.nodePort}` : '';
   return [
     'apiVersion: v1',
     'kind: Service',
     `metadata: {name: ${name}, namespace: ${ns}${o.annotations ? `, annotations: ${o.annotations}` : ''}}`,
-    `spec: {clusterIP: ${vips[0]}, clusterIPs: [${vips.join(', ')}],${o.selector ? ` selector: ${o.selector},` : ''} ports: [{name: http, port: 80, targetPort: 80}]}`,
+    `spec: {${type} clusterIP: ${vips[0]}, clusterIPs: [${vips.join(', ')}],${o.selector ? ` selector: ${o.selector},` : ''} ports: [{name: http, port: 80, targetPort: 80${nodePort}}]}`,
     '',
   ].join('\n');
 }
+
+const NODE_PORT = 30080;
+const HOST_PORT = 8088;
 
 /** A hand-written EndpointSlice: `service`'s port "http" -> `ip`:80, with the targetRef the writer chose. */
 function endpointSlice(ns: string, name: string, svcName: string, family: 'IPv4' | 'IPv6', ip: string, targetRef: string): string {
@@ -102,6 +108,17 @@ async function tcpFrom(from: string, targets: { host: string; port: number }[]):
   return JSON.parse(stdout.trim()) as Record<string, string>;
 }
 
+/** Every address of a lab node, as its agent knows them. */
+function nodeAddrs(name: string): string[] {
+  const n = state.plan.nodes.find((x) => x.name === name)!;
+  return [n.gateway.v4, n.gateway.v6, ...(n.underlay ? [n.underlay.v4, n.underlay.v6] : [])];
+}
+
+/** network -> VRF id of an agent instance (its persisted allocation). */
+function vrfIds(instance: string): Record<string, number> {
+  return (JSON.parse(fs.readFileSync(path.join(RUN_ROOT, instance, 'vrf-ids.json'), 'utf8')) as { ids: Record<string, number> }).ids;
+}
+
 const v4 = (key: string): string => podOf(state, key).ips.v4;
 const v6 = (key: string): string => podOf(state, key).ips.v6;
 const hostPort = (host: string, port: number): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
@@ -124,19 +141,24 @@ function drops(reason: number, direction: number): bigint {
     .reduce((a, c) => a + c.packets, 0n);
 }
 
-/** Addresses with an entry in an agent's services map. */
-function serviceAddrs(instance: string): Set<string> {
+/** The keys of an agent's services map, read back from the kernel. */
+function serviceKeys(instance: string): SvcKey[] {
   const bpf = native();
   const fd = bpf.objGet(mapPin(instance, 'services'));
   try {
     const info = bpf.mapInfo(fd);
     const dump = bpf.mapDump(fd);
-    const out = new Set<string>();
-    for (let i = 0; i < dump.count; i++) out.add(decodeSvcKey(dump.keys.subarray(i * info.keySize, (i + 1) * info.keySize)).addr);
+    const out: SvcKey[] = [];
+    for (let i = 0; i < dump.count; i++) out.push(decodeSvcKey(dump.keys.subarray(i * info.keySize, (i + 1) * info.keySize)));
     return out;
   } finally {
     bpf.closeFd(fd);
   }
+}
+
+/** Addresses with an entry in an agent's services map. */
+function serviceAddrs(instance: string): Set<string> {
+  return new Set(serviceKeys(instance).map((k) => k.addr));
 }
 
 describe('Service isolation in a 2-node lab with agents (issue 11 points 1 and 2)', () => {
@@ -160,7 +182,8 @@ describe('Service isolation in a 2-node lab with agents (issue 11 points 1 and 2
         pod('default/web', { node: 'node2', labels: '{app: web}', ports: HTTP }),
         pod('iso/client', { node: 'node1' }),
         pod('iso/peer', { node: 'node1' }),
-        pod('iso/secret', { node: 'node2', labels: '{app: secret}', ports: HTTP }),
+        // Also published on node2's addresses (portmap's hostPort).
+        pod('iso/secret', { node: 'node2', labels: '{app: secret}', ports: `[{name: http, containerPort: 80, hostPort: ${HOST_PORT}}]` }),
         // Ordinary namespace, custom network by pod annotation.
         pod('team/api', { node: 'node2', labels: '{app: api}', annotations: blue, ports: HTTP }),
         pod('team/pub', { node: 'node2', labels: '{app: pub}', annotations: blue, ports: HTTP }),
@@ -171,7 +194,7 @@ describe('Service isolation in a 2-node lab with agents (issue 11 points 1 and 2
       path.join(tmp, 'services.yaml'),
       [
         service('default/web', VIP.web, { selector: '{app: web}' }),
-        service('team/api', VIP.api, { selector: '{app: api}' }),
+        service('team/api', VIP.api, { selector: '{app: api}', nodePort: NODE_PORT }),
         service('team/pub', VIP.pub, { selector: '{app: pub}', annotations: '{vrfwall.dev/shared: "true"}' }),
         // Selector-less: its endpoints are whatever an EndpointSlice says.
         service('default/sneaky', VIP.sneaky, {}),
@@ -280,6 +303,46 @@ describe('Service isolation in a 2-node lab with agents (issue 11 points 1 and 2
       expect(stdout).toMatch(/^vrfwall_service_problems\{service="default\/sneaky",problem="foreign_backend"\} 2$/m);
       expect(stdout).toMatch(/^vrfwall_service_problems\{service="default\/sneaky-shared",problem="foreign_backend"\} 2$/m);
     }
+  });
+
+  it("a NodePort is judged like the Service's ClusterIP, a hostPort like its pod (compile side of issue 11 point 3)", async () => {
+    // In the kernel: the NodePort's marker and its only client network, on both nodes.
+    for (const agent of state.agents) {
+      const np = serviceKeys(agent.instance).filter((k) => k.addr === VW_SVC_NODE_ADDR && k.port === NODE_PORT);
+      const hp = serviceKeys(agent.instance).filter((k) => k.port === HOST_PORT);
+      const vrfs = vrfIds(agent.instance);
+      expect(np.map((k) => k.clientVrf).sort((a, b) => a - b)).toEqual([vrfs['team/blue'], VW_SVC_FRONTEND_VRF]);
+      // node2's addresses (v4 and v6, gateway and underlay) carry iso/secret's hostPort
+      expect(new Set(hp.map((k) => k.clientVrf))).toEqual(new Set([vrfs['iso/default-podnetwork'], VW_SVC_FRONTEND_VRF]));
+      expect(new Set(hp.map((k) => k.addr))).toEqual(new Set(nodeAddrs('node2')));
+    }
+    // On the wire: to a node address on the NodePort, or on node2 on the
+    // hostPort. Allowed means the packet reached the node (refused there, or
+    // DNATed to the backend when the lab's kube-proxy programs the port);
+    // denied means the SYN was dropped at the sender's from-pod hook.
+    const passed = (reply: string | undefined): boolean => reply !== undefined && reply !== 'timeout';
+    const nodePorts = nodeAddrs('node1').slice(0, 1).concat(nodeAddrs('node2').slice(0, 1)).map((host) => ({ host, port: NODE_PORT }));
+    const hostPorts = nodeAddrs('node2').slice(0, 1).map((host) => ({ host, port: HOST_PORT }));
+    const deniedBefore = drops(DropReason.SERVICE_DENIED, Direction.FROM_POD);
+    const blue = await tcpFrom('team/blue-client', [...nodePorts, ...hostPorts]);
+    const peer = await tcpFrom('iso/peer', [...nodePorts, ...hostPorts]);
+    const dflt = await tcpFrom('default/client', [...nodePorts, ...hostPorts]);
+    const verdicts = (res: Record<string, string>, targets: { host: string; port: number }[]) =>
+      targets.map((t) => `${hostPort(t.host, t.port)}: ${passed(res[hostPort(t.host, t.port)]) ? 'passed' : 'dropped'}`);
+    expect({
+      blueNodePort: verdicts(blue, nodePorts),
+      blueHostPort: verdicts(blue, hostPorts),
+      isoNodePort: verdicts(peer, nodePorts),
+      isoHostPort: verdicts(peer, hostPorts),
+      defaultBoth: verdicts(dflt, [...nodePorts, ...hostPorts]),
+    }).toEqual({
+      blueNodePort: nodePorts.map((t) => `${hostPort(t.host, t.port)}: passed`), // team/api's own network
+      blueHostPort: hostPorts.map((t) => `${hostPort(t.host, t.port)}: dropped`),
+      isoNodePort: nodePorts.map((t) => `${hostPort(t.host, t.port)}: dropped`),
+      isoHostPort: hostPorts.map((t) => `${hostPort(t.host, t.port)}: passed`), // iso/secret's own network
+      defaultBoth: [...nodePorts, ...hostPorts].map((t) => `${hostPort(t.host, t.port)}: dropped`),
+    });
+    expect(drops(DropReason.SERVICE_DENIED, Direction.FROM_POD)).toBeGreaterThan(deniedBefore);
   });
 
   it("a Service annotated shared serves its own namespace's backend to every network", async () => {
