@@ -69,7 +69,9 @@ function packageVersion(): string {
 export function serviceProblemRows(desired: DesiredState | undefined): { service: string; problem: string; count: number }[] {
   const rows: { service: string; problem: string; count: number }[] = [];
   for (const [service, access] of desired?.serviceAccess ?? []) {
-    for (const [problem, count] of Object.entries(access.problems)) if (count !== undefined && count > 0) rows.push({ service, problem, count });
+    for (const [problem, count] of Object.entries(access.problems)) {
+      if (count !== undefined && count > 0) rows.push({ service, problem, count });
+    }
   }
   return rows;
 }

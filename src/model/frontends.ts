@@ -84,7 +84,8 @@ function refusal(addr: string, ctx: FrontendContext): string | undefined {
   if (ctx.hostAddrs.has(addr)) return undefined; // a node's own address: judged as a frontend there
   const range = ctx.ranges.kindOf(addr);
   if (range === undefined) return undefined;
-  return `is inside the cluster's ${range} ranges (kube-proxy would capture traffic to that ${range === 'pod' ? 'pod' : 'Service'} address)`;
+  const what = range === 'pod' ? 'pod' : 'Service';
+  return `is inside the cluster's ${range} ranges (kube-proxy would capture traffic to that ${what} address)`;
 }
 
 /**
@@ -198,15 +199,20 @@ export function resolveFrontends(
       clients = intersect(clients, resolved.get(wildcard) ?? new Map());
       const nodePortOwners = [...wildcard.owners.keys()].sort();
       for (const owner of [...c.owners.keys()].sort()) {
-        report(owner, 'frontend_conflict', `${describe(c)} is also a NodePort of ${nodePortOwners.join(', ')}: only the networks both allow may use it`);
+        const message = `${describe(c)} is also a NodePort of ${nodePortOwners.join(', ')}: only the networks both allow may use it`;
+        report(owner, 'frontend_conflict', message);
       }
     }
     writeEntries(services, c.addr, c.port, c.protocol, clients, serviceEntryKey);
     if (c.marker) {
-      const marker: DesiredServiceEntry = { addr: c.addr, port: c.port, protocol: c.protocol, clientVrf: VW_SVC_FRONTEND_VRF, svcVrf: 0, flags: 0 };
+      const marker: DesiredServiceEntry = { ...key(c), clientVrf: VW_SVC_FRONTEND_VRF, svcVrf: 0, flags: 0 };
       services.set(serviceEntryKey(marker), marker);
     }
   }
+}
+
+function key(c: FrontendClaim): Pick<DesiredServiceEntry, 'addr' | 'port' | 'protocol'> {
+  return { addr: c.addr, port: c.port, protocol: c.protocol };
 }
 
 function describe(c: FrontendClaim): string {

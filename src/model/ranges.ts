@@ -12,7 +12,10 @@ export interface ClusterRanges {
 
 /** From the compile step's cidrs (canonical CIDR -> VW_CIDR_*). */
 export function clusterRanges(cidrs: ReadonlyMap<string, number>): ClusterRanges {
-  const parsed = [...cidrs].map(([cidr, kind]) => ({ range: ipaddr.parseCIDR(cidr), kind: kind === VW_CIDR_POD ? ('pod' as const) : ('service' as const) }));
+  const parsed = [...cidrs].map(([cidr, kind]) => ({
+    range: ipaddr.parseCIDR(cidr),
+    kind: kind === VW_CIDR_POD ? ('pod' as const) : ('service' as const),
+  }));
   // Pod ranges first: an overlap keeps the stricter pod meaning, as the datapath does.
   parsed.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'pod' ? -1 : 1));
   return {

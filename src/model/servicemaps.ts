@@ -42,7 +42,7 @@ import { VW_SVC_ANY_VRF, VW_SVC_ROUTER, VW_SVC_SHARED } from '../bpf/abi.js';
 import { addClient, anyClient, isAny, unionInto, writeEntries, type ClientSet } from './clientsets.js';
 import { claimFrontend, claimHostPorts, claimServiceFrontends, resolveFrontends, type FrontendClaims } from './frontends.js';
 import { clusterRanges, type ClusterRanges } from './ranges.js';
-import { serviceEndpoints } from './services.js';
+import { serviceEndpoints, type ServiceEndpoints } from './services.js';
 import { namespaceSharingProblems, sharingOf } from './sharing.js';
 import {
   serviceEntryKey,
@@ -127,50 +127,7 @@ export function serviceMaps(inputs: ServiceMapInputs): ServiceMaps {
     const sharing = sharingOf(obj, ns);
     for (const p of sharing.problems) report('bad_annotation', p.message);
 
-    const networks = new Set<string>();
-    const foreign = new Map<string, string>(); // ip -> pod
-    const unknown = new Map<string, string>(); // ip -> why
-    const misnamed = new Map<string, string>(); // ip -> text
-    const outside = new Set<string>();
-    const clientsByPort: ClientSet[] = [];
-    for (const p of svc.ports) {
-      const clients: ClientSet = new Map();
-      for (const b of p.backends) {
-        const what = classify(b.ip, ctx);
-        const owner = what.kind === 'pod' ? what.pod : undefined;
-        if (b.pod !== undefined && b.pod !== owner) {
-          misnamed.set(b.ip, `${b.ip} says it is pod ${b.pod} but ${owner !== undefined ? `is pod ${owner}` : 'no pod has it'}`);
-        }
-        switch (what.kind) {
-          case 'pod': {
-            if (what.namespace !== svc.namespace) {
-              foreign.set(b.ip, what.pod);
-              break;
-            }
-            if (what.placement?.kind !== 'network') break; // quarantined (reported as such)
-            const net = what.placement.network;
-            networks.add(net);
-            unionInto(clients, podClients(net, ctx));
-            if (sharing.shared) {
-              const grant = { flags: VW_SVC_SHARED, svcVrf: vrfOf(net, inputs) };
-              writeEntries(out.backends, b.ip, b.port, p.protocol, anyClient(grant), serviceEntryKey);
-            }
-            break;
-          }
-          case 'host':
-            addClient(clients, VW_SVC_ANY_VRF, { flags: 0, svcVrf: 0 });
-            break;
-          case 'outside':
-            outside.add(b.ip);
-            unionInto(clients, outsideClients(inputs, 0));
-            break;
-          case 'unknown':
-            unknown.set(b.ip, what.why);
-            break;
-        }
-      }
-      clientsByPort.push(clients);
-    }
+    const { clientsByPort, networks, foreign, unknown, misnamed, outside } = judgeBackends(svc, sharing.shared, ctx, out.backends);
 
     if (foreign.size > 0) {
       const list = [...foreign].sort(([a], [b]) => cmp(a, b)).map(([ip, pod]) => `${ip} (pod ${pod})`);
@@ -201,7 +158,9 @@ export function serviceMaps(inputs: ServiceMapInputs): ServiceMaps {
     if (sharing.shared) {
       const svcVrf = backendNetworks.length === 1 ? vrfOf(backendNetworks[0]!, inputs) : 0;
       const narrow = outside.size > 0 && inputs.externalDenied.size > 0 && !sharing.cluster;
-      finalByPort = svc.ports.map(() => (narrow ? outsideClients(inputs, VW_SVC_SHARED, svcVrf) : anyClient({ flags: VW_SVC_SHARED, svcVrf })));
+      const shared = (): ClientSet =>
+        narrow ? outsideClients(inputs, VW_SVC_SHARED, svcVrf) : anyClient({ flags: VW_SVC_SHARED, svcVrf });
+      finalByPort = svc.ports.map(shared);
       if (narrow) {
         const denied = networkNames(inputs.externalDenied, inputs);
         report(
@@ -243,6 +202,71 @@ export function serviceMaps(inputs: ServiceMapInputs): ServiceMaps {
     out.problems.push({ source: owner, message });
   });
   return out;
+}
+
+/** What each backend of `svc` is, who may reach it directly (per port), and
+ *  (shared Services) its rule-4 entries into `backends`. */
+function judgeBackends(
+  svc: ServiceEndpoints,
+  shared: boolean,
+  ctx: ServiceContext,
+  backends: Map<string, DesiredServiceEntry>,
+): {
+  clientsByPort: ClientSet[];
+  networks: Set<string>;
+  foreign: Map<string, string>; // ip -> pod of another namespace
+  unknown: Map<string, string>; // ip -> why it is nobody
+  misnamed: Map<string, string>; // ip -> what its targetRef claims
+  outside: Set<string>;
+} {
+  const r = {
+    clientsByPort: [] as ClientSet[],
+    networks: new Set<string>(),
+    foreign: new Map<string, string>(),
+    unknown: new Map<string, string>(),
+    misnamed: new Map<string, string>(),
+    outside: new Set<string>(),
+  };
+  for (const p of svc.ports) {
+    const clients: ClientSet = new Map();
+    for (const b of p.backends) {
+      const what = classify(b.ip, ctx);
+      // The address decides; a targetRef that says otherwise is only reported.
+      if (b.pod !== undefined && what.kind !== 'unknown' && (what.kind !== 'pod' || what.pod !== b.pod)) {
+        const is = what.kind === 'pod' ? `pod ${what.pod}` : what.kind === 'host' ? 'a node address' : 'an outside address';
+        r.misnamed.set(b.ip, `${b.ip} says it is pod ${b.pod} but is ${is}`);
+      }
+      switch (what.kind) {
+        case 'pod': {
+          if (what.namespace !== svc.namespace) {
+            r.foreign.set(b.ip, what.pod);
+            break;
+          }
+          if (what.placement?.kind !== 'network') break; // quarantined (reported as such)
+          const net = what.placement.network;
+          r.networks.add(net);
+          unionInto(clients, podClients(net, ctx));
+          if (shared) {
+            const grant = { flags: VW_SVC_SHARED, svcVrf: vrfOf(net, ctx.inputs) };
+            writeEntries(backends, b.ip, b.port, p.protocol, anyClient(grant), serviceEntryKey);
+          }
+          break;
+        }
+        case 'host':
+          addClient(clients, VW_SVC_ANY_VRF, { flags: 0, svcVrf: 0 });
+          break;
+        case 'outside':
+          r.outside.add(b.ip);
+          unionInto(clients, outsideClients(ctx.inputs, 0));
+          break;
+        case 'unknown':
+          r.unknown.set(b.ip, what.why);
+          break;
+      }
+    }
+    r.clientsByPort.push(clients);
+  }
+  return r;
 }
 
 function serviceContext(inputs: ServiceMapInputs): ServiceContext {

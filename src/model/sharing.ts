@@ -27,11 +27,12 @@ export interface Sharing {
 export function sharingOf(svc: ServiceObject, ns: NamespaceObject | undefined): Sharing {
   const { namespace, name } = svc.metadata;
   const problems: SourceProblem[] = [];
-  const own = boolAnnotation(svc.metadata.annotations[SHARED_ANNOTATION]);
+  const ownValue = svc.metadata.annotations[SHARED_ANNOTATION];
+  const own = boolAnnotation(ownValue);
   if (own === 'bad') {
     problems.push({
       source: `Service ${namespace}/${name}`,
-      message: `annotation ${SHARED_ANNOTATION}=${JSON.stringify(svc.metadata.annotations[SHARED_ANNOTATION])} is neither "true" nor "false"; not shared`,
+      message: `annotation ${SHARED_ANNOTATION}=${JSON.stringify(ownValue)} is neither "true" nor "false"; not shared`,
     });
     return { shared: false, cluster: false, why: `annotation ${SHARED_ANNOTATION} has a bad value: not shared`, problems };
   }
@@ -43,7 +44,8 @@ export function sharingOf(svc: ServiceObject, ns: NamespaceObject | undefined): 
   if (namespace === 'default' && name === 'kubernetes') return { shared: true, cluster: true, why: 'the API server Service', problems };
   if (own === true) return { shared: true, cluster: false, why: `annotation ${SHARED_ANNOTATION}="true"`, problems };
   if (legacy === false) {
-    return { shared: true, cluster: false, why: `namespace ${namespace} annotation ${LEGACY_SERVICE_ISOLATION_ANNOTATION}="false"`, problems };
+    const why = `namespace ${namespace} annotation ${LEGACY_SERVICE_ISOLATION_ANNOTATION}="false"`;
+    return { shared: true, cluster: false, why, problems };
   }
   return { shared: false, cluster: false, why: 'not shared: answers the networks that may reach its backends', problems };
 }
@@ -55,7 +57,9 @@ export function namespaceSharingProblems(ns: NamespaceObject): SourceProblem[] {
   return [
     {
       source: `Namespace ${ns.metadata.name}`,
-      message: `annotation ${LEGACY_SERVICE_ISOLATION_ANNOTATION}=${JSON.stringify(value)} is neither "true" nor "false"; its Services are not shared by it`,
+      message:
+        `annotation ${LEGACY_SERVICE_ISOLATION_ANNOTATION}=${JSON.stringify(value)} is neither "true" nor "false"; ` +
+        'its Services are not shared by it',
     },
   ];
 }
