@@ -7,9 +7,12 @@
 //   2. A Service speaks only for pods of its own namespace: a selector-less
 //      Service plus a hand-written EndpointSlice naming a pod of an isolated
 //      namespace opens nothing, also when the Service is annotated shared.
+//   3. (what the compile step writes) a NodePort is judged like its Service's
+//      ClusterIP and a hostPort like its pod, in the kernel's map and on the
+//      wire, with or without the lab's kube-proxy programming those ports.
 // Every negative check has positive controls in the same test: kube-dns from
 // the isolated pod, same-network access, a shared Service's own-namespace
-// backend from other networks.
+// backend from other networks, the allowed network's packets to a NodePort.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -161,7 +164,7 @@ function serviceAddrs(instance: string): Set<string> {
   return new Set(serviceKeys(instance).map((k) => k.addr));
 }
 
-describe('Service isolation in a 2-node lab with agents (issue 11 points 1 and 2)', () => {
+describe('Service isolation in a 2-node lab with agents (issue 11 points 1, 2, and 3 as compiled)', () => {
   beforeAll(async () => {
     ensureBuilt();
     await labDown(LAB);
