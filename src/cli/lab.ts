@@ -103,12 +103,17 @@ export function registerLabCommands(program: Command): void {
 
   lab
     .command('matrix')
-    .description('probe ICMP, TCP and UDP (IPv4 and IPv6) between every pair of pods, every Service ClusterIP:port from every pod, and DNS')
+    .description(
+      'probe ICMP, TCP and UDP (IPv4 and IPv6) between every pair of pods; from every pod every Service port on its ' +
+        'ClusterIPs, externalIPs and LoadBalancer IPs, every NodePort on every node address, every hostPort; and DNS',
+    )
     .option('--name <lab>', 'lab name', DEFAULT_LAB)
     .option(
       '--json',
       'print JSON: {"pods": {"ns/pod": {"ns/pod": {"icmp","tcp","udp","icmp6","tcp6","udp6"}}}, ' +
-        '"services": {"ns/pod": {"ns/svc:port/PROTO[/v6]": bool}}, "dns": {"ns/pod": bool}}',
+        '"services": {"ns/pod": {"ns/svc:port/PROTO[/v6]" or "ns/svc:port/PROTO externalIP|loadBalancerIP <ip>": bool}}, ' +
+        '"nodePorts": {"ns/pod": {"ns/svc:port/PROTO nodePort <n> <node> v4|v6 <address>": bool}}, ' +
+        '"hostPorts": {"ns/pod": {"ns/pod hostPort <n>/PROTO <node> v4|v6 <address>": bool}}, "dns": {"ns/pod": bool}}',
     )
     .action((o: { name: string; json?: boolean }) =>
       guarded('matrix', async (signal) => printMatrix(await labMatrix(o.name, { signal }), o.json === true)),

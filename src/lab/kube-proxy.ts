@@ -4,8 +4,11 @@
 // It watches the same manifests and cluster file as the agents (the same
 // local-manifest source), and on every change:
 //   1. gives Services without spec.clusterIP(s) their ClusterIPs and writes
-//      them into the cluster file's `services` (the agents read them there),
-//   2. computes backends with the shared src/model/services.ts,
+//      them into the cluster file's `services`, and ports of NodePort and
+//      LoadBalancer Services without spec.ports[].nodePort their nodePorts
+//      (the cluster file's `nodePorts`); the agents read both there,
+//   2. computes backends with the shared src/model/services.ts, and the
+//      NodePorts, external IPs and hostPorts (frontends.ts),
 //   3. rebuilds the nftables table of every node namespace that changed
 //      (one atomic `nft -f` each),
 //   4. writes the services file (what the DNS server answers and what
@@ -21,6 +24,8 @@ import { allocateClusterIPs } from './clusterips.js';
 import type { Allocation } from './clusterips.js';
 import { builtinDir, clusterFile, servicesFile } from './names.js';
 import { applyNft, nftScript } from './nftables.js';
+import { allocateNodePorts } from './nodeports.js';
+import type { NodePortAllocation } from './nodeports.js';
 import { labServices } from './services.js';
 import { readState } from './state.js';
 
@@ -28,6 +33,12 @@ const RETRY_MS = 1_000;
 
 function sameAllocation(a: Allocation, b: Allocation): boolean {
   const norm = (x: Allocation) => JSON.stringify(Object.keys(x).sort().map((k) => [k, x[k]?.clusterIPs]));
+  return norm(a) === norm(b);
+}
+
+function sameNodePorts(a: NodePortAllocation, b: NodePortAllocation): boolean {
+  const norm = (x: NodePortAllocation) =>
+    JSON.stringify(Object.keys(x).sort().map((k) => [k, Object.entries(x[k] ?? {}).sort(([p], [q]) => (p < q ? -1 : p > q ? 1 : 0))]));
   return norm(a) === norm(b);
 }
 
@@ -54,17 +65,28 @@ async function main(): Promise<void> {
       noClusterIP: s.spec.headless || s.spec.type === 'ExternalName',
     }));
     const allocation = allocateClusterIPs(inputs, file.services ?? {});
-    if (!sameAllocation(allocation, file.services ?? {})) {
-      log.info({ services: allocation }, 'ClusterIPs allocated');
-      writeJsonAtomic(cluster, { ...file, services: allocation });
+    const nodePortInputs = [...cs.services.values()].map((s) => ({
+      key: `${s.metadata.namespace}/${s.metadata.name}`,
+      wantsNodePorts: s.spec.type === 'NodePort' || s.spec.type === 'LoadBalancer',
+      ports: s.spec.ports,
+    }));
+    const nodePorts = allocateNodePorts(nodePortInputs, file.nodePorts ?? {});
+    const newIPs = !sameAllocation(allocation, file.services ?? {});
+    const newNodePorts = !sameNodePorts(nodePorts, file.nodePorts ?? {});
+    if (newIPs || newNodePorts) {
+      if (newIPs) log.info({ services: allocation }, 'ClusterIPs allocated');
+      if (newNodePorts) log.info({ nodePorts }, 'nodePorts allocated');
+      writeJsonAtomic(cluster, { ...file, services: allocation, nodePorts });
     }
-    // New addresses reach the state through the source, which then calls
-    // again; a round that only freed addresses can go on at once.
+    // New addresses and nodePorts reach the state through the source, which
+    // then calls again; a round that only freed some can go on at once.
     const unallocated = inputs.filter((s) => !s.noClusterIP && s.clusterIPs.length === 0);
-    if (unallocated.length > 0) return;
-    const { file: out, targets } = labServices(cs, state.plan);
+    const noNodePort = nodePortInputs.filter((s) => s.wantsNodePorts && s.ports.some((p) => p.nodePort === undefined));
+    if (unallocated.length > 0 || noNodePort.length > 0) return;
+    const { file: out, targets, frontends } = labServices(cs, state.plan);
     for (const node of state.plan.nodes) {
-      const script = nftScript(targets, { gateway: node.gateway });
+      const mine = { ...frontends, hostPorts: frontends.hostPorts.filter((h) => h.node === node.name) };
+      const script = nftScript(targets, { gateway: node.gateway }, mine);
       if (applied.get(node.netns) === script) continue;
       await applyNft(node.netns, script);
       applied.set(node.netns, script);

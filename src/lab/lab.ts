@@ -1,8 +1,9 @@
 // `vrfwall lab`: builds a real multi-node topology from a manifests directory
 // (design section 6), runs responders in every pod, a kube-proxy equivalent
-// (nftables DNAT per node), the cluster DNS and the `kubernetes` Service,
-// starts one agent per node, probes the connectivity matrix (pods, Services,
-// DNS), and removes it all.
+// (nftables DNAT per node: ClusterIPs, NodePorts, external IPs, and portmap's
+// hostPorts), the cluster DNS and the `kubernetes` Service, starts one agent
+// per node, probes the connectivity matrix (pods, Services, NodePorts,
+// hostPorts, DNS), and removes it all.
 //
 // Decisions (see also ipam.ts and names.ts):
 // - Nodes are named node1..nodeN; spec.nodeName must be one of them, other
@@ -35,7 +36,7 @@ import type { CniMode, LabPlan } from './plan.js';
 import { runs, terminate } from './procs.js';
 import type { Matrix } from './protocol.js';
 import { startApiserver, startReady, startResponder, stopResponders } from './responders.js';
-import { dnsProbe, serviceProbes } from './services.js';
+import { dnsProbe, hostPortProbes, nodePortProbes, serviceProbes } from './services.js';
 import type { LabServicesFile } from './services.js';
 import { labExists, readState, writeJsonAtomic, writeState } from './state.js';
 import type { LabState } from './state.js';
@@ -263,7 +264,13 @@ export async function labMatrix(lab: string = DEFAULT_LAB, opts: MatrixOptions =
   }
   const dns = dnsProbe(services);
   const pods = state.plan.pods.filter((p) => p.builtin === undefined);
-  return probeMatrix(pods, { services: serviceProbes(services), ...(dns ? { dns } : {}) }, opts);
+  const targets = {
+    services: serviceProbes(services),
+    nodePorts: nodePortProbes(services, state.plan.nodes),
+    hostPorts: hostPortProbes(services, state.plan.nodes),
+    ...(dns ? { dns } : {}),
+  };
+  return probeMatrix(pods, targets, opts);
 }
 
 /** up, matrix, down — down also on failure or abort. */

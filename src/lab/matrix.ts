@@ -25,6 +25,10 @@ const PROCESS_SLACK_MS = 5_000;
 /** What to probe besides the pods. */
 export interface ServiceTargets {
   services: ServiceProbe[];
+  /** every NodePort on every node address */
+  nodePorts?: ServiceProbe[];
+  /** every hostPort on its node's addresses */
+  hostPorts?: ServiceProbe[];
   dns?: DnsProbe;
 }
 
@@ -39,11 +43,15 @@ async function probeFrom(
     timeoutMs: opts.timeoutMs,
     targets: targets.map((t) => ({ key: t.key, v4: t.ips.v4, v6: t.ips.v6, tcpPort: t.probe.tcp, udpPort: t.probe.udp })),
     services: extra.services,
+    ...(extra.nodePorts?.length ? { nodePorts: extra.nodePorts } : {}),
+    ...(extra.hostPorts?.length ? { hostPorts: extra.hostPorts } : {}),
     ...(extra.dns ? { dns: extra.dns } : {}),
   };
-  if (targets.length === 0 && extra.services.length === 0 && !extra.dns) return { pods: {}, services: {} };
+  const others = extra.services.length + (extra.nodePorts?.length ?? 0) + (extra.hostPorts?.length ?? 0);
+  if (targets.length === 0 && others === 0 && !extra.dns) return { pods: {}, services: {} };
   const waves = Math.ceil(targets.length / PINGS_PER_WAVE) + 1;
-  const { stdout } = await inNetns(src.netns, process.execPath, [distScript('lab/probe.js'), JSON.stringify(req)], {
+  const { stdout } = await inNetns(src.netns, process.execPath, [distScript('lab/probe.js'), '-'], {
+    input: JSON.stringify(req),
     timeoutMs: waves * Math.max(opts.timeoutMs, 1_000) + PROCESS_SLACK_MS,
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
@@ -74,7 +82,17 @@ export async function probeMatrix(
     }
   };
   await Promise.all(Array.from({ length: Math.min(opts.concurrency, pods.length) }, worker));
-  const matrix: Matrix = { pods: {}, services: {}, dns: {} };
+  const matrix: Matrix = { pods: {}, services: {}, nodePorts: {}, hostPorts: {}, dns: {} };
+  /** One row of answers to `probes`; every probe must have an answer. */
+  const answers = (src: string, probes: ServiceProbe[], got: Record<string, boolean> | undefined): Record<string, boolean> => {
+    const row: Record<string, boolean> = {};
+    for (const s of probes) {
+      const ok = got?.[s.key];
+      if (ok === undefined) throw new Error(`probe from ${src} returned nothing for ${s.key}`);
+      row[s.key] = ok;
+    }
+    return row;
+  };
   for (const src of pods) {
     const row: Record<string, MatrixCell> = {};
     const res = results.get(src.key) ?? { pods: {}, services: {} };
@@ -85,13 +103,9 @@ export async function probeMatrix(
       row[dst.key] = cell;
     }
     matrix.pods[src.key] = row;
-    const svc: Record<string, boolean> = {};
-    for (const s of extra.services) {
-      const ok = res.services[s.key];
-      if (ok === undefined) throw new Error(`probe from ${src.key} returned nothing for ${s.key}`);
-      svc[s.key] = ok;
-    }
-    matrix.services[src.key] = svc;
+    matrix.services[src.key] = answers(src.key, extra.services, res.services);
+    if (extra.nodePorts?.length) matrix.nodePorts[src.key] = answers(src.key, extra.nodePorts, res.nodePorts);
+    if (extra.hostPorts?.length) matrix.hostPorts[src.key] = answers(src.key, extra.hostPorts, res.hostPorts);
     if (extra.dns) matrix.dns[src.key] = res.dns === true;
   }
   return matrix;
@@ -152,6 +166,77 @@ export function formatMatrix(matrix: Matrix): string {
   lines.push('', `${open} pairs fully connected, ${closed} fully blocked, ${partial} partly.`);
   const services = formatServices(matrix);
   if (services !== '') lines.push('', services);
+  const nodePorts = formatFrontends(matrix, matrix.nodePorts ?? {}, 'NodePorts', 'NodePort on a node');
+  if (nodePorts !== '') lines.push('', nodePorts);
+  const hostPorts = formatFrontends(matrix, matrix.hostPorts ?? {}, 'hostPorts', "pod's hostPort on its node");
+  if (hostPorts !== '') lines.push('', hostPorts);
+  return lines.join('\n');
+}
+
+/** "<what> v4|v6 <address>" (nodePortProbeKey, hostPortProbeKey) split up. */
+function splitFrontendKey(key: string): { column: string; family: '4' | '6'; ip: string } {
+  const m = / v([46]) (\S+)$/.exec(key);
+  if (!m) return { column: key, family: '4', ip: '' };
+  return { column: key.slice(0, m.index), family: m[1] as '4' | '6', ip: m[2] as string };
+}
+
+/**
+ * NodePorts or hostPorts for humans: one row per source pod, one column per
+ * NodePort and node (or hostPort), listed below with the node addresses; a
+ * cell has one mark per address, IPv4 ones / IPv6 ones: 'y' answered, '-' not.
+ */
+export function formatFrontends(matrix: Matrix, table: Record<string, Record<string, boolean>>, title: string, what: string): string {
+  const rows = Object.keys(table);
+  if (rows.length === 0) return '';
+  const columns = new Map<string, { v4: Set<string>; v6: Set<string> }>();
+  for (const r of rows) {
+    for (const key of Object.keys(table[r] ?? {})) {
+      const { column, family, ip } = splitFrontendKey(key);
+      const c = columns.get(column) ?? { v4: new Set<string>(), v6: new Set<string>() };
+      c[`v${family}`].add(ip);
+      columns.set(column, c);
+    }
+  }
+  const names = [...columns.keys()].sort();
+  const label = (i: number) => `<${i + 1}>`;
+  const rowHead = rows.map((r, i) => `[${Object.keys(matrix.pods).indexOf(r) + 1 || i + 1}] ${r}`);
+  const headWidth = Math.max(9, ...rowHead.map((h) => h.length));
+  const widthOf = (c: string) => (columns.get(c)?.v4.size ?? 0) + (columns.get(c)?.v6.size ?? 0) + 1;
+  const width = Math.max(3, ...names.map((c, i) => Math.max(label(i).length, widthOf(c))));
+  const pad = (x: string, w: number) => x + ' '.repeat(Math.max(0, w - x.length));
+  const lines = [
+    `${title}: rows = from, columns = ${what} (below). Cell = one mark per node address, IPv4 / IPv6; y = answered, '-' = no answer.`,
+    '',
+    `${pad('from \\ to', headWidth)}  ${names.map((_, i) => pad(label(i), width)).join('  ')}`,
+  ];
+  let reached = 0;
+  let total = 0;
+  rows.forEach((r, i) => {
+    const row = table[r] ?? {};
+    const cells = names.map((c) => {
+      const col = columns.get(c) as { v4: Set<string>; v6: Set<string> };
+      const marks = (family: '4' | '6', ips: Set<string>) =>
+        [...ips]
+          .map((ip) => {
+            const v = row[`${c} v${family} ${ip}`];
+            if (v === undefined) return ' ';
+            total++;
+            if (v) reached++;
+            return v ? 'y' : '-';
+          })
+          .join('');
+      return pad(`${marks('4', col.v4)}/${marks('6', col.v6)}`, width);
+    });
+    lines.push(`${pad(rowHead[i] as string, headWidth)}  ${cells.join('  ')}`);
+  });
+  lines.push(
+    '',
+    ...names.map((c, i) => {
+      const col = columns.get(c) as { v4: Set<string>; v6: Set<string> };
+      return `${pad(label(i), width)} ${c} (${[...col.v4].join(' ') || '-'} / ${[...col.v6].join(' ') || '-'})`;
+    }),
+  );
+  lines.push('', `${reached} of ${total} ${title} probes answered.`);
   return lines.join('\n');
 }
 

@@ -1,10 +1,10 @@
 // Lab prober, run inside a source pod's network namespace:
-//   ip netns exec <podns> node dist/lab/probe.js '<ProbeRequest JSON>'
+//   ip netns exec <podns> node dist/lab/probe.js '<ProbeRequest JSON>'   (or '-': the request on stdin)
 // Probes every target over ICMP (iputils ping), TCP (connect, read the
 // responder's line) and UDP (send, await the responder's line), on IPv4 and
-// IPv6; every Service port on its ClusterIPs (a responder's line, or a DNS
-// answer when the backend is the cluster DNS); and a name through the
-// cluster DNS. All at once; prints a ProbeResponse as JSON on stdout.
+// IPv6; every Service port on its ClusterIPs, external IPs, and NodePorts on
+// node addresses (a responder's line, or a DNS answer when the backend is the
+// cluster DNS); hostPorts (the pod's line); and a name through the cluster DNS. All at once; prints a ProbeResponse as JSON on stdout.
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -209,19 +209,34 @@ async function probeDns(d: DnsProbe, timeoutMs: number): Promise<boolean> {
   return a && aaaa;
 }
 
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 async function main(): Promise<void> {
   const arg = process.argv[2];
-  if (!arg) throw new Error('usage: probe.js <ProbeRequest JSON>');
-  const req = JSON.parse(arg) as ProbeRequest;
+  if (!arg) throw new Error("usage: probe.js <ProbeRequest JSON> | probe.js - (the request on stdin)");
+  // Large requests come on stdin: one argument is limited to 128 KiB.
+  const req = JSON.parse(arg === '-' ? await readStdin() : arg) as ProbeRequest;
   const services = req.services ?? [];
-  const [cells, reached, dns] = await Promise.all([
+  const probeAll = async (list: ServiceProbe[] | undefined) => {
+    if (list === undefined) return undefined;
+    const ok = await Promise.all(list.map((s) => probeService(s, req.timeoutMs)));
+    return Object.fromEntries(list.map((s, i) => [s.key, ok[i] as boolean]));
+  };
+  const [cells, reached, nodePorts, hostPorts, dns] = await Promise.all([
     Promise.all(req.targets.map((t) => probeTarget(t, req.timeoutMs))),
-    Promise.all(services.map((s) => probeService(s, req.timeoutMs))),
+    probeAll(services),
+    probeAll(req.nodePorts),
+    probeAll(req.hostPorts),
     req.dns ? probeDns(req.dns, req.timeoutMs) : Promise.resolve(undefined),
   ]);
-  const out: ProbeResponse = { pods: {}, services: {} };
+  const out: ProbeResponse = { pods: {}, services: reached ?? {} };
   req.targets.forEach((t, i) => (out.pods[t.key] = cells[i] as MatrixCell));
-  services.forEach((s, i) => (out.services[s.key] = reached[i] as boolean));
+  if (nodePorts !== undefined) out.nodePorts = nodePorts;
+  if (hostPorts !== undefined) out.hostPorts = hostPorts;
   if (dns !== undefined) out.dns = dns;
   process.stdout.write(JSON.stringify(out) + '\n');
 }

@@ -39,6 +39,9 @@ export interface ProbeRequest {
   timeoutMs: number;
   targets: ProbeTarget[];
   services?: ServiceProbe[];
+  /** NodePorts on node addresses, and hostPorts: probed like Service ports */
+  nodePorts?: ServiceProbe[];
+  hostPorts?: ServiceProbe[];
   dns?: DnsProbe;
 }
 
@@ -55,6 +58,9 @@ export interface MatrixCell {
 export interface ProbeResponse {
   pods: Record<string, MatrixCell>;
   services: Record<string, boolean>;
+  /** absent when the request had none */
+  nodePorts?: Record<string, boolean>;
+  hostPorts?: Record<string, boolean>;
   /** absent when the request had no DNS probe */
   dns?: boolean;
 }
@@ -63,7 +69,14 @@ export interface ProbeResponse {
  * `vrfwall lab matrix --json`.
  * - pods: source "ns/pod" -> destination "ns/pod" -> cell.
  * - services: source "ns/pod" -> "<ns>/<svc>:<port>/<PROTO>" (the IPv4
- *   ClusterIP) or "<ns>/<svc>:<port>/<PROTO>/v6" (the IPv6 one) -> answered.
+ *   ClusterIP) or "<ns>/<svc>:<port>/<PROTO>/v6" (the IPv6 one) -> answered;
+ *   externalIPs and LoadBalancer IPs as "<ns>/<svc>:<port>/<PROTO> externalIP
+ *   <ip>" and "... loadBalancerIP <ip>" (externalProbeKey).
+ * - nodePorts: source "ns/pod" -> "<ns>/<svc>:<port>/<PROTO> nodePort <n>
+ *   <node> v4|v6 <node address>" -> answered (nodePortProbeKey): every
+ *   NodePort on every address of every node, per family of the Service.
+ * - hostPorts: source "ns/pod" -> "<ns>/<pod> hostPort <n>/<PROTO> <node>
+ *   v4|v6 <node address>" -> answered by that pod (hostPortProbeKey).
  * - dns: source "ns/pod" -> resolved kubernetes.default.svc.cluster.local
  *   (A and AAAA, UDP) through the cluster DNS at 10.96.0.10 to the right
  *   ClusterIPs.
@@ -73,6 +86,8 @@ export interface ProbeResponse {
 export interface Matrix {
   pods: Record<string, Record<string, MatrixCell>>;
   services: Record<string, Record<string, boolean>>;
+  nodePorts: Record<string, Record<string, boolean>>;
+  hostPorts: Record<string, Record<string, boolean>>;
   dns: Record<string, boolean>;
 }
 
@@ -81,4 +96,19 @@ export const CELL_FIELDS = ['icmp', 'tcp', 'udp', 'icmp6', 'tcp6', 'udp6'] as co
 /** Row key of a Service probe: IPv4 ClusterIP plain, IPv6 with a "/v6" suffix. */
 export function serviceProbeKey(service: string, port: number, protocol: string, v6: boolean): string {
   return `${service}:${port}/${protocol}${v6 ? '/v6' : ''}`;
+}
+
+/** Key of an externalIP or LoadBalancer IP probe (a row of Matrix.services). */
+export function externalProbeKey(service: string, port: number, protocol: string, kind: 'externalIP' | 'loadBalancerIP', ip: string): string {
+  return `${service}:${port}/${protocol} ${kind} ${ip}`;
+}
+
+/** Key of a NodePort probe: Service port, nodePort, node, family and the node address probed. */
+export function nodePortProbeKey(service: string, port: number, protocol: string, nodePort: number, node: string, family: 4 | 6, ip: string): string {
+  return `${service}:${port}/${protocol} nodePort ${nodePort} ${node} v${family} ${ip}`;
+}
+
+/** Key of a hostPort probe: the pod, its hostPort, its node, family and the node address probed. */
+export function hostPortProbeKey(pod: string, hostPort: number, protocol: string, node: string, family: 4 | 6, ip: string): string {
+  return `${pod} hostPort ${hostPort}/${protocol} ${node} v${family} ${ip}`;
 }

@@ -29,6 +29,11 @@ export function bridgeNodeLines(node: PlannedNode, pods: PlannedPod[]): string[]
     lines.push(
       `link add ${dev} type veth peer name ${POD_IF} netns ${pod.netns}`,
       `link set ${dev} master ${POD_BRIDGE}`,
+      // Hairpin, as flannel's and the bridge plugin's hairpinMode: a pod that
+      // reaches itself through a Service, NodePort or hostPort gets its DNATed
+      // packet back on its own port (br_netfilter bridges it, so without this
+      // the bridge drops it).
+      `link set ${dev} type bridge_slave hairpin on`,
       `link set ${dev} up`,
     );
   }

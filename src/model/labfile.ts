@@ -12,4 +12,7 @@ export interface LabClusterFile {
   /** "ns/name" -> ClusterIPs the lab's "apiserver" allocated (Services without
    *  spec.clusterIP in their manifest); absent for labs without Services. */
   services?: Record<string, { clusterIPs: string[] }>;
+  /** "ns/name" -> "port/PROTO" -> nodePort the lab allocated (ports of NodePort
+   *  and LoadBalancer Services without spec.ports[].nodePort in their manifest). */
+  nodePorts?: Record<string, Record<string, number>>;
 }

@@ -102,6 +102,8 @@ export interface LabContent {
   pods: Map<string, { node: string; ips: string[] }>;
   /** "ns/name" -> canonical ClusterIPs the lab allocated */
   services: Map<string, string[]>;
+  /** "ns/name" -> "port/PROTO" -> nodePort the lab allocated */
+  nodePorts: Map<string, Map<string, number>>;
 }
 
 /** One manifest directory as given and resolved. */
@@ -512,7 +514,7 @@ export class ManifestSource implements StateSource {
           routers.set(nsName, o);
           break;
         case 'Service':
-          services.set(nsName, this.withLabClusterIPs(o));
+          services.set(nsName, this.withLabNodePorts(this.withLabClusterIPs(o)));
           break;
         case 'EndpointSlice':
           endpointSlices.set(nsName, o);
@@ -588,6 +590,20 @@ export class ManifestSource implements StateSource {
     if (ips === undefined || ips.length === 0) return svc;
     return { ...svc, spec: { ...svc.spec, clusterIPs: [...ips] } };
   }
+
+  /** Ports of a NodePort or LoadBalancer Service without a nodePort in the
+   *  manifest get the one the lab allocated (the lab file's `nodePorts`), as
+   *  a real API server fills spec.ports[].nodePort. */
+  private withLabNodePorts(svc: ServiceObject): ServiceObject {
+    if (svc.spec.type !== 'NodePort' && svc.spec.type !== 'LoadBalancer') return svc;
+    const allocated = this.lab?.nodePorts.get(`${svc.metadata.namespace}/${svc.metadata.name}`);
+    if (allocated === undefined || svc.spec.ports.every((p) => p.nodePort !== undefined)) return svc;
+    const ports = svc.spec.ports.map((p) => {
+      const n = p.nodePort ?? allocated.get(`${p.port}/${p.protocol}`);
+      return n === undefined ? p : { ...p, nodePort: n };
+    });
+    return { ...svc, spec: { ...svc.spec, ports } };
+  }
 }
 
 type LabParse = { content?: LabContent; problems: SourceProblem[] };
@@ -618,10 +634,11 @@ function parseLabText(text: string, file: string): LabParse {
   }
   if (!isRecord(raw)) return fail('not a JSON object');
   if (raw.version !== 1) return fail(`version ${JSON.stringify(raw.version)} is not supported (expected 1)`);
-  const { nodes, pods, podCIDRs, serviceCIDRs, services } = raw;
+  const { nodes, pods, podCIDRs, serviceCIDRs, services, nodePorts } = raw;
   if (!Array.isArray(nodes)) return fail('"nodes" must be a list');
   if (!isRecord(pods)) return fail('"pods" must be an object');
   if (services !== undefined && !isRecord(services)) return fail('"services" must be an object');
+  if (nodePorts !== undefined && !isRecord(nodePorts)) return fail('"nodePorts" must be an object');
   const podCidrs = cidrList(podCIDRs);
   const serviceCidrs = cidrList(serviceCIDRs);
   if (podCidrs === undefined) return fail('"podCIDRs" must be a list of CIDRs');
@@ -682,6 +699,28 @@ function parseLabText(text: string, file: string): LabParse {
     }
     serviceMap.set(key, ips(v.clusterIPs, `services[${key}]`));
   }
+  const nodePortMap = new Map<string, Map<string, number>>();
+  for (const key of Object.keys(nodePorts ?? {}).sort()) {
+    const v = (nodePorts ?? {})[key];
+    const [ns, name, ...rest] = key.split('/');
+    if (ns === undefined || name === undefined || rest.length > 0 || !isDnsLabel(ns) || !isDnsLabel(name)) {
+      problems.push({ source: `${file} nodePorts`, message: `${JSON.stringify(key)} is not "<namespace>/<service>"; skipped` });
+      continue;
+    }
+    if (!isRecord(v)) {
+      problems.push({ source: `${file} nodePorts[${key}]`, message: 'expected {"<port>/<PROTOCOL>": <nodePort>, ...}; skipped' });
+      continue;
+    }
+    const slots = new Map<string, number>();
+    for (const [slot, n] of Object.entries(v)) {
+      if (!/^[0-9]{1,5}\/(TCP|UDP|SCTP)$/.test(slot) || typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 65535) {
+        problems.push({ source: `${file} nodePorts[${key}]`, message: `${JSON.stringify(slot)}: ${JSON.stringify(n)} is not "<port>/<PROTOCOL>": <port number>; skipped` });
+        continue;
+      }
+      slots.set(slot, n);
+    }
+    nodePortMap.set(key, slots);
+  }
   // The usable part, in the file's own shape (for callers wanting the CIDRs).
   const clean: LabClusterFile = {
     version: 1,
@@ -693,7 +732,10 @@ function parseLabText(text: string, file: string): LabParse {
   if (services !== undefined) {
     clean.services = Object.fromEntries([...serviceMap].map(([k, clusterIPs]) => [k, { clusterIPs }]));
   }
-  return { content: { raw: clean, nodes: nodeMap, pods: podMap, services: serviceMap }, problems };
+  if (nodePorts !== undefined) {
+    clean.nodePorts = Object.fromEntries([...nodePortMap].map(([k, slots]) => [k, Object.fromEntries(slots)]));
+  }
+  return { content: { raw: clean, nodes: nodeMap, pods: podMap, services: serviceMap, nodePorts: nodePortMap }, problems };
 }
 
 // ---- helpers ---------------------------------------------------------------

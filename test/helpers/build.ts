@@ -5,7 +5,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const SCRIPTS = ['lab/responder', 'lab/dns-responder', 'lab/kube-proxy', 'lab/probe', 'lab/services', 'lab/nftables', 'lab/dns', 'cli/main'];
+const SCRIPTS = [
+  'lab/responder',
+  'lab/dns-responder',
+  'lab/kube-proxy',
+  'lab/probe',
+  'lab/services',
+  'lab/frontends',
+  'lab/nodeports',
+  'lab/nftables',
+  'lab/dns',
+  'cli/main',
+];
 
 export function ensureBuilt(): void {
   const pairs = SCRIPTS.map((f) => [path.join(ROOT, 'src', `${f}.ts`), path.join(ROOT, 'dist', `${f}.js`)] as const);
