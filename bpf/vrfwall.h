@@ -167,8 +167,8 @@ static inline __u32 vw_counter_index(__u32 dir, __u32 verdict, __u32 code)
  * HASH, both maps with this key. `services` holds ClusterIP:port/protocol
  * (rule 3), `backends` backend address:targetPort/protocol (rule 4). The
  * compile step writes one entry per network that may use the Service
- * (client_vrf), or one with VW_SVC_ANY_VRF when every network may (a Service
- * of the default network), so the programs decide with at most two lookups
+ * (client_vrf), or one with VW_SVC_ANY_VRF when every network may (a shared
+ * Service, or a backend on the node), so the programs decide with at most two lookups
  * and two Services sharing a backend port never overwrite each other. */
 struct vw_svc_key {
 	__u8 addr[VW_ADDR_LEN];
@@ -189,11 +189,11 @@ struct vw_svc_key {
  * address, known or not). Used when the destination has no marker of its own. */
 
 /* service flags: why client_vrf may use it (for explain and stats) */
-#define VW_SVC_SHARED (1U << 0) /* the Service is in the default network       */
-#define VW_SVC_ROUTER (1U << 1) /* a router joins client_vrf and the Service's */
+#define VW_SVC_SHARED (1U << 0) /* a shared Service (usable from every network) */
+#define VW_SVC_ROUTER (1U << 1) /* a router joins client_vrf and the backend's  */
 
 struct vw_svc_value {
-	__u32 svc_vrf; /* the Service's network */
+	__u32 svc_vrf; /* network of the backend pod(s) that grant it; 0: none or several */
 	__u32 flags;   /* VW_SVC_*              */
 };
 

@@ -176,6 +176,58 @@ describe('Service', () => {
     });
   });
 
+  it('node ports, external IPs and load balancer addresses (spec and status), canonical and without repeats', () => {
+    const s = one(`apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  type: LoadBalancer
+  clusterIP: 10.96.0.7
+  externalIPs: ["203.0.113.7", "2001:DB8::7", "203.0.113.7"]
+  loadBalancerIP: 198.51.100.9
+  ports:
+    - { name: http, port: 80, nodePort: 30080 }
+    - { name: dns, port: 53, protocol: UDP, nodePort: 30053 }
+    - { name: dns-tcp, port: 53, protocol: TCP, nodePort: 30053 }
+    - { name: none, port: 81, nodePort: 0 }
+status:
+  loadBalancer:
+    ingress: [{ip: 198.51.100.10}, {hostname: lb.example.org}, {ip: "198.51.100.9"}]
+`);
+    expect(s.kind === 'Service' && s.spec).toMatchObject({
+      type: 'LoadBalancer',
+      externalIPs: ['203.0.113.7', '2001:db8::7'],
+      loadBalancerIPs: ['198.51.100.9', '198.51.100.10'],
+      ports: [
+        { name: 'http', port: 80, protocol: 'TCP', nodePort: 30080 },
+        { name: 'dns', port: 53, protocol: 'UDP', nodePort: 30053 },
+        { name: 'dns-tcp', port: 53, protocol: 'TCP', nodePort: 30053 },
+        { name: 'none', port: 81, protocol: 'TCP' },
+      ],
+    });
+    expect(s.kind === 'Service' && 'nodePort' in s.spec.ports[3]!).toBe(false);
+    // A ClusterIP Service without any of them: empty lists.
+    expect(one(svc('{ports: [{port: 80}]}'))).toMatchObject({ spec: { externalIPs: [], loadBalancerIPs: [] } });
+  });
+
+  it('refuses bad node ports, external IPs and load balancer addresses, naming the field', () => {
+    expect(refused(svc('{type: NodePort, ports: [{port: 80, nodePort: 70000}]}'))).toMatch(/spec.ports\[0\].nodePort 70000 is not a port number/);
+    expect(refused(svc('{type: NodePort, ports: [{port: 80, nodePort: "30080"}]}'))).toMatch(/spec.ports\[0\].nodePort "30080" is not a port number/);
+    expect(refused(svc('{type: NodePort, ports: [{port: 80, nodePort: 30080.5}]}'))).toMatch(/nodePort 30080.5 is not a port number/);
+    expect(refused(svc('{ports: [{port: 80, nodePort: 30080}]}'))).toMatch(/spec.ports\[0\].nodePort is set, but only NodePort and LoadBalancer Services have node ports \(type ClusterIP\)/);
+    expect(refused(svc('{type: NodePort, ports: [{name: a, port: 80, nodePort: 30080}, {name: b, port: 81, nodePort: 30080}]}'))).toMatch(
+      /spec.ports\[1\].nodePort: 30080\/TCP is listed twice/,
+    );
+    expect(refused(svc('{externalIPs: [203.0.113.300], ports: [{port: 80}]}'))).toMatch(/spec.externalIPs\[0\] "203.0.113.300" is not an IP address/);
+    expect(refused(svc('{externalIPs: 203.0.113.3, ports: [{port: 80}]}'))).toMatch(/spec.externalIPs must be a list of IP addresses/);
+    expect(refused(svc('{type: LoadBalancer, loadBalancerIP: lb.example.org, ports: [{port: 80}]}'))).toMatch(
+      /spec.loadBalancerIP "lb.example.org" is not an IP address/,
+    );
+    expect(refused(`${svc('{type: LoadBalancer, ports: [{port: 80}]}')}status: {loadBalancer: {ingress: [{ip: "1.2.3"}]}}\n`)).toMatch(
+      /status.loadBalancer.ingress\[0\].ip "1.2.3" is not an IP address/,
+    );
+  });
+
   it('headless ("None"): no ClusterIP, headless; no ClusterIP yet: empty; ExternalName: none', () => {
     expect(one(svc('{clusterIP: None, selector: {app: web}, ports: [{port: 80}]}'))).toMatchObject({
       spec: { clusterIPs: [], headless: true, selector: { app: 'web' } },
@@ -203,6 +255,41 @@ describe('Service', () => {
     expect(refused(svc('{ports: [{name: a, port: 80}, {name: b, port: 80}]}'))).toMatch(/80\/TCP is listed twice/);
     expect(refused(svc('{type: Magic}'))).toMatch(/spec.type "Magic"/);
     expect(refused('apiVersion: v1\nkind: Service\nmetadata: {name: Web}\nspec: {}\n')).toMatch(/metadata.name "Web"/);
+  });
+});
+
+describe('Pod ports published on the node (hostPort)', () => {
+  const pod = (ports: string) =>
+    `apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\nspec: {containers: [{name: c, image: x, ports: ${ports}}]}\n`;
+
+  it('reads hostPort and hostIP (canonical; 0.0.0.0, :: and "" mean every node address)', () => {
+    const p = one(
+      pod(
+        '[{containerPort: 80, hostPort: 8080}, {containerPort: 53, protocol: UDP, hostPort: 53, hostIP: 192.168.50.1}, ' +
+          '{containerPort: 443, hostPort: 443, hostIP: "FD00::0001"}, {containerPort: 81, hostPort: 81, hostIP: 0.0.0.0}, ' +
+          '{containerPort: 82, hostPort: 82, hostIP: "::"}, {containerPort: 85, hostPort: 85, hostIP: ""}, ' +
+          '{containerPort: 83, hostPort: 0}, {containerPort: 84, hostIP: 192.168.50.1}]',
+      ),
+    );
+    expect(p.kind === 'Pod' && p.spec.ports).toEqual([
+      { containerPort: 80, protocol: 'TCP', hostPort: 8080 },
+      { containerPort: 53, protocol: 'UDP', hostPort: 53, hostIP: '192.168.50.1' },
+      { containerPort: 443, protocol: 'TCP', hostPort: 443, hostIP: 'fd00::1' },
+      { containerPort: 81, protocol: 'TCP', hostPort: 81 },
+      { containerPort: 82, protocol: 'TCP', hostPort: 82 },
+      { containerPort: 85, protocol: 'TCP', hostPort: 85 },
+      // hostPort 0 is none; a hostIP without a hostPort publishes nothing
+      { containerPort: 83, protocol: 'TCP' },
+      { containerPort: 84, protocol: 'TCP' },
+    ]);
+  });
+
+  it('refuses a bad hostPort or hostIP, naming the field', () => {
+    expect(refused(pod('[{containerPort: 80, hostPort: 65536}]'))).toMatch(/spec.containers\[0\].ports\[0\].hostPort 65536 is not a port number/);
+    expect(refused(pod('[{containerPort: 80, hostPort: "8080"}]'))).toMatch(/hostPort "8080" is not a port number/);
+    expect(refused(pod('[{containerPort: 80}, {containerPort: 81, hostPort: 81, hostIP: 192.168.50.01}]'))).toMatch(
+      /spec.containers\[0\].ports\[1\].hostIP "192.168.50.01" is not an IP address/,
+    );
   });
 });
 

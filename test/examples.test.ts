@@ -1,9 +1,9 @@
 // The examples with agents, on 1 and 2 nodes: the full matrix (pods over
 // ICMP/TCP/UDP, Services by ClusterIP, DNS; IPv4 and IPv6) must be the one
 // written in each example's README (the tables are parsed from there, so the
-// documentation cannot drift from the behaviour). On the 2-node CN2 lab: a
-// shared Service's backend is reachable from another network only on its
-// target port and cannot open a connection back, and a quarantined pod
+// documentation cannot drift from the behaviour). On the 2-node CN2 lab: only
+// a shared Service's backend (kube-dns) is reachable from another network,
+// on its target port; no other Service opens its backend; and a quarantined pod
 // reaches nothing, not even DNS, with the reason in the agent's log.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -135,15 +135,30 @@ for (const example of EXAMPLES) {
 
     if (example.tag !== 'cn' || nodes !== 2) return;
 
-    it("reaches a shared Service's backend from another network on the target port only; the backend cannot open one back", async () => {
+    it("reaches only a shared Service's backend from another network, on its target port; no Service opens its backend", async () => {
       const pod1 = 'isolated-namespace-demo/pod1';
       const pod3 = 'non-isolated-namespace-demo/pod3';
+      // kube-dns is shared: its backend answers pod1 directly on the target port (rule 4).
+      const dnsPod = podOf(state, 'kube-system/coredns').ips;
+      const { stdout } = await run('ip', [
+        'netns', 'exec', podOf(state, pod1).netns, process.execPath, '--input-type=module', '-e',
+        `import dns from 'node:dns'; const out = [];
+         for (const server of [${JSON.stringify(dnsPod.v4)}, ${JSON.stringify(`[${dnsPod.v6}]`)}]) {
+           const r = new dns.promises.Resolver({ timeout: 1500, tries: 2 }); r.setServers([server]);
+           out.push(await r.resolve4('kubernetes.default.svc.cluster.local'));
+         }
+         console.log(JSON.stringify(out));`,
+      ]);
+      expect(JSON.parse(stdout)).toEqual([['10.96.0.1'], ['10.96.0.1']]);
+      // non-isolated-namespace-demo/web is not shared: its backend pod3 is closed to pod1
+      // on its target port 80 as on every other port.
       const ips = podOf(state, pod3).ips;
-      // Port 80 is the target port of non-isolated-namespace-demo/web; 8080 is not.
       for (const ip of [ips.v4, ips.v6]) {
-        expect(await connect(state, pod1, ip, 80)).toBe(pod3);
+        expect(await connect(state, pod1, ip, 80)).toBe('timeout');
         expect(await connect(state, pod1, ip, 8080)).toBe('timeout');
       }
+      // Same network: pod4 reaches pod3 on 80 (positive control).
+      expect(await connect(state, 'default/pod4', ips.v4, 80)).toBe(pod3);
       const back = podOf(state, pod1).ips;
       for (const ip of [back.v4, back.v6]) expect(await connect(state, pod3, ip, 8080)).toBe('timeout');
       // pod2:80 backs the isolated namespace's own Service: closed to pod3 directly too.

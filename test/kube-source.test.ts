@@ -6,6 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { compile } from '../src/model/compile.js';
+import { emptyAllocation } from '../src/model/vrf.js';
 import { KubeSource, loadKubeConfig, type KubeSourceOptions } from '../src/sources/kube.js';
 import { TestApiServer, type ApiServerOptions } from './helpers/apiserver.js';
 import {
@@ -162,6 +164,65 @@ describe('first sync', () => {
     // The other watches were never disturbed by the missing resource.
     s.apply('pods', podObj('team-a', 'a3', { node: 'node1', ips: ['10.244.1.3'] }));
     await until(() => podIps(src, 'team-a/a3')?.[0] === '10.244.1.3', 2000, 'pod event');
+  });
+});
+
+describe('Service frontends and hostPorts from the API', () => {
+  it('reads nodePorts, externalIPs, the load balancer IPs (spec and status) and hostPorts; a bad one is refused with the field named', async () => {
+    const s = await startServer();
+    seed(s);
+    s.apply('services', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'lb', namespace: 'default' },
+      spec: {
+        type: 'LoadBalancer',
+        clusterIP: '10.96.0.30',
+        clusterIPs: ['10.96.0.30'],
+        selector: { app: 'web' },
+        externalIPs: ['203.0.113.30'],
+        loadBalancerIP: '198.51.100.30',
+        ports: [{ name: 'web', port: 80, targetPort: 80, protocol: 'TCP', nodePort: 31080 }],
+      },
+      status: { loadBalancer: { ingress: [{ ip: '198.51.100.31' }, { hostname: 'lb.example.org' }] } },
+    });
+    s.apply('services', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'bad', namespace: 'default' },
+      spec: { type: 'NodePort', clusterIP: '10.96.0.31', clusterIPs: ['10.96.0.31'], externalIPs: ['not-an-ip'], ports: [{ port: 80, nodePort: 31081 }] },
+    });
+    const hp = podObj('default', 'hp', { node: 'node1', ips: ['10.244.1.40'] });
+    (hp.spec as { containers: { ports: unknown[] }[] }).containers[0]!.ports = [
+      { containerPort: 80, protocol: 'TCP', hostPort: 8080 },
+      { containerPort: 53, protocol: 'UDP', hostPort: 5353, hostIP: '192.168.50.1' },
+    ];
+    s.apply('pods', hp);
+    const src = makeSource(s);
+    await src.start();
+    const st = src.current();
+    expect(st.services.get('default/lb')?.spec).toMatchObject({
+      type: 'LoadBalancer',
+      externalIPs: ['203.0.113.30'],
+      loadBalancerIPs: ['198.51.100.30', '198.51.100.31'],
+      ports: [{ port: 80, nodePort: 31080, protocol: 'TCP' }],
+    });
+    expect(st.pods.get('default/hp')?.spec.ports).toEqual([
+      { containerPort: 80, protocol: 'TCP', hostPort: 8080 },
+      { containerPort: 53, protocol: 'UDP', hostPort: 5353, hostIP: '192.168.50.1' },
+    ]);
+    // Fail closed: the bad Service is not used, and the problem names the field.
+    expect(st.services.has('default/bad')).toBe(false);
+    expect(st.problems).toContainEqual({
+      source: 'Service default/bad',
+      message: 'Service: spec.externalIPs[0] "not-an-ip" is not an IP address',
+    });
+
+    // A load balancer address arriving in the status later is a change of state.
+    const lb = s.get('services', 'lb', 'default')!;
+    s.apply('services', { ...lb, status: { loadBalancer: { ingress: [{ ip: '198.51.100.32' }] } } });
+    await until(() => src.current().services.get('default/lb')?.spec.loadBalancerIPs.includes('198.51.100.32') === true, 2000, 'status update');
+    expect(src.current().services.get('default/lb')?.spec.loadBalancerIPs).toEqual(['198.51.100.30', '198.51.100.32']);
   });
 });
 
@@ -352,5 +413,27 @@ describe('events', () => {
     expect(s.objects('events', 'team-a')).toHaveLength(1);
     expect(s.requests('create', 'events')).toBe(2);
     expect(s.requests('update', 'events')).toBe(1); // two repeats within the interval: one write
+  });
+
+  it('a Service that names a pod of another namespace: the compile step’s problem becomes an Event on the Service', async () => {
+    const s = await startServer();
+    seed(s);
+    // Selector-less, with a hand-written slice naming team-a/a1's address (its targetRef says default/a1).
+    s.apply('services', serviceObj('default', 'sneaky', '10.96.0.44', 80, {}));
+    s.apply('endpointslices', endpointSliceObj('default', 'sneaky', [{ ip: '10.244.1.2', pod: 'a1' }], 80));
+    const src = makeSource(s);
+    await src.start();
+    const d = compile(src.current(), { nodeName: 'node1', podCIDRs: ['10.244.0.0/16'], serviceCIDRs: ['10.96.0.0/16'] }, new Map(), emptyAllocation());
+    expect([...d.services.values()].filter((e) => e.addr === '10.96.0.44')).toEqual([]);
+    const problem = d.problems.find((p) => p.source === 'Service default/sneaky' && p.message.includes('another namespace'));
+    expect(problem?.message).toBe(
+      'endpoints 10.244.1.2 (pod team-a/a1) are pods of another namespace: a Service speaks only for pods of its own namespace (default), so they gain nothing from it',
+    );
+    expect(d.serviceAccess.get('default/sneaky')?.problems).toEqual({ foreign_backend: 1 });
+    expect(src.reportProblem(problem!)).toBe(true);
+    await src.flushEvents();
+    expect(s.objects('events', 'default').filter((e) => (e.involvedObject as { kind?: string }).kind === 'Service')).toMatchObject([
+      { reason: 'VrfwallProblem', type: 'Warning', message: problem!.message, involvedObject: { kind: 'Service', namespace: 'default', name: 'sneaky' } },
+    ]);
   });
 });

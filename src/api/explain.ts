@@ -21,8 +21,8 @@ const DEFAULT_PORT = 80;
 export const RULE_TEXT: Record<string, string> = {
   SAME_NETWORK: 'rule 1: both endpoints are in the same network',
   ROUTER: 'rule 2: a VirtualNetworkRouter connects the two networks',
-  SERVICE: "rule 3: a Service virtual IP the sender's network may use",
-  SERVICE_BACKEND: 'rule 4: a backend of such a Service, on a target port',
+  SERVICE: "rule 3: a Service address (ClusterIP or frontend) the sender's network may use",
+  SERVICE_BACKEND: "rule 4: a backend pod of a shared Service, of the Service's namespace, on a target port",
   REPLY: 'rule 5: a reply within a connection rule 3 or 4 allowed',
   NOT_POD: 'rule 6: one side is not a pod (node, host network or outside the cluster)',
 };

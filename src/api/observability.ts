@@ -65,6 +65,17 @@ function packageVersion(): string {
   }
 }
 
+/** The metric rows of vrfwall_service_problems: one per Service and kind of problem. */
+export function serviceProblemRows(desired: DesiredState | undefined): { service: string; problem: string; count: number }[] {
+  const rows: { service: string; problem: string; count: number }[] = [];
+  for (const [service, access] of desired?.serviceAccess ?? []) {
+    for (const [problem, count] of Object.entries(access.problems)) {
+      if (count !== undefined && count > 0) rows.push({ service, problem, count });
+    }
+  }
+  return rows;
+}
+
 export class Observability {
   readonly store: FlowStore;
   readonly reader: FlowReader;
@@ -113,6 +124,7 @@ export class Observability {
             lostStreams: o.flows.streamLost,
           }),
           mapFill: () => o.mapFill.get(),
+          serviceProblems: () => serviceProblemRows(o.lastSync?.desired),
         });
         try {
           const port = await o.metrics.listen(cfg.metricsPort);

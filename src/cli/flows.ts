@@ -328,7 +328,7 @@ export function registerApiCommands(program: Command): void {
     });
 
   withConnection(program.command('endpoints'))
-    .description('endpoints the agents know: pod and node addresses with their networks')
+    .description('endpoints the agents know: pod and node addresses with their networks, Service addresses with who may use them')
     .option('--namespace <ns>', 'only this namespace')
     .option('--network <ns/name>', 'only this network')
     .option('--local', "only pods on the agent's node", false)
@@ -347,7 +347,7 @@ export function registerApiCommands(program: Command): void {
               e.pod ? `${e.namespace}/${e.pod}` : e.service || '-',
               e.network || '-',
               e.local ? `if ${e.ifindex}` : '-',
-              e.quarantined ? `QUARANTINED: ${e.reason}` : '',
+              e.quarantined ? `QUARANTINED: ${e.reason}` : e.kind === 'service' ? e.reason : '',
             ]),
           ]),
       ).catch((e: unknown) => fail('endpoints', e));

@@ -3,7 +3,7 @@
 // step's output. Pure: no I/O.
 import ipaddr from 'ipaddr.js';
 import { canonicalAddr } from '../bpf/abi.js';
-import type { ClusterState, DesiredState } from '../model/types.js';
+import type { ClusterState, DesiredState, ServiceAccess } from '../model/types.js';
 import type { EndpointKind } from './types.js';
 
 export interface EndpointInfo {
@@ -36,7 +36,15 @@ export interface NetworkInfo {
 /** The part of a Service the directory uses; matches ClusterState.services when it exists. */
 interface ServiceLike {
   metadata: { name: string; namespace: string };
-  spec: { clusterIPs: string[] };
+  spec: { clusterIPs: string[]; externalIPs?: string[]; loadBalancerIPs?: string[] };
+}
+
+/** Who may use a Service, in words: a Service has no network of its own. */
+export function serviceAccessText(access: ServiceAccess | undefined): string {
+  if (access === undefined) return 'not compiled';
+  const users = access.clients[0] === '*' ? 'every network' : access.clients.length > 0 ? access.clients.join(', ') : 'no network';
+  const backends = access.backendNetworks.length > 0 ? `; backend pods in ${access.backendNetworks.join(', ')}` : '';
+  return `${access.shared ? 'shared' : 'not shared'} (${access.why}); used by ${users}${backends}`;
 }
 
 export class Directory {
@@ -143,16 +151,18 @@ export function buildDirectory(state: ClusterState, desired: DesiredState, node:
 
   const services = (state as { services?: Map<string, ServiceLike> }).services;
   for (const svc of services?.values() ?? []) {
-    for (const raw of svc.spec.clusterIPs) {
+    const key = `${svc.metadata.namespace}/${svc.metadata.name}`;
+    const access = serviceAccessText(desired.serviceAccess.get(key));
+    const add = (raw: string, what: string, overwrite: boolean): void => {
       const ip = canonical(raw);
-      if (!ip) continue;
-      d.byIp.set(ip, {
-        ...blank(ip, 'service'),
-        namespace: svc.metadata.namespace,
-        service: `${svc.metadata.namespace}/${svc.metadata.name}`,
-        reason: 'Service virtual IP',
-      });
-    }
+      if (!ip || (!overwrite && d.byIp.has(ip))) return;
+      d.byIp.set(ip, { ...blank(ip, 'service'), namespace: svc.metadata.namespace, service: key, reason: `Service ${what}, ${access}` });
+    };
+    for (const raw of svc.spec.clusterIPs) add(raw, 'virtual IP', true);
+    // External and load balancer IPs name the Service unless the address is
+    // already a node's or a pod's (a node address stays the node).
+    for (const raw of svc.spec.externalIPs ?? []) add(raw, 'external IP', false);
+    for (const raw of svc.spec.loadBalancerIPs ?? []) add(raw, 'load balancer IP', false);
   }
   for (const cidr of desired.cidrs.keys()) {
     try {

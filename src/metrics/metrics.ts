@@ -13,6 +13,8 @@ export interface MetricsSources {
   flows(): { held: number; max: number; seen: number; evicted: number };
   events(): { received: number; lostRing: number; lostStreams: number };
   mapFill(): { name: string; entries: number; maxEntries: number; fill: number }[];
+  /** What the last compile reported about Services (foreign endpoints, frontend conflicts, ...). */
+  serviceProblems(): { service: string; problem: string; count: number }[];
 }
 
 export interface SessionSweep {
@@ -159,6 +161,18 @@ export class Metrics {
         },
       });
     }
+    new client.Gauge({
+      name: 'vrfwall_service_problems',
+      help:
+        'What the last compile reported per Service: foreign_backend (endpoints that are pods of another namespace), ' +
+        'unknown_backend, several_networks, bad_annotation, external_narrowed, frontend_rejected, frontend_conflict',
+      labelNames: ['service', 'problem'],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of src.serviceProblems()) this.set({ service: p.service, problem: p.problem }, p.count);
+      },
+    });
     const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
     this.compileSeconds = new client.Histogram({
       name: 'vrfwall_compile_duration_seconds',

@@ -123,26 +123,31 @@ export function compile(
     if (p.kind === 'quarantine') problems.push({ source: `Pod ${key}`, message: `quarantined: ${p.why}` });
   }
 
+  const cidrs = clusterCidrs(config, problems);
+  const networks = networkFlags(allocation, state, problems);
+  const externalDenied = new Set<number>();
+  for (const [vrf, flags] of networks) if ((flags & VW_NET_EXTERNAL_DENY) !== 0) externalDenied.add(vrf);
   const svc = serviceMaps({
     state,
-    ctx,
     allocation,
     networkPairs: routed.pairs,
-    hostAddrs: hostAddrs,
+    hostAddrs,
     podPlacements: placements,
+    podIps,
+    cidrs: new Map(cidrs),
+    externalDenied,
   });
   problems.push(...svc.problems);
-  const cidrs = clusterCidrs(config, problems);
   coverVips(svc.vips, cidrs, problems);
 
   return {
     endpoints,
     vrfPairs: vrfPairsOf(routed.pairs, allocation),
-    networks: networkFlags(allocation, state, problems),
+    networks,
     cidrs,
     services: svc.services,
     backends: svc.backends,
-    servicePlacements: svc.placements,
+    serviceAccess: svc.access,
     attach,
     ports,
     placements,

@@ -111,7 +111,7 @@ export function placePod(
   pod: Pick<PodObject, 'metadata'>,
   ns: NamespaceObject | undefined,
   ctx: PlacementContext,
-  /** What the object is, for `why` (Services are placed the same way). */
+  /** What the object is, for `why`. */
   what = 'pod',
 ): PodPlacement {
   const own = networkChoice(pod.metadata, ctx);

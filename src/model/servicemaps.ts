@@ -1,126 +1,344 @@
 // Services -> the services and backends map entries (design section 3 rules
 // 3 and 4). Pure; part of the compile step.
 //
-// A Service's network is found like a pod's (design section 2): its own
-// network annotation, else its namespace's annotation, else the isolated
-// namespace's network, else the default network. A bad annotation
-// quarantines the Service: no entries, so nobody reaches it. Who may use a
-// Service in network N:
-//   - N is the default network: every network (one VW_SVC_ANY_VRF entry,
-//     VW_SVC_SHARED), as CN2 shares its default service network;
-//   - otherwise N itself, and every network a router joins to N (VW_SVC_ROUTER).
-// The same clients may use each backend on each target port (rule 4): this is
-// the form a connection has after kube-proxy's DNAT, and the only form the
-// backend's node sees when the client is elsewhere. Backends that are node or
-// host-network addresses need no entry (rule 6 already allows them).
+// A Service has no network of its own: where its backends are decides.
+//
+// Shared Services (sharing.ts): every Service of kube-system,
+// default/kubernetes, Services annotated vrfwall.dev/shared: "true", and
+// every Service of a namespace annotated opencontrail.org/isolation.service:
+// "false". Every network may use their ClusterIPs (one VW_SVC_ANY_VRF entry,
+// VW_SVC_SHARED), and their backend pods of their own namespace on the
+// target ports (rule 4: the form a connection has after kube-proxy's DNAT,
+// and the only form the backend's node sees when the client is elsewhere).
+//
+// Every other Service gets no backends entries (its backends are reached
+// under rules 1 and 2 only), and its ClusterIP:port answers the union, over
+// the port's backends, of the networks that may reach that backend directly:
+//   - a pod of its own namespace in network B: B, and every network a router
+//     joins to B (VW_SVC_ROUTER);
+//   - a node or host-network address: every network (rule 6);
+//   - an address outside the cluster's pod and service ranges: every network
+//     that may go outside (rule 6, vrfwall.dev/external);
+//   - a quarantined pod, a pod of another namespace, an address in the
+//     cluster ranges that no pod owns: nobody.
+// No backends: no entries (SERVICE_DENIED).
+//
+// Backends are identified by address: the pod that owns the address in the
+// cluster state, whatever an EndpointSlice's targetRef says. A backend that
+// is a pod of another namespace gains nothing from the Service (also when the
+// Service is shared) and is reported, as is a Service whose backends are in
+// several networks (each connection is then judged by the backend it reaches:
+// the receiver's to-pod hook checks rules 1 and 2).
+//
+// A shared Service with a backend outside the cluster does not let networks
+// that deny outside addresses use it (a ClusterIP never opens a path that
+// addressing the backend directly would not), except the cluster's own
+// Services (kube-system, default/kubernetes), which only cluster
+// administrators write: a managed API server is often outside the ranges.
+//
+// The same clients may use the Service's frontends outside the service
+// ranges (NodePorts, external and load balancer IPs; frontends.ts).
 import { VW_SVC_ANY_VRF, VW_SVC_ROUTER, VW_SVC_SHARED } from '../bpf/abi.js';
-import { placePod, type PlacementContext } from './placement.js';
-import { serviceEndpoints } from './services.js';
+import { addClient, anyClient, isAny, unionInto, writeEntries, type ClientSet } from './clientsets.js';
+import { claimFrontend, claimHostPorts, claimServiceFrontends, resolveFrontends, type FrontendClaims } from './frontends.js';
+import { clusterRanges, type ClusterRanges } from './ranges.js';
+import { serviceEndpoints, type ServiceEndpoints } from './services.js';
+import { namespaceSharingProblems, sharingOf } from './sharing.js';
 import {
-  DEFAULT_NETWORK,
   serviceEntryKey,
   type ClusterState,
   type DesiredServiceEntry,
   type PodPlacement,
+  type ServiceAccess,
+  type ServiceProblemKind,
   type SourceProblem,
   type VrfAllocation,
 } from './types.js';
 
 export interface ServiceMapInputs {
   state: ClusterState;
-  ctx: PlacementContext;
   allocation: VrfAllocation;
   /** Network pairs a router joins, "a|b" (routers.ts pairKey). */
   networkPairs: ReadonlySet<string>;
   /** Node and host-network addresses (canonical). */
   hostAddrs: ReadonlySet<string>;
-  /** Pod placements, to tell when a backend is in another network. */
+  /** Pod placements ("ns/name"). */
   podPlacements: ReadonlyMap<string, PodPlacement>;
+  /** "ns/name" -> canonical addresses of pods with their own network stack. */
+  podIps: ReadonlyMap<string, readonly string[]>;
+  /** The cluster's pod and service ranges (canonical CIDR -> VW_CIDR_*). */
+  cidrs: ReadonlyMap<string, number>;
+  /** VRF ids of networks that may not reach outside addresses. */
+  externalDenied: ReadonlySet<number>;
 }
 
 export interface ServiceMaps {
   services: Map<string, DesiredServiceEntry>;
   backends: Map<string, DesiredServiceEntry>;
-  placements: Map<string, PodPlacement>;
-  /** Every ClusterIP that got an entry (the compile step makes sure each one
-   *  is inside a service range, so replies from it are judged as such). */
+  access: Map<string, ServiceAccess>;
+  /** Every ClusterIP of every Service (the compile step makes sure each one
+   *  is inside a service range, so it is judged by rule 3 and never as an
+   *  outside address, entries or not). */
   vips: Set<string>;
   problems: SourceProblem[];
 }
 
-interface Client {
-  vrf: number;
-  flags: number;
+/** What a backend address is, found from the cluster state. */
+type Backend =
+  | { kind: 'pod'; pod: string; namespace: string; placement: PodPlacement | undefined }
+  | { kind: 'host' }
+  | { kind: 'outside' }
+  | { kind: 'unknown'; why: string };
+
+/** Shared inputs of the per-Service work. */
+interface ServiceContext {
+  inputs: ServiceMapInputs;
+  ranges: ClusterRanges;
+  /** address -> the pod claiming it */
+  owners: Map<string, string>;
+  /** address -> every pod claiming it, for the few addresses several pods claim */
+  contested: Map<string, string[]>;
+  /** network -> networks a router joins to it */
+  routed: Map<string, string[]>;
 }
 
 export function serviceMaps(inputs: ServiceMapInputs): ServiceMaps {
-  const { state, ctx, allocation } = inputs;
-  const out: ServiceMaps = {
-    services: new Map(),
-    backends: new Map(),
-    placements: new Map(),
-    vips: new Set(),
-    problems: [],
-  };
+  const { state } = inputs;
+  const out: ServiceMaps = { services: new Map(), backends: new Map(), access: new Map(), vips: new Set(), problems: [] };
   const computed = serviceEndpoints(state);
   out.problems.push(...computed.problems);
+  const ctx = serviceContext(inputs);
+  const claims: FrontendClaims = new Map();
+  for (const ns of [...state.namespaces.values()].sort((a, b) => cmp(a.metadata.name, b.metadata.name))) {
+    out.problems.push(...namespaceSharingProblems(ns));
+  }
 
   for (const svc of computed.services) {
     const obj = state.services.get(svc.key);
     if (obj === undefined) continue;
-    const placement = placePod(obj, state.namespaces.get(svc.namespace), ctx, 'Service');
-    out.placements.set(svc.key, placement);
-    if (placement.kind !== 'network') {
-      out.problems.push({ source: `Service ${svc.key}`, message: `quarantined, nobody can use it: ${placement.why}` });
-      continue;
-    }
-    const network = placement.network;
-    const svcVrf = allocation.ids[network];
-    if (svcVrf === undefined) continue; // every existing network has an id; defensive
-    const clients = clientsOf(network, svcVrf, inputs);
-
-    const add = (map: Map<string, DesiredServiceEntry>, addr: string, port: number, protocol: DesiredServiceEntry['protocol']): void => {
-      for (const c of clients) {
-        const entry: DesiredServiceEntry = { addr, port, protocol, clientVrf: c.vrf, svcVrf, flags: c.flags };
-        const key = serviceEntryKey(entry);
-        // Two Services sharing a backend port: either entry grants the same
-        // client the same thing; keep the first (sorted by Service).
-        if (!map.has(key)) map.set(key, entry);
-      }
+    for (const vip of svc.vips) out.vips.add(vip);
+    const source = `Service ${svc.key}`;
+    const counts: Partial<Record<ServiceProblemKind, number>> = {};
+    const report = (kind: ServiceProblemKind, message: string, n = 1): void => {
+      counts[kind] = (counts[kind] ?? 0) + n;
+      out.problems.push({ source, message });
     };
-    const elsewhere = new Set<string>();
-    for (const p of svc.ports) {
-      for (const vip of svc.vips) {
-        add(out.services, vip, p.port, p.protocol);
-        out.vips.add(vip);
-      }
-      for (const b of p.backends) {
-        if (inputs.hostAddrs.has(b.ip)) continue;
-        add(out.backends, b.ip, b.port, p.protocol);
-        const bp = b.pod === undefined ? undefined : inputs.podPlacements.get(b.pod);
-        if (bp?.kind === 'network' && bp.network !== network) elsewhere.add(`${b.pod} (${bp.network})`);
-      }
+    const ns = state.namespaces.get(svc.namespace);
+    const sharing = sharingOf(obj, ns);
+    for (const p of sharing.problems) report('bad_annotation', p.message);
+
+    const { clientsByPort, networks, foreign, unknown, misnamed, outside } = judgeBackends(svc, sharing.shared, ctx, out.backends);
+
+    if (foreign.size > 0) {
+      const list = [...foreign].sort(([a], [b]) => cmp(a, b)).map(([ip, pod]) => `${ip} (pod ${pod})`);
+      report(
+        'foreign_backend',
+        `endpoints ${list.join(', ')} are pods of another namespace: a Service speaks only for pods of its own ` +
+          `namespace (${svc.namespace}), so they gain nothing from it${sharing.shared ? ', shared or not' : ''}`,
+        foreign.size,
+      );
     }
-    if (elsewhere.size > 0) {
-      out.problems.push({
-        source: `Service ${svc.key}`,
-        message:
-          `in network ${network} (${placement.why}) but backend pods ${[...elsewhere].sort().join(', ')} ` +
-          `are not: clients allowed to use ${network} reach them on the target ports`,
-      });
+    if (unknown.size > 0) {
+      const list = [...unknown].sort(([a], [b]) => cmp(a, b)).map(([ip, why]) => `${ip} (${why})`);
+      report('unknown_backend', `endpoints ${list.join(', ')} gain nothing from it`, unknown.size);
     }
+    if (misnamed.size > 0) {
+      const list = [...misnamed.values()].sort();
+      out.problems.push({ source, message: `endpoint targetRef disagrees with the address (${list.join('; ')}): judged by the address` });
+    }
+    const backendNetworks = [...networks].sort();
+    if (backendNetworks.length > 1) {
+      report(
+        'several_networks',
+        `backend pods are in several networks (${backendNetworks.join(', ')}): each connection is judged by the backend it reaches`,
+      );
+    }
+
+    let finalByPort: ClientSet[];
+    if (sharing.shared) {
+      const svcVrf = backendNetworks.length === 1 ? vrfOf(backendNetworks[0]!, inputs) : 0;
+      const narrow = outside.size > 0 && inputs.externalDenied.size > 0 && !sharing.cluster;
+      const shared = (): ClientSet =>
+        narrow ? outsideClients(inputs, VW_SVC_SHARED, svcVrf) : anyClient({ flags: VW_SVC_SHARED, svcVrf });
+      finalByPort = svc.ports.map(shared);
+      if (narrow) {
+        const denied = networkNames(inputs.externalDenied, inputs);
+        report(
+          'external_narrowed',
+          `backends ${[...outside].sort().join(', ')} are outside the cluster: networks that may not go outside ` +
+            `(${denied.join(', ')}) cannot use this shared Service`,
+        );
+      }
+    } else {
+      finalByPort = clientsByPort;
+    }
+
+    svc.ports.forEach((p, i) => {
+      const clients = finalByPort[i] ?? new Map();
+      for (const vip of svc.vips) claimFrontend(claims, { addr: vip, port: p.port, protocol: p.protocol, marker: false }, source, clients);
+    });
+    claimServiceFrontends(claims, obj, finalByPort, { ranges: ctx.ranges, hostAddrs: inputs.hostAddrs }, report);
+
+    const all: ClientSet = new Map();
+    for (const c of finalByPort) unionInto(all, c);
+    out.access.set(svc.key, {
+      shared: sharing.shared,
+      why: sharing.why,
+      backendNetworks,
+      clients: clientNames(all, inputs),
+      problems: counts,
+    });
   }
+
+  claimHostPorts(
+    claims,
+    { state, placements: inputs.podPlacements, ranges: ctx.ranges, hostAddrs: inputs.hostAddrs, reach: (net) => podClients(net, ctx) },
+    out.problems,
+  );
+  resolveFrontends(claims, out.services, (owner, kind, message) => {
+    const key = /^Service (\S+)$/.exec(owner)?.[1];
+    const access = key === undefined ? undefined : out.access.get(key);
+    if (access !== undefined) access.problems[kind] = (access.problems[kind] ?? 0) + 1;
+    out.problems.push({ source: owner, message });
+  });
   return out;
 }
 
-function clientsOf(network: string, svcVrf: number, inputs: ServiceMapInputs): Client[] {
-  if (network === DEFAULT_NETWORK) return [{ vrf: VW_SVC_ANY_VRF, flags: VW_SVC_SHARED }];
-  const clients: Client[] = [{ vrf: svcVrf, flags: 0 }];
-  for (const pair of [...inputs.networkPairs].sort()) {
-    const [a, b] = pair.split('|');
-    const other = a === network ? b : b === network ? a : undefined;
-    const vrf = other === undefined ? undefined : inputs.allocation.ids[other];
-    if (vrf !== undefined) clients.push({ vrf, flags: VW_SVC_ROUTER });
+/** What each backend of `svc` is, who may reach it directly (per port), and
+ *  (shared Services) its rule-4 entries into `backends`. */
+function judgeBackends(
+  svc: ServiceEndpoints,
+  shared: boolean,
+  ctx: ServiceContext,
+  backends: Map<string, DesiredServiceEntry>,
+): {
+  clientsByPort: ClientSet[];
+  networks: Set<string>;
+  foreign: Map<string, string>; // ip -> pod of another namespace
+  unknown: Map<string, string>; // ip -> why it is nobody
+  misnamed: Map<string, string>; // ip -> what its targetRef claims
+  outside: Set<string>;
+} {
+  const r = {
+    clientsByPort: [] as ClientSet[],
+    networks: new Set<string>(),
+    foreign: new Map<string, string>(),
+    unknown: new Map<string, string>(),
+    misnamed: new Map<string, string>(),
+    outside: new Set<string>(),
+  };
+  for (const p of svc.ports) {
+    const clients: ClientSet = new Map();
+    for (const b of p.backends) {
+      const what = classify(b.ip, ctx);
+      // The address decides; a targetRef that says otherwise is only reported.
+      if (b.pod !== undefined && what.kind !== 'unknown' && (what.kind !== 'pod' || what.pod !== b.pod)) {
+        const is = what.kind === 'pod' ? `pod ${what.pod}` : what.kind === 'host' ? 'a node address' : 'an outside address';
+        r.misnamed.set(b.ip, `${b.ip} says it is pod ${b.pod} but is ${is}`);
+      }
+      switch (what.kind) {
+        case 'pod': {
+          if (what.namespace !== svc.namespace) {
+            r.foreign.set(b.ip, what.pod);
+            break;
+          }
+          if (what.placement?.kind !== 'network') break; // quarantined (reported as such)
+          const net = what.placement.network;
+          r.networks.add(net);
+          unionInto(clients, podClients(net, ctx));
+          if (shared) {
+            const grant = { flags: VW_SVC_SHARED, svcVrf: vrfOf(net, ctx.inputs) };
+            writeEntries(backends, b.ip, b.port, p.protocol, anyClient(grant), serviceEntryKey);
+          }
+          break;
+        }
+        case 'host':
+          addClient(clients, VW_SVC_ANY_VRF, { flags: 0, svcVrf: 0 });
+          break;
+        case 'outside':
+          r.outside.add(b.ip);
+          unionInto(clients, outsideClients(ctx.inputs, 0));
+          break;
+        case 'unknown':
+          r.unknown.set(b.ip, what.why);
+          break;
+      }
+    }
+    r.clientsByPort.push(clients);
   }
-  return clients;
+  return r;
+}
+
+function serviceContext(inputs: ServiceMapInputs): ServiceContext {
+  const owners = new Map<string, string>();
+  const contested = new Map<string, string[]>();
+  for (const [pod, ips] of inputs.podIps) {
+    for (const ip of ips) {
+      const first = owners.get(ip);
+      if (first === undefined) owners.set(ip, pod);
+      else contested.set(ip, [...(contested.get(ip) ?? [first]), pod]);
+    }
+  }
+  const routed = new Map<string, string[]>();
+  for (const pair of [...inputs.networkPairs].sort()) {
+    const [a, b] = pair.split('|') as [string, string];
+    routed.set(a, [...(routed.get(a) ?? []), b]);
+    routed.set(b, [...(routed.get(b) ?? []), a]);
+  }
+  return { inputs, ranges: clusterRanges(inputs.cidrs), owners, contested, routed };
+}
+
+function classify(ip: string, ctx: ServiceContext): Backend {
+  if (ctx.inputs.hostAddrs.has(ip)) return { kind: 'host' };
+  const several = ctx.contested.get(ip);
+  if (several !== undefined) return { kind: 'unknown', why: `claimed by several pods: ${several.join(', ')}` };
+  const pod = ctx.owners.get(ip);
+  if (pod !== undefined) {
+    return { kind: 'pod', pod, namespace: pod.slice(0, pod.indexOf('/')), placement: ctx.inputs.podPlacements.get(pod) };
+  }
+  const range = ctx.ranges.kindOf(ip);
+  if (range === undefined) return { kind: 'outside' };
+  return { kind: 'unknown', why: range === 'pod' ? 'in the pod ranges, but no known pod has it' : 'a service address' };
+}
+
+/** Who may reach a pod of network `net` directly (rules 1 and 2). */
+function podClients(net: string, ctx: ServiceContext): ClientSet {
+  const svcVrf = vrfOf(net, ctx.inputs);
+  const set: ClientSet = new Map();
+  if (svcVrf === 0) return set; // every existing network has an id; defensive
+  set.set(svcVrf, { flags: 0, svcVrf });
+  for (const other of ctx.routed.get(net) ?? []) {
+    const vrf = vrfOf(other, ctx.inputs);
+    if (vrf !== 0) addClient(set, vrf, { flags: VW_SVC_ROUTER, svcVrf });
+  }
+  return set;
+}
+
+/** Who may reach an address outside the cluster (rule 6): every network, or
+ *  when some deny it, every other one by name. */
+function outsideClients(inputs: ServiceMapInputs, flags: number, svcVrf = 0): ClientSet {
+  if (inputs.externalDenied.size === 0) return anyClient({ flags, svcVrf });
+  const set: ClientSet = new Map();
+  for (const vrf of Object.values(inputs.allocation.ids)) {
+    if (!inputs.externalDenied.has(vrf)) set.set(vrf, { flags, svcVrf });
+  }
+  return set;
+}
+
+function vrfOf(net: string, inputs: ServiceMapInputs): number {
+  return inputs.allocation.ids[net] ?? 0;
+}
+
+function networkNames(vrfs: Iterable<number>, inputs: ServiceMapInputs): string[] {
+  const byId = new Map(Object.entries(inputs.allocation.ids).map(([n, id]) => [id, n]));
+  return [...vrfs].map((v) => byId.get(v) ?? `vrf ${v}`).sort();
+}
+
+function clientNames(set: ClientSet, inputs: ServiceMapInputs): string[] {
+  if (isAny(set)) return ['*'];
+  return networkNames(set.keys(), inputs);
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -198,14 +198,39 @@ export interface DesiredEndpoint {
 }
 
 /** One entry of the services or backends map: clients of network
- *  `clientVrf` (0: every network) may use addr:port/protocol. */
+ *  `clientVrf` (0: every network; VW_SVC_FRONTEND_VRF: the marker of a
+ *  frontend outside the service ranges) may use addr:port/protocol. */
 export interface DesiredServiceEntry {
-  addr: string; // canonical
+  addr: string; // canonical; '::' (VW_SVC_NODE_ADDR) for NodePorts
   port: number;
   protocol: L4Protocol;
   clientVrf: number;
+  /** The network of the backend pod(s) that grant the client (0: none, or several). */
   svcVrf: number;
   flags: number; // VW_SVC_*
+}
+
+/** What a Service reported, counted (metric vrfwall_service_problems). */
+export type ServiceProblemKind =
+  | 'foreign_backend' // an endpoint that is a pod of another namespace
+  | 'unknown_backend' // an endpoint in the cluster ranges that no pod owns, or owned by several
+  | 'several_networks' // backend pods in more than one network
+  | 'bad_annotation' // a sharing annotation that is neither "true" nor "false"
+  | 'external_narrowed' // shared, but an outside backend keeps external-deny networks out
+  | 'frontend_rejected' // a NodePort/external/LoadBalancer address that cannot be a frontend
+  | 'frontend_conflict'; // a frontend that another Service or hostPort also claims
+
+/** Who may use a Service, and why (design section 3 rules 3 and 4). A
+ *  Service has no network of its own: this is derived from its backends. */
+export interface ServiceAccess {
+  shared: boolean;
+  /** Why shared or not. */
+  why: string;
+  /** Networks of its backend pods (of its own namespace, not quarantined), sorted. */
+  backendNetworks: string[];
+  /** Networks that may use its ClusterIPs and frontends, sorted; ["*"]: every network; []: none. */
+  clients: string[];
+  problems: Partial<Record<ServiceProblemKind, number>>;
 }
 
 export function serviceEntryKey(e: Pick<DesiredServiceEntry, 'addr' | 'port' | 'protocol' | 'clientVrf'>): string {
@@ -229,8 +254,8 @@ export interface DesiredState {
   services: Map<string, DesiredServiceEntry>;
   /** Service backend addr:targetPort entries (rule 4), by serviceEntryKey() */
   backends: Map<string, DesiredServiceEntry>;
-  /** per Service "ns/name": the network it is in, or quarantine */
-  servicePlacements: Map<string, PodPlacement>;
+  /** per Service "ns/name": who may use it and why */
+  serviceAccess: Map<string, ServiceAccess>;
   /** per pod: where it is and why */
   placements: Map<string, PodPlacement>;
   allocation: VrfAllocation;

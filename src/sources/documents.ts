@@ -316,12 +316,18 @@ function containerPort(value: unknown, where: string): ContainerPort {
   const name = p.name;
   if (name !== undefined && typeof name !== 'string') throw new Invalid(`${where}.name must be a string`);
   const out: ContainerPort = { containerPort: port, protocol, ...(name !== undefined ? { name } : {}) };
-  // Minimal hostPort/hostIP parse for the lab (the full one comes with the svc branch).
-  if (p.hostPort !== undefined && p.hostPort !== null && p.hostPort !== 0) out.hostPort = portNumber(p.hostPort, `${where}.hostPort`);
-  if (typeof p.hostIP === 'string' && p.hostIP !== '') {
-    const ip = canonicalIp(p.hostIP);
-    if (ip === undefined) throw new Invalid(`${where}.hostIP ${JSON.stringify(p.hostIP)} is not an IP address`);
-    out.hostIP = ip;
+  // hostPort: the portmap CNI plugin DNATs <node address>:hostPort to the pod
+  // (design section 3: judged like a packet to the pod). 0 or absent: none.
+  const hostPort = p.hostPort;
+  if (hostPort !== undefined && hostPort !== null && hostPort !== 0) {
+    out.hostPort = portNumber(hostPort, `${where}.hostPort`);
+    const hostIP = p.hostIP;
+    if (hostIP !== undefined && hostIP !== null && hostIP !== '') {
+      const ip = typeof hostIP === 'string' ? canonicalIp(hostIP) : undefined;
+      if (ip === undefined) throw new Invalid(`${where}.hostIP ${JSON.stringify(hostIP)} is not an IP address`);
+      // 0.0.0.0 and :: bind every address of the node, as an absent hostIP does.
+      if (ip !== '0.0.0.0' && ip !== '::') out.hostIP = ip;
+    }
   }
   return out;
 }
@@ -560,11 +566,21 @@ function parseService(doc: Obj, warn: Warn): ServiceObject {
   if (!Array.isArray(list)) throw new Invalid('spec.ports must be a list');
   const ports = list.map((p: unknown, i: number) => servicePort(p, `spec.ports[${i}]`));
   const seen = new Set<string>();
-  for (const p of ports) {
+  const seenNodePorts = new Set<string>();
+  ports.forEach((p, i) => {
     const k = `${p.port}/${p.protocol}`;
     if (seen.has(k)) throw new Invalid(`spec.ports: ${k} is listed twice`);
     seen.add(k);
-  }
+    if (p.nodePort === undefined) return;
+    // As the API server validates: only NodePort and LoadBalancer Services
+    // have node ports, and one node port serves one Service port.
+    if (type !== 'NodePort' && type !== 'LoadBalancer') {
+      throw new Invalid(`spec.ports[${i}].nodePort is set, but only NodePort and LoadBalancer Services have node ports (type ${type})`);
+    }
+    const n = `${p.nodePort}/${p.protocol}`;
+    if (seenNodePorts.has(n)) throw new Invalid(`spec.ports[${i}].nodePort: ${n} is listed twice`);
+    seenNodePorts.add(n);
+  });
   if (ports.length > 1 && ports.some((p) => p.name === undefined)) {
     warn('spec.ports: with several ports every port needs a name (EndpointSlices match ports by name)');
   }
@@ -582,31 +598,6 @@ function parseService(doc: Obj, warn: Warn): ServiceObject {
   };
   if (Object.keys(selector).length > 0) out.spec.selector = selector;
   return out;
-}
-
-/** A list of IP addresses, canonical (minimal parse for the lab; the full one comes with the svc branch). */
-function ipList(v: unknown, where: string): string[] {
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v)) throw new Invalid(`${where} must be a list of IP addresses`);
-  return v.map((t: unknown) => {
-    const ip = typeof t === 'string' ? canonicalIp(t) : undefined;
-    if (ip === undefined) throw new Invalid(`${where}: ${JSON.stringify(t)} is not an IP address`);
-    return ip;
-  });
-}
-
-/** spec.loadBalancerIP and status.loadBalancer.ingress[].ip, canonical, without duplicates. */
-function loadBalancerIPs(doc: Obj, spec: Obj): string[] {
-  const out = typeof spec.loadBalancerIP === 'string' && spec.loadBalancerIP !== '' ? ipList([spec.loadBalancerIP], 'spec.loadBalancerIP') : [];
-  const status = doc.status === undefined || doc.status === null ? {} : asObj(doc.status, 'status');
-  const lb = status.loadBalancer === undefined || status.loadBalancer === null ? {} : asObj(status.loadBalancer, 'status.loadBalancer');
-  const ingress = lb.ingress ?? [];
-  if (!Array.isArray(ingress)) throw new Invalid('status.loadBalancer.ingress must be a list');
-  ingress.forEach((item: unknown, i: number) => {
-    const ip = asObj(item, `status.loadBalancer.ingress[${i}]`).ip;
-    if (ip !== undefined && ip !== null) out.push(...ipList([ip], `status.loadBalancer.ingress[${i}].ip`));
-  });
-  return [...new Set(out)];
 }
 
 /** spec.clusterIPs (preferred) or spec.clusterIP: "None" is headless, "" or
@@ -640,6 +631,45 @@ function serviceClusterIPs(spec: Obj): { clusterIPs: string[]; headless: boolean
   return { clusterIPs, headless: false };
 }
 
+/** A list of IP addresses, canonical, without repeats; absent is empty. */
+function ipList(value: unknown, where: string): string[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw new Invalid(`${where} must be a list of IP addresses`);
+  const out = new Set<string>();
+  value.forEach((v: unknown, i: number) => {
+    const ip = typeof v === 'string' ? canonicalIp(v) : undefined;
+    if (ip === undefined) throw new Invalid(`${where}[${i}] ${JSON.stringify(v)} is not an IP address`);
+    out.add(ip);
+  });
+  return [...out];
+}
+
+/** The addresses a load balancer sends to the Service's ports: spec.loadBalancerIP
+ *  (deprecated, "" is unset) and status.loadBalancer.ingress[].ip (entries with
+ *  only a hostname have none). Canonical, without repeats. */
+function loadBalancerIPs(doc: Obj, spec: Obj): string[] {
+  const out = new Set<string>();
+  const requested = spec.loadBalancerIP;
+  if (requested !== undefined && requested !== null && requested !== '') {
+    const ip = typeof requested === 'string' ? canonicalIp(requested) : undefined;
+    if (ip === undefined) throw new Invalid(`spec.loadBalancerIP ${JSON.stringify(requested)} is not an IP address`);
+    out.add(ip);
+  }
+  const status = doc.status === undefined || doc.status === null ? {} : asObj(doc.status, 'status');
+  const lb = status.loadBalancer === undefined || status.loadBalancer === null ? {} : asObj(status.loadBalancer, 'status.loadBalancer');
+  const ingress = lb.ingress ?? [];
+  if (!Array.isArray(ingress)) throw new Invalid('status.loadBalancer.ingress must be a list');
+  ingress.forEach((item: unknown, i: number) => {
+    const where = `status.loadBalancer.ingress[${i}]`;
+    const ip = asObj(item, where).ip;
+    if (ip === undefined || ip === null || ip === '') return;
+    const c = typeof ip === 'string' ? canonicalIp(ip) : undefined;
+    if (c === undefined) throw new Invalid(`${where}.ip ${JSON.stringify(ip)} is not an IP address`);
+    out.add(c);
+  });
+  return [...out];
+}
+
 function servicePort(value: unknown, where: string): ServicePort {
   const p = asObj(value, where);
   const port = portNumber(p.port, `${where}.port`);
@@ -658,10 +688,17 @@ function servicePort(value: unknown, where: string): ServicePort {
   } else if (t !== undefined && t !== null) {
     throw new Invalid(`${where}.targetPort must be a port number or name`);
   }
-  const out: ServicePort = { ...(typeof name === 'string' && name !== '' ? { name } : {}), protocol, port, targetPort };
-  // Minimal nodePort parse for the lab (the full one comes with the svc branch).
-  if (p.nodePort !== undefined && p.nodePort !== null && p.nodePort !== 0) out.nodePort = portNumber(p.nodePort, `${where}.nodePort`);
-  return out;
+  // nodePort: absent, null or 0 is none (the API server allocates one for
+  // NodePort and LoadBalancer Services; a manifest may leave it out).
+  const np = p.nodePort;
+  const nodePort = np === undefined || np === null || np === 0 ? undefined : portNumber(np, `${where}.nodePort`);
+  return {
+    ...(typeof name === 'string' && name !== '' ? { name } : {}),
+    protocol,
+    port,
+    targetPort,
+    ...(nodePort !== undefined ? { nodePort } : {}),
+  };
 }
 
 function portNumber(v: unknown, where: string): number {
