@@ -345,6 +345,12 @@ describe('rule 3 for Service frontends outside the service ranges (NodePort, Loa
     expectVerdict('from', udp(P.c1.v4, P.node.v4, 40002, 30053), drop(Drop.SERVICE_DENIED));
   });
 
+  it('the node’s link-local address is a node address too: a NodePort on it is judged', () => {
+    expectVerdict('from', tcp(P.a1.v6, 'fe80::1', 40007, 30080), allow(Rule.SERVICE));
+    expectVerdict('from', tcp(P.c1.v6, 'fe80::1', 40007, 30080), drop(Drop.SERVICE_DENIED));
+    expectVerdict('from', tcp(P.c1.v6, 'fe80::1', 40007, 22), allow(Rule.NOT_POD));
+  });
+
   it('only what opens a connection is judged: a pod answering the node (kubelet probe) from a port is never a NodePort', () => {
     expectVerdict('from', tcp(P.c1.v4, P.node.v4, 8080, 30080, F.SYN | F.ACK), allow(Rule.NOT_POD));
     expectVerdict('from', tcp(P.c1.v4, P.node.v4, 8080, 30080, F.ACK), allow(Rule.NOT_POD));

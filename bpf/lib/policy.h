@@ -88,8 +88,12 @@ static __always_inline struct vw_decision vw_decide(const struct vw_endpoint *se
 			return d;
 		return vw_allow(VW_RULE_NOT_POD);
 	}
-	if (vw_addr_is_link_scope(peer_addr))
+	if (vw_addr_is_link_scope(peer_addr)) {
+		/* the node's fe80:: address is a node address to kube-proxy too */
+		if (dir == VW_DIR_FROM_POD && vw_service_frontend(pkt, self, &d))
+			return d;
 		return vw_allow(VW_RULE_NOT_POD);
+	}
 
 	if (vw_endpoint_is_cut_off(self))
 		return vw_drop(VW_DROP_QUARANTINED);
