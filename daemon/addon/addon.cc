@@ -58,6 +58,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Add<TcDetach>(env, exports, "tcDetach");
   Add<TcQuery>(env, exports, "tcQuery");
   Add<TcxQuery>(env, exports, "tcxQuery");
+  Add<TcxChain>(env, exports, "tcxChain");
+  Add<TcList>(env, exports, "tcList");
+  Add<XdpQuery>(env, exports, "xdpQuery");
+  Add<ProgInfo>(env, exports, "progInfo");
 
   Add<ProgTestRun>(env, exports, "progTestRun");
 
@@ -65,6 +69,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Add<RingbufClose>(env, exports, "ringbufClose");
 
   Add<IfNameToIndex>(env, exports, "ifNameToIndex");
+  Add<IfIndexToName>(env, exports, "ifIndexToName");
   Add<EnterNetns>(env, exports, "enterNetns");
   Add<RestoreNetns>(env, exports, "restoreNetns");
   return exports;

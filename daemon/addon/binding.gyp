@@ -17,6 +17,7 @@
         "object.cc",
         "maps.cc",
         "links.cc",
+        "hooks.cc",
         "testrun.cc",
         "ringbuf.cc",
         "netns.cc"

@@ -20,6 +20,9 @@ namespace {
 constexpr int kTcxIngress = 46;  // BPF_TCX_INGRESS
 constexpr int kTcxEgress = 47;   // BPF_TCX_EGRESS
 constexpr __u32 kLinkTypeTcx = 11;  // BPF_LINK_TYPE_TCX
+// bpf_mprog position flags (6.6 UAPI). BPF_F_BEFORE with no relative fd or
+// id puts the new link before every program on the hook.
+constexpr __u32 kFBefore = 1U << 3;  // BPF_F_BEFORE
 
 // struct bpf_link_info's `tcx` union member (6.6 UAPI):
 //   struct { __u32 ifindex; __u32 attach_type; } tcx;
@@ -84,16 +87,28 @@ Napi::Value TcxAttach(const Napi::CallbackInfo& info) {
   __u32 ifindex = args.U32(1, "ifindex");
   Dir dir = DirArg(args, 2);
   if (ifindex == 0) args.Fail("ifindex", "must be > 0");
+  // 'last' (the kernel's default: after every program there) or 'first'.
+  bool first = false;
+  if (args.Has(3)) {
+    std::string where = args.Str(3, "where");
+    if (where == "first") first = true;
+    else if (where != "last") args.Fail("where", "must be 'first' or 'last'");
+  }
   int type = dir == Dir::kIngress ? kTcxIngress : kTcxEgress;
+  // libbpf 1.1 has no tcx options, but passes link_create.flags through for
+  // attach types it does not know; relative_fd/id stay 0.
+  bpf_link_create_opts opts{};
+  opts.sz = sizeof(opts);
+  opts.flags = first ? kFBefore : 0;
   int fd = bpf_link_create(progFd, static_cast<int>(ifindex),
-                           static_cast<bpf_attach_type>(type), nullptr);
+                           static_cast<bpf_attach_type>(type), &opts);
   if (fd < 0) {
     int err = LibbpfErrno(fd);
     // Kernels before 6.6 do not know the attach type: EINVAL. The caller
     // falls back to tcAttach on that.
     ThrowErrno(info.Env(), "bpf_link_create",
-               std::string("tcx ") + DirName(dir) + " ifindex " + std::to_string(ifindex) +
-                   " prog fd " + std::to_string(progFd),
+               std::string("tcx ") + DirName(dir) + (first ? " first" : "") + " ifindex " +
+                   std::to_string(ifindex) + " prog fd " + std::to_string(progFd),
                err, err == EINVAL ? "kernel without tcx, or not a tc program" : "");
   }
   return Napi::Number::New(info.Env(), fd);

@@ -34,6 +34,12 @@ Napi::Value TcDetach(const Napi::CallbackInfo& info);
 Napi::Value TcQuery(const Napi::CallbackInfo& info);
 Napi::Value TcxQuery(const Napi::CallbackInfo& info);
 
+// hooks.cc: what runs on a device's hooks, in order (read-only)
+Napi::Value TcxChain(const Napi::CallbackInfo& info);
+Napi::Value TcList(const Napi::CallbackInfo& info);
+Napi::Value XdpQuery(const Napi::CallbackInfo& info);
+Napi::Value ProgInfo(const Napi::CallbackInfo& info);
+
 // testrun.cc
 Napi::Value ProgTestRun(const Napi::CallbackInfo& info);
 
@@ -43,6 +49,7 @@ Napi::Value RingbufClose(const Napi::CallbackInfo& info);
 
 // netns.cc
 Napi::Value IfNameToIndex(const Napi::CallbackInfo& info);
+Napi::Value IfIndexToName(const Napi::CallbackInfo& info);
 Napi::Value EnterNetns(const Napi::CallbackInfo& info);
 Napi::Value RestoreNetns(const Napi::CallbackInfo& info);
 

@@ -26,6 +26,18 @@ Napi::Value IfNameToIndex(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), index);
 }
 
+// The name of an interface, or null when no interface has that index.
+Napi::Value IfIndexToName(const Napi::CallbackInfo& info) {
+  Args args(info, "ifIndexToName");
+  unsigned index = args.U32(0, "ifindex");
+  char name[IF_NAMESIZE] = {};
+  if (if_indextoname(index, name) == nullptr) {
+    if (errno == ENXIO || errno == ENODEV) return info.Env().Null();
+    ThrowErrno(info.Env(), "if_indextoname", "ifindex " + std::to_string(index), errno);
+  }
+  return Napi::String::New(info.Env(), name);
+}
+
 Napi::Value EnterNetns(const Napi::CallbackInfo& info) {
   Args args(info, "enterNetns");
   Napi::Env env = info.Env();

@@ -40,6 +40,48 @@ export interface LinkInfo {
   attachType: number;
 }
 
+/** A tcx hook's programs in run order, with the link holding each (0: attached without a link). */
+export interface TcxChain {
+  progIds: number[];
+  linkIds: number[];
+  /** bumped by the kernel on every change of the hook */
+  revision: number;
+}
+
+/** One filter of a clsact hook, as the kernel dumps it (priority order, then list order). */
+export interface TcFilter {
+  chain: number;
+  priority: number;
+  /** ETH_P_* in host order; 3 = ETH_P_ALL */
+  protocol: number;
+  handle: number;
+  /** classifier: 'bpf', 'u32', 'flower', ... */
+  kind: string;
+  /** cls_bpf only; 0 otherwise */
+  progId: number;
+  /** cls_bpf only: the name the attacher gave (libbpf: "<prog>:[<id>]") */
+  name: string;
+  directAction: boolean;
+}
+
+export interface XdpAttachment {
+  /** the program when only one mode is in use, else 0 */
+  progId: number;
+  drvProgId: number;
+  skbProgId: number;
+  hwProgId: number;
+}
+
+export interface ProgInfo {
+  id: number;
+  type: number;
+  name: string;
+  tag: string;
+}
+
+/** Where a new tcx link goes: before every program on the hook, or after. */
+export type TcxPosition = 'first' | 'last';
+
 export interface TestRunResult {
   retval: number;
   /** average ns per run as reported by the kernel */
@@ -77,8 +119,8 @@ export interface NativeAddon {
   /** Whole map; batch lookup where the map type has it, else key iteration. */
   mapDump(fd: number): MapDump;
 
-  /** tcx link (kernel 6.6+); returns the link fd. */
-  tcxAttach(progFd: number, ifindex: number, dir: TcDirection): number;
+  /** tcx link (kernel 6.6+); returns the link fd. Default position: 'last' (the kernel's). */
+  tcxAttach(progFd: number, ifindex: number, dir: TcDirection, where?: TcxPosition): number;
   /** Replace the program behind a link atomically. */
   linkUpdate(linkFd: number, progFd: number): void;
   linkInfo(linkFd: number): LinkInfo;
@@ -91,6 +133,14 @@ export interface NativeAddon {
 
   /** Ids of the programs attached through tcx at this hook, in run order. */
   tcxQuery(ifindex: number, dir: TcDirection): number[];
+  /** The tcx hook in run order with link ids and revision; EINVAL on kernels without tcx. */
+  tcxChain(ifindex: number, dir: TcDirection): TcxChain;
+  /** Every filter of the clsact hook (all chains), in kernel order; [] without clsact. */
+  tcList(ifindex: number, dir: TcDirection): TcFilter[];
+  /** XDP programs of a device (0 = none), in the calling thread's netns. */
+  xdpQuery(ifindex: number): XdpAttachment;
+  /** A loaded program's name and tag by id; null when it is gone. */
+  progInfo(id: number): ProgInfo | null;
 
   /** BPF_PROG_TEST_RUN. ctx is a struct __sk_buff image (optional). */
   progTestRun(progFd: number, data: Buffer, repeat: number, ctx?: Buffer): TestRunResult;
@@ -105,6 +155,8 @@ export interface NativeAddon {
 
   /** if_nametoindex in the calling thread's network namespace. */
   ifNameToIndex(name: string): number;
+  /** if_indextoname in the calling thread's network namespace; null when there is no such interface. */
+  ifIndexToName(ifindex: number): string | null;
   /** setns(CLONE_NEWNET) of the calling (main) thread to the netns at `file`
    *  (e.g. /run/netns/NAME); returns an fd of the previous netns. */
   enterNetns(file: string): number;
