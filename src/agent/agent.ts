@@ -6,14 +6,16 @@ import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import { VW_EP_LOCAL } from '../bpf/abi.js';
-import { native, type NativeAddon } from '../bpf/native.js';
+import { native, type NativeAddon, type TcDirection } from '../bpf/native.js';
 import { compile } from '../model/compile.js';
 import { emptyAllocation } from '../model/vrf.js';
 import type { ClusterState, DesiredState, PodObject, PodPlacement, SourceProblem, VrfAllocation } from '../model/types.js';
 import type { StateSource } from '../sources/source.js';
 import { Attacher, type AttachMode } from './attach.js';
+import { detectLimits, type Finding } from './limits.js';
+import { NodeReports, type NotFirst } from './node-reports.js';
 import { ensureBpffs, removePins } from './bpffs.js';
-import { closeDatapath, instancePaths, loadDatapath, type Datapath, type InstancePaths } from './datapath.js';
+import { closeDatapath, instancePaths, loadDatapath, loadSpareProgram, type Datapath, type InstancePaths } from './datapath.js';
 import ipaddr from 'ipaddr.js';
 import { InterfaceDiscovery, applyNeighbours, canonicalIp, type Discovered } from './discovery.js';
 import { desiredImages, type MapImages } from './images.js';
@@ -53,6 +55,10 @@ export interface AgentStatus {
   attachMode: AttachMode | null;
   attached: string[];
   quarantined: Record<string, string>;
+  /** hooks vrfwall owns: how often it moved itself first again, and where it cannot be first */
+  hookOrder: { restored: { ingress: number; egress: number }; notFirst: NotFirst[] };
+  /** what the datapath cannot see on this node (docs/limits.md) */
+  findings: Finding[];
   time: string;
   lastError?: string;
 }
@@ -78,6 +84,7 @@ export class Agent {
   private lastPlacements = new Map<string, string>();
   private lastProblems = new Set<string>();
   private obs: Observability | undefined;
+  private readonly reports: NodeReports;
   private readonly discovery = new InterfaceDiscovery();
   /** local pod IPs on a bridge whose port is not known yet: their neighbour events wake us */
   private unresolved = new Set<string>();
@@ -103,6 +110,7 @@ export class Agent {
     this.bpf = bpf ?? native();
     this.paths = instancePaths(config.bpffsRoot, config.instance);
     this.runDir = path.join(config.runDir, config.instance);
+    this.reports = new NodeReports(log);
   }
 
   get statusFile(): string {
@@ -126,14 +134,16 @@ export class Agent {
     this.dp = loadDatapath(this.bpf, this.config.bpfDir, this.paths, sizes);
     // Timeouts and quota are in the config map before any program is attached.
     this.sessions = new SessionKeeper(this.bpf, this.dp.maps, this.dp.sessionGc, this.config.sessions ?? DEFAULT_SESSION_SETTINGS);
-    this.attacher = new Attacher(this.bpf, this.paths.links, this.dp.programs, this.log, this.config.attachMode);
+    const spare = (dir: TcDirection): number =>
+      loadSpareProgram(this.bpf, this.config.bpfDir, this.paths, dir === 'ingress' ? 'fromPod' : 'toPod', sizes);
+    this.attacher = new Attacher(this.bpf, this.paths.links, this.dp.programs, this.log, this.config.attachMode, spare);
     this.allocation = this.readAllocation();
     this.log.info({ instance: this.config.instance, pins: this.paths.root, adopting }, 'datapath loaded');
     if (this.config.observability) {
       // Flows are read and the API answers (health NOT_SERVING) from here on.
       this.obs = await Observability.start(
         this.bpf,
-        { node: this.config.nodeName, mapsDir: this.paths.maps, programs: () => this.dp?.programs },
+        { node: this.config.nodeName, mapsDir: this.paths.maps, programs: () => this.dp?.programs, reports: this.reports },
         this.config.observability,
         this.log,
       );
@@ -273,6 +283,14 @@ export class Agent {
     const want = new Set<number>();
     for (const ifindexes of desired.attach.values()) for (const i of ifindexes) want.add(i);
     const links = attacher.sync(want, ifaces.all);
+    const podOf = new Map<number, string>();
+    for (const [pod, ifindexes] of desired.attach) for (const i of ifindexes) podOf.set(i, pod);
+    for (const p of this.reports.hookOrder(links.order, (i) => ({ interface: this.bpf.ifIndexToName(i) ?? `ifindex ${i}`, ...(podOf.has(i) ? { pod: podOf.get(i) as string } : {}) }))) {
+      this.source.reportProblem?.(p);
+    }
+    // What the datapath cannot see: at start and at every full resync
+    // (spawns ip/nft: not on every event-driven reconcile).
+    if (fullSync) await this.detect(state, podOf, attacher);
     this.unresolved = new Set(ifaces.unresolved);
     // Bridge ports are found through the neighbour table: have the kernel
     // resolve (and keep resolving) local pods' addresses.
@@ -285,8 +303,9 @@ export class Agent {
     this.writeStatus([...desired.attach.keys()].sort());
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     this.obs?.synced({ state, desired, generation: this.generation, attachMode: attacher.attachMode ?? null, compileMs, reconcileMs: ms });
-    if (maps.updated + maps.deleted + links.attached + links.detached + links.updated > 0 || this.generation === 1) {
-      this.log.info({ generation: this.generation, ms: Math.round(ms * 10) / 10, maps, links, prunedSessions }, 'reconciled');
+    if (maps.updated + maps.deleted + links.attached + links.detached + links.updated + links.reordered > 0 || this.generation === 1) {
+      const { order: _order, ...linkCounts } = links;
+      this.log.info({ generation: this.generation, ms: Math.round(ms * 10) / 10, maps, links: linkCounts, prunedSessions }, 'reconciled');
     }
   }
 
@@ -309,6 +328,15 @@ export class Agent {
     const result = await this.discovery.discover(localPods, this.config.podCIDRs);
     this.lastDiscovery = { at, args, events, result };
     return result;
+  }
+
+  private async detect(state: ClusterState, podInterfaces: Map<number, string>, attacher: Attacher): Promise<void> {
+    try {
+      const findings = await detectLimits({ bpf: this.bpf, nodeName: this.config.nodeName, state, own: attacher.ownProgramIds(), podInterfaces });
+      this.reports.setFindings(findings);
+    } catch (e) {
+      this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not look for isolation limits');
+    }
   }
 
   /** Log quarantine and other problems once per change, not every reconcile. */
@@ -342,6 +370,7 @@ export class Agent {
   private writeStatus(attached: string[], lastError?: string): void {
     const quarantined: Record<string, string> = {};
     for (const [pod, text] of this.lastPlacements) if (text.startsWith('quarantine')) quarantined[pod] = text;
+    const reports = this.reports.snapshot();
     const status: AgentStatus = {
       pid: process.pid,
       node: this.config.nodeName,
@@ -350,6 +379,8 @@ export class Agent {
       attachMode: this.attacher?.attachMode ?? null,
       attached,
       quarantined,
+      hookOrder: { restored: reports.restored, notFirst: reports.notFirst },
+      findings: reports.findings,
       time: new Date().toISOString(),
       ...(lastError !== undefined ? { lastError } : {}),
     };

@@ -1,12 +1,27 @@
 // Keeps the two vrfwall programs attached to exactly the interfaces of local
-// pods. tcx links (kernel 6.6+) are pinned, so they survive the agent; a new
-// agent adopts them and swaps in its programs atomically (link update). Older
-// kernels get clsact + cls_bpf at a fixed handle/priority, replaced in place.
+// pods, and first on every hook it owns. tcx links (kernel 6.6+) are created
+// with BPF_F_BEFORE (before every program already there) and pinned, so
+// they survive the agent; a new agent adopts them and swaps in its programs
+// atomically (link update). Older kernels get clsact + cls_bpf at priority 1,
+// replaced in place (attach-tc.ts).
+//
+// After every sync each wanted hook is queried: when anything runs before
+// vrfwall (a program attached later with BPF_F_BEFORE; an adopted link keeps
+// its old position across a link update), vrfwall attaches itself first again
+// and only then lets go of the old attachment, so the hook is never without
+// it, and the event is reported (OrderEvent). A tcx hook holds a program only
+// once, so the new link starts with a fresh copy of the program (same pinned
+// maps) and is switched back to the agent's own instance once the old link
+// is gone.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { NativeAddon, TcDirection } from '../bpf/native.js';
 import { isBpfError } from '../bpf/native.js';
+import { TcAttacher } from './attach-tc.js';
+import { describeProgram, xdpPrograms, type ForeignProgram, type OrderEvent } from './hookorder.js';
+
+export { TC_HANDLE, TC_HANDLE_ALT, TC_PRIORITY } from './attach-tc.js';
 
 export type AttachMode = 'tcx' | 'tc';
 
@@ -15,18 +30,28 @@ export interface Programs {
   toPod: number; // tc egress
 }
 
-// Our cls_bpf filter's slot in the clsact qdisc ("vw").
-export const TC_HANDLE = 0x7677;
-export const TC_PRIORITY = 1;
+/** Loads another instance of a direction's program (sharing the pinned maps); the caller closes it. */
+export type SpareProgram = (dir: TcDirection) => number;
 
 const DIRECTIONS: readonly TcDirection[] = ['ingress', 'egress'];
 // Errors by which a kernel says it has no tcx.
 const NO_TCX = new Set(['EINVAL', 'EOPNOTSUPP', 'ENOTSUPP', 'ENOTSUP']);
+/** A link pinned under this suffix is a replacement caught between pin and rename (bpffs refuses '.' in names). */
+const NEW_SUFFIX = '-new';
+const XDP_AHEAD = 'XDP runs before tc on this device; vrfwall cannot go ahead of it';
 
 export interface AttachResult {
   attached: number;
   updated: number;
   detached: number;
+  /** hooks where vrfwall was not first and put itself first again */
+  reordered: number;
+  /** every hook found with something ahead of vrfwall, restored or not */
+  order: OrderEvent[];
+}
+
+export function emptyResult(): AttachResult {
+  return { attached: 0, updated: 0, detached: 0, reordered: 0, order: [] };
 }
 
 function pinName(ifindex: number, dir: TcDirection): string {
@@ -40,6 +65,9 @@ function parsePinName(name: string): { ifindex: number; dir: TcDirection } | und
 
 export class Attacher {
   private mode: AttachMode | undefined;
+  private readonly tc: TcAttacher;
+  /** pin name -> id of our tcx link there, as of the last sync */
+  private links = new Map<string, number>();
 
   constructor(
     private readonly bpf: NativeAddon,
@@ -47,34 +75,48 @@ export class Attacher {
     private readonly programs: Programs,
     private readonly log: Logger,
     requested: AttachMode | 'auto' = 'auto',
+    private readonly spare?: SpareProgram,
   ) {
     fs.mkdirSync(linkDir, { recursive: true });
     if (requested !== 'auto') this.mode = requested;
-    else if (fs.readdirSync(linkDir).length > 0) this.mode = 'tcx'; // adopting pinned links
+    else if (fs.readdirSync(linkDir).some((n) => parsePinName(n) !== undefined)) this.mode = 'tcx'; // adopting pinned links
+    this.tc = new TcAttacher(bpf, programs);
   }
 
   get attachMode(): AttachMode | undefined {
     return this.mode;
   }
 
+  /** Program ids this agent attaches (to tell them from anybody else's). */
+  ownProgramIds(): Set<number> {
+    const out = new Set<number>();
+    for (const fd of [this.programs.fromPod, this.programs.toPod]) if (fd >= 0) out.add(this.bpf.progId(fd));
+    return out;
+  }
+
   private prog(dir: TcDirection): number {
     return dir === 'ingress' ? this.programs.fromPod : this.programs.toPod;
   }
 
-  /** Attach to every interface in `want`, detach from every other one we hold. */
+  /** Attach to every interface in `want`, detach from every other one we hold, be first on each. */
   sync(want: Set<number>, allInterfaces: number[]): AttachResult {
-    const result: AttachResult = { attached: 0, updated: 0, detached: 0 };
+    const result = emptyResult();
     this.syncPinnedLinks(want, result);
-    if (this.mode !== 'tcx') this.syncTc(want, allInterfaces, result);
+    if (this.mode !== 'tcx') this.tc.sync(want, allInterfaces, result);
+    if (this.mode === 'tcx') this.keepTcxFirst(want, result);
     return result;
   }
 
   /** tcx links pinned in linkDir: update, drop stale ones, create missing ones. */
   private syncPinnedLinks(want: Set<number>, result: AttachResult): void {
-    const have = new Set<string>();
+    const have = new Map<string, number>();
     for (const name of fs.readdirSync(this.linkDir)) {
-      const parsed = parsePinName(name);
       const file = path.join(this.linkDir, name);
+      if (name.endsWith(NEW_SUFFIX)) {
+        this.dropPin(file); // an agent died between pinning a replacement and renaming it
+        continue;
+      }
+      const parsed = parsePinName(name);
       if (!parsed) continue;
       const fd = this.bpf.objGet(file);
       try {
@@ -83,10 +125,11 @@ export class Attacher {
         if (alive && want.has(parsed.ifindex)) {
           const progFd = this.prog(parsed.dir);
           if (info.progId !== this.bpf.progId(progFd)) {
+            // Atomic, but the link keeps its place in the chain: keepTcxFirst checks it.
             this.bpf.linkUpdate(fd, progFd);
             result.updated++;
           }
-          have.add(name);
+          have.set(name, info.id);
           continue;
         }
         if (alive) this.bpf.linkDetach(fd);
@@ -96,72 +139,136 @@ export class Attacher {
         this.bpf.closeFd(fd);
       }
     }
+    this.links = have;
     if (this.mode === 'tc') return;
     for (const ifindex of want) {
       for (const dir of DIRECTIONS) {
-        if (have.has(pinName(ifindex, dir))) continue;
-        if (!this.attachTcx(ifindex, dir)) return; // fell back to tc
+        const name = pinName(ifindex, dir);
+        if (have.has(name)) continue;
+        const id = this.attachTcx(ifindex, dir, path.join(this.linkDir, name));
+        if (id === undefined) return; // fell back to tc
+        this.links.set(name, id);
         result.attached++;
       }
     }
   }
 
-  private attachTcx(ifindex: number, dir: TcDirection): boolean {
+  /** Detach and unlink a pinned link (an interrupted replacement). */
+  private dropPin(file: string): void {
+    try {
+      const fd = this.bpf.objGet(file);
+      try {
+        this.bpf.linkDetach(fd);
+      } catch {
+        // already detached (its interface went away)
+      } finally {
+        this.bpf.closeFd(fd);
+      }
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  }
+
+  /** A new tcx link before every program on the hook, pinned at `file`; its id, or undefined when the kernel has no tcx. */
+  private attachTcx(ifindex: number, dir: TcDirection, file: string, prog = this.prog(dir)): number | undefined {
     let fd: number;
     try {
-      fd = this.bpf.tcxAttach(this.prog(dir), ifindex, dir);
+      fd = this.bpf.tcxAttach(prog, ifindex, dir, 'first');
     } catch (e) {
       if (this.mode === undefined && isBpfError(e) && NO_TCX.has(e.code)) {
         this.log.warn({ err: e.message }, 'tcx links unavailable, falling back to clsact/cls_bpf');
         this.mode = 'tc';
-        return false;
+        return undefined;
       }
       throw e;
     }
     try {
-      this.bpf.objPin(fd, path.join(this.linkDir, pinName(ifindex, dir)));
+      const id = this.bpf.linkInfo(fd).id;
+      this.bpf.objPin(fd, file);
+      this.mode = 'tcx';
+      return id;
     } catch (e) {
       this.bpf.linkDetach(fd);
       throw e;
     } finally {
       this.bpf.closeFd(fd);
     }
-    this.mode = 'tcx';
-    return true;
   }
 
-  /** clsact/cls_bpf: replace is atomic; interfaces not wanted lose our filter. */
-  private syncTc(want: Set<number>, allInterfaces: number[], result: AttachResult): void {
-    for (const ifindex of allInterfaces) {
+  /** Every wanted hook: our link must be the first of the tcx chain, and no XDP program may precede it. */
+  private keepTcxFirst(want: Set<number>, result: AttachResult): void {
+    for (const ifindex of want) {
       for (const dir of DIRECTIONS) {
-        const progId = this.tcQuery(ifindex, dir);
-        if (want.has(ifindex)) {
-          if (progId === this.bpf.progId(this.prog(dir))) continue;
-          this.bpf.tcAttach(this.prog(dir), ifindex, dir, TC_HANDLE, TC_PRIORITY);
-          if (progId === 0) result.attached++;
-          else result.updated++;
-        } else if (progId !== 0) {
-          this.bpf.tcDetach(ifindex, dir, TC_HANDLE, TC_PRIORITY);
-          result.detached++;
+        const name = pinName(ifindex, dir);
+        const ours = this.links.get(name);
+        if (ours === undefined) continue;
+        const chain = this.bpf.tcxChain(ifindex, dir);
+        const at = chain.linkIds.indexOf(ours);
+        const xdp = dir === 'ingress' ? xdpPrograms(this.bpf, ifindex) : [];
+        if (at === 0 && xdp.length === 0) continue;
+        const ahead: ForeignProgram[] = [
+          ...xdp,
+          ...chain.progIds.slice(0, at < 0 ? chain.progIds.length : at).map((id) => describeProgram(this.bpf, id, 'tcx')),
+        ];
+        let first = at === 0;
+        if (!first) {
+          const id = this.moveFirst(ifindex, dir, name);
+          this.links.set(name, id);
+          first = this.bpf.tcxChain(ifindex, dir).linkIds[0] === id;
+          if (first) result.reordered++;
         }
+        const why = !first ? 'another program went first again at once' : xdp.length > 0 ? XDP_AHEAD : undefined;
+        result.order.push({ ifindex, dir, ahead, restored: why === undefined, ...(why !== undefined ? { why } : {}) });
       }
     }
   }
 
-  private tcQuery(ifindex: number, dir: TcDirection): number {
+  /**
+   * Make before break: a new link first in the chain (running a fresh copy of
+   * the program: the hook refuses the same program twice), pinned in place of
+   * the old one (rename over the pin), then the old link detached, then the
+   * new link switched to the agent's program. Returns the new link's id.
+   */
+  private moveFirst(ifindex: number, dir: TcDirection, name: string): number {
+    if (!this.spare) throw new Error('cannot move a tcx link without a spare program');
+    const file = path.join(this.linkDir, name);
+    const fresh = file + NEW_SUFFIX;
+    fs.rmSync(fresh, { force: true });
+    const copy = this.spare(dir);
     try {
-      return this.bpf.tcQuery(ifindex, dir, TC_HANDLE, TC_PRIORITY);
-    } catch (e) {
-      if (isBpfError(e) && (e.code === 'ENOENT' || e.code === 'EINVAL')) return 0; // no clsact
-      throw e;
+      const id = this.attachTcx(ifindex, dir, fresh, copy);
+      if (id === undefined) throw new Error(`tcx attach on ifindex ${ifindex} ${dir} refused`);
+      let old: number | undefined;
+      try {
+        old = this.bpf.objGet(file);
+        fs.renameSync(fresh, file);
+      } catch (e) {
+        if (old !== undefined) this.bpf.closeFd(old);
+        this.dropPin(fresh);
+        throw e;
+      }
+      try {
+        this.bpf.linkDetach(old);
+      } finally {
+        this.bpf.closeFd(old);
+      }
+      const link = this.bpf.objGet(file);
+      try {
+        this.bpf.linkUpdate(link, this.prog(dir));
+      } finally {
+        this.bpf.closeFd(link);
+      }
+      return id;
+    } finally {
+      this.bpf.closeFd(copy);
     }
   }
 
   /** Remove every attachment (agent --cleanup). */
   detachAll(allInterfaces: number[]): AttachResult {
-    const result: AttachResult = { attached: 0, updated: 0, detached: 0 };
+    const result = emptyResult();
     this.syncPinnedLinks(new Set(), result);
-    this.syncTc(new Set(), allInterfaces, result);
+    this.tc.sync(new Set(), allInterfaces, result);
     return result;
   }
 }

@@ -78,6 +78,28 @@ export function loadDatapath(
   };
 }
 
+/**
+ * Another instance of one of the two programs, on the same pinned maps (the
+ * maps must exist: loadDatapath ran with the same sizes). A tcx hook holds a
+ * program once; the Attacher needs a second one to move its link first
+ * without a moment where the hook is without vrfwall.
+ */
+export function loadSpareProgram(
+  bpf: NativeAddon,
+  bpfDir: string,
+  paths: InstancePaths,
+  which: keyof Programs,
+  maxEntries: Partial<Record<MapName, number>> = {},
+): number {
+  const [file, prog] = which === 'fromPod' ? ['from_pod.o', 'from_pod'] : ['to_pod.o', 'to_pod'];
+  const sizes: Record<string, number> = {};
+  for (const [name, n] of Object.entries(maxEntries)) if (n !== undefined) sizes[name] = n;
+  const obj = bpf.loadObject(path.join(bpfDir, file), { pinRoot: paths.maps, maxEntries: sizes });
+  for (const fd of Object.values(obj.maps)) bpf.closeFd(fd);
+  for (const [name, fd] of Object.entries(obj.programs)) if (name !== prog) bpf.closeFd(fd);
+  return required(obj.programs, prog, path.join(bpfDir, file));
+}
+
 export function closeDatapath(bpf: NativeAddon, dp: Datapath): void {
   for (const fd of [...Object.values(dp.maps), dp.programs.fromPod, dp.programs.toPod, dp.sessionGc]) bpf.closeFd(fd);
 }

@@ -11,7 +11,8 @@ import type { ClusterState, DesiredState } from '../model/types.js';
 import { Directory, buildDirectory } from '../flows/directory.js';
 import { FlowReader } from '../flows/reader.js';
 import { FlowStore } from '../flows/store.js';
-import { Metrics } from '../metrics/metrics.js';
+import { Metrics, type MetricsSources } from '../metrics/metrics.js';
+import type { NodeReports } from '../agent/node-reports.js';
 import type { ProbePrograms } from './explain.js';
 import { DEFAULT_FLOW_LIMITS, FlowServiceImpl, type FlowServiceLimits } from './flow-service.js';
 import { MapFillCache } from './mapfill.js';
@@ -44,6 +45,8 @@ export interface AgentHandle {
   /** /sys/fs/bpf/vrfwall/<instance>/maps */
   mapsDir: string;
   programs(): ProbePrograms | undefined;
+  /** hook order and isolation-limit reports, exported as metrics */
+  reports?: NodeReports;
 }
 
 export interface SyncReport {
@@ -74,6 +77,18 @@ export function serviceProblemRows(desired: DesiredState | undefined): { service
     }
   }
   return rows;
+}
+
+function reportMetrics(r: NodeReports): NonNullable<MetricsSources['reports']> {
+  return {
+    restored: () => r.snapshot().restored,
+    notFirst: () => {
+      const out: Record<string, number> = { ingress: 0, egress: 0 };
+      for (const n of r.snapshot().notFirst) out[n.direction] = (out[n.direction] ?? 0) + 1;
+      return out;
+    },
+    findings: () => r.findingCounts(),
+  };
 }
 
 export class Observability {
@@ -125,6 +140,7 @@ export class Observability {
           }),
           mapFill: () => o.mapFill.get(),
           serviceProblems: () => serviceProblemRows(o.lastSync?.desired),
+          ...(agent.reports ? { reports: reportMetrics(agent.reports) } : {}),
         });
         try {
           const port = await o.metrics.listen(cfg.metricsPort);

@@ -15,6 +15,12 @@ export interface MetricsSources {
   mapFill(): { name: string; entries: number; maxEntries: number; fill: number }[];
   /** What the last compile reported about Services (foreign endpoints, frontend conflicts, ...). */
   serviceProblems(): { service: string; problem: string; count: number }[];
+  /** hook order and isolation limits (agent/node-reports.ts); absent: not exported */
+  reports?: {
+    restored(): Record<string, number>;
+    notFirst(): Record<string, number>;
+    findings(): Record<string, number>;
+  };
 }
 
 export interface SessionSweep {
@@ -173,6 +179,39 @@ export class Metrics {
         for (const p of src.serviceProblems()) this.set({ service: p.service, problem: p.problem }, p.count);
       },
     });
+    const reports = sources.reports;
+    if (reports) {
+      new client.Counter({
+        name: 'vrfwall_hook_order_restored_total',
+        help: 'Times the agent found another program running before vrfwall on a hook it owns and attached itself first again',
+        labelNames: ['direction'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [direction, n] of Object.entries(reports.restored())) this.inc({ direction }, n);
+        },
+      });
+      new client.Gauge({
+        name: 'vrfwall_hooks_not_first',
+        help: 'Hooks vrfwall owns where another program runs before it and it cannot move ahead (see the status file)',
+        labelNames: ['direction'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [direction, n] of Object.entries(reports.notFirst())) this.set({ direction }, n);
+        },
+      });
+      new client.Gauge({
+        name: 'vrfwall_isolation_limit_findings',
+        help: 'Things on this node the datapath cannot see past, by kind (docs/limits.md; details in the log and status file)',
+        labelNames: ['finding'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [finding, n] of Object.entries(reports.findings())) this.set({ finding }, n);
+        },
+      });
+    }
     const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
     this.compileSeconds = new client.Histogram({
       name: 'vrfwall_compile_duration_seconds',

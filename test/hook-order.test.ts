@@ -1,0 +1,313 @@
+// Enforcement runs first (issue 11, point 5), on the real kernel with real
+// traffic. A program that ends the chain (tcx: TCX_PASS; cls_bpf direct
+// action: TC_ACT_OK) and runs before vrfwall on a pod's hook decides in its
+// place. Attacks: such a program attached before the agent starts (as a CNI's
+// may be), and one attached first while the agent runs; in tc mode, a foreign
+// cls_bpf filter at priority 1, and one of another protocol that vrfwall cannot
+// share priority 1 with. Each time: the isolated pair stays dropped (or, where
+// vrfwall cannot be first, it says so), and an allowed pair passes.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { execFile } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { native, type TcDirection } from '../src/bpf/native.js';
+import type { AgentStatus } from '../src/agent/agent.js';
+import { TC_HANDLE, TC_HANDLE_ALT, TC_PRIORITY } from '../src/agent/attach.js';
+import { agentSpecs, launchAgent, waitAgentsReady, type AgentSpec } from '../src/lab/agents.js';
+import { labDown, labMatrix, labUp } from '../src/lab/lab.js';
+import { PIN_ROOT, agentStatusFile, netnsPath } from '../src/lab/names.js';
+import { isAlive } from '../src/lab/procs.js';
+import { writeState, type LabState } from '../src/lab/state.js';
+import { freshPinRoot } from './helpers/datapath.js';
+import { withNetns } from './helpers/netns.js';
+import { ROOT, matrixMismatches, podOf, timeUntil, udpStream } from './helpers/lab.js';
+
+const run = promisify(execFile);
+const EXAMPLE = path.join(ROOT, 'examples/cn2-isolated-namespace');
+const FIXTURE = path.join(ROOT, 'build/fixtures/pass.bpf.o');
+const ISOLATED = new Set(['isolated-namespace-demo/pod1', 'isolated-namespace-demo/pod2']);
+const exampleOpen = (a: string, b: string): boolean => ISOLATED.has(a) === ISOLATED.has(b);
+const LAB = 'tcxsec';
+const INSTANCE = `${LAB}-node1`;
+const POD1 = 'isolated-namespace-demo/pod1';
+const POD2 = 'isolated-namespace-demo/pod2';
+const POD3 = 'non-isolated-namespace-demo/pod3';
+const POD4 = 'default/pod4';
+const DIRS: TcDirection[] = ['ingress', 'egress'];
+
+const bpf = native();
+
+interface LogLine {
+  msg?: string;
+  level?: number;
+  interface?: string;
+  direction?: string;
+  foreign?: string[];
+  why?: string;
+  finding?: string;
+  subject?: string;
+}
+
+describe('vrfwall runs first on every hook it owns', () => {
+  const pinRoot = freshPinRoot('ttcx-');
+  let state: LabState;
+  let spec: AgentSpec;
+  let pid = 0;
+  // fx_pass returns TC_ACT_OK (= TCX_PASS): it ends the chain. A tcx hook
+  // holds a program once, so each attack loads its own copy.
+  const passes: number[] = [];
+  let pass = -1;
+  const foreignLinks: number[] = [];
+
+  const node = (): string => state.plan.nodes[0]!.netns;
+  const hostIf = (pod: string): string => podOf(state, pod).hostIf!;
+  const ifindex = (pod: string): number => withNetns(node(), () => bpf.ifNameToIndex(hostIf(pod)));
+  const chain = (pod: string, dir: TcDirection) => withNetns(node(), () => bpf.tcxChain(bpf.ifNameToIndex(hostIf(pod)), dir));
+  const filters = (pod: string, dir: TcDirection) =>
+    withNetns(node(), () => bpf.tcList(bpf.ifNameToIndex(hostIf(pod)), dir).filter((f) => f.chain === 0));
+  /** The id of the link pinned for this hook (the agent's). */
+  const pinnedLink = (pod: string, dir: TcDirection): number => {
+    const fd = bpf.objGet(path.join(PIN_ROOT, INSTANCE, 'links', `${ifindex(pod)}-${dir}`));
+    try {
+      return bpf.linkInfo(fd).id;
+    } finally {
+      bpf.closeFd(fd);
+    }
+  };
+  const vrfwallFirst = (pod: string, dir: TcDirection): boolean => chain(pod, dir).linkIds[0] === pinnedLink(pod, dir);
+  const podsWithIf = (): string[] => state.plan.pods.filter((p) => p.hostIf !== undefined).map((p) => p.key);
+  const status = (): AgentStatus => JSON.parse(fs.readFileSync(agentStatusFile(INSTANCE), 'utf8')) as AgentStatus;
+  const logLines = (): LogLine[] =>
+    fs.readFileSync(spec.logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as LogLine);
+  const metrics = async (): Promise<string> =>
+    (await run('nsenter', [`--net=${netnsPath(node())}`, '--', 'curl', '-sf', 'http://127.0.0.1:9477/metrics'])).stdout;
+  const metric = (text: string, name: string, labels: string): number => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
+    return line === undefined ? NaN : Number(line.split(' ').pop());
+  };
+
+  /** Attach fx_pass through tcx on a pod's hook from this process (the link lives while we hold it). */
+  function attachPass(pod: string, dir: TcDirection, where: 'first' | 'last', prog = pass): number {
+    const fd = withNetns(node(), () => bpf.tcxAttach(prog, bpf.ifNameToIndex(hostIf(pod)), dir, where));
+    foreignLinks.push(fd);
+    return bpf.linkInfo(fd).id;
+  }
+
+  async function freshLab(): Promise<void> {
+    await labDown(LAB);
+    state = await labUp(EXAMPLE, { lab: LAB, nodes: 1, agent: false, log: () => undefined });
+    spec = agentSpecs(state.plan, state.manifests)[0]!;
+  }
+
+  /** Start the node's agent with VRFWALL_* settings; wait until it has synced and attached. */
+  async function startAgent(env: Record<string, string>): Promise<void> {
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    try {
+      pid = launchAgent(spec);
+    } finally {
+      for (const k of Object.keys(env)) if (saved[k] === undefined) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+    state.agents = [{ node: spec.node, instance: spec.instance, pid, logFile: spec.logFile }];
+    writeState(state);
+    await waitAgentsReady([{ spec, pid }], 20_000);
+  }
+
+  /** The isolated pair (pod3 -> pod1) is dropped and an allowed pair passes, over the same time. */
+  async function expectEnforced(allowed: [string, string] = [POD1, POD2]): Promise<void> {
+    const [iso, ok] = await Promise.all([udpStream(state, POD3, POD1, 600), udpStream(state, allowed[0], allowed[1], 600)]);
+    expect(iso.sent).toBeGreaterThan(50);
+    expect(ok.sent).toBeGreaterThan(50);
+    expect(ok.received).toBe(ok.sent);
+    expect(iso.received).toBe(0);
+  }
+
+  function dropForeignLinks(): void {
+    for (const fd of foreignLinks.splice(0)) {
+      try {
+        bpf.linkDetach(fd);
+      } catch {
+        // its device is gone with the lab
+      }
+      bpf.closeFd(fd);
+    }
+  }
+
+  /** A new copy of fx_pass (a program of its own, with its own id). */
+  function loadPass(): number {
+    const obj = bpf.loadObject(FIXTURE, { pinRoot });
+    const fd = obj.programs.fx_pass!;
+    for (const [name, other] of [...Object.entries(obj.programs), ...Object.entries(obj.maps)]) if (name !== 'fx_pass') bpf.closeFd(other);
+    passes.push(fd);
+    return fd;
+  }
+
+  beforeAll(() => {
+    pass = loadPass();
+  });
+  afterAll(async () => {
+    if (pid !== 0 && isAlive(pid)) process.kill(pid, 'SIGCONT');
+    dropForeignLinks();
+    await labDown(LAB);
+    for (const fd of passes) bpf.closeFd(fd);
+    fs.rmSync(pinRoot, { recursive: true, force: true });
+  });
+
+  describe('tcx', () => {
+    beforeAll(async () => {
+      await freshLab();
+    });
+
+    it('a TCX_PASS program attached before the agent starts does not get past it', async () => {
+      // The CNI was there first: a program that passes everything on every pod hook.
+      const passId = bpf.progId(pass);
+      for (const pod of podsWithIf()) for (const dir of DIRS) attachPass(pod, dir, 'last');
+      for (const pod of podsWithIf()) for (const dir of DIRS) expect(chain(pod, dir).progIds).toEqual([passId]);
+
+      await startAgent({ VRFWALL_RESYNC: '1' });
+      await expectEnforced();
+      expect(matrixMismatches(await labMatrix(LAB), exampleOpen)).toEqual([]);
+      // vrfwall first on every hook, the CNI's program still there behind it.
+      const own = new Set(DIRS.map((d) => chain(POD1, d).progIds[0]));
+      expect(own.has(passId)).toBe(false);
+      for (const pod of podsWithIf()) {
+        for (const dir of DIRS) {
+          expect(chain(pod, dir).linkIds[0]).toBe(pinnedLink(pod, dir));
+          expect(chain(pod, dir).progIds.slice(1)).toEqual([passId]);
+        }
+      }
+      // The foreign programs on pod interfaces are reported (docs/limits.md).
+      const found = status().findings.filter((f) => f.kind === 'pod-interface-program');
+      expect(found.map((f) => f.subject).sort()).toEqual(
+        podsWithIf().map((p) => `device ${hostIf(p)} (Pod ${p})`).sort(),
+      );
+      expect(found.every((f) => f.detail.includes('fx_pass'))).toBe(true);
+      expect(status().hookOrder.notFirst).toEqual([]);
+    });
+
+    it('a program attached first while the agent runs is put behind vrfwall within one resync, and reported', async () => {
+      const passId = bpf.progId(pass);
+      const second = loadPass();
+      const secondId = bpf.progId(second);
+      // Pause the agent so the attack can be shown to work, then let it act.
+      process.kill(pid, 'SIGSTOP');
+      try {
+        // Both hooks of both pods: the stream counts replies.
+        for (const pod of [POD3, POD1]) {
+          for (const dir of DIRS) {
+            attachPass(pod, dir, 'first', second);
+            expect(chain(pod, dir).progIds[0]).toBe(secondId);
+          }
+        }
+        const open = await udpStream(state, POD3, POD1, 300);
+        expect(open.received).toBeGreaterThan(0); // the attack: isolation bypassed
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      const ms = await timeUntil(() => [POD3, POD1].every((p) => DIRS.every((d) => vrfwallFirst(p, d))), 3000, 'vrfwall first again');
+      console.info(`vrfwall first again ${ms.toFixed(0)} ms after the agent resumed (resync 1 s)`);
+      await expectEnforced();
+      for (const p of [POD3, POD1]) for (const d of DIRS) expect(chain(p, d).progIds.slice(1)).toEqual([secondId, passId]); // nothing of ours left behind
+
+      // Reported: warn log naming interface and program, status, metric.
+      await timeUntil(() => status().hookOrder.restored.egress >= 2 && status().hookOrder.restored.ingress >= 2, 3000, 'status');
+      const restored = logLines().filter((l) => l.msg === 'vrfwall was not first on its hook: attached itself first again');
+      expect(restored.find((l) => l.interface === hostIf(POD3) && l.direction === 'ingress')?.foreign?.[0]).toMatch(/fx_pass, tcx/);
+      expect(restored.find((l) => l.interface === hostIf(POD1) && l.direction === 'egress')?.level).toBe(40);
+      const m = await metrics();
+      expect(metric(m, 'vrfwall_hook_order_restored_total', 'direction="ingress"')).toBe(2);
+      expect(metric(m, 'vrfwall_hook_order_restored_total', 'direction="egress"')).toBe(2);
+      expect(metric(m, 'vrfwall_hooks_not_first', 'direction="egress"')).toBe(0);
+    });
+
+    it('a restarted agent adopting its links keeps them first', async () => {
+      process.kill(pid, 'SIGTERM');
+      await timeUntil(() => !isAlive(pid), 5000, 'agent exit');
+      const passId = bpf.progId(pass);
+      const third = loadPass();
+      attachPass(POD2, 'egress', 'first', third); // while no agent runs
+      await startAgent({ VRFWALL_RESYNC: '1' });
+      expect(vrfwallFirst(POD2, 'egress')).toBe(true); // the adopted link was updated, and moved first
+      expect(chain(POD2, 'egress').progIds.slice(1)).toEqual([bpf.progId(third), passId]);
+      await expectEnforced([POD2, POD1]);
+    });
+  });
+
+  describe('tc (clsact/cls_bpf) fallback', () => {
+    const tc = (args: string[]): void => {
+      execFileSync('ip', ['netns', 'exec', node(), 'tc', ...args], { stdio: 'pipe' });
+    };
+    const first = (pod: string, dir: TcDirection) => filters(pod, dir)[0];
+
+    beforeAll(async () => {
+      if (pid !== 0 && isAlive(pid)) process.kill(pid, 'SIGKILL');
+      dropForeignLinks();
+      await freshLab();
+    });
+
+    it('takes priority 1 ahead of a foreign cls_bpf filter there, before and after the agent starts', async () => {
+      // A CNI's pass-everything filter at priority 1 on the isolated pair's hooks.
+      withNetns(node(), () => {
+        bpf.tcAttach(pass, bpf.ifNameToIndex(hostIf(POD3)), 'ingress', 1, TC_PRIORITY);
+        bpf.tcAttach(pass, bpf.ifNameToIndex(hostIf(POD1)), 'egress', 1, TC_PRIORITY);
+      });
+      await startAgent({ VRFWALL_RESYNC: '1', VRFWALL_ATTACH_MODE: 'tc' });
+      await expectEnforced();
+      for (const [pod, dir] of [[POD3, 'ingress'], [POD1, 'egress']] as const) {
+        expect(filters(pod, dir).map((f) => [f.priority, f.handle])).toEqual([[TC_PRIORITY, TC_HANDLE], [TC_PRIORITY, 1]]);
+      }
+
+      // Another one at priority 1 while the agent runs goes to the head of the list.
+      process.kill(pid, 'SIGSTOP');
+      try {
+        withNetns(node(), () => bpf.tcAttach(pass, bpf.ifNameToIndex(hostIf(POD1)), 'egress', 2, TC_PRIORITY));
+        expect(first(POD1, 'egress')?.handle).toBe(2);
+        expect((await udpStream(state, POD3, POD1, 300)).received).toBe(0); // pod3's from-pod hook still holds
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      await timeUntil(() => first(POD1, 'egress')?.handle === TC_HANDLE_ALT, 3000, 'vrfwall first again (tc)');
+      expect(filters(POD1, 'egress').map((f) => f.handle)).toEqual([TC_HANDLE_ALT, 2, 1]);
+      await timeUntil(() => status().hookOrder.restored.egress >= 1, 3000, 'restore counted');
+      await expectEnforced();
+    });
+
+    it('reports a priority-1 filter it cannot share, runs right behind it, and moves up once it is gone', async () => {
+      // An IPv4-only filter at priority 1 on pod2's to-pod hook: cls_bpf
+      // cannot hold two protocols at one priority, so vrfwall cannot be first.
+      process.kill(pid, 'SIGSTOP');
+      const dev = hostIf(POD2);
+      try {
+        withNetns(node(), () => bpf.tcDetach(bpf.ifNameToIndex(dev), 'egress', TC_HANDLE, TC_PRIORITY));
+        tc(['filter', 'add', 'dev', dev, 'egress', 'prio', '1', 'handle', '1', 'protocol', 'ip', 'bpf', 'da', 'obj', FIXTURE, 'sec', 'tc']);
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      await timeUntil(() => status().hookOrder.notFirst.length === 1, 3000, 'not-first reported');
+      expect(status().hookOrder.notFirst[0]).toMatchObject({
+        interface: dev,
+        pod: POD2,
+        direction: 'egress',
+        why: expect.stringMatching(/priority 1 is held by a bpf filter \(protocol 0x800\) that vrfwall cannot share/),
+      });
+      expect(filters(POD2, 'egress').map((f) => [f.priority, f.protocol])).toEqual([[1, 0x800], [2, 3]]);
+      const warn = logLines().find((l) => l.msg?.startsWith('vrfwall cannot run first on its hook') && l.interface === dev);
+      expect(warn?.level).toBe(40);
+      expect(metric(await metrics(), 'vrfwall_hooks_not_first', 'direction="egress"')).toBe(1);
+      // The sender's from-pod hook still judges what local pods send.
+      await expectEnforced([POD2, POD1]);
+
+      // Once that filter is gone, vrfwall takes priority 1 again within a resync.
+      tc(['filter', 'del', 'dev', dev, 'egress', 'prio', '1', 'handle', '1', 'protocol', 'ip', 'bpf']);
+      await timeUntil(() => first(POD2, 'egress')?.priority === TC_PRIORITY && first(POD2, 'egress')?.kind === 'bpf', 3000, 'priority 1');
+      await timeUntil(() => status().hookOrder.notFirst.length === 0, 3000, 'not-first cleared');
+      await expectEnforced([POD2, POD1]);
+      const iso = await udpStream(state, POD4, POD2, 300);
+      expect(iso.sent).toBeGreaterThan(20);
+      expect(iso.received).toBe(0);
+    });
+  });
+});
