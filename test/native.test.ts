@@ -344,6 +344,9 @@ describe('errors', () => {
     expect(() => loose.mapLookup?.(-1, u32(0))).toThrow(TypeError);
     expect(() => loose.mapLookup?.(m, 'key')).toThrow(/argument 'key' must be a Buffer/);
     expect(() => loose.tcxAttach?.(3, 1, 'sideways')).toThrow(/'dir' must be 'ingress' or 'egress'/);
+    expect(() => loose.tcxAttach?.(3, 1, 'ingress', 'middle')).toThrow(/'where' must be 'first' or 'last'/);
+    expect(() => loose.tcxChain?.(0, 'ingress')).toThrow(/'ifindex' must be > 0/);
+    expect(() => loose.tcList?.(1, 'up')).toThrow(/'dir' must be 'ingress' or 'egress'/);
     expect(() => loose.loadObject?.(FIXTURE, {})).toThrow(/pinRoot/);
     expect(() => loose.closeFd?.(1)).toThrow(TypeError);
   });
@@ -468,6 +471,64 @@ describe('attachments in a network namespace', () => {
       'bpf_link_create',
     );
     expect(err.message).toContain('tcx ingress ifindex 1000000');
+  });
+
+  it('tcx: first and last positions; the chain in run order with link ids and revision', () => {
+    // Three copies of fx_pass: a hook holds a program once.
+    const progs = [0, 1, 2].map(() => track(addon.loadObject(FIXTURE, { pinRoot: PIN_ROOT })).programs.fx_pass!);
+    const ids = progs.map((p) => addon.progId(p));
+    const empty = withNetns(nsB, () => addon.tcxChain(ifindexB, 'egress'));
+    expect(empty.progIds).toEqual([]);
+    const links = withNetns(nsB, () => [
+      addon.tcxAttach(progs[0]!, ifindexB, 'egress'),
+      addon.tcxAttach(progs[1]!, ifindexB, 'egress', 'first'),
+      addon.tcxAttach(progs[2]!, ifindexB, 'egress', 'last'),
+    ]);
+    openFds.push(...links);
+    const linkIds = links.map((l) => addon.linkInfo(l).id);
+    const c = withNetns(nsB, () => addon.tcxChain(ifindexB, 'egress'));
+    expect(c.progIds).toEqual([ids[1], ids[0], ids[2]]);
+    expect(c.linkIds).toEqual([linkIds[1], linkIds[0], linkIds[2]]);
+    expect(c.revision).toBeGreaterThan(empty.revision);
+    expect(withNetns(nsB, () => addon.tcxQuery(ifindexB, 'egress'))).toEqual(c.progIds);
+    // The same program twice on one hook: refused.
+    expectBpfError(() => withNetns(nsB, () => addon.tcxAttach(progs[0]!, ifindexB, 'egress', 'first')), 'EEXIST', 'bpf_link_create');
+    for (const l of links) addon.linkDetach(l);
+    expect(withNetns(nsB, () => addon.tcxChain(ifindexB, 'egress')).progIds).toEqual([]);
+    expectBpfError(() => withNetns(nsB, () => addon.tcxChain(1_000_000, 'egress')), 'ENODEV', 'bpf_prog_query');
+  });
+
+  it('tcList: every clsact filter in run order (priority, then newest first); [] without clsact', () => {
+    const pass = fd(first.programs, 'fx_pass');
+    const drop = fd(first.programs, 'fx_drop');
+    withNetns(nsB, () => {
+      expect(addon.tcList(ifindexB, 'egress')).toEqual([]);
+      addon.tcAttach(pass, ifindexB, 'egress', 1, 2);
+      addon.tcAttach(drop, ifindexB, 'egress', 2, 1);
+      addon.tcAttach(pass, ifindexB, 'egress', 3, 1);
+      const list = addon.tcList(ifindexB, 'egress');
+      expect(list.map((f) => [f.priority, f.handle, f.progId])).toEqual([
+        [1, 3, addon.progId(pass)],
+        [1, 2, addon.progId(drop)],
+        [2, 1, addon.progId(pass)],
+      ]);
+      expect(list[0]).toMatchObject({ chain: 0, protocol: 3, kind: 'bpf', directAction: true, name: expect.stringMatching(/^fx_pass/) });
+      for (const [h, p] of [[1, 2], [2, 1], [3, 1]] as const) addon.tcDetach(ifindexB, 'egress', h, p);
+      expect(addon.tcList(ifindexB, 'egress')).toEqual([]);
+      expect(addon.tcList(1_000_000, 'egress')).toEqual([]); // no such device: nothing attached
+    });
+  });
+
+  it('progInfo, xdpQuery and ifIndexToName', () => {
+    const pass = fd(first.programs, 'fx_pass');
+    expect(addon.progInfo(addon.progId(pass))).toMatchObject({ id: addon.progId(pass), name: 'fx_pass', type: 3 });
+    expect(addon.progInfo(addon.progId(pass))?.tag).toMatch(/^[0-9a-f]{16}$/);
+    expect(addon.progInfo(0x7fffffff)).toBeNull();
+    withNetns(nsB, () => {
+      expect(addon.ifIndexToName(ifindexB)).toBe(devB);
+      expect(addon.ifIndexToName(1_000_000)).toBeNull();
+      expect(addon.xdpQuery(ifindexB)).toEqual({ progId: 0, drvProgId: 0, skbProgId: 0, hwProgId: 0 });
+    });
   });
 
   it('tc fallback: attach, replace, query, detach', () => {
