@@ -27,6 +27,7 @@ import { ROOT, matrixMismatches, podOf, timeUntil, udpStream } from './helpers/l
 const run = promisify(execFile);
 const EXAMPLE = path.join(ROOT, 'examples/cn2-isolated-namespace');
 const FIXTURE = path.join(ROOT, 'build/fixtures/pass.bpf.o');
+const XDP_FIXTURE = path.join(ROOT, 'build/fixtures/xdp_pass.bpf.o');
 const ISOLATED = new Set(['isolated-namespace-demo/pod1', 'isolated-namespace-demo/pod2']);
 const exampleOpen = (a: string, b: string): boolean => ISOLATED.has(a) === ISOLATED.has(b);
 const LAB = 'tcxsec';
@@ -185,6 +186,8 @@ describe('vrfwall runs first on every hook it owns', () => {
         podsWithIf().map((p) => `device ${hostIf(p)} (Pod ${p})`).sort(),
       );
       expect(found.every((f) => f.detail.includes('fx_pass'))).toBe(true);
+      // Nothing else: the lab's node (kube-proxy rules, underlay) is clean.
+      expect(status().findings.filter((f) => f.kind !== 'pod-interface-program')).toEqual([]);
       expect(status().hookOrder.notFirst).toEqual([]);
     });
 
@@ -233,6 +236,25 @@ describe('vrfwall runs first on every hook it owns', () => {
       expect(vrfwallFirst(POD2, 'egress')).toBe(true); // the adopted link was updated, and moved first
       expect(chain(POD2, 'egress').progIds.slice(1)).toEqual([bpf.progId(third), passId]);
       await expectEnforced([POD2, POD1]);
+    });
+
+    it('reports an XDP program on a pod interface, which runs before any tc hook, until it is gone', async () => {
+      const dev = hostIf(POD4);
+      execFileSync('ip', ['-n', node(), 'link', 'set', 'dev', dev, 'xdpgeneric', 'obj', XDP_FIXTURE, 'sec', 'xdp']);
+      try {
+        await timeUntil(() => status().hookOrder.notFirst.length === 1, 3000, 'XDP reported');
+        expect(status().hookOrder.notFirst[0]).toMatchObject({
+          interface: dev,
+          pod: POD4,
+          direction: 'ingress',
+          ahead: [expect.stringMatching(/fx_xdp_pass, xdp generic/)],
+          why: expect.stringContaining('XDP runs before tc'),
+        });
+        expect(metric(await metrics(), 'vrfwall_hooks_not_first', 'direction="ingress"')).toBe(1);
+      } finally {
+        execFileSync('ip', ['-n', node(), 'link', 'set', 'dev', dev, 'xdpgeneric', 'off']);
+      }
+      await timeUntil(() => status().hookOrder.notFirst.length === 0, 3000, 'XDP report cleared');
     });
   });
 
