@@ -6,7 +6,8 @@
 // cls_bpf filter at priority 1, and one of another protocol that vrfwall cannot
 // share priority 1 with. Each time: the isolated pair stays dropped (or, where
 // vrfwall cannot be first, it says so), and an allowed pair passes.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import YAML from 'yaml';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -17,7 +18,7 @@ import type { AgentStatus } from '../src/agent/agent.js';
 import { TC_HANDLE, TC_HANDLE_ALT, TC_PRIORITY } from '../src/agent/attach.js';
 import { agentSpecs, launchAgent, waitAgentsReady, type AgentSpec } from '../src/lab/agents.js';
 import { labDown, labMatrix, labUp } from '../src/lab/lab.js';
-import { PIN_ROOT, agentStatusFile, netnsPath } from '../src/lab/names.js';
+import { PIN_ROOT, agentStatusFile, clusterFile, netnsPath } from '../src/lab/names.js';
 import { isAlive } from '../src/lab/procs.js';
 import { writeState, type LabState } from '../src/lab/state.js';
 import { freshPinRoot } from './helpers/datapath.js';
@@ -37,6 +38,13 @@ const POD2 = 'isolated-namespace-demo/pod2';
 const POD3 = 'non-isolated-namespace-demo/pod3';
 const POD4 = 'default/pod4';
 const DIRS: TcDirection[] = ['ingress', 'egress'];
+
+/** The capabilities the DaemonSet gives the agent container (daemon/deploy/daemonset.yaml). */
+function daemonSetCaps(): string[] {
+  const docs = YAML.parseAllDocuments(fs.readFileSync(path.join(ROOT, 'daemon/deploy/daemonset.yaml'), 'utf8')).map((d) => d.toJS() as Record<string, unknown>);
+  const ds = docs.find((d) => d.kind === 'DaemonSet') as { spec: { template: { spec: { containers: { securityContext: { capabilities: { add: string[] } } }[] } } } };
+  return ds.spec.template.spec.containers[0]!.securityContext.capabilities.add;
+}
 
 const bpf = native();
 
@@ -255,6 +263,43 @@ describe('vrfwall runs first on every hook it owns', () => {
         execFileSync('ip', ['-n', node(), 'link', 'set', 'dev', dev, 'xdpgeneric', 'off']);
       }
       await timeUntil(() => status().hookOrder.notFirst.length === 0, 3000, 'XDP report cleared');
+    });
+
+    it('with only the DaemonSet capabilities it moves itself first too (foreign programs named by id)', async () => {
+      process.kill(pid, 'SIGTERM');
+      await timeUntil(() => !isAlive(pid), 5000, 'agent exit');
+      const set = daemonSetCaps().map((c) => `+${c.toLowerCase()}`).join(',');
+      const child = spawn(
+        'nsenter',
+        [
+          `--net=${netnsPath(node())}`, '--',
+          'setpriv', '--inh-caps', `-all,${set}`, '--ambient-caps', `-all,${set}`, '--bounding-set', `-all,${set}`, '--',
+          process.execPath, path.join(ROOT, 'dist/cli/main.js'), 'agent', '--node-name', 'node1', '--instance', INSTANCE,
+          '--manifests', state.manifests, '--lab-file', clusterFile(LAB), '--resync', '1', '--log-file', spec.logFile,
+        ],
+        { stdio: 'ignore', detached: true },
+      );
+      pid = child.pid!;
+      child.unref();
+      state.agents = [{ node: spec.node, instance: spec.instance, pid, logFile: spec.logFile }];
+      writeState(state);
+      await timeUntil(() => {
+        try {
+          return status().pid === pid && status().synced;
+        } catch {
+          return false;
+        }
+      }, 15_000, 'capped agent synced');
+      const fourth = loadPass();
+      const before = status().hookOrder.restored.ingress;
+      attachPass(POD4, 'ingress', 'first', fourth);
+      await timeUntil(() => vrfwallFirst(POD4, 'ingress'), 3000, 'capped agent first again');
+      await timeUntil(() => status().hookOrder.restored.ingress > before, 3000, 'counted');
+      const line = logLines().filter((l) => l.msg === 'vrfwall was not first on its hook: attached itself first again' && l.interface === hostIf(POD4)).pop();
+      // Without CAP_SYS_ADMIN a program cannot be opened by id: its id is all there is.
+      expect(line?.foreign?.[0]).toBe(`id ${bpf.progId(fourth)} (?, tcx)`);
+      expect(status().lastError).toBeUndefined();
+      await expectEnforced();
     });
   });
 

@@ -173,11 +173,15 @@ async function textOf(cmd: string, args: string[]): Promise<string> {
 
 /** Everything detectable, in the calling process's network namespace. */
 export async function detectLimits(input: DetectInput): Promise<Finding[]> {
-  const [linksText, nft, iptables] = await Promise.all([
+  // nft shows nftables and iptables-nft rules; legacy (x_tables) rules only
+  // the legacy save tools show. Either may be missing: nothing to report then.
+  const [linksText, nft, ip4, ip6] = await Promise.all([
     run('ip', ['-details', '-json', 'link', 'show'], { maxBuffer: 64 * 1024 * 1024 }).then((r) => r.stdout),
     textOf('nft', ['list', 'ruleset']),
-    textOf('iptables-save', ['-t', 'nat']),
+    textOf('iptables-legacy-save', ['-t', 'nat']),
+    textOf('ip6tables-legacy-save', ['-t', 'nat']),
   ]);
+  const iptables = ip4 + '\n' + ip6;
   const devices = (linksText.trim() === '' ? [] : JSON.parse(linksText)) as DeviceInfo[];
   const out = deviceFindings(devices);
   for (const d of devices) {
