@@ -208,3 +208,65 @@ table ip nat {
     expect(masqueradeAllRules('', '')).toEqual([]);
   });
 });
+
+// The kernel behaviour docs/limits.md rests on: a CNI program that hands a
+// packet to a pod with bpf_redirect_peer skips the pod's to-pod hook (tc
+// egress of its host-side interface); bpf_redirect and bpf_redirect_neigh to
+// that interface, and ordinary routing, pass it.
+describe('which deliveries the to-pod hook sees', () => {
+  const nodeNs = ownedName(PREFIX, 'rn');
+  const podNs = ownedName(PREFIX, 'rp');
+  const senderNs = ownedName(PREFIX, 'rq');
+  const pinRoot = freshPinRoot('ttcx-redirect-');
+  const fds: number[] = [];
+  let cfg = -1;
+  const key = (n: number): Buffer => Buffer.from(new Uint32Array([n]).buffer);
+  const value = (n: number): Buffer => {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt(n));
+    return b;
+  };
+
+  beforeAll(() => {
+    for (const ns of [nodeNs, podNs, senderNs]) createNetns(ns);
+    // pod: host side ttcx-h1 (where to_pod would be), 10.50.1.2; sender: 10.50.2.2, routed through the node.
+    createVethPair({ ns: nodeNs, name: 'ttcx-h1', peerNs: podNs, peer: 'ttcx-p1', addr: '10.50.1.1/24', peerAddr: '10.50.1.2/24' });
+    createVethPair({ ns: nodeNs, name: 'ttcx-h2', peerNs: senderNs, peer: 'ttcx-p2', addr: '10.50.2.1/24', peerAddr: '10.50.2.2/24' });
+    ip(['-n', podNs, 'route', 'add', 'default', 'via', '10.50.1.1']);
+    ip(['-n', senderNs, 'route', 'add', 'default', 'via', '10.50.2.1']);
+    execFileSync('ip', ['netns', 'exec', nodeNs, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    const obj = bpf.loadObject(path.join(ROOT, 'build/fixtures/redirect.bpf.o'), { pinRoot });
+    cfg = obj.maps.rx_cfg!;
+    fds.push(...Object.values(obj.programs), ...Object.values(obj.maps));
+    withNetns(nodeNs, () => {
+      const h1 = bpf.ifNameToIndex('ttcx-h1');
+      bpf.mapUpdate(cfg, key(0), value(h1));
+      fds.push(bpf.tcxAttach(obj.programs.fx_deliver!, bpf.ifNameToIndex('ttcx-h2'), 'ingress'));
+      fds.push(bpf.tcxAttach(obj.programs.fx_seen!, h1, 'egress'));
+    });
+  });
+  afterAll(() => {
+    for (const fd of fds) bpf.closeFd(fd);
+    for (const ns of [nodeNs, podNs, senderNs]) deleteNetns(ns);
+    fs.rmSync(pinRoot, { recursive: true, force: true });
+  });
+
+  const deliver = (how: number): { delivered: boolean; seen: bigint } => {
+    bpf.mapUpdate(cfg, key(1), value(how));
+    bpf.mapUpdate(cfg, key(2), value(0));
+    let delivered = true;
+    try {
+      execFileSync('ip', ['netns', 'exec', senderNs, 'ping', '-c', '3', '-i', '0.2', '-W', '1', '-q', '10.50.1.2'], { stdio: 'ignore' });
+    } catch {
+      delivered = false;
+    }
+    return { delivered, seen: bpf.mapLookup(cfg, key(2))!.readBigUInt64LE() };
+  };
+
+  it('routing, bpf_redirect and bpf_redirect_neigh pass the hook; bpf_redirect_peer delivers past it', () => {
+    expect(deliver(0)).toEqual({ delivered: true, seen: 3n }); // the stack routes: the hook sees all
+    expect(deliver(1).seen).toBe(3n); // egress redirect: through the device's transmit path (MACs not rewritten)
+    expect(deliver(2)).toEqual({ delivered: true, seen: 3n }); // redirect_neigh: same, with neighbour resolution
+    expect(deliver(3)).toEqual({ delivered: true, seen: 0n }); // redirect_peer: the pod answers, the hook saw nothing
+  });
+});
