@@ -2,6 +2,7 @@
 // reuse, map operations, errors, tcx links, the tc fallback and test runs.
 // Fixture: test/fixtures/pass.bpf.c (build with `make bpf addon`).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { native, isBpfError, type BpfError, type LoadedObject } from '../src/bpf/native.js';
@@ -17,6 +18,7 @@ import {
 import { pinRootOf, removeStalePins } from './helpers/datapath.js';
 
 const FIXTURE = fileURLToPath(new URL('../build/fixtures/pass.bpf.o', import.meta.url));
+const XDP_FIXTURE = fileURLToPath(new URL('../build/fixtures/xdp_pass.bpf.o', import.meta.url));
 const NS_PREFIX = 'vrfwall-tnat-';
 const PIN_PREFIX = 'tnat-';
 const PIN_ROOT = pinRootOf(PIN_PREFIX);
@@ -519,7 +521,7 @@ describe('attachments in a network namespace', () => {
     });
   });
 
-  it('progInfo, xdpQuery and ifIndexToName', () => {
+  it('progInfo, xdpQuery, xdpList and ifIndexToName', () => {
     const pass = fd(first.programs, 'fx_pass');
     expect(addon.progInfo(addon.progId(pass))).toMatchObject({ id: addon.progId(pass), name: 'fx_pass', type: 3 });
     expect(addon.progInfo(addon.progId(pass))?.tag).toMatch(/^[0-9a-f]{16}$/);
@@ -528,7 +530,21 @@ describe('attachments in a network namespace', () => {
       expect(addon.ifIndexToName(ifindexB)).toBe(devB);
       expect(addon.ifIndexToName(1_000_000)).toBeNull();
       expect(addon.xdpQuery(ifindexB)).toEqual({ progId: 0, drvProgId: 0, skbProgId: 0, hwProgId: 0 });
+      expect(addon.xdpList()).toEqual([]);
     });
+    // An XDP program (generic mode), seen by both queries.
+    execFileSync('ip', ['-n', nsB, 'link', 'set', 'dev', devB, 'xdpgeneric', 'obj', XDP_FIXTURE, 'sec', 'xdp']);
+    try {
+      withNetns(nsB, () => {
+        const q = addon.xdpQuery(ifindexB);
+        expect(q.skbProgId).toBeGreaterThan(0);
+        expect(addon.progInfo(q.skbProgId)?.name).toBe('fx_xdp_pass');
+        expect(addon.xdpList()).toEqual([{ ifindex: ifindexB, drvProgId: 0, skbProgId: q.skbProgId, hwProgId: 0 }]);
+      });
+    } finally {
+      execFileSync('ip', ['-n', nsB, 'link', 'set', 'dev', devB, 'xdpgeneric', 'off']);
+    }
+    expect(withNetns(nsB, () => addon.xdpList())).toEqual([]);
   });
 
   it('tc fallback: attach, replace, query, detach', () => {

@@ -61,6 +61,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Add<TcxChain>(env, exports, "tcxChain");
   Add<TcList>(env, exports, "tcList");
   Add<XdpQuery>(env, exports, "xdpQuery");
+  Add<XdpList>(env, exports, "xdpList");
   Add<ProgInfo>(env, exports, "progInfo");
 
   Add<ProgTestRun>(env, exports, "progTestRun");

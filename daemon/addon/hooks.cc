@@ -5,6 +5,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <arpa/inet.h>
+#include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
@@ -15,6 +16,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -116,9 +118,11 @@ bool ParseFilter(const nlmsghdr* nh, TcFilter* out) {
   return true;
 }
 
-// RTM_GETTFILTER dump of one clsact direction, in the calling thread's
-// network namespace. Returns 0 or an errno; no qdisc or no device = empty.
-int DumpFilters(__u32 ifindex, bool ingress, std::vector<TcFilter>* out) {
+// Sends one netlink dump request (a header of `type` with `body`, and
+// optional attributes) in the calling thread's network namespace and calls
+// `each` for every answer of type `want`. Returns 0 or an errno.
+int NetlinkDump(__u16 type, const void* body, size_t bodyLen, const std::vector<char>& attrs, __u16 want,
+                const std::function<void(const nlmsghdr*)>& each) {
   UniqueFd sock(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
   if (sock.Get() < 0) return errno;
   sockaddr_nl local{};
@@ -127,21 +131,18 @@ int DumpFilters(__u32 ifindex, bool ingress, std::vector<TcFilter>* out) {
   socklen_t alen = sizeof(local);
   if (getsockname(sock.Get(), reinterpret_cast<sockaddr*>(&local), &alen) < 0) return errno;
 
-  struct {
-    nlmsghdr nh;
-    tcmsg tm;
-  } req{};
   const __u32 seq = 1;
-  req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.tm));
-  req.nh.nlmsg_type = RTM_GETTFILTER;
-  req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  req.nh.nlmsg_seq = seq;
-  req.tm.tcm_family = AF_UNSPEC;
-  req.tm.tcm_ifindex = static_cast<int>(ifindex);
-  req.tm.tcm_parent = TC_H_MAKE(TC_H_CLSACT, ingress ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS);
+  std::vector<char> req(NLMSG_SPACE(bodyLen) + attrs.size());
+  nlmsghdr* nh = reinterpret_cast<nlmsghdr*>(req.data());
+  nh->nlmsg_len = static_cast<__u32>(req.size());
+  nh->nlmsg_type = type;
+  nh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  nh->nlmsg_seq = seq;
+  std::memcpy(NLMSG_DATA(nh), body, bodyLen);
+  if (!attrs.empty()) std::memcpy(req.data() + NLMSG_SPACE(bodyLen), attrs.data(), attrs.size());
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
-  if (sendto(sock.Get(), &req, req.nh.nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel)) < 0)
+  if (sendto(sock.Get(), req.data(), req.size(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel)) < 0)
     return errno;
 
   std::vector<char> buf(64 * 1024);
@@ -152,19 +153,60 @@ int DumpFilters(__u32 ifindex, bool ingress, std::vector<TcFilter>* out) {
       return errno;
     }
     int left = static_cast<int>(n);
-    for (const nlmsghdr* nh = reinterpret_cast<const nlmsghdr*>(buf.data()); NLMSG_OK(nh, left);
-         nh = NLMSG_NEXT(nh, left)) {
-      if (nh->nlmsg_seq != seq || nh->nlmsg_pid != local.nl_pid) continue;
-      if (nh->nlmsg_type == NLMSG_DONE) return 0;
-      if (nh->nlmsg_type == NLMSG_ERROR) {
-        const nlmsgerr* e = static_cast<const nlmsgerr*>(NLMSG_DATA(nh));
+    for (const nlmsghdr* m = reinterpret_cast<const nlmsghdr*>(buf.data()); NLMSG_OK(m, left); m = NLMSG_NEXT(m, left)) {
+      if (m->nlmsg_seq != seq || m->nlmsg_pid != local.nl_pid) continue;
+      if (m->nlmsg_type == NLMSG_DONE) return 0;
+      if (m->nlmsg_type == NLMSG_ERROR) {
+        const nlmsgerr* e = static_cast<const nlmsgerr*>(NLMSG_DATA(m));
         return e->error == 0 ? 0 : -e->error;
       }
-      if (nh->nlmsg_type != RTM_NEWTFILTER) continue;
-      TcFilter f;
-      if (ParseFilter(nh, &f)) out->push_back(std::move(f));
+      if (m->nlmsg_type == want) each(m);
     }
   }
+}
+
+// RTM_GETTFILTER dump of one clsact direction. No qdisc or no device = empty.
+int DumpFilters(__u32 ifindex, bool ingress, std::vector<TcFilter>* out) {
+  tcmsg tm{};
+  tm.tcm_family = AF_UNSPEC;
+  tm.tcm_ifindex = static_cast<int>(ifindex);
+  tm.tcm_parent = TC_H_MAKE(TC_H_CLSACT, ingress ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS);
+  return NetlinkDump(RTM_GETTFILTER, &tm, sizeof(tm), {}, RTM_NEWTFILTER, [out](const nlmsghdr* nh) {
+    TcFilter f;
+    if (ParseFilter(nh, &f)) out->push_back(std::move(f));
+  });
+}
+
+// XDP programs of one device, from an RTM_NEWLINK message.
+struct XdpEntry {
+  __u32 ifindex = 0;
+  __u32 drv = 0, skb = 0, hw = 0;
+};
+
+bool ParseLinkXdp(const nlmsghdr* nh, XdpEntry* out) {
+  const ifinfomsg* ifi = static_cast<const ifinfomsg*>(NLMSG_DATA(nh));
+  int len = static_cast<int>(nh->nlmsg_len) - static_cast<int>(NLMSG_LENGTH(sizeof(*ifi)));
+  if (len < 0) return false;
+  const rtattr* attrs = reinterpret_cast<const rtattr*>(reinterpret_cast<const char*>(ifi) + NLMSG_ALIGN(sizeof(*ifi)));
+  const rtattr* xdp = FindAttr(attrs, len, IFLA_XDP);
+  if (xdp == nullptr) return false;
+  const rtattr* inner = static_cast<const rtattr*>(RTA_DATA(xdp));
+  int ilen = static_cast<int>(RTA_PAYLOAD(xdp));
+  const rtattr* att = FindAttr(inner, ilen, IFLA_XDP_ATTACHED);
+  if (att == nullptr || RTA_PAYLOAD(att) < 1) return false;
+  __u8 mode = *static_cast<const __u8*>(RTA_DATA(att));
+  if (mode == XDP_ATTACHED_NONE) return false;
+  out->ifindex = static_cast<__u32>(ifi->ifi_index);
+  __u32 single = 0;
+  if (const rtattr* a = FindAttr(inner, ilen, IFLA_XDP_PROG_ID)) single = AttrU32(a);
+  if (const rtattr* a = FindAttr(inner, ilen, IFLA_XDP_DRV_PROG_ID)) out->drv = AttrU32(a);
+  if (const rtattr* a = FindAttr(inner, ilen, IFLA_XDP_SKB_PROG_ID)) out->skb = AttrU32(a);
+  if (const rtattr* a = FindAttr(inner, ilen, IFLA_XDP_HW_PROG_ID)) out->hw = AttrU32(a);
+  // One mode in use: the kernel gives only IFLA_XDP_PROG_ID.
+  if (mode == XDP_ATTACHED_DRV && out->drv == 0) out->drv = single;
+  if (mode == XDP_ATTACHED_SKB && out->skb == 0) out->skb = single;
+  if (mode == XDP_ATTACHED_HW && out->hw == 0) out->hw = single;
+  return true;
 }
 
 }  // namespace
@@ -223,6 +265,37 @@ Napi::Value TcList(const Napi::CallbackInfo& info) {
     o.Set("progId", f.progId);
     o.Set("name", f.name);
     o.Set("directAction", f.directAction);
+    out.Set(static_cast<uint32_t>(i), o);
+  }
+  return out;
+}
+
+// Every device of the calling thread's netns with an XDP program, in one
+// RTM_GETLINK dump (bpf_xdp_query dumps every link for one device).
+Napi::Value XdpList(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_UNSPEC;
+  // Skip the per-device statistics: most of a link message, and not needed.
+  std::vector<char> attrs(RTA_SPACE(sizeof(__u32)));
+  rtattr* mask = reinterpret_cast<rtattr*>(attrs.data());
+  mask->rta_type = IFLA_EXT_MASK;
+  mask->rta_len = RTA_LENGTH(sizeof(__u32));
+  __u32 filter = RTEXT_FILTER_SKIP_STATS;
+  std::memcpy(RTA_DATA(mask), &filter, sizeof(filter));
+  std::vector<XdpEntry> found;
+  int err = NetlinkDump(RTM_GETLINK, &ifi, sizeof(ifi), attrs, RTM_NEWLINK, [&found](const nlmsghdr* nh) {
+    XdpEntry e;
+    if (ParseLinkXdp(nh, &e)) found.push_back(e);
+  });
+  if (err) ThrowErrno(env, "RTM_GETLINK", "XDP of every device", err);
+  Napi::Array out = Napi::Array::New(env, found.size());
+  for (size_t i = 0; i < found.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("ifindex", found[i].ifindex);
+    o.Set("drvProgId", found[i].drv);
+    o.Set("skbProgId", found[i].skb);
+    o.Set("hwProgId", found[i].hw);
     out.Set(static_cast<uint32_t>(i), o);
   }
   return out;

@@ -38,6 +38,7 @@ Napi::Value TcxQuery(const Napi::CallbackInfo& info);
 Napi::Value TcxChain(const Napi::CallbackInfo& info);
 Napi::Value TcList(const Napi::CallbackInfo& info);
 Napi::Value XdpQuery(const Napi::CallbackInfo& info);
+Napi::Value XdpList(const Napi::CallbackInfo& info);
 Napi::Value ProgInfo(const Napi::CallbackInfo& info);
 
 // testrun.cc

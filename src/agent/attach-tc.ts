@@ -14,7 +14,7 @@
 // reported, never moved.
 import type { NativeAddon, TcDirection, TcFilter } from '../bpf/native.js';
 import { isBpfError } from '../bpf/native.js';
-import { describeProgram, xdpPrograms, type ForeignProgram } from './hookorder.js';
+import { describeProgram, xdpByDevice, type ForeignProgram } from './hookorder.js';
 import type { AttachResult, Programs } from './attach.js';
 
 /** Our cls_bpf filter's slot in the clsact qdisc ("vw"); the alternate handle is used to move first. */
@@ -49,6 +49,7 @@ export class TcAttacher {
   }
 
   sync(want: Set<number>, allInterfaces: number[], result: AttachResult): void {
+    const xdpOf = want.size > 0 ? xdpByDevice(this.bpf) : new Map<number, ForeignProgram[]>();
     for (const ifindex of allInterfaces) {
       for (const dir of DIRECTIONS) {
         const mine = this.list(ifindex, dir).filter(isOurs);
@@ -58,7 +59,7 @@ export class TcAttacher {
           continue;
         }
         this.converge(ifindex, dir, mine, result);
-        this.keepFirst(ifindex, dir, result);
+        this.keepFirst(ifindex, dir, result, dir === 'ingress' ? (xdpOf.get(ifindex) ?? []) : []);
       }
     }
   }
@@ -102,14 +103,14 @@ export class TcAttacher {
   }
 
   /** Our filter must be the first of chain 0, with no tcx or XDP program before it. */
-  private keepFirst(ifindex: number, dir: TcDirection, result: AttachResult): void {
+  private keepFirst(ifindex: number, dir: TcDirection, result: AttachResult, xdp: ForeignProgram[]): void {
     let filters = this.list(ifindex, dir);
     let at = filters.findIndex(isOurs);
     // First, but below priority 1 (its holder is gone): take priority 1
     // again before anybody else does.
     const mine = filters[at];
     if (at === 0 && mine !== undefined && mine.priority !== TC_PRIORITY) this.moveFirst(ifindex, dir, mine);
-    const above = this.aboveTc(ifindex, dir);
+    const above = [...xdp, ...this.tcxAhead(ifindex, dir)];
     if (at === 0 && above.length === 0) return;
     const ahead: ForeignProgram[] = [...above, ...filters.slice(0, at).map((f) => this.describe(f))];
     let why: string | undefined;
@@ -135,15 +136,15 @@ export class TcAttacher {
     result.order.push({ ifindex, dir, ahead, restored: why === undefined, ...(why !== undefined ? { why } : {}) });
   }
 
-  /** Programs that run before any tc filter of this hook: tcx, and XDP on receive. */
-  private aboveTc(ifindex: number, dir: TcDirection): ForeignProgram[] {
+  /** tcx programs: they run before every tc filter of the hook. */
+  private tcxAhead(ifindex: number, dir: TcDirection): ForeignProgram[] {
     let tcx: number[] = [];
     try {
       tcx = this.bpf.tcxChain(ifindex, dir).progIds;
     } catch {
       // kernel without tcx
     }
-    return [...(dir === 'ingress' ? xdpPrograms(this.bpf, ifindex) : []), ...tcx.map((id) => describeProgram(this.bpf, id, 'tcx'))];
+    return tcx.map((id) => describeProgram(this.bpf, id, 'tcx'));
   }
 
   /** Add ours at priority 1 under the other handle (the head of that

@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import type { NativeAddon, TcDirection } from '../bpf/native.js';
 import { isBpfError } from '../bpf/native.js';
 import { TcAttacher } from './attach-tc.js';
-import { describeProgram, xdpPrograms, type ForeignProgram, type OrderEvent } from './hookorder.js';
+import { describeProgram, xdpByDevice, type ForeignProgram, type OrderEvent } from './hookorder.js';
 
 export { TC_HANDLE, TC_HANDLE_ALT, TC_PRIORITY } from './attach-tc.js';
 
@@ -197,6 +197,7 @@ export class Attacher {
 
   /** Every wanted hook: our link must be the first of the tcx chain, and no XDP program may precede it. */
   private keepTcxFirst(want: Set<number>, result: AttachResult): void {
+    const xdpOf = xdpByDevice(this.bpf);
     for (const ifindex of want) {
       for (const dir of DIRECTIONS) {
         const name = pinName(ifindex, dir);
@@ -204,7 +205,7 @@ export class Attacher {
         if (ours === undefined) continue;
         const chain = this.bpf.tcxChain(ifindex, dir);
         const at = chain.linkIds.indexOf(ours);
-        const xdp = dir === 'ingress' ? xdpPrograms(this.bpf, ifindex) : [];
+        const xdp = dir === 'ingress' ? (xdpOf.get(ifindex) ?? []) : [];
         if (at === 0 && xdp.length === 0) continue;
         const ahead: ForeignProgram[] = [
           ...xdp,

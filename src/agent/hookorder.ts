@@ -40,22 +40,21 @@ export function programText(p: ForeignProgram): string {
   return `id ${p.id} (${p.name === '' ? '?' : p.name}, ${p.where})`;
 }
 
-/** XDP runs before tc on a device's receive path: on a pod's host-side
- *  interface it sees what the pod sends before the from-pod hook does. */
-export function xdpPrograms(bpf: NativeAddon, ifindex: number): ForeignProgram[] {
-  let q;
-  try {
-    q = bpf.xdpQuery(ifindex);
-  } catch {
-    return []; // device gone meanwhile
-  }
-  const out: ForeignProgram[] = [];
-  for (const [id, mode] of [
-    [q.drvProgId, 'xdp driver'],
-    [q.skbProgId, 'xdp generic'],
-    [q.hwProgId, 'xdp offload'],
-  ] as const) {
-    if (id !== 0) out.push(describeProgram(bpf, id, mode));
+/** XDP programs by device, from one netlink dump. XDP runs before tc on a
+ *  device's receive path: on a pod's host-side interface it sees what the
+ *  pod sends before the from-pod hook does. */
+export function xdpByDevice(bpf: NativeAddon): Map<number, ForeignProgram[]> {
+  const out = new Map<number, ForeignProgram[]>();
+  for (const x of bpf.xdpList()) {
+    const progs: ForeignProgram[] = [];
+    for (const [id, mode] of [
+      [x.drvProgId, 'xdp driver'],
+      [x.skbProgId, 'xdp generic'],
+      [x.hwProgId, 'xdp offload'],
+    ] as const) {
+      if (id !== 0) progs.push(describeProgram(bpf, id, mode));
+    }
+    out.set(x.ifindex, progs);
   }
   return out;
 }

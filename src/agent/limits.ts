@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { NativeAddon, TcDirection, TcFilter } from '../bpf/native.js';
 import type { ClusterState } from '../model/types.js';
-import { describeProgram, programText, xdpPrograms, type ForeignProgram } from './hookorder.js';
+import { describeProgram, programText, xdpByDevice, type ForeignProgram } from './hookorder.js';
 
 const run = promisify(execFile);
 
@@ -128,8 +128,8 @@ export function hostNetworkFindings(state: ClusterState, nodeName: string): Find
 }
 
 /** Programs that are not ours on a device: tcx chains, tc filters, XDP. */
-export function foreignPrograms(bpf: NativeAddon, ifindex: number, own: Set<number>): ForeignProgram[] {
-  const out: ForeignProgram[] = [...xdpPrograms(bpf, ifindex).filter((p) => !own.has(p.id))];
+export function foreignPrograms(bpf: NativeAddon, ifindex: number, own: Set<number>, xdp: ForeignProgram[]): ForeignProgram[] {
+  const out: ForeignProgram[] = xdp.filter((p) => !own.has(p.id));
   for (const dir of ['ingress', 'egress'] as TcDirection[]) {
     let tcx: number[] = [];
     try {
@@ -184,8 +184,9 @@ export async function detectLimits(input: DetectInput): Promise<Finding[]> {
   const iptables = ip4 + '\n' + ip6;
   const devices = (linksText.trim() === '' ? [] : JSON.parse(linksText)) as DeviceInfo[];
   const out = deviceFindings(devices);
+  const xdpOf = xdpByDevice(input.bpf);
   for (const d of devices) {
-    const foreign = foreignPrograms(input.bpf, d.ifindex, input.own);
+    const foreign = foreignPrograms(input.bpf, d.ifindex, input.own, xdpOf.get(d.ifindex) ?? []);
     if (foreign.length === 0) continue;
     const pod = input.podInterfaces.get(d.ifindex);
     const list = foreign.map(programText).join(', ');

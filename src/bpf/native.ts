@@ -137,8 +137,10 @@ export interface NativeAddon {
   tcxChain(ifindex: number, dir: TcDirection): TcxChain;
   /** Every filter of the clsact hook (all chains), in kernel order; [] without clsact. */
   tcList(ifindex: number, dir: TcDirection): TcFilter[];
-  /** XDP programs of a device (0 = none), in the calling thread's netns. */
+  /** XDP programs of a device (0 = none), in the calling thread's netns. Dumps every device: use xdpList for many. */
   xdpQuery(ifindex: number): XdpAttachment;
+  /** Every device of the calling thread's netns that has an XDP program (one netlink dump). */
+  xdpList(): (Omit<XdpAttachment, 'progId'> & { ifindex: number })[];
   /** A loaded program's name and tag by id; null when it is gone. */
   progInfo(id: number): ProgInfo | null;
 
