@@ -212,13 +212,19 @@ export class Attacher {
           ...chain.progIds.slice(0, at < 0 ? chain.progIds.length : at).map((id) => describeProgram(this.bpf, id, 'tcx')),
         ];
         let first = at === 0;
+        let failed: string | undefined;
         if (!first) {
-          const id = this.moveFirst(ifindex, dir, name);
-          this.links.set(name, id);
-          first = this.bpf.tcxChain(ifindex, dir).linkIds[0] === id;
-          if (first) result.reordered++;
+          try {
+            const id = this.moveFirst(ifindex, dir, name);
+            this.links.set(name, id);
+            first = this.bpf.tcxChain(ifindex, dir).linkIds[0] === id;
+            if (first) result.reordered++;
+          } catch (e) {
+            // The old link still enforces where it is; the next reconcile tries again.
+            failed = `could not move first: ${e instanceof Error ? e.message : String(e)}`;
+          }
         }
-        const why = !first ? 'another program went first again at once' : xdp.length > 0 ? XDP_AHEAD : undefined;
+        const why = failed ?? (!first ? 'another program went first again at once' : xdp.length > 0 ? XDP_AHEAD : undefined);
         result.order.push({ ifindex, dir, ahead, restored: why === undefined, ...(why !== undefined ? { why } : {}) });
       }
     }
