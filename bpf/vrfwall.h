@@ -66,7 +66,8 @@ enum vw_drop_reason {
 	VW_DROP_NO_SESSION = 11,      /* from a Service address, not a reply      */
 	VW_DROP_SESSION_LIMIT = 12,   /* new connection over the pod's session quota or the full table */
 	VW_DROP_ND_DENIED = 13,       /* neighbour discovery about another's address, RA or redirect from a pod */
-	VW_DROP__MAX = 14,
+	VW_DROP_TUNNEL = 14,          /* tunnel packet (VXLAN, Geneve, IPIP, GRE) from a pod to a non-pod address */
+	VW_DROP__MAX = 15,
 };
 
 /* Counter slots per (direction, verdict): enough for either enum. */

@@ -378,3 +378,32 @@ describe('rule 3 for Service frontends outside the service ranges (NodePort, Loa
     expectVerdict('from', tcp(P.c1.v4, OUTSIDE, 40006, 443), drop(Drop.EXTERNAL_DENIED));
   });
 });
+
+describe('tunnels to non-pod addresses (an overlay device on the node would unwrap them past every check)', () => {
+  const udp = (src: string, dst: string, dport: number) =>
+    pk.isV6(src)
+      ? pk.ipv6Frame(src, dst, [], pk.IpProto.UDP, pk.udp({ sport: 40100, dport }))
+      : pk.ethernet({ type: pk.EthType.IPV4 }, pk.ipv4({ src, dst, protocol: pk.IpProto.UDP }, pk.udp({ sport: 40100, dport })));
+  const ipProto = (src: string, dst: string, protocol: number) =>
+    pk.ethernet({ type: pk.EthType.IPV4 }, pk.ipv4({ src, dst, protocol }, Buffer.alloc(40, 0x45)));
+
+  it('VXLAN (4789, 8472) and Geneve (6081) to a node, its link-local address or outside: TUNNEL; other UDP ports stay rule 6', () => {
+    for (const port of [4789, 8472, 6081]) {
+      expectVerdict('from', udp(P.a1.v4, P.node.v4, port), drop(Drop.TUNNEL));
+      expectVerdict('from', udp(P.a1.v6, P.node.v6, port), drop(Drop.TUNNEL));
+      expectVerdict('from', udp(P.a1.v6, 'fe80::1', port), drop(Drop.TUNNEL));
+      expectVerdict('from', udp(P.a1.v4, '198.51.100.7', port), drop(Drop.TUNNEL));
+    }
+    expectVerdict('from', udp(P.a1.v4, P.node.v4, 4790), allow(Rule.NOT_POD));
+    expectVerdict('from', udp(P.a1.v4, '198.51.100.7', 4790), allow(Rule.NOT_POD));
+  });
+
+  it('IPIP, IPv6-in-IPv4 and GRE to a node or outside: TUNNEL; between pods of one network they are the pods’ business', () => {
+    for (const proto of [4, 41, 47]) {
+      expectVerdict('from', ipProto(P.a1.v4, P.node.v4, proto), drop(Drop.TUNNEL));
+      expectVerdict('from', ipProto(P.a1.v4, '198.51.100.7', proto), drop(Drop.TUNNEL));
+      expectVerdict('from', ipProto(P.a1.v4, P.a2.v4, proto), allow(Rule.SAME_NETWORK));
+    }
+    expectVerdict('from', udp(P.a1.v4, P.a2.v4, 4789), allow(Rule.SAME_NETWORK));
+  });
+});

@@ -23,7 +23,8 @@ import { isAlive } from '../src/lab/procs.js';
 import { writeState, type LabState } from '../src/lab/state.js';
 import { freshPinRoot } from './helpers/datapath.js';
 import { ip, withNetns } from './helpers/netns.js';
-import { ROOT, matrixMismatches, podOf, timeUntil, udpStream } from './helpers/lab.js';
+import { ROOT, matrixMismatches, podOf, readCounters, timeUntil, udpStream } from './helpers/lab.js';
+import { DropReason, Verdict } from '../src/bpf/abi.js';
 
 const run = promisify(execFile);
 const EXAMPLE = path.join(ROOT, 'examples/cn2-isolated-namespace');
@@ -315,7 +316,7 @@ describe('vrfwall runs first on every hook it owns', () => {
       await timeUntil(() => status().hookOrder.notFirst.length === 0, 3000, 'XDP report cleared');
     });
 
-    it('documented limit (docs/limits.md): a VXLAN device on the node decapsulates a pod\'s forged inner packet past isolation, and is reported', async () => {
+    it('a pod cannot launder a forged source through the node\'s VXLAN device (TUNNEL), which would deliver it; the device is reported', async () => {
       const n = node();
       ip(['-n', n, 'link', 'add', 'ttcx-vx', 'type', 'vxlan', 'id', '42', 'dstport', '4789']);
       try {
@@ -324,14 +325,21 @@ describe('vrfwall runs first on every hook it owns', () => {
         const p1 = podOf(state, POD1).ips.v4;
         const p2 = podOf(state, POD2).ips.v4;
         const gateway = state.plan.nodes[0]!.gateway.v4;
-        // Direct, pod3 -> pod1 is isolated: nothing arrives...
-        const direct = receiveIn(podOf(state, POD1).netns, 1500);
-        sendFrom(podOf(state, POD3).netns, p1, VXLAN_PORT_UNUSED, '');
-        expect(await direct).toBe('');
-        // ...but wrapped in VXLAN to the node (rule 6), with pod2's address inside, it does.
-        const wrapped = receiveIn(podOf(state, POD1).netns, 3000);
+        // Positive control: the node itself sending the wrapped packet to its VXLAN port gets pod2's forged
+        // source delivered to pod1, so the device is live and a laundered packet would arrive.
+        const fromNode = receiveIn(podOf(state, POD1).netns, 3000);
+        sendFrom(n, gateway, 4789, vxlanInner(vxMac, p2, p1));
+        expect(await fromNode).toBe(p2);
+        // The attack: pod3 (not pod1's network) sends the same; its from_pod drops it as a tunnel.
+        const tunnelDrops = () =>
+          readCounters(INSTANCE)
+            .filter((c) => c.verdict === Verdict.DROPPED && c.code === DropReason.TUNNEL)
+            .reduce((sum, c) => sum + c.packets, 0n);
+        const before = tunnelDrops();
+        const wrapped = receiveIn(podOf(state, POD1).netns, 1500);
         sendFrom(podOf(state, POD3).netns, gateway, 4789, vxlanInner(vxMac, p2, p1));
-        expect(await wrapped).toBe(p2);
+        expect(await wrapped).toBe('');
+        expect(tunnelDrops()).toBeGreaterThanOrEqual(before + 3n);
         await timeUntil(() => status().findings.some((f) => f.kind === 'overlay-device' && f.subject === 'device ttcx-vx'), 3000, 'overlay reported');
       } finally {
         ip(['-n', n, 'link', 'del', 'ttcx-vx']);

@@ -71,6 +71,31 @@ static __always_inline struct vw_endpoint *vw_source_endpoint(const struct __sk_
 	return NULL;
 }
 
+#define VW_VXLAN_PORT       4789 /* IANA */
+#define VW_VXLAN_LINUX_PORT 8472 /* the Linux default: flannel, Cilium */
+#define VW_GENEVE_PORT      6081
+#define VW_IPPROTO_GRE      47
+
+/* A tunnel packet: whoever decapsulates it in the node's namespace (a
+ * flannel, Calico or Cilium overlay device listens on every node address)
+ * would deliver its inner packet with a source nobody checked. A later
+ * fragment of UDP follows its first, which was judged. */
+static __always_inline int vw_is_tunnel(const struct vw_pkt *pkt)
+{
+	__u16 dport = bpf_ntohs(pkt->dport);
+
+	switch (pkt->l4_proto) {
+	case IPPROTO_IPIP:
+	case IPPROTO_IPV6:
+	case VW_IPPROTO_GRE:
+		return 1;
+	case IPPROTO_UDP:
+		return pkt->has_l4 && (dport == VW_VXLAN_PORT || dport == VW_VXLAN_LINUX_PORT || dport == VW_GENEVE_PORT);
+	default:
+		return 0;
+	}
+}
+
 /* May the local pod `self` send this packet (dir VW_DIR_FROM_POD: the peer
  * is the destination) or receive it (VW_DIR_TO_POD: the peer is the source)? */
 static __always_inline struct vw_decision vw_decide(const struct vw_endpoint *self, const struct vw_pkt *pkt,
@@ -84,12 +109,16 @@ static __always_inline struct vw_decision vw_decide(const struct vw_endpoint *se
 	/* Rule 6, the node: kubelet probes work even for a quarantined pod. A
 	 * NodePort or hostPort on a node address leads to pods, though. */
 	if (peer && (peer->flags & VW_EP_HOST)) {
+		if (dir == VW_DIR_FROM_POD && vw_is_tunnel(pkt))
+			return vw_drop(VW_DROP_TUNNEL);
 		if (dir == VW_DIR_FROM_POD && vw_service_frontend(pkt, self, &d))
 			return d;
 		return vw_allow(VW_RULE_NOT_POD);
 	}
 	if (vw_addr_is_link_scope(peer_addr)) {
 		/* the node's fe80:: address is a node address to kube-proxy too */
+		if (dir == VW_DIR_FROM_POD && vw_is_tunnel(pkt))
+			return vw_drop(VW_DROP_TUNNEL);
 		if (dir == VW_DIR_FROM_POD && vw_service_frontend(pkt, self, &d))
 			return d;
 		return vw_allow(VW_RULE_NOT_POD);
@@ -115,7 +144,10 @@ static __always_inline struct vw_decision vw_decide(const struct vw_endpoint *se
 	if (kind == VW_CIDR_POD)
 		return vw_drop(VW_DROP_UNKNOWN_ENDPOINT);
 	/* Rule 6, outside the cluster, unless it is a Service frontend (a
-	 * LoadBalancer or external IP, or a node address we do not know). */
+	 * LoadBalancer or external IP, or a node address we do not know: the
+	 * same goes for tunnels). */
+	if (dir == VW_DIR_FROM_POD && vw_is_tunnel(pkt))
+		return vw_drop(VW_DROP_TUNNEL);
 	if (dir == VW_DIR_FROM_POD && vw_service_frontend(pkt, self, &d))
 		return d;
 	if (vw_network_denies_external(self->vrf_id)) {

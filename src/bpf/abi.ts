@@ -43,6 +43,7 @@ export const DropReason = {
   NO_SESSION: 11,
   SESSION_LIMIT: 12,
   ND_DENIED: 13,
+  TUNNEL: 14,
 } as const;
 export type DropReason = (typeof DropReason)[keyof typeof DropReason];
 
@@ -54,7 +55,7 @@ export type CidrKind = (typeof CidrKind)[keyof typeof CidrKind];
 export const DIRECTION_COUNT = 2;
 export const VERDICT_COUNT = 2;
 export const ALLOW_RULE_COUNT = 7;
-export const DROP_REASON_COUNT = 14;
+export const DROP_REASON_COUNT = 15;
 
 // ---- flags and limits (same names as the header) ----------------------------
 
