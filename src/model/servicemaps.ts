@@ -19,6 +19,14 @@
 //   - a node or host-network address: every network (rule 6);
 //   - an address outside the cluster's pod and service ranges: every network
 //     that may go outside (rule 6, vrfwall.dev/external);
+//   - a node or outside address on a port that is itself a Service frontend
+//     (another Service's NodePort, external or load balancer IP, a pod's
+//     hostPort): nobody. The next node DNATs it again, masquerades it, and
+//     the pod behind sees the node (rule 6): no hook could judge it.
+// Backends nobody checks on arrival (outside addresses, frontends) limit the
+// whole port: kube-proxy sends any client to any backend, so the port
+// answers only the networks every such backend allows (fail closed), not the
+// union that pod backends get (their to-pod hook judges each connection).
 //   - a quarantined pod, a pod of another namespace, an address in the
 //     cluster ranges that no pod owns: nobody.
 // No backends: no entries (SERVICE_DENIED).
@@ -38,8 +46,8 @@
 //
 // The same clients may use the Service's frontends outside the service
 // ranges (NodePorts, external and load balancer IPs; frontends.ts).
-import { VW_SVC_ANY_VRF, VW_SVC_ROUTER, VW_SVC_SHARED } from '../bpf/abi.js';
-import { addClient, anyClient, isAny, unionInto, writeEntries, type ClientSet } from './clientsets.js';
+import { VW_SVC_ANY_VRF, VW_SVC_NODE_ADDR, VW_SVC_ROUTER, VW_SVC_SHARED } from '../bpf/abi.js';
+import { addClient, anyClient, intersect, isAny, unionInto, writeEntries, type ClientSet } from './clientsets.js';
 import { claimFrontend, claimHostPorts, claimServiceFrontends, resolveFrontends, type FrontendClaims } from './frontends.js';
 import { clusterRanges, type ClusterRanges } from './ranges.js';
 import { serviceEndpoints, type ServiceEndpoints } from './services.js';
@@ -100,6 +108,8 @@ interface ServiceContext {
   contested: Map<string, string[]>;
   /** network -> networks a router joins to it */
   routed: Map<string, string[]>;
+  /** "addr|port|protocol" of every frontend outside the service ranges (VW_SVC_NODE_ADDR: NodePorts) */
+  frontends: Set<string>;
 }
 
 export function serviceMaps(inputs: ServiceMapInputs): ServiceMaps {
@@ -107,7 +117,7 @@ export function serviceMaps(inputs: ServiceMapInputs): ServiceMaps {
   const out: ServiceMaps = { services: new Map(), backends: new Map(), access: new Map(), vips: new Set(), problems: [] };
   const computed = serviceEndpoints(state);
   out.problems.push(...computed.problems);
-  const ctx = serviceContext(inputs);
+  const ctx = serviceContext(inputs, computed.services);
   const claims: FrontendClaims = new Map();
   for (const ns of [...state.namespaces.values()].sort((a, b) => cmp(a.metadata.name, b.metadata.name))) {
     out.problems.push(...namespaceSharingProblems(ns));
@@ -127,7 +137,12 @@ export function serviceMaps(inputs: ServiceMapInputs): ServiceMaps {
     const sharing = sharingOf(obj, ns);
     for (const p of sharing.problems) report('bad_annotation', p.message);
 
-    const { clientsByPort, networks, foreign, unknown, misnamed, outside } = judgeBackends(svc, sharing.shared, ctx, out.backends);
+    const { clientsByPort, networks, foreign, unknown, misnamed, outside, viaFrontend, closedPorts } = judgeBackends(
+      svc,
+      sharing.shared,
+      ctx,
+      out.backends,
+    );
 
     if (foreign.size > 0) {
       const list = [...foreign].sort(([a], [b]) => cmp(a, b)).map(([ip, pod]) => `${ip} (pod ${pod})`);
@@ -141,6 +156,15 @@ export function serviceMaps(inputs: ServiceMapInputs): ServiceMaps {
     if (unknown.size > 0) {
       const list = [...unknown].sort(([a], [b]) => cmp(a, b)).map(([ip, why]) => `${ip} (${why})`);
       report('unknown_backend', `endpoints ${list.join(', ')} gain nothing from it`, unknown.size);
+    }
+    if (viaFrontend.size > 0) {
+      report(
+        'frontend_backend',
+        `endpoints ${[...viaFrontend].sort().join(', ')} are Service frontends (a NodePort, hostPort, externalIP or ` +
+          'load balancer IP): the next node would DNAT them again and the pod behind would see the node, so nobody ' +
+          'may use the ports that lead there',
+        viaFrontend.size,
+      );
     }
     if (misnamed.size > 0) {
       const list = [...misnamed.values()].sort();
@@ -160,7 +184,7 @@ export function serviceMaps(inputs: ServiceMapInputs): ServiceMaps {
       const narrow = outside.size > 0 && inputs.externalDenied.size > 0 && !sharing.cluster;
       const shared = (): ClientSet =>
         narrow ? outsideClients(inputs, VW_SVC_SHARED, svcVrf) : anyClient({ flags: VW_SVC_SHARED, svcVrf });
-      finalByPort = svc.ports.map(shared);
+      finalByPort = svc.ports.map((_, i) => (closedPorts.has(i) ? new Map() : shared()));
       if (narrow) {
         const denied = networkNames(inputs.externalDenied, inputs);
         report(
@@ -218,6 +242,8 @@ function judgeBackends(
   unknown: Map<string, string>; // ip -> why it is nobody
   misnamed: Map<string, string>; // ip -> what its targetRef claims
   outside: Set<string>;
+  viaFrontend: Set<string>; // "ip:port" of backends that are frontends
+  closedPorts: Set<number>; // indexes of ports with such a backend
 } {
   const r = {
     clientsByPort: [] as ClientSet[],
@@ -226,9 +252,16 @@ function judgeBackends(
     unknown: new Map<string, string>(),
     misnamed: new Map<string, string>(),
     outside: new Set<string>(),
+    viaFrontend: new Set<string>(),
+    closedPorts: new Set<number>(),
   };
-  for (const p of svc.ports) {
+  svc.ports.forEach((p, index) => {
     const clients: ClientSet = new Map();
+    // What the backends nobody checks on arrival allow; undefined: none such.
+    let limit: ClientSet | undefined;
+    const restrict = (allowed: ClientSet): void => {
+      limit = limit === undefined ? new Map(allowed) : intersect(limit, allowed);
+    };
     for (const b of p.backends) {
       const what = classify(b.ip, ctx);
       // The address decides; a targetRef that says otherwise is only reported.
@@ -253,23 +286,53 @@ function judgeBackends(
           break;
         }
         case 'host':
-          addClient(clients, VW_SVC_ANY_VRF, { flags: 0, svcVrf: 0 });
-          break;
-        case 'outside':
+        case 'outside': {
+          if (isFrontend(ctx, b.ip, b.port, p.protocol)) {
+            r.viaFrontend.add(b.ip.includes(':') ? `[${b.ip}]:${b.port}` : `${b.ip}:${b.port}`);
+            r.closedPorts.add(index);
+            restrict(new Map());
+            break;
+          }
+          if (what.kind === 'host') {
+            addClient(clients, VW_SVC_ANY_VRF, { flags: 0, svcVrf: 0 });
+            break;
+          }
           r.outside.add(b.ip);
-          unionInto(clients, outsideClients(ctx.inputs, 0));
+          const direct = outsideClients(ctx.inputs, 0);
+          unionInto(clients, direct);
+          restrict(direct);
           break;
+        }
         case 'unknown':
           r.unknown.set(b.ip, what.why);
           break;
       }
     }
-    r.clientsByPort.push(clients);
-  }
+    r.clientsByPort.push(limit === undefined ? clients : intersect(clients, limit));
+  });
   return r;
 }
 
-function serviceContext(inputs: ServiceMapInputs): ServiceContext {
+/** Is addr:port/protocol a frontend outside the service ranges, for a pod's
+ *  packet to it (the datapath's own marker, then the NodePort one)? */
+function isFrontend(ctx: ServiceContext, addr: string, port: number, protocol: string): boolean {
+  return ctx.frontends.has(`${addr}|${port}|${protocol}`) || ctx.frontends.has(`${VW_SVC_NODE_ADDR}|${port}|${protocol}`);
+}
+
+/** Every frontend outside the service ranges, found by the same claims the
+ *  services map gets (clients do not matter here). */
+function frontendKeys(inputs: ServiceMapInputs, services: readonly ServiceEndpoints[], ranges: ClusterRanges): Set<string> {
+  const scratch: FrontendClaims = new Map();
+  const fctx = { ranges, hostAddrs: inputs.hostAddrs };
+  for (const svc of services) {
+    const obj = inputs.state.services.get(svc.key);
+    if (obj !== undefined) claimServiceFrontends(scratch, obj, [], fctx, () => undefined);
+  }
+  claimHostPorts(scratch, { state: inputs.state, placements: inputs.podPlacements, ...fctx, reach: () => new Map() }, []);
+  return new Set([...scratch.values()].filter((c) => c.marker).map((c) => `${c.addr}|${c.port}|${c.protocol}`));
+}
+
+function serviceContext(inputs: ServiceMapInputs, services: readonly ServiceEndpoints[]): ServiceContext {
   const owners = new Map<string, string>();
   const contested = new Map<string, string[]>();
   for (const [pod, ips] of inputs.podIps) {
@@ -285,7 +348,8 @@ function serviceContext(inputs: ServiceMapInputs): ServiceContext {
     routed.set(a, [...(routed.get(a) ?? []), b]);
     routed.set(b, [...(routed.get(b) ?? []), a]);
   }
-  return { inputs, ranges: clusterRanges(inputs.cidrs), owners, contested, routed };
+  const ranges = clusterRanges(inputs.cidrs);
+  return { inputs, ranges, owners, contested, routed, frontends: frontendKeys(inputs, services, ranges) };
 }
 
 function classify(ip: string, ctx: ServiceContext): Backend {

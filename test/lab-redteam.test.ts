@@ -1,0 +1,163 @@
+// Red-team review of issue 11, as an attacker in a pod of a real 2-node lab
+// (one agent per node, the lab's kube-proxy: ClusterIP DNAT, NodePorts DNATed
+// and masqueraded on every node).
+//
+// The chained frontend: iso/secret (isolated, node2) is published as a
+// NodePort of its own Service, usable by iso's network only. The attacker
+// (default network, node1) may not connect to <node2>:<nodePort> itself, but
+// it can write a selector-less Service in its own namespace whose
+// EndpointSlice names <node2>:<nodePort>. Its pod's packet to that ClusterIP
+// is judged at its from-pod hook as a packet to the attacker's own Service;
+// kube-proxy on node1 DNATs it to node2's NodePort, node2's kube-proxy DNATs
+// it again to iso/secret and masquerades it to the node, so iso/secret's
+// to-pod hook sees "the node" (rule 6). The ClusterIP must answer only the
+// networks that may use the frontend it leads to.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeSvcKey } from '../src/bpf/abi.js';
+import { native } from '../src/bpf/native.js';
+import { labDown, labUp } from '../src/lab/lab.js';
+import { listNft } from '../src/lab/nftables.js';
+import type { LabState } from '../src/lab/state.js';
+import { ensureBuilt } from './helpers/build.js';
+import { mapPin, podOf, timeUntil } from './helpers/lab.js';
+
+const run = promisify(execFile);
+const LAB = 'redteam';
+const NODE_PORT = 30180;
+const HOP_VIP = '10.96.7.1';
+const WEB_VIP = '10.96.7.2';
+const PROOF_VIP = '10.96.7.4';
+let tmp: string;
+let state: LabState;
+
+function pod(key: string, node: string, labels = '{}'): string {
+  const [ns, name] = key.split('/');
+  return [
+    'apiVersion: v1',
+    'kind: Pod',
+    `metadata: {name: ${name}, namespace: ${ns}, labels: ${labels}}`,
+    `spec: {nodeName: ${node}, containers: [{name: c, image: x, ports: [{name: http, containerPort: 80}]}]}`,
+    '',
+  ].join('\n');
+}
+
+function service(key: string, vip: string, o: { selector?: string; nodePort?: number }): string {
+  const [ns, name] = key.split('/');
+  const type = o.nodePort !== undefined ? ' type: NodePort,' : '';
+  const np = o.nodePort !== undefined ? `, nodePort: ${o.nodePort}` : '';
+  return [
+    'apiVersion: v1',
+    'kind: Service',
+    `metadata: {name: ${name}, namespace: ${ns}}`,
+    `spec: {${type} clusterIP: ${vip}, clusterIPs: [${vip}],${o.selector ? ` selector: ${o.selector},` : ''} ports: [{name: http, port: 80, targetPort: 80${np}}]}`,
+    '',
+  ].join('\n');
+}
+
+/** TCP connections from inside `from`'s netns: the reply (the responder's pod name), or 'timeout'/an error code. */
+async function tcpFrom(from: string, targets: { host: string; port: number }[]): Promise<string[]> {
+  const script = `import net from 'node:net';
+    const one = (t) => new Promise((res) => {
+      let d = ''; const s = net.connect({ host: t.host, port: t.port });
+      const timer = setTimeout(() => { s.destroy(); res('timeout'); }, 1500);
+      s.setEncoding('utf8'); s.on('data', (x) => (d += x));
+      s.on('close', () => { clearTimeout(timer); res(d.trim() || 'closed'); });
+      s.on('error', (e) => { clearTimeout(timer); res(e.code || 'error'); });
+    });
+    const targets = ${JSON.stringify(targets)};
+    console.log(JSON.stringify(await Promise.all(targets.map(async (t) => t.host + ':' + t.port + ' -> ' + (await one(t))))));`;
+  const { stdout } = await run('ip', ['netns', 'exec', podOf(state, from).netns, process.execPath, '--input-type=module', '-e', script], {
+    timeout: 20_000,
+  });
+  return JSON.parse(stdout.trim()) as string[];
+}
+
+/** Addresses with an entry in an agent's services map, read back from the kernel. */
+function serviceAddrs(instance: string): Set<string> {
+  const bpf = native();
+  const fd = bpf.objGet(mapPin(instance, 'services'));
+  try {
+    const info = bpf.mapInfo(fd);
+    const dump = bpf.mapDump(fd);
+    const out = new Set<string>();
+    for (let i = 0; i < dump.count; i++) out.add(decodeSvcKey(dump.keys.subarray(i * info.keySize, (i + 1) * info.keySize)).addr);
+    return out;
+  } finally {
+    bpf.closeFd(fd);
+  }
+}
+
+describe('red team: a ClusterIP chained to another Service frontend (lab redteam, 2 nodes)', () => {
+  let node2: string;
+
+  beforeAll(async () => {
+    ensureBuilt();
+    await labDown(LAB);
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vrfwall-redteam-'));
+    fs.writeFileSync(
+      path.join(tmp, 'cluster.yaml'),
+      [
+        'apiVersion: v1\nkind: Namespace\nmetadata: {name: iso, labels: {vrfwall.dev/isolated: "true"}}\n',
+        pod('iso/secret', 'node2', '{app: secret}'),
+        pod('iso/peer', 'node1'),
+        pod('default/web', 'node2', '{app: web}'),
+        pod('default/client', 'node1'),
+        service('iso/secret', '10.96.7.3', { selector: '{app: secret}', nodePort: NODE_PORT }),
+        service('default/web', WEB_VIP, { selector: '{app: web}' }),
+        service('default/hop', HOP_VIP, {}),
+        // Written in the same file as the attacker's slice, to know when an agent compiled it.
+        service('default/proof', PROOF_VIP, {}),
+      ].join('---\n'),
+    );
+    state = await labUp(tmp, { lab: LAB, nodes: 2, log: () => undefined });
+    node2 = state.plan.nodes.find((n) => n.name === 'node2')!.gateway.v4;
+    // The attacker's EndpointSlice: its Service leads to node2's NodePort.
+    const slice = (name: string, service: string, ip: string, port: number) =>
+      [
+        'apiVersion: discovery.k8s.io/v1',
+        'kind: EndpointSlice',
+        `metadata: {name: ${name}, namespace: default, labels: {kubernetes.io/service-name: ${service}}}`,
+        'addressType: IPv4',
+        `endpoints: [{addresses: ["${ip}"], conditions: {ready: true}}]`,
+        `ports: [{name: http, port: ${port}, protocol: TCP}]`,
+        '',
+      ].join('\n');
+    fs.writeFileSync(
+      path.join(tmp, 'slice.yaml'),
+      [slice('hop-1', 'hop', node2, NODE_PORT), slice('proof-1', 'proof', podOf(state, 'default/web').ips.v4, 80)].join('---\n'),
+    );
+    // node1's kube-proxy programs the hop (the attacker's pod is there).
+    const node1 = state.plan.nodes.find((n) => n.name === 'node1')!;
+    const deadline = Date.now() + 15_000;
+    while (!(await listNft(node1.netns)).includes(`ip daddr ${HOP_VIP} `)) {
+      if (Date.now() > deadline) throw new Error('kube-proxy of node1 did not program default/hop');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // and node1's agent compiled the file (proof's ClusterIP has entries in any version of the rules)
+    await timeUntil(() => serviceAddrs(`${LAB}-node1`).has(PROOF_VIP), 15_000, 'agent of node1 compiled the slices');
+  }, 150_000);
+
+  afterAll(async () => {
+    await labDown(LAB);
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("the default network cannot reach iso/secret through its own ClusterIP that leads to iso's NodePort", async () => {
+    // Positive controls: iso's own pod on node1 uses the NodePort on node2
+    // (DNAT and masquerade work end to end), and the attacker's pod uses its
+    // own network's Service.
+    expect(await tcpFrom('iso/peer', [{ host: node2, port: NODE_PORT }])).toEqual([`${node2}:${NODE_PORT} -> iso/secret`]);
+    expect(await tcpFrom('default/client', [{ host: WEB_VIP, port: 80 }])).toEqual([`${WEB_VIP}:80 -> default/web`]);
+    // The attacks: the NodePort itself (denied at the from-pod hook), and the chain.
+    const res = await tcpFrom('default/client', [
+      { host: node2, port: NODE_PORT },
+      { host: HOP_VIP, port: 80 },
+    ]);
+    expect(res).toEqual([`${node2}:${NODE_PORT} -> timeout`, `${HOP_VIP}:80 -> timeout`]);
+  });
+});
