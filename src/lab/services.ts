@@ -9,7 +9,7 @@ import { APISERVER_NAME, API_SERVICE, CONTROL_PLANE_NODE, DNS_POD, DNS_SERVICE }
 import { buildRecords, serviceName } from './dns.js';
 import type { DnsRecords } from './dns.js';
 import { labFrontends } from './frontends.js';
-import type { LabFrontends } from './frontends.js';
+import type { HostPortTarget, LabFrontends } from './frontends.js';
 import { nodeAddresses } from './plan.js';
 import type { LabPlan, PlannedNode } from './plan.js';
 import { externalProbeKey, hostPortProbeKey, nodePortProbeKey, serviceProbeKey } from './protocol.js';
@@ -42,17 +42,8 @@ export interface LabService {
   ports: LabServicePort[];
 }
 
-/** A container's hostPort as portmap programs it on the pod's node, one per family. */
-export interface LabHostPort {
-  pod: string;
-  node: string;
-  protocol: L4Protocol;
-  hostPort: number;
-  /** absent: every address of the node of that family */
-  hostIP?: string;
-  family: 4 | 6;
-  containerPort: number;
-}
+/** A container's hostPort as portmap programs it on the pod's node, one per family (without the pod's address). */
+export type LabHostPort = Omit<HostPortTarget, 'ip'>;
 
 /** /run/vrfwall/lab/<lab>/services.json, written by the lab's kube-proxy after each change it applied. */
 export interface LabServicesFile {
