@@ -12,9 +12,8 @@
 // pod that never held a session is refused (SESSION_LIMIT) while the session
 // table itself is empty. Shown here with a 2-entry owners table.
 //
-// Known hole, not fixed on this branch (the count's exactness against the
-// programs is why the agent keeps endpoints' zero entries): `it.fails` keeps
-// the branch green and flips when it is fixed.
+// Fixed: the sweep forgets endpoints' zero counts too once the owners table
+// is half full (src/agent/sessions.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as abi from '../src/bpf/abi.js';
 import { native, type NativeAddon } from '../src/bpf/native.js';
@@ -54,7 +53,7 @@ beforeAll(() => {
 afterAll(() => dp?.close());
 
 describe('session owners: counts of past clients fill the table', () => {
-  it.fails('a client that holds no session is refused once enough other addresses have held one (owners table full of zero counts)', async () => {
+  it('a client that holds no session is not refused because other addresses once held one (owners table full of zero counts)', async () => {
     const { SessionKeeper, DEFAULT_SESSION_SETTINGS } = await import('../src/agent/sessions.js');
     const keeper = new SessionKeeper(
       n,
@@ -71,7 +70,7 @@ describe('session owners: counts of past clients fill the table', () => {
     expect(n.mapDump(dp.mapFd(abi.MapName.sessions)).count).toBe(0);
     // Positive control: a past client still gets its connection.
     dp.expectVerdict('from', dns(P.a1.v4, 40003), allow(Rule.SERVICE));
-    // The finding: d1 holds nothing, the session table is empty, and yet it is refused (SESSION_LIMIT).
+    // The finding was: d1 holds nothing, the session table is empty, and yet it was refused (SESSION_LIMIT).
     dp.expectVerdict('from', dns(P.d1.v4, 40004), allow(Rule.SERVICE));
   });
 });

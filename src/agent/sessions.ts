@@ -82,6 +82,7 @@ const CONFIG_KEY = Buffer.alloc(4);
 
 export class SessionKeeper {
   private readonly tableSize: number;
+  private readonly ownersSize: number;
   private quota: number;
 
   constructor(
@@ -91,6 +92,7 @@ export class SessionKeeper {
     private readonly settings: SessionSettings,
   ) {
     this.tableSize = bpf.mapInfo(maps.sessions).maxEntries;
+    this.ownersSize = bpf.mapInfo(maps.session_owners).maxEntries;
     this.quota = settings.quota;
     this.writeConfig();
   }
@@ -111,13 +113,19 @@ export class SessionKeeper {
     const dump = this.bpf.mapDump(this.maps.session_owners);
     const keySize = Layout.vw_endpoint_key.size;
     const valueSize = Layout.vw_session_owner.size;
+    // A zero count of an address that is no endpoint cannot change under us
+    // (nobody opens a session for it): always forgotten. Zero counts of
+    // endpoints are forgotten too once the owners table is half full, or every
+    // past client of a shared backend would keep its entry until new clients
+    // are refused. A program that creates a session for that address at the
+    // same instant may lose its count: that client can hold one session over
+    // its quota, nothing more.
+    const crowded = dump.count * 2 > this.ownersSize;
     for (let i = 0; i < dump.count; i++) {
       const addr = decodeEndpointKey(dump.keys.subarray(i * keySize, (i + 1) * keySize));
       const { live } = decodeSessionOwner(dump.values.subarray(i * valueSize, (i + 1) * valueSize));
       if (live > 0) holders.add(addr);
-      // Nobody can open a session for an address that is no endpoint, so a
-      // zero count there cannot change under us.
-      else if (!isEndpoint(addr)) this.bpf.mapDelete(this.maps.session_owners, encodeEndpointKey(addr));
+      else if (crowded || !isEndpoint(addr)) this.bpf.mapDelete(this.maps.session_owners, encodeEndpointKey(addr));
     }
     const quota = effectiveQuota(this.settings.quota, this.tableSize, holders.size);
     if (quota !== this.quota) {
