@@ -13,6 +13,7 @@ import path from 'node:path';
 import * as abi from '../src/bpf/abi.js';
 import { native, type LoadedObject, type NativeAddon } from '../src/bpf/native.js';
 import { probeDecision, skbCtx } from '../src/bpf/skb.js';
+import { DEFAULT_SESSION_SETTINGS, datapathConfig } from '../src/agent/sessions.js';
 import * as pk from '../test/helpers/packets.js';
 import { BENCH_BPF, BUILD_BPF, QUICK, pinRoot } from './lib/env.js';
 import type { PartResult, Table, Target } from './lib/report.js';
@@ -257,6 +258,7 @@ export function load(n: NativeAddon, size: number, mode: FlowMode): Loaded {
   const endpoints = n.mapDump(epFd).count;
   if (endpoints !== size) throw new Error(`endpoints map holds ${endpoints} entries, wanted ${size} (max_entries ${n.mapInfo(epFd).maxEntries})`);
   fillServices(n, maps);
+  n.mapUpdate(fd(maps, abi.MapName.config, 'maps'), Buffer.alloc(4), abi.encodeConfig({ ...datapathConfig(DEFAULT_SESSION_SETTINGS, abi.VW_DEFAULT_SESSION_QUOTA, BENCH_PROBE_KEY) }));
   const flowsFd = fd(maps, abi.FlowMapName.flows, 'maps');
   const flowsMax = n.mapInfo(flowsFd).maxEntries;
   if (mode === 'full') {
@@ -271,8 +273,11 @@ export function unload(n: NativeAddon, l: Loaded): void {
   fs.rmSync(l.root, { recursive: true, force: true });
 }
 
+/** The probe key the bench writes into each loaded datapath's config map. */
+const BENCH_PROBE_KEY = 0xbe4c4;
+
 export function skb(probe: boolean): Buffer {
-  return skbCtx(HERE, probe);
+  return probe ? skbCtx(HERE, BENCH_PROBE_KEY) : skbCtx(HERE);
 }
 
 const retvalOf = (verdict: number): number => (verdict === Verdict.ALLOWED ? abi.TcAction.ALLOW : abi.TcAction.DROP);

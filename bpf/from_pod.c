@@ -112,7 +112,7 @@ int from_pod(struct __sk_buff *skb)
 	struct vw_pkt pkt = {};
 	struct vw_decision d = vw_from_pod(skb, &pkt);
 
-	return vw_finish(skb, VW_DIR_FROM_POD, vw_flow_track(skb, &pkt, VW_DIR_FROM_POD, d));
+	return vw_finish(skb, &pkt, VW_DIR_FROM_POD, vw_flow_track(skb, &pkt, VW_DIR_FROM_POD, d));
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -107,7 +107,7 @@ int to_pod(struct __sk_buff *skb)
 	struct vw_pkt pkt = {};
 	struct vw_decision d = vw_to_pod(skb, &pkt);
 
-	return vw_finish(skb, VW_DIR_TO_POD, vw_flow_track(skb, &pkt, VW_DIR_TO_POD, d));
+	return vw_finish(skb, &pkt, VW_DIR_TO_POD, vw_flow_track(skb, &pkt, VW_DIR_TO_POD, d));
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

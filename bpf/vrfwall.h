@@ -249,7 +249,7 @@ struct vw_config {
 	__u64 udp_timeout_ns;
 	__u64 other_timeout_ns;           /* SCTP                            */
 	__u32 session_quota;              /* live sessions per client address */
-	__u32 pad;
+	__u32 probe_key;                  /* explain's key, random per agent start; 0: no probes */
 };
 
 #define VW_NS_PER_SEC 1000000000ULL
@@ -327,10 +327,12 @@ enum vw_flow_stat {
 	VW_FSTAT__MAX = 4,
 };
 
-/* BPF_PROG_TEST_RUN runs of `vrfwall explain` set skb->cb[0] and cb[1] to
- * this value: the programs then decide as usual but count nothing (neither
- * counters nor flows), so explaining does not pollute the statistics; they
- * leave the decision in cb[2] (verdict) and cb[3] (rule or reason). */
+/* BPF_PROG_TEST_RUN runs of `vrfwall explain` set skb->cb[0] to this value
+ * and cb[1] to vw_config.probe_key: the programs then decide as usual but
+ * write nothing (no counters, flows or sessions), so explaining changes
+ * nothing; they leave the decision in cb[2] (verdict) and cb[3] (rule or
+ * reason). The key is a secret of the agent's: a pod privileged enough to set
+ * skb->cb on its own side of the veth must not be able to hide its traffic. */
 #define VW_PROBE_MAGIC 0x76777072U /* "vwpr" */
 
 #define VW_FLOWS_MAX 262144

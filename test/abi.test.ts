@@ -148,7 +148,7 @@ function cProgram(): string {
   lines.push('  struct vw_session sv2 = { .last_seen_ns = 0x0102030405060708ull, .rule = VW_RULE_SERVICE, .flags = VW_SESS_REPLIED | VW_SESS_RST };');
   lines.push('  hex("session", &sv2, sizeof(sv2));');
   lines.push('  struct vw_config cfg = { .tcp_syn_timeout_ns = 1, .tcp_established_timeout_ns = 2, .tcp_closing_timeout_ns = 3,');
-  lines.push('    .udp_timeout_ns = 4, .other_timeout_ns = 0x0102030405060708ull, .session_quota = 77 };');
+  lines.push('    .udp_timeout_ns = 4, .other_timeout_ns = 0x0102030405060708ull, .session_quota = 77, .probe_key = 0xfeedbeef };');
   lines.push('  hex("config", &cfg, sizeof(cfg));');
   lines.push('  struct vw_flow_key fk; memset(&fk, 0, sizeof(fk)); v4mapped(fk.self_addr, "10.244.1.10");');
   lines.push(`  inet_pton(AF_INET6, "fd00::2", fk.peer_addr); fk.ifindex = ${FK.ifindex}; fk.self_port = ${FK.selfPort};`);
@@ -254,6 +254,7 @@ describe('vrfwall.h and abi.ts agree', () => {
       udpTimeoutNs: 4n,
       otherTimeoutNs: 0x0102030405060708n,
       sessionQuota: 77,
+      probeKey: 0xfeedbeef,
     };
     expect(hex(abi.encodeConfig(cfg))).toBe(c.samples.config);
     expect(abi.decodeConfig(abi.encodeConfig(cfg))).toEqual(cfg);

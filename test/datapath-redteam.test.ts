@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as abi from '../src/bpf/abi.js';
 import { native, type NativeAddon } from '../src/bpf/native.js';
 import * as pk from './helpers/packets.js';
-import { CLUSTER_CIDRS, HERE, TestDatapath, allow, freshPinRoot, type Party } from './helpers/datapath.js';
+import { CLUSTER_CIDRS, HERE, TEST_PROBE_KEY, TestDatapath, allow, freshPinRoot, type Party } from './helpers/datapath.js';
 
 const { AllowRule: Rule } = abi;
 const P = {
@@ -60,6 +60,7 @@ describe('session owners: counts of past clients fill the table', () => {
       { sessions: dp.mapFd('sessions'), session_owners: dp.mapFd('session_owners'), config: dp.mapFd('config') },
       dp.sessionGc,
       { ...DEFAULT_SESSION_SETTINGS, timeoutsSec: { ...DEFAULT_SESSION_SETTINGS.timeoutsSec, udp: 0.001 } },
+      TEST_PROBE_KEY,
     );
     // Two clients each ask kube-dns once; their sessions expire and the agent sweeps.
     dp.expectVerdict('from', dns(P.a1.v4, 40001), allow(Rule.SERVICE));

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as abi from '../src/bpf/abi.js';
 import { native, type NativeAddon } from '../src/bpf/native.js';
 import * as pk from './helpers/packets.js';
-import { CLUSTER_CIDRS, HERE, TestDatapath, allow, drop, freshPinRoot, probeDecision, skbCtx, type Party } from './helpers/datapath.js';
+import { CLUSTER_CIDRS, HERE, TEST_PROBE_KEY, TestDatapath, allow, drop, freshPinRoot, probeCtx, probeDecision, skbCtx, type Party } from './helpers/datapath.js';
 
 const { AllowRule: Rule, DropReason: Drop } = abi;
 const VRF = { A: 10, B: 11, C: 12 } as const;
@@ -287,7 +287,7 @@ describe('explain’s probes change no map (issue 11 point 7)', () => {
       return `${m}:${d.count}:${d.keys.toString('hex')}:${d.values.toString('hex')}`;
     });
   const probe = (dir: 'from' | 'to', f: Buffer) =>
-    probeDecision(n.progTestRun(dir === 'from' ? dp.fromPod : dp.toPod, f, 1, skbCtx(HERE, true)).ctxOut as Buffer);
+    probeDecision(n.progTestRun(dir === 'from' ? dp.fromPod : dp.toPod, f, 1, probeCtx()).ctxOut as Buffer);
 
   it('on Service paths: no session made, refreshed or removed; the decision is the real one', async () => {
     const vip = P.vip.v4;
@@ -303,6 +303,27 @@ describe('explain’s probes change no map (issue 11 point 7)', () => {
     });
     expect(probe('from', frame(P.a1.v4, vip, TCP, live, 80, F.RST))).toEqual({ verdict: abi.Verdict.ALLOWED, code: Rule.SERVICE });
     expect(mapsOf()).toEqual(before);
+  });
+
+  it('a packet that carries the magic without the agent’s key is no probe: counted, recorded, its session made', () => {
+    const vip = P.vip.v4;
+    const cp = port();
+    const f = frame(P.a1.v4, vip, TCP, cp, 80, F.SYN);
+    for (const key of [abi.VW_PROBE_MAGIC, 0, TEST_PROBE_KEY ^ 1]) {
+      const before = dp.counters().get('from_pod/allowed/SERVICE')?.packets ?? 0n;
+      n.progTestRun(dp.fromPod, f, 1, skbCtx(HERE, key));
+      expect(dp.counters().get('from_pod/allowed/SERVICE')?.packets).toBe(before + 1n);
+    }
+    expect(session(key(P.a1.v4, vip, cp, 80))).toBeDefined();
+    // and no key at all in the config map means no probes either
+    dp.putConfig({ probeKey: 0 });
+    try {
+      const cp2 = port();
+      n.progTestRun(dp.fromPod, frame(P.a1.v4, vip, TCP, cp2, 80, F.SYN), 1, skbCtx(HERE, 0));
+      expect(session(key(P.a1.v4, vip, cp2, 80))).toBeDefined();
+    } finally {
+      dp.putConfig({});
+    }
   });
 
   it('an expired session is reported as gone but not removed; a client at its quota is told SESSION_LIMIT', () => {
@@ -338,6 +359,7 @@ describe('the agent’s fair share of the table', () => {
         { sessions: small.mapFd('sessions'), session_owners: small.mapFd('session_owners'), config: small.mapFd('config') },
         small.sessionGc,
         DEFAULT_SESSION_SETTINGS,
+        TEST_PROBE_KEY,
       );
       const locals = new Set([P.a1.v4, P.b2.v4, P.c1.v4, P.a1.v6]);
       const r = keeper.sweep(locals, () => true);

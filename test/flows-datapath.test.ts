@@ -10,8 +10,9 @@ import { native, type NativeAddon } from '../src/bpf/native.js';
 import { closeDatapath, instancePaths, loadDatapath, type Datapath } from '../src/agent/datapath.js';
 import { probeFrame } from '../src/api/packet.js';
 import { ROOT } from './helpers/lab.js';
-import { HERE, PIN_BASE, probeDecision, removeStalePins, skbCtx } from './helpers/datapath.js';
+import { HERE, PIN_BASE, TEST_PROBE_KEY, probeCtx, probeDecision, removeStalePins, skbCtx } from './helpers/datapath.js';
 import { removePins } from '../src/agent/bpffs.js';
+import { DEFAULT_SESSION_SETTINGS, datapathConfig } from '../src/agent/sessions.js';
 import * as pk from './helpers/packets.js';
 
 const PREFIX = 'tflowdp-';
@@ -25,7 +26,7 @@ let dp: Datapath;
 let flowsFd = -1;
 let eventsFd = -1;
 
-const ctx = (probe: boolean): Buffer => skbCtx(HERE, probe);
+const ctx = (probe: boolean): Buffer => (probe ? probeCtx() : skbCtx(HERE));
 
 function flowEntries(): { key: abi.FlowKey; value: abi.FlowValue }[] {
   const d = n.mapDump(flowsFd);
@@ -46,6 +47,7 @@ beforeAll(() => {
   put(SELF, 1, abi.VW_EP_LOCAL, HERE); // the loopback plays the pod's interface
   put(PEER, 1, 0, 0);
   put(OTHER_NET_PEER, 2, 0, 0);
+  n.mapUpdate(dp.maps.config, Buffer.alloc(4), abi.encodeConfig({ ...datapathConfig(DEFAULT_SESSION_SETTINGS, 4096, TEST_PROBE_KEY) }));
   flowsFd = n.objGet(path.join(paths.maps, abi.FlowMapName.flows));
   eventsFd = n.objGet(path.join(paths.maps, abi.FlowMapName.flowEvents));
 });

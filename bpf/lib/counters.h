@@ -20,9 +20,9 @@ static __always_inline void vw_count(__u32 dir, struct vw_decision d, __u32 byte
 }
 
 /* Count the decision and turn it into a tc action. */
-static __always_inline int vw_finish(struct __sk_buff *skb, __u32 dir, struct vw_decision d)
+static __always_inline int vw_finish(struct __sk_buff *skb, const struct vw_pkt *pkt, __u32 dir, struct vw_decision d)
 {
-	if (!vw_is_probe(skb)) /* explain's test runs count nothing */
+	if (!pkt->probe) /* explain's test runs count nothing */
 		vw_count(dir, d, skb->len);
 	return d.verdict == VW_VERDICT_ALLOWED ? VW_TC_ALLOW : VW_TC_DROP;
 }

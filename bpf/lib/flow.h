@@ -31,11 +31,18 @@
 #include "maps.h"
 
 
-/* An explain probe (BPF_PROG_TEST_RUN with the magic in cb[0] and cb[1]):
- * decided like any packet, counted nowhere. */
+/* An explain probe (BPF_PROG_TEST_RUN with the magic in cb[0] and the
+ * agent's key in cb[1], see VW_PROBE_MAGIC): decided like any packet,
+ * recorded nowhere. */
 static __always_inline int vw_is_probe(const struct __sk_buff *skb)
 {
-	return skb->cb[0] == VW_PROBE_MAGIC && skb->cb[1] == VW_PROBE_MAGIC;
+	__u32 zero = 0;
+	const struct vw_config *c;
+
+	if (skb->cb[0] != VW_PROBE_MAGIC)
+		return 0; /* every real packet: no lookup */
+	c = bpf_map_lookup_elem(&config, &zero);
+	return c && c->probe_key != 0 && skb->cb[1] == c->probe_key;
 }
 
 static __always_inline void vw_flow_stat_inc(__u32 stat)
@@ -119,7 +126,7 @@ static __always_inline struct vw_decision vw_flow_track(struct __sk_buff *skb, c
 	struct vw_flow *f;
 	__u64 now;
 
-	if (vw_is_probe(skb)) {
+	if (pkt->probe) {
 		/* BPF_PROG_TEST_RUN hands the context back: explain reads these */
 		skb->cb[2] = d.verdict;
 		skb->cb[3] = d.code;

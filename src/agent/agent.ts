@@ -6,6 +6,7 @@ import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import { VW_EP_LOCAL } from '../bpf/abi.js';
+import { newProbeKey } from '../bpf/skb.js';
 import { native, type NativeAddon, type TcDirection } from '../bpf/native.js';
 import { compile } from '../model/compile.js';
 import { emptyAllocation } from '../model/vrf.js';
@@ -77,6 +78,8 @@ export class Agent {
   private timer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sessions: SessionKeeper | undefined;
+  /** explain's probe key, new at every start (src/bpf/skb.ts) */
+  private readonly probeKey = newProbeKey();
   /** what the last reconcile wrote, for the session sweeps between reconciles */
   private sessionView: { local: Set<string>; endpoints: ReadonlyMap<string, unknown> } | undefined;
   private monitor: ChildProcess | undefined;
@@ -133,7 +136,7 @@ export class Agent {
     };
     this.dp = loadDatapath(this.bpf, this.config.bpfDir, this.paths, sizes);
     // Timeouts and quota are in the config map before any program is attached.
-    this.sessions = new SessionKeeper(this.bpf, this.dp.maps, this.dp.sessionGc, this.config.sessions ?? DEFAULT_SESSION_SETTINGS);
+    this.sessions = new SessionKeeper(this.bpf, this.dp.maps, this.dp.sessionGc, this.config.sessions ?? DEFAULT_SESSION_SETTINGS, this.probeKey);
     const spare = (dir: TcDirection): number =>
       loadSpareProgram(this.bpf, this.config.bpfDir, this.paths, dir === 'ingress' ? 'fromPod' : 'toPod', sizes);
     this.attacher = new Attacher(this.bpf, this.paths.links, this.dp.programs, this.log, this.config.attachMode, spare);
@@ -143,7 +146,7 @@ export class Agent {
       // Flows are read and the API answers (health NOT_SERVING) from here on.
       this.obs = await Observability.start(
         this.bpf,
-        { node: this.config.nodeName, mapsDir: this.paths.maps, programs: () => this.dp?.programs, reports: this.reports },
+        { node: this.config.nodeName, mapsDir: this.paths.maps, programs: () => (this.dp ? { ...this.dp.programs, probeKey: this.probeKey } : undefined), reports: this.reports },
         this.config.observability,
         this.log,
       );

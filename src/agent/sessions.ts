@@ -1,6 +1,7 @@
 // Upkeep of the session table (design section 3 rule 5). The programs own the
 // table and the per-client counts behind the quota; the agent only
-//  - writes the timeouts and the quota into the `config` map, and
+//  - writes the timeouts and the quota into the `config` map (with explain's
+//    probe key, the map's one other field), and
 //  - runs the session_gc program (BPF_PROG_TEST_RUN) on a timer and after
 //    every reconcile that changed a map: it removes sessions idle past their
 //    timeout and sessions the current policy no longer allows (a router
@@ -64,7 +65,7 @@ export function effectiveQuota(configured: number, tableSize: number, holders: n
 
 const secondsToNs = (s: number): bigint => BigInt(Math.round(s * 1000)) * (VW_NS_PER_SEC / 1000n);
 
-export function datapathConfig(settings: SessionSettings, quota: number): DatapathConfig {
+export function datapathConfig(settings: SessionSettings, quota: number, probeKey: number): DatapathConfig {
   const t = settings.timeoutsSec;
   return {
     tcpSynTimeoutNs: secondsToNs(t.tcpSyn),
@@ -73,6 +74,7 @@ export function datapathConfig(settings: SessionSettings, quota: number): Datapa
     udpTimeoutNs: secondsToNs(t.udp),
     otherTimeoutNs: secondsToNs(t.other),
     sessionQuota: quota,
+    probeKey,
   };
 }
 
@@ -90,6 +92,8 @@ export class SessionKeeper {
     private readonly maps: SessionMaps,
     private readonly gcProgram: number,
     private readonly settings: SessionSettings,
+    /** explain's probe key, written into the same config map */
+    private readonly probeKey: number,
   ) {
     this.tableSize = bpf.mapInfo(maps.sessions).maxEntries;
     this.ownersSize = bpf.mapInfo(maps.session_owners).maxEntries;
@@ -136,6 +140,6 @@ export class SessionKeeper {
   }
 
   private writeConfig(): void {
-    this.bpf.mapUpdate(this.maps.config, CONFIG_KEY, encodeConfig(datapathConfig(this.settings, this.quota)));
+    this.bpf.mapUpdate(this.maps.config, CONFIG_KEY, encodeConfig(datapathConfig(this.settings, this.quota, this.probeKey)));
   }
 }

@@ -2,7 +2,7 @@
 // packet runs through the LOADED programs with BPF_PROG_TEST_RUN: the
 // sender's from_pod when the sender is a pod on this node, then the
 // receiver's to_pod when the receiver is. The probe carries VW_PROBE_MAGIC
-// in skb->cb[0..1], so the programs count nothing and leave their decision
+// and the agent's probe key in skb->cb[0..1], so the programs write nothing and leave their decision
 // in cb[2] (verdict) and cb[3] (allow rule or drop reason).
 import ipaddr from 'ipaddr.js';
 import { TcAction, Verdict, allowRuleName, canonicalAddr, dropReasonName } from '../bpf/abi.js';
@@ -30,6 +30,8 @@ export const RULE_TEXT: Record<string, string> = {
 export interface ProbePrograms {
   fromPod: number;
   toPod: number;
+  /** vw_config.probe_key: what makes a test run a probe that writes nothing */
+  probeKey: number;
 }
 
 interface Side {
@@ -119,7 +121,7 @@ export function explain(
   const steps: ExplainStepMsg[] = [];
   const run = (hook: 'from_pod' | 'to_pod', side: Side): ExplainStepMsg => {
     const ifindex = side.info?.ifindex ?? 0;
-    const ctx = skbCtx(ifindex, true);
+    const ctx = skbCtx(ifindex, programs.probeKey);
     const res = bpf.progTestRun(hook === 'from_pod' ? programs.fromPod : programs.toPod, frame, 1, ctx);
     const { verdict, code } = probeDecision(res.ctxOut ?? ctx);
     const expected = verdict === Verdict.ALLOWED ? TcAction.ALLOW : TcAction.DROP;

@@ -159,7 +159,7 @@ export const Layout = {
       udp_timeout_ns: 24,
       other_timeout_ns: 32,
       session_quota: 40,
-      pad: 44,
+      probe_key: 44,
     },
   },
 } as const;
@@ -584,6 +584,8 @@ export interface DatapathConfig {
   udpTimeoutNs: bigint;
   otherTimeoutNs: bigint;
   sessionQuota: number;
+  /** explain's key (skb->cb[1] of a probe); 0: no probes */
+  probeKey: number;
 }
 
 export function encodeConfig(c: DatapathConfig): Buffer {
@@ -595,6 +597,7 @@ export function encodeConfig(c: DatapathConfig): Buffer {
   writeU64(buf, c.udpTimeoutNs, f.udp_timeout_ns);
   writeU64(buf, c.otherTimeoutNs, f.other_timeout_ns);
   writeU32(buf, c.sessionQuota, f.session_quota);
+  writeU32(buf, c.probeKey, f.probe_key);
   return buf;
 }
 
@@ -608,6 +611,7 @@ export function decodeConfig(buf: Buffer): DatapathConfig {
     udpTimeoutNs: readU64(buf, f.udp_timeout_ns),
     otherTimeoutNs: readU64(buf, f.other_timeout_ns),
     sessionQuota: readU32(buf, f.session_quota),
+    probeKey: readU32(buf, f.probe_key),
   };
 }
 

@@ -17,6 +17,10 @@ import { processAlive } from './netns.js';
 export const PIN_BASE = '/sys/fs/bpf/vrfwall';
 /** progTestRun needs an existing device: ifindex 1 is the loopback of the test's netns. */
 export const HERE = 1;
+/** The probe key every TestDatapath writes into its config map (an agent picks a random one). */
+export const TEST_PROBE_KEY = 0x7e57c0de;
+/** An explain probe's context on HERE. */
+export const probeCtx = (ifindex = HERE): Buffer => skbCtx(ifindex, TEST_PROBE_KEY);
 
 
 /**
@@ -108,6 +112,7 @@ export class TestDatapath {
     this.fromPod = this.loaded[0].programs.from_pod ?? -1;
     this.toPod = this.loaded[1].programs.to_pod ?? -1;
     this.sessionGc = this.loaded[2].programs.session_gc ?? -1;
+    this.putConfig({});
   }
 
   /** Run the session sweep: what it removed and kept (cb[0..2]). */
@@ -126,6 +131,7 @@ export class TestDatapath {
       udpTimeoutNs: 0n,
       otherTimeoutNs: 0n,
       sessionQuota: 0,
+      probeKey: TEST_PROBE_KEY,
       ...c,
     };
     this.n.mapUpdate(this.mapFd(abi.MapName.config), Buffer.alloc(4), abi.encodeConfig(full));
