@@ -16,14 +16,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { native, type TcDirection } from '../src/bpf/native.js';
 import type { AgentStatus } from '../src/agent/agent.js';
 import { TC_HANDLE, TC_HANDLE_ALT, TC_PRIORITY } from '../src/agent/attach.js';
-import { agentSpecs, launchAgent, waitAgentsReady, type AgentSpec } from '../src/lab/agents.js';
+import { agentSpecs, type AgentSpec } from '../src/lab/agents.js';
 import { labDown, labMatrix, labUp } from '../src/lab/lab.js';
 import { PIN_ROOT, agentStatusFile, clusterFile, netnsPath } from '../src/lab/names.js';
 import { isAlive } from '../src/lab/procs.js';
 import { writeState, type LabState } from '../src/lab/state.js';
 import { freshPinRoot } from './helpers/datapath.js';
 import { ip, withNetns } from './helpers/netns.js';
-import { ROOT, matrixMismatches, podOf, readCounters, timeUntil, udpStream } from './helpers/lab.js';
+import { ROOT, matrixMismatches, podOf, readCounters, startAgentWith, timeUntil, udpStream } from './helpers/lab.js';
 import { DropReason, Verdict } from '../src/bpf/abi.js';
 
 const run = promisify(execFile);
@@ -163,17 +163,7 @@ describe('vrfwall runs first on every hook it owns', () => {
 
   /** Start the node's agent with VRFWALL_* settings; wait until it has synced and attached. */
   async function startAgent(env: Record<string, string>): Promise<void> {
-    const saved = { ...process.env };
-    Object.assign(process.env, env);
-    try {
-      pid = launchAgent(spec);
-    } finally {
-      for (const k of Object.keys(env)) if (saved[k] === undefined) delete process.env[k];
-      Object.assign(process.env, saved);
-    }
-    state.agents = [{ node: spec.node, instance: spec.instance, pid, logFile: spec.logFile }];
-    writeState(state);
-    await waitAgentsReady([{ spec, pid }], 20_000);
+    pid = await startAgentWith(state, spec, env);
   }
 
   /** The isolated pair (pod3 -> pod1) is dropped and an allowed pair passes, over the same time. */

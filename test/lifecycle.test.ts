@@ -10,13 +10,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { native } from '../src/bpf/native.js';
 import { TC_HANDLE, TC_PRIORITY } from '../src/agent/attach.js';
-import { agentSpecs, launchAgent, waitAgentsReady, type AgentSpec } from '../src/lab/agents.js';
+import { agentSpecs, type AgentSpec } from '../src/lab/agents.js';
 import { labDown, labMatrix, labUp } from '../src/lab/lab.js';
 import { PIN_ROOT, RUN_ROOT, netnsPath } from '../src/lab/names.js';
 import { isAlive } from '../src/lab/procs.js';
-import { writeState, type LabState } from '../src/lab/state.js';
+import type { LabState } from '../src/lab/state.js';
 import { withNetns } from './helpers/netns.js';
-import { ROOT, matrixMismatches, readEndpoints, timeUntil, udpStream } from './helpers/lab.js';
+import { ROOT, matrixMismatches, readEndpoints, startAgentWith, timeUntil, udpStream } from './helpers/lab.js';
 
 const EXAMPLE = path.join(ROOT, 'examples/cn2-isolated-namespace');
 const ISOLATED = new Set(['isolated-namespace-demo/pod1', 'isolated-namespace-demo/pod2']);
@@ -59,17 +59,7 @@ describe('agent lifecycle', () => {
 
   /** Starts an agent (env: VRFWALL_* settings for this one), waits until it has synced and attached. */
   async function start(env: Record<string, string> = {}): Promise<number> {
-    const saved = { ...process.env };
-    Object.assign(process.env, env);
-    try {
-      pid = launchAgent(spec);
-    } finally {
-      for (const k of Object.keys(env)) if (saved[k] === undefined) delete process.env[k];
-      Object.assign(process.env, saved);
-    }
-    state.agents = [{ node: spec.node, instance: spec.instance, pid, logFile: spec.logFile }];
-    writeState(state);
-    await waitAgentsReady([{ spec, pid }], 20_000);
+    pid = await startAgentWith(state, spec, env);
     return pid;
   }
 

@@ -8,7 +8,8 @@ import { decodeEndpoint, decodeEndpointKey, decodeCounters, type CounterEntry, t
 import { native } from '../../src/bpf/native.js';
 import { PIN_ROOT } from '../../src/lab/names.js';
 import { CELL_FIELDS, type Matrix } from '../../src/lab/protocol.js';
-import type { LabState } from '../../src/lab/state.js';
+import { launchAgent, waitAgentsReady, type AgentSpec } from '../../src/lab/agents.js';
+import { writeState, type LabState } from '../../src/lab/state.js';
 import type { StreamRequest, StreamResult } from '../../src/lab/stream.js';
 
 const run = promisify(execFile);
@@ -85,4 +86,25 @@ export async function udpStream(state: LabState, from: string, to: string, ms: n
   if (!fs.existsSync(script)) throw new Error(`${script} missing: run make build`);
   const { stdout } = await run('ip', ['netns', 'exec', src.netns, process.execPath, script, JSON.stringify(req)]);
   return JSON.parse(stdout) as StreamResult;
+}
+
+/**
+ * Starts a lab node's agent with extra VRFWALL_* settings in its environment,
+ * records it as the lab's only agent, and waits until it has synced and
+ * attached. Returns its pid.
+ */
+export async function startAgentWith(state: LabState, spec: AgentSpec, env: Record<string, string> = {}): Promise<number> {
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  let pid: number;
+  try {
+    pid = launchAgent(spec);
+  } finally {
+    for (const k of Object.keys(env)) if (saved[k] === undefined) delete process.env[k];
+    Object.assign(process.env, saved);
+  }
+  state.agents = [{ node: spec.node, instance: spec.instance, pid, logFile: spec.logFile }];
+  writeState(state);
+  await waitAgentsReady([{ spec, pid }], 20_000);
+  return pid;
 }
