@@ -14,11 +14,10 @@
 //     ClusterIP's clients are a union over backends, and kube-proxy picks
 //     any backend for any of them).
 import { describe, expect, it } from 'vitest';
-import { VW_SVC_ANY_VRF, VW_SVC_FRONTEND_VRF } from '../src/bpf/abi.js';
 import { compile } from '../src/model/compile.js';
 import { DEFAULT_NETWORK, type ClusterConfig, type ClusterState, type DesiredState } from '../src/model/types.js';
 import { emptyAllocation } from '../src/model/vrf.js';
-import { cluster, isolatedNs, pod, slice, svc } from './helpers/cluster.js';
+import { cluster, entryClients, isolatedNs, pod, problemTexts, slice, svc } from './helpers/cluster.js';
 
 const config: ClusterConfig = {
   nodeName: 'n1',
@@ -30,14 +29,8 @@ const ISO = 'iso/default-podnetwork';
 const CLOSED = 'closed/default-podnetwork';
 
 /** "network name or * or FRONTEND" per entry of addr:port/protocol in the services map. */
-function clients(d: DesiredState, addr: string, port: number, protocol = 'TCP'): string[] {
-  const names = new Map(Object.entries(d.allocation.ids).map(([n, id]) => [id, n]));
-  return [...d.services.values()]
-    .filter((e) => e.addr === addr && e.port === port && e.protocol === protocol)
-    .map((e) => (e.clientVrf === VW_SVC_ANY_VRF ? '*' : e.clientVrf === VW_SVC_FRONTEND_VRF ? 'FRONTEND' : (names.get(e.clientVrf) ?? `?${e.clientVrf}`)))
-    .sort();
-}
-const problems = (d: DesiredState): string[] => d.problems.map((p) => `${p.source}: ${p.message}`);
+const clients = (d: DesiredState, addr: string, port: number, protocol = 'TCP'): string[] => entryClients(d, d.services, addr, port, protocol);
+const problems = problemTexts;
 
 /** A hand-written slice for Service `service` (port "" -> targets' ports). */
 const handSlice = (key: string, service: string, targets: { ip: string; port: number }[]) =>

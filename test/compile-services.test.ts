@@ -11,7 +11,7 @@ import { compile } from '../src/model/compile.js';
 import { dnatTargets, serviceEndpoints } from '../src/model/services.js';
 import { DEFAULT_NETWORK, type ClusterConfig, type ClusterState, type DesiredServiceEntry, type DesiredState, type PodObject } from '../src/model/types.js';
 import { emptyAllocation } from '../src/model/vrf.js';
-import { cluster, isolatedNs, ns, pod, router, sel, slice, svc, vn } from './helpers/cluster.js';
+import { cluster, entryClients, isolatedNs, ns, pod, problemTexts, router, sel, slice, svc, vn } from './helpers/cluster.js';
 
 const config: ClusterConfig = {
   nodeName: 'n1',
@@ -143,14 +143,8 @@ describe('compile: services and backends maps', () => {
     ]);
 
   /** "network name or * or FRONTEND" per client of addr:port/protocol. */
-  const clients = (d: DesiredState, m: Map<string, DesiredServiceEntry>, addr: string, port: number, protocol = 'TCP'): string[] => {
-    const names = new Map(Object.entries(d.allocation.ids).map(([n, id]) => [id, n]));
-    return [...m.values()]
-      .filter((e) => e.addr === addr && e.port === port && e.protocol === protocol)
-      .map((e) => (e.clientVrf === VW_SVC_ANY_VRF ? '*' : e.clientVrf === VW_SVC_FRONTEND_VRF ? 'FRONTEND' : (names.get(e.clientVrf) ?? `?${e.clientVrf}`)))
-      .sort();
-  };
-  const problems = (d: DesiredState): string[] => d.problems.map((p) => `${p.source}: ${p.message}`);
+  const clients = entryClients;
+  const problems = problemTexts;
   const ISO = 'iso/default-podnetwork';
 
   it('the cluster’s Services are shared: one ANY entry per VIP/port, and ANY per backend pod/target port', () => {
@@ -428,14 +422,8 @@ describe('compile: frontends outside the service ranges', () => {
     return { ...p, spec };
   };
   const webPod = pod('default/web', ['10.244.1.20'], { labels: { app: 'web' } });
-  const clients = (d: DesiredState, addr: string, port: number, protocol = 'TCP'): string[] => {
-    const names = new Map(Object.entries(d.allocation.ids).map(([n, id]) => [id, n]));
-    return [...d.services.values()]
-      .filter((e) => e.addr === addr && e.port === port && e.protocol === protocol)
-      .map((e) => (e.clientVrf === VW_SVC_ANY_VRF ? '*' : e.clientVrf === VW_SVC_FRONTEND_VRF ? 'FRONTEND' : (names.get(e.clientVrf) ?? `?${e.clientVrf}`)))
-      .sort();
-  };
-  const problems = (d: DesiredState): string[] => d.problems.map((p) => `${p.source}: ${p.message}`);
+  const clients = (d: DesiredState, addr: string, port: number, protocol = 'TCP'): string[] => entryClients(d, d.services, addr, port, protocol);
+  const problems = problemTexts;
 
   it('NodePort, external IPs and load balancer IPs: the ClusterIP’s clients on each, plus the marker', () => {
     const s = cluster({

@@ -1,6 +1,9 @@
 // Small builders of ClusterState objects for the pure compile-step tests.
+import { VW_SVC_ANY_VRF, VW_SVC_FRONTEND_VRF } from '../../src/bpf/abi.js';
 import type {
   ClusterState,
+  DesiredServiceEntry,
+  DesiredState,
   ContainerPort,
   EndpointSliceObject,
   LabelSelector,
@@ -143,3 +146,21 @@ export function cluster(parts: {
     problems: [],
   };
 }
+
+/** Who an entry of a services/backends map admits at addr:port/protocol: network names, "*" (every network) or "FRONTEND" (the marker). */
+export function entryClients(
+  d: DesiredState,
+  m: ReadonlyMap<string, DesiredServiceEntry>,
+  addr: string,
+  port: number,
+  protocol = 'TCP',
+): string[] {
+  const names = new Map(Object.entries(d.allocation.ids).map(([n, id]) => [id, n]));
+  return [...m.values()]
+    .filter((e) => e.addr === addr && e.port === port && e.protocol === protocol)
+    .map((e) => (e.clientVrf === VW_SVC_ANY_VRF ? '*' : e.clientVrf === VW_SVC_FRONTEND_VRF ? 'FRONTEND' : (names.get(e.clientVrf) ?? `?${e.clientVrf}`)))
+    .sort();
+}
+
+/** The compile step's problems as "source: message". */
+export const problemTexts = (d: DesiredState): string[] => d.problems.map((p) => `${p.source}: ${p.message}`);
