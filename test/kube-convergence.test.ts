@@ -553,7 +553,8 @@ describe('agent with the Kubernetes API source', () => {
       stall: async () => {
         server.stallStreams();
         await changes(5);
-        await sleep(2300);
+        // Past every stalled watch's deadline: its session (1-2 s) plus the API timeout (2 s).
+        await sleep(4300);
       },
       hang: async () => {
         server.hangRequests(true);

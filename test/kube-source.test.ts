@@ -1,6 +1,8 @@
 // The Kubernetes API source (src/sources/kube.ts) with the real client
 // library against the test API server (test/helpers/apiserver.ts): first
-// sync, every watch event type, every fault, Events written for problems.
+// sync, every watch event type, every fault, Events written for problems;
+// the server enforces the shipped ClusterRole and sends bookmarks as a real
+// one does (rarely, and none for a quiet resource).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
