@@ -15,7 +15,7 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Werror -I bpf -I $(ARCH_INC)
 # Debian packages the build, the tests and the lab need.
 APT_PKGS := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iputils-ping g++ make python3 nftables python3-grpcio python3-grpc-tools openssl python3-scapy
 
-.PHONY: deps build bpf addon ts test demo clean check print-bpf-cflags
+.PHONY: deps build bpf addon ts test demo clean check print-bpf-cflags test-real-apiserver
 
 deps: .stamp-apt node_modules/.package-lock.json
 
@@ -60,6 +60,19 @@ check: build
 test: build check
 	node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile.json=$(BUILD)/vitest.json
 	@node -e 'const r=require("./$(BUILD)/vitest.json"); console.log(`tests: $${r.numPassedTests} passed, $${r.numFailedTests} failed, $${r.numPendingTests} skipped`)'
+
+# The agent against a real kube-apiserver (issue 18), not part of `make test`: give the binary's path, e.g.
+#   make test-real-apiserver KUBE_APISERVER=/tmp/realk8s/bin/kube-apiserver
+# KUBECTL defaults to the kubectl next to it (else the one in PATH), ETCD to etcd (Debian's etcd-server);
+# QUIET_SECONDS (default 100) is how long quiet watches must stay unrestarted. Runs in a network namespace
+# of its own, everything on its 127.0.0.1; prints a pass/fail summary (build/real-apiserver-summary.txt).
+KUBECTL ?= $(if $(wildcard $(dir $(KUBE_APISERVER))kubectl),$(dir $(KUBE_APISERVER))kubectl,kubectl)
+ETCD ?= etcd
+QUIET_SECONDS ?= 100
+test-real-apiserver: build
+	@test -n "$(KUBE_APISERVER)" || { echo "usage: make test-real-apiserver KUBE_APISERVER=/path/to/kube-apiserver [KUBECTL=...] [ETCD=etcd] [QUIET_SECONDS=100]"; exit 2; }
+	@dpkg -s etcd-server >/dev/null 2>&1 || command -v $(ETCD) >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null; }
+	KUBE_APISERVER=$(abspath $(KUBE_APISERVER)) KUBECTL=$(KUBECTL) ETCD=$(ETCD) QUIET_SECONDS=$(QUIET_SECONDS) test/real-apiserver/run.sh
 
 # Benchmarks (issue 6), not part of `make test`: bench/RESULTS.md and bench/results.json.
 # BENCH_QUICK=1 runs every part briefly; BENCH_PARTS=progrun,traffic,controlplane,flowapi picks parts.

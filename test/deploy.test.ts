@@ -1,7 +1,8 @@
 // daemon/: the image and the manifests for a real cluster. No container engine
 // runs here, so the Dockerfile is linted (dockerfile-utils) and its COPY
 // sources checked; every manifest is validated against the Kubernetes API
-// schemas (kubernetes-models), the RBAC rules against what the Kubernetes
+// schemas (kubernetes-models) and against the fields a Kubernetes 1.28 API
+// server knows (its strict decoding), the RBAC rules against what the Kubernetes
 // source reads, every example VirtualNetwork/VirtualNetworkRouter against the
 // CRDs' OpenAPI schemas (ajv), and the agent is run on the real kernel with
 // exactly the DaemonSet's capabilities (and fails without them).
@@ -79,6 +80,7 @@ interface DaemonSetDoc extends Doc {
   spec: {
     updateStrategy: { type: string; rollingUpdate: { maxUnavailable: number; maxSurge: number } };
     template: {
+      metadata: { annotations?: Record<string, string> };
       spec: {
         hostNetwork: boolean;
         serviceAccountName: string;
@@ -90,6 +92,36 @@ interface DaemonSetDoc extends Doc {
   };
 }
 const daemonSet = (): DaemonSetDoc => one<DaemonSetDoc>('DaemonSet');
+
+/** The fields an API server knows, per type (test/fixtures/kube-fields/extract.mjs made it from the OpenAPI documents). */
+interface FieldTable {
+  version: string;
+  roots: Record<string, string>;
+  types: Record<string, Record<string, string>>;
+}
+const fieldTable = (minor: string): FieldTable =>
+  JSON.parse(fs.readFileSync(path.join(ROOT, `test/fixtures/kube-fields/v${minor}.json`), 'utf8')) as FieldTable;
+
+/** What strict decoding (kubectl's default --validate=strict, fieldValidation=Strict) refuses: fields the server does not know, by path. */
+function unknownFields(table: FieldTable, doc: Doc): string[] {
+  const root = table.roots[`${doc.apiVersion}/${doc.kind}`];
+  if (root === undefined) return [`(no ${doc.apiVersion} ${doc.kind} in Kubernetes ${table.version})`];
+  const out: string[] = [];
+  const walk = (value: unknown, type: string, at: string): void => {
+    if (type === '' || typeof value !== 'object' || value === null || Array.isArray(value)) return;
+    const fields = table.types[type]!;
+    for (const [key, v] of Object.entries(value)) {
+      const where = at === '' ? key : `${at}.${key}`;
+      const child = fields[key];
+      if (child === undefined) out.push(where);
+      else if (child.startsWith('[]')) (Array.isArray(v) ? v : []).forEach((e, i) => walk(e, child.slice(2), `${where}[${i}]`));
+      else if (child.startsWith('{}')) for (const [k, e] of Object.entries((v ?? {}) as object)) walk(e, child.slice(2), `${where}.${k}`);
+      else walk(v, child, where);
+    }
+  };
+  walk(doc, root, '');
+  return out;
+}
 const agentContainer = (): Container => daemonSet().spec.template.spec.containers[0]!;
 
 describe('Dockerfile', () => {
@@ -161,6 +193,24 @@ describe('manifests', () => {
     const broken = structuredClone(daemonSet());
     (broken.spec.template.spec.containers[0]!.securityContext.capabilities as { add: unknown }).add = 'BPF';
     expect(() => validateK8s(broken)).toThrow(/capabilities\/add must be array/);
+  });
+
+  it('Kubernetes 1.28 decodes every object strictly (no field it does not know); the appArmorProfile field was one', () => {
+    const v128 = fieldTable('1.28');
+    expect(v128.version).toMatch(/^v1\.28\./);
+    for (const d of [...deployDocs, ...crdDocs]) expect(unknownFields(v128, d), `${d.kind} ${d.metadata?.name}`).toEqual([]);
+    // Not a rubber stamp: the field of Kubernetes 1.30 is refused, at the path a 1.28 server names
+    // ('strict decoding error: unknown field "spec.template.spec.containers[0].securityContext.appArmorProfile"').
+    const withField = structuredClone(daemonSet());
+    (withField.spec.template.spec.containers[0]!.securityContext as unknown as Record<string, unknown>).appArmorProfile = { type: 'Unconfined' };
+    expect(unknownFields(v128, withField)).toEqual(['spec.template.spec.containers[0].securityContext.appArmorProfile']);
+  });
+
+  it('AppArmor: the agent container is unconfined through the annotation that 1.28 and newer honour', () => {
+    const ds = daemonSet();
+    expect(ds.spec.template.metadata.annotations).toEqual({ 'container.apparmor.security.beta.kubernetes.io/agent': 'unconfined' });
+    // The annotation names a container of the pod (the API server checks it too).
+    expect(ds.spec.template.spec.containers.map((c) => (c as unknown as { name: string }).name)).toEqual(['agent']);
   });
 
   it('ClusterRole: get/list/watch exactly what the Kubernetes source reads, events create/patch, nothing else', () => {

@@ -199,6 +199,7 @@ interface AgentStatus {
   pid: number;
   synced: boolean;
   attached: string[];
+  quarantined: Record<string, string>;
 }
 
 function readStatus(instance: string): AgentStatus | undefined {
@@ -281,6 +282,26 @@ function tail(instance: string): string {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Events of one reason on a pod, as the server holds them. */
+function podEvents(key: string, reason: string): KObject[] {
+  const [ns, name] = key.split('/');
+  return server.objects('events', ns).filter((e) => {
+    const o = e as { involvedObject?: { kind?: string; name?: string }; reason?: string };
+    return o.involvedObject?.kind === 'Pod' && o.involvedObject.name === name && o.reason === reason;
+  });
+}
+
+/** The agent's log lines (JSON), parsed. */
+function agentLog(instance: string): { level: number; msg: string; [k: string]: unknown }[] {
+  const file = path.join(tmp, `${instance}.log`);
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { level: number; msg: string });
+}
+
 /** mulberry32: small, seedable, good enough to pick test actions. */
 function prng(seed: number): () => number {
   let a = seed >>> 0;
@@ -310,7 +331,7 @@ beforeAll(async () => {
     ifindexByIp.set(s.v4, ifindex);
     ifindexByIp.set(s.v6, ifindex);
   }
-  server = new TestApiServer({ netns: NODE_NS, bookmarkMs: 300 });
+  server = new TestApiServer({ netns: NODE_NS });
   await server.start();
   kubeconfig = path.join(tmp, 'kubeconfig');
   server.writeKubeconfig(kubeconfig);
@@ -320,7 +341,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const instance of [...agents.keys()]) await stopAgent(instance);
-  for (const tag of ['rand', 'kube', 'mf']) cleanupInstance(INSTANCE(tag));
+  for (const tag of ['rand', 'kube', 'mf', 'ka']) cleanupInstance(INSTANCE(tag));
   await server?.close();
   deleteNetns(NODE_NS);
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -509,11 +530,13 @@ describe('agent with the Kubernetes API source', () => {
     for (let i = 0; i < 15; i++) change(); // a populated cluster to start from
     const t0 = Date.now();
     const instance = INSTANCE('rand');
-    startAgent(instance, ['--source', 'kube', '--kubeconfig', kubeconfig, '--api-timeout', '2']);
+    // Watch sessions of 1-2 s, given up 2 s (the API timeout) after that when
+    // the server has not ended them.
+    startAgent(instance, ['--source', 'kube', '--kubeconfig', kubeconfig, '--api-timeout', '2', '--watch-session', '1']);
     const firstSyncMs = await converged(instance, 20_000);
 
-    // API timeout 2 s: the stalls and hangs below last longer, so the watchdog
-    // and the request timeouts have to act.
+    // API timeout 2 s: the stalls and hangs below last longer, so the watch
+    // deadlines and the request timeouts have to act.
     const faults: Record<string, () => Promise<void>> = {
       drop: async () => server.dropConnections(),
       expireBreak: async () => server.expire({ breakWatches: true }),
@@ -524,12 +547,14 @@ describe('agent with the Kubernetes API source', () => {
         server.expire();
         await server.up();
       },
-      // Stalled streams never resume and hung requests are never answered:
-      // only the agent's watchdog and request timeouts get it out of them.
+      // Stalled streams never resume (nor end at their timeoutSeconds) and
+      // hung requests are never answered: only the agent's watch deadlines
+      // and request timeouts get it out of them.
       stall: async () => {
         server.stallStreams();
         await changes(5);
-        await sleep(2300);
+        // Past every stalled watch's deadline: its session (1-2 s) plus the API timeout (2 s).
+        await sleep(4300);
       },
       hang: async () => {
         server.hangRequests(true);
@@ -668,4 +693,90 @@ describe('agent with the Kubernetes API source', () => {
     // Fresh agents with equal inputs allocate equal VRF ids.
     expect(readAllocation(kube)).toEqual(readAllocation(mf));
   }, 60_000);
+
+  it('a quarantined pod first seen unscheduled gets its Event from its node’s agent once the scheduler binds it', async () => {
+    const kube = INSTANCE('kube'); // still running, synced (test above)
+    expect(readStatus(kube)?.synced).toBe(true);
+    // As a Deployment's pod appears: no node yet, Pending, a network that does not exist.
+    const p: MPod = {
+      ns: 'default', name: 'unsched', node: 'node1', ips: [], apiIps: [], phase: 'Pending', hostNetwork: false,
+      labels: {}, annotations: { 'vrfwall.dev/network': 'default/no-such-network' },
+    };
+    const bound = podApiObject(p);
+    const { nodeName: _node, ...specWithoutNode } = bound.spec as Record<string, unknown>;
+    server.apply('pods', { ...bound, spec: specWithoutNode });
+    await timeUntil(() => readStatus(kube)?.quarantined['default/unsched'] !== undefined, 10_000, 'the agent sees the pending pod quarantined');
+    await sleep(500);
+    expect(podEvents('default/unsched', 'Quarantined')).toEqual([]); // no node: nobody's to tell yet
+    // The scheduler binds it to this node; the problem's text stays the same.
+    model.pods.set('default/unsched', p);
+    server.apply('pods', bound);
+    await timeUntil(() => podEvents('default/unsched', 'Quarantined').length > 0, 10_000, 'Quarantined Event after binding');
+    expect(podEvents('default/unsched', 'Quarantined')[0]).toMatchObject({
+      type: 'Warning',
+      message: expect.stringContaining('default/no-such-network'),
+      source: { component: 'vrfwall-agent', host: 'node1' },
+    });
+    await converged(kube, 20_000);
+  }, 60_000);
+
+  it('a watch connection whose peer goes silent (packets dropped, no FIN, no RST) is given up by TCP keep-alive, without relist', async () => {
+    for (const instance of [...agents.keys()]) await stopAgent(instance);
+    const instance = INSTANCE('ka');
+    // Long watch sessions (no deadline for minutes): only keep-alive can notice.
+    startAgent(instance, ['--source', 'kube', '--kubeconfig', kubeconfig, '--api-timeout', '2', '--watch-session', '300']);
+    await converged(instance, 20_000);
+    await timeUntil(() => server.watchCount === 7, 5000, 'the agent’s watches open');
+    const lists = server.requests('list', 'pods');
+    const watches = server.requests('watch', 'pods');
+    // A pod of node2: one more endpoint in the maps.
+    const addRemotePod = (name: string, ip: string): void => {
+      const p: MPod = { ns: 'default', name, node: 'node2', ips: [ip], apiIps: [ip], phase: 'Running', hostNetwork: false, labels: {}, annotations: {} };
+      model.pods.set(`default/${name}`, p);
+      server.apply('pods', podApiObject(p));
+    };
+    // Positive control: on live connections a change arrives at once.
+    addRemotePod('ka1', '10.244.200.1');
+    expect(await converged(instance, 5000)).toBeLessThan(1500);
+
+    // The open watch connections go dead both ways, as when a NAT or a load
+    // balancer loses them; new connections work.
+    const ports = server.watchClientPorts();
+    expect(ports).toHaveLength(7);
+    const nft = (script: string): void => void execFileSync('ip', ['netns', 'exec', NODE_NS, 'nft', '-f', '-'], { input: script });
+    const set = ports.join(', ');
+    nft(
+      [
+        'table inet vrfwall_ka {',
+        '  chain in {',
+        '    type filter hook input priority 0; policy accept;',
+        `    tcp sport ${server.port} tcp dport { ${set} } drop`,
+        `    tcp dport ${server.port} tcp sport { ${set} } drop`,
+        '  }',
+        '}',
+        '',
+      ].join('\n'),
+    );
+    try {
+      const t0 = Date.now();
+      addRemotePod('ka2', '10.244.200.2');
+      const ms = await converged(instance, 30_000);
+      // Keep-alive: 2 s idle, then 10 probes a second apart; the session deadline was minutes away.
+      expect(ms).toBeGreaterThan(9000);
+      expect(Date.now() - t0).toBeLessThan(25_000);
+      expect(server.requests('watch', 'pods')).toBeGreaterThan(watches);
+      expect(server.requests('list', 'pods')).toBe(lists); // resumed from its resourceVersion
+      const failures = agentLog(instance).filter((l) => l.msg.includes('list/watch failed'));
+      expect(failures.map((l) => String(l.err))).toContainEqual(expect.stringMatching(/ETIMEDOUT/));
+      console.info(`dead watch connections given up by TCP keep-alive; the change arrived after ${ms} ms`);
+    } finally {
+      nft('delete table inet vrfwall_ka');
+    }
+  }, 60_000);
+
+  it('the agents asked for nothing the shipped ClusterRole does not grant', () => {
+    expect(server.stats.requests.get('create events') ?? 0).toBeGreaterThan(0);
+    expect(server.stats.forbidden).toEqual([]);
+  });
 });
+

@@ -1,6 +1,8 @@
 // The Kubernetes API source (src/sources/kube.ts) with the real client
 // library against the test API server (test/helpers/apiserver.ts): first
-// sync, every watch event type, every fault, Events written for problems.
+// sync, every watch event type, every fault, Events written for problems;
+// the server enforces the shipped ClusterRole and sends bookmarks as a real
+// one does (rarely, and none for a quiet resource).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,12 +30,15 @@ let logLines: string[] = [];
 afterEach(async () => {
   await source?.stop();
   await server?.close();
+  // The server enforces the shipped ClusterRole: whatever the source did, it was allowed to.
+  const forbidden = server?.stats.forbidden ?? [];
   source = undefined;
   server = undefined;
+  expect(forbidden, 'requests the shipped ClusterRole does not grant').toEqual([]);
 });
 
 async function startServer(opts: ApiServerOptions = {}): Promise<TestApiServer> {
-  server = new TestApiServer({ bookmarkMs: 150, ...opts });
+  server = new TestApiServer(opts);
   await server.start();
   return server;
 }
@@ -49,7 +54,6 @@ function makeSource(s: TestApiServer, opts: Partial<KubeSourceOptions> = {}): Ku
     logger,
     nodeName: 'node1',
     debounceMs: 20,
-    watchTimeoutMs: 800,
     requestTimeoutMs: 500,
     retryMinMs: 50,
     retryMaxMs: 400,
@@ -69,6 +73,14 @@ async function until(cond: () => boolean, timeoutMs: number, what: string): Prom
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Warnings and errors the source logged, but the note that the CRDs are not installed. */
+function warnings(): string[] {
+  return logLines
+    .map((l) => JSON.parse(l) as { level: number; msg: string })
+    .filter((l) => l.level >= 40 && !l.msg.startsWith('resource not served'))
+    .map((l) => l.msg);
+}
 
 function podIps(s: KubeSource, key: string): string[] | undefined {
   return s.current().pods.get(key)?.status.podIPs;
@@ -257,16 +269,40 @@ describe('watch events', () => {
     expect(states.length).toBe(quiet);
   });
 
-  it('BOOKMARKs keep a quiet watch alive: no restart by the watchdog', async () => {
-    const s = await startServer({ bookmarkMs: 150 });
+  it('a quiet watch (no change, so no event and no BOOKMARK, as from a real API server) stays open', async () => {
+    const s = await startServer();
     seed(s);
-    const src = makeSource(s, { watchTimeoutMs: 600 });
+    const src = makeSource(s, { watchSessionSeconds: 30 });
     await src.start();
     await until(() => s.watchCount === 5, 2000, 'watches open'); // the two CRDs are not installed
-    const watches = s.requests('watch', 'pods');
-    await sleep(2000); // more than three watchdog periods without a single change
-    expect(s.requests('watch', 'pods')).toBe(watches);
-    expect(logLines.some((l) => l.includes('watch silent'))).toBe(false);
+    const watches = (): number[] => ['namespaces', 'pods', 'nodes', 'services', 'endpointslices'].map((p) => s.requests('watch', p));
+    const before = watches();
+    await sleep(2500); // five request timeouts without a single line on any watch
+    expect(s.stats.bookmarks).toBe(0);
+    expect(watches()).toEqual(before);
+    expect(s.watchCount).toBe(5);
+    expect(warnings()).toEqual([]);
+    // ... and is alive: a change arrives on it, without a new request.
+    s.apply('pods', podObj('team-a', 'after-quiet', { node: 'node1', ips: ['10.244.1.30'] }));
+    await until(() => src.current().pods.has('team-a/after-quiet'), 2000, 'change after a quiet while');
+    expect(watches()).toEqual(before);
+  });
+
+  it('bookmarks as a real server sends them: only when asked for, after a change, and the next watch resumes from them', async () => {
+    const s = await startServer({ bookmarkMs: 200 });
+    seed(s);
+    const src = makeSource(s);
+    await src.start();
+    await until(() => s.watchCount === 5, 2000, 'watches open');
+    s.apply('pods', podObj('team-a', 'a3', { node: 'node1', ips: ['10.244.1.3'] }));
+    const rv = s.get('pods', 'a3', 'team-a')!.metadata.resourceVersion;
+    s.apply('namespaces', namespaceObj('extra')); // a later version elsewhere: not the pods' bookmark
+    await until(() => s.stats.bookmarks >= 2, 2000, 'bookmarks for the changed resources');
+    s.dropConnections();
+    await until(() => s.watchCount === 5, 3000, 'watches open again');
+    const resumed = s.stats.queries.filter((q) => q.verb === 'watch' && q.plural === 'pods').at(-1)!.query;
+    expect(resumed.get('resourceVersion')).toBe(rv);
+    expect(resumed.get('allowWatchBookmarks')).toBe('true');
   });
 });
 
@@ -292,7 +328,9 @@ describe('faults', () => {
     seed(s);
     const src = makeSource(s);
     await src.start();
+    await until(() => s.watchCount === 5, 2000, 'watches open');
     const lists = s.requests('list', 'pods');
+    const watchedFrom = s.stats.queries.filter((q) => q.verb === 'watch' && q.plural === 'pods').at(-1)!.query.get('resourceVersion');
     s.stallStreams(); // the client learns nothing of what follows from these streams
     s.remove('pods', 'a1', 'team-a');
     s.apply('pods', podObj('team-a', 'a2', { node: 'node2', ips: ['10.244.2.77'] }));
@@ -300,6 +338,12 @@ describe('faults', () => {
     s.resumeStreams();
     await until(() => !src.current().pods.has('team-a/a1') && podIps(src, 'team-a/a2')?.[0] === '10.244.2.77', 3000, 'relist');
     expect(s.requests('list', 'pods')).toBe(lists + 1);
+    // Said at info level, with the resource and both versions.
+    const gone = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => String(l.msg).includes('410 Gone') && l.kind === 'Pod');
+    expect(gone).toEqual([
+      expect.objectContaining({ level: 30, path: '/api/v1/pods', expiredVersion: watchedFrom, listedVersion: String(s.resourceVersion) }),
+    ]);
+    expect(String(gone[0]!.reason)).toContain('too old resource version');
   });
 
   it.each(['event', 'http'] as const)('410 on resuming an expired version (%s): relist after the server was away', async (mode) => {
@@ -323,20 +367,41 @@ describe('faults', () => {
     expect(s.requests('list', 'pods')).toBe(lists + 1);
   });
 
-  it('a stalled stream (socket open, nothing written) is restarted by the watchdog', async () => {
+  it('a stalled stream (socket open, nothing written, the session never ended by the server) is given up after its deadline', async () => {
     const s = await startServer();
     seed(s);
-    const src = makeSource(s, { watchTimeoutMs: 700 });
+    // Sessions of 1-2 s (timeoutSeconds), given up 0.5 s (the request timeout) after that.
+    const src = makeSource(s, { watchSessionSeconds: 1 });
     await src.start();
     await until(() => s.watchCount === 5, 2000, 'watches open');
     const watches = s.requests('watch', 'pods');
+    const sessions = s.stats.queries.filter((q) => q.verb === 'watch').map((q) => Number(q.query.get('timeoutSeconds')));
+    expect(Math.min(...sessions)).toBeGreaterThanOrEqual(1);
+    expect(Math.max(...sessions)).toBeLessThanOrEqual(2);
     s.stallStreams();
     s.apply('pods', podObj('team-a', 'late', { node: 'node1', ips: ['10.244.1.40'] }));
     const ms = await until(() => src.current().pods.has('team-a/late'), 4000, 'change behind a stalled stream');
-    expect(ms).toBeGreaterThanOrEqual(500); // it came through a new watch, after the watchdog
+    expect(ms).toBeGreaterThanOrEqual(300); // it came through a new watch, after the deadline
     expect(s.requests('watch', 'pods')).toBeGreaterThan(watches);
-    expect(logLines.some((l) => l.includes('watch silent'))).toBe(true);
-    await until(() => s.stats.abandoned.stalled === 5, 2000, 'every stalled watch given up by the client');
+    expect(logLines.some((l) => l.includes('not ended by the server'))).toBe(true);
+    await until(() => s.stats.abandoned.stalled === 5, 3000, 'every stalled watch given up by the client');
+  });
+
+  it('sessions the server ends (timeoutSeconds) resume from the last resourceVersion: no relist, nothing missed', async () => {
+    const s = await startServer();
+    seed(s);
+    const src = makeSource(s, { watchSessionSeconds: 1 });
+    await src.start();
+    const lists = s.requests('list', 'pods');
+    const watches = s.requests('watch', 'pods');
+    for (let i = 0; i < 3; i++) {
+      await sleep(700);
+      s.apply('pods', podObj('team-a', `s${i}`, { node: 'node1', ips: [`10.244.1.${50 + i}`] }));
+    }
+    await until(() => src.current().pods.has('team-a/s2'), 3000, 'changes across sessions');
+    await until(() => s.requests('watch', 'pods') > watches, 3000, 'a new session');
+    expect(s.requests('list', 'pods')).toBe(lists);
+    expect(warnings()).toEqual([]);
   });
 
   it('a server that accepts but never answers: requests time out and are retried until it answers', async () => {
@@ -412,7 +477,55 @@ describe('events', () => {
     await until(() => s.objects('events', 'team-a')[0]?.count === 3, 2000, 'count 3');
     expect(s.objects('events', 'team-a')).toHaveLength(1);
     expect(s.requests('create', 'events')).toBe(2);
-    expect(s.requests('update', 'events')).toBe(1); // two repeats within the interval: one write
+    // Counted up with a (strategic merge) patch, as client-go's recorder does:
+    // the shipped ClusterRole grants create and patch on Events, not update.
+    expect(s.requests('patch', 'events')).toBe(1); // two repeats within the interval: one write
+    expect(s.requests('update', 'events')).toBe(0);
+  });
+
+  it('an Event that expired meanwhile (patch: 404) is created again', async () => {
+    const s = await startServer();
+    seed(s);
+    const src = makeSource(s);
+    await src.start();
+    src.recordEvent({ kind: 'Namespace', apiVersion: 'v1', name: 'team-a' }, 'BadAnnotation', 'x');
+    await src.flushEvents();
+    const first = s.objects('events', 'default')[0]!;
+    s.remove('events', first.metadata.name, 'default');
+    src.recordEvent({ kind: 'Namespace', apiVersion: 'v1', name: 'team-a' }, 'BadAnnotation', 'x');
+    await until(() => s.objects('events', 'default').length === 1, 2000, 'the Event again');
+    expect(s.objects('events', 'default')[0]).toMatchObject({ count: 2, reason: 'BadAnnotation' });
+    expect(s.requests('patch', 'events')).toBe(1);
+    expect(s.requests('create', 'events')).toBe(2);
+  });
+
+  it('the test API server refuses what the shipped ClusterRole does not grant (a PUT of an Event), as a real one does', async () => {
+    const s = await startServer();
+    seed(s);
+    const src = makeSource(s);
+    await src.start();
+    src.recordEvent({ kind: 'Namespace', apiVersion: 'v1', name: 'team-a' }, 'BadAnnotation', 'x');
+    await src.flushEvents();
+    const ev = s.objects('events', 'default')[0]!;
+    const put = await fetch(`${s.url}/api/v1/namespaces/default/events/${ev.metadata.name}`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ ...ev, count: 9 }),
+    });
+    expect(put.status).toBe(403);
+    expect(await put.json()).toMatchObject({ kind: 'Status', reason: 'Forbidden', code: 403 });
+    const secrets = await fetch(`${s.url}/api/v1/secrets`);
+    expect(secrets.status).toBe(403); // not even served here, still forbidden first
+    // Positive control: what the role grants passes.
+    const patch = await fetch(`${s.url}/api/v1/namespaces/default/events/${ev.metadata.name}`, {
+      method: 'PATCH',
+      headers: { 'Content-Type': 'application/strategic-merge-patch+json' },
+      body: JSON.stringify({ count: 9 }),
+    });
+    expect(patch.status).toBe(200);
+    expect(s.objects('events', 'default')[0]).toMatchObject({ count: 9 });
+    expect(s.stats.forbidden).toEqual(['update events default/' + ev.metadata.name, 'list secrets /']);
+    s.stats.forbidden.length = 0; // seen; the afterEach check is for the source's own requests
   });
 
   it('a Service that names a pod of another namespace: the compile step’s problem becomes an Event on the Service', async () => {

@@ -15,6 +15,7 @@ import type { StateSource } from '../sources/source.js';
 import { Attacher, type AttachMode } from './attach.js';
 import { detectLimits, type Finding } from './limits.js';
 import { NodeReports, type NotFirst } from './node-reports.js';
+import { ProblemEvents } from './problem-events.js';
 import { ensureBpffs, removePins } from './bpffs.js';
 import { closeDatapath, instancePaths, loadDatapath, loadSpareProgram, type Datapath, type InstancePaths } from './datapath.js';
 import ipaddr from 'ipaddr.js';
@@ -86,6 +87,7 @@ export class Agent {
   private unsubscribe: (() => void) | undefined;
   private lastPlacements = new Map<string, string>();
   private lastProblems = new Set<string>();
+  private readonly problemEvents: ProblemEvents;
   private obs: Observability | undefined;
   private readonly reports: NodeReports;
   private readonly discovery = new InterfaceDiscovery();
@@ -114,6 +116,7 @@ export class Agent {
     this.paths = instancePaths(config.bpffsRoot, config.instance);
     this.runDir = path.join(config.runDir, config.instance);
     this.reports = new NodeReports(log);
+    this.problemEvents = new ProblemEvents(config.nodeName);
   }
 
   get statusFile(): string {
@@ -355,19 +358,12 @@ export class Agent {
     const state = this.source.current();
     const problems = new Map<string, SourceProblem>();
     for (const p of [...desired.problems, ...state.problems]) problems.set(`${p.source}: ${p.message}`, p);
-    for (const [text, p] of problems) {
-      if (this.lastProblems.has(text)) continue;
-      this.log.warn({ problem: text }, 'cluster state problem');
-      if (this.reportsEvent(p, state)) this.source.reportProblem?.(p);
+    for (const text of problems.keys()) {
+      if (!this.lastProblems.has(text)) this.log.warn({ problem: text }, 'cluster state problem');
     }
     this.lastProblems = new Set(problems.keys());
-  }
-
-  /** A pod's problem is told (as a Kubernetes Event) by the agent of its node
-   *  only, so N nodes do not write N Events; other objects' by every agent. */
-  private reportsEvent(p: SourceProblem, state: ClusterState): boolean {
-    const pod = /^Pod (\S+)$/.exec(p.source)?.[1];
-    return pod === undefined || state.pods.get(pod)?.spec.nodeName === this.config.nodeName;
+    // Events: once per (problem, object, node responsible), not per text (problem-events.ts).
+    for (const p of this.problemEvents.due(problems.values(), state)) this.source.reportProblem?.(p);
   }
 
   private writeStatus(attached: string[], lastError?: string): void {

@@ -102,10 +102,22 @@ export const AGENT_OPTIONS = [
     name: 'api-timeout',
     kind: 'number',
     arg: '<seconds>',
-    default: 90,
+    default: 30,
     min: 1,
     description:
-      'with --source kube: restart a watch silent this long (the API server sends bookmarks about every minute) and give up on a request unanswered this long',
+      'with --source kube: give up on a request unanswered this long, and on a watch the API server has not ended this long after its session; ' +
+      'TCP keep-alive probes start after min(this, 30) s idle, so a vanished API server is noticed about 10 s later',
+  },
+  {
+    name: 'watch-session',
+    kind: 'number',
+    arg: '<seconds>',
+    default: 300,
+    min: 1,
+    integer: true,
+    description:
+      'with --source kube: each watch asks the API server to end it after this long (timeoutSeconds, randomized up to twice that), then resumes; ' +
+      'a quiet watch (no change, no bookmark) is healthy',
   },
   {
     name: 'manifests',

@@ -74,8 +74,9 @@ async function runAgent(flags: Record<string, unknown>): Promise<void> {
       kubeConfig,
       logger: log,
       nodeName: config.nodeName,
-      watchTimeoutMs: apiTimeoutMs,
       requestTimeoutMs: apiTimeoutMs,
+      keepAliveMs: Math.min(apiTimeoutMs, 30_000),
+      watchSessionSeconds: settings.watchSession,
     });
   } else {
     // loadAgentConfig requires at least one unless --cleanup; several are read as one.

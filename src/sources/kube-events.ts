@@ -6,8 +6,13 @@
 // at most `maxEntries` remembered (least recently used forgotten), writes of
 // one Event at most every `minIntervalMs`, a few retries when the API server
 // does not answer, then it is dropped (events are best effort; the log has it).
+//
+// Written as client-go's recorder writes them: created once, then counted up
+// with a strategic merge patch of count, lastTimestamp and message (an
+// expired Event, 404, is created again). Never a PUT: the agent's ClusterRole
+// grants create and patch on Events, not update (daemon/deploy/rbac.yaml).
 import { randomBytes } from 'node:crypto';
-import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type CoreV1Api, type CoreV1Event } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { errorStatus } from './kube-informer.js';
 import { abortable } from './kube-resources.js';
@@ -144,7 +149,11 @@ export class EventRecorder {
     try {
       if (e.name !== undefined) {
         try {
-          await this.o.core.replaceNamespacedEvent({ name: e.name, namespace, body: this.body(e, e.name, namespace) }, options);
+          const patch = { count: e.count, lastTimestamp: e.last.toISOString(), message: e.message };
+          await this.o.core.patchNamespacedEvent(
+            { name: e.name, namespace, body: patch },
+            setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch, options),
+          );
         } catch (err) {
           if (errorStatus(err) !== 404) throw err;
           e.name = undefined; // expired (events live about an hour): create it again

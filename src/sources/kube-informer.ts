@@ -17,11 +17,23 @@
 // - Errors: ListWatch stops on any error other than 410 and only reports it.
 //   We restart it after an exponential backoff with jitter, capped, reset
 //   once the server answers again.
-// - Silent connections: the library's watch has no timeout (its 30 s
-//   AbortSignal is built but never used). A watchdog aborts a watch after
-//   `watchTimeoutMs` without any line; bookmarks are requested so that a
-//   healthy but quiet watch still speaks. Waiting for response headers is
-//   bounded by node-fetch's `timeout`, lists by an abort signal.
+// - Dead connections, without relying on bookmarks (a real API server sends
+//   none on a watch of a resource that does not change: a quiet watch is
+//   silent for many minutes, and that is no failure):
+//   - TCP keep-alive on every watch connection, probes after `keepAliveMs`
+//     idle, then every second, ten of them (libuv's setting): a peer that
+//     vanished (node or API server gone, a NAT or load balancer that lost
+//     the connection) is noticed within keepAliveMs + ~10 s. The library
+//     sets its own 30 s once the response is in; ours is set after it.
+//   - Each watch asks the server to end it after `timeoutSeconds` (a random
+//     session length, as client-go does) and is given up if the server has
+//     not ended it `graceMs` later: a connection that still answers TCP but
+//     whose stream is stuck (a hung server) is left within a session.
+//   Bookmarks are still asked for: they keep the resume point fresh, an
+//   optimisation only. Waiting for response headers is bounded by
+//   node-fetch's `timeout`, lists by an abort signal.
+// - A 410 Gone (resume point too old) is logged at info with the resource
+//   and both resourceVersions once the relist is done.
 // - Hammering: a watch that the server ends at once without a single event
 //   counts as a failure (backoff), instead of the library's immediate retry.
 // - Big lists are read in pages (limit/continue); an expired continue token
@@ -37,7 +49,9 @@ import {
   type KubernetesListObject,
   type KubernetesObject,
 } from '@kubernetes/client-node';
+import type http from 'node:http';
 import type https from 'node:https';
+import type net from 'node:net';
 import type { Logger } from 'pino';
 
 /** One page of a list, as the table's list functions return it. */
@@ -64,14 +78,15 @@ export interface InformerOptions {
   optional: boolean;
   kubeConfig: KubeConfig;
   log: Logger;
-  /** a watch silent (no event, no bookmark) this long is restarted */
-  watchTimeoutMs: number;
-  /** bound on one list request, and on the wait for a watch's response headers */
+  /** bound on one list request, and on the wait for a watch's response headers;
+   *  also how long after its timeoutSeconds a watch the server has not ended is given up */
   requestTimeoutMs: number;
+  /** TCP keep-alive idle time on watch connections (probes every 1 s, 10 of them, after it) */
+  keepAliveMs: number;
   retryMinMs: number;
   retryMaxMs: number;
   pageSize: number;
-  /** the server ends each watch after this long (randomized between 1x and 2x) */
+  /** the server ends each watch after this long (timeoutSeconds, randomized between 1x and 2x) */
   watchSessionSeconds: number;
   /** the cache changed */
   onChange: () => void;
@@ -126,12 +141,16 @@ function errorText(err: unknown): string {
 /**
  * The library's Watch takes its fetch options from the KubeConfig; this one
  * adds node-fetch's `timeout`, which bounds the wait for the response headers
- * only (the stream itself is watched by the watchdog).
+ * only, and TCP keep-alive on the connections it opens (reported to
+ * `onSocket`, for the watch to set it again after the library).
  */
-class HeaderTimeoutConfig extends KubeConfig {
+class WatchConfig extends KubeConfig {
+  onSocket: ((socket: net.Socket) => void) | undefined;
+
   constructor(
     base: KubeConfig,
     private readonly timeoutMs: number,
+    private readonly keepAliveMs: number,
   ) {
     super();
     this.loadFromOptions({
@@ -143,9 +162,24 @@ class HeaderTimeoutConfig extends KubeConfig {
   }
 
   override async applyToFetchOptions(opts: https.RequestOptions): ReturnType<KubeConfig['applyToFetchOptions']> {
-    return { ...(await super.applyToFetchOptions(opts)), timeout: this.timeoutMs };
+    const out = await super.applyToFetchOptions(opts);
+    const agent = out.agent as (http.Agent & { createConnection?: AgentConnect }) | undefined;
+    const create = agent?.createConnection;
+    if (agent !== undefined && typeof create === 'function') {
+      // One agent per watch (the library makes a new one per call): this
+      // wraps only the connections of this watch.
+      agent.createConnection = (options, callback) => {
+        const socket = create.call(agent, options, callback);
+        socket.setKeepAlive(true, this.keepAliveMs);
+        this.onSocket?.(socket);
+        return socket;
+      };
+    }
+    return { ...out, timeout: this.timeoutMs };
   }
 }
+
+type AgentConnect = (options: object, callback?: (err: Error | null, socket: net.Socket) => void) => net.Socket;
 
 type WatchCallback = (phase: string, apiObj: unknown, watchObj?: unknown) => void;
 type WatchParams = Record<string, string | number | boolean | undefined>;
@@ -155,21 +189,23 @@ interface WatchHooks {
   beforeConnect(): number;
   /** a line arrived (event, bookmark or error) */
   onLine(): void;
+  /** the server refused the resume point (410): `from` is the resourceVersion the watch asked for */
+  onExpired(from: string, reason: string): void;
   /** the watch ended; `lines` events or bookmarks were received during `ms` */
   onEnd(err: unknown, lines: number, ms: number): void;
 }
 
-/** The library's Watch with bookmarks, a server-side session length and a watchdog. */
+/** The library's Watch with bookmarks, TCP keep-alive, a server-side session length and a deadline on it. */
 class GuardedWatch extends Watch {
   private closed = false;
   private current: { controller?: AbortController; timer?: NodeJS.Timeout } | undefined;
 
   constructor(
-    config: KubeConfig,
-    private readonly opts: { watchTimeoutMs: number; sessionSeconds: number; log: Logger; kind: string },
+    private readonly watchConfig: WatchConfig,
+    private readonly opts: { sessionSeconds: number; graceMs: number; keepAliveMs: number; log: Logger; kind: string },
     private readonly hooks: WatchHooks,
   ) {
-    super(config);
+    super(watchConfig);
   }
 
   override async watch(
@@ -185,38 +221,53 @@ class GuardedWatch extends Watch {
     const session: { controller?: AbortController; timer?: NodeJS.Timeout } = {};
     this.current = session;
     const t0 = Date.now();
+    const from = String(queryParams.resourceVersion ?? '');
     let lines = 0;
     let ended = false;
-    const arm = (): void => {
-      clearTimeout(session.timer);
-      session.timer = setTimeout(() => {
-        this.opts.log.warn({ kind: this.opts.kind, silentMs: this.opts.watchTimeoutMs }, 'watch silent; restarting it');
-        session.controller?.abort();
-      }, this.opts.watchTimeoutMs);
-      session.timer.unref();
-    };
     // Sessions of random length, as client-go does, so that watches of many
     // agents do not all end together.
-    const timeoutSeconds = Math.round(this.opts.sessionSeconds * (1 + Math.random()));
+    const timeoutSeconds = Math.max(1, Math.round(this.opts.sessionSeconds * (1 + Math.random())));
     const params: WatchParams = { ...queryParams, allowWatchBookmarks: true, timeoutSeconds };
-    const controller = await super.watch(
-      path,
-      params,
-      (phase, obj, raw) => {
-        if (phase !== 'ERROR') lines++; // an ERROR alone is no progress (e.g. a 410 on every try)
-        arm();
-        this.hooks.onLine();
-        callback(phase, obj, raw);
-      },
-      (err) => {
-        ended = true;
-        clearTimeout(session.timer);
-        this.hooks.onEnd(err, lines, Date.now() - t0);
-        done(err);
-      },
-    );
+    const sockets: net.Socket[] = [];
+    this.watchConfig.onSocket = (s) => sockets.push(s);
+    let controller: AbortController;
+    try {
+      controller = await super.watch(
+        path,
+        params,
+        (phase, obj, raw) => {
+          if (phase === 'ERROR') {
+            // An ERROR alone is no progress (e.g. a 410 on every try).
+            const status = obj as { code?: unknown; message?: unknown } | null;
+            if (status?.code === 410) this.hooks.onExpired(from, typeof status.message === 'string' ? status.message : 'ERROR event 410');
+          } else {
+            lines++;
+          }
+          this.hooks.onLine();
+          callback(phase, obj, raw);
+        },
+        (err) => {
+          ended = true;
+          clearTimeout(session.timer);
+          if (errorStatus(err) === 410) this.hooks.onExpired(from, 'HTTP 410 Gone');
+          this.hooks.onEnd(err, lines, Date.now() - t0);
+          done(err);
+        },
+      );
+    } finally {
+      this.watchConfig.onSocket = undefined;
+    }
     session.controller = controller;
-    if (!ended) arm();
+    // The library has set its 30 s keep-alive on the connection by now: ours again.
+    for (const s of sockets) if (!s.destroyed) s.setKeepAlive(true, this.opts.keepAliveMs);
+    if (!ended) {
+      const deadline = t0 + timeoutSeconds * 1000 + this.opts.graceMs;
+      session.timer = setTimeout(() => {
+        this.opts.log.warn({ kind: this.opts.kind, timeoutSeconds, graceMs: this.opts.graceMs }, 'watch not ended by the server at its timeoutSeconds; giving it up');
+        controller.abort();
+      }, Math.max(0, deadline - Date.now()));
+      session.timer.unref();
+    }
     if (this.closed) controller.abort();
     return controller;
   }
@@ -251,15 +302,18 @@ export class ResilientInformer {
   private lastErrorText = '';
   /** delay before the next watch connects (set when one ended at once) */
   private watchDelay = 0;
+  /** a watch's resume point was refused (410): logged with the relist's version */
+  private expired: { from: string; reason: string } | undefined;
 
   constructor(private readonly o: InformerOptions) {
     this.backoff = new Backoff(o.retryMinMs, o.retryMaxMs);
     this.watch = new GuardedWatch(
-      new HeaderTimeoutConfig(o.kubeConfig, o.requestTimeoutMs),
-      { watchTimeoutMs: o.watchTimeoutMs, sessionSeconds: o.watchSessionSeconds, log: o.log, kind: o.kind },
+      new WatchConfig(o.kubeConfig, o.requestTimeoutMs, o.keepAliveMs),
+      { sessionSeconds: o.watchSessionSeconds, graceMs: o.requestTimeoutMs, keepAliveMs: o.keepAliveMs, log: o.log, kind: o.kind },
       {
         beforeConnect: () => this.beforeConnect(),
         onLine: () => this.healthy(),
+        onExpired: (from, reason) => (this.expired ??= { from, reason }),
         onEnd: (err, lines, ms) => this.watchEnded(err, lines, ms),
       },
     );
@@ -344,6 +398,14 @@ export class ResilientInformer {
       this.missing = false;
       this.listApplied = true;
       this.healthy();
+      if (this.expired !== undefined) {
+        const { from, reason } = this.expired;
+        this.expired = undefined;
+        this.o.log.info(
+          { kind: this.o.kind, path: this.o.path, expiredVersion: from, listedVersion: page.resourceVersion, objects: items.length, reason },
+          'watch resume point expired (410 Gone); listed again',
+        );
+      }
       return { metadata: { resourceVersion: page.resourceVersion }, items };
     }
   }

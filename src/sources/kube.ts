@@ -32,10 +32,12 @@ export interface KubeSourceOptions {
   resources?: readonly KubeResource[];
   /** coalescing window for watch events (default 2 ms) */
   debounceMs?: number;
-  /** restart a watch silent this long: no event, no bookmark (default 90 s) */
-  watchTimeoutMs?: number;
-  /** bound on a list request and on the wait for a watch's headers (default 30 s) */
+  /** bound on a list request and on the wait for a watch's headers; also how long
+   *  after its timeoutSeconds a watch the server has not ended is given up (default 30 s) */
   requestTimeoutMs?: number;
+  /** TCP keep-alive idle time on watch connections: a vanished peer is noticed
+   *  about 10 s after it (default 30 s) */
+  keepAliveMs?: number;
   /** retry delays after failures: first about retryMinMs, doubling, capped (defaults 500 ms, 30 s) */
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -94,8 +96,8 @@ export class KubeSource implements StateSource {
         list: (page, signal) => resource.list(apis, page, signal),
         kubeConfig: opts.kubeConfig,
         log: this.log,
-        watchTimeoutMs: opts.watchTimeoutMs ?? 90_000,
         requestTimeoutMs: opts.requestTimeoutMs ?? 30_000,
+        keepAliveMs: opts.keepAliveMs ?? 30_000,
         retryMinMs: opts.retryMinMs ?? 500,
         retryMaxMs: opts.retryMaxMs ?? 30_000,
         pageSize: opts.pageSize ?? 500,

@@ -12,13 +12,24 @@
 //   resourceVersionMatch=Exact too;
 // - watch (?watch=true&resourceVersion=N): a chunked stream of JSON lines
 //   {type, object}, ADDED/MODIFIED/DELETED after N; no or "0" version:
-//   synthetic ADDED for what exists, then changes; BOOKMARK every
-//   bookmarkMs when allowWatchBookmarks=true; timeoutSeconds ends it; a
-//   version older than the compacted one is, like the watch cache does it,
+//   synthetic ADDED for what exists, then changes; timeoutSeconds ends it;
+//   a version older than the compacted one is, like the watch cache does it,
 //   HTTP 200 with one ERROR event (Status code 410, reason Expired) and the
 //   end of the stream -- or an HTTP 410 (expiredWatch: 'http');
-// - POST/PUT/GET/DELETE of objects (the agent POSTs Events); 404 Status for
-//   unknown paths and for custom resources not "installed".
+// - BOOKMARKs as the 1.28 watch cache sends them: only when asked for
+//   (allowWatchBookmarks=true), about once a minute per watch (bookmarkMs)
+//   and 2 s before its timeoutSeconds, carrying the resourceVersion of the
+//   last change the cache saw of that resource -- and none at all while the
+//   resource has not changed since the server (its cache) started: a quiet
+//   watch hears nothing, for minutes;
+// - POST/PUT/PATCH (merge and strategic merge)/GET/DELETE of objects (the
+//   agent writes Events); 404 Status for unknown paths and for custom
+//   resources not "installed";
+// - authorization: every request is checked against RBAC rules, by default
+//   those of the ClusterRole shipped in daemon/deploy/rbac.yaml (the agent's
+//   identity); what they do not grant is a 403 Forbidden, as the real server
+//   answers it, and is counted in stats.forbidden. Objects set up by tests
+//   (apply, remove) are not requests and are not checked.
 //
 // Fault injection: dropConnections, stallStreams/resumeStreams, hangRequests
 // (stalled and hung connections stay open until the client gives up: counted),
@@ -30,6 +41,8 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import path from 'node:path';
+import YAML from 'yaml';
 import { withNetns } from './netns.js';
 
 export type JsonObject = { [key: string]: unknown };
@@ -70,8 +83,12 @@ interface Version {
 }
 
 export interface ServerStats {
-  /** requests by "<verb> <plural>", verb one of list, watch, create, update, get, delete */
+  /** requests by "<verb> <plural>", verb one of list, watch, create, update, patch, get, delete (also those refused) */
   requests: Map<string, number>;
+  /** requests the RBAC rules refused (403), as "<verb> <resource> <namespace>/<name>" */
+  forbidden: string[];
+  /** BOOKMARK events sent, all watches */
+  bookmarks: number;
   /** TCP connections accepted (also those reset while down) */
   connections: number;
   /** query strings of list and watch requests, last 200 */
@@ -80,18 +97,57 @@ export interface ServerStats {
   abandoned: { hung: number; stalled: number };
 }
 
+/** One rule of an RBAC (Cluster)Role. */
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+
 export interface ApiServerOptions {
   /** listen inside this vrfwall-* network namespace (its loopback) instead of 127.0.0.1 of this one */
   netns?: string;
+  /** period of bookmarks on a watch that asked for them (default 60 s, the watch cache's) */
   bookmarkMs?: number;
   /** how a watch from a compacted version is refused (default: 'event', as the watch cache does) */
   expiredWatch?: 'event' | 'http';
+  /** what requests may do (default: the shipped ClusterRole, shippedClusterRole()) */
+  rules?: readonly PolicyRule[];
+}
+
+/** The user the test kubeconfig stands for: the agent's ServiceAccount. */
+export const AGENT_USER = 'system:serviceaccount:vrfwall-system:vrfwall-agent';
+
+const RBAC_FILE = path.resolve(import.meta.dirname, '../../daemon/deploy/rbac.yaml');
+
+/** The rules of the ClusterRole in daemon/deploy/rbac.yaml: what the agent may do in a real cluster. */
+export function shippedClusterRole(file = RBAC_FILE): PolicyRule[] {
+  const docs = YAML.parseAllDocuments(fs.readFileSync(file, 'utf8')).map((d) => d.toJS() as unknown);
+  const roles = docs.filter((d): d is { rules: PolicyRule[] } => isObject(d) && d.kind === 'ClusterRole' && Array.isArray(d.rules));
+  if (roles.length !== 1) throw new Error(`${file}: expected one ClusterRole, found ${roles.length}`);
+  return roles[0]!.rules;
+}
+
+/** Whether the rules grant verb on group/resource (resource may be "plural/subresource"), as RBAC decides it. */
+export function rbacAllows(rules: readonly PolicyRule[], verb: string, group: string, resource: string, name?: string): boolean {
+  const has = (list: readonly string[] | undefined, v: string): boolean => list !== undefined && (list.includes(v) || list.includes('*'));
+  return rules.some(
+    (r) =>
+      has(r.verbs, verb) &&
+      has(r.apiGroups, group) &&
+      has(r.resources, resource) &&
+      // resourceNames restrict requests that name an object; create and collection requests carry none
+      (r.resourceNames === undefined || r.resourceNames.length === 0 || (name !== undefined && r.resourceNames.includes(name))),
+  );
 }
 
 interface Watcher {
   res: http.ServerResponse;
   info: ResourceInfo;
   namespace?: string;
+  /** the resourceVersion it started from (the current one for a watch without) */
+  fromRv: number;
   stalled: boolean;
   queue: string[];
   timers: NodeJS.Timeout[];
@@ -113,12 +169,16 @@ export class TestApiServer {
   private hanging = false;
   private portNumber = 0;
   private readonly bookmarkMs: number;
+  /** per resource, the resourceVersion of the last change since the server (its watch cache) started */
+  private readonly lastChange = new Map<string, number>();
+  rules: readonly PolicyRule[];
   expiredWatch: 'event' | 'http';
-  readonly stats: ServerStats = { requests: new Map(), connections: 0, queries: [], abandoned: { hung: 0, stalled: 0 } };
+  readonly stats: ServerStats = { requests: new Map(), forbidden: [], bookmarks: 0, connections: 0, queries: [], abandoned: { hung: 0, stalled: 0 } };
 
   constructor(private readonly opts: ApiServerOptions = {}) {
-    this.bookmarkMs = opts.bookmarkMs ?? 1000;
+    this.bookmarkMs = opts.bookmarkMs ?? 60_000;
     this.expiredWatch = opts.expiredWatch ?? 'event';
+    this.rules = opts.rules ?? shippedClusterRole();
   }
 
   get port(): number {
@@ -136,6 +196,11 @@ export class TestApiServer {
   /** Open watch streams right now. */
   get watchCount(): number {
     return this.watchers.size;
+  }
+
+  /** Client-side ports of the open watch streams' connections. */
+  watchClientPorts(): number[] {
+    return [...this.watchers].flatMap((w) => (w.res.socket?.remotePort !== undefined ? [w.res.socket.remotePort] : []));
   }
 
   async start(): Promise<void> {
@@ -295,6 +360,7 @@ export class TestApiServer {
     const down = this.downServer;
     this.downServer = undefined;
     await closeServer(down);
+    this.lastChange.clear(); // a fresh watch cache: no bookmarks until a resource changes
     await this.listen(this.portNumber);
   }
 
@@ -310,6 +376,7 @@ export class TestApiServer {
     let byKey = this.store.get(plural);
     if (byKey === undefined) this.store.set(plural, (byKey = new Map()));
     byKey.set(key, [...(byKey.get(key) ?? []), v]);
+    if (this.server !== undefined) this.lastChange.set(plural, v.rv);
     for (const w of this.watchers) {
       if (w.info.plural === plural && (w.namespace === undefined || w.namespace === v.object.metadata.namespace)) {
         this.send(w, v.type, v.object);
@@ -413,12 +480,22 @@ export class TestApiServer {
       return;
     }
     const url = new URL(req.url ?? '/', 'http://x');
+    const method = req.method ?? 'GET';
+    // Authorization comes first, as in the real server: a resource the
+    // identity may not touch is a 403 whether it exists or not.
+    const target = requestTarget(url.pathname);
+    if (target !== undefined) {
+      const verb = verbOf(method, target.name !== undefined, url.searchParams);
+      if (!rbacAllows(this.rules, verb, target.group, target.resource, target.name)) {
+        this.count(verb, target.resource);
+        return this.forbid(res, verb, target);
+      }
+    }
     const route = parsePath(url.pathname);
     if (route === undefined || !this.installed.has(route.info.plural)) {
       return sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
     }
     const { info, namespace, name } = route;
-    const method = req.method ?? 'GET';
     if (method === 'GET' && name === undefined) {
       const watch = url.searchParams.get('watch');
       if (watch === 'true' || watch === '1') return this.watch(info, namespace, url.searchParams, res);
@@ -435,14 +512,57 @@ export class TestApiServer {
       if (obj === undefined || !this.remove(info.plural, name, namespace)) return sendNotFound(res, info, name);
       return sendJson(res, 200, obj);
     }
-    if (method === 'POST' || method === 'PUT') {
+    if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
       readBody(req).then(
-        (body) => this.write(method, info, namespace, name, body, res),
+        (body) =>
+          method === 'PATCH'
+            ? this.patch(info, namespace, name, req.headers['content-type'] ?? '', body, res)
+            : this.write(method, info, namespace, name, body, res),
         () => sendStatus(res, 400, 'BadRequest', 'cannot read the body'),
       );
       return;
     }
     sendStatus(res, 405, 'MethodNotAllowed', `${method} is not supported here`);
+  }
+
+  /** The real server's 403: a Status naming the user, verb, resource and group. */
+  private forbid(res: http.ServerResponse, verb: string, t: RequestTarget): void {
+    const where = t.namespace !== undefined ? ` in the namespace "${t.namespace}"` : ' at the cluster scope';
+    const [plural, sub] = t.resource.split('/');
+    const message =
+      `${t.resource}${t.name !== undefined ? ` "${t.name}"` : ''} is forbidden: User "${AGENT_USER}" cannot ${verb} resource "${plural}"` +
+      `${sub !== undefined ? ` with subresource "${sub}"` : ''} in API group "${t.group}"${where}`;
+    this.stats.forbidden.push(`${verb} ${t.resource} ${t.namespace ?? ''}/${t.name ?? ''}`);
+    sendJson(res, 403, { ...statusObject(403, 'Forbidden', message), details: { ...(t.name !== undefined ? { name: t.name } : {}), kind: plural } });
+  }
+
+  /** PATCH with a JSON merge patch; a strategic merge patch is applied as one (the same for what tests patch: no lists of objects with merge keys). */
+  private patch(
+    info: ResourceInfo,
+    namespace: string | undefined,
+    name: string | undefined,
+    contentType: string,
+    body: string,
+    res: http.ServerResponse,
+  ): void {
+    this.count('patch', info.plural);
+    const type = contentType.split(';')[0]!.trim();
+    if (type !== 'application/merge-patch+json' && type !== 'application/strategic-merge-patch+json') {
+      return sendStatus(res, 415, 'UnsupportedMediaType', `the test API server does not apply ${type || 'this'} patches (merge and strategic merge only)`);
+    }
+    if (name === undefined) return sendStatus(res, 405, 'MethodNotAllowed', 'PATCH of a collection');
+    let patch: unknown;
+    try {
+      patch = JSON.parse(body);
+    } catch {
+      return sendStatus(res, 400, 'BadRequest', 'body is not JSON');
+    }
+    if (!isObject(patch)) return sendStatus(res, 400, 'BadRequest', 'a merge patch is a JSON object');
+    const current = this.get(info.plural, name, namespace);
+    if (current === undefined) return sendNotFound(res, info, name);
+    const merged = mergePatch(current, patch) as KObject;
+    merged.metadata = { ...merged.metadata, name: current.metadata.name, ...(namespace !== undefined ? { namespace } : {}) };
+    return sendJson(res, 200, this.apply(info.plural, merged));
   }
 
   private write(
@@ -529,7 +649,16 @@ export class TestApiServer {
     }
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' });
     res.flushHeaders();
-    const w: Watcher = { res, info, ...(namespace !== undefined ? { namespace } : {}), stalled: false, queue: [], timers: [], closed: false };
+    const w: Watcher = {
+      res,
+      info,
+      ...(namespace !== undefined ? { namespace } : {}),
+      fromRv: fromRv ?? this.rv,
+      stalled: false,
+      queue: [],
+      timers: [],
+      closed: false,
+    };
     if (expired) {
       this.send(w, 'ERROR', expiredStatus(`too old resource version: ${fromRv} (${this.compactedRv})`));
       res.end();
@@ -542,14 +671,22 @@ export class TestApiServer {
     });
     if (fromRv === undefined) for (const o of this.snapshot(info.plural, this.rv, namespace)) this.send(w, 'ADDED', o);
     else for (const v of this.eventsSince(info.plural, fromRv, namespace)) this.send(w, v.type, v.object);
+    const timeoutMs = Number(q.get('timeoutSeconds') ?? '0') * 1000;
     if (q.get('allowWatchBookmarks') === 'true') {
-      const t = setInterval(() => {
-        this.send(w, 'BOOKMARK', { kind: info.kind, apiVersion: apiVersionOf(info), metadata: { resourceVersion: String(this.rv) } });
-      }, this.bookmarkMs);
-      w.timers.push(t);
+      // Roughly every bookmarkMs, and once 2 s before the session ends.
+      w.timers.push(setInterval(() => this.bookmark(w), this.bookmarkMs));
+      if (timeoutMs > 2000) w.timers.push(setTimeout(() => this.bookmark(w), timeoutMs - 2000));
     }
-    const timeout = Number(q.get('timeoutSeconds') ?? '0');
-    if (timeout > 0) w.timers.push(setTimeout(() => this.endWatch(w), timeout * 1000));
+    // A stalled stream is a hung server: it does not end its sessions either.
+    if (timeoutMs > 0) w.timers.push(setTimeout(() => w.stalled || this.endWatch(w), timeoutMs));
+  }
+
+  /** The watch cache's bookmark: the last change of the resource it saw; none while it saw none (nor one behind the watch). */
+  private bookmark(w: Watcher): void {
+    const rv = this.lastChange.get(w.info.plural);
+    if (rv === undefined || rv < w.fromRv) return;
+    this.stats.bookmarks++;
+    this.send(w, 'BOOKMARK', { kind: w.info.kind, apiVersion: apiVersionOf(w.info), metadata: { resourceVersion: String(rv) } });
   }
 
   private send(w: Watcher, type: string, object: JsonObject): void {
@@ -609,6 +746,63 @@ function parsePath(pathname: string): { info: ResourceInfo; namespace?: string; 
   const info = find(rest[0]);
   if (info === undefined || rest.length > 2 || (rest.length === 2 && info.namespaced)) return undefined;
   return { info, ...(rest[1] !== undefined ? { name: rest[1] } : {}) };
+}
+
+interface RequestTarget {
+  group: string;
+  /** plural, or "plural/subresource" */
+  resource: string;
+  namespace?: string;
+  name?: string;
+}
+
+/** What RBAC sees of a resource path (whether or not this server serves it). */
+function requestTarget(pathname: string): RequestTarget | undefined {
+  const parts = pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  let group: string;
+  let rest: string[];
+  if (parts[0] === 'api' && parts.length >= 3) [group, rest] = ['', parts.slice(2)];
+  else if (parts[0] === 'apis' && parts.length >= 4) [group, rest] = [parts[1]!, parts.slice(3)];
+  else return undefined;
+  let namespace: string | undefined;
+  if (rest[0] === 'namespaces' && rest.length >= 3) {
+    namespace = rest[1]!;
+    rest = rest.slice(2);
+  }
+  const [plural, name, sub] = rest;
+  if (plural === undefined) return undefined;
+  return { group, resource: sub !== undefined ? `${plural}/${sub}` : plural, ...(namespace !== undefined ? { namespace } : {}), ...(name !== undefined ? { name } : {}) };
+}
+
+/** The RBAC verb of a request. */
+function verbOf(method: string, named: boolean, q: URLSearchParams): string {
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+      if (named) return 'get';
+      return q.get('watch') === 'true' || q.get('watch') === '1' ? 'watch' : 'list';
+    case 'POST':
+      return 'create';
+    case 'PUT':
+      return 'update';
+    case 'PATCH':
+      return 'patch';
+    case 'DELETE':
+      return named ? 'delete' : 'deletecollection';
+    default:
+      return method.toLowerCase();
+  }
+}
+
+/** RFC 7386 JSON merge patch. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!isObject(patch)) return patch;
+  const out: JsonObject = isObject(target) ? { ...target } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
 }
 
 function withoutTypeMeta(o: KObject): JsonObject {
