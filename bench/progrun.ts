@@ -243,12 +243,13 @@ function fillFlows(n: NativeAddon, mapFd: number): number {
   return n.mapDump(mapFd).count;
 }
 
-export function load(n: NativeAddon, size: number, mode: FlowMode): Loaded {
-  const root = pinRoot(`prog-${size}-${mode}`);
+/** `dir`: where from_pod.o and to_pod.o are (bench/ab.ts loads two builds side by side, `tag` tells their pins apart). */
+export function load(n: NativeAddon, size: number, mode: FlowMode, dir: string = BUILD_BPF, tag = ''): Loaded {
+  const root = pinRoot(`prog-${tag}${size}-${mode}`);
   fs.rmSync(root, { recursive: true, force: true });
   fs.mkdirSync(root, { recursive: true });
   const maxEntries = { [abi.MapName.endpoints]: Math.max(abi.VW_ENDPOINTS_MAX, size) };
-  const objs = PROGS.map((p) => n.loadObject(path.join(BUILD_BPF, `${p}.o`), { pinRoot: root, maxEntries }));
+  const objs = PROGS.map((p) => n.loadObject(path.join(dir, `${p}.o`), { pinRoot: root, maxEntries }));
   const maps = objs[0]!.maps;
   const progs = { from_pod: fd(objs[0]!.programs, 'from_pod', 'from_pod.o'), to_pod: fd(objs[1]!.programs, 'to_pod', 'to_pod.o') };
   for (const [cidr, kind] of CIDRS) n.mapUpdate(fd(maps, abi.MapName.cidrs, 'maps'), abi.encodeCidrKey(cidr), abi.encodeCidrValue({ kind }));
