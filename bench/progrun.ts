@@ -161,7 +161,8 @@ function fillerKey(i: number, into: Buffer, at: number): void {
 
 function fillEndpoints(n: NativeAddon, mapFd: number, count: number): void {
   const real: [string, abi.EndpointValue][] = [];
-  for (const addr of [P.self.v4, P.self.v6]) real.push([addr, { vrfId: VRF_A, flags: abi.VW_EP_LOCAL, ifindex: HERE }]);
+  // as the compile step writes a local pod on ptp wiring (HERE has no ports entry)
+  for (const addr of [P.self.v4, P.self.v6]) real.push([addr, { vrfId: VRF_A, flags: abi.VW_EP_LOCAL | abi.VW_EP_PTP, ifindex: HERE }]);
   for (const addr of [P.same.v4, P.same.v6]) real.push([addr, { vrfId: VRF_A, flags: 0, ifindex: 0 }]);
   for (const addr of [P.other.v4, P.other.v6]) real.push([addr, { vrfId: VRF_B, flags: 0, ifindex: 0 }]);
   for (const [addr, ep] of real) n.mapUpdate(mapFd, abi.encodeEndpointKey(addr), abi.encodeEndpoint(ep));

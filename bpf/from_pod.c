@@ -37,7 +37,7 @@ static __always_inline struct vw_decision vw_from_pod_arp(struct __sk_buff *skb,
 }
 
 static __always_inline struct vw_decision vw_from_pod_ip(struct __sk_buff *skb, const struct vw_pkt *pkt,
-							 const struct vw_port *port)
+							 const struct vw_port *port, struct vw_endpoint *src_ep)
 {
 	struct vw_endpoint *self;
 	__u32 reason;
@@ -60,18 +60,31 @@ static __always_inline struct vw_decision vw_from_pod_ip(struct __sk_buff *skb, 
 	if (pkt->is_ipv6 && (vw_addr_is_link_local(&pkt->src) || vw_addr_is_unspecified(&pkt->src)))
 		return vw_drop(VW_DROP_SPOOFED);
 
-	self = vw_source_endpoint(skb, &pkt->src, &reason);
+	self = vw_source_endpoint_of(src_ep, skb, &pkt->src, &reason);
 	if (!self)
 		return vw_drop(reason);
 	return vw_decide(self, pkt, VW_DIR_FROM_POD);
 }
 
+/* The endpoint of an IP packet's source, looked up once for both the
+ * `ports` shortcut and the source check. Not for the IPv6 link-local and
+ * unspecified sources, which never reach the source check (ND is judged
+ * without it, and anything else from them is SPOOFED). */
+static __always_inline struct vw_endpoint *vw_src_endpoint(const struct vw_pkt *pkt)
+{
+	if (pkt->is_ipv6 && (vw_addr_is_link_local(&pkt->src) || vw_addr_is_unspecified(&pkt->src)))
+		return NULL;
+	return vw_lookup_endpoint(&pkt->src);
+}
+
 /* The verdict; *pkt gets the parse, which the flow accounting uses too. */
 static __always_inline struct vw_decision vw_from_pod(struct __sk_buff *skb, struct vw_pkt *pkt)
 {
-	struct vw_port *port;
+	struct vw_endpoint *src_ep = NULL;
+	struct vw_port *port = NULL;
 	__u16 proto = 0;
 	__u32 reason;
+	__u8 probe;
 
 	pkt->probe = vw_is_probe(skb);
 	reason = vw_parse_eth(skb, &proto);
@@ -80,18 +93,11 @@ static __always_inline struct vw_decision vw_from_pod(struct __sk_buff *skb, str
 	pkt->eth_proto = proto;
 	if (vw_eth_is_vlan(skb, proto))
 		return vw_drop(VW_DROP_L2_DENIED);
-	/* On a bridge port, only the pod's own source MAC: any other would
-	 * move that MAC's forwarding entry to this port. */
-	port = vw_lookup_port(skb);
-	if (port) {
-		reason = vw_check_eth_source(skb, port);
-		if (reason)
-			return vw_drop(reason);
-	}
 
+	/* The IP header is read before the MAC check so that the source's
+	 * endpoint can say whether there is a `ports` entry to look up; the
+	 * MAC check still comes first in what decides. */
 	switch (proto) {
-	case ETH_P_ARP:
-		return vw_from_pod_arp(skb, port);
 	case ETH_P_IP:
 		reason = vw_parse_ipv4(skb, pkt);
 		break;
@@ -99,11 +105,42 @@ static __always_inline struct vw_decision vw_from_pod(struct __sk_buff *skb, str
 		reason = vw_parse_ipv6(skb, pkt);
 		break;
 	default:
+		break;
+	}
+	if ((proto == ETH_P_IP || proto == ETH_P_IPV6) && !reason)
+		src_ep = vw_src_endpoint(pkt);
+
+	/* On a bridge port, only the pod's own source MAC: any other would
+	 * move that MAC's forwarding entry to this port. */
+	if (!vw_port_surely_absent(src_ep, skb)) {
+		port = vw_lookup_port(skb);
+		if (port) {
+			__u32 mac_reason = vw_check_eth_source(skb, port);
+
+			if (mac_reason) {
+				/* decided before the IP header was read: the flow
+				 * key has what it had then, as for any early drop */
+				probe = pkt->probe;
+				__builtin_memset(pkt, 0, sizeof(*pkt));
+				pkt->probe = probe;
+				pkt->eth_proto = proto;
+				return vw_drop(mac_reason);
+			}
+		}
+	}
+
+	switch (proto) {
+	case ETH_P_ARP:
+		return vw_from_pod_arp(skb, port);
+	case ETH_P_IP:
+	case ETH_P_IPV6:
+		break;
+	default:
 		return vw_drop(VW_DROP_L2_DENIED);
 	}
 	if (reason)
 		return vw_drop(reason);
-	return vw_from_pod_ip(skb, pkt, port);
+	return vw_from_pod_ip(skb, pkt, port, src_ep);
 }
 
 SEC("tc")

@@ -79,6 +79,13 @@ enum vw_drop_reason {
 #define VW_EP_LOCAL      (1U << 0) /* pod on this node; ifindex is valid     */
 #define VW_EP_HOST       (1U << 1) /* a node address / host-network: rule 6  */
 #define VW_EP_QUARANTINE (1U << 2) /* reaches nothing but its node            */
+/* A local pod whose interface has no `ports` entry (ptp wiring): from_pod
+ * need not look the interface up there. Only ever a promise that the entry
+ * is absent: without the flag the program looks (today's bridge ports, and
+ * any entry written by anyone but the compile step), so a bridge port whose
+ * flag is missing still gets every MAC check. Honoured only on the
+ * endpoint of the packet's source that is LOCAL on this very interface. */
+#define VW_EP_PTP        (1U << 3)
 
 /* endpoints: pod and host addresses -> network. HASH, key = 16-byte address. */
 struct vw_endpoint_key {

@@ -5,8 +5,10 @@ import {
   VW_CIDR_SERVICE,
   VW_EP_HOST,
   VW_EP_LOCAL,
+  VW_EP_PTP,
   VW_EP_QUARANTINE,
   VW_NET_EXTERNAL_DENY,
+  VW_NO_MAC,
 } from '../src/bpf/abi.js';
 import { CN2_ISOLATED_LABEL, ISOLATED_LABEL, NETWORK_KEY } from '../src/model/placement.js';
 import {
@@ -138,10 +140,10 @@ describe('compile: the CN2 isolated-namespace example', () => {
     expect(d.placements.get('non-isolated-namespace-demo/pod3')).toMatchObject({ network: DEFAULT_NETWORK });
     expect(d.placements.get('default/pod4')).toMatchObject({ network: DEFAULT_NETWORK });
 
-    expect(d.endpoints.get('10.244.0.11')).toEqual({ vrfId: 2, flags: VW_EP_LOCAL, ifindex: 100 });
-    expect(d.endpoints.get('fd00:10:244::12')).toEqual({ vrfId: 2, flags: VW_EP_LOCAL, ifindex: 101 });
-    expect(d.endpoints.get('10.244.0.13')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL, ifindex: 102 });
-    expect(d.endpoints.get('fd00:10:244::14')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL, ifindex: 103 });
+    expect(d.endpoints.get('10.244.0.11')).toEqual({ vrfId: 2, flags: VW_EP_LOCAL | VW_EP_PTP, ifindex: 100 });
+    expect(d.endpoints.get('fd00:10:244::12')).toEqual({ vrfId: 2, flags: VW_EP_LOCAL | VW_EP_PTP, ifindex: 101 });
+    expect(d.endpoints.get('10.244.0.13')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL | VW_EP_PTP, ifindex: 102 });
+    expect(d.endpoints.get('fd00:10:244::14')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL | VW_EP_PTP, ifindex: 103 });
     // Node addresses are host endpoints (rule 6).
     expect(d.endpoints.get('192.168.50.1')).toEqual({ vrfId: 0, flags: VW_EP_HOST, ifindex: 0 });
     expect(d.endpoints.get('192.168.50.2')).toEqual({ vrfId: 0, flags: VW_EP_HOST, ifindex: 0 });
@@ -164,9 +166,9 @@ describe('compile: the CN2 isolated-namespace example', () => {
     const onA = compile(s, config, interfacesOf(s, 'node-a'), emptyAllocation());
     const onB = compile(s, { ...config, nodeName: 'node-b' }, interfacesOf(s, 'node-b'), emptyAllocation());
 
-    expect(onA.endpoints.get('10.244.0.11')).toEqual({ vrfId: 2, flags: VW_EP_LOCAL, ifindex: 100 });
+    expect(onA.endpoints.get('10.244.0.11')).toEqual({ vrfId: 2, flags: VW_EP_LOCAL | VW_EP_PTP, ifindex: 100 });
     expect(onA.endpoints.get('10.244.0.12')).toEqual({ vrfId: 2, flags: 0, ifindex: 0 }); // pod2 on b
-    expect(onB.endpoints.get('10.244.0.12')).toEqual({ vrfId: 2, flags: VW_EP_LOCAL, ifindex: 101 });
+    expect(onB.endpoints.get('10.244.0.12')).toEqual({ vrfId: 2, flags: VW_EP_LOCAL | VW_EP_PTP, ifindex: 101 });
     expect(onB.endpoints.get('10.244.0.11')).toEqual({ vrfId: 2, flags: 0, ifindex: 0 });
     expect([...onA.attach.keys()]).toEqual(['isolated-namespace-demo/pod1', 'non-isolated-namespace-demo/pod3']);
     expect([...onB.attach.keys()]).toEqual(['default/pod4', 'isolated-namespace-demo/pod2']);
@@ -208,10 +210,10 @@ describe('compile: quarantine', () => {
     const d = compile(s, config, new Map([['10.244.0.5', 7], ['10.244.0.6', 8]]), emptyAllocation());
     expect(d.placements.get('team/bad')).toMatchObject({ kind: 'quarantine' });
     expect(d.placements.get('team/bad')?.why).toMatch(/team\/nosuch, which does not exist/);
-    expect(d.endpoints.get('10.244.0.5')).toEqual({ vrfId: 0, flags: VW_EP_QUARANTINE | VW_EP_LOCAL, ifindex: 7 });
+    expect(d.endpoints.get('10.244.0.5')).toEqual({ vrfId: 0, flags: VW_EP_QUARANTINE | VW_EP_LOCAL | VW_EP_PTP, ifindex: 7 });
     expect(d.endpoints.get('10.244.1.5')).toEqual({ vrfId: 0, flags: VW_EP_QUARANTINE, ifindex: 0 });
     expect(d.attach.get('team/bad')).toEqual([7]);
-    expect(d.endpoints.get('10.244.0.6')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL, ifindex: 8 });
+    expect(d.endpoints.get('10.244.0.6')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL | VW_EP_PTP, ifindex: 8 });
     expect(sameNetwork(d, '10.244.0.5', '10.244.0.6')).toBe(false);
     expect(sameNetwork(d, '10.244.0.6', '10.244.0.5')).toBe(false);
     expect(d.problems.map((p) => p.source)).toEqual(['Pod team/bad', 'Pod team/far']);
@@ -233,7 +235,7 @@ describe('compile: quarantine', () => {
       expect(d.placements.get(key)).toMatchObject({ kind: 'quarantine' });
       expect(d.placements.get(key)?.why).toMatch(/IP 10\.244\.0\.9 is also claimed by pod default\/[ab]/);
     }
-    expect(d.endpoints.get('10.244.0.9')).toEqual({ vrfId: 0, flags: VW_EP_QUARANTINE | VW_EP_LOCAL, ifindex: 4 });
+    expect(d.endpoints.get('10.244.0.9')).toEqual({ vrfId: 0, flags: VW_EP_QUARANTINE | VW_EP_LOCAL | VW_EP_PTP, ifindex: 4 });
     expect(d.endpoints.get('fd00:10:244::a')).toEqual({ vrfId: 0, flags: VW_EP_QUARANTINE, ifindex: 0 });
     expect(d.endpoints.has('::ffff:10.244.0.9')).toBe(false);
     expect(d.placements.get('default/c')).toMatchObject({ kind: 'network' });
@@ -290,9 +292,30 @@ describe('compile: other endpoints and tables', () => {
     );
     const ifs = new Map([['fd00:10:244:0:0:0:0:0020', 9], ['10.244.1.20', 10]]);
     const d = compile(s, config, ifs, emptyAllocation());
-    expect(d.endpoints.get('fd00:10:244::20')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL, ifindex: 9 });
+    expect(d.endpoints.get('fd00:10:244::20')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL | VW_EP_PTP, ifindex: 9 });
     expect(d.endpoints.get('10.244.1.20')).toEqual({ vrfId: 1, flags: 0, ifindex: 0 });
     expect([...d.attach.keys()]).toEqual(['default/v6']);
+  });
+
+  it('VW_EP_PTP only on local endpoints whose interface has no ports entry (a bridge port keeps every MAC check)', () => {
+    const s = state(
+      [ns('default')],
+      [
+        pod('default/ptp', { node: 'node-a', ips: ['10.244.0.30', 'fd00:10:244::30'] }),
+        pod('default/bridged', { node: 'node-a', ips: ['10.244.0.31', 'fd00:10:244::31'] }),
+        pod('default/nomac', { node: 'node-a', ips: ['10.244.0.32'] }),
+        pod('default/remote', { node: 'node-b', ips: ['10.244.1.30'] }),
+      ],
+    );
+    const ifs = new Map([['10.244.0.30', 20], ['fd00:10:244::30', 20], ['10.244.0.31', 21], ['fd00:10:244::31', 21], ['10.244.0.32', 22]]);
+    const d = compile(s, config, ifs, emptyAllocation(), new Map([[21, '02:00:00:00:00:31'], [22, VW_NO_MAC]]));
+    expect(d.ports).toEqual(new Map([[21, '02:00:00:00:00:31'], [22, VW_NO_MAC]]));
+    expect(d.endpoints.get('10.244.0.30')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL | VW_EP_PTP, ifindex: 20 });
+    expect(d.endpoints.get('fd00:10:244::30')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL | VW_EP_PTP, ifindex: 20 });
+    expect(d.endpoints.get('10.244.0.31')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL, ifindex: 21 });
+    expect(d.endpoints.get('fd00:10:244::31')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL, ifindex: 21 });
+    expect(d.endpoints.get('10.244.0.32')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL, ifindex: 22 });
+    expect(d.endpoints.get('10.244.1.30')).toEqual({ vrfId: 1, flags: 0, ifindex: 0 });
   });
 
   it('pods without addresses have a placement and no endpoint', () => {

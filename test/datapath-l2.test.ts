@@ -203,9 +203,62 @@ describe('from a bridge port (ports entry: the pod’s MAC)', () => {
   });
 });
 
-describe('from an interface without a ports entry (ptp: only the node is on the link)', () => {
-  beforeAll(() => clearPort());
-  afterAll(() => setPort(POD_MAC));
+/** The flow keys in the flows map (what the agent would report). */
+const flowKeys = (): abi.FlowKey[] => {
+  const d = n.mapDump(dp.mapFd(abi.FlowMapName.flows));
+  const size = abi.FlowLayout.vw_flow_key.size;
+  return Array.from({ length: d.count }, (_, i) => abi.decodeFlowKey(d.keys, i * size));
+};
+const setA1Flags = (flags: number) => dp.putEndpoints([[P.a1, { vrfId: VRF_A, flags, ifindex: HERE }]]);
+
+// VW_EP_PTP lets from_pod skip the ports lookup. It is only ever a promise
+// that there is no entry: without it (every endpoint the suites above use)
+// the program looks, so a bridge port whose flag is missing keeps its checks.
+describe('VW_EP_PTP: the ports lookup is skipped only on the source endpoint’s word, on its own interface', () => {
+  beforeAll(() => setPort(POD_MAC));
+  afterAll(() => dp.putEndpoints([[P.w1, { vrfId: VRF_A, flags: abi.VW_EP_LOCAL, ifindex: ELSEWHERE }]]));
+
+  it('a bridge port whose endpoint lacks the flag keeps the MAC check (fail closed)', () => {
+    expectVerdict('from', tcpFrame(POD_MAC), allow(Rule.SAME_NETWORK)); // control
+    expectVerdict('from', tcpFrame(OTHER_MAC), drop(Drop.SPOOFED));
+    expectVerdict('from', pk.ethernet({ type: pk.EthType.IPV6, src: OTHER_MAC }, pk.ipFrame(P.a1.v6, P.a2.v6).subarray(14)), drop(Drop.SPOOFED));
+  });
+
+  it('the flag on another interface’s endpoint skips nothing: a forged MAC is caught before the source is looked at', () => {
+    dp.putEndpoints([[P.w1, { vrfId: VRF_A, flags: abi.VW_EP_LOCAL | abi.VW_EP_PTP, ifindex: ELSEWHERE }]]);
+    const sport = 41_001;
+    const frame = (mac: string) =>
+      pk.ethernet({ type: pk.EthType.IPV4, src: mac }, pk.ipv4({ src: P.w1.v4, dst: P.a2.v4, protocol: pk.IpProto.UDP }, pk.udp({ sport, dport: 53 })));
+    const ofW1 = () => flowKeys().filter((k) => k.selfAddr === P.w1.v4 && k.selfPort === sport);
+    // A frame the MAC check drops is recorded as it was then: no addresses, no ports.
+    const early = abi.encodeFlowKey({ selfAddr: '::', peerAddr: '::', ifindex: HERE, selfPort: 0, peerPort: 0, ethertype: pk.EthType.IPV4, proto: 0 });
+    const earlyDrops = () => {
+      const v = n.mapLookup(dp.mapFd(abi.FlowMapName.flows), early);
+      return v ? abi.decodeFlow(v).drops[abi.Direction.FROM_POD] : 0n;
+    };
+    // control: with the pod's MAC it gets as far as the source check, and its flow has the addresses
+    expectVerdict('from', frame(POD_MAC), drop(Drop.SPOOFED));
+    expect(ofW1()).toHaveLength(1);
+    // with the victim's MAC the MAC check decides, before the IP header is looked at
+    const before = earlyDrops();
+    expectVerdict('from', frame(OTHER_MAC), drop(Drop.SPOOFED));
+    expect(earlyDrops()).toBe(before + 1n);
+    expect(ofW1()).toHaveLength(1);
+  });
+});
+
+describe.each([
+  ['', abi.VW_EP_LOCAL],
+  [', its endpoints flagged VW_EP_PTP (the ports lookup skipped): the same verdicts', abi.VW_EP_LOCAL | abi.VW_EP_PTP],
+])('from an interface without a ports entry (ptp: only the node is on the link)%s', (_label, flags) => {
+  beforeAll(() => {
+    clearPort();
+    setA1Flags(flags);
+  });
+  afterAll(() => {
+    setA1Flags(abi.VW_EP_LOCAL);
+    setPort(POD_MAC);
+  });
 
   it('no MAC checks: any source MAC, ARP sender and lladdr option', () => {
     expectVerdict('from', tcpFrame(OTHER_MAC), allow(Rule.SAME_NETWORK));

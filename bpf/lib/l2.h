@@ -11,7 +11,8 @@
  *  - router advertisements and redirects never.
  * Towards a pod, router advertisements and redirects come only from the node.
  *
- * The pod's MAC is the `ports` entry of its interface. Interfaces without one
+ * The pod's MAC is the `ports` entry of its interface (not looked up when the
+ * source endpoint carries VW_EP_PTP: see vrfwall.h). Interfaces without one
  * (ptp wiring: a point-to-point link whose only neighbour is the node) get
  * the checks that need no MAC: RA and redirects never, and ND about global
  * addresses only for the pod's own; any link-local address is its own there.
@@ -51,6 +52,15 @@ static __always_inline struct vw_port *vw_lookup_port(const struct __sk_buff *sk
 	__u32 ifindex = skb->ifindex;
 
 	return bpf_map_lookup_elem(&ports, &ifindex);
+}
+
+/* May from_pod leave `ports` alone for this frame? Only when the frame's
+ * source is an endpoint LOCAL on this interface that says the interface has
+ * no entry (VW_EP_PTP). Anything else (no endpoint, another interface's,
+ * no flag) looks, so what the flag can get wrong is only its presence. */
+static __always_inline int vw_port_surely_absent(const struct vw_endpoint *self, const struct __sk_buff *skb)
+{
+	return vw_endpoint_is_here(self, skb) && (self->flags & VW_EP_PTP);
 }
 
 static __always_inline int vw_mac_equal(const __u8 *a, const __u8 *b)

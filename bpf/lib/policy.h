@@ -55,13 +55,12 @@ static __always_inline int vw_network_denies_external(__u32 vrf_id)
 	return net && (net->flags & VW_NET_EXTERNAL_DENY);
 }
 
-/* The pod behind this interface sent from `src`: it must be one of its own
- * addresses. Returns its endpoint, or NULL with *reason set. */
-static __always_inline struct vw_endpoint *vw_source_endpoint(const struct __sk_buff *skb,
-							      const union vw_addr *src, __u32 *reason)
+/* The pod behind this interface sent from `src` (whose endpoint, looked up
+ * by the caller, is `ep`): it must be one of its own addresses. Returns its
+ * endpoint, or NULL with *reason set. */
+static __always_inline struct vw_endpoint *vw_source_endpoint_of(struct vw_endpoint *ep, const struct __sk_buff *skb,
+								 const union vw_addr *src, __u32 *reason)
 {
-	struct vw_endpoint *ep = vw_lookup_endpoint(src);
-
 	if (vw_endpoint_is_here(ep, skb))
 		return ep;
 	if (!ep && vw_cidr_kind(src) == VW_CIDR_POD)

@@ -63,6 +63,9 @@ export const VW_ADDR_LEN = 16;
 export const VW_EP_LOCAL = 1 << 0; // pod on this node; ifindex is valid
 export const VW_EP_HOST = 1 << 1; // a node address / host-network pod: rule 6
 export const VW_EP_QUARANTINE = 1 << 2; // reaches nothing but its node
+/** A local pod whose interface has no ports entry (ptp wiring): from_pod skips that lookup. Only a
+ *  promise of absence: without it the program looks, so only the compile step sets it (vrfwall.h). */
+export const VW_EP_PTP = 1 << 3;
 export const VW_NET_EXTERNAL_DENY = 1 << 0;
 export const VW_CIDR_POD = CidrKind.POD;
 export const VW_CIDR_SERVICE = CidrKind.SERVICE;

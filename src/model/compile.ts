@@ -5,6 +5,7 @@ import {
   VW_CIDR_SERVICE,
   VW_EP_HOST,
   VW_EP_LOCAL,
+  VW_EP_PTP,
   VW_EP_QUARANTINE,
   VW_NET_EXTERNAL_DENY,
   VW_NO_MAC,
@@ -118,6 +119,7 @@ export function compile(
     if (local && ifindexes.size > 0) attach.set(key, [...ifindexes].sort((a, b) => a - b));
   }
   const ports = bridgePorts(attach, macs, problems);
+  markPtp(endpoints, ports);
 
   for (const [key, p] of placements) {
     if (p.kind === 'quarantine') problems.push({ source: `Pod ${key}`, message: `quarantined: ${p.why}` });
@@ -172,6 +174,15 @@ function bridgePorts(attach: ReadonlyMap<string, number[]>, macs: PortMacs, prob
     }
   }
   return ports;
+}
+
+/** VW_EP_PTP on every local endpoint whose interface has no ports entry: from_pod
+ *  then skips that lookup. Derived from the same `ports` this compile writes, and
+ *  only ever a promise of absence (without it the datapath looks). */
+function markPtp(endpoints: Map<string, DesiredEndpoint>, ports: PortMacs): void {
+  for (const [ip, ep] of endpoints) {
+    if ((ep.flags & VW_EP_LOCAL) !== 0 && !ports.has(ep.ifindex)) endpoints.set(ip, { ...ep, flags: ep.flags | VW_EP_PTP });
+  }
 }
 
 /** Network-name pairs -> "src:dst" VRF id pairs, both orders. */
