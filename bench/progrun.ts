@@ -161,10 +161,13 @@ function fillerKey(i: number, into: Buffer, at: number): void {
 
 function fillEndpoints(n: NativeAddon, mapFd: number, count: number): void {
   const real: [string, abi.EndpointValue][] = [];
-  // as the compile step writes a local pod on ptp wiring (HERE has no ports entry)
-  for (const addr of [P.self.v4, P.self.v6]) real.push([addr, { vrfId: VRF_A, flags: abi.VW_EP_LOCAL | abi.VW_EP_PTP, ifindex: HERE }]);
-  for (const addr of [P.same.v4, P.same.v6]) real.push([addr, { vrfId: VRF_A, flags: 0, ifindex: 0 }]);
-  for (const addr of [P.other.v4, P.other.v6]) real.push([addr, { vrfId: VRF_B, flags: 0, ifindex: 0 }]);
+  // flags as the compile step writes them: a local pod on ptp wiring (HERE has no ports entry),
+  // VW_EP_NO_BACKEND on every pod address but the Service's backend (P.self.v4)
+  const NO_BACKEND = abi.VW_EP_NO_BACKEND;
+  real.push([P.self.v4, { vrfId: VRF_A, flags: abi.VW_EP_LOCAL | abi.VW_EP_PTP, ifindex: HERE }]);
+  real.push([P.self.v6, { vrfId: VRF_A, flags: abi.VW_EP_LOCAL | abi.VW_EP_PTP | NO_BACKEND, ifindex: HERE }]);
+  for (const addr of [P.same.v4, P.same.v6]) real.push([addr, { vrfId: VRF_A, flags: NO_BACKEND, ifindex: 0 }]);
+  for (const addr of [P.other.v4, P.other.v6]) real.push([addr, { vrfId: VRF_B, flags: NO_BACKEND, ifindex: 0 }]);
   for (const [addr, ep] of real) n.mapUpdate(mapFd, abi.encodeEndpointKey(addr), abi.encodeEndpoint(ep));
 
   const ks = abi.Layout.vw_endpoint_key.size;
@@ -176,7 +179,7 @@ function fillEndpoints(n: NativeAddon, mapFd: number, count: number): void {
     const values = Buffer.alloc(c * vs);
     for (let j = 0; j < c; j++) {
       fillerKey(start + j, keys, j * ks);
-      abi.encodeEndpoint({ vrfId: 100 + ((start + j) % FILLER_VRFS), flags: 0, ifindex: 0 }).copy(values, j * vs);
+      abi.encodeEndpoint({ vrfId: 100 + ((start + j) % FILLER_VRFS), flags: NO_BACKEND, ifindex: 0 }).copy(values, j * vs);
     }
     n.mapUpdateBatch(mapFd, keys, values, c);
   }

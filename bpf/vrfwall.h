@@ -86,6 +86,12 @@ enum vw_drop_reason {
  * flag is missing still gets every MAC check. Honoured only on the
  * endpoint of the packet's source that is LOCAL on this very interface. */
 #define VW_EP_PTP        (1U << 3)
+/* The address is no backend of any Service (no `backends` entry has it):
+ * a packet to it cannot be allowed by rule 4, so the programs skip that
+ * lookup (two probes) for packets between pods of networks kept apart.
+ * Again a promise of absence: without the flag the programs look, and a
+ * flag wrongly set on a backend only denies (ISOLATED). */
+#define VW_EP_NO_BACKEND (1U << 4)
 
 /* endpoints: pod and host addresses -> network. HASH, key = 16-byte address. */
 struct vw_endpoint_key {

@@ -3,7 +3,7 @@
 // selectors, mesh, hub and spoke, imports across namespaces, and the
 // resulting vrf_pairs / networks map contents.
 import { describe, expect, it } from 'vitest';
-import { VW_EP_QUARANTINE, VW_NET_EXTERNAL_DENY } from '../src/bpf/abi.js';
+import { VW_EP_NO_BACKEND, VW_EP_QUARANTINE, VW_NET_EXTERNAL_DENY } from '../src/bpf/abi.js';
 import { compile } from '../src/model/compile.js';
 import { selectorMatches, selectorText } from '../src/model/selector.js';
 import { DEFAULT_NETWORK, type ClusterConfig, type ClusterState, type DesiredState } from '../src/model/types.js';
@@ -124,7 +124,7 @@ describe('VirtualNetworks and placement', () => {
     expect(why('team-a/conflict')).toMatch(/network annotations conflict/);
     expect(why('team-a/nopods')).toMatch(/takes no pods/);
     for (const ip of ['10.244.1.1', '10.244.1.2', '10.244.1.3', '10.244.1.4']) {
-      expect(d.endpoints.get(ip)).toMatchObject({ vrfId: 0, flags: VW_EP_QUARANTINE });
+      expect(d.endpoints.get(ip)).toMatchObject({ vrfId: 0, flags: VW_EP_QUARANTINE | VW_EP_NO_BACKEND });
     }
     expect(problems(d)).toContain('Pod team-a/missing: quarantined: pod annotation vrfwall.dev/network="team-a/green" names network team-a/green, which does not exist');
   });

@@ -6,7 +6,7 @@
 // by address, and the frontends outside the service ranges (NodePorts,
 // external and load balancer IPs, hostPorts).
 import { describe, expect, it } from 'vitest';
-import { VW_CIDR_SERVICE, VW_SVC_ANY_VRF, VW_SVC_FRONTEND_VRF, VW_SVC_ROUTER, VW_SVC_SHARED } from '../src/bpf/abi.js';
+import { VW_CIDR_SERVICE, VW_EP_HOST, VW_EP_NO_BACKEND, VW_SVC_ANY_VRF, VW_SVC_FRONTEND_VRF, VW_SVC_ROUTER, VW_SVC_SHARED } from '../src/bpf/abi.js';
 import { compile } from '../src/model/compile.js';
 import { dnatTargets, serviceEndpoints } from '../src/model/services.js';
 import { DEFAULT_NETWORK, type ClusterConfig, type ClusterState, type DesiredServiceEntry, type DesiredState, type PodObject } from '../src/model/types.js';
@@ -164,6 +164,15 @@ describe('compile: services and backends maps', () => {
     expect(entries(d.backends, 'fd00:10:244:2::53')).toHaveLength(2);
     // the node is a host endpoint: rule 6 covers it, no backend entry
     expect(entries(d.backends, '192.168.50.1')).toEqual([]);
+    // every endpoint whose address no backends entry has says so (VW_EP_NO_BACKEND: the datapath skips
+    // the rule-4 lookup); the backend's addresses do not, and host endpoints are left alone
+    const backendAddrs = new Set([...d.backends.values()].map((e) => e.addr));
+    expect([...backendAddrs].sort()).toEqual(['10.244.2.53', 'fd00:10:244:2::53']);
+    for (const [addr, ep] of d.endpoints) {
+      const want = backendAddrs.has(addr) || (ep.flags & VW_EP_HOST) !== 0 ? 0 : VW_EP_NO_BACKEND;
+      expect(ep.flags & VW_EP_NO_BACKEND, addr).toBe(want);
+    }
+    expect(d.endpoints.get('10.244.2.53')?.flags).toBe(0); // a remote pod, a backend
     expect(d.serviceAccess.get('kube-system/kube-dns')).toEqual({
       shared: true,
       why: 'a Service of kube-system',

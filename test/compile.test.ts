@@ -5,6 +5,7 @@ import {
   VW_CIDR_SERVICE,
   VW_EP_HOST,
   VW_EP_LOCAL,
+  VW_EP_NO_BACKEND,
   VW_EP_PTP,
   VW_EP_QUARANTINE,
   VW_NET_EXTERNAL_DENY,
@@ -140,10 +141,10 @@ describe('compile: the CN2 isolated-namespace example', () => {
     expect(d.placements.get('non-isolated-namespace-demo/pod3')).toMatchObject({ network: DEFAULT_NETWORK });
     expect(d.placements.get('default/pod4')).toMatchObject({ network: DEFAULT_NETWORK });
 
-    expect(d.endpoints.get('10.244.0.11')).toEqual({ vrfId: 2, flags: VW_EP_LOCAL | VW_EP_PTP, ifindex: 100 });
-    expect(d.endpoints.get('fd00:10:244::12')).toEqual({ vrfId: 2, flags: VW_EP_LOCAL | VW_EP_PTP, ifindex: 101 });
-    expect(d.endpoints.get('10.244.0.13')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL | VW_EP_PTP, ifindex: 102 });
-    expect(d.endpoints.get('fd00:10:244::14')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL | VW_EP_PTP, ifindex: 103 });
+    expect(d.endpoints.get('10.244.0.11')).toEqual({ vrfId: 2, flags: VW_EP_LOCAL | VW_EP_PTP | VW_EP_NO_BACKEND, ifindex: 100 });
+    expect(d.endpoints.get('fd00:10:244::12')).toEqual({ vrfId: 2, flags: VW_EP_LOCAL | VW_EP_PTP | VW_EP_NO_BACKEND, ifindex: 101 });
+    expect(d.endpoints.get('10.244.0.13')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL | VW_EP_PTP | VW_EP_NO_BACKEND, ifindex: 102 });
+    expect(d.endpoints.get('fd00:10:244::14')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL | VW_EP_PTP | VW_EP_NO_BACKEND, ifindex: 103 });
     // Node addresses are host endpoints (rule 6).
     expect(d.endpoints.get('192.168.50.1')).toEqual({ vrfId: 0, flags: VW_EP_HOST, ifindex: 0 });
     expect(d.endpoints.get('192.168.50.2')).toEqual({ vrfId: 0, flags: VW_EP_HOST, ifindex: 0 });
@@ -166,10 +167,10 @@ describe('compile: the CN2 isolated-namespace example', () => {
     const onA = compile(s, config, interfacesOf(s, 'node-a'), emptyAllocation());
     const onB = compile(s, { ...config, nodeName: 'node-b' }, interfacesOf(s, 'node-b'), emptyAllocation());
 
-    expect(onA.endpoints.get('10.244.0.11')).toEqual({ vrfId: 2, flags: VW_EP_LOCAL | VW_EP_PTP, ifindex: 100 });
-    expect(onA.endpoints.get('10.244.0.12')).toEqual({ vrfId: 2, flags: 0, ifindex: 0 }); // pod2 on b
-    expect(onB.endpoints.get('10.244.0.12')).toEqual({ vrfId: 2, flags: VW_EP_LOCAL | VW_EP_PTP, ifindex: 101 });
-    expect(onB.endpoints.get('10.244.0.11')).toEqual({ vrfId: 2, flags: 0, ifindex: 0 });
+    expect(onA.endpoints.get('10.244.0.11')).toEqual({ vrfId: 2, flags: VW_EP_LOCAL | VW_EP_PTP | VW_EP_NO_BACKEND, ifindex: 100 });
+    expect(onA.endpoints.get('10.244.0.12')).toEqual({ vrfId: 2, flags: VW_EP_NO_BACKEND, ifindex: 0 }); // pod2 on b
+    expect(onB.endpoints.get('10.244.0.12')).toEqual({ vrfId: 2, flags: VW_EP_LOCAL | VW_EP_PTP | VW_EP_NO_BACKEND, ifindex: 101 });
+    expect(onB.endpoints.get('10.244.0.11')).toEqual({ vrfId: 2, flags: VW_EP_NO_BACKEND, ifindex: 0 });
     expect([...onA.attach.keys()]).toEqual(['isolated-namespace-demo/pod1', 'non-isolated-namespace-demo/pod3']);
     expect([...onB.attach.keys()]).toEqual(['default/pod4', 'isolated-namespace-demo/pod2']);
     // Both agents agree on every pod's network.
@@ -210,10 +211,10 @@ describe('compile: quarantine', () => {
     const d = compile(s, config, new Map([['10.244.0.5', 7], ['10.244.0.6', 8]]), emptyAllocation());
     expect(d.placements.get('team/bad')).toMatchObject({ kind: 'quarantine' });
     expect(d.placements.get('team/bad')?.why).toMatch(/team\/nosuch, which does not exist/);
-    expect(d.endpoints.get('10.244.0.5')).toEqual({ vrfId: 0, flags: VW_EP_QUARANTINE | VW_EP_LOCAL | VW_EP_PTP, ifindex: 7 });
-    expect(d.endpoints.get('10.244.1.5')).toEqual({ vrfId: 0, flags: VW_EP_QUARANTINE, ifindex: 0 });
+    expect(d.endpoints.get('10.244.0.5')).toEqual({ vrfId: 0, flags: VW_EP_QUARANTINE | VW_EP_LOCAL | VW_EP_PTP | VW_EP_NO_BACKEND, ifindex: 7 });
+    expect(d.endpoints.get('10.244.1.5')).toEqual({ vrfId: 0, flags: VW_EP_QUARANTINE | VW_EP_NO_BACKEND, ifindex: 0 });
     expect(d.attach.get('team/bad')).toEqual([7]);
-    expect(d.endpoints.get('10.244.0.6')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL | VW_EP_PTP, ifindex: 8 });
+    expect(d.endpoints.get('10.244.0.6')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL | VW_EP_PTP | VW_EP_NO_BACKEND, ifindex: 8 });
     expect(sameNetwork(d, '10.244.0.5', '10.244.0.6')).toBe(false);
     expect(sameNetwork(d, '10.244.0.6', '10.244.0.5')).toBe(false);
     expect(d.problems.map((p) => p.source)).toEqual(['Pod team/bad', 'Pod team/far']);
@@ -235,8 +236,8 @@ describe('compile: quarantine', () => {
       expect(d.placements.get(key)).toMatchObject({ kind: 'quarantine' });
       expect(d.placements.get(key)?.why).toMatch(/IP 10\.244\.0\.9 is also claimed by pod default\/[ab]/);
     }
-    expect(d.endpoints.get('10.244.0.9')).toEqual({ vrfId: 0, flags: VW_EP_QUARANTINE | VW_EP_LOCAL | VW_EP_PTP, ifindex: 4 });
-    expect(d.endpoints.get('fd00:10:244::a')).toEqual({ vrfId: 0, flags: VW_EP_QUARANTINE, ifindex: 0 });
+    expect(d.endpoints.get('10.244.0.9')).toEqual({ vrfId: 0, flags: VW_EP_QUARANTINE | VW_EP_LOCAL | VW_EP_PTP | VW_EP_NO_BACKEND, ifindex: 4 });
+    expect(d.endpoints.get('fd00:10:244::a')).toEqual({ vrfId: 0, flags: VW_EP_QUARANTINE | VW_EP_NO_BACKEND, ifindex: 0 });
     expect(d.endpoints.has('::ffff:10.244.0.9')).toBe(false);
     expect(d.placements.get('default/c')).toMatchObject({ kind: 'network' });
     expect(d.problems.map((p) => p.source)).toEqual(['Pod default/a', 'Pod default/b']);
@@ -249,14 +250,14 @@ describe('compile: quarantine', () => {
     const d = compile(s, config, new Map(), emptyAllocation());
     expect(d.placements.get('default/thief')?.why).toMatch(/192\.168\.50\.1 is a node or host-network address/);
     expect(d.endpoints.get('192.168.50.1')).toEqual({ vrfId: 0, flags: VW_EP_HOST, ifindex: 0 });
-    expect(d.endpoints.get('10.244.0.3')).toEqual({ vrfId: 0, flags: VW_EP_QUARANTINE, ifindex: 0 });
+    expect(d.endpoints.get('10.244.0.3')).toEqual({ vrfId: 0, flags: VW_EP_QUARANTINE | VW_EP_NO_BACKEND, ifindex: 0 });
   });
 
   it('pods of a namespace missing from the state are quarantined', () => {
     const s = state([ns('default')], [pod('ghost/p', { node: 'node-b', ips: ['10.244.1.1'] })]);
     const d = compile(s, config, new Map(), emptyAllocation());
     expect(d.placements.get('ghost/p')).toMatchObject({ kind: 'quarantine' });
-    expect(d.endpoints.get('10.244.1.1')?.flags).toBe(VW_EP_QUARANTINE);
+    expect(d.endpoints.get('10.244.1.1')?.flags).toBe(VW_EP_QUARANTINE | VW_EP_NO_BACKEND);
   });
 });
 
@@ -278,7 +279,7 @@ describe('compile: other endpoints and tables', () => {
   it('a local pod whose interface is not found yet is an endpoint but not attached', () => {
     const s = state([ns('default')], [pod('default/new', { node: 'node-a', ips: ['10.244.0.20'] })]);
     const d = compile(s, config, new Map(), emptyAllocation());
-    expect(d.endpoints.get('10.244.0.20')).toEqual({ vrfId: 1, flags: 0, ifindex: 0 });
+    expect(d.endpoints.get('10.244.0.20')).toEqual({ vrfId: 1, flags: VW_EP_NO_BACKEND, ifindex: 0 });
     expect(d.attach.size).toBe(0);
   });
 
@@ -292,8 +293,8 @@ describe('compile: other endpoints and tables', () => {
     );
     const ifs = new Map([['fd00:10:244:0:0:0:0:0020', 9], ['10.244.1.20', 10]]);
     const d = compile(s, config, ifs, emptyAllocation());
-    expect(d.endpoints.get('fd00:10:244::20')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL | VW_EP_PTP, ifindex: 9 });
-    expect(d.endpoints.get('10.244.1.20')).toEqual({ vrfId: 1, flags: 0, ifindex: 0 });
+    expect(d.endpoints.get('fd00:10:244::20')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL | VW_EP_PTP | VW_EP_NO_BACKEND, ifindex: 9 });
+    expect(d.endpoints.get('10.244.1.20')).toEqual({ vrfId: 1, flags: VW_EP_NO_BACKEND, ifindex: 0 });
     expect([...d.attach.keys()]).toEqual(['default/v6']);
   });
 
@@ -310,12 +311,12 @@ describe('compile: other endpoints and tables', () => {
     const ifs = new Map([['10.244.0.30', 20], ['fd00:10:244::30', 20], ['10.244.0.31', 21], ['fd00:10:244::31', 21], ['10.244.0.32', 22]]);
     const d = compile(s, config, ifs, emptyAllocation(), new Map([[21, '02:00:00:00:00:31'], [22, VW_NO_MAC]]));
     expect(d.ports).toEqual(new Map([[21, '02:00:00:00:00:31'], [22, VW_NO_MAC]]));
-    expect(d.endpoints.get('10.244.0.30')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL | VW_EP_PTP, ifindex: 20 });
-    expect(d.endpoints.get('fd00:10:244::30')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL | VW_EP_PTP, ifindex: 20 });
-    expect(d.endpoints.get('10.244.0.31')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL, ifindex: 21 });
-    expect(d.endpoints.get('fd00:10:244::31')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL, ifindex: 21 });
-    expect(d.endpoints.get('10.244.0.32')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL, ifindex: 22 });
-    expect(d.endpoints.get('10.244.1.30')).toEqual({ vrfId: 1, flags: 0, ifindex: 0 });
+    expect(d.endpoints.get('10.244.0.30')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL | VW_EP_PTP | VW_EP_NO_BACKEND, ifindex: 20 });
+    expect(d.endpoints.get('fd00:10:244::30')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL | VW_EP_PTP | VW_EP_NO_BACKEND, ifindex: 20 });
+    expect(d.endpoints.get('10.244.0.31')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL | VW_EP_NO_BACKEND, ifindex: 21 });
+    expect(d.endpoints.get('fd00:10:244::31')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL | VW_EP_NO_BACKEND, ifindex: 21 });
+    expect(d.endpoints.get('10.244.0.32')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL | VW_EP_NO_BACKEND, ifindex: 22 });
+    expect(d.endpoints.get('10.244.1.30')).toEqual({ vrfId: 1, flags: VW_EP_NO_BACKEND, ifindex: 0 });
   });
 
   it('pods without addresses have a placement and no endpoint', () => {

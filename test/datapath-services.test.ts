@@ -270,6 +270,38 @@ for (const fam of ['v4', 'v6'] as const) {
       expectVerdict('from', frame(P.c1, P.dns, 'UDP', cp, 5353), allow(Rule.SERVICE_BACKEND));
       expectVerdict('to', frame(P.dns, P.c1, 'UDP', 5353, cp), allow(Rule.REPLY));
     });
+
+    it('VW_EP_NO_BACKEND skips the rule-4 lookup on the receiver’s word: wrongly set on a backend it only denies', () => {
+      const epOf = (party: Party): abi.EndpointValue => ENDPOINTS.find(([p]) => p === party)![1];
+      const flagged = (party: Party, fn: () => void): void => {
+        dp.putEndpoints([[party, { ...epOf(party), flags: epOf(party).flags | abi.VW_EP_NO_BACKEND }]]);
+        try {
+          fn();
+        } finally {
+          dp.putEndpoints([[party, epOf(party)]]);
+        }
+      };
+      const cp = port();
+      expectVerdict('to', frame(P.a2, P.b2, 'TCP', cp, 8080), allow(Rule.SERVICE_BACKEND)); // control, unflagged
+      flagged(P.b2, () => {
+        // to_pod: the receiver is the local backend itself
+        const cp2 = port();
+        expectVerdict('to', frame(P.a2, P.b2, 'TCP', cp2, 8080), drop(Drop.ISOLATED));
+        expect(session({ saddr: ip(P.a2), daddr: ip(P.b2), sport: cp2, dport: 8080, protocol: 'TCP' })).toBeUndefined();
+        // rule 5 is not rule 4: the open connection's reply still passes
+        expectVerdict('from', frame(P.b2, P.a2, 'TCP', 8080, cp), allow(Rule.REPLY));
+      });
+      flagged(P.b1, () => {
+        // from_pod: the receiver is the peer
+        expectVerdict('from', frame(P.a1, P.b1, 'TCP', port(), 8080), drop(Drop.ISOLATED));
+      });
+      // on a pod that is no backend it changes nothing
+      flagged(P.a2, () => {
+        expectVerdict('from', frame(P.b2, P.a2, 'TCP', 8080, cp), allow(Rule.REPLY));
+        expectVerdict('from', frame(P.b2, P.a2, 'TCP', port(), 8080), drop(Drop.ISOLATED));
+      });
+      expectVerdict('from', frame(P.a1, P.b1, 'TCP', port(), 8080), allow(Rule.SERVICE_BACKEND)); // and back
+    });
   });
 
   describe(`IPv${fam === 'v4' ? 4 : 6}: fragments cannot ride on ports`, () => {

@@ -73,10 +73,11 @@ static __always_inline struct vw_decision vw_service_allow(const struct vw_pkt *
 
 /*
  * Two known pods in networks no router joins (rules 1 and 2 said no): the
- * receiver may be a backend of a Service the sender's network may use (rule
+ * receiver (endpoint `receiver`, the packet's destination) may be a backend of a Service the sender's network may use (rule
  * 4), or this may be a reply to such a connection (rule 5).
  */
-static __always_inline struct vw_decision vw_service_between_pods(const struct vw_pkt *pkt, __u32 sender_vrf)
+static __always_inline struct vw_decision vw_service_between_pods(const struct vw_pkt *pkt, __u32 sender_vrf,
+								   const struct vw_endpoint *receiver)
 {
 	switch (vw_l4_class(pkt)) {
 	case VW_L4_NO_PORTS:
@@ -86,7 +87,9 @@ static __always_inline struct vw_decision vw_service_between_pods(const struct v
 	default:
 		break;
 	}
-	if (vw_svc_lookup(&backends, &pkt->dst, pkt->dport, pkt->l4_proto, sender_vrf))
+	/* VW_EP_NO_BACKEND: no backends entry has the receiver's address */
+	if (!(receiver->flags & VW_EP_NO_BACKEND) &&
+	    vw_svc_lookup(&backends, &pkt->dst, pkt->dport, pkt->l4_proto, sender_vrf))
 		return vw_service_allow(pkt, VW_RULE_SERVICE_BACKEND); /* rule 4 */
 	if (vw_session_reply(pkt))
 		return vw_allow(VW_RULE_REPLY); /* rule 5 */

@@ -66,6 +66,9 @@ export const VW_EP_QUARANTINE = 1 << 2; // reaches nothing but its node
 /** A local pod whose interface has no ports entry (ptp wiring): from_pod skips that lookup. Only a
  *  promise of absence: without it the program looks, so only the compile step sets it (vrfwall.h). */
 export const VW_EP_PTP = 1 << 3;
+/** The address is no Service backend (no backends entry has it): the programs skip the rule-4 lookup. A promise
+ *  of absence: without it they look; wrongly set on a backend it only denies (vrfwall.h). */
+export const VW_EP_NO_BACKEND = 1 << 4;
 export const VW_NET_EXTERNAL_DENY = 1 << 0;
 export const VW_CIDR_POD = CidrKind.POD;
 export const VW_CIDR_SERVICE = CidrKind.SERVICE;

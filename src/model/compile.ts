@@ -5,6 +5,7 @@ import {
   VW_CIDR_SERVICE,
   VW_EP_HOST,
   VW_EP_LOCAL,
+  VW_EP_NO_BACKEND,
   VW_EP_PTP,
   VW_EP_QUARANTINE,
   VW_NET_EXTERNAL_DENY,
@@ -19,6 +20,7 @@ import {
   type ClusterConfig,
   type ClusterState,
   type DesiredEndpoint,
+  type DesiredServiceEntry,
   type DesiredState,
   type InterfaceIndex,
   type NamespaceObject,
@@ -141,6 +143,7 @@ export function compile(
   });
   problems.push(...svc.problems);
   coverVips(svc.vips, cidrs, problems);
+  markNoBackend(endpoints, svc.backends);
 
   return {
     endpoints,
@@ -182,6 +185,18 @@ function bridgePorts(attach: ReadonlyMap<string, number[]>, macs: PortMacs, prob
 function markPtp(endpoints: Map<string, DesiredEndpoint>, ports: PortMacs): void {
   for (const [ip, ep] of endpoints) {
     if ((ep.flags & VW_EP_LOCAL) !== 0 && !ports.has(ep.ifindex)) endpoints.set(ip, { ...ep, flags: ep.flags | VW_EP_PTP });
+  }
+}
+
+/** VW_EP_NO_BACKEND on every pod endpoint whose address no backends entry has: the
+ *  datapath then skips the rule-4 lookup for packets to it. Derived from the same
+ *  backends this compile writes; wrongly set it would only deny (vrfwall.h). Host
+ *  endpoints never reach rule 4 and are left as they are. */
+function markNoBackend(endpoints: Map<string, DesiredEndpoint>, backends: ReadonlyMap<string, DesiredServiceEntry>): void {
+  const addrs = new Set<string>();
+  for (const e of backends.values()) addrs.add(e.addr);
+  for (const [ip, ep] of endpoints) {
+    if ((ep.flags & VW_EP_HOST) === 0 && !addrs.has(ip)) endpoints.set(ip, { ...ep, flags: ep.flags | VW_EP_NO_BACKEND });
   }
 }
 
