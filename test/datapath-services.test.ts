@@ -271,7 +271,7 @@ for (const fam of ['v4', 'v6'] as const) {
       expectVerdict('to', frame(P.dns, P.c1, 'UDP', 5353, cp), allow(Rule.REPLY));
     });
 
-    it('VW_EP_NO_BACKEND skips the rule-4 lookup on the receiver’s word: wrongly set on a backend it only denies', () => {
+    it('VW_EP_NO_BACKEND skips the rule-4 lookup (receiver) and the rule-5 one (sender): wrongly set on a backend it only denies', () => {
       const epOf = (party: Party): abi.EndpointValue => ENDPOINTS.find(([p]) => p === party)![1];
       const flagged = (party: Party, fn: () => void): void => {
         dp.putEndpoints([[party, { ...epOf(party), flags: epOf(party).flags | abi.VW_EP_NO_BACKEND }]]);
@@ -288,9 +288,11 @@ for (const fam of ['v4', 'v6'] as const) {
         const cp2 = port();
         expectVerdict('to', frame(P.a2, P.b2, 'TCP', cp2, 8080), drop(Drop.ISOLATED));
         expect(session({ saddr: ip(P.a2), daddr: ip(P.b2), sport: cp2, dport: 8080, protocol: 'TCP' })).toBeUndefined();
-        // rule 5 is not rule 4: the open connection's reply still passes
-        expectVerdict('from', frame(P.b2, P.a2, 'TCP', 8080, cp), allow(Rule.REPLY));
+        // and the open connection's reply: only a backend answers under rule 5 (what the sweep does to
+        // the sessions of a backend that is gone)
+        expectVerdict('from', frame(P.b2, P.a2, 'TCP', 8080, cp), drop(Drop.ISOLATED));
       });
+      expectVerdict('from', frame(P.b2, P.a2, 'TCP', 8080, cp), allow(Rule.REPLY)); // its session is still there
       flagged(P.b1, () => {
         // from_pod: the receiver is the peer
         expectVerdict('from', frame(P.a1, P.b1, 'TCP', port(), 8080), drop(Drop.ISOLATED));

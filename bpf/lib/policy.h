@@ -134,8 +134,8 @@ static __always_inline struct vw_decision vw_decide(const struct vw_endpoint *se
 		if (vw_vrfs_joined(self->vrf_id, peer->vrf_id))
 			return vw_allow(VW_RULE_ROUTER);               /* rule 2 */
 		/* rules 4 and 5, judged for the sender's network */
-		return dir == VW_DIR_FROM_POD ? vw_service_between_pods(pkt, self->vrf_id, peer)
-					      : vw_service_between_pods(pkt, peer->vrf_id, self);
+		return dir == VW_DIR_FROM_POD ? vw_service_between_pods(pkt, self, peer)
+					      : vw_service_between_pods(pkt, peer, self);
 	}
 
 	kind = vw_cidr_kind(peer_addr);

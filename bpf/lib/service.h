@@ -73,10 +73,18 @@ static __always_inline struct vw_decision vw_service_allow(const struct vw_pkt *
 
 /*
  * Two known pods in networks no router joins (rules 1 and 2 said no): the
- * receiver (endpoint `receiver`, the packet's destination) may be a backend of a Service the sender's network may use (rule
+ * receiver may be a backend of a Service the sender's network may use (rule
  * 4), or this may be a reply to such a connection (rule 5).
+ *
+ * VW_EP_NO_BACKEND (no backends entry has the address) spares lookups that
+ * cannot succeed: rule 4 for a receiver that is no backend, and rule 5 for a
+ * sender that is none, since only rule 4 makes sessions whose server is a
+ * pod (rule 3's server is the ClusterIP) and the agent's sweep revokes those
+ * of a backend that is gone (this only closes them at the endpoints write of
+ * the same update instead).
  */
-static __always_inline struct vw_decision vw_service_between_pods(const struct vw_pkt *pkt, __u32 sender_vrf,
+static __always_inline struct vw_decision vw_service_between_pods(const struct vw_pkt *pkt,
+								   const struct vw_endpoint *sender,
 								   const struct vw_endpoint *receiver)
 {
 	switch (vw_l4_class(pkt)) {
@@ -87,11 +95,10 @@ static __always_inline struct vw_decision vw_service_between_pods(const struct v
 	default:
 		break;
 	}
-	/* VW_EP_NO_BACKEND: no backends entry has the receiver's address */
 	if (!(receiver->flags & VW_EP_NO_BACKEND) &&
-	    vw_svc_lookup(&backends, &pkt->dst, pkt->dport, pkt->l4_proto, sender_vrf))
+	    vw_svc_lookup(&backends, &pkt->dst, pkt->dport, pkt->l4_proto, sender->vrf_id))
 		return vw_service_allow(pkt, VW_RULE_SERVICE_BACKEND); /* rule 4 */
-	if (vw_session_reply(pkt))
+	if (!(sender->flags & VW_EP_NO_BACKEND) && vw_session_reply(pkt))
 		return vw_allow(VW_RULE_REPLY); /* rule 5 */
 	return vw_drop(VW_DROP_ISOLATED);
 }
