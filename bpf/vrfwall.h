@@ -351,5 +351,10 @@ enum vw_flow_stat {
 #define VW_FLOWS_MAX 262144
 #define VW_FLOW_RINGBUF_SIZE (512 * 1024) /* bytes, a power of 2 pages */
 #define VW_FLOW_EVENT_INTERVAL_NS 1000000000ULL
+/* The programs wake the agent only when the ring holds a quarter of its
+ * size; otherwise the agent drains it every VW_FLOW_EVENT_POLL_MS (issue 12:
+ * a wake-up costs the packet microseconds). */
+#define VW_FLOW_EVENT_POLL_MS 20
+#define VW_FLOW_RINGBUF_WAKE_BYTES (VW_FLOW_RINGBUF_SIZE / 4)
 
 #endif /* VRFWALL_H */

@@ -86,6 +86,35 @@ describe('flow accounting in the datapath', () => {
     }
   });
 
+  it('events wake the reader only once a quarter of the ring is used; until then its timer drains them', async () => {
+    const mine = new Set<number>();
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    // intervalMs 0: wake-ups only, no timer
+    const handle = n.ringbufOpen(eventsFd, (batch) => {
+      for (const r of abi.splitRingRecords(batch)) {
+        const e = abi.decodeFlowEvent(r);
+        if (e.key.peerAddr === PEER && e.key.peerPort >= 50_000) mine.add(e.key.peerPort);
+      }
+    }, 4096, 0);
+    try {
+      await sleep(50); // whatever earlier tests left in the ring is read now (it was readable when the poll started)
+      const send = (dport: number) =>
+        expect(n.progTestRun(dp.programs.fromPod, probeFrame({ src: SELF, dst: PEER, proto: 17, dport }), 1, ctx(false)).retval).toBe(abi.TcAction.ALLOW);
+      send(50_000);
+      await sleep(150);
+      expect(mine.size, 'a lone new flow does not wake the reader').toBe(0);
+      // enough new flows to fill a quarter of the ring: the one that crosses it wakes the reader, which reads them all
+      const record = abi.FlowLayout.vw_flow_event.size + 8;
+      const count = Math.ceil(abi.VW_FLOW_RINGBUF_WAKE_BYTES / record) + 10;
+      for (let i = 1; i <= count; i++) send(50_000 + i);
+      const t0 = Date.now();
+      while (mine.size < count + 1 && Date.now() - t0 < 1000) await sleep(5);
+      expect(mine.size).toBe(count + 1);
+    } finally {
+      expect(n.ringbufClose(handle)).toBe(true);
+    }
+  });
+
   it('an explain probe is decided but counted nowhere; the decision comes back in cb[2..3]', () => {
     const before = { flows: flowEntries().length, counters: abi.decodeCounters(n.mapDump(dp.maps.counters), n.possibleCpus()) };
     const frame = probeFrame({ src: SELF, dst: OTHER_NET_PEER, proto: 6, dport: 80 });

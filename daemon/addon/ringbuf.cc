@@ -10,6 +10,12 @@
 // bounded slice of each loop turn, and what the ring cannot hold is counted
 // by the programs (flow_stats), not queued here.
 //
+// The programs submit without waking this reader unless the ring is a
+// quarter full (a wake-up is an irq_work on the packet's CPU, microseconds
+// on the packet path; bpf/lib/flow.h), so a uv_timer also drains the ring
+// every `intervalMs` (VW_FLOW_EVENT_POLL_MS): that bounds how late an event
+// can be, and the uv_poll still takes the wake-ups of a filling ring.
+//
 // Records reach JS as [u32 length (host order)][4 zero bytes][payload][zeros
 // to a multiple of 8] each.
 #include <bpf/libbpf.h>
@@ -33,6 +39,7 @@ namespace vw {
 namespace {
 
 constexpr uint32_t kDefaultMaxPerWake = 4096;
+constexpr uint32_t kDefaultIntervalMs = 20;  // VW_FLOW_EVENT_POLL_MS
 constexpr size_t kRecordAlign = 8;
 
 struct Poller {
@@ -41,6 +48,8 @@ struct Poller {
   UniqueFd mapFd;
   ring_buffer* rb = nullptr;
   uv_poll_t* poll = nullptr;
+  uv_timer_t* timer = nullptr;  // nullptr: intervalMs 0, wake-ups only
+  int openHandles = 0;          // freed when the last one is closed
   Napi::FunctionReference callback;
   std::vector<uint8_t> batch;
   uint32_t count = 0;
@@ -63,9 +72,14 @@ int OnSample(void* ctx, void* data, size_t len) {
   return ++p->count >= p->maxPerWake ? -E2BIG : 0;
 }
 
-void FreePoller(uv_handle_t* handle) {
+void FreeHandle(uv_handle_t* handle) {
   auto* p = static_cast<Poller*>(handle->data);
-  delete reinterpret_cast<uv_poll_t*>(handle);
+  if (handle->type == UV_TIMER) {
+    delete reinterpret_cast<uv_timer_t*>(handle);
+  } else {
+    delete reinterpret_cast<uv_poll_t*>(handle);
+  }
+  if (--p->openHandles > 0) return;
   if (p->rb) ring_buffer__free(p->rb);
   delete p;
 }
@@ -76,15 +90,18 @@ void ClosePoller(Poller* p) {
   pollers.erase(p->id);
   p->callback.Reset();
   uv_poll_stop(p->poll);
-  uv_close(reinterpret_cast<uv_handle_t*>(p->poll), FreePoller);
+  uv_close(reinterpret_cast<uv_handle_t*>(p->poll), FreeHandle);
+  if (p->timer) {
+    uv_timer_stop(p->timer);
+    uv_close(reinterpret_cast<uv_handle_t*>(p->timer), FreeHandle);
+  }
 }
 
-void OnPoll(uv_poll_t* handle, int status, int /*events*/) {
-  auto* p = static_cast<Poller*>(handle->data);
+void Drain(Poller* p, bool ok) {
   if (p->closing) return;
   p->batch.clear();
   p->count = 0;
-  if (status == 0) ring_buffer__consume(p->rb);  // -E2BIG when capped: fine
+  if (ok) ring_buffer__consume(p->rb);  // -E2BIG when capped: fine
   if (p->count == 0) return;
 
   Napi::Env env(p->env);
@@ -100,6 +117,10 @@ void OnPoll(uv_poll_t* handle, int status, int /*events*/) {
   }
 }
 
+void OnPoll(uv_poll_t* handle, int status, int /*events*/) { Drain(static_cast<Poller*>(handle->data), status == 0); }
+
+void OnTimer(uv_timer_t* handle) { Drain(static_cast<Poller*>(handle->data), true); }
+
 }  // namespace
 
 Napi::Value RingbufOpen(const Napi::CallbackInfo& info) {
@@ -109,6 +130,7 @@ Napi::Value RingbufOpen(const Napi::CallbackInfo& info) {
   if (!info[1].IsFunction()) args.Fail("onRecords", "must be a function");
   uint32_t maxPerWake = args.Has(2) ? args.U32(2, "maxPerWake") : kDefaultMaxPerWake;
   if (maxPerWake == 0) args.Fail("maxPerWake", "must be at least 1");
+  uint32_t intervalMs = args.Has(3) ? args.U32(3, "intervalMs") : kDefaultIntervalMs;
   RequireBpfFd(env, fd, BpfKind::kMap, "ring_buffer__new", "fd " + std::to_string(fd));
 
   auto* p = new Poller();
@@ -141,11 +163,22 @@ Napi::Value RingbufOpen(const Napi::CallbackInfo& info) {
     delete p;
     ThrowErrno(env, "uv_poll_init", "map fd " + std::to_string(fd), -rc);
   }
+  p->openHandles = 1;
+  if (intervalMs > 0) {
+    p->timer = new uv_timer_t();
+    p->timer->data = p;
+    uv_timer_init(loop, p->timer);  // cannot fail
+    p->openHandles++;
+  }
   rc = uv_poll_start(p->poll, UV_READABLE, OnPoll);
+  if (rc == 0 && p->timer) {
+    rc = uv_timer_start(p->timer, OnTimer, intervalMs, intervalMs);
+    // the uv_poll keeps the loop alive while open, as before; the timer does not
+    if (rc == 0) uv_unref(reinterpret_cast<uv_handle_t*>(p->timer));
+  }
   if (rc != 0) {
-    p->closing = true;
-    uv_close(reinterpret_cast<uv_handle_t*>(p->poll), FreePoller);
-    ThrowErrno(env, "uv_poll_start", "map fd " + std::to_string(fd), -rc);
+    ClosePoller(p);
+    ThrowErrno(env, "uv_poll_start/uv_timer_start", "map fd " + std::to_string(fd), -rc);
   }
   p->callback = Napi::Persistent(info[1].As<Napi::Function>());
   p->id = nextId++;

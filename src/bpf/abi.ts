@@ -626,6 +626,9 @@ export function decodeConfig(buf: Buffer): DatapathConfig {
 export const VW_FLOWS_MAX = 262144;
 export const VW_FLOW_RINGBUF_SIZE = 512 * 1024;
 export const VW_FLOW_EVENT_INTERVAL_NS = 1_000_000_000;
+/** The agent drains the flow_events ring at least this often: the programs wake it only when a quarter full. */
+export const VW_FLOW_EVENT_POLL_MS = 20;
+export const VW_FLOW_RINGBUF_WAKE_BYTES = VW_FLOW_RINGBUF_SIZE / 4;
 /** skb->cb[0] and cb[1] of an explain probe: decided, counted nowhere. */
 export const VW_PROBE_MAGIC = 0x76777072;
 

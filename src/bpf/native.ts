@@ -150,8 +150,9 @@ export interface NativeAddon {
   /** Watch a BPF ring buffer map from the event loop (uv_poll, no thread):
    *  onRecords gets up to maxPerWake (default 4096) records per call, packed
    *  as [u32 len][4 zero bytes][payload][pad to 8] (abi.splitRingRecords).
-   *  Returns a handle for ringbufClose. */
-  ringbufOpen(mapFd: number, onRecords: (records: Buffer, count: number) => void, maxPerWake?: number): number;
+   *  Returns a handle for ringbufClose. Besides the ring's wake-ups (the programs wake it only when it fills, see
+   *  bpf/lib/flow.h) a timer drains it every intervalMs (default 20, VW_FLOW_EVENT_POLL_MS; 0: wake-ups only). */
+  ringbufOpen(mapFd: number, onRecords: (records: Buffer, count: number) => void, maxPerWake?: number, intervalMs?: number): number;
   /** Stop watching; false when the handle was not open. */
   ringbufClose(handle: number): boolean;
 

@@ -1,6 +1,7 @@
 // Reads the datapath's flow statistics into the store:
 // - flow_events (ring buffer): new flows and drops arrive within
-//   milliseconds through a uv_poll on the event loop (daemon/addon/ringbuf.cc);
+//   VW_FLOW_EVENT_POLL_MS (a timer drains the ring; the programs wake the
+//   uv_poll only when it fills) on the event loop (daemon/addon/ringbuf.cc);
 // - flows (LRU hash): a batch dump at most every pollMs, and only when the
 //   datapath's global packet counters (the small `counters` array) moved
 //   since the previous scan: a node at rest costs one tiny dump per poll,
@@ -20,6 +21,7 @@ import {
   FlowLayout,
   FlowMapName,
   FlowStat,
+  VW_FLOW_EVENT_POLL_MS,
   decodeFlow,
   decodeFlowEvent,
   decodeFlowKey,
@@ -109,7 +111,7 @@ export class FlowReader {
       counters = undefined; // no global counters: every poll scans
     }
     this.fds = { flows: open(FlowMapName.flows), events: open(FlowMapName.flowEvents), stats: open(FlowMapName.flowStats), counters };
-    this.ring = this.bpf.ringbufOpen(this.fds.events, (batch) => this.onRecords(batch), this.opts.maxEventsPerWake ?? EVENTS_PER_WAKE);
+    this.ring = this.bpf.ringbufOpen(this.fds.events, (batch) => this.onRecords(batch), this.opts.maxEventsPerWake ?? EVENTS_PER_WAKE, VW_FLOW_EVENT_POLL_MS);
     this.stopped = false;
     this.schedule(this.opts.pollMs);
   }
