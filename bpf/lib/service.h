@@ -63,6 +63,26 @@ static __always_inline struct vw_svc_value *vw_svc_lookup(void *map, const union
 	return bpf_map_lookup_elem(map, &key);
 }
 
+/* May a client of network `client_vrf` use backend addr:port/proto (rule
+ * 4)? The same answer as vw_svc_lookup on `backends` (every caller only asks
+ * whether an entry exists), asked the other way round: only shared Services
+ * have backends entries and nearly all of them are for every network
+ * (VW_SVC_ANY_VRF; per-network ones only when a shared Service is narrowed),
+ * so the entry for every network is probed first. */
+static __always_inline int vw_backend_allows(const union vw_addr *addr, __be16 port, __u8 proto, __u32 client_vrf)
+{
+	struct vw_svc_key key = {};
+
+	__builtin_memcpy(key.addr, addr->b, VW_ADDR_LEN);
+	key.port = port;
+	key.proto = proto;
+	key.client_vrf = VW_SVC_ANY_VRF;
+	if (bpf_map_lookup_elem(&backends, &key))
+		return 1;
+	key.client_vrf = client_vrf;
+	return bpf_map_lookup_elem(&backends, &key) != NULL;
+}
+
 /* Rule 3 or 4 allowed the client's packet: its session, or SESSION_LIMIT. */
 static __always_inline struct vw_decision vw_service_allow(const struct vw_pkt *pkt, __u32 rule)
 {
@@ -96,7 +116,7 @@ static __always_inline struct vw_decision vw_service_between_pods(const struct v
 		break;
 	}
 	if (!(receiver->flags & VW_EP_NO_BACKEND) &&
-	    vw_svc_lookup(&backends, &pkt->dst, pkt->dport, pkt->l4_proto, sender->vrf_id))
+	    vw_backend_allows(&pkt->dst, pkt->dport, pkt->l4_proto, sender->vrf_id))
 		return vw_service_allow(pkt, VW_RULE_SERVICE_BACKEND); /* rule 4 */
 	if (!(sender->flags & VW_EP_NO_BACKEND) && vw_session_reply(pkt))
 		return vw_allow(VW_RULE_REPLY); /* rule 5 */
