@@ -45,9 +45,11 @@ const P = {
   other: { v4: '10.244.2.30', v6: 'fd00:10:244:2::30' }, // remote, B
   unknown: { v4: '10.244.9.99', v6: 'fd00:10:244:9::99' }, // pod CIDR, no endpoint
 } as const;
-/** A shared Service (like kube-dns): every network may use it, so the
- *  programs find it with their second lookup (VW_SVC_ANY_VRF) -- the dearer
- *  case. Its backend is the local pod on a target port. */
+/** A shared Service (like kube-dns): every network may use it, so from_pod
+ *  finds its ClusterIP with the second services lookup (VW_SVC_ANY_VRF) -- the
+ *  dearer case -- and to_pod its backend with the first backends lookup (that
+ *  map is probed for every network first). Its backend is the local pod on a
+ *  target port. */
 const SVC = { vip: '10.96.0.10', port: 53, backendPort: 5353 } as const; // not 8080: the default port of the other frames
 const PORT = { vipClient: 40001, backendClient: 40002 } as const;
 
@@ -480,8 +482,9 @@ export async function runProgTestRun(): Promise<PartResult> {
         `endpoints-map size (${SIZES.map(sizeLabel).join(', ')}) and each state of the \`flows\` map (empty; filled to its max_entries ` +
         `with synthetic flows of the local pod through the addon, count read back) the datapath gets its own pin root and maps filled ` +
         `as the agent fills them plus synthetic endpoints in ${FILLER_VRFS.toLocaleString('en')} networks (endpoints max_entries raised at ` +
-        'load as `--max-endpoints` would) and one shared Service (every network may use it, so both programs need their second ' +
-        'services/backends lookup) whose backend is the local pod. Frames are built with `test/helpers/packets.ts`, map entries with ' +
+        'load as `--max-endpoints` would; endpoint flags as the compile step sets them: `VW_EP_PTP` on the local pod, ' +
+        '`VW_EP_NO_BACKEND` on every address but the backend\'s) and one shared Service (every network may use it, so its ClusterIP ' +
+        'needs the second services lookup) whose backend is the local pod. Frames are built with `test/helpers/packets.ts`, map entries with ' +
         'the `src/bpf/abi.ts` encoders. Before timing, every frame is checked twice: an explain probe must report the expected ' +
         'verdict and allow rule or drop reason, and a real run the expected tc action. ' +
         `Each measurement is one \`progTestRun\` with repeat = ${REPEAT.toLocaleString('en')} (the kernel reports the mean ns per run); ` +
