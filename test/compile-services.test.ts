@@ -346,6 +346,38 @@ describe('compile: services and backends maps', () => {
     expect(clients(open, open.services, '10.96.0.61', 80)).toEqual(['*']);
   });
 
+  it('a node or outside backend on a tunnel port (UDP 4789, 8472, 6081) answers nobody: DNAT would hand the node’s overlay device a forged inner packet', () => {
+    // The attack: a tenant's selector-less Service on UDP, a hand-written
+    // slice naming a node address on flannel's VXLAN port. The pod's packet
+    // to the ClusterIP passes rule 3, kube-proxy DNATs it to the node, and
+    // flannel.1 decapsulates an inner packet whose source nobody checked.
+    const udpSlice = (key: string, service: string, ip: string, port: number) =>
+      slice(key, service, 'IPv4', [{ addresses: [ip], ready: true }], [{ name: '', port, protocol: 'UDP' }]);
+    const d = run(
+      cluster({
+        namespaces: [isolatedNs('iso'), ns('tenant')],
+        services: [
+          svc('tenant/vx', [{ port: 4789, protocol: 'UDP' }], { clusterIPs: ['10.96.0.70'] }),
+          svc('tenant/gnv', [{ port: 53, protocol: 'UDP' }], { clusterIPs: ['10.96.0.71'] }),
+          svc('tenant/out', [{ port: 53, protocol: 'UDP' }], { clusterIPs: ['10.96.0.72'] }),
+          // positive control: a node backend on an ordinary UDP port stays open to everyone (rule 6)
+          svc('tenant/dns', [{ port: 53, protocol: 'UDP' }], { clusterIPs: ['10.96.0.73'] }),
+        ],
+        endpointSlices: [
+          udpSlice('tenant/vx-1', 'vx', '192.168.50.1', 8472),
+          udpSlice('tenant/gnv-1', 'gnv', '192.168.50.1', 6081),
+          udpSlice('tenant/out-1', 'out', '203.0.113.9', 4789),
+          udpSlice('tenant/dns-1', 'dns', '192.168.50.1', 53),
+        ],
+      }),
+    );
+    expect(clients(d, d.services, '10.96.0.73', 53, 'UDP')).toEqual(['*']);
+    expect(clients(d, d.services, '10.96.0.70', 4789, 'UDP')).toEqual([]);
+    expect(clients(d, d.services, '10.96.0.71', 53, 'UDP')).toEqual([]);
+    expect(clients(d, d.services, '10.96.0.72', 53, 'UDP')).toEqual([]);
+    expect(d.serviceAccess.get('tenant/vx')?.problems).toMatchObject({ tunnel_backend: 1 });
+  });
+
   it('backends in several networks: the union of who may reach each, and a problem', () => {
     const s = cluster({
       namespaces: [ns('team')],
