@@ -357,7 +357,7 @@ describe('compile: services and backends maps', () => {
       cluster({
         namespaces: [isolatedNs('iso'), ns('tenant')],
         services: [
-          svc('tenant/vx', [{ port: 4789, protocol: 'UDP' }], { clusterIPs: ['10.96.0.70'] }),
+          svc('tenant/vx', [{ port: 4789, protocol: 'UDP', nodePort: 30789 }], { type: 'NodePort', clusterIPs: ['10.96.0.70'] }),
           svc('tenant/gnv', [{ port: 53, protocol: 'UDP' }], { clusterIPs: ['10.96.0.71'] }),
           svc('tenant/out', [{ port: 53, protocol: 'UDP' }], { clusterIPs: ['10.96.0.72'] }),
           // positive control: a node backend on an ordinary UDP port stays open to everyone (rule 6)
@@ -373,6 +373,7 @@ describe('compile: services and backends maps', () => {
     );
     expect(clients(d, d.services, '10.96.0.73', 53, 'UDP')).toEqual(['*']);
     expect(clients(d, d.services, '10.96.0.70', 4789, 'UDP')).toEqual([]);
+    expect(clients(d, d.services, '::', 30789, 'UDP')).toEqual(['FRONTEND']); // its NodePort: the marker alone
     expect(clients(d, d.services, '10.96.0.71', 53, 'UDP')).toEqual([]);
     expect(clients(d, d.services, '10.96.0.72', 53, 'UDP')).toEqual([]);
     expect(d.serviceAccess.get('tenant/vx')?.problems).toMatchObject({ tunnel_backend: 1 });
