@@ -500,6 +500,23 @@ describe('compile: frontends outside the service ranges', () => {
     expect([...d.cidrs.keys()].some((c) => c.startsWith('203.0.113.'))).toBe(false);
   });
 
+  it('a hostPort on a tunnel port is reported: portmap would DNAT the overlay traffic other nodes send to the node into that pod', () => {
+    const d = run(
+      cluster({
+        namespaces: [ns('tenant')],
+        nodes: { n1: ['192.168.50.1'] },
+        pods: [
+          pod('tenant/tap', ['10.244.1.40'], { node: 'n1', ports: [{ containerPort: 9999, protocol: 'UDP', hostPort: 8472 }] }),
+          pod('tenant/ok', ['10.244.1.41'], { node: 'n1', ports: [{ containerPort: 53, protocol: 'UDP', hostPort: 5353 }] }),
+        ],
+      }),
+    );
+    const texts = problems(d);
+    expect(texts.filter((t) => t.includes('tunnel port'))).toEqual([
+      'Pod tenant/tap: hostPort 8472/UDP is a tunnel port (VXLAN, Geneve): the node’s DNAT would hand this pod the overlay packets other nodes send here, of every network; forbid hostPorts (Pod Security baseline) or this port',
+    ]);
+  });
+
   it('hostPorts: the pod’s reachers at each node address (or its hostIP), a quarantined pod the marker alone; host-network pods none', () => {
     const s = cluster({
       namespaces: [isolatedNs('iso'), isolatedNs('ops')],
