@@ -42,8 +42,11 @@ static __always_inline struct vw_decision vw_from_pod_ip(struct __sk_buff *skb, 
 	struct vw_endpoint *self;
 	__u32 reason;
 
-	/* ND only about the pod itself, whatever its addresses. */
+	/* ND and MLD only about the pod itself, whatever its addresses. */
 	reason = vw_check_nd_from_pod(skb, pkt, port);
+	if (reason)
+		return vw_drop(reason);
+	reason = vw_check_mld_from_pod(skb, pkt, port);
 	if (reason)
 		return vw_drop(reason);
 

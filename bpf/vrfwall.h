@@ -198,6 +198,13 @@ struct vw_svc_key {
  * packet to it is judged like a packet to a ClusterIP: allowed only with an
  * entry for its network or VW_SVC_ANY_VRF, else SERVICE_DENIED. */
 #define VW_SVC_FRONTEND_VRF 0xffffffffU
+
+/* UDP ports an overlay device on a node decapsulates on: a pod's packet to a
+ * non-pod address on one of them is VW_DROP_TUNNEL, and a Service backend on a
+ * node or outside address at one of them answers nobody (the compile step). */
+#define VW_TUNNEL_PORT_VXLAN       4789 /* IANA: Calico, Antrea */
+#define VW_TUNNEL_PORT_VXLAN_LINUX 8472 /* the Linux default: flannel, Cilium */
+#define VW_TUNNEL_PORT_GENEVE      6081 /* Cilium, Antrea, OVN */
 /* addr of a NodePort entry: all zero, "any node address or any address
  * outside the cluster's ranges" (kube-proxy answers NodePorts on every local
  * address, known or not). Used when the destination has no marker of its own. */

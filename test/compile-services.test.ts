@@ -355,6 +355,39 @@ describe('compile: services and backends maps', () => {
     expect(clients(open, open.services, '10.96.0.61', 80)).toEqual(['*']);
   });
 
+  it('a node or outside backend on a tunnel port (UDP 4789, 8472, 6081) answers nobody: DNAT would hand the node’s overlay device a forged inner packet', () => {
+    // The attack: a tenant's selector-less Service on UDP, a hand-written
+    // slice naming a node address on flannel's VXLAN port. The pod's packet
+    // to the ClusterIP passes rule 3, kube-proxy DNATs it to the node, and
+    // flannel.1 decapsulates an inner packet whose source nobody checked.
+    const udpSlice = (key: string, service: string, ip: string, port: number) =>
+      slice(key, service, 'IPv4', [{ addresses: [ip], ready: true }], [{ name: '', port, protocol: 'UDP' }]);
+    const d = run(
+      cluster({
+        namespaces: [isolatedNs('iso'), ns('tenant')],
+        services: [
+          svc('tenant/vx', [{ port: 4789, protocol: 'UDP', nodePort: 30789 }], { type: 'NodePort', clusterIPs: ['10.96.0.70'] }),
+          svc('tenant/gnv', [{ port: 53, protocol: 'UDP' }], { clusterIPs: ['10.96.0.71'] }),
+          svc('tenant/out', [{ port: 53, protocol: 'UDP' }], { clusterIPs: ['10.96.0.72'] }),
+          // positive control: a node backend on an ordinary UDP port stays open to everyone (rule 6)
+          svc('tenant/dns', [{ port: 53, protocol: 'UDP' }], { clusterIPs: ['10.96.0.73'] }),
+        ],
+        endpointSlices: [
+          udpSlice('tenant/vx-1', 'vx', '192.168.50.1', 8472),
+          udpSlice('tenant/gnv-1', 'gnv', '192.168.50.1', 6081),
+          udpSlice('tenant/out-1', 'out', '203.0.113.9', 4789),
+          udpSlice('tenant/dns-1', 'dns', '192.168.50.1', 53),
+        ],
+      }),
+    );
+    expect(clients(d, d.services, '10.96.0.73', 53, 'UDP')).toEqual(['*']);
+    expect(clients(d, d.services, '10.96.0.70', 4789, 'UDP')).toEqual([]);
+    expect(clients(d, d.services, '::', 30789, 'UDP')).toEqual(['FRONTEND']); // its NodePort: the marker alone
+    expect(clients(d, d.services, '10.96.0.71', 53, 'UDP')).toEqual([]);
+    expect(clients(d, d.services, '10.96.0.72', 53, 'UDP')).toEqual([]);
+    expect(d.serviceAccess.get('tenant/vx')?.problems).toMatchObject({ tunnel_backend: 1 });
+  });
+
   it('backends in several networks: the union of who may reach each, and a problem', () => {
     const s = cluster({
       namespaces: [ns('team')],
@@ -474,6 +507,23 @@ describe('compile: frontends outside the service ranges', () => {
     expect(clients(d, '203.0.113.23', 83)).toEqual([]);
     // frontends are not ClusterIPs: no service range for them
     expect([...d.cidrs.keys()].some((c) => c.startsWith('203.0.113.'))).toBe(false);
+  });
+
+  it('a hostPort on a tunnel port is reported: portmap would DNAT the overlay traffic other nodes send to the node into that pod', () => {
+    const d = run(
+      cluster({
+        namespaces: [ns('tenant')],
+        nodes: { n1: ['192.168.50.1'] },
+        pods: [
+          pod('tenant/tap', ['10.244.1.40'], { node: 'n1', ports: [{ containerPort: 9999, protocol: 'UDP', hostPort: 8472 }] }),
+          pod('tenant/ok', ['10.244.1.41'], { node: 'n1', ports: [{ containerPort: 53, protocol: 'UDP', hostPort: 5353 }] }),
+        ],
+      }),
+    );
+    const texts = problems(d);
+    expect(texts.filter((t) => t.includes('tunnel port'))).toEqual([
+      'Pod tenant/tap: hostPort 8472/UDP is a tunnel port (VXLAN, Geneve): the node’s DNAT would hand this pod the overlay packets other nodes send here, of every network; forbid hostPorts (Pod Security baseline) or this port',
+    ]);
   });
 
   it('hostPorts: the pod’s reachers at each node address (or its hostIP), a quarantined pod the marker alone; host-network pods none', () => {

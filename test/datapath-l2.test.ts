@@ -71,6 +71,14 @@ function ndFrame(src: string, dst: string, msg: Buffer, ethSrc = POD_MAC, exts: 
   const c = pk.chain(exts, pk.IpProto.ICMPV6, msg);
   return pk.ethernet({ type: pk.EthType.IPV6, src: ethSrc }, pk.ipv6({ src, dst, nextHeader: c.nextHeader, hopLimit: 255 }, c.payload));
 }
+/** An MLD message as Linux sends it: hop limit 1, Hop-by-Hop header first. */
+const mldFrame = (src: string, dst: string, msg: Buffer, ethSrc = POD_MAC): Buffer => {
+  const c = pk.chain([pk.ext.hopByHop()], pk.IpProto.ICMPV6, msg);
+  return pk.ethernet({ type: pk.EthType.IPV6, src: ethSrc }, pk.ipv6({ src, dst, nextHeader: c.nextHeader, hopLimit: 1 }, c.payload));
+};
+const MLD_QUERY = pk.icmpv6(130, Buffer.alloc(20)); // general query: max delay, reserved, group ::
+const MLD_DONE = pk.icmpv6(132, Buffer.alloc(20));
+const MLD2_REPORT = pk.icmpv6(143, Buffer.alloc(4)); // no records
 const arpFrame = (a: pk.ArpOptions, ethSrc = POD_MAC) => pk.ethernet({ type: pk.EthType.ARP, src: ethSrc }, pk.arp(a));
 const tcpFrame = (ethSrc: string, src = P.a1.v4, dst = P.a2.v4) =>
   pk.ethernet({ type: pk.EthType.IPV4, src: ethSrc }, pk.ipFrame(src, dst).subarray(14));
@@ -166,6 +174,22 @@ describe('from a bridge port (ports entry: the pod’s MAC)', () => {
     for (const src of [POD_LL, NODE_LL, P.a1.v6]) {
       expectVerdict('from', ndFrame(src, 'ff02::1', pk.nd.routerAdvert([slla(POD_MAC)])), drop(Drop.ND_DENIED));
       expectVerdict('from', ndFrame(src, P.a2.v6, pk.nd.redirect(P.a1.v6, P.node.v6)), drop(Drop.ND_DENIED));
+    }
+  });
+
+  it('ND_DENIED: MLD from a link-local source not its own, and MLD queries (only the node queries); its own reports pass', () => {
+    // The bridge floods MLD to every port and to_pod lets MLD in as link
+    // traffic: a pod spoke for the node (or a neighbour) to pods of every
+    // network, and as querier steered the bridge's multicast snooping.
+    expectVerdict('from', mldFrame(POD_LL, 'ff02::16', MLD2_REPORT), allow(Rule.NOT_POD)); // control
+    expectVerdict('from', mldFrame('::', 'ff02::16', MLD2_REPORT), allow(Rule.NOT_POD)); // during DAD (RFC 3810 5.2.13)
+    expectVerdict('from', mldFrame(POD_LL, 'ff02::2', MLD_DONE), allow(Rule.NOT_POD));
+    for (const src of [NODE_LL, OTHER_LL]) {
+      expectVerdict('from', mldFrame(src, 'ff02::16', MLD2_REPORT), drop(Drop.ND_DENIED));
+      expectVerdict('from', mldFrame(src, 'ff02::2', MLD_DONE), drop(Drop.ND_DENIED));
+    }
+    for (const src of [POD_LL, NODE_LL, 'fe80::']) {
+      expectVerdict('from', mldFrame(src, 'ff02::1', MLD_QUERY), drop(Drop.ND_DENIED));
     }
   });
 
@@ -291,6 +315,12 @@ describe('towards a pod', () => {
     expectVerdict('to', ra(), drop(Drop.ND_DENIED), BRIDGE_PORT);
     expectVerdict('to', redirect(), drop(Drop.ND_DENIED), BRIDGE_PORT);
     expectVerdict('to', ndFrame(POD_LL, 'ff02::1', pk.nd.routerAdvert(), OTHER_MAC), drop(Drop.ND_DENIED), BRIDGE_PORT);
+  });
+
+  it('MLD queries only from the node; reports the bridge forwarded still pass', () => {
+    expectVerdict('to', mldFrame(NODE_LL, 'ff02::1', MLD_QUERY, pk.NODE_MAC), allow(Rule.NOT_POD));
+    expectVerdict('to', mldFrame(OTHER_LL, 'ff02::16', MLD2_REPORT, OTHER_MAC), allow(Rule.NOT_POD), BRIDGE_PORT);
+    expectVerdict('to', mldFrame(NODE_LL, 'ff02::1', MLD_QUERY, OTHER_MAC), drop(Drop.ND_DENIED), BRIDGE_PORT);
   });
 
   it('other ND from another port is judged as before (the sender’s from_pod checked it)', () => {

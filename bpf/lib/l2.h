@@ -8,8 +8,10 @@
  *  - neighbour discovery only about its own addresses (solicitation sources,
  *    advertisement targets, and the link-layer address options carry its
  *    MAC), or it redirects its neighbours' IPv6;
- *  - router advertisements and redirects never.
- * Towards a pod, router advertisements and redirects come only from the node.
+ *  - router advertisements, redirects and MLD queries never; MLD reports
+ *    only from its own link-local address (or ::).
+ * Towards a pod, router advertisements, redirects and MLD queries come only
+ * from the node.
  *
  * The pod's MAC is the `ports` entry of its interface (not looked up when the
  * source endpoint carries VW_EP_PTP: see vrfwall.h). Interfaces without one
@@ -180,13 +182,32 @@ static __always_inline __u32 vw_check_nd_from_pod(struct __sk_buff *skb, const s
 	return port ? vw_check_nd_options(skb, opts, pkt->l3_end, port) : VW_DROP_NONE;
 }
 
-/* Towards a pod (to_pod): a router advertisement or redirect must come from
- * the node itself. A frame the bridge forwarded from another port carries
- * that port as ingress interface; one the node sent has none. */
+/* MLD a pod sends (from_pod): reports and dones from its own link-local
+ * address or from :: (RFC 3810 5.2.13), queries never (the node or a router
+ * queries). The bridge floods MLD to every port and to_pod lets it in as
+ * link traffic (vw_classify_nd), so a pod must not speak for the node or a
+ * neighbour there, nor become the querier the bridge's snooping follows.
+ * VW_DROP_NONE also for what is not MLD. */
+static __always_inline __u32 vw_check_mld_from_pod(const struct __sk_buff *skb, const struct vw_pkt *pkt,
+						   const struct vw_port *port)
+{
+	if (!pkt->is_ipv6 || pkt->l4_proto != IPPROTO_ICMPV6 || !pkt->has_l4 || !vw_icmp6_is_mld(pkt->icmp_type))
+		return VW_DROP_NONE;
+	if (pkt->icmp_type == VW_ICMPV6_MLD_QUERY)
+		return VW_DROP_ND_DENIED;
+	if (vw_addr_is_link_local(&pkt->src) && !vw_nd_addr_is_own(skb, &pkt->src, port))
+		return VW_DROP_ND_DENIED;
+	return VW_DROP_NONE;
+}
+
+/* Towards a pod (to_pod): a router advertisement, redirect or MLD query must
+ * come from the node itself. A frame the bridge forwarded from another port
+ * carries that port as ingress interface; one the node sent has none. */
 static __always_inline int vw_is_router_message_from_elsewhere(const struct __sk_buff *skb, const struct vw_pkt *pkt)
 {
 	return pkt->is_ipv6 && pkt->l4_proto == IPPROTO_ICMPV6 && pkt->has_l4 &&
-	       (pkt->icmp_type == VW_ICMPV6_ROUTER_ADVERT || pkt->icmp_type == VW_ICMPV6_REDIRECT) &&
+	       (pkt->icmp_type == VW_ICMPV6_ROUTER_ADVERT || pkt->icmp_type == VW_ICMPV6_REDIRECT ||
+		pkt->icmp_type == VW_ICMPV6_MLD_QUERY) &&
 	       skb->ingress_ifindex != 0;
 }
 

@@ -70,10 +70,7 @@ static __always_inline struct vw_endpoint *vw_source_endpoint_of(struct vw_endpo
 	return NULL;
 }
 
-#define VW_VXLAN_PORT       4789 /* IANA */
-#define VW_VXLAN_LINUX_PORT 8472 /* the Linux default: flannel, Cilium */
-#define VW_GENEVE_PORT      6081
-#define VW_IPPROTO_GRE      47
+#define VW_IPPROTO_GRE 47
 
 /* A tunnel packet: whoever decapsulates it in the node's namespace (a
  * flannel, Calico or Cilium overlay device listens on every node address)
@@ -89,7 +86,8 @@ static __always_inline int vw_is_tunnel(const struct vw_pkt *pkt)
 	case VW_IPPROTO_GRE:
 		return 1;
 	case IPPROTO_UDP:
-		return pkt->has_l4 && (dport == VW_VXLAN_PORT || dport == VW_VXLAN_LINUX_PORT || dport == VW_GENEVE_PORT);
+		return pkt->has_l4 && (dport == VW_TUNNEL_PORT_VXLAN || dport == VW_TUNNEL_PORT_VXLAN_LINUX ||
+				       dport == VW_TUNNEL_PORT_GENEVE);
 	default:
 		return 0;
 	}

@@ -83,6 +83,10 @@ export const VW_PORTS_MAX = 16384;
 export const VW_SVC_ANY_VRF = 0; // client_vrf of a Service entry every network may use
 export const VW_SVC_FRONTEND_VRF = 0xffffffff; // marker: addr:port/proto is a Service frontend outside the service ranges
 export const VW_SVC_NODE_ADDR = '::'; // addr of NodePort entries: any node address or outside address
+/** UDP ports an overlay device on a node decapsulates on (VW_DROP_TUNNEL; backends there answer nobody) */
+export const VW_TUNNEL_PORT_VXLAN = 4789;
+export const VW_TUNNEL_PORT_VXLAN_LINUX = 8472;
+export const VW_TUNNEL_PORT_GENEVE = 6081;
 export const VW_SVC_SHARED = 1 << 0; // a shared Service (kube-system, default/kubernetes, vrfwall.dev/shared)
 export const VW_SVC_ROUTER = 1 << 1; // a router joins the client's network and the backend's
 export const VW_SERVICES_MAX = 65536;

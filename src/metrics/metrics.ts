@@ -171,7 +171,7 @@ export class Metrics {
       name: 'vrfwall_service_problems',
       help:
         'What the last compile reported per Service: foreign_backend (endpoints that are pods of another namespace), ' +
-        'unknown_backend, several_networks, bad_annotation, external_narrowed, frontend_rejected, frontend_conflict, frontend_backend',
+        'unknown_backend, several_networks, bad_annotation, external_narrowed, frontend_rejected, frontend_conflict, frontend_backend, tunnel_backend',
       labelNames: ['service', 'problem'],
       registers,
       collect() {

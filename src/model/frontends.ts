@@ -36,6 +36,7 @@ import {
   type SourceProblem,
 } from './types.js';
 import { canonicalIp } from './ip.js';
+import { isTunnelPort } from './tunnels.js';
 
 /** One address:port/protocol that clients reach a Service (or hostPort) by. */
 export interface FrontendClaim {
@@ -145,6 +146,15 @@ export function claimHostPorts(claims: FrontendClaims, inputs: HostPortInputs, p
       .sort();
     for (const p of published) {
       const hostPort = p.hostPort as number;
+      if (isTunnelPort(hostPort, p.protocol)) {
+        // vrfwall cannot see this: what arrives is from a node (rule 6).
+        problems.push({
+          source,
+          message:
+            `hostPort ${hostPort}/${p.protocol} is a tunnel port (VXLAN, Geneve): the node’s DNAT would hand this pod the ` +
+            'overlay packets other nodes send here, of every network; forbid hostPorts (Pod Security baseline) or this port',
+        });
+      }
       const addrs = p.hostIP !== undefined ? [p.hostIP] : nodeAddrs;
       if (addrs.length === 0) {
         problems.push({

@@ -27,6 +27,9 @@
 // whole port: kube-proxy sends any client to any backend, so the port
 // answers only the networks every such backend allows (fail closed), not the
 // union that pod backends get (their to-pod hook judges each connection).
+//   - a node or outside address on a tunnel port (UDP 4789, 8472, 6081;
+//     tunnels.ts): nobody. The datapath drops a pod's tunnel packets to
+//     such addresses (TUNNEL); kube-proxy's DNAT must not carry them past.
 //   - a quarantined pod, a pod of another namespace, an address in the
 //     cluster ranges that no pod owns: nobody.
 // No backends: no entries (SERVICE_DENIED).
@@ -48,6 +51,7 @@
 // ranges (NodePorts, external and load balancer IPs; frontends.ts).
 import { VW_SVC_ANY_VRF, VW_SVC_NODE_ADDR, VW_SVC_ROUTER, VW_SVC_SHARED } from '../bpf/abi.js';
 import { addClient, anyClient, intersect, isAny, unionInto, writeEntries, type ClientSet } from './clientsets.js';
+import { isTunnelPort, TUNNEL_UDP_PORTS } from './tunnels.js';
 import { claimFrontend, claimHostPorts, claimServiceFrontends, resolveFrontends, type FrontendClaims } from './frontends.js';
 import { clusterRanges, type ClusterRanges } from './ranges.js';
 import { serviceEndpoints, type ServiceEndpoints } from './services.js';
@@ -137,7 +141,7 @@ export function serviceMaps(inputs: ServiceMapInputs): ServiceMaps {
     const sharing = sharingOf(obj, ns);
     for (const p of sharing.problems) report('bad_annotation', p.message);
 
-    const { clientsByPort, networks, foreign, unknown, misnamed, outside, viaFrontend, closedPorts } = judgeBackends(
+    const { clientsByPort, networks, foreign, unknown, misnamed, outside, viaFrontend, viaTunnel, closedPorts } = judgeBackends(
       svc,
       sharing.shared,
       ctx,
@@ -164,6 +168,15 @@ export function serviceMaps(inputs: ServiceMapInputs): ServiceMaps {
           'load balancer IP): the next node would DNAT them again and the pod behind would see the node, so nobody ' +
           'may use the ports that lead there',
         viaFrontend.size,
+      );
+    }
+    if (viaTunnel.size > 0) {
+      report(
+        'tunnel_backend',
+        `endpoints ${[...viaTunnel].sort().join(', ')} are node or outside addresses on a tunnel port (UDP ` +
+          `${[...TUNNEL_UDP_PORTS].join(', ')}): an overlay device there would decapsulate a forged inner packet ` +
+          '(TUNNEL), so nobody may use the ports that lead there',
+        viaTunnel.size,
       );
     }
     if (misnamed.size > 0) {
@@ -243,6 +256,7 @@ function judgeBackends(
   misnamed: Map<string, string>; // ip -> what its targetRef claims
   outside: Set<string>;
   viaFrontend: Set<string>; // "ip:port" of backends that are frontends
+  viaTunnel: Set<string>; // "ip:port" of node or outside backends on a tunnel port
   closedPorts: Set<number>; // indexes of ports with such a backend
 } {
   const r = {
@@ -253,6 +267,7 @@ function judgeBackends(
     misnamed: new Map<string, string>(),
     outside: new Set<string>(),
     viaFrontend: new Set<string>(),
+    viaTunnel: new Set<string>(),
     closedPorts: new Set<number>(),
   };
   svc.ports.forEach((p, index) => {
@@ -287,6 +302,12 @@ function judgeBackends(
         }
         case 'host':
         case 'outside': {
+          if (isTunnelPort(b.port, p.protocol)) {
+            r.viaTunnel.add(b.ip.includes(':') ? `[${b.ip}]:${b.port}` : `${b.ip}:${b.port}`);
+            r.closedPorts.add(index);
+            restrict(new Map());
+            break;
+          }
           if (isFrontend(ctx, b.ip, b.port, p.protocol)) {
             r.viaFrontend.add(b.ip.includes(':') ? `[${b.ip}]:${b.port}` : `${b.ip}:${b.port}`);
             r.closedPorts.add(index);

@@ -219,7 +219,8 @@ export type ServiceProblemKind =
   | 'external_narrowed' // shared, but an outside backend keeps external-deny networks out
   | 'frontend_rejected' // a NodePort/external/LoadBalancer address that cannot be a frontend
   | 'frontend_conflict' // a frontend that another Service or hostPort also claims
-  | 'frontend_backend'; // an endpoint that is itself a frontend (NodePort, hostPort, external/LB IP): its port answers nobody
+  | 'frontend_backend' // an endpoint that is itself a frontend (NodePort, hostPort, external/LB IP): its port answers nobody
+  | 'tunnel_backend'; // a node or outside endpoint on a tunnel port (VXLAN, Geneve): its port answers nobody
 
 /** Who may use a Service, and why (design section 3 rules 3 and 4). A
  *  Service has no network of its own: this is derived from its backends. */

@@ -6,6 +6,10 @@
 // at most `maxEntries` remembered (least recently used forgotten), writes of
 // one Event at most every `minIntervalMs`, a few retries when the API server
 // does not answer, then it is dropped (events are best effort; the log has it).
+// New Events per object are rate-limited as client-go's spam filter does
+// (a burst of 25, then one per 5 minutes): a problem text names what a tenant
+// wrote (an annotation's value), so each edit would otherwise be one more
+// Event from every agent of the cluster.
 //
 // Written as client-go's recorder writes them: created once, then counted up
 // with a strategic merge patch of count, lastTimestamp and message (an
@@ -37,6 +41,15 @@ export interface EventRecorderOptions {
   minIntervalMs?: number;
   maxEntries?: number;
   requestTimeoutMs?: number;
+  /** new Events per object at once, then one per spamRefillMs (defaults 25, 5 min) */
+  spamBurst?: number;
+  spamRefillMs?: number;
+}
+
+/** A token bucket per involved object. */
+interface Bucket {
+  tokens: number;
+  at: number;
 }
 
 interface Entry {
@@ -62,6 +75,9 @@ const MAX_MESSAGE = 1024;
 
 export class EventRecorder {
   private readonly entries = new Map<string, Entry>(); // insertion order = least recently used first
+  private readonly buckets = new Map<string, Bucket>(); // per object; least recently used first
+  private readonly spamBurst: number;
+  private readonly spamRefillMs: number;
   private readonly inflight = new Set<Promise<void>>();
   private readonly component: string;
   private readonly minIntervalMs: number;
@@ -74,6 +90,8 @@ export class EventRecorder {
     this.minIntervalMs = o.minIntervalMs ?? 30_000;
     this.maxEntries = o.maxEntries ?? 512;
     this.requestTimeoutMs = o.requestTimeoutMs ?? 10_000;
+    this.spamBurst = o.spamBurst ?? 25;
+    this.spamRefillMs = o.spamRefillMs ?? 300_000;
   }
 
   /** Record that something happened to an object; returns at once. */
@@ -89,11 +107,33 @@ export class EventRecorder {
       e.last = now;
       e.dirty = true;
     } else {
+      if (!this.allowNew(ref)) {
+        this.o.log.debug({ object: `${ref.kind} ${ref.namespace ?? ''}/${ref.name}`, reason, message: text }, 'event dropped: too many for this object');
+        return;
+      }
       e = { key, ref, type, reason, message: text, count: 1, first: now, last: now, dirty: true, writing: false, lastWrite: 0, failures: 0 };
     }
     this.entries.set(key, e);
     this.evict();
     this.schedule(e);
+  }
+
+  /** May one more Event object be created about `ref`? Takes a token. */
+  private allowNew(ref: ObjectRef): boolean {
+    const key = JSON.stringify([ref.kind, ref.namespace ?? '', ref.name, ref.uid ?? '']);
+    const now = Date.now();
+    const b = this.buckets.get(key) ?? { tokens: this.spamBurst, at: now };
+    this.buckets.delete(key); // re-inserted below: most recently used
+    b.tokens = Math.min(this.spamBurst, b.tokens + (now - b.at) / this.spamRefillMs);
+    b.at = now;
+    const ok = b.tokens >= 1;
+    if (ok) b.tokens--;
+    this.buckets.set(key, b);
+    for (const k of this.buckets.keys()) {
+      if (this.buckets.size <= this.maxEntries) break;
+      this.buckets.delete(k);
+    }
+    return ok;
   }
 
   /** Waits for writes under way and due now (for tests and shutdown). */

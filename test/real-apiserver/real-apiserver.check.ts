@@ -110,17 +110,33 @@ function refused(audit: AuditEvent[]): string[] {
   return forbidden(audit).filter((e) => !startingUp(e)).map((e) => `${e.verb} ${e.requestURI}: ${e.annotations?.['authorization.k8s.io/reason'] ?? ''}`);
 }
 
-/** 403s while a (re)started API server had not loaded its RBAC objects yet (every role "not found", ours too). */
+/** 403s while a (re)started API server had not loaded its RBAC objects yet, which the agent's retry then got. */
 function refusedAtStart(audit: AuditEvent[]): number {
   return forbidden(audit).filter(startingUp).length;
 }
 
 function forbidden(audit: AuditEvent[]): AuditEvent[] {
-  return audit.filter((e) => e.user.username === AGENT_USER && e.stage === 'ResponseComplete' && (e.responseStatus?.code ?? 0) === 403);
+  const complete = audit.filter((e) => e.user.username === AGENT_USER && e.stage === 'ResponseComplete');
+  const code = (e: AuditEvent): number => e.responseStatus?.code ?? 0;
+  const what = (e: AuditEvent): string => `${e.verb} ${e.objectRef?.apiGroup ?? ''}/${e.objectRef?.resource ?? ''}`;
+  return complete
+    .filter((e) => code(e) === 403)
+    .map((e) => ({
+      ...e,
+      // The same request (verb, resource) granted later: the 403 was the server's, not a missing permission.
+      grantedLater: complete.some((l) => what(l) === what(e) && code(l) >= 200 && code(l) < 300 && l.stageTimestamp > e.stageTimestamp),
+    }));
 }
 
-function startingUp(e: AuditEvent): boolean {
-  return (e.annotations?.['authorization.k8s.io/reason'] ?? '').includes(`clusterrole.rbac.authorization.k8s.io "${AGENT_SA.name}" not found`);
+/**
+ * A restarted API server answers before its RBAC informers have synced: with
+ * the role "not found", or with no reason at all (no binding seen yet). Such a
+ * 403 is followed by the same request granted once the agent retries; one for
+ * a permission the ClusterRole lacks never is.
+ */
+function startingUp(e: AuditEvent & { grantedLater?: boolean }): boolean {
+  const reason = e.annotations?.['authorization.k8s.io/reason'] ?? '';
+  return e.grantedLater === true && (reason === '' || reason.includes(`clusterrole.rbac.authorization.k8s.io "${AGENT_SA.name}" not found`));
 }
 
 const KIND_OF: Record<string, string> = {
