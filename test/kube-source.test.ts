@@ -483,13 +483,19 @@ describe('events', () => {
     expect(s.requests('update', 'events')).toBe(0);
   });
 
-  it('an Event that expired meanwhile (patch: 404) is created again', async () => {
+  /** A started source against a fresh server, with one BadAnnotation Event written. */
+  async function withOneEvent() {
     const s = await startServer();
     seed(s);
     const src = makeSource(s);
     await src.start();
     src.recordEvent({ kind: 'Namespace', apiVersion: 'v1', name: 'team-a' }, 'BadAnnotation', 'x');
     await src.flushEvents();
+    return { s, src };
+  }
+
+  it('an Event that expired meanwhile (patch: 404) is created again', async () => {
+    const { s, src } = await withOneEvent();
     const first = s.objects('events', 'default')[0]!;
     s.remove('events', first.metadata.name, 'default');
     src.recordEvent({ kind: 'Namespace', apiVersion: 'v1', name: 'team-a' }, 'BadAnnotation', 'x');
@@ -500,12 +506,7 @@ describe('events', () => {
   });
 
   it('the test API server refuses what the shipped ClusterRole does not grant (a PUT of an Event), as a real one does', async () => {
-    const s = await startServer();
-    seed(s);
-    const src = makeSource(s);
-    await src.start();
-    src.recordEvent({ kind: 'Namespace', apiVersion: 'v1', name: 'team-a' }, 'BadAnnotation', 'x');
-    await src.flushEvents();
+    const { s } = await withOneEvent();
     const ev = s.objects('events', 'default')[0]!;
     const put = await fetch(`${s.url}/api/v1/namespaces/default/events/${ev.metadata.name}`, {
       method: 'PUT',
