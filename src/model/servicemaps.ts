@@ -23,15 +23,15 @@
 //     (another Service's NodePort, external or load balancer IP, a pod's
 //     hostPort): nobody. The next node DNATs it again, masquerades it, and
 //     the pod behind sees the node (rule 6): no hook could judge it.
-// Backends nobody checks on arrival (outside addresses, frontends) limit the
-// whole port: kube-proxy sends any client to any backend, so the port
-// answers only the networks every such backend allows (fail closed), not the
-// union that pod backends get (their to-pod hook judges each connection).
 //   - a node or outside address on a tunnel port (UDP 4789, 8472, 6081;
 //     tunnels.ts): nobody. The datapath drops a pod's tunnel packets to
 //     such addresses (TUNNEL); kube-proxy's DNAT must not carry them past.
 //   - a quarantined pod, a pod of another namespace, an address in the
 //     cluster ranges that no pod owns: nobody.
+// Backends nobody checks on arrival (outside addresses, frontends) limit the
+// whole port: kube-proxy sends any client to any backend, so the port
+// answers only the networks every such backend allows (fail closed), not the
+// union that pod backends get (their to-pod hook judges each connection).
 // No backends: no entries (SERVICE_DENIED).
 //
 // Backends are identified by address: the pod that owns the address in the
