@@ -27,14 +27,12 @@ import * as grpc from '@grpc/grpc-js';
 import { AgentClient, socketOf } from '../src/api/client.js';
 import type { ExplainResponse } from '../src/api/messages.js';
 import { Direction, DropReason, Verdict, decodePort, decodePortKey } from '../src/bpf/abi.js';
-import { native } from '../src/bpf/native.js';
-import { readImage } from '../src/agent/mapsync.js';
 import { NODE_LINK_LOCAL } from '../src/lab/ipam.js';
 import { labDown, labUp } from '../src/lab/lab.js';
 import { agentStatusFile } from '../src/lab/names.js';
 import type { LabState } from '../src/lab/state.js';
 import { POD_BRIDGE } from '../src/lab/wiring-bridge.js';
-import { ROOT, mapPin, podOf, readCounters, readEndpoints, timeUntil } from './helpers/lab.js';
+import { ROOT, podOf, readCounters, readEndpoints, readPinnedMap, timeUntil } from './helpers/lab.js';
 
 const LAB = 'l2sec';
 const INSTANCE = `${LAB}-node1`;
@@ -214,14 +212,7 @@ afterAll(async () => {
 
 describe('--cni bridge: layer 2 from a pod', () => {
   it("the agent holds each local pod's MAC for its bridge port, and explain sends from it", async () => {
-    const bpf = native();
-    const fd = bpf.objGet(mapPin(INSTANCE, 'ports'));
-    let ports: Map<number, string>;
-    try {
-      ports = new Map([...readImage(bpf, fd).values()].map((e) => [decodePortKey(e.key), decodePort(e.value).mac]));
-    } finally {
-      bpf.closeFd(fd);
-    }
+    const ports = new Map(readPinnedMap(INSTANCE, 'ports').map((e) => [decodePortKey(e.key), decodePort(e.value).mac]));
     const local = state.plan.pods.filter((p) => p.hostIf !== undefined);
     const want = new Map(local.map((p) => [Number(ipIn(nodeNetns(), ['-j', 'link', 'show', 'dev', p.hostIf!]).match(/"ifindex":(\d+)/)?.[1]), macOf(p.netns)]));
     expect(ports).toEqual(want);

@@ -17,8 +17,7 @@ import { labDown, labUp } from '../src/lab/lab.js';
 import { isAlive } from '../src/lab/procs.js';
 import { PIN_ROOT, netnsPath } from '../src/lab/names.js';
 import { writeState, type LabState } from '../src/lab/state.js';
-import { ROOT, podOf, readCounters, timeUntil } from './helpers/lab.js';
-import { native } from '../src/bpf/native.js';
+import { ROOT, podOf, readCounters, readPinnedMap, timeUntil } from './helpers/lab.js';
 import * as abi from '../src/bpf/abi.js';
 import { PROBE_SPORT } from '../src/api/packet.js';
 
@@ -254,26 +253,13 @@ describe('the API', () => {
     const from = state.plan.pods.find((p) => !p.hostNetwork && !p.key.startsWith('kube-system/') && p.node === agent.node)!;
     const instance = agent.instance;
     const DNS = '10.96.0.10';
-    const entries = (map: string) => {
-      const n = native();
-      const fd = n.objGet(path.join(PIN_ROOT, instance, 'maps', map));
-      try {
-        return n.mapDump(fd);
-      } finally {
-        n.closeFd(fd);
-      }
-    };
     const ours = () => {
-      const s = entries('sessions');
-      const ks = abi.Layout.vw_session_key.size;
-      const sessions = Array.from({ length: s.count }, (_, i) => abi.decodeSessionKey(s.keys.subarray(i * ks, (i + 1) * ks))).filter(
-        (k) => k.saddr === from.ips.v4 && k.daddr === DNS && k.sport === PROBE_SPORT,
-      );
-      const f = entries('flows');
-      const fs = abi.FlowLayout.vw_flow_key.size;
-      const flowKeys = Array.from({ length: f.count }, (_, i) => abi.decodeFlowKey(f.keys.subarray(i * fs, (i + 1) * fs))).filter(
-        (k) => k.selfAddr === from.ips.v4 && k.peerAddr === DNS && k.selfPort === PROBE_SPORT,
-      );
+      const sessions = readPinnedMap(instance, 'sessions')
+        .map((e) => abi.decodeSessionKey(e.key))
+        .filter((k) => k.saddr === from.ips.v4 && k.daddr === DNS && k.sport === PROBE_SPORT);
+      const flowKeys = readPinnedMap(instance, 'flows')
+        .map((e) => abi.decodeFlowKey(e.key))
+        .filter((k) => k.selfAddr === from.ips.v4 && k.peerAddr === DNS && k.selfPort === PROBE_SPORT);
       return { sessions: sessions.length, flows: flowKeys.length };
     };
     expect(ours()).toEqual({ sessions: 0, flows: 0 });

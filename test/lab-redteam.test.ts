@@ -15,18 +15,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeSvcKey } from '../src/bpf/abi.js';
-import { native } from '../src/bpf/native.js';
 import { labDown, labUp } from '../src/lab/lab.js';
 import { listNft } from '../src/lab/nftables.js';
 import type { LabState } from '../src/lab/state.js';
 import { ensureBuilt } from './helpers/build.js';
-import { mapPin, podOf, timeUntil } from './helpers/lab.js';
+import { podOf, readPinnedMap, tcpFromPod, timeUntil } from './helpers/lab.js';
 
-const run = promisify(execFile);
 const LAB = 'redteam';
 const NODE_PORT = 30180;
 const HOP_VIP = '10.96.7.1';
@@ -59,37 +55,9 @@ function service(key: string, vip: string, o: { selector?: string; nodePort?: nu
   ].join('\n');
 }
 
-/** TCP connections from inside `from`'s netns: the reply (the responder's pod name), or 'timeout'/an error code. */
-async function tcpFrom(from: string, targets: { host: string; port: number }[]): Promise<string[]> {
-  const script = `import net from 'node:net';
-    const one = (t) => new Promise((res) => {
-      let d = ''; const s = net.connect({ host: t.host, port: t.port });
-      const timer = setTimeout(() => { s.destroy(); res('timeout'); }, 1500);
-      s.setEncoding('utf8'); s.on('data', (x) => (d += x));
-      s.on('close', () => { clearTimeout(timer); res(d.trim() || 'closed'); });
-      s.on('error', (e) => { clearTimeout(timer); res(e.code || 'error'); });
-    });
-    const targets = ${JSON.stringify(targets)};
-    console.log(JSON.stringify(await Promise.all(targets.map(async (t) => t.host + ':' + t.port + ' -> ' + (await one(t))))));`;
-  const { stdout } = await run('ip', ['netns', 'exec', podOf(state, from).netns, process.execPath, '--input-type=module', '-e', script], {
-    timeout: 20_000,
-  });
-  return JSON.parse(stdout.trim()) as string[];
-}
-
 /** Addresses with an entry in an agent's services map, read back from the kernel. */
 function serviceAddrs(instance: string): Set<string> {
-  const bpf = native();
-  const fd = bpf.objGet(mapPin(instance, 'services'));
-  try {
-    const info = bpf.mapInfo(fd);
-    const dump = bpf.mapDump(fd);
-    const out = new Set<string>();
-    for (let i = 0; i < dump.count; i++) out.add(decodeSvcKey(dump.keys.subarray(i * info.keySize, (i + 1) * info.keySize)).addr);
-    return out;
-  } finally {
-    bpf.closeFd(fd);
-  }
+  return new Set(readPinnedMap(instance, 'services').map((e) => decodeSvcKey(e.key).addr));
 }
 
 describe('red team: a ClusterIP chained to another Service frontend (lab redteam, 2 nodes)', () => {
@@ -151,13 +119,13 @@ describe('red team: a ClusterIP chained to another Service frontend (lab redteam
     // Positive controls: iso's own pod on node1 uses the NodePort on node2
     // (DNAT and masquerade work end to end), and the attacker's pod uses its
     // own network's Service.
-    expect(await tcpFrom('iso/peer', [{ host: node2, port: NODE_PORT }])).toEqual([`${node2}:${NODE_PORT} -> iso/secret`]);
-    expect(await tcpFrom('default/client', [{ host: WEB_VIP, port: 80 }])).toEqual([`${WEB_VIP}:80 -> default/web`]);
+    expect(await tcpFromPod(state, 'iso/peer', [{ host: node2, port: NODE_PORT }])).toEqual({ [`${node2}:${NODE_PORT}`]: 'iso/secret' });
+    expect(await tcpFromPod(state, 'default/client', [{ host: WEB_VIP, port: 80 }])).toEqual({ [`${WEB_VIP}:80`]: 'default/web' });
     // The attacks: the NodePort itself (denied at the from-pod hook), and the chain.
-    const res = await tcpFrom('default/client', [
+    const res = await tcpFromPod(state, 'default/client', [
       { host: node2, port: NODE_PORT },
       { host: HOP_VIP, port: 80 },
     ]);
-    expect(res).toEqual([`${node2}:${NODE_PORT} -> timeout`, `${HOP_VIP}:80 -> timeout`]);
+    expect(res).toEqual({ [`${node2}:${NODE_PORT}`]: 'timeout', [`${HOP_VIP}:80`]: 'timeout' });
   });
 });

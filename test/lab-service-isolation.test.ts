@@ -20,13 +20,12 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeSvcKey, Direction, DropReason, VW_SVC_FRONTEND_VRF, VW_SVC_NODE_ADDR, Verdict, type SvcKey } from '../src/bpf/abi.js';
-import { native } from '../src/bpf/native.js';
 import { labDown, labUp } from '../src/lab/lab.js';
 import { RUN_ROOT } from '../src/lab/names.js';
 import { listNft } from '../src/lab/nftables.js';
 import type { LabState } from '../src/lab/state.js';
 import { ensureBuilt } from './helpers/build.js';
-import { mapPin, podOf, readCounters, timeUntil } from './helpers/lab.js';
+import { podOf, readCounters, readPinnedMap, tcpFromPod, timeUntil } from './helpers/lab.js';
 
 const run = promisify(execFile);
 const LAB = 'svcsec';
@@ -87,29 +86,7 @@ function endpointSlice(ns: string, name: string, svcName: string, family: 'IPv4'
   ].join('\n');
 }
 
-/**
- * TCP connections from inside `from`'s network namespace, all at once: true
- * when the reply (the responder writes its pod's name) arrived, false on
- * timeout or error. Keys are "host:port".
- */
-async function tcpFrom(from: string, targets: { host: string; port: number }[]): Promise<Record<string, string>> {
-  const script = `import net from 'node:net';
-    const targets = ${JSON.stringify(targets)};
-    const one = (t) => new Promise((res) => {
-      let d = ''; const s = net.connect({ host: t.host, port: t.port });
-      const timer = setTimeout(() => { s.destroy(); res('timeout'); }, 1500);
-      s.setEncoding('utf8'); s.on('data', (x) => (d += x));
-      s.on('close', () => { clearTimeout(timer); res(d.trim() || 'closed'); });
-      s.on('error', (e) => { clearTimeout(timer); res(e.code || 'error'); });
-    });
-    const out = {};
-    await Promise.all(targets.map(async (t) => { out[t.host.includes(':') ? '[' + t.host + ']:' + t.port : t.host + ':' + t.port] = await one(t); }));
-    console.log(JSON.stringify(out));`;
-  const { stdout } = await run('ip', ['netns', 'exec', podOf(state, from).netns, process.execPath, '--input-type=module', '-e', script], {
-    timeout: 20_000,
-  });
-  return JSON.parse(stdout.trim()) as Record<string, string>;
-}
+const tcpFrom = (from: string, targets: { host: string; port: number }[]): Promise<Record<string, string>> => tcpFromPod(state, from, targets);
 
 /** Every address of a lab node, as its agent knows them. */
 function nodeAddrs(name: string): string[] {
@@ -146,17 +123,7 @@ function drops(reason: number, direction: number): bigint {
 
 /** The keys of an agent's services map, read back from the kernel. */
 function serviceKeys(instance: string): SvcKey[] {
-  const bpf = native();
-  const fd = bpf.objGet(mapPin(instance, 'services'));
-  try {
-    const info = bpf.mapInfo(fd);
-    const dump = bpf.mapDump(fd);
-    const out: SvcKey[] = [];
-    for (let i = 0; i < dump.count; i++) out.push(decodeSvcKey(dump.keys.subarray(i * info.keySize, (i + 1) * info.keySize)));
-    return out;
-  } finally {
-    bpf.closeFd(fd);
-  }
+  return readPinnedMap(instance, 'services').map((e) => decodeSvcKey(e.key));
 }
 
 /** Addresses with an entry in an agent's services map. */

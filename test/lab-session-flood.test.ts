@@ -13,12 +13,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DropReason, Layout, MapName, Verdict, decodeSessionKey } from '../src/bpf/abi.js';
-import { native } from '../src/bpf/native.js';
+import { DropReason, MapName, Verdict, decodeSessionKey } from '../src/bpf/abi.js';
 import { labDown, labUp } from '../src/lab/lab.js';
 import { servicesFile } from '../src/lab/names.js';
 import type { LabState } from '../src/lab/state.js';
-import { mapPin, podOf, readCounters } from './helpers/lab.js';
+import { podOf, readCounters, readPinnedMap } from './helpers/lab.js';
 
 const run = promisify(execFile);
 const LAB = 'tflood';
@@ -109,20 +108,12 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<voi
 
 /** Live sessions in the agent's pinned table, by client address. */
 function sessionsBySource(instance: string): Map<string, number> {
-  const bpf = native();
-  const fd = bpf.objGet(mapPin(instance, MapName.sessions));
-  try {
-    const dump = bpf.mapDump(fd);
-    const size = Layout.vw_session_key.size;
-    const out = new Map<string, number>();
-    for (let i = 0; i < dump.count; i++) {
-      const { saddr } = decodeSessionKey(dump.keys.subarray(i * size, (i + 1) * size));
-      out.set(saddr, (out.get(saddr) ?? 0) + 1);
-    }
-    return out;
-  } finally {
-    bpf.closeFd(fd);
+  const out = new Map<string, number>();
+  for (const e of readPinnedMap(instance, MapName.sessions)) {
+    const { saddr } = decodeSessionKey(e.key);
+    out.set(saddr, (out.get(saddr) ?? 0) + 1);
   }
+  return out;
 }
 
 function clusterIP(key: string, family: 4 | 6 = 4): string {

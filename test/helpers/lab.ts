@@ -6,6 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { decodeEndpoint, decodeEndpointKey, decodeCounters, type CounterEntry, type EndpointValue } from '../../src/bpf/abi.js';
 import { native } from '../../src/bpf/native.js';
+import { readImage, type MapEntry } from '../../src/agent/mapsync.js';
 import { PIN_ROOT } from '../../src/lab/names.js';
 import { CELL_FIELDS, type Matrix } from '../../src/lab/protocol.js';
 import { launchAgent, waitAgentsReady, type AgentSpec } from '../../src/lab/agents.js';
@@ -32,22 +33,44 @@ export function mapPin(instance: string, map: string): string {
   return path.join(PIN_ROOT, instance, 'maps', map);
 }
 
-/** The endpoints map of an agent instance, read back from the kernel. */
-export function readEndpoints(instance: string): Map<string, EndpointValue> {
+/** Every entry of one of an agent instance's pinned maps (not per-CPU ones), read back from the kernel. */
+export function readPinnedMap(instance: string, map: string): MapEntry[] {
   const bpf = native();
-  const fd = bpf.objGet(mapPin(instance, 'endpoints'));
+  const fd = bpf.objGet(mapPin(instance, map));
   try {
-    const info = bpf.mapInfo(fd);
-    const dump = bpf.mapDump(fd);
-    const out = new Map<string, EndpointValue>();
-    for (let i = 0; i < dump.count; i++) {
-      const key = dump.keys.subarray(i * info.keySize, (i + 1) * info.keySize);
-      out.set(decodeEndpointKey(key), decodeEndpoint(dump.values.subarray(i * info.valueSize, (i + 1) * info.valueSize)));
-    }
-    return out;
+    return [...readImage(bpf, fd).values()];
   } finally {
     bpf.closeFd(fd);
   }
+}
+
+/** The endpoints map of an agent instance, read back from the kernel. */
+export function readEndpoints(instance: string): Map<string, EndpointValue> {
+  return new Map(readPinnedMap(instance, 'endpoints').map((e) => [decodeEndpointKey(e.key), decodeEndpoint(e.value)]));
+}
+
+/**
+ * TCP connections from inside a pod's netns: per "host:port" ("[v6]:port"),
+ * the reply (the lab responder answers with its pod's name), 'timeout', or an
+ * error code.
+ */
+export async function tcpFromPod(state: LabState, from: string, targets: { host: string; port: number }[]): Promise<Record<string, string>> {
+  const script = `import net from 'node:net';
+    const targets = ${JSON.stringify(targets)};
+    const one = (t) => new Promise((res) => {
+      let d = ''; const s = net.connect({ host: t.host, port: t.port });
+      const timer = setTimeout(() => { s.destroy(); res('timeout'); }, 1500);
+      s.setEncoding('utf8'); s.on('data', (x) => (d += x));
+      s.on('close', () => { clearTimeout(timer); res(d.trim() || 'closed'); });
+      s.on('error', (e) => { clearTimeout(timer); res(e.code || 'error'); });
+    });
+    const out = {};
+    await Promise.all(targets.map(async (t) => { out[t.host.includes(':') ? '[' + t.host + ']:' + t.port : t.host + ':' + t.port] = await one(t); }));
+    console.log(JSON.stringify(out));`;
+  const { stdout } = await run('ip', ['netns', 'exec', podOf(state, from).netns, process.execPath, '--input-type=module', '-e', script], {
+    timeout: 20_000,
+  });
+  return JSON.parse(stdout.trim()) as Record<string, string>;
 }
 
 /** The per-CPU counters of an agent instance, summed over CPUs. */
