@@ -296,16 +296,20 @@ export function decodeVrfPairValue(buf: Buffer): { flags: number } {
 
 // ---- networks -------------------------------------------------------------------
 
-export function encodeNetworkKey(vrfId: number): Buffer {
+/** A map key that is one host-order __u32 (networks: a vrf id; ports: an ifindex). */
+export function encodeU32Key(value: number): Buffer {
   const buf = Buffer.alloc(U32_SIZE);
-  writeU32(buf, vrfId, 0);
+  writeU32(buf, value, 0);
   return buf;
 }
 
-export function decodeNetworkKey(buf: Buffer): number {
-  expectSize(buf, U32_SIZE, 'network key');
+export function decodeU32Key(buf: Buffer): number {
+  expectSize(buf, U32_SIZE, '__u32 key');
   return readU32(buf, 0);
 }
+
+export const encodeNetworkKey = encodeU32Key;
+export const decodeNetworkKey = decodeU32Key;
 
 export function encodeNetwork(net: { flags: number }): Buffer {
   const buf = Buffer.alloc(Layout.vw_network.size);
@@ -385,16 +389,8 @@ export function bytesToMac(buf: Buffer, offset = 0): string {
 }
 
 /** Key of the ports map: the interface's ifindex. */
-export function encodePortKey(ifindex: number): Buffer {
-  const buf = Buffer.alloc(U32_SIZE);
-  writeU32(buf, ifindex, 0);
-  return buf;
-}
-
-export function decodePortKey(buf: Buffer): number {
-  expectSize(buf, U32_SIZE, 'port key');
-  return readU32(buf, 0);
-}
+export const encodePortKey = encodeU32Key;
+export const decodePortKey = decodeU32Key;
 
 export function encodePort(port: { mac: string }): Buffer {
   const buf = Buffer.alloc(Layout.vw_port.size);
