@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as abi from '../src/bpf/abi.js';
 import { native, type NativeAddon } from '../src/bpf/native.js';
 import * as pk from './helpers/packets.js';
-import { CLUSTER_CIDRS, HERE, TEST_PROBE_KEY, TestDatapath, allow, freshPinRoot, type Party } from './helpers/datapath.js';
+import { CLUSTER_CIDRS, HERE, TEST_PROBE_KEY, TestDatapath, allow, freshPinRoot, localEndpoints, type Party } from './helpers/datapath.js';
 
 const { AllowRule: Rule } = abi;
 const P = {
@@ -66,7 +66,7 @@ describe('session owners: counts of past clients fill the table', () => {
     dp.expectVerdict('from', dns(P.a1.v4, 40001), allow(Rule.SERVICE));
     dp.expectVerdict('from', dns(P.c1.v4, 40002), allow(Rule.SERVICE));
     await new Promise((r) => setTimeout(r, 20));
-    const swept = keeper.sweep(new Set([P.a1.v4, P.c1.v4, P.d1.v4]), () => true);
+    const swept = keeper.sweep(localEndpoints([P.a1.v4, P.c1.v4, P.d1.v4]));
     expect(swept.expired).toBe(2);
     expect(n.mapDump(dp.mapFd(abi.MapName.sessions)).count).toBe(0);
     // Positive control: a past client still gets its connection.

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as abi from '../src/bpf/abi.js';
 import { native, type NativeAddon } from '../src/bpf/native.js';
 import * as pk from './helpers/packets.js';
-import { CLUSTER_CIDRS, HERE, TEST_PROBE_KEY, TestDatapath, allow, drop, freshPinRoot, probeCtx, probeDecision, skbCtx, type Party } from './helpers/datapath.js';
+import { CLUSTER_CIDRS, HERE, TEST_PROBE_KEY, TestDatapath, allow, drop, freshPinRoot, localEndpoints, probeCtx, probeDecision, skbCtx, type Party } from './helpers/datapath.js';
 
 const { AllowRule: Rule, DropReason: Drop } = abi;
 const VRF = { A: 10, B: 11, C: 12 } as const;
@@ -362,7 +362,7 @@ describe('the agent’s fair share of the table', () => {
         TEST_PROBE_KEY,
       );
       const locals = new Set([P.a1.v4, P.b2.v4, P.c1.v4, P.a1.v6]);
-      const r = keeper.sweep(locals, () => true);
+      const r = keeper.sweep(localEndpoints([...locals]));
       expect(r.quota).toBe(2); // 8 slots, 4 addresses
       const cfg = abi.decodeConfig(n.mapLookup(small.mapFd('config'), Buffer.alloc(4))!);
       expect(cfg.sessionQuota).toBe(2);

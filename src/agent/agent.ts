@@ -5,7 +5,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
-import { VW_EP_LOCAL } from '../bpf/abi.js';
 import { newProbeKey } from '../bpf/skb.js';
 import { native, type NativeAddon, type TcDirection } from '../bpf/native.js';
 import { compile } from '../model/compile.js';
@@ -81,8 +80,8 @@ export class Agent {
   private sessions: SessionKeeper | undefined;
   /** explain's probe key, new at every start (src/bpf/skb.ts) */
   private readonly probeKey = newProbeKey();
-  /** what the last reconcile wrote, for the session sweeps between reconciles */
-  private sessionView: { local: Set<string>; endpoints: ReadonlyMap<string, unknown> } | undefined;
+  /** the endpoints the last reconcile wrote, for the session sweeps between reconciles */
+  private sweptEndpoints: DesiredState['endpoints'] | undefined;
   private monitor: ChildProcess | undefined;
   private unsubscribe: (() => void) | undefined;
   private lastPlacements = new Map<string, string>();
@@ -186,10 +185,10 @@ export class Agent {
 
   /** Remove expired and no longer allowed sessions; never throws (a timer calls it). */
   private sweepSessions(): SweepResult | undefined {
-    const view = this.sessionView;
-    if (!this.sessions || !view || this.stopped) return undefined;
+    const endpoints = this.sweptEndpoints;
+    if (!this.sessions || !endpoints || this.stopped) return undefined;
     try {
-      const r = this.sessions.sweep(view.local, (addr) => view.endpoints.has(addr));
+      const r = this.sessions.sweep(endpoints);
       this.obs?.sessionsSwept(r);
       if (r.expired + r.revoked > 0) this.log.debug(r, 'sessions swept');
       return r;
@@ -281,9 +280,7 @@ export class Agent {
     const maps = applyPlans(this.bpf, plans);
     this.written = images;
     // A policy change must not leave replies of now-refused connections open.
-    const local = new Set<string>();
-    for (const [addr, ep] of desired.endpoints) if (ep.flags & VW_EP_LOCAL) local.add(addr);
-    this.sessionView = { local, endpoints: desired.endpoints };
+    this.sweptEndpoints = desired.endpoints;
     const prunedSessions = maps.updated + maps.deleted > 0 ? (this.sweepSessions()?.revoked ?? 0) : 0;
 
     const want = new Set<number>();

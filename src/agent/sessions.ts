@@ -21,6 +21,7 @@ import {
   encodeEndpointKey,
   decodeEndpointKey,
   Layout,
+  VW_EP_LOCAL,
   VW_NS_PER_SEC,
   type DatapathConfig,
 } from '../bpf/abi.js';
@@ -108,12 +109,15 @@ export class SessionKeeper {
   /**
    * Remove expired and no longer allowed sessions, forget counts of addresses
    * that are no endpoint any more, and recompute the quota.
-   * `localAddrs`: this node's pod addresses; `isEndpoint`: is an address known.
+   * `endpoints`: what the last reconcile wrote (its local pods' addresses are
+   * holders even without a session).
    */
-  sweep(localAddrs: ReadonlySet<string>, isEndpoint: (addr: string) => boolean): SweepResult {
+  sweep(endpoints: ReadonlyMap<string, { flags: number }>): SweepResult {
     const run = this.bpf.progTestRun(this.gcProgram, GC_FRAME, 1, skbCtx(0));
     const cb = (i: number) => run.ctxOut?.readUInt32LE(SKB_CB_OFF + 4 * i) ?? 0;
-    const holders = new Set(localAddrs);
+    const holders = new Set<string>();
+    for (const [addr, ep] of endpoints) if (ep.flags & VW_EP_LOCAL) holders.add(addr);
+    const isEndpoint = (addr: string): boolean => endpoints.has(addr);
     const dump = this.bpf.mapDump(this.maps.session_owners);
     const keySize = Layout.vw_endpoint_key.size;
     const valueSize = Layout.vw_session_owner.size;

@@ -201,3 +201,8 @@ export class TestDatapath {
     removePins(this.pinRoot);
   }
 }
+
+/** Local pod endpoints as the compile step writes them, for SessionKeeper.sweep. */
+export function localEndpoints(addrs: readonly string[]): Map<string, { flags: number }> {
+  return new Map(addrs.map((a) => [a, { flags: abi.VW_EP_LOCAL }]));
+}
