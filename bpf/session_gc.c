@@ -15,7 +15,8 @@
 #include "lib/common.h"
 #include "maps.h"
 #include "lib/addr.h"
-#include "lib/policy.h"
+#include "lib/endpoint.h"
+#include "lib/service.h"
 #include "lib/session.h"
 
 struct bpf_map;

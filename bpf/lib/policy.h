@@ -10,25 +10,8 @@
 #include "lib/common.h"
 #include "lib/addr.h"
 #include "maps.h"
+#include "lib/endpoint.h"
 #include "lib/service.h"
-
-static __always_inline struct vw_endpoint *vw_lookup_endpoint(const union vw_addr *a)
-{
-	return bpf_map_lookup_elem(&endpoints, a);
-}
-
-/* A pod behind the interface this program runs on. */
-static __always_inline int vw_endpoint_is_here(const struct vw_endpoint *ep, const struct __sk_buff *skb)
-{
-	return ep && (ep->flags & VW_EP_LOCAL) && ep->ifindex == skb->ifindex;
-}
-
-/* Quarantined, or in no network at all (vrf 0 outside a host endpoint):
- * either way it may reach nothing but its node. */
-static __always_inline int vw_endpoint_is_cut_off(const struct vw_endpoint *ep)
-{
-	return (ep->flags & VW_EP_QUARANTINE) || ep->vrf_id == 0;
-}
 
 /* VW_CIDR_POD, VW_CIDR_SERVICE, or 0 outside the cluster's ranges. */
 static __always_inline __u32 vw_cidr_kind(const union vw_addr *a)

@@ -28,6 +28,7 @@
 #include "lib/addr.h"
 #include "lib/parse.h"
 #include "lib/session.h"
+#include "lib/endpoint.h"
 #include "maps.h"
 
 /* What a packet is to the port-based rules. */
@@ -198,7 +199,7 @@ static __always_inline int vw_service_frontend(const struct vw_pkt *pkt, const s
 			return 0;
 		addr = &any_node;
 	}
-	if ((self->flags & VW_EP_QUARANTINE) || self->vrf_id == 0)
+	if (vw_endpoint_is_cut_off(self))
 		*d = vw_drop(VW_DROP_QUARANTINED); /* vrf 0 would match the every-network entries */
 	else if (vw_svc_lookup(&services, addr, pkt->dport, pkt->l4_proto, self->vrf_id))
 		*d = vw_allow(VW_RULE_SERVICE); /* rule 3; replies come from the node or the frontend */
