@@ -22,12 +22,15 @@ import { listNft } from '../src/lab/nftables.js';
 import type { LabState } from '../src/lab/state.js';
 import { ensureBuilt } from './helpers/build.js';
 import { podOf, readPinnedMap, tcpFromPod, timeUntil } from './helpers/lab.js';
+import { ip } from './helpers/netns.js';
+import { receiveIn, sendFrom, vxlanInner } from './helpers/tunnel.js';
 
 const LAB = 'redteam';
 const NODE_PORT = 30180;
 const HOP_VIP = '10.96.7.1';
 const WEB_VIP = '10.96.7.2';
 const PROOF_VIP = '10.96.7.4';
+const TUN_VIP = '10.96.7.5';
 let tmp: string;
 let state: LabState;
 
@@ -80,29 +83,36 @@ describe('red team: a ClusterIP chained to another Service frontend (lab redteam
         service('default/hop', HOP_VIP, {}),
         // Written in the same file as the attacker's slice, to know when an agent compiled it.
         service('default/proof', PROOF_VIP, {}),
+        // The attacker's tunnel Service: UDP 4789 to a node address on flannel's VXLAN port (slice below).
+        `apiVersion: v1\nkind: Service\nmetadata: {name: tun, namespace: default}\nspec: {clusterIP: ${TUN_VIP}, clusterIPs: [${TUN_VIP}], ports: [{name: vx, port: 4789, targetPort: 8472, protocol: UDP}]}\n`,
       ].join('---\n'),
     );
     state = await labUp(tmp, { lab: LAB, nodes: 2, log: () => undefined });
     node2 = state.plan.nodes.find((n) => n.name === 'node2')!.gateway.v4;
     // The attacker's EndpointSlice: its Service leads to node2's NodePort.
-    const slice = (name: string, service: string, ip: string, port: number) =>
+    const slice = (name: string, service: string, ip: string, port: number, portName = 'http', protocol = 'TCP') =>
       [
         'apiVersion: discovery.k8s.io/v1',
         'kind: EndpointSlice',
         `metadata: {name: ${name}, namespace: default, labels: {kubernetes.io/service-name: ${service}}}`,
         'addressType: IPv4',
         `endpoints: [{addresses: ["${ip}"], conditions: {ready: true}}]`,
-        `ports: [{name: http, port: ${port}, protocol: TCP}]`,
+        `ports: [{name: ${portName}, port: ${port}, protocol: ${protocol}}]`,
         '',
       ].join('\n');
+    const node1Addr = state.plan.nodes.find((n) => n.name === 'node1')!.gateway.v4;
     fs.writeFileSync(
       path.join(tmp, 'slice.yaml'),
-      [slice('hop-1', 'hop', node2, NODE_PORT), slice('proof-1', 'proof', podOf(state, 'default/web').ips.v4, 80)].join('---\n'),
+      [
+        slice('hop-1', 'hop', node2, NODE_PORT),
+        slice('tun-1', 'tun', node1Addr, 8472, 'vx', 'UDP'),
+        slice('proof-1', 'proof', podOf(state, 'default/web').ips.v4, 80),
+      ].join('---\n'),
     );
     // node1's kube-proxy programs the hop (the attacker's pod is there).
     const node1 = state.plan.nodes.find((n) => n.name === 'node1')!;
     const deadline = Date.now() + 15_000;
-    while (!(await listNft(node1.netns)).includes(`ip daddr ${HOP_VIP} `)) {
+    while (!(await listNft(node1.netns)).includes(`ip daddr ${HOP_VIP} `) || !(await listNft(node1.netns)).includes(`ip daddr ${TUN_VIP} `)) {
       if (Date.now() > deadline) throw new Error('kube-proxy of node1 did not program default/hop');
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -127,5 +137,33 @@ describe('red team: a ClusterIP chained to another Service frontend (lab redteam
       { host: HOP_VIP, port: 80 },
     ]);
     expect(res).toEqual({ [`${node2}:${NODE_PORT}`]: 'timeout', [`${HOP_VIP}:80`]: 'timeout' });
+  });
+
+  it('a pod cannot carry a tunnel packet through a Service to a node\'s overlay port, where the node would unwrap a forged source', async () => {
+    const node1 = state.plan.nodes.find((n) => n.name === 'node1')!;
+    const peer = podOf(state, 'iso/peer');
+    const secret = podOf(state, 'iso/secret');
+    const client = podOf(state, 'default/client');
+    ip(['-n', node1.netns, 'link', 'add', 'tred-vx', 'type', 'vxlan', 'id', '42', 'dstport', '8472']);
+    try {
+      ip(['-n', node1.netns, 'link', 'set', 'tred-vx', 'up']);
+      const vxMac = (JSON.parse(ip(['-n', node1.netns, '-j', 'link', 'show', 'tred-vx'])) as { address: string }[])[0]!.address;
+      // The packet: VXLAN to node1's overlay device, inside it iso/secret's address to iso/peer.
+      const packet = vxlanInner(vxMac, secret.ips.v4, peer.ips.v4);
+      // Positive control: sent by the node itself to its own port, iso/peer gets it with iso/secret's source.
+      const fromNode = receiveIn(peer.netns, 3000);
+      sendFrom(node1.netns, node1.gateway.v4, 8472, packet);
+      expect(await fromNode).toBe(secret.ips.v4);
+      // The default network's pod: straight to the port is TUNNEL at its from_pod ...
+      const direct = receiveIn(peer.netns, 1500);
+      sendFrom(client.netns, node1.gateway.v4, 8472, packet);
+      expect(await direct).toBe('');
+      // ... and through its own Service, whose backend is that port, kube-proxy's DNAT must not carry it there.
+      const viaService = receiveIn(peer.netns, 1500);
+      sendFrom(client.netns, TUN_VIP, 4789, packet);
+      expect(await viaService).toBe('');
+    } finally {
+      ip(['-n', node1.netns, 'link', 'del', 'tred-vx']);
+    }
   });
 });
