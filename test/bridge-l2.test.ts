@@ -327,6 +327,29 @@ describe('--cni bridge: layer 2 from a pod', () => {
     expect(counter(Direction.FROM_POD, Verdict.DROPPED, DropReason.ND_DENIED) - fromPod).toBeGreaterThanOrEqual(4n);
     expect(counter(Direction.TO_POD, Verdict.DROPPED, DropReason.ND_DENIED) - toPod).toBeGreaterThanOrEqual(2n * BigInt(receivers.length));
   });
+  it("MLD queries from a pod, posing as the node or as itself, reach no pod; the node's do", async () => {
+    const attacker = pod('attacker');
+    const receivers = [pod('victim'), pod('bystander')];
+    const node = nodeNetns();
+    const [bridge] = JSON.parse(ipIn(node, ['-j', '-6', 'addr', 'show', 'dev', POD_BRIDGE, 'scope', 'link'])) as { addr_info: { local?: string }[] }[];
+    const nodeLL = bridge?.addr_info.map((a) => a.local).find((a) => a !== undefined && a !== NODE_LINK_LOCAL);
+    if (nodeLL === undefined) throw new Error(`${POD_BRIDGE} has no link-local address of its own`);
+    const queries = () => receivers.map((p) => snmp6(p.netns, 'Icmp6InGroupMembQueries'));
+    const fromPod = counter(Direction.FROM_POD, Verdict.DROPPED, DropReason.ND_DENIED);
+
+    // Positive control: the node's query arrives at every pod.
+    const before = queries();
+    await frames(node, ['mld-query', POD_BRIDGE, nodeLL]).done;
+    await timeUntil(() => queries().every((n, i) => n > before[i]!), 3000, "the node's MLD query reached the pods");
+    // The attacker's, posing as the node's fe80::1 and from its own link-local address: none arrives.
+    const after = queries();
+    await frames(attacker.netns, ['mld-query', 'eth0', NODE_LINK_LOCAL]).done;
+    await frames(attacker.netns, ['mld-query', 'eth0', linkLocalOf(attacker.netns)]).done;
+    await sleep(300);
+    expect(queries(), 'MLD queries received by victim and bystander').toEqual(after);
+    expect(counter(Direction.FROM_POD, Verdict.DROPPED, DropReason.ND_DENIED) - fromPod).toBeGreaterThanOrEqual(4n);
+  });
+
   it("a bridge port that is no pod, sending with a pod's MAC, does not move that pod in the agent", async () => {
     const victim = pod('victim');
     const bystander = pod('bystander');

@@ -11,10 +11,13 @@ from scapy.all import (
     ARP,
     ICMPv6ND_NA,
     ICMPv6ND_RA,
+    ICMPv6MLQuery,
     ICMPv6NDOptDstLLAddr,
     ICMPv6NDOptPrefixInfo,
     ICMPv6NDOptSrcLLAddr,
     IPv6,
+    IPv6ExtHdrHopByHop,
+    RouterAlert,
     Ether,
     conf,
     get_if_hwaddr,
@@ -49,6 +52,18 @@ def ra(src, prefix, lifetime, mine):
     )
 
 
+def mld_query(src, mine):
+    """MLDv1 general query to all nodes, as a querier sends it (hop limit 1,
+    router alert): every listener answers, and a snooping bridge follows the
+    querier."""
+    return (
+        Ether(src=mine, dst=ALL_NODES_MAC)
+        / IPv6(src=src, dst=ALL_NODES, hlim=1)
+        / IPv6ExtHdrHopByHop(options=[RouterAlert()])
+        / ICMPv6MLQuery(mrd=1000)
+    )
+
+
 def main():
     cmd, iface, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     mine = get_if_hwaddr(iface)
@@ -77,6 +92,10 @@ def main():
         src, prefix, lifetime = args[0], args[1], int(args[2])
         for _ in range(2):
             sock.send(ra(src, prefix, lifetime, mine))
+    elif cmd == 'mld-query':
+        # mld-query SRC
+        for _ in range(2):
+            sock.send(mld_query(args[0], mine))
     else:
         raise SystemExit(f'unknown command {cmd}')
     sock.close()
