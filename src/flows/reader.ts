@@ -2,7 +2,7 @@
 // - flow_events (ring buffer): new flows and drops arrive within
 //   VW_FLOW_EVENT_POLL_MS (a timer drains the ring; the programs wake the
 //   uv_poll only when it fills) on the event loop (daemon/addon/ringbuf.cc);
-// - flows (LRU hash): a batch dump at most every pollMs, and only when the
+// - flows (an open-addressed table of slots, key inside): a batch dump at most every pollMs, and only when the
 //   datapath's global packet counters (the small `counters` array) moved
 //   since the previous scan: a node at rest costs one tiny dump per poll,
 //   not a dump of up to 65,536 flow entries. Only entries whose last_ns moved
@@ -22,6 +22,7 @@ import {
   FlowMapName,
   FlowStat,
   VW_FLOW_EVENT_POLL_MS,
+  VW_FLOW_EVENT_TICK_SHIFT,
   decodeFlow,
   decodeFlowEvent,
   decodeFlowKey,
@@ -68,6 +69,8 @@ export interface ReaderStats {
  *  and coarse BPF timestamps run up to one tick (4 ms at HZ=250) behind. Keep it >= 1 tick. */
 const SCAN_OVERLAP_NS = 10_000_000n;
 const LAST_NS_OFFSET = FlowLayout.vw_flow.fields.last_ns;
+const FIRST_NS_OFFSET = FlowLayout.vw_flow.fields.first_ns;
+const KEY_OFFSET = FlowLayout.vw_flow.fields.key;
 const LITTLE_ENDIAN = os.endianness() === 'LE';
 /** Entries decoded between two yields to the event loop. */
 const SCAN_SLICE = 2000;
@@ -244,10 +247,9 @@ export class FlowReader {
     const since = this.lastScanNs;
     const dump = this.bpf.mapDump(this.fds.flows);
     this.clock.sync();
-    const keySize = FlowLayout.vw_flow_key.size;
     const valueSize = FlowLayout.vw_flow.size;
     const dir = this.directory();
-    this.lastCount = dump.count;
+    let held = 0;
     for (let i = 0; i < dump.count; i++) {
       if (i > 0 && i % SCAN_SLICE === 0) {
         busy += performance.now() - sliceAt;
@@ -256,15 +258,19 @@ export class FlowReader {
         if (!this.fds) return;
       }
       const vOff = i * valueSize;
+      const firstNs = LITTLE_ENDIAN ? dump.values.readBigUInt64LE(vOff + FIRST_NS_OFFSET) : dump.values.readBigUInt64BE(vOff + FIRST_NS_OFFSET);
+      if (firstNs === 0n) continue; // an empty slot
+      held++;
       const lastNs = LITTLE_ENDIAN ? dump.values.readBigUInt64LE(vOff + LAST_NS_OFFSET) : dump.values.readBigUInt64BE(vOff + LAST_NS_OFFSET);
       if (lastNs < since) continue;
-      const keyBytes = dump.keys.subarray(i * keySize, (i + 1) * keySize);
+      const keyBytes = dump.values.subarray(vOff + KEY_OFFSET, vOff + KEY_OFFSET + FlowLayout.vw_flow_key.size);
       const id = flowId(keyBytes);
       const value = decodeFlow(dump.values, vOff);
       const prev = this.store.get(id);
       if (prev && prev.lastSeenMs === this.clock.wallMs(value.lastNs) && sameCounts(prev, value)) continue;
       this.store.put(flowFromKernel(id, this.keyOf(keyBytes), value, dir, this.opts.node, this.clock));
     }
+    this.lastCount = held;
     this.lastScanNs = startNs > SCAN_OVERLAP_NS ? startNs - SCAN_OVERLAP_NS : 0n;
     this.counts.scans++;
     this.counts.lastScanMs = performance.now() - t0;
@@ -283,7 +289,8 @@ function eventValue(ev: FlowEvent): FlowValue {
   return {
     firstNs: ev.tsNs,
     lastNs: ev.tsNs,
-    eventNs: ev.tsNs,
+    eventTick: Number((ev.tsNs >> BigInt(VW_FLOW_EVENT_TICK_SHIFT)) & 0xffffffffn),
+    cache: 0n,
     packets: one(ev.dir, 1n),
     bytes: one(ev.dir, BigInt(ev.len)),
     drops: one(ev.dir, dropped ? 1n : 0n),
