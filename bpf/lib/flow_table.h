@@ -27,12 +27,13 @@
 #include "lib/common.h"
 #include "maps.h"
 
-#define VW_FLOW_KEY_WORDS (sizeof(struct vw_flow_key) / sizeof(__u32))
+/* 44 bytes: five 64-bit words and a 32-bit one */
+#define VW_FLOW_KEY_WORDS64 5
 #define VW_FLOW_INDEX_MASK (VW_FLOWS_MAX - 1)
-#define VW_GOLDEN32 0x9e3779b1U
+#define VW_GOLDEN64 0x9e3779b97f4a7c15ULL
 
 _Static_assert((VW_FLOWS_MAX & (VW_FLOWS_MAX - 1)) == 0, "VW_FLOWS_MAX must be a power of 2");
-_Static_assert(sizeof(struct vw_flow_key) % sizeof(__u32) == 0, "the flow key hashes as 32-bit words");
+_Static_assert(sizeof(struct vw_flow_key) == VW_FLOW_KEY_WORDS64 * 8 + 4, "the flow key hashes as 64-bit words and one 32-bit word");
 _Static_assert(sizeof(struct vw_flow) == 128, "a flow slot is two cache lines");
 
 /* What the flow table knows about the packet in hand: worked out once and
@@ -49,33 +50,35 @@ struct vw_flow_ctx {
 	__u8 pad;
 };
 
-/* Word-wise multiply-xor over the key, then a murmur3 finaliser. */
+/* Multiply-xor over the key's five 64-bit words and its last 32 bits, then
+ * the murmur3 64-bit finaliser; the seed makes every step depend on a value
+ * the pod does not know. */
 static __always_inline __u32 vw_flow_hash(const struct vw_flow_key *key, __u32 seed)
 {
-	const __u32 *w = (const __u32 *)key;
-	__u32 h = seed ^ VW_GOLDEN32;
+	const __u64 *w = (const __u64 *)key;
+	__u64 h = ((__u64)seed << 32 | seed) ^ VW_GOLDEN64;
 	int i;
 
 #pragma unroll
-	for (i = 0; i < (int)VW_FLOW_KEY_WORDS; i++)
-		h = (h ^ w[i]) * VW_GOLDEN32;
-	h ^= h >> 16;
-	h *= 0x85ebca6bU;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35U;
-	h ^= h >> 16;
-	return h;
+	for (i = 0; i < VW_FLOW_KEY_WORDS64; i++)
+		h = (h ^ w[i]) * VW_GOLDEN64;
+	h = (h ^ ((const __u32 *)key)[VW_FLOW_KEY_WORDS64 * 2]) * VW_GOLDEN64;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return (__u32)h;
 }
 
 static __always_inline int vw_flow_key_equal(const struct vw_flow_key *a, const struct vw_flow_key *b)
 {
-	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
-	__u32 diff = 0;
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+	__u64 diff = 0;
 	int i;
 
 #pragma unroll
-	for (i = 0; i < (int)VW_FLOW_KEY_WORDS; i++)
+	for (i = 0; i < VW_FLOW_KEY_WORDS64; i++)
 		diff |= x[i] ^ y[i];
+	diff |= ((const __u32 *)a)[VW_FLOW_KEY_WORDS64 * 2] ^ ((const __u32 *)b)[VW_FLOW_KEY_WORDS64 * 2];
 	return diff == 0;
 }
 
