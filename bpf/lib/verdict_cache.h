@@ -16,10 +16,14 @@
  *   TCP without SYN, FIN or RST (those open and close sessions), UDP, SCTP
  *   but INIT, never a fragment; ICMP, ND, ARP, malformed frames and explain's
  *   probes always take the full path;
- * - a decision that rests on a session (rules 3-5) is TIMED: it serves only
- *   within the tick it was made in (268 ms), so the full path refreshes the
- *   session and sees its expiry; one that rests on no session (NO_SESSION,
- *   SESSION_LIMIT: a session may appear or a slot free up) is never cached.
+ * - a decision that rests on a session (rules 3-5, and ISOLATED, which
+ *   between pods also means "no session makes this a reply") is TIMED: it
+ *   serves only within the tick it was made in (268 ms), so the full path
+ *   refreshes the session and sees its expiry, and a session made on another
+ *   interface is seen within a tick; NO_SESSION and SESSION_LIMIT (a session
+ *   may appear or a slot free up at any time) are never cached;
+ * - a packet that may make or end a session (TCP SYN, FIN, RST, SCTP INIT)
+ *   clears its slot's word: the other direction's decision may rest on it.
  * from_pod caches only for interfaces without a `ports` entry: on a bridge
  * port every frame's source MAC is checked, and the MAC is not in the key.
  */
@@ -52,6 +56,16 @@ static __always_inline int vw_pkt_cacheable(const struct vw_pkt *pkt)
 	}
 }
 
+/* TCP SYN, FIN or RST, SCTP INIT: a packet that may make or end a session. */
+static __always_inline int vw_pkt_opens_or_closes(const struct vw_pkt *pkt)
+{
+	if (!pkt->has_l4)
+		return 0;
+	if (pkt->l4_proto == IPPROTO_TCP)
+		return (pkt->tcp_flags & (VW_TCP_SYN | VW_TCP_FIN | VW_TCP_RST)) != 0;
+	return pkt->l4_proto == IPPROTO_SCTP && pkt->sctp_chunk == VW_SCTP_CHUNK_INIT;
+}
+
 /* The cache entry for a decision (VW_CACHE_*), 0 when it may not be cached. */
 static __always_inline __u32 vw_cache_entry_of(struct vw_decision d)
 {
@@ -73,6 +87,8 @@ static __always_inline __u32 vw_cache_entry_of(struct vw_decision d)
 	}
 	switch (d.code) {
 	case VW_DROP_ISOLATED:
+		/* between pods it is also "no session made this a reply" */
+		return e | VW_CACHE_DROPPED | VW_CACHE_TIMED;
 	case VW_DROP_QUARANTINED:
 	case VW_DROP_UNKNOWN_ENDPOINT:
 	case VW_DROP_SPOOFED:
@@ -126,9 +142,17 @@ static __always_inline void vw_cache_store(const struct vw_flow_ctx *fc, const s
 	__u32 e = vw_cache_entry_of(d), other = dir == VW_DIR_FROM_POD ? VW_DIR_TO_POD : VW_DIR_FROM_POD;
 	__u64 w, keep = 0, head = vw_cache_head(fc), fresh;
 
-	if (!f || !e || !fc->cacheable || fc->epoch == 0 || dir >= VW_DIR__MAX || !vw_pkt_cacheable(pkt))
+	if (!f || pkt->probe || dir >= VW_DIR__MAX)
 		return;
 	w = *(volatile __u64 *)&f->cache;
+	if (vw_pkt_opens_or_closes(pkt)) {
+		/* it may have made or ended a session: nothing cached holds */
+		if (w)
+			*(volatile __u64 *)&f->cache = 0;
+		return;
+	}
+	if (!e || !fc->cacheable || fc->epoch == 0 || !vw_pkt_cacheable(pkt))
+		return;
 	if ((w & VW_CACHE_HEAD_MASK) == head && !(e & VW_CACHE_TIMED))
 		keep = w & ((__u64)VW_CACHE_ENTRY_MASK << (VW_CACHE_ENTRY_BIT + 8 * other));
 	fresh = head | keep | ((__u64)e << (VW_CACHE_ENTRY_BIT + 8 * dir));
