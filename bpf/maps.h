@@ -124,6 +124,7 @@ struct {
 	__uint(max_entries, VW_FLOWS_MAX);
 	__type(key, __u32);
 	__type(value, struct vw_flow);
+	__uint(map_flags, BPF_F_MMAPABLE); /* the agent reads it in place */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } flows SEC(".maps");
 

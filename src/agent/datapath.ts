@@ -49,6 +49,7 @@ function required(table: Record<string, number>, name: string, file: string): nu
 }
 
 const BPF_MAP_TYPE_ARRAY = 2;
+const BPF_F_MMAPABLE = 1 << 10;
 
 /** A flows map pinned by an older agent (the LRU hash before the open-addressed
  *  table) cannot be reused: unpin it so the load makes a new one. Flows are
@@ -60,7 +61,7 @@ function dropStaleFlowTable(bpf: NativeAddon, mapsDir: string): void {
   const fd = bpf.objGet(pin);
   try {
     const info = bpf.mapInfo(fd);
-    if (info.type === BPF_MAP_TYPE_ARRAY && info.valueSize === FlowLayout.vw_flow.size && info.maxEntries === VW_FLOWS_MAX) return;
+    if (info.type === BPF_MAP_TYPE_ARRAY && info.flags & BPF_F_MMAPABLE && info.valueSize === FlowLayout.vw_flow.size && info.maxEntries === VW_FLOWS_MAX) return;
   } finally {
     bpf.closeFd(fd);
   }
