@@ -30,12 +30,7 @@ const ctx = (probe: boolean): Buffer => (probe ? probeCtx() : skbCtx(HERE));
 
 function flowEntries(): { key: abi.FlowKey; value: abi.FlowValue }[] {
   const d = n.mapDump(flowsFd);
-  const ks = abi.FlowLayout.vw_flow_key.size;
-  const vs = abi.FlowLayout.vw_flow.size;
-  return Array.from({ length: d.count }, (_, i) => ({
-    key: abi.decodeFlowKey(d.keys.subarray(i * ks, (i + 1) * ks)),
-    value: abi.decodeFlow(d.values, i * vs),
-  }));
+  return abi.decodeFlowTable(d.values, d.count).map(({ key, value }) => ({ key, value }));
 }
 
 beforeAll(() => {

@@ -258,7 +258,10 @@ describe('the API', () => {
         .map((e) => abi.decodeSessionKey(e.key))
         .filter((k) => k.saddr === from.ips.v4 && k.daddr === DNS && k.sport === PROBE_SPORT);
       const flowKeys = readPinnedMap(instance, 'flows')
-        .map((e) => abi.decodeFlowKey(e.key))
+        .flatMap((e) => {
+          const slot = abi.decodeFlowSlot(e.value);
+          return slot ? [abi.decodeFlowKey(slot.keyBytes)] : [];
+        })
         .filter((k) => k.selfAddr === from.ips.v4 && k.peerAddr === DNS && k.selfPort === PROBE_SPORT);
       return { sessions: sessions.length, flows: flowKeys.length };
     };

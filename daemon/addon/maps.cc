@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 #include <vector>
+#include <sys/mman.h>
 
 #include "args.h"
 #include "errors.h"
@@ -288,6 +289,25 @@ Napi::Value MapDump(const Napi::CallbackInfo& info) {
   out.Set("keys", CopyOut(env, keys, count * m.keySize));
   out.Set("values", CopyOut(env, values, count * m.valueSize));
   return out;
+}
+
+// The whole value area of a BPF_F_MMAPABLE array, read-only and shared with
+// the kernel: the agent reads the flow table in place instead of copying it
+// out with batch lookups (32 MiB took 180-420 ms that way). Unmapped when the
+// ArrayBuffer is collected.
+Napi::Value MapMmap(const Napi::CallbackInfo& info) {
+  Args args(info, "mapMmap");
+  Napi::Env env = info.Env();
+  MapMeta m = GetMapMeta(env, args.Fd(0, "fd"));
+  if (m.info.type != BPF_MAP_TYPE_ARRAY || !(m.info.map_flags & BPF_F_MMAPABLE))
+    ThrowType(env, "mapMmap: " + m.what + " is not a BPF_F_MMAPABLE array");
+  size_t bytes = static_cast<size_t>(m.info.value_size) * m.info.max_entries;
+  void* addr = mmap(nullptr, bytes, PROT_READ, MAP_SHARED, m.fd, 0);
+  if (addr == MAP_FAILED) ThrowErrno(env, "mmap", m.what, errno);
+  return Napi::ArrayBuffer::New(env, addr, bytes, [](Napi::Env, void* data, size_t* len) {
+    munmap(data, *len);
+    delete len;
+  }, new size_t(bytes));
 }
 
 }  // namespace vw

@@ -21,6 +21,7 @@ import ipaddr from 'ipaddr.js';
 import { InterfaceDiscovery, applyNeighbours, canonicalIp, type Discovered } from './discovery.js';
 import { desiredImages, type MapImages } from './images.js';
 import { applyPlans, planDiff, planSync } from './mapsync.js';
+import { VerdictEpoch } from './verdict-epoch.js';
 import { DEFAULT_SESSION_SETTINGS, SessionKeeper, type SessionSettings, type SweepResult } from './sessions.js';
 import { writeJsonAtomic } from '../util/files.js';
 import { Observability, type ObservabilityConfig } from '../api/observability.js';
@@ -78,6 +79,7 @@ export class Agent {
   private timer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sessions: SessionKeeper | undefined;
+  private epoch: VerdictEpoch | undefined;
   /** explain's probe key, new at every start (src/bpf/skb.ts) */
   private readonly probeKey = newProbeKey();
   /** the endpoints the last reconcile wrote, for the session sweeps between reconciles */
@@ -138,7 +140,9 @@ export class Agent {
     };
     this.dp = loadDatapath(this.bpf, this.config.bpfDir, this.paths, sizes);
     // Timeouts and quota are in the config map before any program is attached.
-    this.sessions = new SessionKeeper(this.bpf, this.dp.maps, this.dp.sessionGc, this.config.sessions ?? DEFAULT_SESSION_SETTINGS, this.probeKey);
+    this.epoch = new VerdictEpoch(this.bpf, this.dp.maps.cache_ctl);
+    this.epoch.init();
+    this.sessions = new SessionKeeper(this.bpf, this.dp.maps, this.dp.sessionGc, this.config.sessions ?? DEFAULT_SESSION_SETTINGS, this.probeKey, this.epoch);
     const spare = (dir: TcDirection): number =>
       loadSpareProgram(this.bpf, this.config.bpfDir, this.paths, dir === 'ingress' ? 'fromPod' : 'toPod', sizes);
     this.attacher = new Attacher(this.bpf, this.paths.links, this.dp.programs, this.log, this.config.attachMode, spare);
@@ -279,6 +283,8 @@ export class Agent {
     ];
     const maps = applyPlans(this.bpf, plans);
     this.written = images;
+    // Decisions cached under the old maps are retired before the next packet.
+    if (maps.updated + maps.deleted > 0) this.epoch?.retireAll();
     // A policy change must not leave replies of now-refused connections open.
     this.sweptEndpoints = desired.endpoints;
     const prunedSessions = maps.updated + maps.deleted > 0 ? (this.sweepSessions()?.revoked ?? 0) : 0;
