@@ -126,7 +126,7 @@ async function main(): Promise<void> {
   console.error(`bench: wrote ${OUT_JSON} and ${OUT_MD}`);
   for (const t of results.targets) {
     const m = t.measured === null ? '—' : `${Math.round(t.measured * 100) / 100} ${t.unit}`;
-    console.error(`  ${t.met === null ? 'n/a   ' : t.met ? 'met   ' : 'MISSED'} ${t.id} ${t.description}: ${m} (target ${t.target})`);
+    console.error(`  ${t.met === null ? (t.reportOnly ? 'report' : 'n/a   ') : t.met ? 'met   ' : 'MISSED'} ${t.id} ${t.description}: ${m} (target ${t.target})`);
   }
   if (ac.signal.aborted) process.exitCode = 130;
 }

@@ -17,6 +17,7 @@ import { labDown, labUp } from '../src/lab/lab.js';
 import type { PlannedPod } from '../src/lab/plan.js';
 import { BENCH_BPF, LAB_PLAIN, LAB_VRFWALL, PIN_BASE, PREFIX, QUICK, pinRoot } from './lib/env.js';
 import type { PartResult, Table, Target } from './lib/report.js';
+import { flowStatsOf } from './lib/flowtable.js';
 import { perfHot, perfRecordCpu, type HotSymbol } from './lib/perf.js';
 import { NFT_TABLE, SYNTHETIC_CIDR, ipsetNames, ipsetRules, iptablesPerPod, nftSetsAndMaps, podSet, type RulePod } from './lib/rules.js';
 import { fmt, round, sample, type Sample } from './lib/stats.js';
@@ -209,19 +210,12 @@ async function isolationProbe(v: LabView, dir: string): Promise<number> {
   return delta(c1, c2, v.receivers.map((r) => r.hostIf), 'tx');
 }
 
-/** flow_stats of a lab agent's datapath, summed over CPUs, indexed by abi.FlowStat. */
+/** flow_stats of a lab agent's datapath (pinned by the agent), summed over CPUs, indexed by abi.FlowStat. */
 function flowStats(instance: string): number[] {
   const n = native();
   const fd = n.objGet(path.join(PIN_BASE, instance, 'maps', abi.FlowMapName.flowStats));
   try {
-    const d = n.mapDump(fd);
-    const cpus = n.possibleCpus();
-    const out = new Array<number>(abi.FLOW_STAT_COUNT).fill(0);
-    for (let i = 0; i < d.count; i++) {
-      const slot = d.keys.readUInt32LE(i * 4);
-      for (let c = 0; c < cpus; c++) out[slot]! += Number(d.values.readBigUInt64LE((i * cpus + c) * 8));
-    }
-    return out;
+    return flowStatsOf(n, fd);
   } finally {
     n.closeFd(fd);
   }
