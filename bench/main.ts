@@ -3,7 +3,8 @@
 //
 // BENCH_QUICK=1   every part briefly (iteration; numbers indicative only)
 // BENCH_PROGRUN_ROUNDS / _REPEAT / _FIRST, BENCH_TRAFFIC_ROUNDS / _WINDOW_MS,
-// BENCH_TRAFFIC_EXTRA=1: see bench/progrun.ts and bench/traffic.ts
+// BENCH_TRAFFIC_EXTRA=1, BENCH_FLOWS_FILL=datapath|addon: see bench/progrun.ts,
+// bench/traffic.ts and bench/lib/flowtable.ts
 // BENCH_PARTS=a,b only these parts (progrun, traffic, controlplane, flowapi);
 //                 the other parts keep their entries from the previous results.json
 // BENCH_RENDER=1  run nothing: write RESULTS.md again from results.json and
