@@ -570,7 +570,7 @@ export async function runTraffic(signal: AbortSignal): Promise<PartResult> {
       'The UDP flow is one-way (the receivers drop it), so conntrack keeps every packet in state NEW and the rule sets are ' +
         'evaluated for each packet, as for the first packet of every connection in real traffic.',
       `Workload (a) makes ${tuples(wa).toLocaleString('en')} 5-tuples, each crossing two vrfwall hooks (from_pod at the sender, to_pod at ` +
-        `the receiver); workload (b) ${tuples(wb).toLocaleString('en')}, whose flow entries stay in the table and in the CPU caches.`,
+        `the receiver); workload (b) ${tuples(wb).toLocaleString('en')}: a working set of flow entries small enough to stay in the CPU caches.`,
       'vrfwall holds only the lab\'s endpoints here; part 1 shows how its per-packet cost depends on the number of endpoints.',
     );
     if (!EXTRA) notes.push('The iptables 100-pod and iptables + ipset rule sets of issue 6 run with `BENCH_TRAFFIC_EXTRA=1`.');
@@ -587,7 +587,7 @@ export async function runTraffic(signal: AbortSignal): Promise<PartResult> {
           (w) =>
             `${w.label}: source port counting up over ${span(w.sports)} values (\`dinc\`) and destination port ` +
             (span(w.dports) > 1 ? `random over ${span(w.dports)} (\`drnd\`)` : `fixed (${w.dports[0]})`) +
-            `, ${SENDERS} senders × ${RECEIVERS} receivers × ${span(w.sports)} × ${span(w.dports)} = ${tuples(w).toLocaleString('en')} distinct 5-tuples sent round robin`,
+            `, ${SENDERS} senders × ${RECEIVERS} receivers × ${span(w.sports)} × ${span(w.dports)} = ${tuples(w).toLocaleString('en')} distinct 5-tuples`,
         ).join('; ') +
         '. Delivered = tx packets of the receivers\' node-side veths (what left the node towards the pods, after any drop); a tc program ' +
         '(`bench/bpf/sink.bpf.c`) drops the UDP inside the receiving pods so their stacks cost nothing. Rule sets (`bench/lib/rules.ts`) ' +
