@@ -389,7 +389,7 @@ enum vw_flow_stat {
  * skb->cb on its own side of the veth must not be able to hide its traffic. */
 #define VW_PROBE_MAGIC 0x76777072U /* "vwpr" */
 
-#define VW_FLOWS_MAX 262144 /* slots; a power of 2 (the index is hash & (max - 1)) */
+#define VW_FLOWS_MAX 524288 /* slots; a power of 2 (the index is hash & (max - 1)) */
 #define VW_FLOW_PROBES 8    /* slots a key may live in */
 #define VW_FLOW_RINGBUF_SIZE (512 * 1024) /* bytes, a power of 2 pages */
 #define VW_FLOW_EVENT_INTERVAL_NS 1000000000ULL

@@ -12,7 +12,7 @@ import * as abi from '../src/bpf/abi.js';
 import { SKB_INGRESS_IFINDEX_OFF } from '../src/bpf/skb.js';
 import { native, type NativeAddon } from '../src/bpf/native.js';
 import * as pk from './helpers/packets.js';
-import { CLUSTER_CIDRS, HERE, TestDatapath, allow, drop, freshPinRoot, skbCtx, slotName, type Dir, type Party, type Want } from './helpers/datapath.js';
+import { CLUSTER_CIDRS, HERE, TestDatapath, flowTable, allow, drop, freshPinRoot, skbCtx, slotName, type Dir, type Party, type Want } from './helpers/datapath.js';
 
 const { AllowRule: Rule, DropReason: Drop } = abi;
 
@@ -235,8 +235,7 @@ describe('from a bridge port (ports entry: the pod’s MAC)', () => {
 
 /** The flow keys in the flows map (what the agent would report). */
 const flowKeys = (): abi.FlowKey[] => {
-  const d = n.mapDump(dp.mapFd(abi.FlowMapName.flows));
-  return abi.decodeFlowTable(d.values, d.count).map((e) => e.key);
+  return flowTable(n, dp.mapFd(abi.FlowMapName.flows)).map((e) => e.key);
 };
 const setA1Flags = (flags: number) => dp.putEndpoints([[P.a1, { vrfId: VRF_A, flags, ifindex: HERE }]]);
 
@@ -262,8 +261,7 @@ describe('VW_EP_PTP: the ports lookup is skipped only on the source endpoint’s
     // A frame the MAC check drops is recorded as it was then: no addresses, no ports.
     const early = abi.encodeFlowKey({ selfAddr: '::', peerAddr: '::', ifindex: HERE, selfPort: 0, peerPort: 0, ethertype: pk.EthType.IPV4, proto: 0 });
     const earlyDrops = () => {
-      const d = n.mapDump(dp.mapFd(abi.FlowMapName.flows));
-      const v = abi.decodeFlowTable(d.values, d.count).find((e) => e.keyBytes.equals(early));
+      const v = flowTable(n, dp.mapFd(abi.FlowMapName.flows)).find((e) => e.keyBytes.equals(early));
       return v ? v.value.drops[abi.Direction.FROM_POD] : 0n;
     };
     // control: with the pod's MAC it gets as far as the source check, and its flow has the addresses

@@ -39,9 +39,18 @@ function flowsFd(maps: Record<string, number>): number {
 export function flowOccupancy(n: NativeAddon, maps: Record<string, number>): FlowOccupancy {
   const fd = flowsFd(maps);
   const info = n.mapInfo(fd);
-  const d = n.mapDump(fd);
-  const entries = info.valueSize === abi.FlowLayout.vw_flow.size ? abi.decodeFlowTable(d.values, d.count).length : d.count;
-  return { entries, capacity: info.maxEntries };
+  if (info.valueSize !== abi.FlowLayout.vw_flow.size) return { entries: n.mapDump(fd).count, capacity: info.maxEntries };
+  // read in place, as the agent does: a dump would copy 64 MiB
+  const mapping = n.mapMmap(fd);
+  try {
+    const t = Buffer.from(mapping);
+    const size = abi.FlowLayout.vw_flow.size;
+    let entries = 0;
+    for (let i = 0; i < info.maxEntries; i++) if (t.readBigUInt64LE(i * size + abi.FlowLayout.vw_flow.fields.first_ns) !== 0n) entries++;
+    return { entries, capacity: info.maxEntries };
+  } finally {
+    n.mapUnmap(mapping);
+  }
 }
 
 export type FlowFill = 'datapath' | 'addon';

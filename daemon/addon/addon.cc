@@ -50,6 +50,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Add<MapDeleteBatch>(env, exports, "mapDeleteBatch");
   Add<MapDump>(env, exports, "mapDump");
   Add<MapMmap>(env, exports, "mapMmap");
+  Add<MapUnmap>(env, exports, "mapUnmap");
 
   Add<TcxAttach>(env, exports, "tcxAttach");
   Add<LinkUpdate>(env, exports, "linkUpdate");

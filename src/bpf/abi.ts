@@ -646,7 +646,7 @@ export function decodeCacheCtl(buf: Buffer): CacheCtl {
 // ---- flows (issue 5): flows, flow_events, flow_stats ------------------------------
 
 /** Slots of the flows table (an open-addressed BPF array; a power of 2). */
-export const VW_FLOWS_MAX = 262144;
+export const VW_FLOWS_MAX = 524288;
 export const VW_FLOW_PROBES = 8;
 export const VW_FLOW_EVENT_TICK_SHIFT = 20;
 /** The verdict cache's tick: a decision that rests on a session serves this long at most. */

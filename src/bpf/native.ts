@@ -120,6 +120,8 @@ export interface NativeAddon {
   mapDump(fd: number): MapDump;
   /** The values of a BPF_F_MMAPABLE array, mapped read-only and shared with the kernel (unmapped when collected). */
   mapMmap(fd: number): ArrayBuffer;
+  /** Unmap a mapping from mapMmap now (it is detached: nothing reads through it after). */
+  mapUnmap(mapping: ArrayBuffer): void;
 
   /** tcx link (kernel 6.6+); returns the link fd. Default position: 'last' (the kernel's). */
   tcxAttach(progFd: number, ifindex: number, dir: TcDirection, where?: TcxPosition): number;

@@ -84,8 +84,8 @@ const FORCED_SCAN_MS = 30_000;
 
 export class FlowReader {
   private fds: { flows: number; events: number; stats: number; counters: number | undefined } | undefined;
-  /** the flows table, mapped (host-endian u64 words: the same machine wrote them) */
-  private table: { bytes: Buffer; words: BigUint64Array } | undefined;
+  /** the flows table, mapped by scans in progress (unmapped when each ends, or by stop) */
+  private readonly mappings = new Set<ArrayBuffer>();
   private ring: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** the counters map's values at the last scan: unchanged = no packet since */
@@ -115,8 +115,6 @@ export class FlowReader {
       counters = undefined; // no global counters: every poll scans
     }
     this.fds = { flows: open(FlowMapName.flows), events: open(FlowMapName.flowEvents), stats: open(FlowMapName.flowStats), counters };
-    const mapped = this.bpf.mapMmap(this.fds.flows);
-    this.table = { bytes: Buffer.from(mapped), words: new BigUint64Array(mapped) };
     this.ring = this.bpf.ringbufOpen(this.fds.events, (batch) => this.onRecords(batch), this.opts.maxEventsPerWake ?? EVENTS_PER_WAKE, VW_FLOW_EVENT_POLL_MS);
     this.stopped = false;
     this.schedule(this.opts.pollMs);
@@ -163,7 +161,8 @@ export class FlowReader {
     this.ring = undefined;
     for (const fd of Object.values(this.fds ?? {})) if (fd !== undefined) this.bpf.closeFd(fd);
     this.fds = undefined;
-    this.table = undefined; // unmapped when collected
+    for (const m of this.mappings) this.bpf.mapUnmap(m);
+    this.mappings.clear();
   }
 
   stats(): ReaderStats {
@@ -243,7 +242,21 @@ export class FlowReader {
    *  scan, yielding to the event loop every SCAN_SLICE of them so API calls
    *  are answered in between even when every entry changed (a flood). */
   async scan(): Promise<void> {
-    if (!this.fds || !this.table) return;
+    if (!this.fds) return;
+    // Mapped for the scan only: between scans the table's pages are not in this process's RSS.
+    const mapping = this.bpf.mapMmap(this.fds.flows);
+    this.mappings.add(mapping);
+    try {
+      await this.scanTable(mapping);
+    } finally {
+      if (this.mappings.delete(mapping)) this.bpf.mapUnmap(mapping);
+    }
+  }
+
+  /** The slots are host-endian (the same machine wrote them): read as u64 words. */
+  private async scanTable(mapping: ArrayBuffer): Promise<void> {
+    const bytes = Buffer.from(mapping);
+    const words = new BigUint64Array(mapping);
     const t0 = performance.now();
     let busy = 0;
     let sliceAt = t0;
@@ -251,7 +264,6 @@ export class FlowReader {
     this.lastFullScanAt = Date.now();
     const since = this.lastScanNs;
     this.clock.sync();
-    const { bytes, words } = this.table;
     const slotWords = FlowLayout.vw_flow.size / 8;
     const slots = bytes.length / FlowLayout.vw_flow.size;
     const dir = this.directory();
@@ -266,7 +278,7 @@ export class FlowReader {
         busy += performance.now() - sliceAt;
         await new Promise((r) => setImmediate(r));
         sliceAt = performance.now();
-        if (!this.fds || !this.table) return;
+        if (!this.mappings.has(mapping)) return; // stopped meanwhile: unmapped
       }
       // a copy: the kernel goes on writing the slot
       const slot = Buffer.from(bytes.subarray(i * FlowLayout.vw_flow.size, (i + 1) * FlowLayout.vw_flow.size));

@@ -9,6 +9,7 @@ import * as abi from '../../src/bpf/abi.js';
 import { probeDecision, skbCtx } from '../../src/bpf/skb.js';
 
 export { probeDecision, skbCtx };
+export { flowTable } from './flowtable.js';
 import type { LoadedObject, NativeAddon } from '../../src/bpf/native.js';
 import { ensureBpffs, removePins } from '../../src/agent/bpffs.js';
 import { ROOT } from './lab.js';
