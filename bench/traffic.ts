@@ -26,7 +26,7 @@ import type { PlannedPod } from '../src/lab/plan.js';
 import { BENCH_BPF, LAB_PLAIN, LAB_VRFWALL, PIN_BASE, PREFIX, QUICK, envInt, pinRoot } from './lib/env.js';
 import type { PartResult, Table, Target } from './lib/report.js';
 import { flowStatsOf } from './lib/flowtable.js';
-import { perfHot, perfRecordCpu, type HotSymbol } from './lib/perf.js';
+import { perfHot, perfLeafCallers, perfRecordCpu, type HotSymbol, type LeafCallers } from './lib/perf.js';
 import { NFT_TABLE, SYNTHETIC_CIDR, ipsetNames, ipsetRules, iptablesPerPod, nftSetsAndMaps, podSet, type RulePod } from './lib/rules.js';
 import { fmt, round, sample, type Sample } from './lib/stats.js';
 import { CLK_TCK, cpuTimes, inNetns, killAndWait, run, sleep } from './lib/sys.js';
@@ -293,6 +293,8 @@ interface Profile {
   delivered: number;
   /** busy ns of the sender core over the window (perf's own cost included) */
   busyNs: number;
+  /** skb_copy_bits (what bpf_skb_load_bytes copies with) by the BPF program that called it */
+  skbCopyBits: LeafCallers;
   /** over the profiled window, from the agent's flow_stats (vrfwall lab only) */
   flowsNew?: number;
   events?: number;
@@ -313,6 +315,7 @@ async function profileWindow(v: LabView, config: string, w: Workload, dir: strin
     const cpu2 = cpuTimes(SENDER_CPU);
     const s2 = v.instance ? flowStats(v.instance) : undefined;
     const hot = await perfHot(rec, 60);
+    const skbCopyBits = await perfLeafCallers(rec.file, 'skb_copy_bits', /^bpf_prog_/);
     const d = (i: number): number | undefined => (s1 && s2 ? s2[i]! - s1[i]! : undefined);
     return {
       config,
@@ -320,6 +323,7 @@ async function profileWindow(v: LabView, config: string, w: Workload, dir: strin
       hot,
       delivered: delta(c1, c2, v.receivers.map((r) => r.hostIf), 'tx'),
       busyNs: ((cpu2.busy - cpu1.busy) / CLK_TCK) * 1e9,
+      skbCopyBits,
       flowsNew: d(abi.FlowStat.FLOWS_NEW),
       events: d(abi.FlowStat.EVENTS),
       eventsLost: d(abi.FlowStat.EVENTS_LOST),
@@ -714,6 +718,25 @@ export async function runTraffic(signal: AbortSignal): Promise<PartResult> {
         ]),
       });
     }
+    if (profs.size > 0) {
+      const ps = profiled.filter((p) => profs.has(p.key)).map((p) => ({ p, prof: profs.get(p.key)! }));
+      tables.push({
+        title:
+          'Who calls skb_copy_bits (the copy behind bpf_skb_load_bytes) in the profiled windows: its self samples by the nearest ' +
+          'JIT-ed BPF program in the call chain (perf script); `bpf_prog_*_sink` is the receivers\' sink (bench/bpf/sink.bpf.c, ' +
+          'which reads the IP protocol byte with bpf_skb_load_bytes in every configuration)',
+        columns: ['profile', 'skb_copy_bits samples', 'of all samples', 'by caller'],
+        rows: ps.map(({ p, prof }) => [
+          `${p.config === 'none' ? 'no enforcement' : 'vrfwall'}, workload ${p.w.id}`,
+          prof.skbCopyBits.samples,
+          `${round(share(prof.hot, /^skb_copy_bits$/), 1)} %`,
+          Object.entries(prof.skbCopyBits.by)
+            .sort((x, y) => y[1] - x[1])
+            .map(([k, v]) => `${k}: ${v}`)
+            .join('; ') || '—',
+        ]),
+      });
+    }
     const vwProfs = WORKLOADS.filter((w) => profs.get(w.id)?.flowsNew !== undefined);
     if (vwProfs.length > 0) {
       tables.push({
@@ -818,7 +841,8 @@ export async function runTraffic(signal: AbortSignal): Promise<PartResult> {
         `measurement whose epoch moved is redone (at most ${MAX_REDO} times); after the configuration the epoch is set above both the value ` +
         'found and the current one. After the rounds, one more window per profile (perf on the sender core): vrfwall with each workload, ' +
         'and no enforcement with workload (b) right after, to compare where the core\'s time goes; ns per delivered packet of a symbol = ' +
-        'its share × the core\'s busy time ÷ delivered packets in that window.',
+        'its share × the core\'s busy time ÷ delivered packets in that window; the samples in skb_copy_bits are attributed to the ' +
+        'nearest JIT-ed BPF program in their call chain (`perf script`).',
       tables,
       targets,
       notes,
