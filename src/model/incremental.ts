@@ -430,11 +430,12 @@ export class IncrementalCompiler {
       for (const s of this.svcByNet.get(net) ?? []) w.services.add(s);
     }
     if (reachChanged) w.allHostPorts = true;
-    const idsChanged = !sameRecord(old.allocation.ids, allocation.ids);
-    if (idsChanged || !sameSet(old.externalDenied, externalDenied)) for (const s of this.unchecked) w.services.add(s);
-    if (idsChanged) {
-      // Access names networks by id; a removed network's id is named no more.
-      for (const k of this.svcResults.keys()) w.services.add(k);
+    // Outside backends are reachable from every network that may go outside:
+    // any new or removed network, any changed external setting. (The ids a
+    // Service's access names otherwise are its backend networks and their
+    // router peers: the reach signature above.)
+    if (!sameRecord(old.allocation.ids, allocation.ids) || !sameSet(old.externalDenied, externalDenied)) {
+      for (const s of this.unchecked) w.services.add(s);
     }
   }
 
