@@ -21,11 +21,13 @@ import type {
   PodObject,
   PortMacs,
   ServiceObject,
+  ServicePort,
   VirtualNetworkObject,
   VirtualNetworkRouterObject,
   VrfAllocation,
 } from '../src/model/types.js';
 import { emptyAllocation } from '../src/model/vrf.js';
+import { buildDirectory, Directory } from '../src/flows/directory.js';
 import { changedObjects } from '../src/sources/changes.js';
 import { emptyClusterState } from '../src/sources/source.js';
 
@@ -161,7 +163,7 @@ function service(g: Gen, key: string): ServiceObject {
   const headless = type === 'ClusterIP' && g.chance(0.1);
   const a: Record<string, string> = {};
   if (g.chance(0.4)) a[SHARED_ANNOTATION] = g.pick(['true', 'true', 'false', 'perhaps']);
-  const ports = [{ name: 'web', protocol: 'TCP' as const, port: 80, targetPort: g.pick<number | string>([8080, 'http', 8080, 'nope']), ...(type !== 'ClusterIP' ? { nodePort: g.pick([30080, 30081]) } : {}) }];
+  const ports: ServicePort[] = [{ name: 'web', protocol: 'TCP' as const, port: 80, targetPort: g.pick<number | string>([8080, 'http', 8080, 'nope']), ...(type !== 'ClusterIP' ? { nodePort: g.pick([30080, 30081]) } : {}) }];
   if (g.chance(0.4)) ports.push({ name: 'dns', protocol: 'UDP' as const, port: 53, targetPort: g.pick<number | string>(['dns', 53, 4789]) });
   return {
     kind: 'Service',
@@ -320,6 +322,19 @@ function applyDelta(prev: Snapshot, now: Snapshot, delta: DesiredDelta): Snapsho
 const sortedSnapshot = (s: Snapshot): Record<string, unknown> =>
   Object.fromEntries(Object.entries(s).map(([k, m]) => [k, [...m].sort(([a], [b]) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0))]));
 
+/** A flow directory as plain sorted data. */
+function directoryOf(d: Directory): Record<string, unknown> {
+  const sorted = <K, V>(m: ReadonlyMap<K, V>): [K, V][] => [...m].sort(([a], [b]) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0));
+  return {
+    byIp: sorted(d.byIp),
+    podByIfindex: sorted(d.podByIfindex),
+    portMacs: sorted(d.portMacs),
+    networks: sorted(d.networks).map(([k, n]) => [k, { ...n, pods: n.pods }]),
+    networkByVrf: sorted(d.networkByVrf),
+    clusterCidrs: d.clusterCidrs.map(([a, l]) => `${a.toString()}/${l}`).sort(),
+  };
+}
+
 const problemsOf = (d: DesiredState): string[] => d.problems.map((p) => `${p.source}: ${p.message}`).sort();
 
 const stats = { steps: 0, delta: 0, quarantined: 0, services: 0, backends: 0, pairs: 0 };
@@ -330,13 +345,15 @@ function run(seed: number, steps: number): void {
   let state = emptyClusterState();
   let prev = snapshot(inc.desired());
   let ifs = { ifaces: new Map() as InterfaceIndex, macs: new Map() as PortMacs };
+  const directory = new Directory();
   for (let step = 0; step < steps; step++) {
     const before = state;
     const burst = 1 + g.int(3);
     for (let i = 0; i < burst; i++) state = mutate(g, state);
     if (g.chance(0.3)) ifs = interfaces(g, state);
     const allocation: VrfAllocation = inc.allocation;
-    const delta = inc.update(state, step === 0 && g.chance(0.5) ? 'all' : changedObjects(before, state), ifs.ifaces, ifs.macs);
+    const changed = step === 0 && g.chance(0.5) ? 'all' : changedObjects(before, state);
+    const delta = inc.update(state, changed, ifs.ifaces, ifs.macs);
     const got = inc.desired();
     const want = compile(state, config, ifs.ifaces, allocation, ifs.macs);
     const where = `seed ${seed} step ${step}`;
@@ -350,6 +367,9 @@ function run(seed: number, steps: number): void {
     const now = snapshot(got);
     same(sortedSnapshot(applyDelta(prev, now, delta)), sortedSnapshot(now), `${where}: the delta`);
     prev = now;
+    // The flow directory, updated from the same changes, names what a rebuilt one does.
+    directory.update(state, got, delta, changed);
+    same(directoryOf(directory), directoryOf(buildDirectory(state, want, 'node1')), `${where}: the directory`);
     stats.steps++;
     stats.delta += Object.values(delta).reduce((n: number, x: Set<unknown>) => n + x.size, 0);
     for (const p of want.placements.values()) if (p.kind === 'quarantine') stats.quarantined++;
@@ -360,7 +380,7 @@ function run(seed: number, steps: number): void {
 }
 
 describe('incremental compile', () => {
-  it('equals compile() after every step of 300 random sequences of changes, and its deltas carry the maps from step to step', () => {
+  it('equals compile() after every step of 200 random sequences of changes, its deltas carry the maps from step to step, and the flow directory follows', () => {
     for (let seed = 1; seed <= 200; seed++) run(seed, 40);
     // The sequences did exercise the interesting parts (not just empty maps).
     expect(stats.quarantined).toBeGreaterThan(stats.steps / 10);

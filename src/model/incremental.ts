@@ -108,6 +108,12 @@ export function emptyDelta(): DesiredDelta {
   };
 }
 
+/** `into` := `into` ∪ `other` (in place). */
+export function mergeDelta(into: DesiredDelta, other: DesiredDelta): DesiredDelta {
+  for (const k of Object.keys(into) as (keyof DesiredDelta)[]) for (const x of other[k] as Set<never>) (into[k] as Set<unknown>).add(x);
+  return into;
+}
+
 /** How many keys a delta names, over all maps. */
 export function deltaSize(d: DesiredDelta): number {
   return Object.values(d).reduce((n: number, s: Set<unknown>) => n + s.size, 0);
@@ -181,6 +187,8 @@ export class IncrementalCompiler {
   private readonly nodeAddrs = new Map<string, string[]>();
   private readonly nodeProblems = new Map<string, SourceProblem[]>();
   private readonly annotatedPods = new Set<string>();
+  /** pods of this node with their own network stack */
+  private readonly localKeys = new Set<string>();
   private readonly hostPortPods = new Set<string>();
   private readonly podProblems = new Map<string, SourceProblem[]>();
   private ifByIp = new Map<string, number>();
@@ -221,7 +229,6 @@ export class IncrementalCompiler {
     allocation: VrfAllocation,
   ) {
     this.baseCidrs = clusterCidrs(config, this.configProblems);
-    for (const [c, k] of this.baseCidrs) this.cidrs.set(c, k);
     this.ranges = clusterRanges(this.baseCidrs);
     this.cluster = {
       networks: new Set(),
@@ -269,7 +276,10 @@ export class IncrementalCompiler {
   /** Local pods ("ns/name") with their canonical addresses. */
   localPods(): Map<string, readonly string[]> {
     const out = new Map<string, readonly string[]>();
-    for (const rec of this.pods.values()) if (rec.local && !rec.host && rec.ips.length > 0) out.set(rec.key, rec.ips);
+    for (const key of this.localKeys) {
+      const rec = this.pods.get(key);
+      if (rec !== undefined && rec.ips.length > 0) out.set(key, rec.ips);
+    }
     return out;
   }
 
@@ -283,6 +293,11 @@ export class IncrementalCompiler {
     const prevState = this.state;
     this.state = state;
     const w = new Work();
+    if (prevState === undefined) {
+      // The ranges come from the configuration: in from the first update on.
+      for (const [c, k] of this.baseCidrs) if (!this.cidrs.has(c)) this.cidrs.set(c, k);
+      for (const c of this.baseCidrs.keys()) delta.cidrs.add(c);
+    }
     if (changed === 'all' || prevState === undefined) {
       w.cluster = true;
       const keys = (m: ReadonlyMap<string, unknown> | undefined): string[] => [...(m?.keys() ?? [])];
@@ -514,6 +529,7 @@ export class IncrementalCompiler {
   private indexPod(rec: PodRec, w: Work): void {
     addTo(this.podsByNs, rec.ns, rec.key);
     if (rec.annotated) this.annotatedPods.add(rec.key);
+    if (rec.local && !rec.host) this.localKeys.add(rec.key);
     if (rec.hostPorts) this.hostPortPods.add(rec.key);
     if (rec.hostPorts) w.hostPortPods.add(rec.key);
     for (const ip of rec.ips) {
@@ -526,6 +542,7 @@ export class IncrementalCompiler {
   private unindexPod(rec: PodRec, w: Work): void {
     removeFrom(this.podsByNs, rec.ns, rec.key);
     this.annotatedPods.delete(rec.key);
+    this.localKeys.delete(rec.key);
     this.hostPortPods.delete(rec.key);
     if (rec.hostPorts) w.hostPortPods.add(rec.key);
     for (const ip of rec.ips) {
