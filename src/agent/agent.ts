@@ -11,7 +11,8 @@ import { native, type NativeAddon, type TcDirection } from '../bpf/native.js';
 import { IncrementalCompiler, mergeDelta, type DesiredDelta } from '../model/incremental.js';
 import { emptyAllocation } from '../model/vrf.js';
 import type { ClusterState, DesiredState, PodPlacement, SourceProblem, VrfAllocation } from '../model/types.js';
-import type { ObjectKind, ObjectRef, StateSource } from '../sources/source.js';
+import { changedObjects } from '../sources/changes.js';
+import { emptyClusterState, type ObjectKind, type ObjectRef, type StateSource } from '../sources/source.js';
 import { Attacher, type AttachMode } from './attach.js';
 import { detectLimits, type Finding } from './limits.js';
 import { NodeReports, type NotFirst } from './node-reports.js';
@@ -268,7 +269,7 @@ export class Agent {
     const t0 = process.hrtime.bigint();
     const state = this.source.current();
     const resync = batch.includes(RESYNC);
-    // A resync also reads every map back from the kernel (drift, a foreign write).
+    // A resync reads every map back from the kernel (drift, a foreign write).
     if (resync) writer.invalidate();
 
     const tCompile = performance.now();
@@ -282,7 +283,11 @@ export class Agent {
         { nodeName: this.config.nodeName, podCIDRs: this.config.podCIDRs, serviceCIDRs: this.config.serviceCIDRs },
         this.allocation,
       );
-    } else if (!resync) {
+    } else if (resync) {
+      // The safety net against a lost notification: every object that differs
+      // from what the compiler last saw (identity first: cheap), not a recompile of everything.
+      changed = changedObjects(compiler.lastState ?? emptyClusterState(), state);
+    } else {
       changed = batch.flatMap((k) => parseObjectKey(k) ?? []);
     }
     const fullSync = !writer.knowsKernel;
@@ -491,7 +496,7 @@ export class Agent {
 }
 
 /** Queue keys: one per object ("Pod ns/name"), and two for what is not an object. */
-const RESYNC = '#resync'; // periodic: recompile everything and read every map back
+const RESYNC = '#resync'; // periodic: objects that differ from the compiler's last state; every map read back
 const NETLINK = '#netlink'; // interfaces, routes or a neighbour changed
 
 const KINDS: ReadonlySet<string> = new Set<ObjectKind>(['Namespace', 'Pod', 'Node', 'VirtualNetwork', 'VirtualNetworkRouter', 'Service', 'EndpointSlice']);

@@ -269,6 +269,11 @@ export class IncrementalCompiler {
     };
   }
 
+  /** The state of the last update. */
+  get lastState(): ClusterState | undefined {
+    return this.state;
+  }
+
   get allocation(): VrfAllocation {
     return this.cluster.allocation;
   }
