@@ -20,63 +20,36 @@
 //   - observed interfaces and bridge MACs -> the pods using them.
 // Problems are kept per object and assembled on demand (their order differs
 // from compile()'s; their set does not).
-import {
-  VW_CIDR_SERVICE,
-  VW_EP_HOST,
-  VW_EP_LOCAL,
-  VW_EP_NO_BACKEND,
-  VW_EP_PTP,
-  VW_EP_QUARANTINE,
-  VW_NET_EXTERNAL_DENY,
-  VW_NO_MAC,
-} from '../bpf/abi.js';
+import { VW_CIDR_SERVICE, VW_EP_HOST, VW_EP_LOCAL, VW_EP_NO_BACKEND, VW_EP_PTP, VW_EP_QUARANTINE, VW_NO_MAC } from '../bpf/abi.js';
 import ipaddr from 'ipaddr.js';
 import type { ObjectRef } from '../sources/changes.js';
-import type { ClientSet } from './clientsets.js';
-import { canonicalPodIps, checkIsolationValues, clusterCidrs, networkFlags, vrfPairsOf } from './compile.js';
-import {
-  claimClients,
-  claimEntries,
-  claimPodHostPorts,
-  claimServiceFrontends,
-  publishesHostPorts,
-  type FrontendClaim,
-  type FrontendClaims,
-} from './frontends.js';
+import { ClaimIndex, sameEntry } from './claimindex.js';
+import { clusterPart, emptyClusterPart, hasNetworkAnnotation, reachOf, type ClusterPart } from './clusterpart.js';
+import { canonicalPodIps, clusterCidrs } from './compile.js';
+import { claimPodHostPorts, claimServiceFrontends, publishesHostPorts, type FrontendClaims } from './frontends.js';
 import { canonicalIp } from './ip.js';
-import {
-  CN2_NETWORK_KEY,
-  implicitNetworks,
-  LEGACY_NETWORK_KEY,
-  NETWORK_KEY,
-  placePod,
-  type PlacementContext,
-} from './placement.js';
+import { addTo, diffMaps, diffSets, removeFrom, sameSet, setOrDelete } from './indexes.js';
+import { placePod, type PlacementContext } from './placement.js';
 import { clusterRanges, type ClusterRanges } from './ranges.js';
-import { routerPairs } from './routers.js';
 import { mapSelectorMatches } from './selector.js';
-import { compileService, markerKeys, podClients, routedNetworks, type ServiceContext, type ServiceResult } from './servicemaps.js';
+import { compileService, markerKeys, podClients, type ServiceContext, type ServiceResult } from './servicemaps.js';
 import { endpointsOfService } from './services.js';
-import { namespaceSharingProblems } from './sharing.js';
-import {
-  serviceEntryKey,
-  type ClusterConfig,
-  type ClusterState,
-  type DesiredEndpoint,
-  type DesiredServiceEntry,
-  type DesiredState,
-  type EndpointSliceObject,
-  type InterfaceIndex,
-  type ObjectMeta,
-  type PodObject,
-  type PodPlacement,
-  type PortMacs,
-  type ServiceAccess,
-  type ServiceProblemKind,
-  type SourceProblem,
-  type VrfAllocation,
+import type {
+  ClusterConfig,
+  ClusterState,
+  DesiredEndpoint,
+  DesiredServiceEntry,
+  DesiredState,
+  EndpointSliceObject,
+  InterfaceIndex,
+  PodObject,
+  PodPlacement,
+  PortMacs,
+  ServiceAccess,
+  ServiceProblemKind,
+  SourceProblem,
+  VrfAllocation,
 } from './types.js';
-import { allocateVrfs } from './vrf.js';
 
 /** Keys of the desired maps whose entries may have changed (added, modified
  *  or removed): the new entry is in `desired`, or none is. */
@@ -135,27 +108,7 @@ interface PodRec {
   badIps: SourceProblem[];
 }
 
-interface Cluster {
-  networks: Set<string>;
-  noPods: Set<string>;
-  nsNames: Set<string>;
-  /** Namespaces whose annotations name a network. */
-  nsAnnotated: Set<string>;
-  allocation: VrfAllocation;
-  routed: Map<string, string[]>;
-  vrfPairs: Set<string>;
-  networkFlags: Map<number, number>;
-  externalDenied: Set<number>;
-  problems: SourceProblem[];
-}
 
-interface ClaimOwner {
-  addr: string;
-  port: number;
-  protocol: FrontendClaim['protocol'];
-  marker: boolean;
-  clients: ClientSet;
-}
 
 const HOST_EP: DesiredEndpoint = { vrfId: 0, flags: VW_EP_HOST, ifindex: 0 };
 
@@ -164,7 +117,7 @@ export class IncrementalCompiler {
   private readonly ranges: ClusterRanges;
   private readonly baseCidrs: Map<string, number>;
   private readonly configProblems: SourceProblem[] = [];
-  private cluster: Cluster;
+  private cluster: ClusterPart;
 
   // ---- the desired maps (DesiredState, kept in place) ----
   private readonly endpoints = new Map<string, DesiredEndpoint>();
@@ -199,7 +152,6 @@ export class IncrementalCompiler {
   // ---- Services ----
   private readonly svcResults = new Map<string, ServiceResult>();
   private readonly svcProblems = new Map<string, SourceProblem[]>();
-  private readonly svcMarkers = new Map<string, Set<string>>();
   private readonly servicesByNs = new Map<string, Set<string>>();
   private readonly slicesOf = new Map<string, Set<string>>();
   private readonly sliceService = new Map<string, string>();
@@ -211,17 +163,8 @@ export class IncrementalCompiler {
   private readonly vipCount = new Map<string, number>();
   private readonly vipProblems = new Map<string, SourceProblem>();
 
-  // ---- frontend claims ----
-  /** owner ("Service ns/name", "Pod ns/name") -> its claims */
-  private readonly ownerClaims = new Map<string, FrontendClaims>();
-  /** claim "addr|port|protocol" -> owner -> what it claims */
-  private readonly claimOwners = new Map<string, Map<string, ClaimOwner>>();
-  private readonly claims: FrontendClaims = new Map();
-  /** "port|protocol" -> marker claims on it (for NodePort claims that also apply) */
-  private readonly claimsByPort = new Map<string, Set<string>>();
-  private readonly claimWrote = new Map<string, Set<string>>();
-  private readonly claimReports = new Map<string, { owner: string; kind: ServiceProblemKind; message: string }[]>();
-  private readonly markerCount = new Map<string, number>();
+  // ---- frontend claims (Services' and hostPorts') ----
+  private readonly claims = new ClaimIndex();
   private readonly hostPortProblems = new Map<string, SourceProblem[]>();
 
   constructor(
@@ -230,18 +173,7 @@ export class IncrementalCompiler {
   ) {
     this.baseCidrs = clusterCidrs(config, this.configProblems);
     this.ranges = clusterRanges(this.baseCidrs);
-    this.cluster = {
-      networks: new Set(),
-      noPods: new Set(),
-      nsNames: new Set(),
-      nsAnnotated: new Set(),
-      allocation,
-      routed: new Map(),
-      vrfPairs: new Set(),
-      networkFlags: new Map(),
-      externalDenied: new Set(),
-      problems: [],
-    };
+    this.cluster = emptyClusterPart(allocation);
   }
 
   /** The desired maps as compile() would give them for the last update's
@@ -250,9 +182,7 @@ export class IncrementalCompiler {
     const problems: SourceProblem[] = [...this.configProblems, ...this.cluster.problems];
     for (const m of [this.nodeProblems, this.podProblems, this.hostPortProblems, this.svcProblems]) for (const ps of m.values()) problems.push(...ps);
     for (const p of this.vipProblems.values()) problems.push(p);
-    for (const [claim, reports] of this.claimReports) {
-      if (this.claims.has(claim)) for (const r of reports) problems.push({ source: r.owner, message: r.message });
-    }
+    problems.push(...this.claims.problems());
     return {
       endpoints: this.endpoints,
       vrfPairs: this.cluster.vrfPairs,
@@ -371,7 +301,10 @@ export class IncrementalCompiler {
     // Backends that are frontends answer nobody: a changed set of frontends rejudges them.
     if (w.markersChanged) for (const s of this.unchecked) w.services.add(s);
     for (const key of w.services) this.updateService(key, state, w, delta);
-    this.resolveClaims(w, delta);
+    for (const owner of this.claims.resolve(this.services, delta.services)) {
+      const svc = /^Service (\S+)$/.exec(owner)?.[1];
+      if (svc !== undefined) w.accessOf.add(svc);
+    }
     for (const key of w.accessOf) this.refreshAccess(key, delta);
     for (const ip of w.endpointIps) this.refreshEndpoint(ip, delta);
     return delta;
@@ -380,37 +313,9 @@ export class IncrementalCompiler {
   // ---- the cluster-wide part ----------------------------------------------
 
   private updateCluster(state: ClusterState, w: Work, delta: DesiredDelta): void {
-    const problems: SourceProblem[] = [];
-    const namespaces = [...state.namespaces.values()];
-    for (const ns of namespaces) checkIsolationValues(ns, problems);
-    const networks = implicitNetworks(namespaces);
-    const noPods = new Set<string>();
-    for (const [name, vn] of state.virtualNetworks) {
-      networks.add(name);
-      if (!vn.spec.podNetwork) noPods.add(name);
-    }
     const old = this.cluster;
-    const allocation = allocateVrfs(networks, old.allocation);
-    const routed = routerPairs({ namespaces: state.namespaces, virtualNetworks: state.virtualNetworks, routers: state.routers, networks });
-    problems.push(...routed.problems);
-    const flags = networkFlags(allocation, state, problems);
-    for (const ns of namespaces) problems.push(...namespaceSharingProblems(ns));
-    const externalDenied = new Set<number>();
-    for (const [vrf, f] of flags) if ((f & VW_NET_EXTERNAL_DENY) !== 0) externalDenied.add(vrf);
-    const nsAnnotated = new Set<string>();
-    for (const ns of namespaces) if (hasNetworkAnnotation(ns.metadata)) nsAnnotated.add(ns.metadata.name);
-    const next: Cluster = {
-      networks,
-      noPods,
-      nsNames: new Set(state.namespaces.keys()),
-      nsAnnotated,
-      allocation,
-      routed: routedNetworks(routed.pairs),
-      vrfPairs: vrfPairsOf(routed.pairs, allocation),
-      networkFlags: flags,
-      externalDenied,
-      problems,
-    };
+    const next = clusterPart(state, old.allocation);
+    const { allocation, externalDenied, networks, noPods, nsAnnotated } = next;
     this.cluster = next;
 
     for (const [name, id] of Object.entries(old.allocation.ids)) {
@@ -438,14 +343,10 @@ export class IncrementalCompiler {
     for (const ns of old.nsNames) if (!next.nsNames.has(ns)) w.namespaces.add(ns);
 
     // Who reaches a network's pods (podClients): its id and its router peers' ids.
-    const reach = (c: Cluster, net: string): string => {
-      const ids = (c.routed.get(net) ?? []).map((o) => `${o}=${c.allocation.ids[o] ?? 0}`);
-      return `${c.allocation.ids[net] ?? 0}|${ids.join(',')}`;
-    };
     const nets = new Set([...Object.keys(old.allocation.ids), ...Object.keys(allocation.ids), ...old.routed.keys(), ...next.routed.keys()]);
     let reachChanged = false;
     for (const net of nets) {
-      if (reach(old, net) === reach(next, net)) continue;
+      if (reachOf(old, net) === reachOf(next, net)) continue;
       reachChanged = true;
       for (const s of this.svcByNet.get(net) ?? []) w.services.add(s);
     }
@@ -736,11 +637,9 @@ export class IncrementalCompiler {
       },
       placementOf: (pod) => this.placements.get(pod),
       routed: this.cluster.routed,
-      frontends: this.frontendKeys,
+      frontends: this.claims.frontends,
     };
   }
-
-  private readonly frontendKeys = new Set<string>();
 
   /** The Service's marker claims (its frontends outside the service ranges): what other Services' backends are judged by. */
   private updateServiceMarkers(key: string, state: ClusterState, w: Work): void {
@@ -749,32 +648,7 @@ export class IncrementalCompiler {
     if (obj !== undefined && obj.spec.type !== 'ExternalName') {
       claimServiceFrontends(scratch, obj, [], { ranges: this.ranges, hostAddrs: this.hostAddrs }, () => undefined);
     }
-    this.setMarkers(`Service ${key}`, markerKeys(scratch), w);
-  }
-
-  private setMarkers(owner: string, now: Set<string>, w: Work): void {
-    const old = this.svcMarkers.get(owner) ?? new Set<string>();
-    for (const k of old) {
-      if (now.has(k)) continue;
-      const n = (this.markerCount.get(k) ?? 0) - 1;
-      if (n > 0) this.markerCount.set(k, n);
-      else {
-        this.markerCount.delete(k);
-        this.frontendKeys.delete(k);
-        w.markersChanged = true;
-      }
-    }
-    for (const k of now) {
-      if (old.has(k)) continue;
-      const n = (this.markerCount.get(k) ?? 0) + 1;
-      this.markerCount.set(k, n);
-      if (n === 1) {
-        this.frontendKeys.add(k);
-        w.markersChanged = true;
-      }
-    }
-    if (now.size > 0) this.svcMarkers.set(owner, now);
-    else this.svcMarkers.delete(owner);
+    if (this.claims.setMarkers(`Service ${key}`, markerKeys(scratch))) w.markersChanged = true;
   }
 
   private updateHostPorts(key: string, w: Work): void {
@@ -793,8 +667,8 @@ export class IncrementalCompiler {
       );
     }
     setOrDelete(this.hostPortProblems, key, problems);
-    this.setMarkers(owner, markerKeys(claims), w);
-    this.setClaims(owner, claims, w);
+    if (this.claims.setMarkers(owner, markerKeys(claims))) w.markersChanged = true;
+    this.claims.setClaims(owner, claims);
   }
 
   private updateService(key: string, state: ClusterState, w: Work, delta: DesiredDelta): void {
@@ -814,7 +688,7 @@ export class IncrementalCompiler {
     this.svcProblems.delete(key);
     w.accessOf.add(key);
     if (obj === undefined) {
-      this.setClaims(`Service ${key}`, new Map(), w);
+      this.claims.setClaims(`Service ${key}`, new Map());
       return;
     }
     const ns = obj.metadata.namespace;
@@ -830,7 +704,7 @@ export class IncrementalCompiler {
     const endpoints = endpointsOfService(obj, slices, pods, problems);
     if (endpoints === undefined) {
       setOrDelete(this.svcProblems, key, problems);
-      this.setClaims(`Service ${key}`, new Map(), w);
+      this.claims.setClaims(`Service ${key}`, new Map());
       return;
     }
     const r = compileService(endpoints, obj, state.namespaces.get(ns), this.context());
@@ -842,7 +716,7 @@ export class IncrementalCompiler {
     if (r.deps.unchecked) this.unchecked.add(key);
     for (const vip of r.vips) this.vip(vip, +1, delta);
     this.setBackends(key, undefined, r.backends, w, delta);
-    this.setClaims(`Service ${key}`, r.claims, w);
+    this.claims.setClaims(`Service ${key}`, r.claims);
   }
 
   private readonly svcNamespace = new Map<string, string>();
@@ -921,97 +795,14 @@ export class IncrementalCompiler {
     return false;
   }
 
-  // ---- frontend claims -----------------------------------------------------
-
-  private setClaims(owner: string, now: FrontendClaims, w: Work): void {
-    const old = this.ownerClaims.get(owner);
-    for (const k of old?.keys() ?? []) {
-      const m = this.claimOwners.get(k);
-      m?.delete(owner);
-      if (m !== undefined && m.size === 0) this.claimOwners.delete(k);
-      w.claims.add(k);
-    }
-    for (const [k, c] of now) {
-      let m = this.claimOwners.get(k);
-      if (m === undefined) this.claimOwners.set(k, (m = new Map()));
-      const clients = c.owners.get(owner) ?? new Map();
-      m.set(owner, { addr: c.addr, port: c.port, protocol: c.protocol, marker: c.marker, clients });
-      w.claims.add(k);
-    }
-    if (now.size > 0) this.ownerClaims.set(owner, now);
-    else this.ownerClaims.delete(owner);
-  }
-
-  private resolveClaims(w: Work, delta: DesiredDelta): void {
-    // Rebuild the changed claims.
-    for (const k of w.claims) {
-      const old = this.claims.get(k);
-      if (old !== undefined) removeFrom(this.claimsByPort, `${old.port}|${old.protocol}`, k);
-      const owners = this.claimOwners.get(k);
-      const first = owners?.values().next().value;
-      if (owners === undefined || first === undefined) {
-        this.claims.delete(k);
-        continue;
-      }
-      const c: FrontendClaim = { addr: first.addr, port: first.port, protocol: first.protocol, marker: false, owners: new Map() };
-      for (const [o, x] of owners) {
-        c.owners.set(o, x.clients);
-        c.marker ||= x.marker;
-      }
-      this.claims.set(k, c);
-      addTo(this.claimsByPort, `${c.port}|${c.protocol}`, k);
-    }
-    // A NodePort claim also limits the frontends on node addresses with its port.
-    const todo = new Set(w.claims);
-    for (const k of w.claims) {
-      const [addr, port, protocol] = k.split('|');
-      if (addr !== '::') continue;
-      for (const other of this.claimsByPort.get(`${port}|${protocol}`) ?? []) todo.add(other);
-    }
-    for (const k of todo) {
-      const c = this.claims.get(k);
-      const reports: { owner: string; kind: ServiceProblemKind; message: string }[] = [];
-      const entries = new Map<string, DesiredServiceEntry>();
-      if (c !== undefined) {
-        const report = (owner: string, kind: ServiceProblemKind, message: string): void => void reports.push({ owner, kind, message });
-        const own = claimClients(c, report);
-        const wc = c.marker && c.addr !== '::' ? this.claims.get(`::|${c.port}|${c.protocol}`) : undefined;
-        const wildcard = wc === undefined ? undefined : { claim: wc, clients: claimClients(wc, () => undefined) };
-        claimEntries(c, own, wildcard, entries, report);
-      }
-      const oldReports = this.claimReports.get(k) ?? [];
-      for (const r of [...oldReports, ...reports]) {
-        const m = /^Service (\S+)$/.exec(r.owner);
-        if (m?.[1] !== undefined) w.accessOf.add(m[1]);
-      }
-      if (reports.length > 0) this.claimReports.set(k, reports);
-      else this.claimReports.delete(k);
-      const wrote = this.claimWrote.get(k) ?? new Set<string>();
-      for (const ek of wrote) {
-        if (entries.has(ek)) continue;
-        this.services.delete(ek);
-        delta.services.add(ek);
-      }
-      for (const [ek, e] of entries) {
-        if (sameEntry(this.services.get(ek), e)) continue;
-        this.services.set(ek, e);
-        delta.services.add(ek);
-      }
-      if (entries.size > 0) this.claimWrote.set(k, new Set(entries.keys()));
-      else this.claimWrote.delete(k);
-    }
-  }
-
   private refreshAccess(key: string, delta: DesiredDelta): void {
     const r = this.svcResults.get(key);
     const before = this.serviceAccess.get(key);
     let now: ServiceAccess | undefined;
     if (r !== undefined) {
       const problems = { ...r.access.problems };
-      for (const k of this.ownerClaims.get(`Service ${key}`)?.keys() ?? []) {
-        for (const rep of this.claimReports.get(k) ?? []) {
-          if (rep.owner === `Service ${key}`) problems[rep.kind] = (problems[rep.kind] ?? 0) + 1;
-        }
+      for (const [kind, n] of Object.entries(this.claims.conflictsOf(`Service ${key}`)) as [ServiceProblemKind, number][]) {
+        problems[kind] = (problems[kind] ?? 0) + n;
       }
       now = { ...r.access, problems };
     }
@@ -1041,37 +832,13 @@ class Work {
   allHostPorts = false;
   hostAddrsChanged = false;
   markersChanged = false;
-  readonly claims = new Set<string>();
   readonly accessOf = new Set<string>();
 }
 
-function hasNetworkAnnotation(meta: ObjectMeta): boolean {
-  return meta.annotations[NETWORK_KEY] !== undefined || meta.annotations[CN2_NETWORK_KEY] !== undefined || meta.annotations[LEGACY_NETWORK_KEY] !== undefined;
-}
 
-function addTo<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
-  let s = m.get(k);
-  if (s === undefined) m.set(k, (s = new Set()));
-  s.add(v);
-}
 
-function removeFrom<K, V>(m: Map<K, Set<V> | Map<V, unknown>>, k: K, v: V): void {
-  const s = m.get(k);
-  if (s === undefined) return;
-  s.delete(v);
-  if (s.size === 0) m.delete(k);
-}
 
-function setOrDelete<V>(m: Map<string, V[]>, k: string, v: V[]): void {
-  if (v.length > 0) m.set(k, v);
-  else m.delete(k);
-}
 
-function sameSet<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): boolean {
-  if (a.size !== b.size) return false;
-  for (const x of a) if (!b.has(x)) return false;
-  return true;
-}
 
 function sameRecord(a: Record<string, number>, b: Record<string, number>): boolean {
   const ka = Object.keys(a);
@@ -1079,15 +846,7 @@ function sameRecord(a: Record<string, number>, b: Record<string, number>): boole
   return ka.every((k) => b[k] === a[k]);
 }
 
-function diffSets<T>(a: ReadonlySet<T>, b: ReadonlySet<T>, out: Set<T>): void {
-  for (const x of a) if (!b.has(x)) out.add(x);
-  for (const x of b) if (!a.has(x)) out.add(x);
-}
 
-function diffMaps<K, V>(a: ReadonlyMap<K, V>, b: ReadonlyMap<K, V>, out: Set<K>): void {
-  for (const [k, v] of a) if (!b.has(k) || b.get(k) !== v) out.add(k);
-  for (const k of b.keys()) if (!a.has(k)) out.add(k);
-}
 
 function sameNumbers(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
@@ -1099,10 +858,6 @@ function samePlacement(a: PodPlacement | undefined, b: PodPlacement | undefined)
   return a.kind === b.kind && a.why === b.why && (a.kind !== 'network' || (b.kind === 'network' && a.network === b.network));
 }
 
-function sameEntry(a: DesiredServiceEntry | undefined, b: DesiredServiceEntry | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return serviceEntryKey(a) === serviceEntryKey(b) && a.svcVrf === b.svcVrf && a.flags === b.flags;
-}
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
