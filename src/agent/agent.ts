@@ -77,7 +77,8 @@ export class Agent {
   private running: Promise<void> | undefined;
   private stopped = false;
   /** Keys of changed objects ("Pod ns/name"), and RESYNC / NETLINK. */
-  private readonly queue = new WorkQueue<string>(() => this.kick());
+  // Kicked after the current task: a notification adds all its keys first, then one batch takes them.
+  private readonly queue = new WorkQueue<string>(() => queueMicrotask(() => this.kick()));
   /** The first reconcile ran (start() runs it itself, to fail on its error). */
   private ready = false;
   /** Rebuilt ("all") after a compile error: its indexes may be half updated. */
