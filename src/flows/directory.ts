@@ -5,6 +5,7 @@ import ipaddr from 'ipaddr.js';
 import { canonicalAddr } from '../bpf/abi.js';
 import type { DesiredDelta } from '../model/incremental.js';
 import type { ClusterState, DesiredState, ServiceAccess } from '../model/types.js';
+import { Multimap } from '../model/indexes.js';
 import type { ObjectRef } from '../sources/changes.js';
 import type { EndpointKind } from './types.js';
 
@@ -63,10 +64,14 @@ export class Directory {
   // What each address is claimed by, to settle it again when one claimant
   // changes (update()): a Service's virtual IP wins, then a pod (the last by
   // key), then a node, then a Service's external or load balancer IP (the first).
-  private readonly claims = new Map<string, Claims>();
-  private readonly nodeIps = new Map<string, string[]>();
-  private readonly podIps = new Map<string, string[]>();
-  private readonly svcIps = new Map<string, { vips: string[]; others: [string, string][] }>();
+  private readonly nodeClaims = new Multimap<string>();
+  private readonly podClaims = new Multimap<string>();
+  private readonly vipClaims = new Multimap<string>();
+  /** address -> Service -> "external IP" / "load balancer IP" (few) */
+  private readonly otherClaims = new Map<string, Map<string, string>>();
+  private readonly nodeIps = new Map<string, readonly string[]>();
+  private readonly podIps = new Map<string, readonly string[]>();
+  private readonly svcIps = new Map<string, { vips: readonly string[]; others: [string, string][] }>();
   private readonly podNetwork = new Map<string, string>();
   private readonly networkPods = new Map<string, Set<string>>();
   private readonly localPods = new Set<string>();
@@ -114,7 +119,7 @@ export class Directory {
       for (const k of delta.attach) pods.add(k);
       for (const k of delta.serviceAccess) services.add(k);
       // An endpoint's interface shows in its pod's entry.
-      for (const ip of delta.endpoints) for (const p of this.claims.get(ip)?.pods ?? []) pods.add(p);
+      for (const ip of delta.endpoints) for (const p of this.podClaims.values(ip)) pods.add(p);
     }
     const ips = new Set<string>();
     const nets = new Set<string>();
@@ -150,20 +155,9 @@ export class Directory {
     }
   }
 
-  private claim(ip: string): Claims {
-    let c = this.claims.get(ip);
-    if (c === undefined) this.claims.set(ip, (c = { nodes: new Set(), pods: new Set(), vips: new Set(), others: new Map() }));
-    return c;
-  }
-
-  private release(ip: string): void {
-    const c = this.claims.get(ip);
-    if (c !== undefined && c.nodes.size + c.pods.size + c.vips.size + c.others.size === 0) this.claims.delete(ip);
-  }
-
   private updateNode(name: string, state: ClusterState, ips: Set<string>): void {
     for (const ip of this.nodeIps.get(name) ?? []) {
-      this.claims.get(ip)?.nodes.delete(name);
+      this.nodeClaims.delete(ip, name);
       ips.add(ip);
     }
     const node = state.nodes.get(name);
@@ -171,14 +165,14 @@ export class Directory {
     if (node === undefined) this.nodeIps.delete(name);
     else this.nodeIps.set(name, now);
     for (const ip of now) {
-      this.claim(ip).nodes.add(name);
+      this.nodeClaims.add(ip, name);
       ips.add(ip);
     }
   }
 
   private updatePod(key: string, state: ClusterState, desired: DesiredState, ips: Set<string>, nets: Set<string>): void {
     for (const ip of this.podIps.get(key) ?? []) {
-      this.claims.get(ip)?.pods.delete(key);
+      this.podClaims.delete(ip, key);
       ips.add(ip);
     }
     const oldNet = this.podNetwork.get(key);
@@ -195,7 +189,7 @@ export class Directory {
     const now = canonicalAll(pod.status.podIPs);
     this.podIps.set(key, now);
     for (const ip of now) {
-      this.claim(ip).pods.add(key);
+      this.podClaims.add(ip, key);
       ips.add(ip);
     }
     const placement = desired.placements.get(key);
@@ -211,11 +205,13 @@ export class Directory {
   private updateService(key: string, state: ClusterState, ips: Set<string>): void {
     const old = this.svcIps.get(key);
     for (const ip of old?.vips ?? []) {
-      this.claims.get(ip)?.vips.delete(key);
+      this.vipClaims.delete(ip, key);
       ips.add(ip);
     }
     for (const [ip] of old?.others ?? []) {
-      this.claims.get(ip)?.others.delete(key);
+      const m = this.otherClaims.get(ip);
+      m?.delete(key);
+      if (m?.size === 0) this.otherClaims.delete(ip);
       ips.add(ip);
     }
     const svc = (state as { services?: Map<string, ServiceLike> }).services?.get(key);
@@ -229,41 +225,42 @@ export class Directory {
     for (const ip of canonicalAll(svc.spec.loadBalancerIPs ?? [])) others.push([ip, 'load balancer IP']);
     this.svcIps.set(key, { vips, others });
     for (const ip of vips) {
-      this.claim(ip).vips.add(key);
+      this.vipClaims.add(ip, key);
       ips.add(ip);
     }
     for (const [ip, what] of others) {
-      const c = this.claim(ip);
-      if (!c.others.has(key)) c.others.set(key, what);
+      let m = this.otherClaims.get(ip);
+      if (m === undefined) this.otherClaims.set(ip, (m = new Map()));
+      if (!m.has(key)) m.set(key, what);
       ips.add(ip);
     }
   }
 
   /** The one name of `ip`, from its claimants. */
   private settle(ip: string, state: ClusterState, desired: DesiredState): void {
-    const c = this.claims.get(ip);
+    const svcs = (state as { services?: Map<string, ServiceLike> }).services;
+    const service = (key: string, what: string): EndpointInfo | undefined => {
+      const svc = svcs?.get(key);
+      if (svc === undefined) return undefined;
+      const access = serviceAccessText(desired.serviceAccess.get(key));
+      return { ...blank(ip, 'service'), namespace: svc.metadata.namespace, service: key, reason: `Service ${what}, ${access}` };
+    };
     let info: EndpointInfo | undefined;
-    if (c !== undefined) {
-      const svcs = (state as { services?: Map<string, ServiceLike> }).services;
-      const service = (key: string, what: string): EndpointInfo | undefined => {
-        const svc = svcs?.get(key);
-        if (svc === undefined) return undefined;
-        const access = serviceAccessText(desired.serviceAccess.get(key));
-        return { ...blank(ip, 'service'), namespace: svc.metadata.namespace, service: key, reason: `Service ${what}, ${access}` };
-      };
-      if (c.vips.size > 0) info = service(maxOf(c.vips), 'virtual IP');
-      else if (c.pods.size > 0) info = this.podInfo(ip, maxOf(c.pods), state, desired);
-      else if (c.nodes.size > 0) {
-        const node = maxOf(c.nodes);
-        info = { ...blank(ip, 'host'), node, reason: `address of node ${node}` };
-      } else if (c.others.size > 0) {
-        const key = minOf(c.others.keys());
-        info = service(key, c.others.get(key) as string);
+    const vip = this.vipClaims.max(ip);
+    const pod = vip === undefined ? this.podClaims.max(ip) : undefined;
+    const node = vip === undefined && pod === undefined ? this.nodeClaims.max(ip) : undefined;
+    if (vip !== undefined) info = service(vip, 'virtual IP');
+    else if (pod !== undefined) info = this.podInfo(ip, pod, state, desired);
+    else if (node !== undefined) info = { ...blank(ip, 'host'), node, reason: `address of node ${node}` };
+    else {
+      const others = this.otherClaims.get(ip);
+      if (others !== undefined) {
+        const key = minOf(others.keys());
+        info = service(key, others.get(key) as string);
       }
     }
     if (info === undefined) this.byIp.delete(ip);
     else this.byIp.set(ip, info);
-    this.release(ip);
   }
 
   private podInfo(ip: string, key: string, state: ClusterState, desired: DesiredState): EndpointInfo | undefined {
@@ -347,33 +344,20 @@ export class Directory {
   }
 }
 
-interface Claims {
-  nodes: Set<string>;
-  pods: Set<string>;
-  vips: Set<string>;
-  /** Service -> "external IP" / "load balancer IP" */
-  others: Map<string, string>;
-}
-
-function maxOf(keys: Iterable<string>): string {
-  let best = '';
-  for (const k of keys) if (k > best) best = k;
-  return best;
-}
-
 function minOf(keys: Iterable<string>): string {
   let best: string | undefined;
   for (const k of keys) if (best === undefined || k < best) best = k;
   return best ?? '';
 }
 
-function canonicalAll(raw: readonly string[]): string[] {
+/** Canonical and unique; `raw` itself when it already is (shared, not copied). */
+function canonicalAll(raw: readonly string[]): readonly string[] {
   const out: string[] = [];
   for (const r of raw) {
     const ip = canonical(r);
     if (ip !== undefined && !out.includes(ip)) out.push(ip);
   }
-  return out;
+  return out.length === raw.length && out.every((ip, i) => ip === raw[i]) ? raw : out;
 }
 
 function canonical(ip: string): string | undefined {

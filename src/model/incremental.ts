@@ -28,7 +28,7 @@ import { clusterPart, emptyClusterPart, hasNetworkAnnotation, reachOf, type Clus
 import { canonicalPodIps, clusterCidrs } from './compile.js';
 import { claimPodHostPorts, claimServiceFrontends, publishesHostPorts, type FrontendClaims } from './frontends.js';
 import { canonicalIp } from './ip.js';
-import { addTo, diffMaps, diffSets, removeFrom, sameSet, setOrDelete } from './indexes.js';
+import { addTo, diffMaps, diffSets, Multimap, removeFrom, sameSet, setOrDelete } from './indexes.js';
 import { placePod, type PlacementContext } from './placement.js';
 import { clusterRanges, type ClusterRanges } from './ranges.js';
 import { mapSelectorMatches } from './selector.js';
@@ -98,7 +98,7 @@ interface PodRec {
   obj: PodObject;
   host: boolean;
   /** Canonical, unique, in the pod's order. */
-  ips: string[];
+  ips: readonly string[];
   local: boolean;
   /** Placement before address conflicts (hostNetwork pods: host). */
   base: PodPlacement;
@@ -133,7 +133,7 @@ export class IncrementalCompiler {
   private readonly pods = new Map<string, PodRec>();
   private readonly podsByNs = new Map<string, Set<string>>();
   /** address -> pods (own network stack) claiming it */
-  private readonly claimants = new Map<string, Set<string>>();
+  private readonly claimants = new Multimap<string>();
   /** address -> how many nodes and host-network pods have it */
   private readonly hostCount = new Map<string, number>();
   private readonly hostAddrs = new Set<string>();
@@ -155,7 +155,7 @@ export class IncrementalCompiler {
   private readonly servicesByNs = new Map<string, Set<string>>();
   private readonly slicesOf = new Map<string, Set<string>>();
   private readonly sliceService = new Map<string, string>();
-  private readonly svcByIp = new Map<string, Set<string>>();
+  private readonly svcByIp = new Multimap<string>();
   private readonly svcByNet = new Map<string, Set<string>>();
   private readonly unchecked = new Set<string>();
   private readonly backendOwners = new Map<string, Map<string, DesiredServiceEntry>>();
@@ -286,14 +286,14 @@ export class IncrementalCompiler {
     // Every pod claiming a touched address may change (conflicts).
     for (const ip of w.ips) {
       w.endpointIps.add(ip);
-      for (const p of this.claimants.get(ip) ?? []) w.finalPods.add(p);
-      for (const s of this.svcByIp.get(ip) ?? []) w.services.add(s);
+      for (const p of this.claimants.values(ip)) w.finalPods.add(p);
+      for (const s of this.svcByIp.values(ip)) w.services.add(s);
     }
     for (const key of w.finalPods) this.finishPod(key, w, delta);
     // Placements decided: what hostPorts and Services read of pods is settled.
     for (const key of w.placed) {
       const rec = this.pods.get(key);
-      for (const ip of rec?.ips ?? []) for (const s of this.svcByIp.get(ip) ?? []) w.services.add(s);
+      for (const ip of rec?.ips ?? []) for (const s of this.svcByIp.values(ip)) w.services.add(s);
     }
     if (w.allHostPorts) for (const p of this.hostPortPods) w.hostPortPods.add(p);
     for (const key of w.hostPortPods) this.updateHostPorts(key, w);
@@ -410,7 +410,10 @@ export class IncrementalCompiler {
     }
     const ns = obj.metadata.namespace;
     const badIps: SourceProblem[] = [];
-    const ips = canonicalPodIps(obj, badIps);
+    const canonical = canonicalPodIps(obj, badIps);
+    // Already canonical (as sources give them): share the pod's own array and strings.
+    const raw = obj.status.podIPs;
+    const ips = canonical.length === raw.length && canonical.every((ip, i) => ip === raw[i]) ? raw : canonical;
     const ctx: PlacementContext = { networks: this.cluster.networks, noPods: this.cluster.noPods, namespaces: this.cluster.nsNames };
     const rec: PodRec = {
       key,
@@ -441,7 +444,7 @@ export class IncrementalCompiler {
     for (const ip of rec.ips) {
       w.ips.add(ip);
       if (rec.host) this.hostAddr(ip, +1, w);
-      else addTo(this.claimants, ip, rec.key);
+      else this.claimants.add(ip, rec.key);
     }
   }
 
@@ -454,7 +457,7 @@ export class IncrementalCompiler {
     for (const ip of rec.ips) {
       w.ips.add(ip);
       if (rec.host) this.hostAddr(ip, -1, w);
-      else removeFrom(this.claimants, ip, rec.key);
+      else this.claimants.delete(ip, rec.key);
     }
   }
 
@@ -475,8 +478,8 @@ export class IncrementalCompiler {
       const c = canonicalIp(ip);
       if (c !== undefined) ifByIp.set(c, ifindex);
     }
-    for (const [ip, i] of ifByIp) if (this.ifByIp.get(ip) !== i) for (const p of this.claimants.get(ip) ?? []) w.finalPods.add(p);
-    for (const [ip, i] of this.ifByIp) if (ifByIp.get(ip) !== i) for (const p of this.claimants.get(ip) ?? []) w.finalPods.add(p);
+    for (const [ip, i] of ifByIp) if (this.ifByIp.get(ip) !== i) for (const p of this.claimants.values(ip)) w.finalPods.add(p);
+    for (const [ip, i] of this.ifByIp) if (ifByIp.get(ip) !== i) for (const p of this.claimants.values(ip)) w.finalPods.add(p);
     this.ifByIp = ifByIp;
     const touched = new Set<number>();
     for (const [i, mac] of macs) if (this.macs.get(i) !== mac) touched.add(i);
@@ -530,7 +533,7 @@ export class IncrementalCompiler {
   private conflictOf(rec: PodRec): PodPlacement | undefined {
     const whys: { order: [string, number]; why: string }[] = [];
     for (const ip of rec.ips) {
-      const all = [...(this.claimants.get(ip) ?? [])].sort();
+      const all = this.claimants.sorted(ip);
       let why: string | undefined;
       if (this.hostAddrs.has(ip)) why = `IP ${ip} is a node or host-network address`;
       else if (all.length > 1) why = `IP ${ip} is also claimed by pod ${all.filter((k) => k !== rec.key).join(', ')}`;
@@ -583,10 +586,9 @@ export class IncrementalCompiler {
 
   private endpointOf(ip: string): DesiredEndpoint | undefined {
     if (this.hostAddrs.has(ip)) return HOST_EP;
-    const claimants = this.claimants.get(ip);
-    if (claimants === undefined || claimants.size === 0) return undefined;
+    if (this.claimants.size(ip) === 0) return undefined;
     let chosen: DesiredEndpoint | undefined;
-    for (const key of claimants.size === 1 ? claimants : [...claimants].sort()) {
+    for (const key of this.claimants.sorted(ip)) {
       const rec = this.pods.get(key);
       if (rec === undefined) continue;
       const placement = this.placements.get(key);
@@ -631,10 +633,7 @@ export class IncrementalCompiler {
       externalDenied: this.cluster.externalDenied,
       hostAddrs: this.hostAddrs,
       ranges: this.ranges,
-      claimantsOf: (ip) => {
-        const s = this.claimants.get(ip);
-        return s === undefined || s.size === 0 ? undefined : s.size === 1 ? [...s] : [...s].sort();
-      },
+      claimantsOf: (ip) => (this.claimants.size(ip) === 0 ? undefined : this.claimants.sorted(ip)),
       placementOf: (pod) => this.placements.get(pod),
       routed: this.cluster.routed,
       frontends: this.claims.frontends,
@@ -675,7 +674,7 @@ export class IncrementalCompiler {
     const old = this.svcResults.get(key);
     const obj = state.services.get(key);
     if (old !== undefined) {
-      for (const ip of old.deps.ips) removeFrom(this.svcByIp, ip, key);
+      for (const ip of old.deps.ips) this.svcByIp.delete(ip, key);
       for (const net of old.deps.networks) removeFrom(this.svcByNet, net, key);
       this.unchecked.delete(key);
       for (const vip of old.vips) this.vip(vip, -1, delta);
@@ -711,7 +710,7 @@ export class IncrementalCompiler {
     problems.push(...r.problems);
     setOrDelete(this.svcProblems, key, problems);
     this.svcResults.set(key, r);
-    for (const ip of r.deps.ips) addTo(this.svcByIp, ip, key);
+    for (const ip of r.deps.ips) this.svcByIp.add(ip, key);
     for (const net of r.deps.networks) addTo(this.svcByNet, net, key);
     if (r.deps.unchecked) this.unchecked.add(key);
     for (const vip of r.vips) this.vip(vip, +1, delta);

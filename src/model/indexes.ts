@@ -36,3 +36,59 @@ export function diffMaps<K, V>(a: ReadonlyMap<K, V>, b: ReadonlyMap<K, V>, out: 
   for (const [k, v] of a) if (!b.has(k) || b.get(k) !== v) out.add(k);
   for (const k of b.keys()) if (!a.has(k)) out.add(k);
 }
+
+const NONE: readonly never[] = Object.freeze([]);
+
+/**
+ * Key -> a set of strings, holding a lone member as itself: most addresses
+ * have one claimant, and a Set per address would cost ~150 bytes each at
+ * 100,000 pods.
+ */
+export class Multimap<K> {
+  private readonly m = new Map<K, string | Set<string>>();
+
+  add(k: K, v: string): void {
+    const x = this.m.get(k);
+    if (x === undefined) this.m.set(k, v);
+    else if (typeof x === 'string') {
+      if (x !== v) this.m.set(k, new Set([x, v]));
+    } else x.add(v);
+  }
+
+  delete(k: K, v: string): void {
+    const x = this.m.get(k);
+    if (x === undefined) return;
+    if (typeof x === 'string') {
+      if (x === v) this.m.delete(k);
+      return;
+    }
+    x.delete(v);
+    if (x.size === 1) this.m.set(k, x.values().next().value as string);
+    else if (x.size === 0) this.m.delete(k);
+  }
+
+  values(k: K): Iterable<string> {
+    const x = this.m.get(k);
+    return x === undefined ? NONE : typeof x === 'string' ? [x] : x;
+  }
+
+  size(k: K): number {
+    const x = this.m.get(k);
+    return x === undefined ? 0 : typeof x === 'string' ? 1 : x.size;
+  }
+
+  /** The members of `k` in string order. */
+  sorted(k: K): string[] {
+    const x = this.m.get(k);
+    return x === undefined ? [] : typeof x === 'string' ? [x] : [...x].sort();
+  }
+
+  /** The greatest member of `k` (undefined: none). */
+  max(k: K): string | undefined {
+    const x = this.m.get(k);
+    if (x === undefined || typeof x === 'string') return x;
+    let best: string | undefined;
+    for (const v of x) if (best === undefined || v > best) best = v;
+    return best;
+  }
+}
