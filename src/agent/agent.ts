@@ -22,6 +22,7 @@ import { closeDatapath, instancePaths, loadDatapath, loadSpareProgram, type Data
 import ipaddr from 'ipaddr.js';
 import { InterfaceDiscovery, applyNeighbours, canonicalIp, type Discovered } from './discovery.js';
 import { MapWriter } from './mapwriter.js';
+import { VerdictEpoch } from './verdict-epoch.js';
 import { WorkQueue } from './workqueue.js';
 import { DEFAULT_SESSION_SETTINGS, SessionKeeper, type SessionSettings, type SweepResult } from './sessions.js';
 import { writeJsonAtomic } from '../util/files.js';
@@ -92,6 +93,7 @@ export class Agent {
   private timer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sessions: SessionKeeper | undefined;
+  private epoch: VerdictEpoch | undefined;
   /** explain's probe key, new at every start (src/bpf/skb.ts) */
   private readonly probeKey = newProbeKey();
   /** the endpoints the last reconcile wrote, for the session sweeps between reconciles */
@@ -147,9 +149,11 @@ export class Agent {
       ...(this.config.maxSessions !== undefined ? { sessions: this.config.maxSessions } : {}),
     };
     this.dp = loadDatapath(this.bpf, this.config.bpfDir, this.paths, sizes);
-    this.writer = new MapWriter(this.bpf, this.dp.maps);
     // Timeouts and quota are in the config map before any program is attached.
-    this.sessions = new SessionKeeper(this.bpf, this.dp.maps, this.dp.sessionGc, this.config.sessions ?? DEFAULT_SESSION_SETTINGS, this.probeKey);
+    this.epoch = new VerdictEpoch(this.bpf, this.dp.maps.cache_ctl);
+    this.epoch.init();
+    this.writer = new MapWriter(this.bpf, this.dp.maps, this.epoch);
+    this.sessions = new SessionKeeper(this.bpf, this.dp.maps, this.dp.sessionGc, this.config.sessions ?? DEFAULT_SESSION_SETTINGS, this.probeKey, this.epoch);
     const spare = (dir: TcDirection): number =>
       loadSpareProgram(this.bpf, this.config.bpfDir, this.paths, dir === 'ingress' ? 'fromPod' : 'toPod', sizes);
     this.attacher = new Attacher(this.bpf, this.paths.links, this.dp.programs, this.log, this.config.attachMode, spare);

@@ -3,13 +3,17 @@
 // delta names (the usual case: costs the change) or as a full diff against a
 // dump of the kernel (first write, periodic resync, after a failure: the
 // safety net that catches any drift). The agent is the maps' only writer, so
-// between full diffs it diffs against what it wrote last.
+// between full diffs it diffs against what it wrote last. After any write
+// that changed an entry it raises the verdict cache's policy epoch
+// (verdict-epoch.ts): decisions cached under the old maps are retired before
+// the next packet.
 import type { NativeAddon } from '../bpf/native.js';
 import type { DesiredDelta } from '../model/incremental.js';
 import type { DesiredState } from '../model/types.js';
 import type { Datapath } from './datapath.js';
 import { changedEntries, desiredImages, recordChanges, type MapImages } from './images.js';
 import { applyPlans, planSync, type SyncPlan, type SyncResult } from './mapsync.js';
+import type { VerdictEpoch } from './verdict-epoch.js';
 
 /** Order of updates: settings and ranges before the endpoints that use them. */
 const ORDER: readonly [keyof MapImages, keyof Datapath['maps']][] = [
@@ -29,6 +33,7 @@ export class MapWriter {
   constructor(
     private readonly bpf: NativeAddon,
     private readonly maps: Datapath['maps'],
+    private readonly epoch: VerdictEpoch,
   ) {}
 
   /** The next write diffs against the kernel's contents. */
@@ -43,6 +48,12 @@ export class MapWriter {
   /** Make the maps hold `desired`; `delta`: the keys that may have changed
    *  since the last write (undefined: any may have). */
   write(desired: DesiredState, delta: DesiredDelta | undefined): SyncResult {
+    const result = this.apply(desired, delta);
+    if (result.updated + result.deleted > 0) this.epoch.retireAll();
+    return result;
+  }
+
+  private apply(desired: DesiredState, delta: DesiredDelta | undefined): SyncResult {
     const written = this.written;
     this.written = undefined; // until this write has succeeded
     if (written === undefined || delta === undefined) {
