@@ -48,9 +48,14 @@ export class MapWriter {
   /** Make the maps hold `desired`; `delta`: the keys that may have changed
    *  since the last write (undefined: any may have). */
   write(desired: DesiredState, delta: DesiredDelta | undefined): SyncResult {
-    const result = this.apply(desired, delta);
-    if (result.updated + result.deleted > 0) this.epoch.retireAll();
-    return result;
+    let result: SyncResult | undefined;
+    try {
+      result = this.apply(desired, delta);
+      return result;
+    } finally {
+      // A write that failed half way may have changed entries too.
+      if (result === undefined || result.updated + result.deleted > 0) this.epoch.retireAll();
+    }
   }
 
   private apply(desired: DesiredState, delta: DesiredDelta | undefined): SyncResult {
