@@ -339,9 +339,11 @@ struct vw_flow {
 	__u32 event_tick;  /* time of the last ring-buffer event >> VW_FLOW_EVENT_TICK_SHIFT */
 	__u64 first_ns;    /* bpf_ktime_get_coarse_ns (CLOCK_MONOTONIC_COARSE); 0: empty slot */
 	__u64 last_ns;
-	__u64 packets[VW_DIR__MAX];
-	__u64 bytes[VW_DIR__MAX];
-	__u64 drops[VW_DIR__MAX]; /* of those packets, how many were dropped */
+	/* Packets are counted as passed or dropped, so that each packet costs
+	 * two atomic adds whatever its verdict; all packets = passed + drops. */
+	__u64 passed[VW_DIR__MAX];
+	__u64 bytes[VW_DIR__MAX]; /* of all packets                        */
+	__u64 drops[VW_DIR__MAX];
 };
 
 /* cache_ctl: ARRAY of one struct vw_cache_ctl. The agent raises the epoch

@@ -164,7 +164,7 @@ function cProgram(): string {
   lines.push(`  inet_pton(AF_INET6, "fd00::2", fk.peer_addr); fk.ifindex = ${FK.ifindex}; fk.self_port = ${FK.selfPort};`);
   lines.push(`  fk.peer_port = ${FK.peerPort}; fk.ethertype = ${FK.ethertype}; fk.proto = ${FK.proto}; hex("flow_key", &fk, sizeof(fk));`);
   lines.push('  struct vw_flow fv = { .key = fk, .first_ns = 1, .last_ns = 2, .event_tick = 3, .cache = 0x0102030405060708ull,');
-  lines.push('    .packets = {4, 5}, .bytes = {6, 7},');
+  lines.push('    .passed = {4, 5}, .bytes = {6, 7},');
   lines.push('    .drops = {8, 9}, .verdict = 1, .code = 3, .last_dir = 1, .first_dir = 0, .tcp_flags = {0x12, 0x02} };');
   lines.push('  hex("flow", &fv, sizeof(fv));');
   lines.push('  struct vw_flow_event ev; memset(&ev, 0, sizeof(ev)); ev.key = fk; ev.type = VW_EVENT_DROP; ev.dir = 1;');
@@ -355,7 +355,7 @@ describe('flow structs (issue 5)', () => {
     expect(abi.decodeFlowKey(key)).toEqual(FK);
     const flow = Buffer.from(c.samples.flow ?? '', 'hex');
     const value = {
-      firstNs: 1n, lastNs: 2n, eventTick: 3, cache: 0x0102030405060708n, packets: [4n, 5n], bytes: [6n, 7n], drops: [8n, 9n],
+      firstNs: 1n, lastNs: 2n, eventTick: 3, cache: 0x0102030405060708n, packets: [12n, 14n], bytes: [6n, 7n], drops: [8n, 9n],
       verdict: 1, code: 3, lastDir: 1, firstDir: 0, tcpFlags: [0x12, 0x02],
     };
     expect(abi.decodeFlow(flow)).toEqual(value);

@@ -117,10 +117,12 @@ static __always_inline void vw_flow_add(struct vw_flow *f, __u32 dir, struct vw_
 {
 	if (dir >= VW_DIR__MAX)
 		return;
-	__sync_fetch_and_add(&f->packets[dir], 1);
-	__sync_fetch_and_add(&f->bytes[dir], len);
+	/* two atomic adds a packet: passed or dropped, and bytes */
 	if (d.verdict == VW_VERDICT_DROPPED)
 		__sync_fetch_and_add(&f->drops[dir], 1);
+	else
+		__sync_fetch_and_add(&f->passed[dir], 1);
+	__sync_fetch_and_add(&f->bytes[dir], len);
 	if (tcp_flags && (f->tcp_flags[dir] & tcp_flags) != tcp_flags)
 		f->tcp_flags[dir] |= tcp_flags;
 	f->last_ns = now;

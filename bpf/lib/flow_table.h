@@ -159,8 +159,8 @@ __attribute__((noinline)) int vw_flow_take(const struct vw_flow_key *key, __u32 
 	victim->pad = 0;
 	victim->event_tick = (__u32)(now >> VW_FLOW_EVENT_TICK_SHIFT);
 	victim->last_ns = now;
-	victim->packets[0] = 0;
-	victim->packets[1] = 0;
+	victim->passed[0] = 0;
+	victim->passed[1] = 0;
 	victim->bytes[0] = 0;
 	victim->bytes[1] = 0;
 	victim->drops[0] = 0;

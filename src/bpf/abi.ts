@@ -690,7 +690,7 @@ export const FlowLayout = {
       event_tick: 60,
       first_ns: 64,
       last_ns: 72,
-      packets: 80,
+      passed: 80,
       bytes: 96,
       drops: 112,
     },
@@ -757,6 +757,7 @@ export interface FlowValue {
   eventTick: number;
   /** the verdict cache word (bpf/lib/verdict_cache.h); the agent only shows it */
   cache: bigint;
+  /** all packets, passed and dropped (the kernel counts the two apart: passed + drops) */
   packets: [bigint, bigint];
   bytes: [bigint, bigint];
   drops: [bigint, bigint];
@@ -776,7 +777,7 @@ export function decodeFlow(buf: Buffer, offset = 0): FlowValue {
     lastNs: readU64(buf, offset + f.last_ns),
     eventTick: readU32(buf, offset + f.event_tick),
     cache: readU64(buf, offset + f.cache),
-    packets: pair(f.packets),
+    packets: ((p, d) => [p[0] + d[0], p[1] + d[1]] as [bigint, bigint])(pair(f.passed), pair(f.drops)), // all: passed + dropped
     bytes: pair(f.bytes),
     drops: pair(f.drops),
     verdict: buf.readUInt8(offset + f.verdict),
@@ -818,7 +819,8 @@ export function encodeFlow(key: FlowKey, v: FlowValue): Buffer {
   u64(v.lastNs, f.last_ns);
   writeU32(buf, v.eventTick, f.event_tick);
   u64(v.cache, f.cache);
-  for (const [at, pair] of [[f.packets, v.packets], [f.bytes, v.bytes], [f.drops, v.drops]] as const) {
+  const passed: [bigint, bigint] = [v.packets[0] - v.drops[0], v.packets[1] - v.drops[1]];
+  for (const [at, pair] of [[f.passed, passed], [f.bytes, v.bytes], [f.drops, v.drops]] as const) {
     u64(pair[0], at);
     u64(pair[1], at + 8);
   }
