@@ -478,7 +478,7 @@ async function oneRun(
     // Every pod, and its network (no namespace is isolated yet: the default one).
     if (endpoints < pods) throw new Error(`${source} agent synced but the endpoints map holds ${endpoints} entries for ${pods} pods`);
     if (networks < 1) throw new Error(`${source} agent synced but the networks map is empty`);
-    const sync: SyncResult = { source, pods, namespaces: NAMESPACES, syncMs, agentReconcileMs: firstReconcileMs(a.logFile), endpoints, networks, rssMB: rss / 1024 };
+    const sync: SyncResult = { source, pods, namespaces: NAMESPACES, syncMs, agentReconcileMs: null, endpoints, networks, rssMB: rss / 1024 };
     let latency: Latency | undefined;
     if (CHANGES > 0) {
       await sleep(500); // the first reconcile's follow-ups (watchers ready, rescan) out of the way
@@ -497,6 +497,7 @@ async function oneRun(
       }
     }
     const hot = a.perf ? await perfHot(a.perf) : [];
+    sync.agentReconcileMs = firstReconcileMs(a.logFile); // read late: the agent writes its log asynchronously
     return { sync, ...(latency ? { latency } : {}), hot };
   } finally {
     if (a.perf) await killAndWait(a.perf.child, 'SIGINT', 10_000);

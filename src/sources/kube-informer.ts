@@ -41,6 +41,8 @@
 // - A resource that is not served (404: a CRD not installed) counts as
 //   "no objects": it does not hold up the first sync, and is retried.
 // - whenSynced(): resolves after the first full list is in the cache.
+// - The cache holds each object in the caller's compact form (`compact`,
+//   client-go's transform), not as the API server sent it.
 import {
   ApiException,
   KubeConfig,
@@ -90,6 +92,12 @@ export interface InformerOptions {
   watchSessionSeconds: number;
   /** the cache changed */
   onChange: () => void;
+  /** What the cache keeps of each listed or watched object (client-go's
+   *  transform): the caller's compact form, so the full objects the API
+   *  server sends are garbage as soon as they are read. Must keep
+   *  metadata.name, namespace and resourceVersion (the cache's keys and its
+   *  resume point). Default: the object as sent. */
+  compact?: (obj: KubernetesObject) => KubernetesObject;
 }
 
 /**
@@ -204,6 +212,7 @@ class GuardedWatch extends Watch {
     private readonly watchConfig: WatchConfig,
     private readonly opts: { sessionSeconds: number; graceMs: number; keepAliveMs: number; log: Logger; kind: string },
     private readonly hooks: WatchHooks,
+    private readonly compact: (obj: KubernetesObject) => KubernetesObject,
   ) {
     super(watchConfig);
   }
@@ -244,7 +253,8 @@ class GuardedWatch extends Watch {
             lines++;
           }
           this.hooks.onLine();
-          callback(phase, obj, raw);
+          const kept = phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? this.compact(obj as KubernetesObject) : obj;
+          callback(phase, kept, raw);
         },
         (err) => {
           ended = true;
@@ -305,7 +315,10 @@ export class ResilientInformer {
   /** a watch's resume point was refused (410): logged with the relist's version */
   private expired: { from: string; reason: string } | undefined;
 
+  private readonly compact: (obj: KubernetesObject) => KubernetesObject;
+
   constructor(private readonly o: InformerOptions) {
+    this.compact = o.compact ?? ((obj) => obj);
     this.backoff = new Backoff(o.retryMinMs, o.retryMaxMs);
     this.watch = new GuardedWatch(
       new WatchConfig(o.kubeConfig, o.requestTimeoutMs, o.keepAliveMs),
@@ -316,6 +329,7 @@ export class ResilientInformer {
         onExpired: (from, reason) => (this.expired ??= { from, reason }),
         onEnd: (err, lines, ms) => this.watchEnded(err, lines, ms),
       },
+      this.compact,
     );
     this.lw = new ListWatch(o.path, this.watch, () => this.listAll(), false);
     const changed = (): void => o.onChange();
@@ -384,7 +398,8 @@ export class ResilientInformer {
         do {
           const signal = AbortSignal.any([AbortSignal.timeout(this.o.requestTimeoutMs), this.stopSignal.signal]);
           page = await this.o.list({ limit: this.o.pageSize, ...(token !== undefined ? { _continue: token } : {}) }, signal);
-          items.push(...page.items);
+          for (const item of page.items) items.push(this.compact(item));
+          page.items = []; // the page's full objects are garbage from here on
           token = page.continueToken || undefined;
         } while (token !== undefined);
       } catch (e) {

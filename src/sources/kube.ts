@@ -70,7 +70,6 @@ export class KubeSource implements StateSource {
   private readonly log: Logger;
   private readonly informers: { resource: KubeResource; informer: ResilientInformer }[];
   private readonly events: EventRecorder;
-  private readonly memo = new WeakMap<KubernetesObject, Memo>();
   private readonly unsupportedLogged = new Set<string>();
   private readonly listeners: StateListeners;
   private readonly debounceMs: number;
@@ -103,6 +102,7 @@ export class KubeSource implements StateSource {
         pageSize: opts.pageSize ?? 500,
         watchSessionSeconds: opts.watchSessionSeconds ?? 300,
         onChange: () => this.changed(),
+        compact: (raw) => this.compact(resource, raw),
       }),
     }));
     this.events = new EventRecorder({
@@ -199,17 +199,30 @@ export class KubeSource implements StateSource {
     }, this.debounceMs);
   }
 
-  private convert(resource: KubeResource, raw: KubernetesObject): Memo {
-    // The library replaces an object on every change: identity is a fine memo
-    // key, and the conversion and its hash are paid once per object version.
-    let m = this.memo.get(raw);
-    if (m === undefined) {
-      let c = resource.convert(raw);
-      if (c.value !== undefined) c = { ...c, value: withoutResourceVersion(c.value) };
-      m = { ...c, hash: objectHash(c) };
-      this.memo.set(raw, m);
-      for (const p of c.problems) this.log.warn(p, 'object problem');
-    }
+  /**
+   * What the informer cache keeps of an object: its conversion (and the
+   * conversion's hash), with only the metadata the cache and Events need.
+   * Each object version is converted once, as it arrives; the object as the
+   * API server sent it (managed fields, container specs, conditions...) is
+   * not kept anywhere.
+   */
+  private compact(resource: KubeResource, raw: KubernetesObject): CompactObject {
+    let c = resource.convert(raw);
+    if (c.value !== undefined) c = { ...c, value: withoutResourceVersion(c.value) };
+    const memo: Memo = { ...c, hash: objectHash(c) };
+    for (const p of c.problems) this.log.warn(p, 'object problem');
+    const m = raw.metadata ?? {};
+    const metadata: CompactObject['metadata'] = { name: m.name ?? '' };
+    if (m.namespace !== undefined) metadata.namespace = m.namespace;
+    if (m.uid !== undefined) metadata.uid = m.uid;
+    if (m.resourceVersion !== undefined) metadata.resourceVersion = m.resourceVersion;
+    return { metadata, [CONVERTED]: memo };
+  }
+
+  private convert(resource: KubeResource, obj: KubernetesObject): Memo {
+    // Objects reach the cache only through compact(); an object without its
+    // conversion would be a bug, converted here rather than lost.
+    const m = (obj as Partial<CompactObject>)[CONVERTED] ?? this.compact(resource, obj)[CONVERTED];
     if (m.unsupported && !this.unsupportedLogged.has(resource.kind)) {
       this.unsupportedLogged.add(resource.kind);
       this.log.warn({ kind: resource.kind }, 'no parser for this kind yet; its objects are not used');
@@ -301,12 +314,21 @@ function sortedMap<V>(m: Map<string, V>): Map<string, V> {
 }
 
 interface Memo extends Converted {
-  hash: Buffer;
+  /** objectHash(): 16 bytes as a 16-character string (a Buffer per object costs ten times that) */
+  hash: string;
 }
 
-/** What an object contributes to the state, as 16 bytes. */
-function objectHash(c: Converted): Buffer {
-  return createHash('sha256').update(stableJson({ value: c.value, problems: c.problems })).digest().subarray(0, 16);
+const CONVERTED = Symbol('converted');
+
+/** An object as the informer cache holds it (KubeSource.compact). */
+interface CompactObject extends KubernetesObject {
+  metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string };
+  [CONVERTED]: Memo;
+}
+
+/** What an object contributes to the state, as 16 bytes (one character per byte). */
+function objectHash(c: Converted): string {
+  return createHash('sha256').update(stableJson({ value: c.value, problems: c.problems })).digest().toString('latin1', 0, 16);
 }
 
 /**
@@ -318,8 +340,11 @@ class MultisetDigest {
   private readonly sums = new Uint32Array(4);
   private count = 0;
 
-  add(hash: Buffer): void {
-    for (let i = 0; i < 4; i++) this.sums[i] = (this.sums[i]! + hash.readUInt32LE(i * 4)) >>> 0;
+  add(hash: string): void {
+    for (let i = 0; i < 4; i++) {
+      const word = hash.charCodeAt(i * 4) | (hash.charCodeAt(i * 4 + 1) << 8) | (hash.charCodeAt(i * 4 + 2) << 16) | (hash.charCodeAt(i * 4 + 3) << 24);
+      this.sums[i] = (this.sums[i]! + word) >>> 0;
+    }
     this.count++;
   }
 
