@@ -269,6 +269,26 @@ describe('watch events', () => {
     expect(states.length).toBe(quiet);
   });
 
+  it('each notification names exactly the objects that changed (the first one: every object)', async () => {
+    const s = await startServer();
+    seed(s);
+    const src = makeSource(s);
+    const changes: string[][] = [];
+    src.onChange((_st, changed) => changes.push(changed.map((c) => `${c.kind} ${c.key}`).sort()));
+    await src.start();
+    expect(changes[0]).toContain('Pod team-a/a1');
+    expect(changes[0]).toContain('Namespace team-a');
+    expect(changes[0]?.length).toBe([...Object.values(src.current())].reduce((n, m) => n + (m instanceof Map ? m.size : 0), 0));
+
+    s.apply('namespaces', namespaceObj('team-a')); // isolation label removed
+    await until(() => changes.length === 2, 2000, 'namespace change');
+    expect(changes[1]).toEqual(['Namespace team-a']);
+    s.remove('pods', 'a2', 'team-a');
+    s.apply('pods', podObj('team-a', 'a3', { node: 'node1', ips: ['10.244.1.3'] }));
+    await until(() => src.current().pods.has('team-a/a3') && !src.current().pods.has('team-a/a2'), 2000, 'pod changes');
+    expect(changes.slice(2).flat().sort()).toEqual(['Pod team-a/a2', 'Pod team-a/a3']);
+  });
+
   it('a quiet watch (no change, so no event and no BOOKMARK, as from a real API server) stays open', async () => {
     const s = await startServer();
     seed(s);

@@ -146,6 +146,22 @@ describe('manifest source: watching', () => {
     expect(Date.now() - t1).toBeLessThan(1000);
   });
 
+  it('each notification names exactly the objects that changed', async () => {
+    await write('ns.yaml', namespaceYaml('a'));
+    await write('ns-b.yaml', namespaceYaml('b'));
+    const src = await startSource();
+    const changes: string[][] = [];
+    src.onChange((_s, changed) => changes.push(changed.map((c) => `${c.kind} ${c.key}`).sort()));
+    const edited = nextState(src, (s) => s.namespaces.get('a')?.metadata.labels.step === '1');
+    await write('ns.yaml', namespaceYaml('a', { step: '1' }));
+    await edited;
+    expect(changes).toEqual([['Namespace a']]);
+    const removed = nextState(src, (s) => !s.namespaces.has('b'));
+    await fs.rm(path.join(dir, 'ns-b.yaml'));
+    await removed;
+    expect(changes[1]).toEqual(['Namespace b']);
+  });
+
   it('a burst of writes becomes one change', async () => {
     await write('ns.yaml', namespaceYaml('a'));
     // A wider window than the default 50 ms, so that a loaded machine cannot

@@ -133,45 +133,58 @@ export interface HostPortInputs extends FrontendContext {
 export function claimHostPorts(claims: FrontendClaims, inputs: HostPortInputs, problems: SourceProblem[]): void {
   // Few pods publish hostPorts: find them first, sort only them.
   const publishing: [string, PodObject][] = [];
-  for (const entry of inputs.state.pods) if (entry[1].spec.ports.some((p) => p.hostPort !== undefined)) publishing.push(entry);
-  for (const [key, pod] of publishing.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    // A host-network pod's hostPorts are the node's own ports (rule 6).
-    if (pod.spec.hostNetwork || pod.spec.nodeName === undefined) continue;
-    const published = pod.spec.ports.filter((p) => p.hostPort !== undefined);
-    const source = `Pod ${key}`;
-    const placement = inputs.placements.get(key);
-    const clients: ClientSet = placement?.kind === 'network' ? inputs.reach(placement.network) : new Map();
-    const nodeAddrs = [...new Set((inputs.state.nodes.get(pod.spec.nodeName)?.addresses ?? []).map(canonicalIp))]
-      .filter((a): a is string => a !== undefined)
-      .sort();
-    for (const p of published) {
-      const hostPort = p.hostPort as number;
-      if (isTunnelPort(hostPort, p.protocol)) {
-        // vrfwall cannot see this: what arrives is from a node (rule 6).
-        problems.push({
-          source,
-          message:
-            `hostPort ${hostPort}/${p.protocol} is a tunnel port (VXLAN, Geneve): the node’s DNAT would hand this pod the ` +
-            'overlay packets other nodes send here, of every network; forbid hostPorts (Pod Security baseline) or this port',
-        });
+  for (const entry of inputs.state.pods) if (publishesHostPorts(entry[1])) publishing.push(entry);
+  for (const [key, pod] of publishing.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) claimPodHostPorts(claims, key, pod, inputs, problems);
+}
+
+export function publishesHostPorts(pod: PodObject): boolean {
+  return pod.spec.ports.some((p) => p.hostPort !== undefined);
+}
+
+/** The hostPorts of one pod ("ns/name" `key`). */
+export function claimPodHostPorts(
+  claims: FrontendClaims,
+  key: string,
+  pod: PodObject,
+  inputs: Omit<HostPortInputs, 'state'> & { state: Pick<ClusterState, 'nodes'> },
+  problems: SourceProblem[],
+): void {
+  // A host-network pod's hostPorts are the node's own ports (rule 6).
+  if (pod.spec.hostNetwork || pod.spec.nodeName === undefined) return;
+  const published = pod.spec.ports.filter((p) => p.hostPort !== undefined);
+  const source = `Pod ${key}`;
+  const placement = inputs.placements.get(key);
+  const clients: ClientSet = placement?.kind === 'network' ? inputs.reach(placement.network) : new Map();
+  const nodeAddrs = [...new Set((inputs.state.nodes.get(pod.spec.nodeName)?.addresses ?? []).map(canonicalIp))]
+    .filter((a): a is string => a !== undefined)
+    .sort();
+  for (const p of published) {
+    const hostPort = p.hostPort as number;
+    if (isTunnelPort(hostPort, p.protocol)) {
+      // vrfwall cannot see this: what arrives is from a node (rule 6).
+      problems.push({
+        source,
+        message:
+          `hostPort ${hostPort}/${p.protocol} is a tunnel port (VXLAN, Geneve): the node’s DNAT would hand this pod the ` +
+          'overlay packets other nodes send here, of every network; forbid hostPorts (Pod Security baseline) or this port',
+      });
+    }
+    const addrs = p.hostIP !== undefined ? [p.hostIP] : nodeAddrs;
+    if (addrs.length === 0) {
+      problems.push({
+        source,
+        message:
+          `hostPort ${hostPort}/${p.protocol}: node ${pod.spec.nodeName} has no known address, so a pod's ` +
+          'connection to it is judged as one to the node',
+      });
+    }
+    for (const addr of addrs) {
+      const why = refusal(addr, inputs);
+      if (why !== undefined) {
+        problems.push({ source, message: `hostPort ${hostPort}/${p.protocol}: hostIP ${addr} ${why}: no entries` });
+        continue;
       }
-      const addrs = p.hostIP !== undefined ? [p.hostIP] : nodeAddrs;
-      if (addrs.length === 0) {
-        problems.push({
-          source,
-          message:
-            `hostPort ${hostPort}/${p.protocol}: node ${pod.spec.nodeName} has no known address, so a pod's ` +
-            'connection to it is judged as one to the node',
-        });
-      }
-      for (const addr of addrs) {
-        const why = refusal(addr, inputs);
-        if (why !== undefined) {
-          problems.push({ source, message: `hostPort ${hostPort}/${p.protocol}: hostIP ${addr} ${why}: no entries` });
-          continue;
-        }
-        claimFrontend(claims, { addr, port: hostPort, protocol: p.protocol, marker: true }, source, clients);
-      }
+      claimFrontend(claims, { addr, port: hostPort, protocol: p.protocol, marker: true }, source, clients);
     }
   }
 }
@@ -184,40 +197,58 @@ export function resolveFrontends(
 ): void {
   const sorted = [...claims.values()].sort((a, b) => cmp(a.addr, b.addr) || a.port - b.port || cmp(a.protocol, b.protocol));
   const resolved = new Map<FrontendClaim, ClientSet>();
+  for (const c of sorted) resolved.set(c, claimClients(c, report));
   for (const c of sorted) {
-    const owners = [...c.owners].sort(([a], [b]) => cmp(a, b));
-    let clients = owners[0]?.[1] ?? new Map();
-    for (const [, other] of owners.slice(1)) clients = intersect(clients, other);
-    if (owners.length > 1) {
-      for (const [owner] of owners) {
-        const others = owners.map(([o]) => o).filter((o) => o !== owner);
-        report(
-          owner,
-          'frontend_conflict',
-          `${describe(c)} is also claimed by ${others.join(', ')}: only the networks all of them allow may use it`,
-        );
-      }
-    }
-    resolved.set(c, clients);
+    const wildcard = wildcardOf(c, claims);
+    const w = wildcard === undefined ? undefined : { claim: wildcard, clients: resolved.get(wildcard) ?? new Map() };
+    claimEntries(c, resolved.get(c) ?? new Map(), w, services, report);
   }
-  for (const c of sorted) {
-    let clients = resolved.get(c) ?? new Map();
-    const wildcard = c.marker && c.addr !== VW_SVC_NODE_ADDR ? claims.get(`${VW_SVC_NODE_ADDR}|${c.port}|${c.protocol}`) : undefined;
-    if (wildcard !== undefined) {
-      // The datapath takes an address's own marker before the NodePort one:
-      // on a node address both DNATs may apply, so allow only what both allow.
-      clients = intersect(clients, resolved.get(wildcard) ?? new Map());
-      const nodePortOwners = [...wildcard.owners.keys()].sort();
-      for (const owner of [...c.owners.keys()].sort()) {
-        const message = `${describe(c)} is also a NodePort of ${nodePortOwners.join(', ')}: only the networks both allow may use it`;
-        report(owner, 'frontend_conflict', message);
-      }
+}
+
+/** The NodePort claim on the same port and protocol that also applies to
+ *  frontend `c` (when `c` is a frontend on a node address). */
+export function wildcardOf(c: FrontendClaim, claims: FrontendClaims): FrontendClaim | undefined {
+  return c.marker && c.addr !== VW_SVC_NODE_ADDR ? claims.get(`${VW_SVC_NODE_ADDR}|${c.port}|${c.protocol}`) : undefined;
+}
+
+/** What every owner of `c` allows (reports owners that conflict). */
+export function claimClients(c: FrontendClaim, report: (owner: string, kind: ServiceProblemKind, message: string) => void): ClientSet {
+  const owners = [...c.owners].sort(([a], [b]) => cmp(a, b));
+  let clients = owners[0]?.[1] ?? new Map();
+  for (const [, other] of owners.slice(1)) clients = intersect(clients, other);
+  if (owners.length > 1) {
+    for (const [owner] of owners) {
+      const others = owners.map(([o]) => o).filter((o) => o !== owner);
+      report(owner, 'frontend_conflict', `${describe(c)} is also claimed by ${others.join(', ')}: only the networks all of them allow may use it`);
     }
-    writeEntries(services, c.addr, c.port, c.protocol, clients, serviceEntryKey);
-    if (c.marker) {
-      const marker: DesiredServiceEntry = { ...key(c), clientVrf: VW_SVC_FRONTEND_VRF, svcVrf: 0, flags: 0 };
-      services.set(serviceEntryKey(marker), marker);
+  }
+  return clients;
+}
+
+/** The client and marker entries of `c` into `services`, given what its
+ *  owners allow and the NodePort claim that also applies (wildcardOf). */
+export function claimEntries(
+  c: FrontendClaim,
+  own: ClientSet,
+  wildcard: { claim: FrontendClaim; clients: ClientSet } | undefined,
+  services: Map<string, DesiredServiceEntry>,
+  report: (owner: string, kind: ServiceProblemKind, message: string) => void,
+): void {
+  let clients = own;
+  if (wildcard !== undefined) {
+    // The datapath takes an address's own marker before the NodePort one:
+    // on a node address both DNATs may apply, so allow only what both allow.
+    clients = intersect(clients, wildcard.clients);
+    const nodePortOwners = [...wildcard.claim.owners.keys()].sort();
+    for (const owner of [...c.owners.keys()].sort()) {
+      const message = `${describe(c)} is also a NodePort of ${nodePortOwners.join(', ')}: only the networks both allow may use it`;
+      report(owner, 'frontend_conflict', message);
     }
+  }
+  writeEntries(services, c.addr, c.port, c.protocol, clients, serviceEntryKey);
+  if (c.marker) {
+    const marker: DesiredServiceEntry = { ...key(c), clientVrf: VW_SVC_FRONTEND_VRF, svcVrf: 0, flags: 0 };
+    services.set(serviceEntryKey(marker), marker);
   }
 }
 

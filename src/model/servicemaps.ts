@@ -60,6 +60,8 @@ import {
   serviceEntryKey,
   type ClusterState,
   type DesiredServiceEntry,
+  type NamespaceObject,
+  type ServiceObject,
   type PodPlacement,
   type ServiceAccess,
   type ServiceProblemKind,
@@ -102,18 +104,41 @@ type Backend =
   | { kind: 'outside' }
   | { kind: 'unknown'; why: string };
 
-/** Shared inputs of the per-Service work. */
-interface ServiceContext {
-  inputs: ServiceMapInputs;
+/** What the per-Service work reads of the rest of the cluster. Lookups, so
+ *  that the whole-state compile (serviceMaps) and the incremental one
+ *  (incremental.ts) give it the same answers from their own indexes. */
+export interface ServiceContext {
+  allocation: VrfAllocation;
+  /** VRF ids of networks that may not reach outside addresses. */
+  externalDenied: ReadonlySet<number>;
+  /** Node and host-network addresses (canonical). */
+  hostAddrs: ReadonlySet<string>;
   ranges: ClusterRanges;
-  /** address -> the pod claiming it */
-  owners: Map<string, string>;
-  /** address -> every pod claiming it, for the few addresses several pods claim */
-  contested: Map<string, string[]>;
+  /** Pods claiming an address, in "ns/name" order; undefined: none. */
+  claimantsOf(ip: string): readonly string[] | undefined;
+  placementOf(pod: string): PodPlacement | undefined;
   /** network -> networks a router joins to it */
-  routed: Map<string, string[]>;
+  routed: ReadonlyMap<string, readonly string[]>;
   /** "addr|port|protocol" of every frontend outside the service ranges (VW_SVC_NODE_ADDR: NodePorts) */
-  frontends: Set<string>;
+  frontends: ReadonlySet<string>;
+}
+
+/** One Service's share of the services and backends maps. */
+export interface ServiceResult {
+  key: string;
+  vips: string[];
+  /** Its rule-4 entries (shared Services); across Services the first by key wins. */
+  backends: Map<string, DesiredServiceEntry>;
+  /** Its claims on frontends (ClusterIPs first), owner "Service ns/name". */
+  claims: FrontendClaims;
+  /** Before frontend conflicts (resolveFrontends adds those). */
+  access: ServiceAccess;
+  problems: SourceProblem[];
+  /** What it read of the rest of the cluster, beyond its own objects and
+   *  namespace: its backend addresses (what they are), the networks of its
+   *  backend pods (who reaches them), and whether a backend is a node or
+   *  outside address (reads the allocation, external settings, frontends). */
+  deps: { ips: string[]; networks: string[]; unchecked: boolean };
 }
 
 export function serviceMaps(inputs: ServiceMapInputs): ServiceMaps {
@@ -130,101 +155,12 @@ export function serviceMaps(inputs: ServiceMapInputs): ServiceMaps {
   for (const svc of computed.services) {
     const obj = state.services.get(svc.key);
     if (obj === undefined) continue;
-    for (const vip of svc.vips) out.vips.add(vip);
-    const source = `Service ${svc.key}`;
-    const counts: Partial<Record<ServiceProblemKind, number>> = {};
-    const report = (kind: ServiceProblemKind, message: string, n = 1): void => {
-      counts[kind] = (counts[kind] ?? 0) + n;
-      out.problems.push({ source, message });
-    };
-    const ns = state.namespaces.get(svc.namespace);
-    const sharing = sharingOf(obj, ns);
-    for (const p of sharing.problems) report('bad_annotation', p.message);
-
-    const { clientsByPort, networks, foreign, unknown, misnamed, outside, viaFrontend, viaTunnel, closedPorts } = judgeBackends(
-      svc,
-      sharing.shared,
-      ctx,
-      out.backends,
-    );
-
-    if (foreign.size > 0) {
-      const list = [...foreign].sort(([a], [b]) => cmp(a, b)).map(([ip, pod]) => `${ip} (pod ${pod})`);
-      report(
-        'foreign_backend',
-        `endpoints ${list.join(', ')} are pods of another namespace: a Service speaks only for pods of its own ` +
-          `namespace (${svc.namespace}), so they gain nothing from it${sharing.shared ? ', shared or not' : ''}`,
-        foreign.size,
-      );
-    }
-    if (unknown.size > 0) {
-      const list = [...unknown].sort(([a], [b]) => cmp(a, b)).map(([ip, why]) => `${ip} (${why})`);
-      report('unknown_backend', `endpoints ${list.join(', ')} gain nothing from it`, unknown.size);
-    }
-    if (viaFrontend.size > 0) {
-      report(
-        'frontend_backend',
-        `endpoints ${[...viaFrontend].sort().join(', ')} are Service frontends (a NodePort, hostPort, externalIP or ` +
-          'load balancer IP): the next node would DNAT them again and the pod behind would see the node, so nobody ' +
-          'may use the ports that lead there',
-        viaFrontend.size,
-      );
-    }
-    if (viaTunnel.size > 0) {
-      report(
-        'tunnel_backend',
-        `endpoints ${[...viaTunnel].sort().join(', ')} are node or outside addresses on a tunnel port (UDP ` +
-          `${[...TUNNEL_UDP_PORTS].join(', ')}): an overlay device there would decapsulate a forged inner packet ` +
-          '(TUNNEL), so nobody may use the ports that lead there',
-        viaTunnel.size,
-      );
-    }
-    if (misnamed.size > 0) {
-      const list = [...misnamed.values()].sort();
-      out.problems.push({ source, message: `endpoint targetRef disagrees with the address (${list.join('; ')}): judged by the address` });
-    }
-    const backendNetworks = [...networks].sort();
-    if (backendNetworks.length > 1) {
-      report(
-        'several_networks',
-        `backend pods are in several networks (${backendNetworks.join(', ')}): each connection is judged by the backend it reaches`,
-      );
-    }
-
-    let finalByPort: ClientSet[];
-    if (sharing.shared) {
-      const svcVrf = backendNetworks.length === 1 ? vrfOf(backendNetworks[0]!, inputs) : 0;
-      const narrow = outside.size > 0 && inputs.externalDenied.size > 0 && !sharing.cluster;
-      const shared = (): ClientSet =>
-        narrow ? outsideClients(inputs, VW_SVC_SHARED, svcVrf) : anyClient({ flags: VW_SVC_SHARED, svcVrf });
-      finalByPort = svc.ports.map((_, i) => (closedPorts.has(i) ? new Map() : shared()));
-      if (narrow) {
-        const denied = networkNames(inputs.externalDenied, inputs);
-        report(
-          'external_narrowed',
-          `backends ${[...outside].sort().join(', ')} are outside the cluster: networks that may not go outside ` +
-            `(${denied.join(', ')}) cannot use this shared Service`,
-        );
-      }
-    } else {
-      finalByPort = clientsByPort;
-    }
-
-    svc.ports.forEach((p, i) => {
-      const clients = finalByPort[i] ?? new Map();
-      for (const vip of svc.vips) claimFrontend(claims, { addr: vip, port: p.port, protocol: p.protocol, marker: false }, source, clients);
-    });
-    claimServiceFrontends(claims, obj, finalByPort, { ranges: ctx.ranges, hostAddrs: inputs.hostAddrs }, report);
-
-    const all: ClientSet = new Map();
-    for (const c of finalByPort) unionInto(all, c);
-    out.access.set(svc.key, {
-      shared: sharing.shared,
-      why: sharing.why,
-      backendNetworks,
-      clients: clientNames(all, inputs),
-      problems: counts,
-    });
+    const r = compileService(svc, obj, state.namespaces.get(svc.namespace), ctx);
+    for (const vip of r.vips) out.vips.add(vip);
+    out.problems.push(...r.problems);
+    for (const [k, e] of r.backends) if (!out.backends.has(k)) out.backends.set(k, e);
+    mergeClaims(claims, r.claims);
+    out.access.set(svc.key, r.access);
   }
 
   claimHostPorts(
@@ -239,6 +175,116 @@ export function serviceMaps(inputs: ServiceMapInputs): ServiceMaps {
     out.problems.push({ source: owner, message });
   });
   return out;
+}
+
+/** Adds one owner's claims to `claims`, as claimFrontend would have. */
+export function mergeClaims(claims: FrontendClaims, own: FrontendClaims): void {
+  for (const c of own.values()) {
+    for (const [owner, clients] of c.owners) claimFrontend(claims, { addr: c.addr, port: c.port, protocol: c.protocol, marker: c.marker }, owner, clients);
+  }
+}
+
+/** One Service: its entries, claims, access and problems. */
+export function compileService(
+  svc: ServiceEndpoints,
+  obj: ServiceObject,
+  ns: NamespaceObject | undefined,
+  ctx: ServiceContext,
+): ServiceResult {
+  const source = `Service ${svc.key}`;
+  const problems: SourceProblem[] = [];
+  const backends = new Map<string, DesiredServiceEntry>();
+  const claims: FrontendClaims = new Map();
+  const counts: Partial<Record<ServiceProblemKind, number>> = {};
+  const report = (kind: ServiceProblemKind, message: string, n = 1): void => {
+    counts[kind] = (counts[kind] ?? 0) + n;
+    problems.push({ source, message });
+  };
+  const sharing = sharingOf(obj, ns);
+  for (const p of sharing.problems) report('bad_annotation', p.message);
+
+  const judged = judgeBackends(svc, sharing.shared, ctx, backends);
+  const { clientsByPort, networks, foreign, unknown, misnamed, outside, viaFrontend, viaTunnel, closedPorts } = judged;
+
+  if (foreign.size > 0) {
+    const list = [...foreign].sort(([a], [b]) => cmp(a, b)).map(([ip, pod]) => `${ip} (pod ${pod})`);
+    report(
+      'foreign_backend',
+      `endpoints ${list.join(', ')} are pods of another namespace: a Service speaks only for pods of its own ` +
+        `namespace (${svc.namespace}), so they gain nothing from it${sharing.shared ? ', shared or not' : ''}`,
+      foreign.size,
+    );
+  }
+  if (unknown.size > 0) {
+    const list = [...unknown].sort(([a], [b]) => cmp(a, b)).map(([ip, why]) => `${ip} (${why})`);
+    report('unknown_backend', `endpoints ${list.join(', ')} gain nothing from it`, unknown.size);
+  }
+  if (viaFrontend.size > 0) {
+    report(
+      'frontend_backend',
+      `endpoints ${[...viaFrontend].sort().join(', ')} are Service frontends (a NodePort, hostPort, externalIP or ` +
+        'load balancer IP): the next node would DNAT them again and the pod behind would see the node, so nobody ' +
+        'may use the ports that lead there',
+      viaFrontend.size,
+    );
+  }
+  if (viaTunnel.size > 0) {
+    report(
+      'tunnel_backend',
+      `endpoints ${[...viaTunnel].sort().join(', ')} are node or outside addresses on a tunnel port (UDP ` +
+        `${[...TUNNEL_UDP_PORTS].join(', ')}): an overlay device there would decapsulate a forged inner packet ` +
+        '(TUNNEL), so nobody may use the ports that lead there',
+      viaTunnel.size,
+    );
+  }
+  if (misnamed.size > 0) {
+    const list = [...misnamed.values()].sort();
+    problems.push({ source, message: `endpoint targetRef disagrees with the address (${list.join('; ')}): judged by the address` });
+  }
+  const backendNetworks = [...networks].sort();
+  if (backendNetworks.length > 1) {
+    report(
+      'several_networks',
+      `backend pods are in several networks (${backendNetworks.join(', ')}): each connection is judged by the backend it reaches`,
+    );
+  }
+
+  let finalByPort: ClientSet[];
+  if (sharing.shared) {
+    const svcVrf = backendNetworks.length === 1 ? vrfOf(backendNetworks[0]!, ctx) : 0;
+    const narrow = outside.size > 0 && ctx.externalDenied.size > 0 && !sharing.cluster;
+    const shared = (): ClientSet =>
+      narrow ? outsideClients(ctx, VW_SVC_SHARED, svcVrf) : anyClient({ flags: VW_SVC_SHARED, svcVrf });
+    finalByPort = svc.ports.map((_, i) => (closedPorts.has(i) ? new Map() : shared()));
+    if (narrow) {
+      const denied = networkNames(ctx.externalDenied, ctx);
+      report(
+        'external_narrowed',
+        `backends ${[...outside].sort().join(', ')} are outside the cluster: networks that may not go outside ` +
+          `(${denied.join(', ')}) cannot use this shared Service`,
+      );
+    }
+  } else {
+    finalByPort = clientsByPort;
+  }
+
+  svc.ports.forEach((p, i) => {
+    const clients = finalByPort[i] ?? new Map();
+    for (const vip of svc.vips) claimFrontend(claims, { addr: vip, port: p.port, protocol: p.protocol, marker: false }, source, clients);
+  });
+  claimServiceFrontends(claims, obj, finalByPort, { ranges: ctx.ranges, hostAddrs: ctx.hostAddrs }, report);
+
+  const all: ClientSet = new Map();
+  for (const c of finalByPort) unionInto(all, c);
+  return {
+    key: svc.key,
+    vips: [...svc.vips],
+    backends,
+    claims,
+    access: { shared: sharing.shared, why: sharing.why, backendNetworks, clients: clientNames(all, ctx), problems: counts },
+    problems,
+    deps: { ips: judged.ips, networks: backendNetworks, unchecked: judged.unchecked },
+  };
 }
 
 /** What each backend of `svc` is, who may reach it directly (per port), and
@@ -258,6 +304,8 @@ function judgeBackends(
   viaFrontend: Set<string>; // "ip:port" of backends that are frontends
   viaTunnel: Set<string>; // "ip:port" of node or outside backends on a tunnel port
   closedPorts: Set<number>; // indexes of ports with such a backend
+  ips: string[]; // every backend address (judged by what it is)
+  unchecked: boolean; // a backend is a node or outside address
 } {
   const r = {
     clientsByPort: [] as ClientSet[],
@@ -269,7 +317,10 @@ function judgeBackends(
     viaFrontend: new Set<string>(),
     viaTunnel: new Set<string>(),
     closedPorts: new Set<number>(),
+    ips: [] as string[],
+    unchecked: false,
   };
+  const ips = new Set<string>();
   svc.ports.forEach((p, index) => {
     const clients: ClientSet = new Map();
     // What the backends nobody checks on arrival allow; undefined: none such.
@@ -278,6 +329,7 @@ function judgeBackends(
       limit = limit === undefined ? new Map(allowed) : intersect(limit, allowed);
     };
     for (const b of p.backends) {
+      ips.add(b.ip);
       const what = classify(b.ip, ctx);
       // The address decides; a targetRef that says otherwise is only reported.
       if (b.pod !== undefined && what.kind !== 'unknown' && (what.kind !== 'pod' || what.pod !== b.pod)) {
@@ -295,13 +347,14 @@ function judgeBackends(
           r.networks.add(net);
           unionInto(clients, podClients(net, ctx));
           if (shared) {
-            const grant = { flags: VW_SVC_SHARED, svcVrf: vrfOf(net, ctx.inputs) };
+            const grant = { flags: VW_SVC_SHARED, svcVrf: vrfOf(net, ctx) };
             writeEntries(backends, b.ip, b.port, p.protocol, anyClient(grant), serviceEntryKey);
           }
           break;
         }
         case 'host':
         case 'outside': {
+          r.unchecked = true;
           if (isTunnelPort(b.port, p.protocol)) {
             r.viaTunnel.add(b.ip.includes(':') ? `[${b.ip}]:${b.port}` : `${b.ip}:${b.port}`);
             r.closedPorts.add(index);
@@ -319,7 +372,7 @@ function judgeBackends(
             break;
           }
           r.outside.add(b.ip);
-          const direct = outsideClients(ctx.inputs, 0);
+          const direct = outsideClients(ctx, 0);
           unionInto(clients, direct);
           restrict(direct);
           break;
@@ -331,6 +384,7 @@ function judgeBackends(
     }
     r.clientsByPort.push(limit === undefined ? clients : intersect(clients, limit));
   });
+  r.ips = [...ips];
   return r;
 }
 
@@ -350,36 +404,54 @@ function frontendKeys(inputs: ServiceMapInputs, services: readonly ServiceEndpoi
     if (obj !== undefined) claimServiceFrontends(scratch, obj, [], fctx, () => undefined);
   }
   claimHostPorts(scratch, { state: inputs.state, placements: inputs.podPlacements, ...fctx, reach: () => new Map() }, []);
-  return new Set([...scratch.values()].filter((c) => c.marker).map((c) => `${c.addr}|${c.port}|${c.protocol}`));
+  return markerKeys(scratch);
 }
 
-function serviceContext(inputs: ServiceMapInputs, services: readonly ServiceEndpoints[]): ServiceContext {
-  const owners = new Map<string, string>();
-  const contested = new Map<string, string[]>();
-  for (const [pod, ips] of inputs.podIps) {
-    for (const ip of ips) {
-      const first = owners.get(ip);
-      if (first === undefined) owners.set(ip, pod);
-      else contested.set(ip, [...(contested.get(ip) ?? [first]), pod]);
-    }
-  }
+/** "addr|port|protocol" of the claims that need a marker entry. */
+export function markerKeys(claims: FrontendClaims): Set<string> {
+  return new Set([...claims.values()].filter((c) => c.marker).map((c) => `${c.addr}|${c.port}|${c.protocol}`));
+}
+
+/** Network pairs "a|b" -> network -> the networks a router joins to it. */
+export function routedNetworks(networkPairs: ReadonlySet<string>): Map<string, string[]> {
   const routed = new Map<string, string[]>();
-  for (const pair of [...inputs.networkPairs].sort()) {
+  for (const pair of [...networkPairs].sort()) {
     const [a, b] = pair.split('|') as [string, string];
     routed.set(a, [...(routed.get(a) ?? []), b]);
     routed.set(b, [...(routed.get(b) ?? []), a]);
   }
+  return routed;
+}
+
+function serviceContext(inputs: ServiceMapInputs, services: readonly ServiceEndpoints[]): ServiceContext {
+  const claimants = new Map<string, string[]>();
+  for (const [pod, ips] of inputs.podIps) {
+    for (const ip of ips) {
+      const list = claimants.get(ip);
+      if (list === undefined) claimants.set(ip, [pod]);
+      else list.push(pod);
+    }
+  }
   const ranges = clusterRanges(inputs.cidrs);
-  return { inputs, ranges, owners, contested, routed, frontends: frontendKeys(inputs, services, ranges) };
+  return {
+    allocation: inputs.allocation,
+    externalDenied: inputs.externalDenied,
+    hostAddrs: inputs.hostAddrs,
+    ranges,
+    claimantsOf: (ip) => claimants.get(ip),
+    placementOf: (pod) => inputs.podPlacements.get(pod),
+    routed: routedNetworks(inputs.networkPairs),
+    frontends: frontendKeys(inputs, services, ranges),
+  };
 }
 
 function classify(ip: string, ctx: ServiceContext): Backend {
-  if (ctx.inputs.hostAddrs.has(ip)) return { kind: 'host' };
-  const several = ctx.contested.get(ip);
-  if (several !== undefined) return { kind: 'unknown', why: `claimed by several pods: ${several.join(', ')}` };
-  const pod = ctx.owners.get(ip);
+  if (ctx.hostAddrs.has(ip)) return { kind: 'host' };
+  const claimants = ctx.claimantsOf(ip);
+  if (claimants !== undefined && claimants.length > 1) return { kind: 'unknown', why: `claimed by several pods: ${claimants.join(', ')}` };
+  const pod = claimants?.[0];
   if (pod !== undefined) {
-    return { kind: 'pod', pod, namespace: pod.slice(0, pod.indexOf('/')), placement: ctx.inputs.podPlacements.get(pod) };
+    return { kind: 'pod', pod, namespace: pod.slice(0, pod.indexOf('/')), placement: ctx.placementOf(pod) };
   }
   const range = ctx.ranges.kindOf(ip);
   if (range === undefined) return { kind: 'outside' };
@@ -387,13 +459,13 @@ function classify(ip: string, ctx: ServiceContext): Backend {
 }
 
 /** Who may reach a pod of network `net` directly (rules 1 and 2). */
-function podClients(net: string, ctx: ServiceContext): ClientSet {
-  const svcVrf = vrfOf(net, ctx.inputs);
+export function podClients(net: string, ctx: Pick<ServiceContext, 'allocation' | 'routed'>): ClientSet {
+  const svcVrf = vrfOf(net, ctx);
   const set: ClientSet = new Map();
   if (svcVrf === 0) return set; // every existing network has an id; defensive
   set.set(svcVrf, { flags: 0, svcVrf });
   for (const other of ctx.routed.get(net) ?? []) {
-    const vrf = vrfOf(other, ctx.inputs);
+    const vrf = vrfOf(other, ctx);
     if (vrf !== 0) addClient(set, vrf, { flags: VW_SVC_ROUTER, svcVrf });
   }
   return set;
@@ -401,27 +473,27 @@ function podClients(net: string, ctx: ServiceContext): ClientSet {
 
 /** Who may reach an address outside the cluster (rule 6): every network, or
  *  when some deny it, every other one by name. */
-function outsideClients(inputs: ServiceMapInputs, flags: number, svcVrf = 0): ClientSet {
-  if (inputs.externalDenied.size === 0) return anyClient({ flags, svcVrf });
+function outsideClients(ctx: Pick<ServiceContext, 'allocation' | 'externalDenied'>, flags: number, svcVrf = 0): ClientSet {
+  if (ctx.externalDenied.size === 0) return anyClient({ flags, svcVrf });
   const set: ClientSet = new Map();
-  for (const vrf of Object.values(inputs.allocation.ids)) {
-    if (!inputs.externalDenied.has(vrf)) set.set(vrf, { flags, svcVrf });
+  for (const vrf of Object.values(ctx.allocation.ids)) {
+    if (!ctx.externalDenied.has(vrf)) set.set(vrf, { flags, svcVrf });
   }
   return set;
 }
 
-function vrfOf(net: string, inputs: ServiceMapInputs): number {
-  return inputs.allocation.ids[net] ?? 0;
+function vrfOf(net: string, ctx: Pick<ServiceContext, 'allocation'>): number {
+  return ctx.allocation.ids[net] ?? 0;
 }
 
-function networkNames(vrfs: Iterable<number>, inputs: ServiceMapInputs): string[] {
-  const byId = new Map(Object.entries(inputs.allocation.ids).map(([n, id]) => [id, n]));
+function networkNames(vrfs: Iterable<number>, ctx: Pick<ServiceContext, 'allocation'>): string[] {
+  const byId = new Map(Object.entries(ctx.allocation.ids).map(([n, id]) => [id, n]));
   return [...vrfs].map((v) => byId.get(v) ?? `vrf ${v}`).sort();
 }
 
-function clientNames(set: ClientSet, inputs: ServiceMapInputs): string[] {
+function clientNames(set: ClientSet, ctx: Pick<ServiceContext, 'allocation'>): string[] {
   if (isAny(set)) return ['*'];
-  return networkNames(set.keys(), inputs);
+  return networkNames(set.keys(), ctx);
 }
 
 function cmp(a: string, b: string): number {

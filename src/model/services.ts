@@ -87,31 +87,45 @@ export function serviceEndpoints(state: ServiceInputs): { services: ServiceEndpo
   }
   const services: ServiceEndpoints[] = [];
   for (const svc of [...state.services.values()].sort((a, b) => cmp(keyOf(a), keyOf(b)))) {
-    if (svc.spec.type === 'ExternalName') continue;
-    const key = keyOf(svc);
-    const slices = slicesByService.get(key);
-    let ports: ResolvedServicePort[];
-    let endpointsFrom: ServiceEndpoints['endpointsFrom'];
-    if (slices !== undefined) {
-      ports = svc.spec.ports.map((p) => portFromSlices(p, slices));
-      endpointsFrom = 'endpointSlices';
-    } else if (svc.spec.selector !== undefined && Object.keys(svc.spec.selector).length > 0) {
-      ports = portsFromSelector(svc, svc.spec.selector, state.pods, problems);
-      endpointsFrom = 'selector';
-    } else {
-      ports = svc.spec.ports.map((p) => ({ name: p.name ?? '', protocol: p.protocol, port: p.port, backends: [] }));
-      endpointsFrom = 'none';
-    }
-    services.push({
-      key,
-      namespace: svc.metadata.namespace,
-      name: svc.metadata.name,
-      vips: svc.spec.headless ? [] : [...svc.spec.clusterIPs],
-      ports,
-      endpointsFrom,
-    });
+    const one = endpointsOfService(svc, slicesByService.get(keyOf(svc)), state.pods.values(), problems);
+    if (one !== undefined) services.push(one);
   }
   return { services, problems };
+}
+
+/**
+ * One Service's endpoints. `slices`: the EndpointSlices naming it, sorted by
+ * "ns/name" (undefined: none); `pods`: candidates for its selector (pods of
+ * other namespaces are skipped). Undefined for ExternalName Services.
+ */
+export function endpointsOfService(
+  svc: ServiceObject,
+  slices: readonly EndpointSliceObject[] | undefined,
+  pods: Iterable<PodObject>,
+  problems: SourceProblem[],
+): ServiceEndpoints | undefined {
+  if (svc.spec.type === 'ExternalName') return undefined;
+  const key = keyOf(svc);
+  let ports: ResolvedServicePort[];
+  let endpointsFrom: ServiceEndpoints['endpointsFrom'];
+  if (slices !== undefined) {
+    ports = svc.spec.ports.map((p) => portFromSlices(p, slices));
+    endpointsFrom = 'endpointSlices';
+  } else if (svc.spec.selector !== undefined && Object.keys(svc.spec.selector).length > 0) {
+    ports = portsFromSelector(svc, svc.spec.selector, pods, problems);
+    endpointsFrom = 'selector';
+  } else {
+    ports = svc.spec.ports.map((p) => ({ name: p.name ?? '', protocol: p.protocol, port: p.port, backends: [] }));
+    endpointsFrom = 'none';
+  }
+  return {
+    key,
+    namespace: svc.metadata.namespace,
+    name: svc.metadata.name,
+    vips: svc.spec.headless ? [] : [...svc.spec.clusterIPs],
+    ports,
+    endpointsFrom,
+  };
 }
 
 /** The kube-proxy view: one entry per (VIP, port), backends of the VIP's family. */
@@ -140,7 +154,7 @@ export function ipFamily(ip: string): 4 | 6 {
   return ip.includes(':') ? 6 : 4;
 }
 
-function portFromSlices(p: ServicePort, slices: EndpointSliceObject[]): ResolvedServicePort {
+function portFromSlices(p: ServicePort, slices: readonly EndpointSliceObject[]): ResolvedServicePort {
   const name = p.name ?? '';
   const backends: ServiceBackend[] = [];
   for (const slice of slices) {
@@ -161,10 +175,10 @@ function portFromSlices(p: ServicePort, slices: EndpointSliceObject[]): Resolved
 function portsFromSelector(
   svc: ServiceObject,
   selector: Record<string, string>,
-  pods: ReadonlyMap<string, PodObject>,
+  pods: Iterable<PodObject>,
   problems: SourceProblem[],
 ): ResolvedServicePort[] {
-  const selected = [...pods.values()]
+  const selected = [...pods]
     .filter((pod) => pod.metadata.namespace === svc.metadata.namespace)
     .filter((pod) => mapSelectorMatches(selector, pod.metadata.labels))
     .sort((a, b) => cmp(a.metadata.name, b.metadata.name));

@@ -20,6 +20,7 @@ import type { ClusterState, SourceProblem } from '../model/types.js';
 import { EventRecorder, type EventType, type ObjectRef } from './kube-events.js';
 import { ResilientInformer } from './kube-informer.js';
 import { KUBE_RESOURCES, kubeApis, type Converted, type KubeResource, type KubeValue } from './kube-resources.js';
+import { changedObjects } from './changes.js';
 import { StateListeners } from './listeners.js';
 import { emptyClusterState, type StateListener, type StateSource } from './source.js';
 
@@ -257,13 +258,14 @@ export class KubeSource implements StateSource {
       endpointSlices: sortedMap(s.endpointSlices),
       problems: problems.sort((a, b) => cmp(`${a.source} ${a.message}`, `${b.source} ${b.message}`)),
     };
+    const changed = changedObjects(this.state, state);
     this.state = state;
     this.digest = now;
     this.log.info(
       { namespaces: state.namespaces.size, pods: state.pods.size, nodes: state.nodes.size, problems: problems.length },
       'cluster state changed',
     );
-    this.listeners.notify(state);
+    this.listeners.notify(state, changed);
   }
 }
 

@@ -1,7 +1,7 @@
 // The change listeners of a StateSource, for its onChange().
 import type { Logger } from 'pino';
 import type { ClusterState } from '../model/types.js';
-import type { StateListener } from './source.js';
+import type { ObjectRef, StateListener } from './source.js';
 
 /** A listener that throws is logged; the others still hear of the change. */
 export class StateListeners {
@@ -15,10 +15,10 @@ export class StateListeners {
     return () => this.listeners.delete(listener);
   }
 
-  notify(state: ClusterState): void {
+  notify(state: ClusterState, changed: readonly ObjectRef[]): void {
     for (const listener of this.listeners) {
       try {
-        listener(state);
+        listener(state, changed);
       } catch (e) {
         this.log.error({ err: e }, 'state listener failed');
       }

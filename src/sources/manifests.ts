@@ -35,6 +35,7 @@ import type {
   VirtualNetworkRouterObject,
 } from '../model/types.js';
 import { objectKey, parseManifests, type ManifestObject } from './documents.js';
+import { changedObjects } from './changes.js';
 import { emptyClusterState, type StateListener, type StateSource } from './source.js';
 
 export interface ManifestSourceOptions {
@@ -548,6 +549,7 @@ export class ManifestSource implements StateSource {
       endpointSlices,
       problems: [...problems, ...this.labProblems],
     };
+    const changed = changedObjects(this.state, state);
     this.state = state;
     this.log.info(
       {
@@ -563,7 +565,7 @@ export class ManifestSource implements StateSource {
     );
     for (const listener of this.listeners) {
       try {
-        listener(state);
+        listener(state, changed);
       } catch (e) {
         this.log.error({ err: e }, 'state listener failed');
       }

@@ -1,8 +1,13 @@
 // Where the agent gets cluster state from. Two implementations share this
 // interface: local manifests (manifests.ts) and, later, the Kubernetes API.
 import type { ClusterState, SourceProblem } from '../model/types.js';
+import type { ObjectRef } from './changes.js';
 
-export type StateListener = (state: ClusterState) => void;
+export type { ObjectKind, ObjectRef } from './changes.js';
+
+/** `changed`: the objects that differ from the previous notification's
+ *  snapshot (changes.ts); the first notification lists every object. */
+export type StateListener = (state: ClusterState, changed: readonly ObjectRef[]) => void;
 
 export interface StateSource {
   /** Read the initial state and start watching. Resolves once current()
