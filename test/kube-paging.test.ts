@@ -161,5 +161,18 @@ describe('informer cache: the compact form only', () => {
     s.apply('pods', podObj('team', 'a', { node: 'node1', ips: ['10.244.1.99'], labels: { app: 'a' } }));
     await until(() => src.current().pods.get('team/a')?.status.podIPs[0] === '10.244.1.99', 2000, 'modified pod in the state');
     expect(src.current().pods.get('default/p0')).toBe(before);
+
+    // A new version that converts to the same (only the status phase text and
+    // resourceVersion differ) keeps the conversion it had: no new snapshot.
+    const announced: number[] = [];
+    src.onChange((st) => announced.push(st.pods.size));
+    const aBefore = src.current().pods.get('team/a');
+    const same = podObj('team', 'a', { node: 'node1', ips: ['10.244.1.99'], labels: { app: 'a' } });
+    (same.status as Record<string, unknown>).conditions = [{ type: 'Ready', status: 'True' }];
+    s.apply('pods', same);
+    s.apply('pods', podObj('default', 'p9', { node: 'node1', ips: ['10.244.1.50'] })); // positive control
+    await until(() => src.current().pods.has('default/p9'), 2000, 'the control pod in the state');
+    expect(src.current().pods.get('team/a')).toBe(aBefore);
+    expect(announced).toEqual([6]);
   });
 });

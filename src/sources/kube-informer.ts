@@ -68,6 +68,8 @@ export interface ListPage {
   _continue?: string;
 }
 
+export type CacheEvent = 'add' | 'update' | 'delete' | 'reset';
+
 /** Lists one page; `signal` aborts the request (timeout, stop). */
 export type ListFn = (page: ListPage, signal: AbortSignal) => Promise<RawList>;
 
@@ -90,8 +92,9 @@ export interface InformerOptions {
   pageSize: number;
   /** the server ends each watch after this long (timeoutSeconds, randomized between 1x and 2x) */
   watchSessionSeconds: number;
-  /** the cache changed */
-  onChange: () => void;
+  /** the cache changed: an object added, replaced or deleted, or all of them
+   *  dropped ('reset': the resource is not served any more) */
+  onChange: (event: CacheEvent) => void;
   /** What the cache keeps of each listed or watched object (client-go's
    *  transform): the caller's compact form, so the full objects the API
    *  server sends are garbage as soon as they are read. Must keep
@@ -332,10 +335,9 @@ export class ResilientInformer {
       this.compact,
     );
     this.lw = new ListWatch(o.path, this.watch, () => this.listAll(), false);
-    const changed = (): void => o.onChange();
-    this.lw.on('add', changed);
-    this.lw.on('update', changed);
-    this.lw.on('delete', changed);
+    this.lw.on('add', () => o.onChange('add'));
+    this.lw.on('update', () => o.onChange('update'));
+    this.lw.on('delete', () => o.onChange('delete'));
     this.lw.on('error', (err: unknown) => this.failed(err));
   }
 
@@ -469,7 +471,7 @@ export class ResilientInformer {
       if (!this.missing) {
         this.o.log.warn({ kind: this.o.kind, path: this.o.path }, 'resource not served (CRD not installed?); treating it as empty and retrying');
         this.missing = true;
-        this.o.onChange();
+        this.o.onChange('reset');
       }
       this.markSynced();
     } else if (this.failingSince === undefined) {

@@ -7,20 +7,22 @@
 //   that nothing is published, so the agent never compiles a partial cluster
 //   (until then the pinned maps keep enforcing what they hold).
 // - Afterwards a burst of watch events is one snapshot and at most one
-//   change notification (debounced); a snapshot equal to the last one is not
-//   announced (resourceVersions are left out of it for that reason).
+//   change notification (debounced). Each object is converted once as it
+//   arrives, and the informer caches hold only that conversion (compact());
+//   a new version that converts to the same (a status-only update, a relist)
+//   keeps the previous conversion and is no change: no snapshot is announced
+//   for it (resourceVersions are left out of conversions for that reason).
 // - Per-object problems can be written as Events on the objects
 //   (recordEvent / reportProblem, kube-events.ts).
 //
 // Configuration: --kubeconfig <file>, or the in-cluster service account.
-import { createHash } from 'node:crypto';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ClusterState, SourceProblem } from '../model/types.js';
 import { EventRecorder, type EventType, type ObjectRef } from './kube-events.js';
 import { ResilientInformer } from './kube-informer.js';
 import { KUBE_RESOURCES, kubeApis, type Converted, type KubeResource, type KubeValue } from './kube-resources.js';
-import { changedObjects } from './changes.js';
+import { changedObjects, sameValue } from './changes.js';
 import { StateListeners } from './listeners.js';
 import { emptyClusterState, type StateListener, type StateSource } from './source.js';
 
@@ -70,13 +72,14 @@ const PROGRESS_LOG_MS = 10_000;
 export class KubeSource implements StateSource {
   private readonly log: Logger;
   private readonly informers: { resource: KubeResource; informer: ResilientInformer }[];
+  private readonly informerOf = new Map<KubeResource, ResilientInformer>();
   private readonly events: EventRecorder;
   private readonly unsupportedLogged = new Set<string>();
   private readonly listeners: StateListeners;
   private readonly debounceMs: number;
   private state: ClusterState = emptyClusterState();
-  /** multiset digest of every object's conversion at the last publish */
-  private digest = '';
+  /** some object's conversion changed, or an object came or went, since the last publish */
+  private inputsChanged = true;
   private timer: NodeJS.Timeout | undefined;
   private synced = false;
   private started = false;
@@ -102,10 +105,16 @@ export class KubeSource implements StateSource {
         retryMaxMs: opts.retryMaxMs ?? 30_000,
         pageSize: opts.pageSize ?? 500,
         watchSessionSeconds: opts.watchSessionSeconds ?? 300,
-        onChange: () => this.changed(),
+        onChange: (event) => {
+          // An update whose conversion is unchanged (status-only, or a
+          // relist) kept its memo: compact() said so by not marking a change.
+          if (event !== 'update') this.inputsChanged = true;
+          this.changed();
+        },
         compact: (raw) => this.compact(resource, raw),
       }),
     }));
+    for (const { resource, informer } of this.informers) this.informerOf.set(resource, informer);
     this.events = new EventRecorder({
       core: apis.core,
       node: opts.nodeName,
@@ -210,17 +219,24 @@ export class KubeSource implements StateSource {
   private compact(resource: KubeResource, raw: KubernetesObject): CompactObject {
     let c = resource.convert(raw);
     if (c.value !== undefined) c = { ...c, value: withoutResourceVersion(c.value) };
-    const memo: Memo = { ...c, hash: objectHash(c) };
-    for (const p of c.problems) this.log.warn(p, 'object problem');
     const m = raw.metadata ?? {};
     const metadata: CompactObject['metadata'] = { name: m.name ?? '' };
     if (m.namespace !== undefined) metadata.namespace = m.namespace;
     if (m.uid !== undefined) metadata.uid = m.uid;
     if (m.resourceVersion !== undefined) metadata.resourceVersion = m.resourceVersion;
-    return { metadata, [CONVERTED]: memo };
+    // The version in the cache converts to the same (a status-only update,
+    // a relist): its conversion is kept, identity and all, and nothing has
+    // changed for the compile step.
+    const prev = (this.informerOf.get(resource)?.get(metadata.name, metadata.namespace) as Partial<CompactObject> | undefined)?.[CONVERTED];
+    if (prev !== undefined && prev.unsupported === c.unsupported && sameValue(prev.value, c.value) && sameValue(prev.problems, c.problems)) {
+      return { metadata, [CONVERTED]: prev };
+    }
+    for (const p of c.problems) this.log.warn(p, 'object problem');
+    this.inputsChanged = true;
+    return { metadata, [CONVERTED]: c };
   }
 
-  private convert(resource: KubeResource, obj: KubernetesObject): Memo {
+  private convert(resource: KubeResource, obj: KubernetesObject): Converted {
     // Objects reach the cache only through compact(); an object without its
     // conversion would be a bug, converted here rather than lost.
     const m = (obj as Partial<CompactObject>)[CONVERTED] ?? this.compact(resource, obj)[CONVERTED];
@@ -233,21 +249,19 @@ export class KubeSource implements StateSource {
 
   private publish(): void {
     if (this.stopped) return;
+    // Status-only updates (and relists that change nothing) end here, before
+    // the agent recompiles anything.
+    if (!this.inputsChanged) return;
+    this.inputsChanged = false;
     const s = emptyClusterState();
     const problems: SourceProblem[] = [];
-    const digest = new MultisetDigest();
     for (const { resource, informer } of this.informers) {
       for (const raw of informer.objects()) {
         const c = this.convert(resource, raw);
-        digest.add(c.hash);
         problems.push(...c.problems);
         if (c.value !== undefined) put(s, c.value);
       }
     }
-    // Status-only updates (and relists that change nothing) end here, before
-    // the agent recompiles anything.
-    const now = digest.value();
-    if (now === this.digest) return;
     const state: ClusterState = {
       namespaces: sortedMap(s.namespaces),
       pods: sortedMap(s.pods),
@@ -260,7 +274,6 @@ export class KubeSource implements StateSource {
     };
     const changed = changedObjects(this.state, state);
     this.state = state;
-    this.digest = now;
     this.log.info(
       { namespaces: state.namespaces.size, pods: state.pods.size, nodes: state.nodes.size, problems: problems.length },
       'cluster state changed',
@@ -315,53 +328,10 @@ function sortedMap<V>(m: Map<string, V>): Map<string, V> {
   return new Map([...m].sort(([a], [b]) => cmp(a, b)));
 }
 
-interface Memo extends Converted {
-  /** objectHash(): 16 bytes as a 16-character string (a Buffer per object costs ten times that) */
-  hash: string;
-}
-
 const CONVERTED = Symbol('converted');
 
 /** An object as the informer cache holds it (KubeSource.compact). */
 interface CompactObject extends KubernetesObject {
   metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string };
-  [CONVERTED]: Memo;
-}
-
-/** What an object contributes to the state, as 16 bytes (one character per byte). */
-function objectHash(c: Converted): string {
-  return createHash('sha256').update(stableJson({ value: c.value, problems: c.problems })).digest().toString('latin1', 0, 16);
-}
-
-/**
- * Order-independent digest of a multiset of 16-byte hashes: their count and
- * four 32-bit sums. Equal when the objects' contents are equal, whatever order
- * the informers list them in; a false "equal" needs a 128-bit collision.
- */
-class MultisetDigest {
-  private readonly sums = new Uint32Array(4);
-  private count = 0;
-
-  add(hash: string): void {
-    for (let i = 0; i < 4; i++) {
-      const word = hash.charCodeAt(i * 4) | (hash.charCodeAt(i * 4 + 1) << 8) | (hash.charCodeAt(i * 4 + 2) << 16) | (hash.charCodeAt(i * 4 + 3) << 24);
-      this.sums[i] = (this.sums[i]! + word) >>> 0;
-    }
-    this.count++;
-  }
-
-  value(): string {
-    return `${this.count}:${[...this.sums].join(',')}`;
-  }
-}
-
-/** JSON with sorted object keys and Maps as entry lists: equal content, equal text. */
-function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => {
-    if (v instanceof Map) return [...v.entries()];
-    if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
-      return Object.fromEntries(Object.entries(v).sort(([a], [b]) => cmp(a, b)));
-    }
-    return v;
-  });
+  [CONVERTED]: Converted;
 }
