@@ -381,6 +381,8 @@ interface SyncResult {
   heap?: HeapSummary;
   /** API-server source: list requests for pods (pages) */
   listPages?: number;
+  /** at the end of the run (after the flows and the changes) */
+  rssEndMB?: number;
 }
 
 interface Latency {
@@ -479,6 +481,9 @@ async function oneRun(
     if (endpoints < pods) throw new Error(`${source} agent synced but the endpoints map holds ${endpoints} entries for ${pods} pods`);
     if (networks < 1) throw new Error(`${source} agent synced but the networks map is empty`);
     const sync: SyncResult = { source, pods, namespaces: NAMESPACES, syncMs, agentReconcileMs: null, endpoints, networks, rssMB: rss / 1024 };
+    // Memory first: flows held right after the sync, before the changes'
+    // own garbage (the RSS after the changes is reported beside it).
+    if (opts.flows > 0) sync.flows = await makeFlows(a, opts.flows, signal);
     let latency: Latency | undefined;
     if (CHANGES > 0) {
       await sleep(500); // the first reconcile's follow-ups (watchers ready, rescan) out of the way
@@ -487,8 +492,8 @@ async function oneRun(
       await sleep(300); // the log is written asynchronously
       latency = { source, pods, wanted: CHANGES, ...r, reconcileMs: laterReconcileMs(a.logFile, generation) };
     }
+    sync.rssEndMB = (rssKb(a.pid) ?? 0) / 1024;
     if (opts.flows > 0) {
-      sync.flows = await makeFlows(a, opts.flows, signal);
       const file = await heapSnapshot(a, signal);
       try {
         sync.heap = summarizeHeapSnapshot(file, 25);
@@ -600,9 +605,9 @@ export async function runControlPlane(signal: AbortSignal): Promise<PartResult> 
     };
     const withFlows = syncs.filter((s) => s.flows);
     const flowsTable: Table = {
-      title: 'Agent memory with endpoints and flows (flows made after the changes through the datapath and its ring buffer)',
-      columns: ['endpoints', 'flows held by the agent', 'RSS right after the sync (MB)', 'RSS before the flows (MB)', 'RSS right after the flows (MB)', `RSS held, ${SETTLE_MS / 1000} s later (MB)`, 'flows made in (s)'],
-      rows: withFlows.map((s) => [s.endpoints, s.flows!.held, s.rssMB, s.flows!.rssBeforeMB, s.flows!.rssMB, s.flows!.rssHeldMB, s.flows!.ms / 1000]),
+      title: 'Agent memory with endpoints and flows (flows made right after the sync through the datapath and its ring buffer; the changes follow)',
+      columns: ['endpoints', 'flows held by the agent', 'RSS right after the sync (MB)', 'RSS before the flows (MB)', 'RSS right after the flows (MB)', `RSS held, ${SETTLE_MS / 1000} s later (MB)`, 'RSS after the changes (MB)', 'flows made in (s)'],
+      rows: withFlows.map((s) => [s.endpoints, s.flows!.held, s.rssMB, s.flows!.rssBeforeMB, s.flows!.rssMB, s.flows!.rssHeldMB, s.rssEndMB ?? '—', s.flows!.ms / 1000]),
     };
     const memOf = (m: AgentMemory | null): string[] =>
       m ? [m.heapUsed, m.heapTotal, m.external].map((v) => String(round(v, 0))) : ['—', '—', '—'];
@@ -621,7 +626,7 @@ export async function runControlPlane(signal: AbortSignal): Promise<PartResult> 
       const h = heapRun.heap;
       tables.push(
         {
-          title: `Heap snapshot of that agent (${round(h.totalMB, 0)} MB live in ${h.nodes.toLocaleString('en')} objects, after the flows): by constructor, the largest by self size; retained = freed if those objects went`,
+          title: `Heap snapshot of that agent at the end of its run (${round(h.totalMB, 0)} MB live in ${h.nodes.toLocaleString('en')} objects, the flows held): by constructor, the largest by self size; retained = freed if those objects went`,
           columns: ['constructor', 'objects', 'self MB', 'retained MB'],
           rows: h.byConstructor.slice(0, 15).map((c) => [c.name, c.count, round(c.selfMB, 1), round(c.retainedMB, 1)]),
         },
@@ -692,6 +697,7 @@ export async function runControlPlane(signal: AbortSignal): Promise<PartResult> 
         met: is100k && big?.flows ? big.flows.rssHeldMB <= TARGET_RSS_MB : null,
         note: big?.flows
           ? `RSS ${SETTLE_MS / 1000} s after the last flow; ${round(big.flows.rssMB)} MB right after it, ${round(big.rssMB)} MB right after the sync` +
+            (big.rssEndMB !== undefined ? `, ${round(big.rssEndMB)} MB after the ${latOf('manifests', LARGEST)?.ms.length ?? 0} changes that followed` : '') +
             (big.heap ? `; heap snapshot: ${round(big.heap.totalMB, 0)} MB live` : '')
           : 'not measured',
       },
@@ -724,9 +730,9 @@ export async function runControlPlane(signal: AbortSignal): Promise<PartResult> 
         `every 1 ms through the pin), changes one after another over different namespaces, 5 ms apart, ${CHANGES.toLocaleString('en')} ` +
         `per run unless the run has spent ${CHANGE_BUDGET_MS / 1000} s on them (then fewer, and the table says so). The agent's own ` +
         'reconcile times (its "reconciled" log lines after the sync) are shown beside the latency: the difference is the source\'s ' +
-        `part (file watch or HTTP watch, parsing, debounce). Memory: at ${LARGEST.toLocaleString('en')} pods (manifest source), after ` +
-        `the changes, ${FLOWS.toLocaleString('en')} flows are made; the RSS (VmRSS) is read right after and again ${SETTLE_MS / 1000} s later ` +
-        '(the held figure, compared with the target); then SIGUSR2 makes the agent (started with `node --heapsnapshot-signal=SIGUSR2`, ' +
+        `part (file watch or HTTP watch, parsing, debounce). Memory: at ${LARGEST.toLocaleString('en')} pods (manifest source), right ` +
+        `after the sync, ${FLOWS.toLocaleString('en')} flows are made; the RSS (VmRSS) is read right after and again ${SETTLE_MS / 1000} s later ` +
+        '(the held figure, compared with the target), and once more after the changes; at the end SIGUSR2 makes the agent (started with `node --heapsnapshot-signal=SIGUSR2`, ' +
         'which only installs the handler) write a V8 heap snapshot, summarized by `bench/lib/heapsnapshot.ts` (self and retained sizes ' +
         'by constructor, and the largest holders by their path in the dominator tree). A profiled run (`BENCH_CP_PROFILE=<source>:<pods>`) ' +
         'runs its agent with `node --perf-basic-prof` under `perf record -g -p` (node --cpu-prof cannot be used: its SIGPROF makes the BPF ' +

@@ -26,3 +26,36 @@ export function collectGarbage(): boolean {
   gc();
   return true;
 }
+
+export interface MemoryReducerOptions {
+  /** how often the heap is looked at */
+  periodMs: number;
+  /** a collection when the heap has grown this much (allocated since the last one) */
+  growthBytes: number;
+  /** told after each collection: live heap and RSS before/after, MB */
+  onCollect?: (r: { heapMB: number; rssMB: number; ms: number }) => void;
+}
+
+/**
+ * After a burst of work (a large reconcile, a relist) V8 keeps the heap it
+ * grew to, resident, until its own memory reducer decides to shrink it, which
+ * an agent that goes quiet afterwards may not trigger for minutes. This looks
+ * at the heap every `periodMs` and collects fully when it has grown by
+ * `growthBytes` since the last collection, so what stays resident follows
+ * what the agent holds. A quiet agent costs one heap-statistics read per
+ * period; one busy with small changes collects rarely (its garbage is young
+ * and V8's scavenges take it). Returns a stop function.
+ */
+export function startMemoryReducer(o: MemoryReducerOptions): () => void {
+  let base = v8.getHeapStatistics().used_heap_size;
+  const timer = setInterval(() => {
+    const s = v8.getHeapStatistics();
+    if (s.used_heap_size < base + o.growthBytes) return;
+    const t0 = performance.now();
+    if (!collectGarbage()) return;
+    base = v8.getHeapStatistics().used_heap_size;
+    o.onCollect?.({ heapMB: Math.round(base / 2 ** 20), rssMB: Math.round(process.memoryUsage.rss() / 2 ** 20), ms: Math.round(performance.now() - t0) });
+  }, o.periodMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
