@@ -118,10 +118,13 @@ export function summarizeHeapSnapshot(file: string, top = 20): HeapSummary {
   // Reverse postorder from the root (node 0), iteratively.
   const order = new Int32Array(N).fill(-1); // postorder number
   const post: number[] = [];
+  // the depth-first tree: a real chain of references from the root to each object (for the paths shown)
+  const parentEdge = new Uint32Array(N).fill(0xffffffff);
+  const parentOf = new Uint32Array(N);
+  const seen = new Uint8Array(N);
   {
     const stack = new Uint32Array(N);
     const cursor = new Uint32Array(N);
-    const seen = new Uint8Array(N);
     let sp = 0;
     stack[sp++] = 0;
     seen[0] = 1;
@@ -135,6 +138,8 @@ export function summarizeHeapSnapshot(file: string, top = 20): HeapSummary {
         const w = edgesArr[e + eTo]! / NF;
         if (!seen[w]) {
           seen[w] = 1;
+          parentOf[w] = v;
+          parentEdge[w] = e;
           cursor[w] = firstEdge[w]!;
           stack[sp++] = w;
         }
@@ -235,29 +240,31 @@ export function summarizeHeapSnapshot(file: string, top = 20): HeapSummary {
     .sort((a, b) => b.selfMB - a.selfMB)
     .slice(0, top);
 
-  // the edge name by which u holds v (property, index or internal name)
-  const edgeName = (u: number, v: number): string | undefined => {
-    for (let e = firstEdge[u]!; e < firstEdge[u + 1]!; e += EF) {
-      if (edgesArr[e + eTo]! / NF !== v || !useEdge(e)) continue;
-      const t = edgesArr[e + eType]!;
-      const n = edgesArr[e + eName]!;
-      return t === ELEMENT || t === HIDDEN ? `[${n}]` : (strings[n] ?? '?');
-    }
-    return undefined;
+  const edgeText = (e: number): string => {
+    const t = edgesArr[e + eType]!;
+    const n = edgesArr[e + eName]!;
+    return t === ELEMENT || t === HIDDEN ? `[${n}]` : (strings[n] ?? '?');
   };
-  /** "Owner.prop.prop": up the dominator tree to the nearest user object with a constructor name. */
+  const GENERIC = new Set(['Object', 'Array', 'Map', 'Set', 'system / Context', 'WeakMap']);
+  /** "Owner.prop.prop": up the chain of references that reached the object first, to the nearest object of a class. */
   const pathOf = (k: number): string => {
     const parts: string[] = [];
-    let c = k;
-    for (let depth = 0; depth < 8 && c !== R - 1; depth++) {
-      const d = idom[c]!;
-      parts.unshift(edgeName(post[d]!, post[c]!) ?? '?');
-      const dn = nameOf(post[d]!);
-      if (nodesArr[post[d]! * NF + nType] === OBJECT && !['Object', 'Array', 'Map', 'Set', 'system / Context', '(object elements)'].includes(dn) && !dn.startsWith('(')) {
-        parts.unshift(dn);
+    let v = post[k]!;
+    for (let depth = 0; depth < 10 && v !== 0 && parentEdge[v] !== 0xffffffff; depth++) {
+      const e = parentEdge[v]!;
+      const p = parentOf[v]!;
+      const t = edgesArr[e + eType]!;
+      if (t !== HIDDEN) parts.unshift(edgeText(e)); // a Map's backing table and the like: not part of a name
+      const pn = nameOf(p);
+      if (nodesArr[p * NF + nType] === OBJECT && !GENERIC.has(pn) && !pn.startsWith('(')) {
+        parts.unshift(pn);
         break;
       }
-      c = d;
+      if (pn === 'system / Context') {
+        parts.unshift('(closure)');
+        break;
+      }
+      v = p;
     }
     return parts.join('.');
   };
