@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const got = { A: 0, B: 0 } as Record<string, number>;
   try {
     for (const [name, dir] of [['A', A], ['B', B]] as const) {
-      const l = load(n, 1_000, 'empty', dir, `nf${name}-`);
+      const l = await load(n, 1_000, 'empty', dir, `nf${name}-`);
       const events = l.maps[abi.FlowMapName.flowEvents];
       if (events === undefined) throw new Error('no flow_events map');
       builds.push([name, l, n.ringbufOpen(events, (_b, count) => void (got[name] = (got[name] ?? 0) + count))]);

@@ -22,7 +22,7 @@ const SIZE = Number(process.env.AB_SIZE ?? 1_000);
 const MODE = (process.env.AB_FLOWS ?? 'empty') as FlowMode;
 const PROGS: readonly Prog[] = ['from_pod', 'to_pod'];
 
-function main(): void {
+async function main(): Promise<void> {
   if (!A) throw new Error('BENCH_A_DIR: the build/bpf directory of the baseline');
   const n = native();
   const ctx = skb(false);
@@ -34,7 +34,7 @@ function main(): void {
   const all = paths();
   const builds: [string, Loaded][] = [];
   try {
-    builds.push(['A', load(n, SIZE, MODE, A, 'abA-')], ['B', load(n, SIZE, MODE, B, 'abB-')]);
+    builds.push(['A', await load(n, SIZE, MODE, A, 'abA-')], ['B', await load(n, SIZE, MODE, B, 'abB-')]);
     for (const [, l] of builds) verify(n, l, all);
     const net = new Map<string, number[]>();
     const push = (k: string, v: number): void => void (net.get(k) ?? net.set(k, []).get(k)!).push(v);
@@ -72,4 +72,7 @@ function main(): void {
   }
 }
 
-main();
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});

@@ -35,7 +35,7 @@ async function main(): Promise<void> {
 
   const n = native();
   removeBenchPins();
-  const l = load(n, size, mode);
+  const l = await load(n, size, mode);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vrfwall-bench6-prof-'));
   try {
     verify(n, l, all);

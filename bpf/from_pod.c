@@ -80,10 +80,13 @@ static __always_inline struct vw_endpoint *vw_src_endpoint(const struct vw_pkt *
 	return vw_lookup_endpoint(&pkt->src);
 }
 
-/* The verdict; *pkt gets the parse, which the flow accounting uses too. */
-static __always_inline struct vw_decision vw_from_pod(struct __sk_buff *skb, struct vw_pkt *pkt)
+/* The verdict; *pkt gets the parse and *fc the flow slot, which the flow
+ * accounting uses too. */
+static __always_inline struct vw_decision vw_from_pod(struct __sk_buff *skb, struct vw_pkt *pkt,
+						      struct vw_flow_ctx *fc)
 {
 	struct vw_endpoint *src_ep = NULL;
+	struct vw_decision cached;
 	struct vw_port *port = NULL;
 	__u16 proto = 0;
 	__u32 reason;
@@ -110,8 +113,11 @@ static __always_inline struct vw_decision vw_from_pod(struct __sk_buff *skb, str
 	default:
 		break;
 	}
-	if ((proto == ETH_P_IP || proto == ETH_P_IPV6) && !reason)
+	if ((proto == ETH_P_IP || proto == ETH_P_IPV6) && !reason) {
+		if (vw_flow_cached(skb, pkt, VW_DIR_FROM_POD, fc, &cached))
+			return cached; /* only ever cached where no MAC check applies */
 		src_ep = vw_src_endpoint(pkt);
+	}
 
 	/* On a bridge port, only the pod's own source MAC: any other would
 	 * move that MAC's forwarding entry to this port. */
@@ -125,12 +131,16 @@ static __always_inline struct vw_decision vw_from_pod(struct __sk_buff *skb, str
 				 * key has what it had then, as for any early drop */
 				probe = pkt->probe;
 				__builtin_memset(pkt, 0, sizeof(*pkt));
+				__builtin_memset(fc, 0, sizeof(*fc));
 				pkt->probe = probe;
 				pkt->eth_proto = proto;
 				return vw_drop(mac_reason);
 			}
 		}
 	}
+
+	/* the source MAC is not in the flow key: no cache on a bridge port */
+	fc->cacheable = port == NULL;
 
 	switch (proto) {
 	case ETH_P_ARP:
@@ -150,9 +160,10 @@ SEC("tc")
 int from_pod(struct __sk_buff *skb)
 {
 	struct vw_pkt pkt = {};
-	struct vw_decision d = vw_from_pod(skb, &pkt);
+	struct vw_flow_ctx fc = {};
+	struct vw_decision d = vw_from_pod(skb, &pkt, &fc);
 
-	return vw_finish(skb, &pkt, VW_DIR_FROM_POD, vw_flow_track(skb, &pkt, VW_DIR_FROM_POD, d));
+	return vw_finish(skb, &pkt, VW_DIR_FROM_POD, vw_flow_track(skb, &pkt, VW_DIR_FROM_POD, d, &fc));
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

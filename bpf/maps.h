@@ -117,14 +117,25 @@ struct {
 
 /* ---- flows (issue 5) ---- */
 
-/* per-conversation counters and verdicts (struct vw_flow) */
+/* per-conversation counters and cached verdicts: an open-addressed table
+ * of struct vw_flow slots (see vrfwall.h; lib/flow_table.h) */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, VW_FLOWS_MAX);
-	__type(key, struct vw_flow_key);
+	__type(key, __u32);
 	__type(value, struct vw_flow);
+	__uint(map_flags, BPF_F_MMAPABLE); /* the agent reads it in place */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } flows SEC(".maps");
+
+/* the verdict cache's epoch and the flow table's hash seed (struct vw_cache_ctl) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vw_cache_ctl);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} cache_ctl SEC(".maps");
 
 /* new-flow and drop events for the agent (struct vw_flow_event) */
 struct {

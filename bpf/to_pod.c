@@ -70,9 +70,11 @@ static __always_inline struct vw_decision vw_to_pod_ip(struct __sk_buff *skb, co
 	return vw_decide(self, pkt, VW_DIR_TO_POD);
 }
 
-/* The verdict; *pkt gets the parse, which the flow accounting uses too. */
-static __always_inline struct vw_decision vw_to_pod(struct __sk_buff *skb, struct vw_pkt *pkt)
+/* The verdict; *pkt gets the parse and *fc the flow slot, which the flow
+ * accounting uses too. */
+static __always_inline struct vw_decision vw_to_pod(struct __sk_buff *skb, struct vw_pkt *pkt, struct vw_flow_ctx *fc)
 {
+	struct vw_decision cached;
 	__u16 proto = 0;
 	__u32 reason;
 
@@ -98,6 +100,9 @@ static __always_inline struct vw_decision vw_to_pod(struct __sk_buff *skb, struc
 	}
 	if (reason)
 		return vw_drop(reason);
+	if (vw_flow_cached(skb, pkt, VW_DIR_TO_POD, fc, &cached))
+		return cached;
+	fc->cacheable = 1;
 	return vw_to_pod_ip(skb, pkt);
 }
 
@@ -105,9 +110,10 @@ SEC("tc")
 int to_pod(struct __sk_buff *skb)
 {
 	struct vw_pkt pkt = {};
-	struct vw_decision d = vw_to_pod(skb, &pkt);
+	struct vw_flow_ctx fc = {};
+	struct vw_decision d = vw_to_pod(skb, &pkt, &fc);
 
-	return vw_finish(skb, &pkt, VW_DIR_TO_POD, vw_flow_track(skb, &pkt, VW_DIR_TO_POD, d));
+	return vw_finish(skb, &pkt, VW_DIR_TO_POD, vw_flow_track(skb, &pkt, VW_DIR_TO_POD, d, &fc));
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -287,13 +287,16 @@ struct vw_config {
 
 /* ---- flows (issue 5: flow statistics) ------------------------------------ */
 
-/* flows: one entry per conversation as one local pod's interface sees it.
- * LRU_HASH shared by all CPUs; counters are atomic adds. The key is oriented
- * to the local pod ("self": the source in from_pod, the destination in
- * to_pod), so both directions of a conversation land in one entry, indexed
- * by enum vw_direction: [VW_DIR_FROM_POD] = sent by the pod, [VW_DIR_TO_POD]
- * = received. Non-IP frames are tracked only when dropped (addresses zero,
- * ethertype set). */
+/* flows: one entry per conversation as one local pod's interface sees it,
+ * in an open-addressed table (issue 12): a BPF_MAP_TYPE_ARRAY of
+ * VW_FLOWS_MAX 128-byte slots; a key lives in one of the VW_FLOW_PROBES
+ * slots from vw_flow_hash(key) on, and a new conversation takes an empty
+ * one or replaces the one idle longest. The key is oriented to the local pod
+ * ("self": the source in from_pod, the destination in to_pod), so both
+ * directions of a conversation land in one entry, indexed by enum
+ * vw_direction: [VW_DIR_FROM_POD] = sent by the pod, [VW_DIR_TO_POD] =
+ * received. Non-IP frames are tracked only when dropped (addresses zero,
+ * ethertype set). first_ns == 0: an empty slot. */
 struct vw_flow_key {
 	__u8 self_addr[VW_ADDR_LEN];
 	__u8 peer_addr[VW_ADDR_LEN];
@@ -305,19 +308,50 @@ struct vw_flow_key {
 	__u8 pad;
 };
 
+/*
+ * The verdict cache (issue 12): the last full decision of each direction,
+ * so a conversation's later packets cost one slot read. One 64-bit word,
+ * written whole:
+ *   bits  0-31 the policy epoch it was decided under (struct vw_cache_ctl);
+ *   bits 32-39 a fingerprint of the key (hash bits the slot index does not
+ *              use): a word written for another key while this slot was
+ *              being taken over does not match;
+ *   bits 40-47 the time tick it was decided in (now >> VW_CACHE_TICK_SHIFT);
+ *   bits 48-55 the entry of VW_DIR_FROM_POD, bits 56-63 of VW_DIR_TO_POD:
+ *              VW_CACHE_VALID | VW_CACHE_DROPPED | VW_CACHE_TIMED | code << 3.
+ * A TIMED entry (it depends on sessions) serves only within its tick.
+ */
+#define VW_CACHE_VALID   (1U << 0)
+#define VW_CACHE_DROPPED (1U << 1)
+#define VW_CACHE_TIMED   (1U << 2)
+#define VW_CACHE_CODE_SHIFT 3
+#define VW_CACHE_TICK_SHIFT 28 /* 268 ms */
+
 struct vw_flow {
-	__u64 first_ns;    /* bpf_ktime_get_coarse_ns (CLOCK_MONOTONIC_COARSE) */
-	__u64 last_ns;
-	__u64 event_ns;    /* last ring-buffer event for this flow (rate limit) */
-	__u64 packets[VW_DIR__MAX];
-	__u64 bytes[VW_DIR__MAX];
-	__u64 drops[VW_DIR__MAX]; /* of those packets, how many were dropped */
+	struct vw_flow_key key;
 	__u8 verdict;      /* of the latest packet                           */
 	__u8 code;         /* its allow rule or drop reason                  */
 	__u8 last_dir;     /* direction of the latest packet                 */
 	__u8 first_dir;    /* direction of the first packet: who opened it   */
+	__u64 cache;       /* the verdict cache, see above                   */
 	__u8 tcp_flags[VW_DIR__MAX]; /* OR of the TCP flags seen each way    */
-	__u8 pad[2];
+	__u16 pad;
+	__u32 event_tick;  /* time of the last ring-buffer event >> VW_FLOW_EVENT_TICK_SHIFT */
+	__u64 first_ns;    /* bpf_ktime_get_coarse_ns (CLOCK_MONOTONIC_COARSE); 0: empty slot */
+	__u64 last_ns;
+	__u64 packets[VW_DIR__MAX];
+	__u64 bytes[VW_DIR__MAX];
+	__u64 drops[VW_DIR__MAX]; /* of those packets, how many were dropped */
+};
+
+/* cache_ctl: ARRAY of one struct vw_cache_ctl. The agent raises the epoch
+ * after every write to a map that can change a verdict (session_gc after
+ * removing sessions), which retires every cached verdict at once; 0 (no
+ * agent yet) caches nothing. The seed keys the flow table's hash, so a pod
+ * cannot aim its conversations at another's slots; written once. */
+struct vw_cache_ctl {
+	__u32 epoch;
+	__u32 flow_seed;
 };
 
 /* flow_events: RINGBUF of struct vw_flow_event. A new flow sends one; drops
@@ -355,9 +389,11 @@ enum vw_flow_stat {
  * skb->cb on its own side of the veth must not be able to hide its traffic. */
 #define VW_PROBE_MAGIC 0x76777072U /* "vwpr" */
 
-#define VW_FLOWS_MAX 262144
+#define VW_FLOWS_MAX 524288 /* slots; a power of 2 (the index is hash & (max - 1)) */
+#define VW_FLOW_PROBES 8    /* slots a key may live in */
 #define VW_FLOW_RINGBUF_SIZE (512 * 1024) /* bytes, a power of 2 pages */
 #define VW_FLOW_EVENT_INTERVAL_NS 1000000000ULL
+#define VW_FLOW_EVENT_TICK_SHIFT 20 /* event_tick counts ~1.05 ms */
 /* The programs wake the agent only when the ring holds a quarter of its
  * size; otherwise the agent drains it every VW_FLOW_EVENT_POLL_MS (issue 12:
  * a wake-up costs the packet microseconds). */

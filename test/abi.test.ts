@@ -50,6 +50,9 @@ const CONSTS: Record<string, number> = {
   VW_MAC_LEN: abi.VW_MAC_LEN,
   VW_PORTS_MAX: abi.VW_PORTS_MAX,
   VW_FLOWS_MAX: abi.VW_FLOWS_MAX,
+  VW_FLOW_PROBES: abi.VW_FLOW_PROBES,
+  VW_FLOW_EVENT_TICK_SHIFT: abi.VW_FLOW_EVENT_TICK_SHIFT,
+  VW_CACHE_TICK_SHIFT: abi.VW_CACHE_TICK_SHIFT,
   VW_FLOW_RINGBUF_SIZE: abi.VW_FLOW_RINGBUF_SIZE,
   VW_FLOW_EVENT_INTERVAL_NS: abi.VW_FLOW_EVENT_INTERVAL_NS,
   VW_FLOW_EVENT_POLL_MS: abi.VW_FLOW_EVENT_POLL_MS,
@@ -160,7 +163,8 @@ function cProgram(): string {
   lines.push('  struct vw_flow_key fk; memset(&fk, 0, sizeof(fk)); v4mapped(fk.self_addr, "10.244.1.10");');
   lines.push(`  inet_pton(AF_INET6, "fd00::2", fk.peer_addr); fk.ifindex = ${FK.ifindex}; fk.self_port = ${FK.selfPort};`);
   lines.push(`  fk.peer_port = ${FK.peerPort}; fk.ethertype = ${FK.ethertype}; fk.proto = ${FK.proto}; hex("flow_key", &fk, sizeof(fk));`);
-  lines.push('  struct vw_flow fv = { .first_ns = 1, .last_ns = 2, .event_ns = 3, .packets = {4, 5}, .bytes = {6, 7},');
+  lines.push('  struct vw_flow fv = { .key = fk, .first_ns = 1, .last_ns = 2, .event_tick = 3, .cache = 0x0102030405060708ull,');
+  lines.push('    .packets = {4, 5}, .bytes = {6, 7},');
   lines.push('    .drops = {8, 9}, .verdict = 1, .code = 3, .last_dir = 1, .first_dir = 0, .tcp_flags = {0x12, 0x02} };');
   lines.push('  hex("flow", &fv, sizeof(fv));');
   lines.push('  struct vw_flow_event ev; memset(&ev, 0, sizeof(ev)); ev.key = fk; ev.type = VW_EVENT_DROP; ev.dir = 1;');
@@ -349,10 +353,15 @@ describe('flow structs (issue 5)', () => {
     const key = Buffer.from(c.samples.flow_key ?? '', 'hex');
     expect(abi.encodeFlowKey(FK).toString('hex')).toBe(c.samples.flow_key);
     expect(abi.decodeFlowKey(key)).toEqual(FK);
-    expect(abi.decodeFlow(Buffer.from(c.samples.flow ?? '', 'hex'))).toEqual({
-      firstNs: 1n, lastNs: 2n, eventNs: 3n, packets: [4n, 5n], bytes: [6n, 7n], drops: [8n, 9n],
+    const flow = Buffer.from(c.samples.flow ?? '', 'hex');
+    const value = {
+      firstNs: 1n, lastNs: 2n, eventTick: 3, cache: 0x0102030405060708n, packets: [4n, 5n], bytes: [6n, 7n], drops: [8n, 9n],
       verdict: 1, code: 3, lastDir: 1, firstDir: 0, tcpFlags: [0x12, 0x02],
-    });
+    };
+    expect(abi.decodeFlow(flow)).toEqual(value);
+    expect(abi.decodeFlowSlot(flow)?.keyBytes.equals(key)).toBe(true);
+    expect(abi.encodeFlow(FK, value as abi.FlowValue).equals(flow)).toBe(true);
+    expect(abi.decodeFlowSlot(Buffer.alloc(flow.length))).toBeUndefined();
     const ev = abi.decodeFlowEvent(Buffer.from(c.samples.flow_event ?? '', 'hex'));
     expect(ev).toMatchObject({ key: FK, type: abi.FlowEventType.DROP, dir: 1, verdict: 1, code: 4, len: 98, tsNs: 123456789012n });
     expect(ev.keyBytes.equals(key)).toBe(true);

@@ -12,7 +12,7 @@ import * as abi from '../src/bpf/abi.js';
 import { SKB_INGRESS_IFINDEX_OFF } from '../src/bpf/skb.js';
 import { native, type NativeAddon } from '../src/bpf/native.js';
 import * as pk from './helpers/packets.js';
-import { CLUSTER_CIDRS, HERE, TestDatapath, allow, drop, freshPinRoot, skbCtx, slotName, type Dir, type Party, type Want } from './helpers/datapath.js';
+import { CLUSTER_CIDRS, HERE, TestDatapath, flowTable, allow, drop, freshPinRoot, skbCtx, slotName, type Dir, type Party, type Want } from './helpers/datapath.js';
 
 const { AllowRule: Rule, DropReason: Drop } = abi;
 
@@ -50,8 +50,14 @@ beforeAll(() => {
 afterAll(() => dp?.close());
 
 const portsFd = () => dp.mapFd(abi.MapName.ports);
-const setPort = (mac: string) => n.mapUpdate(portsFd(), abi.encodePortKey(HERE), abi.encodePort({ mac }));
-const clearPort = () => void n.mapDelete(portsFd(), abi.encodePortKey(HERE));
+const setPort = (mac: string) => {
+  n.mapUpdate(portsFd(), abi.encodePortKey(HERE), abi.encodePort({ mac }));
+  dp.retire();
+};
+const clearPort = () => {
+  n.mapDelete(portsFd(), abi.encodePortKey(HERE));
+  dp.retire();
+};
 
 /** Runs a frame with skb->ingress_ifindex set; expects the action and exactly one counter slot. */
 function expectVerdict(dir: Dir, frame: Buffer, want: Want, ingressIfindex = 0): void {
@@ -229,9 +235,7 @@ describe('from a bridge port (ports entry: the pod’s MAC)', () => {
 
 /** The flow keys in the flows map (what the agent would report). */
 const flowKeys = (): abi.FlowKey[] => {
-  const d = n.mapDump(dp.mapFd(abi.FlowMapName.flows));
-  const size = abi.FlowLayout.vw_flow_key.size;
-  return Array.from({ length: d.count }, (_, i) => abi.decodeFlowKey(d.keys, i * size));
+  return flowTable(n, dp.mapFd(abi.FlowMapName.flows)).map((e) => e.key);
 };
 const setA1Flags = (flags: number) => dp.putEndpoints([[P.a1, { vrfId: VRF_A, flags, ifindex: HERE }]]);
 
@@ -257,8 +261,8 @@ describe('VW_EP_PTP: the ports lookup is skipped only on the source endpoint’s
     // A frame the MAC check drops is recorded as it was then: no addresses, no ports.
     const early = abi.encodeFlowKey({ selfAddr: '::', peerAddr: '::', ifindex: HERE, selfPort: 0, peerPort: 0, ethertype: pk.EthType.IPV4, proto: 0 });
     const earlyDrops = () => {
-      const v = n.mapLookup(dp.mapFd(abi.FlowMapName.flows), early);
-      return v ? abi.decodeFlow(v).drops[abi.Direction.FROM_POD] : 0n;
+      const v = flowTable(n, dp.mapFd(abi.FlowMapName.flows)).find((e) => e.keyBytes.equals(early));
+      return v ? v.value.drops[abi.Direction.FROM_POD] : 0n;
     };
     // control: with the pod's MAC it gets as far as the source check, and its flow has the addresses
     expectVerdict('from', frame(POD_MAC), drop(Drop.SPOOFED));

@@ -48,6 +48,7 @@ beforeAll(() => {
     abi.encodeSvcKey({ addr: P.vip.v4, port: 53, protocol: 'UDP', clientVrf: abi.VW_SVC_ANY_VRF }),
     abi.encodeSvcValue({ svcVrf: 0, flags: abi.VW_SVC_SHARED }),
   );
+  dp.retire();
 });
 
 afterAll(() => dp?.close());

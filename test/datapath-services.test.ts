@@ -101,6 +101,7 @@ beforeAll(() => {
       }
     }
   }
+  dp.retire();
 });
 
 afterAll(() => dp?.close());
@@ -361,9 +362,11 @@ describe('rule 3 for Service frontends outside the service ranges (NodePort, Loa
     frontend(P.node.v4, 9000, 'TCP', [VRF.B]); // a hostPort of a B pod on this node address
     frontend(abi.VW_SVC_NODE_ADDR, 9000, 'TCP', [VRF.A]); // and a NodePort-like entry it overrides there
     n.mapUpdate(mapFd(abi.MapName.networks), abi.encodeNetworkKey(VRF.C), abi.encodeNetwork({ flags: abi.VW_NET_EXTERNAL_DENY }));
+    dp.retire();
   });
   afterAll(() => {
     n.mapDelete(mapFd(abi.MapName.networks), abi.encodeNetworkKey(VRF.C));
+    dp.retire();
   });
 
   it('a NodePort on a node address or any outside address is judged like its ClusterIP, for TCP SYNs and every UDP datagram', () => {

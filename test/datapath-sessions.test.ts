@@ -54,6 +54,7 @@ function frame(src: string, dst: string, proto: number, sport: number, dport: nu
 
 function putService(addr: string, port: number, protocol: abi.ServiceProtocol, clientVrf: number, map: string = abi.MapName.services): void {
   n.mapUpdate(dp.mapFd(map), abi.encodeSvcKey({ addr, port, protocol, clientVrf }), abi.encodeSvcValue({ svcVrf: 0, flags: 0 }));
+  dp.retire();
 }
 
 const key = (saddr: string, daddr: string, sport: number, dport: number, protocol: abi.ServiceProtocol = 'TCP'): abi.SessionKey => ({
@@ -247,6 +248,7 @@ describe('no pod can evict another pod’s sessions', () => {
         abi.encodeSvcKey({ addr: P.vip.v4, port: 53, protocol: 'UDP', clientVrf: abi.VW_SVC_ANY_VRF }),
         abi.encodeSvcValue({ svcVrf: 0, flags: 0 }),
       );
+      small.retire();
       const held = [port(), port(), port(), port()];
       for (const cp of held) small.expectVerdict('from', frame(P.a1.v4, P.vip.v4, UDP, cp, 53), allow(Rule.SERVICE));
       small.expectVerdict('from', frame(P.c1.v4, P.vip.v4, UDP, port(), 53), drop(Drop.SESSION_LIMIT));

@@ -76,6 +76,7 @@ beforeAll(() => {
   ] as const) {
     n.mapUpdate(mapFd(abi.MapName.vrfPairs), abi.encodeVrfPair({ srcVrf: s, dstVrf: d }), abi.encodeVrfPairValue());
   }
+  dp.retire();
 });
 
 afterAll(() => dp?.close());
@@ -579,6 +580,7 @@ describe('real veth traffic', () => {
       abi.encodeEndpointKey(POD_IP),
       abi.encodeEndpoint({ vrfId: VRF.A, flags: LOCAL, ifindex: ifH0 }),
     );
+    dp.retire();
     fixture = n.loadObject(path.join(ROOT, 'build/fixtures/vlan_push.bpf.o'), { pinRoot: dp.pinRoot });
   });
 

@@ -1,7 +1,7 @@
 // End to end on the real kernel: the lab builds namespaces, veths and pods,
 // one vrfwall agent per node programs the maps and attaches the programs, and
 // real ICMP/TCP/UDP packets (v4 and v6) show what is enforced.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -130,6 +130,81 @@ describe('labels take effect on running pods', () => {
     expect(matrixMismatches(await labMatrix(lab), exampleOpen)).toEqual([]);
     // Same responders throughout: nothing was restarted.
     expect(mustState(lab).responders.map((r) => r.pid)).toEqual(state.responders.map((r) => r.pid));
+  });
+
+  // The verdict cache (issue 12) decides a running connection's packets from
+  // its flow slot: the policy epoch the agent raises after writing the maps is
+  // what makes the change reach them. Run without that (the agent not raising
+  // the epoch), the second echo came back.
+  it('a TCP connection running when the namespace is isolated again: its next packet is dropped', async () => {
+    const instance = `${lab}-node1`;
+    const pod1 = podOf(state, 'isolated-namespace-demo/pod1');
+    const pod4 = podOf(state, 'default/pod4');
+    const vrfOf = (ip: string): number | undefined => readEndpoints(instance).get(ip)?.vrfId;
+    const PORT = 7311;
+    const procs: ChildProcess[] = [];
+    const inNetns = (netns: string, script: string): ChildProcess => {
+      const p = spawn('ip', ['netns', 'exec', netns, process.execPath, '--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+      procs.push(p);
+      return p;
+    };
+    const lines = (p: ChildProcess): (() => Promise<string>) => {
+      const queue: string[] = [];
+      const waiting: ((l: string) => void)[] = [];
+      let buf = '';
+      p.stdout!.setEncoding('utf8');
+      p.stdout!.on('data', (d: string) => {
+        buf += d;
+        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+          const l = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          const w = waiting.shift();
+          if (w) w(l);
+          else queue.push(l);
+        }
+      });
+      return () => new Promise((res, rej) => {
+        const l = queue.shift();
+        if (l !== undefined) return res(l);
+        const t = setTimeout(() => rej(new Error('no line from the pod within 10 s')), 10_000);
+        waiting.push((x) => { clearTimeout(t); res(x); });
+      });
+    };
+    try {
+      fs.writeFileSync(nsFile, original.replace(/^ {2}labels:\n {4}core\.juniper\.net\/isolated-namespace: "true"\n/m, ''));
+      await timeUntil(() => vrfOf(pod1.ips.v4) === vrfOf(pod4.ips.v4), 2000, 'namespace opened in the kernel map');
+      const server = inNetns(pod4.netns, `import net from 'node:net';
+        net.createServer((s) => s.on('data', (d) => s.write(d))).listen(${PORT}, '${pod4.ips.v4}', () => console.log('listening'));`);
+      expect(await lines(server)()).toBe('listening');
+      const client = inNetns(pod1.netns, `import net from 'node:net';
+        import readline from 'node:readline';
+        const s = net.connect({ host: '${pod4.ips.v4}', port: ${PORT} });
+        s.setNoDelay(true);
+        const echo = (m) => new Promise((res) => {
+          const t = setTimeout(() => res('timeout'), 2000);
+          s.once('data', (d) => { clearTimeout(t); res(String(d)); });
+          s.write(m);
+        });
+        s.on('error', (e) => console.log('error ' + e.code));
+        s.on('connect', async () => {
+          console.log('first ' + (await echo('one')));
+          for await (const _ of readline.createInterface({ input: process.stdin })) {
+            console.log('second ' + (await echo('two')));
+            process.exit(0);
+          }
+        });`);
+      const next = lines(client);
+      expect(await next()).toBe('first one'); // control: the connection runs, allowed
+      const dropsBefore = isolatedDrops(instance, Direction.FROM_POD);
+      fs.writeFileSync(nsFile, original);
+      await timeUntil(() => vrfOf(pod1.ips.v4) !== vrfOf(pod4.ips.v4), 2000, 'namespace closed in the kernel map');
+      client.stdin!.write('go\n');
+      expect(await next()).toBe('second timeout');
+      expect(isolatedDrops(instance, Direction.FROM_POD)).toBeGreaterThan(dropsBefore);
+    } finally {
+      for (const p of procs) p.kill('SIGKILL');
+      fs.writeFileSync(nsFile, original);
+    }
   });
 });
 

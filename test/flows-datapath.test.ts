@@ -10,7 +10,7 @@ import { native, type NativeAddon } from '../src/bpf/native.js';
 import { closeDatapath, instancePaths, loadDatapath, type Datapath } from '../src/agent/datapath.js';
 import { probeFrame } from '../src/api/packet.js';
 import { ROOT } from './helpers/lab.js';
-import { HERE, PIN_BASE, TEST_PROBE_KEY, probeCtx, probeDecision, removeStalePins, skbCtx } from './helpers/datapath.js';
+import { HERE, PIN_BASE, TEST_PROBE_KEY, flowTable, probeCtx, probeDecision, removeStalePins, skbCtx } from './helpers/datapath.js';
 import { removePins } from '../src/agent/bpffs.js';
 import { DEFAULT_SESSION_SETTINGS, datapathConfig } from '../src/agent/sessions.js';
 import * as pk from './helpers/packets.js';
@@ -29,13 +29,7 @@ let eventsFd = -1;
 const ctx = (probe: boolean): Buffer => (probe ? probeCtx() : skbCtx(HERE));
 
 function flowEntries(): { key: abi.FlowKey; value: abi.FlowValue }[] {
-  const d = n.mapDump(flowsFd);
-  const ks = abi.FlowLayout.vw_flow_key.size;
-  const vs = abi.FlowLayout.vw_flow.size;
-  return Array.from({ length: d.count }, (_, i) => ({
-    key: abi.decodeFlowKey(d.keys.subarray(i * ks, (i + 1) * ks)),
-    value: abi.decodeFlow(d.values, i * vs),
-  }));
+  return flowTable(n, flowsFd).map(({ key, value }) => ({ key, value }));
 }
 
 beforeAll(() => {

@@ -17,7 +17,7 @@ import { labDown, labUp } from '../src/lab/lab.js';
 import { isAlive } from '../src/lab/procs.js';
 import { PIN_ROOT, netnsPath } from '../src/lab/names.js';
 import { writeState, type LabState } from '../src/lab/state.js';
-import { ROOT, podOf, readCounters, readPinnedMap, timeUntil } from './helpers/lab.js';
+import { ROOT, podOf, readCounters, readFlowTable, readPinnedMap, timeUntil } from './helpers/lab.js';
 import * as abi from '../src/bpf/abi.js';
 import { PROBE_SPORT } from '../src/api/packet.js';
 
@@ -257,8 +257,8 @@ describe('the API', () => {
       const sessions = readPinnedMap(instance, 'sessions')
         .map((e) => abi.decodeSessionKey(e.key))
         .filter((k) => k.saddr === from.ips.v4 && k.daddr === DNS && k.sport === PROBE_SPORT);
-      const flowKeys = readPinnedMap(instance, 'flows')
-        .map((e) => abi.decodeFlowKey(e.key))
+      const flowKeys = readFlowTable(instance)
+        .map((e) => e.key)
         .filter((k) => k.selfAddr === from.ips.v4 && k.peerAddr === DNS && k.selfPort === PROBE_SPORT);
       return { sessions: sessions.length, flows: flowKeys.length };
     };

@@ -27,6 +27,15 @@ export const OUT_MD = path.join(REPO, 'bench/RESULTS.md');
 /** BENCH_QUICK=1: every part runs briefly (fewer repeats, smaller sizes). */
 export const QUICK = process.env.BENCH_QUICK === '1';
 
+/** A positive integer from the environment (e.g. BENCH_TRAFFIC_ROUNDS), or the default. */
+export function envInt(name: string, dflt: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return dflt;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${name}: a positive integer, not '${raw}'`);
+  return v;
+}
+
 /** Every name this benchmark creates starts with this (pins, netns, labs). */
 export const PREFIX = 'bench6';
 /** Names of this run: PREFIX plus the pid, so two runs at once (say one of

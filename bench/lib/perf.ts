@@ -39,3 +39,31 @@ export async function perfHot(rec: PerfRecording, top = 80): Promise<HotSymbol[]
   }
   return hot;
 }
+
+/** Of the samples whose own symbol is `leaf`: how many, and by the nearest caller frame matching `caller` (none: its direct caller). */
+export interface LeafCallers {
+  samples: number;
+  by: Record<string, number>;
+}
+
+/** Who calls `leaf` in a -g recording (already stopped): perf script's call chains, leaf first. */
+export async function perfLeafCallers(file: string, leaf: string, caller: RegExp): Promise<LeafCallers> {
+  const out = await run('perf', ['script', '-i', file, '-F', 'ip,sym'], { timeoutMs: 120_000 });
+  return leafCallersOf(out, leaf, caller);
+}
+
+/** The parsing half of perfLeafCallers: chains are blocks of "address symbol" lines separated by blank lines. */
+export function leafCallersOf(script: string, leaf: string, caller: RegExp): LeafCallers {
+  const res: LeafCallers = { samples: 0, by: {} };
+  for (const block of script.split(/\n\s*\n/)) {
+    const syms = block
+      .split('\n')
+      .map((l) => /^\s*[0-9a-f]+\s+(.+?)\s*$/.exec(l)?.[1])
+      .filter((s): s is string => s !== undefined);
+    if (syms[0] !== leaf) continue;
+    res.samples++;
+    const who = syms.slice(1).find((s) => caller.test(s)) ?? `(none; called by ${syms[1] ?? 'nothing'})`;
+    res.by[who] = (res.by[who] ?? 0) + 1;
+  }
+  return res;
+}

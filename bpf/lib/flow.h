@@ -1,36 +1,35 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Flow statistics: every packet's final verdict is added to its flow entry
- * (struct vw_flow in the `flows` LRU hash), and new flows and drops are
- * announced to the agent through the `flow_events` ring buffer (without
- * waking it, see vw_flow_event_wakeup), at most one
- * drop event per flow per VW_FLOW_EVENT_INTERVAL_NS so a flood of packets
- * cannot drown the agent (a flood of *new* flows fills the ring, and what
- * does not fit is counted in flow_stats[VW_FSTAT_EVENTS_LOST]).
+ * (struct vw_flow in the `flows` table, lib/flow_table.h), and new flows and
+ * drops are announced to the agent through the `flow_events` ring buffer
+ * (without waking it, see vw_flow_event_wakeup), at most one drop event per
+ * flow per VW_FLOW_EVENT_INTERVAL_NS so a flood of packets cannot drown the
+ * agent (a flood of *new* flows fills the ring, and what does not fit is
+ * counted in flow_stats[VW_FSTAT_EVENTS_LOST]).
  *
  * The flow key comes from the same parse as the verdict (struct vw_pkt), so
  * nothing the datapath allows is recorded under another protocol or port.
  * For a frame the parse gave up on, the key has what it had read by then
- * (a truncated Ethernet header: no addresses, ethertype 0).
+ * (a truncated Ethernet header: no addresses, ethertype 0). The programs
+ * look the slot up once (vw_flow_cached, before deciding: it holds the
+ * verdict cache) and the accounting uses the same slot.
  *
- * Cost: the shared LRU hash with atomic adds was chosen over a per-CPU LRU:
- * one flow's packets mostly stay on one CPU, a per-CPU value would make the
- * agent merge first/last/verdict over CPUs, and the atomics measured about
- * 5 ns per packet (bench part 1).
+ * Counters are atomic adds: a slot is shared by all CPUs, and one flow's
+ * packets mostly stay on one CPU, so they cost little (bench part 1).
  *
  * Time is CLOCK_MONOTONIC_COARSE (bpf_ktime_get_coarse_ns: the timekeeper's
- * last tick, at most one tick, 4 ms at HZ=250, behind CLOCK_MONOTONIC). It
- * is read for every packet (last_ns), and bpf_ktime_get_ns, which reads the
- * TSC, cost about 20 ns more per packet (bench part 1). Flow times are shown
- * in milliseconds and the agent's scans overlap by 10 ms, so a tick of lag
- * changes nothing it reports.
+ * last tick, at most one tick, 4 ms at HZ=250, behind CLOCK_MONOTONIC), read
+ * once per packet. Flow times are shown in milliseconds and the agent's
+ * scans overlap by 10 ms, so a tick of lag changes nothing it reports.
  */
 #ifndef VW_LIB_FLOW_H
 #define VW_LIB_FLOW_H
 
 #include "lib/common.h"
 #include "maps.h"
-
+#include "lib/flow_table.h"
+#include "lib/verdict_cache.h"
 
 /* An explain probe (BPF_PROG_TEST_RUN with the magic in cb[0] and the
  * agent's key in cb[1], see VW_PROBE_MAGIC): decided like any packet,
@@ -109,9 +108,10 @@ static __always_inline void vw_flow_event(const struct vw_flow_key *key, __u32 t
 	vw_flow_stat_inc(VW_FSTAT_EVENTS);
 }
 
-/* Add one packet to a flow entry that exists. Atomic adds: the entry is
- * shared by all CPUs. The plain stores (time, verdict) may race; the last
- * writer wins, which is the meaning they have. */
+/* Add one packet to its flow entry. Atomic adds: the entry is shared by all
+ * CPUs. The plain stores (time, verdict) may race; the last writer wins,
+ * which is the meaning they have; they are skipped when unchanged so a
+ * steady conversation does not keep dirtying the slot's first line. */
 static __always_inline void vw_flow_add(struct vw_flow *f, __u32 dir, struct vw_decision d, __u32 len,
 					__u8 tcp_flags, __u64 now)
 {
@@ -124,19 +124,54 @@ static __always_inline void vw_flow_add(struct vw_flow *f, __u32 dir, struct vw_
 	if (tcp_flags && (f->tcp_flags[dir] & tcp_flags) != tcp_flags)
 		f->tcp_flags[dir] |= tcp_flags;
 	f->last_ns = now;
-	f->verdict = d.verdict;
-	f->code = d.code;
-	f->last_dir = dir;
+	if (f->verdict != d.verdict || f->code != d.code || f->last_dir != dir) {
+		f->verdict = d.verdict;
+		f->code = d.code;
+		f->last_dir = dir;
+	}
 }
 
-/* Account one packet whose verdict is final; returns the decision unchanged
- * so the call wraps the program's decision in place. */
-static __always_inline struct vw_decision vw_flow_track(struct __sk_buff *skb, const struct vw_pkt *pkt, __u32 dir,
-						       struct vw_decision d)
+/* Work out the packet's flow key, time, epoch and hash, and find its slot.
+ * Returns 0 for frames that are not tracked. */
+static __always_inline int vw_flow_begin(const struct __sk_buff *skb, const struct vw_pkt *pkt, __u32 dir,
+					 __u32 verdict, struct vw_flow_ctx *fc)
 {
-	struct vw_flow_key key = {};
+	const struct vw_cache_ctl *ctl;
+
+	if (fc->keyed)
+		return 1;
+	/* the epoch before anything that decides: a decision made while the
+	 * agent writes is stored under the epoch it is about to retire */
+	ctl = vw_cache_ctl_get();
+	fc->epoch = ctl ? ctl->epoch : 0;
+	if (!vw_flow_key_of(skb, pkt, dir, verdict, &fc->key))
+		return 0;
+	fc->now = bpf_ktime_get_coarse_ns(); /* see the top of this file */
+	fc->hash = vw_flow_hash(&fc->key, ctl ? ctl->flow_seed : 0);
+	fc->slot = vw_flow_at(vw_flow_find(&fc->key, fc->hash));
+	fc->keyed = 1;
+	return 1;
+}
+
+/* For a parsed IP packet, before the full decision: its cached decision, if
+ * one holds (*d set, returns 1). Either way the slot is looked up once. */
+static __always_inline int vw_flow_cached(const struct __sk_buff *skb, const struct vw_pkt *pkt, __u32 dir,
+					  struct vw_flow_ctx *fc, struct vw_decision *d)
+{
+	if (pkt->probe || !vw_flow_begin(skb, pkt, dir, VW_VERDICT_ALLOWED, fc))
+		return 0;
+	fc->hit = vw_cache_lookup(fc, pkt, dir, d);
+	return fc->hit;
+}
+
+/* Account one packet whose verdict is final, and cache a full decision;
+ * returns the decision unchanged so the call wraps the program's decision
+ * in place. */
+static __always_inline struct vw_decision vw_flow_track(struct __sk_buff *skb, const struct vw_pkt *pkt, __u32 dir,
+						       struct vw_decision d, struct vw_flow_ctx *fc)
+{
 	struct vw_flow *f;
-	__u64 now;
+	__u32 tick;
 
 	if (pkt->probe) {
 		/* BPF_PROG_TEST_RUN hands the context back: explain reads these */
@@ -144,30 +179,28 @@ static __always_inline struct vw_decision vw_flow_track(struct __sk_buff *skb, c
 		skb->cb[3] = d.code;
 		return d;
 	}
-	if (!vw_flow_key_of(skb, pkt, dir, d.verdict, &key))
+	if (!vw_flow_begin(skb, pkt, dir, d.verdict, fc))
 		return d;
-	now = bpf_ktime_get_coarse_ns(); /* see the top of this file */
-
-	f = bpf_map_lookup_elem(&flows, &key);
+	f = fc->slot;
+	tick = (__u32)(fc->now >> VW_FLOW_EVENT_TICK_SHIFT);
 	if (!f) {
-		struct vw_flow init = { .first_ns = now, .last_ns = now, .event_ns = now, .first_dir = dir };
-
-		/* NOEXIST: when another CPU made the entry first, add to its. */
-		if (bpf_map_update_elem(&flows, &key, &init, BPF_NOEXIST) == 0) {
-			vw_flow_stat_inc(VW_FSTAT_FLOWS_NEW);
-			vw_flow_event(&key, VW_EVENT_NEW, dir, d, skb->len, now);
-		}
-		f = bpf_map_lookup_elem(&flows, &key);
+		f = vw_flow_at(vw_flow_take(&fc->key, fc->hash, dir, fc->now));
 		if (!f) {
 			vw_flow_stat_inc(VW_FSTAT_FLOW_FAILED);
 			return d;
 		}
-	} else if (d.verdict == VW_VERDICT_DROPPED && now - f->event_ns >= VW_FLOW_EVENT_INTERVAL_NS) {
+		fc->slot = f;
+		vw_flow_stat_inc(VW_FSTAT_FLOWS_NEW);
+		vw_flow_event(&fc->key, VW_EVENT_NEW, dir, d, skb->len, fc->now);
+	} else if (d.verdict == VW_VERDICT_DROPPED &&
+		   tick - f->event_tick >= (__u32)(VW_FLOW_EVENT_INTERVAL_NS >> VW_FLOW_EVENT_TICK_SHIFT)) {
 		/* Check-then-set without a lock: two CPUs may both send one. */
-		f->event_ns = now;
-		vw_flow_event(&key, VW_EVENT_DROP, dir, d, skb->len, now);
+		f->event_tick = tick;
+		vw_flow_event(&fc->key, VW_EVENT_DROP, dir, d, skb->len, fc->now);
 	}
-	vw_flow_add(f, dir, d, skb->len, pkt->has_l4 ? pkt->tcp_flags : 0, now);
+	if (!fc->hit)
+		vw_cache_store(fc, pkt, dir, d);
+	vw_flow_add(f, dir, d, skb->len, pkt->has_l4 ? pkt->tcp_flags : 0, fc->now);
 	return d;
 }
 

@@ -49,6 +49,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Add<MapUpdateBatch>(env, exports, "mapUpdateBatch");
   Add<MapDeleteBatch>(env, exports, "mapDeleteBatch");
   Add<MapDump>(env, exports, "mapDump");
+  Add<MapMmap>(env, exports, "mapMmap");
+  Add<MapUnmap>(env, exports, "mapUnmap");
 
   Add<TcxAttach>(env, exports, "tcxAttach");
   Add<LinkUpdate>(env, exports, "linkUpdate");

@@ -23,6 +23,8 @@ Napi::Value MapDelete(const Napi::CallbackInfo& info);
 Napi::Value MapUpdateBatch(const Napi::CallbackInfo& info);
 Napi::Value MapDeleteBatch(const Napi::CallbackInfo& info);
 Napi::Value MapDump(const Napi::CallbackInfo& info);
+Napi::Value MapMmap(const Napi::CallbackInfo& info);
+Napi::Value MapUnmap(const Napi::CallbackInfo& info);
 
 // links.cc: tcx links and the clsact/cls_bpf fallback
 Napi::Value TcxAttach(const Napi::CallbackInfo& info);

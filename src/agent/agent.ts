@@ -1,16 +1,18 @@
-// The per-node agent: source of cluster state -> compile -> apply the diff to
-// the pinned maps -> attach to local pods' interfaces. I/O lives here and in
-// the modules it calls; the decisions are in src/model (pure).
+// The per-node agent: source of cluster state -> work queue of changed
+// objects -> incremental compile -> apply the changed entries to the pinned
+// maps -> attach to local pods' interfaces. I/O lives here and in the modules
+// it calls; the decisions are in src/model (pure).
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import { newProbeKey } from '../bpf/skb.js';
 import { native, type NativeAddon, type TcDirection } from '../bpf/native.js';
-import { compile } from '../model/compile.js';
+import { IncrementalCompiler, mergeDelta, type DesiredDelta } from '../model/incremental.js';
 import { emptyAllocation } from '../model/vrf.js';
-import type { ClusterState, DesiredState, PodObject, PodPlacement, SourceProblem, VrfAllocation } from '../model/types.js';
-import type { StateSource } from '../sources/source.js';
+import type { ClusterState, DesiredState, PodPlacement, SourceProblem, VrfAllocation } from '../model/types.js';
+import { changedObjects } from '../sources/changes.js';
+import { emptyClusterState, type ObjectKind, type ObjectRef, type StateSource } from '../sources/source.js';
 import { Attacher, type AttachMode } from './attach.js';
 import { detectLimits, type Finding } from './limits.js';
 import { NodeReports, type NotFirst } from './node-reports.js';
@@ -19,8 +21,9 @@ import { ensureBpffs, removePins } from './bpffs.js';
 import { closeDatapath, instancePaths, loadDatapath, loadSpareProgram, type Datapath, type InstancePaths } from './datapath.js';
 import ipaddr from 'ipaddr.js';
 import { InterfaceDiscovery, applyNeighbours, canonicalIp, type Discovered } from './discovery.js';
-import { desiredImages, type MapImages } from './images.js';
-import { applyPlans, planDiff, planSync } from './mapsync.js';
+import { MapWriter } from './mapwriter.js';
+import { VerdictEpoch } from './verdict-epoch.js';
+import { WorkQueue } from './workqueue.js';
 import { DEFAULT_SESSION_SETTINGS, SessionKeeper, type SessionSettings, type SweepResult } from './sessions.js';
 import { writeJsonAtomic } from '../util/files.js';
 import { Observability, type ObservabilityConfig } from '../api/observability.js';
@@ -73,18 +76,32 @@ export class Agent {
   private allocation: VrfAllocation = emptyAllocation();
   private generation = 0;
   private running: Promise<void> | undefined;
-  private dirty = false;
   private stopped = false;
+  /** Keys of changed objects ("Pod ns/name"), and RESYNC / NETLINK. */
+  // Kicked after the current task: a notification adds all its keys first, then one batch takes them.
+  private readonly queue = new WorkQueue<string>(() => queueMicrotask(() => this.kick()));
+  /** The first reconcile ran (start() runs it itself, to fail on its error). */
+  private ready = false;
+  /** Rebuilt ("all") after a compile error: its indexes may be half updated. */
+  private compiler: IncrementalCompiler | undefined;
+  private writer: MapWriter | undefined;
+  /** The interfaces the compiler last got. */
+  private compiledIfaces: Discovered | undefined;
+  /** What changed since the last completed reconcile (a failed one's changes
+   *  are reported by the next): for logs and the flow directory. */
+  private unreported: { delta: DesiredDelta; changed: ObjectRef[] | 'all' } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sessions: SessionKeeper | undefined;
+  private epoch: VerdictEpoch | undefined;
   /** explain's probe key, new at every start (src/bpf/skb.ts) */
   private readonly probeKey = newProbeKey();
   /** the endpoints the last reconcile wrote, for the session sweeps between reconciles */
   private sweptEndpoints: DesiredState['endpoints'] | undefined;
   private monitor: ChildProcess | undefined;
   private unsubscribe: (() => void) | undefined;
-  private lastPlacements = new Map<string, string>();
+  /** quarantined pods -> why, kept from placement changes */
+  private readonly quarantined = new Map<string, string>();
   private lastProblems = new Set<string>();
   private readonly problemEvents: ProblemEvents;
   private obs: Observability | undefined;
@@ -92,12 +109,7 @@ export class Agent {
   private readonly discovery = new InterfaceDiscovery();
   /** local pod IPs on a bridge whose port is not known yet: their neighbour events wake us */
   private unresolved = new Set<string>();
-  /** What the maps hold after our last successful apply. The agent is their
-   *  only writer, so a change is diffed against this instead of a dump of
-   *  every map; undefined = read the kernel (first reconcile, periodic
-   *  resync, after a failure). */
-  private written: MapImages | undefined;
-  private resyncDue = false;
+  private writtenAllocation: VrfAllocation | undefined;
   /** The last interface discovery, reused while netlink is quiet (see discover()). */
   private lastDiscovery: { at: number; args: string; events: number; result: Discovered } | undefined;
   /** Output chunks of `ip monitor` so far: any of them may change what discovery finds. */
@@ -138,7 +150,10 @@ export class Agent {
     };
     this.dp = loadDatapath(this.bpf, this.config.bpfDir, this.paths, sizes);
     // Timeouts and quota are in the config map before any program is attached.
-    this.sessions = new SessionKeeper(this.bpf, this.dp.maps, this.dp.sessionGc, this.config.sessions ?? DEFAULT_SESSION_SETTINGS, this.probeKey);
+    this.epoch = new VerdictEpoch(this.bpf, this.dp.maps.cache_ctl);
+    this.epoch.init();
+    this.writer = new MapWriter(this.bpf, this.dp.maps, this.epoch);
+    this.sessions = new SessionKeeper(this.bpf, this.dp.maps, this.dp.sessionGc, this.config.sessions ?? DEFAULT_SESSION_SETTINGS, this.probeKey, this.epoch);
     const spare = (dir: TcDirection): number =>
       loadSpareProgram(this.bpf, this.config.bpfDir, this.paths, dir === 'ingress' ? 'fromPod' : 'toPod', sizes);
     this.attacher = new Attacher(this.bpf, this.paths.links, this.dp.programs, this.log, this.config.attachMode, spare);
@@ -156,28 +171,28 @@ export class Agent {
 
     // Until the first full state is in, the pinned maps (if any) keep
     // enforcing what the previous agent left: no window opens.
-    this.unsubscribe = this.source.onChange(() => this.schedule());
+    this.unsubscribe = this.source.onChange((_state, changed) => {
+      for (const c of changed) this.queue.add(objectKey(c));
+    });
     await this.source.start();
     // Netlink events from here on: a neighbour answering our first
     // reconcile's resolution request must not be missed.
     this.startMonitor();
-    // The first reconcile counts as running, so triggers meanwhile queue
-    // behind it (schedule) instead of running beside it; its error fails start.
-    const first = this.reconcile();
+    // The first reconcile compiles everything and diffs against the kernel;
+    // keys queued meanwhile wait behind it. Its error fails start.
+    this.queue.add(RESYNC);
+    const batch = this.queue.take();
+    const first = this.reconcile(batch);
     this.running = first.catch(() => undefined);
     try {
       await first;
     } finally {
       this.running = undefined;
+      this.queue.done(batch);
     }
-    if (this.dirty) {
-      this.dirty = false;
-      this.schedule();
-    }
-    this.timer = setInterval(() => {
-      this.resyncDue = true;
-      this.schedule();
-    }, this.config.resyncMs);
+    this.ready = true;
+    this.kick();
+    this.timer = setInterval(() => this.queue.add(RESYNC), this.config.resyncMs);
     this.timer.unref();
     this.sweepTimer = setInterval(() => this.sweepSessions(), (this.config.sessions ?? DEFAULT_SESSION_SETTINGS).sweepMs);
     this.sweepTimer.unref();
@@ -201,6 +216,7 @@ export class Agent {
   /** Stop watching. Pins stay: enforcement continues without the agent. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.queue.shutDown();
     if (this.timer) clearInterval(this.timer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.unsubscribe?.();
@@ -213,72 +229,102 @@ export class Agent {
     this.dp = undefined;
   }
 
-  /** Coalesce triggers: at most one reconcile runs, and one more follows if asked meanwhile. */
+  /** Adds a compile's delta to what the next completed reconcile reports and writes. */
+  private note(delta: DesiredDelta, changed: readonly ObjectRef[] | 'all'): void {
+    const prev = this.unreported;
+    this.unreported = {
+      delta: prev === undefined ? delta : mergeDelta(prev.delta, delta),
+      changed: prev?.changed === 'all' || changed === 'all' ? 'all' : [...(prev?.changed ?? []), ...changed],
+    };
+  }
+
+  /** Something outside the cluster state changed (interfaces, neighbours): reconcile. */
   schedule(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.dirty = true;
-      return;
-    }
-    this.running = this.reconcile()
+    this.queue.add(NETLINK);
+  }
+
+  /** The queue has keys and nothing is being processed: process them all, as one batch. */
+  private kick(): void {
+    if (this.stopped || !this.ready || this.running) return;
+    const batch = this.queue.take();
+    if (batch.length === 0) return;
+    this.running = this.reconcile(batch)
+      .then(() => {
+        for (const k of batch) this.queue.forget(k);
+      })
       .catch((e: unknown) => {
         const msg = e instanceof Error ? e.message : String(e);
-        this.log.error({ err: msg }, 'reconcile failed; retrying');
+        // Each key comes back after its own backoff (doubling per failure).
+        let delay = 0;
+        for (const k of batch) delay = Math.max(delay, this.queue.addRateLimited(k));
+        this.log.error({ err: msg, keys: batch.length, retryMs: delay }, 'reconcile failed; retrying');
         this.writeStatus([], msg);
-        setTimeout(() => this.schedule(), 500).unref();
       })
       .finally(() => {
         this.running = undefined;
-        if (this.dirty) {
-          this.dirty = false;
-          this.schedule();
-        }
+        this.queue.done(batch); // kicks again when more is queued
       });
   }
 
-  private async reconcile(): Promise<void> {
+  private async reconcile(batch: readonly string[]): Promise<void> {
     const dp = this.dp;
     const attacher = this.attacher;
-    if (!dp || !attacher) throw new Error('agent not started');
+    const writer = this.writer;
+    if (!dp || !attacher || !writer) throw new Error('agent not started');
     const t0 = process.hrtime.bigint();
     const state = this.source.current();
-    const fullSync = this.resyncDue || this.written === undefined;
-    const ifaces = await this.discover(localPodIps(state.pods.values(), this.config.nodeName), fullSync);
+    const resync = batch.includes(RESYNC);
+    // A resync reads every map back from the kernel (drift, a foreign write).
+    if (resync) writer.invalidate();
+
     const tCompile = performance.now();
-    const desired = compile(
-      state,
-      { nodeName: this.config.nodeName, podCIDRs: this.config.podCIDRs, serviceCIDRs: this.config.serviceCIDRs },
-      ifaces.byIp,
-      this.allocation,
-      ifaces.macs,
-    );
-    const compileMs = performance.now() - tCompile;
+    let compiler = this.compiler;
+    let changed: readonly ObjectRef[] | 'all' = 'all';
+    if (compiler === undefined) {
+      // A new compiler's delta names what it has, not what the maps still
+      // hold from before: diff against the kernel.
+      writer.invalidate();
+      compiler = new IncrementalCompiler(
+        { nodeName: this.config.nodeName, podCIDRs: this.config.podCIDRs, serviceCIDRs: this.config.serviceCIDRs },
+        this.allocation,
+      );
+    } else if (resync) {
+      // The safety net against a lost notification: every object that differs
+      // from what the compiler last saw (identity first: cheap), not a recompile of everything.
+      changed = changedObjects(compiler.lastState ?? emptyClusterState(), state);
+    } else {
+      changed = batch.flatMap((k) => parseObjectKey(k) ?? []);
+    }
+    const fullSync = !writer.knowsKernel;
+    // Compile with the interfaces known so far; discovery (which needs the
+    // local pods the compile found) may then add what it sees. An update
+    // that throws may leave the compiler half updated: it is dropped then,
+    // and the next reconcile starts a new one.
+    this.compiler = undefined;
+    const last = this.compiledIfaces;
+    this.note(compiler.update(state, changed, last?.byIp ?? new Map(), last?.macs ?? new Map()), changed);
+    this.compiler = compiler;
+    let compileMs = performance.now() - tCompile;
+    const ifaces = await this.discover([...compiler.localPods().values()].map((ips) => [...ips]), fullSync);
+    if (ifaces !== last) {
+      const t = performance.now();
+      this.compiler = undefined;
+      this.note(compiler.update(state, [], ifaces.byIp, ifaces.macs), []);
+      this.compiler = compiler;
+      this.compiledIfaces = ifaces;
+      compileMs += performance.now() - t;
+    }
+    const desired = compiler.desired();
+    const unreported = this.unreported as { delta: DesiredDelta; changed: ObjectRef[] | 'all' };
     // Ids hit the disk before the maps, so a crash never leaves maps holding
     // ids that a restarted agent would hand to other networks.
-    this.allocation = desired.allocation;
-    writeJsonAtomic(this.allocationFile, this.allocation);
+    this.allocation = compiler.allocation;
+    if (this.allocation !== this.writtenAllocation) {
+      writeJsonAtomic(this.allocationFile, this.allocation);
+      this.writtenAllocation = this.allocation;
+    }
 
-    const images = desiredImages(desired);
-    if (this.resyncDue) this.written = undefined;
-    this.resyncDue = false;
-    const written = this.written;
-    this.written = undefined; // until this apply has succeeded
-    const plan = (fd: number, key: keyof MapImages) =>
-      written ? planDiff(fd, written[key], images[key]) : planSync(this.bpf, fd, images[key]);
-    // Order of updates: settings and ranges before the endpoints that use
-    // them; every map before the attach below (a bridge port's MAC is in
-    // place before its programs run).
-    const plans = [
-      plan(dp.maps.ports, 'ports'),
-      plan(dp.maps.networks, 'networks'),
-      plan(dp.maps.cidrs, 'cidrs'),
-      plan(dp.maps.vrf_pairs, 'vrfPairs'),
-      plan(dp.maps.services, 'services'),
-      plan(dp.maps.backends, 'backends'),
-      plan(dp.maps.endpoints, 'endpoints'),
-    ];
-    const maps = applyPlans(this.bpf, plans);
-    this.written = images;
+    const maps = writer.write(desired, writer.knowsKernel ? unreported.delta : undefined);
     // A policy change must not leave replies of now-refused connections open.
     this.sweptEndpoints = desired.endpoints;
     const prunedSessions = maps.updated + maps.deleted > 0 ? (this.sweepSessions()?.revoked ?? 0) : 0;
@@ -302,13 +348,17 @@ export class Agent {
     );
 
     this.generation++;
-    this.report(desired);
+    this.report(desired, unreported.delta);
     this.writeStatus([...desired.attach.keys()].sort());
+    this.unreported = undefined;
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    this.obs?.synced({ state, desired, generation: this.generation, attachMode: attacher.attachMode ?? null, compileMs, reconcileMs: ms });
+    this.obs?.synced({ state, desired, delta: unreported.delta, changed: unreported.changed, generation: this.generation, attachMode: attacher.attachMode ?? null, compileMs, reconcileMs: ms });
     if (maps.updated + maps.deleted + links.attached + links.detached + links.updated + links.reordered > 0 || this.generation === 1) {
       const { order: _order, ...linkCounts } = links;
-      this.log.info({ generation: this.generation, ms: Math.round(ms * 10) / 10, maps, links: linkCounts, prunedSessions }, 'reconciled');
+      this.log.info(
+        { generation: this.generation, ms: Math.round(ms * 10) / 10, compileMs: Math.round(compileMs * 10) / 10, keys: batch.length, maps, links: linkCounts, prunedSessions },
+        'reconciled',
+      );
     }
   }
 
@@ -342,16 +392,18 @@ export class Agent {
     }
   }
 
-  /** Log quarantine and other problems once per change, not every reconcile. */
-  private report(desired: DesiredState): void {
-    const now = new Map<string, string>();
-    for (const [pod, p] of desired.placements) now.set(pod, describe(p));
-    for (const [pod, p] of desired.placements) {
-      if (this.lastPlacements.get(pod) === now.get(pod)) continue;
+  /** Log quarantine and other problems once per change, not every reconcile.
+   *  Placements: those the compile says may have changed. */
+  private report(desired: DesiredState, delta: DesiredDelta): void {
+    for (const pod of delta.placements) {
+      const p = desired.placements.get(pod);
+      const was = this.quarantined.get(pod);
+      if (p?.kind === 'quarantine') this.quarantined.set(pod, describe(p));
+      else this.quarantined.delete(pod);
+      if (p === undefined || was === describe(p)) continue;
       if (p.kind === 'quarantine') this.log.warn({ pod, reason: p.why }, 'pod quarantined: it reaches nothing but its node');
       else this.log.info({ pod, placement: describe(p) }, 'pod placed');
     }
-    this.lastPlacements = now;
     const state = this.source.current();
     const problems = new Map<string, SourceProblem>();
     for (const p of [...desired.problems, ...state.problems]) problems.set(`${p.source}: ${p.message}`, p);
@@ -365,7 +417,7 @@ export class Agent {
 
   private writeStatus(attached: string[], lastError?: string): void {
     const quarantined: Record<string, string> = {};
-    for (const [pod, text] of this.lastPlacements) if (text.startsWith('quarantine')) quarantined[pod] = text;
+    for (const pod of [...this.quarantined.keys()].sort()) quarantined[pod] = this.quarantined.get(pod) as string;
     const reports = this.reports.snapshot();
     const status: AgentStatus = {
       pid: process.pid,
@@ -448,13 +500,20 @@ export class Agent {
   }
 }
 
-/** The addresses of each pod of this node that has its own network namespace. */
-function localPodIps(pods: Iterable<PodObject>, nodeName: string): string[][] {
-  const out: string[][] = [];
-  for (const p of pods) {
-    if (p.spec.nodeName === nodeName && !p.spec.hostNetwork && p.status.podIPs.length > 0) out.push(p.status.podIPs.map(canonicalIp));
-  }
-  return out;
+/** Queue keys: one per object ("Pod ns/name"), and two for what is not an object. */
+const RESYNC = '#resync'; // periodic: objects that differ from the compiler's last state; every map read back
+const NETLINK = '#netlink'; // interfaces, routes or a neighbour changed
+
+const KINDS: ReadonlySet<string> = new Set<ObjectKind>(['Namespace', 'Pod', 'Node', 'VirtualNetwork', 'VirtualNetworkRouter', 'Service', 'EndpointSlice']);
+
+function objectKey(ref: ObjectRef): string {
+  return `${ref.kind} ${ref.key}`;
+}
+
+function parseObjectKey(k: string): ObjectRef | undefined {
+  const i = k.indexOf(' ');
+  const kind = k.slice(0, i);
+  return i > 0 && KINDS.has(kind) ? { kind: kind as ObjectKind, key: k.slice(i + 1) } : undefined;
 }
 
 /** How long `ip monitor` may take after its spawn to be listening: a

@@ -4,6 +4,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import type { NativeAddon } from '../bpf/native.js';
+import { FlowLayout, FlowMapName, VW_FLOWS_MAX } from '../bpf/abi.js';
 import type { Programs } from './attach.js';
 
 export const MAP_NAMES = [
@@ -18,6 +19,7 @@ export const MAP_NAMES = [
   'session_owners',
   'config',
   'ports',
+  'cache_ctl',
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 
@@ -46,6 +48,26 @@ function required(table: Record<string, number>, name: string, file: string): nu
   return fd;
 }
 
+const BPF_MAP_TYPE_ARRAY = 2;
+const BPF_F_MMAPABLE = 1 << 10;
+
+/** A flows map pinned by an older agent (the LRU hash before the open-addressed
+ *  table) cannot be reused: unpin it so the load makes a new one. Flows are
+ *  statistics; every map that enforces is kept. The old programs hold their own
+ *  reference until the new ones replace them. */
+function dropStaleFlowTable(bpf: NativeAddon, mapsDir: string): void {
+  const pin = path.join(mapsDir, FlowMapName.flows);
+  if (!fs.existsSync(pin)) return;
+  const fd = bpf.objGet(pin);
+  try {
+    const info = bpf.mapInfo(fd);
+    if (info.type === BPF_MAP_TYPE_ARRAY && info.flags & BPF_F_MMAPABLE && info.valueSize === FlowLayout.vw_flow.size && info.maxEntries === VW_FLOWS_MAX) return;
+  } finally {
+    bpf.closeFd(fd);
+  }
+  fs.unlinkSync(pin);
+}
+
 export function loadDatapath(
   bpf: NativeAddon,
   bpfDir: string,
@@ -59,6 +81,7 @@ export function loadDatapath(
   const fromFile = path.join(bpfDir, 'from_pod.o');
   const toFile = path.join(bpfDir, 'to_pod.o');
   const gcFile = path.join(bpfDir, 'session_gc.o');
+  dropStaleFlowTable(bpf, paths.maps);
   const from = bpf.loadObject(fromFile, { pinRoot: paths.maps, maxEntries: sizes });
   const to = bpf.loadObject(toFile, { pinRoot: paths.maps, maxEntries: sizes });
   const gc = bpf.loadObject(gcFile, { pinRoot: paths.maps, maxEntries: sizes });

@@ -14,8 +14,9 @@ import {
   encodeVrfPairValue,
   type EndpointValue,
 } from '../bpf/abi.js';
-import type { DesiredServiceEntry, DesiredState } from '../model/types.js';
-import { imageOf, type MapImage } from './mapsync.js';
+import type { DesiredDelta } from '../model/incremental.js';
+import type { DesiredServiceEntry, DesiredState, L4Protocol } from '../model/types.js';
+import type { MapEntry, MapImage } from './mapsync.js';
 
 export interface MapImages {
   endpoints: MapImage;
@@ -27,13 +28,19 @@ export interface MapImages {
   ports: MapImage;
 }
 
-function svcImage(entries: Map<string, DesiredServiceEntry>): MapImage {
-  return imageOf(
-    [...entries.values()].map((e) => ({
-      key: encodeSvcKey({ addr: e.addr, port: e.port, protocol: e.protocol, clientVrf: e.clientVrf }),
-      value: encodeSvcValue({ svcVrf: e.svcVrf, flags: e.flags }),
-    })),
-  );
+/** The map entry for one desired key (undefined: the key has no entry). */
+type Encoder<K> = (d: DesiredState, key: K) => MapEntry | undefined;
+
+function svcKeyOf(key: string): Buffer {
+  const [addr = '', port = '', protocol = '', clientVrf = ''] = key.split('|');
+  return encodeSvcKey({ addr, port: Number(port), protocol: protocol as L4Protocol, clientVrf: Number(clientVrf) });
+}
+
+function svcEntry(e: DesiredServiceEntry): MapEntry {
+  return {
+    key: encodeSvcKey({ addr: e.addr, port: e.port, protocol: e.protocol, clientVrf: e.clientVrf }),
+    value: encodeSvcValue({ svcVrf: e.svcVrf, flags: e.flags }),
+  };
 }
 
 function parsePair(text: string): { srcVrf: number; dstVrf: number } {
@@ -44,24 +51,133 @@ function parsePair(text: string): { srcVrf: number; dstVrf: number } {
   return { srcVrf: src, dstVrf: dst };
 }
 
+// Most endpoints hold one of a few values (network, flags, no local
+// interface): one shared, read-only Buffer per distinct value instead of one
+// per endpoint (a Buffer costs ~200 bytes beyond its data).
+const endpointValues = new Map<string, Buffer>();
+function endpointValue(ep: EndpointValue): Buffer {
+  const k = `${ep.vrfId}/${ep.flags}/${ep.ifindex}`;
+  let v = endpointValues.get(k);
+  if (v === undefined) {
+    if (endpointValues.size > 100_000) endpointValues.clear(); // one per local interface and network: bounded in practice
+    endpointValues.set(k, (v = encodeEndpoint(ep)));
+  }
+  return v;
+}
+
+const ENCODERS: { [M in keyof MapImages]: { keyOf: (k: KeyOf<M>) => Buffer; entry: Encoder<KeyOf<M>> } } = {
+  endpoints: {
+    keyOf: (ip) => encodeEndpointKey(ip),
+    entry: (d, ip) => {
+      const ep = d.endpoints.get(ip);
+      return ep === undefined ? undefined : { key: encodeEndpointKey(ip), value: endpointValue(ep) };
+    },
+  },
+  vrfPairs: {
+    keyOf: (p) => encodeVrfPair(parsePair(p)),
+    entry: (d, p) => (d.vrfPairs.has(p) ? { key: encodeVrfPair(parsePair(p)), value: encodeVrfPairValue() } : undefined),
+  },
+  networks: {
+    keyOf: (id) => encodeNetworkKey(id),
+    entry: (d, id) => {
+      const flags = d.networks.get(id);
+      return flags === undefined ? undefined : { key: encodeNetworkKey(id), value: encodeNetwork({ flags }) };
+    },
+  },
+  cidrs: {
+    keyOf: (c) => encodeCidrKey(c),
+    entry: (d, c) => {
+      const kind = d.cidrs.get(c);
+      return kind === undefined ? undefined : { key: encodeCidrKey(c), value: encodeCidrValue({ kind }) };
+    },
+  },
+  services: {
+    keyOf: svcKeyOf,
+    entry: (d, k) => {
+      const e = d.services.get(k);
+      return e === undefined ? undefined : svcEntry(e);
+    },
+  },
+  backends: {
+    keyOf: svcKeyOf,
+    entry: (d, k) => {
+      const e = d.backends.get(k);
+      return e === undefined ? undefined : svcEntry(e);
+    },
+  },
+  ports: {
+    keyOf: (i) => encodePortKey(i),
+    entry: (d, i) => {
+      const mac = d.ports.get(i);
+      return mac === undefined ? undefined : { key: encodePortKey(i), value: encodePort({ mac }) };
+    },
+  },
+};
+
+/** The key type of each map's desired contents. */
+type KeyOf<M extends keyof MapImages> = M extends 'networks' | 'ports' ? number : string;
+
+export const MAP_NAMES: readonly (keyof MapImages)[] = ['endpoints', 'vrfPairs', 'networks', 'cidrs', 'services', 'backends', 'ports'];
+
+function image<M extends keyof MapImages>(d: DesiredState, m: M, keys: Iterable<KeyOf<M>>): MapImage {
+  const out: MapImage = new Map();
+  const enc = ENCODERS[m] as { entry: Encoder<KeyOf<M>> };
+  for (const k of keys) {
+    const e = enc.entry(d, k);
+    if (e !== undefined) out.set(e.key.toString('hex'), e);
+  }
+  return out;
+}
+
 export function desiredImages(d: DesiredState): MapImages {
-  // Most endpoints hold one of a few values (network, flags, no local
-  // interface): one shared, read-only Buffer per distinct value instead of
-  // one per endpoint (a Buffer costs ~200 bytes beyond its data).
-  const values = new Map<string, Buffer>();
-  const endpointValue = (ep: EndpointValue): Buffer => {
-    const k = `${ep.vrfId}/${ep.flags}/${ep.ifindex}`;
-    let v = values.get(k);
-    if (v === undefined) values.set(k, (v = encodeEndpoint(ep)));
-    return v;
-  };
   return {
-    endpoints: imageOf([...d.endpoints].map(([addr, ep]) => ({ key: encodeEndpointKey(addr), value: endpointValue(ep) }))),
-    vrfPairs: imageOf([...d.vrfPairs].map((p) => ({ key: encodeVrfPair(parsePair(p)), value: encodeVrfPairValue() }))),
-    networks: imageOf([...d.networks].map(([id, flags]) => ({ key: encodeNetworkKey(id), value: encodeNetwork({ flags }) }))),
-    cidrs: imageOf([...d.cidrs].map(([cidr, kind]) => ({ key: encodeCidrKey(cidr), value: encodeCidrValue({ kind }) }))),
-    services: svcImage(d.services),
-    backends: svcImage(d.backends),
-    ports: imageOf([...d.ports].map(([ifindex, mac]) => ({ key: encodePortKey(ifindex), value: encodePort({ mac }) }))),
+    endpoints: image(d, 'endpoints', d.endpoints.keys()),
+    vrfPairs: image(d, 'vrfPairs', d.vrfPairs),
+    networks: image(d, 'networks', d.networks.keys()),
+    cidrs: image(d, 'cidrs', d.cidrs.keys()),
+    services: image(d, 'services', d.services.keys()),
+    backends: image(d, 'backends', d.backends.keys()),
+    ports: image(d, 'ports', d.ports.keys()),
   };
+}
+
+/** What changes in one map: entries to write, keys to delete. */
+export interface ImageChange {
+  updates: MapEntry[];
+  deletes: Buffer[];
+}
+
+export type ImageChanges = Record<keyof MapImages, ImageChange>;
+
+/**
+ * The entries of the keys a delta names, against what the maps hold
+ * (`written`): only real changes (a key whose bytes are unchanged is left
+ * alone). Costs the delta, not the maps.
+ */
+export function changedEntries(written: MapImages, d: DesiredState, delta: Pick<DesiredDelta, keyof MapImages>): ImageChanges {
+  const out = {} as ImageChanges;
+  for (const m of MAP_NAMES) {
+    const change: ImageChange = { updates: [], deletes: [] };
+    const enc = ENCODERS[m] as { keyOf: (k: string | number) => Buffer; entry: Encoder<string | number> };
+    for (const k of delta[m] as Set<string | number>) {
+      const e = enc.entry(d, k);
+      if (e !== undefined) {
+        const have = written[m].get(e.key.toString('hex'));
+        if (have === undefined || !have.value.equals(e.value)) change.updates.push(e);
+      } else {
+        const key = enc.keyOf(k);
+        if (written[m].has(key.toString('hex'))) change.deletes.push(key);
+      }
+    }
+    out[m] = change;
+  }
+  return out;
+}
+
+/** `written` after `changes` were applied. */
+export function recordChanges(written: MapImages, changes: ImageChanges): void {
+  for (const m of MAP_NAMES) {
+    for (const e of changes[m].updates) written[m].set(e.key.toString('hex'), e);
+    for (const k of changes[m].deletes) written[m].delete(k.toString('hex'));
+  }
 }

@@ -25,6 +25,7 @@ import {
   VW_NS_PER_SEC,
   type DatapathConfig,
 } from '../bpf/abi.js';
+import type { VerdictEpoch } from './verdict-epoch.js';
 import type { NativeAddon } from '../bpf/native.js';
 import { SKB_CB_OFF, skbCtx } from '../bpf/skb.js';
 
@@ -95,6 +96,8 @@ export class SessionKeeper {
     private readonly settings: SessionSettings,
     /** explain's probe key, written into the same config map */
     private readonly probeKey: number,
+    /** the verdict cache's epoch: sweeps that remove sessions retire cached decisions */
+    private readonly epoch?: VerdictEpoch,
   ) {
     this.tableSize = bpf.mapInfo(maps.sessions).maxEntries;
     this.ownersSize = bpf.mapInfo(maps.session_owners).maxEntries;
@@ -140,6 +143,8 @@ export class SessionKeeper {
       this.quota = quota;
       this.writeConfig();
     }
+    // A reply cached as allowed must not outlive its session.
+    if (cb(0) + cb(1) > 0) this.epoch?.retireAll();
     return { expired: cb(0), revoked: cb(1), live: cb(2), holders: holders.size, quota };
   }
 

@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { NativeAddon } from '../bpf/native.js';
 import type { SweepResult } from '../agent/sessions.js';
+import type { DesiredDelta } from '../model/incremental.js';
 import type { ClusterState, DesiredState } from '../model/types.js';
+import type { ObjectRef } from '../sources/changes.js';
 import { Directory, buildDirectory } from '../flows/directory.js';
 import { FlowReader } from '../flows/reader.js';
 import { FlowStore } from '../flows/store.js';
@@ -52,6 +54,10 @@ export interface AgentHandle {
 export interface SyncReport {
   state: ClusterState;
   desired: DesiredState;
+  /** What may have changed since the last report: map keys and objects
+   *  (undefined / "all": anything; the directory is then rebuilt). */
+  delta?: DesiredDelta | undefined;
+  changed?: readonly ObjectRef[] | 'all';
   generation: number;
   attachMode: string | null;
   compileMs: number;
@@ -164,7 +170,9 @@ export class Observability {
   }
 
   synced(r: SyncReport): void {
-    this.directory = buildDirectory(r.state, r.desired, this.agent.node);
+    // Names change where the cluster did: updated in place, rebuilt only when anything may have changed.
+    if (r.delta === undefined || r.changed === undefined || r.changed === 'all') this.directory = buildDirectory(r.state, r.desired, this.agent.node);
+    else this.directory.update(r.state, r.desired, r.delta, r.changed);
     this.lastSync = r;
     this.lastSyncMs = Date.now();
     this.metrics?.compileSeconds.observe(r.compileMs / 1000);

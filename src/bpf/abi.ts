@@ -118,6 +118,7 @@ export const MapName = {
   sessionOwners: 'session_owners',
   config: 'config',
   ports: 'ports',
+  cacheCtl: 'cache_ctl',
 } as const;
 export const ProgramName = { fromPod: 'from_pod', toPod: 'to_pod', sessionGc: 'session_gc' } as const;
 
@@ -172,6 +173,7 @@ export const Layout = {
       probe_key: 44,
     },
   },
+  vw_cache_ctl: { size: 8, fields: { epoch: 0, flow_seed: 4 } },
 } as const;
 
 /** Keys of the networks and counters maps are a plain __u32. */
@@ -621,9 +623,34 @@ export function decodeConfig(buf: Buffer): DatapathConfig {
   };
 }
 
+/** struct vw_cache_ctl: the verdict cache's policy epoch (0: cache nothing) and the flow table's hash seed. */
+export interface CacheCtl {
+  epoch: number;
+  flowSeed: number;
+}
+
+export function encodeCacheCtl(c: CacheCtl): Buffer {
+  const f = Layout.vw_cache_ctl.fields;
+  const buf = Buffer.alloc(Layout.vw_cache_ctl.size);
+  writeU32(buf, c.epoch, f.epoch);
+  writeU32(buf, c.flowSeed, f.flow_seed);
+  return buf;
+}
+
+export function decodeCacheCtl(buf: Buffer): CacheCtl {
+  const f = Layout.vw_cache_ctl.fields;
+  expectSize(buf, Layout.vw_cache_ctl.size, 'vw_cache_ctl');
+  return { epoch: readU32(buf, f.epoch), flowSeed: readU32(buf, f.flow_seed) };
+}
+
 // ---- flows (issue 5): flows, flow_events, flow_stats ------------------------------
 
-export const VW_FLOWS_MAX = 262144;
+/** Slots of the flows table (an open-addressed BPF array; a power of 2). */
+export const VW_FLOWS_MAX = 524288;
+export const VW_FLOW_PROBES = 8;
+export const VW_FLOW_EVENT_TICK_SHIFT = 20;
+/** The verdict cache's tick: a decision that rests on a session serves this long at most. */
+export const VW_CACHE_TICK_SHIFT = 28;
 export const VW_FLOW_RINGBUF_SIZE = 512 * 1024;
 export const VW_FLOW_EVENT_INTERVAL_NS = 1_000_000_000;
 /** The agent drains the flow_events ring at least this often: the programs wake it only when a quarter full. */
@@ -650,20 +677,22 @@ export const FlowLayout = {
     fields: { self_addr: 0, peer_addr: 16, ifindex: 32, self_port: 36, peer_port: 38, ethertype: 40, proto: 42, pad: 43 },
   },
   vw_flow: {
-    size: 80,
+    size: 128,
     fields: {
-      first_ns: 0,
-      last_ns: 8,
-      event_ns: 16,
-      packets: 24,
-      bytes: 40,
-      drops: 56,
-      verdict: 72,
-      code: 73,
-      last_dir: 74,
-      first_dir: 75,
-      tcp_flags: 76,
-      pad: 78,
+      key: 0,
+      verdict: 44,
+      code: 45,
+      last_dir: 46,
+      first_dir: 47,
+      cache: 48,
+      tcp_flags: 56,
+      pad: 58,
+      event_tick: 60,
+      first_ns: 64,
+      last_ns: 72,
+      packets: 80,
+      bytes: 96,
+      drops: 112,
     },
   },
   vw_flow_event: {
@@ -724,7 +753,10 @@ export function encodeFlowKey(k: FlowKey): Buffer {
 export interface FlowValue {
   firstNs: bigint;
   lastNs: bigint;
-  eventNs: bigint;
+  /** time of the last ring-buffer event >> VW_FLOW_EVENT_TICK_SHIFT (32 bits, wraps) */
+  eventTick: number;
+  /** the verdict cache word (bpf/lib/verdict_cache.h); the agent only shows it */
+  cache: bigint;
   packets: [bigint, bigint];
   bytes: [bigint, bigint];
   drops: [bigint, bigint];
@@ -742,7 +774,8 @@ export function decodeFlow(buf: Buffer, offset = 0): FlowValue {
   return {
     firstNs: readU64(buf, offset + f.first_ns),
     lastNs: readU64(buf, offset + f.last_ns),
-    eventNs: readU64(buf, offset + f.event_ns),
+    eventTick: readU32(buf, offset + f.event_tick),
+    cache: readU64(buf, offset + f.cache),
     packets: pair(f.packets),
     bytes: pair(f.bytes),
     drops: pair(f.drops),
@@ -754,17 +787,37 @@ export function decodeFlow(buf: Buffer, offset = 0): FlowValue {
   };
 }
 
-/** The inverse of decodeFlow: the agent never writes flows, the benchmark fills the map with them. */
-export function encodeFlow(v: FlowValue): Buffer {
+/** A flows slot: the key it holds and its value (first_ns 0: an empty slot). */
+export function decodeFlowSlot(buf: Buffer, offset = 0): { keyBytes: Buffer; value: FlowValue } | undefined {
+  const f = FlowLayout.vw_flow.fields;
+  expectSize(buf, offset + FlowLayout.vw_flow.size, 'vw_flow');
+  if (readU64(buf, offset + f.first_ns) === 0n) return undefined;
+  return { keyBytes: buf.subarray(offset + f.key, offset + f.key + FlowLayout.vw_flow_key.size), value: decodeFlow(buf, offset) };
+}
+
+/** The occupied slots of a dump of the flows table (values back to back). */
+export function decodeFlowTable(values: Buffer, count: number): { keyBytes: Buffer; key: FlowKey; value: FlowValue }[] {
+  const out: { keyBytes: Buffer; key: FlowKey; value: FlowValue }[] = [];
+  for (let i = 0; i < count; i++) {
+    const slot = decodeFlowSlot(values, i * FlowLayout.vw_flow.size);
+    if (slot) out.push({ ...slot, key: decodeFlowKey(slot.keyBytes) });
+  }
+  return out;
+}
+
+/** The inverse of decodeFlow (key included): the agent never writes flows, the benchmark fills the table with them. */
+export function encodeFlow(key: FlowKey, v: FlowValue): Buffer {
   const f = FlowLayout.vw_flow.fields;
   const buf = Buffer.alloc(FlowLayout.vw_flow.size);
   const u64 = (value: bigint, at: number): void => {
     if (littleEndian) buf.writeBigUInt64LE(value, at);
     else buf.writeBigUInt64BE(value, at);
   };
+  encodeFlowKey(key).copy(buf, f.key);
   u64(v.firstNs, f.first_ns);
   u64(v.lastNs, f.last_ns);
-  u64(v.eventNs, f.event_ns);
+  writeU32(buf, v.eventTick, f.event_tick);
+  u64(v.cache, f.cache);
   for (const [at, pair] of [[f.packets, v.packets], [f.bytes, v.bytes], [f.drops, v.drops]] as const) {
     u64(pair[0], at);
     u64(pair[1], at + 8);

@@ -118,6 +118,10 @@ export interface NativeAddon {
   mapDeleteBatch(fd: number, keys: Buffer, count: number): void;
   /** Whole map; batch lookup where the map type has it, else key iteration. */
   mapDump(fd: number): MapDump;
+  /** The values of a BPF_F_MMAPABLE array, mapped read-only and shared with the kernel (unmapped when collected). */
+  mapMmap(fd: number): ArrayBuffer;
+  /** Unmap a mapping from mapMmap now (it is detached: nothing reads through it after). */
+  mapUnmap(mapping: ArrayBuffer): void;
 
   /** tcx link (kernel 6.6+); returns the link fd. Default position: 'last' (the kernel's). */
   tcxAttach(progFd: number, ifindex: number, dir: TcDirection, where?: TcxPosition): number;

@@ -1,9 +1,12 @@
 // Names for addresses: which pod, namespace, network and node an IP is,
-// rebuilt after every reconcile from the cluster state and the compile
-// step's output. Pure: no I/O.
+// from the cluster state and the compile step's output, updated after each
+// reconcile from what changed (objects and map keys), not rebuilt. Pure: no I/O.
 import ipaddr from 'ipaddr.js';
 import { canonicalAddr } from '../bpf/abi.js';
+import type { DesiredDelta } from '../model/incremental.js';
 import type { ClusterState, DesiredState, ServiceAccess } from '../model/types.js';
+import { Multimap } from '../model/indexes.js';
+import type { ObjectRef } from '../sources/changes.js';
 import type { EndpointKind } from './types.js';
 
 export interface EndpointInfo {
@@ -58,6 +61,22 @@ export class Directory {
   /** the cluster's pod and service ranges: an unknown address inside them is "unknown", outside "external" */
   readonly clusterCidrs: [ipaddr.IPv4 | ipaddr.IPv6, number][] = [];
 
+  // What each address is claimed by, to settle it again when one claimant
+  // changes (update()): a Service's virtual IP wins, then a pod (the last by
+  // key), then a node, then a Service's external or load balancer IP (the first).
+  private readonly nodeClaims = new Multimap<string>();
+  private readonly podClaims = new Multimap<string>();
+  private readonly vipClaims = new Multimap<string>();
+  /** address -> Service -> "external IP" / "load balancer IP" (few) */
+  private readonly otherClaims = new Map<string, Map<string, string>>();
+  private readonly nodeIps = new Map<string, readonly string[]>();
+  private readonly podIps = new Map<string, readonly string[]>();
+  private readonly svcIps = new Map<string, { vips: readonly string[]; others: [string, string][] }>();
+  private readonly podNetwork = new Map<string, string>();
+  private readonly networkPods = new Map<string, Set<string>>();
+  private readonly localPods = new Set<string>();
+  private lastAllocation: DesiredState['allocation'] | undefined;
+
   inCluster(ip: string): boolean {
     try {
       const a = ipaddr.process(ip);
@@ -74,6 +93,271 @@ export class Directory {
   static empty(): Directory {
     return new Directory();
   }
+
+  /**
+   * Bring the names up to date with a reconcile: `changed` are the objects
+   * that changed and `delta` the map keys that did since the last update
+   * (undefined / "all": anything may have; everything is looked at again).
+   */
+  update(state: ClusterState, desired: DesiredState, delta?: DesiredDelta, changed: readonly ObjectRef[] | 'all' = 'all'): void {
+    const all = delta === undefined || changed === 'all';
+    const pods = new Set<string>();
+    const nodes = new Set<string>();
+    const services = new Set<string>();
+    if (all) {
+      for (const k of [...this.podIps.keys(), ...state.pods.keys()]) pods.add(k);
+      for (const k of [...this.nodeIps.keys(), ...state.nodes.keys()]) nodes.add(k);
+      const svcs = (state as { services?: Map<string, ServiceLike> }).services;
+      for (const k of [...this.svcIps.keys(), ...(svcs?.keys() ?? [])]) services.add(k);
+    } else {
+      for (const c of changed) {
+        if (c.kind === 'Pod') pods.add(c.key);
+        else if (c.kind === 'Node') nodes.add(c.key);
+        else if (c.kind === 'Service') services.add(c.key);
+      }
+      for (const k of delta.placements) pods.add(k);
+      for (const k of delta.attach) pods.add(k);
+      for (const k of delta.serviceAccess) services.add(k);
+      // An endpoint's interface shows in its pod's entry.
+      for (const ip of delta.endpoints) for (const p of this.podClaims.values(ip)) pods.add(p);
+    }
+    const ips = new Set<string>();
+    const nets = new Set<string>();
+    let localChanged = all;
+    for (const name of nodes) this.updateNode(name, state, ips);
+    for (const key of pods) {
+      if (this.localPods.has(key) || desired.attach.has(key)) localChanged = true;
+      this.updatePod(key, state, desired, ips, nets);
+    }
+    for (const key of services) this.updateService(key, state, ips);
+    for (const ip of ips) this.settle(ip, state, desired);
+
+    if (all || delta.networks.size > 0 || delta.vrfPairs.size > 0 || desired.allocation !== this.lastAllocation) {
+      this.rebuildNetworks(desired);
+    } else {
+      for (const net of nets) this.refreshNetworkPods(net);
+    }
+    this.lastAllocation = desired.allocation;
+    if (localChanged) this.rebuildLocal(desired);
+    if (all || delta.ports.size > 0) {
+      this.portMacs.clear();
+      for (const [ifindex, mac] of desired.ports ?? []) this.portMacs.set(ifindex, mac);
+    }
+    if (all || delta.cidrs.size > 0) {
+      this.clusterCidrs.length = 0;
+      for (const cidr of desired.cidrs.keys()) {
+        try {
+          this.clusterCidrs.push(ipaddr.parseCIDR(cidr));
+        } catch {
+          // the compile step only emits canonical CIDRs
+        }
+      }
+    }
+  }
+
+  private updateNode(name: string, state: ClusterState, ips: Set<string>): void {
+    for (const ip of this.nodeIps.get(name) ?? []) {
+      this.nodeClaims.delete(ip, name);
+      ips.add(ip);
+    }
+    const node = state.nodes.get(name);
+    const now = node === undefined ? [] : canonicalAll(node.addresses);
+    if (node === undefined) this.nodeIps.delete(name);
+    else this.nodeIps.set(name, now);
+    for (const ip of now) {
+      this.nodeClaims.add(ip, name);
+      ips.add(ip);
+    }
+  }
+
+  private updatePod(key: string, state: ClusterState, desired: DesiredState, ips: Set<string>, nets: Set<string>): void {
+    for (const ip of this.podIps.get(key) ?? []) {
+      this.podClaims.delete(ip, key);
+      ips.add(ip);
+    }
+    const oldNet = this.podNetwork.get(key);
+    if (oldNet !== undefined) {
+      this.networkPods.get(oldNet)?.delete(key);
+      nets.add(oldNet);
+      this.podNetwork.delete(key);
+    }
+    const pod = state.pods.get(key);
+    if (pod === undefined) {
+      this.podIps.delete(key);
+      return;
+    }
+    const now = canonicalAll(pod.status.podIPs);
+    this.podIps.set(key, now);
+    for (const ip of now) {
+      this.podClaims.add(ip, key);
+      ips.add(ip);
+    }
+    const placement = desired.placements.get(key);
+    if (placement?.kind === 'network') {
+      this.podNetwork.set(key, placement.network);
+      let set = this.networkPods.get(placement.network);
+      if (set === undefined) this.networkPods.set(placement.network, (set = new Set()));
+      set.add(key);
+      nets.add(placement.network);
+    }
+  }
+
+  private updateService(key: string, state: ClusterState, ips: Set<string>): void {
+    const old = this.svcIps.get(key);
+    for (const ip of old?.vips ?? []) {
+      this.vipClaims.delete(ip, key);
+      ips.add(ip);
+    }
+    for (const [ip] of old?.others ?? []) {
+      const m = this.otherClaims.get(ip);
+      m?.delete(key);
+      if (m?.size === 0) this.otherClaims.delete(ip);
+      ips.add(ip);
+    }
+    const svc = (state as { services?: Map<string, ServiceLike> }).services?.get(key);
+    if (svc === undefined) {
+      this.svcIps.delete(key);
+      return;
+    }
+    const vips = canonicalAll(svc.spec.clusterIPs);
+    const others: [string, string][] = [];
+    for (const ip of canonicalAll(svc.spec.externalIPs ?? [])) others.push([ip, 'external IP']);
+    for (const ip of canonicalAll(svc.spec.loadBalancerIPs ?? [])) others.push([ip, 'load balancer IP']);
+    this.svcIps.set(key, { vips, others });
+    for (const ip of vips) {
+      this.vipClaims.add(ip, key);
+      ips.add(ip);
+    }
+    for (const [ip, what] of others) {
+      let m = this.otherClaims.get(ip);
+      if (m === undefined) this.otherClaims.set(ip, (m = new Map()));
+      if (!m.has(key)) m.set(key, what);
+      ips.add(ip);
+    }
+  }
+
+  /** The one name of `ip`, from its claimants. */
+  private settle(ip: string, state: ClusterState, desired: DesiredState): void {
+    const svcs = (state as { services?: Map<string, ServiceLike> }).services;
+    const service = (key: string, what: string): EndpointInfo | undefined => {
+      const svc = svcs?.get(key);
+      if (svc === undefined) return undefined;
+      const access = serviceAccessText(desired.serviceAccess.get(key));
+      return { ...blank(ip, 'service'), namespace: svc.metadata.namespace, service: key, reason: `Service ${what}, ${access}` };
+    };
+    let info: EndpointInfo | undefined;
+    const vip = this.vipClaims.max(ip);
+    const pod = vip === undefined ? this.podClaims.max(ip) : undefined;
+    const node = vip === undefined && pod === undefined ? this.nodeClaims.max(ip) : undefined;
+    if (vip !== undefined) info = service(vip, 'virtual IP');
+    else if (pod !== undefined) info = this.podInfo(ip, pod, state, desired);
+    else if (node !== undefined) info = { ...blank(ip, 'host'), node, reason: `address of node ${node}` };
+    else {
+      const others = this.otherClaims.get(ip);
+      if (others !== undefined) {
+        const key = minOf(others.keys());
+        info = service(key, others.get(key) as string);
+      }
+    }
+    if (info === undefined) this.byIp.delete(ip);
+    else this.byIp.set(ip, info);
+  }
+
+  private podInfo(ip: string, key: string, state: ClusterState, desired: DesiredState): EndpointInfo | undefined {
+    const pod = state.pods.get(key);
+    if (pod === undefined) return undefined;
+    const placement = desired.placements.get(key);
+    const network = placement?.kind === 'network' ? placement.network : '';
+    const local = desired.attach.has(key);
+    const ep = desired.endpoints.get(ip);
+    return {
+      ip,
+      kind: pod.spec.hostNetwork ? 'host' : 'pod',
+      namespace: pod.metadata.namespace,
+      pod: pod.metadata.name,
+      network,
+      node: pod.spec.nodeName ?? '',
+      service: '',
+      local: local && !pod.spec.hostNetwork,
+      ifindex: local ? (ep?.ifindex ?? 0) : 0,
+      quarantined: placement?.kind === 'quarantine',
+      reason: placement?.why ?? 'not placed',
+      hostNetwork: pod.spec.hostNetwork,
+    };
+  }
+
+  /** Local pods by their interfaces (few: the pods of this node). */
+  private rebuildLocal(desired: DesiredState): void {
+    this.localPods.clear();
+    this.podByIfindex.clear();
+    for (const key of [...desired.attach.keys()].sort()) {
+      this.localPods.add(key);
+      for (const ip of this.podIps.get(key) ?? []) {
+        const info = this.byIp.get(ip);
+        const ifindex = desired.endpoints.get(ip)?.ifindex ?? 0;
+        const [namespace = '', pod = ''] = key.split('/');
+        if (ifindex > 0 && info?.hostNetwork !== true) {
+          this.podByIfindex.set(ifindex, { namespace, pod, network: this.podNetwork.get(key) ?? '' });
+        }
+      }
+    }
+  }
+
+  private rebuildNetworks(desired: DesiredState): void {
+    this.networks.clear();
+    this.networkByVrf.clear();
+    const vrfNames = new Map<number, string>();
+    for (const [name, id] of Object.entries(desired.allocation.ids)) vrfNames.set(id, name);
+    for (const [name, id] of Object.entries(desired.allocation.ids)) {
+      if (!desired.networks.has(id) && !hasEndpointIn(desired, id)) continue;
+      this.networks.set(name, this.networkInfo(name, id, ((desired.networks.get(id) ?? 0) & 1) !== 0, []));
+      this.networkByVrf.set(id, name);
+    }
+    for (const pair of desired.vrfPairs) {
+      const [a, b] = pair.split(':').map(Number);
+      const from = vrfNames.get(a ?? -1);
+      const to = vrfNames.get(b ?? -1);
+      if (from && to) this.networks.get(from)?.reaches.push(to);
+    }
+    for (const n of this.networks.values()) n.reaches.sort();
+  }
+
+  private refreshNetworkPods(net: string): void {
+    const n = this.networks.get(net);
+    if (n !== undefined) this.networks.set(net, this.networkInfo(n.name, n.vrfId, n.externalDeny, n.reaches));
+  }
+
+  /** The pods of a network are sorted when asked for (a large network changes often, is listed rarely). */
+  private networkInfo(name: string, vrfId: number, externalDeny: boolean, reaches: string[]): NetworkInfo {
+    const members = this.networkPods;
+    let sorted: string[] | undefined;
+    return {
+      name,
+      vrfId,
+      externalDeny,
+      reaches,
+      get pods(): string[] {
+        sorted ??= [...(members.get(name) ?? [])].sort();
+        return sorted;
+      },
+    };
+  }
+}
+
+function minOf(keys: Iterable<string>): string {
+  let best: string | undefined;
+  for (const k of keys) if (best === undefined || k < best) best = k;
+  return best ?? '';
+}
+
+/** Canonical and unique; `raw` itself when it already is (shared, not copied). */
+function canonicalAll(raw: readonly string[]): readonly string[] {
+  const out: string[] = [];
+  for (const r of raw) {
+    const ip = canonical(r);
+    if (ip !== undefined && !out.includes(ip)) out.push(ip);
+  }
+  return out.length === raw.length && out.every((ip, i) => ip === raw[i]) ? raw : out;
 }
 
 function canonical(ip: string): string | undefined {
@@ -84,93 +368,10 @@ function canonical(ip: string): string | undefined {
   }
 }
 
+/** Names for every address of `state` (a Directory updated once with everything). */
 export function buildDirectory(state: ClusterState, desired: DesiredState, node: string): Directory {
   const d = new Directory();
-  const vrfNames = new Map<number, string>();
-  for (const [name, id] of Object.entries(desired.allocation.ids)) vrfNames.set(id, name);
-
-  for (const [name, id] of Object.entries(desired.allocation.ids)) {
-    if (!desired.networks.has(id) && !hasEndpointIn(desired, id)) continue;
-    d.networks.set(name, {
-      name,
-      vrfId: id,
-      externalDeny: ((desired.networks.get(id) ?? 0) & 1) !== 0,
-      pods: [],
-      reaches: [],
-    });
-    d.networkByVrf.set(id, name);
-  }
-  for (const pair of desired.vrfPairs) {
-    const [a, b] = pair.split(':').map(Number);
-    const from = vrfNames.get(a ?? -1);
-    const to = vrfNames.get(b ?? -1);
-    if (from && to) d.networks.get(from)?.reaches.push(to);
-  }
-  for (const n of d.networks.values()) n.reaches.sort();
-
-  for (const n of state.nodes.values()) {
-    for (const a of n.addresses) {
-      const ip = canonical(a);
-      if (!ip) continue;
-      d.byIp.set(ip, { ...blank(ip, 'host'), node: n.name, reason: `address of node ${n.name}` });
-    }
-  }
-
-  for (const [key, pod] of state.pods) {
-    const placement = desired.placements.get(key);
-    const network = placement?.kind === 'network' ? placement.network : '';
-    const local = desired.attach.has(key);
-    if (network) d.networks.get(network)?.pods.push(key);
-    for (const raw of pod.status.podIPs) {
-      const ip = canonical(raw);
-      if (!ip) continue;
-      const ep = desired.endpoints.get(ip) ?? desired.endpoints.get(raw);
-      const info: EndpointInfo = {
-        ip,
-        kind: pod.spec.hostNetwork ? 'host' : 'pod',
-        namespace: pod.metadata.namespace,
-        pod: pod.metadata.name,
-        network,
-        node: pod.spec.nodeName ?? '',
-        service: '',
-        local: local && !pod.spec.hostNetwork,
-        ifindex: local ? (ep?.ifindex ?? 0) : 0,
-        quarantined: placement?.kind === 'quarantine',
-        reason: placement?.why ?? 'not placed',
-        hostNetwork: pod.spec.hostNetwork,
-      };
-      // A host-network pod shares the node's address: keep the pod's name on it.
-      d.byIp.set(ip, info);
-      if (info.local && info.ifindex > 0) {
-        d.podByIfindex.set(info.ifindex, { namespace: info.namespace, pod: info.pod, network });
-      }
-    }
-  }
-  for (const n of d.networks.values()) n.pods.sort();
-  for (const [ifindex, mac] of desired.ports ?? []) d.portMacs.set(ifindex, mac);
-
-  const services = (state as { services?: Map<string, ServiceLike> }).services;
-  for (const svc of services?.values() ?? []) {
-    const key = `${svc.metadata.namespace}/${svc.metadata.name}`;
-    const access = serviceAccessText(desired.serviceAccess.get(key));
-    const add = (raw: string, what: string, overwrite: boolean): void => {
-      const ip = canonical(raw);
-      if (!ip || (!overwrite && d.byIp.has(ip))) return;
-      d.byIp.set(ip, { ...blank(ip, 'service'), namespace: svc.metadata.namespace, service: key, reason: `Service ${what}, ${access}` });
-    };
-    for (const raw of svc.spec.clusterIPs) add(raw, 'virtual IP', true);
-    // External and load balancer IPs name the Service unless the address is
-    // already a node's or a pod's (a node address stays the node).
-    for (const raw of svc.spec.externalIPs ?? []) add(raw, 'external IP', false);
-    for (const raw of svc.spec.loadBalancerIPs ?? []) add(raw, 'load balancer IP', false);
-  }
-  for (const cidr of desired.cidrs.keys()) {
-    try {
-      d.clusterCidrs.push(ipaddr.parseCIDR(cidr));
-    } catch {
-      // the compile step only emits canonical CIDRs
-    }
-  }
+  d.update(state, desired);
   void node;
   return d;
 }

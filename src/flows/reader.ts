@@ -2,7 +2,8 @@
 // - flow_events (ring buffer): new flows and drops arrive within
 //   VW_FLOW_EVENT_POLL_MS (a timer drains the ring; the programs wake the
 //   uv_poll only when it fills) on the event loop (daemon/addon/ringbuf.cc);
-// - flows (LRU hash): a batch dump at most every pollMs, and only when the
+// - flows (an open-addressed table of slots, key inside, mapped into this
+//   process: read in place, no copy): a pass at most every pollMs, and only when the
 //   datapath's global packet counters (the small `counters` array) moved
 //   since the previous scan: a node at rest costs one tiny dump per poll,
 //   not a dump of up to 65,536 flow entries. Only entries whose last_ns moved
@@ -11,7 +12,6 @@
 //   one that took 200 ms waits 4 s, so the agent does not compete with the
 //   packet path for the CPU; new flows and drops still arrive at once;
 // - flow_stats (per-CPU array): events written and lost, flows created.
-import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import {
@@ -22,6 +22,7 @@ import {
   FlowMapName,
   FlowStat,
   VW_FLOW_EVENT_POLL_MS,
+  VW_FLOW_EVENT_TICK_SHIFT,
   decodeFlow,
   decodeFlowEvent,
   decodeFlowKey,
@@ -67,8 +68,9 @@ export interface ReaderStats {
 /** Slack under the previous scan's start: a packet stamped just before it may land after the dump read its entry,
  *  and coarse BPF timestamps run up to one tick (4 ms at HZ=250) behind. Keep it >= 1 tick. */
 const SCAN_OVERLAP_NS = 10_000_000n;
-const LAST_NS_OFFSET = FlowLayout.vw_flow.fields.last_ns;
-const LITTLE_ENDIAN = os.endianness() === 'LE';
+const LAST_NS_WORD = FlowLayout.vw_flow.fields.last_ns / 8;
+const FIRST_NS_WORD = FlowLayout.vw_flow.fields.first_ns / 8;
+const KEY_OFFSET = FlowLayout.vw_flow.fields.key;
 /** Entries decoded between two yields to the event loop. */
 const SCAN_SLICE = 2000;
 const ADDR_CACHE_MAX = 4096;
@@ -82,6 +84,8 @@ const FORCED_SCAN_MS = 30_000;
 
 export class FlowReader {
   private fds: { flows: number; events: number; stats: number; counters: number | undefined } | undefined;
+  /** the flows table, mapped by scans in progress (unmapped when each ends, or by stop) */
+  private readonly mappings = new Set<ArrayBuffer>();
   private ring: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** the counters map's values at the last scan: unchanged = no packet since */
@@ -157,6 +161,8 @@ export class FlowReader {
     this.ring = undefined;
     for (const fd of Object.values(this.fds ?? {})) if (fd !== undefined) this.bpf.closeFd(fd);
     this.fds = undefined;
+    for (const m of this.mappings) this.bpf.mapUnmap(m);
+    this.mappings.clear();
   }
 
   stats(): ReaderStats {
@@ -231,40 +237,59 @@ export class FlowReader {
     return this.lastCount;
   }
 
-  /** One batch dump of the flows map; decode what changed since the last scan,
-   *  yielding to the event loop every SCAN_SLICE entries so API calls are
-   *  answered in between even when every entry changed (a flood). */
+  /** One pass over the flows table, read in place through the mapping (no
+   *  copy of its 32 MiB); decode the slots whose last_ns moved since the last
+   *  scan, yielding to the event loop every SCAN_SLICE of them so API calls
+   *  are answered in between even when every entry changed (a flood). */
   async scan(): Promise<void> {
     if (!this.fds) return;
+    // Mapped for the scan only: between scans the table's pages are not in this process's RSS.
+    const mapping = this.bpf.mapMmap(this.fds.flows);
+    this.mappings.add(mapping);
+    try {
+      await this.scanTable(mapping);
+    } finally {
+      if (this.mappings.delete(mapping)) this.bpf.mapUnmap(mapping);
+    }
+  }
+
+  /** The slots are host-endian (the same machine wrote them): read as u64 words. */
+  private async scanTable(mapping: ArrayBuffer): Promise<void> {
+    const bytes = Buffer.from(mapping);
+    const words = new BigUint64Array(mapping);
     const t0 = performance.now();
     let busy = 0;
     let sliceAt = t0;
     const startNs = this.clock.nowNs();
     this.lastFullScanAt = Date.now();
     const since = this.lastScanNs;
-    const dump = this.bpf.mapDump(this.fds.flows);
     this.clock.sync();
-    const keySize = FlowLayout.vw_flow_key.size;
-    const valueSize = FlowLayout.vw_flow.size;
+    const slotWords = FlowLayout.vw_flow.size / 8;
+    const slots = bytes.length / FlowLayout.vw_flow.size;
     const dir = this.directory();
-    this.lastCount = dump.count;
-    for (let i = 0; i < dump.count; i++) {
-      if (i > 0 && i % SCAN_SLICE === 0) {
+    let held = 0;
+    let decoded = 0;
+    for (let i = 0; i < slots; i++) {
+      const firstNs = words[i * slotWords + FIRST_NS_WORD] as bigint;
+      if (firstNs === 0n) continue; // an empty slot
+      held++;
+      if ((words[i * slotWords + LAST_NS_WORD] as bigint) < since) continue;
+      if (++decoded % SCAN_SLICE === 0) {
         busy += performance.now() - sliceAt;
         await new Promise((r) => setImmediate(r));
         sliceAt = performance.now();
-        if (!this.fds) return;
+        if (!this.mappings.has(mapping)) return; // stopped meanwhile: unmapped
       }
-      const vOff = i * valueSize;
-      const lastNs = LITTLE_ENDIAN ? dump.values.readBigUInt64LE(vOff + LAST_NS_OFFSET) : dump.values.readBigUInt64BE(vOff + LAST_NS_OFFSET);
-      if (lastNs < since) continue;
-      const keyBytes = dump.keys.subarray(i * keySize, (i + 1) * keySize);
+      // a copy: the kernel goes on writing the slot
+      const slot = Buffer.from(bytes.subarray(i * FlowLayout.vw_flow.size, (i + 1) * FlowLayout.vw_flow.size));
+      const keyBytes = slot.subarray(KEY_OFFSET, KEY_OFFSET + FlowLayout.vw_flow_key.size);
       const id = flowId(keyBytes);
-      const value = decodeFlow(dump.values, vOff);
+      const value = decodeFlow(slot, 0);
       const prev = this.store.get(id);
       if (prev && prev.lastSeenMs === this.clock.wallMs(value.lastNs) && sameCounts(prev, value)) continue;
       this.store.put(flowFromKernel(id, this.keyOf(keyBytes), value, dir, this.opts.node, this.clock));
     }
+    this.lastCount = held;
     this.lastScanNs = startNs > SCAN_OVERLAP_NS ? startNs - SCAN_OVERLAP_NS : 0n;
     this.counts.scans++;
     this.counts.lastScanMs = performance.now() - t0;
@@ -283,7 +308,8 @@ function eventValue(ev: FlowEvent): FlowValue {
   return {
     firstNs: ev.tsNs,
     lastNs: ev.tsNs,
-    eventNs: ev.tsNs,
+    eventTick: Number((ev.tsNs >> BigInt(VW_FLOW_EVENT_TICK_SHIFT)) & 0xffffffffn),
+    cache: 0n,
     packets: one(ev.dir, 1n),
     bytes: one(ev.dir, BigInt(ev.len)),
     drops: one(ev.dir, dropped ? 1n : 0n),

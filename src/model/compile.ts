@@ -201,7 +201,7 @@ function markNoBackend(endpoints: Map<string, DesiredEndpoint>, backends: Readon
 }
 
 /** Network-name pairs -> "src:dst" VRF id pairs, both orders. */
-function vrfPairsOf(pairs: ReadonlySet<string>, allocation: VrfAllocation): Set<string> {
+export function vrfPairsOf(pairs: ReadonlySet<string>, allocation: VrfAllocation): Set<string> {
   const out = new Set<string>();
   for (const pair of [...pairs].sort()) {
     const [a, b] = pair.split('|');
@@ -235,7 +235,7 @@ function coverVips(vips: ReadonlySet<string>, cidrs: Map<string, number>, proble
   }
 }
 
-function checkIsolationValues(ns: NamespaceObject, problems: SourceProblem[]): void {
+export function checkIsolationValues(ns: NamespaceObject, problems: SourceProblem[]): void {
   const iso = namespaceIsolation(ns);
   for (const bad of iso.badValues) {
     problems.push({
@@ -277,7 +277,7 @@ function podAddresses(pods: PodObject[], problems: SourceProblem[]): Map<string,
   return out;
 }
 
-function canonicalPodIps(pod: PodObject, problems: SourceProblem[]): string[] {
+export function canonicalPodIps(pod: PodObject, problems: SourceProblem[]): string[] {
   const ips = new Set<string>();
   for (const ip of pod.status.podIPs) {
     const c = canonicalIp(ip);
@@ -319,7 +319,7 @@ function quarantineAddressConflicts(
 }
 
 /** Every allocated network -> VW_NET_* flags. */
-function networkFlags(allocation: VrfAllocation, state: ClusterState, problems: SourceProblem[]): Map<number, number> {
+export function networkFlags(allocation: VrfAllocation, state: ClusterState, problems: SourceProblem[]): Map<number, number> {
   const denied = new Set<string>();
   for (const ns of [...state.namespaces.values()].sort(byName)) {
     const setting = externalSetting(ns, problems);
@@ -369,7 +369,7 @@ function externalSetting(ns: NamespaceObject, problems: SourceProblem[]): 'allow
   return result;
 }
 
-function clusterCidrs(config: ClusterConfig, problems: SourceProblem[]): Map<string, number> {
+export function clusterCidrs(config: ClusterConfig, problems: SourceProblem[]): Map<string, number> {
   const out = new Map<string, number>();
   const add = (list: string[], kind: number, what: string): void => {
     for (const text of list) {

@@ -39,8 +39,17 @@ export function changedObjects(prev: ClusterState, next: ClusterState): ObjectRe
     const a = prev[field] as ReadonlyMap<string, unknown>;
     const b = next[field] as ReadonlyMap<string, unknown>;
     if (a === b) continue;
-    for (const [key, v] of b) if (!sameValue(a.get(key), v)) out.push({ kind, key });
-    for (const key of a.keys()) if (!b.has(key)) out.push({ kind, key });
+    // Sources build each snapshot's maps in the same (sorted) order, so a
+    // walk of both in step settles most entries without a hash lookup.
+    const ia = a.entries();
+    let removedToo = a.size !== b.size;
+    for (const [key, v] of b) {
+      const x = ia.next();
+      if (!x.done && x.value[0] === key && x.value[1] === v) continue;
+      if (x.done || x.value[0] !== key) removedToo = true;
+      if (!sameValue(a.get(key), v)) out.push({ kind, key });
+    }
+    if (removedToo || !ia.next().done) for (const key of a.keys()) if (!b.has(key)) out.push({ kind, key });
   }
   return out;
 }

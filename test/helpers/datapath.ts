@@ -9,6 +9,7 @@ import * as abi from '../../src/bpf/abi.js';
 import { probeDecision, skbCtx } from '../../src/bpf/skb.js';
 
 export { probeDecision, skbCtx };
+export { flowTable } from './flowtable.js';
 import type { LoadedObject, NativeAddon } from '../../src/bpf/native.js';
 import { ensureBpffs, removePins } from '../../src/agent/bpffs.js';
 import { ROOT } from './lab.js';
@@ -19,6 +20,8 @@ export const PIN_BASE = '/sys/fs/bpf/vrfwall';
 export const HERE = 1;
 /** The probe key every TestDatapath writes into its config map (an agent picks a random one). */
 export const TEST_PROBE_KEY = 0x7e57c0de;
+/** The flow table's hash seed in tests (the agent picks a random one). */
+export const TEST_FLOW_SEED = 0x5eed5eed;
 /** An explain probe's context on HERE. */
 export const probeCtx = (ifindex = HERE): Buffer => skbCtx(ifindex, TEST_PROBE_KEY);
 
@@ -112,13 +115,25 @@ export class TestDatapath {
     this.fromPod = this.loaded[0].programs.from_pod ?? -1;
     this.toPod = this.loaded[1].programs.to_pod ?? -1;
     this.sessionGc = this.loaded[2].programs.session_gc ?? -1;
+    // The verdict cache on, as under an agent: every write below retires it.
+    this.n.mapUpdate(this.mapFd(abi.MapName.cacheCtl), Buffer.alloc(4), abi.encodeCacheCtl({ epoch: 1, flowSeed: TEST_FLOW_SEED }));
     this.putConfig({});
   }
 
-  /** Run the session sweep: what it removed and kept (cb[0..2]). */
+  /** What the agent does after every map write that can change a verdict:
+   *  raise the epoch, so no decision cached before the write is used. Tests
+   *  that write a map directly call this after it. */
+  retire(): void {
+    const fd = this.mapFd(abi.MapName.cacheCtl);
+    const now = abi.decodeCacheCtl(this.n.mapLookup(fd, Buffer.alloc(4)) ?? Buffer.alloc(8));
+    this.n.mapUpdate(fd, Buffer.alloc(4), abi.encodeCacheCtl({ ...now, epoch: now.epoch + 1 }));
+  }
+
+  /** Run the session sweep: what it removed and kept (cb[0..2]); retires the cache when it removed any, as the agent does. */
   sweepSessions(): { expired: number; revoked: number; kept: number } {
     const out = this.n.progTestRun(this.sessionGc, Buffer.alloc(64), 1, skbCtx(HERE)).ctxOut;
     const cb = (i: number) => out?.readUInt32LE(48 + 4 * i) ?? -1;
+    if (cb(0) + cb(1) > 0) this.retire();
     return { expired: cb(0), revoked: cb(1), kept: cb(2) };
   }
 
@@ -135,6 +150,7 @@ export class TestDatapath {
       ...c,
     };
     this.n.mapUpdate(this.mapFd(abi.MapName.config), Buffer.alloc(4), abi.encodeConfig(full));
+    this.retire();
   }
 
   mapFd(name: string): number {
@@ -150,12 +166,14 @@ export class TestDatapath {
         this.n.mapUpdate(this.mapFd(abi.MapName.endpoints), abi.encodeEndpointKey(addr), abi.encodeEndpoint(ep));
       }
     }
+    this.retire();
   }
 
   putCidrs(entries: readonly (readonly [string, number])[]): void {
     for (const [cidr, kind] of entries) {
       this.n.mapUpdate(this.mapFd(abi.MapName.cidrs), abi.encodeCidrKey(cidr), abi.encodeCidrValue({ kind }));
     }
+    this.retire();
   }
 
   counters(): Map<string, abi.CounterEntry> {

@@ -8,6 +8,7 @@ import { decodeEndpoint, decodeEndpointKey, decodeCounters, type CounterEntry, t
 import { native } from '../../src/bpf/native.js';
 import { readImage, type MapEntry } from '../../src/agent/mapsync.js';
 import { PIN_ROOT } from '../../src/lab/names.js';
+import { flowTable } from './flowtable.js';
 import { CELL_FIELDS, type Matrix } from '../../src/lab/protocol.js';
 import { launchAgent, waitAgentsReady, type AgentSpec } from '../../src/lab/agents.js';
 import { writeState, type LabState } from '../../src/lab/state.js';
@@ -39,6 +40,17 @@ export function readPinnedMap(instance: string, map: string): MapEntry[] {
   const fd = bpf.objGet(mapPin(instance, map));
   try {
     return [...readImage(bpf, fd).values()];
+  } finally {
+    bpf.closeFd(fd);
+  }
+}
+
+/** The flows table of an agent instance: its slots in use, read in place. */
+export function readFlowTable(instance: string): ReturnType<typeof flowTable> {
+  const bpf = native();
+  const fd = bpf.objGet(mapPin(instance, 'flows'));
+  try {
+    return flowTable(bpf, fd);
   } finally {
     bpf.closeFd(fd);
   }
