@@ -174,5 +174,22 @@ describe('informer cache: the compact form only', () => {
     await until(() => src.current().pods.has('default/p9'), 2000, 'the control pod in the state');
     expect(src.current().pods.get('team/a')).toBe(aBefore);
     expect(announced).toEqual([6]);
+
+    // A Namespace change rebuilds the namespaces only: the pods map is the
+    // previous snapshot's own (not copied, not re-sorted); a pod change rebuilds the pods.
+    const changes: string[][] = [];
+    src.onChange((_st, changed) => changes.push(changed.map((c) => `${c.kind} ${c.key}`)));
+    const podsBefore = src.current().pods;
+    const nsBefore = src.current().namespaces;
+    s.apply('namespaces', namespaceObj('team', {}));
+    await until(() => src.current().namespaces.get('team')?.metadata.labels['vrfwall.dev/isolated'] === undefined, 2000, 'namespace change in the state');
+    expect(src.current().pods).toBe(podsBefore);
+    expect(src.current().namespaces).not.toBe(nsBefore);
+    expect(changes.at(-1)).toEqual(['Namespace team']);
+    s.apply('pods', podObj('default', 'p10', { node: 'node1', ips: ['10.244.1.60'] }));
+    await until(() => src.current().pods.has('default/p10'), 2000, 'pod change in the state');
+    expect(src.current().pods).not.toBe(podsBefore);
+    expect([...src.current().pods.keys()]).toEqual([...[...podsBefore.keys(), 'default/p10'].sort()]);
+    expect(changes.at(-1)).toEqual(['Pod default/p10']);
   });
 });

@@ -22,7 +22,7 @@ import type { ClusterState, SourceProblem } from '../model/types.js';
 import { EventRecorder, type EventType, type ObjectRef } from './kube-events.js';
 import { ResilientInformer } from './kube-informer.js';
 import { KUBE_RESOURCES, kubeApis, type Converted, type KubeResource, type KubeValue } from './kube-resources.js';
-import { changedObjects, sameValue } from './changes.js';
+import { STATE_MAPS, changedObjects, sameValue, type ObjectKind } from './changes.js';
 import { StateListeners } from './listeners.js';
 import { emptyClusterState, type StateListener, type StateSource } from './source.js';
 
@@ -80,6 +80,10 @@ export class KubeSource implements StateSource {
   private state: ClusterState = emptyClusterState();
   /** some object's conversion changed, or an object came or went, since the last publish */
   private inputsChanged = true;
+  /** resources whose objects changed since the last publish; the others' part of the state is reused */
+  private readonly dirty = new Set<KubeResource>();
+  /** per resource, its part of the last published state: its sorted map and its problems */
+  private readonly parts = new Map<KubeResource, { map: Map<string, unknown>; problems: SourceProblem[] }>();
   private timer: NodeJS.Timeout | undefined;
   private synced = false;
   private started = false;
@@ -108,7 +112,10 @@ export class KubeSource implements StateSource {
         onChange: (event) => {
           // An update whose conversion is unchanged (status-only, or a
           // relist) kept its memo: compact() said so by not marking a change.
-          if (event !== 'update') this.inputsChanged = true;
+          if (event !== 'update') {
+            this.inputsChanged = true;
+            this.dirty.add(resource);
+          }
           this.changed();
         },
         compact: (raw) => this.compact(resource, raw),
@@ -233,6 +240,7 @@ export class KubeSource implements StateSource {
     }
     for (const p of c.problems) this.log.warn(p, 'object problem');
     this.inputsChanged = true;
+    this.dirty.add(resource);
     return { metadata, [CONVERTED]: c };
   }
 
@@ -253,25 +261,31 @@ export class KubeSource implements StateSource {
     // the agent recompiles anything.
     if (!this.inputsChanged) return;
     this.inputsChanged = false;
-    const s = emptyClusterState();
+    // Only the kinds that changed are rebuilt (and sorted): a Namespace's
+    // label costs the namespaces, not a sort of 100,000 pods. A reused map is
+    // the previous snapshot's own object, never mutated (snapshots are
+    // replaced, not changed), and the change sets skip it at once.
+    const state = emptyClusterState();
     const problems: SourceProblem[] = [];
     for (const { resource, informer } of this.informers) {
-      for (const raw of informer.objects()) {
-        const c = this.convert(resource, raw);
-        problems.push(...c.problems);
-        if (c.value !== undefined) put(s, c.value);
+      const field = STATE_MAPS[resource.kind as ObjectKind];
+      let part = this.parts.get(resource);
+      if (part === undefined || this.dirty.has(resource)) {
+        const s = emptyClusterState();
+        const own: SourceProblem[] = [];
+        for (const raw of informer.objects()) {
+          const c = this.convert(resource, raw);
+          own.push(...c.problems);
+          if (c.value !== undefined) put(s, c.value);
+        }
+        part = { map: sortedMap(s[field] as Map<string, unknown>), problems: own };
+        this.parts.set(resource, part);
       }
+      (state as unknown as Record<string, Map<string, unknown>>)[field] = part.map;
+      problems.push(...part.problems);
     }
-    const state: ClusterState = {
-      namespaces: sortedMap(s.namespaces),
-      pods: sortedMap(s.pods),
-      nodes: sortedMap(s.nodes),
-      virtualNetworks: sortedMap(s.virtualNetworks),
-      routers: sortedMap(s.routers),
-      services: sortedMap(s.services),
-      endpointSlices: sortedMap(s.endpointSlices),
-      problems: problems.sort((a, b) => cmp(`${a.source} ${a.message}`, `${b.source} ${b.message}`)),
-    };
+    this.dirty.clear();
+    state.problems = problems.sort((a, b) => cmp(`${a.source} ${a.message}`, `${b.source} ${b.message}`));
     const changed = changedObjects(this.state, state);
     this.state = state;
     this.log.info(
