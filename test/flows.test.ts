@@ -169,6 +169,31 @@ describe('the flow store', () => {
     expect(heard).toHaveLength(4);
     expect(() => new FlowStore(0)).toThrow(/positive integer/);
   });
+
+  it('gives back every field of every flow as put, whatever it holds them as (compact records, shared parties)', () => {
+    const store = new FlowStore(10);
+    // Every field distinct, so a field read back from another's place fails.
+    const a: Flow = {
+      id: 'aa', node: 'n1', ifindex: 7,
+      source: { ip: '10.0.0.1', port: 1111, namespace: 'ns-a', pod: 'pa', network: 'ns-a/net', node: 'n1', service: '', kind: 'pod' },
+      destination: { ip: '10.96.0.9', port: 2222, namespace: 'ns-b', pod: '', network: '', node: '', service: 'ns-b/svc', kind: 'service' },
+      protocol: 6, protocolName: 'TCP', ethertype: 0x0800, direction: 'EGRESS', verdict: 'ALLOWED', dropReason: '', allowRule: 'SAME_NETWORK', code: 3,
+      forward: { packets: 11, bytes: 12_345_678_901, droppedPackets: 13, tcpFlags: 0x12 },
+      reverse: { packets: 21, bytes: 22, droppedPackets: 23, tcpFlags: 0x18 },
+      firstSeenMs: 1_796_000_000_001, lastSeenMs: 1_796_000_000_999,
+    };
+    // Same parties, other ports and direction: they share what they can.
+    const b: Flow = { ...a, id: 'bb', source: { ...a.destination, port: 3333 }, destination: { ...a.source, port: 4444 }, direction: 'INGRESS', verdict: 'DROPPED', dropReason: 'ISOLATED', allowRule: '' };
+    store.put(a);
+    store.put(b);
+    expect(store.get('aa')).toEqual(a);
+    expect(store.get('bb')).toEqual(b);
+    expect(store.all()).toEqual([a, b]);
+    // What a reader gets is its own: changing it changes nothing held.
+    store.get('aa')!.source.pod = 'changed';
+    expect(store.get('aa')).toEqual(a);
+    expect(store.get('cc')).toBeUndefined();
+  });
 });
 
 describe('aggregation', () => {

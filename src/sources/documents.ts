@@ -64,6 +64,17 @@ class Invalid extends Error {
   }
 }
 
+/**
+ * Shared by every object that has none, frozen so nothing can add to them:
+ * most pods of a large cluster have no annotations and no ports, and an
+ * empty object or list of their own costs ~50 bytes each (issue 13: memory
+ * that grows with what vrfwall uses).
+ */
+export const NO_STRINGS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const NO_PORTS = Object.freeze([]) as unknown as ContainerPort[];
+export const NO_IPS = Object.freeze([]) as unknown as string[];
+const NO_POD_STATUS = Object.freeze({ podIPs: NO_IPS }) as PodObject['status'];
+
 type Obj = Record<string, unknown>;
 type Warn = (message: string) => void;
 type KindParser = (doc: Obj, warn: Warn) => ManifestObject;
@@ -298,8 +309,8 @@ function parsePod(doc: Obj, warn: Warn): PodObject {
     kind: 'Pod',
     metadata: { ...objectMeta(meta, name, namespace, warn), namespace },
     // Literals, not a spread: a spread gives every pod a hidden class of its own in V8.
-    spec: typeof nodeName === 'string' ? { nodeName, hostNetwork, ports } : { hostNetwork, ports },
-    status: { podIPs: [] }, // addresses come from the lab file, not the manifest
+    spec: typeof nodeName === 'string' ? { nodeName, hostNetwork, ports: ports.length > 0 ? ports : NO_PORTS } : { hostNetwork, ports: ports.length > 0 ? ports : NO_PORTS },
+    status: NO_POD_STATUS, // addresses come from the lab file (manifests) or the pod's status (API)
   };
 }
 
@@ -357,10 +368,12 @@ function objectMeta(meta: Obj, name: string, namespace: string | undefined, warn
  * read as their text, with a warning; maps and lists are refused.
  */
 function stringMap(value: unknown, where: string, warn: Warn): Record<string, string> {
-  if (value === undefined || value === null) return {};
+  if (value === undefined || value === null) return NO_STRINGS;
   if (!isObj(value)) throw new Invalid(`${where} must be a mapping`);
+  const entries = Object.entries(value);
+  if (entries.length === 0) return NO_STRINGS;
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(value)) {
+  for (const [k, v] of entries) {
     if (k === '__proto__') throw new Invalid(`${where} has the key "__proto__"`);
     if (typeof v === 'string') out[k] = v;
     else if (typeof v === 'boolean' || typeof v === 'number' || v === null) {

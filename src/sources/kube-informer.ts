@@ -41,6 +41,8 @@
 // - A resource that is not served (404: a CRD not installed) counts as
 //   "no objects": it does not hold up the first sync, and is retried.
 // - whenSynced(): resolves after the first full list is in the cache.
+// - The cache holds each object in the caller's compact form (`compact`,
+//   client-go's transform), not as the API server sent it.
 import {
   ApiException,
   KubeConfig,
@@ -66,6 +68,8 @@ export interface ListPage {
   _continue?: string;
 }
 
+export type CacheEvent = 'add' | 'update' | 'delete' | 'reset';
+
 /** Lists one page; `signal` aborts the request (timeout, stop). */
 export type ListFn = (page: ListPage, signal: AbortSignal) => Promise<RawList>;
 
@@ -88,8 +92,15 @@ export interface InformerOptions {
   pageSize: number;
   /** the server ends each watch after this long (timeoutSeconds, randomized between 1x and 2x) */
   watchSessionSeconds: number;
-  /** the cache changed */
-  onChange: () => void;
+  /** the cache changed: an object added, replaced or deleted, or all of them
+   *  dropped ('reset': the resource is not served any more) */
+  onChange: (event: CacheEvent) => void;
+  /** What the cache keeps of each listed or watched object (client-go's
+   *  transform): the caller's compact form, so the full objects the API
+   *  server sends are garbage as soon as they are read. Must keep
+   *  metadata.name, namespace and resourceVersion (the cache's keys and its
+   *  resume point). Default: the object as sent. */
+  compact?: (obj: KubernetesObject) => KubernetesObject;
 }
 
 /**
@@ -204,6 +215,7 @@ class GuardedWatch extends Watch {
     private readonly watchConfig: WatchConfig,
     private readonly opts: { sessionSeconds: number; graceMs: number; keepAliveMs: number; log: Logger; kind: string },
     private readonly hooks: WatchHooks,
+    private readonly compact: (obj: KubernetesObject) => KubernetesObject,
   ) {
     super(watchConfig);
   }
@@ -244,7 +256,8 @@ class GuardedWatch extends Watch {
             lines++;
           }
           this.hooks.onLine();
-          callback(phase, obj, raw);
+          const kept = phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? this.compact(obj as KubernetesObject) : obj;
+          callback(phase, kept, raw);
         },
         (err) => {
           ended = true;
@@ -305,7 +318,10 @@ export class ResilientInformer {
   /** a watch's resume point was refused (410): logged with the relist's version */
   private expired: { from: string; reason: string } | undefined;
 
+  private readonly compact: (obj: KubernetesObject) => KubernetesObject;
+
   constructor(private readonly o: InformerOptions) {
+    this.compact = o.compact ?? ((obj) => obj);
     this.backoff = new Backoff(o.retryMinMs, o.retryMaxMs);
     this.watch = new GuardedWatch(
       new WatchConfig(o.kubeConfig, o.requestTimeoutMs, o.keepAliveMs),
@@ -316,12 +332,12 @@ export class ResilientInformer {
         onExpired: (from, reason) => (this.expired ??= { from, reason }),
         onEnd: (err, lines, ms) => this.watchEnded(err, lines, ms),
       },
+      this.compact,
     );
     this.lw = new ListWatch(o.path, this.watch, () => this.listAll(), false);
-    const changed = (): void => o.onChange();
-    this.lw.on('add', changed);
-    this.lw.on('update', changed);
-    this.lw.on('delete', changed);
+    this.lw.on('add', () => o.onChange('add'));
+    this.lw.on('update', () => o.onChange('update'));
+    this.lw.on('delete', () => o.onChange('delete'));
     this.lw.on('error', (err: unknown) => this.failed(err));
   }
 
@@ -384,7 +400,8 @@ export class ResilientInformer {
         do {
           const signal = AbortSignal.any([AbortSignal.timeout(this.o.requestTimeoutMs), this.stopSignal.signal]);
           page = await this.o.list({ limit: this.o.pageSize, ...(token !== undefined ? { _continue: token } : {}) }, signal);
-          items.push(...page.items);
+          for (const item of page.items) items.push(this.compact(item));
+          page.items = []; // the page's full objects are garbage from here on
           token = page.continueToken || undefined;
         } while (token !== undefined);
       } catch (e) {
@@ -454,7 +471,7 @@ export class ResilientInformer {
       if (!this.missing) {
         this.o.log.warn({ kind: this.o.kind, path: this.o.path }, 'resource not served (CRD not installed?); treating it as empty and retrying');
         this.missing = true;
-        this.o.onChange();
+        this.o.onChange('reset');
       }
       this.markSynced();
     } else if (this.failingSince === undefined) {

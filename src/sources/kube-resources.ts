@@ -6,7 +6,10 @@
 // Pod's addresses). Node exists only in the API and is converted here. A new
 // kind is one entry below plus its parser in documents.ts (and its line in
 // put() of kube.ts, which the compiler asks for).
+import http from 'node:http';
+import https from 'node:https';
 import {
+  ApiException,
   CoreV1Api,
   CustomObjectsApi,
   DiscoveryV1Api,
@@ -36,6 +39,7 @@ export interface KubeApis {
   core: CoreV1Api;
   discovery: DiscoveryV1Api;
   custom: CustomObjectsApi;
+  kubeConfig: KubeConfig;
 }
 
 export function kubeApis(kc: KubeConfig): KubeApis {
@@ -43,6 +47,7 @@ export function kubeApis(kc: KubeConfig): KubeApis {
     core: kc.makeApiClient(CoreV1Api),
     discovery: kc.makeApiClient(DiscoveryV1Api),
     custom: kc.makeApiClient(CustomObjectsApi),
+    kubeConfig: kc,
   };
 }
 
@@ -61,51 +66,68 @@ export const VRFWALL_GROUP = 'vrfwall.dev';
 export const VRFWALL_VERSION = 'v1alpha1';
 
 export const KUBE_RESOURCES: readonly KubeResource[] = [
-  builtinResource('Namespace', 'v1', '/api/v1/namespaces', (a, page, o) => a.core.listNamespace(page, o)),
-  builtinResource('Pod', 'v1', '/api/v1/pods', (a, page, o) => a.core.listPodForAllNamespaces(page, o), convertPod),
-  builtinResource('Node', 'v1', '/api/v1/nodes', (a, page, o) => a.core.listNode(page, o), convertNode),
-  builtinResource('Service', 'v1', '/api/v1/services', (a, page, o) => a.core.listServiceForAllNamespaces(page, o)),
-  builtinResource('EndpointSlice', 'discovery.k8s.io/v1', '/apis/discovery.k8s.io/v1/endpointslices', (a, page, o) =>
-    a.discovery.listEndpointSliceForAllNamespaces(page, o),
-  ),
+  builtinResource('Namespace', 'v1', '/api/v1/namespaces'),
+  builtinResource('Pod', 'v1', '/api/v1/pods', convertPod),
+  builtinResource('Node', 'v1', '/api/v1/nodes', convertNode),
+  builtinResource('Service', 'v1', '/api/v1/services'),
+  builtinResource('EndpointSlice', 'discovery.k8s.io/v1', '/apis/discovery.k8s.io/v1/endpointslices'),
   customResource('VirtualNetwork', 'virtualnetworks'),
   customResource('VirtualNetworkRouter', 'virtualnetworkrouters'),
 ];
 
-/** A kind of the built-in API groups, listed through the typed generated client; converted by its manifest parser unless `convert` is given. */
+/** A kind of the built-in API groups; converted by its manifest parser unless `convert` is given. */
 function builtinResource(
   kind: string,
   apiVersion: string,
   path: string,
-  list: (a: KubeApis, page: ListPage, options: ConfigurationOptions) => Promise<TypedList>,
   convert: (raw: KubernetesObject) => Converted = (raw) => viaDocuments(raw, kind, apiVersion),
 ): KubeResource {
-  return {
-    kind,
-    apiVersion,
-    path,
-    optional: false,
-    list: async (a, page, signal) => typedPage(await list(a, page, abortable(signal))),
-    convert,
-  };
+  return { kind, apiVersion, path, optional: false, list: (a, page, signal) => listPage(a.kubeConfig, path, page, signal), convert };
 }
 
 function customResource(kind: string, plural: string): KubeResource {
   const apiVersion = `${VRFWALL_GROUP}/${VRFWALL_VERSION}`;
-  return {
-    kind,
-    apiVersion,
-    path: `/apis/${apiVersion}/${plural}`,
-    optional: true,
-    list: async (a, page, signal) => {
-      const request = { group: VRFWALL_GROUP, version: VRFWALL_VERSION, plural, ...page };
-      return untypedPage((await a.custom.listClusterCustomObject(request, abortable(signal))) as unknown);
-    },
-    convert: (raw) => viaDocuments(raw, kind, apiVersion),
-  };
+  const path = `/apis/${apiVersion}/${plural}`;
+  return { kind, apiVersion, path, optional: true, list: (a, page, signal) => listPage(a.kubeConfig, path, page, signal), convert: (raw) => viaDocuments(raw, kind, apiVersion) };
 }
 
 // ---- listing ----------------------------------------------------------------
+
+/**
+ * One page of a collection as plain JSON, over the KubeConfig's connection
+ * settings (server, TLS, credentials, proxy), as the library's Watch reads
+ * its stream. Not through the generated typed client: it turns every item
+ * into model class instances field by field (ObjectSerializer), which at
+ * 100,000 pods costs more than the rest of the first sync, and the items are
+ * converted to the compact form at once anyway. Errors are ApiExceptions
+ * with the HTTP status, as the typed client's (410: expired continue token;
+ * 404: a CRD not installed).
+ */
+export async function listPage(kc: KubeConfig, path: string, page: ListPage, signal: AbortSignal): Promise<RawList> {
+  const cluster = kc.getCurrentCluster();
+  if (cluster === null) throw new Error('no current cluster in the kubeconfig');
+  const url = new URL(cluster.server.replace(/\/+$/, '') + path);
+  url.searchParams.set('limit', String(page.limit));
+  if (page._continue !== undefined) url.searchParams.set('continue', page._continue);
+  const opts: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(opts);
+  const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? https : http).request(
+      url,
+      { ...opts, method: 'GET', headers: { ...opts.headers, accept: 'application/json' }, signal },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+  if (status !== 200) throw new ApiException(status, `list ${path}: HTTP ${status}`, body.slice(0, 1000), {});
+  return untypedPage(JSON.parse(body) as unknown);
+}
 
 /** Per-call options that make a request of the generated API abortable. */
 export function abortable(signal: AbortSignal): ConfigurationOptions {
@@ -119,22 +141,7 @@ export function abortable(signal: AbortSignal): ConfigurationOptions {
   return { middleware: [setSignal], middlewareMergeStrategy: 'append' };
 }
 
-/** A typed list of the generated API (ListMeta's "continue" is `_continue` there). */
-interface TypedList {
-  items: KubernetesObject[];
-  metadata?: { resourceVersion?: string; _continue?: string };
-}
-
-function typedPage(list: TypedList): RawList {
-  const token = list.metadata?._continue;
-  return {
-    items: list.items,
-    resourceVersion: list.metadata?.resourceVersion ?? '',
-    ...(token ? { continueToken: token } : {}),
-  };
-}
-
-/** A custom-object list: plain JSON. */
+/** A list as plain JSON (continue is `continue` in the wire format). */
 function untypedPage(list: unknown): RawList {
   const obj = isRecord(list) ? list : {};
   const meta = isRecord(obj.metadata) ? obj.metadata : {};

@@ -7,20 +7,22 @@
 //   that nothing is published, so the agent never compiles a partial cluster
 //   (until then the pinned maps keep enforcing what they hold).
 // - Afterwards a burst of watch events is one snapshot and at most one
-//   change notification (debounced); a snapshot equal to the last one is not
-//   announced (resourceVersions are left out of it for that reason).
+//   change notification (debounced). Each object is converted once as it
+//   arrives, and the informer caches hold only that conversion (compact());
+//   a new version that converts to the same (a status-only update, a relist)
+//   keeps the previous conversion and is no change: no snapshot is announced
+//   for it (resourceVersions are left out of conversions for that reason).
 // - Per-object problems can be written as Events on the objects
 //   (recordEvent / reportProblem, kube-events.ts).
 //
 // Configuration: --kubeconfig <file>, or the in-cluster service account.
-import { createHash } from 'node:crypto';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ClusterState, SourceProblem } from '../model/types.js';
 import { EventRecorder, type EventType, type ObjectRef } from './kube-events.js';
 import { ResilientInformer } from './kube-informer.js';
 import { KUBE_RESOURCES, kubeApis, type Converted, type KubeResource, type KubeValue } from './kube-resources.js';
-import { changedObjects } from './changes.js';
+import { STATE_MAPS, changedObjects, sameValue, type ObjectKind } from './changes.js';
 import { StateListeners } from './listeners.js';
 import { emptyClusterState, type StateListener, type StateSource } from './source.js';
 
@@ -70,14 +72,18 @@ const PROGRESS_LOG_MS = 10_000;
 export class KubeSource implements StateSource {
   private readonly log: Logger;
   private readonly informers: { resource: KubeResource; informer: ResilientInformer }[];
+  private readonly informerOf = new Map<KubeResource, ResilientInformer>();
   private readonly events: EventRecorder;
-  private readonly memo = new WeakMap<KubernetesObject, Memo>();
   private readonly unsupportedLogged = new Set<string>();
   private readonly listeners: StateListeners;
   private readonly debounceMs: number;
   private state: ClusterState = emptyClusterState();
-  /** multiset digest of every object's conversion at the last publish */
-  private digest = '';
+  /** some object's conversion changed, or an object came or went, since the last publish */
+  private inputsChanged = true;
+  /** resources whose objects changed since the last publish; the others' part of the state is reused */
+  private readonly dirty = new Set<KubeResource>();
+  /** per resource, its part of the last published state: its sorted map and its problems */
+  private readonly parts = new Map<KubeResource, { map: Map<string, unknown>; problems: SourceProblem[] }>();
   private timer: NodeJS.Timeout | undefined;
   private synced = false;
   private started = false;
@@ -103,9 +109,19 @@ export class KubeSource implements StateSource {
         retryMaxMs: opts.retryMaxMs ?? 30_000,
         pageSize: opts.pageSize ?? 500,
         watchSessionSeconds: opts.watchSessionSeconds ?? 300,
-        onChange: () => this.changed(),
+        onChange: (event) => {
+          // An update whose conversion is unchanged (status-only, or a
+          // relist) kept its memo: compact() said so by not marking a change.
+          if (event !== 'update') {
+            this.inputsChanged = true;
+            this.dirty.add(resource);
+          }
+          this.changed();
+        },
+        compact: (raw) => this.compact(resource, raw),
       }),
     }));
+    for (const { resource, informer } of this.informers) this.informerOf.set(resource, informer);
     this.events = new EventRecorder({
       core: apis.core,
       node: opts.nodeName,
@@ -200,17 +216,38 @@ export class KubeSource implements StateSource {
     }, this.debounceMs);
   }
 
-  private convert(resource: KubeResource, raw: KubernetesObject): Memo {
-    // The library replaces an object on every change: identity is a fine memo
-    // key, and the conversion and its hash are paid once per object version.
-    let m = this.memo.get(raw);
-    if (m === undefined) {
-      let c = resource.convert(raw);
-      if (c.value !== undefined) c = { ...c, value: withoutResourceVersion(c.value) };
-      m = { ...c, hash: objectHash(c) };
-      this.memo.set(raw, m);
-      for (const p of c.problems) this.log.warn(p, 'object problem');
+  /**
+   * What the informer cache keeps of an object: its conversion (and the
+   * conversion's hash), with only the metadata the cache and Events need.
+   * Each object version is converted once, as it arrives; the object as the
+   * API server sent it (managed fields, container specs, conditions...) is
+   * not kept anywhere.
+   */
+  private compact(resource: KubeResource, raw: KubernetesObject): CompactObject {
+    let c = resource.convert(raw);
+    if (c.value !== undefined) c = { ...c, value: withoutResourceVersion(c.value) };
+    const m = raw.metadata ?? {};
+    const metadata: CompactObject['metadata'] = { name: m.name ?? '' };
+    if (m.namespace !== undefined) metadata.namespace = m.namespace;
+    if (m.uid !== undefined) metadata.uid = m.uid;
+    if (m.resourceVersion !== undefined) metadata.resourceVersion = m.resourceVersion;
+    // The version in the cache converts to the same (a status-only update,
+    // a relist): its conversion is kept, identity and all, and nothing has
+    // changed for the compile step.
+    const prev = (this.informerOf.get(resource)?.get(metadata.name, metadata.namespace) as Partial<CompactObject> | undefined)?.[CONVERTED];
+    if (prev !== undefined && prev.unsupported === c.unsupported && sameValue(prev.value, c.value) && sameValue(prev.problems, c.problems)) {
+      return { metadata, [CONVERTED]: prev };
     }
+    for (const p of c.problems) this.log.warn(p, 'object problem');
+    this.inputsChanged = true;
+    this.dirty.add(resource);
+    return { metadata, [CONVERTED]: c };
+  }
+
+  private convert(resource: KubeResource, obj: KubernetesObject): Converted {
+    // Objects reach the cache only through compact(); an object without its
+    // conversion would be a bug, converted here rather than lost.
+    const m = (obj as Partial<CompactObject>)[CONVERTED] ?? this.compact(resource, obj)[CONVERTED];
     if (m.unsupported && !this.unsupportedLogged.has(resource.kind)) {
       this.unsupportedLogged.add(resource.kind);
       this.log.warn({ kind: resource.kind }, 'no parser for this kind yet; its objects are not used');
@@ -220,34 +257,37 @@ export class KubeSource implements StateSource {
 
   private publish(): void {
     if (this.stopped) return;
-    const s = emptyClusterState();
-    const problems: SourceProblem[] = [];
-    const digest = new MultisetDigest();
-    for (const { resource, informer } of this.informers) {
-      for (const raw of informer.objects()) {
-        const c = this.convert(resource, raw);
-        digest.add(c.hash);
-        problems.push(...c.problems);
-        if (c.value !== undefined) put(s, c.value);
-      }
-    }
     // Status-only updates (and relists that change nothing) end here, before
     // the agent recompiles anything.
-    const now = digest.value();
-    if (now === this.digest) return;
-    const state: ClusterState = {
-      namespaces: sortedMap(s.namespaces),
-      pods: sortedMap(s.pods),
-      nodes: sortedMap(s.nodes),
-      virtualNetworks: sortedMap(s.virtualNetworks),
-      routers: sortedMap(s.routers),
-      services: sortedMap(s.services),
-      endpointSlices: sortedMap(s.endpointSlices),
-      problems: problems.sort((a, b) => cmp(`${a.source} ${a.message}`, `${b.source} ${b.message}`)),
-    };
+    if (!this.inputsChanged) return;
+    this.inputsChanged = false;
+    // Only the kinds that changed are rebuilt (and sorted): a Namespace's
+    // label costs the namespaces, not a sort of 100,000 pods. A reused map is
+    // the previous snapshot's own object, never mutated (snapshots are
+    // replaced, not changed), and the change sets skip it at once.
+    const state = emptyClusterState();
+    const problems: SourceProblem[] = [];
+    for (const { resource, informer } of this.informers) {
+      const field = STATE_MAPS[resource.kind as ObjectKind];
+      let part = this.parts.get(resource);
+      if (part === undefined || this.dirty.has(resource)) {
+        const s = emptyClusterState();
+        const own: SourceProblem[] = [];
+        for (const raw of informer.objects()) {
+          const c = this.convert(resource, raw);
+          own.push(...c.problems);
+          if (c.value !== undefined) put(s, c.value);
+        }
+        part = { map: sortedMap(s[field] as Map<string, unknown>), problems: own };
+        this.parts.set(resource, part);
+      }
+      (state as unknown as Record<string, Map<string, unknown>>)[field] = part.map;
+      problems.push(...part.problems);
+    }
+    this.dirty.clear();
+    state.problems = problems.sort((a, b) => cmp(`${a.source} ${a.message}`, `${b.source} ${b.message}`));
     const changed = changedObjects(this.state, state);
     this.state = state;
-    this.digest = now;
     this.log.info(
       { namespaces: state.namespaces.size, pods: state.pods.size, nodes: state.nodes.size, problems: problems.length },
       'cluster state changed',
@@ -302,41 +342,10 @@ function sortedMap<V>(m: Map<string, V>): Map<string, V> {
   return new Map([...m].sort(([a], [b]) => cmp(a, b)));
 }
 
-interface Memo extends Converted {
-  hash: Buffer;
-}
+const CONVERTED = Symbol('converted');
 
-/** What an object contributes to the state, as 16 bytes. */
-function objectHash(c: Converted): Buffer {
-  return createHash('sha256').update(stableJson({ value: c.value, problems: c.problems })).digest().subarray(0, 16);
-}
-
-/**
- * Order-independent digest of a multiset of 16-byte hashes: their count and
- * four 32-bit sums. Equal when the objects' contents are equal, whatever order
- * the informers list them in; a false "equal" needs a 128-bit collision.
- */
-class MultisetDigest {
-  private readonly sums = new Uint32Array(4);
-  private count = 0;
-
-  add(hash: Buffer): void {
-    for (let i = 0; i < 4; i++) this.sums[i] = (this.sums[i]! + hash.readUInt32LE(i * 4)) >>> 0;
-    this.count++;
-  }
-
-  value(): string {
-    return `${this.count}:${[...this.sums].join(',')}`;
-  }
-}
-
-/** JSON with sorted object keys and Maps as entry lists: equal content, equal text. */
-function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => {
-    if (v instanceof Map) return [...v.entries()];
-    if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
-      return Object.fromEntries(Object.entries(v).sort(([a], [b]) => cmp(a, b)));
-    }
-    return v;
-  });
+/** An object as the informer cache holds it (KubeSource.compact). */
+interface CompactObject extends KubernetesObject {
+  metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string };
+  [CONVERTED]: Converted;
 }

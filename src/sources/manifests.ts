@@ -67,12 +67,44 @@ interface FileEntry {
    *  (no re-logging). A digest, not the text: the texts of a large cluster
    *  would be held twice (as text and as objects). */
   digest?: string;
-  objects: { source: string; object: ManifestObject }[];
+  objects: FileObjects;
   brokenNamespaces: string[];
   problems: SourceProblem[];
   /** stableJson of what the entry contributes, computed only when a re-parse
    *  must be compared with it (a new text may mean the same objects). */
   fingerprint?: string;
+}
+
+/**
+ * The objects of one file and where each came from: a document number of the
+ * file (source `<file>#<n>`), or the source text itself when it is not that
+ * (a List item). Parallel arrays, not a {source, object} pair per object: the
+ * pair and its source text cost ~100 bytes a pod, 10 MB at 100,000 pods.
+ */
+interface FileObjects {
+  file: string;
+  objects: ManifestObject[];
+  sources: (number | string)[];
+}
+
+function packObjects(file: string, list: readonly { source: string; object: ManifestObject }[]): FileObjects {
+  const prefix = `${file}#`;
+  const sources = list.map(({ source }) => {
+    if (!source.startsWith(prefix)) return source;
+    const rest = source.slice(prefix.length);
+    const n = Number(rest);
+    return Number.isInteger(n) && n > 0 && String(n) === rest ? n : source;
+  });
+  return { file, objects: list.map((o) => o.object), sources };
+}
+
+function sourceAt(f: FileObjects, i: number): string {
+  const s = f.sources[i];
+  return typeof s === 'number' ? `${f.file}#${s}` : (s ?? f.file);
+}
+
+function unpackObjects(f: FileObjects): { source: string; object: ManifestObject }[] {
+  return f.objects.map((object, i) => ({ source: sourceAt(f, i), object }));
 }
 
 /** How many files are read at once during a scan. */
@@ -97,8 +129,12 @@ const EMPTY_SETTLE_MS = 50;
  */
 const RECHECK_MS = 25;
 
+/** A lab file without its per-object parts. */
+export type LabSettings = Pick<LabClusterFile, 'version' | 'podCIDRs' | 'serviceCIDRs' | 'nodes'>;
+
 export interface LabContent {
-  raw: LabClusterFile;
+  /** the file's settings (its pods, Services and node ports are in the maps below, once) */
+  raw: LabSettings;
   nodes: Map<string, NodeInfo>;
   pods: Map<string, { node: string; ips: string[] }>;
   /** "ns/name" -> canonical ClusterIPs the lab allocated */
@@ -173,8 +209,8 @@ export class ManifestSource implements StateSource {
     return this.state;
   }
 
-  /** The usable part of the last good lab file (e.g. for pod/service CIDRs). */
-  labFile(): LabClusterFile | undefined {
+  /** The settings of the last good lab file (e.g. pod/service CIDRs). */
+  labFile(): LabSettings | undefined {
     return this.lab?.raw;
   }
 
@@ -360,7 +396,7 @@ export class ManifestSource implements StateSource {
       const problem = { source: file, message: `cannot read: ${errText(e)}; keeping its last good content` };
       this.log.warn(problem, 'manifest file unreadable');
       this.setEntry(key, prev, {
-        objects: prev?.objects ?? [],
+        objects: prev?.objects ?? packObjects(file, []),
         brokenNamespaces: prev?.brokenNamespaces ?? [],
         problems: [problem],
       });
@@ -389,7 +425,7 @@ export class ManifestSource implements StateSource {
     const problems = [...parsed.problems];
     if (parsed.lostContent && prev !== undefined) {
       const present = new Set(objects.map((o) => objectKey(o.object)));
-      const kept = prev.objects.filter((o) => !present.has(objectKey(o.object)));
+      const kept = unpackObjects(prev.objects).filter((o) => !present.has(objectKey(o.object)));
       if (kept.length > 0) {
         objects.push(...kept);
         const names = kept.map((o) => objectKey(o.object)).join(', ');
@@ -398,7 +434,7 @@ export class ManifestSource implements StateSource {
     }
     const declared = new Set(objects.filter((o) => o.object.kind === 'Namespace').map((o) => o.object.metadata.name));
     const brokenNamespaces = parsed.brokenNamespaces.filter((n) => !declared.has(n));
-    this.setEntry(key, prev, { digest, objects, brokenNamespaces, problems });
+    this.setEntry(key, prev, { digest, objects: packObjects(file, objects), brokenNamespaces, problems });
   }
 
   /** Stores a file's entry; notes an input change unless it contributes
@@ -465,17 +501,19 @@ export class ManifestSource implements StateSource {
     if (!this.inputsChanged || this.stopped) return;
     this.inputsChanged = false;
     const problems: SourceProblem[] = [];
-    const byKey = new Map<string, { source: string; object: ManifestObject }[]>();
+    const byKey = new Map<string, { at: FileObjects; i: number; object: ManifestObject }[]>();
     const withheld = new Set<string>(); // namespaces
     for (const key of [...this.files.keys()].sort()) {
       const entry = this.files.get(key);
       if (entry === undefined) continue;
       problems.push(...entry.problems);
-      for (const o of entry.objects) {
-        const k = objectKey(o.object);
+      const at = entry.objects;
+      for (let i = 0; i < at.objects.length; i++) {
+        const object = at.objects[i]!;
+        const k = objectKey(object);
         const defs = byKey.get(k);
-        if (defs === undefined) byKey.set(k, [o]);
-        else defs.push(o);
+        if (defs === undefined) byKey.set(k, [{ at, i, object }]);
+        else defs.push({ at, i, object });
       }
       for (const n of entry.brokenNamespaces) withheld.add(n);
     }
@@ -492,7 +530,7 @@ export class ManifestSource implements StateSource {
       if (first === undefined) continue;
       if (defs.length > 1 && new Set(defs.map((d) => stableJson(d.object))).size > 1) {
         problems.push({
-          source: defs.map((d) => d.source).join(', '),
+          source: defs.map((d) => sourceAt(d.at, d.i)).join(', '),
           message: `${key} is defined ${defs.length} times with different content; none of them is used`,
         });
         if (first.object.kind === 'Namespace') withheld.add(first.object.metadata.name);
@@ -506,7 +544,7 @@ export class ManifestSource implements StateSource {
       const nsName = `${o.metadata.namespace}/${o.metadata.name}`;
       switch (o.kind) {
         case 'Pod':
-          pods.set(nsName, this.withLabInfo(o));
+          pods.set(nsName, this.withLabInfo(o, nsName));
           break;
         case 'VirtualNetwork':
           virtualNetworks.set(nsName, o);
@@ -574,13 +612,22 @@ export class ManifestSource implements StateSource {
 
   /** Where the lab runs the pod and its addresses; without a lab entry the
    *  pod has not started: no addresses, node as the manifest says. */
-  private withLabInfo(pod: PodObject): PodObject {
-    const entry = this.lab?.pods.get(`${pod.metadata.namespace}/${pod.metadata.name}`);
+  private withLabInfo(pod: PodObject, key: string): PodObject {
+    const entry = this.lab?.pods.get(key);
     if (entry === undefined) return pod;
+    // The same parsed pod with the same lab entry as in the last snapshot:
+    // that pod object again (no copy per publish; an unchanged pod keeps its
+    // identity, which is what the change sets compare first).
+    const prev = this.state.pods.get(key);
+    if (prev !== undefined && prev.metadata === pod.metadata && prev.status.podIPs === entry.ips && prev.spec.nodeName === entry.node && prev.spec.ports === pod.spec.ports && prev.spec.hostNetwork === pod.spec.hostNetwork) {
+      return prev;
+    }
     // Written out, not spread: `{ ...spec, nodeName }` gives every copy a
-    // hidden class of its own in V8 (~250 bytes per pod).
+    // hidden class of its own in V8 (~250 bytes per pod). The manifest's spec
+    // when it names the same node (one object less per pod).
     const { hostNetwork, ports } = pod.spec;
-    return { kind: 'Pod', metadata: pod.metadata, spec: { nodeName: entry.node, hostNetwork, ports }, status: { podIPs: entry.ips } };
+    const spec = pod.spec.nodeName === entry.node ? pod.spec : { nodeName: entry.node, hostNetwork, ports };
+    return { kind: 'Pod', metadata: pod.metadata, spec, status: { podIPs: entry.ips } };
   }
 
   /** A Service whose manifest has no ClusterIP gets the one the lab's
@@ -674,19 +721,29 @@ function parseLabText(text: string, file: string): LabParse {
   });
 
   const podMap = new Map<string, { node: string; ips: string[] }>();
-  for (const key of Object.keys(pods).sort()) {
-    const v = pods[key];
+  const readPod = (key: string): void => {
+    const v = (pods as Record<string, unknown>)[key];
     const [ns, name, ...rest] = key.split('/');
     if (ns === undefined || name === undefined || rest.length > 0 || !dnsLabel(ns) || !isDnsLabel(name)) {
       problems.push({ source: `${file} pods`, message: `${JSON.stringify(key)} is not "<namespace>/<pod>"; skipped` });
-      continue;
+      return;
     }
     if (!isRecord(v) || typeof v.node !== 'string' || !dnsSubdomain(v.node) || !Array.isArray(v.ips)) {
       problems.push({ source: `${file} pods[${key}]`, message: 'expected {"node": <DNS name>, "ips": [...]}; skipped' });
-      continue;
+      return;
     }
     podMap.set(key, { node: v.node, ips: ips(v.ips, `pods[${key}]`) });
+  };
+  // In the file's order (looked up by key only; sorting 100,000 keys cost
+  // ~0.1 s of a sync); their problems are reported in key order all the same.
+  const podProblems: [string, SourceProblem][] = [];
+  for (const key of Object.keys(pods)) {
+    const had = problems.length;
+    readPod(key);
+    if (problems.length > had) for (const p of problems.splice(had)) podProblems.push([key, p]);
   }
+  podProblems.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [, p] of podProblems) problems.push(p);
   const serviceMap = new Map<string, string[]>();
   for (const key of Object.keys(services ?? {}).sort()) {
     const v = (services ?? {})[key];
@@ -723,20 +780,9 @@ function parseLabText(text: string, file: string): LabParse {
     }
     nodePortMap.set(key, slots);
   }
-  // The usable part, in the file's own shape (for callers wanting the CIDRs).
-  const clean: LabClusterFile = {
-    version: 1,
-    podCIDRs: podCidrs,
-    serviceCIDRs: serviceCidrs,
-    nodes: [...nodeMap.values()],
-    pods: Object.fromEntries(podMap),
-  };
-  if (services !== undefined) {
-    clean.services = Object.fromEntries([...serviceMap].map(([k, clusterIPs]) => [k, { clusterIPs }]));
-  }
-  if (nodePorts !== undefined) {
-    clean.nodePorts = Object.fromEntries([...nodePortMap].map(([k, slots]) => [k, Object.fromEntries(slots)]));
-  }
+  // The settings, in the file's own shape (for callers wanting the CIDRs);
+  // the pods are held once, in podMap (a second copy here cost ~6 MB at 100k pods).
+  const clean: LabSettings = { version: 1, podCIDRs: podCidrs, serviceCIDRs: serviceCidrs, nodes: [...nodeMap.values()] };
   return { content: { raw: clean, nodes: nodeMap, pods: podMap, services: serviceMap, nodePorts: nodePortMap }, problems };
 }
 

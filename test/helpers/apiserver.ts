@@ -169,6 +169,8 @@ export class TestApiServer {
   private hanging = false;
   private portNumber = 0;
   private readonly bookmarkMs: number;
+  /** per resource, the last listed snapshot (see listSnapshot) */
+  private readonly listCache = new Map<string, { rv: number; namespace: string | undefined; items: KObject[]; keys: string[] }>();
   /** per resource, the resourceVersion of the last change since the server (its watch cache) started */
   private readonly lastChange = new Map<string, number>();
   rules: readonly PolicyRule[];
@@ -384,6 +386,22 @@ export class TestApiServer {
     }
   }
 
+  /**
+   * The snapshot a list pages through, with its keys. A snapshot at a given
+   * resourceVersion never changes (later writes have higher versions; a
+   * compacted one is refused before this), so the pages of one list share
+   * it: each page costs its own size, not a sort of the whole collection,
+   * as with the real server's consistent reads.
+   */
+  private listSnapshot(plural: string, rv: number, namespace?: string): { items: KObject[]; keys: string[] } {
+    const c = this.listCache.get(plural);
+    if (c !== undefined && c.rv === rv && c.namespace === namespace) return c;
+    const items = this.snapshot(plural, rv, namespace);
+    const entry = { rv, namespace, items, keys: items.map((o) => keyOf(o.metadata.namespace, o.metadata.name)) };
+    this.listCache.set(plural, entry);
+    return entry;
+  }
+
   /** The objects as they were at resourceVersion rv. */
   private snapshot(plural: string, rv: number, namespace?: string): KObject[] {
     const out: { key: string; object: KObject }[] = [];
@@ -410,6 +428,7 @@ export class TestApiServer {
   /** Keep, per key, only the newest version at or below now (gone if deleted), and what follows. */
   private compact(): void {
     const to = this.rv;
+    this.listCache.clear();
     for (const byKey of this.store.values()) {
       for (const [key, versions] of byKey) {
         const kept = versions.filter((v, i) => v.rv > to || versions[i + 1] === undefined || versions[i + 1]!.rv > to);
@@ -620,18 +639,20 @@ export class TestApiServer {
       if (want < this.compactedRv) return sendStatus(res, 410, 'Expired', `too old resource version: ${want} (${this.compactedRv})`);
       rv = Math.min(want, this.rv);
     }
-    const all = this.snapshot(info.plural, rv, namespace).filter((o) => keyOf(o.metadata.namespace, o.metadata.name) > after);
+    const listed = this.listSnapshot(info.plural, rv, namespace);
+    const from = after === '' ? 0 : firstAfter(listed.keys, after);
     const limit = Number(q.get('limit') ?? '0');
-    const page = limit > 0 ? all.slice(0, limit) : all;
+    const page = limit > 0 ? listed.items.slice(from, from + limit) : listed.items.slice(from);
     const last = page[page.length - 1];
-    const more = limit > 0 && all.length > page.length && last !== undefined;
+    const remaining = listed.items.length - from - page.length;
+    const more = limit > 0 && remaining > 0 && last !== undefined;
     const items = page.map((o) => (info.custom ? o : withoutTypeMeta(o)));
     sendJson(res, 200, {
       kind: `${info.kind}List`,
       apiVersion: apiVersionOf(info),
       metadata: {
         resourceVersion: String(rv),
-        ...(more ? { continue: encodeContinue(rv, keyOf(last.metadata.namespace, last.metadata.name)), remainingItemCount: all.length - page.length } : {}),
+        ...(more ? { continue: encodeContinue(rv, keyOf(last.metadata.namespace, last.metadata.name)), remainingItemCount: remaining } : {}),
       },
       items,
     });
@@ -720,6 +741,18 @@ function resourceOf(plural: string): ResourceInfo {
 
 function apiVersionOf(info: ResourceInfo): string {
   return info.group === '' ? info.version : `${info.group}/${info.version}`;
+}
+
+/** Index of the first key greater than `after` in sorted keys. */
+function firstAfter(keys: readonly string[], after: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function keyOf(namespace: string | undefined, name: string): string {

@@ -1,0 +1,50 @@
+// src/util/memory.ts: the full collection the agent runs after its first
+// sync and after the heap has grown by a burst of work.
+import v8 from 'node:v8';
+import { describe, expect, it } from 'vitest';
+import { collectGarbage, startMemoryReducer } from '../src/util/memory.js';
+
+const used = (): number => v8.getHeapStatistics().used_heap_size;
+const MB = 2 ** 20;
+
+/** ~`mb` MB of small objects on the heap. */
+function allocate(mb: number): { n: number; s: string }[] {
+  return Array.from({ length: (mb * MB) / 64 }, (_, i) => ({ n: i, s: `x${i}` }));
+}
+
+describe('memory', () => {
+  it('collectGarbage frees what nothing holds, and keeps what is held', () => {
+    expect(collectGarbage()).toBe(true);
+    const base = used();
+    let garbage: unknown = allocate(40);
+    const kept = allocate(20);
+    garbage = undefined;
+    expect(garbage).toBeUndefined();
+    expect(used()).toBeGreaterThan(base + 40 * MB); // both are on the heap until a collection
+    expect(collectGarbage()).toBe(true);
+    // The garbage went, what is held stayed (positive control).
+    expect(used()).toBeLessThan(base + 35 * MB);
+    expect(used()).toBeGreaterThan(base + 10 * MB);
+    expect(kept.length).toBeGreaterThan(0);
+  });
+
+  it('the reducer collects once the heap has grown by its threshold, not before', async () => {
+    collectGarbage();
+    const collected: number[] = [];
+    const stop = startMemoryReducer({ periodMs: 20, growthBytes: 64 * MB, onCollect: (r) => collected.push(r.heapMB) });
+    try {
+      const small = allocate(8);
+      await new Promise((r) => setTimeout(r, 150));
+      expect(collected).toEqual([]); // grown by less than the threshold
+      let big: unknown = allocate(100);
+      big = undefined;
+      expect(big).toBeUndefined();
+      const t0 = Date.now();
+      while (collected.length === 0 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20));
+      expect(collected).toHaveLength(1);
+      expect(small.length).toBeGreaterThan(0);
+    } finally {
+      stop();
+    }
+  });
+});
