@@ -3,113 +3,140 @@
 // with the keys whose definitions changed since the last publish. A change to
 // one file then costs that file's objects, not the cluster's (issue 13).
 import type { ManifestObject } from './documents.js';
-import { objectKey } from './documents.js';
 
-/** One definition: the object at position `i` of a file's object list. */
+type Kind = ManifestObject['kind'];
+
+/** One definition: the object at position `i` of file `file`'s object list. */
 export interface Definition {
   /** the file's key in the source (sorted order is the order of definitions) */
   file: string;
-  objects: readonly ManifestObject[];
   i: number;
 }
 
-export class Definitions {
-  /** A single definition is held as itself: nearly every key has one, and an
-   *  array each would cost ~30 bytes an object at 100,000 objects. */
-  private readonly byKey = new Map<string, Definition | Definition[]>();
-  private readonly dirty = new Set<string>();
+/** Positions are packed with the file's number into one number (no object
+ *  per definition): i * FILE_IDS + file id. */
+const FILE_IDS = 2 ** 20;
 
-  get(key: string): readonly Definition[] {
-    const d = this.byKey.get(key);
-    return d === undefined ? [] : Array.isArray(d) ? d : [d];
+/** An object's key in the ClusterState map of its kind: "ns/name", or the name. */
+export function mapKey(o: ManifestObject): string {
+  return o.kind === 'Namespace' ? o.metadata.name : `${o.metadata.namespace}/${o.metadata.name}`;
+}
+
+export class Definitions {
+  /** Per kind, by map key: where it is defined. A single definition is held
+   *  as one number: nearly every key has one, and an object or array each
+   *  would cost ~50 bytes an object at 100,000 objects. */
+  private readonly byKind = new Map<Kind, Map<string, number | number[]>>();
+  private readonly dirty = new Map<Kind, Set<string>>();
+  private readonly fileIds = new Map<string, number>();
+  private readonly fileNames: string[] = [];
+
+  get(kind: Kind, key: string): Definition[] {
+    const d = this.byKind.get(kind)?.get(key);
+    if (d === undefined) return [];
+    return (typeof d === 'number' ? [d] : d).map((n) => ({ file: this.fileNames[n % FILE_IDS]!, i: Math.floor(n / FILE_IDS) }));
   }
 
   /** Replaces what file `file` defines: `prev` (its last object list, or none)
    *  by `next`. Keys whose objects differ (by identity, count or order) become
-   *  dirty; so do keys in `alsoDirty` (e.g. conflicts, whose problem names
-   *  document positions that may have moved). True when some key's objects
-   *  changed. */
-  replace(file: string, prev: readonly ManifestObject[] | undefined, next: readonly ManifestObject[] | undefined, alsoDirty: (key: string) => boolean): boolean {
-    const before = groupByKey(prev ?? []);
-    const after = groupByKey(next ?? []);
-    let changed = false; // not counting alsoDirty: those are only recomputed
-    for (const [key, objs] of before) {
-      const now = after.get(key);
-      const same = now !== undefined && now.length === objs.length && now.every((o, j) => o === objs[j]);
-      if (!same) changed = true;
-      if (!same || alsoDirty(key)) this.dirty.add(key);
-      this.remove(key, file);
+   *  dirty; so do keys for which `alsoDirty` holds (e.g. conflicts, whose
+   *  problem names document positions that may have moved). True when some
+   *  key's objects changed. */
+  replace(file: string, prev: readonly ManifestObject[] | undefined, next: readonly ManifestObject[] | undefined, alsoDirty: (kind: Kind, key: string) => boolean): boolean {
+    let id = this.fileIds.get(file);
+    if (id === undefined) {
+      id = this.fileNames.length;
+      if (id >= FILE_IDS) throw new Error(`more than ${FILE_IDS} manifest files`);
+      this.fileIds.set(file, id);
+      this.fileNames.push(file);
     }
-    if (next !== undefined) {
-      for (const [key, positions] of indexesByKey(next)) {
-        if (!before.has(key)) {
-          this.dirty.add(key);
-          changed = true;
-        }
-        for (const i of positions) this.add(key, { file, objects: next, i });
+    // kind/key -> the file's one object of that key, or null when it has several
+    const before = new Map<string, ManifestObject | null>();
+    for (const o of prev ?? []) {
+      const k = `${o.kind}/${mapKey(o)}`;
+      before.set(k, before.has(k) ? null : o);
+    }
+    const after = new Map<string, number[]>();
+    (next ?? []).forEach((o, i) => {
+      const k = `${o.kind}/${mapKey(o)}`;
+      const at = after.get(k);
+      if (at === undefined) after.set(k, [i]);
+      else at.push(i);
+    });
+    let changed = false; // not counting alsoDirty: those are only recomputed
+    for (const o of prev ?? []) {
+      const key = mapKey(o);
+      const k = `${o.kind}/${key}`;
+      const was = before.get(k);
+      if (was === undefined) continue; // seen already (several of one key)
+      before.delete(k);
+      const at = after.get(k);
+      const same = was !== null && at !== undefined && at.length === 1 && next![at[0]!] === was;
+      if (!same) changed = true;
+      this.remove(o.kind, key, id);
+      if (!same || alsoDirty(o.kind, key)) this.markDirty(o.kind, key);
+      if (at !== undefined) {
+        for (const i of at) this.add(o.kind, key, i * FILE_IDS + id);
+        after.delete(k);
       }
+    }
+    for (const [, at] of after) {
+      const o = next![at[0]!]!;
+      // This string is the key in the index and in the published map (one
+      // instance per object, not one each).
+      const key = mapKey(o);
+      for (const i of at) this.add(o.kind, key, i * FILE_IDS + id);
+      this.markDirty(o.kind, key);
+      changed = true;
     }
     return changed;
   }
 
   /** Marks every key of a kind dirty (its objects depend on the lab file). */
-  markKind(kind: ManifestObject['kind']): void {
-    const prefix = `${kind}/`;
-    for (const key of this.byKey.keys()) if (key.startsWith(prefix)) this.dirty.add(key);
+  markKind(kind: Kind): void {
+    for (const key of this.byKind.get(kind)?.keys() ?? []) this.markDirty(kind, key);
   }
 
-  /** The dirty keys, sorted; clears them. */
-  takeDirty(): string[] {
-    const out = [...this.dirty].sort(cmp);
+  /** The dirty keys by kind (in no particular order); clears them. */
+  takeDirty(): Map<Kind, Set<string>> {
+    const out = new Map(this.dirty);
     this.dirty.clear();
     return out;
   }
 
-  private remove(key: string, file: string): void {
-    const d = this.byKey.get(key);
-    if (d === undefined) return;
-    if (!Array.isArray(d)) {
-      if (d.file === file) this.byKey.delete(key);
-      return;
-    }
-    const rest = d.filter((x) => x.file !== file);
-    if (rest.length === 0) this.byKey.delete(key);
-    else this.byKey.set(key, rest.length === 1 ? rest[0]! : rest);
+  private markDirty(kind: Kind, key: string): void {
+    let d = this.dirty.get(kind);
+    if (d === undefined) this.dirty.set(kind, (d = new Set()));
+    d.add(key);
   }
 
-  private add(key: string, def: Definition): void {
-    const d = this.byKey.get(key);
+  private remove(kind: Kind, key: string, id: number): void {
+    const m = this.byKind.get(kind);
+    const d = m?.get(key);
+    if (m === undefined || d === undefined) return;
+    if (typeof d === 'number') {
+      if (d % FILE_IDS === id) m.delete(key);
+      return;
+    }
+    const rest = d.filter((n) => n % FILE_IDS !== id);
+    if (rest.length === 0) m.delete(key);
+    else m.set(key, rest.length === 1 ? rest[0]! : rest);
+  }
+
+  private add(kind: Kind, key: string, def: number): void {
+    let m = this.byKind.get(kind);
+    if (m === undefined) this.byKind.set(kind, (m = new Map()));
+    const d = m.get(key);
     if (d === undefined) {
-      this.byKey.set(key, def);
+      m.set(key, def);
       return;
     }
     // In file order (then position), as a scan of the sorted files lists them.
-    const list = [...(Array.isArray(d) ? d : [d]), def];
-    list.sort((a, b) => cmp(a.file, b.file) || a.i - b.i);
-    this.byKey.set(key, list);
+    const name = (n: number): string => this.fileNames[n % FILE_IDS]!;
+    const list = [...(typeof d === 'number' ? [d] : d), def];
+    list.sort((a, b) => cmp(name(a), name(b)) || a - b);
+    m.set(key, list);
   }
-}
-
-function groupByKey(objects: readonly ManifestObject[]): Map<string, ManifestObject[]> {
-  const out = new Map<string, ManifestObject[]>();
-  for (const o of objects) {
-    const k = objectKey(o);
-    const list = out.get(k);
-    if (list === undefined) out.set(k, [o]);
-    else list.push(o);
-  }
-  return out;
-}
-
-function indexesByKey(objects: readonly ManifestObject[]): Map<string, number[]> {
-  const out = new Map<string, number[]>();
-  objects.forEach((o, i) => {
-    const k = objectKey(o);
-    const list = out.get(k);
-    if (list === undefined) out.set(k, [i]);
-    else list.push(i);
-  });
-  return out;
 }
 
 /**

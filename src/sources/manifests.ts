@@ -463,7 +463,7 @@ export class ManifestSource implements StateSource {
       }
     }
     this.files.set(key, next);
-    const changed = this.definitions.replace(key, prev?.objects.objects, next.objects.objects, (k) => this.conflicts.has(k));
+    const changed = this.definitions.replace(key, prev?.objects.objects, next.objects.objects, (kind, k) => this.conflicts.has(`${kind}/${k}`));
     if (
       changed ||
       prev === undefined ||
@@ -538,13 +538,10 @@ export class ManifestSource implements StateSource {
     // snapshot's own unless one of its objects changed (issue 13: a change to
     // one file costs that file, not 100,000 pods).
     const changes = new Map<string, Map<string, unknown>>(); // state field -> key -> value (undefined: gone)
-    for (const key of this.definitions.takeDirty()) {
-      const slash = key.indexOf('/');
-      const kind = key.slice(0, slash) as ManifestObject['kind'];
-      const field = kind === 'Namespace' ? 'declared' : STATE_MAPS[kind];
-      let m = changes.get(field);
-      if (m === undefined) changes.set(field, (m = new Map()));
-      m.set(key.slice(slash + 1), this.resolve(key));
+    for (const [kind, keys] of this.definitions.takeDirty()) {
+      const m = new Map<string, unknown>();
+      for (const key of keys) m.set(key, this.resolve(kind, key));
+      changes.set(kind === 'Namespace' ? 'declared' : STATE_MAPS[kind], m);
     }
     const changed = <V>(field: string, before: Map<string, V>): Map<string, V> => {
       const c = changes.get(field) as Map<string, V | undefined> | undefined;
@@ -617,16 +614,17 @@ export class ManifestSource implements StateSource {
 
   /** The object a key stands for now (undefined: none usable), noting or
    *  clearing its conflict. */
-  private resolve(key: string): ManifestObject | undefined {
-    const defs = this.definitions.get(key);
+  private resolve(kind: ManifestObject['kind'], key: string): ManifestObject | undefined {
+    const defs = this.definitions.get(kind, key);
     const first = defs[0];
-    this.conflicts.delete(key);
+    const ref = `${kind}/${key}`;
+    this.conflicts.delete(ref);
     if (first === undefined) return undefined;
-    const objectOf = (d: (typeof defs)[number]): ManifestObject => d.objects[d.i]!;
+    const objectOf = (d: (typeof defs)[number]): ManifestObject => this.files.get(d.file)!.objects.objects[d.i]!;
     if (defs.length > 1 && new Set(defs.map((d) => stableJson(objectOf(d)))).size > 1) {
-      this.conflicts.set(key, {
+      this.conflicts.set(ref, {
         source: defs.map((d) => sourceAt(this.files.get(d.file)!.objects, d.i)).join(', '),
-        message: `${key} is defined ${defs.length} times with different content; none of them is used`,
+        message: `${ref} is defined ${defs.length} times with different content; none of them is used`,
       });
       return undefined;
     }
