@@ -28,13 +28,26 @@ export class Definitions {
    *  would cost ~50 bytes an object at 100,000 objects. */
   private readonly byKind = new Map<Kind, Map<string, number | number[]>>();
   private readonly dirty = new Map<Kind, Set<string>>();
+  /** Kinds of which every key is dirty (the first objects of a kind, a lab
+   *  change): not listed key by key in `dirty` (100,000 Set entries at a sync). */
+  private readonly allDirty = new Set<Kind>();
   private readonly fileIds = new Map<string, number>();
   private readonly fileNames: string[] = [];
 
   get(kind: Kind, key: string): Definition[] {
     const d = this.byKind.get(kind)?.get(key);
     if (d === undefined) return [];
-    return (typeof d === 'number' ? [d] : d).map((n) => ({ file: this.fileNames[n % FILE_IDS]!, i: Math.floor(n / FILE_IDS) }));
+    return (typeof d === 'number' ? [d] : d).map((n) => this.definition(n));
+  }
+
+  /** The one definition of a key; undefined when it has none or several. */
+  only(kind: Kind, key: string): Definition | undefined {
+    const d = this.byKind.get(kind)?.get(key);
+    return typeof d === 'number' ? this.definition(d) : undefined;
+  }
+
+  private definition(n: number): Definition {
+    return { file: this.fileNames[n % FILE_IDS]!, i: Math.floor(n / FILE_IDS) };
   }
 
   /** Replaces what file `file` defines: `prev` (its last object list, or none)
@@ -49,6 +62,15 @@ export class Definitions {
       if (id >= FILE_IDS) throw new Error(`more than ${FILE_IDS} manifest files`);
       this.fileIds.set(file, id);
       this.fileNames.push(file);
+    }
+    if (prev === undefined || prev.length === 0) {
+      // A new file (every file, at the first scan): its objects are all new here.
+      (next ?? []).forEach((o, i) => {
+        const key = mapKey(o);
+        this.add(o.kind, key, i * FILE_IDS + id);
+        if (!this.allDirty.has(o.kind)) this.markDirty(o.kind, key);
+      });
+      return next !== undefined && next.length > 0;
     }
     // kind/key -> the file's one object of that key, or null when it has several
     const before = new Map<string, ManifestObject | null>();
@@ -94,13 +116,20 @@ export class Definitions {
 
   /** Marks every key of a kind dirty (its objects depend on the lab file). */
   markKind(kind: Kind): void {
-    for (const key of this.byKind.get(kind)?.keys() ?? []) this.markDirty(kind, key);
+    this.allDirty.add(kind);
   }
 
-  /** The dirty keys by kind (in no particular order); clears them. */
-  takeDirty(): Map<Kind, Set<string>> {
-    const out = new Map(this.dirty);
+  /** The dirty keys by kind (in no particular order, each once); clears them. */
+  takeDirty(): Map<Kind, string[]> {
+    const out = new Map<Kind, string[]>();
+    for (const [kind, keys] of this.dirty) out.set(kind, [...keys]);
+    for (const kind of this.allDirty) {
+      const index = this.byKind.get(kind) ?? new Map<string, unknown>();
+      const gone = [...(this.dirty.get(kind) ?? [])].filter((k) => !index.has(k));
+      out.set(kind, [...index.keys(), ...gone]);
+    }
     this.dirty.clear();
+    this.allDirty.clear();
     return out;
   }
 
@@ -125,7 +154,10 @@ export class Definitions {
 
   private add(kind: Kind, key: string, def: number): void {
     let m = this.byKind.get(kind);
-    if (m === undefined) this.byKind.set(kind, (m = new Map()));
+    if (m === undefined) {
+      this.byKind.set(kind, (m = new Map()));
+      this.allDirty.add(kind);
+    }
     const d = m.get(key);
     if (d === undefined) {
       m.set(key, def);

@@ -615,12 +615,14 @@ export class ManifestSource implements StateSource {
   /** The object a key stands for now (undefined: none usable), noting or
    *  clearing its conflict. */
   private resolve(kind: ManifestObject['kind'], key: string): ManifestObject | undefined {
+    const objectOf = (d: { file: string; i: number }): ManifestObject => this.files.get(d.file)!.objects.objects[d.i]!;
+    const only = this.definitions.only(kind, key);
+    if (only !== undefined && this.conflicts.size === 0) return this.withLab(objectOf(only));
     const defs = this.definitions.get(kind, key);
     const first = defs[0];
     const ref = `${kind}/${key}`;
     this.conflicts.delete(ref);
     if (first === undefined) return undefined;
-    const objectOf = (d: (typeof defs)[number]): ManifestObject => this.files.get(d.file)!.objects.objects[d.i]!;
     if (defs.length > 1 && new Set(defs.map((d) => stableJson(objectOf(d)))).size > 1) {
       this.conflicts.set(ref, {
         source: defs.map((d) => sourceAt(this.files.get(d.file)!.objects, d.i)).join(', '),
@@ -628,7 +630,11 @@ export class ManifestSource implements StateSource {
       });
       return undefined;
     }
-    const o = objectOf(first);
+    return this.withLab(objectOf(first));
+  }
+
+  /** A Pod or Service as the lab completes it (addresses, node, ClusterIPs, node ports). */
+  private withLab(o: ManifestObject): ManifestObject {
     if (o.kind === 'Pod') return this.withLabInfo(o, `${o.metadata.namespace}/${o.metadata.name}`);
     if (o.kind === 'Service') return this.withLabNodePorts(this.withLabClusterIPs(o));
     return o;
