@@ -7,6 +7,7 @@
 //   node --expose-gc bench/source-sync.mjs manifests <dir with manifests/ and cluster.json, as part 3 makes> [<repo>]
 //   node --expose-gc bench/source-sync.mjs flows <n> [<repo>]
 //   node --expose-gc bench/source-sync.mjs manifests-change <dir as above> [<repo>] [<changes>]
+//   node --expose-gc bench/source-sync.mjs written <endpoints> [<repo>]
 //
 // manifests-change: after the first state, one namespace.yaml rewritten at a
 // time (its isolation label toggled, as part 3 does), timed from the write to
@@ -94,6 +95,26 @@ if (kind === 'kube') {
   const q = (p) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))].toFixed(1);
   console.log(`manifests-change ${repo}: ${src.current().pods.size} pods, ${changes} namespace label changes, write -> notification p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${ms.at(-1).toFixed(1)} ms; change-set sizes ${JSON.stringify([...sizes])}`);
   await src.stop();
+} else if (kind === 'written') {
+  // The map writer's memory of the maps at <endpoints> endpoints: a full image
+  // (MapImages) against what it keeps between full diffs (WrittenImages).
+  const n = Number(arg);
+  const { desiredImages, writtenOf } = await import(path.join(repo, 'dist/agent/images.js'));
+  const { emptyAllocation } = await import(path.join(repo, 'dist/model/vrf.js'));
+  const ip = (i) => `10.${128 + (i >> 16)}.${(i >> 8) & 0xff}.${i & 0xff}`;
+  const d = { endpoints: new Map(), vrfPairs: new Set(), networks: new Map([[1, 0]]), cidrs: new Map(), attach: new Map(), ports: new Map(), services: new Map(), backends: new Map(), serviceAccess: new Map(), placements: new Map(), allocation: emptyAllocation(), problems: [] };
+  for (let i = 0; i < n; i++) d.endpoints.set(ip(i), { vrfId: 1 + (i % 1000), flags: 0, ifindex: 0 });
+  const held = () => {
+    global.gc();
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
+  const h0 = held();
+  let images = desiredImages(d);
+  const h1 = held();
+  images = writtenOf(images);
+  const h2 = held();
+  console.log(`written ${repo}: ${n} endpoints, full image ${((h1 - h0) / 2 ** 20).toFixed(1)} MB, WrittenImages ${((h2 - h0) / 2 ** 20).toFixed(1)} MB (heap + array buffers)`);
 } else if (kind === 'generate') {
   // The cluster of part 3 as files: <dir>/manifests/cp-ns<k>/{namespace,pods}.yaml and <dir>/cluster.json.
   const { default: fs } = await import('node:fs');
