@@ -25,14 +25,11 @@ import type { LabClusterFile } from '../model/labfile.js';
 import { isDnsLabel, isDnsSubdomain } from '../model/placement.js';
 import type {
   ClusterState,
-  EndpointSliceObject,
   NamespaceObject,
   NodeInfo,
   PodObject,
   ServiceObject,
   SourceProblem,
-  VirtualNetworkObject,
-  VirtualNetworkRouterObject,
 } from '../model/types.js';
 import { objectKey, parseManifests, type ManifestObject } from './documents.js';
 import { changedObjects, sameValue, STATE_MAPS } from './changes.js';
