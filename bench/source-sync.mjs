@@ -6,6 +6,13 @@
 //   node --expose-gc bench/source-sync.mjs kube <pods> [<repo with dist/>]
 //   node --expose-gc bench/source-sync.mjs manifests <dir with manifests/ and cluster.json, as part 3 makes> [<repo>]
 //   node --expose-gc bench/source-sync.mjs flows <n> [<repo>]
+//   node --expose-gc bench/source-sync.mjs manifests-change <dir as above> [<repo>] [<changes>]
+//   node --expose-gc bench/source-sync.mjs written <endpoints> [<repo>]
+//
+// manifests-change: after the first state, one namespace.yaml rewritten at a
+// time (its isolation label toggled, as part 3 does), timed from the write to
+// the source's notification (file watcher, re-read, publish and change set),
+// with the change set's size (it must name the one Namespace).
 //
 // kube: the test API server (this repo's build/bench, after `make bench` or
 // `tsc -p bench/tsconfig.json`) runs in the same process, populated as part 3
@@ -57,6 +64,57 @@ if (kind === 'kube') {
   global.gc();
   console.log(`manifests ${repo}: ${src.current().pods.size} pods, first state in ${Math.round(ms)} ms, source heap ${Math.round(heap() - h0)} MB`);
   await src.stop();
+} else if (kind === 'manifests-change') {
+  const { default: fs } = await import('node:fs');
+  const { ManifestSource } = await import(path.join(repo, 'dist/sources/manifests.js'));
+  const changes = Number(process.argv[5] ?? 200);
+  const src = new ManifestSource({ dir: path.join(arg, 'manifests'), labFile: path.join(arg, 'cluster.json'), logger: log, resyncMs: 0 });
+  await src.start();
+  await new Promise((r) => setTimeout(r, 3000)); // the watchers' setup and its second scan
+  const nsDoc = (k, iso) => `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: cp-ns${k}\n${iso ? '  labels:\n    vrfwall.dev/isolated: "true"\n' : ''}`;
+  const ms = [];
+  const sizes = new Map();
+  for (let i = 0; i < changes; i++) {
+    const k = (i * 7) % 1000;
+    const iso = src.current().namespaces.get(`cp-ns${k}`)?.metadata.labels['vrfwall.dev/isolated'] !== 'true';
+    const seen = new Promise((resolve) => {
+      const off = src.onChange((s, changed) => {
+        if ((s.namespaces.get(`cp-ns${k}`)?.metadata.labels['vrfwall.dev/isolated'] === 'true') !== iso) return;
+        off();
+        sizes.set(changed.length, (sizes.get(changed.length) ?? 0) + 1);
+        resolve();
+      });
+    });
+    const t0 = performance.now();
+    fs.writeFileSync(path.join(arg, 'manifests', `cp-ns${k}`, 'namespace.yaml'), nsDoc(k, iso));
+    await seen;
+    ms.push(performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 30)); // past the watcher's follow-up read
+  }
+  ms.sort((a, b) => a - b);
+  const q = (p) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))].toFixed(1);
+  console.log(`manifests-change ${repo}: ${src.current().pods.size} pods, ${changes} namespace label changes, write -> notification p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${ms.at(-1).toFixed(1)} ms; change-set sizes ${JSON.stringify([...sizes])}`);
+  await src.stop();
+} else if (kind === 'written') {
+  // The map writer's memory of the maps at <endpoints> endpoints: a full image
+  // (MapImages) against what it keeps between full diffs (WrittenImages).
+  const n = Number(arg);
+  const { desiredImages, writtenOf } = await import(path.join(repo, 'dist/agent/images.js'));
+  const { emptyAllocation } = await import(path.join(repo, 'dist/model/vrf.js'));
+  const ip = (i) => `10.${128 + (i >> 16)}.${(i >> 8) & 0xff}.${i & 0xff}`;
+  const d = { endpoints: new Map(), vrfPairs: new Set(), networks: new Map([[1, 0]]), cidrs: new Map(), attach: new Map(), ports: new Map(), services: new Map(), backends: new Map(), serviceAccess: new Map(), placements: new Map(), allocation: emptyAllocation(), problems: [] };
+  for (let i = 0; i < n; i++) d.endpoints.set(ip(i), { vrfId: 1 + (i % 1000), flags: 0, ifindex: 0 });
+  const held = () => {
+    global.gc();
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
+  const h0 = held();
+  let images = desiredImages(d);
+  const h1 = held();
+  images = writtenOf(images);
+  const h2 = held();
+  console.log(`written ${repo}: ${n} endpoints, full image ${((h1 - h0) / 2 ** 20).toFixed(1)} MB, WrittenImages ${((h2 - h0) / 2 ** 20).toFixed(1)} MB (heap + array buffers)`);
 } else if (kind === 'generate') {
   // The cluster of part 3 as files: <dir>/manifests/cp-ns<k>/{namespace,pods}.yaml and <dir>/cluster.json.
   const { default: fs } = await import('node:fs');
@@ -103,6 +161,6 @@ if (kind === 'kube') {
   global.gc();
   console.log(`flows ${repo}: ${store.size} flows held, ${Math.round(((heap() - h0) * 2 ** 20) / n)} bytes a flow`);
 } else {
-  throw new Error('usage: source-sync.mjs generate <dir> <pods> | kube <pods> | manifests <dir> | flows <n> [repo]');
+  throw new Error('usage: source-sync.mjs generate <dir> <pods> | kube <pods> | manifests <dir> | manifests-change <dir> [repo] [changes] | flows <n> [repo]');
 }
 process.exit(0);

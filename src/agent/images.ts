@@ -141,6 +141,31 @@ export function desiredImages(d: DesiredState): MapImages {
   };
 }
 
+/**
+ * What the maps hold, as the map writer remembers it between full diffs: per
+ * map, the key's bytes as a latin1 string (one character a byte: distinct
+ * keys, distinct strings) -> the value's bytes. Not a MapImage: its hex key,
+ * {key, value} pair and key Buffer per entry cost ~250 bytes an endpoint (~25
+ * MB at 100,000); the key Buffer is rebuilt from the string for a delete.
+ */
+export type WrittenImages = Record<keyof MapImages, Map<string, Buffer>>;
+
+/** A key's entry in WrittenImages. */
+export function writtenKey(key: Buffer): string {
+  return key.toString('latin1');
+}
+
+/** WrittenImages of what a full write made the maps hold. */
+export function writtenOf(images: MapImages): WrittenImages {
+  const out = {} as WrittenImages;
+  for (const m of MAP_NAMES) {
+    const w = new Map<string, Buffer>();
+    for (const e of images[m].values()) w.set(writtenKey(e.key), e.value);
+    out[m] = w;
+  }
+  return out;
+}
+
 /** What changes in one map: entries to write, keys to delete. */
 export interface ImageChange {
   updates: MapEntry[];
@@ -154,7 +179,7 @@ export type ImageChanges = Record<keyof MapImages, ImageChange>;
  * (`written`): only real changes (a key whose bytes are unchanged is left
  * alone). Costs the delta, not the maps.
  */
-export function changedEntries(written: MapImages, d: DesiredState, delta: Pick<DesiredDelta, keyof MapImages>): ImageChanges {
+export function changedEntries(written: WrittenImages, d: DesiredState, delta: Pick<DesiredDelta, keyof MapImages>): ImageChanges {
   const out = {} as ImageChanges;
   for (const m of MAP_NAMES) {
     const change: ImageChange = { updates: [], deletes: [] };
@@ -162,11 +187,11 @@ export function changedEntries(written: MapImages, d: DesiredState, delta: Pick<
     for (const k of delta[m] as Set<string | number>) {
       const e = enc.entry(d, k);
       if (e !== undefined) {
-        const have = written[m].get(e.key.toString('hex'));
-        if (have === undefined || !have.value.equals(e.value)) change.updates.push(e);
+        const have = written[m].get(writtenKey(e.key));
+        if (have === undefined || !have.equals(e.value)) change.updates.push(e);
       } else {
         const key = enc.keyOf(k);
-        if (written[m].has(key.toString('hex'))) change.deletes.push(key);
+        if (written[m].has(writtenKey(key))) change.deletes.push(key);
       }
     }
     out[m] = change;
@@ -175,9 +200,9 @@ export function changedEntries(written: MapImages, d: DesiredState, delta: Pick<
 }
 
 /** `written` after `changes` were applied. */
-export function recordChanges(written: MapImages, changes: ImageChanges): void {
+export function recordChanges(written: WrittenImages, changes: ImageChanges): void {
   for (const m of MAP_NAMES) {
-    for (const e of changes[m].updates) written[m].set(e.key.toString('hex'), e);
-    for (const k of changes[m].deletes) written[m].delete(k.toString('hex'));
+    for (const e of changes[m].updates) written[m].set(writtenKey(e.key), e.value);
+    for (const k of changes[m].deletes) written[m].delete(writtenKey(k));
   }
 }

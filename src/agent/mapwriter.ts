@@ -11,7 +11,7 @@ import type { NativeAddon } from '../bpf/native.js';
 import type { DesiredDelta } from '../model/incremental.js';
 import type { DesiredState } from '../model/types.js';
 import type { Datapath } from './datapath.js';
-import { changedEntries, desiredImages, recordChanges, type MapImages } from './images.js';
+import { changedEntries, desiredImages, recordChanges, writtenOf, type MapImages, type WrittenImages } from './images.js';
 import { applyPlans, planSync, type SyncPlan, type SyncResult } from './mapsync.js';
 import type { VerdictEpoch } from './verdict-epoch.js';
 
@@ -28,7 +28,7 @@ const ORDER: readonly [keyof MapImages, keyof Datapath['maps']][] = [
 
 export class MapWriter {
   /** What the maps hold after the last successful write; undefined: read the kernel. */
-  private written: MapImages | undefined;
+  private written: WrittenImages | undefined;
 
   constructor(
     private readonly bpf: NativeAddon,
@@ -64,7 +64,7 @@ export class MapWriter {
     if (written === undefined || delta === undefined) {
       const images = desiredImages(desired);
       const result = applyPlans(this.bpf, ORDER.map(([m, fd]) => planSync(this.bpf, this.maps[fd], images[m])));
-      this.written = images;
+      this.written = writtenOf(images);
       return result;
     }
     const changes = changedEntries(written, desired, delta);

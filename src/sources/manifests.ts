@@ -25,17 +25,15 @@ import type { LabClusterFile } from '../model/labfile.js';
 import { isDnsLabel, isDnsSubdomain } from '../model/placement.js';
 import type {
   ClusterState,
-  EndpointSliceObject,
   NamespaceObject,
   NodeInfo,
   PodObject,
   ServiceObject,
   SourceProblem,
-  VirtualNetworkObject,
-  VirtualNetworkRouterObject,
 } from '../model/types.js';
 import { objectKey, parseManifests, type ManifestObject } from './documents.js';
-import { changedObjects } from './changes.js';
+import { changedObjects, sameValue, STATE_MAPS } from './changes.js';
+import { Definitions, updatedMap } from './definitions.js';
 import { emptyClusterState, type StateListener, type StateSource } from './source.js';
 
 export interface ManifestSourceOptions {
@@ -70,9 +68,6 @@ interface FileEntry {
   objects: FileObjects;
   brokenNamespaces: string[];
   problems: SourceProblem[];
-  /** stableJson of what the entry contributes, computed only when a re-parse
-   *  must be compared with it (a new text may mean the same objects). */
-  fingerprint?: string;
 }
 
 /**
@@ -171,6 +166,16 @@ export class ManifestSource implements StateSource {
    *  the last publish. Replaces a fingerprint of the whole state: equal inputs
    *  give an equal state, and comparing per file costs a file, not the cluster. */
   private inputsChanged = true;
+  /** Which files define each object, and the objects to recompute at the next publish. */
+  private readonly definitions = new Definitions();
+  /** Objects defined more than once with different content, by object key: their problem. */
+  private readonly conflicts = new Map<string, SourceProblem>();
+  /** The Namespaces the manifests declare and can be used (before withholding
+   *  and implicit namespaces), as of the last publish. */
+  private declared = new Map<string, NamespaceObject>();
+  /** Pods per namespace in the last snapshot: the namespaces that exist implicitly. */
+  private readonly podsPerNamespace = new Map<string, number>();
+  private readonly noNodes = new Map<string, NodeInfo>();
   private readonly listeners = new Set<StateListener>();
 
   private readonly dirty = new Set<string>();
@@ -387,7 +392,9 @@ export class ManifestSource implements StateSource {
     if ('error' in read) {
       const e = read.error;
       if (isGone(e)) {
-        if (this.files.delete(key)) {
+        if (prev !== undefined) {
+          this.files.delete(key);
+          this.definitions.replace(key, prev.objects.objects, undefined, () => false);
           this.log.info({ file }, 'manifest file removed');
           this.inputsChanged = true;
         }
@@ -438,17 +445,38 @@ export class ManifestSource implements StateSource {
   }
 
   /** Stores a file's entry; notes an input change unless it contributes
-   *  exactly what the previous entry did (e.g. only a comment changed). */
+   *  exactly what the previous entry did (e.g. only a comment changed). An
+   *  object equal to the one the file defined before is that object again, so
+   *  only the objects that changed are recomputed (and keep their identity
+   *  otherwise, which is what the change sets compare first). */
   private setEntry(key: string, prev: FileEntry | undefined, next: FileEntry): void {
-    this.files.set(key, next);
-    if (this.inputsChanged) return;
-    if (prev === undefined) {
-      this.inputsChanged = true;
-      return;
+    if (prev !== undefined) {
+      const before = new Map<string, ManifestObject>();
+      for (const o of prev.objects.objects) before.set(objectKey(o), o);
+      const objects = next.objects.objects;
+      for (let i = 0; i < objects.length; i++) {
+        const was = before.get(objectKey(objects[i]!));
+        if (was !== undefined && was !== objects[i] && sameValue(was, objects[i])) objects[i] = was;
+      }
     }
-    prev.fingerprint ??= entryFingerprint(prev);
-    next.fingerprint = entryFingerprint(next);
-    if (next.fingerprint !== prev.fingerprint) this.inputsChanged = true;
+    this.files.set(key, next);
+    const changed = this.definitions.replace(key, prev?.objects.objects, next.objects.objects, (kind, k) => this.conflicts.has(`${kind}/${k}`));
+    if (
+      changed ||
+      prev === undefined ||
+      !sameValue(prev.objects.sources, next.objects.sources) ||
+      !sameValue(prev.brokenNamespaces, next.brokenNamespaces) ||
+      !sameValue(prev.problems, next.problems)
+    ) {
+      this.inputsChanged = true;
+    }
+  }
+
+  /** The lab file's content changed: every Pod and Service takes its part of it again. */
+  private labChanged(): void {
+    this.inputsChanged = true;
+    this.definitions.markKind('Pod');
+    this.definitions.markKind('Service');
   }
 
   // ---- lab file -------------------------------------------------------------
@@ -462,7 +490,7 @@ export class ManifestSource implements StateSource {
     } catch (e) {
       if (isGone(e)) {
         // No lab file: no pod has an address yet (or the lab went away).
-        if (this.lab !== undefined || this.labProblems.length > 0) this.inputsChanged = true;
+        if (this.lab !== undefined || this.labProblems.length > 0) this.labChanged();
         this.lab = undefined;
         this.labDigest = undefined;
         this.labProblems = [];
@@ -470,7 +498,7 @@ export class ManifestSource implements StateSource {
       }
       this.labDigest = undefined;
       this.labProblems = [{ source: file, message: `cannot read: ${errText(e)}; keeping its last good content` }];
-      this.inputsChanged = true;
+      this.inputsChanged = true; // the problems only: the content is kept
       return;
     }
     const digest = textDigest(text);
@@ -478,7 +506,7 @@ export class ManifestSource implements StateSource {
     this.labDigest = digest;
     // A new text is taken as new content (the lab rewrites the file only
     // when something in it changed).
-    this.inputsChanged = true;
+    this.labChanged();
     const result = parseLabFile(text, file);
     for (const p of result.problems) this.log.warn(p, 'lab file problem');
     if (result.content === undefined) {
@@ -500,114 +528,142 @@ export class ManifestSource implements StateSource {
   private publish(): void {
     if (!this.inputsChanged || this.stopped) return;
     this.inputsChanged = false;
+    const prev = this.state;
+
+    // Only the objects whose definitions changed (or that take a changed lab
+    // file's part) are resolved again; each kind's map is the previous
+    // snapshot's own unless one of its objects changed (issue 13: a change to
+    // one file costs that file, not 100,000 pods).
+    const changes = new Map<string, Map<string, unknown>>(); // state field -> key -> value (undefined: gone)
+    for (const [kind, keys] of this.definitions.takeDirty()) {
+      const m = new Map<string, unknown>();
+      for (const key of keys) m.set(key, this.resolve(kind, key));
+      changes.set(kind === 'Namespace' ? 'declared' : STATE_MAPS[kind], m);
+    }
+    const changed = <V>(field: string, before: Map<string, V>): Map<string, V> => {
+      const c = changes.get(field) as Map<string, V | undefined> | undefined;
+      return c === undefined ? before : updatedMap(before, c);
+    };
+    const pods = changed('pods', prev.pods);
+    if (pods !== prev.pods) {
+      for (const [k, v] of changes.get('pods')!) {
+        const ns = k.slice(0, k.indexOf('/'));
+        const delta = (v !== undefined ? 1 : 0) - (prev.pods.has(k) ? 1 : 0);
+        if (delta !== 0) {
+          const n = (this.podsPerNamespace.get(ns) ?? 0) + delta;
+          if (n > 0) this.podsPerNamespace.set(ns, n);
+          else this.podsPerNamespace.delete(ns);
+        }
+      }
+    }
+    this.declared = changed('declared', this.declared);
+
     const problems: SourceProblem[] = [];
-    const byKey = new Map<string, { at: FileObjects; i: number; object: ManifestObject }[]>();
     const withheld = new Set<string>(); // namespaces
     for (const key of [...this.files.keys()].sort()) {
-      const entry = this.files.get(key);
-      if (entry === undefined) continue;
+      const entry = this.files.get(key)!;
       problems.push(...entry.problems);
-      const at = entry.objects;
-      for (let i = 0; i < at.objects.length; i++) {
-        const object = at.objects[i]!;
-        const k = objectKey(object);
-        const defs = byKey.get(k);
-        if (defs === undefined) byKey.set(k, [{ at, i, object }]);
-        else defs.push({ at, i, object });
-      }
       for (const n of entry.brokenNamespaces) withheld.add(n);
     }
-
-    const namespaces = new Map<string, NamespaceObject>();
-    const pods = new Map<string, PodObject>();
-    const virtualNetworks = new Map<string, VirtualNetworkObject>();
-    const routers = new Map<string, VirtualNetworkRouterObject>();
-    const services = new Map<string, ServiceObject>();
-    const endpointSlices = new Map<string, EndpointSliceObject>();
-    for (const key of [...byKey.keys()].sort()) {
-      const defs = byKey.get(key) ?? [];
-      const first = defs[0];
-      if (first === undefined) continue;
-      if (defs.length > 1 && new Set(defs.map((d) => stableJson(d.object))).size > 1) {
-        problems.push({
-          source: defs.map((d) => sourceAt(d.at, d.i)).join(', '),
-          message: `${key} is defined ${defs.length} times with different content; none of them is used`,
-        });
-        if (first.object.kind === 'Namespace') withheld.add(first.object.metadata.name);
-        continue;
-      }
-      const o = first.object;
-      if (o.kind === 'Namespace') {
-        namespaces.set(o.metadata.name, o);
-        continue;
-      }
-      const nsName = `${o.metadata.namespace}/${o.metadata.name}`;
-      switch (o.kind) {
-        case 'Pod':
-          pods.set(nsName, this.withLabInfo(o, nsName));
-          break;
-        case 'VirtualNetwork':
-          virtualNetworks.set(nsName, o);
-          break;
-        case 'VirtualNetworkRouter':
-          routers.set(nsName, o);
-          break;
-        case 'Service':
-          services.set(nsName, this.withLabNodePorts(this.withLabClusterIPs(o)));
-          break;
-        case 'EndpointSlice':
-          endpointSlices.set(nsName, o);
-          break;
-      }
+    for (const key of [...this.conflicts.keys()].sort()) {
+      problems.push(this.conflicts.get(key)!);
+      if (key.startsWith('Namespace/')) withheld.add(key.slice('Namespace/'.length));
     }
-
     for (const name of [...withheld].sort()) {
-      namespaces.delete(name);
       problems.push({
         source: `Namespace ${name}`,
         message: 'withheld: a definition of it cannot be used, so its pods are quarantined until it is fixed',
       });
     }
-    // Pods of undeclared namespaces: the namespace exists implicitly, without
-    // labels (kubectl would refuse the pods; the lab is lenient).
-    const implicit = [...BUILTIN_NAMESPACES, ...[...pods.values()].map((p) => p.metadata.namespace)];
-    for (const name of implicit) {
-      if (!namespaces.has(name) && !withheld.has(name)) {
-        namespaces.set(name, { kind: 'Namespace', metadata: { name, labels: {}, annotations: {} } });
-      }
-    }
 
     const state: ClusterState = {
-      namespaces: sortedMap(namespaces),
+      namespaces: this.namespaces(prev.namespaces, withheld),
       pods,
-      nodes: this.lab?.nodes ?? new Map(),
-      virtualNetworks,
-      routers,
-      services,
-      endpointSlices,
+      nodes: this.lab?.nodes ?? this.noNodes,
+      virtualNetworks: changed('virtualNetworks', prev.virtualNetworks),
+      routers: changed('routers', prev.routers),
+      services: changed('services', prev.services),
+      endpointSlices: changed('endpointSlices', prev.endpointSlices),
       problems: [...problems, ...this.labProblems],
     };
-    const changed = changedObjects(this.state, state);
+    const changeSet = changedObjects(prev, state);
     this.state = state;
     this.log.info(
       {
-        namespaces: namespaces.size,
+        namespaces: state.namespaces.size,
         pods: pods.size,
         nodes: state.nodes.size,
-        virtualNetworks: virtualNetworks.size,
-        routers: routers.size,
-        services: services.size,
+        virtualNetworks: state.virtualNetworks.size,
+        routers: state.routers.size,
+        services: state.services.size,
         problems: state.problems.length,
       },
       'cluster state changed',
     );
     for (const listener of this.listeners) {
       try {
-        listener(state, changed);
+        listener(state, changeSet);
       } catch (e) {
         this.log.error({ err: e }, 'state listener failed');
       }
     }
+  }
+
+  /** The object a key stands for now (undefined: none usable), noting or
+   *  clearing its conflict. */
+  private resolve(kind: ManifestObject['kind'], key: string): ManifestObject | undefined {
+    const objectOf = (d: { file: string; i: number }): ManifestObject => this.files.get(d.file)!.objects.objects[d.i]!;
+    const only = this.definitions.only(kind, key);
+    if (only !== undefined && this.conflicts.size === 0) return this.withLab(objectOf(only));
+    const defs = this.definitions.get(kind, key);
+    const first = defs[0];
+    const ref = `${kind}/${key}`;
+    this.conflicts.delete(ref);
+    if (first === undefined) return undefined;
+    if (defs.length > 1 && new Set(defs.map((d) => stableJson(objectOf(d)))).size > 1) {
+      this.conflicts.set(ref, {
+        source: defs.map((d) => sourceAt(this.files.get(d.file)!.objects, d.i)).join(', '),
+        message: `${ref} is defined ${defs.length} times with different content; none of them is used`,
+      });
+      return undefined;
+    }
+    return this.withLab(objectOf(first));
+  }
+
+  /** A Pod or Service as the lab completes it (addresses, node, ClusterIPs, node ports). */
+  private withLab(o: ManifestObject): ManifestObject {
+    if (o.kind === 'Pod') return this.withLabInfo(o, `${o.metadata.namespace}/${o.metadata.name}`);
+    if (o.kind === 'Service') return this.withLabNodePorts(this.withLabClusterIPs(o));
+    return o;
+  }
+
+  /** The declared Namespaces, less the withheld ones, plus the implicit ones:
+   *  the built-in namespaces and those of pods whose namespace is not declared
+   *  exist without labels (kubectl would refuse the pods; the lab is lenient).
+   *  Sorted; `before` itself when nothing in it changed. */
+  private namespaces(before: Map<string, NamespaceObject>, withheld: ReadonlySet<string>): Map<string, NamespaceObject> {
+    const out = new Map<string, NamespaceObject>();
+    for (const [name, ns] of this.declared) if (!withheld.has(name)) out.set(name, ns);
+    for (const name of [...BUILTIN_NAMESPACES, ...this.podsPerNamespace.keys()]) {
+      if (out.has(name) || withheld.has(name)) continue;
+      const was = before.get(name);
+      const implicit: NamespaceObject = { kind: 'Namespace', metadata: { name, labels: {}, annotations: {} } };
+      out.set(name, was !== undefined && sameValue(was, implicit) ? was : implicit);
+    }
+    const sorted = sortedMap(out);
+    if (sorted.size === before.size) {
+      const it = before.entries();
+      let same = true;
+      for (const [k, v] of sorted) {
+        const x = it.next().value;
+        if (x === undefined || x[0] !== k || x[1] !== v) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return before;
+    }
+    return sorted;
   }
 
   /** Where the lab runs the pod and its addresses; without a lab entry the
@@ -864,10 +920,6 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 function sortedMap<V>(m: Map<string, V>): Map<string, V> {
   return new Map([...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
-function entryFingerprint(e: FileEntry): string {
-  return stableJson({ objects: e.objects, brokenNamespaces: e.brokenNamespaces, problems: e.problems });
 }
 
 /** JSON with sorted object keys and Maps as entry lists: equal content,

@@ -1,0 +1,73 @@
+// The map writer's memory of what it wrote (WrittenImages: key bytes as a
+// latin1 string -> value bytes) must give the same changes as the full images
+// it replaces: a delta's changed and removed keys are written, unchanged ones
+// are not, and recording the changes gives what a full write would remember.
+import { describe, expect, it } from 'vitest';
+import { changedEntries, desiredImages, recordChanges, writtenOf } from '../src/agent/images.js';
+import { encodeEndpoint, encodeEndpointKey } from '../src/bpf/abi.js';
+import { emptyDelta } from '../src/model/incremental.js';
+import type { DesiredState } from '../src/model/types.js';
+import { emptyAllocation } from '../src/model/vrf.js';
+
+function desired(endpoints: [string, number][], pairs: string[]): DesiredState {
+  return {
+    endpoints: new Map(endpoints.map(([ip, vrfId]) => [ip, { vrfId, flags: 0, ifindex: 0 }])),
+    vrfPairs: new Set(pairs),
+    networks: new Map([[1, 0], [2, 0]]),
+    cidrs: new Map(),
+    attach: new Map(),
+    ports: new Map(),
+    services: new Map(),
+    backends: new Map(),
+    serviceAccess: new Map(),
+    placements: new Map(),
+    allocation: emptyAllocation(),
+    problems: [],
+  } as DesiredState;
+}
+
+const hexes = (w: Map<string, Buffer>): [string, string][] =>
+  [...w].map(([k, v]): [string, string] => [Buffer.from(k, 'latin1').toString('hex'), v.toString('hex')]).sort();
+
+describe('map writer images: what was written, compactly', () => {
+  it('a delta writes the changed and removed keys only, and recording it equals a full write of the new state', () => {
+    const before = desired(
+      [
+        ['10.0.0.1', 1],
+        ['10.0.0.2', 1],
+        ['fd00::3', 2],
+      ],
+      ['1:2', '2:1'],
+    );
+    const written = writtenOf(desiredImages(before));
+    // The latin1 key is the key's bytes: the full image's hex keys, decoded.
+    expect([...written.endpoints.keys()].map((k) => Buffer.from(k, 'latin1').toString('hex')).sort()).toEqual([...desiredImages(before).endpoints.keys()].sort());
+
+    // 10.0.0.2 moves to network 2, fd00::3 goes, 10.0.0.4 comes; 10.0.0.1 is
+    // named by the delta but unchanged (positive control: it is looked up and left alone).
+    const after = desired(
+      [
+        ['10.0.0.1', 1],
+        ['10.0.0.2', 2],
+        ['10.0.0.4', 1],
+      ],
+      ['1:2', '2:1'],
+    );
+    const delta = emptyDelta();
+    for (const ip of ['10.0.0.1', '10.0.0.2', 'fd00::3', '10.0.0.4']) delta.endpoints.add(ip);
+    delta.vrfPairs.add('1:2');
+    const changes = changedEntries(written, after, delta);
+    const hexOf = (b: Buffer): string => b.toString('hex');
+    const keyHex = (ip: string): string => hexOf(encodeEndpointKey(ip));
+    expect(changes.endpoints.updates.map((e) => hexOf(e.key)).sort()).toEqual([keyHex('10.0.0.2'), keyHex('10.0.0.4')].sort());
+    const moved = changes.endpoints.updates.find((e) => hexOf(e.key) === keyHex('10.0.0.2'));
+    expect(moved?.value.equals(encodeEndpoint({ vrfId: 2, flags: 0, ifindex: 0 }))).toBe(true);
+    expect(changes.endpoints.deletes.map(hexOf)).toEqual([keyHex('fd00::3')]);
+    expect(changes.vrfPairs.updates).toEqual([]);
+    expect(changes.vrfPairs.deletes).toEqual([]);
+
+    recordChanges(written, changes);
+    const reference = writtenOf(desiredImages(after));
+    for (const m of Object.keys(reference) as (keyof typeof reference)[]) expect(hexes(written[m])).toEqual(hexes(reference[m]));
+  });
+});
