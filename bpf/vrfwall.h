@@ -325,7 +325,7 @@ struct vw_flow_key {
 #define VW_CACHE_DROPPED (1U << 1)
 #define VW_CACHE_TIMED   (1U << 2)
 #define VW_CACHE_CODE_SHIFT 3
-#define VW_CACHE_TICK_SHIFT 28 /* 268 ms */
+#define VW_CACHE_TICK_SHIFT 26 /* 67 ms */
 
 struct vw_flow {
 	struct vw_flow_key key;

@@ -66,7 +66,7 @@ describe('session owners: counts of past clients fill the table', () => {
     // Two clients each ask kube-dns once; their sessions expire and the agent sweeps.
     dp.expectVerdict('from', dns(P.a1.v4, 40001), allow(Rule.SERVICE));
     dp.expectVerdict('from', dns(P.c1.v4, 40002), allow(Rule.SERVICE));
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, Number((1n << BigInt(abi.VW_CACHE_TICK_SHIFT)) / 1_000_000n) + 20)); // timeout + the refresh lag
     const swept = keeper.sweep(localEndpoints([P.a1.v4, P.c1.v4, P.d1.v4]));
     expect(swept.expired).toBe(2);
     expect(n.mapDump(dp.mapFd(abi.MapName.sessions)).count).toBe(0);

@@ -82,14 +82,16 @@ function sessionCount(): number {
 /** Every session gone and every count back to zero (the programs' own way: expire them all). */
 function emptyTable(): void {
   dp.putConfig({ tcpSynTimeoutNs: 1n, tcpEstablishedTimeoutNs: 1n, tcpClosingTimeoutNs: 1n, udpTimeoutNs: 1n, otherTimeoutNs: 1n });
-  const until = Date.now() + 20;
-  while (Date.now() < until); // one coarse-clock tick (4 ms) at least
+  const until = Date.now() + EXPIRY_GRACE_MS;
+  while (Date.now() < until); // past the refresh lag the expiry allows for (bpf/lib/session.h)
   dp.sweepSessions();
   dp.putConfig({});
   expect(sessionCount()).toBe(0);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A session expires once idle for its timeout plus the cache tick (VW_SESSION_REFRESH_LAG_NS), plus a coarse-clock tick. */
+const EXPIRY_GRACE_MS = Number((1n << BigInt(abi.VW_CACHE_TICK_SHIFT)) / 1_000_000n) + 20;
 
 beforeAll(() => {
   n = native();
@@ -194,7 +196,7 @@ describe('a session ends with TCP’s close or an idle timeout', () => {
     dp.expectVerdict('from', frame(a1, vip, TCP, tp, 80, F.SYN), allow(Rule.SERVICE));
     dp.expectVerdict('from', frame(a1, vip, UDP, busy, 53), allow(Rule.SERVICE));
     expect(owned(a1)).toBe(3);
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 5; i++) {
       await sleep(120);
       dp.expectVerdict('to', frame(vip, a1, UDP, 53, busy), allow(Rule.REPLY)); // keeps it alive
     }
@@ -333,7 +335,7 @@ describe('explain’s probes change no map (issue 11 point 7)', () => {
     dp.putConfig({ sessionQuota: 1, tcpSynTimeoutNs: 1n });
     const old = port();
     dp.expectVerdict('from', frame(P.a1.v4, vip, TCP, old, 80, F.SYN), allow(Rule.SERVICE));
-    const until = Date.now() + 20;
+    const until = Date.now() + EXPIRY_GRACE_MS;
     while (Date.now() < until);
     const before = mapsOf();
     expect(probe('to', frame(vip, P.a1.v4, TCP, 80, old, F.SYN | F.ACK))).toEqual({ verdict: abi.Verdict.DROPPED, code: Drop.NO_SESSION });

@@ -61,10 +61,18 @@ static __always_inline __u64 vw_session_timeout(__u8 proto, __u32 flags)
 	return vw_or(c ? c->other_timeout_ns : 0, VW_DEFAULT_OTHER_TIMEOUT_NS);
 }
 
+/* A session's packets decided from the verdict cache do not refresh it: the
+ * first packet of each cache tick takes the full path and does. So while
+ * traffic flows, last_seen lags the last packet by less than a tick, and a
+ * session expires once it has been idle for its timeout plus that tick:
+ * never sooner than its timeout. */
+#define VW_SESSION_REFRESH_LAG_NS (1ULL << VW_CACHE_TICK_SHIFT)
+
 static __always_inline int vw_session_expired(const struct vw_session_key *key, const struct vw_session *s, __u64 now)
 {
 	/* another CPU may have stored a slightly later time than ours */
-	return now > s->last_seen_ns && now - s->last_seen_ns > vw_session_timeout(key->proto, s->flags);
+	return now > s->last_seen_ns &&
+	       now - s->last_seen_ns > vw_session_timeout(key->proto, s->flags) + VW_SESSION_REFRESH_LAG_NS;
 }
 
 /* Does this packet open a connection (and so may start a session)? */

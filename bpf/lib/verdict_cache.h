@@ -18,7 +18,7 @@
  *   probes always take the full path;
  * - a decision that rests on a session (rules 3-5, and ISOLATED, which
  *   between pods also means "no session makes this a reply") is TIMED: it
- *   serves only within the tick it was made in (268 ms), so the full path
+ *   serves only within the tick it was made in (67 ms), so the full path
  *   refreshes the session and sees its expiry, and a session made on another
  *   interface is seen within a tick; NO_SESSION and SESSION_LIMIT (a session
  *   may appear or a slot free up at any time) are never cached;
@@ -124,7 +124,7 @@ static __always_inline int vw_cache_lookup(const struct vw_flow_ctx *fc, const s
 	if (!(e & VW_CACHE_VALID))
 		return 0;
 	/* within the tick, and the conversation was not idle past it either
-	 * (the tick's 8 bits wrap every 68 s) */
+	 * (the tick's 8 bits wrap every 17 s) */
 	if ((e & VW_CACHE_TIMED) && ((w ^ head) & VW_CACHE_HEAD_MASK || fc->now - f->last_ns >= (1ULL << VW_CACHE_TICK_SHIFT)))
 		return 0;
 	d->verdict = (e & VW_CACHE_DROPPED) ? VW_VERDICT_DROPPED : VW_VERDICT_ALLOWED;

@@ -649,8 +649,9 @@ export function decodeCacheCtl(buf: Buffer): CacheCtl {
 export const VW_FLOWS_MAX = 524288;
 export const VW_FLOW_PROBES = 8;
 export const VW_FLOW_EVENT_TICK_SHIFT = 20;
-/** The verdict cache's tick: a decision that rests on a session serves this long at most. */
-export const VW_CACHE_TICK_SHIFT = 28;
+/** The verdict cache's tick (67 ms): a decision that rests on a session serves this long at most, and a session's
+ *  last_seen lags its traffic by as much (its expiry allows for it). */
+export const VW_CACHE_TICK_SHIFT = 26;
 export const VW_FLOW_RINGBUF_SIZE = 512 * 1024;
 export const VW_FLOW_EVENT_INTERVAL_NS = 1_000_000_000;
 /** The agent drains the flow_events ring at least this often: the programs wake it only when a quarter full. */
