@@ -30,20 +30,10 @@ import { emptyAllocation } from '../src/model/vrf.js';
 import { buildDirectory, Directory } from '../src/flows/directory.js';
 import { changedObjects } from '../src/sources/changes.js';
 import { emptyClusterState } from '../src/sources/source.js';
+import { rng } from './helpers/random.js';
 
 const config: ClusterConfig = { nodeName: 'node1', podCIDRs: ['10.244.0.0/16', 'fd00:10:244::/56'], serviceCIDRs: ['10.96.0.0/16'] };
 
-/** mulberry32: small, seeded, good enough to pick test inputs. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Gen {
   constructor(readonly r: () => number) {}

@@ -26,6 +26,7 @@ import { TestApiServer, type KObject } from './helpers/apiserver.js';
 import { namespaceObj, nodeObj, podObj, routerObj, virtualNetworkObj } from './helpers/kube-objects.js';
 import { ROOT, timeUntil } from './helpers/lab.js';
 import { createNetns, deleteNetns, deleteStaleNetns, ifindexIn, ip, netnsPath, ownedName } from './helpers/netns.js';
+import { rng as prng } from './helpers/random.js';
 
 const PREFIX = 'vrfwall-kconv-';
 const NODE_NS = ownedName(PREFIX, 'node1');
@@ -302,17 +303,6 @@ function agentLog(instance: string): { level: number; msg: string; [k: string]: 
     .map((l) => JSON.parse(l) as { level: number; msg: string });
 }
 
-/** mulberry32: small, seedable, good enough to pick test actions. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---- setup -------------------------------------------------------------------
 
