@@ -103,16 +103,7 @@ static __always_inline struct vw_decision vw_from_pod(struct __sk_buff *skb, str
 	/* The IP header is read before the MAC check so that the source's
 	 * endpoint can say whether there is a `ports` entry to look up; the
 	 * MAC check still comes first in what decides. */
-	switch (proto) {
-	case ETH_P_IP:
-		reason = vw_parse_ipv4(skb, pkt);
-		break;
-	case ETH_P_IPV6:
-		reason = vw_parse_ipv6(skb, pkt);
-		break;
-	default:
-		break;
-	}
+	reason = vw_parse_l3(skb, proto, pkt);
 	if ((proto == ETH_P_IP || proto == ETH_P_IPV6) && !reason) {
 		if (vw_flow_cached(skb, pkt, VW_DIR_FROM_POD, fc, &cached))
 			return cached; /* only ever cached where no MAC check applies */

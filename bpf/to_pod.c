@@ -87,17 +87,10 @@ static __always_inline struct vw_decision vw_to_pod(struct __sk_buff *skb, struc
 	if (vw_eth_is_vlan(skb, proto))
 		return vw_drop(VW_DROP_L2_DENIED);
 
-	switch (proto) {
-	case ETH_P_IP:
-		reason = vw_parse_ipv4(skb, pkt);
-		break;
-	case ETH_P_IPV6:
-		reason = vw_parse_ipv6(skb, pkt);
-		break;
-	default:
-		/* ARP replies and other link frames come from the node. */
+	/* ARP replies and other link frames come from the node. */
+	if (proto != ETH_P_IP && proto != ETH_P_IPV6)
 		return vw_allow(VW_RULE_NOT_POD);
-	}
+	reason = vw_parse_l3(skb, proto, pkt);
 	if (reason)
 		return vw_drop(reason);
 	if (vw_flow_cached(skb, pkt, VW_DIR_TO_POD, fc, &cached))

@@ -295,4 +295,18 @@ static __always_inline __u32 vw_parse_ipv6(struct __sk_buff *skb, struct vw_pkt 
 	return vw_parse_l4(skb, pkt, off, end);
 }
 
+/* The network header of an IPv4 or IPv6 frame into *pkt: 0 or a drop
+ * reason. Other ethertypes read nothing and return 0. */
+static __always_inline __u32 vw_parse_l3(struct __sk_buff *skb, __u16 proto, struct vw_pkt *pkt)
+{
+	switch (proto) {
+	case ETH_P_IP:
+		return vw_parse_ipv4(skb, pkt);
+	case ETH_P_IPV6:
+		return vw_parse_ipv6(skb, pkt);
+	default:
+		return 0;
+	}
+}
+
 #endif /* VW_LIB_PARSE_H */
