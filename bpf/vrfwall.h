@@ -347,8 +347,9 @@ struct vw_flow {
 };
 
 /* cache_ctl: ARRAY of one struct vw_cache_ctl. The agent raises the epoch
- * after every write to a map that can change a verdict (session_gc after
- * removing sessions), which retires every cached verdict at once; 0 (no
+ * after every write to a map that can change a verdict and after every
+ * session sweep that removed a session, which retires every cached verdict
+ * at once; 0 (no
  * agent yet) caches nothing. The seed keys the flow table's hash, so a pod
  * cannot aim its conversations at another's slots; written once. */
 struct vw_cache_ctl {

@@ -7,9 +7,9 @@
  *
  * A cached decision is used only when all of these hold:
  * - it was made under the current policy epoch: the agent raises the epoch
- *   after every write to a map that can change a verdict, session_gc after
- *   removing sessions, so a label change reaches a running connection with
- *   its next packet;
+ *   after every write to a map that can change a verdict and after every
+ *   session sweep that removed a session, so a label change reaches a
+ *   running connection with its next packet;
  * - the key's fingerprint matches (the slot was not handed to another
  *   conversation between the key compare and this read);
  * - the packet is one the decision does not depend on beyond its flow key:

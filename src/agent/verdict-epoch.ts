@@ -31,8 +31,9 @@ export class VerdictEpoch {
   }
 
   /** Retire every cached decision: after any write to a map that can change
-   *  a verdict. Read-modify-write of the pinned value, because session_gc
-   *  (which this agent runs, never concurrently with this) raises it too. */
+   *  a verdict, and after a sweep that removed sessions. Read-modify-write of
+   *  the pinned value: the kernel's copy is the one that counts (a previous
+   *  agent of this instance raised it too). */
   retireAll(): number {
     const now = this.read();
     const epoch = (now.epoch + 1) >>> 0 || 1; // 0 means "cache nothing"
