@@ -16,7 +16,8 @@
  * that another is handing to a new conversation: its counts may land in the
  * new entry (statistics only), and the verdict cache guards itself with the
  * key's fingerprint (lib/verdict_cache.h). Two CPUs starting the same
- * conversation at once may make two entries for it; the agent adds them up.
+ * conversation at once may make two entries for it; the agent then shows
+ * whichever it read last, until the idler one is taken over.
  *
  * The hash is keyed with the agent's random seed (struct vw_cache_ctl), so a
  * pod cannot choose 5-tuples that land in another pod's window.

@@ -797,16 +797,6 @@ export function decodeFlowSlot(buf: Buffer, offset = 0): { keyBytes: Buffer; val
   return { keyBytes: buf.subarray(offset + f.key, offset + f.key + FlowLayout.vw_flow_key.size), value: decodeFlow(buf, offset) };
 }
 
-/** The occupied slots of a dump of the flows table (values back to back). */
-export function decodeFlowTable(values: Buffer, count: number): { keyBytes: Buffer; key: FlowKey; value: FlowValue }[] {
-  const out: { keyBytes: Buffer; key: FlowKey; value: FlowValue }[] = [];
-  for (let i = 0; i < count; i++) {
-    const slot = decodeFlowSlot(values, i * FlowLayout.vw_flow.size);
-    if (slot) out.push({ ...slot, key: decodeFlowKey(slot.keyBytes) });
-  }
-  return out;
-}
-
 /** The inverse of decodeFlow (key included): the agent never writes flows, the benchmark fills the table with them. */
 export function encodeFlow(key: FlowKey, v: FlowValue): Buffer {
   const f = FlowLayout.vw_flow.fields;
