@@ -376,6 +376,30 @@ describe('the flow table', () => {
     expect(occupied()).toBe(max); // still full: slots were taken over, none lost
   });
 
+  it('the two entries of a conversation between two pods of this node share a window, never a fingerprint', () => {
+    // a1 and b2 are both local: a packet between them crosses a1's from_pod
+    // and b2's to_pod, each keying the conversation from its own pod's side.
+    const fp = (cache: bigint): number => Number((cache >> 32n) & 0xffn);
+    for (const fam of ['v4', 'v6'] as const) {
+      for (let c = 0; c < 16; c++) {
+        const sp = port();
+        const a1 = P.a1[fam];
+        const b2 = P.b2[fam];
+        dp.expectVerdict('from', frame(a1, b2, UDP, sp, 53), drop(Drop.ISOLATED));
+        dp.expectVerdict('to', frame(a1, b2, UDP, sp, 53), drop(Drop.ISOLATED));
+        const sender = slotOf(flowKey(a1, b2, UDP, sp, 53));
+        const receiver = slotOf(flowKey(b2, a1, UDP, 53, sp));
+        expect(sender && receiver, `${fam} conversation ${c}: both sides have a slot`).toBeTruthy();
+        const distance = (receiver!.index - sender!.index + abi.VW_FLOWS_MAX) % abi.VW_FLOWS_MAX;
+        const back = (sender!.index - receiver!.index + abi.VW_FLOWS_MAX) % abi.VW_FLOWS_MAX;
+        expect(Math.min(distance, back), `${fam} conversation ${c}: slots ${sender!.index} and ${receiver!.index}`).toBeLessThan(abi.VW_FLOW_PROBES);
+        expect(entry(sender!.value.cache, abi.Direction.FROM_POD)).toMatchObject({ valid: true, dropped: true });
+        expect(entry(receiver!.value.cache, abi.Direction.TO_POD)).toMatchObject({ valid: true, dropped: true });
+        expect(fp(sender!.value.cache)).not.toBe(fp(receiver!.value.cache));
+      }
+    }
+  });
+
   it('the hash is keyed: the seed the agent wrote is in cache_ctl and the slots move with it', () => {
     expect(ctl().flowSeed).toBe(TEST_FLOW_SEED);
     const sp = port();

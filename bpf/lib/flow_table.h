@@ -51,23 +51,45 @@ struct vw_flow_ctx {
 	__u8 pad;
 };
 
-/* Multiply-xor over the key's five 64-bit words and its last 32 bits, then
- * the murmur3 64-bit finaliser; the seed makes every step depend on a value
- * the pod does not know. */
+/* Multiply-xor over the key's words, then the murmur3 64-bit finaliser; the
+ * seed makes every step depend on a value the pod does not know.
+ *
+ * The index bits depend on the conversation, not on the side: the two pods'
+ * addresses and ports are taken in a fixed order and the interface is left
+ * out. Both entries of a conversation between two pods of this node (one per
+ * pod's interface) then share a window, so the second hook a packet crosses
+ * finds its slot on the page (usually the cache line pair) the first hook
+ * just read: half the TLB and cache misses of a same-node packet (issue 12).
+ * Bit 31, part of the verdict cache's fingerprint but not of the index, says
+ * which side the key is, so the two entries never share a fingerprint. The
+ * order is a total one on the whole (address, port) pair, so no two
+ * different conversations hash alike whatever the seed. */
 static __always_inline __u32 vw_flow_hash(const struct vw_flow_key *key, __u32 seed)
 {
 	const __u64 *w = (const __u64 *)key;
 	__u64 h = ((__u64)seed << 32 | seed) ^ VW_GOLDEN64;
-	int i;
+	__u64 a0 = w[0], a1 = w[1], b0 = w[2], b1 = w[3];
+	__u32 pa = key->self_port, pb = key->peer_port;
+	__u32 swap = a0 > b0 || (a0 == b0 && (a1 > b1 || (a1 == b1 && pa > pb)));
 
-#pragma unroll
-	for (i = 0; i < VW_FLOW_KEY_WORDS64; i++)
-		h = (h ^ w[i]) * VW_GOLDEN64;
+	if (swap) {
+		a0 = w[2];
+		a1 = w[3];
+		b0 = w[0];
+		b1 = w[1];
+		pa = key->peer_port;
+		pb = key->self_port;
+	}
+	h = (h ^ a0) * VW_GOLDEN64;
+	h = (h ^ a1) * VW_GOLDEN64;
+	h = (h ^ b0) * VW_GOLDEN64;
+	h = (h ^ b1) * VW_GOLDEN64;
+	h = (h ^ ((__u64)pa << 16 | pb)) * VW_GOLDEN64;
 	h = (h ^ ((const __u32 *)key)[VW_FLOW_KEY_WORDS64 * 2]) * VW_GOLDEN64;
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdULL;
 	h ^= h >> 33;
-	return (__u32)h;
+	return ((__u32)h & 0x7fffffff) | swap << 31;
 }
 
 static __always_inline int vw_flow_key_equal(const struct vw_flow_key *a, const struct vw_flow_key *b)
