@@ -94,8 +94,12 @@ const KIND_PARSERS: Record<string, KindParser> = {
  * i-th item (0-based, as in the YAML) of a `kind: List`.
  */
 export function parseManifests(text: string, file: string): ParsedDocuments {
+  return parseDocuments(fastDocuments(text) ?? fullDocuments(text), file);
+}
+
+/** parseManifests after the YAML reading (e.g. done by the parse worker). */
+export function parseDocuments(docs: readonly DocResult[], file: string): ParsedDocuments {
   const out: ParsedDocuments = { objects: [], problems: [], lostContent: false, brokenNamespaces: [], ignored: [] };
-  const docs = fastDocuments(text) ?? fullDocuments(text);
   docs.forEach((doc, i) => {
     const source = `${file}#${i + 1}`;
     if ('error' in doc) {

@@ -15,10 +15,10 @@
 // - One object defined twice with different content is not used at all (the
 //   namespace is withheld as above; a withheld pod simply has no endpoint).
 import { watch, type FSWatcher } from 'chokidar';
-import { createHash } from 'node:crypto';
-import { watch as watchDir, type FSWatcher as DirWatcher } from 'node:fs';
+import { existsSync, watch as watchDir, type FSWatcher as DirWatcher } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { canonicalCidr, canonicalIp, dottedQuad } from '../model/ip.js';
 import type { LabClusterFile } from '../model/labfile.js';
@@ -31,7 +31,8 @@ import type {
   ServiceObject,
   SourceProblem,
 } from '../model/types.js';
-import { objectKey, parseManifests, type ManifestObject } from './documents.js';
+import { objectKey, parseDocuments, parseManifests, type ManifestObject } from './documents.js';
+import { WORKER_MARK, textDigest, type ParseReply, type ParseRequest, type ParsedFile } from './manifest-worker.js';
 import { changedObjects, sameValue, STATE_MAPS } from './changes.js';
 import { Definitions, updatedMap } from './definitions.js';
 import { emptyClusterState, type StateListener, type StateSource } from './source.js';
@@ -55,6 +56,9 @@ export interface ManifestSourceOptions {
   /** Full re-scan period, in case the file watcher misses an event (default
    *  30 s; 0 turns it off). Unchanged content causes no notification. */
   resyncMs?: number;
+  /** The first scan is read and parsed on a worker thread when it has at
+   *  least this many files (default 256; Infinity: never). */
+  parseWorkerMinFiles?: number;
 }
 
 /** Namespaces that exist in every cluster. */
@@ -104,6 +108,14 @@ function unpackObjects(f: FileObjects): { source: string; object: ManifestObject
 
 /** How many files are read at once during a scan. */
 const READ_CONCURRENCY = 64;
+
+/** Files per request to the parse worker (its replies are applied as they come). */
+const PARSE_BATCH = 50;
+
+interface ParseWorker {
+  parse(files: ParseRequest['files']): Promise<ParsedFile[]>;
+  stop(): Promise<void>;
+}
 
 const DEFAULT_DEBOUNCE_MS = 2;
 
@@ -155,6 +167,7 @@ export class ManifestSource implements StateSource {
   private readonly log: Logger;
   private readonly debounceMs: number;
   private readonly resyncMs: number;
+  private readonly parseWorkerMinFiles: number;
 
   private readonly files = new Map<string, FileEntry>(); // by fileKey()
   private lab: LabContent | undefined;
@@ -208,6 +221,7 @@ export class ManifestSource implements StateSource {
     this.log = opts.logger.child({ source: 'manifests' });
     this.debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
     this.resyncMs = opts.resyncMs ?? 30_000;
+    this.parseWorkerMinFiles = opts.parseWorkerMinFiles ?? 256;
   }
 
   current(): ClusterState {
@@ -359,30 +373,94 @@ export class ManifestSource implements StateSource {
     this.dirty.clear();
     const lab = this.labDirty;
     this.labDirty = false;
-    // Read in parallel (a scan reads thousands of files), apply in order.
-    for (let i = 0; i < keys.length; i += READ_CONCURRENCY) {
-      const batch = keys.slice(i, i + READ_CONCURRENCY);
-      const texts = await Promise.all(batch.map((key) => this.readText(key)));
-      batch.forEach((key, j) => this.applyManifest(key, texts[j]!));
+    const worker = this.files.size === 0 && keys.length >= this.parseWorkerMinFiles ? this.startParseWorker() : undefined;
+    if (worker !== undefined) {
+      // The first scan of a large tree: read and parsed on a worker thread,
+      // applied here in order as its batches come back; the lab file is
+      // read meanwhile.
+      const batches: Promise<ParsedFile[]>[] = [];
+      for (let i = 0; i < keys.length; i += PARSE_BATCH) batches.push(worker.parse(keys.slice(i, i + PARSE_BATCH).map((key) => ({ key, abs: this.absPath(key) ?? '' }))));
+      try {
+        if (lab) await this.readLab();
+        let inPlace = 0;
+        for (const batch of batches) {
+          for (const f of await batch) {
+            if ('text' in f) inPlace++;
+            this.applyManifest(f.key, 'error' in f ? { error: Object.assign(new Error(f.error.message), f.error) } : f);
+          }
+        }
+        this.log.debug({ files: keys.length, readInPlace: inPlace }, 'first scan parsed by the worker thread');
+      } finally {
+        await worker.stop();
+      }
+    } else {
+      // Read in parallel (a scan reads thousands of files), apply in order.
+      for (let i = 0; i < keys.length; i += READ_CONCURRENCY) {
+        const batch = keys.slice(i, i + READ_CONCURRENCY);
+        const texts = await Promise.all(batch.map((key) => this.readText(key)));
+        batch.forEach((key, j) => this.applyManifest(key, texts[j]!));
+      }
+      if (lab) await this.readLab();
     }
-    if (lab) await this.readLab();
     this.publish();
   }
 
   // ---- manifests ------------------------------------------------------------
 
-  private async readText(key: string): Promise<{ text: string } | { error: unknown }> {
+  /** The file a key names; undefined for a directory index that does not exist. */
+  private absPath(key: string): string | undefined {
     const slash = key.indexOf('/');
     const dir = this.dirs[Number(key.slice(0, slash))];
-    if (dir === undefined) return { error: new Error('unknown manifest directory') };
+    return dir === undefined ? undefined : path.join(dir.abs, key.slice(slash + 1));
+  }
+
+  private async readText(key: string): Promise<{ text: string } | { error: unknown }> {
+    const abs = this.absPath(key);
+    if (abs === undefined) return { error: new Error('unknown manifest directory') };
     try {
-      return { text: await fs.readFile(path.join(dir.abs, key.slice(slash + 1)), 'utf8') };
+      return { text: await fs.readFile(abs, 'utf8') };
     } catch (e) {
       return { error: e };
     }
   }
 
-  private applyManifest(key: string, read: { text: string } | { error: unknown }): void {
+  /** A worker thread reading and parsing files (manifest-worker.ts); undefined when this build has none (tests run the TypeScript). */
+  private startParseWorker(): ParseWorker | undefined {
+    const file = new URL('./manifest-worker.js', import.meta.url);
+    if (!import.meta.url.endsWith('.js') || !existsSync(file)) return undefined;
+    let w: Worker;
+    try {
+      w = new Worker(file, { workerData: WORKER_MARK });
+    } catch (e) {
+      this.log.warn({ err: errText(e) }, 'no parse worker; reading the manifests on this thread');
+      return undefined;
+    }
+    const pending = new Map<number, { resolve: (files: ParsedFile[]) => void; reject: (e: unknown) => void }>();
+    const failAll = (e: unknown): void => {
+      for (const p of pending.values()) p.reject(e);
+      pending.clear();
+    };
+    w.on('message', (reply: ParseReply) => {
+      pending.get(reply.id)?.resolve(reply.files);
+      pending.delete(reply.id);
+    });
+    w.on('error', failAll);
+    w.on('exit', () => failAll(new Error('manifest parse worker exited')));
+    let next = 0;
+    return {
+      parse: (files) =>
+        new Promise<ParsedFile[]>((resolve, reject) => {
+          const id = next++;
+          pending.set(id, { resolve, reject });
+          w.postMessage({ id, files } satisfies ParseRequest);
+        }),
+      stop: async () => {
+        await w.terminate();
+      },
+    };
+  }
+
+  private applyManifest(key: string, read: { text: string } | { error: unknown } | { digest: string; empty: boolean; json: string }): void {
     const slash = key.indexOf('/');
     const dir = this.dirs[Number(key.slice(0, slash))];
     const rel = key.slice(slash + 1);
@@ -410,10 +488,10 @@ export class ManifestSource implements StateSource {
       return;
     }
 
-    const text = read.text;
-    const digest = textDigest(text);
+    const digest = 'json' in read ? read.digest : textDigest(read.text);
     if (prev?.digest === digest) return;
-    if (text === '' && prev?.digest !== undefined && prev.digest !== EMPTY_DIGEST) {
+    const empty = 'json' in read ? read.empty : read.text === '';
+    if (empty && prev?.digest !== undefined && prev.digest !== EMPTY_DIGEST) {
       const since = this.turnedEmpty.get(key);
       if (since === undefined || Date.now() - since < EMPTY_SETTLE_MS) {
         if (since === undefined) this.turnedEmpty.set(key, Date.now());
@@ -422,7 +500,8 @@ export class ManifestSource implements StateSource {
       }
     }
     this.turnedEmpty.delete(key);
-    const parsed = parseManifests(text, file);
+    const parsed =
+      'json' in read ? parseDocuments((JSON.parse(read.json) as unknown[]).map((value) => ({ value })), file) : parseManifests(read.text, file);
     for (const i of parsed.ignored) {
       this.log.info({ source: i.source, apiVersion: i.apiVersion, kind: i.kind }, 'ignoring object of unsupported kind');
     }
@@ -854,9 +933,6 @@ function parseLabText(text: string, file: string): LabParse {
 
 /** Identifies a text for change detection (a collision would only delay
  *  noticing an edit until the next one). */
-function textDigest(text: string): string {
-  return createHash('sha256').update(text).digest('base64');
-}
 const EMPTY_DIGEST = textDigest('');
 
 function memo(check: (s: string) => boolean): (s: string) => boolean {
