@@ -792,9 +792,9 @@ export class ManifestSource implements StateSource {
 
 type LabParse = { content?: LabContent; problems: SourceProblem[] };
 
-/** The last parse: the agent's configuration reads the lab file for its
- *  CIDRs and the source reads it again a moment later; with 100k pods a
- *  parse costs ~0.3 s. Callers treat the result as read-only. */
+/** The last parse: the same text parsed again (by another reader of the same
+ *  file) costs nothing; with 100k pods a parse costs ~0.3 s. Callers treat
+ *  the result as read-only. */
 let lastLabParse: { file: string; digest: string; result: LabParse } | undefined;
 
 /** Validate a lab file. `content` is undefined when the file as a whole cannot
@@ -807,8 +807,19 @@ export function parseLabFile(text: string, file: string): LabParse {
   return result;
 }
 
-function parseLabText(text: string, file: string): LabParse {
-  const problems: SourceProblem[] = [];
+/** A lab file's shape as a whole (what makes it unusable), without reading its entries. */
+type LabWhole =
+  | { problems: SourceProblem[] }
+  | {
+      nodes: unknown[];
+      pods: Record<string, unknown>;
+      services: Record<string, unknown> | undefined;
+      nodePorts: Record<string, unknown> | undefined;
+      podCidrs: string[];
+      serviceCidrs: string[];
+    };
+
+function labWhole(text: string, file: string): LabWhole {
   const fail = (message: string): { problems: SourceProblem[] } => ({ problems: [{ source: file, message }] });
   let raw: unknown;
   try {
@@ -827,6 +838,24 @@ function parseLabText(text: string, file: string): LabParse {
   const serviceCidrs = cidrList(serviceCIDRs);
   if (podCidrs === undefined) return fail('"podCIDRs" must be a list of CIDRs');
   if (serviceCidrs === undefined) return fail('"serviceCIDRs" must be a list of CIDRs');
+  // (checked above: an object or absent)
+  return { nodes, pods, services: services as Record<string, unknown> | undefined, nodePorts: nodePorts as Record<string, unknown> | undefined, podCidrs, serviceCidrs };
+}
+
+/** A lab file's CIDRs, or why the file cannot be used (the problems
+ *  parseLabFile reports then), without reading its pods: the agent's
+ *  configuration reads it before anything starts, and the source reads the
+ *  whole file later, while the BPF objects load and the manifests parse. */
+export function labFileCidrs(text: string, file: string): { podCIDRs: string[]; serviceCIDRs: string[] } | { problems: SourceProblem[] } {
+  const whole = labWhole(text, file);
+  return 'problems' in whole ? whole : { podCIDRs: whole.podCidrs, serviceCIDRs: whole.serviceCidrs };
+}
+
+function parseLabText(text: string, file: string): LabParse {
+  const problems: SourceProblem[] = [];
+  const whole = labWhole(text, file);
+  if ('problems' in whole) return whole;
+  const { nodes, pods, services, nodePorts, podCidrs, serviceCidrs } = whole;
 
   const ips = (list: unknown, where: string): string[] => {
     const out: string[] = []; // a pod has one or two: a list beats a Set
