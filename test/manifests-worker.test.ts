@@ -40,11 +40,11 @@ function writeTree(dir: string): void {
   fs.writeFileSync(path.join(odd, 'noname.yaml'), 'apiVersion: v1\nkind: Pod\nmetadata:\n  namespace: ns1\nspec:\n  containers: []\n');
 }
 
-async function firstState(minFiles: number): Promise<{ state: ClusterState; lines: string[]; notifications: number }> {
+async function firstState(minBytes: number): Promise<{ state: ClusterState; lines: string[]; notifications: number }> {
   const { ManifestSource } = (await import(path.join(ROOT, 'dist/sources/manifests.js'))) as { ManifestSource: typeof Source };
   const lines: string[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
-  const opts: ManifestSourceOptions = { dir: path.join(tmp, 'manifests'), logger, resyncMs: 0, parseWorkerMinFiles: minFiles };
+  const opts: ManifestSourceOptions = { dir: path.join(tmp, 'manifests'), logger, resyncMs: 0, parseWorkerMinBytes: minBytes };
   const src = new ManifestSource(opts);
   let notifications = 0;
   src.onChange(() => notifications++);
@@ -59,7 +59,7 @@ describe('manifest source: the first scan on a worker thread', () => {
     expect(fs.existsSync(path.join(ROOT, 'dist/sources/manifest-worker.js')), 'run make build').toBe(true);
     writeTree(path.join(tmp, 'manifests'));
     const inPlace = await firstState(Infinity);
-    const worker = await firstState(1);
+    const worker = await firstState(0);
     const msgs = (lines: string[]): string[] => lines.map((l) => JSON.parse(l) as { msg: string }).map((l) => l.msg);
     // The worker was used (positive control), and not without it.
     const used = worker.lines.map((l) => JSON.parse(l) as { msg: string; files?: number; readInPlace?: number }).find((l) => l.msg === 'first scan parsed by the worker thread');

@@ -68,9 +68,10 @@ function dropStaleFlowTable(bpf: NativeAddon, mapsDir: string): void {
   fs.unlinkSync(pin);
 }
 
-/** Loads on a worker thread of the addon (the verifier takes ~0.1 s an
- *  object): the caller's JS thread is free meanwhile, e.g. for the source's
- *  first list. from_pod first: it creates and pins the maps the others reuse. */
+/** Loads on a worker thread of the addon (map creation and the verifier:
+ *  ~0.7 s of kernel time for the three objects): the caller's JS thread is
+ *  free meanwhile, e.g. for the source's first list. from_pod first: it
+ *  creates and pins the maps the others reuse. */
 export async function loadDatapath(
   bpf: NativeAddon,
   bpfDir: string,
