@@ -108,9 +108,6 @@ export class Observability {
   private lastSync: SyncReport | undefined;
   private lastSyncMs = 0;
   private readonly startedAt = Date.now();
-  /** Resolved by the first synced(). */
-  private readonly firstSync: Promise<void>;
-  private firstSynced: () => void = () => undefined;
   private readonly version = packageVersion();
 
   private constructor(
@@ -123,13 +120,12 @@ export class Observability {
     this.reader = new FlowReader(bpf, this.store, () => this.directory, { mapsDir: agent.mapsDir, node: agent.node, pollMs: cfg.flowPollMs }, log);
     this.flows = new FlowServiceImpl(this.store, agent.node, { ...DEFAULT_FLOW_LIMITS, ...cfg.limits });
     this.mapFill = new MapFillCache(bpf, agent.mapsDir, 1000, () => ({ flows: this.reader.kernelEntries }));
-    this.firstSync = new Promise((resolve) => (this.firstSynced = resolve));
   }
 
   static async start(bpf: NativeAddon, agent: AgentHandle, cfg: ObservabilityConfig, log: Logger): Promise<Observability> {
     const o = new Observability(bpf, agent, cfg, log);
     try {
-      o.reader.start(o.firstSync);
+      o.reader.start();
       if (cfg.socketPath || cfg.listen) {
         o.api = new ApiServer(
           o.flows.handlers(),
@@ -182,7 +178,6 @@ export class Observability {
     this.metrics?.compileSeconds.observe(r.compileMs / 1000);
     this.metrics?.reconcileSeconds.observe(r.reconcileMs / 1000);
     this.api?.setServing(true);
-    this.firstSynced();
   }
 
   status(): ServerStatusResponse {

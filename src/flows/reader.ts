@@ -106,10 +106,7 @@ export class FlowReader {
     private readonly log: Logger,
   ) {}
 
-  /** Reads events from now on; the first scan of the table `pollMs` after
-   *  `scansFrom` (the agent's first sync: scanning the table, ~0.1 s, then
-   *  delays no sync, and its flows get names). */
-  start(scansFrom: Promise<void> = Promise.resolve()): void {
+  start(): void {
     const open = (name: string) => this.bpf.objGet(path.join(this.opts.mapsDir, name));
     let counters: number | undefined;
     try {
@@ -120,7 +117,7 @@ export class FlowReader {
     this.fds = { flows: open(FlowMapName.flows), events: open(FlowMapName.flowEvents), stats: open(FlowMapName.flowStats), counters };
     this.ring = this.bpf.ringbufOpen(this.fds.events, (batch) => this.onRecords(batch), this.opts.maxEventsPerWake ?? EVENTS_PER_WAKE, VW_FLOW_EVENT_POLL_MS);
     this.stopped = false;
-    void scansFrom.then(() => this.schedule(this.opts.pollMs));
+    this.schedule(this.opts.pollMs);
   }
 
   /** The next poll after `ms`; a chain of timeouts so a slow scan pushes the next one out. */
