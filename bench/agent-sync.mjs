@@ -16,7 +16,10 @@
 // threads) up to then is printed beside. AGENT_NODE_ARGS adds node
 // flags to the agent (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"). The
 // agent's log lines with their time since spawn are printed with AGENT_LOG=1
-// (but the 'pod placed' ones).
+// (but the 'pod placed' ones). AGENT_CHANGES=<n>: then, as part 3 does, n
+// namespace isolation labels toggled one after another (namespace.yaml
+// rewritten, or the Namespace replaced in the API server), each timed until
+// the pinned endpoints map shows the namespace's pod with its new VRF id.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -60,7 +63,44 @@ function mapCount(name) {
   }
 }
 
-async function oneRun(sourceArgs, pods) {
+const CHANGES = Number(process.env.AGENT_CHANGES ?? 0);
+const podIp = (i) => `10.${128 + (i >> 16)}.${(i >> 8) & 0xff}.${i & 0xff}`;
+
+/** Part 3's change latency: ms per change, p50 / p99 / max. */
+async function changeLatency(change) {
+  const abi = await import(path.join(here, '../dist/bpf/abi.js'));
+  const n = native();
+  const fd = n.objGet(path.join(pinDir, 'maps', 'endpoints'));
+  const isolated = new Set();
+  const ms = [];
+  try {
+    for (let i = 0; i < CHANGES; i++) {
+      const k = i % 1000;
+      const key = abi.encodeEndpointKey(podIp(k)); // pod p<k> lives in namespace k
+      const vrfBefore = abi.decodeEndpoint(n.mapLookup(fd, key)).vrfId;
+      const iso = !isolated.has(k);
+      const t0 = performance.now();
+      change(k, iso);
+      if (iso) isolated.add(k);
+      else isolated.delete(k);
+      for (;;) {
+        const v = n.mapLookup(fd, key);
+        if (v && abi.decodeEndpoint(v).vrfId !== vrfBefore) break;
+        if (performance.now() - t0 > 10_000) throw new Error(`change ${i} not in the map after 10 s`);
+        await sleep(1);
+      }
+      ms.push(performance.now() - t0);
+      await sleep(5);
+    }
+  } finally {
+    n.closeFd(fd);
+  }
+  ms.sort((a, b) => a - b);
+  const q = (p) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))].toFixed(1);
+  return `${CHANGES} changes: p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${ms.at(-1).toFixed(1)} ms`;
+}
+
+async function oneRun(sourceArgs, pods, change) {
   cleanupState();
   const logFile = path.join(work, 'agent.log');
   fs.rmSync(logFile, { force: true });
@@ -96,12 +136,17 @@ async function oneRun(sourceArgs, pods) {
   const endpoints = mapCount('endpoints');
   const networks = mapCount('networks');
   if (endpoints < pods || networks < 1) throw new Error(`synced with ${endpoints} endpoints, ${networks} networks for ${pods} pods`);
+  let latency = '';
+  if (CHANGES > 0) {
+    await sleep(500); // as part 3: the first reconcile's follow-ups out of the way
+    latency = `; ${await changeLatency(change)}`;
+  }
   await sleep(300); // the log is written asynchronously
   child.kill('SIGTERM');
   await exited;
   const lines = fs.readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const first = lines.find((l) => l.msg === 'reconciled' && l.generation === 1);
-  console.log(`${kind} ${repo}: ${pods} pods, spawn -> synced ${Math.round(ms)} ms, CPU ${cpu} ms (first reconcile ${first?.ms ?? '?'} ms), maps read back: ${endpoints} endpoints, ${networks} networks`);
+  console.log(`${kind} ${repo}: ${pods} pods, spawn -> synced ${Math.round(ms)} ms, CPU ${cpu} ms (first reconcile ${first?.ms ?? '?'} ms), maps read back: ${endpoints} endpoints, ${networks} networks${latency}`);
   if (process.env.AGENT_LOG === '1') {
     for (const l of lines) if (l.msg !== "pod placed") console.log(`  +${l.time - wall0} ms ${l.msg}`);
   }
@@ -113,12 +158,17 @@ try {
   execFileSync('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
   if (kind === 'manifests') {
     const pods = Object.keys(JSON.parse(fs.readFileSync(path.join(arg, 'cluster.json'), 'utf8')).pods).length;
-    for (let i = 0; i < runs; i++) await oneRun(['--manifests', path.join(arg, 'manifests'), '--lab-file', path.join(arg, 'cluster.json')], pods);
+    const nsFile = (k) => path.join(arg, 'manifests', `cp-ns${k}`, 'namespace.yaml');
+    const write = (k, iso) => fs.writeFileSync(nsFile(k), `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: cp-ns${k}\n${iso ? '  labels:\n    vrfwall.dev/isolated: "true"\n' : ''}`);
+    try {
+      for (let i = 0; i < runs; i++) await oneRun(['--manifests', path.join(arg, 'manifests'), '--lab-file', path.join(arg, 'cluster.json')], pods, write);
+    } finally {
+      if (CHANGES > 0) for (let k = 0; k < 1000; k++) if (fs.existsSync(nsFile(k))) write(k, false); // the tree as generated
+    }
   } else {
     const pods = Number(arg);
     const { TestApiServer } = await import(path.join(here, '../build/bench/test/helpers/apiserver.js'));
     const { namespaceObj, nodeObj, podObj } = await import(path.join(here, '../build/bench/test/helpers/kube-objects.js'));
-    const podIp = (i) => `10.${128 + (i >> 16)}.${(i >> 8) & 0xff}.${i & 0xff}`;
     for (let i = 0; i < runs; i++) {
       const s = new TestApiServer({ netns });
       await s.start();
@@ -132,7 +182,8 @@ try {
         for (let j = 0; j < pods; j++) s.apply('pods', podObj(`cp-ns${j % 1000}`, `p${j}`, { node: 'node2', ips: [podIp(j)] }));
         const kc = path.join(work, 'kubeconfig');
         s.writeKubeconfig(kc);
-        await oneRun(['--source', 'kube', '--kubeconfig', kc, '--pod-cidr', '10.128.0.0/9', '--service-cidr', '10.96.0.0/16'], pods);
+        const put = (k, iso) => void s.apply('namespaces', namespaceObj(`cp-ns${k}`, iso ? { 'vrfwall.dev/isolated': 'true' } : {}));
+        await oneRun(['--source', 'kube', '--kubeconfig', kc, '--pod-cidr', '10.128.0.0/9', '--service-cidr', '10.96.0.0/16'], pods, put);
       } finally {
         await s.close();
       }
