@@ -156,6 +156,28 @@ describe('loadAgentConfig', () => {
     expect(r2.config.podCIDRs).toEqual(['10.244.0.0/16']);
   });
 
+  it('reads only the lab file as a whole: an unusable file is a ConfigError with the source\'s words, a bad pod entry is not', () => {
+    const lab = path.join(tmp, 'cluster-bad.json');
+    const settings = { version: 1, podCIDRs: ['10.9.0.0/16'], serviceCIDRs: ['10.8.0.0/16'], nodes: [] };
+    const load = (content: unknown): ReturnType<typeof loadAgentConfig> => {
+      fs.writeFileSync(lab, typeof content === 'string' ? content : JSON.stringify(content));
+      return loadAgentConfig({ flags: { ...base, podCidr: undefined, labFile: lab }, defaultBpfDir: BPF_DIR });
+    };
+    // A pod entry the source will skip (with a problem) does not stop the agent.
+    expect(load({ ...settings, pods: { 'ns/p': { node: 'n1', ips: ['not-an-ip'] }, bad: 1 } }).config.podCIDRs).toEqual(['10.9.0.0/16']);
+    const cases: [unknown, RegExp][] = [
+      ['{', /--lab-file: not JSON/],
+      [{ ...settings, version: 2, pods: {} }, /--lab-file: version 2 is not supported/],
+      [{ ...settings, podCIDRs: ['x'], pods: {} }, /--lab-file: "podCIDRs" must be a list of CIDRs/],
+      [{ ...settings, pods: [] }, /--lab-file: "pods" must be an object/],
+    ];
+    for (const [content, message] of cases) {
+      const e = configError(() => load(content));
+      expect(e.key).toBe('lab-file');
+      expect(e.message).toMatch(message);
+    }
+  });
+
   it.each([
     [{ nodeName: undefined }, 'node-name', /--node-name \(or NODE_NAME/],
     [{ manifests: [] }, 'manifests', /--manifests is required/],

@@ -32,10 +32,10 @@ function flowEntries(): { key: abi.FlowKey; value: abi.FlowValue }[] {
   return flowTable(n, flowsFd).map(({ key, value }) => ({ key, value }));
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   n = native();
   removeStalePins(PREFIX);
-  dp = loadDatapath(n, path.join(ROOT, 'build/bpf'), paths);
+  dp = await loadDatapath(n, path.join(ROOT, 'build/bpf'), paths);
   const put = (ip: string, vrfId: number, flags: number, ifindex: number) =>
     n.mapUpdate(dp.maps.endpoints, abi.encodeEndpointKey(ip), abi.encodeEndpoint({ vrfId, flags, ifindex }));
   put(SELF, 1, abi.VW_EP_LOCAL, HERE); // the loopback plays the pod's interface

@@ -8,8 +8,8 @@ import path from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ResilientInformer } from '../src/sources/kube-informer.js';
-import { KUBE_RESOURCES, kubeApis } from '../src/sources/kube-resources.js';
+import { ResilientInformer, type ListPage } from '../src/sources/kube-informer.js';
+import { KUBE_RESOURCES, earlyContinue, kubeApis } from '../src/sources/kube-resources.js';
 import { KubeSource, loadKubeConfig } from '../src/sources/kube.js';
 import { TestApiServer } from './helpers/apiserver.js';
 import { namespaceObj, nodeObj, podObj } from './helpers/kube-objects.js';
@@ -191,5 +191,82 @@ describe('informer cache: the compact form only', () => {
     expect(src.current().pods).not.toBe(podsBefore);
     expect([...src.current().pods.keys()]).toEqual([...[...podsBefore.keys(), 'default/p10'].sort()]);
     expect(changes.at(-1)).toEqual(['Pod default/p10']);
+  });
+});
+
+describe('listing ahead: the next page is asked for while the current one is read', () => {
+  /** An informer over pods whose list calls are recorded: "start <token>" / "end <token>". */
+  function recordingInformer(s: TestApiServer, file: string, wrap?: (page: ListPage) => ListPage): { inf: ResilientInformer; calls: string[] } {
+    s.writeKubeconfig(file);
+    const kc = loadKubeConfig(file);
+    const pods = KUBE_RESOURCES.find((r) => r.kind === 'Pod')!;
+    const apis = kubeApis(kc);
+    const calls: string[] = [];
+    const inf = new ResilientInformer({
+      kind: 'Pod',
+      path: pods.path,
+      list: (page, signal) => {
+        const at = page._continue === undefined ? 'first' : 'next';
+        calls.push(`start ${at}`);
+        return pods.list(apis, wrap ? wrap(page) : page, signal).then(
+          (r) => (calls.push(`end ${at}`), r),
+          (e: unknown) => (calls.push(`failed ${at}`), Promise.reject(e)),
+        );
+      },
+      optional: false,
+      kubeConfig: kc,
+      log: pino({ level: 'silent' }),
+      requestTimeoutMs: 2000,
+      keepAliveMs: 30_000,
+      retryMinMs: 50,
+      retryMaxMs: 400,
+      pageSize: 2,
+      watchSessionSeconds: 300,
+      onChange: () => undefined,
+      compact: (o) => o,
+    });
+    stops.push(() => inf.stop());
+    return { inf, calls };
+  }
+
+  it('the early continue token starts the next request before the page is in; every page once, every object listed', async () => {
+    const s = await startServer();
+    for (let i = 0; i < 7; i++) s.apply('pods', podObj('ns', `p${i}`, { ips: [`10.0.0.${i + 1}`] }));
+    const { inf, calls } = recordingInformer(s, path.join(tmp, `kubeconfig-ahead-${s.port}`));
+    inf.start();
+    await inf.whenSynced();
+    expect(inf.objects().map((o) => o.metadata?.name).sort()).toEqual(['p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6']);
+    // 2 + 2 + 2 + 1: four pages, no request wasted, and each next page was
+    // asked for before the one before it had been returned.
+    expect(s.stats.requests.get('list pods')).toBe(4);
+    expect(calls).toEqual(['start first', 'start next', 'end first', 'start next', 'end next', 'start next', 'end next', 'end next']);
+  });
+
+  it('a wrong early token is only a hint: its request is dropped and the list is read with the page\'s own token', async () => {
+    const s = await startServer();
+    for (let i = 0; i < 5; i++) s.apply('pods', podObj('ns', `p${i}`, { ips: [`10.0.0.${i + 1}`] }));
+    // Every early token is replaced by one for a page that does not exist (the server refuses it: 400).
+    const bogus = (page: ListPage): ListPage => ({ ...page, ...(page.onContinue ? { onContinue: () => page.onContinue?.('bogus') } : {}) });
+    const { inf, calls } = recordingInformer(s, path.join(tmp, `kubeconfig-bogus-${s.port}`), bogus);
+    inf.start();
+    await inf.whenSynced();
+    expect(inf.objects().map((o) => o.metadata?.name).sort()).toEqual(['p0', 'p1', 'p2', 'p3', 'p4']);
+    // Each page's prefetch used the wrong token and was dropped (aborted:
+    // "failed"); the pages were read with their own tokens (2 + 2 + 1).
+    const ended = calls.filter((c) => c.startsWith('end ')).length;
+    const dropped = calls.filter((c) => c.startsWith('failed ')).length;
+    expect(ended).toBe(3);
+    expect(dropped).toBe(2);
+    expect(calls.filter((c) => c.startsWith('start ')).length).toBe(ended + dropped);
+    expect(s.stats.queries.filter((q) => q.verb === 'list' && q.plural === 'pods' && q.query.get('continue') !== 'bogus').length).toBe(3);
+  });
+
+  it('earlyContinue reads the token only from a text that has it before the items', () => {
+    const head = '{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"7","continue":"abc=","remainingItemCount":3},"items":[{"metadata"';
+    expect(earlyContinue(head)).toBe('abc=');
+    expect(earlyContinue(head.slice(0, 60))).toBeNull(); // read more
+    expect(earlyContinue('{"kind":"PodList","items":[],"metadata":{"continue":"abc="}}')).toBeUndefined(); // items first
+    expect(earlyContinue('{"kind":"PodList","metadata":{"resourceVersion":"7"},"items":[')).toBeUndefined(); // last page
+    expect(earlyContinue('{"kind":"PodList","metadata":{"x":"a\\"items\\":"},"items":[')).toBeUndefined(); // no valid prefix
   });
 });

@@ -211,6 +211,55 @@ describe('loadObject', () => {
   });
 });
 
+describe('loadObjectAsync (a worker thread loads and verifies)', () => {
+  it('loads as loadObject does: the pinned maps are reused, a write through one fd is read back through the other', async () => {
+    const loaded = track(await addon.loadObjectAsync(FIXTURE, { pinRoot: PIN_ROOT }));
+    expect(Object.keys(loaded.programs).sort()).toEqual(['fx_classify', 'fx_drop', 'fx_pass']);
+    expect(Object.keys(loaded.maps).sort()).toEqual(['fx_counts', 'fx_prefixes', 'fx_scratch', 'fx_sources']);
+    expect(addon.mapInfo(fd(loaded.maps, 'fx_sources')).id).toBe(addon.mapInfo(fd(first.maps, 'fx_sources')).id);
+    expect(addon.progId(fd(loaded.programs, 'fx_pass'))).not.toBe(addon.progId(fd(first.programs, 'fx_pass')));
+    const key = u32(0xc0a80002);
+    addon.mapUpdate(fd(loaded.maps, 'fx_sources'), key, u64(77n));
+    expect(addon.mapLookup(fd(first.maps, 'fx_sources'), key)?.readBigUInt64LE()).toBe(77n);
+    expect(addon.mapDelete(fd(first.maps, 'fx_sources'), key)).toBe(true);
+  });
+
+  it('the JS thread runs while the verifier does', async () => {
+    // The datapath's from_pod: ~0.1 s of verification, on the worker thread.
+    const fromPod = fileURLToPath(new URL('../build/bpf/from_pod.o', import.meta.url));
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    try {
+      const load = addon.loadObjectAsync(fromPod, { pinRoot: `${PIN_ROOT}/datapath` });
+      expect(ticks).toBe(0);
+      track(await load);
+    } finally {
+      clearInterval(timer);
+    }
+    expect(ticks).toBeGreaterThan(0); // the event loop turned while it loaded
+  });
+
+  it('rejects with the errors loadObject throws (errno, code, syscall, the verifier\'s or libbpf\'s words)', async () => {
+    const rejection = async (p: Promise<unknown>): Promise<BpfError> => {
+      const e = await p.then(
+        () => new Error('expected a rejection'),
+        (x: unknown) => x,
+      );
+      expect(isBpfError(e), String(e)).toBe(true);
+      return e as BpfError;
+    };
+    const missing = await rejection(addon.loadObjectAsync('/nonexistent/x.bpf.o', { pinRoot: PIN_ROOT }));
+    expect([missing.code, missing.syscall]).toEqual(['ENOENT', 'bpf_object__open_file']);
+    const size = await rejection(addon.loadObjectAsync(FIXTURE, { pinRoot: PIN_ROOT, maxEntries: { fx_sources: 128 } }));
+    expect([size.code, size.syscall]).toEqual(['EINVAL', 'bpf_object__load']);
+    expect(size.message).toContain('fx_sources');
+    const unknown = await rejection(addon.loadObjectAsync(FIXTURE, { pinRoot: PIN_ROOT, maxEntries: { no_such_map: 1 } }));
+    expect([unknown.code, unknown.syscall]).toEqual(['ENOENT', 'bpf_object__find_map_by_name']);
+    // Arguments are checked at the call, as loadObject's.
+    expect(() => addon.loadObjectAsync(FIXTURE, { pinRoot: '' })).toThrow(TypeError);
+  });
+});
+
 describe('map operations', () => {
   it('HASH: element ops, batch update, dump, batch delete', () => {
     const m = fd(first.maps, 'fx_sources');

@@ -22,6 +22,8 @@ const AWKWARD_SCALARS = [
   '1_000', '0b101', '0o17', '017', '0x1F', '+12', '-0', '.5', '1e3', '1.0', '.inf', '-.Inf', '.nan', '12:30:00',
   '2026-11-21', '2026-11-21T12:00:00Z', '"quoted"', "'single'", '"1"', '10.244.1.10', 'fd00::1', '8080/TCP',
   'a: b', '"a: b"', 'key=value', '@at', '`tick`', '%percent', '|-', '>', 'text # comment',
+  // every first character the fast reading's scalar types look at (documents.ts scalarType)
+  'NULL', 'nULL', 'FALSE', 'tRUE', 'f', 'T', '-.5', '+.inf', '.NaN', '.NAN', '+0o7', '-0x1', '9', 'x1', '.', '-', '+',
 ];
 
 function docFor(value: string): string {

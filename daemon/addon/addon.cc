@@ -37,6 +37,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Add<LibbpfVersion>(env, exports, "libbpfVersion");
   Add<PossibleCpus>(env, exports, "possibleCpus");
   Add<LoadObject>(env, exports, "loadObject");
+  Add<LoadObjectAsync>(env, exports, "loadObjectAsync");
   Add<CloseFd>(env, exports, "closeFd");
   Add<ObjPin>(env, exports, "objPin");
   Add<ObjGet>(env, exports, "objGet");

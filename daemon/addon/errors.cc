@@ -32,13 +32,18 @@ int SyscallErrno(long ret) { return ret < 0 ? errno : 0; }
 
 void ThrowErrno(Napi::Env env, const std::string& syscall, const std::string& object,
                 int err, const std::string& detail) {
+  throw ErrnoError(env, syscall, object, err, detail);
+}
+
+Napi::Error ErrnoError(Napi::Env env, const std::string& syscall, const std::string& object,
+                       int err, const std::string& detail) {
   std::string message = syscall + "(" + object + "): " + ErrnoText(err);
   if (!detail.empty()) message += " (" + detail + ")";
   Napi::Error error = Napi::Error::New(env, message);
   error.Set("errno", Napi::Number::New(env, err));
   error.Set("code", Napi::String::New(env, ErrnoName(err)));
   error.Set("syscall", Napi::String::New(env, syscall));
-  throw error;
+  return error;
 }
 
 void ThrowType(Napi::Env env, const std::string& message) {

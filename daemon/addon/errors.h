@@ -14,6 +14,11 @@ namespace vw {
                              const std::string& object, int err,
                              const std::string& detail = "");
 
+// The same Error, returned instead of thrown (e.g. to reject a promise).
+Napi::Error ErrnoError(Napi::Env env, const std::string& syscall,
+                       const std::string& object, int err,
+                       const std::string& detail = "");
+
 // Throws a TypeError: for arguments that are wrong before any call is made.
 [[noreturn]] void ThrowType(Napi::Env env, const std::string& message);
 

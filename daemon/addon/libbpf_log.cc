@@ -17,8 +17,10 @@ namespace {
 
 constexpr size_t kTail = 8192;  // bytes of log kept for an error message
 
-bool g_capture = false;
-std::string g_log;
+// Per thread: a load on a worker thread (loadObjectAsync) collects its own
+// messages while the JS thread may collect another call's.
+thread_local bool g_capture = false;
+thread_local std::string g_log;
 
 int Print(enum libbpf_print_level level, const char* fmt, va_list args) {
   if (level == LIBBPF_DEBUG) return 0;

@@ -1,7 +1,8 @@
 // libbpf's log. While a LibbpfLog is alive its messages are collected so that
 // a failing call can append them to its JS error (verifier log, pinned-map
 // mismatch, the kernel's netlink extack text); otherwise warnings go to
-// stderr. Debug messages are dropped. Used on the JS thread only.
+// stderr. Debug messages are dropped. Collected per thread (a load may run
+// on a worker thread).
 #pragma once
 
 #include <string>

@@ -10,6 +10,7 @@ namespace vw {
 Napi::Value LibbpfVersion(const Napi::CallbackInfo& info);
 Napi::Value PossibleCpus(const Napi::CallbackInfo& info);
 Napi::Value LoadObject(const Napi::CallbackInfo& info);
+Napi::Value LoadObjectAsync(const Napi::CallbackInfo& info);
 Napi::Value CloseFd(const Napi::CallbackInfo& info);
 Napi::Value ObjPin(const Napi::CallbackInfo& info);
 Napi::Value ObjGet(const Napi::CallbackInfo& info);

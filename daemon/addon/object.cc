@@ -4,10 +4,12 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <memory>
+#include <new>
 #include <string>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <utility>
 #include <vector>
 
 #include "args.h"
@@ -28,12 +30,23 @@ struct ObjectCloser {
 };
 using ObjectPtr = std::unique_ptr<bpf_object, ObjectCloser>;
 
-void MkdirAll(Napi::Env env, const std::string& dir) {
+// Why a load failed, as ThrowErrno / ErrnoError take it: built on any
+// thread, turned into a JS Error on the JS thread.
+struct LoadFailure {
+  std::string syscall;
+  std::string object;
+  int err = 0;
+  std::string detail;
+};
+
+bool MkdirAll(const std::string& dir, LoadFailure& f) {
   for (size_t pos = dir.find('/', 1);; pos = dir.find('/', pos + 1)) {
     std::string part = dir.substr(0, pos);
-    if (mkdir(part.c_str(), 0700) < 0 && errno != EEXIST)
-      ThrowErrno(env, "mkdir", "'" + part + "'", errno);
-    if (pos == std::string::npos) return;
+    if (mkdir(part.c_str(), 0700) < 0 && errno != EEXIST) {
+      f = {"mkdir", "'" + part + "'", errno, ""};
+      return false;
+    }
+    if (pos == std::string::npos) return true;
   }
 }
 
@@ -42,15 +55,24 @@ bool IsUnder(const std::string& path, const std::string& root) {
 }
 
 // Pins need a bpffs; Debian does not mount one at /sys/fs/bpf by default.
-void EnsureBpffsDir(Napi::Env env, const std::string& dir) {
+bool EnsureBpffsDir(const std::string& dir, LoadFailure& f) {
   if (IsUnder(dir, kBpffsRoot)) {
     struct statfs st {};
-    if (statfs(kBpffsRoot, &st) < 0) ThrowErrno(env, "statfs", kBpffsRoot, errno);
-    if (st.f_type != kBpffsMagic &&
-        mount("bpf", kBpffsRoot, "bpf", 0, "mode=0700") < 0)
-      ThrowErrno(env, "mount", std::string("bpffs on ") + kBpffsRoot, errno);
+    if (statfs(kBpffsRoot, &st) < 0) {
+      f = {"statfs", kBpffsRoot, errno, ""};
+      return false;
+    }
+    if (st.f_type != kBpffsMagic && mount("bpf", kBpffsRoot, "bpf", 0, "mode=0700") < 0) {
+      f = {"mount", std::string("bpffs on ") + kBpffsRoot, errno, ""};
+      return false;
+    }
   }
-  MkdirAll(env, dir);
+  return MkdirAll(dir, f);
+}
+
+void EnsureBpffsDir(Napi::Env env, const std::string& dir) {
+  LoadFailure f;
+  if (!EnsureBpffsDir(dir, f)) ThrowErrno(env, f.syscall, f.object, f.err);
 }
 
 std::string Dirname(const std::string& path) {
@@ -60,28 +82,166 @@ std::string Dirname(const std::string& path) {
 }
 
 // Our own copy of an fd libbpf owns: survives bpf_object__close.
-UniqueFd DupFd(Napi::Env env, int fd, const std::string& object) {
+bool DupFd(int fd, const std::string& object, UniqueFd& out, LoadFailure& f) {
   int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  if (copy < 0) ThrowErrno(env, "fcntl(F_DUPFD_CLOEXEC)", object, errno);
-  return UniqueFd(copy);
+  if (copy < 0) {
+    f = {"fcntl(F_DUPFD_CLOEXEC)", object, errno, ""};
+    return false;
+  }
+  out.Reset(copy);
+  return true;
 }
 
-void ApplyMaxEntries(Napi::Env env, bpf_object* obj, const std::string& file,
-                     const Napi::Object& overrides) {
-  Napi::Array names = overrides.GetPropertyNames();
-  for (uint32_t i = 0; i < names.Length(); i++) {
-    std::string name = names.Get(i).ToString().Utf8Value();
-    Napi::Value v = overrides.Get(name);
-    double n = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
-    if (!(n >= 1 && n <= UINT32_MAX && n == static_cast<uint32_t>(n)))
-      ThrowType(env, "loadObject: opts.maxEntries['" + name + "'] must be an integer >= 1");
-    std::string what = "object '" + file + "' map '" + name + "'";
-    bpf_map* map = bpf_object__find_map_by_name(obj, name.c_str());
-    if (map == nullptr) ThrowErrno(env, "bpf_object__find_map_by_name", what, ENOENT);
-    int err = LibbpfErrno(bpf_map__set_max_entries(map, static_cast<uint32_t>(n)));
-    if (err) ThrowErrno(env, "bpf_map__set_max_entries", what, err);
+// What loadObject / loadObjectAsync were asked, checked on the JS thread.
+struct LoadRequest {
+  std::string file;
+  std::string pinRoot;
+  std::vector<std::pair<std::string, uint32_t>> maxEntries;
+};
+
+LoadRequest ParseLoadRequest(const Napi::CallbackInfo& info, const char* fn) {
+  Args args(info, fn);
+  Napi::Env env = info.Env();
+  LoadRequest r;
+  r.file = args.Str(0, "file");
+  Napi::Object opts = args.Obj(1, "opts");
+  Napi::Value pinRootValue = opts.Get("pinRoot");
+  if (!pinRootValue.IsString() || pinRootValue.As<Napi::String>().Utf8Value().empty())
+    ThrowType(env, std::string(fn) + ": opts.pinRoot must be a non-empty string");
+  r.pinRoot = pinRootValue.As<Napi::String>().Utf8Value();
+  Napi::Value maxEntries = opts.Get("maxEntries");
+  if (!maxEntries.IsUndefined() && !maxEntries.IsObject())
+    ThrowType(env, std::string(fn) + ": opts.maxEntries must be an object");
+  if (maxEntries.IsObject()) {
+    Napi::Object overrides = maxEntries.As<Napi::Object>();
+    Napi::Array names = overrides.GetPropertyNames();
+    for (uint32_t i = 0; i < names.Length(); i++) {
+      std::string name = names.Get(i).ToString().Utf8Value();
+      Napi::Value v = overrides.Get(name);
+      double n = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+      if (!(n >= 1 && n <= UINT32_MAX && n == static_cast<uint32_t>(n)))
+        ThrowType(env, std::string(fn) + ": opts.maxEntries['" + name + "'] must be an integer >= 1");
+      r.maxEntries.emplace_back(name, static_cast<uint32_t>(n));
+    }
   }
+  return r;
 }
+
+// The fds of a loaded object, owned until handed to JS.
+struct Loaded {
+  std::vector<std::pair<std::string, UniqueFd>> progs, maps;
+};
+
+// Open, size and load an object. Touches no JS value: runs on the JS thread
+// (loadObject) or on a worker thread (loadObjectAsync), whose verifier runs
+// are then not interrupted by the JS thread's signals (a CPU profiler's).
+bool LoadCore(const LoadRequest& r, Loaded& out, LoadFailure& f) {
+  if (!EnsureBpffsDir(r.pinRoot, f)) return false;
+  LibbpfLog log;
+  std::string what = "'" + r.file + "'";
+
+  bpf_object_open_opts openOpts{};
+  openOpts.sz = sizeof(openOpts);
+  openOpts.pin_root_path = r.pinRoot.c_str();
+  ObjectPtr obj(bpf_object__open_file(r.file.c_str(), &openOpts));
+  if (!obj) {
+    f = {"bpf_object__open_file", what, errno, log.Tail()};
+    return false;
+  }
+
+  for (const auto& [name, n] : r.maxEntries) {
+    std::string mapWhat = "object '" + r.file + "' map '" + name + "'";
+    bpf_map* map = bpf_object__find_map_by_name(obj.get(), name.c_str());
+    if (map == nullptr) {
+      f = {"bpf_object__find_map_by_name", mapWhat, ENOENT, ""};
+      return false;
+    }
+    int err = LibbpfErrno(bpf_map__set_max_entries(map, n));
+    if (err) {
+      f = {"bpf_map__set_max_entries", mapWhat, err, ""};
+      return false;
+    }
+  }
+
+  // Maps with LIBBPF_PIN_BY_NAME are reused from pinRoot when pinned there
+  // already (and must then match), else created and pinned.
+  int err = LibbpfErrno(bpf_object__load(obj.get()));
+  if (err) {
+    f = {"bpf_object__load", what, err, log.Tail()};
+    return false;
+  }
+
+  // Owned copies: a failure half-way leaks nothing.
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, obj.get()) {
+    std::string name = bpf_program__name(prog);
+    UniqueFd fd;
+    if (!DupFd(bpf_program__fd(prog), "program '" + name + "'", fd, f)) return false;
+    out.progs.emplace_back(name, std::move(fd));
+  }
+  bpf_map* map;
+  bpf_object__for_each_map(map, obj.get()) {
+    if (bpf_map__fd(map) < 0) continue;  // not created (autocreate off)
+    std::string name = bpf_map__name(map);
+    UniqueFd fd;
+    if (!DupFd(bpf_map__fd(map), "map '" + name + "'", fd, f)) return false;
+    out.maps.emplace_back(name, std::move(fd));
+  }
+  return true;
+}
+
+// {programs, maps} for JS; the fds are JS's from here on.
+Napi::Object LoadedToJs(Napi::Env env, Loaded& loaded) {
+  Napi::Object result = Napi::Object::New(env);
+  Napi::Object progsOut = Napi::Object::New(env);
+  Napi::Object mapsOut = Napi::Object::New(env);
+  result.Set("programs", progsOut);
+  result.Set("maps", mapsOut);
+  for (auto& [name, fd] : loaded.progs) progsOut.Set(name, Napi::Number::New(env, fd.Get()));
+  for (auto& [name, fd] : loaded.maps) mapsOut.Set(name, Napi::Number::New(env, fd.Get()));
+  // Nothing can throw past this point: hand the fds to JS.
+  for (auto& p : loaded.progs) p.second.Release();
+  for (auto& m : loaded.maps) m.second.Release();
+  return result;
+}
+
+class LoadWorker : public Napi::AsyncWorker {
+ public:
+  LoadWorker(Napi::Env env, LoadRequest request)
+      : Napi::AsyncWorker(env, "vrfwall.loadObjectAsync"),
+        request_(std::move(request)),
+        deferred_(Napi::Promise::Deferred::New(env)) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      ok_ = LoadCore(request_, loaded_, failure_);
+    } catch (const std::bad_alloc&) {
+      failure_ = {"malloc", "vrfwall_native", ENOMEM, ""};
+      ok_ = false;
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (!ok_) {
+      deferred_.Reject(ErrnoError(env, failure_.syscall, failure_.object, failure_.err, failure_.detail).Value());
+      return;
+    }
+    deferred_.Resolve(LoadedToJs(env, loaded_));
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  LoadRequest request_;
+  Napi::Promise::Deferred deferred_;
+  Loaded loaded_;
+  LoadFailure failure_;
+  bool ok_ = false;
+};
 
 }  // namespace
 
@@ -98,60 +258,19 @@ Napi::Value PossibleCpus(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value LoadObject(const Napi::CallbackInfo& info) {
-  Args args(info, "loadObject");
-  Napi::Env env = info.Env();
-  std::string file = args.Str(0, "file");
-  Napi::Object opts = args.Obj(1, "opts");
-  Napi::Value pinRootValue = opts.Get("pinRoot");
-  if (!pinRootValue.IsString() || pinRootValue.As<Napi::String>().Utf8Value().empty())
-    ThrowType(env, "loadObject: opts.pinRoot must be a non-empty string");
-  std::string pinRoot = pinRootValue.As<Napi::String>().Utf8Value();
-  Napi::Value maxEntries = opts.Get("maxEntries");
-  if (!maxEntries.IsUndefined() && !maxEntries.IsObject())
-    ThrowType(env, "loadObject: opts.maxEntries must be an object");
+  LoadRequest r = ParseLoadRequest(info, "loadObject");
+  Loaded loaded;
+  LoadFailure f;
+  if (!LoadCore(r, loaded, f)) ThrowErrno(info.Env(), f.syscall, f.object, f.err, f.detail);
+  return LoadedToJs(info.Env(), loaded);
+}
 
-  EnsureBpffsDir(env, pinRoot);
-  LibbpfLog log;
-  std::string what = "'" + file + "'";
-
-  bpf_object_open_opts openOpts{};
-  openOpts.sz = sizeof(openOpts);
-  openOpts.pin_root_path = pinRoot.c_str();
-  ObjectPtr obj(bpf_object__open_file(file.c_str(), &openOpts));
-  if (!obj) ThrowErrno(env, "bpf_object__open_file", what, errno, log.Tail());
-
-  if (maxEntries.IsObject()) ApplyMaxEntries(env, obj.get(), file, maxEntries.As<Napi::Object>());
-
-  // Maps with LIBBPF_PIN_BY_NAME are reused from pinRoot when pinned there
-  // already (and must then match), else created and pinned.
-  int err = LibbpfErrno(bpf_object__load(obj.get()));
-  if (err) ThrowErrno(env, "bpf_object__load", what, err, log.Tail());
-
-  // Collect owned copies first so that a failure half-way leaks nothing.
-  std::vector<std::pair<std::string, UniqueFd>> progs, maps;
-  bpf_program* prog;
-  bpf_object__for_each_program(prog, obj.get()) {
-    std::string name = bpf_program__name(prog);
-    progs.emplace_back(name, DupFd(env, bpf_program__fd(prog), "program '" + name + "'"));
-  }
-  bpf_map* map;
-  bpf_object__for_each_map(map, obj.get()) {
-    if (bpf_map__fd(map) < 0) continue;  // not created (autocreate off)
-    std::string name = bpf_map__name(map);
-    maps.emplace_back(name, DupFd(env, bpf_map__fd(map), "map '" + name + "'"));
-  }
-
-  Napi::Object result = Napi::Object::New(env);
-  Napi::Object progsOut = Napi::Object::New(env);
-  Napi::Object mapsOut = Napi::Object::New(env);
-  result.Set("programs", progsOut);
-  result.Set("maps", mapsOut);
-  for (auto& [name, fd] : progs) progsOut.Set(name, Napi::Number::New(env, fd.Get()));
-  for (auto& [name, fd] : maps) mapsOut.Set(name, Napi::Number::New(env, fd.Get()));
-  // Nothing can throw past this point: hand the fds to JS.
-  for (auto& p : progs) p.second.Release();
-  for (auto& m : maps) m.second.Release();
-  return result;
+Napi::Value LoadObjectAsync(const Napi::CallbackInfo& info) {
+  LoadRequest r = ParseLoadRequest(info, "loadObjectAsync");
+  auto* worker = new LoadWorker(info.Env(), std::move(r));  // deletes itself after OnOK/OnError
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
 }
 
 Napi::Value CloseFd(const Napi::CallbackInfo& info) {

@@ -18,7 +18,7 @@ import { detectLimits, type Finding } from './limits.js';
 import { NodeReports, type NotFirst } from './node-reports.js';
 import { ProblemEvents } from './problem-events.js';
 import { ensureBpffs, removePins } from './bpffs.js';
-import { closeDatapath, instancePaths, loadDatapath, loadSpareProgram, type Datapath, type InstancePaths } from './datapath.js';
+import { closeDatapath, instancePaths, loadDatapath, loadSpareProgram, type Datapath, type InstancePaths, type MapName } from './datapath.js';
 import ipaddr from 'ipaddr.js';
 import { InterfaceDiscovery, applyNeighbours, canonicalIp, type Discovered } from './discovery.js';
 import { MapWriter } from './mapwriter.js';
@@ -148,33 +148,22 @@ export class Agent {
       ...(this.config.maxEndpoints !== undefined ? { endpoints: this.config.maxEndpoints } : {}),
       ...(this.config.maxSessions !== undefined ? { sessions: this.config.maxSessions } : {}),
     };
-    this.dp = loadDatapath(this.bpf, this.config.bpfDir, this.paths, sizes);
-    // Timeouts and quota are in the config map before any program is attached.
-    this.epoch = new VerdictEpoch(this.bpf, this.dp.maps.cache_ctl);
-    this.epoch.init();
-    this.writer = new MapWriter(this.bpf, this.dp.maps, this.epoch);
-    this.sessions = new SessionKeeper(this.bpf, this.dp.maps, this.dp.sessionGc, this.config.sessions ?? DEFAULT_SESSION_SETTINGS, this.probeKey, this.epoch);
-    const spare = (dir: TcDirection): number =>
-      loadSpareProgram(this.bpf, this.config.bpfDir, this.paths, dir === 'ingress' ? 'fromPod' : 'toPod', sizes);
-    this.attacher = new Attacher(this.bpf, this.paths.links, this.dp.programs, this.log, this.config.attachMode, spare);
-    this.allocation = this.readAllocation();
-    this.log.info({ instance: this.config.instance, pins: this.paths.root, adopting }, 'datapath loaded');
-    if (this.config.observability) {
-      // Flows are read and the API answers (health NOT_SERVING) from here on.
-      this.obs = await Observability.start(
-        this.bpf,
-        { node: this.config.nodeName, mapsDir: this.paths.maps, programs: () => (this.dp ? { ...this.dp.programs, probeKey: this.probeKey } : undefined), reports: this.reports },
-        this.config.observability,
-        this.log,
-      );
-    }
-
-    // Until the first full state is in, the pinned maps (if any) keep
-    // enforcing what the previous agent left: no window opens.
+    // The programs load on the addon's worker thread (the verifier) while the
+    // source lists and parses the cluster on this one. Nothing is written to
+    // a map before both are done (the first reconcile waits for both), and
+    // until then the pinned maps (if any) keep enforcing what the previous
+    // agent left: no window opens.
+    const datapath = loadDatapath(this.bpf, this.config.bpfDir, this.paths, sizes).then((dp) => this.datapathLoaded(dp, sizes, adopting));
     this.unsubscribe = this.source.onChange((_state, changed) => {
       for (const c of changed) this.queue.add(objectKey(c));
     });
-    await this.source.start();
+    const [loaded, listed] = await Promise.allSettled([datapath, Promise.resolve().then(() => this.source.start())]);
+    if (loaded.status === 'rejected') {
+      // As before the overlap: a failed start leaves no source running.
+      await this.source.stop().catch(() => undefined);
+      throw loaded.reason;
+    }
+    if (listed.status === 'rejected') throw listed.reason;
     // Netlink events from here on: a neighbour answering our first
     // reconcile's resolution request must not be missed.
     this.startMonitor();
@@ -196,6 +185,30 @@ export class Agent {
     this.timer.unref();
     this.sweepTimer = setInterval(() => this.sweepSessions(), (this.config.sessions ?? DEFAULT_SESSION_SETTINGS).sweepMs);
     this.sweepTimer.unref();
+  }
+
+  /** The datapath's fds are in: the writers on them, then flows and the API. */
+  private async datapathLoaded(dp: Datapath, sizes: Partial<Record<MapName, number>>, adopting: boolean): Promise<void> {
+    this.dp = dp;
+    // Timeouts and quota are in the config map before any program is attached.
+    this.epoch = new VerdictEpoch(this.bpf, dp.maps.cache_ctl);
+    this.epoch.init();
+    this.writer = new MapWriter(this.bpf, dp.maps, this.epoch);
+    this.sessions = new SessionKeeper(this.bpf, dp.maps, dp.sessionGc, this.config.sessions ?? DEFAULT_SESSION_SETTINGS, this.probeKey, this.epoch);
+    const spare = (dir: TcDirection): number =>
+      loadSpareProgram(this.bpf, this.config.bpfDir, this.paths, dir === 'ingress' ? 'fromPod' : 'toPod', sizes);
+    this.attacher = new Attacher(this.bpf, this.paths.links, dp.programs, this.log, this.config.attachMode, spare);
+    this.allocation = this.readAllocation();
+    this.log.info({ instance: this.config.instance, pins: this.paths.root, adopting }, 'datapath loaded');
+    if (this.config.observability) {
+      // Flows are read and the API answers (health NOT_SERVING) from here on.
+      this.obs = await Observability.start(
+        this.bpf,
+        { node: this.config.nodeName, mapsDir: this.paths.maps, programs: () => (this.dp ? { ...this.dp.programs, probeKey: this.probeKey } : undefined), reports: this.reports },
+        this.config.observability,
+        this.log,
+      );
+    }
   }
 
   /** Remove expired and no longer allowed sessions; never throws (a timer calls it). */
@@ -395,14 +408,26 @@ export class Agent {
   /** Log quarantine and other problems once per change, not every reconcile.
    *  Placements: those the compile says may have changed. */
   private report(desired: DesiredState, delta: DesiredDelta): void {
+    const placed: [string, string][] = [];
     for (const pod of delta.placements) {
       const p = desired.placements.get(pod);
       const was = this.quarantined.get(pod);
-      if (p?.kind === 'quarantine') this.quarantined.set(pod, describe(p));
+      const now = p === undefined ? undefined : describe(p);
+      if (p?.kind === 'quarantine') this.quarantined.set(pod, now as string);
       else this.quarantined.delete(pod);
-      if (p === undefined || was === describe(p)) continue;
+      if (p === undefined || was === now) continue;
       if (p.kind === 'quarantine') this.log.warn({ pod, reason: p.why }, 'pod quarantined: it reaches nothing but its node');
-      else this.log.info({ pod, placement: describe(p) }, 'pod placed');
+      else placed.push([pod, now as string]);
+    }
+    // One line per pod for a change; for a sync of a whole cluster (100,000
+    // lines cost ~0.2 s of the start) one line with the counts, each pod at debug.
+    if (placed.length <= PLACED_LOG_EACH) {
+      for (const [pod, placement] of placed) this.log.info({ pod, placement }, 'pod placed');
+    } else {
+      const byPlacement: Record<string, number> = {};
+      for (const [, placement] of placed) byPlacement[placement] = (byPlacement[placement] ?? 0) + 1;
+      this.log.info({ pods: placed.length, byPlacement }, 'pods placed');
+      if (this.log.isLevelEnabled('debug')) for (const [pod, placement] of placed) this.log.debug({ pod, placement }, 'pod placed');
     }
     const state = this.source.current();
     const problems = new Map<string, SourceProblem>();
@@ -515,6 +540,9 @@ function parseObjectKey(k: string): ObjectRef | undefined {
   const kind = k.slice(0, i);
   return i > 0 && KINDS.has(kind) ? { kind: kind as ObjectKind, key: k.slice(i + 1) } : undefined;
 }
+
+/** Up to this many pods placed by one reconcile are logged one by one (info). */
+const PLACED_LOG_EACH = 20;
 
 /** How long `ip monitor` may take after its spawn to be listening: a
  *  discovery taken earlier is not reused (an event could have been missed). */

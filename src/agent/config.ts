@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { canonicalCidr } from '../model/ip.js';
-import { parseLabFile } from '../sources/manifests.js';
+import { labFileCidrs } from '../sources/manifests.js';
 import type { AgentConfig } from './agent.js';
 
 /** A setting that is wrong: `key` is its flag / config-file name, so the message can say where. */
@@ -563,10 +563,10 @@ export function loadAgentConfig(inputs: LoadInputs): ResolvedAgent {
     } catch (e) {
       throw new ConfigError('lab-file', `--lab-file ${s.labFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
-    const { content, problems } = parseLabFile(text, s.labFile);
-    if (!content) throw new ConfigError('lab-file', `--lab-file: ${problems.map((p) => p.message).join('; ')}`);
-    if (podCIDRs.length === 0) podCIDRs = content.raw.podCIDRs;
-    if (serviceCIDRs.length === 0) serviceCIDRs = content.raw.serviceCIDRs;
+    const cidrs = labFileCidrs(text, s.labFile);
+    if ('problems' in cidrs) throw new ConfigError('lab-file', `--lab-file: ${cidrs.problems.map((p) => p.message).join('; ')}`);
+    if (podCIDRs.length === 0) podCIDRs = cidrs.podCIDRs;
+    if (serviceCIDRs.length === 0) serviceCIDRs = cidrs.serviceCIDRs;
   }
   if (!s.cleanup) need(podCIDRs.length > 0, 'pod-cidr', '--pod-cidr is required (or a --lab-file that has them)');
 

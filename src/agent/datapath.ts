@@ -3,7 +3,7 @@
 // the pinned maps with their contents: enforcement never sees an empty map.
 import path from 'node:path';
 import fs from 'node:fs';
-import type { NativeAddon } from '../bpf/native.js';
+import type { LoadedObject, NativeAddon } from '../bpf/native.js';
 import { FlowLayout, FlowMapName, VW_FLOWS_MAX } from '../bpf/abi.js';
 import type { Programs } from './attach.js';
 
@@ -68,12 +68,16 @@ function dropStaleFlowTable(bpf: NativeAddon, mapsDir: string): void {
   fs.unlinkSync(pin);
 }
 
-export function loadDatapath(
+/** Loads on a worker thread of the addon (map creation and the verifier:
+ *  ~0.7 s of kernel time for the three objects): the caller's JS thread is
+ *  free meanwhile, e.g. for the source's first list. from_pod first: it
+ *  creates and pins the maps the others reuse. */
+export async function loadDatapath(
   bpf: NativeAddon,
   bpfDir: string,
   paths: InstancePaths,
   maxEntries: Partial<Record<MapName, number>> = {},
-): Datapath {
+): Promise<Datapath> {
   fs.mkdirSync(paths.maps, { recursive: true });
   const sizes: Record<string, number> = {};
   for (const [name, n] of Object.entries(maxEntries)) if (n !== undefined) sizes[name] = n;
@@ -82,9 +86,14 @@ export function loadDatapath(
   const toFile = path.join(bpfDir, 'to_pod.o');
   const gcFile = path.join(bpfDir, 'session_gc.o');
   dropStaleFlowTable(bpf, paths.maps);
-  const from = bpf.loadObject(fromFile, { pinRoot: paths.maps, maxEntries: sizes });
-  const to = bpf.loadObject(toFile, { pinRoot: paths.maps, maxEntries: sizes });
-  const gc = bpf.loadObject(gcFile, { pinRoot: paths.maps, maxEntries: sizes });
+  const loaded: LoadedObject[] = [];
+  try {
+    for (const file of [fromFile, toFile, gcFile]) loaded.push(await bpf.loadObjectAsync(file, { pinRoot: paths.maps, maxEntries: sizes }));
+  } catch (e) {
+    for (const obj of loaded) for (const fd of [...Object.values(obj.programs), ...Object.values(obj.maps)]) bpf.closeFd(fd);
+    throw e;
+  }
+  const [from, to, gc] = loaded as [LoadedObject, LoadedObject, LoadedObject];
 
   const maps = {} as Record<MapName, number>;
   for (const name of MAP_NAMES) maps[name] = required(from.maps, name, fromFile);

@@ -103,6 +103,10 @@ export interface NativeAddon {
   possibleCpus(): number;
   /** Open, size, load an ELF object; returns dup'ed fds (the object is closed). */
   loadObject(file: string, opts: LoadOptions): LoadedObject;
+  /** loadObject on a worker thread: map creation and the verifier (~0.7 s of
+   *  kernel time for the datapath's three objects) overlap the JS thread's
+   *  work; the same errors, as a rejection. */
+  loadObjectAsync(file: string, opts: LoadOptions): Promise<LoadedObject>;
   closeFd(fd: number): void;
   objPin(fd: number, file: string): void;
   objGet(file: string): number;

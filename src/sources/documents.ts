@@ -94,8 +94,12 @@ const KIND_PARSERS: Record<string, KindParser> = {
  * i-th item (0-based, as in the YAML) of a `kind: List`.
  */
 export function parseManifests(text: string, file: string): ParsedDocuments {
+  return parseDocuments(fastDocuments(text) ?? fullDocuments(text), file);
+}
+
+/** parseManifests after the YAML reading (e.g. done by the parse worker). */
+export function parseDocuments(docs: readonly DocResult[], file: string): ParsedDocuments {
   const out: ParsedDocuments = { objects: [], problems: [], lostContent: false, brokenNamespaces: [], ignored: [] };
-  const docs = fastDocuments(text) ?? fullDocuments(text);
   docs.forEach((doc, i) => {
     const source = `${file}#${i + 1}`;
     if ('error' in doc) {
@@ -153,11 +157,15 @@ export function fullDocuments(text: string): DocResult[] {
  * errors and odd documents are always reported as `yaml` reports them.
  */
 /** One js-yaml type per tag (js-yaml keeps only the last type of a tag):
- *  the first rule whose pattern matches converts the scalar. */
-const scalarType = (tag: string, rules: [RegExp, (s: string) => unknown][]): jsyaml.Type =>
+ *  the first rule whose pattern matches converts the scalar. `starts`: the
+ *  characters a non-empty match can start with. Every plain scalar is tried
+ *  against every type; most ("v1", "Pod", names) are ruled out by their first
+ *  character without running a pattern. */
+const scalarType = (tag: string, starts: string, rules: [RegExp, (s: string) => unknown][]): jsyaml.Type =>
   new jsyaml.Type(`tag:yaml.org,2002:${tag}`, {
     kind: 'scalar',
-    resolve: (data: unknown) => typeof data === 'string' && rules.some(([re]) => re.test(data)),
+    resolve: (data: unknown) =>
+      typeof data === 'string' && (data === '' || starts.includes(data[0]!)) && rules.some(([re]) => re.test(data)),
     construct: (data: string) => {
       const rule = rules.find(([re]) => re.test(data));
       return rule === undefined ? data : rule[1](data);
@@ -167,14 +175,14 @@ const scalarType = (tag: string, rules: [RegExp, (s: string) => unknown][]): jsy
 // The patterns and conversions of `yaml`'s core schema (yaml/dist/schema/core, common/null).
 const CORE_AS_YAML = jsyaml.FAILSAFE_SCHEMA.extend({
   implicit: [
-    scalarType('null', [[/^(?:~|[Nn]ull|NULL)?$/, () => null]]),
-    scalarType('bool', [[/^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/, (s) => s[0] === 't' || s[0] === 'T']]),
-    scalarType('int', [
+    scalarType('null', '~nN', [[/^(?:~|[Nn]ull|NULL)?$/, () => null]]),
+    scalarType('bool', 'tTfF', [[/^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/, (s) => s[0] === 't' || s[0] === 'T']]),
+    scalarType('int', '+-0123456789', [
       [/^0o[0-7]+$/, (s) => parseInt(s.substring(2), 8)],
       [/^[-+]?[0-9]+$/, (s) => parseInt(s, 10)],
       [/^0x[0-9a-fA-F]+$/, (s) => parseInt(s.substring(2), 16)],
     ]),
-    scalarType('float', [
+    scalarType('float', '+-.0123456789', [
       [
         /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
         (s) => (s.slice(-3).toLowerCase() === 'nan' ? NaN : s[0] === '-' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY),

@@ -66,12 +66,28 @@ export interface RawList {
 export interface ListPage {
   limit: number;
   _continue?: string;
+  /** Called (at most once) with the page's continue token as soon as it is
+   *  known, before the page's items are in: the next page can be asked for
+   *  while this one is still read (listAll). The token the page returns
+   *  decides; this is a hint. */
+  onContinue?: (token: string) => void;
 }
 
 export type CacheEvent = 'add' | 'update' | 'delete' | 'reset';
 
 /** Lists one page; `signal` aborts the request (timeout, stop). */
 export type ListFn = (page: ListPage, signal: AbortSignal) => Promise<RawList>;
+
+/** A page asked for by listAll: for `token` (undefined: the first page). */
+interface PageRequest {
+  token: string | undefined;
+  page: Promise<RawList>;
+  abort: AbortController;
+  /** this page's continue token, once it is known before the page is in */
+  early?: string;
+  /** called with it then */
+  onToken?: (token: string) => void;
+}
 
 export interface InformerOptions {
   kind: string;
@@ -389,22 +405,43 @@ export class ResilientInformer {
     this.lw.start().catch((e: unknown) => this.failed(e));
   }
 
-  /** All pages of one consistent list. */
+  /** All pages of one consistent list. The next page is asked for as soon as
+   *  this one's continue token is in (the server puts it before the items):
+   *  the server builds and sends page n+1 while page n is parsed and
+   *  compacted here. One page ahead at most; a prefetch whose token is not
+   *  the one its page returned is dropped. */
   private async listAll(): Promise<KubernetesListObject<KubernetesObject>> {
     const attempts = 3;
     for (let attempt = 1; ; attempt++) {
       const items: KubernetesObject[] = [];
       let page: RawList;
       let token: string | undefined;
+      const ahead: PageRequest[] = [];
       try {
-        do {
-          const signal = AbortSignal.any([AbortSignal.timeout(this.o.requestTimeoutMs), this.stopSignal.signal]);
-          page = await this.o.list({ limit: this.o.pageSize, ...(token !== undefined ? { _continue: token } : {}) }, signal);
+        let current = this.requestPage(undefined);
+        ahead.push(current);
+        for (;;) {
+          // When this page's token arrives (maybe already), the next page is asked for.
+          current.onToken = (t) => {
+            if (ahead.length < 2 && !this.stopped) ahead.push(this.requestPage(t));
+          };
+          if (current.early !== undefined) current.onToken(current.early);
+          page = await current.page;
+          ahead.shift();
           for (const item of page.items) items.push(this.compact(item));
           page.items = []; // the page's full objects are garbage from here on
           token = page.continueToken || undefined;
-        } while (token !== undefined);
+          const next = ahead[0];
+          if (next !== undefined && next.token !== token) {
+            next.abort.abort(); // a hint that was wrong: its answer is not this list's next page
+            ahead.shift();
+          }
+          if (token === undefined) break;
+          current = ahead[0] ?? this.requestPage(token);
+          if (ahead.length === 0) ahead.push(current);
+        }
       } catch (e) {
+        for (const r of ahead) r.abort.abort();
         // An expired continue token: the consistent snapshot is gone, start over.
         if (errorStatus(e) === 410 && token !== undefined && attempt < attempts) {
           this.o.log.info({ kind: this.o.kind }, 'list continue token expired; listing again');
@@ -425,6 +462,20 @@ export class ResilientInformer {
       }
       return { metadata: { resourceVersion: page.resourceVersion }, items };
     }
+  }
+
+  /** One page asked for; its early token (ListPage.onContinue) is kept and passed on. */
+  private requestPage(token: string | undefined): PageRequest {
+    const abort = new AbortController();
+    const signal = AbortSignal.any([AbortSignal.timeout(this.o.requestTimeoutMs), this.stopSignal.signal, abort.signal]);
+    const r: PageRequest = { token, abort, page: undefined as unknown as Promise<RawList> };
+    const onContinue = (t: string): void => {
+      r.early = t;
+      r.onToken?.(t);
+    };
+    r.page = this.o.list({ limit: this.o.pageSize, ...(token !== undefined ? { _continue: token } : {}), onContinue }, signal);
+    r.page.catch(() => undefined); // a dropped prefetch's failure is nobody's; an awaited one's is thrown there
+    return r;
   }
 
   private beforeConnect(): number {

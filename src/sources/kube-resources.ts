@@ -117,7 +117,16 @@ export async function listPage(kc: KubeConfig, path: string, page: ListPage, sig
       { ...opts, method: 'GET', headers: { ...opts.headers, accept: 'application/json' }, signal },
       (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let head = res.statusCode === 200 && page.onContinue !== undefined ? '' : undefined;
+        res.on('data', (c: Buffer) => {
+          chunks.push(c);
+          if (head === undefined) return;
+          head += c.toString('latin1'); // the token is ASCII; only its position matters here
+          const token = earlyContinue(head);
+          if (token === null) return; // not there yet
+          head = undefined;
+          if (token !== undefined) page.onContinue?.(token);
+        });
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
         res.on('error', reject);
       },
@@ -127,6 +136,30 @@ export async function listPage(kc: KubeConfig, path: string, page: ListPage, sig
   });
   if (status !== 200) throw new ApiException(status, `list ${path}: HTTP ${status}`, body.slice(0, 1000), {});
   return untypedPage(JSON.parse(body) as unknown);
+}
+
+/** How much of a list's text is searched for its continue token. */
+const EARLY_HEAD_MAX = 64 * 1024;
+
+/**
+ * A list's continue token from the start of its text, before the items: an
+ * API server writes `{"kind":..,"apiVersion":..,"metadata":{..,"continue":".."},"items":[`
+ * (Go's field order). null: read more; undefined: not there (another order,
+ * no token, or more than EARLY_HEAD_MAX before the items). Only a hint for
+ * asking for the next page early: the parsed page's token decides.
+ */
+export function earlyContinue(head: string): string | undefined | null {
+  const at = head.indexOf('"items":');
+  if (at < 0) return head.length > EARLY_HEAD_MAX ? undefined : null;
+  let prefix = head.slice(0, at).trimEnd();
+  if (prefix.endsWith(',')) prefix = prefix.slice(0, -1);
+  try {
+    const obj = JSON.parse(prefix + '}') as unknown;
+    const meta = isRecord(obj) && isRecord(obj.metadata) ? obj.metadata : undefined;
+    return typeof meta?.continue === 'string' && meta.continue !== '' ? meta.continue : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Per-call options that make a request of the generated API abortable. */

@@ -338,8 +338,15 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** `m` itself when its keys are in order already: an API server lists in key
+ *  order (etcd's), and sorting 100,000 pods that are cost ~0.1 s of a sync. */
 function sortedMap<V>(m: Map<string, V>): Map<string, V> {
-  return new Map([...m].sort(([a], [b]) => cmp(a, b)));
+  let prev: string | undefined;
+  for (const k of m.keys()) {
+    if (prev !== undefined && cmp(prev, k) > 0) return new Map([...m].sort(([a], [b]) => cmp(a, b)));
+    prev = k;
+  }
+  return m;
 }
 
 const CONVERTED = Symbol('converted');

@@ -15,12 +15,12 @@
 // - One object defined twice with different content is not used at all (the
 //   namespace is withheld as above; a withheld pod simply has no endpoint).
 import { watch, type FSWatcher } from 'chokidar';
-import { createHash } from 'node:crypto';
-import { watch as watchDir, type FSWatcher as DirWatcher } from 'node:fs';
+import { existsSync, statSync, watch as watchDir, type FSWatcher as DirWatcher } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { canonicalCidr, canonicalIp } from '../model/ip.js';
+import { canonicalCidr, canonicalIp, dottedQuad } from '../model/ip.js';
 import type { LabClusterFile } from '../model/labfile.js';
 import { isDnsLabel, isDnsSubdomain } from '../model/placement.js';
 import type {
@@ -31,7 +31,8 @@ import type {
   ServiceObject,
   SourceProblem,
 } from '../model/types.js';
-import { objectKey, parseManifests, type ManifestObject } from './documents.js';
+import { objectKey, parseDocuments, parseManifests, type ManifestObject } from './documents.js';
+import { WORKER_MARK, textDigest, type ParseReply, type ParseRequest, type ParsedFile } from './manifest-worker.js';
 import { changedObjects, sameValue, STATE_MAPS } from './changes.js';
 import { Definitions, updatedMap } from './definitions.js';
 import { emptyClusterState, type StateListener, type StateSource } from './source.js';
@@ -55,6 +56,10 @@ export interface ManifestSourceOptions {
   /** Full re-scan period, in case the file watcher misses an event (default
    *  30 s; 0 turns it off). Unchanged content causes no notification. */
   resyncMs?: number;
+  /** The first scan is read and parsed on a worker thread when its files
+   *  hold about this many bytes or more (default 8 MiB, a cluster of ~25,000
+   *  pods; 0: always; Infinity: never). */
+  parseWorkerMinBytes?: number;
 }
 
 /** Namespaces that exist in every cluster. */
@@ -104,6 +109,14 @@ function unpackObjects(f: FileObjects): { source: string; object: ManifestObject
 
 /** How many files are read at once during a scan. */
 const READ_CONCURRENCY = 64;
+
+/** Files per request to the parse worker (its replies are applied as they come). */
+const PARSE_BATCH = 50;
+
+interface ParseWorker {
+  parse(files: ParseRequest['files']): Promise<ParsedFile[]>;
+  stop(): Promise<void>;
+}
 
 const DEFAULT_DEBOUNCE_MS = 2;
 
@@ -155,6 +168,7 @@ export class ManifestSource implements StateSource {
   private readonly log: Logger;
   private readonly debounceMs: number;
   private readonly resyncMs: number;
+  private readonly parseWorkerMinBytes: number;
 
   private readonly files = new Map<string, FileEntry>(); // by fileKey()
   private lab: LabContent | undefined;
@@ -208,6 +222,7 @@ export class ManifestSource implements StateSource {
     this.log = opts.logger.child({ source: 'manifests' });
     this.debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
     this.resyncMs = opts.resyncMs ?? 30_000;
+    this.parseWorkerMinBytes = opts.parseWorkerMinBytes ?? 8 * 2 ** 20;
   }
 
   current(): ClusterState {
@@ -359,30 +374,107 @@ export class ManifestSource implements StateSource {
     this.dirty.clear();
     const lab = this.labDirty;
     this.labDirty = false;
-    // Read in parallel (a scan reads thousands of files), apply in order.
-    for (let i = 0; i < keys.length; i += READ_CONCURRENCY) {
-      const batch = keys.slice(i, i + READ_CONCURRENCY);
-      const texts = await Promise.all(batch.map((key) => this.readText(key)));
-      batch.forEach((key, j) => this.applyManifest(key, texts[j]!));
+    const worker = this.files.size === 0 && this.estimatedBytes(keys) >= this.parseWorkerMinBytes ? this.startParseWorker() : undefined;
+    if (worker !== undefined) {
+      // The first scan of a large tree: read and parsed on a worker thread,
+      // applied here in order as its batches come back; the lab file is
+      // read meanwhile.
+      const batches: Promise<ParsedFile[]>[] = [];
+      for (let i = 0; i < keys.length; i += PARSE_BATCH) batches.push(worker.parse(keys.slice(i, i + PARSE_BATCH).map((key) => ({ key, abs: this.absPath(key) ?? '' }))));
+      try {
+        if (lab) await this.readLab();
+        let inPlace = 0;
+        for (const batch of batches) {
+          for (const f of await batch) {
+            if ('text' in f) inPlace++;
+            this.applyManifest(f.key, 'error' in f ? { error: Object.assign(new Error(f.error.message), f.error) } : f);
+          }
+        }
+        this.log.debug({ files: keys.length, readInPlace: inPlace }, 'first scan parsed by the worker thread');
+      } finally {
+        await worker.stop();
+      }
+    } else {
+      // Read in parallel (a scan reads thousands of files), apply in order.
+      for (let i = 0; i < keys.length; i += READ_CONCURRENCY) {
+        const batch = keys.slice(i, i + READ_CONCURRENCY);
+        const texts = await Promise.all(batch.map((key) => this.readText(key)));
+        batch.forEach((key, j) => this.applyManifest(key, texts[j]!));
+      }
+      if (lab) await this.readLab();
     }
-    if (lab) await this.readLab();
     this.publish();
   }
 
   // ---- manifests ------------------------------------------------------------
 
-  private async readText(key: string): Promise<{ text: string } | { error: unknown }> {
+  /** The file a key names; undefined for a directory index that does not exist. */
+  private absPath(key: string): string | undefined {
     const slash = key.indexOf('/');
     const dir = this.dirs[Number(key.slice(0, slash))];
-    if (dir === undefined) return { error: new Error('unknown manifest directory') };
+    return dir === undefined ? undefined : path.join(dir.abs, key.slice(slash + 1));
+  }
+
+  private async readText(key: string): Promise<{ text: string } | { error: unknown }> {
+    const abs = this.absPath(key);
+    if (abs === undefined) return { error: new Error('unknown manifest directory') };
     try {
-      return { text: await fs.readFile(path.join(dir.abs, key.slice(slash + 1)), 'utf8') };
+      return { text: await fs.readFile(abs, 'utf8') };
     } catch (e) {
       return { error: e };
     }
   }
 
-  private applyManifest(key: string, read: { text: string } | { error: unknown }): void {
+  /** The size of the files `keys` name, from a sample of 16 (a worker is
+   *  worth its start, ~0.1 s of CPU, only for megabytes of YAML). */
+  private estimatedBytes(keys: readonly string[]): number {
+    if (keys.length === 0) return 0;
+    const sample = Math.min(16, keys.length);
+    let bytes = 0;
+    for (let i = 0; i < sample; i++) {
+      const abs = this.absPath(keys[Math.floor((i * keys.length) / sample)]!);
+      bytes += abs === undefined ? 0 : (statSync(abs, { throwIfNoEntry: false })?.size ?? 0);
+    }
+    return (bytes / sample) * keys.length;
+  }
+
+  /** A worker thread reading and parsing files (manifest-worker.ts); undefined when this build has none (tests run the TypeScript). */
+  private startParseWorker(): ParseWorker | undefined {
+    const file = new URL('./manifest-worker.js', import.meta.url);
+    if (!import.meta.url.endsWith('.js') || !existsSync(file)) return undefined;
+    let w: Worker;
+    try {
+      w = new Worker(file, { workerData: WORKER_MARK });
+    } catch (e) {
+      this.log.warn({ err: errText(e) }, 'no parse worker; reading the manifests on this thread');
+      return undefined;
+    }
+    const pending = new Map<number, { resolve: (files: ParsedFile[]) => void; reject: (e: unknown) => void }>();
+    const failAll = (e: unknown): void => {
+      for (const p of pending.values()) p.reject(e);
+      pending.clear();
+    };
+    w.on('message', (reply: ParseReply) => {
+      pending.get(reply.id)?.resolve(reply.files);
+      pending.delete(reply.id);
+    });
+    w.on('error', failAll);
+    w.on('exit', () => failAll(new Error('manifest parse worker exited')));
+    let next = 0;
+    return {
+      parse: (files) =>
+        new Promise<ParsedFile[]>((resolve, reject) => {
+          const id = next++;
+          pending.set(id, { resolve, reject });
+          w.postMessage({ id, files } satisfies ParseRequest);
+        }),
+      stop: async () => {
+        await w.terminate();
+      },
+    };
+  }
+
+  private applyManifest(key: string, read: { text: string } | { error: unknown } | { digest: string; empty: boolean; json: string }): void {
     const slash = key.indexOf('/');
     const dir = this.dirs[Number(key.slice(0, slash))];
     const rel = key.slice(slash + 1);
@@ -410,10 +502,10 @@ export class ManifestSource implements StateSource {
       return;
     }
 
-    const text = read.text;
-    const digest = textDigest(text);
+    const digest = 'json' in read ? read.digest : textDigest(read.text);
     if (prev?.digest === digest) return;
-    if (text === '' && prev?.digest !== undefined && prev.digest !== EMPTY_DIGEST) {
+    const empty = 'json' in read ? read.empty : read.text === '';
+    if (empty && prev?.digest !== undefined && prev.digest !== EMPTY_DIGEST) {
       const since = this.turnedEmpty.get(key);
       if (since === undefined || Date.now() - since < EMPTY_SETTLE_MS) {
         if (since === undefined) this.turnedEmpty.set(key, Date.now());
@@ -422,7 +514,8 @@ export class ManifestSource implements StateSource {
       }
     }
     this.turnedEmpty.delete(key);
-    const parsed = parseManifests(text, file);
+    const parsed =
+      'json' in read ? parseDocuments((JSON.parse(read.json) as unknown[]).map((value) => ({ value })), file) : parseManifests(read.text, file);
     for (const i of parsed.ignored) {
       this.log.info({ source: i.source, apiVersion: i.apiVersion, kind: i.kind }, 'ignoring object of unsupported kind');
     }
@@ -713,9 +806,9 @@ export class ManifestSource implements StateSource {
 
 type LabParse = { content?: LabContent; problems: SourceProblem[] };
 
-/** The last parse: the agent's configuration reads the lab file for its
- *  CIDRs and the source reads it again a moment later; with 100k pods a
- *  parse costs ~0.3 s. Callers treat the result as read-only. */
+/** The last parse: the same text parsed again (by another reader of the same
+ *  file) costs nothing; with 100k pods a parse costs ~0.3 s. Callers treat
+ *  the result as read-only. */
 let lastLabParse: { file: string; digest: string; result: LabParse } | undefined;
 
 /** Validate a lab file. `content` is undefined when the file as a whole cannot
@@ -728,8 +821,19 @@ export function parseLabFile(text: string, file: string): LabParse {
   return result;
 }
 
-function parseLabText(text: string, file: string): LabParse {
-  const problems: SourceProblem[] = [];
+/** A lab file's shape as a whole (what makes it unusable), without reading its entries. */
+type LabWhole =
+  | { problems: SourceProblem[] }
+  | {
+      nodes: unknown[];
+      pods: Record<string, unknown>;
+      services: Record<string, unknown> | undefined;
+      nodePorts: Record<string, unknown> | undefined;
+      podCidrs: string[];
+      serviceCidrs: string[];
+    };
+
+function labWhole(text: string, file: string): LabWhole {
   const fail = (message: string): { problems: SourceProblem[] } => ({ problems: [{ source: file, message }] });
   let raw: unknown;
   try {
@@ -748,6 +852,24 @@ function parseLabText(text: string, file: string): LabParse {
   const serviceCidrs = cidrList(serviceCIDRs);
   if (podCidrs === undefined) return fail('"podCIDRs" must be a list of CIDRs');
   if (serviceCidrs === undefined) return fail('"serviceCIDRs" must be a list of CIDRs');
+  // (checked above: an object or absent)
+  return { nodes, pods, services: services as Record<string, unknown> | undefined, nodePorts: nodePorts as Record<string, unknown> | undefined, podCidrs, serviceCidrs };
+}
+
+/** A lab file's CIDRs, or why the file cannot be used (the problems
+ *  parseLabFile reports then), without reading its pods: the agent's
+ *  configuration reads it before anything starts, and the source reads the
+ *  whole file later, while the BPF objects load and the manifests parse. */
+export function labFileCidrs(text: string, file: string): { podCIDRs: string[]; serviceCIDRs: string[] } | { problems: SourceProblem[] } {
+  const whole = labWhole(text, file);
+  return 'problems' in whole ? whole : { podCIDRs: whole.podCidrs, serviceCIDRs: whole.serviceCidrs };
+}
+
+function parseLabText(text: string, file: string): LabParse {
+  const problems: SourceProblem[] = [];
+  const whole = labWhole(text, file);
+  if ('problems' in whole) return whole;
+  const { nodes, pods, services, nodePorts, podCidrs, serviceCidrs } = whole;
 
   const ips = (list: unknown, where: string): string[] => {
     const out: string[] = []; // a pod has one or two: a list beats a Set
@@ -777,10 +899,17 @@ function parseLabText(text: string, file: string): LabParse {
   });
 
   const podMap = new Map<string, { node: string; ips: string[] }>();
-  const readPod = (key: string): void => {
-    const v = (pods as Record<string, unknown>)[key];
-    const [ns, name, ...rest] = key.split('/');
-    if (ns === undefined || name === undefined || rest.length > 0 || !dnsLabel(ns) || !isDnsLabel(name)) {
+  // The common pod (one valid IPv4 address) without a list per pod: the
+  // lists of 100,000 pods cost ~0.1 s of a sync, and so did splitting keys.
+  const onlyIp = (list: unknown[]): string | undefined => {
+    const a = list.length === 1 ? list[0] : undefined;
+    return typeof a === 'string' && dottedQuad(a) !== undefined ? a : undefined;
+  };
+  const readPod = (key: string, v: unknown): void => {
+    const slash = key.indexOf('/');
+    const ns = slash < 0 ? '' : key.slice(0, slash);
+    const name = slash < 0 ? '' : key.slice(slash + 1);
+    if (slash < 0 || name.includes('/') || !dnsLabel(ns) || !isDnsLabel(name)) {
       problems.push({ source: `${file} pods`, message: `${JSON.stringify(key)} is not "<namespace>/<pod>"; skipped` });
       return;
     }
@@ -788,14 +917,15 @@ function parseLabText(text: string, file: string): LabParse {
       problems.push({ source: `${file} pods[${key}]`, message: 'expected {"node": <DNS name>, "ips": [...]}; skipped' });
       return;
     }
-    podMap.set(key, { node: v.node, ips: ips(v.ips, `pods[${key}]`) });
+    const one = onlyIp(v.ips);
+    podMap.set(key, { node: v.node, ips: one !== undefined ? [one] : ips(v.ips, `pods[${key}]`) });
   };
   // In the file's order (looked up by key only; sorting 100,000 keys cost
   // ~0.1 s of a sync); their problems are reported in key order all the same.
   const podProblems: [string, SourceProblem][] = [];
   for (const key of Object.keys(pods)) {
     const had = problems.length;
-    readPod(key);
+    readPod(key, (pods as Record<string, unknown>)[key]);
     if (problems.length > had) for (const p of problems.splice(had)) podProblems.push([key, p]);
   }
   podProblems.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -846,9 +976,6 @@ function parseLabText(text: string, file: string): LabParse {
 
 /** Identifies a text for change detection (a collision would only delay
  *  noticing an edit until the next one). */
-function textDigest(text: string): string {
-  return createHash('sha256').update(text).digest('base64');
-}
 const EMPTY_DIGEST = textDigest('');
 
 function memo(check: (s: string) => boolean): (s: string) => boolean {
