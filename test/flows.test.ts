@@ -196,6 +196,55 @@ describe('the flow store', () => {
   });
 });
 
+describe('the flow store, held in columns', () => {
+  it('agrees with a plain ordered Map over many random puts, updates and evictions (slots reused, columns grown)', () => {
+    // A small deterministic generator: the same sequence every run.
+    let seed = 12345;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const max = 1500; // past the first column capacity (1024): the columns grow
+    const store = new FlowStore(max);
+    const model = new Map<string, Flow>();
+    let evicted = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const id = `k${rnd(3000)}`;
+      const f: Flow = {
+        ...flow({ id }),
+        ifindex: rnd(2 ** 32),
+        code: rnd(256),
+        verdict: rnd(2) === 0 ? 'ALLOWED' : 'DROPPED',
+        direction: rnd(2) === 0 ? 'EGRESS' : 'INGRESS',
+        dropReason: `reason${rnd(5)}`,
+        forward: { packets: rnd(1000), bytes: rnd(2 ** 31) * 1024, droppedPackets: rnd(9), tcpFlags: rnd(256) },
+        lastSeenMs: 1_796_000_000_000 + i,
+        source: { ...flow().source, port: rnd(65536), pod: `p${rnd(50)}` },
+      };
+      if (!model.delete(id) && model.size >= max) {
+        model.delete(model.keys().next().value as string);
+        evicted++;
+      }
+      model.set(id, f);
+      store.put(f);
+      if (i % 4999 === 0) expect(store.all()).toEqual([...model.values()]);
+    }
+    expect(store.all()).toEqual([...model.values()]);
+    for (const id of ['k0', 'k1', 'k2999']) expect(store.get(id)).toEqual(model.get(id));
+    expect(store.stats()).toMatchObject({ held: model.size, evicted });
+  });
+
+  it('refuses a flow whose integer fields would not read back as put, and keeps what it held', () => {
+    const store = new FlowStore(4);
+    const ok = flow();
+    store.put(ok);
+    expect(() => store.put(flow({ ifindex: -1 }))).toThrow(/ifindex must be an unsigned 32-bit integer/);
+    expect(() => store.put(flow({ code: 1.5 }))).toThrow(/code must be/);
+    expect(() => store.put({ ...flow(), reverse: { packets: 0, bytes: 0, droppedPackets: 0, tcpFlags: 2 ** 32 } })).toThrow(/reverse.tcpFlags/);
+    expect(store.all()).toEqual([ok]);
+  });
+});
+
 describe('aggregation', () => {
   it('groups by namespace, network or pod with verdict and reason; sorts; cuts to top N', () => {
     const byNs = aggregate(ALL, 'NAMESPACE', 'BYTES', 0);
