@@ -28,7 +28,7 @@ import { clusterPart, emptyClusterPart, hasNetworkAnnotation, reachOf, type Clus
 import { canonicalPodIps, clusterCidrs } from './compile.js';
 import { claimPodHostPorts, claimServiceFrontends, publishesHostPorts, type FrontendClaims } from './frontends.js';
 import { canonicalIp } from './ip.js';
-import { addTo, diffMaps, diffSets, Multimap, removeFrom, sameSet, setOrDelete } from './indexes.js';
+import { addTo, diffMaps, diffSets, Multimap, PlacementInterner, removeFrom, sameSet, setOrDelete } from './indexes.js';
 import { placePod, type PlacementContext } from './placement.js';
 import { clusterRanges, type ClusterRanges } from './ranges.js';
 import { mapSelectorMatches } from './selector.js';
@@ -105,11 +105,15 @@ interface PodRec {
   /** Its own annotations name a network (re-placed when networks change). */
   annotated: boolean;
   hostPorts: boolean;
-  badIps: SourceProblem[];
+  badIps: readonly SourceProblem[];
 }
 
+/** A pod without bad addresses (nearly all) shares this instead of an empty array of its own. */
+const NO_PROBLEMS: readonly SourceProblem[] = Object.freeze([]);
 
 
+
+const HOST_PLACEMENT: PodPlacement = Object.freeze({ kind: 'host', why: 'hostNetwork pod: its addresses are node addresses' });
 const HOST_EP: DesiredEndpoint = { vrfId: 0, flags: VW_EP_HOST, ifindex: 0 };
 
 export class IncrementalCompiler {
@@ -128,6 +132,8 @@ export class IncrementalCompiler {
   private readonly backends = new Map<string, DesiredServiceEntry>();
   private readonly serviceAccess = new Map<string, ServiceAccess>();
   private readonly placements = new Map<string, PodPlacement>();
+  /** one copy of each distinct placement (most pods share their namespace's) */
+  private readonly placementsShared = new PlacementInterner();
 
   // ---- pods ----
   private readonly pods = new Map<string, PodRec>();
@@ -423,11 +429,11 @@ export class IncrementalCompiler {
       ips,
       local: obj.spec.nodeName === this.config.nodeName,
       base: obj.spec.hostNetwork
-        ? { kind: 'host', why: 'hostNetwork pod: its addresses are node addresses' }
-        : placePod(obj, state.namespaces.get(ns), ctx),
+        ? HOST_PLACEMENT
+        : this.placementsShared.intern(placePod(obj, state.namespaces.get(ns), ctx)),
       annotated: hasNetworkAnnotation(obj.metadata),
       hostPorts: publishesHostPorts(obj),
-      badIps,
+      badIps: badIps.length > 0 ? badIps : NO_PROBLEMS,
     };
     this.pods.set(key, rec);
     this.indexPod(rec, w);
