@@ -47,4 +47,32 @@ describe('memory', () => {
       stop();
     }
   });
+
+  it('a quiet agent: collects at the smaller quiet threshold, and scavenges a grown young generation until V8 shrinks it', async () => {
+    collectGarbage();
+    const young = (): number => v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space')?.space_size ?? 0;
+    // A burst of short-lived allocation grows the young generation (positive control).
+    for (let i = 0; i < 20; i++) allocate(8);
+    expect(young()).toBeGreaterThan(8 * MB);
+    collectGarbage(); // the burst's garbage out of the baseline (a full collection leaves the young generation's size)
+    const collected: { kind: string; heapMB: number }[] = [];
+    const stop = startMemoryReducer({
+      periodMs: 200,
+      growthBytes: 256 * MB,
+      quietGrowthBytes: 16 * MB,
+      quietYoungBytes: 4 * MB,
+      onCollect: (r) => collected.push(r),
+    });
+    try {
+      const held = allocate(40); // grown by 40 MB: over the quiet threshold, far under growthBytes
+      const t0 = Date.now();
+      while ((!collected.some((c) => c.kind === 'full') || young() > 4 * MB) && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 100));
+      expect(collected.filter((c) => c.kind === 'full').length).toBeGreaterThanOrEqual(1);
+      expect(collected.some((c) => c.kind === 'young')).toBe(true);
+      expect(young()).toBeLessThanOrEqual(4 * MB);
+      expect(held.length).toBeGreaterThan(0);
+    } finally {
+      stop();
+    }
+  });
 });

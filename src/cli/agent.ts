@@ -107,11 +107,19 @@ async function runAgent(flags: Record<string, unknown>): Promise<void> {
   try {
     await agent.start();
     // The first sync's garbage back to the system now, later bursts' when
-    // the heap has grown by 64 MB (src/util/memory.ts).
+    // the heap has grown by 64 MB, or by 16 MB once the agent is quiet, and
+    // the young generation a burst grew shrunk when quiet (src/util/memory.ts).
     const rss = process.memoryUsage.rss();
     const t0 = performance.now();
     if (collectGarbage()) log.info({ rssMB: Math.round(rss / 2 ** 20), ms: Math.round(performance.now() - t0) }, 'memory of the first sync released');
-    startMemoryReducer({ periodMs: 5000, growthBytes: 64 * 2 ** 20, onCollect: (r) => log.debug(r, 'heap collected after growing') });
+    startMemoryReducer({
+      periodMs: 2000,
+      growthBytes: 64 * 2 ** 20,
+      quietGrowthBytes: 16 * 2 ** 20,
+      quietUtilization: 0.05,
+      quietYoungBytes: 4 * 2 ** 20,
+      onCollect: (r) => log.debug(r, 'heap collected'),
+    });
   } catch (e) {
     log.fatal({ err: e instanceof Error ? e.message : String(e) }, 'agent failed to start');
     process.exit(1);
