@@ -197,19 +197,19 @@ describe('the flow store', () => {
 });
 
 describe('the flow store, held in columns', () => {
-  it('agrees with a plain ordered Map over many random puts, updates and evictions (slots reused, columns grown)', () => {
+  it('agrees with a plain ordered Map over many random puts, updates and evictions (slots reused, a block of columns added)', () => {
     // A small deterministic generator: the same sequence every run.
     let seed = 12345;
     const rnd = (n: number): number => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
       return seed % n;
     };
-    const max = 1500; // past the first column capacity (1024): the columns grow
+    const max = 5000; // past the first block of columns (4,096 slots): a block is added
     const store = new FlowStore(max);
     const model = new Map<string, Flow>();
     let evicted = 0;
-    for (let i = 0; i < 20_000; i++) {
-      const id = `k${rnd(3000)}`;
+    for (let i = 0; i < 40_000; i++) {
+      const id = `k${rnd(9000)}`;
       const f: Flow = {
         ...flow({ id }),
         ifindex: rnd(2 ** 32),
@@ -227,10 +227,10 @@ describe('the flow store, held in columns', () => {
       }
       model.set(id, f);
       store.put(f);
-      if (i % 4999 === 0) expect(store.all()).toEqual([...model.values()]);
+      if (i % 9999 === 0) expect(store.all()).toEqual([...model.values()]);
     }
     expect(store.all()).toEqual([...model.values()]);
-    for (const id of ['k0', 'k1', 'k2999']) expect(store.get(id)).toEqual(model.get(id));
+    for (const id of ['k0', 'k1', 'k8999']) expect(store.get(id)).toEqual(model.get(id));
     expect(store.stats()).toMatchObject({ held: model.size, evicted });
   });
 
