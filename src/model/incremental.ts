@@ -116,6 +116,21 @@ const NO_PROBLEMS: readonly SourceProblem[] = Object.freeze([]);
 const HOST_PLACEMENT: PodPlacement = Object.freeze({ kind: 'host', why: 'hostNetwork pod: its addresses are node addresses' });
 const HOST_EP: DesiredEndpoint = { vrfId: 0, flags: VW_EP_HOST, ifindex: 0 };
 
+// Most endpoints hold one of a few values (a network's VRF, flags, no local
+// interface): one shared, frozen object per distinct value instead of one per
+// address (~40 bytes each at 100,000 pods). Bounded: starts over past this.
+const endpointShared = new Map<string, DesiredEndpoint>();
+const ENDPOINT_SHARED_MAX = 65_536;
+function sharedEndpoint(ep: DesiredEndpoint): DesiredEndpoint {
+  const k = `${ep.vrfId}/${ep.flags}/${ep.ifindex}`;
+  const have = endpointShared.get(k);
+  if (have !== undefined) return have;
+  if (endpointShared.size >= ENDPOINT_SHARED_MAX) endpointShared.clear();
+  const frozen = Object.isFrozen(ep) ? ep : Object.freeze({ vrfId: ep.vrfId, flags: ep.flags, ifindex: ep.ifindex });
+  endpointShared.set(k, frozen);
+  return frozen;
+}
+
 export class IncrementalCompiler {
   private state: ClusterState | undefined;
   private readonly ranges: ClusterRanges;
@@ -586,7 +601,7 @@ export class IncrementalCompiler {
     const now = this.endpointOf(ip);
     if (old === now || (old !== undefined && now !== undefined && old.vrfId === now.vrfId && old.flags === now.flags && old.ifindex === now.ifindex)) return;
     if (now === undefined) this.endpoints.delete(ip);
-    else this.endpoints.set(ip, now);
+    else this.endpoints.set(ip, sharedEndpoint(now));
     delta.endpoints.add(ip);
   }
 
