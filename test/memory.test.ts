@@ -2,6 +2,7 @@
 // sync and after the heap has grown by a burst of work.
 import v8 from 'node:v8';
 import { describe, expect, it } from 'vitest';
+import { native } from '../src/bpf/native.js';
 import { collectGarbage, startMemoryReducer } from '../src/util/memory.js';
 
 const used = (): number => v8.getHeapStatistics().used_heap_size;
@@ -70,6 +71,54 @@ describe('memory', () => {
       expect(collected.filter((c) => c.kind === 'full').length).toBeGreaterThanOrEqual(1);
       expect(collected.some((c) => c.kind === 'young')).toBe(true);
       expect(young()).toBeLessThanOrEqual(4 * MB);
+      expect(held.length).toBeGreaterThan(0);
+    } finally {
+      stop();
+    }
+  });
+
+  it('releaseMemory (native): gives back the pages a plain full collection keeps, and keeps what is held', () => {
+    const committed = (): number => v8.getHeapStatistics().total_heap_size;
+    // Objects that stay, interleaved with garbage: their pages stay partly used.
+    const kept: unknown[] = [];
+    let all: unknown[] = [];
+    for (let i = 0; i < 1_000_000; i++) {
+      const o = { n: i, s: `x${i}`, a: [i] };
+      all.push(o);
+      if (i % 4 === 0) kept.push(o);
+    }
+    all = [];
+    expect(all).toHaveLength(0);
+    collectGarbage();
+    const afterFull = committed();
+    const live = used();
+    expect(afterFull - live).toBeGreaterThan(32 * MB); // positive control: a full collection left that much committed
+    expect(native().releaseMemory()).toEqual({ collected: true, trimmed: expect.any(Boolean) });
+    expect(committed()).toBeLessThan(afterFull - 16 * MB);
+    expect(used()).toBeGreaterThan(live - 8 * MB); // what is held stayed
+    expect(kept).toHaveLength(250_000);
+  });
+
+  it('a quiet collection uses the release function when given', async () => {
+    collectGarbage();
+    const kinds: string[] = [];
+    let released = 0;
+    const stop = startMemoryReducer({
+      periodMs: 100,
+      growthBytes: 256 * MB,
+      quietGrowthBytes: 16 * MB,
+      release: () => {
+        released++;
+        return collectGarbage();
+      },
+      onCollect: (r) => kinds.push(r.kind),
+    });
+    try {
+      const held = allocate(40);
+      const t0 = Date.now();
+      while (kinds.length === 0 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+      expect(kinds[0]).toBe('release');
+      expect(released).toBeGreaterThanOrEqual(1);
       expect(held.length).toBeGreaterThan(0);
     } finally {
       stop();

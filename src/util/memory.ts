@@ -50,8 +50,12 @@ export interface MemoryReducerOptions {
   quietUtilization?: number;
   /** young generation committed beyond this while quiet: scavenged, so V8 shrinks it */
   quietYoungBytes?: number;
+  /** a memory-reducing collection (V8's low-memory one, which compacts and
+   *  shrinks the young generation, and the C heap trimmed: the native addon's
+   *  releaseMemory); used for the quiet collections when given */
+  release?: () => boolean;
   /** told after each collection: its kind, live heap and RSS after, MB */
-  onCollect?: (r: { kind: 'full' | 'young'; heapMB: number; rssMB: number; ms: number }) => void;
+  onCollect?: (r: { kind: 'full' | 'young' | 'release'; heapMB: number; rssMB: number; ms: number }) => void;
 }
 
 /**
@@ -62,7 +66,10 @@ export interface MemoryReducerOptions {
  * - it collects fully when the heap has grown by `growthBytes` since the last
  *   collection, so what stays resident follows what the agent holds;
  * - in a quiet period, already when it has grown by `quietGrowthBytes` (the
- *   garbage of a smaller burst, collected when nobody waits for the agent);
+ *   garbage of a smaller burst, collected when nobody waits for the agent),
+ *   with `release` when given: a plain full collection frees objects but
+ *   keeps the pages they were on (measured: 288 MB committed for 69 MB live
+ *   after one; 159 MB and the RSS halved after a memory-reducing one);
  * - in a quiet period, with the young generation still at the size a burst
  *   grew it to (up to 2 x 16 MB, resident), it scavenges: V8 shrinks the
  *   young generation after a scavenge that follows a few seconds of low
@@ -77,11 +84,11 @@ export function startMemoryReducer(o: MemoryReducerOptions): () => void {
   const quietYoung = o.quietYoungBytes ?? Infinity;
   let base = v8.getHeapStatistics().used_heap_size;
   let elu = performance.eventLoopUtilization();
-  const collect = (kind: 'full' | 'young'): void => {
+  const collect = (kind: 'full' | 'young' | 'release'): void => {
     const t0 = performance.now();
-    if (!collectGarbage(kind)) return;
+    if (!(kind === 'release' ? o.release?.() === true : collectGarbage(kind))) return;
     const used = v8.getHeapStatistics().used_heap_size;
-    if (kind === 'full') base = used;
+    if (kind !== 'young') base = used;
     o.onCollect?.({ kind, heapMB: Math.round(used / 2 ** 20), rssMB: Math.round(process.memoryUsage.rss() / 2 ** 20), ms: Math.round(performance.now() - t0) });
   };
   const timer = setInterval(() => {
@@ -89,7 +96,8 @@ export function startMemoryReducer(o: MemoryReducerOptions): () => void {
     const now = performance.eventLoopUtilization();
     const quiet = performance.eventLoopUtilization(now, elu).utilization < quietElu;
     elu = now;
-    if (used >= base + o.growthBytes || (quiet && used >= base + quietGrowth)) collect('full');
+    if (quiet && used >= base + quietGrowth) collect(o.release ? 'release' : 'full');
+    else if (used >= base + o.growthBytes) collect('full');
     else if (quiet && youngCommitted() > quietYoung) collect('young');
   }, o.periodMs);
   timer.unref();
