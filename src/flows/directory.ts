@@ -228,36 +228,39 @@ export class Directory {
     }
   }
 
+  // Entries change only where something came or went: deleting and adding
+  // back the same key leaves a hole in a Map's table, and at 100,000 pods a
+  // few changes of every pod double the tables (~7 MB each).
   private updatePod(key: string, state: ClusterState, desired: DesiredState, ips: Set<string>, nets: Set<string>): void {
-    for (const ip of this.podIps.get(key) ?? []) {
-      this.podClaims.delete(ip, key);
+    const pod = state.pods.get(key);
+    const before = this.podIps.get(key) ?? NO_IPS;
+    const now = pod === undefined ? NO_IPS : canonicalAll(pod.status.podIPs);
+    for (const ip of before) {
+      if (!now.includes(ip)) this.podClaims.delete(ip, key);
       ips.add(ip);
     }
-    const oldNet = this.podNetwork.get(key);
-    if (oldNet !== undefined) {
-      this.networkPods.get(oldNet)?.delete(key);
-      nets.add(oldNet);
-      this.podNetwork.delete(key);
+    for (const ip of now) {
+      this.podClaims.add(ip, key); // a no-op for a claim it has
+      ips.add(ip);
     }
-    const pod = state.pods.get(key);
-    if (pod === undefined) {
-      this.podIps.delete(key);
+    if (pod === undefined) this.podIps.delete(key);
+    else this.podIps.set(key, now);
+    const oldNet = this.podNetwork.get(key);
+    const placement = pod === undefined ? undefined : desired.placements.get(key);
+    const newNet = placement?.kind === 'network' ? placement.network : undefined;
+    if (oldNet !== undefined) {
+      if (oldNet !== newNet) this.networkPods.get(oldNet)?.delete(key);
+      nets.add(oldNet);
+    }
+    if (newNet === undefined) {
+      if (oldNet !== undefined) this.podNetwork.delete(key);
       return;
     }
-    const now = canonicalAll(pod.status.podIPs);
-    this.podIps.set(key, now);
-    for (const ip of now) {
-      this.podClaims.add(ip, key);
-      ips.add(ip);
-    }
-    const placement = desired.placements.get(key);
-    if (placement?.kind === 'network') {
-      this.podNetwork.set(key, placement.network);
-      let set = this.networkPods.get(placement.network);
-      if (set === undefined) this.networkPods.set(placement.network, (set = new Set()));
-      set.add(key);
-      nets.add(placement.network);
-    }
+    this.podNetwork.set(key, newNet);
+    let set = this.networkPods.get(newNet);
+    if (set === undefined) this.networkPods.set(newNet, (set = new Set()));
+    set.add(key);
+    nets.add(newNet);
   }
 
   private updateService(key: string, state: ClusterState, ips: Set<string>): void {
@@ -404,6 +407,8 @@ export class Directory {
     };
   }
 }
+
+const NO_IPS: readonly string[] = Object.freeze([]);
 
 function minOf(keys: Iterable<string>): string {
   let best: string | undefined;
