@@ -420,11 +420,9 @@ export class IncrementalCompiler {
     const old = this.pods.get(key);
     const obj = state.pods.get(key);
     if (old !== undefined && old.obj === obj && !w.namespaces.has(old.ns) && !w.cluster) return;
-    if (old !== undefined) {
-      this.unindexPod(old, w);
-      this.servicesSelecting(old, w);
-    }
+    if (old !== undefined) this.servicesSelecting(old, w);
     if (obj === undefined) {
+      if (old !== undefined) this.unindexPod(old, w, undefined);
       this.pods.delete(key);
       w.finalPods.add(key);
       return;
@@ -450,6 +448,7 @@ export class IncrementalCompiler {
       hostPorts: publishesHostPorts(obj),
       badIps: badIps.length > 0 ? badIps : NO_PROBLEMS,
     };
+    if (old !== undefined) this.unindexPod(old, w, rec);
     this.pods.set(key, rec);
     this.indexPod(rec, w);
     this.servicesSelecting(rec, w);
@@ -469,16 +468,20 @@ export class IncrementalCompiler {
     }
   }
 
-  private unindexPod(rec: PodRec, w: Work): void {
-    removeFrom(this.podsByNs, rec.ns, rec.key);
-    this.annotatedPods.delete(rec.key);
-    this.localKeys.delete(rec.key);
-    this.hostPortPods.delete(rec.key);
+  /** `rec` out of the indexes, except the entries `next` (the pod's new
+   *  record, indexed right after) keeps: deleting and adding back the same key
+   *  leaves a hole in a Map's table, and at 100,000 pods a few changes of
+   *  every pod double the tables. */
+  private unindexPod(rec: PodRec, w: Work, next: PodRec | undefined): void {
+    if (next?.ns !== rec.ns) removeFrom(this.podsByNs, rec.ns, rec.key);
+    if (next?.annotated !== true) this.annotatedPods.delete(rec.key);
+    if (next === undefined || !next.local || next.host) this.localKeys.delete(rec.key);
+    if (next?.hostPorts !== true) this.hostPortPods.delete(rec.key);
     if (rec.hostPorts) w.hostPortPods.add(rec.key);
     for (const ip of rec.ips) {
       w.ips.add(ip);
       if (rec.host) this.hostAddr(ip, -1, w);
-      else this.claimants.delete(ip, rec.key);
+      else if (next === undefined || next.host || !next.ips.includes(ip)) this.claimants.delete(ip, rec.key);
     }
   }
 
