@@ -92,20 +92,47 @@ export function deltaSize(d: DesiredDelta): number {
   return Object.values(d).reduce((n: number, s: Set<unknown>) => n + s.size, 0);
 }
 
-interface PodRec {
-  key: string;
-  ns: string;
-  obj: PodObject;
-  host: boolean;
-  /** Canonical, unique, in the pod's order. */
-  ips: readonly string[];
-  local: boolean;
-  /** Placement before address conflicts (hostNetwork pods: host). */
-  base: PodPlacement;
+const LOCAL = 1;
+const ANNOTATED = 2;
+const HOST_PORTS = 4;
+
+/**
+ * What the compiler keeps of one pod. Six fields, the rest read from the pod
+ * object or one bit field: 100,000 of them (~70 bytes each instead of ~100).
+ */
+class PodRec {
+  constructor(
+    readonly key: string,
+    readonly obj: PodObject,
+    /** Canonical, unique, in the pod's order. */
+    readonly ips: readonly string[],
+    /** Placement before address conflicts (hostNetwork pods: host). */
+    readonly base: PodPlacement,
+    readonly badIps: readonly SourceProblem[],
+    private readonly bits: number,
+  ) {}
+
+  get ns(): string {
+    return this.obj.metadata.namespace;
+  }
+
+  get host(): boolean {
+    return this.obj.spec.hostNetwork;
+  }
+
+  /** It runs on this node. */
+  get local(): boolean {
+    return (this.bits & LOCAL) !== 0;
+  }
+
   /** Its own annotations name a network (re-placed when networks change). */
-  annotated: boolean;
-  hostPorts: boolean;
-  badIps: readonly SourceProblem[];
+  get annotated(): boolean {
+    return (this.bits & ANNOTATED) !== 0;
+  }
+
+  get hostPorts(): boolean {
+    return (this.bits & HOST_PORTS) !== 0;
+  }
 }
 
 /** A pod without bad addresses (nearly all) shares this instead of an empty array of its own. */
@@ -434,20 +461,14 @@ export class IncrementalCompiler {
     const raw = obj.status.podIPs;
     const ips = canonical.length === raw.length && canonical.every((ip, i) => ip === raw[i]) ? raw : canonical;
     const ctx: PlacementContext = { networks: this.cluster.networks, noPods: this.cluster.noPods, namespaces: this.cluster.nsNames };
-    const rec: PodRec = {
+    const rec = new PodRec(
       key,
-      ns,
       obj,
-      host: obj.spec.hostNetwork,
       ips,
-      local: obj.spec.nodeName === this.config.nodeName,
-      base: obj.spec.hostNetwork
-        ? HOST_PLACEMENT
-        : this.placementsShared.intern(placePod(obj, state.namespaces.get(ns), ctx)),
-      annotated: hasNetworkAnnotation(obj.metadata),
-      hostPorts: publishesHostPorts(obj),
-      badIps: badIps.length > 0 ? badIps : NO_PROBLEMS,
-    };
+      obj.spec.hostNetwork ? HOST_PLACEMENT : this.placementsShared.intern(placePod(obj, state.namespaces.get(ns), ctx)),
+      badIps.length > 0 ? badIps : NO_PROBLEMS,
+      (obj.spec.nodeName === this.config.nodeName ? LOCAL : 0) | (hasNetworkAnnotation(obj.metadata) ? ANNOTATED : 0) | (publishesHostPorts(obj) ? HOST_PORTS : 0),
+    );
     if (old !== undefined) this.unindexPod(old, w, rec);
     this.pods.set(key, rec);
     this.indexPod(rec, w);
