@@ -217,9 +217,13 @@ describe('the flow store, held in columns', () => {
         verdict: rnd(2) === 0 ? 'ALLOWED' : 'DROPPED',
         direction: rnd(2) === 0 ? 'EGRESS' : 'INGRESS',
         dropReason: `reason${rnd(5)}`,
+        protocol: rnd(256),
+        ethertype: rnd(2) === 0 ? 0x86dd : rnd(65536),
         forward: { packets: rnd(1000), bytes: rnd(2 ** 31) * 1024, droppedPackets: rnd(9), tcpFlags: rnd(256) },
+        reverse: { packets: rnd(1000), bytes: rnd(2 ** 31), droppedPackets: rnd(9), tcpFlags: rnd(65536) },
         lastSeenMs: 1_796_000_000_000 + i,
         source: { ...flow().source, port: rnd(65536), pod: `p${rnd(50)}` },
+        destination: { ...flow().destination, port: rnd(65536) },
       };
       if (!model.delete(id) && model.size >= max) {
         model.delete(model.keys().next().value as string);
@@ -240,7 +244,9 @@ describe('the flow store, held in columns', () => {
     store.put(ok);
     expect(() => store.put(flow({ ifindex: -1 }))).toThrow(/ifindex must be an unsigned 32-bit integer/);
     expect(() => store.put(flow({ code: 1.5 }))).toThrow(/code must be/);
-    expect(() => store.put({ ...flow(), reverse: { packets: 0, bytes: 0, droppedPackets: 0, tcpFlags: 2 ** 32 } })).toThrow(/reverse.tcpFlags/);
+    expect(() => store.put({ ...flow(), reverse: { packets: 0, bytes: 0, droppedPackets: 0, tcpFlags: 2 ** 16 } })).toThrow(/reverse.tcpFlags must be an unsigned 16-bit/);
+    expect(() => store.put({ ...flow(), source: { ...ok.source, port: 65_536 } })).toThrow(/source.port must be an unsigned 16-bit/);
+    expect(() => store.put(flow({ protocol: 256 }))).toThrow(/protocol must be an unsigned 8-bit/);
     expect(store.all()).toEqual([ok]);
   });
 });

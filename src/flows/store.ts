@@ -36,7 +36,7 @@ interface Party {
 // in typed arrays (in blocks of 4,096 slots, added as the store fills), the
 // few distinct texts (node, protocol name, direction, verdict, reason, rule)
 // as indexes into one table of texts, the two parties as references. A slot
-// costs 128 bytes of columns and 24 of references, against ~230 for one flat
+// costs 104 bytes of columns and 24 of references, against ~230 for one flat
 // object with 25 fields (plus the id string and its Map entry in both cases).
 // Recency is a doubly linked list of slots (oldest at the head), so a flow
 // that changes moves to the tail in constant time, as the Map's insertion
@@ -53,24 +53,25 @@ const FIRST_SEEN = 6;
 const LAST_SEEN = 7;
 const F64_STRIDE = 8;
 
-/** Uint32 columns per slot: kernel fields of 32 bits or fewer, text indexes, links. */
+/** Uint32 columns per slot: kernel fields (ports, TCP flags, text indexes two
+ *  16-bit halves to a column; protocol and ethertype in one), links. */
 const IFINDEX = 0;
 const CODE = 1;
-const SRC_PORT = 2;
-const DST_PORT = 3;
-const PROTOCOL = 4;
-const ETHERTYPE = 5;
-const F_FLAGS = 6;
-const R_FLAGS = 7;
-const T_NODE = 8;
-const T_PROTOCOL_NAME = 9;
-const T_DIRECTION = 10;
-const T_VERDICT = 11;
-const T_DROP_REASON = 12;
-const T_ALLOW_RULE = 13;
-const PREV = 14;
-const NEXT = 15;
-const U32_STRIDE = 16;
+/** source port | destination port << 16 */
+const PORTS = 2;
+/** protocol | ethertype << 8 */
+const PROTO_ETH = 3;
+/** forward TCP flags | reverse << 16 */
+const FLAGS = 4;
+/** node | protocol name << 16 (text indexes) */
+const T_NODE_PROTO = 5;
+/** direction | verdict << 16 */
+const T_DIR_VERDICT = 6;
+/** drop reason | allow rule << 16 */
+const T_REASON_RULE = 7;
+const PREV = 8;
+const NEXT = 9;
+const U32_STRIDE = 10;
 
 const NO_SLOT = 0xffff_ffff;
 /** Slots per block of columns: blocks are added as the store fills, never
@@ -195,6 +196,8 @@ export class FlowStore {
   private text(t: string): number {
     let i = this.textIndex.get(t);
     if (i === undefined) {
+      // Names of fixed sets (rules, reasons, protocols, the node): never near this.
+      if (this.texts.length > 0xffff) throw new RangeError(`flow store: more than ${0xffff + 1} distinct texts`);
       i = this.texts.length;
       this.texts.push(t);
       this.textIndex.set(t, i);
@@ -220,18 +223,12 @@ export class FlowStore {
     const b = (slot & IN_BLOCK) * U32_STRIDE;
     u[b + IFINDEX] = f.ifindex;
     u[b + CODE] = f.code;
-    u[b + SRC_PORT] = f.source.port;
-    u[b + DST_PORT] = f.destination.port;
-    u[b + PROTOCOL] = f.protocol;
-    u[b + ETHERTYPE] = f.ethertype;
-    u[b + F_FLAGS] = f.forward.tcpFlags;
-    u[b + R_FLAGS] = f.reverse.tcpFlags;
-    u[b + T_NODE] = this.text(f.node);
-    u[b + T_PROTOCOL_NAME] = this.text(f.protocolName);
-    u[b + T_DIRECTION] = this.text(f.direction);
-    u[b + T_VERDICT] = this.text(f.verdict);
-    u[b + T_DROP_REASON] = this.text(f.dropReason);
-    u[b + T_ALLOW_RULE] = this.text(f.allowRule);
+    u[b + PORTS] = f.source.port + f.destination.port * 0x1_0000;
+    u[b + PROTO_ETH] = f.protocol + f.ethertype * 0x100;
+    u[b + FLAGS] = f.forward.tcpFlags + f.reverse.tcpFlags * 0x1_0000;
+    u[b + T_NODE_PROTO] = this.text(f.node) + this.text(f.protocolName) * 0x1_0000;
+    u[b + T_DIR_VERDICT] = this.text(f.direction) + this.text(f.verdict) * 0x1_0000;
+    u[b + T_REASON_RULE] = this.text(f.dropReason) + this.text(f.allowRule) * 0x1_0000;
   }
 
   private flowAt(slot: number): Flow {
@@ -240,22 +237,28 @@ export class FlowStore {
     const u = this.u32[slot >>> BLOCK_BITS] as Uint32Array;
     const b = (slot & IN_BLOCK) * U32_STRIDE;
     const t = this.texts;
+    const ports = u[b + PORTS] as number;
+    const protoEth = u[b + PROTO_ETH] as number;
+    const flags = u[b + FLAGS] as number;
+    const nodeProto = u[b + T_NODE_PROTO] as number;
+    const dirVerdict = u[b + T_DIR_VERDICT] as number;
+    const reasonRule = u[b + T_REASON_RULE] as number;
     return {
       id: this.ids[slot] as string,
-      node: t[u[b + T_NODE] as number] as string,
+      node: t[nodeProto & 0xffff] as string,
       ifindex: u[b + IFINDEX] as number,
-      source: endpoint(this.src[slot] as Party, u[b + SRC_PORT] as number),
-      destination: endpoint(this.dst[slot] as Party, u[b + DST_PORT] as number),
-      protocol: u[b + PROTOCOL] as number,
-      protocolName: t[u[b + T_PROTOCOL_NAME] as number] as string,
-      ethertype: u[b + ETHERTYPE] as number,
-      direction: t[u[b + T_DIRECTION] as number] as TrafficDirection,
-      verdict: t[u[b + T_VERDICT] as number] as Verdict,
-      dropReason: t[u[b + T_DROP_REASON] as number] as string,
-      allowRule: t[u[b + T_ALLOW_RULE] as number] as string,
+      source: endpoint(this.src[slot] as Party, ports & 0xffff),
+      destination: endpoint(this.dst[slot] as Party, ports >>> 16),
+      protocol: protoEth & 0xff,
+      protocolName: t[nodeProto >>> 16] as string,
+      ethertype: protoEth >>> 8,
+      direction: t[dirVerdict & 0xffff] as TrafficDirection,
+      verdict: t[dirVerdict >>> 16] as Verdict,
+      dropReason: t[reasonRule & 0xffff] as string,
+      allowRule: t[reasonRule >>> 16] as string,
       code: u[b + CODE] as number,
-      forward: { packets: d[o + F_PACKETS] as number, bytes: d[o + F_BYTES] as number, droppedPackets: d[o + F_DROPS] as number, tcpFlags: u[b + F_FLAGS] as number },
-      reverse: { packets: d[o + R_PACKETS] as number, bytes: d[o + R_BYTES] as number, droppedPackets: d[o + R_DROPS] as number, tcpFlags: u[b + R_FLAGS] as number },
+      forward: { packets: d[o + F_PACKETS] as number, bytes: d[o + F_BYTES] as number, droppedPackets: d[o + F_DROPS] as number, tcpFlags: flags & 0xffff },
+      reverse: { packets: d[o + R_PACKETS] as number, bytes: d[o + R_BYTES] as number, droppedPackets: d[o + R_DROPS] as number, tcpFlags: flags >>> 16 },
       firstSeenMs: d[o + FIRST_SEEN] as number,
       lastSeenMs: d[o + LAST_SEEN] as number,
     };
@@ -273,21 +276,21 @@ export class FlowStore {
   }
 }
 
-const isU32 = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= 0xffff_ffff;
+const isUint = (n: number, max: number): boolean => Number.isInteger(n) && n >= 0 && n <= max;
 
-/** The integer fields are the kernel's (32 bits or fewer): anything else would not read back as put. */
+/** The integer fields are the kernel's, of their sizes: anything else would not read back as put. */
 function checkFields(f: Flow): void {
-  const bad = (name: string, v: number): never => {
-    throw new RangeError(`flow ${f.id}: ${name} must be an unsigned 32-bit integer, got ${v}`);
+  const bad = (name: string, v: number, bits: number): never => {
+    throw new RangeError(`flow ${f.id}: ${name} must be an unsigned ${bits}-bit integer, got ${v}`);
   };
-  if (!isU32(f.ifindex)) bad('ifindex', f.ifindex);
-  if (!isU32(f.code)) bad('code', f.code);
-  if (!isU32(f.source.port)) bad('source.port', f.source.port);
-  if (!isU32(f.destination.port)) bad('destination.port', f.destination.port);
-  if (!isU32(f.protocol)) bad('protocol', f.protocol);
-  if (!isU32(f.ethertype)) bad('ethertype', f.ethertype);
-  if (!isU32(f.forward.tcpFlags)) bad('forward.tcpFlags', f.forward.tcpFlags);
-  if (!isU32(f.reverse.tcpFlags)) bad('reverse.tcpFlags', f.reverse.tcpFlags);
+  if (!isUint(f.ifindex, 0xffff_ffff)) bad('ifindex', f.ifindex, 32);
+  if (!isUint(f.code, 0xffff_ffff)) bad('code', f.code, 32);
+  if (!isUint(f.source.port, 0xffff)) bad('source.port', f.source.port, 16);
+  if (!isUint(f.destination.port, 0xffff)) bad('destination.port', f.destination.port, 16);
+  if (!isUint(f.protocol, 0xff)) bad('protocol', f.protocol, 8);
+  if (!isUint(f.ethertype, 0xffff)) bad('ethertype', f.ethertype, 16);
+  if (!isUint(f.forward.tcpFlags, 0xffff)) bad('forward.tcpFlags', f.forward.tcpFlags, 16);
+  if (!isUint(f.reverse.tcpFlags, 0xffff)) bad('reverse.tcpFlags', f.reverse.tcpFlags, 16);
 }
 
 const endpoint = (p: Party, port: number): FlowEndpoint => ({
