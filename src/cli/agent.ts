@@ -122,10 +122,10 @@ async function runAgent(flags: Record<string, unknown>): Promise<void> {
     if (release()) log.info({ rssMB: Math.round(rss / 2 ** 20), afterMB: Math.round(process.memoryUsage.rss() / 2 ** 20), ms: Math.round(performance.now() - t0) }, 'memory of the first sync released');
     startMemoryReducer({
       release,
-      periodMs: 2000,
+      periodMs: 1000,
       growthBytes: 64 * 2 ** 20,
       quietGrowthBytes: 16 * 2 ** 20,
-      quietUtilization: 0.05,
+      quietUtilization: 0.1,
       quietYoungBytes: 4 * 2 ** 20,
       onCollect: (r) => log.debug(r, 'heap collected'),
     });

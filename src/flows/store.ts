@@ -5,7 +5,7 @@
 // Flows are held in columns (below), their two parties' names shared between
 // flows (a node's flows mostly involve the same few pods and Services),
 // instead of a Flow with two endpoint and two counter objects of its own:
-// ~620 -> ~280 bytes a flow with its id and index entry, which is what much
+// ~620 -> ~330 bytes a flow with its id and index entry, which is what much
 // of an agent's memory is with 100,000 flows (issue 13). Readers get Flow
 // objects, made when asked for (get, all); listeners get the Flow that was put.
 import type { EndpointKind, Flow, FlowEndpoint, TrafficDirection, Verdict } from './types.js';
