@@ -49,6 +49,8 @@ const CHANGES = Number(process.env.BENCH_CP_CHANGES ?? (QUICK ? 100 : 1000));
 const CHANGE_BUDGET_MS = Number(process.env.BENCH_CP_CHANGE_BUDGET_S ?? (QUICK ? 20 : 120)) * 1000;
 /** The run whose agent runs under perf (its figures then include perf's overhead): BENCH_CP_PROFILE=<source>:<pods>, e.g. manifests:100000. */
 const PROFILE = process.env.BENCH_CP_PROFILE ?? '';
+/** Only these runs (a focused measurement; the tables then show the others as missing): BENCH_CP_ONLY=manifests:100000,kube:1000. */
+const ONLY = (process.env.BENCH_CP_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 /** Flows made for the largest manifest run's agent to hold (memory with endpoints and flows). */
 const FLOWS = LARGEST;
 /** New flows per burst of test runs: well inside what the 512 KiB ring buffer holds (~7,000 events). */
@@ -569,6 +571,7 @@ export async function runControlPlane(signal: AbortSignal): Promise<PartResult> 
     const runs: RunResult[] = [];
     for (const pods of SIZES) {
       for (const source of ['manifests', 'kube'] as const) {
+        if (ONLY.length > 0 && !ONLY.includes(`${source}:${pods}`)) continue;
         try {
           runs.push(await (source === 'manifests' ? manifestRun(work, pods, signal) : kubeRun(work, pods, signal)));
         } catch (e) {

@@ -316,7 +316,7 @@ const sortedSnapshot = (s: Snapshot): Record<string, unknown> =>
 function directoryOf(d: Directory): Record<string, unknown> {
   const sorted = <K, V>(m: ReadonlyMap<K, V>): [K, V][] => [...m].sort(([a], [b]) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0));
   return {
-    byIp: sorted(d.byIp),
+    byIp: sorted(new Map(d.byIp)),
     podByIfindex: sorted(d.podByIfindex),
     portMacs: sorted(d.portMacs),
     networks: sorted(d.networks).map(([k, n]) => [k, { ...n, pods: n.pods }]),

@@ -196,6 +196,61 @@ describe('the flow store', () => {
   });
 });
 
+describe('the flow store, held in columns', () => {
+  it('agrees with a plain ordered Map over many random puts, updates and evictions (slots reused, a block of columns added)', () => {
+    // A small deterministic generator: the same sequence every run.
+    let seed = 12345;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const max = 5000; // past the first block of columns (4,096 slots): a block is added
+    const store = new FlowStore(max);
+    const model = new Map<string, Flow>();
+    let evicted = 0;
+    for (let i = 0; i < 40_000; i++) {
+      const id = `k${rnd(9000)}`;
+      const f: Flow = {
+        ...flow({ id }),
+        ifindex: rnd(2 ** 32),
+        code: rnd(256),
+        verdict: rnd(2) === 0 ? 'ALLOWED' : 'DROPPED',
+        direction: rnd(2) === 0 ? 'EGRESS' : 'INGRESS',
+        dropReason: `reason${rnd(5)}`,
+        protocol: rnd(256),
+        ethertype: rnd(2) === 0 ? 0x86dd : rnd(65536),
+        forward: { packets: rnd(1000), bytes: rnd(2 ** 31) * 1024, droppedPackets: rnd(9), tcpFlags: rnd(256) },
+        reverse: { packets: rnd(1000), bytes: rnd(2 ** 31), droppedPackets: rnd(9), tcpFlags: rnd(65536) },
+        lastSeenMs: 1_796_000_000_000 + i,
+        source: { ...flow().source, port: rnd(65536), pod: `p${rnd(50)}` },
+        destination: { ...flow().destination, port: rnd(65536) },
+      };
+      if (!model.delete(id) && model.size >= max) {
+        model.delete(model.keys().next().value as string);
+        evicted++;
+      }
+      model.set(id, f);
+      store.put(f);
+      if (i % 9999 === 0) expect(store.all()).toEqual([...model.values()]);
+    }
+    expect(store.all()).toEqual([...model.values()]);
+    for (const id of ['k0', 'k1', 'k8999']) expect(store.get(id)).toEqual(model.get(id));
+    expect(store.stats()).toMatchObject({ held: model.size, evicted });
+  });
+
+  it('refuses a flow whose integer fields would not read back as put, and keeps what it held', () => {
+    const store = new FlowStore(4);
+    const ok = flow();
+    store.put(ok);
+    expect(() => store.put(flow({ ifindex: -1 }))).toThrow(/ifindex must be an unsigned 32-bit integer/);
+    expect(() => store.put(flow({ code: 1.5 }))).toThrow(/code must be/);
+    expect(() => store.put({ ...flow(), reverse: { packets: 0, bytes: 0, droppedPackets: 0, tcpFlags: 2 ** 16 } })).toThrow(/reverse.tcpFlags must be an unsigned 16-bit/);
+    expect(() => store.put({ ...flow(), source: { ...ok.source, port: 65_536 } })).toThrow(/source.port must be an unsigned 16-bit/);
+    expect(() => store.put(flow({ protocol: 256 }))).toThrow(/protocol must be an unsigned 8-bit/);
+    expect(store.all()).toEqual([ok]);
+  });
+});
+
 describe('aggregation', () => {
   it('groups by namespace, network or pod with verdict and reason; sorts; cuts to top N', () => {
     const byNs = aggregate(ALL, 'NAMESPACE', 'BYTES', 0);

@@ -76,6 +76,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Add<IfIndexToName>(env, exports, "ifIndexToName");
   Add<EnterNetns>(env, exports, "enterNetns");
   Add<RestoreNetns>(env, exports, "restoreNetns");
+
+  Add<ReleaseMemory>(env, exports, "releaseMemory");
   return exports;
 }
 

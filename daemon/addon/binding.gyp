@@ -20,7 +20,8 @@
         "hooks.cc",
         "testrun.cc",
         "ringbuf.cc",
-        "netns.cc"
+        "netns.cc",
+        "memory.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('path').dirname(require.resolve('node-addon-api/package.json'))\")"

@@ -9,6 +9,8 @@ namespace vw {
 // object.cc: objects, pins, fds, program ids
 Napi::Value LibbpfVersion(const Napi::CallbackInfo& info);
 Napi::Value PossibleCpus(const Napi::CallbackInfo& info);
+// memory.cc
+Napi::Value ReleaseMemory(const Napi::CallbackInfo& info);
 Napi::Value LoadObject(const Napi::CallbackInfo& info);
 Napi::Value LoadObjectAsync(const Napi::CallbackInfo& info);
 Napi::Value CloseFd(const Napi::CallbackInfo& info);

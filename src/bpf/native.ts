@@ -126,6 +126,8 @@ export interface NativeAddon {
   mapMmap(fd: number): ArrayBuffer;
   /** Unmap a mapping from mapMmap now (it is detached: nothing reads through it after). */
   mapUnmap(mapping: ArrayBuffer): void;
+  /** A memory-reducing V8 collection (compacting; the young generation shrunk) and malloc_trim(0): memory a burst left behind back to the system. */
+  releaseMemory(): { collected: boolean; trimmed: boolean };
 
   /** tcx link (kernel 6.6+); returns the link fd. Default position: 'last' (the kernel's). */
   tcxAttach(progFd: number, ifindex: number, dir: TcDirection, where?: TcxPosition): number;

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import pino, { type Logger } from 'pino';
+import { native } from '../bpf/native.js';
 import { Agent } from '../agent/agent.js';
 import { AGENT_OPTIONS, ConfigError, helpText, loadAgentConfig, type OptionSpec, type ResolvedAgent } from '../agent/config.js';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -107,11 +108,27 @@ async function runAgent(flags: Record<string, unknown>): Promise<void> {
   try {
     await agent.start();
     // The first sync's garbage back to the system now, later bursts' when
-    // the heap has grown by 64 MB (src/util/memory.ts).
+    // the heap has grown by 64 MB, or by 16 MB once the agent is quiet, and
+    // the young generation a burst grew shrunk when quiet (src/util/memory.ts).
+    const release = (): boolean => {
+      try {
+        return native().releaseMemory().collected;
+      } catch {
+        return collectGarbage(); // an addon without it
+      }
+    };
     const rss = process.memoryUsage.rss();
     const t0 = performance.now();
-    if (collectGarbage()) log.info({ rssMB: Math.round(rss / 2 ** 20), ms: Math.round(performance.now() - t0) }, 'memory of the first sync released');
-    startMemoryReducer({ periodMs: 5000, growthBytes: 64 * 2 ** 20, onCollect: (r) => log.debug(r, 'heap collected after growing') });
+    if (release()) log.info({ rssMB: Math.round(rss / 2 ** 20), afterMB: Math.round(process.memoryUsage.rss() / 2 ** 20), ms: Math.round(performance.now() - t0) }, 'memory of the first sync released');
+    startMemoryReducer({
+      release,
+      periodMs: 1000,
+      growthBytes: 64 * 2 ** 20,
+      quietGrowthBytes: 16 * 2 ** 20,
+      quietUtilization: 0.1,
+      quietYoungBytes: 4 * 2 ** 20,
+      onCollect: (r) => log.debug(r, 'heap collected'),
+    });
   } catch (e) {
     log.fatal({ err: e instanceof Error ? e.message : String(e) }, 'agent failed to start');
     process.exit(1);

@@ -50,8 +50,64 @@ export function serviceAccessText(access: ServiceAccess | undefined): string {
   return `${access.shared ? 'shared' : 'not shared'} (${access.why}); used by ${users}${backends}`;
 }
 
+/**
+ * What an address is, as the directory holds it: a pod's key (its
+ * EndpointInfo made when asked for, from the state and compile output of the
+ * last update: ~120 bytes an address less at 100,000 pods), or the info
+ * itself (nodes and Services: few).
+ */
+type Holder = string | EndpointInfo;
+
+/** The names of every address, read-only, as a Map of EndpointInfo (made when read). */
+export class EndpointView {
+  constructor(
+    private readonly held: ReadonlyMap<string, Holder>,
+    private readonly infoOf: (ip: string, h: Holder) => EndpointInfo | undefined,
+  ) {}
+
+  get size(): number {
+    return this.held.size;
+  }
+
+  has(ip: string): boolean {
+    return this.held.has(ip);
+  }
+
+  get(ip: string): EndpointInfo | undefined {
+    const h = this.held.get(ip);
+    return h === undefined ? undefined : this.infoOf(ip, h);
+  }
+
+  keys(): IterableIterator<string> {
+    return this.held.keys();
+  }
+
+  *values(): IterableIterator<EndpointInfo> {
+    for (const [ip, h] of this.held) {
+      const info = this.infoOf(ip, h);
+      if (info !== undefined) yield info;
+    }
+  }
+
+  *entries(): IterableIterator<[string, EndpointInfo]> {
+    for (const [ip, h] of this.held) {
+      const info = this.infoOf(ip, h);
+      if (info !== undefined) yield [ip, info];
+    }
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, EndpointInfo]> {
+    return this.entries();
+  }
+}
+
 export class Directory {
-  readonly byIp = new Map<string, EndpointInfo>();
+  private readonly held = new Map<string, Holder>();
+  /** ip -> what it is (pods' entries are made from the last update's state when read) */
+  readonly byIp = new EndpointView(this.held, (ip, h) => (typeof h === 'string' ? this.podInfo(ip, h) : h));
+  /** the state and compile output of the last update (pods' entries are made from them) */
+  private state: ClusterState | undefined;
+  private desired: DesiredState | undefined;
   /** host-side interface -> local pod "ns/name" */
   readonly podByIfindex = new Map<number, { namespace: string; pod: string; network: string }>();
   /** bridge ports among those: the pod's MAC (the only source MAC its from_pod passes) */
@@ -100,6 +156,8 @@ export class Directory {
    * (undefined / "all": anything may have; everything is looked at again).
    */
   update(state: ClusterState, desired: DesiredState, delta?: DesiredDelta, changed: readonly ObjectRef[] | 'all' = 'all'): void {
+    this.state = state;
+    this.desired = desired;
     const all = delta === undefined || changed === 'all';
     const pods = new Set<string>();
     const nodes = new Set<string>();
@@ -170,36 +228,39 @@ export class Directory {
     }
   }
 
+  // Entries change only where something came or went: deleting and adding
+  // back the same key leaves a hole in a Map's table, and at 100,000 pods a
+  // few changes of every pod double the tables (~7 MB each).
   private updatePod(key: string, state: ClusterState, desired: DesiredState, ips: Set<string>, nets: Set<string>): void {
-    for (const ip of this.podIps.get(key) ?? []) {
-      this.podClaims.delete(ip, key);
+    const pod = state.pods.get(key);
+    const before = this.podIps.get(key) ?? NO_IPS;
+    const now = pod === undefined ? NO_IPS : canonicalAll(pod.status.podIPs);
+    for (const ip of before) {
+      if (!now.includes(ip)) this.podClaims.delete(ip, key);
       ips.add(ip);
     }
-    const oldNet = this.podNetwork.get(key);
-    if (oldNet !== undefined) {
-      this.networkPods.get(oldNet)?.delete(key);
-      nets.add(oldNet);
-      this.podNetwork.delete(key);
+    for (const ip of now) {
+      this.podClaims.add(ip, key); // a no-op for a claim it has
+      ips.add(ip);
     }
-    const pod = state.pods.get(key);
-    if (pod === undefined) {
-      this.podIps.delete(key);
+    if (pod === undefined) this.podIps.delete(key);
+    else this.podIps.set(key, now);
+    const oldNet = this.podNetwork.get(key);
+    const placement = pod === undefined ? undefined : desired.placements.get(key);
+    const newNet = placement?.kind === 'network' ? placement.network : undefined;
+    if (oldNet !== undefined) {
+      if (oldNet !== newNet) this.networkPods.get(oldNet)?.delete(key);
+      nets.add(oldNet);
+    }
+    if (newNet === undefined) {
+      if (oldNet !== undefined) this.podNetwork.delete(key);
       return;
     }
-    const now = canonicalAll(pod.status.podIPs);
-    this.podIps.set(key, now);
-    for (const ip of now) {
-      this.podClaims.add(ip, key);
-      ips.add(ip);
-    }
-    const placement = desired.placements.get(key);
-    if (placement?.kind === 'network') {
-      this.podNetwork.set(key, placement.network);
-      let set = this.networkPods.get(placement.network);
-      if (set === undefined) this.networkPods.set(placement.network, (set = new Set()));
-      set.add(key);
-      nets.add(placement.network);
-    }
+    this.podNetwork.set(key, newNet);
+    let set = this.networkPods.get(newNet);
+    if (set === undefined) this.networkPods.set(newNet, (set = new Set()));
+    set.add(key);
+    nets.add(newNet);
   }
 
   private updateService(key: string, state: ClusterState, ips: Set<string>): void {
@@ -245,12 +306,12 @@ export class Directory {
       const access = serviceAccessText(desired.serviceAccess.get(key));
       return { ...blank(ip, 'service'), namespace: svc.metadata.namespace, service: key, reason: `Service ${what}, ${access}` };
     };
-    let info: EndpointInfo | undefined;
+    let info: Holder | undefined;
     const vip = this.vipClaims.max(ip);
     const pod = vip === undefined ? this.podClaims.max(ip) : undefined;
     const node = vip === undefined && pod === undefined ? this.nodeClaims.max(ip) : undefined;
     if (vip !== undefined) info = service(vip, 'virtual IP');
-    else if (pod !== undefined) info = this.podInfo(ip, pod, state, desired);
+    else if (pod !== undefined) info = state.pods.has(pod) ? pod : undefined;
     else if (node !== undefined) info = { ...blank(ip, 'host'), node, reason: `address of node ${node}` };
     else {
       const others = this.otherClaims.get(ip);
@@ -259,11 +320,14 @@ export class Directory {
         info = service(key, others.get(key) as string);
       }
     }
-    if (info === undefined) this.byIp.delete(ip);
-    else this.byIp.set(ip, info);
+    if (info === undefined) this.held.delete(ip);
+    else this.held.set(ip, info);
   }
 
-  private podInfo(ip: string, key: string, state: ClusterState, desired: DesiredState): EndpointInfo | undefined {
+  private podInfo(ip: string, key: string): EndpointInfo | undefined {
+    const state = this.state;
+    const desired = this.desired;
+    if (state === undefined || desired === undefined) return undefined;
     const pod = state.pods.get(key);
     if (pod === undefined) return undefined;
     const placement = desired.placements.get(key);
@@ -343,6 +407,8 @@ export class Directory {
     };
   }
 }
+
+const NO_IPS: readonly string[] = Object.freeze([]);
 
 function minOf(keys: Iterable<string>): string {
   let best: string | undefined;

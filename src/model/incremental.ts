@@ -28,7 +28,7 @@ import { clusterPart, emptyClusterPart, hasNetworkAnnotation, reachOf, type Clus
 import { canonicalPodIps, clusterCidrs } from './compile.js';
 import { claimPodHostPorts, claimServiceFrontends, publishesHostPorts, type FrontendClaims } from './frontends.js';
 import { canonicalIp } from './ip.js';
-import { addTo, diffMaps, diffSets, Multimap, removeFrom, sameSet, setOrDelete } from './indexes.js';
+import { addTo, diffMaps, diffSets, Multimap, PlacementInterner, removeFrom, sameSet, setOrDelete } from './indexes.js';
 import { placePod, type PlacementContext } from './placement.js';
 import { clusterRanges, type ClusterRanges } from './ranges.js';
 import { mapSelectorMatches } from './selector.js';
@@ -92,25 +92,71 @@ export function deltaSize(d: DesiredDelta): number {
   return Object.values(d).reduce((n: number, s: Set<unknown>) => n + s.size, 0);
 }
 
-interface PodRec {
-  key: string;
-  ns: string;
-  obj: PodObject;
-  host: boolean;
-  /** Canonical, unique, in the pod's order. */
-  ips: readonly string[];
-  local: boolean;
-  /** Placement before address conflicts (hostNetwork pods: host). */
-  base: PodPlacement;
+const LOCAL = 1;
+const ANNOTATED = 2;
+const HOST_PORTS = 4;
+
+/**
+ * What the compiler keeps of one pod. Six fields, the rest read from the pod
+ * object or one bit field: 100,000 of them (~70 bytes each instead of ~100).
+ */
+class PodRec {
+  constructor(
+    readonly key: string,
+    readonly obj: PodObject,
+    /** Canonical, unique, in the pod's order. */
+    readonly ips: readonly string[],
+    /** Placement before address conflicts (hostNetwork pods: host). */
+    readonly base: PodPlacement,
+    readonly badIps: readonly SourceProblem[],
+    private readonly bits: number,
+  ) {}
+
+  get ns(): string {
+    return this.obj.metadata.namespace;
+  }
+
+  get host(): boolean {
+    return this.obj.spec.hostNetwork;
+  }
+
+  /** It runs on this node. */
+  get local(): boolean {
+    return (this.bits & LOCAL) !== 0;
+  }
+
   /** Its own annotations name a network (re-placed when networks change). */
-  annotated: boolean;
-  hostPorts: boolean;
-  badIps: SourceProblem[];
+  get annotated(): boolean {
+    return (this.bits & ANNOTATED) !== 0;
+  }
+
+  get hostPorts(): boolean {
+    return (this.bits & HOST_PORTS) !== 0;
+  }
 }
 
+/** A pod without bad addresses (nearly all) shares this instead of an empty array of its own. */
+const NO_PROBLEMS: readonly SourceProblem[] = Object.freeze([]);
 
 
+
+const HOST_PLACEMENT: PodPlacement = Object.freeze({ kind: 'host', why: 'hostNetwork pod: its addresses are node addresses' });
 const HOST_EP: DesiredEndpoint = { vrfId: 0, flags: VW_EP_HOST, ifindex: 0 };
+
+// Most endpoints hold one of a few values (a network's VRF, flags, no local
+// interface): one shared, frozen object per distinct value instead of one per
+// address (~40 bytes each at 100,000 pods). Bounded: starts over past this.
+const endpointShared = new Map<string, DesiredEndpoint>();
+const ENDPOINT_SHARED_MAX = 65_536;
+function sharedEndpoint(ep: DesiredEndpoint): DesiredEndpoint {
+  const k = `${ep.vrfId}/${ep.flags}/${ep.ifindex}`;
+  const have = endpointShared.get(k);
+  if (have !== undefined) return have;
+  if (endpointShared.size >= ENDPOINT_SHARED_MAX) endpointShared.clear();
+  const frozen = Object.isFrozen(ep) ? ep : Object.freeze({ vrfId: ep.vrfId, flags: ep.flags, ifindex: ep.ifindex });
+  endpointShared.set(k, frozen);
+  return frozen;
+}
 
 export class IncrementalCompiler {
   private state: ClusterState | undefined;
@@ -128,6 +174,8 @@ export class IncrementalCompiler {
   private readonly backends = new Map<string, DesiredServiceEntry>();
   private readonly serviceAccess = new Map<string, ServiceAccess>();
   private readonly placements = new Map<string, PodPlacement>();
+  /** one copy of each distinct placement (most pods share their namespace's) */
+  private readonly placementsShared = new PlacementInterner();
 
   // ---- pods ----
   private readonly pods = new Map<string, PodRec>();
@@ -399,11 +447,9 @@ export class IncrementalCompiler {
     const old = this.pods.get(key);
     const obj = state.pods.get(key);
     if (old !== undefined && old.obj === obj && !w.namespaces.has(old.ns) && !w.cluster) return;
-    if (old !== undefined) {
-      this.unindexPod(old, w);
-      this.servicesSelecting(old, w);
-    }
+    if (old !== undefined) this.servicesSelecting(old, w);
     if (obj === undefined) {
+      if (old !== undefined) this.unindexPod(old, w, undefined);
       this.pods.delete(key);
       w.finalPods.add(key);
       return;
@@ -415,20 +461,15 @@ export class IncrementalCompiler {
     const raw = obj.status.podIPs;
     const ips = canonical.length === raw.length && canonical.every((ip, i) => ip === raw[i]) ? raw : canonical;
     const ctx: PlacementContext = { networks: this.cluster.networks, noPods: this.cluster.noPods, namespaces: this.cluster.nsNames };
-    const rec: PodRec = {
+    const rec = new PodRec(
       key,
-      ns,
       obj,
-      host: obj.spec.hostNetwork,
       ips,
-      local: obj.spec.nodeName === this.config.nodeName,
-      base: obj.spec.hostNetwork
-        ? { kind: 'host', why: 'hostNetwork pod: its addresses are node addresses' }
-        : placePod(obj, state.namespaces.get(ns), ctx),
-      annotated: hasNetworkAnnotation(obj.metadata),
-      hostPorts: publishesHostPorts(obj),
-      badIps,
-    };
+      obj.spec.hostNetwork ? HOST_PLACEMENT : this.placementsShared.intern(placePod(obj, state.namespaces.get(ns), ctx)),
+      badIps.length > 0 ? badIps : NO_PROBLEMS,
+      (obj.spec.nodeName === this.config.nodeName ? LOCAL : 0) | (hasNetworkAnnotation(obj.metadata) ? ANNOTATED : 0) | (publishesHostPorts(obj) ? HOST_PORTS : 0),
+    );
+    if (old !== undefined) this.unindexPod(old, w, rec);
     this.pods.set(key, rec);
     this.indexPod(rec, w);
     this.servicesSelecting(rec, w);
@@ -448,16 +489,20 @@ export class IncrementalCompiler {
     }
   }
 
-  private unindexPod(rec: PodRec, w: Work): void {
-    removeFrom(this.podsByNs, rec.ns, rec.key);
-    this.annotatedPods.delete(rec.key);
-    this.localKeys.delete(rec.key);
-    this.hostPortPods.delete(rec.key);
+  /** `rec` out of the indexes, except the entries `next` (the pod's new
+   *  record, indexed right after) keeps: deleting and adding back the same key
+   *  leaves a hole in a Map's table, and at 100,000 pods a few changes of
+   *  every pod double the tables. */
+  private unindexPod(rec: PodRec, w: Work, next: PodRec | undefined): void {
+    if (next?.ns !== rec.ns) removeFrom(this.podsByNs, rec.ns, rec.key);
+    if (next?.annotated !== true) this.annotatedPods.delete(rec.key);
+    if (next === undefined || !next.local || next.host) this.localKeys.delete(rec.key);
+    if (next?.hostPorts !== true) this.hostPortPods.delete(rec.key);
     if (rec.hostPorts) w.hostPortPods.add(rec.key);
     for (const ip of rec.ips) {
       w.ips.add(ip);
       if (rec.host) this.hostAddr(ip, -1, w);
-      else this.claimants.delete(ip, rec.key);
+      else if (next === undefined || next.host || !next.ips.includes(ip)) this.claimants.delete(ip, rec.key);
     }
   }
 
@@ -580,7 +625,7 @@ export class IncrementalCompiler {
     const now = this.endpointOf(ip);
     if (old === now || (old !== undefined && now !== undefined && old.vrfId === now.vrfId && old.flags === now.flags && old.ifindex === now.ifindex)) return;
     if (now === undefined) this.endpoints.delete(ip);
-    else this.endpoints.set(ip, now);
+    else this.endpoints.set(ip, sharedEndpoint(now));
     delta.endpoints.add(ip);
   }
 
