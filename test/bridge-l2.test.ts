@@ -29,7 +29,7 @@ import type { ExplainResponse } from '../src/api/messages.js';
 import { Direction, DropReason, Verdict, decodePort, decodePortKey } from '../src/bpf/abi.js';
 import { NODE_LINK_LOCAL } from '../src/lab/ipam.js';
 import { labDown, labUp } from '../src/lab/lab.js';
-import { agentStatusFile } from '../src/lab/names.js';
+import { PIN_ROOT, agentStatusFile } from '../src/lab/names.js';
 import type { LabState } from '../src/lab/state.js';
 import { POD_BRIDGE } from '../src/lab/wiring-bridge.js';
 import { ROOT, podOf, readCounters, readEndpoints, readPinnedMap, timeUntil } from './helpers/lab.js';
@@ -348,6 +348,35 @@ describe('--cni bridge: layer 2 from a pod', () => {
     await sleep(300);
     expect(queries(), 'MLD queries received by victim and bystander').toEqual(after);
     expect(counter(Direction.FROM_POD, Verdict.DROPPED, DropReason.ND_DENIED) - fromPod).toBeGreaterThanOrEqual(4n);
+  });
+
+  it("the node forgetting its neighbours (as when the bridge's MAC changes) neither detaches a pod's hooks nor moves it", async () => {
+    // When a port with a lower MAC joins a bridge whose address was not set,
+    // the bridge takes that MAC and the kernel flushes the bridge's neighbour
+    // entries: for a moment the agent's discovery finds no pod behind it.
+    const all = ['attacker', 'victim', 'bystander'].map(pod);
+    const node = nodeNetns();
+    const ours = (p: (typeof all)[number]) => {
+      const ifindex = Number(JSON.parse(ipIn(node, ['-j', 'link', 'show', 'dev', p.hostIf!]))[0].ifindex);
+      return (['ingress', 'egress'] as const).every((d) => fs.existsSync(path.join(PIN_ROOT, INSTANCE, 'links', `${ifindex}-${d}`)));
+    };
+    const endpoints = readEndpoints(INSTANCE);
+    expect(all.every(ours), 'every pod has both hooks pinned before').toBe(true);
+    const gen = generation();
+    ipIn(node, ['neigh', 'flush', 'dev', POD_BRIDGE]);
+    const missing: string[] = [];
+    const t0 = performance.now();
+    // Until the agent has reconciled twice after the flush (it sees the
+    // neighbour events, re-asks for its managed entries, sees them resolve).
+    while (performance.now() - t0 < 3000 && !(generation() >= gen + 2 && performance.now() - t0 > 1000)) {
+      for (const p of all) if (!ours(p)) missing.push(`${p.key} at ${(performance.now() - t0).toFixed(0)} ms`);
+      await sleep(2);
+    }
+    expect(generation(), 'the agent reconciled after the flush').toBeGreaterThan(gen);
+    expect(missing, 'pods whose hooks were gone').toEqual([]);
+    expect(readEndpoints(INSTANCE), 'endpoints after the flush').toEqual(endpoints);
+    // Still enforced, still connected.
+    expect(await pings(pod('victim').netns, pod('bystander').ips.v4, 2)).toBe(2);
   });
 
   it("a bridge port that is no pod, sending with a pod's MAC, does not move that pod in the agent", async () => {

@@ -198,6 +198,18 @@ export class InterfaceDiscovery {
       learned.set(ip, { bridge: n.dev, mac: mac ?? (before as Learned).mac, ifindex: port });
       if (!out.has(ip)) out.set(ip, port);
     }
+    // A local pod whose neighbour entry is gone altogether stays where it
+    // was learnt while its port is on the bridge: the kernel flushes a
+    // device's neighbours when its MAC changes (a bridge whose address was
+    // not set takes the lowest of its ports', so a new port can do it), and
+    // until the entry is back (managed again below) the pod would otherwise
+    // be nowhere, its hooks detached and its traffic unchecked.
+    const localIps = new Set(localPods.flat().map(canonicalIp));
+    for (const [ip, before] of this.learned) {
+      if (learned.has(ip) || neighOf.has(ip) || !localIps.has(ip) || !isPortOf(before.ifindex, before.bridge)) continue;
+      learned.set(ip, before);
+      if (!out.has(ip)) out.set(ip, before.ifindex);
+    }
     this.learned = learned;
 
     // One pod, one interface: a resolved address places the pod's others.
