@@ -154,7 +154,7 @@ function startAgent(dir: string, instance: string, sourceArgs: string[], opts: {
   const args = [
     `--net=/run/netns/${CP_NETNS}`, '--', process.execPath, ...nodeArgs, path.join(REPO, 'dist/cli/main.js'), 'agent',
     '--node-name', 'node1', ...sourceArgs,
-    '--instance', instance, '--max-endpoints', String(MAX_ENDPOINTS), '--resync', '600', '--log-file', logFile,
+    '--instance', instance, '--max-endpoints', String(MAX_ENDPOINTS), '--resync', '600', '--log-file', logFile, '--log-level', process.env.BENCH_CP_LOG_LEVEL ?? 'info',
   ];
   const child = spawn('nsenter', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
