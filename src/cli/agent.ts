@@ -109,10 +109,11 @@ async function runAgent(flags: Record<string, unknown>): Promise<void> {
     await agent.start();
     // The first sync's garbage back to the system now, later bursts' once the
     // agent is quiet and the heap has grown by 16 MB, and the young generation
-    // a burst grew shrunk when quiet (src/util/memory.ts). Never while busy: a
-    // forced full collection is a ~100 ms pause at 100k pods that the changes
-    // arriving then would wait for (bench part 3: p99 42-118 ms with one at 64
-    // MB of growth).
+    // a burst grew shrunk when quiet (src/util/memory.ts). While busy only at
+    // 256 MB of growth: a forced full collection is a ~100 ms pause at 100k
+    // pods that the changes arriving then wait for (at 64 MB: one every ~2 s
+    // of changes, p99 42-118 ms at 100k pods in bench part 3); without any,
+    // V8 let the heap of a burst of changes reach 640-750 MB.
     const release = (): boolean => {
       try {
         return native().releaseMemory().collected;
@@ -126,6 +127,7 @@ async function runAgent(flags: Record<string, unknown>): Promise<void> {
     startMemoryReducer({
       release,
       periodMs: 1000,
+      growthBytes: 256 * 2 ** 20,
       quietGrowthBytes: 16 * 2 ** 20,
       quietUtilization: 0.1,
       quietYoungBytes: 4 * 2 ** 20,
