@@ -168,11 +168,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A port of the node's bridge that is no pod (nothing of vrfwall on its
  *  ingress; a pod whose hooks are not attached yet looks the same), its
  *  other end eth0 in ROGUE_NS, for the length of fn. */
-async function withRoguePort<T>(fn: () => Promise<T>): Promise<T> {
+async function withRoguePort<T>(fn: () => Promise<T>, mac?: string): Promise<T> {
   const node = nodeNetns();
   execFileSync('ip', ['netns', 'add', ROGUE_NS]);
   try {
     ipIn(node, ['link', 'add', ROGUE_IF, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ROGUE_NS]);
+    if (mac !== undefined) ipIn(node, ['link', 'set', ROGUE_IF, 'address', mac]);
     ipIn(node, ['link', 'set', ROGUE_IF, 'master', POD_BRIDGE]);
     ipIn(node, ['link', 'set', ROGUE_IF, 'up']);
     ipIn(ROGUE_NS, ['link', 'set', 'eth0', 'up']);
@@ -350,32 +351,50 @@ describe('--cni bridge: layer 2 from a pod', () => {
     expect(counter(Direction.FROM_POD, Verdict.DROPPED, DropReason.ND_DENIED) - fromPod).toBeGreaterThanOrEqual(4n);
   });
 
-  it("the node forgetting its neighbours (as when the bridge's MAC changes) neither detaches a pod's hooks nor moves it", async () => {
-    // When a port with a lower MAC joins a bridge whose address was not set,
-    // the bridge takes that MAC and the kernel flushes the bridge's neighbour
-    // entries: for a moment the agent's discovery finds no pod behind it.
+  it("a port with a lower MAC joining the bridge (its neighbours flushed) neither detaches a pod's hooks nor moves it", async () => {
+    // A bridge whose address was not set takes the lowest MAC of its ports;
+    // when it changes, the kernel flushes the bridge's neighbour entries, and
+    // for a moment the agent's discovery finds no pod behind it. A new port
+    // (a new pod, or anything plugged in) can do that at will.
     const all = ['attacker', 'victim', 'bystander'].map(pod);
     const node = nodeNetns();
-    const ours = (p: (typeof all)[number]) => {
-      const ifindex = Number(JSON.parse(ipIn(node, ['-j', 'link', 'show', 'dev', p.hostIf!]))[0].ifindex);
-      return (['ingress', 'egress'] as const).every((d) => fs.existsSync(path.join(PIN_ROOT, INSTANCE, 'links', `${ifindex}-${d}`)));
-    };
+    const ifindexOf = (dev: string): number => Number((JSON.parse(ipIn(node, ['-j', 'link', 'show', 'dev', dev])) as { ifindex: number }[])[0]!.ifindex);
+    const hooked = all.map((p) => ({ key: p.key, ifindex: ifindexOf(p.hostIf!) }));
+    const ours = (h: (typeof hooked)[number]): boolean =>
+      (['ingress', 'egress'] as const).every((d) => fs.existsSync(path.join(PIN_ROOT, INSTANCE, 'links', `${h.ifindex}-${d}`)));
+    const bridgeMac = (): string => macOf(node, POD_BRIDGE);
     const endpoints = readEndpoints(INSTANCE);
-    expect(all.every(ours), 'every pod has both hooks pinned before').toBe(true);
+    expect(hooked.every(ours), 'every pod has both hooks pinned before').toBe(true);
+    const macBefore = bridgeMac();
     const gen = generation();
-    ipIn(node, ['neigh', 'flush', 'dev', POD_BRIDGE]);
     const missing: string[] = [];
-    const t0 = performance.now();
-    // Until the agent has reconciled twice after the flush (it sees the
-    // neighbour events, re-asks for its managed entries, sees them resolve).
-    while (performance.now() - t0 < 3000 && !(generation() >= gen + 2 && performance.now() - t0 > 1000)) {
-      for (const p of all) if (!ours(p)) missing.push(`${p.key} at ${(performance.now() - t0).toFixed(0)} ms`);
-      await sleep(2);
-    }
-    expect(generation(), 'the agent reconciled after the flush').toBeGreaterThan(gen);
+    const low = '02:00:00:00:00:01';
+    await withRoguePort(async () => {
+      expect(bridgeMac(), 'the bridge took the new port\'s lower MAC (its neighbours flushed)').toBe(low);
+      // Its router advertisement, sent at once: no pod may take it.
+      const ra = frames(ROGUE_NS, ['ra', 'eth0', 'fe80::bad', '2001:db8:bad:4::', '600']);
+      const t0 = performance.now();
+      // Until the agent has reconciled twice after the change (it sees the
+      // neighbour events, asks for its managed entries again, sees them resolve).
+      while (performance.now() - t0 < 3000 && !(generation() >= gen + 2 && performance.now() - t0 > 1000)) {
+        for (const h of hooked) if (!ours(h)) missing.push(`${h.key} at ${(performance.now() - t0).toFixed(0)} ms`);
+        await sleep(2);
+      }
+      await ra.done;
+    }, low);
+    expect(macBefore).not.toBe(low);
+    expect(generation(), 'the agent reconciled after the change').toBeGreaterThan(gen);
     expect(missing, 'pods whose hooks were gone').toEqual([]);
-    expect(readEndpoints(INSTANCE), 'endpoints after the flush').toEqual(endpoints);
-    // Still enforced, still connected.
+    expect(readEndpoints(INSTANCE), 'endpoints after the change').toEqual(endpoints);
+    // The node's RA, after the rogue's (positive control: the pods do take RAs).
+    const [bridge] = JSON.parse(ipIn(node, ['-j', '-6', 'addr', 'show', 'dev', POD_BRIDGE, 'scope', 'link'])) as { addr_info: { local?: string }[] }[];
+    const nodeLL = bridge?.addr_info.map((a) => a.local).find((a) => a !== undefined && a !== NODE_LINK_LOCAL);
+    if (nodeLL === undefined) throw new Error(`${POD_BRIDGE} has no link-local address of its own`);
+    await frames(node, ['ra', POD_BRIDGE, nodeLL, '2001:db8:900e::', '600']).done;
+    for (const p of all) {
+      await timeUntil(() => v6Addrs(p.netns).some((a) => a.startsWith('2001:db8:900e:')), 3000, `${p.key} configured the node's prefix`);
+    }
+    for (const p of all) expect(v6Addrs(p.netns).filter((a) => a.startsWith('2001:db8:bad:4:')), `SLAAC addresses in ${p.key}`).toEqual([]);
     expect(await pings(pod('victim').netns, pod('bystander').ips.v4, 2)).toBe(2);
   });
 
