@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ResilientInformer, type ListPage } from '../src/sources/kube-informer.js';
+import { ResilientInformer, type InformerOptions, type ListPage } from '../src/sources/kube-informer.js';
 import { KUBE_RESOURCES, earlyContinue, kubeApis } from '../src/sources/kube-resources.js';
 import { KubeSource, loadKubeConfig } from '../src/sources/kube.js';
 import { TestApiServer } from './helpers/apiserver.js';
@@ -83,15 +83,41 @@ describe('test API server: lists in pages', () => {
   });
 });
 
+/** A Pod informer on the test server, 2 objects a page, stopped after the test. */
+function podInformer(
+  s: TestApiServer,
+  file: string,
+  o: { list?: (list: InformerOptions['list']) => InformerOptions['list']; onChange?: () => void; compact?: InformerOptions['compact'] } = {},
+): ResilientInformer {
+  s.writeKubeconfig(file);
+  const kc = loadKubeConfig(file);
+  const pods = KUBE_RESOURCES.find((r) => r.kind === 'Pod')!;
+  const apis = kubeApis(kc);
+  const list: InformerOptions['list'] = (page, signal) => pods.list(apis, page, signal);
+  const inf = new ResilientInformer({
+    kind: 'Pod',
+    path: pods.path,
+    list: o.list ? o.list(list) : list,
+    optional: false,
+    kubeConfig: kc,
+    log: pino({ level: 'silent' }),
+    requestTimeoutMs: 2000,
+    keepAliveMs: 30_000,
+    retryMinMs: 50,
+    retryMaxMs: 400,
+    pageSize: 2,
+    watchSessionSeconds: 300,
+    onChange: o.onChange ?? (() => undefined),
+    compact: o.compact ?? ((x) => x),
+  });
+  stops.push(() => inf.stop());
+  return inf;
+}
+
 describe('informer cache: the compact form only', () => {
   it('listed (in pages) and watched objects reach the cache through compact(); deletions find them by name', async () => {
     const s = await startServer();
     for (let i = 0; i < 5; i++) s.apply('pods', podObj('ns', `p${i}`, { ips: [`10.0.0.${i + 1}`] }));
-    const file = path.join(tmp, `kubeconfig-${s.port}`);
-    s.writeKubeconfig(file);
-    const kc = loadKubeConfig(file);
-    const pods = KUBE_RESOURCES.find((r) => r.kind === 'Pod')!;
-    const apis = kubeApis(kc);
     const seen: KubernetesObject[] = [];
     const compact = (o: KubernetesObject): KubernetesObject => {
       seen.push(o);
@@ -99,23 +125,7 @@ describe('informer cache: the compact form only', () => {
       return { metadata: { name: o.metadata!.name!, namespace: o.metadata!.namespace!, resourceVersion: o.metadata!.resourceVersion! }, ip } as KubernetesObject;
     };
     let changes = 0;
-    const inf = new ResilientInformer({
-      kind: 'Pod',
-      path: pods.path,
-      list: (page, signal) => pods.list(apis, page, signal),
-      optional: false,
-      kubeConfig: kc,
-      log: pino({ level: 'silent' }),
-      requestTimeoutMs: 2000,
-      keepAliveMs: 30_000,
-      retryMinMs: 50,
-      retryMaxMs: 400,
-      pageSize: 2,
-      watchSessionSeconds: 300,
-      onChange: () => changes++,
-      compact,
-    });
-    stops.push(() => inf.stop());
+    const inf = podInformer(s, path.join(tmp, `kubeconfig-${s.port}`), { onChange: () => changes++, compact });
     inf.start();
     await inf.whenSynced();
     expect(s.stats.requests.get('list pods')).toBe(3); // 2 + 2 + 1
@@ -197,35 +207,17 @@ describe('informer cache: the compact form only', () => {
 describe('listing ahead: the next page is asked for while the current one is read', () => {
   /** An informer over pods whose list calls are recorded: "start <token>" / "end <token>". */
   function recordingInformer(s: TestApiServer, file: string, wrap?: (page: ListPage) => ListPage): { inf: ResilientInformer; calls: string[] } {
-    s.writeKubeconfig(file);
-    const kc = loadKubeConfig(file);
-    const pods = KUBE_RESOURCES.find((r) => r.kind === 'Pod')!;
-    const apis = kubeApis(kc);
     const calls: string[] = [];
-    const inf = new ResilientInformer({
-      kind: 'Pod',
-      path: pods.path,
-      list: (page, signal) => {
+    const inf = podInformer(s, file, {
+      list: (list) => (page, signal) => {
         const at = page._continue === undefined ? 'first' : 'next';
         calls.push(`start ${at}`);
-        return pods.list(apis, wrap ? wrap(page) : page, signal).then(
+        return list(wrap ? wrap(page) : page, signal).then(
           (r) => (calls.push(`end ${at}`), r),
           (e: unknown) => (calls.push(`failed ${at}`), Promise.reject(e)),
         );
       },
-      optional: false,
-      kubeConfig: kc,
-      log: pino({ level: 'silent' }),
-      requestTimeoutMs: 2000,
-      keepAliveMs: 30_000,
-      retryMinMs: 50,
-      retryMaxMs: 400,
-      pageSize: 2,
-      watchSessionSeconds: 300,
-      onChange: () => undefined,
-      compact: (o) => o,
     });
-    stops.push(() => inf.stop());
     return { inf, calls };
   }
 
