@@ -152,7 +152,7 @@ afterEach(() => {
 });
 
 describe('flow reader: ring-buffer events', () => {
-  it('a NEW event makes a flow of its one packet; a DROP event on it changes its verdict; a short record is skipped', async () => {
+  it('a NEW event makes a flow of its one packet; a DROP event on it changes its verdict, not its counters; a short record is skipped', async () => {
     const kernel = new FakeFlowKernel();
     const { reader, store } = make(kernel, 60_000);
     reader.start();
