@@ -15,7 +15,7 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Werror -I bpf -I $(ARCH_INC)
 # Debian packages the build, the tests and the lab need.
 APT_PKGS := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iputils-ping g++ make python3 nftables python3-grpcio python3-grpc-tools openssl python3-scapy
 
-.PHONY: deps build bpf addon ts test demo clean check print-bpf-cflags test-real-apiserver
+.PHONY: deps build bpf addon ts test test-unit demo clean check print-bpf-cflags test-real-apiserver
 
 deps: .stamp-apt node_modules/.package-lock.json
 
@@ -60,6 +60,11 @@ check: build
 test: build check
 	node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile.json=$(BUILD)/vitest.json
 	@node -e 'const r=require("./$(BUILD)/vitest.json"); console.log(`tests: $${r.numPassedTests} passed, $${r.numFailedTests} failed, $${r.numPendingTests} skipped`)'
+
+# The `unit` project only (vitest.config.ts): no root, no kernel, no lab; its files run side by side.
+# `make test` runs it too, with the `kernel` project, one file at a time.
+test-unit: deps ts
+	node_modules/.bin/vitest run --project unit --fileParallelism --maxWorkers=2
 
 # The agent against a real kube-apiserver (issue 18), not part of `make test`: give the binary's path, e.g.
 #   make test-real-apiserver KUBE_APISERVER=/tmp/realk8s/bin/kube-apiserver
