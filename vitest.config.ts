@@ -10,6 +10,7 @@ import { defineConfig } from 'vitest/config';
  */
 export const UNIT_TESTS = [
   'abi',
+  'api-encode',
   'api-tls',
   'compile',
   'compile-incremental',
