@@ -29,7 +29,7 @@ function flow(i: number): FlowMsg {
     network: `ns-${side}/default-podnetwork`,
     node: 'node-ü', // non-ASCII: UTF-8 lengths
     service: `ns-${side}/svc`,
-    kind: 'pod',
+    kind: 'pod' as const,
   });
   return {
     id: `0a0b0c${i}`,
