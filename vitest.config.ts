@@ -35,6 +35,7 @@ export const UNIT_TESTS = [
   'placement',
   'problem-events',
   'readme-matrix',
+  'skb-offsets',
   'test-projects',
   'vrf',
   'workqueue',
