@@ -11,7 +11,9 @@ import { defineConfig } from 'vitest/config';
 export const UNIT_TESTS = [
   'abi',
   'api-encode',
+  'api-types',
   'api-tls',
+  'cli-flows',
   'compile',
   'compile-incremental',
   'compile-routers',
