@@ -13,6 +13,7 @@ export const UNIT_TESTS = [
   'api-encode',
   'api-types',
   'api-tls',
+  'agent-monitor',
   'cli-flows',
   'compile',
   'compile-incremental',
