@@ -98,6 +98,8 @@ export class Agent {
   private readonly probeKey = newProbeKey();
   /** the endpoints the last reconcile wrote, for the session sweeps between reconciles */
   private sweptEndpoints: DesiredState['endpoints'] | undefined;
+  /** this node's pod addresses at the last reconcile: the sweep's local holders */
+  private sweptLocal: string[] = [];
   private monitor: ChildProcess | undefined;
   private unsubscribe: (() => void) | undefined;
   /** quarantined pods -> why, kept from placement changes */
@@ -216,7 +218,7 @@ export class Agent {
     const endpoints = this.sweptEndpoints;
     if (!this.sessions || !endpoints || this.stopped) return undefined;
     try {
-      const r = this.sessions.sweep(endpoints);
+      const r = this.sessions.sweep(endpoints, this.sweptLocal);
       this.obs?.sessionsSwept(r);
       if (r.expired + r.revoked > 0) this.log.debug(r, 'sessions swept');
       return r;
@@ -340,6 +342,7 @@ export class Agent {
     const maps = writer.write(desired, writer.knowsKernel ? unreported.delta : undefined);
     // A policy change must not leave replies of now-refused connections open.
     this.sweptEndpoints = desired.endpoints;
+    this.sweptLocal = [...compiler.localPods().values()].flat();
     const prunedSessions = maps.updated + maps.deleted > 0 ? (this.sweepSessions()?.revoked ?? 0) : 0;
 
     const want = new Set<number>();

@@ -373,7 +373,7 @@ export class Directory {
     const vrfNames = new Map<number, string>();
     for (const [name, id] of Object.entries(desired.allocation.ids)) vrfNames.set(id, name);
     for (const [name, id] of Object.entries(desired.allocation.ids)) {
-      if (!desired.networks.has(id) && !hasEndpointIn(desired, id)) continue;
+      if (!desired.networks.has(id) && !this.hasAddressedPod(name)) continue;
       this.networks.set(name, this.networkInfo(name, id, ((desired.networks.get(id) ?? 0) & 1) !== 0, []));
       this.networkByVrf.set(id, name);
     }
@@ -384,6 +384,14 @@ export class Directory {
       if (from && to) this.networks.get(from)?.reaches.push(to);
     }
     for (const n of this.networks.values()) n.reaches.sort();
+  }
+
+  /** Some pod placed in the network has an address: the network has an
+   *  endpoint (address conflicts quarantine, so such an address is that pod's).
+   *  From the network's members, not a scan of every endpoint per network. */
+  private hasAddressedPod(net: string): boolean {
+    for (const key of this.networkPods.get(net) ?? []) if ((this.podIps.get(key)?.length ?? 0) > 0) return true;
+    return false;
   }
 
   private refreshNetworkPods(net: string): void {
@@ -440,11 +448,6 @@ export function buildDirectory(state: ClusterState, desired: DesiredState, node:
   d.update(state, desired);
   void node;
   return d;
-}
-
-function hasEndpointIn(desired: DesiredState, vrf: number): boolean {
-  for (const ep of desired.endpoints.values()) if (ep.vrfId === vrf) return true;
-  return false;
 }
 
 function blank(ip: string, kind: EndpointKind): EndpointInfo {
