@@ -11,8 +11,8 @@ import type { NativeAddon } from '../bpf/native.js';
 import type { DesiredDelta } from '../model/incremental.js';
 import type { DesiredState } from '../model/types.js';
 import type { Datapath } from './datapath.js';
-import { changedEntries, desiredImages, recordChanges, writtenOf, type MapImages, type WrittenImages } from './images.js';
-import { applyPlans, planSync, type SyncPlan, type SyncResult } from './mapsync.js';
+import { changedEntries, desiredWritten, recordChanges, type MapImages, type WrittenImages } from './images.js';
+import { applyPlans, planWrittenSync, type SyncPlan, type SyncResult } from './mapsync.js';
 import type { VerdictEpoch } from './verdict-epoch.js';
 
 /** Order of updates: settings and ranges before the endpoints that use them. */
@@ -62,9 +62,9 @@ export class MapWriter {
     const written = this.written;
     this.written = undefined; // until this write has succeeded
     if (written === undefined || delta === undefined) {
-      const images = desiredImages(desired);
-      const result = applyPlans(this.bpf, ORDER.map(([m, fd]) => planSync(this.bpf, this.maps[fd], images[m])));
-      this.written = writtenOf(images);
+      const images = desiredWritten(desired);
+      const result = applyPlans(this.bpf, ORDER.map(([m, fd]) => planWrittenSync(this.bpf, this.maps[fd], images[m])));
+      this.written = images;
       return result;
     }
     const changes = changedEntries(written, desired, delta);
