@@ -19,8 +19,8 @@ import { NodeReports, type NotFirst } from './node-reports.js';
 import { ProblemEvents } from './problem-events.js';
 import { ensureBpffs, removePins } from './bpffs.js';
 import { closeDatapath, instancePaths, loadDatapath, loadSpareProgram, type Datapath, type InstancePaths, type MapName } from './datapath.js';
-import ipaddr from 'ipaddr.js';
-import { InterfaceDiscovery, applyNeighbours, canonicalIp, type Discovered } from './discovery.js';
+import { canonicalIp } from '../model/ip.js';
+import { InterfaceDiscovery, applyNeighbours, type Discovered } from './discovery.js';
 import { MapWriter } from './mapwriter.js';
 import { VerdictEpoch } from './verdict-epoch.js';
 import { WorkQueue } from './workqueue.js';
@@ -507,7 +507,8 @@ export class Agent {
     if (line.startsWith('[LINK]') || line.startsWith('[ROUTE]')) return true;
     if (!line.startsWith('[NEIGH]') || this.unresolved.size === 0) return false;
     const ip = line.slice('[NEIGH]'.length).replace(/^Deleted /, '').split(' ')[0] ?? '';
-    return ipaddr.isValid(ip) && this.unresolved.has(canonicalIp(ip)) && line.includes(' lladdr ');
+    const c = canonicalIp(ip);
+    return c !== undefined && this.unresolved.has(c) && line.includes(' lladdr ');
   }
 
   /** Remove everything this instance attached and pinned (agent --cleanup). */

@@ -25,6 +25,7 @@ import { KUBE_RESOURCES, kubeApis, type Converted, type KubeResource, type KubeV
 import { STATE_MAPS, changedObjects, sameValue, type ObjectKind } from './changes.js';
 import { StateListeners } from './listeners.js';
 import { emptyClusterState, type StateListener, type StateSource } from './source.js';
+import { compareText } from '../util/order.js';
 
 export interface KubeSourceOptions {
   kubeConfig: KubeConfig;
@@ -285,7 +286,7 @@ export class KubeSource implements StateSource {
       problems.push(...part.problems);
     }
     this.dirty.clear();
-    state.problems = problems.sort((a, b) => cmp(`${a.source} ${a.message}`, `${b.source} ${b.message}`));
+    state.problems = problems.sort((a, b) => compareText(`${a.source} ${a.message}`, `${b.source} ${b.message}`));
     const changed = changedObjects(this.state, state);
     this.state = state;
     this.log.info(
@@ -334,16 +335,13 @@ function withoutResourceVersion(v: KubeValue): KubeValue {
   return { ...v, metadata } as KubeValue;
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 /** `m` itself when its keys are in order already: an API server lists in key
  *  order (etcd's), and sorting 100,000 pods that are cost ~0.1 s of a sync. */
 function sortedMap<V>(m: Map<string, V>): Map<string, V> {
   let prev: string | undefined;
   for (const k of m.keys()) {
-    if (prev !== undefined && cmp(prev, k) > 0) return new Map([...m].sort(([a], [b]) => cmp(a, b)));
+    if (prev !== undefined && compareText(prev, k) > 0) return new Map([...m].sort(([a], [b]) => compareText(a, b)));
     prev = k;
   }
   return m;

@@ -36,6 +36,8 @@ import { WORKER_MARK, textDigest, type ParseReply, type ParseRequest, type Parse
 import { changedObjects, sameValue, STATE_MAPS } from './changes.js';
 import { Definitions, updatedMap } from './definitions.js';
 import { emptyClusterState, type StateListener, type StateSource } from './source.js';
+import { stableJson } from '../util/json.js';
+import { compareText } from '../util/order.js';
 
 export interface ManifestSourceOptions {
   /** Directory of manifests, read recursively (*.yaml, *.yml; names starting
@@ -928,7 +930,7 @@ function parseLabText(text: string, file: string): LabParse {
     readPod(key, (pods as Record<string, unknown>)[key]);
     if (problems.length > had) for (const p of problems.splice(had)) podProblems.push([key, p]);
   }
-  podProblems.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  podProblems.sort(([a], [b]) => compareText(a, b));
   for (const [, p] of podProblems) problems.push(p);
   const serviceMap = new Map<string, string[]>();
   for (const key of Object.keys(services ?? {}).sort()) {
@@ -1046,15 +1048,6 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 function sortedMap<V>(m: Map<string, V>): Map<string, V> {
-  return new Map([...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return new Map([...m].sort(([a], [b]) => compareText(a, b)));
 }
 
-/** JSON with sorted object keys and Maps as entry lists: equal content,
- *  equal text, whatever the insertion order. */
-function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => {
-    if (v instanceof Map) return [...v.entries()];
-    if (isRecord(v)) return Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    return v;
-  });
-}
