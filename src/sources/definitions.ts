@@ -3,6 +3,7 @@
 // with the keys whose definitions changed since the last publish. A change to
 // one file then costs that file's objects, not the cluster's (issue 13).
 import type { ManifestObject } from './documents.js';
+import { namespacedKey } from '../model/types.js';
 import { compareText } from '../util/order.js';
 
 type Kind = ManifestObject['kind'];
@@ -20,7 +21,7 @@ const FILE_IDS = 2 ** 20;
 
 /** An object's key in the ClusterState map of its kind: "ns/name", or the name. */
 export function mapKey(o: ManifestObject): string {
-  return o.kind === 'Namespace' ? o.metadata.name : `${o.metadata.namespace}/${o.metadata.name}`;
+  return o.kind === 'Namespace' ? o.metadata.name : namespacedKey(o.metadata.namespace, o.metadata.name);
 }
 
 export class Definitions {

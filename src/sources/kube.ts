@@ -18,7 +18,7 @@
 // Configuration: --kubeconfig <file>, or the in-cluster service account.
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { ClusterState, SourceProblem } from '../model/types.js';
+import { namespacedKey, type ClusterState, type SourceProblem } from '../model/types.js';
 import { EventRecorder, type EventType, type ObjectRef } from './kube-events.js';
 import { ResilientInformer } from './kube-informer.js';
 import { KUBE_RESOURCES, kubeApis, type Converted, type KubeResource, type KubeValue } from './kube-resources.js';
@@ -304,22 +304,22 @@ function put(s: ClusterState, v: KubeValue): void {
       s.namespaces.set(v.metadata.name, v);
       return;
     case 'Pod':
-      s.pods.set(`${v.metadata.namespace}/${v.metadata.name}`, v);
+      s.pods.set(namespacedKey(v.metadata.namespace, v.metadata.name), v);
       return;
     case 'Node':
       s.nodes.set(v.node.name, v.node);
       return;
     case 'Service':
-      s.services.set(`${v.metadata.namespace}/${v.metadata.name}`, v);
+      s.services.set(namespacedKey(v.metadata.namespace, v.metadata.name), v);
       return;
     case 'EndpointSlice':
-      s.endpointSlices.set(`${v.metadata.namespace}/${v.metadata.name}`, v);
+      s.endpointSlices.set(namespacedKey(v.metadata.namespace, v.metadata.name), v);
       return;
     case 'VirtualNetwork':
-      s.virtualNetworks.set(`${v.metadata.namespace}/${v.metadata.name}`, v);
+      s.virtualNetworks.set(namespacedKey(v.metadata.namespace, v.metadata.name), v);
       return;
     case 'VirtualNetworkRouter':
-      s.routers.set(`${v.metadata.namespace}/${v.metadata.name}`, v);
+      s.routers.set(namespacedKey(v.metadata.namespace, v.metadata.name), v);
       return;
     default: {
       // A kind added to the parsers needs its line here (compile error until then).

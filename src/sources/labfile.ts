@@ -5,7 +5,7 @@
 import { canonicalCidr, canonicalIp, dottedQuad } from '../model/ip.js';
 import type { LabClusterFile } from '../model/labfile.js';
 import { isDnsLabel, isDnsSubdomain } from '../model/placement.js';
-import type { NodeInfo, PodObject, ServiceObject, SourceProblem } from '../model/types.js';
+import { namespacedKey, type NodeInfo, type PodObject, type ServiceObject, type SourceProblem } from '../model/types.js';
 import type { ManifestObject } from './documents.js';
 import { textDigest } from './manifest-worker.js';
 import { compareText } from '../util/order.js';
@@ -27,7 +27,7 @@ export interface LabContent {
  *  node ports); other objects as they are. `prevPod`: the pod in the last
  *  snapshot, reused when nothing of it changed. */
 export function completeFromLab(o: ManifestObject, lab: LabContent | undefined, prevPod: (key: string) => PodObject | undefined): ManifestObject {
-  if (o.kind === 'Pod') return withLabInfo(o, `${o.metadata.namespace}/${o.metadata.name}`, lab, prevPod);
+  if (o.kind === 'Pod') return withLabInfo(o, namespacedKey(o.metadata.namespace, o.metadata.name), lab, prevPod);
   if (o.kind === 'Service') return withLabNodePorts(withLabClusterIPs(o, lab), lab);
   return o;
 }
