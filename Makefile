@@ -15,7 +15,7 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Werror -I bpf -I $(ARCH_INC)
 # Debian packages the build, the tests and the lab need.
 APT_PKGS := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iputils-ping g++ make python3 nftables python3-grpcio python3-grpc-tools openssl python3-scapy
 
-.PHONY: deps build bpf addon ts test demo clean check print-bpf-cflags test-real-apiserver
+.PHONY: deps build bpf addon ts api-types test test-unit demo clean check print-bpf-cflags print-api-types-flags test-real-apiserver
 
 deps: .stamp-apt node_modules/.package-lock.json
 
@@ -51,7 +51,24 @@ print-bpf-cflags:
 $(ADDON): $(wildcard daemon/addon/*.cc daemon/addon/*.h) daemon/addon/binding.gyp | deps
 	cd daemon/addon && ../../node_modules/.bin/node-gyp rebuild --nodedir=/usr >/dev/null
 
-ts: deps
+# TypeScript types of the gRPC messages, generated from proto/ by @grpc/proto-loader's generator with the
+# options the API loads the protos with (src/api/proto.ts LOADER_OPTIONS); committed, and checked up to date by
+# test/api-types.test.ts.
+PROTO_SRC := $(wildcard proto/vrfwall/v1/*.proto)
+API_TYPES_DIR := src/api/generated
+API_TYPES_FLAGS := --longs=Number --enums=String --defaults --oneofs --arrays --includeComments --grpcLib=@grpc/grpc-js --importFileExtension=.js
+API_TYPES := $(API_TYPES_DIR)/flow.ts
+
+api-types: $(API_TYPES)
+
+$(API_TYPES): $(PROTO_SRC) | deps
+	rm -rf $(API_TYPES_DIR)
+	node_modules/.bin/proto-loader-gen-types $(patsubst proto/%,%,$(PROTO_SRC)) $(API_TYPES_FLAGS) -O $(API_TYPES_DIR) --includeDirs proto >/dev/null
+
+print-api-types-flags:
+	@echo $(API_TYPES_FLAGS)
+
+ts: deps $(API_TYPES)
 	node_modules/.bin/tsc -p tsconfig.json
 
 check: build
@@ -60,6 +77,11 @@ check: build
 test: build check
 	node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile.json=$(BUILD)/vitest.json
 	@node -e 'const r=require("./$(BUILD)/vitest.json"); console.log(`tests: $${r.numPassedTests} passed, $${r.numFailedTests} failed, $${r.numPendingTests} skipped`)'
+
+# The `unit` project only (vitest.config.ts): no root, no kernel, no lab; its files run side by side.
+# `make test` runs it too, with the `kernel` project, one file at a time.
+test-unit: deps ts
+	node_modules/.bin/vitest run --project unit --fileParallelism --maxWorkers=2
 
 # The agent against a real kube-apiserver (issue 18), not part of `make test`: give the binary's path, e.g.
 #   make test-real-apiserver KUBE_APISERVER=/tmp/realk8s/bin/kube-apiserver

@@ -1,13 +1,61 @@
 import { defineConfig } from 'vitest/config';
 
-// Kernel tests share bpffs, network namespaces and 2 cores: run files one at a
-// time. Unit files are fast, so the whole suite stays serial and simple.
+/**
+ * Files of the `unit` project: no root, no kernel (no BPF program or map, no
+ * network namespace, no lab, no native addon), a few seconds each; they may
+ * run side by side (`make test-unit`). Every other file is in `kernel`. A new
+ * file lands in `kernel` until it is listed here; test/test-projects.test.ts
+ * checks that each listed file exists and imports nothing that needs root or
+ * the kernel.
+ */
+export const UNIT_TESTS = [
+  'abi',
+  'api-encode',
+  'api-types',
+  'api-tls',
+  'cli-flows',
+  'compile',
+  'compile-incremental',
+  'compile-routers',
+  'compile-service-chains',
+  'compile-services',
+  'config',
+  'contract-refs',
+  'discovery',
+  'documents',
+  'flow-reader',
+  'flows',
+  'images',
+  'kube-events',
+  'kube-paging',
+  'kube-source',
+  'manifests',
+  'manifests-incremental',
+  'manifests-networks',
+  'manifests-worker',
+  'mapwriter',
+  'netlink-monitor',
+  'placement',
+  'problem-events',
+  'readme-matrix',
+  'skb-offsets',
+  'test-projects',
+  'vrf',
+  'workqueue',
+  'yaml-paths',
+].map((name) => `test/${name}.test.ts`);
+
+// Kernel tests share bpffs, network namespaces and 2 cores: files run one at
+// a time (`make test`, what CI runs, keeps that for both projects).
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 120_000,
     reporters: ['default'],
+    projects: [
+      { extends: true, test: { name: 'unit', include: UNIT_TESTS } },
+      { extends: true, test: { name: 'kernel', include: ['test/**/*.test.ts'], exclude: UNIT_TESTS } },
+    ],
   },
 });

@@ -315,6 +315,15 @@ describe('abi.ts encoders and decoders', () => {
     }
   });
 
+  it('map names: abi.ts MapName and FlowMapName are exactly the maps the datapath declares (SEC(".maps"))', () => {
+    const sources = ['bpf', 'bpf/lib'].flatMap((d) =>
+      fs.readdirSync(path.join(repo, d)).filter((f) => /\.[ch]$/.test(f)).map((f) => fs.readFileSync(path.join(repo, d, f), 'utf8')),
+    );
+    const declared = sources.flatMap((t) => [...t.matchAll(/^\}\s*(\w+)\s+SEC\("\.maps"\)/gm)].map((m) => m[1]!));
+    expect(declared.length).toBeGreaterThan(10);
+    expect([...Object.values(abi.MapName), ...Object.values(abi.FlowMapName)].sort()).toEqual([...declared].sort());
+  });
+
   it('names of enums and counter slots', () => {
     expect(abi.dropReasonName(abi.DropReason.SOURCE_ROUTE)).toBe('SOURCE_ROUTE');
     expect(abi.allowRuleName(abi.AllowRule.ROUTER)).toBe('ROUTER');

@@ -37,6 +37,7 @@ function counter(instance: string, direction: number, verdict: number, code: num
 
 interface Status {
   pid: number;
+  generation: number;
   synced: boolean;
   attached: string[];
 }
@@ -164,7 +165,13 @@ describe.each<CniMode>(['ptp', 'bridge'])('--cni %s', (cni) => {
     fs.writeFileSync(`${clusterFile(lab)}.tmp`, JSON.stringify(cf));
     fs.renameSync(`${clusterFile(lab)}.tmp`, clusterFile(lab));
     await timeUntil(() => readEndpoints(instance).has(ip4), 3000, 'the agent saw the Pod');
-    await new Promise((r) => setTimeout(r, 300));
+    // Known, not waited for: a link event makes the agent reconcile at once;
+    // that reconcile knows the Pod (its endpoint is in the map) and has no
+    // interface to attach to (the positive control is the attach below).
+    const gen = status(instance).generation;
+    ipIn(node1.netns, ['link', 'add', 'vwt4bq', 'type', 'veth', 'peer', 'name', 'vwt4br']);
+    ipIn(node1.netns, ['link', 'del', 'vwt4bq']);
+    await timeUntil(() => status(instance).generation > gen, 3000, 'a reconcile with the Pod known');
     expect(status(instance).attached).not.toContain('isolated-namespace-demo/late');
 
     // ... then the CNI makes the interface.

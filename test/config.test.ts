@@ -16,7 +16,7 @@ import {
   resolveSettings,
   type OptionSpec,
 } from '../src/agent/config.js';
-import { ROOT } from './helpers/lab.js';
+const ROOT = path.resolve(import.meta.dirname, '..');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vrfwall-config-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

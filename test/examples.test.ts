@@ -13,83 +13,12 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labDown, labMatrix, labUp } from '../src/lab/lab.js';
 import { CELL_FIELDS } from '../src/lab/protocol.js';
-import type { Matrix } from '../src/lab/protocol.js';
 import type { LabState } from '../src/lab/state.js';
 import { ensureBuilt } from './helpers/build.js';
 import { ROOT, podOf } from './helpers/lab.js';
+import { mismatches } from './helpers/readme-matrix.js';
 
 const run = promisify(execFile);
-
-type Table = { columns: string[]; rows: Map<string, Map<string, string>> };
-
-/** The markdown table after `<!-- expected: <name> -->` in a README. */
-function readmeTable(readme: string, name: string): Table {
-  const lines = readme.split('\n');
-  const start = lines.findIndex((l) => l.trim() === `<!-- expected: ${name} -->`);
-  if (start < 0) throw new Error(`README has no "expected: ${name}" table`);
-  const rowsText = lines.slice(start + 1).filter((_, i, all) => all.slice(0, i + 1).every((l) => l.trim().startsWith('|')));
-  const cells = (l: string) => l.trim().replace(/^\||\|$/g, '').split('|').map((c) => c.trim().replace(/\*\*/g, ''));
-  const [head, , ...body] = rowsText;
-  const columns = cells(head as string).slice(1);
-  const rows = new Map<string, Map<string, string>>();
-  for (const l of body) {
-    const [from, ...values] = cells(l);
-    rows.set(from as string, new Map(columns.map((c, i) => [c, values[i] as string])));
-  }
-  return { columns, rows };
-}
-
-/** The matrix key a README name stands for ("pod1" -> "isolated-namespace-demo/pod1"). */
-function resolver(keys: string[]): (name: string) => string {
-  return (name) => {
-    const found = keys.filter((k) => k === name || k.endsWith(`/${name}`));
-    if (found.length !== 1) throw new Error(`README name "${name}" matches ${found.length} pods`);
-    return found[0] as string;
-  };
-}
-
-function yes(value: string | undefined, where: string): boolean {
-  if (value === 'yes') return true;
-  if (value === 'no') return false;
-  throw new Error(`${where}: expected "yes" or "no", found ${JSON.stringify(value)}`);
-}
-
-/** Every cell that differs from the README, as readable lines (empty = as documented). */
-function mismatches(m: Matrix, readme: string): string[] {
-  const out: string[] = [];
-  const pods = readmeTable(readme, 'pods');
-  const keyOf = resolver(Object.keys(m.pods));
-  const documented = [...pods.rows.keys()].map(keyOf).sort();
-  if (JSON.stringify(documented) !== JSON.stringify(Object.keys(m.pods).sort())) {
-    out.push(`pods: README has ${documented.join(', ')}, lab has ${Object.keys(m.pods).sort().join(', ')}`);
-  }
-  for (const [from, row] of pods.rows) {
-    for (const [to, value] of row) {
-      if (to === from) continue;
-      const cell = m.pods[keyOf(from)]?.[keyOf(to)];
-      if (!cell) continue;
-      const want = yes(value, `pods ${from} -> ${to}`);
-      for (const f of CELL_FIELDS) if (cell[f] !== want) out.push(`${from} -> ${to} ${f}: ${cell[f]}`);
-    }
-  }
-  const services = readmeTable(readme, 'services');
-  const serviceColumns = services.columns.filter((c) => c !== 'dns');
-  for (const [from, row] of services.rows) {
-    const src = keyOf(from);
-    const got = m.services[src] ?? {};
-    const listed = [...serviceColumns, ...serviceColumns.map((c) => `${c}/v6`)].sort();
-    if (JSON.stringify(Object.keys(got).sort()) !== JSON.stringify(listed)) {
-      out.push(`${from}: probed ${Object.keys(got).sort().join(', ')}; README lists ${listed.join(', ')}`);
-    }
-    for (const c of serviceColumns) {
-      const want = yes(row.get(c), `services ${from} -> ${c}`);
-      for (const k of [c, `${c}/v6`]) if (got[k] !== want) out.push(`${from} -> ${k}: ${got[k]}`);
-    }
-    const dns = yes(row.get('dns'), `dns ${from}`);
-    if (m.dns[src] !== dns) out.push(`${from} dns: ${m.dns[src]}`);
-  }
-  return out;
-}
 
 /** One TCP connection from a pod; the reply line, or why there was none. */
 async function connect(state: LabState, from: string, host: string, port: number): Promise<string> {

@@ -1,7 +1,9 @@
 // Flow statistics and the gRPC API end to end, on the real kernel: a 2-node
 // lab of the CN2 example, real packets between pod namespaces, the agents'
 // API over their unix sockets (our client and Python grpcio), metrics, and a
-// flood of 100,000 distinct flows.
+// flood of 100,000 distinct flows. Each block makes the traffic it reads and
+// leaves every agent running (the test that stops one starts it again), so
+// the blocks pass in any order and alone (-t).
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,6 +15,7 @@ import { AgentClient, collect, socketOf } from '../src/api/client.js';
 import type { ExplainResponse, FlowMsg, GetFlowsRequest, GetFlowsResponse, ServerStatusResponse } from '../src/api/messages.js';
 import { flowsOf } from '../src/api/messages.js';
 import { PROTO_DIR } from '../src/api/proto.js';
+import { agentSpecs, launchAgent, waitAgentsReady } from '../src/lab/agents.js';
 import { labDown, labUp } from '../src/lab/lab.js';
 import { isAlive } from '../src/lab/procs.js';
 import { PIN_ROOT, netnsPath } from '../src/lab/names.js';
@@ -149,49 +152,87 @@ describe('flows of real packets', () => {
 
     // Take the sender node's agent and all its attachments away (as in
     // enforcement.test.ts): its pods send unchecked, the receiver must drop.
+    // Started again at the end, whatever happens: later tests find it running.
     const agent = state.agents.find((a) => a.node === senderNode)!;
-    clients.get(senderNode)?.close();
-    clients.delete(senderNode);
-    process.kill(agent.pid, 'SIGKILL');
-    await timeUntil(() => !isAlive(agent.pid), 5000, 'sender agent exit');
-    const node = state.plan.nodes.find((n) => n.name === senderNode)!;
-    execFileSync('nsenter', [
-      `--net=${netnsPath(node.netns)}`, '--', process.execPath, path.join(ROOT, 'dist/cli/main.js'),
-      'agent', '--cleanup', '--node-name', senderNode, '--instance', agent.instance,
-    ]);
-    state.agents = state.agents.filter((a) => a !== agent);
-    writeState(state);
-    expect(fs.existsSync(path.join(PIN_ROOT, agent.instance))).toBe(false);
-
-    await sendUdp(from, to, { count: 3, size: 20, sport: 31004, dport: 8080 });
-    let atReceiver: FlowMsg[] = [];
-    for (let i = 0; i < 30 && atReceiver.length === 0; i++) {
-      atReceiver = (await flows(receiverNode, { allow: [{ dropReason: ['ISOLATED'] }] })).filter(bySrcPort(31004));
-      if (atReceiver.length === 0) await new Promise((r) => setTimeout(r, 100));
+    try {
+      await receiverDrops(agent, from, to, receiverNode);
+    } finally {
+      await restartAgent(senderNode);
     }
-    expect(atReceiver).toHaveLength(1);
-    const f = atReceiver[0] as FlowMsg;
-    expect(f).toMatchObject({ verdict: 'VERDICT_DROPPED', dropReason: 'ISOLATED', direction: 'DIRECTION_INGRESS', node: receiverNode });
-    expect(`${f.source.namespace}/${f.source.pod}`).toBe(from);
-    expect(`${f.destination.namespace}/${f.destination.pod}`).toBe(to);
-    const t0 = Date.now();
-    let latest = f;
-    while (latest.forward.droppedPackets < 3 && Date.now() - t0 < 3000) {
-      await new Promise((r) => setTimeout(r, 200));
-      latest = (await flows(receiverNode, { allow: [{ port: [31004] }] })).filter(bySrcPort(31004))[0] ?? latest;
-    }
-    expect(latest.forward).toMatchObject({ packets: 3, droppedPackets: 3, bytes: 3 * (UDP_HDRS + 20) });
   });
 });
 
-/** The node whose agent survived the receiver-side test. */
-const live = (): string => (state.agents[0] as LabState['agents'][number]).node;
+/** Starts the node's agent again (after a test stopped it) and waits until it is ready. */
+async function restartAgent(node: string): Promise<void> {
+  if (state.agents.some((a) => a.node === node && isAlive(a.pid))) return;
+  const spec = agentSpecs(state.plan, EXAMPLE).find((s) => s.node === node)!;
+  const pid = launchAgent(spec);
+  await waitAgentsReady([{ spec, pid }]);
+  state.agents = [...state.agents.filter((a) => a.node !== node), { node, instance: spec.instance, pid, logFile: spec.logFile }];
+  writeState(state);
+}
+
+async function receiverDrops(agent: LabState['agents'][number], from: string, to: string, receiverNode: string): Promise<void> {
+  const senderNode = agent.node;
+  clients.get(senderNode)?.close();
+  clients.delete(senderNode);
+  process.kill(agent.pid, 'SIGKILL');
+  await timeUntil(() => !isAlive(agent.pid), 5000, 'sender agent exit');
+  const node = state.plan.nodes.find((n) => n.name === senderNode)!;
+  execFileSync('nsenter', [
+    `--net=${netnsPath(node.netns)}`, '--', process.execPath, path.join(ROOT, 'dist/cli/main.js'),
+    'agent', '--cleanup', '--node-name', senderNode, '--instance', agent.instance,
+  ]);
+  state.agents = state.agents.filter((a) => a !== agent);
+  writeState(state);
+  expect(fs.existsSync(path.join(PIN_ROOT, agent.instance))).toBe(false);
+
+  await sendUdp(from, to, { count: 3, size: 20, sport: 31004, dport: 8080 });
+  let atReceiver: FlowMsg[] = [];
+  for (let i = 0; i < 30 && atReceiver.length === 0; i++) {
+    atReceiver = (await flows(receiverNode, { allow: [{ dropReason: ['ISOLATED'] }] })).filter(bySrcPort(31004));
+    if (atReceiver.length === 0) await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(atReceiver).toHaveLength(1);
+  const f = atReceiver[0] as FlowMsg;
+  expect(f).toMatchObject({ verdict: 'VERDICT_DROPPED', dropReason: 'ISOLATED', direction: 'DIRECTION_INGRESS', node: receiverNode });
+  expect(`${f.source.namespace}/${f.source.pod}`).toBe(from);
+  expect(`${f.destination.namespace}/${f.destination.pod}`).toBe(to);
+  const t0 = Date.now();
+  let latest = f;
+  while (latest.forward.droppedPackets < 3 && Date.now() - t0 < 3000) {
+    await new Promise((r) => setTimeout(r, 200));
+    latest = (await flows(receiverNode, { allow: [{ port: [31004] }] })).filter(bySrcPort(31004))[0] ?? latest;
+  }
+  expect(latest.forward).toMatchObject({ packets: 3, droppedPackets: 3, bytes: 3 * (UDP_HDRS + 20) });
+}
+
+/** A node whose agent runs. */
+const live = (): string => state.agents.find((a) => isAlive(a.pid))!.node;
 
 describe('the API', () => {
   let node = '';
-  beforeAll(() => {
+  beforeAll(async () => {
     node = live();
-  });
+    // This block's own flows on `node`: three allowed and two dropped (at
+    // the sender's from_pod), each from its own source port.
+    const pods = state.plan.pods.filter((p) => !p.hostNetwork && !p.key.startsWith('kube-system/')).map((p) => p.key);
+    const from = pods.find((k) => podOf(state, k).node === node)!;
+    const open = pods.find((k) => k !== from && sameNet(k, from))!;
+    const closed = pods.find((k) => !sameNet(k, from))!;
+    const sends = [
+      { to: open, sport: 31101 }, { to: open, sport: 31102 }, { to: open, sport: 31103 },
+      { to: closed, sport: 31104 }, { to: closed, sport: 31105 },
+    ];
+    for (const x of sends) await sendUdp(from, x.to, { count: 2, size: 10, sport: x.sport, dport: 9 });
+    const t0 = Date.now();
+    for (;;) {
+      const ports = new Set((await flows(node, { allow: [{ sourcePod: [from] }] })).map((f) => f.source.port));
+      if (sends.every((x) => ports.has(x.sport))) break;
+      if (Date.now() - t0 > 5000) throw new Error(`this block's flows: only ports ${[...ports].join(', ')} within 5 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }, 30_000);
 
   it('filters end to end: allow OR-ed, deny subtracted, last N', async () => {
     const all = await flows(node, {});
@@ -318,7 +359,7 @@ print(json.dumps({'flows': [{'id': f.id, 'verdict': flow_pb2.Verdict.Name(f.verd
   it('Prometheus metrics on 127.0.0.1 in the node namespace', async () => {
     const n = state.plan.nodes.find((x) => x.name === node)!;
     const { stdout } = await run('nsenter', [`--net=${netnsPath(n.netns)}`, '--', 'curl', '-sf', 'http://127.0.0.1:9477/metrics']);
-    expect(stdout).toMatch(/^vrfwall_packets_total\{direction="to_pod",verdict="dropped",reason="ISOLATED"\} [1-9]/m);
+    expect(stdout).toMatch(/^vrfwall_packets_total\{direction="from_pod",verdict="dropped",reason="ISOLATED"\} [1-9]/m);
     expect(stdout).toMatch(/^vrfwall_flows_held \d+/m);
     expect(stdout).toMatch(/^vrfwall_map_fill_ratio\{map="flows"\} /m);
     expect(stdout).toMatch(/^vrfwall_reconcile_duration_seconds_count [1-9]/m);

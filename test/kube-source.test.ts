@@ -153,7 +153,9 @@ describe('first sync', () => {
     const src = makeSource(s);
     let done = false;
     const started = src.start().then(() => (done = true));
-    await sleep(1200); // more than two request timeouts: lists were retried
+    // Known, not waited for: the client sent its lists and gave up on them,
+    // more than once for each of the 7 resources (they were retried).
+    await until(() => s.stats.abandoned.hung > 2 * 7, 5000, 'lists timed out and retried');
     expect(done).toBe(false);
     expect(src.current().pods.size).toBe(0);
     s.hangRequests(false);
@@ -245,7 +247,11 @@ describe('watch events', () => {
     const src = makeSource(s);
     await src.start();
     const states: number[] = [];
-    src.onChange((st) => states.push(st.pods.size));
+    const named: string[][] = [];
+    src.onChange((st, changed) => {
+      states.push(st.pods.size);
+      named.push(changed.map((c) => `${c.kind} ${c.key}`));
+    });
 
     s.apply('pods', podObj('team-a', 'a3', { node: 'node1', ips: ['10.244.1.3'] })); // ADDED
     await until(() => src.current().pods.has('team-a/a3'), 2000, 'ADDED');
@@ -260,13 +266,18 @@ describe('watch events', () => {
     const before = states.length;
     for (let i = 0; i < 20; i++) s.apply('pods', podObj('default', `burst${i}`, { node: 'node2', ips: [`10.244.2.${100 + i}`] }));
     await until(() => src.current().pods.has('default/burst19'), 2000, 'burst');
-    await sleep(100);
-    expect(states.length - before).toBeLessThanOrEqual(2);
-    // A change that alters nothing the state holds (only a new resourceVersion) is not announced.
-    const quiet = states.length;
+    // A marker on the same watch after the burst: once it is in the state,
+    // every notification the burst caused came before it.
+    s.apply('pods', podObj('default', 'marker1', { node: 'node2', ips: ['10.244.2.201'] }));
+    await until(() => src.current().pods.has('default/marker1'), 2000, 'marker after the burst');
+    expect(states.length - before).toBeLessThanOrEqual(3); // the burst in one or two, the marker in one at most
+    // A change that alters nothing the state holds (only a new resourceVersion) is not announced:
+    // the next real change (positive control, same watch, after it) is the only object named since.
+    const quiet = named.length;
     s.apply('pods', podObj('default', 'burst0', { node: 'node2', ips: ['10.244.2.100'] }));
-    await sleep(150);
-    expect(states.length).toBe(quiet);
+    s.apply('pods', podObj('default', 'marker2', { node: 'node2', ips: ['10.244.2.202'] }));
+    await until(() => src.current().pods.has('default/marker2'), 2000, 'marker after the quiet change');
+    expect(named.slice(quiet)).toEqual([['Pod default/marker2']]);
   });
 
   it('each notification names exactly the objects that changed (the first one: every object)', async () => {
@@ -432,7 +443,8 @@ describe('faults', () => {
     s.hangRequests(true);
     s.dropConnections();
     s.apply('pods', podObj('team-a', 'hung', { node: 'node1', ips: ['10.244.1.41'] }));
-    await sleep(1500);
+    // The client asked again (its new watches or lists hung) and gave up on them: it had its chance.
+    await until(() => s.stats.abandoned.hung >= 5, 5000, 'requests sent and timed out');
     expect(src.current().pods.has('team-a/hung')).toBe(false);
     // New requests are answered again; those hanging stay a black hole: only
     // the client's own timeout gets it out of them.

@@ -7,7 +7,7 @@
 // kube-dns and kubernetes, which are shared). The WHOLE matrix (pods over
 // ICMP/TCP/UDP, Services on every ClusterIP, externalIP and LoadBalancer IP,
 // every NodePort on every node address, every hostPort, DNS; IPv4 and IPv6)
-// must be what design.md section 3 says. The expectation is computed from the
+// must be what design section 3 says. The expectation is computed from the
 // rules (see `expect*` below), not written out by hand: a Service has no
 // network of its own; a shared Service is usable from every network and
 // opens its own-namespace backends on their target ports (rules 3, 4);
@@ -157,7 +157,7 @@ function writeScenario(dir: string, lab: string, nodes: number): void {
   fs.writeFileSync(file, documents(plan).map((d) => stringify(d)).join('---\n'));
 }
 
-// ---- the rules (design.md section 3), as functions -----------------------------
+// ---- the rules (design section 3), as functions -----------------------------
 
 /** A cell the contract does not decide (see viaService); never checked. */
 type Verdict = boolean | 'either';

@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { compile } from '../src/model/compile.js';
 import type { LabClusterFile } from '../src/model/labfile.js';
 import { CN2_ISOLATED_LABEL } from '../src/model/placement.js';
@@ -44,7 +44,13 @@ async function startSource(withLab = true, debounceMs?: number): Promise<Manifes
   return source;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 async function write(rel: string, text: string): Promise<void> {
   await fs.mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
@@ -167,25 +173,36 @@ describe('manifest source: watching', () => {
     // A wider window than the default 50 ms, so that a loaded machine cannot
     // stretch the five writes over two windows.
     const src = await startSource(true, 200);
-    let changes = 0;
-    src.onChange(() => changes++);
+    const changes: string[][] = [];
+    src.onChange((_s, changed) => changes.push(changed.map((c) => `${c.kind} ${c.key}`)));
+    const last = nextState(src, (s) => s.namespaces.get('a')?.metadata.labels.step === '4');
     for (let i = 0; i < 5; i++) await write('ns.yaml', namespaceYaml('a', { step: String(i) }));
-    await sleep(600);
-    expect(changes).toBe(1);
+    await last;
+    // A marker written after the burst was seen: once it arrives, every
+    // notification the burst could cause has been delivered before it.
+    const marker = nextState(src, (s) => s.namespaces.has('marker'));
+    await write('marker.yaml', namespaceYaml('marker'));
+    await marker;
+    expect(changes).toEqual([['Namespace a'], ['Namespace marker']]);
     expect(src.current().namespaces.get('a')?.metadata.labels).toEqual({ step: '4' });
   });
 
   it('new files, files in new subdirectories and deleted files are seen; hidden and non-YAML files are not', async () => {
     const src = await startSource();
     const added = nextState(src, (s) => s.namespaces.has('deep') && s.namespaces.has('top'));
-    await write('top.yml', namespaceYaml('top'));
-    await write('a/b/deep.yaml', namespaceYaml('deep'));
+    // The files to ignore first, each beside a file like it that must be
+    // seen and is written after it (positive controls): once those arrive,
+    // the ignored ones would have too.
     await write('.hidden.yaml', namespaceYaml('hidden'));
-    await write('.git/x.yaml', namespaceYaml('gitdir'));
     await write('notes.txt', namespaceYaml('txt'));
+    await write('top.yml', namespaceYaml('top'));
+    await write('.git/x.yaml', namespaceYaml('gitdir'));
+    await write('a/b/deep.yaml', namespaceYaml('deep'));
     const s = await added;
-    await sleep(200);
-    expect([...src.current().namespaces.keys()].sort()).toEqual(['deep', 'default', 'kube-system', 'top']);
+    const marker = nextState(src, (st) => st.namespaces.has('marker'));
+    await write('c/marker.yaml', namespaceYaml('marker'));
+    await marker;
+    expect([...src.current().namespaces.keys()].sort()).toEqual(['deep', 'default', 'kube-system', 'marker', 'top']);
     expect(s.problems).toEqual([]);
 
     const removed = nextState(src, (st) => !st.namespaces.has('deep'));
@@ -223,10 +240,14 @@ describe('manifest source: watching', () => {
     await writeLab(lab({}));
     const logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
     source = new ManifestSource({ dir, labFile: labPath, logger, resyncMs: 50 });
+    // Count the re-scans (each marks every file for reading): wait for them, not for a time.
+    const scans = vi.spyOn(source as unknown as { markEverything(): Promise<void> }, 'markEverything');
     await source.start();
     let changes = 0;
     source.onChange(() => changes++);
-    await sleep(400); // several re-scans
+    const scansAtStart = scans.mock.calls.length;
+    // six begun: five complete (updates are chained, one after another)
+    await until(() => scans.mock.calls.length >= scansAtStart + 6, 3000, 'five periodic re-scans');
     expect(changes).toBe(0);
     expect(logLines.filter((l) => l.includes('ignoring object of unsupported kind'))).toHaveLength(1);
     // A re-scan does pick up what changed.
@@ -239,10 +260,21 @@ describe('manifest source: watching', () => {
     const src = await startSource();
     let changes = 0;
     src.onChange(() => changes++);
-    await src.stop();
-    await write('ns.yaml', namespaceYaml('late'));
-    await sleep(300);
-    expect(changes).toBe(0);
+    // positive control: a second source on the same directory, still running,
+    // with a coalescing window six times as long: when it has seen the write,
+    // a running source with the default 50 ms window would have too
+    const witness = new ManifestSource({ dir, logger: pino({ level: 'silent' }), resyncMs: 0, debounceMs: 300 });
+    await witness.start();
+    try {
+      await src.stop();
+      const seen = nextState(witness, (s) => s.namespaces.has('late'));
+      await write('ns.yaml', namespaceYaml('late'));
+      await seen;
+      expect(changes).toBe(0);
+      expect(src.current().namespaces.has('late')).toBe(false);
+    } finally {
+      await witness.stop();
+    }
   });
 });
 

@@ -82,3 +82,77 @@ describe('exponential backoff', () => {
     expect(b.retries(2)).toBe(0);
   });
 });
+
+// The agent's reconcile loop (src/agent/agent.ts kick()) drives the queue
+// this way: ready() kicks after the current task; a kick takes every queued
+// key as one batch unless one is running; success forgets the keys' failures,
+// failure re-adds each after its backoff; done() kicks again when more waits.
+// The loop below is that protocol, with a reconcile that fails on command.
+describe('work queue driven as the agent drives it', () => {
+  function loop(reconcile: (batch: string[]) => Promise<void>) {
+    const batches: string[][] = [];
+    let running: Promise<void> | undefined;
+    const q: WorkQueue<string> = new WorkQueue<string>(() => queueMicrotask(kick), { baseMs: 100, maxMs: 1000 });
+    function kick(): void {
+      if (running) return;
+      const batch = q.take();
+      if (batch.length === 0) return;
+      batches.push(batch);
+      running = reconcile(batch)
+        .then(() => batch.forEach((k) => q.forget(k)))
+        .catch(() => batch.forEach((k) => q.addRateLimited(k)))
+        .finally(() => {
+          running = undefined;
+          q.done(batch);
+        });
+    }
+    return { q, batches };
+  }
+
+  it('changes during a reconcile make exactly one more batch; a failed batch returns after its backoff while others go on', async () => {
+    let fail = true;
+    let release: (() => void) | undefined;
+    const { q, batches } = loop(
+      (batch) =>
+        new Promise<void>((resolve, reject) => {
+          if (batch.includes('Pod a/bad') && fail) reject(new Error('map full'));
+          else if (batch.includes('Pod a/slow') && release === undefined) release = resolve; // the first one waits
+          else resolve();
+        }),
+    );
+    q.add('Pod a/slow');
+    q.add('Namespace a');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(batches).toEqual([['Pod a/slow', 'Namespace a']]);
+    // while it runs: three notifications, one of them twice
+    q.add('Pod a/x');
+    q.add('Pod a/slow');
+    q.add('Pod a/x');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(batches).toHaveLength(1); // never two reconciles at once
+    release!();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(batches).toEqual([['Pod a/slow', 'Namespace a'], ['Pod a/x', 'Pod a/slow']]);
+
+    // a failing key: retried after 100 ms, then 200 ms; a healthy change in between is not held up
+    q.add('Pod a/bad');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(batches.at(-1)).toEqual(['Pod a/bad']);
+    q.add('Pod a/ok');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(batches.at(-1)).toEqual(['Pod a/ok']);
+    await vi.advanceTimersByTimeAsync(99);
+    expect(batches).toHaveLength(4);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(batches.at(-1)).toEqual(['Pod a/bad']); // retry 1, fails again
+    expect(q.retries('Pod a/bad')).toBe(2);
+    fail = false;
+    await vi.advanceTimersByTimeAsync(199);
+    expect(batches).toHaveLength(5);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(batches).toHaveLength(6); // retry 2 succeeds: its failures are forgotten
+    expect(q.retries('Pod a/bad')).toBe(0);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(batches).toHaveLength(6); // and nothing comes back
+  });
+});

@@ -4,24 +4,12 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import type { LoadedObject, NativeAddon } from '../bpf/native.js';
-import { FlowLayout, FlowMapName, VW_FLOWS_MAX } from '../bpf/abi.js';
+import { FlowLayout, FlowMapName, MapName as MAP, VW_FLOWS_MAX } from '../bpf/abi.js';
 import type { Programs } from './attach.js';
 
-export const MAP_NAMES = [
-  'endpoints',
-  'vrf_pairs',
-  'networks',
-  'cidrs',
-  'counters',
-  'services',
-  'backends',
-  'sessions',
-  'session_owners',
-  'config',
-  'ports',
-  'cache_ctl',
-] as const;
-export type MapName = (typeof MAP_NAMES)[number];
+/** The policy and session maps both objects share, by their names in the objects (one list: abi.ts MapName). */
+export const MAP_NAMES = Object.values(MAP);
+export type MapName = (typeof MAP)[keyof typeof MAP];
 
 export interface Datapath {
   programs: Programs;

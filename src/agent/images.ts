@@ -12,6 +12,7 @@ import {
   encodeSvcValue,
   encodeVrfPair,
   encodeVrfPairValue,
+  MapName,
   type EndpointValue,
 } from '../bpf/abi.js';
 import type { DesiredDelta } from '../model/incremental.js';
@@ -19,15 +20,7 @@ import { dottedQuad } from '../model/ip.js';
 import type { DesiredServiceEntry, DesiredState, L4Protocol } from '../model/types.js';
 import type { MapEntry, MapImage } from './mapsync.js';
 
-export interface MapImages {
-  endpoints: MapImage;
-  vrfPairs: MapImage;
-  networks: MapImage;
-  cidrs: MapImage;
-  services: MapImage;
-  backends: MapImage;
-  ports: MapImage;
-}
+export type MapImages = Record<(typeof MAP_NAMES)[number], MapImage>;
 
 /** The map entry for one desired key (undefined: the key has no entry). */
 type Encoder<K> = (d: DesiredState, key: K) => MapEntry | undefined;
@@ -118,7 +111,9 @@ const ENCODERS: { [M in keyof MapImages]: { keyOf: (k: KeyOf<M>) => Buffer; entr
 /** The key type of each map's desired contents. */
 type KeyOf<M extends keyof MapImages> = M extends 'networks' | 'ports' ? number : string;
 
-export const MAP_NAMES: readonly (keyof MapImages)[] = ['endpoints', 'vrfPairs', 'networks', 'cidrs', 'services', 'backends', 'ports'];
+/** The maps the agent writes from the compile step, in the order a write updates them: settings and ranges
+ *  before the endpoints that use them (mapwriter.ts). Their names in the objects: abi.ts MapName. */
+export const MAP_NAMES = ['ports', 'networks', 'cidrs', 'vrfPairs', 'services', 'backends', 'endpoints'] as const satisfies readonly (keyof typeof MapName)[];
 
 function image<M extends keyof MapImages>(d: DesiredState, m: M, keys: Iterable<KeyOf<M>>): MapImage {
   const out: MapImage = new Map();

@@ -11,20 +11,13 @@ import type { NativeAddon } from '../bpf/native.js';
 import type { DesiredDelta } from '../model/incremental.js';
 import type { DesiredState } from '../model/types.js';
 import type { Datapath } from './datapath.js';
-import { changedEntries, desiredWritten, recordChanges, type MapImages, type WrittenImages } from './images.js';
+import { MapName } from '../bpf/abi.js';
+import { MAP_NAMES, changedEntries, desiredWritten, recordChanges, type MapImages, type WrittenImages } from './images.js';
 import { applyPlans, planWrittenSync, type SyncPlan, type SyncResult } from './mapsync.js';
 import type { VerdictEpoch } from './verdict-epoch.js';
 
-/** Order of updates: settings and ranges before the endpoints that use them. */
-const ORDER: readonly [keyof MapImages, keyof Datapath['maps']][] = [
-  ['ports', 'ports'],
-  ['networks', 'networks'],
-  ['cidrs', 'cidrs'],
-  ['vrfPairs', 'vrf_pairs'],
-  ['services', 'services'],
-  ['backends', 'backends'],
-  ['endpoints', 'endpoints'],
-];
+/** Order of updates: images.ts MAP_NAMES (settings and ranges before the endpoints that use them). */
+const ORDER: readonly [keyof MapImages, keyof Datapath['maps']][] = MAP_NAMES.map((m) => [m, MapName[m]]);
 
 export class MapWriter {
   /** What the maps hold after the last successful write; undefined: read the kernel. */

@@ -1,11 +1,56 @@
-// TypeScript shapes of the proto messages as @grpc/proto-loader presents
-// them (camelCase, enums as names, 64-bit numbers as numbers). Kept by hand
-// next to proto/vrfwall/v1/*.proto; test/api.test.ts round-trips them.
+// TypeScript shapes of the API's messages as @grpc/proto-loader presents them
+// (LOADER_OPTIONS: camelCase, 64-bit numbers as numbers, enums as names,
+// defaults). The types are generated from proto/ by proto-loader-gen-types
+// (`make api-types`, into src/api/generated/; test/api-types.test.ts checks
+// the committed files are what the generator makes). Here: the names the code
+// uses for them, and the few shapes kept by hand on purpose, each checked
+// against the generated types at compile time (ProtoConformance below).
 import type { FlowFilterSpec } from '../flows/filter.js';
 import type { Flow, FlowEndpoint } from '../flows/types.js';
+import type { EndpointInfo__Output } from './generated/vrfwall/v1/EndpointInfo.js';
+import type { Endpoint__Output } from './generated/vrfwall/v1/Endpoint.js';
+import type { ExplainRequest__Output } from './generated/vrfwall/v1/ExplainRequest.js';
+import type { ExplainResponse__Output } from './generated/vrfwall/v1/ExplainResponse.js';
+import type { ExplainStep__Output } from './generated/vrfwall/v1/ExplainStep.js';
+import type { Flow as FlowIn, Flow__Output } from './generated/vrfwall/v1/Flow.js';
+import type { FlowFilter as FlowFilterIn, FlowFilter__Output } from './generated/vrfwall/v1/FlowFilter.js';
+import type { FlowGroup__Output } from './generated/vrfwall/v1/FlowGroup.js';
+import type { GetFlowStatsRequest as GetFlowStatsRequestIn, GetFlowStatsRequest__Output } from './generated/vrfwall/v1/GetFlowStatsRequest.js';
+import type { GetFlowStatsResponse__Output } from './generated/vrfwall/v1/GetFlowStatsResponse.js';
+import type { GetFlowsRequest as GetFlowsRequestIn, GetFlowsRequest__Output } from './generated/vrfwall/v1/GetFlowsRequest.js';
+import type { GetFlowsResponse as GetFlowsResponseIn, GetFlowsResponse__Output } from './generated/vrfwall/v1/GetFlowsResponse.js';
+import type { GroupBy__Output } from './generated/vrfwall/v1/GroupBy.js';
+import type { LostFlows__Output } from './generated/vrfwall/v1/LostFlows.js';
+import type { ListEndpointsRequest__Output } from './generated/vrfwall/v1/ListEndpointsRequest.js';
+import type { ListEndpointsResponse__Output } from './generated/vrfwall/v1/ListEndpointsResponse.js';
+import type { ListNetworksResponse__Output } from './generated/vrfwall/v1/ListNetworksResponse.js';
+import type { MapFill__Output } from './generated/vrfwall/v1/MapFill.js';
+import type { Network__Output } from './generated/vrfwall/v1/Network.js';
+import type { ServerStatusResponse__Output } from './generated/vrfwall/v1/ServerStatusResponse.js';
+import type { SortBy__Output } from './generated/vrfwall/v1/SortBy.js';
+import type { TrafficDirection__Output } from './generated/vrfwall/v1/TrafficDirection.js';
+import type { Verdict__Output } from './generated/vrfwall/v1/Verdict.js';
 
-export type VerdictName = 'VERDICT_UNSPECIFIED' | 'VERDICT_ALLOWED' | 'VERDICT_DROPPED';
-export type DirectionName = 'DIRECTION_UNSPECIFIED' | 'DIRECTION_EGRESS' | 'DIRECTION_INGRESS';
+export type VerdictName = Verdict__Output;
+export type DirectionName = TrafficDirection__Output;
+export type GroupByName = GroupBy__Output;
+export type SortByName = SortBy__Output;
+export type FlowGroupMsg = FlowGroup__Output;
+export type GetFlowStatsResponse = GetFlowStatsResponse__Output;
+export type MapFillMsg = MapFill__Output;
+export type ServerStatusResponse = ServerStatusResponse__Output;
+export type NetworkMsg = Network__Output;
+export type ListNetworksResponse = ListNetworksResponse__Output;
+export type ListEndpointsRequest = ListEndpointsRequest__Output;
+export type EndpointInfoMsg = EndpointInfo__Output;
+export type ListEndpointsResponse = ListEndpointsResponse__Output;
+export type ExplainRequest = ExplainRequest__Output;
+export type ExplainStepMsg = ExplainStep__Output;
+
+// ---- kept by hand -----------------------------------------------------------
+// The generated output types make every message field nullable and every
+// filter field required; the server always sets a flow's endpoints and
+// counters, and clients send partial filters.
 
 /** Flow (which is what the API serves) with its enums as names; its counters have no enum or 64-bit field to present differently. */
 export type FlowMsg = Omit<Flow, 'direction' | 'verdict'> & {
@@ -13,8 +58,8 @@ export type FlowMsg = Omit<Flow, 'direction' | 'verdict'> & {
   verdict: VerdictName;
 };
 
-/** FlowFilter as it arrives: FlowFilterSpec with enum names. */
-export type FlowFilterMsg = Omit<FlowFilterSpec, 'verdict' | 'direction'> & { verdict?: string[]; direction?: string[] };
+/** FlowFilter as clients send it (fields optional) and the server reads it: FlowFilterSpec with enum names. */
+export type FlowFilterMsg = Omit<FlowFilterSpec, 'verdict' | 'direction'> & { verdict?: VerdictName[]; direction?: DirectionName[] };
 
 export interface GetFlowsRequest {
   allow: FlowFilterMsg[];
@@ -29,7 +74,7 @@ export interface GetFlowsRequest {
 
 export interface GetFlowsResponse {
   flow?: FlowMsg;
-  lost?: { count: number; where: string };
+  lost?: LostFlows__Output;
   batch?: { flows: FlowMsg[] };
   item?: 'flow' | 'lost' | 'batch';
 }
@@ -40,9 +85,6 @@ export function flowsOf(m: GetFlowsResponse): FlowMsg[] {
   return m.batch?.flows ?? [];
 }
 
-export type GroupByName = 'GROUP_BY_UNSPECIFIED' | 'GROUP_BY_NAMESPACE' | 'GROUP_BY_NETWORK' | 'GROUP_BY_POD';
-export type SortByName = 'SORT_BY_UNSPECIFIED' | 'SORT_BY_BYTES' | 'SORT_BY_PACKETS' | 'SORT_BY_FLOWS';
-
 export interface GetFlowStatsRequest {
   allow: FlowFilterMsg[];
   deny: FlowFilterMsg[];
@@ -51,106 +93,6 @@ export interface GetFlowStatsRequest {
   groupBy: GroupByName;
   sortBy: SortByName;
   top: number;
-}
-
-export interface FlowGroupMsg {
-  source: string;
-  destination: string;
-  verdict: VerdictName;
-  reason: string;
-  flows: number;
-  packets: number;
-  bytes: number;
-  droppedPackets: number;
-}
-
-export interface GetFlowStatsResponse {
-  groups: FlowGroupMsg[];
-  flows: number;
-  node: string;
-}
-
-export interface MapFillMsg {
-  name: string;
-  type: string;
-  maxEntries: number;
-  entries: number;
-  fill: number;
-}
-
-export interface ServerStatusResponse {
-  version: string;
-  node: string;
-  uptimeSeconds: number;
-  flowsHeld: number;
-  flowsMax: number;
-  flowsSeen: number;
-  flowsEvicted: number;
-  eventsReceived: number;
-  eventsLost: number;
-  streamFlowsLost: number;
-  attachMode: string;
-  maps: MapFillMsg[];
-  lastSyncMs: number;
-  generation: number;
-  synced: boolean;
-  kernelFlowsCreated: number;
-  streams: number;
-}
-
-export interface NetworkMsg {
-  name: string;
-  vrfId: number;
-  externalDeny: boolean;
-  pods: string[];
-  reaches: string[];
-}
-
-export interface ListNetworksResponse {
-  networks: NetworkMsg[];
-  node: string;
-}
-
-export interface ListEndpointsRequest {
-  namespace: string;
-  network: string;
-  localOnly: boolean;
-}
-
-export interface EndpointInfoMsg {
-  ip: string;
-  kind: string;
-  namespace: string;
-  pod: string;
-  network: string;
-  node: string;
-  local: boolean;
-  ifindex: number;
-  quarantined: boolean;
-  reason: string;
-  service: string;
-}
-
-export interface ListEndpointsResponse {
-  endpoints: EndpointInfoMsg[];
-  node: string;
-}
-
-export interface ExplainRequest {
-  source: string;
-  destination: string;
-  protocol: string;
-  port: number;
-  family: string;
-}
-
-export interface ExplainStepMsg {
-  hook: string;
-  pod: string;
-  ifindex: number;
-  verdict: VerdictName;
-  reason: string;
-  rule: string;
 }
 
 export interface ExplainResponse {
@@ -163,3 +105,27 @@ export interface ExplainResponse {
   node: string;
   note: string;
 }
+
+/** Assignable<A, B>: A can be used where B is expected (a compile error otherwise). */
+type Assignable<A extends B, B> = A;
+
+/**
+ * The hand-kept shapes against the generated ones (compile-time only): what
+ * the server sends is valid input for the proto's type, and what arrives
+ * (output with defaults) fits what the code reads, but for message fields the
+ * generated types make nullable and the server always sets.
+ */
+export type ProtoConformance = [
+  Assignable<FlowMsg, FlowIn>,
+  Assignable<FlowMsg, Flow__Output>,
+  Assignable<GetFlowsResponse, GetFlowsResponseIn>,
+  Assignable<FlowFilterMsg, FlowFilterIn>,
+  Assignable<FlowFilter__Output, FlowFilterMsg>,
+  Assignable<GetFlowsRequest, GetFlowsRequestIn>,
+  Assignable<GetFlowsRequest__Output, GetFlowsRequest>,
+  Assignable<GetFlowStatsRequest, GetFlowStatsRequestIn>,
+  Assignable<GetFlowStatsRequest__Output, GetFlowStatsRequest>,
+  Assignable<FlowEndpoint, Endpoint__Output>,
+  Assignable<Omit<ExplainResponse, 'source' | 'destination'>, Omit<ExplainResponse__Output, 'source' | 'destination'>>,
+  Assignable<NonNullable<GetFlowsResponse__Output['lost']>, NonNullable<GetFlowsResponse['lost']>>,
+];

@@ -5,7 +5,7 @@
 import { randomInt } from 'node:crypto';
 import { VW_PROBE_MAGIC } from './abi.js';
 
-/** struct __sk_buff (uapi) on x86_64. */
+/** struct __sk_buff (uapi linux/bpf.h); checked against the header and the kernel BTF by test/skb-offsets.test.ts. */
 export const SKB_CTX_SIZE = 192;
 export const SKB_IFINDEX_OFF = 40;
 /** skb->ingress_ifindex (skb_iif): where a forwarded frame came in; 0 for the node's own */

@@ -14,6 +14,8 @@ import type {
   ServerStatusResponse,
 } from '../api/messages.js';
 import { flowsOf } from '../api/messages.js';
+import { TrafficDirection } from '../api/generated/vrfwall/v1/TrafficDirection.js';
+import { Verdict } from '../api/generated/vrfwall/v1/Verdict.js';
 import type { FlowEndpoint } from '../flows/types.js';
 
 type Output = 'table' | 'json';
@@ -145,6 +147,17 @@ function ports(values: string[], flag: string): number[] {
   });
 }
 
+/** The proto enum name `${prefix}${word}` (e.g. --verdict dropped -> VERDICT_DROPPED); a word that names none is an error, not a filter that matches nothing. */
+function enumName<T extends string>(values: Readonly<Record<string, T>>, prefix: string, word: string, flag: string): T {
+  const name = `${prefix}${word.toUpperCase()}`;
+  const v = Object.hasOwn(values, name) ? values[name] : undefined;
+  if (v === undefined || name === `${prefix}UNSPECIFIED`) {
+    const words = Object.keys(values).filter((k) => k !== `${prefix}UNSPECIFIED`).map((k) => k.slice(prefix.length).toLowerCase());
+    throw new Error(`${flag} ${JSON.stringify(word)}: one of ${words.join(', ')}`);
+  }
+  return v;
+}
+
 export function flowsRequest(f: FlowFlags): Partial<GetFlowsRequest> {
   const allow: FlowFilterMsg = {
     namespace: f.namespace,
@@ -152,12 +165,12 @@ export function flowsRequest(f: FlowFlags): Partial<GetFlowsRequest> {
     sourcePod: f.fromPod,
     destinationPod: f.toPod,
     network: f.network,
-    verdict: f.verdict.map((v) => `VERDICT_${v.toUpperCase()}`),
+    verdict: f.verdict.map((v) => enumName(Verdict, 'VERDICT_', v, '--verdict')),
     dropReason: f.reason.map((r) => r.toUpperCase()),
     ip: f.ip,
     port: ports(f.port, '--port'),
     protocol: f.protocol,
-    direction: f.direction.map((d) => `DIRECTION_${d.toUpperCase()}`),
+    direction: f.direction.map((d) => enumName(TrafficDirection, 'DIRECTION_', d, '--direction')),
   };
   const any = Object.values(allow).some((v) => Array.isArray(v) && v.length > 0);
   const deny: FlowFilterMsg[] = f.exclude.map((x) => {
@@ -165,8 +178,8 @@ export function flowsRequest(f: FlowFlags): Partial<GetFlowsRequest> {
     const key = EXCLUDE_FIELDS[x.slice(0, eq)];
     if (eq < 1 || !key) throw new Error(`--exclude ${JSON.stringify(x)}: use field=value, field one of ${Object.keys(EXCLUDE_FIELDS).join(', ')}`);
     let value: string = x.slice(eq + 1);
-    if (key === 'verdict') value = `VERDICT_${value.toUpperCase()}`;
-    if (key === 'direction') value = `DIRECTION_${value.toUpperCase()}`;
+    if (key === 'verdict') value = enumName(Verdict, 'VERDICT_', value, '--exclude verdict');
+    if (key === 'direction') value = enumName(TrafficDirection, 'DIRECTION_', value, '--exclude direction');
     return key === 'port' ? { port: ports([value], '--exclude port') } : { [key]: [value] };
   });
   return {

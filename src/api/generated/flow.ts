@@ -1,0 +1,43 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { Endpoint as _vrfwall_v1_Endpoint, Endpoint__Output as _vrfwall_v1_Endpoint__Output } from './vrfwall/v1/Endpoint.js';
+import type { Flow as _vrfwall_v1_Flow, Flow__Output as _vrfwall_v1_Flow__Output } from './vrfwall/v1/Flow.js';
+import type { FlowBatch as _vrfwall_v1_FlowBatch, FlowBatch__Output as _vrfwall_v1_FlowBatch__Output } from './vrfwall/v1/FlowBatch.js';
+import type { FlowCounters as _vrfwall_v1_FlowCounters, FlowCounters__Output as _vrfwall_v1_FlowCounters__Output } from './vrfwall/v1/FlowCounters.js';
+import type { FlowFilter as _vrfwall_v1_FlowFilter, FlowFilter__Output as _vrfwall_v1_FlowFilter__Output } from './vrfwall/v1/FlowFilter.js';
+import type { FlowGroup as _vrfwall_v1_FlowGroup, FlowGroup__Output as _vrfwall_v1_FlowGroup__Output } from './vrfwall/v1/FlowGroup.js';
+import type { FlowServiceClient as _vrfwall_v1_FlowServiceClient, FlowServiceDefinition as _vrfwall_v1_FlowServiceDefinition } from './vrfwall/v1/FlowService.js';
+import type { GetFlowStatsRequest as _vrfwall_v1_GetFlowStatsRequest, GetFlowStatsRequest__Output as _vrfwall_v1_GetFlowStatsRequest__Output } from './vrfwall/v1/GetFlowStatsRequest.js';
+import type { GetFlowStatsResponse as _vrfwall_v1_GetFlowStatsResponse, GetFlowStatsResponse__Output as _vrfwall_v1_GetFlowStatsResponse__Output } from './vrfwall/v1/GetFlowStatsResponse.js';
+import type { GetFlowsRequest as _vrfwall_v1_GetFlowsRequest, GetFlowsRequest__Output as _vrfwall_v1_GetFlowsRequest__Output } from './vrfwall/v1/GetFlowsRequest.js';
+import type { GetFlowsResponse as _vrfwall_v1_GetFlowsResponse, GetFlowsResponse__Output as _vrfwall_v1_GetFlowsResponse__Output } from './vrfwall/v1/GetFlowsResponse.js';
+import type { LostFlows as _vrfwall_v1_LostFlows, LostFlows__Output as _vrfwall_v1_LostFlows__Output } from './vrfwall/v1/LostFlows.js';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  vrfwall: {
+    v1: {
+      Endpoint: MessageTypeDefinition<_vrfwall_v1_Endpoint, _vrfwall_v1_Endpoint__Output>
+      Flow: MessageTypeDefinition<_vrfwall_v1_Flow, _vrfwall_v1_Flow__Output>
+      FlowBatch: MessageTypeDefinition<_vrfwall_v1_FlowBatch, _vrfwall_v1_FlowBatch__Output>
+      FlowCounters: MessageTypeDefinition<_vrfwall_v1_FlowCounters, _vrfwall_v1_FlowCounters__Output>
+      FlowFilter: MessageTypeDefinition<_vrfwall_v1_FlowFilter, _vrfwall_v1_FlowFilter__Output>
+      FlowGroup: MessageTypeDefinition<_vrfwall_v1_FlowGroup, _vrfwall_v1_FlowGroup__Output>
+      FlowService: SubtypeConstructor<typeof grpc.Client, _vrfwall_v1_FlowServiceClient> & { service: _vrfwall_v1_FlowServiceDefinition }
+      GetFlowStatsRequest: MessageTypeDefinition<_vrfwall_v1_GetFlowStatsRequest, _vrfwall_v1_GetFlowStatsRequest__Output>
+      GetFlowStatsResponse: MessageTypeDefinition<_vrfwall_v1_GetFlowStatsResponse, _vrfwall_v1_GetFlowStatsResponse__Output>
+      GetFlowsRequest: MessageTypeDefinition<_vrfwall_v1_GetFlowsRequest, _vrfwall_v1_GetFlowsRequest__Output>
+      GetFlowsResponse: MessageTypeDefinition<_vrfwall_v1_GetFlowsResponse, _vrfwall_v1_GetFlowsResponse__Output>
+      GroupBy: EnumTypeDefinition
+      LostFlows: MessageTypeDefinition<_vrfwall_v1_LostFlows, _vrfwall_v1_LostFlows__Output>
+      SortBy: EnumTypeDefinition
+      TrafficDirection: EnumTypeDefinition
+      Verdict: EnumTypeDefinition
+    }
+  }
+}
+

@@ -1,0 +1,36 @@
+// Original file: proto/vrfwall/v1/state.proto
+
+
+export interface EndpointInfo {
+  'ip'?: (string);
+  /**
+   * pod, host, service
+   */
+  'kind'?: (string);
+  'namespace'?: (string);
+  'pod'?: (string);
+  'network'?: (string);
+  'node'?: (string);
+  'local'?: (boolean);
+  'ifindex'?: (number);
+  'quarantined'?: (boolean);
+  'reason'?: (string);
+  'service'?: (string);
+}
+
+export interface EndpointInfo__Output {
+  'ip': (string);
+  /**
+   * pod, host, service
+   */
+  'kind': (string);
+  'namespace': (string);
+  'pod': (string);
+  'network': (string);
+  'node': (string);
+  'local': (boolean);
+  'ifindex': (number);
+  'quarantined': (boolean);
+  'reason': (string);
+  'service': (string);
+}

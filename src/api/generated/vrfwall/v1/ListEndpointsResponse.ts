@@ -1,0 +1,13 @@
+// Original file: proto/vrfwall/v1/state.proto
+
+import type { EndpointInfo as _vrfwall_v1_EndpointInfo, EndpointInfo__Output as _vrfwall_v1_EndpointInfo__Output } from '../../vrfwall/v1/EndpointInfo.js';
+
+export interface ListEndpointsResponse {
+  'endpoints'?: (_vrfwall_v1_EndpointInfo)[];
+  'node'?: (string);
+}
+
+export interface ListEndpointsResponse__Output {
+  'endpoints': (_vrfwall_v1_EndpointInfo__Output)[];
+  'node': (string);
+}

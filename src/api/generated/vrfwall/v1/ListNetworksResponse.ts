@@ -1,0 +1,13 @@
+// Original file: proto/vrfwall/v1/state.proto
+
+import type { Network as _vrfwall_v1_Network, Network__Output as _vrfwall_v1_Network__Output } from '../../vrfwall/v1/Network.js';
+
+export interface ListNetworksResponse {
+  'networks'?: (_vrfwall_v1_Network)[];
+  'node'?: (string);
+}
+
+export interface ListNetworksResponse__Output {
+  'networks': (_vrfwall_v1_Network__Output)[];
+  'node': (string);
+}

@@ -1,0 +1,24 @@
+// Original file: proto/vrfwall/v1/state.proto
+
+
+export interface Network {
+  'name'?: (string);
+  'vrfId'?: (number);
+  'externalDeny'?: (boolean);
+  'pods'?: (string)[];
+  /**
+   * networks a router joins with this one
+   */
+  'reaches'?: (string)[];
+}
+
+export interface Network__Output {
+  'name': (string);
+  'vrfId': (number);
+  'externalDeny': (boolean);
+  'pods': (string)[];
+  /**
+   * networks a router joins with this one
+   */
+  'reaches': (string)[];
+}

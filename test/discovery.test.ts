@@ -1,0 +1,204 @@
+// Interface discovery (src/agent/discovery.ts) without a kernel or root: the
+// module runs `ip -json ...` and `bridge -json fdb show`; here those are
+// stand-ins first on PATH that print the JSON iproute2 prints (shapes taken
+// from iproute2 6.x), so what is tested is the parsing and the decisions:
+// host routes (ptp), neighbour + FDB (bridge), the memory of learnt ports,
+// one pod one interface, the MAC each port may send from, and which
+// neighbour entries to make managed or release.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { VW_NO_MAC } from '../src/bpf/abi.js';
+import { InterfaceDiscovery } from '../src/agent/discovery.js';
+
+interface Tables {
+  links: unknown[];
+  v4: unknown[];
+  v6: unknown[];
+  neigh: unknown[];
+  fdb: unknown[];
+}
+
+let dir: string;
+const savedPath = process.env.PATH;
+
+/** What the stand-in `ip` and `bridge` print from now on. */
+function tables(t: Partial<Tables>): void {
+  const all: Tables = { links: [], v4: [], v6: [], neigh: [], fdb: [], ...t };
+  for (const [name, rows] of Object.entries(all)) fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(rows));
+}
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vrfwall-discovery-test-'));
+  // Only the commands discovery runs are answered; anything else fails loudly.
+  const script = (cases: string): string => `#!/bin/sh\ncase "$*" in\n${cases}\n*) echo "unexpected: $0 $*" >&2; exit 2;;\nesac\n`;
+  const cat = (f: string): string => `cat "${dir}/${f}.json";;`;
+  fs.writeFileSync(
+    path.join(dir, 'ip'),
+    script(
+      [
+        `"-json -details link show") ${cat('links')}`,
+        `"-json -4 route show table main") ${cat('v4')}`,
+        `"-json -6 route show table main") ${cat('v6')}`,
+        `"-json neigh show") ${cat('neigh')}`,
+      ].join('\n'),
+    ),
+    { mode: 0o755 },
+  );
+  fs.writeFileSync(path.join(dir, 'bridge'), script(`"-json fdb show") ${cat('fdb')}`), { mode: 0o755 });
+  process.env.PATH = `${dir}:${savedPath}`;
+});
+
+afterAll(() => {
+  process.env.PATH = savedPath;
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+beforeEach(() => tables({}));
+
+const link = (ifindex: number, ifname: string, extra: Record<string, unknown> = {}) => ({ ifindex, ifname, flags: ['UP'], mtu: 1500, ...extra });
+const lo = link(1, 'lo');
+const eth0 = link(2, 'eth0');
+
+describe('ptp wiring: host routes', () => {
+  it('a /32 or /128 route out of a device names the pod interface; other routes, lo and non-unicast types do not', async () => {
+    tables({
+      links: [lo, eth0, link(7, 'cali1', { linkinfo: { info_kind: 'veth' } }), link(8, 'cali2', { linkinfo: { info_kind: 'veth' } })],
+      v4: [
+        { dst: 'default', gateway: '192.168.50.254', dev: 'eth0', flags: [] },
+        { dst: '192.168.50.0/24', dev: 'eth0', protocol: 'kernel', scope: 'link', prefsrc: '192.168.50.1', flags: [] },
+        { dst: '10.244.1.10', dev: 'cali1', scope: 'link', flags: [] },
+        { dst: '10.244.1.11/32', dev: 'cali2', scope: 'link', flags: [] },
+        { type: 'blackhole', dst: '10.244.1.99', flags: [] },
+        { dst: '10.244.1.12', dev: 'lo', scope: 'link', flags: [] },
+        { type: 'local', dst: '10.244.1.13', dev: 'cali2', flags: [] },
+      ],
+      v6: [{ dst: 'fd00:10:244:1:0:0:0:a', dev: 'cali1', metric: 1024, pref: 'medium', flags: [] }],
+    });
+    const d = await new InterfaceDiscovery().discover([['10.244.1.10', 'fd00:10:244:1::a'], ['10.244.1.11']]);
+    expect([...d.byIp].sort()).toEqual([
+      ['10.244.1.10', 7],
+      ['10.244.1.11', 8],
+      ['fd00:10:244:1::a', 7], // canonical text, as the compile step writes it
+    ]);
+    expect(d.all).toEqual([1, 2, 7, 8]);
+    // no bridge: nothing to resolve, manage or release
+    expect(d).toMatchObject({ unresolved: [], manage: [], release: [] });
+    expect(d.macs.size).toBe(0);
+  });
+});
+
+describe('bridge wiring: neighbour table + FDB', () => {
+  const MAC_A = 'aa:aa:aa:00:00:0a';
+  const MAC_B = 'aa:aa:aa:00:00:0b';
+  const bridgeLinks = [
+    lo,
+    eth0,
+    link(3, 'cni0', { linkinfo: { info_kind: 'bridge' }, address: '02:00:00:00:00:01' }),
+    link(10, 'vetha', { master: 'cni0', linkinfo: { info_kind: 'veth' } }),
+    link(11, 'vethb', { master: 'cni0', linkinfo: { info_kind: 'veth' } }),
+  ];
+  const routes = {
+    v4: [{ dst: '10.244.1.0/24', dev: 'cni0', protocol: 'kernel', scope: 'link', prefsrc: '10.244.1.1', flags: [] }],
+    v6: [{ dst: 'fd00:10:244:1::/64', dev: 'cni0', protocol: 'kernel', metric: 256, flags: [] }],
+  };
+  const fdbOf = (entries: [string, string][]) => [
+    { mac: '02:00:00:00:00:01', ifname: 'cni0', vlan: 1, flags: ['self'], master: 'cni0', state: 'permanent' },
+    { mac: '02:00:00:00:00:10', ifname: 'vetha', master: 'cni0', state: 'permanent' }, // the port's own address
+    ...entries.map(([mac, ifname]) => ({ mac, ifname, master: 'cni0', flags: [] })),
+  ];
+  const POD_A = ['10.244.1.10', 'fd00:10:244:1::a'];
+  const POD_B = ['10.244.1.11'];
+
+  it('pod IP -> MAC (neighbour) -> port (FDB); one resolved address places the pod\'s others; MACs per port', async () => {
+    tables({
+      links: bridgeLinks,
+      ...routes,
+      neigh: [
+        { dst: '10.244.1.10', dev: 'cni0', lladdr: MAC_A.toUpperCase(), state: ['REACHABLE'], managed: null },
+        { dst: '192.168.50.254', dev: 'eth0', lladdr: '52:54:00:00:00:01', state: ['STALE'] },
+        // resolves to a port's own (permanent) address: that is not a pod behind the port
+        { dst: '10.244.1.12', dev: 'cni0', lladdr: '02:00:00:00:00:10', state: ['REACHABLE'] },
+      ],
+      fdb: fdbOf([[MAC_A, 'vetha']]),
+    });
+    const d = await new InterfaceDiscovery().discover([POD_A, POD_B, ['10.244.1.12']], ['10.244.0.0/16', 'fd00:10:244::/48']);
+    expect(d.byIp).toEqual(new Map([['10.244.1.10', 10], ['fd00:10:244:1::a', 10]]));
+    expect(d.macs).toEqual(new Map([[10, MAC_A]]));
+    // B has no neighbour entry yet: unresolved, and asked for (managed) as is A's v6 address;
+    // A's v4 entry is managed already.
+    expect(d.unresolved).toEqual(['10.244.1.11', '10.244.1.12']);
+    expect(d.manage).toEqual([
+      { ip: 'fd00:10:244:1::a', bridge: 'cni0' },
+      { ip: '10.244.1.11', bridge: 'cni0' },
+      { ip: '10.244.1.12', bridge: 'cni0' },
+    ]);
+    expect(d.release).toEqual([]);
+  });
+
+  it('a managed entry for an address that is no longer a local pod is released, only inside the pod CIDRs', async () => {
+    tables({
+      links: bridgeLinks,
+      ...routes,
+      neigh: [
+        { dst: '10.244.1.50', dev: 'cni0', lladdr: MAC_B, state: ['REACHABLE'], managed: null },
+        { dst: '10.9.9.9', dev: 'cni0', lladdr: MAC_B, state: ['REACHABLE'], managed: null }, // not ours to remove
+        { dst: '10.244.1.51', dev: 'cni0', lladdr: MAC_B, state: ['REACHABLE'] }, // not managed
+      ],
+      fdb: fdbOf([]),
+    });
+    const d = await new InterfaceDiscovery().discover([], ['10.244.0.0/16']);
+    expect(d.release).toEqual([{ ip: '10.244.1.50', bridge: 'cni0' }]);
+  });
+
+  it('remembers a learnt port while it stays on the bridge and the MAC is the same (FDB aged out, neighbour flushed)', async () => {
+    const disc = new InterfaceDiscovery();
+    const neighA = { dst: '10.244.1.10', dev: 'cni0', lladdr: MAC_A, state: ['REACHABLE'], managed: null };
+    tables({ links: bridgeLinks, ...routes, neigh: [neighA], fdb: fdbOf([[MAC_A, 'vetha']]) });
+    expect((await disc.discover([POD_A])).byIp.get('10.244.1.10')).toBe(10);
+
+    // FDB entry aged out: still vetha
+    tables({ links: bridgeLinks, ...routes, neigh: [neighA], fdb: fdbOf([]) });
+    expect((await disc.discover([POD_A])).byIp.get('10.244.1.10')).toBe(10);
+    // the MAC now behind another port (a forged frame): memory wins, one pod one port
+    tables({ links: bridgeLinks, ...routes, neigh: [neighA], fdb: fdbOf([[MAC_A, 'vethb']]) });
+    expect((await disc.discover([POD_A])).byIp.get('10.244.1.10')).toBe(10);
+    // the neighbour entry flushed (bridge MAC change): a local pod stays where it was learnt
+    tables({ links: bridgeLinks, ...routes, neigh: [], fdb: fdbOf([]) });
+    const flushed = await disc.discover([POD_A]);
+    expect(flushed.byIp.get('10.244.1.10')).toBe(10);
+    expect(flushed.unresolved).toEqual([]);
+    // positive control for the memory's limits: the port leaves the bridge -> unresolved
+    const unbridged = bridgeLinks.map((l) => (l.ifname === 'vetha' ? link(10, 'vetha', { linkinfo: { info_kind: 'veth' } }) : l));
+    tables({ links: unbridged, ...routes, neigh: [], fdb: fdbOf([]) });
+    const gone = await disc.discover([POD_A]);
+    expect(gone.byIp.has('10.244.1.10')).toBe(false);
+    expect(gone.unresolved).toEqual(POD_A);
+  });
+
+  it('a new MAC for the address is looked up afresh, not taken from memory', async () => {
+    const disc = new InterfaceDiscovery();
+    tables({ links: bridgeLinks, ...routes, neigh: [{ dst: '10.244.1.10', dev: 'cni0', lladdr: MAC_A, managed: null }], fdb: fdbOf([[MAC_A, 'vetha']]) });
+    expect((await disc.discover([POD_A])).byIp.get('10.244.1.10')).toBe(10);
+    tables({ links: bridgeLinks, ...routes, neigh: [{ dst: '10.244.1.10', dev: 'cni0', lladdr: MAC_B, managed: null }], fdb: fdbOf([[MAC_B, 'vethb']]) });
+    const d = await disc.discover([POD_A]);
+    expect(d.byIp.get('10.244.1.10')).toBe(11);
+    expect(d.macs).toEqual(new Map([[11, MAC_B]]));
+  });
+
+  it("a pod whose addresses resolve to two MACs on one port may send from neither (VW_NO_MAC: fail closed)", async () => {
+    tables({
+      links: bridgeLinks,
+      ...routes,
+      neigh: [
+        { dst: '10.244.1.10', dev: 'cni0', lladdr: MAC_A, managed: null },
+        { dst: 'fd00:10:244:1::a', dev: 'cni0', lladdr: MAC_B, managed: null },
+      ],
+      fdb: fdbOf([[MAC_A, 'vetha'], [MAC_B, 'vetha']]),
+    });
+    const d = await new InterfaceDiscovery().discover([POD_A]);
+    expect(d.byIp).toEqual(new Map([['10.244.1.10', 10], ['fd00:10:244:1::a', 10]]));
+    expect(d.macs).toEqual(new Map([[10, VW_NO_MAC]]));
+  });
+});

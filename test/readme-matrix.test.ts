@@ -1,0 +1,68 @@
+// The README comparison examples.test.ts relies on, without a lab: a matrix
+// built from the README's own tables matches it, and every missing or wrong
+// cell is reported (a cell the lab did not probe is never a pass).
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CELL_FIELDS, type Matrix, type MatrixCell } from '../src/lab/protocol.js';
+import { mismatches, readmeTable } from './helpers/readme-matrix.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const README = fs.readFileSync(path.join(ROOT, 'examples/cn2-isolated-namespace/README.md'), 'utf8');
+const KEYS: Record<string, string> = {
+  pod1: 'isolated-namespace-demo/pod1',
+  pod2: 'isolated-namespace-demo/pod2',
+  pod3: 'non-isolated-namespace-demo/pod3',
+  pod4: 'default/pod4',
+};
+
+const cell = (open: boolean): MatrixCell => Object.fromEntries(CELL_FIELDS.map((f) => [f, open])) as unknown as MatrixCell;
+
+/** The matrix the README documents, as a lab that behaves as documented would report it. */
+function documented(): Matrix {
+  const m: Matrix = { pods: {}, services: {}, nodePorts: {}, hostPorts: {}, dns: {} };
+  const pods = readmeTable(README, 'pods');
+  for (const [from, row] of pods.rows) {
+    const src = KEYS[from]!;
+    m.pods[src] = {};
+    for (const [to, v] of row) if (to !== from) m.pods[src]![KEYS[to]!] = cell(v === 'yes');
+  }
+  const services = readmeTable(README, 'services');
+  for (const [from, row] of services.rows) {
+    const src = KEYS[from]!;
+    m.services[src] = {};
+    for (const [col, v] of row) {
+      if (col === 'dns') m.dns[src] = v === 'yes';
+      else for (const k of [col, `${col}/v6`]) m.services[src]![k] = v === 'yes';
+    }
+  }
+  return m;
+}
+
+describe('README matrix comparison', () => {
+  it('a matrix as documented has no mismatch', () => {
+    expect(Object.keys(documented().pods)).toHaveLength(4);
+    expect(mismatches(documented(), README)).toEqual([]);
+  });
+
+  it('a missing pod cell is reported, not skipped', () => {
+    const m = documented();
+    delete m.pods[KEYS.pod1!]![KEYS.pod2!];
+    expect(mismatches(m, README)).toEqual(['pod1 -> pod2: not in the matrix']);
+  });
+
+  it('a wrong pod cell, a wrong or missing Service probe and a wrong DNS answer are reported', () => {
+    const m = documented();
+    m.pods[KEYS.pod1!]![KEYS.pod3!]!.udp6 = true;
+    m.services[KEYS.pod3!]!['default/web:80/TCP/v6'] = false;
+    delete m.services[KEYS.pod4!]!['default/web:80/TCP'];
+    m.dns[KEYS.pod2!] = false;
+    expect(mismatches(m, README)).toEqual([
+      'pod1 -> pod3 udp6: true',
+      'pod2 dns: false',
+      'pod3 -> default/web:80/TCP/v6: false',
+      expect.stringMatching(/^pod4: probed .*; README lists /),
+      'pod4 -> default/web:80/TCP: undefined',
+    ]);
+  });
+});
