@@ -35,6 +35,7 @@ export const UNIT_TESTS = [
   'manifests-networks',
   'manifests-worker',
   'mapwriter',
+  'netlink-monitor',
   'placement',
   'problem-events',
   'readme-matrix',

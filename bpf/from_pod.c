@@ -11,6 +11,7 @@
 #include "lib/policy.h"
 #include "lib/l2.h"
 #include "lib/counters.h"
+#include "lib/probe.h"
 
 /* ARP: only whole Ethernet/IPv4 ARP, about the pod's own addresses (or an
  * address probe from 0.0.0.0), and on a bridge port with the pod's own MAC

@@ -12,6 +12,7 @@
 #include "lib/policy.h"
 #include "lib/l2.h"
 #include "lib/counters.h"
+#include "lib/probe.h"
 
 #define VW_SOLICITED_NODE_PREFIX_LEN 13 /* ff02::1:ff00:0/104, in bytes */
 

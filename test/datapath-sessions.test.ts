@@ -371,6 +371,13 @@ describe('the agent’s fair share of the table', () => {
       const cfg = abi.decodeConfig(n.mapLookup(small.mapFd('config'), Buffer.alloc(4))!);
       expect(cfg.sessionQuota).toBe(2);
       expect(cfg.udpTimeoutNs).toBe(30n * abi.VW_NS_PER_SEC);
+      // The agent names its node's pod addresses instead of walking every
+      // endpoint: only those that are local endpoints hold a share (a remote
+      // endpoint and an address that is no endpoint do not).
+      const endpoints = new Map<string, { flags: number }>([...localEndpoints([P.a1.v4, P.b2.v4]), [P.c1.v4, { flags: 0 }]]);
+      expect(keeper.sweep(endpoints, [P.a1.v4, P.b2.v4, P.c1.v4, P.a2.v4]).holders).toBe(2);
+      expect(keeper.sweep(endpoints, [P.a1.v4]).holders).toBe(1);
+      expect(keeper.sweep(endpoints).holders).toBe(2);
     } finally {
       small.close();
     }

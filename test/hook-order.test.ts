@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { native, type TcDirection } from '../src/bpf/native.js';
-import type { AgentStatus } from '../src/agent/agent.js';
+import type { AgentStatus } from '../src/agent/status-file.js';
 import { TC_HANDLE, TC_HANDLE_ALT, TC_PRIORITY } from '../src/agent/attach.js';
 import { agentSpecs, type AgentSpec } from '../src/lab/agents.js';
 import { labDown, labMatrix, labUp } from '../src/lab/lab.js';

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AgentStatus } from '../src/agent/agent.js';
+import type { AgentStatus } from '../src/agent/status-file.js';
 import { FINDING_KINDS, masqueradeAllRules } from '../src/agent/limits.js';
 import { native } from '../src/bpf/native.js';
 import { isAlive } from '../src/util/process.js';

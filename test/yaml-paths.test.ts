@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fastDocuments, fullDocuments } from '../src/sources/documents.js';
+import { fastDocuments, fullDocuments } from '../src/sources/yaml.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 

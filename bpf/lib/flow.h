@@ -31,20 +31,6 @@
 #include "lib/flow_table.h"
 #include "lib/verdict_cache.h"
 
-/* An explain probe (BPF_PROG_TEST_RUN with the magic in cb[0] and the
- * agent's key in cb[1], see VW_PROBE_MAGIC): decided like any packet,
- * recorded nowhere. */
-static __always_inline int vw_is_probe(const struct __sk_buff *skb)
-{
-	__u32 zero = 0;
-	const struct vw_config *c;
-
-	if (skb->cb[0] != VW_PROBE_MAGIC)
-		return 0; /* every real packet: no lookup */
-	c = bpf_map_lookup_elem(&config, &zero);
-	return c && c->probe_key != 0 && skb->cb[1] == c->probe_key;
-}
-
 static __always_inline void vw_flow_stat_inc(__u32 stat)
 {
 	__u64 *v = bpf_map_lookup_elem(&flow_stats, &stat);

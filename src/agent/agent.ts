@@ -4,7 +4,6 @@
 // it calls; the decisions are in src/model (pure).
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import { newProbeKey } from '../bpf/skb.js';
 import { native, type NativeAddon, type TcDirection } from '../bpf/native.js';
@@ -14,13 +13,14 @@ import type { ClusterState, DesiredState, PodPlacement, SourceProblem, VrfAlloca
 import { changedObjects } from '../sources/changes.js';
 import { emptyClusterState, type ObjectKind, type ObjectRef, type StateSource } from '../sources/source.js';
 import { Attacher, type AttachMode } from './attach.js';
-import { detectLimits, type Finding } from './limits.js';
-import { NodeReports, type NotFirst } from './node-reports.js';
+import { detectLimits } from './limits.js';
+import { NodeReports } from './node-reports.js';
 import { ProblemEvents } from './problem-events.js';
 import { ensureBpffs, removePins } from './bpffs.js';
 import { closeDatapath, instancePaths, loadDatapath, loadSpareProgram, type Datapath, type InstancePaths, type MapName } from './datapath.js';
-import ipaddr from 'ipaddr.js';
-import { InterfaceDiscovery, applyNeighbours, canonicalIp, type Discovered } from './discovery.js';
+import { InterfaceDiscovery, applyNeighbours, type Discovered } from './discovery.js';
+import { NetlinkMonitor } from './netlink-monitor.js';
+import { writeStatusFile, type AgentStatus } from './status-file.js';
 import { MapWriter } from './mapwriter.js';
 import { VerdictEpoch } from './verdict-epoch.js';
 import { WorkQueue } from './workqueue.js';
@@ -49,22 +49,6 @@ export interface AgentConfig {
   maxSessions?: number;
   /** session quota, timeouts and sweep period (default DEFAULT_SESSION_SETTINGS) */
   sessions?: SessionSettings;
-}
-
-export interface AgentStatus {
-  pid: number;
-  node: string;
-  generation: number;
-  synced: boolean;
-  attachMode: AttachMode | null;
-  attached: string[];
-  quarantined: Record<string, string>;
-  /** hooks vrfwall owns: how often it moved itself first again, and where it cannot be first */
-  hookOrder: { restored: { ingress: number; egress: number }; notFirst: NotFirst[] };
-  /** what the datapath cannot see on this node (docs/limits.md) */
-  findings: Finding[];
-  time: string;
-  lastError?: string;
 }
 
 export class Agent {
@@ -98,7 +82,9 @@ export class Agent {
   private readonly probeKey = newProbeKey();
   /** the endpoints the last reconcile wrote, for the session sweeps between reconciles */
   private sweptEndpoints: DesiredState['endpoints'] | undefined;
-  private monitor: ChildProcess | undefined;
+  /** this node's pod addresses at the last reconcile: the sweep's local holders */
+  private sweptLocal: string[] = [];
+  private readonly monitor: NetlinkMonitor;
   private unsubscribe: (() => void) | undefined;
   /** quarantined pods -> why, kept from placement changes */
   private readonly quarantined = new Map<string, string>();
@@ -112,10 +98,6 @@ export class Agent {
   private writtenAllocation: VrfAllocation | undefined;
   /** The last interface discovery, reused while netlink is quiet (see discover()). */
   private lastDiscovery: { at: number; args: string; events: number; result: Discovered } | undefined;
-  /** Output chunks of `ip monitor` so far: any of them may change what discovery finds. */
-  private netlinkEvents = 0;
-  /** When `ip monitor` was started; undefined = not running. */
-  private monitorSince: number | undefined;
 
   constructor(
     private readonly config: AgentConfig,
@@ -128,6 +110,7 @@ export class Agent {
     this.runDir = path.join(config.runDir, config.instance);
     this.reports = new NodeReports(log);
     this.problemEvents = new ProblemEvents(config.nodeName);
+    this.monitor = new NetlinkMonitor(() => this.unresolved, () => this.schedule(), log);
   }
 
   get statusFile(): string {
@@ -166,7 +149,7 @@ export class Agent {
     if (listed.status === 'rejected') throw listed.reason;
     // Netlink events from here on: a neighbour answering our first
     // reconcile's resolution request must not be missed.
-    this.startMonitor();
+    this.monitor.start();
     // The first reconcile compiles everything and diffs against the kernel;
     // keys queued meanwhile wait behind it. Its error fails start.
     this.queue.add(RESYNC);
@@ -216,7 +199,7 @@ export class Agent {
     const endpoints = this.sweptEndpoints;
     if (!this.sessions || !endpoints || this.stopped) return undefined;
     try {
-      const r = this.sessions.sweep(endpoints);
+      const r = this.sessions.sweep(endpoints, this.sweptLocal);
       this.obs?.sessionsSwept(r);
       if (r.expired + r.revoked > 0) this.log.debug(r, 'sessions swept');
       return r;
@@ -233,7 +216,7 @@ export class Agent {
     if (this.timer) clearInterval(this.timer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.unsubscribe?.();
-    this.monitor?.kill();
+    this.monitor.stop();
     await this.source.stop();
     await this.running;
     await this.obs?.stop();
@@ -340,6 +323,7 @@ export class Agent {
     const maps = writer.write(desired, writer.knowsKernel ? unreported.delta : undefined);
     // A policy change must not leave replies of now-refused connections open.
     this.sweptEndpoints = desired.endpoints;
+    this.sweptLocal = [...compiler.localPods().values()].flat();
     const prunedSessions = maps.updated + maps.deleted > 0 ? (this.sweepSessions()?.revoked ?? 0) : 0;
 
     const want = new Set<number>();
@@ -386,11 +370,10 @@ export class Agent {
   private async discover(localPods: string[][], fullSync: boolean): Promise<Discovered> {
     const args = JSON.stringify(localPods);
     const last = this.lastDiscovery;
-    const monitorSince = this.monitorSince;
-    const quiet = last !== undefined && last.events === this.netlinkEvents && last.args === args;
-    if (!fullSync && quiet && monitorSince !== undefined && last.at > monitorSince + MONITOR_SETTLE_MS) return last.result;
+    const quiet = last !== undefined && last.events === this.monitor.events && last.args === args;
+    if (!fullSync && quiet && this.monitor.listeningAt(last.at)) return last.result;
     const at = performance.now();
-    const events = this.netlinkEvents; // an event during the discovery invalidates it
+    const events = this.monitor.events; // an event during the discovery invalidates it
     const result = await this.discovery.discover(localPods, this.config.podCIDRs);
     this.lastDiscovery = { at, args, events, result };
     return result;
@@ -457,7 +440,7 @@ export class Agent {
       time: new Date().toISOString(),
       ...(lastError !== undefined ? { lastError } : {}),
     };
-    writeJsonAtomic(this.statusFile, status);
+    writeStatusFile(this.statusFile, status);
   }
 
   private readAllocation(): VrfAllocation {
@@ -471,40 +454,6 @@ export class Agent {
       }
     }
     return emptyAllocation();
-  }
-
-  /** Interfaces and routes appear after Pod objects (CNI timing): react to netlink events. */
-  private startMonitor(): void {
-    const child = spawn('ip', ['monitor', 'label', 'link', 'route', 'neigh'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    let pending: NodeJS.Timeout | undefined;
-    let partial = '';
-    child.stdout.setEncoding('utf8');
-    this.monitorSince = performance.now();
-    child.stdout.on('data', (chunk: string) => {
-      this.netlinkEvents++;
-      const lines = (partial + chunk).split('\n');
-      partial = lines.pop() ?? '';
-      // Neighbour entries change all the time; only the one we wait for
-      // (a bridged pod's address getting its MAC) is worth a reconcile.
-      if (!lines.some((l) => this.isTrigger(l))) return;
-      pending ??= setTimeout(() => {
-        pending = undefined;
-        this.schedule();
-      }, 20);
-    });
-    child.on('error', (e) => {
-      this.monitorSince = undefined;
-      this.log.warn({ err: e.message }, 'ip monitor unavailable; relying on periodic resync');
-    });
-    child.on('exit', () => (this.monitorSince = undefined));
-    this.monitor = child;
-  }
-
-  private isTrigger(line: string): boolean {
-    if (line.startsWith('[LINK]') || line.startsWith('[ROUTE]')) return true;
-    if (!line.startsWith('[NEIGH]') || this.unresolved.size === 0) return false;
-    const ip = line.slice('[NEIGH]'.length).replace(/^Deleted /, '').split(' ')[0] ?? '';
-    return ipaddr.isValid(ip) && this.unresolved.has(canonicalIp(ip)) && line.includes(' lladdr ');
   }
 
   /** Remove everything this instance attached and pinned (agent --cleanup). */
@@ -543,10 +492,6 @@ function parseObjectKey(k: string): ObjectRef | undefined {
 
 /** Up to this many pods placed by one reconcile are logged one by one (info). */
 const PLACED_LOG_EACH = 20;
-
-/** How long `ip monitor` may take after its spawn to be listening: a
- *  discovery taken earlier is not reused (an event could have been missed). */
-const MONITOR_SETTLE_MS = 1000;
 
 function describe(p: PodPlacement): string {
   switch (p.kind) {

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { canonicalCidr } from '../model/ip.js';
-import { labFileCidrs } from '../sources/manifests.js';
+import { labFileCidrs } from '../sources/labfile.js';
 import type { AgentConfig } from './agent.js';
 
 /** A setting that is wrong: `key` is its flag / config-file name, so the message can say where. */

@@ -25,6 +25,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import ipaddr from 'ipaddr.js';
+import { canonicalIp } from '../model/ip.js';
 import { VW_NO_MAC } from '../bpf/abi.js';
 import type { InterfaceIndex, PortMacs } from '../model/types.js';
 
@@ -64,11 +65,6 @@ async function jsonOf<T>(cmd: string, args: string[]): Promise<T[]> {
   const { stdout } = await run(cmd, ['-json', ...args], { maxBuffer: 64 * 1024 * 1024 });
   const text = stdout.trim();
   return text === '' ? [] : (JSON.parse(text) as T[]);
-}
-
-/** Canonical text of an address, as the compile step writes it. */
-export function canonicalIp(text: string): string {
-  return ipaddr.process(text).toString();
 }
 
 function hostRouteAddress(dst: string): string | undefined {
@@ -177,8 +173,9 @@ export class InterfaceDiscovery {
     const neighOf = new Map<string, IpNeigh>();
     const learned = new Map<string, Learned>();
     for (const n of neighbours) {
-      if (n.dev === undefined || !bridges.has(n.dev) || !ipaddr.isValid(n.dst)) continue;
+      if (n.dev === undefined || !bridges.has(n.dev)) continue;
       const ip = canonicalIp(n.dst);
+      if (ip === undefined) continue;
       neighOf.set(ip, n);
       const mac = n.lladdr?.toLowerCase();
       const before = this.learned.get(ip);
@@ -204,7 +201,7 @@ export class InterfaceDiscovery {
     // not set takes the lowest of its ports', so a new port can do it), and
     // until the entry is back (managed again below) the pod would otherwise
     // be nowhere, its hooks detached and its traffic unchecked.
-    const localIps = new Set(localPods.flat().map(canonicalIp));
+    const localIps = new Set(localPods.flat().flatMap((ip) => canonicalIp(ip) ?? []));
     for (const [ip, before] of this.learned) {
       if (learned.has(ip) || neighOf.has(ip) || !localIps.has(ip) || !isPortOf(before.ifindex, before.bridge)) continue;
       learned.set(ip, before);

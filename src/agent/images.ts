@@ -16,6 +16,7 @@ import {
   type EndpointValue,
 } from '../bpf/abi.js';
 import type { DesiredDelta } from '../model/incremental.js';
+import { dottedQuad } from '../model/ip.js';
 import type { DesiredServiceEntry, DesiredState, L4Protocol } from '../model/types.js';
 import type { MapEntry, MapImage } from './mapsync.js';
 
@@ -148,6 +149,43 @@ export type WrittenImages = Record<keyof MapImages, Map<string, Buffer>>;
 /** A key's entry in WrittenImages. */
 export function writtenKey(key: Buffer): string {
   return key.toString('latin1');
+}
+
+/** An endpoint's key in WrittenImages, without a Buffer for the common
+ *  dotted quad: its IPv4-mapped IPv6 address (abi.ts addrToKey), made as one
+ *  flat string (a concatenation would be a cons string, flattened again when hashed). */
+function endpointKeyText(ip: string): string {
+  const q = dottedQuad(ip);
+  return q !== undefined ? String.fromCharCode(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, q[0], q[1], q[2], q[3]) : writtenKey(encodeEndpointKey(ip));
+}
+
+/**
+ * What the maps should hold, straight in the WrittenImages form: what a full
+ * write (first sync, resync) diffs against the kernel. The same as
+ * writtenOf(desiredImages(d)) without a MapImage's hex key, entry object and
+ * key Buffer per entry (at 100,000 endpoints ~0.2 s and ~25 MB of garbage).
+ */
+export function desiredWritten(d: DesiredState): WrittenImages {
+  const out = {} as WrittenImages;
+  const endpoints = new Map<string, Buffer>();
+  for (const [ip, ep] of d.endpoints) endpoints.set(endpointKeyText(ip), endpointValue(ep));
+  out.endpoints = endpoints;
+  const others = (m: Exclude<keyof MapImages, 'endpoints'>, keys: Iterable<string | number>): void => {
+    const enc = ENCODERS[m] as { entry: Encoder<string | number> };
+    const w = new Map<string, Buffer>();
+    for (const k of keys) {
+      const e = enc.entry(d, k);
+      if (e !== undefined) w.set(writtenKey(e.key), e.value);
+    }
+    out[m] = w;
+  };
+  others('vrfPairs', d.vrfPairs);
+  others('networks', d.networks.keys());
+  others('cidrs', d.cidrs.keys());
+  others('services', d.services.keys());
+  others('backends', d.backends.keys());
+  others('ports', d.ports.keys());
+  return out;
 }
 
 /** WrittenImages of what a full write made the maps hold. */

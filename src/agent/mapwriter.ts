@@ -12,8 +12,8 @@ import type { DesiredDelta } from '../model/incremental.js';
 import type { DesiredState } from '../model/types.js';
 import type { Datapath } from './datapath.js';
 import { MapName } from '../bpf/abi.js';
-import { MAP_NAMES, changedEntries, desiredImages, recordChanges, writtenOf, type MapImages, type WrittenImages } from './images.js';
-import { applyPlans, planSync, type SyncPlan, type SyncResult } from './mapsync.js';
+import { MAP_NAMES, changedEntries, desiredWritten, recordChanges, type MapImages, type WrittenImages } from './images.js';
+import { applyPlans, planWrittenSync, type SyncPlan, type SyncResult } from './mapsync.js';
 import type { VerdictEpoch } from './verdict-epoch.js';
 
 /** Order of updates: images.ts MAP_NAMES (settings and ranges before the endpoints that use them). */
@@ -55,9 +55,9 @@ export class MapWriter {
     const written = this.written;
     this.written = undefined; // until this write has succeeded
     if (written === undefined || delta === undefined) {
-      const images = desiredImages(desired);
-      const result = applyPlans(this.bpf, ORDER.map(([m, fd]) => planSync(this.bpf, this.maps[fd], images[m])));
-      this.written = writtenOf(images);
+      const images = desiredWritten(desired);
+      const result = applyPlans(this.bpf, ORDER.map(([m, fd]) => planWrittenSync(this.bpf, this.maps[fd], images[m])));
+      this.written = images;
       return result;
     }
     const changes = changedEntries(written, desired, delta);

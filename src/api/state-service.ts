@@ -12,6 +12,7 @@ import type {
   ListNetworksResponse,
   ServerStatusResponse,
 } from './messages.js';
+import { compareText } from '../util/order.js';
 
 export interface StateProvider {
   node: string;
@@ -36,14 +37,14 @@ export function stateHandlers(p: StateProvider, bpf: NativeAddon): grpc.UntypedS
   return {
     ServerStatus: unary(() => p.status()),
     ListNetworks: unary((): ListNetworksResponse => ({
-      networks: [...p.directory().networks.values()].sort((a, b) => a.name.localeCompare(b.name)),
+      networks: [...p.directory().networks.values()].sort((a, b) => compareText(a.name, b.name)),
       node: p.node,
     })),
     ListEndpoints: unary((req: ListEndpointsRequest): ListEndpointsResponse => {
       const endpoints = [...p.directory().byIp.values()]
         .filter((e) => (!req.namespace || e.namespace === req.namespace) && (!req.network || e.network === req.network))
         .filter((e) => !req.localOnly || e.local)
-        .sort((a, b) => `${a.namespace}/${a.pod}/${a.ip}`.localeCompare(`${b.namespace}/${b.pod}/${b.ip}`))
+        .sort((a, b) => compareText(`${a.namespace}/${a.pod}/${a.ip}`, `${b.namespace}/${b.pod}/${b.ip}`))
         .map((e) => ({
           ip: e.ip,
           kind: e.kind,

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { AGENT_OPTIONS, ConfigError, resolveSettings, type OptionSpec } from '../agent/config.js';
-import type { AgentStatus } from '../agent/agent.js';
+import { readStatusFile, type AgentStatus } from '../agent/status-file.js';
 import YAML from 'yaml';
 import { isAlive as alive } from '../util/process.js';
 
@@ -46,14 +46,6 @@ export function judge(
   const age = opts.now - Date.parse(status.time);
   if (!(age <= opts.maxAgeMs)) return { ...base, ok: false, why: `last reconcile ${Math.round(age / 1000)} s ago` };
   return { ...base, ok: true, why: `live (last reconcile ${Math.round(age / 1000)} s ago)` };
-}
-
-function readStatus(file: string): AgentStatus | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as AgentStatus;
-  } catch {
-    return undefined;
-  }
 }
 
 interface StatusFlags {
@@ -97,7 +89,7 @@ export function registerProbeCommand(program: Command): void {
         process.exit(2);
       }
       const file = path.join(runDir, instance, 'status.json');
-      const status = readStatus(file);
+      const status = readStatusFile(file);
       if (!f.ready && !f.live) {
         if (!status) {
           process.stderr.write(`vrfwall probe: no ${file}\n`);

@@ -3,6 +3,7 @@
 // top N. Counts are the flows' totals: a flow counts in a time window when
 // it was active in it (first seen <= until, last seen >= since).
 import type { Flow, FlowEndpoint } from './types.js';
+import { compareText } from '../util/order.js';
 
 export type GroupBy = 'NAMESPACE' | 'NETWORK' | 'POD';
 export type SortBy = 'BYTES' | 'PACKETS' | 'FLOWS';
@@ -55,7 +56,7 @@ export function aggregate(flows: Iterable<Flow>, by: GroupBy, sort: SortBy, top:
   }
   const field = sort === 'BYTES' ? 'bytes' : sort === 'PACKETS' ? 'packets' : 'flows';
   const out = [...groups.values()].sort(
-    (a, b) => b[field] - a[field] || a.source.localeCompare(b.source) || a.destination.localeCompare(b.destination),
+    (a, b) => b[field] - a[field] || compareText(a.source, b.source) || compareText(a.destination, b.destination),
   );
   return top > 0 ? out.slice(0, top) : out;
 }

@@ -126,7 +126,6 @@ export class Directory {
   /** address -> Service -> "external IP" / "load balancer IP" (few) */
   private readonly otherClaims = new Map<string, Map<string, string>>();
   private readonly nodeIps = new Map<string, readonly string[]>();
-  private readonly podIps = new Map<string, readonly string[]>();
   private readonly svcIps = new Map<string, { vips: readonly string[]; others: [string, string][] }>();
   private readonly podNetwork = new Map<string, string>();
   private readonly networkPods = new Map<string, Set<string>>();
@@ -156,6 +155,9 @@ export class Directory {
    * (undefined / "all": anything may have; everything is looked at again).
    */
   update(state: ClusterState, desired: DesiredState, delta?: DesiredDelta, changed: readonly ObjectRef[] | 'all' = 'all'): void {
+    // The pods' claims were made from the last update's state: a pod's
+    // addresses before are its addresses there (no copy of every pod's list).
+    const before = this.state;
     this.state = state;
     this.desired = desired;
     const all = delta === undefined || changed === 'all';
@@ -163,7 +165,7 @@ export class Directory {
     const nodes = new Set<string>();
     const services = new Set<string>();
     if (all) {
-      for (const k of [...this.podIps.keys(), ...state.pods.keys()]) pods.add(k);
+      for (const k of [...(before?.pods.keys() ?? []), ...state.pods.keys()]) pods.add(k);
       for (const k of [...this.nodeIps.keys(), ...state.nodes.keys()]) nodes.add(k);
       const svcs = (state as { services?: Map<string, ServiceLike> }).services;
       for (const k of [...this.svcIps.keys(), ...(svcs?.keys() ?? [])]) services.add(k);
@@ -185,7 +187,7 @@ export class Directory {
     for (const name of nodes) this.updateNode(name, state, ips);
     for (const key of pods) {
       if (this.localPods.has(key) || desired.attach.has(key)) localChanged = true;
-      this.updatePod(key, state, desired, ips, nets);
+      this.updatePod(key, before, state, desired, ips, nets);
     }
     for (const key of services) this.updateService(key, state, ips);
     for (const ip of ips) this.settle(ip, state, desired);
@@ -231,10 +233,10 @@ export class Directory {
   // Entries change only where something came or went: deleting and adding
   // back the same key leaves a hole in a Map's table, and at 100,000 pods a
   // few changes of every pod double the tables (~7 MB each).
-  private updatePod(key: string, state: ClusterState, desired: DesiredState, ips: Set<string>, nets: Set<string>): void {
+  private updatePod(key: string, prevState: ClusterState | undefined, state: ClusterState, desired: DesiredState, ips: Set<string>, nets: Set<string>): void {
     const pod = state.pods.get(key);
-    const before = this.podIps.get(key) ?? NO_IPS;
-    const now = pod === undefined ? NO_IPS : canonicalAll(pod.status.podIPs);
+    const before = podIpsIn(prevState, key);
+    const now = podIpsIn(state, key);
     for (const ip of before) {
       if (!now.includes(ip)) this.podClaims.delete(ip, key);
       ips.add(ip);
@@ -243,8 +245,6 @@ export class Directory {
       this.podClaims.add(ip, key); // a no-op for a claim it has
       ips.add(ip);
     }
-    if (pod === undefined) this.podIps.delete(key);
-    else this.podIps.set(key, now);
     const oldNet = this.podNetwork.get(key);
     const placement = pod === undefined ? undefined : desired.placements.get(key);
     const newNet = placement?.kind === 'network' ? placement.network : undefined;
@@ -356,7 +356,7 @@ export class Directory {
     this.podByIfindex.clear();
     for (const key of [...desired.attach.keys()].sort()) {
       this.localPods.add(key);
-      for (const ip of this.podIps.get(key) ?? []) {
+      for (const ip of podIpsIn(this.state, key)) {
         const info = this.byIp.get(ip);
         const ifindex = desired.endpoints.get(ip)?.ifindex ?? 0;
         const [namespace = '', pod = ''] = key.split('/');
@@ -373,7 +373,7 @@ export class Directory {
     const vrfNames = new Map<number, string>();
     for (const [name, id] of Object.entries(desired.allocation.ids)) vrfNames.set(id, name);
     for (const [name, id] of Object.entries(desired.allocation.ids)) {
-      if (!desired.networks.has(id) && !hasEndpointIn(desired, id)) continue;
+      if (!desired.networks.has(id) && !this.hasAddressedPod(name)) continue;
       this.networks.set(name, this.networkInfo(name, id, ((desired.networks.get(id) ?? 0) & 1) !== 0, []));
       this.networkByVrf.set(id, name);
     }
@@ -384,6 +384,14 @@ export class Directory {
       if (from && to) this.networks.get(from)?.reaches.push(to);
     }
     for (const n of this.networks.values()) n.reaches.sort();
+  }
+
+  /** Some pod placed in the network has an address: the network has an
+   *  endpoint (address conflicts quarantine, so such an address is that pod's).
+   *  From the network's members, not a scan of every endpoint per network. */
+  private hasAddressedPod(net: string): boolean {
+    for (const key of this.networkPods.get(net) ?? []) if (podIpsIn(this.state, key).length > 0) return true;
+    return false;
   }
 
   private refreshNetworkPods(net: string): void {
@@ -409,6 +417,12 @@ export class Directory {
 }
 
 const NO_IPS: readonly string[] = Object.freeze([]);
+
+/** A pod's canonical addresses in a state (its own list when already canonical). */
+function podIpsIn(state: ClusterState | undefined, key: string): readonly string[] {
+  const pod = state?.pods.get(key);
+  return pod === undefined ? NO_IPS : canonicalAll(pod.status.podIPs);
+}
 
 function minOf(keys: Iterable<string>): string {
   let best: string | undefined;
@@ -440,11 +454,6 @@ export function buildDirectory(state: ClusterState, desired: DesiredState, node:
   d.update(state, desired);
   void node;
   return d;
-}
-
-function hasEndpointIn(desired: DesiredState, vrf: number): boolean {
-  for (const ep of desired.endpoints.values()) if (ep.vrfId === vrf) return true;
-  return false;
 }
 
 function blank(ip: string, kind: EndpointKind): EndpointInfo {

@@ -8,6 +8,7 @@
 // same manifests always give the same addresses and adding a Service never
 // moves another one.
 import ipaddr from 'ipaddr.js';
+import { compareText } from '../util/order.js';
 
 export const SERVICE_V4_BASE = '10.96.0.0';
 export const SERVICE_V6_BASE = 'fd00:10:96::';
@@ -40,7 +41,7 @@ function v6Of(host: number): string {
  * its Service exists and its addresses are not claimed by a manifest.
  */
 export function allocateClusterIPs(services: ServiceIpInput[], previous: Allocation): Allocation {
-  const sorted = [...services].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const sorted = [...services].sort((a, b) => compareText(a.key, b.key));
   const taken = new Set<string>();
   // Addresses set in manifests first: they win over earlier allocations.
   const allocated = (s: ServiceIpInput) => {

@@ -20,6 +20,7 @@
 import { ipFamily } from '../model/services.js';
 import type { DnatTarget, ServiceBackend, ServiceEndpoints } from '../model/services.js';
 import type { ClusterState, L4Protocol, SourceProblem } from '../model/types.js';
+import { compareText } from '../util/order.js';
 
 export interface NodePortTarget {
   /** "ns/name" */
@@ -96,7 +97,7 @@ export function labFrontends(state: Pick<ClusterState, 'services' | 'pods'>, ser
 function hostPortTargets(state: Pick<ClusterState, 'pods'>, problems: SourceProblem[]): HostPortTarget[] {
   const out: HostPortTarget[] = [];
   const used = new Map<string, string>();
-  const pods = [...state.pods.values()].sort((a, b) => cmp(keyOf(a), keyOf(b)));
+  const pods = [...state.pods.values()].sort((a, b) => compareText(keyOf(a), keyOf(b)));
   for (const pod of pods) {
     const node = pod.spec.nodeName;
     if (pod.spec.hostNetwork || node === undefined) continue;
@@ -135,6 +136,3 @@ function keyOf(o: { metadata: { namespace: string; name: string } }): string {
   return `${o.metadata.namespace}/${o.metadata.name}`;
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}

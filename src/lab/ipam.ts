@@ -2,7 +2,7 @@
 // (i written as a hex group, so node 10 is fd00:10:244:a::); its pods get
 // host numbers 10..254 (.10 / ::a up). Node i's underlay address is
 // 10.250.0.i/24 and fd00:10:250::i/64.
-import ipaddr from 'ipaddr.js';
+import { requireCanonicalIp } from '../model/ip.js';
 
 export const POD_CIDRS = ['10.244.0.0/16', 'fd00:10:244::/48'];
 export const SERVICE_CIDRS = ['10.96.0.0/16', 'fd00:10:96::/108'];
@@ -22,13 +22,9 @@ export interface DualStack {
   v6: string;
 }
 
-/** Canonical text form (RFC 5952 for v6), as the agent compares addresses. */
-export function canonicalIp(ip: string): string {
-  return ipaddr.parse(ip).toString();
-}
 
 function dual(v4: string, v6: string): DualStack {
-  return { v4: canonicalIp(v4), v6: canonicalIp(v6) };
+  return { v4: requireCanonicalIp(v4), v6: requireCanonicalIp(v6) };
 }
 
 function hex(n: number): string {

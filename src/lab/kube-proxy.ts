@@ -28,18 +28,17 @@ import { allocateNodePorts } from './nodeports.js';
 import type { NodePortAllocation } from './nodeports.js';
 import { labServices } from './services.js';
 import { readState } from './state.js';
+import { stableJson } from '../util/json.js';
 
 const RETRY_MS = 1_000;
 
 function sameAllocation(a: Allocation, b: Allocation): boolean {
-  const norm = (x: Allocation) => JSON.stringify(Object.keys(x).sort().map((k) => [k, x[k]?.clusterIPs]));
-  return norm(a) === norm(b);
+  const norm = (x: Allocation): Record<string, unknown> => Object.fromEntries(Object.entries(x).map(([k, v]) => [k, v?.clusterIPs]));
+  return stableJson(norm(a)) === stableJson(norm(b));
 }
 
 function sameNodePorts(a: NodePortAllocation, b: NodePortAllocation): boolean {
-  const norm = (x: NodePortAllocation) =>
-    JSON.stringify(Object.keys(x).sort().map((k) => [k, Object.entries(x[k] ?? {}).sort(([p], [q]) => (p < q ? -1 : p > q ? 1 : 0))]));
-  return norm(a) === norm(b);
+  return stableJson(a) === stableJson(b);
 }
 
 async function main(): Promise<void> {

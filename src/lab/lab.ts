@@ -42,6 +42,7 @@ import { labExists, readState, writeJsonAtomic, writeState } from './state.js';
 import type { LabState } from './state.js';
 import { createTopology, deleteNetns, listLabNetns, netnsPids, planNetns } from './topology.js';
 import type { LabClusterFile } from '../model/labfile.js';
+import { compareText } from '../util/order.js';
 
 export const DEFAULT_LAB = 'lab';
 
@@ -157,7 +158,7 @@ export async function labUp(manifestsDir: string, opts: UpOptions = {}): Promise
 
 /** The user's pods plus the lab's own (the cluster DNS), sorted by key as planLab wants. */
 function withBuiltinPods(pods: LabPodSpec[]): LabPodSpec[] {
-  return [...pods, dnsPodSpec()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return [...pods, dnsPodSpec()].sort((a, b) => compareText(a.key, b.key));
 }
 
 function startKubeProxy(lab: string, plan: LabPlan, signal?: AbortSignal): Promise<number> {

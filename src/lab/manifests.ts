@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseManifests } from '../sources/documents.js';
 import type { PodObject } from '../model/types.js';
+import { compareText } from '../util/order.js';
 
 export interface LabPodSpec {
   namespace: string;
@@ -99,6 +100,6 @@ export function readLabManifests(dir: string): LabManifests {
       pods.set(spec.key, { spec, source, text: same });
     }
   }
-  const sorted = [...pods.values()].map((p) => p.spec).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const sorted = [...pods.values()].map((p) => p.spec).sort((a, b) => compareText(a.key, b.key));
   return { pods: sorted, services: [...services].sort(), warnings };
 }

@@ -9,6 +9,7 @@
 // API server's allocator is one bitmap too); two manifests claiming the same
 // nodePort/protocol is a conflict the lab reports (frontends.ts), the
 // allocator only avoids handing such a number out again.
+import { compareText } from '../util/order.js';
 
 export const NODE_PORT_MIN = 30000;
 export const NODE_PORT_MAX = 32767;
@@ -35,7 +36,7 @@ export function nodePortSlot(port: number, protocol: string): string {
  * needs one and its number is not claimed by a manifest.
  */
 export function allocateNodePorts(services: NodePortInput[], previous: NodePortAllocation): NodePortAllocation {
-  const sorted = [...services].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const sorted = [...services].sort((a, b) => compareText(a.key, b.key));
   const taken = new Set<number>();
   // nodePorts set in manifests first: they win over earlier allocations. A
   // port whose nodePort is the earlier allocation (the source filled it in)

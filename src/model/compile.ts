@@ -32,6 +32,7 @@ import {
 } from './types.js';
 import { allocateVrfs } from './vrf.js';
 import ipaddr from 'ipaddr.js';
+import { compareText } from '../util/order.js';
 
 /** Namespace label or annotation: may an isolated network reach addresses
  *  outside the cluster? "allow" (default) or "deny". */
@@ -48,7 +49,7 @@ export function compile(
 ): DesiredState {
   const problems: SourceProblem[] = [];
   const namespaces = [...state.namespaces.values()].sort(byName);
-  const pods = [...state.pods.values()].sort((a, b) => cmp(podKey(a), podKey(b)));
+  const pods = [...state.pods.values()].sort((a, b) => compareText(podKey(a), podKey(b)));
 
   for (const ns of namespaces) checkIsolationValues(ns, problems);
   // Networks: the implicit ones and every VirtualNetwork (a VirtualNetwork
@@ -392,9 +393,6 @@ export function clusterCidrs(config: ClusterConfig, problems: SourceProblem[]): 
 }
 
 function byName(a: NamespaceObject, b: NamespaceObject): number {
-  return cmp(a.metadata.name, b.metadata.name);
+  return compareText(a.metadata.name, b.metadata.name);
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}

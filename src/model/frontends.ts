@@ -37,6 +37,7 @@ import {
 } from './types.js';
 import { canonicalIp } from './ip.js';
 import { isTunnelPort } from './tunnels.js';
+import { compareText } from '../util/order.js';
 
 /** One address:port/protocol that clients reach a Service (or hostPort) by. */
 export interface FrontendClaim {
@@ -134,7 +135,7 @@ export function claimHostPorts(claims: FrontendClaims, inputs: HostPortInputs, p
   // Few pods publish hostPorts: find them first, sort only them.
   const publishing: [string, PodObject][] = [];
   for (const entry of inputs.state.pods) if (publishesHostPorts(entry[1])) publishing.push(entry);
-  for (const [key, pod] of publishing.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) claimPodHostPorts(claims, key, pod, inputs, problems);
+  for (const [key, pod] of publishing.sort(([a], [b]) => compareText(a, b))) claimPodHostPorts(claims, key, pod, inputs, problems);
 }
 
 export function publishesHostPorts(pod: PodObject): boolean {
@@ -195,7 +196,7 @@ export function resolveFrontends(
   services: Map<string, DesiredServiceEntry>,
   report: (owner: string, kind: ServiceProblemKind, message: string) => void,
 ): void {
-  const sorted = [...claims.values()].sort((a, b) => cmp(a.addr, b.addr) || a.port - b.port || cmp(a.protocol, b.protocol));
+  const sorted = [...claims.values()].sort((a, b) => compareText(a.addr, b.addr) || a.port - b.port || compareText(a.protocol, b.protocol));
   const resolved = new Map<FrontendClaim, ClientSet>();
   for (const c of sorted) resolved.set(c, claimClients(c, report));
   for (const c of sorted) {
@@ -213,7 +214,7 @@ export function wildcardOf(c: FrontendClaim, claims: FrontendClaims): FrontendCl
 
 /** What every owner of `c` allows (reports owners that conflict). */
 export function claimClients(c: FrontendClaim, report: (owner: string, kind: ServiceProblemKind, message: string) => void): ClientSet {
-  const owners = [...c.owners].sort(([a], [b]) => cmp(a, b));
+  const owners = [...c.owners].sort(([a], [b]) => compareText(a, b));
   let clients = owners[0]?.[1] ?? new Map();
   for (const [, other] of owners.slice(1)) clients = intersect(clients, other);
   if (owners.length > 1) {
@@ -262,6 +263,3 @@ function describe(c: FrontendClaim): string {
   return `frontend ${c.addr.includes(':') ? `[${c.addr}]` : c.addr}:${c.port}/${c.protocol}`;
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}

@@ -50,6 +50,7 @@ import type {
   SourceProblem,
   VrfAllocation,
 } from './types.js';
+import { compareText } from '../util/order.js';
 
 /** Keys of the desired maps whose entries may have changed (added, modified
  *  or removed): the new entry is in `desired`, or none is. */
@@ -590,7 +591,7 @@ export class IncrementalCompiler {
       whys.push({ order: [first, firstIps.indexOf(ip)], why });
     }
     if (whys.length === 0) return undefined;
-    whys.sort((a, b) => cmp(a.order[0], b.order[0]) || a.order[1] - b.order[1]);
+    whys.sort((a, b) => compareText(a.order[0], b.order[0]) || a.order[1] - b.order[1]);
     return { kind: 'quarantine', why: whys.map((x) => x.why).join('; ') };
   }
 
@@ -903,6 +904,3 @@ function samePlacement(a: PodPlacement | undefined, b: PodPlacement | undefined)
 }
 
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}

@@ -18,6 +18,14 @@ export function canonicalIp(text: string): string | undefined {
   return ipaddr.process(t).toString();
 }
 
+/** canonicalIp for an address that must be one (the lab's own, a kernel's
+ *  report): a clear error instead of undefined. */
+export function requireCanonicalIp(text: string): string {
+  const c = canonicalIp(text);
+  if (c === undefined) throw new Error(`not an IP address: ${JSON.stringify(text)}`);
+  return c;
+}
+
 const DOTTED_QUAD = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
 
 /**

@@ -19,6 +19,7 @@
 // VirtualNetwork object of the same name adds its own labels to it.
 import { selectorMatches, selectorText } from './selector.js';
 import type { NamespaceObject, SourceProblem, VirtualNetworkObject, VirtualNetworkRouterObject } from './types.js';
+import { compareText } from '../util/order.js';
 
 /** The label the agent puts on implicit networks, for router selectors. */
 export const NETWORK_LABEL = 'vrfwall.dev/network';
@@ -48,7 +49,7 @@ export function pairKey(a: string, b: string): string {
 export function routerPairs(inputs: RouterInputs): RouterResult {
   const problems: SourceProblem[] = [];
   const labels = networkLabels(inputs);
-  const routers = [...inputs.routers.values()].sort((a, b) => cmp(keyOf(a), keyOf(b)));
+  const routers = [...inputs.routers.values()].sort((a, b) => compareText(keyOf(a), keyOf(b)));
 
   const selected = new Map<string, string[]>();
   for (const r of routers) {
@@ -149,6 +150,3 @@ function keyOf(o: { metadata: { namespace: string; name: string } }): string {
   return `${o.metadata.namespace}/${o.metadata.name}`;
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}

@@ -68,6 +68,7 @@ import {
   type SourceProblem,
   type VrfAllocation,
 } from './types.js';
+import { compareText } from '../util/order.js';
 
 export interface ServiceMapInputs {
   state: ClusterState;
@@ -148,7 +149,7 @@ export function serviceMaps(inputs: ServiceMapInputs): ServiceMaps {
   out.problems.push(...computed.problems);
   const ctx = serviceContext(inputs, computed.services);
   const claims: FrontendClaims = new Map();
-  for (const ns of [...state.namespaces.values()].sort((a, b) => cmp(a.metadata.name, b.metadata.name))) {
+  for (const ns of [...state.namespaces.values()].sort((a, b) => compareText(a.metadata.name, b.metadata.name))) {
     out.problems.push(...namespaceSharingProblems(ns));
   }
 
@@ -207,7 +208,7 @@ export function compileService(
   const { clientsByPort, networks, foreign, unknown, misnamed, outside, viaFrontend, viaTunnel, closedPorts } = judged;
 
   if (foreign.size > 0) {
-    const list = [...foreign].sort(([a], [b]) => cmp(a, b)).map(([ip, pod]) => `${ip} (pod ${pod})`);
+    const list = [...foreign].sort(([a], [b]) => compareText(a, b)).map(([ip, pod]) => `${ip} (pod ${pod})`);
     report(
       'foreign_backend',
       `endpoints ${list.join(', ')} are pods of another namespace: a Service speaks only for pods of its own ` +
@@ -216,7 +217,7 @@ export function compileService(
     );
   }
   if (unknown.size > 0) {
-    const list = [...unknown].sort(([a], [b]) => cmp(a, b)).map(([ip, why]) => `${ip} (${why})`);
+    const list = [...unknown].sort(([a], [b]) => compareText(a, b)).map(([ip, why]) => `${ip} (${why})`);
     report('unknown_backend', `endpoints ${list.join(', ')} gain nothing from it`, unknown.size);
   }
   if (viaFrontend.size > 0) {
@@ -496,6 +497,3 @@ function clientNames(set: ClientSet, ctx: Pick<ServiceContext, 'allocation'>): s
   return networkNames(set.keys(), ctx);
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}

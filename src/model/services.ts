@@ -28,6 +28,7 @@ import type {
   ServicePort,
   SourceProblem,
 } from './types.js';
+import { compareText } from '../util/order.js';
 
 export interface ServiceBackend {
   /** Canonical pod address (IPv4 or IPv6). */
@@ -81,12 +82,12 @@ export interface DnatTarget {
 export function serviceEndpoints(state: ServiceInputs): { services: ServiceEndpoints[]; problems: SourceProblem[] } {
   const problems: SourceProblem[] = [];
   const slicesByService = new Map<string, EndpointSliceObject[]>();
-  for (const slice of [...state.endpointSlices.values()].sort((a, b) => cmp(keyOf(a), keyOf(b)))) {
+  for (const slice of [...state.endpointSlices.values()].sort((a, b) => compareText(keyOf(a), keyOf(b)))) {
     const svc = `${slice.metadata.namespace}/${slice.serviceName}`;
     slicesByService.set(svc, [...(slicesByService.get(svc) ?? []), slice]);
   }
   const services: ServiceEndpoints[] = [];
-  for (const svc of [...state.services.values()].sort((a, b) => cmp(keyOf(a), keyOf(b)))) {
+  for (const svc of [...state.services.values()].sort((a, b) => compareText(keyOf(a), keyOf(b)))) {
     const one = endpointsOfService(svc, slicesByService.get(keyOf(svc)), state.pods.values(), problems);
     if (one !== undefined) services.push(one);
   }
@@ -181,7 +182,7 @@ function portsFromSelector(
   const selected = [...pods]
     .filter((pod) => pod.metadata.namespace === svc.metadata.namespace)
     .filter((pod) => mapSelectorMatches(selector, pod.metadata.labels))
-    .sort((a, b) => cmp(a.metadata.name, b.metadata.name));
+    .sort((a, b) => compareText(a.metadata.name, b.metadata.name));
   return svc.spec.ports.map((p) => {
     const backends: ServiceBackend[] = [];
     const unresolved: string[] = [];
@@ -222,13 +223,10 @@ function uniqueSorted(backends: ServiceBackend[]): ServiceBackend[] {
     const k = `${b.ip}|${b.port}`;
     if (!seen.has(k)) seen.set(k, b);
   }
-  return [...seen.values()].sort((a, b) => cmp(a.ip, b.ip) || a.port - b.port);
+  return [...seen.values()].sort((a, b) => compareText(a.ip, b.ip) || a.port - b.port);
 }
 
 function keyOf(o: { metadata: { namespace: string; name: string } }): string {
   return `${o.metadata.namespace}/${o.metadata.name}`;
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}

@@ -264,3 +264,14 @@ export interface DesiredState {
   /** What the compile step refused or overrode (duplicate IPs, bad values). */
   problems: SourceProblem[];
 }
+
+/**
+ * "namespace/name", the key of a namespaced object in ClusterState's maps.
+ * Built with join: a template literal of 13 characters or more is a V8 cons
+ * string, which keeps a second, flattened copy once it is hashed (~33 bytes
+ * more per key: 3 MB at 100,000 pods, held by every index keyed by pod).
+ */
+export function namespacedKey(namespace: string, name: string): string {
+  return [namespace, name].join('/');
+}
+

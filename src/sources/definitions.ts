@@ -3,6 +3,8 @@
 // with the keys whose definitions changed since the last publish. A change to
 // one file then costs that file's objects, not the cluster's (issue 13).
 import type { ManifestObject } from './documents.js';
+import { namespacedKey } from '../model/types.js';
+import { compareText } from '../util/order.js';
 
 type Kind = ManifestObject['kind'];
 
@@ -19,7 +21,7 @@ const FILE_IDS = 2 ** 20;
 
 /** An object's key in the ClusterState map of its kind: "ns/name", or the name. */
 export function mapKey(o: ManifestObject): string {
-  return o.kind === 'Namespace' ? o.metadata.name : `${o.metadata.namespace}/${o.metadata.name}`;
+  return o.kind === 'Namespace' ? o.metadata.name : namespacedKey(o.metadata.namespace, o.metadata.name);
 }
 
 export class Definitions {
@@ -166,7 +168,7 @@ export class Definitions {
     // In file order (then position), as a scan of the sorted files lists them.
     const name = (n: number): string => this.fileNames[n % FILE_IDS]!;
     const list = [...(typeof d === 'number' ? [d] : d), def];
-    list.sort((a, b) => cmp(name(a), name(b)) || a - b);
+    list.sort((a, b) => compareText(name(a), name(b)) || a - b);
     m.set(key, list);
   }
 }
@@ -192,7 +194,7 @@ export function updatedMap<V>(prev: ReadonlyMap<string, V>, changes: ReadonlyMap
     for (const [k, v] of changes) out.set(k, v!);
     return out;
   }
-  const added = [...changes].filter(([k, v]) => v !== undefined && !prev.has(k)).sort(([a], [b]) => cmp(a, b));
+  const added = [...changes].filter(([k, v]) => v !== undefined && !prev.has(k)).sort(([a], [b]) => compareText(a, b));
   const out = new Map<string, V>();
   let j = 0;
   for (const [k, v] of prev) {
@@ -209,6 +211,3 @@ export function updatedMap<V>(prev: ReadonlyMap<string, V>, changes: ReadonlyMap
   return out;
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}

@@ -18,13 +18,14 @@
 // Configuration: --kubeconfig <file>, or the in-cluster service account.
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { ClusterState, SourceProblem } from '../model/types.js';
+import { namespacedKey, type ClusterState, type SourceProblem } from '../model/types.js';
 import { EventRecorder, type EventType, type ObjectRef } from './kube-events.js';
 import { ResilientInformer } from './kube-informer.js';
 import { KUBE_RESOURCES, kubeApis, type Converted, type KubeResource, type KubeValue } from './kube-resources.js';
 import { STATE_MAPS, changedObjects, sameValue, type ObjectKind } from './changes.js';
 import { StateListeners } from './listeners.js';
 import { emptyClusterState, type StateListener, type StateSource } from './source.js';
+import { compareText } from '../util/order.js';
 
 export interface KubeSourceOptions {
   kubeConfig: KubeConfig;
@@ -285,7 +286,7 @@ export class KubeSource implements StateSource {
       problems.push(...part.problems);
     }
     this.dirty.clear();
-    state.problems = problems.sort((a, b) => cmp(`${a.source} ${a.message}`, `${b.source} ${b.message}`));
+    state.problems = problems.sort((a, b) => compareText(`${a.source} ${a.message}`, `${b.source} ${b.message}`));
     const changed = changedObjects(this.state, state);
     this.state = state;
     this.log.info(
@@ -303,22 +304,22 @@ function put(s: ClusterState, v: KubeValue): void {
       s.namespaces.set(v.metadata.name, v);
       return;
     case 'Pod':
-      s.pods.set(`${v.metadata.namespace}/${v.metadata.name}`, v);
+      s.pods.set(namespacedKey(v.metadata.namespace, v.metadata.name), v);
       return;
     case 'Node':
       s.nodes.set(v.node.name, v.node);
       return;
     case 'Service':
-      s.services.set(`${v.metadata.namespace}/${v.metadata.name}`, v);
+      s.services.set(namespacedKey(v.metadata.namespace, v.metadata.name), v);
       return;
     case 'EndpointSlice':
-      s.endpointSlices.set(`${v.metadata.namespace}/${v.metadata.name}`, v);
+      s.endpointSlices.set(namespacedKey(v.metadata.namespace, v.metadata.name), v);
       return;
     case 'VirtualNetwork':
-      s.virtualNetworks.set(`${v.metadata.namespace}/${v.metadata.name}`, v);
+      s.virtualNetworks.set(namespacedKey(v.metadata.namespace, v.metadata.name), v);
       return;
     case 'VirtualNetworkRouter':
-      s.routers.set(`${v.metadata.namespace}/${v.metadata.name}`, v);
+      s.routers.set(namespacedKey(v.metadata.namespace, v.metadata.name), v);
       return;
     default: {
       // A kind added to the parsers needs its line here (compile error until then).
@@ -334,16 +335,13 @@ function withoutResourceVersion(v: KubeValue): KubeValue {
   return { ...v, metadata } as KubeValue;
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 /** `m` itself when its keys are in order already: an API server lists in key
  *  order (etcd's), and sorting 100,000 pods that are cost ~0.1 s of a sync. */
 function sortedMap<V>(m: Map<string, V>): Map<string, V> {
   let prev: string | undefined;
   for (const k of m.keys()) {
-    if (prev !== undefined && cmp(prev, k) > 0) return new Map([...m].sort(([a], [b]) => cmp(a, b)));
+    if (prev !== undefined && compareText(prev, k) > 0) return new Map([...m].sort(([a], [b]) => compareText(a, b)));
     prev = k;
   }
   return m;

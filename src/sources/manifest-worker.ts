@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { fastDocuments } from './documents.js';
+import { fastDocuments } from './yaml.js';
 
 export interface ParseRequest {
   id: number;

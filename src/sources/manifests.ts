@@ -14,28 +14,27 @@
 //   for it, so the compile step quarantines its pods until it is fixed.
 // - One object defined twice with different content is not used at all (the
 //   namespace is withheld as above; a withheld pod simply has no endpoint).
-import { watch, type FSWatcher } from 'chokidar';
-import { existsSync, statSync, watch as watchDir, type FSWatcher as DirWatcher } from 'node:fs';
+import type { FSWatcher } from 'chokidar';
+import { statSync, type FSWatcher as DirWatcher } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { canonicalCidr, canonicalIp, dottedQuad } from '../model/ip.js';
-import type { LabClusterFile } from '../model/labfile.js';
-import { isDnsLabel, isDnsSubdomain } from '../model/placement.js';
 import type {
   ClusterState,
   NamespaceObject,
   NodeInfo,
-  PodObject,
-  ServiceObject,
   SourceProblem,
 } from '../model/types.js';
 import { objectKey, parseDocuments, parseManifests, type ManifestObject } from './documents.js';
-import { WORKER_MARK, textDigest, type ParseReply, type ParseRequest, type ParsedFile } from './manifest-worker.js';
+import { textDigest, type ParsedFile } from './manifest-worker.js';
 import { changedObjects, sameValue, STATE_MAPS } from './changes.js';
 import { Definitions, updatedMap } from './definitions.js';
+import { completeFromLab, parseLabFile, type LabContent, type LabSettings } from './labfile.js';
+import { listManifests, startParseWorker, watchFileByName, watchManifestDir } from './manifest-files.js';
+import { StateListeners } from './listeners.js';
 import { emptyClusterState, type StateListener, type StateSource } from './source.js';
+import { stableJson } from '../util/json.js';
+import { compareText } from '../util/order.js';
 
 export interface ManifestSourceOptions {
   /** Directory of manifests, read recursively (*.yaml, *.yml; names starting
@@ -113,10 +112,6 @@ const READ_CONCURRENCY = 64;
 /** Files per request to the parse worker (its replies are applied as they come). */
 const PARSE_BATCH = 50;
 
-interface ParseWorker {
-  parse(files: ParseRequest['files']): Promise<ParsedFile[]>;
-  stop(): Promise<void>;
-}
 
 const DEFAULT_DEBOUNCE_MS = 2;
 
@@ -138,18 +133,6 @@ const EMPTY_SETTLE_MS = 50;
 const RECHECK_MS = 25;
 
 /** A lab file without its per-object parts. */
-export type LabSettings = Pick<LabClusterFile, 'version' | 'podCIDRs' | 'serviceCIDRs' | 'nodes'>;
-
-export interface LabContent {
-  /** the file's settings (its pods, Services and node ports are in the maps below, once) */
-  raw: LabSettings;
-  nodes: Map<string, NodeInfo>;
-  pods: Map<string, { node: string; ips: string[] }>;
-  /** "ns/name" -> canonical ClusterIPs the lab allocated */
-  services: Map<string, string[]>;
-  /** "ns/name" -> "port/PROTO" -> nodePort the lab allocated */
-  nodePorts: Map<string, Map<string, number>>;
-}
 
 /** One manifest directory as given and resolved. */
 interface ManifestDir {
@@ -190,7 +173,7 @@ export class ManifestSource implements StateSource {
   /** Pods per namespace in the last snapshot: the namespaces that exist implicitly. */
   private readonly podsPerNamespace = new Map<string, number>();
   private readonly noNodes = new Map<string, NodeInfo>();
-  private readonly listeners = new Set<StateListener>();
+  private readonly listeners: StateListeners;
 
   private readonly dirty = new Set<string>();
   /** Files seen empty after having content: key -> when first seen so. */
@@ -220,6 +203,7 @@ export class ManifestSource implements StateSource {
     if (this.dirs.length === 0) throw new Error('manifest source: no manifest directory given');
     this.absLab = opts.labFile === undefined ? undefined : path.resolve(opts.labFile);
     this.log = opts.logger.child({ source: 'manifests' });
+    this.listeners = new StateListeners(this.log);
     this.debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
     this.resyncMs = opts.resyncMs ?? 30_000;
     this.parseWorkerMinBytes = opts.parseWorkerMinBytes ?? 8 * 2 ** 20;
@@ -235,8 +219,7 @@ export class ManifestSource implements StateSource {
   }
 
   onChange(listener: StateListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   async start(): Promise<void> {
@@ -287,51 +270,37 @@ export class ManifestSource implements StateSource {
   }
 
   private async watchManifests(index: number): Promise<FSWatcher> {
-    const absDir = this.dirs[index]!.abs;
-    const w = watch(absDir, {
-      ignoreInitial: true,
-      ignored: (p, stats) => {
-        const rel = path.relative(absDir, p);
-        if (rel === '') return false;
-        if (hasHiddenPart(rel)) return true;
-        return stats?.isFile() === true && !isYamlName(rel);
+    return watchManifestDir(
+      this.dirs[index]!.abs,
+      {
+        touched: (rel) => {
+          const key = fileKey(index, rel);
+          this.markDirty(key);
+          if (this.recheck.has(key)) return;
+          this.recheck.add(key);
+          setTimeout(() => {
+            this.recheck.delete(key);
+            this.markDirty(key);
+          }, RECHECK_MS).unref();
+        },
+        dirGone: (rel) => {
+          const prefix = fileKey(index, rel + path.sep);
+          for (const known of this.files.keys()) if (known.startsWith(prefix)) this.markDirty(known);
+        },
       },
-    });
-    const touched = (p: string): void => {
-      const rel = path.relative(absDir, p);
-      if (!isManifestPath(rel)) return;
-      const key = fileKey(index, rel);
-      this.markDirty(key);
-      if (this.recheck.has(key)) return;
-      this.recheck.add(key);
-      setTimeout(() => {
-        this.recheck.delete(key);
-        this.markDirty(key);
-      }, RECHECK_MS).unref();
-    };
-    w.on('add', touched).on('change', touched).on('unlink', touched);
-    w.on('unlinkDir', (p) => {
-      const prefix = fileKey(index, path.relative(absDir, p) + path.sep);
-      for (const known of this.files.keys()) if (known.startsWith(prefix)) this.markDirty(known);
-    });
-    w.on('error', (e) => this.log.warn({ err: e }, 'manifest watcher error'));
-    await new Promise<void>((resolve) => w.once('ready', resolve));
-    return w;
+      this.log,
+    );
   }
 
-  /** The lab replaces its file by rename, again and again. chokidar follows
-   *  the file's inode and misses some of those replacements, so the lab's
-   *  directory is watched with fs.watch (inotify reports every entry it
-   *  creates, renames into place, changes or removes, by name). */
   private watchLab(absLab: string): DirWatcher {
-    const name = path.basename(absLab);
-    const w = watchDir(path.dirname(absLab), { persistent: false }, (_event, file) => {
-      if (file !== name) return;
-      this.labDirty = true;
-      this.schedule();
-    });
-    w.on('error', (e) => this.log.warn({ err: e }, 'lab file watcher error'));
-    return w;
+    return watchFileByName(
+      absLab,
+      () => {
+        this.labDirty = true;
+        this.schedule();
+      },
+      this.log,
+    );
   }
 
   private markDirty(key: string): void {
@@ -374,7 +343,7 @@ export class ManifestSource implements StateSource {
     this.dirty.clear();
     const lab = this.labDirty;
     this.labDirty = false;
-    const worker = this.files.size === 0 && this.estimatedBytes(keys) >= this.parseWorkerMinBytes ? this.startParseWorker() : undefined;
+    const worker = this.files.size === 0 && this.estimatedBytes(keys) >= this.parseWorkerMinBytes ? startParseWorker(this.log) : undefined;
     if (worker !== undefined) {
       // The first scan of a large tree: read and parsed on a worker thread,
       // applied here in order as its batches come back; the lab file is
@@ -438,41 +407,6 @@ export class ManifestSource implements StateSource {
     return (bytes / sample) * keys.length;
   }
 
-  /** A worker thread reading and parsing files (manifest-worker.ts); undefined when this build has none (tests run the TypeScript). */
-  private startParseWorker(): ParseWorker | undefined {
-    const file = new URL('./manifest-worker.js', import.meta.url);
-    if (!import.meta.url.endsWith('.js') || !existsSync(file)) return undefined;
-    let w: Worker;
-    try {
-      w = new Worker(file, { workerData: WORKER_MARK });
-    } catch (e) {
-      this.log.warn({ err: errText(e) }, 'no parse worker; reading the manifests on this thread');
-      return undefined;
-    }
-    const pending = new Map<number, { resolve: (files: ParsedFile[]) => void; reject: (e: unknown) => void }>();
-    const failAll = (e: unknown): void => {
-      for (const p of pending.values()) p.reject(e);
-      pending.clear();
-    };
-    w.on('message', (reply: ParseReply) => {
-      pending.get(reply.id)?.resolve(reply.files);
-      pending.delete(reply.id);
-    });
-    w.on('error', failAll);
-    w.on('exit', () => failAll(new Error('manifest parse worker exited')));
-    let next = 0;
-    return {
-      parse: (files) =>
-        new Promise<ParsedFile[]>((resolve, reject) => {
-          const id = next++;
-          pending.set(id, { resolve, reject });
-          w.postMessage({ id, files } satisfies ParseRequest);
-        }),
-      stop: async () => {
-        await w.terminate();
-      },
-    };
-  }
 
   private applyManifest(key: string, read: { text: string } | { error: unknown } | { digest: string; empty: boolean; json: string }): void {
     const slash = key.indexOf('/');
@@ -693,13 +627,7 @@ export class ManifestSource implements StateSource {
       },
       'cluster state changed',
     );
-    for (const listener of this.listeners) {
-      try {
-        listener(state, changeSet);
-      } catch (e) {
-        this.log.error({ err: e }, 'state listener failed');
-      }
-    }
+    this.listeners.notify(state, changeSet);
   }
 
   /** The object a key stands for now (undefined: none usable), noting or
@@ -723,11 +651,9 @@ export class ManifestSource implements StateSource {
     return this.withLab(objectOf(first));
   }
 
-  /** A Pod or Service as the lab completes it (addresses, node, ClusterIPs, node ports). */
+  /** A Pod or Service as the lab completes it (labfile.ts). */
   private withLab(o: ManifestObject): ManifestObject {
-    if (o.kind === 'Pod') return this.withLabInfo(o, `${o.metadata.namespace}/${o.metadata.name}`);
-    if (o.kind === 'Service') return this.withLabNodePorts(this.withLabClusterIPs(o));
-    return o;
+    return completeFromLab(o, this.lab, (key) => this.state.pods.get(key));
   }
 
   /** The declared Namespaces, less the withheld ones, plus the implicit ones:
@@ -759,218 +685,8 @@ export class ManifestSource implements StateSource {
     return sorted;
   }
 
-  /** Where the lab runs the pod and its addresses; without a lab entry the
-   *  pod has not started: no addresses, node as the manifest says. */
-  private withLabInfo(pod: PodObject, key: string): PodObject {
-    const entry = this.lab?.pods.get(key);
-    if (entry === undefined) return pod;
-    // The same parsed pod with the same lab entry as in the last snapshot:
-    // that pod object again (no copy per publish; an unchanged pod keeps its
-    // identity, which is what the change sets compare first).
-    const prev = this.state.pods.get(key);
-    if (prev !== undefined && prev.metadata === pod.metadata && prev.status.podIPs === entry.ips && prev.spec.nodeName === entry.node && prev.spec.ports === pod.spec.ports && prev.spec.hostNetwork === pod.spec.hostNetwork) {
-      return prev;
-    }
-    // Written out, not spread: `{ ...spec, nodeName }` gives every copy a
-    // hidden class of its own in V8 (~250 bytes per pod). The manifest's spec
-    // when it names the same node (one object less per pod).
-    const { hostNetwork, ports } = pod.spec;
-    const spec = pod.spec.nodeName === entry.node ? pod.spec : { nodeName: entry.node, hostNetwork, ports };
-    return { kind: 'Pod', metadata: pod.metadata, spec, status: { podIPs: entry.ips } };
-  }
-
-  /** A Service whose manifest has no ClusterIP gets the one the lab's
-   *  "apiserver" allocated (the lab file's `services`), as a real API server
-   *  would fill spec.clusterIPs. Headless and ExternalName Services have none. */
-  private withLabClusterIPs(svc: ServiceObject): ServiceObject {
-    if (svc.spec.clusterIPs.length > 0 || svc.spec.headless || svc.spec.type === 'ExternalName') return svc;
-    const ips = this.lab?.services.get(`${svc.metadata.namespace}/${svc.metadata.name}`);
-    if (ips === undefined || ips.length === 0) return svc;
-    return { ...svc, spec: { ...svc.spec, clusterIPs: [...ips] } };
-  }
-
-  /** Ports of a NodePort or LoadBalancer Service without a nodePort in the
-   *  manifest get the one the lab allocated (the lab file's `nodePorts`), as
-   *  a real API server fills spec.ports[].nodePort. */
-  private withLabNodePorts(svc: ServiceObject): ServiceObject {
-    if (svc.spec.type !== 'NodePort' && svc.spec.type !== 'LoadBalancer') return svc;
-    const allocated = this.lab?.nodePorts.get(`${svc.metadata.namespace}/${svc.metadata.name}`);
-    if (allocated === undefined || svc.spec.ports.every((p) => p.nodePort !== undefined)) return svc;
-    const ports = svc.spec.ports.map((p) => {
-      const n = p.nodePort ?? allocated.get(`${p.port}/${p.protocol}`);
-      return n === undefined ? p : { ...p, nodePort: n };
-    });
-    return { ...svc, spec: { ...svc.spec, ports } };
-  }
 }
 
-type LabParse = { content?: LabContent; problems: SourceProblem[] };
-
-/** The last parse: the same text parsed again (by another reader of the same
- *  file) costs nothing; with 100k pods a parse costs ~0.3 s. Callers treat
- *  the result as read-only. */
-let lastLabParse: { file: string; digest: string; result: LabParse } | undefined;
-
-/** Validate a lab file. `content` is undefined when the file as a whole cannot
- *  be used; single bad entries are skipped with a problem. */
-export function parseLabFile(text: string, file: string): LabParse {
-  const digest = textDigest(text);
-  if (lastLabParse?.file === file && lastLabParse.digest === digest) return lastLabParse.result;
-  const result = parseLabText(text, file);
-  lastLabParse = { file, digest, result };
-  return result;
-}
-
-/** A lab file's shape as a whole (what makes it unusable), without reading its entries. */
-type LabWhole =
-  | { problems: SourceProblem[] }
-  | {
-      nodes: unknown[];
-      pods: Record<string, unknown>;
-      services: Record<string, unknown> | undefined;
-      nodePorts: Record<string, unknown> | undefined;
-      podCidrs: string[];
-      serviceCidrs: string[];
-    };
-
-function labWhole(text: string, file: string): LabWhole {
-  const fail = (message: string): { problems: SourceProblem[] } => ({ problems: [{ source: file, message }] });
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    return fail(`not JSON: ${errText(e)}`);
-  }
-  if (!isRecord(raw)) return fail('not a JSON object');
-  if (raw.version !== 1) return fail(`version ${JSON.stringify(raw.version)} is not supported (expected 1)`);
-  const { nodes, pods, podCIDRs, serviceCIDRs, services, nodePorts } = raw;
-  if (!Array.isArray(nodes)) return fail('"nodes" must be a list');
-  if (!isRecord(pods)) return fail('"pods" must be an object');
-  if (services !== undefined && !isRecord(services)) return fail('"services" must be an object');
-  if (nodePorts !== undefined && !isRecord(nodePorts)) return fail('"nodePorts" must be an object');
-  const podCidrs = cidrList(podCIDRs);
-  const serviceCidrs = cidrList(serviceCIDRs);
-  if (podCidrs === undefined) return fail('"podCIDRs" must be a list of CIDRs');
-  if (serviceCidrs === undefined) return fail('"serviceCIDRs" must be a list of CIDRs');
-  // (checked above: an object or absent)
-  return { nodes, pods, services: services as Record<string, unknown> | undefined, nodePorts: nodePorts as Record<string, unknown> | undefined, podCidrs, serviceCidrs };
-}
-
-/** A lab file's CIDRs, or why the file cannot be used (the problems
- *  parseLabFile reports then), without reading its pods: the agent's
- *  configuration reads it before anything starts, and the source reads the
- *  whole file later, while the BPF objects load and the manifests parse. */
-export function labFileCidrs(text: string, file: string): { podCIDRs: string[]; serviceCIDRs: string[] } | { problems: SourceProblem[] } {
-  const whole = labWhole(text, file);
-  return 'problems' in whole ? whole : { podCIDRs: whole.podCidrs, serviceCIDRs: whole.serviceCidrs };
-}
-
-function parseLabText(text: string, file: string): LabParse {
-  const problems: SourceProblem[] = [];
-  const whole = labWhole(text, file);
-  if ('problems' in whole) return whole;
-  const { nodes, pods, services, nodePorts, podCidrs, serviceCidrs } = whole;
-
-  const ips = (list: unknown, where: string): string[] => {
-    const out: string[] = []; // a pod has one or two: a list beats a Set
-    for (const a of Array.isArray(list) ? list : []) {
-      const c = typeof a === 'string' ? canonicalIp(a) : undefined;
-      if (c === undefined) problems.push({ source: `${file} ${where}`, message: `${JSON.stringify(a)} is not an IP address; skipped` });
-      else if (!out.includes(c)) out.push(c);
-    }
-    return out.slice(); // exact size: push leaves room for 16 more, kept per pod
-  };
-  // A lab has few namespaces and nodes and many pods: check each name once.
-  const dnsLabel = memo(isDnsLabel);
-  const dnsSubdomain = memo(isDnsSubdomain);
-
-  const nodeMap = new Map<string, NodeInfo>();
-  nodes.forEach((n: unknown, i: number) => {
-    if (!isRecord(n) || typeof n.name !== 'string' || !isDnsSubdomain(n.name) || !Array.isArray(n.addresses)) {
-      const message = 'expected {"name": <DNS name>, "addresses": [...]}; skipped';
-      problems.push({ source: `${file} nodes[${i}]`, message });
-      return;
-    }
-    if (nodeMap.has(n.name)) {
-      problems.push({ source: `${file} nodes[${i}]`, message: `node ${n.name} listed twice; skipped` });
-      return;
-    }
-    nodeMap.set(n.name, { name: n.name, addresses: ips(n.addresses, `node ${n.name}`) });
-  });
-
-  const podMap = new Map<string, { node: string; ips: string[] }>();
-  // The common pod (one valid IPv4 address) without a list per pod: the
-  // lists of 100,000 pods cost ~0.1 s of a sync, and so did splitting keys.
-  const onlyIp = (list: unknown[]): string | undefined => {
-    const a = list.length === 1 ? list[0] : undefined;
-    return typeof a === 'string' && dottedQuad(a) !== undefined ? a : undefined;
-  };
-  const readPod = (key: string, v: unknown): void => {
-    const slash = key.indexOf('/');
-    const ns = slash < 0 ? '' : key.slice(0, slash);
-    const name = slash < 0 ? '' : key.slice(slash + 1);
-    if (slash < 0 || name.includes('/') || !dnsLabel(ns) || !isDnsLabel(name)) {
-      problems.push({ source: `${file} pods`, message: `${JSON.stringify(key)} is not "<namespace>/<pod>"; skipped` });
-      return;
-    }
-    if (!isRecord(v) || typeof v.node !== 'string' || !dnsSubdomain(v.node) || !Array.isArray(v.ips)) {
-      problems.push({ source: `${file} pods[${key}]`, message: 'expected {"node": <DNS name>, "ips": [...]}; skipped' });
-      return;
-    }
-    const one = onlyIp(v.ips);
-    podMap.set(key, { node: v.node, ips: one !== undefined ? [one] : ips(v.ips, `pods[${key}]`) });
-  };
-  // In the file's order (looked up by key only; sorting 100,000 keys cost
-  // ~0.1 s of a sync); their problems are reported in key order all the same.
-  const podProblems: [string, SourceProblem][] = [];
-  for (const key of Object.keys(pods)) {
-    const had = problems.length;
-    readPod(key, (pods as Record<string, unknown>)[key]);
-    if (problems.length > had) for (const p of problems.splice(had)) podProblems.push([key, p]);
-  }
-  podProblems.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  for (const [, p] of podProblems) problems.push(p);
-  const serviceMap = new Map<string, string[]>();
-  for (const key of Object.keys(services ?? {}).sort()) {
-    const v = (services ?? {})[key];
-    const [ns, name, ...rest] = key.split('/');
-    if (ns === undefined || name === undefined || rest.length > 0 || !isDnsLabel(ns) || !isDnsLabel(name)) {
-      problems.push({ source: `${file} services`, message: `${JSON.stringify(key)} is not "<namespace>/<service>"; skipped` });
-      continue;
-    }
-    if (!isRecord(v) || !Array.isArray(v.clusterIPs)) {
-      problems.push({ source: `${file} services[${key}]`, message: 'expected {"clusterIPs": [...]}; skipped' });
-      continue;
-    }
-    serviceMap.set(key, ips(v.clusterIPs, `services[${key}]`));
-  }
-  const nodePortMap = new Map<string, Map<string, number>>();
-  for (const key of Object.keys(nodePorts ?? {}).sort()) {
-    const v = (nodePorts ?? {})[key];
-    const [ns, name, ...rest] = key.split('/');
-    if (ns === undefined || name === undefined || rest.length > 0 || !isDnsLabel(ns) || !isDnsLabel(name)) {
-      problems.push({ source: `${file} nodePorts`, message: `${JSON.stringify(key)} is not "<namespace>/<service>"; skipped` });
-      continue;
-    }
-    if (!isRecord(v)) {
-      problems.push({ source: `${file} nodePorts[${key}]`, message: 'expected {"<port>/<PROTOCOL>": <nodePort>, ...}; skipped' });
-      continue;
-    }
-    const slots = new Map<string, number>();
-    for (const [slot, n] of Object.entries(v)) {
-      if (!/^[0-9]{1,5}\/(TCP|UDP|SCTP)$/.test(slot) || typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 65535) {
-        problems.push({ source: `${file} nodePorts[${key}]`, message: `${JSON.stringify(slot)}: ${JSON.stringify(n)} is not "<port>/<PROTOCOL>": <port number>; skipped` });
-        continue;
-      }
-      slots.set(slot, n);
-    }
-    nodePortMap.set(key, slots);
-  }
-  // The settings, in the file's own shape (for callers wanting the CIDRs);
-  // the pods are held once, in podMap (a second copy here cost ~6 MB at 100k pods).
-  const clean: LabSettings = { version: 1, podCIDRs: podCidrs, serviceCIDRs: serviceCidrs, nodes: [...nodeMap.values()] };
-  return { content: { raw: clean, nodes: nodeMap, pods: podMap, services: serviceMap, nodePorts: nodePortMap }, problems };
-}
 
 // ---- helpers ---------------------------------------------------------------
 
@@ -978,59 +694,11 @@ function parseLabText(text: string, file: string): LabParse {
  *  noticing an edit until the next one). */
 const EMPTY_DIGEST = textDigest('');
 
-function memo(check: (s: string) => boolean): (s: string) => boolean {
-  const known = new Map<string, boolean>();
-  return (s) => {
-    let ok = known.get(s);
-    if (ok === undefined) known.set(s, (ok = check(s)));
-    return ok;
-  };
-}
 
-function cidrList(v: unknown): string[] | undefined {
-  if (!Array.isArray(v)) return undefined;
-  const out: string[] = [];
-  for (const c of v) {
-    if (typeof c !== 'string' || canonicalCidr(c) === undefined) return undefined;
-    out.push(c);
-  }
-  return out;
-}
 
-function isYamlName(p: string): boolean {
-  return /\.ya?ml$/i.test(p);
-}
 
-function hasHiddenPart(rel: string): boolean {
-  return rel.split(path.sep).some((part) => part.startsWith('.'));
-}
 
-function isManifestPath(rel: string): boolean {
-  return rel !== '' && !rel.startsWith('..') && !hasHiddenPart(rel) && isYamlName(rel);
-}
 
-/** Manifest files under dir, as paths relative to it; follows symbolic links
- *  (as the watcher does) but visits each real directory once. */
-async function listManifests(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const seen = new Set<string>();
-  const walk = async (rel: string): Promise<void> => {
-    const abs = path.join(dir, rel);
-    const real = await fs.realpath(abs).catch(() => undefined);
-    if (real === undefined || seen.has(real)) return;
-    seen.add(real);
-    const entries = await fs.readdir(abs, { withFileTypes: true }).catch(() => []);
-    for (const e of entries) {
-      if (e.name.startsWith('.')) continue;
-      const childRel = path.join(rel, e.name);
-      const st = e.isSymbolicLink() ? await fs.stat(path.join(dir, childRel)).catch(() => undefined) : e;
-      if (st?.isDirectory()) await walk(childRel);
-      else if (st?.isFile() && isManifestPath(childRel)) out.push(childRel);
-    }
-  };
-  await walk('');
-  return out.sort();
-}
 
 function isGone(e: unknown): boolean {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
@@ -1041,20 +709,7 @@ function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function sortedMap<V>(m: Map<string, V>): Map<string, V> {
-  return new Map([...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return new Map([...m].sort(([a], [b]) => compareText(a, b)));
 }
 
-/** JSON with sorted object keys and Maps as entry lists: equal content,
- *  equal text, whatever the insertion order. */
-function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => {
-    if (v instanceof Map) return [...v.entries()];
-    if (isRecord(v)) return Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    return v;
-  });
-}
