@@ -31,8 +31,6 @@ function imports(file: string): string[] {
  * may import it as long as it never passes that option.
  */
 function allowed(file: string, module: string): boolean {
-  // constructs an Agent with a fake addon and never starts it (its `ip monitor` reading only)
-  if (file === 'test/agent-monitor.test.ts' && module === 'src/agent/agent.js') return true;
   const text = fs.readFileSync(path.join(ROOT, file), 'utf8');
   return module === 'test/helpers/netns.js' && text.includes("helpers/apiserver.js'") && !/\bnetns\s*:/.test(text) && !/helpers\/netns\.js'/.test(text);
 }
