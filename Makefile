@@ -8,7 +8,7 @@ BPF_OBJ    := $(patsubst bpf/%.c,$(BUILD)/bpf/%.o,$(BPF_SRC))
 BPF_HDR    := $(wildcard bpf/*.h bpf/lib/*.h)
 FIXTURE_SRC := $(wildcard test/fixtures/*.bpf.c)
 FIXTURE_OBJ := $(patsubst test/fixtures/%.bpf.c,$(BUILD)/fixtures/%.bpf.o,$(FIXTURE_SRC))
-ADDON      := daemon/addon/build/Release/vrfwall_native.node
+ADDON      := addon/build/Release/vrfwall_native.node
 ARCH_INC   := /usr/include/$(shell uname -m)-linux-gnu
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Werror -I bpf -I $(ARCH_INC)
 
@@ -48,8 +48,8 @@ addon: $(ADDON)
 print-bpf-cflags:
 	@echo $(BPF_CFLAGS)
 
-$(ADDON): $(wildcard daemon/addon/*.cc daemon/addon/*.h) daemon/addon/binding.gyp | deps
-	cd daemon/addon && ../../node_modules/.bin/node-gyp rebuild --nodedir=/usr >/dev/null
+$(ADDON): $(wildcard addon/*.cc addon/*.h) addon/binding.gyp | deps
+	cd addon && ../node_modules/.bin/node-gyp rebuild --nodedir=/usr >/dev/null
 
 ts: deps
 	node_modules/.bin/tsc -p tsconfig.json
@@ -92,11 +92,11 @@ bench: build $(BENCH_OBJ)
 	fi
 	node_modules/.bin/tsc -p bench/tsconfig.json
 	@# the compiled bench finds dist/ and the addon relative to itself
-	ln -sfn ../../dist $(BUILD)/bench/dist && ln -sfn ../../daemon $(BUILD)/bench/daemon
+	ln -sfn ../../dist $(BUILD)/bench/dist && ln -sfn ../../addon $(BUILD)/bench/addon
 	node $(BUILD)/bench/bench/main.js
 
 demo: build
 	node dist/cli/main.js lab run examples/cn2-isolated-namespace --flows
 
 clean:
-	rm -rf $(BUILD) dist daemon/addon/build .stamp-apt
+	rm -rf $(BUILD) dist addon/build .stamp-apt

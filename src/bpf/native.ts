@@ -1,4 +1,4 @@
-// Typed face of the N-API addon in daemon/addon (libbpf, linked statically).
+// Typed face of the N-API addon in addon/ (libbpf, linked statically).
 // Every function throws a BpfError (errno + message naming the call) on failure.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -189,8 +189,8 @@ function addonPath(): string {
   // dist/bpf or src/bpf -> repo root
   const candidates = [
     process.env.VRFWALL_ADDON,
-    path.resolve(here, '../../daemon/addon/build/Release/vrfwall_native.node'),
-    path.resolve(here, '../../../daemon/addon/build/Release/vrfwall_native.node'),
+    path.resolve(here, '../../addon/build/Release/vrfwall_native.node'),
+    path.resolve(here, '../../../addon/build/Release/vrfwall_native.node'),
   ].filter((p): p is string => typeof p === 'string' && p.length > 0);
   for (const p of candidates) if (fs.existsSync(p)) return p;
   throw new Error(
