@@ -15,7 +15,7 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Werror -I bpf -I $(ARCH_INC)
 # Debian packages the build, the tests and the lab need.
 APT_PKGS := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iputils-ping g++ make python3 nftables python3-grpcio python3-grpc-tools openssl python3-scapy
 
-.PHONY: deps build bpf addon ts test demo clean check print-bpf-cflags test-real-apiserver
+.PHONY: deps build bpf addon ts test demo clean check print-bpf-cflags test-real-apiserver package package-contents image image-test
 
 deps: .stamp-apt node_modules/.package-lock.json
 
@@ -54,10 +54,31 @@ $(ADDON): $(wildcard addon/*.cc addon/*.h) addon/binding.gyp | deps
 ts: deps
 	node_modules/.bin/tsc -p tsconfig.json
 
+# The npm package: `npm install -g ./vrfwall-*.tgz` needs Node 20 and no compiler. The addon ships prebuilt
+# (prebuildify; node-gyp-build loads it): N-API, so one build serves every Node >= 20 on linux-x64 glibc;
+# libbpf inside it (statically), libelf and zlib from the system. Compiled from a copy of addon/ so that
+# `make build`'s addon/build stays. `npm pack` alone runs package-contents too (prepack).
+PREBUILD := $(BUILD)/prebuild/.done
+$(PREBUILD): $(wildcard addon/*.cc addon/*.h) addon/binding.gyp | deps
+	rm -rf $(BUILD)/prebuild addon/prebuilds && mkdir -p $(BUILD)/prebuild
+	cp addon/*.cc addon/*.h addon/binding.gyp $(BUILD)/prebuild/
+	cd $(BUILD)/prebuild && npm_config_nodedir=/usr $(CURDIR)/node_modules/.bin/prebuildify --napi --strip --tag-libc \
+	  --target=$$(node --version) --name=vrfwall_native --out=$(CURDIR)/addon >/dev/null
+	@# libbpf must be inside: an installed machine has libelf and zlib (Debian always does), not libbpf.
+	@if ldd addon/prebuilds/linux-*/*.node | grep libbpf; then echo "the prebuilt addon links libbpf dynamically" >&2; exit 1; fi
+	touch $@
+
+package-contents: bpf ts $(PREBUILD)
+
+package: package-contents
+	@mkdir -p $(BUILD)/package
+	npm pack --pack-destination $(BUILD)/package
+
 check: build
 	node_modules/.bin/tsc -p tsconfig.test.json
 
-test: build check
+# package-contents: test/package.test.ts packs (its prepack then finds the prebuilt addon up to date).
+test: build check package-contents
 	node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile.json=$(BUILD)/vitest.json
 	@node -e 'const r=require("./$(BUILD)/vitest.json"); console.log(`tests: $${r.numPassedTests} passed, $${r.numFailedTests} failed, $${r.numPendingTests} skipped`)'
 
@@ -99,4 +120,4 @@ demo: build
 	node dist/cli/main.js lab run examples/cn2-isolated-namespace --flows
 
 clean:
-	rm -rf $(BUILD) dist addon/build .stamp-apt
+	rm -rf $(BUILD) dist addon/build addon/prebuilds .stamp-apt
