@@ -116,6 +116,28 @@ bench: build $(BENCH_OBJ)
 	ln -sfn ../../dist $(BUILD)/bench/dist && ln -sfn ../../addon $(BUILD)/bench/addon
 	node $(BUILD)/bench/bench/main.js
 
+# The agent image, not part of `make test`: image/Dockerfile built by Debian's podman on a base that
+# image/base.sh makes with debootstrap (Debian mirror) and this machine's Node 20 (no container registry;
+# cached: a rerun reuses the base and podman's layers). RUN steps: --network=host (apt and npm reach the
+# network as this machine does; nothing is created in its network namespace), --isolation=chroot (crun
+# cannot create containers on this host's hybrid cgroups). `make image-test` runs the image (with runc).
+IMAGE_APT := podman buildah debootstrap runc
+IMAGE     ?= localhost/vrfwall-agent:$(shell node -p 'require("./package.json").version')
+NODE_BASE ?= localhost/vrfwall-node:20-bookworm
+
+image:
+	@missing=$$(for p in $(IMAGE_APT); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	IMAGE=$(NODE_BASE) CACHE=$(BUILD)/image image/base.sh
+	podman build --pull=never --network=host --isolation=chroot --build-arg NODE_IMAGE=$(NODE_BASE) \
+	  -f image/Dockerfile -t $(IMAGE) .
+
+image-test: build image
+	IMAGE=$(IMAGE) node_modules/.bin/vitest run --config test/image/vitest.config.ts
+
 demo: build
 	node dist/cli/main.js lab run examples/cn2-isolated-namespace --flows
 
