@@ -58,15 +58,14 @@ ts: deps
 # (prebuildify; node-gyp-build loads it): N-API, so one build serves every Node >= 20 on linux-x64 glibc;
 # libbpf inside it (statically), libelf and zlib from the system. Compiled from a copy of addon/ so that
 # `make build`'s addon/build stays. `npm pack` alone runs package-contents too (prepack).
-PREBUILD := $(BUILD)/prebuild/.done
+PREBUILD := addon/prebuilds/$(shell node -p 'process.platform + "-" + process.arch')/vrfwall_native.glibc.node
 $(PREBUILD): $(wildcard addon/*.cc addon/*.h) addon/binding.gyp | deps
 	rm -rf $(BUILD)/prebuild addon/prebuilds && mkdir -p $(BUILD)/prebuild
 	cp addon/*.cc addon/*.h addon/binding.gyp $(BUILD)/prebuild/
 	cd $(BUILD)/prebuild && npm_config_nodedir=/usr $(CURDIR)/node_modules/.bin/prebuildify --napi --strip --tag-libc \
 	  --target=$$(node --version) --name=vrfwall_native --out=$(CURDIR)/addon >/dev/null
 	@# libbpf must be inside: an installed machine has libelf and zlib (Debian always does), not libbpf.
-	@if ldd addon/prebuilds/linux-*/*.node | grep libbpf; then echo "the prebuilt addon links libbpf dynamically" >&2; exit 1; fi
-	touch $@
+	@if ldd $@ | grep libbpf; then echo "$@ links libbpf dynamically" >&2; rm -f $@; exit 1; fi
 
 package-contents: bpf ts $(PREBUILD)
 

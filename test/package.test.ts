@@ -1,31 +1,30 @@
 // The npm package (issue 17): `npm pack`, then `npm install -g` of the tarball
-// into a temporary prefix with a PATH that has Node and the agent's run-time
-// tools but no compiler (no cc, make, python3, clang, node-gyp: a build could
-// not run there, so the install succeeding shows none was needed). From the
+// into a temporary prefix with a PATH that has Node and the system's programs
+// but no compiler (no cc, make, python3, clang, node-gyp: a build could not run
+// there, so the install succeeding shows none was needed). From the
 // installed copy: --version, agent --help, a client command against nothing,
-// the agent itself on a lab node (the prebuilt addon loads the BPF objects into
-// the kernel), and, from a copy whose prebuilt addon was removed, the client
-// commands against that agent (they never need the addon) while its agent
-// fails with a clear message.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+// a lab (lab `pkg`: namespaces vrfwall-pkg-*) whose agent is the installed one
+// (the prebuilt addon loads the BPF objects into the kernel), and, from a copy
+// whose prebuilt addon was removed, the client commands against that agent
+// (they never need the addon) while its agent fails with a clear message.
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labDown, labUp } from '../src/lab/lab.js';
-import { agentStatusFile, clusterFile, netnsPath } from '../src/lab/names.js';
-import type { LabState } from '../src/lab/state.js';
-import { ROOT, timeUntil } from './helpers/lab.js';
+import { labDown } from '../src/lab/lab.js';
+import { agentStatusFile, clusterFile, stateFile } from '../src/lab/names.js';
+import { ROOT } from './helpers/lab.js';
 
 const LAB = 'pkg';
 const INSTANCE = `${LAB}-node1`;
 const PKG = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
 /** Programs that would build an addon; none may be reachable from the install's PATH. */
 const BUILD_TOOLS = ['cc', 'gcc', 'c++', 'g++', 'clang', 'make', 'python3', 'node-gyp', 'ld'];
-/** What any machine has: a shell (npm runs dependencies' scripts with it, e.g.
- *  protobufjs's `node scripts/postinstall`), and what the agent runs (src/agent:
- *  discovery, limits, bpffs). */
-const HOST_TOOLS = ['sh', 'ip', 'bridge', 'nft', 'iptables-legacy-save', 'mount'];
+/** A machine without a compiler: every program of the system's PATH but these
+ *  (C/C++ compilers, binutils, clang/LLVM, make, python: what node-gyp needs). */
+const COMPILER_LIKE = /^(cc|c\+\+|c89|c99|cpp|gcc|g\+\+|gcov|clang|llc|llvm|lld|ld|as|make|gmake|cmake|python|pip|node-gyp|bpftool|tcc|x86_64-linux-gnu-)/;
+const SYSTEM_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
 const which = (name: string, PATH: string): string | undefined =>
   PATH.split(':').map((d) => path.join(d, name)).find((f) => {
@@ -45,16 +44,14 @@ describe('npm package: installs and runs without a compiler', () => {
   let installed: string; // <prefix>/lib/node_modules/vrfwall
   let broken: string; // a copy of it without the prebuilt addon
   let env: NodeJS.ProcessEnv;
-  let state: LabState | undefined;
-  let agent: ChildProcess | undefined;
-  const nsenter = which('nsenter', process.env.PATH ?? '') ?? '/usr/bin/nsenter';
 
   const run = (cmd: string, args: string[], timeoutMs = 20_000) =>
     spawnSync(cmd, args, { encoding: 'utf8', env, timeout: timeoutMs });
   const vrfwall = (args: string[]) => run('vrfwall', args);
   const fromBroken = (args: string[]) => run('node', [path.join(broken, 'dist/cli/main.js'), ...args]);
 
-  beforeAll(() => {
+  beforeAll(async () => {
+    await labDown(LAB); // a killed run's leftovers
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vrfwall-pkg-'));
     // prepack brings dist/, build/bpf and the prebuilt addon up to date (make package-contents).
     execFileSync('npm', ['pack', '--pack-destination', tmp], { cwd: ROOT, timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -62,10 +59,12 @@ describe('npm package: installs and runs without a compiler', () => {
 
     binDir = path.join(tmp, 'bin');
     fs.mkdirSync(binDir);
-    fs.symlinkSync(process.execPath, path.join(binDir, 'node'));
-    for (const t of HOST_TOOLS) {
-      const at = which(t, process.env.PATH ?? '');
-      if (at) fs.symlinkSync(at, path.join(binDir, t));
+    fs.symlinkSync(process.execPath, path.join(binDir, 'node')); // this Node, wherever it is
+    for (const dir of SYSTEM_PATH) {
+      for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+        const link = path.join(binDir, name);
+        if (!COMPILER_LIKE.test(name) && !fs.existsSync(link)) fs.symlinkSync(path.join(dir, name), link);
+      }
     }
     prefix = path.join(tmp, 'prefix');
     // The rest of the environment stays (a proxy's CA for the registry, npm's cache).
@@ -74,10 +73,6 @@ describe('npm package: installs and runs without a compiler', () => {
   }, 180_000);
 
   afterAll(async () => {
-    agent?.kill('SIGKILL');
-    if (prefix && fs.existsSync(path.join(prefix, 'bin/vrfwall'))) {
-      spawnSync(nsenter, [`--net=${netnsPath(`vrfwall-${LAB}-n1`)}`, '--', 'vrfwall', 'agent', '--cleanup', '--node-name', 'node1', '--instance', INSTANCE], { env, timeout: 20_000 });
-    }
     await labDown(LAB);
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
@@ -138,51 +133,37 @@ describe('npm package: installs and runs without a compiler', () => {
     expect(r.stderr).not.toMatch(/addon|at .*\.js:\d+/); // a message, not a stack
   });
 
-  it('the installed agent runs on a lab node (the prebuilt addon loads the BPF objects); an addon-less copy still runs the client commands', async () => {
-    await labDown(LAB);
-    state = await labUp(path.join(ROOT, 'examples/cn2-isolated-namespace'), { lab: LAB, nodes: 1, agent: false, log: () => undefined });
-    const status = agentStatusFile(INSTANCE);
-    fs.rmSync(status, { force: true });
-    agent = spawn(
-      nsenter,
-      [`--net=${netnsPath(state.plan.nodes[0]!.netns)}`, '--', 'vrfwall', 'agent', '--node-name', 'node1', '--instance', INSTANCE,
-        '--manifests', state.manifests, '--lab-file', clusterFile(LAB), '--log-file', path.join(tmp, 'agent.log')],
-      { env, stdio: 'ignore' },
-    );
-    const read = (): { synced?: boolean; attached?: string[]; lastError?: string } => {
-      try {
-        return JSON.parse(fs.readFileSync(status, 'utf8')) as { synced?: boolean };
-      } catch {
-        return {};
-      }
-    };
-    await timeUntil(() => read().synced === true || agent!.exitCode !== null, 20_000, 'the installed agent syncs');
-    const st = read();
-    expect(st.lastError, fs.existsSync(path.join(tmp, 'agent.log')) ? fs.readFileSync(path.join(tmp, 'agent.log'), 'utf8').slice(-2000) : '').toBeUndefined();
+  it('the installed vrfwall runs a lab (its agents load the BPF objects with the prebuilt addon); an addon-less copy still runs the client commands', () => {
+    const up = run('vrfwall', ['lab', 'up', path.join(ROOT, 'examples/cn2-isolated-namespace'), '--name', LAB], 60_000);
+    expect(up.status, up.stdout + up.stderr).toBe(0);
+    const st = JSON.parse(fs.readFileSync(agentStatusFile(INSTANCE), 'utf8')) as { synced?: boolean; attached?: string[]; lastError?: string };
+    expect(st.lastError).toBeUndefined();
     expect(st.synced).toBe(true);
     expect(st.attached?.length).toBeGreaterThan(0);
-    expect(fs.existsSync(`/sys/fs/bpf/vrfwall/${INSTANCE}`)).toBe(true);
-    const sock = `/run/vrfwall/${INSTANCE}/api.sock`;
+    expect(fs.readdirSync(`/sys/fs/bpf/vrfwall/${INSTANCE}/maps`)).toContain('endpoints');
+    // The lab's agent is the installed one.
+    const agentPid = (JSON.parse(fs.readFileSync(stateFile(LAB), 'utf8')) as { agents: { pid: number }[] }).agents[0]!.pid;
+    expect(fs.readFileSync(`/proc/${agentPid}/cmdline`, 'utf8').split('\0')).toContain(path.join(installed, 'dist/cli/main.js'));
 
     // The copy without its prebuilt addon: the addon cannot load there.
     broken = path.join(tmp, 'no-addon');
     fs.cpSync(installed, broken, { recursive: true, verbatimSymlinks: true });
     fs.rmSync(path.join(broken, 'addon/prebuilds'), { recursive: true });
-    const brokenAgent = fromBroken(['agent', '--node-name', 'node1', '--instance', `${LAB}-broken`, '--manifests', state.manifests, '--lab-file', clusterFile(LAB)]);
+    const brokenAgent = fromBroken(['agent', '--node-name', 'node1', '--instance', `${LAB}-broken`, '--manifests', path.join(ROOT, 'examples/cn2-isolated-namespace'), '--lab-file', clusterFile(LAB)]);
     expect(brokenAgent.status).toBe(1);
     expect(brokenAgent.stderr).toMatch(/^vrfwall agent: vrfwall native addon \(libbpf\) not found for linux-x64/m);
 
-    // ... while its client commands talk to the running agent.
-    const s = fromBroken(['status', '--socket', sock]);
+    // ... while its client commands talk to the lab's agent.
+    const s = fromBroken(['status', '--lab', LAB]);
     expect(s.status, s.stderr).toBe(0);
     expect(s.stdout).toMatch(/node node1: version .*synced/);
-    const open = fromBroken(['explain', '--socket', sock, 'isolated-namespace-demo/pod1', 'isolated-namespace-demo/pod2', '--port', '8080']);
-    const closed = fromBroken(['explain', '--socket', sock, 'isolated-namespace-demo/pod1', 'default/pod4', '--port', '8080']);
+    const open = fromBroken(['explain', '--lab', LAB, 'isolated-namespace-demo/pod1', 'isolated-namespace-demo/pod2', '--port', '8080']);
+    const closed = fromBroken(['explain', '--lab', LAB, 'isolated-namespace-demo/pod1', 'default/pod4', '--port', '8080']);
     expect(open.status, open.stderr).toBe(0);
     expect(closed.status, closed.stderr).toBe(3); // explain's status for a drop
     expect(open.stdout).toMatch(/allow/i);
     expect(closed.stdout).toMatch(/drop/i);
-    const f = fromBroken(['flows', '--socket', sock, '-o', 'json']);
+    const f = fromBroken(['flows', '--lab', LAB]);
     expect(f.status, f.stderr).toBe(0);
   });
 });

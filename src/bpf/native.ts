@@ -210,7 +210,7 @@ export function addonPath(): string {
   throw new Error(
     `vrfwall native addon (libbpf) not found for ${process.platform}-${process.arch} ` +
       `(${problems.length ? problems.join('; ') : `no addon/ folder next to ${path.resolve(here, '../..')}`}). ` +
-      `The package ships it prebuilt for linux-x64 only; from a checkout, run 'make build'.`,
+      `The npm package ships it prebuilt for linux-x64 (glibc) only; from a checkout, run 'make build'.`,
   );
 }
 
