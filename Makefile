@@ -8,14 +8,14 @@ BPF_OBJ    := $(patsubst bpf/%.c,$(BUILD)/bpf/%.o,$(BPF_SRC))
 BPF_HDR    := $(wildcard bpf/*.h bpf/lib/*.h)
 FIXTURE_SRC := $(wildcard test/fixtures/*.bpf.c)
 FIXTURE_OBJ := $(patsubst test/fixtures/%.bpf.c,$(BUILD)/fixtures/%.bpf.o,$(FIXTURE_SRC))
-ADDON      := daemon/addon/build/Release/vrfwall_native.node
+ADDON      := addon/build/Release/vrfwall_native.node
 ARCH_INC   := /usr/include/$(shell uname -m)-linux-gnu
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Werror -I bpf -I $(ARCH_INC)
 
 # Debian packages the build, the tests and the lab need.
 APT_PKGS := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iputils-ping g++ make python3 nftables python3-grpcio python3-grpc-tools openssl python3-scapy
 
-.PHONY: deps build bpf addon ts api-types test test-unit demo clean check print-bpf-cflags print-api-types-flags test-real-apiserver
+.PHONY: deps build bpf addon ts api-types test test-unit demo clean check print-bpf-cflags print-api-types-flags test-real-apiserver package package-contents image image-test
 
 deps: .stamp-apt node_modules/.package-lock.json
 
@@ -48,8 +48,8 @@ addon: $(ADDON)
 print-bpf-cflags:
 	@echo $(BPF_CFLAGS)
 
-$(ADDON): $(wildcard daemon/addon/*.cc daemon/addon/*.h) daemon/addon/binding.gyp | deps
-	cd daemon/addon && ../../node_modules/.bin/node-gyp rebuild --nodedir=/usr >/dev/null
+$(ADDON): $(wildcard addon/*.cc addon/*.h) addon/binding.gyp | deps
+	cd addon && ../node_modules/.bin/node-gyp rebuild --nodedir=/usr >/dev/null
 
 # TypeScript types of the gRPC messages, generated from proto/ by @grpc/proto-loader's generator with the
 # options the API loads the protos with (src/api/proto.ts LOADER_OPTIONS); committed, and checked up to date by
@@ -71,10 +71,30 @@ print-api-types-flags:
 ts: deps $(API_TYPES)
 	node_modules/.bin/tsc -p tsconfig.json
 
+# The npm package: `npm install -g ./vrfwall-*.tgz` needs Node 20 and no compiler. The addon ships prebuilt
+# (prebuildify; node-gyp-build loads it): N-API, so one build serves every Node >= 20 on linux-x64 glibc;
+# libbpf inside it (statically), libelf and zlib from the system. Compiled from a copy of addon/ so that
+# `make build`'s addon/build stays. `npm pack` alone runs package-contents too (prepack).
+PREBUILD := addon/prebuilds/$(shell node -p 'process.platform + "-" + process.arch')/vrfwall_native.glibc.node
+$(PREBUILD): $(wildcard addon/*.cc addon/*.h) addon/binding.gyp | deps
+	rm -rf $(BUILD)/prebuild addon/prebuilds && mkdir -p $(BUILD)/prebuild
+	cp addon/*.cc addon/*.h addon/binding.gyp $(BUILD)/prebuild/
+	cd $(BUILD)/prebuild && npm_config_nodedir=/usr $(CURDIR)/node_modules/.bin/prebuildify --napi --strip --tag-libc \
+	  --target=$$(node --version) --name=vrfwall_native --out=$(CURDIR)/addon >/dev/null
+	@# libbpf must be inside: an installed machine has libelf and zlib (Debian always does), not libbpf.
+	@if ldd $@ | grep libbpf; then echo "$@ links libbpf dynamically" >&2; rm -f $@; exit 1; fi
+
+package-contents: bpf ts $(PREBUILD)
+
+package: package-contents
+	@mkdir -p $(BUILD)/package
+	npm pack --pack-destination $(BUILD)/package
+
 check: build
 	node_modules/.bin/tsc -p tsconfig.test.json
 
-test: build check
+# package-contents: test/package.test.ts packs (its prepack then finds the prebuilt addon up to date).
+test: build check package-contents
 	node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile.json=$(BUILD)/vitest.json
 	@node -e 'const r=require("./$(BUILD)/vitest.json"); console.log(`tests: $${r.numPassedTests} passed, $${r.numFailedTests} failed, $${r.numPendingTests} skipped`)'
 
@@ -114,11 +134,33 @@ bench: build $(BENCH_OBJ)
 	fi
 	node_modules/.bin/tsc -p bench/tsconfig.json
 	@# the compiled bench finds dist/ and the addon relative to itself
-	ln -sfn ../../dist $(BUILD)/bench/dist && ln -sfn ../../daemon $(BUILD)/bench/daemon
+	ln -sfn ../../dist $(BUILD)/bench/dist && ln -sfn ../../addon $(BUILD)/bench/addon
 	node $(BUILD)/bench/bench/main.js
+
+# The agent image, not part of `make test`: image/Dockerfile built by Debian's podman on a base that
+# image/base.sh makes with debootstrap (Debian mirror) and this machine's Node 20 (no container registry;
+# cached: a rerun reuses the base and podman's layers). RUN steps: --network=host (apt and npm reach the
+# network as this machine does; nothing is created in its network namespace), --isolation=chroot (crun
+# cannot create containers on this host's hybrid cgroups). `make image-test` runs the image (with runc).
+IMAGE_APT := podman buildah debootstrap runc
+IMAGE     ?= localhost/vrfwall-agent:$(shell node -p 'require("./package.json").version')
+NODE_BASE ?= localhost/vrfwall-node:20-bookworm
+
+image:
+	@missing=$$(for p in $(IMAGE_APT); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	IMAGE=$(NODE_BASE) CACHE=$(BUILD)/image image/base.sh
+	podman build --pull=never --network=host --isolation=chroot --build-arg NODE_IMAGE=$(NODE_BASE) \
+	  -f image/Dockerfile -t $(IMAGE) .
+
+image-test: build image
+	IMAGE=$(IMAGE) node_modules/.bin/vitest run --config test/image/vitest.config.ts
 
 demo: build
 	node dist/cli/main.js lab run examples/cn2-isolated-namespace --flows
 
 clean:
-	rm -rf $(BUILD) dist daemon/addon/build .stamp-apt
+	rm -rf $(BUILD) dist addon/build addon/prebuilds .stamp-apt

@@ -1,4 +1,4 @@
-// daemon/: the image and the manifests for a real cluster. No container engine
+// image/, deploy/, crds/: the image and the manifests for a real cluster. No container engine
 // runs here, so the Dockerfile is linted (dockerfile-utils) and its COPY
 // sources checked; every manifest is validated against the Kubernetes API
 // schemas (kubernetes-models) and against the fields a Kubernetes 1.28 API
@@ -41,8 +41,8 @@ function yamlFiles(dir: string): string[] {
   return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => /\.ya?ml$/.test(f)).map((f) => path.join(dir, f)).sort();
 }
 
-const DEPLOY = path.join(ROOT, 'daemon/deploy');
-const CRDS = path.join(ROOT, 'daemon/crds');
+const DEPLOY = path.join(ROOT, 'deploy');
+const CRDS = path.join(ROOT, 'crds');
 const deployDocs = yamlFiles(DEPLOY).flatMap(docsIn);
 const crdDocs = yamlFiles(CRDS).flatMap(docsIn);
 const one = <T extends Doc>(kind: string): T => {
@@ -125,7 +125,7 @@ function unknownFields(table: FieldTable, doc: Doc): string[] {
 const agentContainer = (): Container => daemonSet().spec.template.spec.containers[0]!;
 
 describe('Dockerfile', () => {
-  const file = path.join(ROOT, 'daemon/Dockerfile');
+  const file = path.join(ROOT, 'image/Dockerfile');
   const text = fs.readFileSync(file, 'utf8');
   const df = DockerfileParser.parse(text);
 
@@ -166,7 +166,7 @@ describe('Dockerfile', () => {
       }
     }
     // The runtime carries the agent, both BPF objects and the addon.
-    for (const need of ['/src/dist', '/src/build/bpf', '/src/daemon/addon/build/Release/vrfwall_native.node']) expect(text).toContain(need);
+    for (const need of ['/src/dist', '/src/build/bpf', '/src/addon/build/Release/vrfwall_native.node']) expect(text).toContain(need);
     // Files the agent reads at run time next to dist/ (e.g. the gRPC API's .proto files).
     expect(text).toMatch(/^COPY proto \.\/proto$/m);
     for (const o of fs.readdirSync(path.join(ROOT, 'bpf')).filter((f) => f.endsWith('.c'))) {
@@ -183,7 +183,7 @@ describe('Dockerfile', () => {
 });
 
 describe('manifests', () => {
-  it('every object of daemon/deploy and daemon/crds is valid against the Kubernetes API schemas', () => {
+  it('every object of deploy and crds is valid against the Kubernetes API schemas', () => {
     const all = [...deployDocs, ...crdDocs];
     expect(all.map((d) => d.kind).sort()).toEqual(
       ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'CustomResourceDefinition', 'DaemonSet', 'Namespace', 'ServiceAccount'].sort(),

@@ -336,10 +336,10 @@ ports:
   });
 });
 
-describe('CRDs (daemon/crds)', () => {
+describe('CRDs (crds)', () => {
   type Schema = { type?: string; enum?: string[]; pattern?: string; properties?: Record<string, Schema>; items?: Schema; required?: string[] };
   const crd = (file: string) =>
-    parse(fs.readFileSync(path.join(repo, 'daemon/crds', file), 'utf8')) as {
+    parse(fs.readFileSync(path.join(repo, 'crds', file), 'utf8')) as {
       kind: string;
       metadata: { name: string };
       spec: {

@@ -42,9 +42,9 @@ const POD4 = 'default/pod4';
 const DIRS: TcDirection[] = ['ingress', 'egress'];
 const VXLAN_PORT_UNUSED = PROBE_PORT;
 
-/** The capabilities the DaemonSet gives the agent container (daemon/deploy/daemonset.yaml). */
+/** The capabilities the DaemonSet gives the agent container (deploy/daemonset.yaml). */
 function daemonSetCaps(): string[] {
-  const docs = YAML.parseAllDocuments(fs.readFileSync(path.join(ROOT, 'daemon/deploy/daemonset.yaml'), 'utf8')).map((d) => d.toJS() as Record<string, unknown>);
+  const docs = YAML.parseAllDocuments(fs.readFileSync(path.join(ROOT, 'deploy/daemonset.yaml'), 'utf8')).map((d) => d.toJS() as Record<string, unknown>);
   const ds = docs.find((d) => d.kind === 'DaemonSet') as { spec: { template: { spec: { containers: { securityContext: { capabilities: { add: string[] } } }[] } } } };
   return ds.spec.template.spec.containers[0]!.securityContext.capabilities.add;
 }

@@ -62,7 +62,7 @@ function values(docs: ReturnType<typeof fullDocuments>): unknown[] {
 }
 
 describe('fast and reference YAML readings agree', () => {
-  const files = [...yamlFiles(path.join(ROOT, 'examples')), ...yamlFiles(path.join(ROOT, 'daemon'))];
+  const files = [...yamlFiles(path.join(ROOT, 'examples')), ...yamlFiles(path.join(ROOT, 'deploy')), ...yamlFiles(path.join(ROOT, 'crds'))];
 
   it('on every example and deployment manifest of the repository', () => {
     expect(files.length).toBeGreaterThan(10);

@@ -1,9 +1,6 @@
 // Everything the agent runs besides enforcement: the flow reader and store,
 // the gRPC API and the metrics endpoint. The agent starts it after loading
 // the datapath and reports each reconcile to it (synced()).
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { NativeAddon } from '../bpf/native.js';
 import type { SweepResult } from '../agent/sessions.js';
@@ -20,6 +17,7 @@ import { DEFAULT_FLOW_LIMITS, FlowServiceImpl, type FlowServiceLimits } from './
 import { MapFillCache } from './mapfill.js';
 import type { ServerStatusResponse } from './messages.js';
 import { ApiServer, type TlsFiles } from './server.js';
+import { packageVersion } from '../util/version.js';
 import { stateHandlers } from './state-service.js';
 
 export interface ObservabilityConfig {
@@ -62,16 +60,6 @@ export interface SyncReport {
   attachMode: string | null;
   compileMs: number;
   reconcileMs: number;
-}
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-
-function packageVersion(): string {
-  try {
-    return (JSON.parse(fs.readFileSync(path.resolve(here, '../../package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
 }
 
 /** The metric rows of vrfwall_service_problems: one per Service and kind of problem. */

@@ -1,4 +1,4 @@
-// Typed face of the N-API addon in daemon/addon (libbpf, linked statically).
+// Typed face of the N-API addon in addon/ (libbpf, linked statically).
 // Every function throws a BpfError (errno + message naming the call) on failure.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -184,26 +184,48 @@ export interface BpfError extends Error {
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
 
-function addonPath(): string {
-  // dist/bpf or src/bpf -> repo root
-  const candidates = [
-    process.env.VRFWALL_ADDON,
-    path.resolve(here, '../../daemon/addon/build/Release/vrfwall_native.node'),
-    path.resolve(here, '../../../daemon/addon/build/Release/vrfwall_native.node'),
-  ].filter((p): p is string => typeof p === 'string' && p.length > 0);
-  for (const p of candidates) if (fs.existsSync(p)) return p;
+/** node-gyp-build: picks addon/build/Release (a developer's `make build`) or else the
+ *  prebuilt addon/prebuilds/<platform>-<arch> that the npm package ships. */
+type NodeGypBuild = { resolve(dir: string): string };
+
+/** Where the addon is: VRFWALL_ADDON (a .node file), else the addon/ folder next to
+ *  dist/ or src/ (the repository, the installed package) or one above (the compiled bench). */
+export function addonPath(): string {
+  const explicit = process.env.VRFWALL_ADDON;
+  if (explicit) {
+    if (!fs.existsSync(explicit)) throw new Error(`vrfwall native addon: VRFWALL_ADDON=${explicit} does not exist`);
+    return explicit;
+  }
+  const roots = [path.resolve(here, '../../addon'), path.resolve(here, '../../../addon')].filter((d) => fs.existsSync(d));
+  const problems: string[] = [];
+  for (const dir of roots) {
+    try {
+      return (require('node-gyp-build') as NodeGypBuild).resolve(dir);
+    } catch (e) {
+      problems.push((e as Error).message.trim().replace(/\s+/g, ' '));
+    }
+  }
   throw new Error(
-    `vrfwall native addon not found (looked in ${candidates.join(', ')}); run 'make build'`,
+    `vrfwall native addon (libbpf) not found for ${process.platform}-${process.arch} ` +
+      `(${problems.length ? problems.join('; ') : `no addon/ folder next to ${path.resolve(here, '../..')}`}). ` +
+      `The npm package ships it prebuilt for linux-x64 (glibc) only; from a checkout, run 'make build'.`,
   );
 }
 
 let cached: NativeAddon | undefined;
 
+/** The addon, loaded on first use: commands that never touch the kernel (the API
+ *  client: flows, status, explain) work where it cannot load. */
 export function native(): NativeAddon {
   if (!cached) {
-    const require = createRequire(import.meta.url);
-    cached = require(addonPath()) as NativeAddon;
+    const file = addonPath();
+    try {
+      cached = require(file) as NativeAddon;
+    } catch (e) {
+      throw new Error(`vrfwall native addon ${file} cannot load: ${(e as Error).message}`);
+    }
   }
   return cached;
 }

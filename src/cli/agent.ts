@@ -57,6 +57,16 @@ async function runAgent(flags: Record<string, unknown>): Promise<void> {
   }
   const { config, settings } = resolved;
   const log = logger(resolved);
+  // The addon is loaded here, not at import: the client commands share this
+  // binary and must work where it cannot load (another platform, no prebuild).
+  try {
+    native();
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    log.fatal({ err: message }, 'agent failed to start');
+    process.stderr.write(`vrfwall agent: ${message}\n`);
+    process.exit(1);
+  }
   if (settings.cleanup) {
     await Agent.cleanup(config, log);
     return;

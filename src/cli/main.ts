@@ -2,8 +2,11 @@
 // vrfwall command line: the agent and the lab.
 import { Command } from 'commander';
 import { registerAgentCommand } from './agent.js';
+import { packageVersion } from '../util/version.js';
 
-const program = new Command('vrfwall').description('CN2-style network segmentation for Kubernetes, enforced by eBPF');
+const program = new Command('vrfwall')
+  .description('CN2-style network segmentation for Kubernetes, enforced by eBPF')
+  .version(packageVersion());
 registerAgentCommand(program);
 // The agent runs on every node and its start is on the clock: the other
 // commands' modules (the lab, probes, the API client) load only for them.

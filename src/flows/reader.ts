@@ -1,7 +1,7 @@
 // Reads the datapath's flow statistics into the store:
 // - flow_events (ring buffer): new flows and drops arrive within
 //   VW_FLOW_EVENT_POLL_MS (a timer drains the ring; the programs wake the
-//   uv_poll only when it fills) on the event loop (daemon/addon/ringbuf.cc);
+//   uv_poll only when it fills) on the event loop (addon/ringbuf.cc);
 // - flows (an open-addressed table of slots, key inside, mapped into this
 //   process: read in place, no copy): a pass at most every pollMs, and only when the
 //   datapath's global packet counters (the small `counters` array) moved

@@ -14,7 +14,7 @@
 // Written as client-go's recorder writes them: created once, then counted up
 // with a strategic merge patch of count, lastTimestamp and message (an
 // expired Event, 404, is created again). Never a PUT: the agent's ClusterRole
-// grants create and patch on Events, not update (daemon/deploy/rbac.yaml).
+// grants create and patch on Events, not update (deploy/rbac.yaml).
 import { randomBytes } from 'node:crypto';
 import { PatchStrategy, setHeaderOptions, type CoreV1Api, type CoreV1Event } from '@kubernetes/client-node';
 import type { Logger } from 'pino';

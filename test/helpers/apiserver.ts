@@ -26,7 +26,7 @@
 //   agent writes Events); 404 Status for unknown paths and for custom
 //   resources not "installed";
 // - authorization: every request is checked against RBAC rules, by default
-//   those of the ClusterRole shipped in daemon/deploy/rbac.yaml (the agent's
+//   those of the ClusterRole shipped in deploy/rbac.yaml (the agent's
 //   identity); what they do not grant is a 403 Forbidden, as the real server
 //   answers it, and is counted in stats.forbidden. Objects set up by tests
 //   (apply, remove) are not requests and are not checked.
@@ -119,9 +119,9 @@ export interface ApiServerOptions {
 /** The user the test kubeconfig stands for: the agent's ServiceAccount. */
 export const AGENT_USER = 'system:serviceaccount:vrfwall-system:vrfwall-agent';
 
-const RBAC_FILE = path.resolve(import.meta.dirname, '../../daemon/deploy/rbac.yaml');
+const RBAC_FILE = path.resolve(import.meta.dirname, '../../deploy/rbac.yaml');
 
-/** The rules of the ClusterRole in daemon/deploy/rbac.yaml: what the agent may do in a real cluster. */
+/** The rules of the ClusterRole in deploy/rbac.yaml: what the agent may do in a real cluster. */
 export function shippedClusterRole(file = RBAC_FILE): PolicyRule[] {
   const docs = YAML.parseAllDocuments(fs.readFileSync(file, 'utf8')).map((d) => d.toJS() as unknown);
   const roles = docs.filter((d): d is { rules: PolicyRule[] } => isObject(d) && d.kind === 'ClusterRole' && Array.isArray(d.rules));

@@ -168,9 +168,9 @@ beforeAll(async () => {
   await cluster.start();
   version = JSON.parse(cluster.kubectl(['version', '-o', 'json'])).serverVersion.gitVersion as string;
   // Installed as the README says.
-  cluster.kubectl(['apply', '-f', path.join(ROOT, 'daemon/crds/')]);
-  cluster.kubectl(['apply', '-f', path.join(ROOT, 'daemon/deploy/namespace.yaml')]);
-  cluster.kubectl(['apply', '-f', path.join(ROOT, 'daemon/deploy/rbac.yaml'), '-f', path.join(ROOT, 'daemon/deploy/configmap.yaml')]);
+  cluster.kubectl(['apply', '-f', path.join(ROOT, 'crds/')]);
+  cluster.kubectl(['apply', '-f', path.join(ROOT, 'deploy/namespace.yaml')]);
+  cluster.kubectl(['apply', '-f', path.join(ROOT, 'deploy/rbac.yaml'), '-f', path.join(ROOT, 'deploy/configmap.yaml')]);
   // Without a controller-manager nothing makes the namespaces' default ServiceAccounts.
   cluster.kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'demo' } }));
   cluster.kubectl(['create', 'serviceaccount', 'default', '-n', 'demo']);
@@ -223,7 +223,7 @@ afterAll(async () => {
 
 describe(`the agent against a real kube-apiserver`, () => {
   check('3. the shipped manifests pass strict decoding (kubectl apply --dry-run=server --validate=strict); the 1.30 field does not', async () => {
-    const ds = path.join(ROOT, 'daemon/deploy/daemonset.yaml');
+    const ds = path.join(ROOT, 'deploy/daemonset.yaml');
     const dry = cluster.kubectlResult(['apply', '--dry-run=server', '--validate=strict', '-f', ds]);
     expect(dry.ok, dry.out).toBe(true);
     // Negative control: the field this server does not know is refused by the same call.
@@ -234,11 +234,11 @@ describe(`the agent against a real kube-apiserver`, () => {
     const refusedField = cluster.kubectlResult(['apply', '--dry-run=server', '--validate=strict', '-f', '-'], JSON.stringify(withField));
     expect(refusedField.ok).toBe(false);
     expect(refusedField.out).toMatch(/unknown field "spec\.template\.spec\.containers\[0\]\.securityContext\.appArmorProfile"/);
-    // Installed for real (README: kubectl apply -f daemon/deploy/), and the annotation is kept.
-    cluster.kubectl(['apply', '-f', path.join(ROOT, 'daemon/deploy/')]);
+    // Installed for real (README: kubectl apply -f deploy/), and the annotation is kept.
+    cluster.kubectl(['apply', '-f', path.join(ROOT, 'deploy/')]);
     const stored = JSON.parse(cluster.kubectl(['get', 'daemonset', '-n', 'vrfwall-system', 'vrfwall-agent', '-o', 'json'])) as typeof doc;
     expect(stored.spec.template.metadata.annotations).toEqual({ 'container.apparmor.security.beta.kubernetes.io/agent': 'unconfined' });
-    return `${version} accepts daemon/crds and daemon/deploy strictly; refuses the appArmorProfile field ("${/unknown field "[^"]+"/.exec(refusedField.out)?.[0]}"); stored DaemonSet keeps the AppArmor annotation`;
+    return `${version} accepts crds and deploy strictly; refuses the appArmorProfile field ("${/unknown field "[^"]+"/.exec(refusedField.out)?.[0]}"); stored DaemonSet keeps the AppArmor annotation`;
   }, 60_000);
 
   check('1. a pod created unscheduled, then bound to this node: the agent writes its Quarantined Event', async () => {
