@@ -696,7 +696,13 @@ describe('agent with the Kubernetes API source', () => {
     const { nodeName: _node, ...specWithoutNode } = bound.spec as Record<string, unknown>;
     server.apply('pods', { ...bound, spec: specWithoutNode });
     await timeUntil(() => readStatus(kube)?.quarantined['default/unsched'] !== undefined, 10_000, 'the agent sees the pending pod quarantined');
-    await sleep(500);
+    // A marker: a pod with the same problem, bound to this node, applied after it. Its Event is
+    // written by the agent that has already judged the pending pod: once it is there, the
+    // pending pod's absence is known, not waited for.
+    const marker: MPod = { ...p, name: 'unsched-marker' };
+    model.pods.set('default/unsched-marker', marker);
+    server.apply('pods', podApiObject(marker));
+    await timeUntil(() => podEvents('default/unsched-marker', 'Quarantined').length > 0, 10_000, 'Quarantined Event of the bound marker pod');
     expect(podEvents('default/unsched', 'Quarantined')).toEqual([]); // no node: nobody's to tell yet
     // The scheduler binds it to this node; the problem's text stays the same.
     model.pods.set('default/unsched', p);
