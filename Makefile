@@ -84,7 +84,11 @@ $(PREBUILD): $(wildcard addon/*.cc addon/*.h) addon/binding.gyp | deps
 	@# libbpf must be inside: an installed machine has libelf and zlib (Debian always does), not libbpf.
 	@if ldd $@ | grep libbpf; then echo "$@ links libbpf dynamically" >&2; rm -f $@; exit 1; fi
 
-package-contents: bpf ts $(PREBUILD)
+# dist/ for the package, compiled only when a source changed (the package test's `npm pack` runs this again).
+dist/cli/main.js: $(shell find src -name '*.ts') tsconfig.json | deps
+	node_modules/.bin/tsc -p tsconfig.json
+
+package-contents: bpf dist/cli/main.js $(PREBUILD)
 
 package: package-contents
 	@mkdir -p $(BUILD)/package

@@ -57,6 +57,7 @@ SOURCES
   rm -rf "$work/root/var/cache/apt/archives/"*.deb "$work/root/var/lib/apt/lists/"* "$work/root/var/log/"*
   tar -C "$work/root" --numeric-owner -cf "$rootfs_tar.tmp" .
   mv "$rootfs_tar.tmp" "$rootfs_tar"
+  rm -rf "$work"
 fi
 
 # Node as the official image lays it out: /usr/local/{bin,include,lib/node_modules}.

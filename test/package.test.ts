@@ -23,7 +23,7 @@ const PKG = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
 const BUILD_TOOLS = ['cc', 'gcc', 'c++', 'g++', 'clang', 'make', 'python3', 'node-gyp', 'ld'];
 /** A machine without a compiler: every program of the system's PATH but these
  *  (C/C++ compilers, binutils, clang/LLVM, make, python: what node-gyp needs). */
-const COMPILER_LIKE = /^(cc|c\+\+|c89|c99|cpp|gcc|g\+\+|gcov|clang|llc|llvm|lld|ld|as|make|gmake|cmake|python|pip|node-gyp|bpftool|tcc|x86_64-linux-gnu-)/;
+const COMPILER_LIKE = /^(cc|c\+\+|c89|c99|cpp|gcc|g\+\+|gcov|clang|llc|llvm|lld|ld|as|make|gmake|cmake|python|pip|node-gyp|bpftool|tcc|[a-z0-9_]+-linux-gnu-)/;
 const SYSTEM_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
 const which = (name: string, PATH: string): string | undefined =>
@@ -39,7 +39,7 @@ const which = (name: string, PATH: string): string | undefined =>
 describe('npm package: installs and runs without a compiler', () => {
   let tmp: string;
   let tgz: string;
-  let binDir: string; // node and the run-time tools, nothing else
+  let binDir: string; // node and the system's programs but compilers and their kin
   let prefix: string;
   let installed: string; // <prefix>/lib/node_modules/vrfwall
   let broken: string; // a copy of it without the prebuilt addon
