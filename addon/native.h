@@ -1,5 +1,5 @@
 // Shared declarations of the vrfwall native addon: one function per JS export
-// (see src/bpf/native.ts for the contract), grouped by source file.
+// (see src/kernel/native.ts for the contract), grouped by source file.
 #pragma once
 
 #include <napi.h>

@@ -5,8 +5,8 @@
 // which a submit without flags wakes it). Same maps as part 1 (1k endpoints).
 //
 //   BENCH_A_DIR=/path/to/old/build/bpf [BENCH_B_DIR=build/bpf] [AB_FLOWS_N=2000] node build/bench/bench/ab-newflow.js
-import { native } from '../src/bpf/native.js';
-import * as abi from '../src/bpf/abi.js';
+import { native } from '../src/kernel/native.js';
+import * as abi from '../src/kernel/abi.js';
 import * as pk from '../test/helpers/packets.js';
 import { BUILD_BPF } from './lib/env.js';
 import { load, skb, unload, type Loaded } from './progrun.js';

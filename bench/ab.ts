@@ -9,7 +9,7 @@
 // median of per-round values, and min–max) and writes nothing.
 import fs from 'node:fs';
 import path from 'node:path';
-import { native } from '../src/bpf/native.js';
+import { native } from '../src/kernel/native.js';
 import { BENCH_BPF, BUILD_BPF, pinRoot } from './lib/env.js';
 import { load, paths, skb, unload, verify, type FlowMode, type Loaded, type Prog } from './progrun.js';
 import { sample, fmt, round } from './lib/stats.js';

@@ -40,7 +40,7 @@ const runDir = path.join('/run/vrfwall', instance);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsync-'));
 const nodeArgs = (process.env.AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const { native } = await import(path.join(here, '../dist/bpf/native.js'));
+const { native } = await import(path.join(here, '../dist/kernel/native.js'));
 
 /** CPU time (user + system) a process has used so far, ms: less sensitive to a busy machine than the wall time. */
 function cpuMs(pid) {
@@ -68,7 +68,7 @@ const podIp = (i) => `10.${128 + (i >> 16)}.${(i >> 8) & 0xff}.${i & 0xff}`;
 
 /** Part 3's change latency: ms per change, p50 / p99 / max. */
 async function changeLatency(change) {
-  const abi = await import(path.join(here, '../dist/bpf/abi.js'));
+  const abi = await import(path.join(here, '../dist/kernel/abi.js'));
   const n = native();
   const fd = n.objGet(path.join(pinDir, 'maps', 'endpoints'));
   const isolated = new Set();

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { native } from '../src/bpf/native.js';
+import { native } from '../src/kernel/native.js';
 import { removeBenchPins } from './lib/env.js';
 import { perfHot, perfRecord } from './lib/perf.js';
 import { load, paths, skb, unload, verify, type FlowMode, type Prog } from './progrun.js';

@@ -11,9 +11,9 @@
 // packet: many frames of fresh 5-tuples, each run once (see firstPackets).
 import fs from 'node:fs';
 import path from 'node:path';
-import * as abi from '../src/bpf/abi.js';
-import { native, type LoadedObject, type NativeAddon } from '../src/bpf/native.js';
-import { probeDecision, skbCtx } from '../src/bpf/skb.js';
+import * as abi from '../src/kernel/abi.js';
+import { native, type LoadedObject, type NativeAddon } from '../src/kernel/native.js';
+import { probeDecision, skbCtx } from '../src/kernel/skb.js';
 import { DEFAULT_SESSION_SETTINGS, datapathConfig } from '../src/agent/sessions.js';
 import * as pk from '../test/helpers/packets.js';
 import { BENCH_BPF, BUILD_BPF, QUICK, envInt, pinRoot } from './lib/env.js';
@@ -762,7 +762,7 @@ export async function runProgTestRun(): Promise<PartResult> {
         'ClusterIP needs the second services lookup) whose backend is the local pod. Paths: same network allowed, cross network ' +
         'allowed (router) and denied (isolated), each IPv4 and IPv6 and in both programs; Service VIP (from_pod), Service backend ' +
         '(to_pod), session reply and unknown source (both). Frames (UDP) are built with `test/helpers/packets.ts`, map entries ' +
-        'with the `src/bpf/abi.ts` encoders. Before timing, every frame is checked twice: an explain probe must report the expected ' +
+        'with the `src/kernel/abi.ts` encoders. Before timing, every frame is checked twice: an explain probe must report the expected ' +
         'verdict and allow rule or drop reason, and a real run the expected tc action. ' +
         `**Steady state:** one \`progTestRun\` with repeat = ${REPEAT.toLocaleString('en')} (the kernel reports the mean ns per run); ` +
         `${ROUNDS} rounds, each running the baseline and every (instance, path, program) once; net cost = program − baseline of the same ` +

@@ -144,7 +144,7 @@ if (kind === 'kube') {
   const { FlowStore } = await import(path.join(repo, 'dist/flows/store.js'));
   const { flowFromKernel, flowId, MonoClock } = await import(path.join(repo, 'dist/flows/enrich.js'));
   const { Directory } = await import(path.join(repo, 'dist/flows/directory.js'));
-  const { encodeFlowKey } = await import(path.join(repo, 'dist/bpf/abi.js'));
+  const { encodeFlowKey } = await import(path.join(repo, 'dist/kernel/abi.js'));
   const dir = new Directory();
   for (const ip of ['10.128.0.1', '10.128.0.2']) {
     dir.byIp.set(ip, { ip, kind: 'pod', namespace: 'cp-ns1', pod: `p-${ip}`, network: '', node: 'node2', service: '', local: false, ifindex: 0, quarantined: false, reason: '', hostNetwork: false });

@@ -3,7 +3,7 @@
  * Every map of the datapath, declared once. Both programs include this file;
  * the loader opens both objects with the same pin root and LIBBPF_PIN_BY_NAME
  * makes libbpf reuse the pinned maps, so from_pod and to_pod share them.
- * Layouts are in vrfwall.h; the agent fills them (src/bpf/abi.ts).
+ * Layouts are in vrfwall.h; the agent fills them (src/kernel/abi.ts).
  */
 #ifndef VW_MAPS_H
 #define VW_MAPS_H

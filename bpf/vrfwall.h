@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * vrfwall datapath ABI: every map layout and the closed enums shared by the
- * BPF programs, the agent (src/bpf/abi.ts mirrors this file; a test compiles
+ * BPF programs, the agent (src/kernel/abi.ts mirrors this file; a test compiles
  * this header and compares sizes, offsets and values), the gRPC API and the
  * metrics. Change both sides together.
  *

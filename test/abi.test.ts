@@ -1,12 +1,12 @@
 // The ABI check: a host C program built from bpf/vrfwall.h prints what the
 // compiler thinks (enum values, constants, struct sizes and offsets, sample
-// encodings); src/bpf/abi.ts must agree byte for byte.
+// encodings); src/kernel/abi.ts must agree byte for byte.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as abi from '../src/bpf/abi.js';
+import * as abi from '../src/kernel/abi.js';
 
 const repo = path.resolve(import.meta.dirname, '..');
 

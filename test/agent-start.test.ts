@@ -11,8 +11,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MapName, encodeEndpointKey } from '../src/bpf/abi.js';
-import { native } from '../src/bpf/native.js';
+import { MapName, encodeEndpointKey } from '../src/kernel/abi.js';
+import { native } from '../src/kernel/native.js';
 import { removeStalePins } from './helpers/datapath.js';
 import { createNetns, deleteNetns, deleteStaleNetns, netnsPath, ownedName } from './helpers/netns.js';
 

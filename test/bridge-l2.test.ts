@@ -26,7 +26,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { AgentClient, socketOf } from '../src/api/client.js';
 import type { ExplainResponse } from '../src/api/messages.js';
-import { Direction, DropReason, Verdict, decodePort, decodePortKey } from '../src/bpf/abi.js';
+import { Direction, DropReason, Verdict, decodePort, decodePortKey } from '../src/kernel/abi.js';
 import { NODE_LINK_LOCAL } from '../src/lab/ipam.js';
 import { labDown, labUp } from '../src/lab/lab.js';
 import { PIN_ROOT, agentStatusFile } from '../src/lab/names.js';

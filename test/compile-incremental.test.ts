@@ -4,7 +4,7 @@
 // reference), and the delta it reports, applied to the previous maps, gives
 // the new ones.
 import { describe, expect, it } from 'vitest';
-import { VW_NO_MAC } from '../src/bpf/abi.js';
+import { VW_NO_MAC } from '../src/kernel/abi.js';
 import { compile, EXTERNAL_KEY } from '../src/model/compile.js';
 import { IncrementalCompiler, type DesiredDelta } from '../src/model/incremental.js';
 import { CN2_ISOLATED_LABEL, ISOLATED_LABEL, LEGACY_ISOLATION_ANNOTATION, LEGACY_NETWORK_KEY, NETWORK_KEY } from '../src/model/placement.js';

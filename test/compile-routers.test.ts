@@ -3,7 +3,7 @@
 // selectors, mesh, hub and spoke, imports across namespaces, and the
 // resulting vrf_pairs / networks map contents.
 import { describe, expect, it } from 'vitest';
-import { VW_EP_NO_BACKEND, VW_EP_QUARANTINE, VW_NET_EXTERNAL_DENY } from '../src/bpf/abi.js';
+import { VW_EP_NO_BACKEND, VW_EP_QUARANTINE, VW_NET_EXTERNAL_DENY } from '../src/kernel/abi.js';
 import { compile } from '../src/model/compile.js';
 import { selectorMatches, selectorText } from '../src/model/selector.js';
 import { DEFAULT_NETWORK, type ClusterConfig, type ClusterState, type DesiredState } from '../src/model/types.js';

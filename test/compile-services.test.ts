@@ -6,7 +6,7 @@
 // by address, and the frontends outside the service ranges (NodePorts,
 // external and load balancer IPs, hostPorts).
 import { describe, expect, it } from 'vitest';
-import { VW_CIDR_SERVICE, VW_EP_HOST, VW_EP_NO_BACKEND, VW_SVC_ANY_VRF, VW_SVC_FRONTEND_VRF, VW_SVC_ROUTER, VW_SVC_SHARED } from '../src/bpf/abi.js';
+import { VW_CIDR_SERVICE, VW_EP_HOST, VW_EP_NO_BACKEND, VW_SVC_ANY_VRF, VW_SVC_FRONTEND_VRF, VW_SVC_ROUTER, VW_SVC_SHARED } from '../src/kernel/abi.js';
 import { compile } from '../src/model/compile.js';
 import { dnatTargets, serviceEndpoints } from '../src/model/services.js';
 import { DEFAULT_NETWORK, type ClusterConfig, type ClusterState, type DesiredServiceEntry, type DesiredState, type PodObject } from '../src/model/types.js';

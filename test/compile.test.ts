@@ -10,7 +10,7 @@ import {
   VW_EP_QUARANTINE,
   VW_NET_EXTERNAL_DENY,
   VW_NO_MAC,
-} from '../src/bpf/abi.js';
+} from '../src/kernel/abi.js';
 import { CN2_ISOLATED_LABEL, ISOLATED_LABEL, NETWORK_KEY } from '../src/model/placement.js';
 import {
   DEFAULT_NETWORK,

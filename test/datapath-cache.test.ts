@@ -9,8 +9,8 @@
 // then differs from what the maps say, and a fresh 5-tuple is the control
 // that the maps did change.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as abi from '../src/bpf/abi.js';
-import { native, type NativeAddon } from '../src/bpf/native.js';
+import * as abi from '../src/kernel/abi.js';
+import { native, type NativeAddon } from '../src/kernel/native.js';
 import { CLUSTER_CIDRS, HERE, TEST_FLOW_SEED, TestDatapath, allow, drop, freshPinRoot, type Party } from './helpers/datapath.js';
 import * as pk from './helpers/packets.js';
 

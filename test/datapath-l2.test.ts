@@ -8,9 +8,9 @@
 // advertisements and redirects only from the node (no ingress interface).
 // Every run is checked by its tc action and the one counter slot it moved.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as abi from '../src/bpf/abi.js';
-import { SKB_INGRESS_IFINDEX_OFF } from '../src/bpf/skb.js';
-import { native, type NativeAddon } from '../src/bpf/native.js';
+import * as abi from '../src/kernel/abi.js';
+import { SKB_INGRESS_IFINDEX_OFF } from '../src/kernel/skb.js';
+import { native, type NativeAddon } from '../src/kernel/native.js';
 import * as pk from './helpers/packets.js';
 import { CLUSTER_CIDRS, HERE, TestDatapath, flowTable, allow, drop, freshPinRoot, skbCtx, slotName, type Dir, type Party, type Want } from './helpers/datapath.js';
 

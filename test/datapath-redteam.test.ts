@@ -15,8 +15,8 @@
 // Fixed: the sweep forgets endpoints' zero counts too once the owners table
 // is half full (src/agent/sessions.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as abi from '../src/bpf/abi.js';
-import { native, type NativeAddon } from '../src/bpf/native.js';
+import * as abi from '../src/kernel/abi.js';
+import { native, type NativeAddon } from '../src/kernel/native.js';
 import * as pk from './helpers/packets.js';
 import { CLUSTER_CIDRS, HERE, TEST_PROBE_KEY, TestDatapath, allow, freshPinRoot, localEndpoints, type Party } from './helpers/datapath.js';
 

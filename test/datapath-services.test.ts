@@ -6,8 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as abi from '../src/bpf/abi.js';
-import { native, type NativeAddon } from '../src/bpf/native.js';
+import * as abi from '../src/kernel/abi.js';
+import { native, type NativeAddon } from '../src/kernel/native.js';
 import * as pk from './helpers/packets.js';
 import { CLUSTER_CIDRS, HERE, TestDatapath, allow, drop, freshPinRoot, type Party } from './helpers/datapath.js';
 import { ROOT } from './helpers/lab.js';

@@ -6,8 +6,8 @@
 // through the loaded programs with BPF_PROG_TEST_RUN; every map is read back
 // from the kernel.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import * as abi from '../src/bpf/abi.js';
-import { native, type NativeAddon } from '../src/bpf/native.js';
+import * as abi from '../src/kernel/abi.js';
+import { native, type NativeAddon } from '../src/kernel/native.js';
 import * as pk from './helpers/packets.js';
 import { CLUSTER_CIDRS, HERE, TEST_PROBE_KEY, TestDatapath, allow, drop, freshPinRoot, localEndpoints, probeCtx, probeDecision, skbCtx, type Party } from './helpers/datapath.js';
 

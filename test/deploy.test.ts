@@ -22,7 +22,7 @@ import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { AGENT_OPTIONS, resolveSettings } from '../src/agent/config.js';
-import { native } from '../src/bpf/native.js';
+import { native } from '../src/kernel/native.js';
 import { labDown, labUp } from '../src/lab/lab.js';
 import { agentStatusFile, clusterFile, netnsPath } from '../src/lab/names.js';
 import type { LabState } from '../src/lab/state.js';

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { VW_NO_MAC } from '../src/bpf/abi.js';
+import { VW_NO_MAC } from '../src/kernel/abi.js';
 import { InterfaceDiscovery } from '../src/agent/discovery.js';
 
 interface Tables {

@@ -8,8 +8,8 @@
 // and flows-lab.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import pino from 'pino';
-import * as abi from '../src/bpf/abi.js';
-import type { MapDump, NativeAddon } from '../src/bpf/native.js';
+import * as abi from '../src/kernel/abi.js';
+import type { MapDump, NativeAddon } from '../src/kernel/native.js';
 import { Directory } from '../src/flows/directory.js';
 import { FlowReader } from '../src/flows/reader.js';
 import { FlowStore } from '../src/flows/store.js';

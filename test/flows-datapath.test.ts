@@ -5,8 +5,8 @@
 // the accounting per packet is a benchmark (make bench, part progrun), not a test.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as abi from '../src/bpf/abi.js';
-import { native, type NativeAddon } from '../src/bpf/native.js';
+import * as abi from '../src/kernel/abi.js';
+import { native, type NativeAddon } from '../src/kernel/native.js';
 import { closeDatapath, instancePaths, loadDatapath, type Datapath } from '../src/agent/datapath.js';
 import { probeFrame } from '../src/api/packet.js';
 import { ROOT } from './helpers/lab.js';

@@ -21,7 +21,7 @@ import { isAlive } from '../src/lab/procs.js';
 import { PIN_ROOT, netnsPath } from '../src/lab/names.js';
 import { writeState, type LabState } from '../src/lab/state.js';
 import { ROOT, podOf, readCounters, readFlowTable, readPinnedMap, timeUntil } from './helpers/lab.js';
-import * as abi from '../src/bpf/abi.js';
+import * as abi from '../src/kernel/abi.js';
 import { PROBE_SPORT } from '../src/api/packet.js';
 
 const run = promisify(execFile);

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { native, type TcDirection } from '../src/bpf/native.js';
+import { native, type TcDirection } from '../src/kernel/native.js';
 import type { AgentStatus } from '../src/agent/status-file.js';
 import { TC_HANDLE, TC_HANDLE_ALT, TC_PRIORITY } from '../src/agent/attach.js';
 import { agentSpecs, type AgentSpec } from '../src/lab/agents.js';
@@ -25,7 +25,7 @@ import { freshPinRoot } from './helpers/datapath.js';
 import { ip, withNetns } from './helpers/netns.js';
 import { PROBE_PORT, receiveIn, sendFrom, vxlanInner } from './helpers/tunnel.js';
 import { ROOT, matrixMismatches, podOf, readCounters, startAgentWith, timeUntil, udpStream } from './helpers/lab.js';
-import { DropReason, Verdict } from '../src/bpf/abi.js';
+import { DropReason, Verdict } from '../src/kernel/abi.js';
 
 const run = promisify(execFile);
 const EXAMPLE = path.join(ROOT, 'examples/cn2-isolated-namespace');

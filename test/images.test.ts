@@ -4,7 +4,7 @@
 // are not, and recording the changes gives what a full write would remember.
 import { describe, expect, it } from 'vitest';
 import { changedEntries, desiredImages, desiredWritten, recordChanges, writtenOf } from '../src/agent/images.js';
-import { encodeEndpoint, encodeEndpointKey } from '../src/bpf/abi.js';
+import { encodeEndpoint, encodeEndpointKey } from '../src/kernel/abi.js';
 import { emptyDelta } from '../src/model/incremental.js';
 import type { DesiredState } from '../src/model/types.js';
 import { emptyAllocation } from '../src/model/vrf.js';

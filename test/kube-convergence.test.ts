@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { native } from '../src/bpf/native.js';
+import { native } from '../src/kernel/native.js';
 import { removePins } from '../src/agent/bpffs.js';
 import { desiredImages, type MapImages } from '../src/agent/images.js';
 import { readImage, type MapImage } from '../src/agent/mapsync.js';

@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeSvcKey } from '../src/bpf/abi.js';
+import { decodeSvcKey } from '../src/kernel/abi.js';
 import { labDown, labUp } from '../src/lab/lab.js';
 import { listNft } from '../src/lab/nftables.js';
 import type { LabState } from '../src/lab/state.js';

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeSvcKey, Direction, DropReason, VW_SVC_FRONTEND_VRF, VW_SVC_NODE_ADDR, Verdict, type SvcKey } from '../src/bpf/abi.js';
+import { decodeSvcKey, Direction, DropReason, VW_SVC_FRONTEND_VRF, VW_SVC_NODE_ADDR, Verdict, type SvcKey } from '../src/kernel/abi.js';
 import { labDown, labUp } from '../src/lab/lab.js';
 import { RUN_ROOT } from '../src/lab/names.js';
 import { listNft } from '../src/lab/nftables.js';

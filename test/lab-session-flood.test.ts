@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DropReason, MapName, Verdict, decodeSessionKey } from '../src/bpf/abi.js';
+import { DropReason, MapName, Verdict, decodeSessionKey } from '../src/kernel/abi.js';
 import { labDown, labUp } from '../src/lab/lab.js';
 import { servicesFile } from '../src/lab/names.js';
 import type { LabState } from '../src/lab/state.js';

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { native } from '../src/bpf/native.js';
+import { native } from '../src/kernel/native.js';
 import { TC_HANDLE, TC_PRIORITY } from '../src/agent/attach.js';
 import { agentSpecs, type AgentSpec } from '../src/lab/agents.js';
 import { labDown, labMatrix, labUp } from '../src/lab/lab.js';

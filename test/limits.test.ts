@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentStatus } from '../src/agent/status-file.js';
 import { FINDING_KINDS, masqueradeAllRules } from '../src/agent/limits.js';
-import { native } from '../src/bpf/native.js';
+import { native } from '../src/kernel/native.js';
 import { isAlive } from '../src/util/process.js';
 import { freshPinRoot } from './helpers/datapath.js';
 import { ROOT, timeUntil } from './helpers/lab.js';

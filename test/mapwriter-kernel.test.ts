@@ -3,8 +3,8 @@
 // added, an entry removed), one full write leaves exactly the desired contents,
 // read back from the kernel, and says what it changed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as abi from '../src/bpf/abi.js';
-import { native, type NativeAddon } from '../src/bpf/native.js';
+import * as abi from '../src/kernel/abi.js';
+import { native, type NativeAddon } from '../src/kernel/native.js';
 import { desiredImages } from '../src/agent/images.js';
 import { readImage } from '../src/agent/mapsync.js';
 import { MapWriter } from '../src/agent/mapwriter.js';

@@ -5,7 +5,7 @@
 // that failed half way. The maps are an in-memory fake (helpers/fake-maps.ts);
 // that the real maps take these bytes is tested on the kernel elsewhere.
 import { describe, expect, it } from 'vitest';
-import { decodeCacheCtl } from '../src/bpf/abi.js';
+import { decodeCacheCtl } from '../src/kernel/abi.js';
 import { MAP_NAMES, type Datapath, type MapName } from '../src/agent/datapath.js';
 import { MapWriter } from '../src/agent/mapwriter.js';
 import { applyPlans, imageOf, planDiff, type MapEntry } from '../src/agent/mapsync.js';

@@ -2,7 +2,7 @@
 // sync and after the heap has grown by a burst of work.
 import v8 from 'node:v8';
 import { describe, expect, it } from 'vitest';
-import { native } from '../src/bpf/native.js';
+import { native } from '../src/kernel/native.js';
 import { collectGarbage, startMemoryReducer } from '../src/util/memory.js';
 
 const used = (): number => v8.getHeapStatistics().used_heap_size;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { native, isBpfError, type BpfError, type LoadedObject } from '../src/bpf/native.js';
+import { native, isBpfError, type BpfError, type LoadedObject } from '../src/kernel/native.js';
 import {
   createNetns,
   createVethPair,

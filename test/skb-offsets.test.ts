@@ -1,4 +1,4 @@
-// The struct __sk_buff offsets src/bpf/skb.ts writes test-run contexts with,
+// The struct __sk_buff offsets src/kernel/skb.ts writes test-run contexts with,
 // checked against the kernel's own definitions instead of trusted: the uapi
 // header the programs compile against (/usr/include/linux/bpf.h, through a
 // tiny C program's offsetof) and the running kernel's BTF
@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SKB_CB_OFF, SKB_CTX_SIZE, SKB_IFINDEX_OFF, SKB_INGRESS_IFINDEX_OFF } from '../src/bpf/skb.js';
+import { SKB_CB_OFF, SKB_CTX_SIZE, SKB_IFINDEX_OFF, SKB_INGRESS_IFINDEX_OFF } from '../src/kernel/skb.js';
 
 /** What skb.ts claims: the byte offset of each member it writes or reads. */
 const CLAIMED = {
@@ -21,7 +21,7 @@ const CLAIMED = {
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vrfwall-skb-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-describe('struct __sk_buff offsets (src/bpf/skb.ts)', () => {
+describe('struct __sk_buff offsets (src/kernel/skb.ts)', () => {
   it('match the uapi header the programs are compiled against', () => {
     const src = path.join(tmp, 'skb.c');
     const bin = path.join(tmp, 'skb');

@@ -13,8 +13,8 @@
 //   BPF_PROG_TEST_RUN (twice the capacity), so the program places every
 //   entry itself; windows that overflow leave some slots empty.
 // flowOccupancy counts slots in use (an ARRAY map's dump has every slot).
-import * as abi from '../../src/bpf/abi.js';
-import type { NativeAddon } from '../../src/bpf/native.js';
+import * as abi from '../../src/kernel/abi.js';
+import type { NativeAddon } from '../../src/kernel/native.js';
 import * as pk from '../../test/helpers/packets.js';
 
 /** A "full" flow table must hold at least this share of its capacity while

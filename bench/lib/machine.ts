@@ -1,7 +1,7 @@
 // What machine and tools produced the numbers.
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
-import { native } from '../../src/bpf/native.js';
+import { native } from '../../src/kernel/native.js';
 import { REPO } from './env.js';
 import type { Machine } from './report.js';
 

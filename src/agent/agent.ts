@@ -5,8 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { newProbeKey } from '../bpf/skb.js';
-import { native, type NativeAddon, type TcDirection } from '../bpf/native.js';
+import { newProbeKey } from '../kernel/skb.js';
+import { native, type NativeAddon, type TcDirection } from '../kernel/native.js';
 import { IncrementalCompiler, mergeDelta, type DesiredDelta } from '../model/incremental.js';
 import { emptyAllocation } from '../model/vrf.js';
 import type { ClusterState, DesiredState, PodPlacement, SourceProblem, VrfAllocation } from '../model/types.js';
@@ -78,7 +78,7 @@ export class Agent {
   private sweepTimer: NodeJS.Timeout | undefined;
   private sessions: SessionKeeper | undefined;
   private epoch: VerdictEpoch | undefined;
-  /** explain's probe key, new at every start (src/bpf/skb.ts) */
+  /** explain's probe key, new at every start (src/kernel/skb.ts) */
   private readonly probeKey = newProbeKey();
   /** the endpoints the last reconcile wrote, for the session sweeps between reconciles */
   private sweptEndpoints: DesiredState['endpoints'] | undefined;

@@ -12,8 +12,8 @@
 // first, and moves to priority 1 as soon as the slot is free. On a kernel
 // with tcx, tcx programs run before every tc filter: in tc mode they are
 // reported, never moved.
-import type { NativeAddon, TcDirection, TcFilter } from '../bpf/native.js';
-import { isBpfError } from '../bpf/native.js';
+import type { NativeAddon, TcDirection, TcFilter } from '../kernel/native.js';
+import { isBpfError } from '../kernel/native.js';
 import { describeProgram, xdpByDevice, type ForeignProgram } from './hookorder.js';
 import type { AttachResult, Programs } from './attach.js';
 

@@ -16,8 +16,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { NativeAddon, TcDirection } from '../bpf/native.js';
-import { isBpfError } from '../bpf/native.js';
+import type { NativeAddon, TcDirection } from '../kernel/native.js';
+import { isBpfError } from '../kernel/native.js';
 import { TcAttacher } from './attach-tc.js';
 import { describeProgram, xdpByDevice, type ForeignProgram, type OrderEvent } from './hookorder.js';
 

@@ -3,8 +3,8 @@
 // the pinned maps with their contents: enforcement never sees an empty map.
 import path from 'node:path';
 import fs from 'node:fs';
-import type { LoadedObject, NativeAddon } from '../bpf/native.js';
-import { FlowLayout, FlowMapName, MapName as MAP, VW_FLOWS_MAX } from '../bpf/abi.js';
+import type { LoadedObject, NativeAddon } from '../kernel/native.js';
+import { FlowLayout, FlowMapName, MapName as MAP, VW_FLOWS_MAX } from '../kernel/abi.js';
 import type { Programs } from './attach.js';
 
 /** The policy and session maps both objects share, by their names in the objects (one list: abi.ts MapName). */

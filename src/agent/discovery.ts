@@ -26,7 +26,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import ipaddr from 'ipaddr.js';
 import { canonicalIp } from '../model/ip.js';
-import { VW_NO_MAC } from '../bpf/abi.js';
+import { VW_NO_MAC } from '../kernel/abi.js';
 import type { InterfaceIndex, PortMacs } from '../model/types.js';
 
 const run = promisify(execFile);

@@ -2,7 +2,7 @@
 // on. vrfwall's programs must run first: a program ahead of them that ends
 // the chain (tcx: TCX_PASS/TCX_REDIRECT; cls_bpf direct action: TC_ACT_OK,
 // TC_ACT_REDIRECT; XDP: XDP_TX/XDP_REDIRECT) decides in their place.
-import type { NativeAddon, TcDirection } from '../bpf/native.js';
+import type { NativeAddon, TcDirection } from '../kernel/native.js';
 
 /** A program that is not this agent's, where it sits. */
 export interface ForeignProgram {

@@ -14,7 +14,7 @@ import {
   encodeVrfPairValue,
   MapName,
   type EndpointValue,
-} from '../bpf/abi.js';
+} from '../kernel/abi.js';
 import type { DesiredDelta } from '../model/incremental.js';
 import { dottedQuad } from '../model/ip.js';
 import type { DesiredServiceEntry, DesiredState, L4Protocol } from '../model/types.js';

@@ -5,7 +5,7 @@
 // pod's connection into one "from the node" (rule 6).
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { NativeAddon, TcDirection, TcFilter } from '../bpf/native.js';
+import type { NativeAddon, TcDirection, TcFilter } from '../kernel/native.js';
 import type { ClusterState } from '../model/types.js';
 import { describeProgram, programText, xdpByDevice, type ForeignProgram } from './hookorder.js';
 

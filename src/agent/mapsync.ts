@@ -1,6 +1,6 @@
 // Makes one BPF map hold exactly a desired set of entries: dump what the
 // kernel has, diff by key bytes, apply updates then deletes in batches.
-import type { NativeAddon } from '../bpf/native.js';
+import type { NativeAddon } from '../kernel/native.js';
 
 export interface MapEntry {
   key: Buffer;

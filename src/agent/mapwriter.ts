@@ -7,11 +7,11 @@
 // that changed an entry it raises the verdict cache's policy epoch
 // (verdict-epoch.ts): decisions cached under the old maps are retired before
 // the next packet.
-import type { NativeAddon } from '../bpf/native.js';
+import type { NativeAddon } from '../kernel/native.js';
 import type { DesiredDelta } from '../model/incremental.js';
 import type { DesiredState } from '../model/types.js';
 import type { Datapath } from './datapath.js';
-import { MapName } from '../bpf/abi.js';
+import { MapName } from '../kernel/abi.js';
 import { MAP_NAMES, changedEntries, desiredWritten, recordChanges, type MapImages, type WrittenImages } from './images.js';
 import { applyPlans, planWrittenSync, type SyncPlan, type SyncResult } from './mapsync.js';
 import type { VerdictEpoch } from './verdict-epoch.js';

@@ -4,7 +4,7 @@
 // change (each restore every time: it is an event), counted for the metrics,
 // and kept for the status file.
 import type { Logger } from 'pino';
-import type { TcDirection } from '../bpf/native.js';
+import type { TcDirection } from '../kernel/native.js';
 import type { SourceProblem } from '../model/types.js';
 import { programText, type OrderEvent } from './hookorder.js';
 import { FINDING_KINDS, findingKey, type Finding, type FindingKind } from './limits.js';

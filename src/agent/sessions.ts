@@ -24,10 +24,10 @@ import {
   VW_EP_LOCAL,
   VW_NS_PER_SEC,
   type DatapathConfig,
-} from '../bpf/abi.js';
+} from '../kernel/abi.js';
 import type { VerdictEpoch } from './verdict-epoch.js';
-import type { NativeAddon } from '../bpf/native.js';
-import { SKB_CB_OFF, skbCtx } from '../bpf/skb.js';
+import type { NativeAddon } from '../kernel/native.js';
+import { SKB_CB_OFF, skbCtx } from '../kernel/skb.js';
 
 export interface SessionSettings {
   /** live sessions per client address at most */

@@ -4,8 +4,8 @@
 // made in; raising the epoch retires them all, so the next packet of every
 // conversation is decided afresh against the maps just written.
 import crypto from 'node:crypto';
-import { Layout, decodeCacheCtl, encodeCacheCtl, type CacheCtl } from '../bpf/abi.js';
-import type { NativeAddon } from '../bpf/native.js';
+import { Layout, decodeCacheCtl, encodeCacheCtl, type CacheCtl } from '../kernel/abi.js';
+import type { NativeAddon } from '../kernel/native.js';
 
 const KEY = Buffer.alloc(4);
 

@@ -5,9 +5,9 @@
 // and the agent's probe key in skb->cb[0..1], so the programs write nothing and leave their decision
 // in cb[2] (verdict) and cb[3] (allow rule or drop reason).
 import ipaddr from 'ipaddr.js';
-import { TcAction, Verdict, allowRuleName, canonicalAddr, dropReasonName } from '../bpf/abi.js';
-import { probeDecision, skbCtx } from '../bpf/skb.js';
-import type { NativeAddon } from '../bpf/native.js';
+import { TcAction, Verdict, allowRuleName, canonicalAddr, dropReasonName } from '../kernel/abi.js';
+import { probeDecision, skbCtx } from '../kernel/skb.js';
+import type { NativeAddon } from '../kernel/native.js';
 import type { Directory, EndpointInfo } from '../flows/directory.js';
 import { FilterError, parseProtocol } from '../flows/filter.js';
 import type { FlowEndpoint } from '../flows/types.js';

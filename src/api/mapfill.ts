@@ -3,7 +3,7 @@
 // ring buffer has no entries to count.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { NativeAddon } from '../bpf/native.js';
+import type { NativeAddon } from '../kernel/native.js';
 
 const MAP_TYPES: Record<number, string> = {
   1: 'hash',

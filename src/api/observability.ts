@@ -2,7 +2,7 @@
 // the gRPC API and the metrics endpoint. The agent starts it after loading
 // the datapath and reports each reconcile to it (synced()).
 import type { Logger } from 'pino';
-import type { NativeAddon } from '../bpf/native.js';
+import type { NativeAddon } from '../kernel/native.js';
 import type { SweepResult } from '../agent/sessions.js';
 import type { DesiredDelta } from '../model/incremental.js';
 import type { ClusterState, DesiredState } from '../model/types.js';

@@ -2,7 +2,7 @@
 // datagram or an ICMP echo request, as a pod would send them. The programs
 // look at headers only; checksums other than IPv4's are left zero.
 import ipaddr from 'ipaddr.js';
-import { macToBytes } from '../bpf/abi.js';
+import { macToBytes } from '../kernel/abi.js';
 
 const ETH_P_IP = 0x0800;
 const ETH_P_IPV6 = 0x86dd;

@@ -1,6 +1,6 @@
 // vrfwall.v1.StateService: ServerStatus, ListNetworks, ListEndpoints, Explain.
 import * as grpc from '@grpc/grpc-js';
-import type { NativeAddon } from '../bpf/native.js';
+import type { NativeAddon } from '../kernel/native.js';
 import type { Directory } from '../flows/directory.js';
 import { toServiceError } from './flow-service.js';
 import { explain, type ProbePrograms } from './explain.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import pino, { type Logger } from 'pino';
-import { native } from '../bpf/native.js';
+import { native } from '../kernel/native.js';
 import { Agent } from '../agent/agent.js';
 import { AGENT_OPTIONS, ConfigError, helpText, loadAgentConfig, type OptionSpec, type ResolvedAgent } from '../agent/config.js';
 import type { KubeConfig } from '@kubernetes/client-node';

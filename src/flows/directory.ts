@@ -2,7 +2,7 @@
 // from the cluster state and the compile step's output, updated after each
 // reconcile from what changed (objects and map keys), not rebuilt. Pure: no I/O.
 import ipaddr from 'ipaddr.js';
-import { canonicalAddr } from '../bpf/abi.js';
+import { canonicalAddr } from '../kernel/abi.js';
 import type { DesiredDelta } from '../model/incremental.js';
 import type { ClusterState, DesiredState, ServiceAccess } from '../model/types.js';
 import { Multimap } from '../model/indexes.js';

@@ -1,7 +1,7 @@
 // Kernel flow entries and ring-buffer events -> Flow, with names from the
 // directory. The kernel key is oriented to the local pod ("self"); a Flow is
 // oriented to whoever opened it (the direction of its first packet).
-import { Direction, Verdict, allowRuleName, dropReasonName, type FlowKey, type FlowValue } from '../bpf/abi.js';
+import { Direction, Verdict, allowRuleName, dropReasonName, type FlowKey, type FlowValue } from '../kernel/abi.js';
 import type { Directory } from './directory.js';
 import { protocolName } from './filter.js';
 import type { Flow, FlowCounters, FlowEndpoint } from './types.js';

@@ -4,7 +4,7 @@
 // of them is taken out). Filters are checked and compiled once per request;
 // a bad value throws a FilterError naming the field, e.g. "allow[0].ip".
 import ipaddr from 'ipaddr.js';
-import { DropReason } from '../bpf/abi.js';
+import { DropReason } from '../kernel/abi.js';
 import type { Flow, FlowEndpoint } from './types.js';
 
 export interface FlowFilterSpec {

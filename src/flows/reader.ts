@@ -32,8 +32,8 @@ import {
   type FlowEvent,
   type FlowKey,
   type FlowValue,
-} from '../bpf/abi.js';
-import type { NativeAddon } from '../bpf/native.js';
+} from '../kernel/abi.js';
+import type { NativeAddon } from '../kernel/native.js';
 import type { Directory } from './directory.js';
 import { MonoClock, flowFromKernel, flowId } from './enrich.js';
 import type { FlowStore } from './store.js';

@@ -4,8 +4,8 @@
 import http from 'node:http';
 import path from 'node:path';
 import client from 'prom-client';
-import { decodeCounters, directionName, verdictName } from '../bpf/abi.js';
-import type { NativeAddon } from '../bpf/native.js';
+import { decodeCounters, directionName, verdictName } from '../kernel/abi.js';
+import type { NativeAddon } from '../kernel/native.js';
 
 export interface MetricsSources {
   /** /sys/fs/bpf/vrfwall/<instance>/maps */

@@ -3,7 +3,7 @@
 //
 // A set maps a VRF id to the grant written for it; VW_SVC_ANY_VRF (0) stands
 // for every network and, when present, is the only member (one entry says it).
-import { VW_SVC_ANY_VRF, VW_SVC_ROUTER } from '../bpf/abi.js';
+import { VW_SVC_ANY_VRF, VW_SVC_ROUTER } from '../kernel/abi.js';
 import type { DesiredServiceEntry, L4Protocol } from './types.js';
 
 export interface Grant {

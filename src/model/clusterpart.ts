@@ -3,7 +3,7 @@
 // networks, their VRF ids, router pairs and network flags. A few thousand
 // objects at most, recomputed whole (with compile()'s own functions) when one
 // of them changes.
-import { VW_NET_EXTERNAL_DENY } from '../bpf/abi.js';
+import { VW_NET_EXTERNAL_DENY } from '../kernel/abi.js';
 import { checkIsolationValues, networkFlags, vrfPairsOf } from './compile.js';
 import { CN2_NETWORK_KEY, implicitNetworks, LEGACY_NETWORK_KEY, NETWORK_KEY } from './placement.js';
 import { routerPairs } from './routers.js';

@@ -10,7 +10,7 @@ import {
   VW_EP_QUARANTINE,
   VW_NET_EXTERNAL_DENY,
   VW_NO_MAC,
-} from '../bpf/abi.js';
+} from '../kernel/abi.js';
 import { canonicalCidr, canonicalIp } from './ip.js';
 import { implicitNetworks, isolatedNetworkOf, namespaceIsolation, placePod, type PlacementContext } from './placement.js';
 import { routerPairs } from './routers.js';

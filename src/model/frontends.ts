@@ -21,7 +21,7 @@
 // protocol (two Services, a Service and a hostPort, a ClusterIP written
 // twice), and a frontend on a node address whose port is also a NodePort,
 // are given only the networks all of them allow (fail closed), and reported.
-import { VW_SVC_FRONTEND_VRF, VW_SVC_NODE_ADDR } from '../bpf/abi.js';
+import { VW_SVC_FRONTEND_VRF, VW_SVC_NODE_ADDR } from '../kernel/abi.js';
 import { intersect, writeEntries, type ClientSet } from './clientsets.js';
 import type { ClusterRanges } from './ranges.js';
 import {

@@ -20,7 +20,7 @@
 //   - observed interfaces and bridge MACs -> the pods using them.
 // Problems are kept per object and assembled on demand (their order differs
 // from compile()'s; their set does not).
-import { VW_CIDR_SERVICE, VW_EP_HOST, VW_EP_LOCAL, VW_EP_NO_BACKEND, VW_EP_PTP, VW_EP_QUARANTINE, VW_NO_MAC } from '../bpf/abi.js';
+import { VW_CIDR_SERVICE, VW_EP_HOST, VW_EP_LOCAL, VW_EP_NO_BACKEND, VW_EP_PTP, VW_EP_QUARANTINE, VW_NO_MAC } from '../kernel/abi.js';
 import ipaddr from 'ipaddr.js';
 import type { ObjectRef } from '../sources/changes.js';
 import { ClaimIndex, sameEntry } from './claimindex.js';

@@ -1,7 +1,7 @@
 // The cluster's pod and service ranges, to tell where an address is
 // (design section 3 rule 6: "outside the cluster's pod and service CIDRs").
 import ipaddr from 'ipaddr.js';
-import { VW_CIDR_POD } from '../bpf/abi.js';
+import { VW_CIDR_POD } from '../kernel/abi.js';
 
 export type RangeKind = 'pod' | 'service';
 

@@ -49,7 +49,7 @@
 //
 // The same clients may use the Service's frontends outside the service
 // ranges (NodePorts, external and load balancer IPs; frontends.ts).
-import { VW_SVC_ANY_VRF, VW_SVC_NODE_ADDR, VW_SVC_ROUTER, VW_SVC_SHARED } from '../bpf/abi.js';
+import { VW_SVC_ANY_VRF, VW_SVC_NODE_ADDR, VW_SVC_ROUTER, VW_SVC_SHARED } from '../kernel/abi.js';
 import { addClient, anyClient, intersect, isAny, unionInto, writeEntries, type ClientSet } from './clientsets.js';
 import { isTunnelPort, TUNNEL_UDP_PORTS } from './tunnels.js';
 import { claimFrontend, claimHostPorts, claimServiceFrontends, resolveFrontends, type FrontendClaims } from './frontends.js';

@@ -4,7 +4,7 @@
 // backend on a node or outside address at one of these ports would let
 // kube-proxy's DNAT carry the same forged packet past that check, so such a
 // port answers nobody (servicemaps.ts).
-import { VW_TUNNEL_PORT_GENEVE, VW_TUNNEL_PORT_VXLAN, VW_TUNNEL_PORT_VXLAN_LINUX } from '../bpf/abi.js';
+import { VW_TUNNEL_PORT_GENEVE, VW_TUNNEL_PORT_VXLAN, VW_TUNNEL_PORT_VXLAN_LINUX } from '../kernel/abi.js';
 
 export const TUNNEL_UDP_PORTS: ReadonlySet<number> = new Set([VW_TUNNEL_PORT_VXLAN, VW_TUNNEL_PORT_VXLAN_LINUX, VW_TUNNEL_PORT_GENEVE]);
 

@@ -1,5 +1,5 @@
 // Small builders of ClusterState objects for the pure compile-step tests.
-import { VW_SVC_ANY_VRF, VW_SVC_FRONTEND_VRF } from '../../src/bpf/abi.js';
+import { VW_SVC_ANY_VRF, VW_SVC_FRONTEND_VRF } from '../../src/kernel/abi.js';
 import type {
   ClusterState,
   DesiredServiceEntry,

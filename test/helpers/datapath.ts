@@ -5,12 +5,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
-import * as abi from '../../src/bpf/abi.js';
-import { probeDecision, skbCtx } from '../../src/bpf/skb.js';
+import * as abi from '../../src/kernel/abi.js';
+import { probeDecision, skbCtx } from '../../src/kernel/skb.js';
 
 export { probeDecision, skbCtx };
 export { flowTable } from './flowtable.js';
-import type { LoadedObject, NativeAddon } from '../../src/bpf/native.js';
+import type { LoadedObject, NativeAddon } from '../../src/kernel/native.js';
 import { ensureBpffs, removePins } from '../../src/agent/bpffs.js';
 import { ROOT } from './lab.js';
 import { processAlive } from './netns.js';

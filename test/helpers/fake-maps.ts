@@ -2,7 +2,7 @@
 // mapLookup, mapUpdate, mapUpdateBatch, mapDeleteBatch), for unit tests of
 // the code that plans and applies map writes without a kernel. Every call
 // is logged in order; a call can be made to fail once.
-import type { MapDump, MapInfo, NativeAddon } from '../../src/bpf/native.js';
+import type { MapDump, MapInfo, NativeAddon } from '../../src/kernel/native.js';
 
 export type MapOp = { op: 'update' | 'delete'; fd: number; keys: string[] };
 

@@ -1,6 +1,6 @@
 // The datapath's flow table read back from the kernel in tests.
-import * as abi from '../../src/bpf/abi.js';
-import type { NativeAddon } from '../../src/bpf/native.js';
+import * as abi from '../../src/kernel/abi.js';
+import type { NativeAddon } from '../../src/kernel/native.js';
 
 /** The flows table's slots in use, read in place (mapped, as the agent reads it): a dump would copy 64 MiB. */
 export function flowTable(n: NativeAddon, flowsFd: number): { index: number; keyBytes: Buffer; key: abi.FlowKey; value: abi.FlowValue }[] {

@@ -9,7 +9,7 @@
 // the pid is in the name, deleteStaleNetns(prefix) can remove what a crashed
 // earlier run left behind without touching a run that is still going.
 import { execFileSync } from 'node:child_process';
-import { native } from '../../src/bpf/native.js';
+import { native } from '../../src/kernel/native.js';
 import { isAlive as processAlive } from '../../src/util/process.js';
 
 export { processAlive };

@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { native } from '../../src/bpf/native.js';
+import { native } from '../../src/kernel/native.js';
 import { labDown, labUp } from '../../src/lab/lab.js';
 import { agentStatusFile, clusterFile, netnsPath } from '../../src/lab/names.js';
 import type { LabState } from '../../src/lab/state.js';
