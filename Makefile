@@ -137,8 +137,8 @@ bench: build $(BENCH_OBJ)
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	node_modules/.bin/tsc -p bench/tsconfig.json
-	@# the compiled bench finds dist/ and the addon relative to itself
-	ln -sfn ../../dist $(BUILD)/bench/dist && ln -sfn ../../addon $(BUILD)/bench/addon
+	@# the compiled bench finds dist/, the addon and deploy/ (the test API server reads its RBAC) relative to itself
+	ln -sfn ../../dist $(BUILD)/bench/dist && ln -sfn ../../addon $(BUILD)/bench/addon && ln -sfn ../../deploy $(BUILD)/bench/deploy
 	node $(BUILD)/bench/bench/main.js
 
 # The agent image, not part of `make test`: image/Dockerfile built by Debian's podman on a base that
