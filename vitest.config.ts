@@ -39,6 +39,7 @@ export const UNIT_TESTS = [
   'placement',
   'problem-events',
   'readme-matrix',
+  'reconcile-loop',
   'skb-offsets',
   'test-projects',
   'vrf',

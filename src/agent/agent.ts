@@ -23,7 +23,7 @@ import { NetlinkMonitor } from './netlink-monitor.js';
 import { writeStatusFile, type AgentStatus } from './status-file.js';
 import { MapWriter } from './mapwriter.js';
 import { VerdictEpoch } from './verdict-epoch.js';
-import { WorkQueue } from './workqueue.js';
+import { ReconcileLoop } from './reconcile-loop.js';
 import { DEFAULT_SESSION_SETTINGS, SessionKeeper, type SessionSettings, type SweepResult } from './sessions.js';
 import { writeJsonAtomic } from '../util/files.js';
 import { Observability, type ObservabilityConfig } from '../api/observability.js';
@@ -59,13 +59,9 @@ export class Agent {
   private attacher: Attacher | undefined;
   private allocation: VrfAllocation = emptyAllocation();
   private generation = 0;
-  private running: Promise<void> | undefined;
   private stopped = false;
-  /** Keys of changed objects ("Pod ns/name"), and RESYNC / NETLINK. */
-  // Kicked after the current task: a notification adds all its keys first, then one batch takes them.
-  private readonly queue = new WorkQueue<string>(() => queueMicrotask(() => this.kick()));
-  /** The first reconcile ran (start() runs it itself, to fail on its error). */
-  private ready = false;
+  /** Keys of changed objects ("Pod ns/name"), and RESYNC / NETLINK, reconciled in batches (reconcile-loop.ts). */
+  private readonly loop: ReconcileLoop;
   /** Rebuilt ("all") after a compile error: its indexes may be half updated. */
   private compiler: IncrementalCompiler | undefined;
   private writer: MapWriter | undefined;
@@ -111,6 +107,14 @@ export class Agent {
     this.reports = new NodeReports(log);
     this.problemEvents = new ProblemEvents(config.nodeName);
     this.monitor = new NetlinkMonitor(() => this.unresolved, () => this.schedule(), log);
+    this.loop = new ReconcileLoop({
+      reconcile: (batch) => this.reconcile(batch),
+      failed: (e, keys, retryMs) => {
+        const msg = e instanceof Error ? e.message : String(e);
+        this.log.error({ err: msg, keys: keys.length, retryMs }, 'reconcile failed; retrying');
+        this.writeStatus([], msg);
+      },
+    });
   }
 
   get statusFile(): string {
@@ -138,7 +142,7 @@ export class Agent {
     // agent left: no window opens.
     const datapath = loadDatapath(this.bpf, this.config.bpfDir, this.paths, sizes).then((dp) => this.datapathLoaded(dp, sizes, adopting));
     this.unsubscribe = this.source.onChange((_state, changed) => {
-      for (const c of changed) this.queue.add(objectKey(c));
+      for (const c of changed) this.loop.add(objectKey(c));
     });
     const [loaded, listed] = await Promise.allSettled([datapath, Promise.resolve().then(() => this.source.start())]);
     if (loaded.status === 'rejected') {
@@ -152,19 +156,8 @@ export class Agent {
     this.monitor.start();
     // The first reconcile compiles everything and diffs against the kernel;
     // keys queued meanwhile wait behind it. Its error fails start.
-    this.queue.add(RESYNC);
-    const batch = this.queue.take();
-    const first = this.reconcile(batch);
-    this.running = first.catch(() => undefined);
-    try {
-      await first;
-    } finally {
-      this.running = undefined;
-      this.queue.done(batch);
-    }
-    this.ready = true;
-    this.kick();
-    this.timer = setInterval(() => this.queue.add(RESYNC), this.config.resyncMs);
+    await this.loop.start(RESYNC);
+    this.timer = setInterval(() => this.loop.add(RESYNC), this.config.resyncMs);
     this.timer.unref();
     this.sweepTimer = setInterval(() => this.sweepSessions(), (this.config.sessions ?? DEFAULT_SESSION_SETTINGS).sweepMs);
     this.sweepTimer.unref();
@@ -212,13 +205,13 @@ export class Agent {
   /** Stop watching. Pins stay: enforcement continues without the agent. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.queue.shutDown();
+    const reconciling = this.loop.stop(); // no new batch from here on
     if (this.timer) clearInterval(this.timer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.unsubscribe?.();
     this.monitor.stop();
     await this.source.stop();
-    await this.running;
+    await reconciling;
     await this.obs?.stop();
     this.obs = undefined;
     if (this.dp) closeDatapath(this.bpf, this.dp);
@@ -236,30 +229,7 @@ export class Agent {
 
   /** Something outside the cluster state changed (interfaces, neighbours): reconcile. */
   schedule(): void {
-    this.queue.add(NETLINK);
-  }
-
-  /** The queue has keys and nothing is being processed: process them all, as one batch. */
-  private kick(): void {
-    if (this.stopped || !this.ready || this.running) return;
-    const batch = this.queue.take();
-    if (batch.length === 0) return;
-    this.running = this.reconcile(batch)
-      .then(() => {
-        for (const k of batch) this.queue.forget(k);
-      })
-      .catch((e: unknown) => {
-        const msg = e instanceof Error ? e.message : String(e);
-        // Each key comes back after its own backoff (doubling per failure).
-        let delay = 0;
-        for (const k of batch) delay = Math.max(delay, this.queue.addRateLimited(k));
-        this.log.error({ err: msg, keys: batch.length, retryMs: delay }, 'reconcile failed; retrying');
-        this.writeStatus([], msg);
-      })
-      .finally(() => {
-        this.running = undefined;
-        this.queue.done(batch); // kicks again when more is queued
-      });
+    this.loop.add(NETLINK);
   }
 
   private async reconcile(batch: readonly string[]): Promise<void> {
