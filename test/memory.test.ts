@@ -124,4 +124,43 @@ describe('memory', () => {
       stop();
     }
   });
+
+  it('a quiet agent whose heap V8 already collected, but whose pages it kept, is released too', async () => {
+    const committed = (): number => v8.getHeapStatistics().total_heap_size;
+    collectGarbage();
+    const kinds: string[] = [];
+    let released = 0;
+    const stop = startMemoryReducer({
+      periodMs: 100,
+      quietGrowthBytes: Infinity, // the growth rule cannot fire: only the kept pages can
+      quietSlackBytes: 16 * MB,
+      release: () => {
+        released++;
+        return native().releaseMemory().collected;
+      },
+      onCollect: (r) => kinds.push(r.kind),
+    });
+    try {
+      // Objects that stay, interleaved with garbage, then a plain full collection: the heap
+      // is small again, its pages are not (positive control below).
+      const kept: unknown[] = [];
+      let all: unknown[] = [];
+      for (let i = 0; i < 1_000_000; i++) {
+        const o = { n: i, s: `x${i}`, a: [i] };
+        all.push(o);
+        if (i % 4 === 0) kept.push(o);
+      }
+      all = [];
+      expect(all).toHaveLength(0);
+      collectGarbage();
+      expect(committed() - used()).toBeGreaterThan(32 * MB);
+      const t0 = Date.now();
+      while (released === 0 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+      expect(kinds[0]).toBe('release');
+      expect(committed() - used()).toBeLessThan(32 * MB);
+      expect(kept).toHaveLength(250_000);
+    } finally {
+      stop();
+    }
+  });
 });

@@ -139,6 +139,7 @@ async function runAgent(flags: Record<string, unknown>): Promise<void> {
       periodMs: 1000,
       growthBytes: 256 * 2 ** 20,
       quietGrowthBytes: 16 * 2 ** 20,
+      quietSlackBytes: 16 * 2 ** 20,
       quietUtilization: 0.1,
       quietYoungBytes: 4 * 2 ** 20,
       onCollect: (r) => log.debug(r, 'heap collected'),

@@ -53,6 +53,10 @@ export interface MemoryReducerOptions {
   quietUtilization?: number;
   /** young generation committed beyond this while quiet: scavenged, so V8 shrinks it */
   quietYoungBytes?: number;
+  /** when quiet: a collection when the heap V8 keeps committed but unused has
+   *  grown this much since the last one (V8's own collections free objects
+   *  but keep their pages, so the heap can shrink without the RSS) */
+  quietSlackBytes?: number;
   /** a memory-reducing collection (V8's low-memory one, which compacts and
    *  shrinks the young generation, and the C heap trimmed: the native addon's
    *  releaseMemory); used for the quiet collections when given */
@@ -73,6 +77,9 @@ export interface MemoryReducerOptions {
  *   with `release` when given: a plain full collection frees objects but
  *   keeps the pages they were on (measured: 288 MB committed for 69 MB live
  *   after one; 159 MB and the RSS halved after a memory-reducing one);
+ * - in a quiet period, when the heap committed but unused has grown by
+ *   `quietSlackBytes` (V8's own collections ran: the heap shrank, its pages
+ *   did not), the same;
  * - in a quiet period, with the young generation still at the size a burst
  *   grew it to (up to 2 x 16 MB, resident), it scavenges: V8 shrinks the
  *   young generation after a scavenge that follows a few seconds of low
@@ -85,21 +92,29 @@ export function startMemoryReducer(o: MemoryReducerOptions): () => void {
   const quietGrowth = o.quietGrowthBytes ?? Infinity;
   const quietElu = o.quietUtilization ?? 0.05;
   const quietYoung = o.quietYoungBytes ?? Infinity;
+  const quietSlack = o.quietSlackBytes ?? Infinity;
+  const slackOf = (h: v8.HeapInfo): number => h.total_heap_size - h.used_heap_size;
   let base = v8.getHeapStatistics().used_heap_size;
+  let baseSlack = slackOf(v8.getHeapStatistics());
   let elu = performance.eventLoopUtilization();
   const collect = (kind: 'full' | 'young' | 'release'): void => {
     const t0 = performance.now();
     if (!(kind === 'release' ? o.release?.() === true : collectGarbage(kind))) return;
-    const used = v8.getHeapStatistics().used_heap_size;
-    if (kind !== 'young') base = used;
+    const after = v8.getHeapStatistics();
+    const used = after.used_heap_size;
+    if (kind !== 'young') {
+      base = used;
+      baseSlack = slackOf(after);
+    }
     o.onCollect?.({ kind, heapMB: Math.round(used / 2 ** 20), rssMB: Math.round(process.memoryUsage.rss() / 2 ** 20), ms: Math.round(performance.now() - t0) });
   };
   const timer = setInterval(() => {
-    const used = v8.getHeapStatistics().used_heap_size;
+    const heap = v8.getHeapStatistics();
+    const used = heap.used_heap_size;
     const now = performance.eventLoopUtilization();
     const quiet = performance.eventLoopUtilization(now, elu).utilization < quietElu;
     elu = now;
-    if (quiet && used >= base + quietGrowth) collect(o.release ? 'release' : 'full');
+    if (quiet && (used >= base + quietGrowth || slackOf(heap) >= baseSlack + quietSlack)) collect(o.release ? 'release' : 'full');
     else if (o.growthBytes !== undefined && used >= base + o.growthBytes) collect('full');
     else if (quiet && youngCommitted() > quietYoung) collect('young');
   }, o.periodMs);
