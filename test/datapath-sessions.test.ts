@@ -282,6 +282,34 @@ describe('the sweep removes sessions the policy no longer allows', () => {
       putService(vip, 80, 'TCP', VRF.A);
     }
   });
+
+  it('the agent’s sweep (which skips the walk only while no client holds a session) revokes a live one', async () => {
+    const { SessionKeeper, DEFAULT_SESSION_SETTINGS } = await import('../src/agent/sessions.js');
+    const keeper = new SessionKeeper(
+      n,
+      { sessions: dp.mapFd(abi.MapName.sessions), session_owners: dp.mapFd(abi.MapName.sessionOwners), config: dp.mapFd(abi.MapName.config) },
+      dp.sessionGc,
+      DEFAULT_SESSION_SETTINGS,
+      TEST_PROBE_KEY,
+    );
+    const vip = P.vip.v4;
+    const locals = localEndpoints([P.a1.v4, P.b2.v4, P.c1.v4]);
+    const before = keeper.sweep(locals);
+    expect(before.revoked + before.expired).toBe(0);
+    const a = port();
+    dp.expectVerdict('from', frame(P.a1.v4, vip, TCP, a, 80, F.SYN), allow(Rule.SERVICE));
+    expect(owned(P.a1.v4)).toBeGreaterThan(0); // counted: the sweep must walk the table now
+    const svcKey = abi.encodeSvcKey({ addr: vip, port: 80, protocol: 'TCP', clientVrf: VRF.A });
+    expect(n.mapDelete(dp.mapFd(abi.MapName.services), svcKey)).toBe(true);
+    try {
+      expect(keeper.sweep(locals).revoked).toBe(1);
+      expect(session(key(P.a1.v4, vip, a, 80))).toBeUndefined();
+      dp.expectVerdict('to', frame(vip, P.a1.v4, TCP, 80, a, F.SYN | F.ACK), drop(Drop.NO_SESSION));
+    } finally {
+      putService(vip, 80, 'TCP', VRF.A);
+      keeper.sweep(locals); // the quota back as the other tests expect it
+    }
+  });
 });
 
 describe('explain’s probes change no map (issue 11 point 7)', () => {
