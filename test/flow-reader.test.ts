@@ -13,6 +13,7 @@ import type { MapDump, NativeAddon } from '../src/kernel/native.js';
 import { Directory } from '../src/flows/directory.js';
 import { FlowReader } from '../src/flows/reader.js';
 import { FlowStore } from '../src/flows/store.js';
+import { strictAddon } from './helpers/fake-maps.js';
 
 const FD = { flows: 11, flow_events: 12, flow_stats: 13, counters: 14 } as const;
 const RING = 99;
@@ -78,13 +79,7 @@ class FakeFlowKernel {
         expect(this.mapped.delete(m)).toBe(true);
       },
     };
-    return new Proxy(impl, {
-      get: (t, p) => {
-        if (p in t) return t[p as keyof NativeAddon];
-        if (p === 'then') return undefined;
-        throw new Error(`fake addon: ${String(p)} is not faked`);
-      },
-    }) as NativeAddon;
+    return strictAddon(impl);
   }
 }
 

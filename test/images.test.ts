@@ -7,23 +7,17 @@ import { changedEntries, desiredImages, desiredWritten, recordChanges, writtenOf
 import { encodeEndpoint, encodeEndpointKey } from '../src/kernel/abi.js';
 import { emptyDelta } from '../src/model/incremental.js';
 import type { DesiredState } from '../src/model/types.js';
-import { emptyAllocation } from '../src/model/vrf.js';
+import { desiredState } from './helpers/desired.js';
 
 function desired(endpoints: [string, number][], pairs: string[]): DesiredState {
-  return {
+  return desiredState({
     endpoints: new Map(endpoints.map(([ip, vrfId]) => [ip, { vrfId, flags: 0, ifindex: 0 }])),
     vrfPairs: new Set(pairs),
-    networks: new Map([[1, 0], [2, 0]]),
-    cidrs: new Map(),
-    attach: new Map(),
-    ports: new Map(),
-    services: new Map(),
-    backends: new Map(),
-    serviceAccess: new Map(),
-    placements: new Map(),
-    allocation: emptyAllocation(),
-    problems: [],
-  } as DesiredState;
+    networks: new Map([
+      [1, 0],
+      [2, 0],
+    ]),
+  });
 }
 
 const hexes = (w: Map<string, Buffer>): [string, string][] =>

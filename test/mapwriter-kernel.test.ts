@@ -10,9 +10,9 @@ import { readImage } from '../src/agent/mapsync.js';
 import { MapWriter } from '../src/agent/mapwriter.js';
 import { VerdictEpoch } from '../src/agent/verdict-epoch.js';
 import { MAP_NAMES, type Datapath } from '../src/agent/datapath.js';
-import { emptyAllocation } from '../src/model/vrf.js';
 import type { DesiredState } from '../src/model/types.js';
 import { TestDatapath, freshPinRoot } from './helpers/datapath.js';
+import { desiredState } from './helpers/desired.js';
 
 let n: NativeAddon;
 let dp: TestDatapath;
@@ -25,7 +25,7 @@ beforeAll(() => {
 afterAll(() => dp?.close());
 
 function desired(): DesiredState {
-  return {
+  return desiredState({
     endpoints: new Map([
       ['10.0.0.1', { vrfId: 2, flags: 0, ifindex: 0 }],
       ['10.0.0.2', { vrfId: 3, flags: abi.VW_EP_LOCAL, ifindex: 7 }],
@@ -39,15 +39,9 @@ function desired(): DesiredState {
       [3, abi.VW_NET_EXTERNAL_DENY],
     ]),
     cidrs: new Map([['10.0.0.0/8', 1]]),
-    attach: new Map(),
     ports: new Map([[7, '02:00:00:00:00:07']]),
     services: new Map([['10.96.0.1|80|TCP|2', { addr: '10.96.0.1', port: 80, protocol: 'TCP', clientVrf: 2, svcVrf: 3, flags: 0 }]]),
-    backends: new Map(),
-    serviceAccess: new Map(),
-    placements: new Map(),
-    allocation: emptyAllocation(),
-    problems: [],
-  } as DesiredState;
+  });
 }
 
 const MAPS: [keyof ReturnType<typeof desiredImages>, string][] = [

@@ -33,7 +33,14 @@ function fakeReconcile() {
     else p.reject(new Error('map write failed'));
     await settle();
   };
-  return { loop, batches, failures, settle, finish, running: () => pending.length };
+  /** start() with its first batch done: the loop takes keys as they come. */
+  const started = async (): Promise<void> => {
+    const first = loop.start('#resync');
+    await settle();
+    await finish();
+    await first;
+  };
+  return { loop, batches, failures, settle, finish, started, running: () => pending.length };
 }
 
 describe('the agent’s reconcile loop', () => {
@@ -55,10 +62,7 @@ describe('the agent’s reconcile loop', () => {
 
   it('keys that arrive while a batch runs make exactly one more batch after it, never a second one at the same time', async () => {
     const f = fakeReconcile();
-    const started = f.loop.start('#resync');
-    await f.settle();
-    await f.finish();
-    await started;
+    await f.started();
     f.loop.add('Pod a/x');
     await f.settle();
     expect(f.running()).toBe(1);
@@ -75,10 +79,7 @@ describe('the agent’s reconcile loop', () => {
 
   it('a failed batch comes back after its backoff (100, then 200 ms), a success resets it, a healthy key is not held up', async () => {
     const f = fakeReconcile();
-    const started = f.loop.start('#resync');
-    await f.settle();
-    await f.finish();
-    await started;
+    await f.started();
     f.loop.add('Pod a/bad');
     await f.settle();
     await f.finish(false);
@@ -120,10 +121,7 @@ describe('the agent’s reconcile loop', () => {
 
   it('stop() waits for the batch under way and no batch starts after it', async () => {
     const f = fakeReconcile();
-    const started = f.loop.start('#resync');
-    await f.settle();
-    await f.finish();
-    await started;
+    await f.started();
     f.loop.add('Pod a/x');
     await f.settle();
     let stopped = false;

@@ -70,12 +70,17 @@ export class FakeMaps {
         for (const k of ks) this.map(fd).delete(k.toString('hex'));
       },
     };
-    return new Proxy(impl, {
-      get: (t, p) => {
-        if (p in t) return t[p as keyof NativeAddon];
-        if (p === 'then') return undefined;
-        throw new Error(`fake addon: ${String(p)} is not faked`);
-      },
-    }) as NativeAddon;
+    return strictAddon(impl);
   }
+}
+
+/** A fake addon of the calls in `impl`; any other call throws, naming it (a test never runs on a half fake by accident). */
+export function strictAddon(impl: Partial<NativeAddon>): NativeAddon {
+  return new Proxy(impl, {
+    get: (t, p) => {
+      if (p in t) return t[p as keyof NativeAddon];
+      if (p === 'then') return undefined;
+      throw new Error(`fake addon: ${String(p)} is not faked`);
+    },
+  }) as NativeAddon;
 }
