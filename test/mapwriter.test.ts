@@ -1,5 +1,5 @@
 // The order in which the agent writes the policy maps, without a kernel: the
-// diff (planDiff), its application (applyPlans: every update of every map,
+// diff (planWrittenSync), its application (applyPlans: every update of every map,
 // then every delete in reverse), and the map writer (mapwriter.ts) with its
 // full diffs, delta writes, verdict-epoch raises and recovery from a write
 // that failed half way. The maps are an in-memory fake (helpers/fake-maps.ts);
@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeCacheCtl } from '../src/kernel/abi.js';
 import { MAP_NAMES, type Datapath, type MapName } from '../src/agent/datapath.js';
 import { MapWriter } from '../src/agent/mapwriter.js';
-import { applyPlans, imageOf, planDiff, type MapEntry } from '../src/agent/mapsync.js';
+import { applyPlans, planWrittenSync, type MapEntry } from '../src/agent/mapsync.js';
 import { VerdictEpoch } from '../src/agent/verdict-epoch.js';
 import { compile } from '../src/model/compile.js';
 import { IncrementalCompiler } from '../src/model/incremental.js';
@@ -21,20 +21,28 @@ import { FakeMaps } from './helpers/fake-maps.js';
 const e = (k: number, v: number): MapEntry => ({ key: Buffer.from([k]), value: Buffer.from([v]) });
 const hex = (k: number): string => Buffer.from([k]).toString('hex');
 
-describe('planDiff', () => {
+describe('planWrittenSync: the full diff against what a map holds', () => {
+  /** A fake map fd holding `entries` (key byte -> value byte). */
+  const holding = (fake: FakeMaps, fd: number, entries: MapEntry[]): void => {
+    if (entries.length > 0) applyPlans(fake.addon(), [{ fd, updates: entries, deletes: [] }]);
+    fake.sizes.set(fd, { keySize: 1, valueSize: 1 });
+  };
+  const want = (entries: MapEntry[]): Map<string, Buffer> => new Map(entries.map((x) => [x.key.toString('latin1'), x.value]));
+
   it('writes new and changed entries, deletes what is not desired, leaves equal entries alone', () => {
-    const current = imageOf([e(1, 10), e(2, 20), e(3, 30)]);
-    const desired = imageOf([e(1, 10), e(2, 21), e(4, 40)]);
-    const plan = planDiff(7, current, desired);
+    const fake = new FakeMaps();
+    holding(fake, 7, [e(1, 10), e(2, 20), e(3, 30)]);
+    const plan = planWrittenSync(fake.addon(), 7, want([e(1, 10), e(2, 21), e(4, 40)]));
     expect(plan.fd).toBe(7);
     expect(plan.updates).toEqual([e(2, 21), e(4, 40)]);
     expect(plan.deletes).toEqual([Buffer.from([3])]);
   });
 
-  it('an empty desired image deletes everything; equal images plan nothing', () => {
-    const current = imageOf([e(1, 10), e(2, 20)]);
-    expect(planDiff(1, current, new Map())).toEqual({ fd: 1, updates: [], deletes: [Buffer.from([1]), Buffer.from([2])] });
-    expect(planDiff(1, current, imageOf([e(2, 20), e(1, 10)]))).toEqual({ fd: 1, updates: [], deletes: [] });
+  it('an empty desired map deletes everything; equal contents plan nothing', () => {
+    const fake = new FakeMaps();
+    holding(fake, 1, [e(1, 10), e(2, 20)]);
+    expect(planWrittenSync(fake.addon(), 1, new Map())).toEqual({ fd: 1, updates: [], deletes: [Buffer.from([1]), Buffer.from([2])] });
+    expect(planWrittenSync(fake.addon(), 1, want([e(2, 20), e(1, 10)]))).toEqual({ fd: 1, updates: [], deletes: [] });
   });
 });
 

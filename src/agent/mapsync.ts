@@ -15,12 +15,6 @@ export interface SyncResult {
   deleted: number;
 }
 
-export function imageOf(entries: Iterable<MapEntry>): MapImage {
-  const image: MapImage = new Map();
-  for (const e of entries) image.set(e.key.toString('hex'), e);
-  return image;
-}
-
 /** The kernel's current contents of a (non-per-CPU) map. */
 export function readImage(bpf: NativeAddon, fd: number): MapImage {
   const info = bpf.mapInfo(fd);
@@ -52,17 +46,12 @@ export interface SyncPlan {
   deletes: Buffer[];
 }
 
-/** What must change for the map at `fd` to hold exactly `desired`, read
- *  from the kernel (the safety net: catches any drift). */
-export function planSync(bpf: NativeAddon, fd: number, desired: MapImage): SyncPlan {
-  return planDiff(fd, readImage(bpf, fd), desired);
-}
-
 /**
- * planSync for desired contents in the map writer's form (key bytes as a
- * latin1 string -> value): the kernel's dump is compared in place, without
- * an image of it (a resync of 100,000 unchanged endpoints costs their
- * comparison, not 200,000 Buffers and hex strings).
+ * What must change for the map at `fd` to hold exactly `desired` (the map
+ * writer's form: key bytes as a latin1 string -> value), read from the kernel
+ * (the safety net: catches any drift). The dump is compared in place,
+ * without an image of it: a resync of 100,000 unchanged endpoints costs their
+ * comparison, not 200,000 Buffers and hex strings.
  */
 export function planWrittenSync(bpf: NativeAddon, fd: number, desired: ReadonlyMap<string, Buffer>): SyncPlan {
   const info = bpf.mapInfo(fd);
@@ -94,18 +83,6 @@ function sameBytes(a: Buffer, b: Buffer, at: number, len: number): boolean {
   if (a.length !== len) return false;
   for (let j = 0; j < len; j++) if (a[j] !== b[at + j]) return false;
   return true;
-}
-
-/** What must change for a map holding `current` to hold exactly `desired`. */
-export function planDiff(fd: number, current: MapImage, desired: MapImage): SyncPlan {
-  const updates: MapEntry[] = [];
-  for (const [hex, entry] of desired) {
-    const have = current.get(hex);
-    if (!have || !have.value.equals(entry.value)) updates.push(entry);
-  }
-  const deletes: Buffer[] = [];
-  for (const [hex, entry] of current) if (!desired.has(hex)) deletes.push(entry.key);
-  return { fd, updates, deletes };
 }
 
 /**
