@@ -8,7 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { VW_CIDR_SERVICE, VW_EP_HOST, VW_EP_NO_BACKEND, VW_SVC_ANY_VRF, VW_SVC_FRONTEND_VRF, VW_SVC_ROUTER, VW_SVC_SHARED } from '../src/kernel/abi.js';
 import { compile } from '../src/model/compile.js';
-import { dnatTargets, serviceEndpoints } from '../src/model/services.js';
+import { serviceEndpoints } from '../src/model/services.js';
+import { dnatTargets } from '../src/lab/dnat.js';
 import { DEFAULT_NETWORK, type ClusterConfig, type ClusterState, type DesiredServiceEntry, type DesiredState, type PodObject } from '../src/model/types.js';
 import { emptyAllocation } from '../src/model/vrf.js';
 import { cluster, entryClients, isolatedNs, ns, pod, problemTexts, router, sel, slice, svc, vn } from './helpers/cluster.js';

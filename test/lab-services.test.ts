@@ -26,7 +26,7 @@ import type { LabServicesFile } from '../src/lab/services.js';
 import type { LabState } from '../src/lab/state.js';
 import type { LabClusterFile } from '../src/model/labfile.js';
 import { serviceEndpoints } from '../src/model/services.js';
-import type { DnatTarget } from '../src/model/services.js';
+import type { DnatTarget } from '../src/lab/dnat.js';
 import { parseManifests } from '../src/sources/documents.js';
 import { ManifestSource } from '../src/sources/manifests.js';
 import { emptyClusterState } from '../src/sources/source.js';

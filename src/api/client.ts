@@ -4,8 +4,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { RUN_ROOT, labDir } from '../lab/names.js';
-import { readState } from '../lab/state.js';
 import { loadApi } from './proto.js';
 import type { GetFlowsRequest, GetFlowsResponse } from './messages.js';
 
@@ -26,29 +24,41 @@ export interface TargetOptions {
   node?: string;
 }
 
+/** Where agents keep their sockets (the agent's --run-dir default). */
+const RUN_ROOT = '/run/vrfwall';
+
 export const DEFAULT_INSTANCE_SOCKET = path.join(RUN_ROOT, 'default', 'api.sock');
 
 export function socketOf(instance: string): string {
   return path.join(RUN_ROOT, instance, 'api.sock');
 }
 
-function labTargets(lab: string, node: string | undefined): Target[] {
-  const state = readState(lab);
-  if (!state) throw new Error(`lab "${lab}" is not up (no ${labDir(lab)}/state.json)`);
-  const agents = state.agents.filter((a) => node === undefined || a.node === node);
-  if (agents.length === 0) {
-    throw new Error(node ? `lab "${lab}" has no agent on node ${node} (nodes: ${state.agents.map((a) => a.node).join(', ')})` : `lab "${lab}" runs no agents`);
-  }
-  return agents.map((a) => ({ label: a.node, address: `unix:${socketOf(a.instance)}`, creds: grpc.credentials.createInsecure() }));
+/** The agents of the labs on this machine: the lab registers how to find
+ *  them (src/lab/agent-sockets.ts); the agent and its image have no lab. */
+export interface LabAgents {
+  /** labs that are up */
+  up(): string[];
+  /** a lab's agents; undefined when the lab is not up */
+  agents(lab: string): { node: string; instance: string }[] | undefined;
+  /** where the lab's state would be, for messages */
+  where(lab: string): string;
 }
 
-/** Labs that are up, from /run/vrfwall/lab/*. */
-function labsUp(): string[] {
-  try {
-    return fs.readdirSync(path.join(RUN_ROOT, 'lab')).filter((l) => readState(l)?.phase === 'up');
-  } catch {
-    return [];
+let labAgents: LabAgents | undefined;
+
+export function useLabAgents(l: LabAgents): void {
+  labAgents = l;
+}
+
+function labTargets(lab: string, node: string | undefined): Target[] {
+  if (labAgents === undefined) throw new Error(`--lab ${lab}: this installation has no lab`);
+  const all = labAgents.agents(lab);
+  if (all === undefined) throw new Error(`lab "${lab}" is not up (no ${labAgents.where(lab)})`);
+  const agents = all.filter((a) => node === undefined || a.node === node);
+  if (agents.length === 0) {
+    throw new Error(node ? `lab "${lab}" has no agent on node ${node} (nodes: ${all.map((a) => a.node).join(', ')})` : `lab "${lab}" runs no agents`);
   }
+  return agents.map((a) => ({ label: a.node, address: `unix:${socketOf(a.instance)}`, creds: grpc.credentials.createInsecure() }));
 }
 
 /** Which agents to ask: explicit socket/server, a lab's nodes, or the default that finds one. */
@@ -65,7 +75,7 @@ export function resolveTargets(o: TargetOptions): Target[] {
   if (fs.existsSync(DEFAULT_INSTANCE_SOCKET)) {
     return [{ label: 'default', address: `unix:${DEFAULT_INSTANCE_SOCKET}`, creds: grpc.credentials.createInsecure() }];
   }
-  const labs = labsUp();
+  const labs = labAgents?.up() ?? [];
   if (labs.length === 1) return labTargets(labs[0] as string, o.node);
   throw new Error(
     labs.length > 1

@@ -2,7 +2,7 @@
 // gRPC API. main.ts calls registerApiCommands(program).
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type * as grpc from '@grpc/grpc-js';
-import { AgentClient, collect, resolveTargets, type Target, type TargetOptions } from '../api/client.js';
+import { AgentClient, collect, resolveTargets, useLabAgents, type Target, type TargetOptions } from '../api/client.js';
 import type {
   ExplainResponse,
   FlowFilterMsg,
@@ -43,7 +43,17 @@ function fail(command: string, e: unknown): void {
   process.exitCode = 1;
 }
 
-function clients(f: TargetOptions): AgentClient[] {
+/** The lab's way to find its agents, when this installation has the lab (the agent's image does not). */
+async function withLabSupport(): Promise<void> {
+  try {
+    useLabAgents((await import('../lab/agent-sockets.js')).labAgents);
+  } catch {
+    // no lab here: --lab says so; sockets and servers still work
+  }
+}
+
+async function clients(f: TargetOptions): Promise<AgentClient[]> {
+  await withLabSupport();
   return resolveTargets(f).map((t: Target) => new AgentClient(t));
 }
 
@@ -247,7 +257,7 @@ function printExplain(r: ExplainResponse): string {
 }
 
 async function each<T>(f: ConnFlags, call: (c: AgentClient) => Promise<T>, show: (r: T) => string): Promise<void> {
-  const cs = clients(f);
+  const cs = await clients(f);
   try {
     const results = await Promise.all(cs.map(call));
     if (f.output === 'json') console.log(JSON.stringify(results.length === 1 ? results[0] : results, null, 2));
@@ -307,7 +317,7 @@ export function registerApiCommands(program: Command): void {
     .option('-f, --follow', 'keep streaming new and changed flows', false)
     .action(async (f: FlowFlags) => {
       try {
-        const cs = clients(f);
+        const cs = await clients(f);
         try {
           await printFlows(cs, flowsRequest(f), f.output);
         } finally {
@@ -375,7 +385,7 @@ export function registerApiCommands(program: Command): void {
       try {
         if (!/^\d+$/.test(f.port)) throw new Error(`--port ${JSON.stringify(f.port)} is not a port`);
         const req = { source, destination, protocol: f.proto, port: Number(f.port), family: f.family ?? '' };
-        const cs = clients(f);
+        const cs = await clients(f);
         try {
           const r = await explainAll(cs, req);
           console.log(f.output === 'json' ? JSON.stringify(r, null, 2) : printExplain(r));
@@ -391,7 +401,7 @@ export function registerApiCommands(program: Command): void {
 
 /** For `lab run --flows`: the pod-to-pod flows of every node of a lab, as a table. */
 export async function printLabFlows(lab: string, out: (line: string) => void = console.log): Promise<void> {
-  const cs = resolveTargets({ lab }).map((t) => new AgentClient(t));
+  const cs = await clients({ lab });
   try {
     // Neighbour discovery and MLD are the node's business, not the matrix's.
     await printFlows(cs, { allow: [], deny: [{ ip: ['fe80::/10', 'ff00::/8'] }], follow: false }, 'table', out);

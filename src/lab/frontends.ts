@@ -17,8 +17,8 @@
 // hostPort/protocol/address, would be refused by the API server or the
 // scheduler; the lab programs the first (in "ns/name" order) and reports the
 // other.
-import { ipFamily } from '../model/services.js';
-import type { DnatTarget, ServiceBackend, ServiceEndpoints } from '../model/services.js';
+import type { ServiceBackend, ServiceEndpoints } from '../model/services.js';
+import { ipFamily, type DnatTarget } from './dnat.js';
 import type { ClusterState, L4Protocol, SourceProblem } from '../model/types.js';
 import { compareText } from '../util/order.js';
 

@@ -24,7 +24,8 @@
 import { inNetns } from './exec.js';
 import type { RunOptions } from './exec.js';
 import type { HostPortTarget, NodePortTarget } from './frontends.js';
-import type { DnatTarget, ServiceBackend } from '../model/services.js';
+import type { ServiceBackend } from '../model/services.js';
+import type { DnatTarget } from './dnat.js';
 
 export const NFT_TABLE = 'vrfwall_kubeproxy';
 /** nat/output priority (the "dstnat" keyword is only valid for prerouting in nft 1.0). */

@@ -2,9 +2,9 @@
 // shared computation (src/model/services.ts), to what the lab's kube-proxy
 // programs (DNAT targets, NodePorts, external IPs, and portmap's hostPorts),
 // what its DNS answers, and what `lab matrix` probes.
-import { dnatTargets, ipFamily, serviceEndpoints } from '../model/services.js';
-import type { DnatTarget, ServiceEndpoints } from '../model/services.js';
-import type { ClusterState, L4Protocol, SourceProblem } from '../model/types.js';
+import { serviceEndpoints, type ServiceEndpoints } from '../model/services.js';
+import { dnatTargets, ipFamily, type DnatTarget } from './dnat.js';
+import type { ClusterState, SourceProblem } from '../model/types.js';
 import { APISERVER_NAME, API_SERVICE, CONTROL_PLANE_NODE, DNS_POD, DNS_SERVICE } from './builtin.js';
 import { buildRecords, serviceName } from './dns.js';
 import type { DnsRecords } from './dns.js';

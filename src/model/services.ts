@@ -1,7 +1,7 @@
 // Which addresses stand behind each Service: the ONE computation shared by the
 // compile step (Service and backend BPF maps) and the lab's kube-proxy
-// equivalent (netfilter DNAT), so the two can never disagree about what a
-// ClusterIP leads to. Pure: no I/O.
+// equivalent (netfilter DNAT, src/lab/dnat.ts), so the two can never disagree
+// about what a ClusterIP leads to. Pure: no I/O.
 //
 // Where the backends come from, per Service:
 //   - If any EndpointSlice names the Service (label kubernetes.io/service-name),
@@ -63,16 +63,6 @@ export interface ServiceEndpoints {
 
 export type ServiceInputs = Pick<ClusterState, 'services' | 'pods' | 'endpointSlices'>;
 
-/** One DNAT rule set of a kube-proxy: VIP:port/protocol -> backends of the VIP's family. */
-export interface DnatTarget {
-  service: string; // "ns/name"
-  vip: string;
-  family: 4 | 6;
-  protocol: L4Protocol;
-  port: number;
-  backends: ServiceBackend[]; // same family as vip; may be empty (kube-proxy rejects then)
-}
-
 /**
  * Every Service with its VIPs, ports and backends, sorted by "ns/name".
  * ExternalName Services are left out (no VIP, no backends: they are DNS only).
@@ -127,32 +117,6 @@ export function endpointsOfService(
     ports,
     endpointsFrom,
   };
-}
-
-/** The kube-proxy view: one entry per (VIP, port), backends of the VIP's family. */
-export function dnatTargets(services: readonly ServiceEndpoints[]): DnatTarget[] {
-  const out: DnatTarget[] = [];
-  for (const svc of services) {
-    for (const vip of svc.vips) {
-      const family = ipFamily(vip);
-      for (const p of svc.ports) {
-        out.push({
-          service: svc.key,
-          vip,
-          family,
-          protocol: p.protocol,
-          port: p.port,
-          backends: p.backends.filter((b) => ipFamily(b.ip) === family),
-        });
-      }
-    }
-  }
-  return out;
-}
-
-/** 4 or 6 for a canonical address (IPv4 canonical text has no colon). */
-export function ipFamily(ip: string): 4 | 6 {
-  return ip.includes(':') ? 6 : 4;
 }
 
 function portFromSlices(p: ServicePort, slices: readonly EndpointSliceObject[]): ResolvedServicePort {

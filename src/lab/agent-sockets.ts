@@ -1,0 +1,19 @@
+// How the client commands find a lab's agents: the lab registers this with
+// the API client (useLabAgents), which otherwise knows nothing of labs.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { LabAgents } from '../api/client.js';
+import { RUN_ROOT, labDir } from './names.js';
+import { readState } from './state.js';
+
+export const labAgents: LabAgents = {
+  up: () => {
+    try {
+      return fs.readdirSync(path.join(RUN_ROOT, 'lab')).filter((l) => readState(l)?.phase === 'up');
+    } catch {
+      return [];
+    }
+  },
+  agents: (lab) => readState(lab)?.agents.map((a) => ({ node: a.node, instance: a.instance })),
+  where: (lab) => `${labDir(lab)}/state.json`,
+};
