@@ -125,6 +125,8 @@ function image<M extends keyof MapImages>(d: DesiredState, m: M, keys: Iterable<
   return out;
 }
 
+/** Each map's desired entries as a MapImage: the reference that desiredWritten,
+ *  what the writer uses, is checked against (images.test.ts). */
 export function desiredImages(d: DesiredState): MapImages {
   return {
     endpoints: image(d, 'endpoints', d.endpoints.keys()),

@@ -9,6 +9,7 @@ import { namespacedKey, type NodeInfo, type PodObject, type ServiceObject, type 
 import type { ManifestObject } from './documents.js';
 import { textDigest } from './manifest-worker.js';
 import { compareText } from '../util/order.js';
+import { errText } from '../util/errors.js';
 
 export type LabSettings = Pick<LabClusterFile, 'version' | 'podCIDRs' | 'serviceCIDRs' | 'nodes'>;
 
@@ -265,8 +266,4 @@ function cidrList(v: unknown): string[] | undefined {
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { WORKER_MARK, type ParseReply, type ParseRequest, type ParsedFile } from './manifest-worker.js';
+import { errText } from '../util/errors.js';
 
 export interface ParseWorker {
   parse(files: ParseRequest['files']): Promise<ParsedFile[]>;
@@ -85,9 +86,6 @@ export async function listManifests(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 /** Watches a manifest directory (recursively, following links; hidden
  *  entries and non-YAML files ignored); resolves once the watcher is ready.

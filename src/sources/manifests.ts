@@ -35,6 +35,7 @@ import { StateListeners } from './listeners.js';
 import { emptyClusterState, type StateListener, type StateSource } from './source.js';
 import { stableJson } from '../util/json.js';
 import { compareText } from '../util/order.js';
+import { errText } from '../util/errors.js';
 
 export interface ManifestSourceOptions {
   /** Directory of manifests, read recursively (*.yaml, *.yml; names starting
@@ -705,11 +706,7 @@ function isGone(e: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
 }
 
-function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 function sortedMap<V>(m: Map<string, V>): Map<string, V> {
   return new Map([...m].sort(([a], [b]) => compareText(a, b)));
 }
-
