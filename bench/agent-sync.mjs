@@ -100,12 +100,19 @@ async function changeLatency(change) {
   return `${CHANGES} changes: p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${ms.at(-1).toFixed(1)} ms`;
 }
 
+/** The lab's agent (dist/lab/main.js) for a lab cluster file; repositories
+ *  from before the lab became a program of its own take --lab-file in `vrfwall agent`. */
+function agentProgram(sourceArgs) {
+  const lab = path.join(repo, 'dist/lab/main.js');
+  return sourceArgs.includes('--lab-file') && fs.existsSync(lab) ? lab : path.join(repo, 'dist/cli/main.js');
+}
+
 async function oneRun(sourceArgs, pods, change) {
   cleanupState();
   const logFile = path.join(work, 'agent.log');
   fs.rmSync(logFile, { force: true });
   const args = [
-    `--net=/run/netns/${netns}`, '--', process.execPath, ...nodeArgs, path.join(repo, 'dist/cli/main.js'), 'agent',
+    `--net=/run/netns/${netns}`, '--', process.execPath, ...nodeArgs, agentProgram(sourceArgs), 'agent',
     '--node-name', 'node1', ...sourceArgs, '--instance', instance, '--max-endpoints', '262144', '--resync', '600', '--log-file', logFile,
   ];
   const t0 = performance.now();

@@ -1,5 +1,6 @@
 // Part 3: the control plane at 1,000, 10,000 and 100,000 pods (issue 13). A
-// real agent process (dist/cli/main.js agent) runs in a netns of its own; the
+// real agent process (dist/cli/main.js agent; dist/lab/main.js agent, the
+// lab's, for manifests with a lab file) runs in a netns of its own; the
 // cluster is generated (namespaces, pods on another node with their IPs), so
 // every pod becomes an endpoint without a real interface. Two sources, the
 // same method, each size on a fresh agent:
@@ -152,7 +153,7 @@ function startAgent(dir: string, instance: string, sourceArgs: string[], opts: {
   // --heapsnapshot-signal only installs a signal handler: nothing changes until the signal.
   const nodeArgs = [...(opts.profile ? ['--perf-basic-prof'] : []), ...(heapDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`] : [])];
   const args = [
-    `--net=/run/netns/${CP_NETNS}`, '--', process.execPath, ...nodeArgs, path.join(REPO, 'dist/cli/main.js'), 'agent',
+    `--net=/run/netns/${CP_NETNS}`, '--', process.execPath, ...nodeArgs, agentProgram(sourceArgs), 'agent',
     '--node-name', 'node1', ...sourceArgs,
     '--instance', instance, '--max-endpoints', String(MAX_ENDPOINTS), '--resync', '600', '--log-file', logFile, '--log-level', process.env.BENCH_CP_LOG_LEVEL ?? 'info',
   ];
@@ -460,6 +461,11 @@ async function changeLatency(
 }
 
 /** Starts an agent, waits for its sync, reads the maps back, times changes, makes flows; stops it. */
+/** The lab's agent (dist/lab/main.js) for a lab cluster file, `vrfwall agent` otherwise. */
+function agentProgram(sourceArgs: string[]): string {
+  return path.join(REPO, sourceArgs.includes('--lab-file') ? 'dist/lab/main.js' : 'dist/cli/main.js');
+}
+
 async function oneRun(
   source: Source,
   dir: string,
@@ -719,7 +725,7 @@ export async function runControlPlane(signal: AbortSignal): Promise<PartResult> 
       id: 'controlplane',
       title: '3. Control plane',
       method:
-        `A real agent (\`dist/cli/main.js agent\`) runs in its own network namespace (\`${CP_NETNS}\`, no pods there). The generated ` +
+        `A real agent (\`dist/cli/main.js agent\`; for manifests the lab's, \`dist/lab/main.js agent\`, the same agent with the lab file completing them) runs in its own network namespace (\`${CP_NETNS}\`, no pods there). The generated ` +
         `cluster has ${NAMESPACES} namespaces and its pods run on "node2", so each becomes an endpoint in the pinned map without an ` +
         `interface. Sizes ${SIZES.map((n) => n.toLocaleString('en')).join(', ')} pods, each with two sources, each run on a fresh agent: ` +
         '(1) local manifests, one directory per namespace (namespace.yaml and pods.yaml) plus a lab file with the pod IPs; (2) the ' +

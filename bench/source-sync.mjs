@@ -55,10 +55,11 @@ if (kind === 'kube') {
   await s.close();
 } else if (kind === 'manifests') {
   const { ManifestSource } = await import(path.join(repo, 'dist/sources/manifests.js'));
+  const { labOverlay } = await import(path.join(repo, 'dist/lab/cluster-file.js'));
   global.gc();
   const h0 = heap();
   const t0 = performance.now();
-  const src = new ManifestSource({ dir: path.join(arg, 'manifests'), labFile: path.join(arg, 'cluster.json'), logger: log, resyncMs: 0 });
+  const src = new ManifestSource({ dir: path.join(arg, 'manifests'), overlay: labOverlay(path.join(arg, 'cluster.json')), logger: log, resyncMs: 0 });
   await src.start();
   const ms = performance.now() - t0;
   global.gc();
@@ -67,8 +68,9 @@ if (kind === 'kube') {
 } else if (kind === 'manifests-change') {
   const { default: fs } = await import('node:fs');
   const { ManifestSource } = await import(path.join(repo, 'dist/sources/manifests.js'));
+  const { labOverlay } = await import(path.join(repo, 'dist/lab/cluster-file.js'));
   const changes = Number(process.argv[5] ?? 200);
-  const src = new ManifestSource({ dir: path.join(arg, 'manifests'), labFile: path.join(arg, 'cluster.json'), logger: log, resyncMs: 0 });
+  const src = new ManifestSource({ dir: path.join(arg, 'manifests'), overlay: labOverlay(path.join(arg, 'cluster.json')), logger: log, resyncMs: 0 });
   await src.start();
   await new Promise((r) => setTimeout(r, 3000)); // the watchers' setup and its second scan
   const nsDoc = (k, iso) => `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: cp-ns${k}\n${iso ? '  labels:\n    vrfwall.dev/isolated: "true"\n' : ''}`;

@@ -59,7 +59,7 @@ function startAgent(instance: string, extra: string[] = []): { child: ChildProce
   const { manifests, labFile } = cluster;
   const logFile = path.join(tmp, `${instance}-${children.length}.log`);
   const args = [
-    `--net=${netnsPath(netns)}`, '--', process.execPath, path.join(ROOT, 'dist/cli/main.js'), 'agent',
+    `--net=${netnsPath(netns)}`, '--', process.execPath, path.join(ROOT, 'dist/lab/main.js'), 'agent',
     '--node-name', 'node1', '--manifests', manifests, '--lab-file', labFile, '--instance', instance, '--log-file', logFile, ...extra,
   ];
   const child = spawn('nsenter', args, { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -17,7 +17,7 @@ import { agentStatusFile, clusterFile, netnsPath } from '../src/lab/names.js';
 import type { CniMode } from '../src/lab/plan.js';
 import type { LabState } from '../src/lab/state.js';
 import { POD_BRIDGE } from '../src/lab/wiring-bridge.js';
-import type { LabClusterFile } from '../src/model/labfile.js';
+import type { LabClusterFile } from '../src/lab/cluster-file.js';
 import { withNetns } from './helpers/netns.js';
 import { ROOT, matrixMismatches, podOf, readCounters, readEndpoints, timeUntil, udpStream } from './helpers/lab.js';
 

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { labFileCidrsOf } from '../src/lab/cluster-file.js';
 import {
   AGENT_OPTIONS,
   ConfigError,
@@ -147,13 +148,22 @@ describe('loadAgentConfig', () => {
     expect(loadAgentConfig({ env: { VRFWALL_CONFIG: file }, defaultBpfDir: BPF_DIR }).config.nodeName).toBe('fromfile');
   });
 
-  it('takes pod and service CIDRs from the lab file when not set, explicit ones win', () => {
+  it("takes pod and service CIDRs from an embedding program (the lab's cluster file) when not set, explicit ones win", () => {
     const lab = path.join(tmp, 'cluster.json');
     fs.writeFileSync(lab, JSON.stringify({ version: 1, podCIDRs: ['10.9.0.0/16'], serviceCIDRs: ['10.8.0.0/16'], nodes: [], pods: {} }));
-    const r = loadAgentConfig({ flags: { ...base, podCidr: undefined, labFile: lab }, defaultBpfDir: BPF_DIR });
+    const cidrDefaults = () => labFileCidrsOf(lab);
+    const r = loadAgentConfig({ flags: { ...base, podCidr: undefined }, defaultBpfDir: BPF_DIR, cidrDefaults });
     expect([r.config.podCIDRs, r.config.serviceCIDRs]).toEqual([['10.9.0.0/16'], ['10.8.0.0/16']]);
-    const r2 = loadAgentConfig({ flags: { ...base, labFile: lab }, defaultBpfDir: BPF_DIR });
+    const r2 = loadAgentConfig({ flags: base, defaultBpfDir: BPF_DIR, cidrDefaults });
     expect(r2.config.podCIDRs).toEqual(['10.244.0.0/16']);
+    // The agent alone has no such defaults.
+    expect(configError(() => loadAgentConfig({ flags: { ...base, podCidr: undefined }, defaultBpfDir: BPF_DIR })).key).toBe('pod-cidr');
+  });
+
+  it('a missing lab file is a ConfigError naming --lab-file', () => {
+    const e = configError(() => loadAgentConfig({ flags: { ...base, podCidr: [] }, defaultBpfDir: BPF_DIR, cidrDefaults: () => labFileCidrsOf('/nonexistent/cluster.json') }));
+    expect(e.key).toBe('lab-file');
+    expect(e.message).toMatch(/ENOENT/);
   });
 
   it('reads only the lab file as a whole: an unusable file is a ConfigError with the source\'s words, a bad pod entry is not', () => {
@@ -161,7 +171,7 @@ describe('loadAgentConfig', () => {
     const settings = { version: 1, podCIDRs: ['10.9.0.0/16'], serviceCIDRs: ['10.8.0.0/16'], nodes: [] };
     const load = (content: unknown): ReturnType<typeof loadAgentConfig> => {
       fs.writeFileSync(lab, typeof content === 'string' ? content : JSON.stringify(content));
-      return loadAgentConfig({ flags: { ...base, podCidr: undefined, labFile: lab }, defaultBpfDir: BPF_DIR });
+      return loadAgentConfig({ flags: { ...base, podCidr: undefined }, defaultBpfDir: BPF_DIR, cidrDefaults: () => labFileCidrsOf(lab) });
     };
     // A pod entry the source will skip (with a problem) does not stop the agent.
     expect(load({ ...settings, pods: { 'ns/p': { node: 'n1', ips: ['not-an-ip'] }, bad: 1 } }).config.podCIDRs).toEqual(['10.9.0.0/16']);
@@ -184,7 +194,6 @@ describe('loadAgentConfig', () => {
     [{ manifests: ['/nonexistent/dir'] }, 'manifests', /not a directory/],
     [{ podCidr: [] }, 'pod-cidr', /--pod-cidr is required/],
     [{ bpfDir: '/nonexistent' }, 'bpf-dir', /no from_pod.o/],
-    [{ labFile: '/nonexistent/cluster.json', podCidr: [] }, 'lab-file', /ENOENT/],
     [{ config: '/nonexistent.yaml' }, 'config', /--config \/nonexistent.yaml: ENOENT/],
   ])('%j: ConfigError naming %s', (change, key, message) => {
     const e = configError(() => loadAgentConfig({ flags: { ...base, ...change }, env: {}, defaultBpfDir: BPF_DIR }));
@@ -223,6 +232,22 @@ describe('vrfwall agent command line', () => {
     const r = agent(args, env);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(message);
+  });
+
+  it("takes no lab file: that is the lab's agent (vrfwall-lab agent), which requires one", () => {
+    const file = path.join(tmp, 'cluster-cli.json');
+    fs.writeFileSync(file, JSON.stringify({ version: 1, podCIDRs: ['10.9.0.0/16'], serviceCIDRs: ['10.8.0.0/16'], nodes: [], pods: {} }));
+    const r = agent(['--node-name', 'n', '--manifests', tmp, '--lab-file', file]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/unknown option '--lab-file'/);
+    const labAgent = (args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'dist/lab/main.js'), 'agent', ...args], { encoding: 'utf8', timeout: 20_000 });
+    const missing = labAgent(['--node-name', 'n', '--manifests', tmp]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain('--lab-file is required');
+    // A lab file it cannot read is a configuration error naming it.
+    const bad = labAgent(['--node-name', 'n', '--manifests', tmp, '--lab-file', path.join(tmp, 'none.json')]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--lab-file .*none\.json: ENOENT/);
   });
 
   it('a config file with an unknown key exits 2 naming the key', () => {

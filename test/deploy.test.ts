@@ -330,7 +330,7 @@ describe('the DaemonSet capabilities on the real kernel', () => {
       [
         `--net=${netnsPath(state.plan.nodes[0]!.netns)}`, '--',
         'setpriv', '--inh-caps', `-all,${set}`, '--ambient-caps', `-all,${set}`, '--bounding-set', `-all,${set}`, '--',
-        process.execPath, path.join(ROOT, 'dist/cli/main.js'), 'agent', '--node-name', 'node1', '--instance', instance,
+        process.execPath, path.join(ROOT, 'dist/lab/main.js'), 'agent', '--node-name', 'node1', '--instance', instance,
         '--manifests', state.manifests, '--lab-file', clusterFile(lab), ...extra,
       ],
       { encoding: 'utf8', timeout: timeoutMs },

@@ -297,7 +297,7 @@ describe('vrfwall runs first on every hook it owns', () => {
         [
           `--net=${netnsPath(node())}`, '--',
           'setpriv', '--inh-caps', `-all,${set}`, '--ambient-caps', `-all,${set}`, '--bounding-set', `-all,${set}`, '--',
-          process.execPath, path.join(ROOT, 'dist/cli/main.js'), 'agent', '--node-name', 'node1', '--instance', INSTANCE,
+          process.execPath, path.join(ROOT, 'dist/lab/main.js'), 'agent', '--node-name', 'node1', '--instance', INSTANCE,
           '--manifests', state.manifests, '--lab-file', clusterFile(LAB), '--resync', '1', '--log-file', spec.logFile,
         ],
         { stdio: 'ignore', detached: true },
@@ -360,6 +360,8 @@ describe('vrfwall runs first on every hook it owns', () => {
         process.kill(pid, 'SIGCONT');
       }
       await timeUntil(() => first(POD1, 'egress')?.handle === TC_HANDLE_ALT, 3000, 'vrfwall first again (tc)');
+      // Make before break: the new filter goes in first, then the old one goes.
+      await timeUntil(() => filters(POD1, 'egress').length === 3, 3000, 'the old filter removed');
       expect(filters(POD1, 'egress').map((f) => f.handle)).toEqual([TC_HANDLE_ALT, 2, 1]);
       await timeUntil(() => status().hookOrder.restored.egress >= 1, 3000, 'restore counted');
       await expectEnforced();

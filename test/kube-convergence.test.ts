@@ -34,6 +34,8 @@ const PIN_ROOT = '/sys/fs/bpf/vrfwall';
 const RUN_ROOT = '/run/vrfwall';
 const INSTANCE = (tag: string): string => `kconv-${process.pid}-${tag}`;
 const MAIN = path.join(ROOT, 'dist/cli/main.js');
+/** The lab's agent: local manifests completed by a lab cluster file. */
+const LAB_MAIN = path.join(ROOT, 'dist/lab/main.js');
 const SEED = Number(process.env.VRFWALL_KCONV_SEED ?? 20261121);
 const CHANGES = 300;
 
@@ -145,7 +147,7 @@ function startAgent(instance: string, sourceArgs: string[]): ChildProcess {
   const child = spawn(
     'nsenter',
     [
-      `--net=${netnsPath(NODE_NS)}`, '--', process.execPath, MAIN, 'agent',
+      `--net=${netnsPath(NODE_NS)}`, '--', process.execPath, sourceArgs.includes('--lab-file') ? LAB_MAIN : MAIN, 'agent',
       '--node-name', 'node1', '--instance', instance,
       '--pod-cidr', CONFIG.podCIDRs.join(','), '--service-cidr', CONFIG.serviceCIDRs.join(','),
       '--resync', '5', '--log-file', path.join(tmp, `${instance}.log`),

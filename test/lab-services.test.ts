@@ -24,7 +24,7 @@ import { allocateNodePorts } from '../src/lab/nodeports.js';
 import { nodeAddresses } from '../src/lab/plan.js';
 import type { LabServicesFile } from '../src/lab/services.js';
 import type { LabState } from '../src/lab/state.js';
-import type { LabClusterFile } from '../src/model/labfile.js';
+import { labOverlay, type LabClusterFile } from '../src/lab/cluster-file.js';
 import { serviceEndpoints } from '../src/model/services.js';
 import type { DnatTarget } from '../src/lab/dnat.js';
 import { parseManifests } from '../src/sources/documents.js';
@@ -139,7 +139,7 @@ describe('nodePort allocation', () => {
       nodePorts: { 'a/np': { '80/TCP': 30007, '81/TCP': 30008 }, 'a/plain': { '80/TCP': 30009 } },
     };
     await writeLabFile(labPath, lab);
-    const source = new ManifestSource({ dirs: [manifests], labFile: labPath, logger: pino({ level: 'silent' }), resyncMs: 0 });
+    const source = new ManifestSource({ dirs: [manifests], overlay: labOverlay(labPath), logger: pino({ level: 'silent' }), resyncMs: 0 });
     try {
       await source.start();
       const np = source.current().services.get('a/np');

@@ -22,7 +22,7 @@ const LABS = ['tlab1', 'tlab2', 'tlab3'];
 
 /** The compiled scripts the lab runs in other namespaces; rebuilt when stale. */
 function ensureBuilt(): void {
-  const pairs = ['lab/responder', 'lab/probe', 'lab/lab', 'cli/lab'].map((f) => [
+  const pairs = ['lab/responder', 'lab/probe', 'lab/lab', 'lab/cli', 'lab/main', 'cli/main', 'cli/lab-program'].map((f) => [
     path.join(ROOT, 'src', `${f}.ts`),
     path.join(ROOT, 'dist', `${f}.js`),
   ]);
@@ -33,16 +33,9 @@ function ensureBuilt(): void {
   if (stale()) throw new Error('dist/ is stale and tsc did not rebuild it: run npx tsc -p tsconfig.json');
 }
 
-/** The lab CLI alone (dist/cli/lab.js), independent of the rest of main.ts. */
+/** `vrfwall lab <args>`: the product's CLI runs the lab program (dist/lab/main.js). */
 function labCli(args: string[]): { status: number; stdout: string; stderr: string } {
-  const entry = [
-    "import { Command } from 'commander';",
-    `import { registerLabCommands } from ${JSON.stringify(path.join(ROOT, 'dist/cli/lab.js'))};`,
-    "const p = new Command('vrfwall'); registerLabCommands(p);",
-    // With -e there is no script path in argv.
-    "await p.parseAsync(process.argv.slice(1), { from: 'user' });",
-  ].join('\n');
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', entry, '--', 'lab', ...args], {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/cli/main.js'), 'lab', ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     timeout: 60_000,

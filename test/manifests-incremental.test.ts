@@ -8,7 +8,7 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { LabClusterFile } from '../src/model/labfile.js';
+import { labOverlay, type LabClusterFile } from '../src/lab/cluster-file.js';
 import type { ClusterState } from '../src/model/types.js';
 import type { ObjectRef } from '../src/sources/changes.js';
 import { ManifestSource } from '../src/sources/manifests.js';
@@ -35,7 +35,7 @@ afterEach(async () => {
 });
 
 async function start(resyncMs = 0): Promise<ManifestSource> {
-  const src = new ManifestSource({ dir, labFile: labPath, logger, resyncMs });
+  const src = new ManifestSource({ dir, overlay: labOverlay(labPath), logger, resyncMs });
   sources.push(src);
   await src.start();
   return src;

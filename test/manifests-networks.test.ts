@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compile } from '../src/model/compile.js';
-import type { LabClusterFile } from '../src/model/labfile.js';
+import { labOverlay, type LabClusterFile } from '../src/lab/cluster-file.js';
 import type { ClusterState, DesiredState } from '../src/model/types.js';
 import { emptyAllocation } from '../src/model/vrf.js';
 import { ManifestSource } from '../src/sources/manifests.js';
@@ -37,7 +37,7 @@ afterEach(async () => {
 
 async function start(): Promise<ManifestSource> {
   const logger = pino({ level: 'silent' });
-  source = new ManifestSource({ dir: userDir, dirs: [builtinDir], labFile: labPath, logger, resyncMs: 0 });
+  source = new ManifestSource({ dir: userDir, dirs: [builtinDir], overlay: labOverlay(labPath), logger, resyncMs: 0 });
   await source.start();
   return source;
 }

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labDown } from '../src/lab/lab.js';
-import { agentStatusFile, clusterFile, stateFile } from '../src/lab/names.js';
+import { agentStatusFile, stateFile } from '../src/lab/names.js';
 import { ROOT } from './helpers/lab.js';
 
 const LAB = 'pkg';
@@ -113,6 +113,7 @@ describe('npm package: installs and runs without a compiler', () => {
     installed = path.join(prefix, 'lib/node_modules', PKG.name);
     expect(fs.existsSync(path.join(installed, 'addon/build')), 'nothing was compiled at install').toBe(false);
     expect(which('vrfwall', env.PATH!)).toBe(path.join(prefix, 'bin/vrfwall'));
+    expect(which('vrfwall-lab', env.PATH!)).toBe(path.join(prefix, 'bin/vrfwall-lab'));
   });
 
   it('vrfwall --version and vrfwall agent --help', () => {
@@ -141,15 +142,15 @@ describe('npm package: installs and runs without a compiler', () => {
     expect(st.synced).toBe(true);
     expect(st.attached?.length).toBeGreaterThan(0);
     expect(fs.readdirSync(`/sys/fs/bpf/vrfwall/${INSTANCE}/maps`)).toContain('endpoints');
-    // The lab's agent is the installed one.
+    // The lab's agent is the installed lab's (which embeds the installed agent).
     const agentPid = (JSON.parse(fs.readFileSync(stateFile(LAB), 'utf8')) as { agents: { pid: number }[] }).agents[0]!.pid;
-    expect(fs.readFileSync(`/proc/${agentPid}/cmdline`, 'utf8').split('\0')).toContain(path.join(installed, 'dist/cli/main.js'));
+    expect(fs.readFileSync(`/proc/${agentPid}/cmdline`, 'utf8').split('\0')).toContain(path.join(installed, 'dist/lab/main.js'));
 
     // The copy without its prebuilt addon: the addon cannot load there.
     broken = path.join(tmp, 'no-addon');
     fs.cpSync(installed, broken, { recursive: true, verbatimSymlinks: true });
     fs.rmSync(path.join(broken, 'addon/prebuilds'), { recursive: true });
-    const brokenAgent = fromBroken(['agent', '--node-name', 'node1', '--instance', `${LAB}-broken`, '--manifests', path.join(ROOT, 'examples/cn2-isolated-namespace'), '--lab-file', clusterFile(LAB)]);
+    const brokenAgent = fromBroken(['agent', '--node-name', 'node1', '--instance', `${LAB}-broken`, '--manifests', path.join(ROOT, 'examples/cn2-isolated-namespace'), '--pod-cidr', '10.244.0.0/16']);
     expect(brokenAgent.status).toBe(1);
     expect(brokenAgent.stderr).toMatch(/^vrfwall agent: vrfwall native addon \(libbpf\) not found for linux-x64/m);
 

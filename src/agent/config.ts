@@ -10,7 +10,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { canonicalCidr } from '../model/ip.js';
-import { labFileCidrs } from '../sources/labfile.js';
 import type { AgentConfig } from './agent.js';
 
 /** A setting that is wrong: `key` is its flag / config-file name, so the message can say where. */
@@ -126,12 +125,6 @@ export const AGENT_OPTIONS = [
     description: 'local-manifest source: a directory of Kubernetes YAML, watched; repeatable',
   },
   {
-    name: 'lab-file',
-    kind: 'string',
-    arg: '<file>',
-    description: 'pod IPs and nodes written by the lab (LabClusterFile JSON), watched; gives pod/service CIDRs too',
-  },
-  {
     name: 'instance',
     kind: 'string',
     arg: '<name>',
@@ -166,7 +159,7 @@ export const AGENT_OPTIONS = [
     kind: 'list',
     arg: '<cidr>',
     check: isCidr,
-    description: 'cluster pod CIDR; repeatable or comma-separated (required unless --lab-file gives them)',
+    description: 'cluster pod CIDR; repeatable or comma-separated (required)',
   },
   {
     name: 'service-cidr',
@@ -504,6 +497,9 @@ export interface LoadInputs {
   env?: Record<string, string | undefined>;
   /** where from_pod.o / to_pod.o are when --bpf-dir is not set */
   defaultBpfDir: string;
+  /** The cluster's ranges when no setting gives them (a lab knows its own);
+   *  called only then, and may throw a ConfigError naming its own setting. */
+  cidrDefaults?: () => { podCIDRs: string[]; serviceCIDRs: string[] };
 }
 
 /** The --config file (flag, then VRFWALL_CONFIG), parsed; undefined without one. */
@@ -555,20 +551,13 @@ export function loadAgentConfig(inputs: LoadInputs): ResolvedAgent {
 
   let podCIDRs = s.podCidr.map((c) => canonicalCidr(c) as string);
   let serviceCIDRs = s.serviceCidr.map((c) => canonicalCidr(c) as string);
-  if (s.labFile !== undefined && (podCIDRs.length === 0 || serviceCIDRs.length === 0)) {
-    // The lab file knows the lab's ranges; explicit settings win.
-    let text: string;
-    try {
-      text = fs.readFileSync(s.labFile, 'utf8');
-    } catch (e) {
-      throw new ConfigError('lab-file', `--lab-file ${s.labFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-    }
-    const cidrs = labFileCidrs(text, s.labFile);
-    if ('problems' in cidrs) throw new ConfigError('lab-file', `--lab-file: ${cidrs.problems.map((p) => p.message).join('; ')}`);
-    if (podCIDRs.length === 0) podCIDRs = cidrs.podCIDRs;
-    if (serviceCIDRs.length === 0) serviceCIDRs = cidrs.serviceCIDRs;
+  if (inputs.cidrDefaults !== undefined && !s.cleanup && (podCIDRs.length === 0 || serviceCIDRs.length === 0)) {
+    // Explicit settings win.
+    const cidrs = inputs.cidrDefaults();
+    if (podCIDRs.length === 0) podCIDRs = cidrs.podCIDRs.map((c) => canonicalCidr(c) as string);
+    if (serviceCIDRs.length === 0) serviceCIDRs = cidrs.serviceCIDRs.map((c) => canonicalCidr(c) as string);
   }
-  if (!s.cleanup) need(podCIDRs.length > 0, 'pod-cidr', '--pod-cidr is required (or a --lab-file that has them)');
+  if (!s.cleanup) need(podCIDRs.length > 0, 'pod-cidr', '--pod-cidr is required');
 
   const bpfDir = s.bpfDir ?? inputs.defaultBpfDir;
   if (!s.cleanup) {

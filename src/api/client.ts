@@ -33,14 +33,15 @@ export function socketOf(instance: string): string {
   return path.join(RUN_ROOT, instance, 'api.sock');
 }
 
-/** The agents of the labs on this machine: the lab registers how to find
- *  them (src/lab/agent-sockets.ts); the agent and its image have no lab. */
+/** The agents of the labs on this machine: how to find them is given from
+ *  outside (the lab program's own, src/lab/agent-sockets.ts, or asking that
+ *  program, src/cli/lab-program.ts); the agent and its image have no lab. */
 export interface LabAgents {
   /** labs that are up */
   up(): string[];
   /** a lab's agents; undefined when the lab is not up */
   agents(lab: string): { node: string; instance: string }[] | undefined;
-  /** where the lab's state would be, for messages */
+  /** why a lab is not up or where its state would be, for messages */
   where(lab: string): string;
 }
 
@@ -53,7 +54,7 @@ export function useLabAgents(l: LabAgents): void {
 function labTargets(lab: string, node: string | undefined): Target[] {
   if (labAgents === undefined) throw new Error(`--lab ${lab}: this installation has no lab`);
   const all = labAgents.agents(lab);
-  if (all === undefined) throw new Error(`lab "${lab}" is not up (no ${labAgents.where(lab)})`);
+  if (all === undefined) throw new Error(`lab "${lab}" is not up (${labAgents.where(lab)})`);
   const agents = all.filter((a) => node === undefined || a.node === node);
   if (agents.length === 0) {
     throw new Error(node ? `lab "${lab}" has no agent on node ${node} (nodes: ${all.map((a) => a.node).join(', ')})` : `lab "${lab}" runs no agents`);

@@ -8,9 +8,10 @@ import { Command, Option } from 'commander';
 import pino, { type Logger } from 'pino';
 import { native } from '../kernel/native.js';
 import { Agent } from '../agent/agent.js';
-import { AGENT_OPTIONS, ConfigError, helpText, loadAgentConfig, type OptionSpec, type ResolvedAgent } from '../agent/config.js';
+import { AGENT_OPTIONS, ConfigError, helpText, loadAgentConfig, type LoadInputs, type OptionSpec, type ResolvedAgent } from '../agent/config.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ManifestSource } from '../sources/manifests.js';
+import type { ManifestOverlay } from '../sources/overlay.js';
 import type { StateSource } from '../sources/source.js';
 import { collectGarbage, startMemoryReducer } from '../util/memory.js';
 
@@ -19,6 +20,13 @@ const DEFAULT_BPF_DIR = path.resolve(here, '../../build/bpf');
 
 /** Exit status for configuration errors (usage), distinct from runtime failures (1). */
 export const EXIT_CONFIG = 2;
+
+/** What a program that embeds the agent adds to it (the lab: its cluster
+ *  file completes the manifests, and gives the pod and Service ranges). */
+export interface AgentExtension {
+  overlay?: ManifestOverlay;
+  cidrDefaults?: LoadInputs['cidrDefaults'];
+}
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
@@ -47,10 +55,10 @@ function logger(r: ResolvedAgent): Logger {
   return pino({ level: logLevel, base: { node: nodeName } }, dest);
 }
 
-async function runAgent(flags: Record<string, unknown>): Promise<void> {
+async function runAgent(flags: Record<string, unknown>, extension: AgentExtension): Promise<void> {
   let resolved: ResolvedAgent;
   try {
-    resolved = loadAgentConfig({ flags, env: process.env, defaultBpfDir: DEFAULT_BPF_DIR });
+    resolved = loadAgentConfig({ flags, env: process.env, defaultBpfDir: DEFAULT_BPF_DIR, ...(extension.cidrDefaults !== undefined ? { cidrDefaults: extension.cidrDefaults } : {}) });
   } catch (e) {
     if (e instanceof ConfigError) fail(e.message);
     throw e;
@@ -95,7 +103,7 @@ async function runAgent(flags: Record<string, unknown>): Promise<void> {
     if (settings.manifests.length === 0) fail('--manifests is required');
     source = new ManifestSource({
       dirs: settings.manifests,
-      ...(settings.labFile !== undefined ? { labFile: settings.labFile } : {}),
+      ...(extension.overlay !== undefined ? { overlay: extension.overlay } : {}),
       logger: log,
     });
   }
@@ -150,7 +158,9 @@ async function runAgent(flags: Record<string, unknown>): Promise<void> {
   }
 }
 
-export function registerAgentCommand(program: Command): void {
+/** Adds `agent` to a program. `extend`: what an embedding program adds, from
+ *  the parsed flags (which may include options it added to the command). */
+export function registerAgentCommand(program: Command, extend: (flags: Record<string, unknown>) => AgentExtension = () => ({})): Command {
   const cmd = program
     .command('agent')
     .description(
@@ -161,5 +171,15 @@ export function registerAgentCommand(program: Command): void {
   for (const o of AGENT_OPTIONS) cmd.addOption(optionOf(o));
   // Unknown flags and missing flag arguments are configuration errors too.
   cmd.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_CONFIG));
-  cmd.action(async (flags: Record<string, unknown>) => runAgent(flags));
+  cmd.action(async (flags: Record<string, unknown>) => {
+    let extension: AgentExtension;
+    try {
+      extension = extend(flags);
+    } catch (e) {
+      if (e instanceof ConfigError) fail(e.message);
+      throw e;
+    }
+    return runAgent(flags, extension);
+  });
+  return cmd;
 }

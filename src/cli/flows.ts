@@ -14,6 +14,7 @@ import type {
   ServerStatusResponse,
 } from '../api/messages.js';
 import { flowsOf } from '../api/messages.js';
+import { labAgentsFromProgram } from './lab-program.js';
 import { TrafficDirection } from '../api/generated/vrfwall/v1/TrafficDirection.js';
 import { Verdict } from '../api/generated/vrfwall/v1/Verdict.js';
 import type { FlowEndpoint } from '../flows/types.js';
@@ -43,17 +44,11 @@ function fail(command: string, e: unknown): void {
   process.exitCode = 1;
 }
 
-/** The lab's way to find its agents, when this installation has the lab (the agent's image does not). */
-async function withLabSupport(): Promise<void> {
-  try {
-    useLabAgents((await import('../lab/agent-sockets.js')).labAgents);
-  } catch {
-    // no lab here: --lab says so; sockets and servers still work
-  }
-}
-
-async function clients(f: TargetOptions): Promise<AgentClient[]> {
-  await withLabSupport();
+/** --lab and the default target ask the lab program, when this
+ *  installation has one (the agent's image does not). */
+function clients(f: TargetOptions): AgentClient[] {
+  const labs = labAgentsFromProgram();
+  if (labs !== undefined) useLabAgents(labs);
   return resolveTargets(f).map((t: Target) => new AgentClient(t));
 }
 
@@ -257,7 +252,7 @@ function printExplain(r: ExplainResponse): string {
 }
 
 async function each<T>(f: ConnFlags, call: (c: AgentClient) => Promise<T>, show: (r: T) => string): Promise<void> {
-  const cs = await clients(f);
+  const cs = clients(f);
   try {
     const results = await Promise.all(cs.map(call));
     if (f.output === 'json') console.log(JSON.stringify(results.length === 1 ? results[0] : results, null, 2));
@@ -317,7 +312,7 @@ export function registerApiCommands(program: Command): void {
     .option('-f, --follow', 'keep streaming new and changed flows', false)
     .action(async (f: FlowFlags) => {
       try {
-        const cs = await clients(f);
+        const cs = clients(f);
         try {
           await printFlows(cs, flowsRequest(f), f.output);
         } finally {
@@ -385,7 +380,7 @@ export function registerApiCommands(program: Command): void {
       try {
         if (!/^\d+$/.test(f.port)) throw new Error(`--port ${JSON.stringify(f.port)} is not a port`);
         const req = { source, destination, protocol: f.proto, port: Number(f.port), family: f.family ?? '' };
-        const cs = await clients(f);
+        const cs = clients(f);
         try {
           const r = await explainAll(cs, req);
           console.log(f.output === 'json' ? JSON.stringify(r, null, 2) : printExplain(r));
@@ -397,15 +392,4 @@ export function registerApiCommands(program: Command): void {
         fail('explain', e);
       }
     });
-}
-
-/** For `lab run --flows`: the pod-to-pod flows of every node of a lab, as a table. */
-export async function printLabFlows(lab: string, out: (line: string) => void = console.log): Promise<void> {
-  const cs = await clients({ lab });
-  try {
-    // Neighbour discovery and MLD are the node's business, not the matrix's.
-    await printFlows(cs, { allow: [], deny: [{ ip: ['fe80::/10', 'ff00::/8'] }], follow: false }, 'table', out);
-  } finally {
-    for (const c of cs) c.close();
-  }
 }

@@ -15,5 +15,5 @@ export const labAgents: LabAgents = {
     }
   },
   agents: (lab) => readState(lab)?.agents.map((a) => ({ node: a.node, instance: a.instance })),
-  where: (lab) => `${labDir(lab)}/state.json`,
+  where: (lab) => `no ${labDir(lab)}/state.json`,
 };

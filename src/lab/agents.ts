@@ -63,7 +63,7 @@ export function agentCommand(spec: AgentSpec): { file: string; args: string[] } 
       `--net=${netnsPath(spec.nodeNetns)}`,
       '--',
       process.execPath,
-      distScript('cli/main.js'),
+      distScript('lab/main.js'),
       'agent',
       '--node-name', spec.node,
       ...spec.manifests.flatMap((dir) => ['--manifests', dir]),

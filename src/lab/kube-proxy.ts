@@ -17,8 +17,9 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import type { LabClusterFile } from '../model/labfile.js';
+import type { LabClusterFile } from './cluster-file.js';
 import { ManifestSource } from '../sources/manifests.js';
+import { labOverlay } from './cluster-file.js';
 import { writeJsonAtomic } from '../util/files.js';
 import { allocateClusterIPs } from './clusterips.js';
 import type { Allocation } from './clusterips.js';
@@ -51,7 +52,7 @@ async function main(): Promise<void> {
   // failure before readiness shows in the lab's error message.
   const log = pino({ base: { component: 'kube-proxy', lab } }, pino.destination({ dest: 1, sync: true }));
   const cluster = clusterFile(lab);
-  const source = new ManifestSource({ dirs: [state.manifests, builtinDir(lab)], labFile: cluster, logger: log });
+  const source = new ManifestSource({ dirs: [state.manifests, builtinDir(lab)], overlay: labOverlay(cluster), logger: log });
   const applied = new Map<string, string>();
   let ready = false;
 

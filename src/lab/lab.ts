@@ -41,7 +41,7 @@ import type { LabServicesFile } from './services.js';
 import { labExists, readState, writeJsonAtomic, writeState } from './state.js';
 import type { LabState } from './state.js';
 import { createTopology, deleteNetns, listLabNetns, netnsPids, planNetns } from './topology.js';
-import type { LabClusterFile } from '../model/labfile.js';
+import type { LabClusterFile } from './cluster-file.js';
 import { compareText } from '../util/order.js';
 
 export const DEFAULT_LAB = 'lab';

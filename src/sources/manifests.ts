@@ -1,6 +1,7 @@
 // The local-manifest source: a directory of ordinary Kubernetes YAML (what one
-// would `kubectl apply -R -f`), plus the lab file that says where pods run and
-// which addresses they got. Both are watched; a burst of file events becomes
+// would `kubectl apply -R -f`), plus, optionally, an overlay's file that says
+// what an API server would add (where pods run, their addresses; the lab
+// writes one, overlay.ts). Both are watched; a burst of file events becomes
 // one re-read and at most one change notification.
 //
 // Safety rules (fail closed):
@@ -29,10 +30,10 @@ import { objectKey, parseDocuments, parseManifests, type ManifestObject } from '
 import { textDigest, type ParsedFile } from './manifest-worker.js';
 import { changedObjects, sameValue, STATE_MAPS } from './changes.js';
 import { Definitions, updatedMap } from './definitions.js';
-import { completeFromLab, parseLabFile, type LabContent, type LabSettings } from './labfile.js';
 import { listManifests, startParseWorker, watchFileByName, watchManifestDir } from './manifest-files.js';
 import { StateListeners } from './listeners.js';
 import { emptyClusterState, type StateListener, type StateSource } from './source.js';
+import type { ManifestOverlay } from './overlay.js';
 import { stableJson } from '../util/json.js';
 import { compareText } from '../util/order.js';
 import { errText } from '../util/errors.js';
@@ -46,8 +47,10 @@ export interface ManifestSourceOptions {
    *  the lab's built-in objects). An object defined in two of them with
    *  different content is not used, as within one directory. */
   dirs?: string[];
-  /** LabClusterFile JSON. Without it pods have no addresses and there are no nodes. */
-  labFile?: string;
+  /** What completes the manifests' objects the way an API server would
+   *  (nodes, pod placement and addresses, allocated ClusterIPs). Without it
+   *  pods have no addresses and there are no nodes. The lab gives one. */
+  overlay?: ManifestOverlay;
   logger: Logger;
   /** Coalescing window for file events (default 2 ms: the events of one
    *  write arrive together; longer only adds latency, and the agent coalesces
@@ -133,8 +136,6 @@ const EMPTY_SETTLE_MS = 50;
  */
 const RECHECK_MS = 25;
 
-/** A lab file without its per-object parts. */
-
 /** One manifest directory as given and resolved. */
 interface ManifestDir {
   shown: string;
@@ -148,19 +149,19 @@ function fileKey(dir: number, rel: string): string {
 
 export class ManifestSource implements StateSource {
   private readonly dirs: ManifestDir[];
-  private readonly absLab: string | undefined;
+  private readonly overlay: ManifestOverlay | undefined;
+  private readonly absOverlay: string | undefined;
   private readonly log: Logger;
   private readonly debounceMs: number;
   private readonly resyncMs: number;
   private readonly parseWorkerMinBytes: number;
 
   private readonly files = new Map<string, FileEntry>(); // by fileKey()
-  private lab: LabContent | undefined;
-  private labDigest: string | undefined; // of the last text read, to skip unchanged re-reads
-  private labProblems: SourceProblem[] = [];
+  private overlayDigest: string | undefined; // of the last text read, to skip unchanged re-reads
+  private overlayProblems: SourceProblem[] = [];
 
   private state: ClusterState = emptyClusterState();
-  /** Some input (a file's objects or problems, the lab content) changed since
+  /** Some input (a file's objects or problems, the overlay's content) changed since
    *  the last publish. Replaces a fingerprint of the whole state: equal inputs
    *  give an equal state, and comparing per file costs a file, not the cluster. */
   private inputsChanged = true;
@@ -181,12 +182,12 @@ export class ManifestSource implements StateSource {
   private readonly turnedEmpty = new Map<string, number>();
   /** Files with a follow-up read pending (RECHECK_MS). */
   private readonly recheck = new Set<string>();
-  private labDirty = false;
+  private overlayDirty = false;
   private timer: NodeJS.Timeout | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
   private watchers: FSWatcher[] = [];
-  private labWatcher: DirWatcher | undefined;
+  private overlayWatcher: DirWatcher | undefined;
   /** Watcher setup, running after the first scan; stop() waits for it. */
   private watching: Promise<void> | undefined;
   private started = false;
@@ -202,7 +203,8 @@ export class ManifestSource implements StateSource {
       seen.add(abs);
     }
     if (this.dirs.length === 0) throw new Error('manifest source: no manifest directory given');
-    this.absLab = opts.labFile === undefined ? undefined : path.resolve(opts.labFile);
+    this.overlay = opts.overlay;
+    this.absOverlay = opts.overlay === undefined ? undefined : path.resolve(opts.overlay.file);
     this.log = opts.logger.child({ source: 'manifests' });
     this.listeners = new StateListeners(this.log);
     this.debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
@@ -212,11 +214,6 @@ export class ManifestSource implements StateSource {
 
   current(): ClusterState {
     return this.state;
-  }
-
-  /** The settings of the last good lab file (e.g. pod/service CIDRs). */
-  labFile(): LabSettings | undefined {
-    return this.lab?.raw;
   }
 
   onChange(listener: StateListener): () => void {
@@ -253,7 +250,7 @@ export class ManifestSource implements StateSource {
     const watchers = this.watchers;
     this.watchers = [];
     await Promise.all(watchers.map((w) => w.close()));
-    this.labWatcher?.close();
+    this.overlayWatcher?.close();
     await this.chain;
     this.listeners.clear();
   }
@@ -262,7 +259,7 @@ export class ManifestSource implements StateSource {
 
   private async startWatchers(): Promise<void> {
     for (let i = 0; i < this.dirs.length && !this.stopped; i++) this.watchers.push(await this.watchManifests(i));
-    if (this.absLab !== undefined && !this.stopped) this.labWatcher = this.watchLab(this.absLab);
+    if (this.absOverlay !== undefined && !this.stopped) this.overlayWatcher = this.watchOverlay(this.absOverlay);
     // Through the coalescing window, like any burst of events.
     if (!this.stopped) {
       await this.markEverything();
@@ -293,11 +290,11 @@ export class ManifestSource implements StateSource {
     );
   }
 
-  private watchLab(absLab: string): DirWatcher {
+  private watchOverlay(abs: string): DirWatcher {
     return watchFileByName(
-      absLab,
+      abs,
       () => {
-        this.labDirty = true;
+        this.overlayDirty = true;
         this.schedule();
       },
       this.log,
@@ -336,23 +333,23 @@ export class ManifestSource implements StateSource {
       for (const rel of await listManifests(this.dirs[i]!.abs)) this.dirty.add(fileKey(i, rel));
     }
     for (const key of this.files.keys()) this.dirty.add(key); // to notice deletions
-    if (this.absLab !== undefined) this.labDirty = true;
+    if (this.absOverlay !== undefined) this.overlayDirty = true;
   }
 
   private async update(): Promise<void> {
     const keys = [...this.dirty].sort();
     this.dirty.clear();
-    const lab = this.labDirty;
-    this.labDirty = false;
+    const overlay = this.overlayDirty;
+    this.overlayDirty = false;
     const worker = this.files.size === 0 && this.estimatedBytes(keys) >= this.parseWorkerMinBytes ? startParseWorker(this.log) : undefined;
     if (worker !== undefined) {
       // The first scan of a large tree: read and parsed on a worker thread,
-      // applied here in order as its batches come back; the lab file is
-      // read meanwhile.
+      // applied here in order as its batches come back; the overlay's file
+      // is read meanwhile.
       const batches: Promise<ParsedFile[]>[] = [];
       for (let i = 0; i < keys.length; i += PARSE_BATCH) batches.push(worker.parse(keys.slice(i, i + PARSE_BATCH).map((key) => ({ key, abs: this.absPath(key) ?? '' }))));
       try {
-        if (lab) await this.readLab();
+        if (overlay) await this.readOverlay();
         let inPlace = 0;
         for (const batch of batches) {
           for (const f of await batch) {
@@ -371,7 +368,7 @@ export class ManifestSource implements StateSource {
         const texts = await Promise.all(batch.map((key) => this.readText(key)));
         batch.forEach((key, j) => this.applyManifest(key, texts[j]!));
       }
-      if (lab) await this.readLab();
+      if (overlay) await this.readOverlay();
     }
     this.publish();
   }
@@ -500,55 +497,44 @@ export class ManifestSource implements StateSource {
     }
   }
 
-  /** The lab file's content changed: every Pod and Service takes its part of it again. */
-  private labChanged(): void {
+  /** The overlay's content changed: every object of the kinds it completes is resolved again. */
+  private overlayChanged(): void {
     this.inputsChanged = true;
-    this.definitions.markKind('Pod');
-    this.definitions.markKind('Service');
+    for (const kind of this.overlay?.kinds ?? []) this.definitions.markKind(kind);
   }
 
-  // ---- lab file -------------------------------------------------------------
+  // ---- the overlay's file ---------------------------------------------------
 
-  private async readLab(): Promise<void> {
-    if (this.absLab === undefined || this.opts.labFile === undefined) return;
-    const file = this.opts.labFile;
+  private async readOverlay(): Promise<void> {
+    if (this.overlay === undefined || this.absOverlay === undefined) return;
+    const file = this.overlay.file;
     let text: string;
     try {
-      text = await fs.readFile(this.absLab, 'utf8');
+      text = await fs.readFile(this.absOverlay, 'utf8');
     } catch (e) {
       if (isGone(e)) {
-        // No lab file: no pod has an address yet (or the lab went away).
-        if (this.lab !== undefined || this.labProblems.length > 0) this.labChanged();
-        this.lab = undefined;
-        this.labDigest = undefined;
-        this.labProblems = [];
+        // No file: no content (e.g. no pod has an address yet, or the lab went away).
+        if (this.overlayDigest !== undefined || this.overlayProblems.length > 0) this.overlayChanged();
+        this.overlayDigest = undefined;
+        this.overlayProblems = this.overlay.load(undefined);
         return;
       }
-      this.labDigest = undefined;
-      this.labProblems = [{ source: file, message: `cannot read: ${errText(e)}; keeping its last good content` }];
+      this.overlayDigest = undefined;
+      this.overlayProblems = [{ source: file, message: `cannot read: ${errText(e)}; keeping its last good content` }];
       this.inputsChanged = true; // the problems only: the content is kept
       return;
     }
     const digest = textDigest(text);
-    if (digest === this.labDigest) return;
-    this.labDigest = digest;
-    // A new text is taken as new content (the lab rewrites the file only
-    // when something in it changed).
-    this.labChanged();
-    const result = parseLabFile(text, file);
-    for (const p of result.problems) this.log.warn(p, 'lab file problem');
-    if (result.content === undefined) {
-      // Keep the last good addresses: forgetting them would remove endpoints
-      // the datapath knows (traffic from them would then be dropped as
-      // unknown, which is closed but needlessly disruptive for a bad write).
-      this.labProblems = [
-        ...result.problems,
-        ...(this.lab !== undefined ? [{ source: file, message: 'keeping its last good content' }] : []),
-      ];
-      return;
-    }
-    this.lab = result.content;
-    this.labProblems = result.problems;
+    if (digest === this.overlayDigest) return;
+    this.overlayDigest = digest;
+    // A new text is taken as new content (the writer rewrites the file only
+    // when something in it changed). An unusable text leaves the overlay's
+    // last good content in effect: forgetting addresses would remove
+    // endpoints the datapath knows (closed, but needlessly disruptive for a
+    // bad write); its problems say so.
+    this.overlayChanged();
+    this.overlayProblems = this.overlay.load(text);
+    for (const p of this.overlayProblems) this.log.warn(p, 'overlay file problem');
   }
 
   // ---- assembling the snapshot ---------------------------------------------
@@ -558,8 +544,8 @@ export class ManifestSource implements StateSource {
     this.inputsChanged = false;
     const prev = this.state;
 
-    // Only the objects whose definitions changed (or that take a changed lab
-    // file's part) are resolved again; each kind's map is the previous
+    // Only the objects whose definitions changed (or that take a changed
+    // overlay's part) are resolved again; each kind's map is the previous
     // snapshot's own unless one of its objects changed (issue 13: a change to
     // one file costs that file, not 100,000 pods).
     const changes = new Map<string, Map<string, unknown>>(); // state field -> key -> value (undefined: gone)
@@ -607,12 +593,12 @@ export class ManifestSource implements StateSource {
     const state: ClusterState = {
       namespaces: this.namespaces(prev.namespaces, withheld),
       pods,
-      nodes: this.lab?.nodes ?? this.noNodes,
+      nodes: this.overlay?.nodes() ?? this.noNodes,
       virtualNetworks: changed('virtualNetworks', prev.virtualNetworks),
       routers: changed('routers', prev.routers),
       services: changed('services', prev.services),
       endpointSlices: changed('endpointSlices', prev.endpointSlices),
-      problems: [...problems, ...this.labProblems],
+      problems: [...problems, ...this.overlayProblems],
     };
     const changeSet = changedObjects(prev, state);
     this.state = state;
@@ -636,7 +622,7 @@ export class ManifestSource implements StateSource {
   private resolve(kind: ManifestObject['kind'], key: string): ManifestObject | undefined {
     const objectOf = (d: { file: string; i: number }): ManifestObject => this.files.get(d.file)!.objects.objects[d.i]!;
     const only = this.definitions.only(kind, key);
-    if (only !== undefined && this.conflicts.size === 0) return this.withLab(objectOf(only));
+    if (only !== undefined && this.conflicts.size === 0) return this.completed(objectOf(only));
     const defs = this.definitions.get(kind, key);
     const first = defs[0];
     const ref = `${kind}/${key}`;
@@ -649,12 +635,12 @@ export class ManifestSource implements StateSource {
       });
       return undefined;
     }
-    return this.withLab(objectOf(first));
+    return this.completed(objectOf(first));
   }
 
-  /** A Pod or Service as the lab completes it (labfile.ts). */
-  private withLab(o: ManifestObject): ManifestObject {
-    return completeFromLab(o, this.lab, (key) => this.state.pods.get(key));
+  /** An object as the overlay completes it (as it is, without one). */
+  private completed(o: ManifestObject): ManifestObject {
+    return this.overlay === undefined ? o : this.overlay.complete(o, (key) => this.state.pods.get(key));
   }
 
   /** The declared Namespaces, less the withheld ones, plus the implicit ones:

@@ -4,7 +4,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { LabClusterFile } from '../../src/model/labfile.js';
+import type { LabClusterFile } from '../../src/lab/cluster-file.js';
 import type { ClusterState } from '../../src/model/types.js';
 import type { StateSource } from '../../src/sources/source.js';
 

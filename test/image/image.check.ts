@@ -1,6 +1,9 @@
 // make image-test: the agent image that `make image` built (IMAGE), run by
-// podman. `vrfwall --version` and `vrfwall agent --help` from it; then its
-// agent on a lab node (lab `pkgimg`, namespaces vrfwall-pkgimg-*): the
+// podman. `vrfwall --version` and `vrfwall agent --help` from it, and no lab
+// in it; then its agent on a lab node (lab `pkgimg`, namespaces
+// vrfwall-pkgimg-*), as it runs in a cluster: with --source kube, against the
+// test API server (the list/watch protocol, listening on the node
+// namespace's loopback) holding the lab's nodes, namespaces and pods. The
 // container joins that node's network namespace (--network ns:...), gets
 // bpffs and /run/vrfwall from the host as the DaemonSet gives them, syncs,
 // pins its maps (read back from the kernel here) and attaches to every pod.
@@ -13,11 +16,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { native } from '../../src/kernel/native.js';
+import os from 'node:os';
+import type { LabClusterFile } from '../../src/lab/cluster-file.js';
 import { labDown, labUp } from '../../src/lab/lab.js';
 import { agentStatusFile, clusterFile, netnsPath } from '../../src/lab/names.js';
 import type { LabState } from '../../src/lab/state.js';
 import { ROOT, readEndpoints, timeUntil } from '../helpers/lab.js';
 import { withNetns } from '../helpers/netns.js';
+import { TestApiServer } from '../helpers/apiserver.js';
+import { namespaceObj, nodeObj, podObj } from '../helpers/kube-objects.js';
 
 const IMAGE = process.env.IMAGE ?? '';
 const LAB = 'pkgimg';
@@ -32,6 +39,8 @@ const podman = (args: string[], timeoutMs = 60_000) => spawnSync('podman', args,
 
 describe(`agent image ${IMAGE}`, () => {
   let state: LabState;
+  let server: TestApiServer | undefined;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vrfwall-image-'));
 
   beforeAll(async () => {
     expect(IMAGE, 'IMAGE=<the image make image built>').not.toBe('');
@@ -47,7 +56,9 @@ describe(`agent image ${IMAGE}`, () => {
       podman(['run', '--rm', ...RUN_FLAGS, '--privileged', '--network', `ns:${netnsPath(state.plan.nodes[0]!.netns)}`,
         '-v', '/sys/fs/bpf:/sys/fs/bpf', '-v', '/run/vrfwall:/run/vrfwall', IMAGE, 'agent', '--cleanup', '--node-name', 'node1', '--instance', INSTANCE]);
     }
+    await server?.close();
     await labDown(LAB);
+    fs.rmSync(tmp, { recursive: true, force: true });
   });
 
   it('vrfwall --version', () => {
@@ -62,16 +73,40 @@ describe(`agent image ${IMAGE}`, () => {
     expect(r.stdout).toContain('--node-name');
   });
 
+  it('has no lab: `vrfwall lab` says so, and dist/lab is not in it', () => {
+    const lab = podman(['run', '--rm', ...RUN_FLAGS, '--network', 'none', IMAGE, 'lab', '--help']);
+    expect(lab.status).toBe(1);
+    expect(lab.stderr).toContain('the lab is not part of this installation');
+    const dist = podman(['run', '--rm', ...RUN_FLAGS, '--network', 'none', '--entrypoint', 'ls', IMAGE, '/opt/vrfwall/dist']);
+    expect(dist.status, dist.stderr).toBe(0);
+    expect(dist.stdout.split('\n')).toContain('agent'); // the control: the listing is the product's
+    expect(dist.stdout.split('\n')).not.toContain('lab');
+  });
+
   it("the image's agent on a lab node: synced, maps pinned, attached to every pod", async () => {
     const node = state.plan.nodes[0]!;
+    // The lab's cluster, as an API server holds it.
+    const cluster = JSON.parse(fs.readFileSync(clusterFile(LAB), 'utf8')) as LabClusterFile;
+    server = new TestApiServer({ netns: node.netns });
+    await server.start();
+    for (const n of cluster.nodes) server.apply('nodes', nodeObj(n.name, n.addresses));
+    const namespaces = new Set(['default', ...Object.keys(cluster.pods).map((k) => k.split('/')[0]!)]);
+    for (const ns of namespaces) server.apply('namespaces', namespaceObj(ns));
+    for (const [key, p] of Object.entries(cluster.pods)) {
+      const [ns, name] = key.split('/') as [string, string];
+      server.apply('pods', podObj(ns, name, { node: p.node, ips: p.ips }));
+    }
+    const kubeconfig = path.join(tmp, 'kubeconfig');
+    server.writeKubeconfig(kubeconfig);
     const status = agentStatusFile(INSTANCE);
     fs.rmSync(status, { force: true });
     const started = podman([
       'run', '-d', '--name', CONTAINER, ...RUN_FLAGS, '--privileged',
       '--network', `ns:${netnsPath(node.netns)}`,
       '-v', '/sys/fs/bpf:/sys/fs/bpf', '-v', '/run/vrfwall:/run/vrfwall',
-      '-v', `${state.manifests}:${state.manifests}:ro`,
-      IMAGE, 'agent', '--node-name', 'node1', '--instance', INSTANCE, '--manifests', state.manifests, '--lab-file', clusterFile(LAB),
+      '-v', `${kubeconfig}:/etc/vrfwall/kubeconfig:ro`,
+      IMAGE, 'agent', '--node-name', 'node1', '--instance', INSTANCE, '--source', 'kube', '--kubeconfig', '/etc/vrfwall/kubeconfig',
+      '--pod-cidr', cluster.podCIDRs.join(','), '--service-cidr', cluster.serviceCIDRs.join(','),
     ]);
     expect(started.status, started.stderr).toBe(0);
     const read = (): { synced?: boolean; attached?: string[]; lastError?: string } => {
@@ -90,7 +125,8 @@ describe(`agent image ${IMAGE}`, () => {
     // Pinned by the container, read back from the kernel by this process: every lab pod is an endpoint.
     const maps = fs.readdirSync(`/sys/fs/bpf/vrfwall/${INSTANCE}/maps`);
     expect(maps).toEqual(expect.arrayContaining(['endpoints', 'flows']));
-    const pods = state.plan.pods.filter((p) => p.hostIf !== undefined && p.builtin === undefined);
+    // Every pod with an interface, the lab's built-in ones (DNS) too: the API server holds them all.
+    const pods = state.plan.pods.filter((p) => p.hostIf !== undefined);
     const endpoints = readEndpoints(INSTANCE);
     expect(endpoints.size).toBeGreaterThanOrEqual(pods.length);
     expect(st.attached?.slice().sort()).toEqual(pods.map((p) => p.key).sort());

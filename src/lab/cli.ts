@@ -1,11 +1,15 @@
-// `vrfwall lab ...` subcommands. main.ts calls registerLabCommands(program).
+// The lab's commands (`up`, `matrix`, `down`, `run`, and `agents` for the
+// client commands' --lab). The lab program (lab-main.ts, `vrfwall-lab`) calls
+// registerLabCommands; `vrfwall lab ...` runs that program.
 import { setMaxListeners } from 'node:events';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_LAB, labDown, labMatrix, labRun, labUp, type UpOptions } from '../lab/lab.js';
-import { formatMatrix } from '../lab/matrix.js';
-import type { Matrix } from '../lab/protocol.js';
-import { printLabFlows } from './flows.js';
-import { CNI_MODES, type CniMode } from '../lab/plan.js';
+import { resolveTargets, useLabAgents, AgentClient } from '../api/client.js';
+import { printFlows } from '../cli/flows.js';
+import { labAgents } from './agent-sockets.js';
+import { DEFAULT_LAB, labDown, labMatrix, labRun, labUp, type UpOptions } from './lab.js';
+import { formatMatrix } from './matrix.js';
+import type { Matrix } from './protocol.js';
+import { CNI_MODES, type CniMode } from './plan.js';
 
 function positiveInt(what: string) {
   return (value: string): number => {
@@ -71,10 +75,20 @@ function upOptions(o: UpFlags, signal: AbortSignal): UpOptions {
   return { lab: o.name, nodes: o.nodes, agent: o.agent, agentTimeoutMs: o.agentTimeout * 1000, cni: o.cni, signal, log };
 }
 
-export function registerLabCommands(program: Command): void {
-  const lab = program
-    .command('lab')
-    .description('a real multi-node test topology in network namespaces (vrfwall-<name>-*), from a manifests directory');
+/** For `run --flows`: the pod-to-pod flows of every node of a lab, as a table. */
+async function printLabFlows(lab: string, out: (line: string) => void = console.log): Promise<void> {
+  useLabAgents(labAgents);
+  const cs = resolveTargets({ lab }).map((t) => new AgentClient(t));
+  try {
+    // Neighbour discovery and MLD are the node's business, not the matrix's.
+    await printFlows(cs, { allow: [], deny: [{ ip: ['fe80::/10', 'ff00::/8'] }], follow: false }, 'table', out);
+  } finally {
+    for (const c of cs) c.close();
+  }
+}
+
+/** The lab's commands on `lab` (the lab program itself, or a `lab` command of another). */
+export function registerLabCommands(lab: Command): void {
 
   const withUpOptions = (cmd: Command) =>
     cmd
@@ -149,4 +163,17 @@ export function registerLabCommands(program: Command): void {
         if (!o.flows) printMatrix(matrix, o.json === true);
       }),
     );
+}
+
+/** `agents --json`: the agents of the labs that are up, for the client
+ *  commands of a `vrfwall` that has no lab of its own (src/cli/lab-program.ts). */
+export function registerAgentsCommand(lab: Command): void {
+  lab
+    .command('agents')
+    .description('the agents of the labs that are up, as JSON: {"<lab>": [{"node", "instance"}]}')
+    .action(() => {
+      const out: Record<string, { node: string; instance: string }[]> = {};
+      for (const name of labAgents.up()) out[name] = labAgents.agents(name) ?? [];
+      console.log(JSON.stringify(out));
+    });
 }

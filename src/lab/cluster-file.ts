@@ -1,21 +1,35 @@
-// The lab file (the lab's stand-in for what an API server adds to the
-// objects: where each pod runs and its addresses, the ClusterIPs and node
-// ports it allocated) and how it completes the manifests' objects. Read by
-// the manifest source when the lab runs an agent on its manifests.
+// The lab's cluster file: its stand-in for what an API server adds to the
+// objects (the nodes, where each pod runs and its addresses, the ClusterIPs
+// and node ports it allocated). The lab writes it atomically (tmp + rename);
+// the agents the lab runs read and watch it through the manifest source's
+// overlay (labOverlay), which completes the manifests' objects with it.
+import fs from 'node:fs';
+import { ConfigError } from '../agent/config.js';
 import { canonicalCidr, canonicalIp, dottedQuad } from '../model/ip.js';
-import type { LabClusterFile } from '../model/labfile.js';
 import { isDnsLabel, isDnsSubdomain } from '../model/placement.js';
 import { namespacedKey, type NodeInfo, type PodObject, type ServiceObject, type SourceProblem } from '../model/types.js';
-import type { ManifestObject } from './documents.js';
-import { textDigest } from './manifest-worker.js';
+import type { ManifestObject } from '../sources/documents.js';
+import { textDigest } from '../sources/manifest-worker.js';
+import type { ManifestOverlay } from '../sources/overlay.js';
 import { compareText } from '../util/order.js';
 import { errText } from '../util/errors.js';
 
-export type LabSettings = Pick<LabClusterFile, 'version' | 'podCIDRs' | 'serviceCIDRs' | 'nodes'>;
+export interface LabClusterFile {
+  version: 1;
+  podCIDRs: string[]; // e.g. ["10.244.0.0/16", "fd00:10:244::/48"]
+  serviceCIDRs: string[]; // e.g. ["10.96.0.0/16", "fd00:10:96::/108"]
+  nodes: { name: string; addresses: string[] }[];
+  /** "ns/name" -> placement; pods absent here have no IP yet (not started). */
+  pods: Record<string, { node: string; ips: string[] }>;
+  /** "ns/name" -> ClusterIPs the lab's "apiserver" allocated (Services without
+   *  spec.clusterIP in their manifest); absent for labs without Services. */
+  services?: Record<string, { clusterIPs: string[] }>;
+  /** "ns/name" -> "port/PROTO" -> nodePort the lab allocated (ports of NodePort
+   *  and LoadBalancer Services without spec.ports[].nodePort in their manifest). */
+  nodePorts?: Record<string, Record<string, number>>;
+}
 
 export interface LabContent {
-  /** the file's settings (its pods, Services and node ports are in the maps below, once) */
-  raw: LabSettings;
   nodes: Map<string, NodeInfo>;
   pods: Map<string, { node: string; ips: string[] }>;
   /** "ns/name" -> canonical ClusterIPs the lab allocated */
@@ -138,11 +152,25 @@ export function labFileCidrs(text: string, file: string): { podCIDRs: string[]; 
   return 'problems' in whole ? whole : { podCIDRs: whole.podCidrs, serviceCIDRs: whole.serviceCidrs };
 }
 
+/** The lab's agents take the cluster's ranges from the lab file unless a
+ *  setting gives them; a file that cannot give them is a configuration error. */
+export function labFileCidrsOf(file: string): { podCIDRs: string[]; serviceCIDRs: string[] } {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError('lab-file', `--lab-file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  const cidrs = labFileCidrs(text, file);
+  if ('problems' in cidrs) throw new ConfigError('lab-file', `--lab-file: ${cidrs.problems.map((p) => p.message).join('; ')}`);
+  return cidrs;
+}
+
 function parseLabText(text: string, file: string): LabParse {
   const problems: SourceProblem[] = [];
   const whole = labWhole(text, file);
   if ('problems' in whole) return whole;
-  const { nodes, pods, services, nodePorts, podCidrs, serviceCidrs } = whole;
+  const { nodes, pods, services, nodePorts } = whole;
 
   const ips = (list: unknown, where: string): string[] => {
     const out: string[] = []; // a pod has one or two: a list beats a Set
@@ -239,10 +267,7 @@ function parseLabText(text: string, file: string): LabParse {
     }
     nodePortMap.set(key, slots);
   }
-  // The settings, in the file's own shape (for callers wanting the CIDRs);
-  // the pods are held once, in podMap (a second copy here cost ~6 MB at 100k pods).
-  const clean: LabSettings = { version: 1, podCIDRs: podCidrs, serviceCIDRs: serviceCidrs, nodes: [...nodeMap.values()] };
-  return { content: { raw: clean, nodes: nodeMap, pods: podMap, services: serviceMap, nodePorts: nodePortMap }, problems };
+  return { content: { nodes: nodeMap, pods: podMap, services: serviceMap, nodePorts: nodePortMap }, problems };
 }
 
 function memo(check: (s: string) => boolean): (s: string) => boolean {
@@ -266,4 +291,27 @@ function cidrList(v: unknown): string[] | undefined {
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The manifest source's overlay for a lab cluster file. */
+export function labOverlay(file: string): ManifestOverlay {
+  let content: LabContent | undefined;
+  return {
+    file,
+    kinds: ['Pod', 'Service'],
+    load(text) {
+      if (text === undefined) {
+        content = undefined;
+        return [];
+      }
+      const result = parseLabFile(text, file);
+      if (result.content === undefined) {
+        return [...result.problems, ...(content !== undefined ? [{ source: file, message: 'keeping its last good content' }] : [])];
+      }
+      content = result.content;
+      return result.problems;
+    },
+    complete: (o, prevPod) => completeFromLab(o, content, prevPod),
+    nodes: () => content?.nodes,
+  };
 }
