@@ -118,7 +118,7 @@ export interface ServiceObject {
   spec: {
     type: 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName';
     /** Canonical ClusterIPs (spec.clusterIPs, else spec.clusterIP; for the
-     *  local-manifest source, else the lab file's). Empty: headless, not
+     *  local-manifest source, else its overlay's, e.g. the lab's). Empty: headless, not
      *  allocated yet, or ExternalName. */
     clusterIPs: string[];
     /** spec.clusterIP "None". */

@@ -30,7 +30,7 @@ export class Definitions {
    *  would cost ~50 bytes an object at 100,000 objects. */
   private readonly byKind = new Map<Kind, Map<string, number | number[]>>();
   private readonly dirty = new Map<Kind, Set<string>>();
-  /** Kinds of which every key is dirty (the first objects of a kind, a lab
+  /** Kinds of which every key is dirty (the first objects of a kind, an overlay
    *  change): not listed key by key in `dirty` (100,000 Set entries at a sync). */
   private readonly allDirty = new Set<Kind>();
   private readonly fileIds = new Map<string, number>();
@@ -116,7 +116,7 @@ export class Definitions {
     return changed;
   }
 
-  /** Marks every key of a kind dirty (its objects depend on the lab file). */
+  /** Marks every key of a kind dirty (its objects depend on the overlay, overlay.ts). */
   markKind(kind: Kind): void {
     this.allDirty.add(kind);
   }
