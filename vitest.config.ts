@@ -30,6 +30,7 @@ export const UNIT_TESTS = [
   'kube-paging',
   'kube-source',
   'lab-boundary',
+  'multus',
   'manifests',
   'manifests-incremental',
   'manifests-networks',
