@@ -80,6 +80,8 @@ export class Agent {
   private sweptEndpoints: DesiredState['endpoints'] | undefined;
   /** this node's pod addresses at the last reconcile: the sweep's local holders */
   private sweptLocal: string[] = [];
+  /** The interfaces kept enforcing without a claimant at the last sync (Attacher.sync), to log changes once. */
+  private retainedInterfaces = '';
   private readonly monitor: NetlinkMonitor;
   private unsubscribe: (() => void) | undefined;
   /** quarantined pods -> why, kept from placement changes */
@@ -299,6 +301,14 @@ export class Agent {
     const want = new Set<number>();
     for (const ifindexes of desired.attach.values()) for (const i of ifindexes) want.add(i);
     const links = attacher.sync(want, ifaces.all);
+    const retained = links.retained.join(',');
+    if (retained !== this.retainedInterfaces) {
+      this.retainedInterfaces = retained;
+      if (links.retained.length > 0) {
+        const names = links.retained.map((i) => this.bpf.ifIndexToName(i) ?? `ifindex ${i}`);
+        this.log.warn({ interfaces: names }, 'still enforcing on interfaces no local pod claims any more, until they are gone');
+      }
+    }
     const podOf = new Map<number, string>();
     for (const [pod, ifindexes] of desired.attach) for (const i of ifindexes) podOf.set(i, pod);
     for (const p of this.reports.hookOrder(links.order, (i) => ({ interface: this.bpf.ifIndexToName(i) ?? `ifindex ${i}`, ...(podOf.has(i) ? { pod: podOf.get(i) as string } : {}) }))) {

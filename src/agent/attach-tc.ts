@@ -48,12 +48,16 @@ export class TcAttacher {
     return this.bpf.tcList(ifindex, dir).filter((f) => f.chain === 0);
   }
 
-  sync(want: Set<number>, allInterfaces: number[], result: AttachResult): void {
+  /** `retain`: keep our filters on interfaces no longer wanted (Attacher.sync); false only to remove everything. */
+  sync(want: Set<number>, allInterfaces: number[], result: AttachResult, retain = true): void {
     const xdpOf = want.size > 0 ? xdpByDevice(this.bpf) : new Map<number, ForeignProgram[]>();
     for (const ifindex of allInterfaces) {
+      // An interface we hold is kept until it is gone (Attacher.sync says why).
+      const held = !want.has(ifindex) && retain && DIRECTIONS.some((dir) => this.list(ifindex, dir).some(isOurs));
+      if (held) result.retained.push(ifindex);
       for (const dir of DIRECTIONS) {
         const mine = this.list(ifindex, dir).filter(isOurs);
-        if (!want.has(ifindex)) {
+        if (!want.has(ifindex) && !held) {
           for (const f of mine) this.detach(ifindex, dir, f);
           result.detached += mine.length;
           continue;

@@ -48,10 +48,12 @@ export interface AttachResult {
   reordered: number;
   /** every hook found with something ahead of vrfwall, restored or not */
   order: OrderEvent[];
+  /** interfaces no local pod claims any more that still exist: kept enforcing (sorted) */
+  retained: number[];
 }
 
 export function emptyResult(): AttachResult {
-  return { attached: 0, updated: 0, detached: 0, reordered: 0, order: [] };
+  return { attached: 0, updated: 0, detached: 0, reordered: 0, order: [], retained: [] };
 }
 
 function pinName(ifindex: number, dir: TcDirection): string {
@@ -98,17 +100,28 @@ export class Attacher {
     return dir === 'ingress' ? this.programs.fromPod : this.programs.toPod;
   }
 
-  /** Attach to every interface in `want`, detach from every other one we hold, be first on each. */
+  /**
+   * Attach to every interface in `want` and be first on each. An interface
+   * we enforce on keeps its hooks until it is gone, even when no local pod
+   * claims it any more: a pod's interface outlives a gap in what the agent
+   * learns about it (a host route replaced non-atomically, a bridge's
+   * neighbours flushed, a Multus network-status edited away), and letting go
+   * would leave it unenforced. With no endpoint of its own left, everything
+   * it sends is SPOOFED and everything sent to it UNKNOWN_ENDPOINT. Pods'
+   * interfaces disappear with their pods; `agent --cleanup` removes the rest.
+   */
   sync(want: Set<number>, allInterfaces: number[]): AttachResult {
     const result = emptyResult();
     this.syncPinnedLinks(want, result);
     if (this.mode !== 'tcx') this.tc.sync(want, allInterfaces, result);
-    if (this.mode === 'tcx') this.keepTcxFirst(want, result);
+    if (this.mode === 'tcx') this.keepTcxFirst(new Set([...want, ...result.retained]), result);
+    result.retained.sort((a, b) => a - b);
     return result;
   }
 
-  /** tcx links pinned in linkDir: update, drop stale ones, create missing ones. */
-  private syncPinnedLinks(want: Set<number>, result: AttachResult): void {
+  /** tcx links pinned in linkDir: update, drop stale ones, create missing ones.
+   *  `retain`: keep the links of interfaces that still exist (sync); false only to remove everything (cleanup). */
+  private syncPinnedLinks(want: Set<number>, result: AttachResult, retain = true): void {
     const have = new Map<string, number>();
     for (const name of fs.readdirSync(this.linkDir)) {
       const file = path.join(this.linkDir, name);
@@ -122,7 +135,8 @@ export class Attacher {
       try {
         const info = this.bpf.linkInfo(fd);
         const alive = info.ifindex === parsed.ifindex; // 0 once the interface is gone
-        if (alive && want.has(parsed.ifindex)) {
+        if (alive && (retain || want.has(parsed.ifindex))) {
+          if (!want.has(parsed.ifindex) && !result.retained.includes(parsed.ifindex)) result.retained.push(parsed.ifindex);
           const progFd = this.prog(parsed.dir);
           if (info.progId !== this.bpf.progId(progFd)) {
             // Atomic, but the link keeps its place in the chain: keepTcxFirst checks it.
@@ -141,7 +155,7 @@ export class Attacher {
     }
     this.links = have;
     if (this.mode === 'tc') return;
-    for (const ifindex of want) {
+    for (const ifindex of [...want, ...result.retained]) {
       for (const dir of DIRECTIONS) {
         const name = pinName(ifindex, dir);
         if (have.has(name)) continue;
@@ -274,8 +288,8 @@ export class Attacher {
   /** Remove every attachment (agent --cleanup). */
   detachAll(allInterfaces: number[]): AttachResult {
     const result = emptyResult();
-    this.syncPinnedLinks(new Set(), result);
-    this.tc.sync(new Set(), allInterfaces, result);
+    this.syncPinnedLinks(new Set(), result, false);
+    this.tc.sync(new Set(), allInterfaces, result, false);
     return result;
   }
 }
