@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { planAttachments } from '../src/lab/attachments.js';
 import { completeFromLab, parseLabFile, type LabClusterFile } from '../src/lab/cluster-file.js';
-import { readLabManifests, type LabManifests, type LabPodSpec } from '../src/lab/manifests.js';
+import { readLabManifests, type LabAttachmentDefinition, type LabManifests, type LabNetwork, type LabPodSpec } from '../src/lab/manifests.js';
 import { formatMatrix } from '../src/lab/matrix.js';
 import { planLab } from '../src/lab/plan.js';
 import { CELL_FIELDS, type Matrix, type MatrixCell } from '../src/lab/protocol.js';
@@ -24,14 +24,14 @@ function plan(manifests: Pick<LabManifests, 'pods' | 'networks' | 'attachmentDef
   return planAttachments(planLab('mlab9', nodes, manifests.pods), manifests);
 }
 
-const NETWORKS = [
+const NETWORKS: LabNetwork[] = [
   { key: 'default/vn1', v4Subnet: '172.16.10.0/24' },
   { key: 'default/vn2', v4Subnet: '172.16.20.0/24' },
   { key: 'ds/dual', v4Subnet: '10.99.0.0/24', v6Subnet: 'fd00:99::/64' },
   { key: 'ds/six', v6Subnet: 'fd00:66::/64' },
   { key: 'ds/bare' },
 ];
-const NADS = [
+const NADS: LabAttachmentDefinition[] = [
   { namespace: 'default', name: 'vn1', annotations: {} },
   { namespace: 'default', name: 'blue', annotations: { 'vrfwall.dev/network': 'default/vn2' } },
   { namespace: 'default', name: 'broken', annotations: { 'vrfwall.dev/network': 'not a reference' } },
