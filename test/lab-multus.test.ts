@@ -92,6 +92,8 @@ function routeDev(netns: string, dst: string, from?: string): string {
   return ipJson<{ dev: string }[]>(netns, ['route', 'get', dst, ...(from ? ['from', from] : [])])[0]?.dev as string;
 }
 
+const nodesOf = (state: LabState): number => state.plan.nodes.length;
+
 const V4_ONLY_OPEN: MatrixCell = { icmp: true, tcp: true, udp: true, icmp6: null, tcp6: null, udp6: null };
 
 /** Every probed field of every cell connected (nothing closed); null only where a side is v4-only. */
@@ -135,6 +137,19 @@ function checkLab(state: LabState, m: Matrix, log: string[]): void {
     const addrs = addresses(node.netns);
     expect(addrs[secondaryBridge(lab, 1)]).toEqual([`172.16.10.${255 - node.index}/24`]);
     expect(addrs[secondaryBridge(lab, 2)]).toEqual([`172.16.20.${255 - node.index}/24`]);
+  }
+
+  // All of it inside the lab's namespaces: none of its devices in the host's own.
+  const mine = [
+    ...(state.plan.secondaryNetworks ?? []).flatMap((n) => [n.bridge, ...(n.vxlan ? [n.vxlan] : [])]),
+    ...state.plan.pods.flatMap((p) => (p.attachments ?? []).map((a) => a.hostIf)),
+  ];
+  expect(mine.length).toBe(nodesOf(state) === 1 ? 5 : 7);
+  const root = (JSON.parse(execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8' })) as { ifname: string }[]).map((l) => l.ifname);
+  expect(root.filter((n) => mine.includes(n))).toEqual([]);
+  for (const node of state.plan.nodes) {
+    const names = ipJson<{ ifname: string }[]>(node.netns, ['link', 'show']).map((l) => l.ifname);
+    for (const net of state.plan.secondaryNetworks ?? []) expect(names).toContain(net.bridge);
   }
 
   // The cluster file: what Multus would write in network-status.

@@ -160,6 +160,7 @@ export function planAttachments(plan: LabPlan, manifests: Pick<LabManifests, 'po
       skip(sels.error);
       continue;
     }
+    let wired = 0;
     for (const sel of sels.ok) {
       const name = `${sel.namespace}/${sel.name}`;
       const what = `attachment ${name} (${sel.interface})`;
@@ -177,11 +178,12 @@ export function planAttachments(plan: LabPlan, manifests: Pick<LabManifests, 'po
         skip(`${what}: interface ${sel.interface} is taken`);
         continue;
       }
-      if (resolved.filter((r) => r.pod === pod).length >= MAX_ATTACHMENTS_PER_POD) {
+      if (wired >= MAX_ATTACHMENTS_PER_POD) {
         skip(`${what}: more than ${MAX_ATTACHMENTS_PER_POD} attachments`);
         continue;
       }
       resolved.push({ pod, name, network, ifname: sel.interface, ips: sel.ips });
+      wired++;
     }
   }
 
