@@ -1,7 +1,8 @@
 // Builds and removes the lab's network: one netns per node and per pod, a veth
 // per pod (ptp-style /32 and /128 routes), and an underlay bridge joining the
-// nodes. Nothing here touches the host's root network namespace: every link
-// is created inside a lab namespace with its peer placed directly in another.
+// nodes; pods' Multus secondary interfaces as wiring-multus.ts says. Nothing
+// here touches the host's root network namespace: every link is created
+// inside a lab namespace with its peer placed directly in another.
 import fs from 'node:fs';
 import { NODE_LINK_LOCAL, UNDERLAY_PREFIX } from './ipam.js';
 import { ipBatch, inNetns, run } from './exec.js';
