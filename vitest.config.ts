@@ -29,6 +29,7 @@ export const UNIT_TESTS = [
   'kube-events',
   'kube-paging',
   'kube-source',
+  'lab-attachments',
   'lab-boundary',
   'multus',
   'manifests',

@@ -260,7 +260,7 @@ function checkPods(m: Matrix, plan: LabPlan, services: LabServicesFile): Check {
   for (const src of pods) {
     for (const dst of pods) {
       if (dst.key === src.key) continue;
-      for (const f of CELL_FIELDS) compare(`${src.key} -> ${dst.key} ${f}`, m.pods[src.key]?.[dst.key]?.[f], expectPodCell(src.key, dst, f, services), out);
+      for (const f of CELL_FIELDS) compare(`${src.key} -> ${dst.key} ${f}`, m.pods[src.key]?.[dst.key]?.[f] ?? undefined, expectPodCell(src.key, dst, f, services), out);
     }
   }
   return out;

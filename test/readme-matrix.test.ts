@@ -66,3 +66,44 @@ describe('README matrix comparison', () => {
     ]);
   });
 });
+
+describe('README matrix comparison with secondary interfaces', () => {
+  // ns/a@net1 is v4-only, ns/b@v6 v6-only: they share no family (n/a).
+  const readme = [
+    '<!-- expected: pods -->',
+    '| from \\ to | a | a@net1 | b | b@v6 |',
+    '|---|---|---|---|---|',
+    '| a | · | · | yes | yes |',
+    '| a@net1 | · | · | yes | n/a |',
+    '| b | yes | no | · | · |',
+    '| b@v6 | no | n/a | · | · |',
+    '',
+    '<!-- expected: services -->',
+    '| from \\ to | dns |',
+    '|---|---|',
+    '| a | yes |',
+    '| b | yes |',
+    '',
+  ].join('\n');
+  const fam = (v4: boolean | null, v6: boolean | null): MatrixCell => ({ icmp: v4, tcp: v4, udp: v4, icmp6: v6, tcp6: v6, udp6: v6 });
+  const lab = (): Matrix => ({
+    pods: {
+      'ns/a': { 'ns/b': fam(true, true), 'ns/b@v6': fam(null, true) },
+      'ns/a@net1': { 'ns/b': fam(true, null) },
+      'ns/b': { 'ns/a': fam(true, true), 'ns/a@net1': fam(false, null) },
+      'ns/b@v6': { 'ns/a': fam(null, false) },
+    },
+    services: { 'ns/a': {}, 'ns/b': {} },
+    nodePorts: {},
+    hostPorts: {},
+    dns: { 'ns/a': true, 'ns/b': true },
+  });
+
+  it('compares only the probed families; n/a pairs must have no probe', () => {
+    expect(mismatches(lab(), readme)).toEqual([]);
+    const m = lab();
+    m.pods['ns/b']!['ns/a@net1']!.udp = true;
+    m.pods['ns/a@net1']!['ns/b@v6'] = fam(true, null);
+    expect(mismatches(m, readme)).toEqual(['a@net1 -> b@v6: README says n/a, but the lab probed it', 'b -> a@net1 udp: true']);
+  });
+});

@@ -110,7 +110,11 @@ export function registerLabCommands(lab: Command): void {
     .action((dir: string, o: UpFlags) =>
       guarded('up', async (signal) => {
         const state = await labUp(dir, upOptions(o, signal));
-        const pods = state.plan.pods.map((p) => `  ${p.key.padEnd(40)} ${p.node.padEnd(8)} ${p.ips.v4} ${p.ips.v6}`);
+        const pods = state.plan.pods.flatMap((p) => [
+          `  ${p.key.padEnd(40)} ${p.node.padEnd(8)} ${p.ips.v4} ${p.ips.v6}`,
+          // Multus secondary interfaces, as the matrix names them.
+          ...(p.attachments ?? []).map((a) => `  ${`${p.key}@${a.interface}`.padEnd(40)} ${a.network.padEnd(8)} ${[a.ips.v4, a.ips.v6].filter(Boolean).join(' ')}`),
+        ]);
         console.log(`lab "${o.name}" is up: ${state.plan.nodes.length} node(s), ${state.agents.length} agent(s)\n${pods.join('\n')}`);
       }),
     );

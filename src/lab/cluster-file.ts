@@ -6,8 +6,9 @@
 import fs from 'node:fs';
 import { ConfigError } from '../agent/config.js';
 import { canonicalCidr, canonicalIp, dottedQuad } from '../model/ip.js';
+import { NETWORK_STATUS_ANNOTATION, parseNetworkStatus } from '../model/multus.js';
 import { isDnsLabel, isDnsSubdomain } from '../model/placement.js';
-import { namespacedKey, type NodeInfo, type PodObject, type ServiceObject, type SourceProblem } from '../model/types.js';
+import { namespacedKey, type NodeInfo, type ObjectMeta, type PodObject, type ServiceObject, type SourceProblem } from '../model/types.js';
 import type { ManifestObject } from '../sources/documents.js';
 import { textDigest } from '../sources/manifest-worker.js';
 import type { ManifestOverlay } from '../sources/overlay.js';
@@ -19,8 +20,12 @@ export interface LabClusterFile {
   podCIDRs: string[]; // e.g. ["10.244.0.0/16", "fd00:10:244::/48"]
   serviceCIDRs: string[]; // e.g. ["10.96.0.0/16", "fd00:10:96::/108"]
   nodes: { name: string; addresses: string[] }[];
-  /** "ns/name" -> placement; pods absent here have no IP yet (not started). */
-  pods: Record<string, { node: string; ips: string[] }>;
+  /** "ns/name" -> placement; pods absent here have no IP yet (not started).
+   *  `networkStatus`: what Multus would write in the pod's
+   *  k8s.v1.cni.cncf.io/network-status annotation (its eth0 with
+   *  `default: true`, then one entry per secondary interface named
+   *  "<nad-namespace>/<nad-name>"); only pods with Multus attachments. */
+  pods: Record<string, { node: string; ips: string[]; networkStatus?: LabNetworkStatusEntry[] }>;
   /** "ns/name" -> ClusterIPs the lab's "apiserver" allocated (Services without
    *  spec.clusterIP in their manifest); absent for labs without Services. */
   services?: Record<string, { clusterIPs: string[] }>;
@@ -29,9 +34,25 @@ export interface LabClusterFile {
   nodePorts?: Record<string, Record<string, number>>;
 }
 
+/** One entry of `k8s.v1.cni.cncf.io/network-status`, as Multus writes it. */
+export interface LabNetworkStatusEntry {
+  name: string;
+  interface: string;
+  ips: string[];
+  mac?: string;
+  default: boolean;
+}
+
+export interface LabPodEntry {
+  node: string;
+  ips: string[];
+  /** the network-status annotation's text (JSON), when the file has one for the pod */
+  networkStatus?: string;
+}
+
 export interface LabContent {
   nodes: Map<string, NodeInfo>;
-  pods: Map<string, { node: string; ips: string[] }>;
+  pods: Map<string, LabPodEntry>;
   /** "ns/name" -> canonical ClusterIPs the lab allocated */
   services: Map<string, string[]>;
   /** "ns/name" -> "port/PROTO" -> nodePort the lab allocated */
@@ -52,6 +73,7 @@ export function completeFromLab(o: ManifestObject, lab: LabContent | undefined, 
 function withLabInfo(pod: PodObject, key: string, lab: LabContent | undefined, prevPod: (key: string) => PodObject | undefined): PodObject {
   const entry = lab?.pods.get(key);
   if (entry === undefined) return pod;
+  if (entry.networkStatus !== undefined) return withNetworkStatus(pod, entry, entry.networkStatus, prevPod(key));
   // The same parsed pod with the same lab entry as in the last snapshot:
   // that pod object again (no copy per publish; an unchanged pod keeps its
   // identity, which is what the change sets compare first).
@@ -65,6 +87,26 @@ function withLabInfo(pod: PodObject, key: string, lab: LabContent | undefined, p
   const { hostNetwork, ports } = pod.spec;
   const spec = pod.spec.nodeName === entry.node ? pod.spec : { nodeName: entry.node, hostNetwork, ports };
   return { kind: 'Pod', metadata: pod.metadata, spec, status: { podIPs: entry.ips } };
+}
+
+/** Metadata made by withNetworkStatus -> the manifest's metadata and the
+ *  annotation it added, so an unchanged pod keeps its identity here too. */
+const statusMetadata = new WeakMap<ObjectMeta, { source: ObjectMeta; status: string }>();
+
+/** withLabInfo for a pod with a network-status entry (Multus attachments):
+ *  the annotation set as Multus sets it, over any the manifest has. */
+function withNetworkStatus(pod: PodObject, entry: LabPodEntry, status: string, prev: PodObject | undefined): PodObject {
+  if (prev !== undefined) {
+    const origin = statusMetadata.get(prev.metadata);
+    if (origin !== undefined && origin.source === pod.metadata && origin.status === status && prev.status.podIPs === entry.ips && prev.spec.nodeName === entry.node && prev.spec.ports === pod.spec.ports && prev.spec.hostNetwork === pod.spec.hostNetwork) {
+      return prev;
+    }
+  }
+  const metadata = { ...pod.metadata, annotations: { ...pod.metadata.annotations, [NETWORK_STATUS_ANNOTATION]: status } };
+  statusMetadata.set(metadata, { source: pod.metadata, status });
+  const { hostNetwork, ports } = pod.spec;
+  const spec = pod.spec.nodeName === entry.node ? pod.spec : { nodeName: entry.node, hostNetwork, ports };
+  return { kind: 'Pod', metadata, spec, status: { podIPs: entry.ips } };
 }
 
 /** A Service whose manifest has no ClusterIP gets the one the lab's
@@ -199,7 +241,7 @@ function parseLabText(text: string, file: string): LabParse {
     nodeMap.set(n.name, { name: n.name, addresses: ips(n.addresses, `node ${n.name}`) });
   });
 
-  const podMap = new Map<string, { node: string; ips: string[] }>();
+  const podMap = new Map<string, LabPodEntry>();
   // The common pod (one valid IPv4 address) without a list per pod: the
   // lists of 100,000 pods cost ~0.1 s of a sync, and so did splitting keys.
   const onlyIp = (list: unknown[]): string | undefined => {
@@ -219,7 +261,15 @@ function parseLabText(text: string, file: string): LabParse {
       return;
     }
     const one = onlyIp(v.ips);
-    podMap.set(key, { node: v.node, ips: one !== undefined ? [one] : ips(v.ips, `pods[${key}]`) });
+    const entry: LabPodEntry = { node: v.node, ips: one !== undefined ? [one] : ips(v.ips, `pods[${key}]`) };
+    if (v.networkStatus !== undefined) {
+      // Checked as the agent will read the annotation; a bad list is dropped, the pod kept.
+      const text = JSON.stringify(v.networkStatus);
+      const parsed = Array.isArray(v.networkStatus) ? parseNetworkStatus(text) : { error: 'not a list' };
+      if ('error' in parsed) problems.push({ source: `${file} pods[${key}].networkStatus`, message: `${parsed.error}; skipped` });
+      else entry.networkStatus = text;
+    }
+    podMap.set(key, entry);
   };
   // In the file's order (looked up by key only; sorting 100,000 keys cost
   // ~0.1 s of a sync); their problems are reported in key order all the same.

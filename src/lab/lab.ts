@@ -27,6 +27,8 @@ import { agentRunDirs, agentSpecs, launchAgent, stopAgents, waitAgentsReady, DEF
 import { POD_CIDRS, SERVICE_CIDRS } from './ipam.js';
 import { BUILTIN_KEYS, controlPlane, dnsPodSpec, writeBuiltinManifests } from './builtin.js';
 import { readLabManifests } from './manifests.js';
+import { networkStatusOf, planAttachments } from './attachments.js';
+import { run } from './exec.js';
 import type { LabPodSpec } from './manifests.js';
 import { probeMatrix } from './matrix.js';
 import type { MatrixOptions } from './matrix.js';
@@ -77,9 +79,13 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
   return out;
 }
 
-export function clusterFileOf(plan: LabPlan): LabClusterFile {
+/** `macs`: "ns/pod" -> interface -> MAC, of pods with attachments (for their network-status). */
+export function clusterFileOf(plan: LabPlan, macs: Map<string, Map<string, string>> = new Map()): LabClusterFile {
   const pods: LabClusterFile['pods'] = {};
-  for (const p of plan.pods) pods[p.key] = { node: p.node, ips: [p.ips.v4, p.ips.v6] };
+  for (const p of plan.pods) {
+    const ips = [p.ips.v4, p.ips.v6];
+    pods[p.key] = p.attachments === undefined ? { node: p.node, ips } : { node: p.node, ips, networkStatus: networkStatusOf(p, macs.get(p.key) ?? new Map()) };
+  }
   return {
     version: 1,
     podCIDRs: POD_CIDRS,
@@ -102,7 +108,8 @@ export async function labUp(manifestsDir: string, opts: UpOptions = {}): Promise
   for (const w of manifests.warnings) log(`warning: ${w.source}: ${w.message}`);
   const clash = [...manifests.pods.map((p) => p.key), ...manifests.services].filter((k) => BUILTIN_KEYS.includes(k));
   if (clash.length > 0) throw new Error(`${clash.join(', ')}: every lab makes these itself; remove them from ${dir}`);
-  const plan = planLab(lab, opts.nodes ?? 1, withBuiltinPods(manifests.pods), opts.cni);
+  const { plan, warnings } = planAttachments(planLab(lab, opts.nodes ?? 1, withBuiltinPods(manifests.pods), opts.cni), manifests);
+  for (const w of warnings) log(`warning: ${w}`);
   if (labExists(lab) || listLabNetns(lab).length > 0) {
     throw new Error(`lab "${lab}" already exists; remove it with: vrfwall lab down --name ${lab}`);
   }
@@ -126,7 +133,7 @@ export async function labUp(manifestsDir: string, opts: UpOptions = {}): Promise
     log(`creating ${plan.nodes.length} node(s) and ${plan.pods.length} pod(s)`);
     await createTopology(plan, opts.signal ? { signal: opts.signal } : {});
     opts.signal?.throwIfAborted();
-    writeJsonAtomic(clusterFile(lab), clusterFileOf(plan));
+    writeJsonAtomic(clusterFile(lab), clusterFileOf(plan, await attachedMacs(plan)));
     // kube-proxy first: it allocates ClusterIPs and writes the DNS records.
     state.kubeProxy = await startKubeProxy(lab, plan, opts.signal);
     writeState(state);
@@ -159,6 +166,21 @@ export async function labUp(manifestsDir: string, opts: UpOptions = {}): Promise
 /** The user's pods plus the lab's own (the cluster DNS), sorted by key as planLab wants. */
 function withBuiltinPods(pods: LabPodSpec[]): LabPodSpec[] {
   return [...pods, dnsPodSpec()].sort((a, b) => compareText(a.key, b.key));
+}
+
+/** The MACs of the interfaces of pods with attachments, read from their namespaces (Multus reports them). */
+async function attachedMacs(plan: LabPlan): Promise<Map<string, Map<string, string>>> {
+  const out = new Map<string, Map<string, string>>();
+  await mapLimit(
+    plan.pods.filter((p) => p.attachments !== undefined),
+    RESPONDER_STARTS_AT_ONCE,
+    async (p) => {
+      const { stdout } = await run('ip', ['-n', p.netns, '-j', 'link', 'show']);
+      const links = JSON.parse(stdout) as { ifname: string; address?: string }[];
+      out.set(p.key, new Map(links.filter((l) => l.address !== undefined).map((l) => [l.ifname, l.address as string])));
+    },
+  );
+  return out;
 }
 
 function startKubeProxy(lab: string, plan: LabPlan, signal?: AbortSignal): Promise<number> {

@@ -2,9 +2,15 @@
 // watch. Same file selection (recursive *.yaml/*.yml, names starting with "."
 // skipped) and the same parser (src/sources/documents.ts) as the agent's
 // manifest source, so the lab and the agents agree on which pods exist.
+// Also what the lab needs to wire Multus attachments (issue 14): the
+// VirtualNetworks' subnets and the NetworkAttachmentDefinitions, which the
+// agents' parser does not read, so the lab reads their few fields itself.
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseManifests } from '../sources/documents.js';
+import { parseDocuments } from '../sources/documents.js';
+import { fastDocuments, fullDocuments } from '../sources/yaml.js';
+import { NETWORKS_ANNOTATION } from '../model/multus.js';
+import { isDnsLabel, isDnsSubdomain } from '../model/placement.js';
 import type { PodObject } from '../model/types.js';
 import { compareText } from '../util/order.js';
 
@@ -19,7 +25,27 @@ export interface LabPodSpec {
   ports: { port: number; protocol: string }[];
   /** made by the lab itself (see builtin.ts), not by the manifests */
   builtin?: 'dns';
+  /** the pod's `k8s.v1.cni.cncf.io/networks` annotation, as written */
+  networks?: string;
 }
+
+/** A VirtualNetwork as far as the lab cares: where its secondary interfaces get addresses. */
+export interface LabNetwork {
+  /** "ns/name" */
+  key: string;
+  v4Subnet?: string;
+  v6Subnet?: string;
+}
+
+/** A NetworkAttachmentDefinition (k8s.cni.cncf.io/v1): only what names its network. */
+export interface LabAttachmentDefinition {
+  namespace: string;
+  name: string;
+  annotations: Record<string, string>;
+}
+
+export const NAD_API_VERSION = 'k8s.cni.cncf.io/v1';
+export const NAD_KIND = 'NetworkAttachmentDefinition';
 
 export interface ManifestWarning {
   source: string;
@@ -32,6 +58,10 @@ export interface LabManifests {
   services: string[];
   /** documents the agent will also skip or warn about */
   warnings: ManifestWarning[];
+  /** VirtualNetworks, sorted by key */
+  networks: LabNetwork[];
+  /** NetworkAttachmentDefinitions, sorted by "ns/name" */
+  attachmentDefinitions: LabAttachmentDefinition[];
 }
 
 /** Manifest files under dir (absolute paths, sorted); each real directory once. */
@@ -63,7 +93,44 @@ function specOf(pod: PodObject): LabPodSpec {
     ...(pod.spec.nodeName !== undefined ? { nodeName: pod.spec.nodeName } : {}),
     hostNetwork: pod.spec.hostNetwork,
     ports: pod.spec.ports.map((p) => ({ port: p.containerPort, protocol: p.protocol })),
+    ...(pod.metadata.annotations[NETWORKS_ANNOTATION] !== undefined ? { networks: pod.metadata.annotations[NETWORKS_ANNOTATION] } : {}),
   };
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Documents (and v1 List items) of kind NetworkAttachmentDefinition, with where they are. */
+function attachmentDocuments(values: unknown[], file: string): { source: string; doc: Obj }[] {
+  const out: { source: string; doc: Obj }[] = [];
+  values.forEach((v, i) => {
+    const source = `${file}#${i + 1}`;
+    if (isObj(v) && v.kind === 'List' && v.apiVersion === 'v1' && Array.isArray(v.items)) {
+      v.items.forEach((item: unknown, j: number) => {
+        if (isObj(item) && item.kind === NAD_KIND) out.push({ source: `${source}/items/${j}`, doc: item });
+      });
+    } else if (isObj(v) && v.kind === NAD_KIND) out.push({ source, doc: v });
+  });
+  return out;
+}
+
+/** The fields the lab needs of a NetworkAttachmentDefinition, or why it cannot be used. */
+function attachmentDefinition(doc: Obj): LabAttachmentDefinition | string {
+  if (doc.apiVersion !== NAD_API_VERSION) return `apiVersion ${JSON.stringify(doc.apiVersion)} is not ${NAD_API_VERSION}`;
+  const meta = doc.metadata;
+  if (!isObj(meta)) return 'no metadata';
+  if (typeof meta.name !== 'string' || !isDnsSubdomain(meta.name)) return `metadata.name ${JSON.stringify(meta.name)} is not a DNS name`;
+  const namespace = meta.namespace ?? 'default';
+  if (typeof namespace !== 'string' || !isDnsLabel(namespace)) return `metadata.namespace ${JSON.stringify(namespace)} is not a DNS label`;
+  const annotations: Record<string, string> = {};
+  if (meta.annotations !== undefined && meta.annotations !== null) {
+    if (!isObj(meta.annotations)) return 'metadata.annotations is not a mapping';
+    for (const [k, v] of Object.entries(meta.annotations)) {
+      if (typeof v !== 'string') return `metadata.annotations[${k}] is not text`;
+      annotations[k] = v;
+    }
+  }
+  return { namespace, name: meta.name, annotations };
 }
 
 /** Reads the Pods of a manifests directory, sorted by "ns/name". */
@@ -78,6 +145,8 @@ export function readLabManifests(dir: string): LabManifests {
   const pods = new Map<string, { spec: LabPodSpec; source: string; text: string }>();
   const warnings: ManifestWarning[] = [];
   const services = new Set<string>();
+  const networks = new Map<string, LabNetwork>();
+  const nads = new Map<string, LabAttachmentDefinition>();
   for (const file of files) {
     let text: string;
     try {
@@ -86,10 +155,23 @@ export function readLabManifests(dir: string): LabManifests {
       warnings.push({ source: file, message: (err as Error).message });
       continue;
     }
-    const parsed = parseManifests(text, file);
+    // parseManifests, with the YAML read once for the NADs too.
+    const docs = fastDocuments(text) ?? fullDocuments(text);
+    const parsed = parseDocuments(docs, file);
     warnings.push(...parsed.problems);
+    const values = docs.map((d) => ('value' in d ? d.value : undefined));
+    for (const { source, doc } of attachmentDocuments(values, file)) {
+      const nad = attachmentDefinition(doc);
+      if (typeof nad === 'string') warnings.push({ source, message: `${NAD_KIND}: ${nad}; the lab skips it` });
+      else nads.set(`${nad.namespace}/${nad.name}`, nad);
+    }
     for (const { source, object } of parsed.objects) {
       if (object.kind === 'Service') services.add(`${object.metadata.namespace}/${object.metadata.name}`);
+      if (object.kind === 'VirtualNetwork') {
+        const key = `${object.metadata.namespace}/${object.metadata.name}`;
+        const { v4Subnet, v6Subnet } = object.spec;
+        networks.set(key, { key, ...(v4Subnet !== undefined ? { v4Subnet } : {}), ...(v6Subnet !== undefined ? { v6Subnet } : {}) });
+      }
       if (object.kind !== 'Pod') continue;
       const spec = specOf(object);
       const same = JSON.stringify(object);
@@ -101,5 +183,6 @@ export function readLabManifests(dir: string): LabManifests {
     }
   }
   const sorted = [...pods.values()].map((p) => p.spec).sort((a, b) => compareText(a.key, b.key));
-  return { pods: sorted, services: [...services].sort(), warnings };
+  const byKey = <T>(m: Map<string, T>): T[] => [...m.entries()].sort(([a], [b]) => compareText(a, b)).map(([, v]) => v);
+  return { pods: sorted, services: [...services].sort(), warnings, networks: byKey(networks), attachmentDefinitions: byKey(nads) };
 }

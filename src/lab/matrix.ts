@@ -1,11 +1,12 @@
-// The connectivity matrix: one probe process per source pod (in its netns),
-// sources run in parallel with a bound; plus the human-readable table.
-// Sources and destinations are the manifests' pods; lab-made pods (the
-// cluster DNS) are reached through their Services only.
+// The connectivity matrix: one probe process per source interface (in its
+// pod's netns), sources run in parallel with a bound; plus the
+// human-readable table. Sources and destinations are the manifests' pods'
+// interfaces (eth0, and Multus secondary ones as "ns/pod@<ifname>");
+// lab-made pods (the cluster DNS) are reached through their Services only.
 import { inNetns } from './exec.js';
 import type { PlannedPod } from './plan.js';
 import { CELL_FIELDS } from './protocol.js';
-import type { DnsProbe, Matrix, MatrixCell, ProbeRequest, ProbeResponse, ServiceProbe } from './protocol.js';
+import type { DnsProbe, Matrix, MatrixCell, ProbeRequest, ProbeResponse, ProbeTarget, ServiceProbe } from './protocol.js';
 import { distScript } from './scripts.js';
 
 export interface MatrixOptions {
@@ -32,16 +33,57 @@ export interface ServiceTargets {
   dns?: DnsProbe;
 }
 
+/**
+ * One row and column of the matrix: a pod's eth0 ("ns/pod") or one of its
+ * Multus secondary interfaces ("ns/pod@<ifname>"), with its addresses.
+ * `bind`: probes from it are sent from its addresses (every interface of a
+ * pod that has secondary ones), not from the kernel's choice.
+ */
+interface MatrixInterface {
+  key: string;
+  pod: PlannedPod;
+  v4?: string;
+  v6?: string;
+  bind: boolean;
+  primary: boolean;
+}
+
+/** A pod's interfaces, eth0 first: the matrix's rows in plan order. */
+function interfacesOf(pod: PlannedPod): MatrixInterface[] {
+  const secondary = pod.attachments ?? [];
+  return [
+    { key: pod.key, pod, v4: pod.ips.v4, v6: pod.ips.v6, bind: secondary.length > 0, primary: true },
+    ...secondary.map((a) => ({ key: `${pod.key}@${a.interface}`, pod, ...a.ips, bind: true, primary: false })),
+  ];
+}
+
+/** What `src` probes of `dst`: the families both have (none shared: no probe). */
+function targetOf(src: MatrixInterface, dst: MatrixInterface): ProbeTarget | undefined {
+  const v4 = src.v4 !== undefined ? dst.v4 : undefined;
+  const v6 = src.v6 !== undefined ? dst.v6 : undefined;
+  if (v4 === undefined && v6 === undefined) return undefined;
+  const t = dst.pod;
+  return {
+    key: dst.key,
+    ...(dst.primary ? {} : { reply: t.key }),
+    ...(v4 !== undefined ? { v4 } : {}),
+    ...(v6 !== undefined ? { v6 } : {}),
+    tcpPort: t.probe.tcp,
+    udpPort: t.probe.udp,
+  };
+}
+
 async function probeFrom(
-  src: PlannedPod,
-  pods: PlannedPod[],
+  src: MatrixInterface,
+  all: MatrixInterface[],
   extra: ServiceTargets,
   opts: Required<Omit<MatrixOptions, 'signal'>> & MatrixOptions,
 ): Promise<ProbeResponse> {
-  const targets = pods.filter((p) => p.key !== src.key);
+  const targets = all.filter((d) => d.pod.key !== src.pod.key).flatMap((d) => targetOf(src, d) ?? []);
   const req: ProbeRequest = {
     timeoutMs: opts.timeoutMs,
-    targets: targets.map((t) => ({ key: t.key, v4: t.ips.v4, v6: t.ips.v6, tcpPort: t.probe.tcp, udpPort: t.probe.udp })),
+    targets,
+    ...(src.bind ? { source: { ...(src.v4 !== undefined ? { v4: src.v4 } : {}), ...(src.v6 !== undefined ? { v6: src.v6 } : {}) } } : {}),
     services: extra.services,
     ...(extra.nodePorts?.length ? { nodePorts: extra.nodePorts } : {}),
     ...(extra.hostPorts?.length ? { hostPorts: extra.hostPorts } : {}),
@@ -50,7 +92,7 @@ async function probeFrom(
   const others = extra.services.length + (extra.nodePorts?.length ?? 0) + (extra.hostPorts?.length ?? 0);
   if (targets.length === 0 && others === 0 && !extra.dns) return { pods: {}, services: {} };
   const waves = Math.ceil(targets.length / PINGS_PER_WAVE) + 1;
-  const { stdout } = await inNetns(src.netns, process.execPath, [distScript('lab/probe.js'), '-'], {
+  const { stdout } = await inNetns(src.pod.netns, process.execPath, [distScript('lab/probe.js'), '-'], {
     input: JSON.stringify(req),
     timeoutMs: waves * Math.max(opts.timeoutMs, 1_000) + PROCESS_SLACK_MS,
     ...(opts.signal ? { signal: opts.signal } : {}),
@@ -62,7 +104,10 @@ async function probeFrom(
   }
 }
 
-/** Probes every ordered pair of distinct pods, and every Service and the DNS from each pod. */
+/**
+ * Probes every ordered pair of interfaces of distinct pods (a pod's eth0 and
+ * its secondary interfaces), and every Service and the DNS from each pod's eth0.
+ */
 export async function probeMatrix(
   pods: PlannedPod[],
   extra: ServiceTargets = { services: [] },
@@ -73,15 +118,16 @@ export async function probeMatrix(
     concurrency: Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY),
     ...(options.signal ? { signal: options.signal } : {}),
   };
+  const all = pods.flatMap(interfacesOf);
   const results = new Map<string, ProbeResponse>();
   let next = 0;
   const worker = async () => {
-    while (next < pods.length) {
-      const src = pods[next++] as PlannedPod;
-      results.set(src.key, await probeFrom(src, pods, extra, opts));
+    while (next < all.length) {
+      const src = all[next++] as MatrixInterface;
+      results.set(src.key, await probeFrom(src, all, src.primary ? extra : { services: [] }, opts));
     }
   };
-  await Promise.all(Array.from({ length: Math.min(opts.concurrency, pods.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(opts.concurrency, all.length) }, worker));
   const matrix: Matrix = { pods: {}, services: {}, nodePorts: {}, hostPorts: {}, dns: {} };
   /** One row of answers to `probes`; every probe must have an answer. */
   const answers = (src: string, probes: ServiceProbe[], got: Record<string, boolean> | undefined): Record<string, boolean> => {
@@ -93,16 +139,17 @@ export async function probeMatrix(
     }
     return row;
   };
-  for (const src of pods) {
+  for (const src of all) {
     const row: Record<string, MatrixCell> = {};
     const res = results.get(src.key) ?? { pods: {}, services: {} };
-    for (const dst of pods) {
-      if (dst.key === src.key) continue;
+    for (const dst of all) {
+      if (dst.pod.key === src.pod.key || targetOf(src, dst) === undefined) continue;
       const cell = res.pods[dst.key];
       if (!cell) throw new Error(`probe from ${src.key} returned nothing for ${dst.key}`);
       row[dst.key] = cell;
     }
     matrix.pods[src.key] = row;
+    if (!src.primary) continue;
     matrix.services[src.key] = answers(src.key, extra.services, res.services);
     if (extra.nodePorts?.length) matrix.nodePorts[src.key] = answers(src.key, extra.nodePorts, res.nodePorts);
     if (extra.hostPorts?.length) matrix.hostPorts[src.key] = answers(src.key, extra.hostPorts, res.hostPorts);
@@ -113,13 +160,14 @@ export async function probeMatrix(
 
 const SELF = '·';
 
+/** One family's marks; ' ' for a family not probed (null), not '-'. */
 function familyText(cell: MatrixCell, v6: boolean): string {
   const s = v6 ? '6' : '';
-  return [
-    cell[`icmp${s}` as keyof MatrixCell] ? 'i' : '-',
-    cell[`tcp${s}` as keyof MatrixCell] ? 't' : '-',
-    cell[`udp${s}` as keyof MatrixCell] ? 'u' : '-',
-  ].join('');
+  const mark = (f: string, c: string) => {
+    const v = cell[`${f}${s}` as keyof MatrixCell];
+    return v === null ? ' ' : v ? c : '-';
+  };
+  return [mark('icmp', 'i'), mark('tcp', 't'), mark('udp', 'u')].join('');
 }
 
 export function cellText(cell: MatrixCell): string {
@@ -127,12 +175,14 @@ export function cellText(cell: MatrixCell): string {
 }
 
 function allOpen(cell: MatrixCell): boolean {
-  return CELL_FIELDS.every((f) => cell[f]);
+  return CELL_FIELDS.every((f) => cell[f] !== false);
 }
 
 function allClosed(cell: MatrixCell): boolean {
-  return CELL_FIELDS.every((f) => !cell[f]);
+  return CELL_FIELDS.every((f) => cell[f] !== true);
 }
+
+const NOT_PROBED = 'n/a';
 
 /** Table for humans: rows = source, columns = destination, by number; then the Services. */
 export function formatMatrix(matrix: Matrix): string {
@@ -145,7 +195,7 @@ export function formatMatrix(matrix: Matrix): string {
   const center = (s: string, w: number) => pad(' '.repeat(Math.floor((w - s.length) / 2)) + s, w);
   const lines = [
     'Connectivity matrix: rows = from, columns = to.',
-    "Cell = IPv4/IPv6; i = ICMP, t = TCP, u = UDP answered, '-' = no answer.",
+    "Cell = IPv4/IPv6; i = ICMP, t = TCP, u = UDP answered, '-' = no answer, ' ' = family not on both interfaces, n/a = no family in common.",
     '',
     `${pad('from \\ to', headWidth)}  ${keys.map((_, i) => center(label(i), cellWidth)).join('  ')}`,
   ];
@@ -155,7 +205,9 @@ export function formatMatrix(matrix: Matrix): string {
   keys.forEach((src, r) => {
     const cells = keys.map((dst) => {
       if (dst === src) return center(SELF, cellWidth);
-      const cell = matrix.pods[src]?.[dst] as MatrixCell;
+      const cell = matrix.pods[src]?.[dst];
+      // Interfaces of one pod (not probed), or no address family in common.
+      if (cell === undefined) return center(src.split('@')[0] === dst.split('@')[0] ? SELF : NOT_PROBED, cellWidth);
       if (allOpen(cell)) open++;
       else if (allClosed(cell)) closed++;
       else partial++;

@@ -56,6 +56,21 @@ export function podHostIf(lab: string, podIndex: number): string {
   return `vw${labTag(lab)}p${podIndex}`;
 }
 
+/** Node-side veth of pod k's n-th secondary interface (Multus attachment): "vw" + 4 hex + "p" + k + "a" + n, n <= 99. */
+export function podAttachmentIf(lab: string, podIndex: number, n: number): string {
+  return `vw${labTag(lab)}p${podIndex}a${n}`;
+}
+
+/** Bridge of secondary network i on every node (its pods' secondary veths and VXLAN are its ports). */
+export function secondaryBridge(lab: string, networkIndex: number): string {
+  return `vw${labTag(lab)}b${networkIndex}`;
+}
+
+/** VXLAN device of secondary network i on every node (multi-node labs), a port of its bridge. */
+export function secondaryVxlan(lab: string, networkIndex: number): string {
+  return `vw${labTag(lab)}x${networkIndex}`;
+}
+
 /** Underlay-side veth of node i, inside the underlay namespace. */
 export function underlayPortIf(lab: string, nodeIndex: number): string {
   return `vw${labTag(lab)}n${nodeIndex}`;

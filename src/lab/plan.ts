@@ -2,6 +2,7 @@
 // placement on nodes, namespaces, interface names, addresses, ports.
 import { MAX_NODES, MAX_PODS_PER_NODE, FIRST_POD_HOST, nodeGateway, nodePodCidrs, nodeUnderlay, podAddress } from './ipam.js';
 import type { DualStack } from './ipam.js';
+import type { PlannedAttachment, PlannedSecondaryNetwork } from './attachments.js';
 import type { LabPodSpec } from './manifests.js';
 import { nodeIndexOf, nodeName, nodeNetns, podHostIf, podNetns, underlayNetns } from './names.js';
 
@@ -38,6 +39,8 @@ export interface PlannedPod {
   probe: { tcp: number; udp: number };
   /** made by the lab (the cluster DNS): runs its own server, not a responder, and is not in the matrix */
   builtin?: 'dns';
+  /** Multus secondary interfaces (attachments.ts); absent: none */
+  attachments?: PlannedAttachment[];
 }
 
 /** How pods are wired to their node: ptp (veth + host routes, like Calico) or bridge (like flannel). */
@@ -51,6 +54,8 @@ export interface LabPlan {
   nodes: PlannedNode[];
   pods: PlannedPod[];
   underlayNetns?: string;
+  /** networks of the pods' secondary interfaces (attachments.ts); absent: none */
+  secondaryNetworks?: PlannedSecondaryNetwork[];
 }
 
 function planNodes(lab: string, count: number): PlannedNode[] {

@@ -32,12 +32,12 @@ function limiter(max: number) {
 
 const pingSlot = limiter(MAX_PINGS);
 
-function ping(ip: string, timeoutMs: number): Promise<boolean> {
+function ping(ip: string, timeoutMs: number, local?: string): Promise<boolean> {
   const waitSec = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
   return pingSlot(
     () =>
       new Promise<boolean>((resolve) => {
-        const child = spawn('ping', ['-n', '-q', '-c', '1', '-W', waitSec, ip], { stdio: 'ignore' });
+        const child = spawn('ping', ['-n', '-q', '-c', '1', '-W', waitSec, ...(local !== undefined ? ['-I', local] : []), ip], { stdio: 'ignore' });
         child.on('error', () => resolve(false));
         child.on('close', (code) => resolve(code === 0));
       }),
@@ -53,7 +53,7 @@ const exactly = (expect: string): Accept => (reply) => reply === expect;
  * not connected: the kernel resends a lost SYN only after 1 s, as long as the
  * whole probe, and a cold neighbour entry can drop one (like UDP's resend).
  */
-function tcp(ip: string, port: number, accept: Accept, timeoutMs: number): Promise<boolean> {
+function tcp(ip: string, port: number, accept: Accept, timeoutMs: number, local?: string): Promise<boolean> {
   return new Promise((resolve) => {
     let connected = false;
     let pending = 2;
@@ -66,18 +66,23 @@ function tcp(ip: string, port: number, accept: Accept, timeoutMs: number): Promi
         resolve(ok);
       }
     };
-    tcpOnce(ip, port, accept, timeoutMs, () => (connected = true)).then(finish);
+    tcpOnce(ip, port, accept, timeoutMs, () => (connected = true), local).then(finish);
     const second = setTimeout(() => {
       if (connected) return void finish(false);
-      tcpOnce(ip, port, accept, timeoutMs / 2, () => undefined).then(finish);
+      tcpOnce(ip, port, accept, timeoutMs / 2, () => undefined, local).then(finish);
     }, timeoutMs / 2);
   });
 }
 
-function tcpOnce(ip: string, port: number, accept: Accept, timeoutMs: number, onConnect: () => void): Promise<boolean> {
+function tcpOnce(ip: string, port: number, accept: Accept, timeoutMs: number, onConnect: () => void, local?: string): Promise<boolean> {
   // The responder's line ends with a newline; a stream that ends first is judged as it is.
-  return tcpExchange(ip, port, timeoutMs, onConnect, (data, ended) =>
-    ended || data.includes('\n') ? accept(data.toString('utf8')) : undefined,
+  return tcpExchange(
+    ip,
+    port,
+    timeoutMs,
+    onConnect,
+    (data, ended) => (ended || data.includes('\n') ? accept(data.toString('utf8')) : undefined),
+    local,
   );
 }
 
@@ -92,10 +97,11 @@ function tcpExchange(
   timeoutMs: number,
   onConnect: (sock: net.Socket) => void,
   judge: (data: Buffer, ended: boolean) => boolean | undefined,
+  local?: string,
 ): Promise<boolean> {
   return new Promise((resolve) => {
     let data = Buffer.alloc(0);
-    const sock = net.connect({ host: ip, port });
+    const sock = net.connect({ host: ip, port, ...(local !== undefined ? { localAddress: local } : {}) });
     const done = (ok: boolean) => {
       clearTimeout(timer);
       sock.destroy();
@@ -114,7 +120,7 @@ function tcpExchange(
 }
 
 /** One UDP request/response exchange; `check` judges the first datagram back. */
-function udpExchange(ip: string, port: number, payload: Buffer | string, check: (msg: Buffer) => boolean, timeoutMs: number): Promise<boolean> {
+function udpExchange(ip: string, port: number, payload: Buffer | string, check: (msg: Buffer) => boolean, timeoutMs: number, local?: string): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = dgram.createSocket(net.isIPv6(ip) ? 'udp6' : 'udp4');
     let finished = false;
@@ -131,19 +137,22 @@ function udpExchange(ip: string, port: number, payload: Buffer | string, check: 
     // Connected: the kernel drops replies from any other address (so a reply
     // that skipped the un-DNAT would not count).
     sock.on('message', (msg) => done(check(msg)));
-    sock.connect(port, ip, (err?: Error) => {
-      // e.g. ENETUNREACH: the callback gets the error instead of an 'error' event.
-      if (err) return done(false);
-      send();
-      // One resend halfway, so a single lost datagram is not a false "blocked".
-      timers.push(setTimeout(send, timeoutMs / 2));
-    });
+    const connect = () =>
+      sock.connect(port, ip, (err?: Error) => {
+        // e.g. ENETUNREACH: the callback gets the error instead of an 'error' event.
+        if (err) return done(false);
+        send();
+        // One resend halfway, so a single lost datagram is not a false "blocked".
+        timers.push(setTimeout(send, timeoutMs / 2));
+      });
+    if (local !== undefined) sock.bind({ address: local, port: 0 }, connect);
+    else connect();
     timers.push(setTimeout(() => done(false), timeoutMs));
   });
 }
 
-function udp(ip: string, port: number, accept: Accept, timeoutMs: number): Promise<boolean> {
-  return udpExchange(ip, port, UDP_PAYLOAD, (msg) => accept(msg.toString()), timeoutMs);
+function udp(ip: string, port: number, accept: Accept, timeoutMs: number, local?: string): Promise<boolean> {
+  return udpExchange(ip, port, UDP_PAYLOAD, (msg) => accept(msg.toString()), timeoutMs, local);
 }
 
 const LENGTH_PREFIX = 2;
@@ -178,17 +187,19 @@ function dnsQuery(server: string, port: number, protocol: 'TCP' | 'UDP', name: s
   return udpExchange(server, port, query, check, timeoutMs);
 }
 
-async function probeTarget(t: ProbeTarget, timeoutMs: number): Promise<MatrixCell> {
-  const expect = exactly(`${t.key}\n`);
-  const [icmp, tcp4, udp4, icmp6, tcp6, udp6] = await Promise.all([
-    ping(t.v4, timeoutMs),
-    tcp(t.v4, t.tcpPort, expect, timeoutMs),
-    udp(t.v4, t.udpPort, expect, timeoutMs),
-    ping(t.v6, timeoutMs),
-    tcp(t.v6, t.tcpPort, expect, timeoutMs),
-    udp(t.v6, t.udpPort, expect, timeoutMs),
+/** ICMP, TCP and UDP to one address (from `local` if given); null for all three when the family is not probed. */
+function probeFamily(ip: string | undefined, t: ProbeTarget, expect: Accept, timeoutMs: number, local: string | undefined): Promise<(boolean | null)[]> {
+  if (ip === undefined) return Promise.resolve([null, null, null]);
+  return Promise.all([ping(ip, timeoutMs, local), tcp(ip, t.tcpPort, expect, timeoutMs, local), udp(ip, t.udpPort, expect, timeoutMs, local)]);
+}
+
+async function probeTarget(t: ProbeTarget, timeoutMs: number, source: ProbeRequest['source']): Promise<MatrixCell> {
+  const expect = exactly(`${t.reply ?? t.key}\n`);
+  const [[icmp, tcp4, udp4], [icmp6, tcp6, udp6]] = await Promise.all([
+    probeFamily(t.v4, t, expect, timeoutMs, source?.v4),
+    probeFamily(t.v6, t, expect, timeoutMs, source?.v6),
   ]);
-  return { icmp, tcp: tcp4, udp: udp4, icmp6, tcp6, udp6 };
+  return { icmp: icmp ?? null, tcp: tcp4 ?? null, udp: udp4 ?? null, icmp6: icmp6 ?? null, tcp6: tcp6 ?? null, udp6: udp6 ?? null };
 }
 
 function probeService(s: ServiceProbe, timeoutMs: number): Promise<boolean> {
@@ -227,7 +238,7 @@ async function main(): Promise<void> {
     return Object.fromEntries(list.map((s, i) => [s.key, ok[i] as boolean]));
   };
   const [cells, reached, nodePorts, hostPorts, dns] = await Promise.all([
-    Promise.all(req.targets.map((t) => probeTarget(t, req.timeoutMs))),
+    Promise.all(req.targets.map((t) => probeTarget(t, req.timeoutMs, req.source))),
     probeAll(services),
     probeAll(req.nodePorts),
     probeAll(req.hostPorts),

@@ -1,10 +1,13 @@
 // Data exchanged between the lab and its probe script, and the matrix format.
 
 export interface ProbeTarget {
-  /** "ns/pod"; the responder's reply must equal this */
+  /** "ns/pod", or "ns/pod@<ifname>" for a secondary interface */
   key: string;
-  v4: string;
-  v6: string;
+  /** the responder's reply must equal this ("ns/pod"); absent: `key` */
+  reply?: string;
+  /** absent: that family is not probed (its cells are null) */
+  v4?: string;
+  v6?: string;
   tcpPort: number;
   udpPort: number;
 }
@@ -38,6 +41,8 @@ export interface DnsProbe {
 export interface ProbeRequest {
   timeoutMs: number;
   targets: ProbeTarget[];
+  /** the addresses probes of `targets` are sent from (a pod with secondary interfaces); absent: the kernel's choice */
+  source?: { v4?: string; v6?: string };
   services?: ServiceProbe[];
   /** NodePorts on node addresses, and hostPorts: probed like Service ports */
   nodePorts?: ServiceProbe[];
@@ -45,14 +50,19 @@ export interface ProbeRequest {
   dns?: DnsProbe;
 }
 
-/** Reachability of one destination pod from one source pod. */
+/**
+ * Reachability of one destination pod (interface) from one source pod
+ * (interface). null: not probed, because one of the two interfaces has no
+ * address of that family (a v4-only secondary interface); never "closed".
+ * Pods' eth0 have both families, so their cells have no null.
+ */
 export interface MatrixCell {
-  icmp: boolean;
-  tcp: boolean;
-  udp: boolean;
-  icmp6: boolean;
-  tcp6: boolean;
-  udp6: boolean;
+  icmp: boolean | null;
+  tcp: boolean | null;
+  udp: boolean | null;
+  icmp6: boolean | null;
+  tcp6: boolean | null;
+  udp6: boolean | null;
 }
 
 export interface ProbeResponse {
@@ -67,7 +77,12 @@ export interface ProbeResponse {
 
 /**
  * `vrfwall lab matrix --json`.
- * - pods: source "ns/pod" -> destination "ns/pod" -> cell.
+ * - pods: source -> destination -> cell, both "ns/pod" (the pod's eth0) or
+ *   "ns/pod@<ifname>" (a Multus secondary interface; probes from it are sent
+ *   from its addresses, and so are those from the eth0 of a pod that has
+ *   secondary ones). Every ordered pair of interfaces of distinct pods that
+ *   share an address family; a pair that shares none has no cell.
+ * - services (and nodePorts, hostPorts, dns): from pods' eth0 only.
  * - services: source "ns/pod" -> "<ns>/<svc>:<port>/<PROTO>" (the IPv4
  *   ClusterIP) or "<ns>/<svc>:<port>/<PROTO>/v6" (the IPv6 one) -> answered;
  *   externalIPs and LoadBalancer IPs as "<ns>/<svc>:<port>/<PROTO> externalIP

@@ -17,6 +17,12 @@ function responderArgs(pod: PlannedPod): string[] {
   for (const port of pod.ports) args.push('--tcp', String(port), '--udp', String(port));
   // A host-network pod shares the node's addresses; answer UDP from the one asked.
   if (pod.hostNetwork) args.push('--udp-bind', pod.ips.v4, '--udp-bind', pod.ips.v6);
+  // So do the interfaces of a pod with secondary ones: a reply from :: would
+  // leave from the address of the route back (eth0's), not the one probed.
+  if (pod.attachments !== undefined) {
+    const all = [pod.ips.v4, pod.ips.v6, ...pod.attachments.flatMap((a) => [a.ips.v4, a.ips.v6])];
+    for (const ip of all) if (ip !== undefined) args.push('--udp-bind', ip);
+  }
   return args;
 }
 

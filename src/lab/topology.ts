@@ -1,10 +1,12 @@
 // Builds and removes the lab's network: one netns per node and per pod, a veth
 // per pod (ptp-style /32 and /128 routes), and an underlay bridge joining the
-// nodes. Nothing here touches the host's root network namespace: every link
-// is created inside a lab namespace with its peer placed directly in another.
+// nodes; pods' Multus secondary interfaces as wiring-multus.ts says. Nothing
+// here touches the host's root network namespace: every link is created
+// inside a lab namespace with its peer placed directly in another.
 import fs from 'node:fs';
 import { NODE_LINK_LOCAL, UNDERLAY_PREFIX } from './ipam.js';
 import { ipBatch, inNetns, run } from './exec.js';
+import { multusFdbLines, multusNodeLines, multusPodLines } from './wiring-multus.js';
 import type { RunOptions } from './exec.js';
 import { NETNS_DIR, NODE_UNDERLAY_IF, POD_IF, UNDERLAY_BRIDGE, labNetnsPrefix, underlayPortIf } from './names.js';
 import type { LabPlan, PlannedNode, PlannedPod } from './plan.js';
@@ -70,6 +72,8 @@ function nodeLines(plan: LabPlan, node: PlannedNode): string[] {
       );
     }
   }
+  // Multus secondary networks: after ul0 (their VXLANs run over it).
+  lines.push(...multusNodeLines(plan, node, podsOn(plan, node)));
   return lines;
 }
 
@@ -121,7 +125,21 @@ export async function createTopology(plan: LabPlan, opts: RunOptions = {}): Prom
   );
   if (plan.underlayNetns) await ipBatch(underlayLines(plan), plan.underlayNetns, opts);
   await Promise.all(plan.nodes.map((n) => ipBatch(nodeLines(plan, n), n.netns, opts)));
-  await Promise.all(plan.pods.filter((p) => !p.hostNetwork).map((p) => ipBatch(podLines(plan, p), p.netns, opts)));
+  await Promise.all(
+    plan.nodes.map(async (n) => {
+      const fdb = multusFdbLines(plan, n);
+      if (fdb.length > 0) await inNetns(n.netns, 'bridge', ['-batch', '-'], { ...opts, input: fdb.join('\n') + '\n' });
+    }),
+  );
+  await Promise.all(
+    plan.pods
+      .filter((p) => !p.hostNetwork)
+      .map(async (p) => {
+        const multus = multusPodLines(plan, p);
+        await ipBatch([...podLines(plan, p), ...multus.lines], p.netns, opts);
+        if (multus.v6Lines.length > 0) await run('ip', ['-6', '-n', p.netns, '-batch', '-'], { ...opts, input: multus.v6Lines.join('\n') + '\n' });
+      }),
+  );
   await Promise.all(plan.nodes.map((n) => ipBatch(nodeRouteLines(plan, n), n.netns, opts)));
 }
 
