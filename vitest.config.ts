@@ -42,6 +42,7 @@ export const UNIT_TESTS = [
   'placement',
   'problem-events',
   'readme-matrix',
+  'relay',
   'reconcile-loop',
   'skb-offsets',
   'test-projects',

@@ -61,6 +61,7 @@ function samples(): GetFlowsResponse[] {
     { batch: { flows }, item: 'batch' },
     { batch: { flows: [flows[0]!] } },
     { lost: { count: 2 ** 35 + 1, where: 'stream queue' }, item: 'lost' },
+    { nodes: { answered: ['node1', 'node-ü'], failed: [{ node: 'node2', error: 'unreachable' }] }, item: 'nodes' },
   ];
 }
 
@@ -100,7 +101,7 @@ describe('fast GetFlows encoder', () => {
       expect(fast.toString('hex')).toBe(reference(m).toString('hex'));
       // and what the bytes say is the message (decoded by the reference)
       const back = loadApi().flowService.GetFlows!.responseDeserialize(fast) as GetFlowsResponse;
-      expect({ ...back, item: undefined }).toEqual({ flow: undefined, lost: undefined, batch: undefined, ...m, item: undefined });
+      expect({ ...back, item: undefined }).toEqual({ flow: undefined, lost: undefined, batch: undefined, nodes: undefined, ...m, item: undefined });
     },
   );
 

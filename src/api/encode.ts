@@ -44,7 +44,7 @@ export function encodeFlowsResponse(m: GetFlowsResponse): Buffer {
     verdict: enumValue(e.verdict, f.verdict, 'Flow.verdict'),
     direction: enumValue(e.direction, f.direction, 'Flow.direction'),
   });
-  const msg = m.flow ? { flow: flow(m.flow) } : m.batch ? { batch: { flows: m.batch.flows.map(flow) } } : { lost: m.lost };
+  const msg = m.flow ? { flow: flow(m.flow) } : m.batch ? { batch: { flows: m.batch.flows.map(flow) } } : m.nodes ? { nodes: m.nodes } : { lost: m.lost };
   const bytes = e.response.encode(msg).finish();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

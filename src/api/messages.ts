@@ -25,6 +25,7 @@ import type { ListEndpointsRequest__Output } from './generated/vrfwall/v1/ListEn
 import type { ListEndpointsResponse__Output } from './generated/vrfwall/v1/ListEndpointsResponse.js';
 import type { ListNetworksResponse__Output } from './generated/vrfwall/v1/ListNetworksResponse.js';
 import type { MapFill__Output } from './generated/vrfwall/v1/MapFill.js';
+import type { NodeReport__Output } from './generated/vrfwall/v1/NodeReport.js';
 import type { Network__Output } from './generated/vrfwall/v1/Network.js';
 import type { ServerStatusResponse__Output } from './generated/vrfwall/v1/ServerStatusResponse.js';
 import type { SortBy__Output } from './generated/vrfwall/v1/SortBy.js';
@@ -36,14 +37,22 @@ export type DirectionName = TrafficDirection__Output;
 export type GroupByName = GroupBy__Output;
 export type SortByName = SortBy__Output;
 export type FlowGroupMsg = FlowGroup__Output;
-export type GetFlowStatsResponse = GetFlowStatsResponse__Output;
+/** Which agents answered a relay's answer, and which did not (agents leave it unset). */
+export type NodeReportMsg = NodeReport__Output;
+/** The relay-only fields (`nodes`, `nodeStatus`) are optional here, so an agent's answers need not name them. */
+type RelayFields<T, K extends keyof T> = Omit<T, K> & { [P in K]?: T[P] };
+export type GetFlowStatsResponse = RelayFields<GetFlowStatsResponse__Output, 'nodes'>;
 export type MapFillMsg = MapFill__Output;
-export type ServerStatusResponse = ServerStatusResponse__Output;
+export type ServerStatusResponse = Omit<ServerStatusResponse__Output, 'nodes' | 'nodeStatus'> & {
+  nodes?: NodeReportMsg | null;
+  /** relay: each answering agent's own status */
+  nodeStatus?: ServerStatusResponse[];
+};
 export type NetworkMsg = Network__Output;
-export type ListNetworksResponse = ListNetworksResponse__Output;
+export type ListNetworksResponse = RelayFields<ListNetworksResponse__Output, 'nodes'>;
 export type ListEndpointsRequest = ListEndpointsRequest__Output;
 export type EndpointInfoMsg = EndpointInfo__Output;
-export type ListEndpointsResponse = ListEndpointsResponse__Output;
+export type ListEndpointsResponse = RelayFields<ListEndpointsResponse__Output, 'nodes'>;
 export type ExplainRequest = ExplainRequest__Output;
 export type ExplainStepMsg = ExplainStep__Output;
 
@@ -76,7 +85,9 @@ export interface GetFlowsResponse {
   flow?: FlowMsg;
   lost?: LostFlows__Output;
   batch?: { flows: FlowMsg[] };
-  item?: 'flow' | 'lost' | 'batch';
+  /** relay only */
+  nodes?: NodeReportMsg;
+  item?: 'flow' | 'lost' | 'batch' | 'nodes';
 }
 
 /** The flows of one GetFlows message, whichever form it has. */
@@ -104,6 +115,8 @@ export interface ExplainResponse {
   destination: FlowEndpoint;
   node: string;
   note: string;
+  /** relay only */
+  nodes?: NodeReportMsg | null;
 }
 
 /** Assignable<A, B>: A can be used where B is expected (a compile error otherwise). */
@@ -126,6 +139,7 @@ export type ProtoConformance = [
   Assignable<GetFlowStatsRequest, GetFlowStatsRequestIn>,
   Assignable<GetFlowStatsRequest__Output, GetFlowStatsRequest>,
   Assignable<FlowEndpoint, Endpoint__Output>,
-  Assignable<Omit<ExplainResponse, 'source' | 'destination'>, Omit<ExplainResponse__Output, 'source' | 'destination'>>,
+  Assignable<Omit<ExplainResponse, 'source' | 'destination' | 'nodes'>, Omit<ExplainResponse__Output, 'source' | 'destination' | 'nodes'>>,
+  Assignable<NonNullable<ExplainResponse__Output['nodes']>, NonNullable<ExplainResponse['nodes']>>,
   Assignable<NonNullable<GetFlowsResponse__Output['lost']>, NonNullable<GetFlowsResponse['lost']>>,
 ];

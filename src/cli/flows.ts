@@ -11,6 +11,7 @@ import type {
   GetFlowsResponse,
   ListEndpointsResponse,
   ListNetworksResponse,
+  NodeReportMsg,
   ServerStatusResponse,
 } from '../api/messages.js';
 import { flowsOf } from '../api/messages.js';
@@ -84,6 +85,13 @@ export function flowRow(f: FlowMsg): string[] {
     `${f.forward.packets}/${f.reverse.packets}`,
     `${f.forward.bytes}/${f.reverse.bytes}`,
   ];
+}
+
+/** A relay's account of the nodes behind an answer; '' for an agent's answer (it has none). */
+export function nodesText(r: NodeReportMsg | null | undefined): string {
+  if (!r || (r.answered.length === 0 && r.failed.length === 0)) return '';
+  const failed = r.failed.map((f) => `${f.node} (${f.error})`);
+  return `nodes answered: ${r.answered.join(', ') || 'none'}${failed.length > 0 ? `; did NOT answer: ${failed.join('; ')}` : ''}`;
 }
 
 // ---- flows ----------------------------------------------------------------------
@@ -211,6 +219,7 @@ export async function printFlows(cs: AgentClient[], req: Partial<GetFlowsRequest
     if (output === 'json') for (const f of flows) out(JSON.stringify(f));
     else out(table([FLOW_HEADER, ...flows.map(flowRow)]));
     if (lost > 0) console.error(`(${lost} flows lost in transit)`);
+    for (const m of all) if (m.nodes) console.error(`(${nodesText(m.nodes)})`);
     return;
   }
   if (output === 'table') out(table([FLOW_HEADER]));
@@ -221,6 +230,7 @@ export async function printFlows(cs: AgentClient[], req: Partial<GetFlowsRequest
           const s = c.getFlows(req);
           s.on('data', (m: GetFlowsResponse) => {
             if (m.lost) console.error(`(${m.lost.count} flows lost: ${m.lost.where})`);
+            else if (m.nodes) console.error(`(${nodesText(m.nodes)})`);
             else for (const f of flowsOf(m)) print(f);
           });
           s.on('error', (e: grpc.ServiceError) => (e.code === 1 ? resolve() : reject(e)));
@@ -234,6 +244,11 @@ export async function printFlows(cs: AgentClient[], req: Partial<GetFlowsRequest
 // ---- status, networks, endpoints, explain ------------------------------------------
 
 function printStatus(s: ServerStatusResponse): string {
+  if (s.nodes) {
+    // a relay: its summary, then each agent's own status
+    const head = `relay ${s.node}: version ${s.version}, up ${Math.round(s.uptimeSeconds)} s, ${s.flowsHeld} flows held on ${s.nodeStatus?.length ?? 0} node(s), ${s.streamFlowsLost} lost to slow clients; ${s.streams} open stream(s)`;
+    return [head, nodesText(s.nodes), ...(s.nodeStatus ?? []).map(printStatus)].join('\n\n');
+  }
   const lines = [
     `node ${s.node}: version ${s.version}, up ${Math.round(s.uptimeSeconds)} s, ${s.synced ? `synced (generation ${s.generation}, ${time(s.lastSyncMs)})` : 'NOT synced'}, attach ${s.attachMode || '-'}`,
     `flows: ${s.flowsHeld} held of ${s.flowsMax}, ${s.flowsSeen} seen, ${s.flowsEvicted} evicted; events ${s.eventsReceived} received, ${s.eventsLost} lost in the kernel, ${s.streamFlowsLost} lost to slow clients; ${s.streams} open stream(s)`,
@@ -248,6 +263,8 @@ function printExplain(r: ExplainResponse): string {
   for (const s of r.steps) lines.push(`  ${s.hook} of ${s.pod} (ifindex ${s.ifindex}): ${s.verdict.replace('VERDICT_', '')} ${s.reason}`);
   lines.push(`  decided on ${r.node}`);
   if (r.note) lines.push(`  note: ${r.note}`);
+  const nodes = nodesText(r.nodes);
+  if (nodes) lines.push(`  (${nodes})`);
   return lines.join('\n');
 }
 
@@ -256,7 +273,14 @@ async function each<T>(f: ConnFlags, call: (c: AgentClient) => Promise<T>, show:
   try {
     const results = await Promise.all(cs.map(call));
     if (f.output === 'json') console.log(JSON.stringify(results.length === 1 ? results[0] : results, null, 2));
-    else console.log(results.map(show).join('\n\n'));
+    else {
+      console.log(results.map(show).join('\n\n'));
+      // a relay's answer says which nodes are in it (status prints its own)
+      for (const r of results) {
+        const nodes = (r as { nodes?: NodeReportMsg | null; nodeStatus?: unknown }).nodes;
+        if (nodes && (r as { nodeStatus?: unknown }).nodeStatus === undefined) console.log(`(${nodesText(nodes)})`);
+      }
+    }
   } finally {
     for (const c of cs) c.close();
   }

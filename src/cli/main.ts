@@ -15,11 +15,15 @@ if (process.argv[2] === 'lab') {
   const { runLabProgram } = await import('./lab-program.js');
   process.exitCode = await runLabProgram(process.argv.slice(3));
 } else {
-  if (process.argv[2] !== 'agent') {
+  if (process.argv[2] === 'relay') {
+    const { registerRelayCommand } = await import('./relay.js');
+    registerRelayCommand(program);
+  } else if (process.argv[2] !== 'agent') {
     const [{ registerProbeCommand }, { registerApiCommands }] = await Promise.all([import('./probe.js'), import('./flows.js')]);
     program.command('lab').description('the lab: a real multi-node test topology in network namespaces (runs vrfwall-lab; `vrfwall lab --help`)');
     registerProbeCommand(program);
     registerApiCommands(program);
+    program.command('relay').description('one gRPC endpoint for the whole cluster (`vrfwall relay --help`)');
   }
   await program.parseAsync(process.argv);
 }

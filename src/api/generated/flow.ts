@@ -13,6 +13,8 @@ import type { GetFlowStatsResponse as _vrfwall_v1_GetFlowStatsResponse, GetFlowS
 import type { GetFlowsRequest as _vrfwall_v1_GetFlowsRequest, GetFlowsRequest__Output as _vrfwall_v1_GetFlowsRequest__Output } from './vrfwall/v1/GetFlowsRequest.js';
 import type { GetFlowsResponse as _vrfwall_v1_GetFlowsResponse, GetFlowsResponse__Output as _vrfwall_v1_GetFlowsResponse__Output } from './vrfwall/v1/GetFlowsResponse.js';
 import type { LostFlows as _vrfwall_v1_LostFlows, LostFlows__Output as _vrfwall_v1_LostFlows__Output } from './vrfwall/v1/LostFlows.js';
+import type { NodeFailure as _vrfwall_v1_NodeFailure, NodeFailure__Output as _vrfwall_v1_NodeFailure__Output } from './vrfwall/v1/NodeFailure.js';
+import type { NodeReport as _vrfwall_v1_NodeReport, NodeReport__Output as _vrfwall_v1_NodeReport__Output } from './vrfwall/v1/NodeReport.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -34,6 +36,8 @@ export interface ProtoGrpcType {
       GetFlowsResponse: MessageTypeDefinition<_vrfwall_v1_GetFlowsResponse, _vrfwall_v1_GetFlowsResponse__Output>
       GroupBy: EnumTypeDefinition
       LostFlows: MessageTypeDefinition<_vrfwall_v1_LostFlows, _vrfwall_v1_LostFlows__Output>
+      NodeFailure: MessageTypeDefinition<_vrfwall_v1_NodeFailure, _vrfwall_v1_NodeFailure__Output>
+      NodeReport: MessageTypeDefinition<_vrfwall_v1_NodeReport, _vrfwall_v1_NodeReport__Output>
       SortBy: EnumTypeDefinition
       TrafficDirection: EnumTypeDefinition
       Verdict: EnumTypeDefinition

@@ -23,6 +23,8 @@ import type { ListNetworksResponse as _vrfwall_v1_ListNetworksResponse, ListNetw
 import type { LostFlows as _vrfwall_v1_LostFlows, LostFlows__Output as _vrfwall_v1_LostFlows__Output } from './vrfwall/v1/LostFlows.js';
 import type { MapFill as _vrfwall_v1_MapFill, MapFill__Output as _vrfwall_v1_MapFill__Output } from './vrfwall/v1/MapFill.js';
 import type { Network as _vrfwall_v1_Network, Network__Output as _vrfwall_v1_Network__Output } from './vrfwall/v1/Network.js';
+import type { NodeFailure as _vrfwall_v1_NodeFailure, NodeFailure__Output as _vrfwall_v1_NodeFailure__Output } from './vrfwall/v1/NodeFailure.js';
+import type { NodeReport as _vrfwall_v1_NodeReport, NodeReport__Output as _vrfwall_v1_NodeReport__Output } from './vrfwall/v1/NodeReport.js';
 import type { ServerStatusRequest as _vrfwall_v1_ServerStatusRequest, ServerStatusRequest__Output as _vrfwall_v1_ServerStatusRequest__Output } from './vrfwall/v1/ServerStatusRequest.js';
 import type { ServerStatusResponse as _vrfwall_v1_ServerStatusResponse, ServerStatusResponse__Output as _vrfwall_v1_ServerStatusResponse__Output } from './vrfwall/v1/ServerStatusResponse.js';
 import type { StateServiceClient as _vrfwall_v1_StateServiceClient, StateServiceDefinition as _vrfwall_v1_StateServiceDefinition } from './vrfwall/v1/StateService.js';
@@ -57,6 +59,8 @@ export interface ProtoGrpcType {
       LostFlows: MessageTypeDefinition<_vrfwall_v1_LostFlows, _vrfwall_v1_LostFlows__Output>
       MapFill: MessageTypeDefinition<_vrfwall_v1_MapFill, _vrfwall_v1_MapFill__Output>
       Network: MessageTypeDefinition<_vrfwall_v1_Network, _vrfwall_v1_Network__Output>
+      NodeFailure: MessageTypeDefinition<_vrfwall_v1_NodeFailure, _vrfwall_v1_NodeFailure__Output>
+      NodeReport: MessageTypeDefinition<_vrfwall_v1_NodeReport, _vrfwall_v1_NodeReport__Output>
       ServerStatusRequest: MessageTypeDefinition<_vrfwall_v1_ServerStatusRequest, _vrfwall_v1_ServerStatusRequest__Output>
       ServerStatusResponse: MessageTypeDefinition<_vrfwall_v1_ServerStatusResponse, _vrfwall_v1_ServerStatusResponse__Output>
       SortBy: EnumTypeDefinition

@@ -3,6 +3,7 @@
 import type { Verdict as _vrfwall_v1_Verdict, Verdict__Output as _vrfwall_v1_Verdict__Output } from '../../vrfwall/v1/Verdict.js';
 import type { ExplainStep as _vrfwall_v1_ExplainStep, ExplainStep__Output as _vrfwall_v1_ExplainStep__Output } from '../../vrfwall/v1/ExplainStep.js';
 import type { Endpoint as _vrfwall_v1_Endpoint, Endpoint__Output as _vrfwall_v1_Endpoint__Output } from '../../vrfwall/v1/Endpoint.js';
+import type { NodeReport as _vrfwall_v1_NodeReport, NodeReport__Output as _vrfwall_v1_NodeReport__Output } from '../../vrfwall/v1/NodeReport.js';
 
 export interface ExplainResponse {
   'verdict'?: (_vrfwall_v1_Verdict);
@@ -22,6 +23,10 @@ export interface ExplainResponse {
    * e.g. which hooks live on other nodes
    */
   'note'?: (string);
+  /**
+   * relay only: the nodes asked
+   */
+  'nodes'?: (_vrfwall_v1_NodeReport | null);
 }
 
 export interface ExplainResponse__Output {
@@ -42,4 +47,8 @@ export interface ExplainResponse__Output {
    * e.g. which hooks live on other nodes
    */
   'note': (string);
+  /**
+   * relay only: the nodes asked
+   */
+  'nodes': (_vrfwall_v1_NodeReport__Output | null);
 }

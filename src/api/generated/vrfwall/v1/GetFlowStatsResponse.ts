@@ -1,6 +1,7 @@
 // Original file: proto/vrfwall/v1/flow.proto
 
 import type { FlowGroup as _vrfwall_v1_FlowGroup, FlowGroup__Output as _vrfwall_v1_FlowGroup__Output } from '../../vrfwall/v1/FlowGroup.js';
+import type { NodeReport as _vrfwall_v1_NodeReport, NodeReport__Output as _vrfwall_v1_NodeReport__Output } from '../../vrfwall/v1/NodeReport.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface GetFlowStatsResponse {
@@ -10,6 +11,10 @@ export interface GetFlowStatsResponse {
    */
   'flows'?: (number | string | Long);
   'node'?: (string);
+  /**
+   * relay only
+   */
+  'nodes'?: (_vrfwall_v1_NodeReport | null);
 }
 
 export interface GetFlowStatsResponse__Output {
@@ -19,4 +24,8 @@ export interface GetFlowStatsResponse__Output {
    */
   'flows': (number);
   'node': (string);
+  /**
+   * relay only
+   */
+  'nodes': (_vrfwall_v1_NodeReport__Output | null);
 }

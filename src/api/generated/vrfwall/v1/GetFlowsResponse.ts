@@ -3,6 +3,7 @@
 import type { Flow as _vrfwall_v1_Flow, Flow__Output as _vrfwall_v1_Flow__Output } from '../../vrfwall/v1/Flow.js';
 import type { LostFlows as _vrfwall_v1_LostFlows, LostFlows__Output as _vrfwall_v1_LostFlows__Output } from '../../vrfwall/v1/LostFlows.js';
 import type { FlowBatch as _vrfwall_v1_FlowBatch, FlowBatch__Output as _vrfwall_v1_FlowBatch__Output } from '../../vrfwall/v1/FlowBatch.js';
+import type { NodeReport as _vrfwall_v1_NodeReport, NodeReport__Output as _vrfwall_v1_NodeReport__Output } from '../../vrfwall/v1/NodeReport.js';
 
 export interface GetFlowsResponse {
   'flow'?: (_vrfwall_v1_Flow | null);
@@ -11,7 +12,11 @@ export interface GetFlowsResponse {
    * history, when the request set batch_size
    */
   'batch'?: (_vrfwall_v1_FlowBatch | null);
-  'item'?: "flow"|"lost"|"batch";
+  /**
+   * relay only: first, and again whenever a node goes or comes back (follow)
+   */
+  'nodes'?: (_vrfwall_v1_NodeReport | null);
+  'item'?: "flow"|"lost"|"batch"|"nodes";
 }
 
 export interface GetFlowsResponse__Output {
@@ -21,5 +26,9 @@ export interface GetFlowsResponse__Output {
    * history, when the request set batch_size
    */
   'batch'?: (_vrfwall_v1_FlowBatch__Output | null);
-  'item'?: "flow"|"lost"|"batch";
+  /**
+   * relay only: first, and again whenever a node goes or comes back (follow)
+   */
+  'nodes'?: (_vrfwall_v1_NodeReport__Output | null);
+  'item'?: "flow"|"lost"|"batch"|"nodes";
 }

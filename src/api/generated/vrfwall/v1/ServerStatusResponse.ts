@@ -1,6 +1,8 @@
 // Original file: proto/vrfwall/v1/state.proto
 
 import type { MapFill as _vrfwall_v1_MapFill, MapFill__Output as _vrfwall_v1_MapFill__Output } from '../../vrfwall/v1/MapFill.js';
+import type { ServerStatusResponse as _vrfwall_v1_ServerStatusResponse, ServerStatusResponse__Output as _vrfwall_v1_ServerStatusResponse__Output } from '../../vrfwall/v1/ServerStatusResponse.js';
+import type { NodeReport as _vrfwall_v1_NodeReport, NodeReport__Output as _vrfwall_v1_NodeReport__Output } from '../../vrfwall/v1/NodeReport.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface ServerStatusResponse {
@@ -36,6 +38,11 @@ export interface ServerStatusResponse {
    * open GetFlows streams
    */
   'streams'?: (number);
+  /**
+   * relay only: the status of each agent that answered, and who did not
+   */
+  'nodeStatus'?: (_vrfwall_v1_ServerStatusResponse)[];
+  'nodes'?: (_vrfwall_v1_NodeReport | null);
 }
 
 export interface ServerStatusResponse__Output {
@@ -71,4 +78,9 @@ export interface ServerStatusResponse__Output {
    * open GetFlows streams
    */
   'streams': (number);
+  /**
+   * relay only: the status of each agent that answered, and who did not
+   */
+  'nodeStatus': (_vrfwall_v1_ServerStatusResponse__Output)[];
+  'nodes': (_vrfwall_v1_NodeReport__Output | null);
 }

@@ -1,0 +1,57 @@
+// `vrfwall relay`: discovery -> agent pool -> the merged API on the relay's
+// own listener (mutual TLS, and a unix socket when asked), with reflection and
+// gRPC health (SERVING once the first set of agents is known).
+import fs from 'node:fs';
+import type { Logger } from 'pino';
+import { ApiServer } from '../api/server.js';
+import { loadKubeConfig } from '../sources/kube.js';
+import { AgentPool } from './agents.js';
+import type { RelayConfig } from './config.js';
+import { KubeDiscovery, StaticDiscovery, type Discovery } from './discovery.js';
+import { DEFAULT_RELAY_LIMITS, RelayServices } from './services.js';
+
+export class Relay {
+  readonly pool: AgentPool;
+  readonly services: RelayServices;
+  readonly server: ApiServer;
+  readonly discovery: Discovery;
+
+  constructor(
+    config: RelayConfig,
+    private readonly log: Logger,
+  ) {
+    this.pool = new AgentPool({
+      ca: fs.readFileSync(config.agentTls.ca),
+      cert: fs.readFileSync(config.agentTls.cert),
+      key: fs.readFileSync(config.agentTls.key),
+      ...(config.agentTls.serverName !== undefined ? { serverName: config.agentTls.serverName } : {}),
+    });
+    const d = config.discovery;
+    this.discovery =
+      d.kind === 'static'
+        ? new StaticDiscovery(d.agents)
+        : new KubeDiscovery({ kubeConfig: loadKubeConfig(d.kubeconfig), namespace: d.namespace, selector: d.selector, port: d.port, log });
+    this.services = new RelayServices(this.pool, { ...DEFAULT_RELAY_LIMITS, nodeTimeoutMs: config.nodeTimeoutMs, perNodeQueue: config.nodeQueue }, () => this.discovery.describe());
+    this.server = new ApiServer(this.services.flowHandlers(), this.services.stateHandlers(), {
+      ...(config.socket !== undefined ? { socketPath: config.socket } : {}),
+      ...(config.listen !== undefined ? { listen: config.listen } : {}),
+      ...(config.tls !== undefined ? { tls: config.tls } : {}),
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.server.start();
+    this.discovery.start((members) => {
+      this.log.info({ agents: members.map((m) => `${m.node}=${m.address}`) }, 'agents');
+      this.pool.setMembers(members);
+    });
+    void this.discovery.whenSynced().then(() => this.server.setServing(true));
+    this.log.info({ addresses: this.server.addresses, discovery: this.discovery.describe() }, 'relay serving');
+  }
+
+  async stop(): Promise<void> {
+    await this.discovery.stop();
+    await this.server.stop();
+    this.pool.close();
+  }
+}
