@@ -16,12 +16,18 @@ import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { Service } from 'kubernetes-models/v1/Service';
+import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
+import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { AGENT_OPTIONS, resolveSettings } from '../src/agent/config.js';
+import { RELAY_OPTIONS } from '../src/relay/config.js';
+import { parseSelector } from '../src/relay/discovery.js';
 import { native } from '../src/kernel/native.js';
 import { labDown, labUp } from '../src/lab/lab.js';
 import { agentStatusFile, clusterFile, netnsPath } from '../src/lab/names.js';
@@ -45,9 +51,10 @@ const DEPLOY = path.join(ROOT, 'deploy');
 const CRDS = path.join(ROOT, 'crds');
 const deployDocs = yamlFiles(DEPLOY).flatMap(docsIn);
 const crdDocs = yamlFiles(CRDS).flatMap(docsIn);
-const one = <T extends Doc>(kind: string): T => {
-  const found = deployDocs.filter((d) => d.kind === kind);
-  expect(found, kind).toHaveLength(1);
+/** The one object of a kind (and name: the agent's and the relay's ServiceAccount and ConfigMap share kinds). */
+const one = <T extends Doc>(kind: string, name?: string): T => {
+  const found = deployDocs.filter((d) => d.kind === kind && (name === undefined || d.metadata?.name === name));
+  expect(found, `${kind} ${name ?? ''}`).toHaveLength(1);
   return found[0] as T;
 };
 
@@ -57,6 +64,10 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'v1/ServiceAccount': ServiceAccount,
   'v1/ConfigMap': ConfigMap,
   'apps/v1/DaemonSet': DaemonSet,
+  'apps/v1/Deployment': Deployment,
+  'v1/Service': Service,
+  'rbac.authorization.k8s.io/v1/Role': Role,
+  'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
   'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole,
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': ClusterRoleBinding,
   'apiextensions.k8s.io/v1/CustomResourceDefinition': CustomResourceDefinition,
@@ -99,8 +110,49 @@ interface FieldTable {
   roots: Record<string, string>;
   types: Record<string, Record<string, string>>;
 }
-const fieldTable = (minor: string): FieldTable =>
-  JSON.parse(fs.readFileSync(path.join(ROOT, `test/fixtures/kube-fields/v${minor}.json`), 'utf8')) as FieldTable;
+const fieldTable = (minor: string): FieldTable => withRelayKinds(JSON.parse(fs.readFileSync(path.join(ROOT, `test/fixtures/kube-fields/v${minor}.json`), 'utf8')) as FieldTable);
+
+/**
+ * The relay's kinds (deploy/relay.yaml), which the extracted table does not
+ * have (no Kubernetes source tree here to extract them from): Role and
+ * RoleBinding have the fields of ClusterRole and ClusterRoleBinding (less
+ * aggregationRule); Deployment and Service are written out from the 1.28
+ * API reference, down to the types the table has (ObjectMeta,
+ * LabelSelector, PodTemplateSpec). Kept by hand: regenerate the fixture with
+ * them (extract.mjs) when a Kubernetes source tree is at hand.
+ */
+function withRelayKinds(t: FieldTable): FieldTable {
+  const types = { ...t.types };
+  const clusterRole = types['io.k8s.api.rbac.v1.ClusterRole']!;
+  types['relay.Role'] = Object.fromEntries(Object.entries(clusterRole).filter(([k]) => k !== 'aggregationRule'));
+  const meta = clusterRole.metadata!;
+  const selector = types['io.k8s.api.apps.v1.DaemonSetSpec']!.selector!;
+  types['relay.Deployment'] = { apiVersion: '', kind: '', metadata: meta, spec: 'relay.DeploymentSpec', status: '' };
+  types['relay.DeploymentSpec'] = {
+    minReadySeconds: '', paused: '', progressDeadlineSeconds: '', replicas: '', revisionHistoryLimit: '', selector, strategy: 'relay.DeploymentStrategy',
+    template: 'io.k8s.api.core.v1.PodTemplateSpec',
+  };
+  types['relay.DeploymentStrategy'] = { type: '', rollingUpdate: 'relay.RollingUpdateDeployment' };
+  types['relay.RollingUpdateDeployment'] = { maxSurge: '', maxUnavailable: '' };
+  types['relay.Service'] = { apiVersion: '', kind: '', metadata: meta, spec: 'relay.ServiceSpec', status: '' };
+  types['relay.ServiceSpec'] = Object.fromEntries(
+    ['allocateLoadBalancerNodePorts', 'clusterIP', 'clusterIPs', 'externalIPs', 'externalName', 'externalTrafficPolicy', 'healthCheckNodePort', 'internalTrafficPolicy', 'ipFamilies', 'ipFamilyPolicy', 'loadBalancerClass', 'loadBalancerIP', 'loadBalancerSourceRanges', 'publishNotReadyAddresses', 'selector', 'sessionAffinity', 'sessionAffinityConfig', 'type']
+      .map((k) => [k, ''])
+      .concat([['ports', '[]relay.ServicePort']]),
+  );
+  types['relay.ServicePort'] = { appProtocol: '', name: '', nodePort: '', port: '', protocol: '', targetPort: '' };
+  return {
+    ...t,
+    roots: {
+      ...t.roots,
+      'rbac.authorization.k8s.io/v1/Role': 'relay.Role',
+      'rbac.authorization.k8s.io/v1/RoleBinding': t.roots['rbac.authorization.k8s.io/v1/ClusterRoleBinding']!,
+      'apps/v1/Deployment': 'relay.Deployment',
+      'v1/Service': 'relay.Service',
+    },
+    types,
+  };
+}
 
 /** What strict decoding (kubectl's default --validate=strict, fieldValidation=Strict) refuses: fields the server does not know, by path. */
 function unknownFields(table: FieldTable, doc: Doc): string[] {
@@ -186,7 +238,11 @@ describe('manifests', () => {
   it('every object of deploy and crds is valid against the Kubernetes API schemas', () => {
     const all = [...deployDocs, ...crdDocs];
     expect(all.map((d) => d.kind).sort()).toEqual(
-      ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'CustomResourceDefinition', 'DaemonSet', 'Namespace', 'ServiceAccount'].sort(),
+      [
+        ...['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'CustomResourceDefinition', 'DaemonSet', 'Namespace', 'ServiceAccount'],
+        // the relay (deploy/relay.yaml)
+        ...['ConfigMap', 'Deployment', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'],
+      ].sort(),
     );
     for (const d of all) expect(() => validateK8s(d), `${d.kind} ${d.metadata?.name}`).not.toThrow();
     // The validator is not a rubber stamp.
@@ -204,6 +260,12 @@ describe('manifests', () => {
     const withField = structuredClone(daemonSet());
     (withField.spec.template.spec.containers[0]!.securityContext as unknown as Record<string, unknown>).appArmorProfile = { type: 'Unconfined' };
     expect(unknownFields(v128, withField)).toEqual(['spec.template.spec.containers[0].securityContext.appArmorProfile']);
+    // and the hand-kept relay kinds too
+    const relay = structuredClone(one<Doc & { spec: Record<string, unknown> }>('Deployment'));
+    relay.spec.replica = 1;
+    const svc = structuredClone(one<Doc & { spec: { ports: Record<string, unknown>[] } }>('Service'));
+    svc.spec.ports[0]!.target = 1;
+    expect([...unknownFields(v128, relay), ...unknownFields(v128, svc)]).toEqual(['spec.replica', 'spec.ports[0].target']);
   });
 
   it('AppArmor: the agent container is unconfined through the annotation that 1.28 and newer honour', () => {
@@ -234,7 +296,7 @@ describe('manifests', () => {
     expect(other).toEqual(['/events:create,patch']);
     expect(JSON.stringify(rules)).not.toContain('*');
     const binding = one<Doc & { subjects: { name: string; namespace: string }[]; roleRef: { name: string } }>('ClusterRoleBinding');
-    const sa = one<Doc & { metadata: { name: string; namespace: string } }>('ServiceAccount');
+    const sa = one<Doc & { metadata: { name: string; namespace: string } }>('ServiceAccount', 'vrfwall-agent');
     expect(binding.roleRef.name).toBe(one<Doc & { metadata: { name: string } }>('ClusterRole').metadata.name);
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: sa.metadata.namespace }]);
     expect(daemonSet().spec.template.spec.serviceAccountName).toBe(sa.metadata.name);
@@ -264,7 +326,7 @@ describe('manifests', () => {
     const args = agentContainer().args;
     expect(args[0]).toBe('agent');
     for (const a of args.filter((x) => x.startsWith('--'))) expect(known.has(a), a).toBe(true);
-    const cm = one<Doc & { data: Record<string, string> }>('ConfigMap');
+    const cm = one<Doc & { data: Record<string, string> }>('ConfigMap', 'vrfwall-agent');
     const configFile = args[args.indexOf('--config') + 1]!;
     const mount = agentContainer().volumeMounts.find((m) => configFile.startsWith(`${m.mountPath}/`));
     expect(mount).toBeDefined();
@@ -273,6 +335,92 @@ describe('manifests', () => {
     const { settings, origins } = resolveSettings({ file: YAML.parse(text!) as unknown, fileName: 'agent.yaml' });
     expect(settings.podCidr.length).toBeGreaterThan(0);
     expect(origins['pod-cidr']).toBe('file');
+  });
+});
+
+describe('relay manifests (deploy/relay.yaml)', () => {
+  interface RelayDeployment extends Doc {
+    spec: {
+      replicas: number;
+      selector: { matchLabels: Record<string, string> };
+      template: {
+        metadata: { labels: Record<string, string> };
+        spec: {
+          serviceAccountName: string;
+          securityContext: { runAsNonRoot: boolean };
+          containers: (Container & { ports: { name: string; containerPort: number }[]; readinessProbe: { tcpSocket?: { port: string } } })[];
+          volumes: { name: string; configMap?: { name: string }; secret?: { secretName: string } }[];
+        };
+      };
+    };
+  }
+  const deployment = (): RelayDeployment => one<RelayDeployment>('Deployment', 'vrfwall-relay');
+  const relayContainer = () => deployment().spec.template.spec.containers[0]!;
+  const relayFile = (): Record<string, unknown> => {
+    const args = relayContainer().args;
+    const file = args[args.indexOf('--config') + 1]!;
+    const mount = relayContainer().volumeMounts.find((m) => file.startsWith(`${m.mountPath}/`) && m.name === 'config');
+    expect(mount, file).toBeDefined();
+    const cm = one<Doc & { data: Record<string, string> }>('ConfigMap', 'vrfwall-relay');
+    expect(deployment().spec.template.spec.volumes.find((v) => v.name === 'config')?.configMap?.name).toBe('vrfwall-relay');
+    return YAML.parse(cm.data[path.basename(file)]!) as Record<string, unknown>;
+  };
+
+  it('Role: get/list/watch pods in the agents\' namespace, nothing else; bound to the relay\'s ServiceAccount', () => {
+    const role = one<Doc & { metadata: { namespace: string }; rules: unknown[] }>('Role', 'vrfwall-relay');
+    expect(role.metadata.namespace).toBe((daemonSet().metadata as { namespace?: string }).namespace);
+    expect(role.rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }]);
+    const binding = one<Doc & { roleRef: unknown; subjects: unknown[] }>('RoleBinding', 'vrfwall-relay');
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'vrfwall-relay' });
+    const sa = one<Doc & { metadata: { name: string; namespace: string } }>('ServiceAccount', 'vrfwall-relay');
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: sa.metadata.namespace }]);
+    expect(deployment().spec.template.spec.serviceAccountName).toBe(sa.metadata.name);
+  });
+
+  it('the relay accepts the Deployment arguments and its ConfigMap; it finds the DaemonSet pods at the agents\' TLS port', () => {
+    const known = new Set(RELAY_OPTIONS.map((o) => `--${o.name}`));
+    const args = relayContainer().args;
+    expect(args[0]).toBe('relay');
+    for (const a of args.filter((x) => x.startsWith('--'))) expect(known.has(a), a).toBe(true);
+    const file = relayFile();
+    const { settings, origins } = resolveSettings({ file, fileName: 'relay.yaml' }, RELAY_OPTIONS);
+    const s = settings as unknown as { selector: string; namespace: string; agentPort: number; listen: string; agentTlsServerName: string };
+    expect(origins.selector).toBe('file');
+    // the selector picks the DaemonSet's pods (and not the relay's own)
+    const ds = daemonSet();
+    const podLabels = (ds.spec.template.metadata as unknown as { labels: Record<string, string> }).labels;
+    const sel = parseSelector(s.selector);
+    expect(Object.entries(sel).every(([k, v]) => podLabels[k] === v)).toBe(true);
+    expect(Object.entries(sel).every(([k, v]) => deployment().spec.template.metadata.labels[k] === v)).toBe(false);
+    expect(s.namespace).toBe((ds.metadata as { namespace?: string }).namespace);
+    // the agents listen where the relay looks, with the name the relay checks in their certificate
+    const agentFile = YAML.parse(one<Doc & { data: Record<string, string> }>('ConfigMap', 'vrfwall-agent').data['agent.yaml']!) as Record<string, string>;
+    expect(agentFile['grpc-listen']).toBe(`0.0.0.0:${s.agentPort}`);
+    expect(s.agentTlsServerName).toBe('vrfwall-agent');
+    const { settings: agent } = resolveSettings({ file: agentFile, fileName: 'agent.yaml' });
+    // the TLS files are where the Secrets are mounted, in both pods
+    const mountedAt = (c: Container, pod: { volumes: { name: string; secret?: { secretName: string } }[] }, f: string) => {
+      const m = c.volumeMounts.find((v) => f.startsWith(`${v.mountPath}/`) && pod.volumes.find((x) => x.name === v.name)?.secret);
+      return m && pod.volumes.find((x) => x.name === m.name)?.secret?.secretName;
+    };
+    for (const f of [agent.grpcTlsCert, agent.grpcTlsKey, agent.grpcTlsCa]) expect(mountedAt(agentContainer(), ds.spec.template.spec as never, f!), f).toBe('vrfwall-agent-tls');
+    for (const k of ['tls-cert', 'tls-key', 'tls-ca']) expect(mountedAt(relayContainer(), deployment().spec.template.spec, file[k] as string), k).toBe('vrfwall-relay-tls');
+  });
+
+  it('Deployment and Service: non-root, no capabilities, the Service reaches the listener', () => {
+    const d = deployment();
+    expect(d.spec.selector.matchLabels).toEqual(d.spec.template.metadata.labels);
+    expect(d.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
+    const c = relayContainer();
+    expect(c.securityContext.capabilities).toEqual({ drop: ['ALL'] });
+    expect(c.securityContext.allowPrivilegeEscalation).toBe(false);
+    const listen = relayFile().listen as string;
+    const port = c.ports.find((p) => p.name === 'grpc')!;
+    expect(listen).toBe(`0.0.0.0:${port.containerPort}`);
+    expect(c.readinessProbe.tcpSocket?.port).toBe('grpc');
+    const svc = one<Doc & { spec: { selector: Record<string, string>; ports: { targetPort: string; port: number }[] } }>('Service', 'vrfwall-relay');
+    expect(svc.spec.selector).toEqual(d.spec.template.metadata.labels);
+    expect(svc.spec.ports.map((p) => p.targetPort)).toEqual(['grpc']);
   });
 });
 
