@@ -39,8 +39,8 @@ export function socketOf(instance: string): string {
 export interface LabAgents {
   /** labs that are up */
   up(): string[];
-  /** a lab's agents; undefined when the lab is not up */
-  agents(lab: string): { node: string; instance: string }[] | undefined;
+  /** a lab's agents, and its relay (relay: true) when it has one; undefined when the lab is not up */
+  agents(lab: string): { node: string; instance: string; relay?: boolean }[] | undefined;
   /** why a lab is not up or where its state would be, for messages */
   where(lab: string): string;
 }
@@ -55,9 +55,13 @@ function labTargets(lab: string, node: string | undefined): Target[] {
   if (labAgents === undefined) throw new Error(`--lab ${lab}: this installation has no lab`);
   const all = labAgents.agents(lab);
   if (all === undefined) throw new Error(`lab "${lab}" is not up (${labAgents.where(lab)})`);
-  const agents = all.filter((a) => node === undefined || a.node === node);
+  // the whole lab through its relay (one answer, nodes that do not answer named); one node from its agent
+  const relay = all.find((a) => a.relay === true);
+  if (relay && node === undefined) return [{ label: 'relay', address: `unix:${socketOf(relay.instance)}`, creds: grpc.credentials.createInsecure() }];
+  const nodes = all.filter((a) => a.relay !== true);
+  const agents = nodes.filter((a) => node === undefined || a.node === node);
   if (agents.length === 0) {
-    throw new Error(node ? `lab "${lab}" has no agent on node ${node} (nodes: ${all.map((a) => a.node).join(', ')})` : `lab "${lab}" runs no agents`);
+    throw new Error(node ? `lab "${lab}" has no agent on node ${node} (nodes: ${nodes.map((a) => a.node).join(', ')})` : `lab "${lab}" runs no agents`);
   }
   return agents.map((a) => ({ label: a.node, address: `unix:${socketOf(a.instance)}`, creds: grpc.credentials.createInsecure() }));
 }

@@ -49,7 +49,7 @@ export function runLabProgram(args: string[]): Promise<number> {
   });
 }
 
-type LabsUp = Record<string, { node: string; instance: string }[]>;
+type LabsUp = Record<string, { node: string; instance: string; relay?: boolean }[]>;
 
 /** The labs that are up and their agents, asked of the lab program once,
  *  when first needed; undefined when this installation has no lab. */

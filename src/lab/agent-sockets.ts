@@ -14,6 +14,12 @@ export const labAgents: LabAgents = {
       return [];
     }
   },
-  agents: (lab) => readState(lab)?.agents.map((a) => ({ node: a.node, instance: a.instance })),
+  agents: (lab) => {
+    const st = readState(lab);
+    if (!st) return undefined;
+    // the relay answers for all of them (`--lab`); `--node` still asks one agent
+    const relay = st.relay ? [{ node: 'relay', instance: st.relay.instance, relay: true }] : [];
+    return [...st.agents.map((a) => ({ node: a.node, instance: a.instance })), ...relay];
+  },
   where: (lab) => `no ${labDir(lab)}/state.json`,
 };

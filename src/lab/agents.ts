@@ -12,6 +12,7 @@ import { RUN_ROOT, agentInstance, agentLogFile, agentOutFile, agentStatusFile, b
 import type { LabPlan } from './plan.js';
 import { isAlive, runs, spawnDetached, tail, terminate } from './procs.js';
 import { distScript } from './scripts.js';
+import { agentApiArgs, labTls } from './relay.js';
 
 export interface AgentSpec {
   node: string;
@@ -25,6 +26,8 @@ export interface AgentSpec {
   outFile: string;
   /** pods the agent must list as attached before the lab is ready */
   localPods: string[];
+  /** flags of its mutual-TLS API listener, for the lab's relay (relay.ts agentApiArgs) */
+  apiArgs?: string[];
 }
 
 export interface AgentStatus {
@@ -40,6 +43,10 @@ const AGENT_STOP_GRACE_MS = 5_000;
 const POLL_MS = 100;
 
 export function agentSpecs(plan: LabPlan, manifestsDir: string): AgentSpec[] {
+  // With the lab's certificates (made when it starts agents, relay.ts), every
+  // agent, also one a test starts again, listens on mutual TLS for the relay.
+  const tls = labTls(plan.lab);
+  const withApi = fs.existsSync(tls.agent.cert);
   return plan.nodes.map((node) => {
     const instance = agentInstance(plan.lab, node.name);
     return {
@@ -51,6 +58,7 @@ export function agentSpecs(plan: LabPlan, manifestsDir: string): AgentSpec[] {
       logFile: agentLogFile(plan.lab, node.name),
       outFile: agentOutFile(plan.lab, node.name),
       localPods: plan.pods.filter((p) => p.node === node.name && !p.hostNetwork).map((p) => p.key),
+      ...(withApi ? { apiArgs: agentApiArgs(tls, node) } : {}),
     };
   });
 }
@@ -70,6 +78,7 @@ export function agentCommand(spec: AgentSpec): { file: string; args: string[] } 
       '--lab-file', spec.clusterFile,
       '--instance', spec.instance,
       '--log-file', spec.logFile,
+      ...(spec.apiArgs ?? []),
     ],
   };
 }

@@ -174,9 +174,9 @@ export function registerLabCommands(lab: Command): void {
 export function registerAgentsCommand(lab: Command): void {
   lab
     .command('agents')
-    .description('the agents of the labs that are up, as JSON: {"<lab>": [{"node", "instance"}]}')
+    .description('the agents of the labs that are up, and their relay ("relay": true), as JSON: {"<lab>": [{"node", "instance", "relay"?}]}')
     .action(() => {
-      const out: Record<string, { node: string; instance: string }[]> = {};
+      const out: Record<string, { node: string; instance: string; relay?: boolean }[]> = {};
       for (const name of labAgents.up()) out[name] = labAgents.agents(name) ?? [];
       console.log(JSON.stringify(out));
     });

@@ -27,6 +27,7 @@ import { agentRunDirs, agentSpecs, launchAgent, stopAgents, waitAgentsReady, DEF
 import { POD_CIDRS, SERVICE_CIDRS } from './ipam.js';
 import { BUILTIN_KEYS, controlPlane, dnsPodSpec, writeBuiltinManifests } from './builtin.js';
 import { readLabManifests } from './manifests.js';
+import { makeLabTls, startRelay } from './relay.js';
 import { networkStatusOf, planAttachments } from './attachments.js';
 import { run } from './exec.js';
 import type { LabPodSpec } from './manifests.js';
@@ -142,14 +143,21 @@ export async function labUp(manifestsDir: string, opts: UpOptions = {}): Promise
     state.apiserver = await startApiserver(lab, controlPlane(plan), opts.signal);
     writeState(state);
     if (opts.agent !== false) {
+      // The agents also listen on mutual TLS, for the lab's relay (lab-only certificates).
+      const tls = makeLabTls(lab, plan.nodes[0]!);
       const started = agentSpecs(plan, dir).map((spec) => {
         const pid = launchAgent(spec);
         state.agents.push({ node: spec.node, instance: spec.instance, pid, logFile: spec.logFile });
         return { spec, pid };
       });
       writeState(state);
-      log(`waiting for ${started.length} agent(s)`);
+      log(`waiting for ${started.length} agent(s) and the relay`);
+      // the relay starts while the agents sync (it reports nodes that do not answer yet)
+      const relay = startRelay(plan, tls, opts.signal);
+      relay.catch(() => undefined);
       await waitAgentsReady(started, opts.agentTimeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS, opts.signal);
+      state.relay = await relay;
+      writeState(state);
     }
     state.phase = 'up';
     writeState(state);
@@ -245,8 +253,8 @@ export async function labDown(lab: string = DEFAULT_LAB, opts: { log?: LabLog } 
   const errors: string[] = [];
   let processes = 0;
   if (state) {
-    processes += state.agents.length + state.responders.length + (state.apiserver ? 1 : 0);
-    await stopAgents(state.agents);
+    processes += state.agents.length + state.responders.length + (state.apiserver ? 1 : 0) + (state.relay ? 1 : 0);
+    await stopAgents([...(state.relay ? [state.relay] : []), ...state.agents]);
     const helpers = [...state.responders.map((r) => r.pid), ...(state.apiserver ? [state.apiserver] : [])];
     await stopResponders(helpers);
     if (state.kubeProxy && runs(state.kubeProxy, KUBE_PROXY_MARKER)) {

@@ -22,6 +22,8 @@ export interface LabState {
   kubeProxy?: number;
   apiserver?: number;
   agents: { node: string; instance: string; pid: number; logFile: string }[];
+  /** the relay in front of the agents (relay.ts), when agents run */
+  relay?: { pid: number; instance: string; listen: string; logFile: string };
 }
 
 export function writeState(state: LabState): void {

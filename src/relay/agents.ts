@@ -24,8 +24,17 @@ export interface AgentTls {
   serverName?: string;
 }
 
-/** A 4 MiB receive window (as the CLI's): a node's 100,000-flow history does not stall every 64 KiB. */
-const CHANNEL_OPTIONS: grpc.ClientOptions = { 'grpc-node.flow_control_window': 4 << 20 };
+/**
+ * A 4 MiB receive window (as the CLI's): a node's 100,000-flow history does
+ * not stall every 64 KiB. Reconnect backoff capped at 5 s (gRPC's default
+ * grows to 120 s): an agent that is back answers again within seconds, and
+ * until then calls fail at once with the last connection error.
+ */
+const CHANNEL_OPTIONS: grpc.ClientOptions = {
+  'grpc-node.flow_control_window': 4 << 20,
+  'grpc.initial_reconnect_backoff_ms': 500,
+  'grpc.max_reconnect_backoff_ms': 5000,
+};
 
 export class AgentConnection {
   readonly flows: grpc.Client;
@@ -65,7 +74,8 @@ export class AgentConnection {
 /** An agent's error in words for a NodeFailure: gRPC's details, with TLS problems named as such. */
 export function describeError(e: unknown): string {
   const err = e as Partial<grpc.ServiceError>;
-  const text = err.details ?? (e instanceof Error ? e.message : String(e));
+  // grpc-js appends an empty "Resolution note: " to connection errors
+  const text = (err.details ?? (e instanceof Error ? e.message : String(e))).replace(/\.? Resolution note: *$/, '');
   const name = err.code !== undefined ? grpc.status[err.code] : undefined;
   const tls = /certificate|handshake|ssl|tls|alert/i.test(text) ? 'TLS refused: ' : '';
   return `${tls}${name ? `${name}: ` : ''}${text}`;
