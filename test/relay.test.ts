@@ -25,6 +25,8 @@ import { loadRelayConfig } from '../src/relay/config.js';
 import { agentsOfPods, parseSelector } from '../src/relay/discovery.js';
 import { compareFlows, mergeFlows, mergeGroups } from '../src/relay/merge.js';
 import { Relay } from '../src/relay/relay.js';
+import YAML from 'yaml';
+import { TestApiServer, type KObject, type PolicyRule } from './helpers/apiserver.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vrfwall-relay-'));
 const file = (name: string): string => path.join(dir, name);
@@ -75,6 +77,7 @@ class FakeAgent {
     readonly node: string,
     private readonly cert: string,
     private readonly port = 0,
+    private readonly host = '127.0.0.1',
   ) {}
 
   async start(): Promise<void> {
@@ -97,7 +100,7 @@ class FakeAgent {
         cb(null, { verdict, reason: node === 'node1' ? 'SAME_NETWORK' : 'ISOLATED', node, steps: [{ hook, pod: `ns/a-${node}`, ifindex: 9, verdict, reason: c.request.source, rule: '' }] });
       },
     };
-    this.server = new ApiServer(flows.handlers(), state, { listen: `127.0.0.1:${this.port}`, tls: { cert: file(`${this.cert}.crt`), key: file(`${this.cert}.key`), ca: file('ca.crt') } });
+    this.server = new ApiServer(flows.handlers(), state, { listen: `${this.host}:${this.port}`, tls: { cert: file(`${this.cert}.crt`), key: file(`${this.cert}.key`), ca: file('ca.crt') } });
     await this.server.start();
     this.server.setServing(true);
     this.address = this.server.addresses[0] as string;
@@ -139,6 +142,7 @@ beforeAll(() => {
   makeCert('stranger', 'other-ca', 'IP:127.0.0.1');
   makeCert('relay', 'ca', 'IP:127.0.0.1');
   makeCert('client', 'ca', 'DNS:client');
+  makeCert('named-agent', 'ca', 'DNS:vrfwall-agent');
 }, 60_000);
 
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -411,6 +415,75 @@ describe('relay with fake agents over mutual TLS', () => {
       c.close();
       await r.stop();
       await back?.stop();
+    }
+  }, 30_000);
+});
+
+describe('relay finding the agents through the Kubernetes API', () => {
+  /** The relay's Role in deploy/relay.yaml: the test API server refuses whatever it does not grant. */
+  const relayRules = (): PolicyRule[] => {
+    const docs = YAML.parseAllDocuments(fs.readFileSync(path.join(import.meta.dirname, '../deploy/relay.yaml'), 'utf8')).map((d) => d.toJS() as { kind?: string; rules?: PolicyRule[] });
+    return docs.find((d) => d.kind === 'Role')!.rules!;
+  };
+  const pod = (name: string, component: string, nodeName: string, podIP: string): KObject => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'vrfwall-system', labels: { 'app.kubernetes.io/name': 'vrfwall', 'app.kubernetes.io/component': component } },
+    spec: { nodeName },
+    status: { podIP, phase: 'Running' },
+  });
+
+  it("the DaemonSet's pods come and go: the relay's members follow, with only the relay's Role", async () => {
+    const api = new TestApiServer({ rules: relayRules() });
+    await api.start();
+    const kubeconfig = file('kubeconfig');
+    api.writeKubeconfig(kubeconfig);
+    // two agents on one port at two loopback addresses, as agents on two nodes; one name in both certificates
+    const a = new FakeAgent('kube1', 'named-agent', 0, '127.0.0.2');
+    await a.start();
+    const port = Number(a.address.split(':')[1]);
+    const b = new FakeAgent('kube2', 'named-agent', port, '127.0.0.3');
+    await b.start();
+    a.store.put(flow('kube1', 1));
+    b.store.put(flow('kube2', 2));
+    api.apply('pods', pod('agent-a', 'agent', 'kube1', '127.0.0.2'));
+    api.apply('pods', pod('relay-x', 'relay', 'kube1', '127.0.0.9')); // not an agent: the selector leaves it out
+    const { config } = loadRelayConfig(
+      { listen: '127.0.0.1:0', tlsCert: file('relay.crt'), tlsKey: file('relay.key'), tlsCa: file('ca.crt'), kubeconfig, agentPort: port, agentTlsServerName: 'vrfwall-agent', nodeTimeout: 3 },
+      {},
+    );
+    expect(config.discovery.kind).toBe('kube');
+    const relay = new Relay(config, log);
+    await relay.start();
+    const c = clientOf(relay);
+    const answered = async () => (await c.unary<ServerStatusResponse>('state', 'ServerStatus', {})).nodes?.answered ?? [];
+    const until = async (want: string[]) => {
+      for (let i = 0; i < 200 && JSON.stringify(await answered()) !== JSON.stringify(want); i++) await new Promise((r) => setTimeout(r, 25));
+      expect(await answered()).toEqual(want);
+    };
+    try {
+      await until(['kube1']);
+      api.apply('pods', pod('agent-b', 'agent', 'kube2', '127.0.0.3'));
+      await until(['kube1', 'kube2']);
+      const flows = (await collect(c.getFlows({}))).flatMap(flowsOf);
+      expect(flows.map((f) => f.node)).toEqual(['kube1', 'kube2']);
+      api.remove('pods', 'agent-a', 'vrfwall-system');
+      await until(['kube2']);
+      // a pod that is not Running is no member either
+      api.apply('pods', { ...pod('agent-a', 'agent', 'kube1', '127.0.0.2'), status: { podIP: '', phase: 'Pending' } });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await answered()).toEqual(['kube2']);
+      expect(api.stats.forbidden).toEqual([]);
+      expect(api.stats.requests.get('list pods')).toBeGreaterThan(0);
+      // positive control for the RBAC check: what the Role does not grant is refused and counted
+      expect((await fetch(`${api.url}/api/v1/nodes`)).status).toBe(403);
+      expect(api.stats.forbidden).toHaveLength(1);
+    } finally {
+      c.close();
+      await relay.stop();
+      await a.stop();
+      await b.stop();
+      await api.close();
     }
   }, 30_000);
 });
