@@ -3,10 +3,12 @@
 // names none is an error naming the flag and the choices, not a filter the
 // server would read as UNSPECIFIED and match nothing with.
 import { describe, expect, it } from 'vitest';
-import { flowsRequest } from '../src/cli/flows.js';
+import { aggregateRequest, flowsRequest } from '../src/cli/flows.js';
+import { aggregateByKeys } from '../src/flows/aggregate.js';
+import type { Flow } from '../src/flows/types.js';
 
 type Flags = Parameters<typeof flowsRequest>[0];
-const none = { namespace: [], pod: [], fromPod: [], toPod: [], network: [], verdict: [], reason: [], ip: [], port: [], protocol: [], direction: [], exclude: [], follow: false };
+const none = { namespace: [], pod: [], fromPod: [], toPod: [], network: [], verdict: [], reason: [], ip: [], port: [], protocol: [], direction: [], exclude: [], follow: false, aggregateBy: [], sort: 'bytes' };
 const flags = (f: Partial<Flags>): Flags => ({ ...none, ...f }) as Flags;
 
 describe('flows command: request from flags', () => {
@@ -21,5 +23,35 @@ describe('flows command: request from flags', () => {
     expect(() => flowsRequest(flags({ verdict: ['unspecified'] }))).toThrow('--verdict "unspecified": one of allowed, dropped');
     expect(() => flowsRequest(flags({ direction: ['out'] }))).toThrow('--direction "out": one of egress, ingress');
     expect(() => flowsRequest(flags({ exclude: ['verdict=maybe'] }))).toThrow('--exclude verdict "maybe": one of allowed, dropped');
+  });
+});
+
+describe('flows --aggregate-by', () => {
+  it('key words become AggregateKey names with the filters, sort and top of the command; bad combinations are errors', () => {
+    const r = aggregateRequest(flags({ aggregateBy: ['namespace', 'Verdict', 'port'], verdict: ['dropped'], sort: 'packets', top: 5 }));
+    expect(r).toMatchObject({ aggregateBy: ['AGGREGATE_KEY_NAMESPACE', 'AGGREGATE_KEY_VERDICT', 'AGGREGATE_KEY_PORT'], sortBy: 'SORT_BY_PACKETS', top: 5 });
+    expect(r.allow).toEqual([expect.objectContaining({ verdict: ['VERDICT_DROPPED'] })]);
+    expect(() => aggregateRequest(flags({ aggregateBy: ['node'] }))).toThrow('--aggregate-by "node": one of namespace, pod, network, port, verdict, reason');
+    expect(() => aggregateRequest(flags({ aggregateBy: ['pod', 'pod'] }))).toThrow('--aggregate-by: pod is named twice');
+    expect(() => aggregateRequest(flags({ aggregateBy: ['pod'], follow: true }))).toThrow(/cannot be combined with --follow/);
+    expect(() => aggregateRequest(flags({ aggregateBy: ['pod'], last: 3 }))).toThrow(/--top/);
+  });
+
+  it('groups by any combination of keys with packet and byte totals', () => {
+    const ep = (ns: string, pod: string, port: number) => ({ ip: '10.0.0.1', port, namespace: ns, pod, network: `${ns}/net`, node: 'n1', service: '', kind: 'pod' as const });
+    const flow = (i: number, src: string, dst: string, port: number, dropped: boolean): Flow => ({
+      id: String(i), node: 'n1', ifindex: 1, source: ep(src, `p${i}`, 40000 + i), destination: ep(dst, 'web', port), protocol: 6, protocolName: 'tcp', ethertype: 0x800,
+      direction: 'EGRESS', verdict: dropped ? 'DROPPED' : 'ALLOWED', dropReason: dropped ? 'ISOLATED' : '', allowRule: dropped ? '' : 'SAME_NETWORK', code: 0,
+      forward: { packets: i, bytes: 100 * i, droppedPackets: dropped ? i : 0, tcpFlags: 0 }, reverse: { packets: 1, bytes: 10, droppedPackets: 0, tcpFlags: 0 },
+      firstSeenMs: 1, lastSeenMs: 2,
+    });
+    const flows = [flow(1, 'a', 'b', 80, false), flow(2, 'a', 'b', 80, false), flow(3, 'a', 'b', 443, true), flow(4, 'c', 'b', 80, true)];
+    const g = aggregateByKeys(flows, ['NAMESPACE', 'PORT', 'VERDICT'], 'BYTES', 0);
+    expect(g.map((x) => [x.keys, x.flows, x.packets, x.bytes, x.droppedPackets])).toEqual([
+      [['c -> b', '80', 'DROPPED'], 1, 5, 410, 4],
+      [['a -> b', '80', 'ALLOWED'], 2, 5, 320, 0],
+      [['a -> b', '443', 'DROPPED'], 1, 4, 310, 3],
+    ]);
+    expect(aggregateByKeys(flows, ['REASON'], 'FLOWS', 1).map((x) => [x.keys, x.flows])).toEqual([[['ISOLATED'], 2]]);
   });
 });

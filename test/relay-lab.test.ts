@@ -96,6 +96,14 @@ describe('relay in a two-node lab', () => {
     expect(e.status, e.stderr).toBe(3);
     expect(e.stdout).toMatch(/DROPPED \(ISOLATED\)/);
     expect(e.stdout).toContain('decided on from_pod@node2, to_pod@node1');
+    // totals per group over both nodes (issue 15 item 4)
+    const agg = spawnSync(process.execPath, [CLI, 'flows', '--lab', LAB, '--aggregate-by', 'namespace,verdict', '--exclude', 'protocol=icmpv6'], { encoding: 'utf8' });
+    expect(agg.status, agg.stderr).toBe(0);
+    expect(agg.stdout).toMatch(/^NAMESPACE\s+VERDICT\s+FLOWS\s+PACKETS\s+BYTES\s+DROPPED PKTS$/m);
+    expect(agg.stdout).toMatch(/^isolated-namespace-demo -> default\s+DROPPED\s+\d+\s+\d+\s+\d+\s+[1-9]\d*$/m);
+    expect(agg.stdout).toMatch(/^default -> non-isolated-namespace-demo\s+ALLOWED\s/m);
+    expect(agg.stdout).toMatch(/^total: \d+ flows, \d+ packets, \d+ bytes, \d+ dropped packets$/m);
+    expect(agg.stderr).toContain('nodes answered: node1, node2');
     // --node still asks that node's agent
     const one = spawnSync(process.execPath, [CLI, 'status', '--lab', LAB, '--node', 'node2'], { encoding: 'utf8' });
     expect(one.stdout).toMatch(/^node node2:/m);

@@ -25,6 +25,7 @@ import { loadRelayConfig } from '../src/relay/config.js';
 import { agentsOfPods, parseSelector } from '../src/relay/discovery.js';
 import { compareFlows, mergeFlows, mergeGroups } from '../src/relay/merge.js';
 import { Relay } from '../src/relay/relay.js';
+import { printAggregate } from '../src/cli/flows.js';
 import YAML from 'yaml';
 import { TestApiServer, type KObject, type PolicyRule } from './helpers/apiserver.js';
 
@@ -159,7 +160,7 @@ describe('merge logic', () => {
   });
 
   it('stats groups of the same key are summed before the top N is cut', () => {
-    const g = (source: string, bytes: number) => ({ source, destination: 'd', verdict: 'VERDICT_ALLOWED' as const, reason: 'R', flows: 1, packets: 1, bytes, droppedPackets: 0 });
+    const g = (source: string, bytes: number) => ({ source, destination: 'd', verdict: 'VERDICT_ALLOWED' as const, reason: 'R', flows: 1, packets: 1, bytes, droppedPackets: 0, keys: [] });
     // x is second on each node but first in the cluster
     const merged = mergeGroups([[g('y', 10), g('x', 8)], [g('z', 11), g('x', 8)]], 'SORT_BY_BYTES', 1);
     expect(merged).toEqual([{ ...g('x', 16), flows: 2, packets: 2 }]);
@@ -260,6 +261,24 @@ describe('relay with fake agents over mutual TLS', () => {
     const eps = await client.unary<ListEndpointsResponse>('state', 'ListEndpoints', {});
     // each pod once, from the node that hosts it (local, with its interface)
     expect(eps.endpoints.map((e) => [e.pod, e.node, e.local, e.ifindex])).toEqual([['a-node1', 'node1', true, 9], ['a-node2', 'node2', true, 9]]);
+  });
+
+  it('flows --aggregate-by through the relay: groups of both nodes summed, with totals', async () => {
+    const lines: string[] = [];
+    const req = { allow: [], deny: [], sinceMs: 0, untilMs: 0, groupBy: 'GROUP_BY_UNSPECIFIED' as const, sortBy: 'SORT_BY_FLOWS' as const, top: 0, aggregateBy: ['AGGREGATE_KEY_VERDICT' as const, 'AGGREGATE_KEY_PORT' as const] };
+    await printAggregate([client], req, 'json', (l) => lines.push(l));
+    const r = JSON.parse(lines[0]!) as { keys: string[]; flows: number; groups: { keys: string[]; flows: number; packets: number }[] };
+    expect(r.keys).toEqual(['verdict', 'port']);
+    expect(r.flows).toBe(60);
+    // every third flow (of both nodes) is dropped: 20 of 60
+    expect(r.groups.map((g) => [g.keys, g.flows])).toEqual([[['ALLOWED', '80'], 40], [['DROPPED', '80'], 20]]);
+    const packets = Array.from({ length: 60 }, (_, i) => i + 1).reduce((a, b) => a + b, 0);
+    expect(r.groups.reduce((n, g) => n + g.packets, 0)).toBe(packets);
+    lines.length = 0;
+    await printAggregate([client], { ...req, aggregateBy: ['AGGREGATE_KEY_REASON'] }, 'table', (l) => lines.push(l));
+    expect(lines[0]).toMatch(/^REASON\s+FLOWS\s+PACKETS\s+BYTES\s+DROPPED PKTS\nSAME_NETWORK\s+40\s/);
+    expect(lines[1]).toMatch(/^total: 60 flows, \d+ packets/);
+    await expect(client.unary('flows', 'GetFlowStats', { ...req, aggregateBy: ['AGGREGATE_KEY_NODE'] })).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
   });
 
   it('Explain goes to the nodes that host the sender and the receiver; their hooks merged', async () => {

@@ -1,6 +1,6 @@
 // vrfwall.v1.FlowService: GetFlows (history, then follow) and GetFlowStats.
 import * as grpc from '@grpc/grpc-js';
-import { aggregate, inWindow, type GroupBy, type SortBy } from '../flows/aggregate.js';
+import { aggregate, aggregateByKeys, inWindow, type AggregateKey, type GroupBy, type SortBy } from '../flows/aggregate.js';
 import { FilterError, compileFilters, type FlowPredicate } from '../flows/filter.js';
 import type { FlowStore } from '../flows/store.js';
 import type { Flow } from '../flows/types.js';
@@ -95,6 +95,18 @@ const SORT_BY: Record<string, SortBy> = {
   SORT_BY_PACKETS: 'PACKETS',
   SORT_BY_FLOWS: 'FLOWS',
 };
+
+/** aggregate_by names -> keys; an unknown or repeated one is INVALID_ARGUMENT naming it. */
+export function aggregateKeys(names: readonly string[]): AggregateKey[] {
+  const out: AggregateKey[] = [];
+  names.forEach((n, i) => {
+    const k = n.startsWith('AGGREGATE_KEY_') ? n.slice('AGGREGATE_KEY_'.length) : '';
+    if (!['NAMESPACE', 'POD', 'NETWORK', 'PORT', 'VERDICT', 'REASON'].includes(k)) throw invalid(`aggregate_by[${i}]: unknown key ${String(n)}`);
+    if (out.includes(k as AggregateKey)) throw invalid(`aggregate_by[${i}]: ${n} is named twice`);
+    out.push(k as AggregateKey);
+  });
+  return out;
+}
 
 export class FlowServiceImpl {
   private streams = 0;
@@ -199,7 +211,11 @@ export class FlowServiceImpl {
     if (req.top > this.limits.maxFlowsPerRequest) throw exhausted(`top: at most ${this.limits.maxFlowsPerRequest}`);
     const predicate = compileFilters(req.allow.map(toFilterSpec), req.deny.map(toFilterSpec));
     const flows = this.store.all().filter((f) => predicate(f) && inWindow(f, req.sinceMs, req.untilMs));
-    const groups = aggregate(flows, by, sort, req.top).map((g) => ({ ...g, verdict: verdictName(g.verdict) }));
+    const keys = aggregateKeys(req.aggregateBy ?? []);
+    const groups =
+      keys.length > 0
+        ? aggregateByKeys(flows, keys, sort, req.top).map((g) => ({ ...g, keys: g.keys ?? [], verdict: 'VERDICT_UNSPECIFIED' as const }))
+        : aggregate(flows, by, sort, req.top).map((g) => ({ ...g, keys: [], verdict: verdictName(g.verdict) }));
     return { groups, flows: flows.length, node: this.node };
   }
 }

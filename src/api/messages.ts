@@ -20,6 +20,7 @@ import type { GetFlowStatsResponse__Output } from './generated/vrfwall/v1/GetFlo
 import type { GetFlowsRequest as GetFlowsRequestIn, GetFlowsRequest__Output } from './generated/vrfwall/v1/GetFlowsRequest.js';
 import type { GetFlowsResponse as GetFlowsResponseIn, GetFlowsResponse__Output } from './generated/vrfwall/v1/GetFlowsResponse.js';
 import type { GroupBy__Output } from './generated/vrfwall/v1/GroupBy.js';
+import type { AggregateKey__Output } from './generated/vrfwall/v1/AggregateKey.js';
 import type { LostFlows__Output } from './generated/vrfwall/v1/LostFlows.js';
 import type { ListEndpointsRequest__Output } from './generated/vrfwall/v1/ListEndpointsRequest.js';
 import type { ListEndpointsResponse__Output } from './generated/vrfwall/v1/ListEndpointsResponse.js';
@@ -35,6 +36,7 @@ import type { Verdict__Output } from './generated/vrfwall/v1/Verdict.js';
 export type VerdictName = Verdict__Output;
 export type DirectionName = TrafficDirection__Output;
 export type GroupByName = GroupBy__Output;
+export type AggregateKeyName = AggregateKey__Output;
 export type SortByName = SortBy__Output;
 export type FlowGroupMsg = FlowGroup__Output;
 /** Which agents answered a relay's answer, and which did not (agents leave it unset). */
@@ -104,6 +106,7 @@ export interface GetFlowStatsRequest {
   groupBy: GroupByName;
   sortBy: SortByName;
   top: number;
+  aggregateBy: AggregateKeyName[];
 }
 
 export interface ExplainResponse {

@@ -4,7 +4,11 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type * as grpc from '@grpc/grpc-js';
 import { AgentClient, collect, resolveTargets, useLabAgents, type Target, type TargetOptions } from '../api/client.js';
 import type {
+  AggregateKeyName,
   ExplainResponse,
+  GetFlowStatsRequest,
+  GetFlowStatsResponse,
+  SortByName,
   FlowFilterMsg,
   FlowMsg,
   GetFlowsRequest,
@@ -18,6 +22,8 @@ import { flowsOf } from '../api/messages.js';
 import { labAgentsFromProgram } from './lab-program.js';
 import { TrafficDirection } from '../api/generated/vrfwall/v1/TrafficDirection.js';
 import { Verdict } from '../api/generated/vrfwall/v1/Verdict.js';
+import { AggregateKey } from '../api/generated/vrfwall/v1/AggregateKey.js';
+import { mergeGroups } from '../relay/merge.js';
 import type { FlowEndpoint } from '../flows/types.js';
 
 type Output = 'table' | 'json';
@@ -114,6 +120,9 @@ interface FlowFlags extends ConnFlags {
   since?: string;
   until?: string;
   follow: boolean;
+  aggregateBy: string[];
+  sort: string;
+  top?: number;
 }
 
 const collectList = (v: string, prev: string[]): string[] => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
@@ -241,6 +250,50 @@ export async function printFlows(cs: AgentClient[], req: Partial<GetFlowsRequest
   );
 }
 
+// ---- aggregation ---------------------------------------------------------------------
+
+/** --aggregate-by words -> AggregateKey names; an unknown word is an error naming the choices. */
+export function aggregateKeyNames(words: string[]): AggregateKeyName[] {
+  const out = words.map((w) => enumName(AggregateKey, 'AGGREGATE_KEY_', w, '--aggregate-by'));
+  const twice = out.find((k, i) => out.indexOf(k) !== i);
+  if (twice) throw new Error(`--aggregate-by: ${twice.slice('AGGREGATE_KEY_'.length).toLowerCase()} is named twice`);
+  return out;
+}
+
+/** The GetFlowStats request of `flows --aggregate-by`: the same filters and window as a flows listing. */
+export function aggregateRequest(f: FlowFlags): GetFlowStatsRequest {
+  if (f.follow) throw new Error('--aggregate-by gives totals over a window: it cannot be combined with --follow');
+  if (f.last !== undefined || f.first !== undefined) throw new Error('--aggregate-by counts every matching flow: use --top to keep the largest groups, not --last/--first');
+  const r = flowsRequest(f);
+  return {
+    allow: r.allow ?? [],
+    deny: r.deny ?? [],
+    sinceMs: r.sinceMs ?? 0,
+    untilMs: r.untilMs ?? 0,
+    groupBy: 'GROUP_BY_UNSPECIFIED',
+    sortBy: enumName({ SORT_BY_BYTES: 'SORT_BY_BYTES', SORT_BY_PACKETS: 'SORT_BY_PACKETS', SORT_BY_FLOWS: 'SORT_BY_FLOWS' } as Record<string, SortByName>, 'SORT_BY_', f.sort, '--sort'),
+    top: f.top ?? 0,
+    aggregateBy: aggregateKeyNames(f.aggregateBy),
+  };
+}
+
+/** Packet and byte totals per group of the keys, from every agent (or the relay), merged. */
+export async function printAggregate(cs: AgentClient[], req: GetFlowStatsRequest, output: Output, out: (line: string) => void = console.log): Promise<void> {
+  const answers = await Promise.all(cs.map((c) => c.unary<GetFlowStatsResponse>('flows', 'GetFlowStats', { ...req, top: 0 })));
+  const groups = mergeGroups(answers.map((a) => a.groups), req.sortBy, req.top);
+  const flows = answers.reduce((n, a) => n + a.flows, 0);
+  if (output === 'json') {
+    out(JSON.stringify({ keys: req.aggregateBy.map((k) => k.slice('AGGREGATE_KEY_'.length).toLowerCase()), flows, groups: groups.map(({ keys, flows: n, packets, bytes, droppedPackets }) => ({ keys, flows: n, packets, bytes, droppedPackets })) }));
+  } else {
+    const head = [...req.aggregateBy.map((k) => k.slice('AGGREGATE_KEY_'.length)), 'FLOWS', 'PACKETS', 'BYTES', 'DROPPED PKTS'];
+    const rows = groups.map((g) => [...g.keys.map((v) => v || '-'), String(g.flows), String(g.packets), String(g.bytes), String(g.droppedPackets)]);
+    const sum = (k: 'packets' | 'bytes' | 'droppedPackets') => groups.reduce((n, g) => n + g[k], 0);
+    out(table([head, ...rows]));
+    out(`total: ${flows} flows${req.top > 0 ? ` (top ${groups.length} groups: ${sum('packets')} packets, ${sum('bytes')} bytes)` : `, ${sum('packets')} packets, ${sum('bytes')} bytes, ${sum('droppedPackets')} dropped packets`}`);
+  }
+  for (const a of answers) if (a.nodes) console.error(`(${nodesText(a.nodes)})`);
+}
+
 // ---- status, networks, endpoints, explain ------------------------------------------
 
 function printStatus(s: ServerStatusResponse): string {
@@ -334,11 +387,16 @@ export function registerApiCommands(program: Command): void {
     .option('--since <when>', 'active since (30s, 5m, 2h ago, or an ISO time)')
     .option('--until <when>', 'active until')
     .option('-f, --follow', 'keep streaming new and changed flows', false)
+    .option('--aggregate-by <keys>', 'instead of flows: packet and byte totals per group of namespace, pod, network, port, verdict, reason (comma-separated)', collectList, [])
+    .addOption(new Option('--sort <by>', 'with --aggregate-by: largest groups first by').choices(['bytes', 'packets', 'flows']).default('bytes'))
+    .option('--top <n>', 'with --aggregate-by: only the n largest groups', nonNegativeInt('--top'))
     .action(async (f: FlowFlags) => {
       try {
+        const aggregate = f.aggregateBy.length > 0 ? aggregateRequest(f) : undefined;
         const cs = clients(f);
         try {
-          await printFlows(cs, flowsRequest(f), f.output);
+          if (aggregate) await printAggregate(cs, aggregate, f.output);
+          else await printFlows(cs, flowsRequest(f), f.output);
         } finally {
           for (const c of cs) c.close();
         }

@@ -48,7 +48,7 @@ export function mergeFlows(perNode: readonly FlowMsg[][], q: { last: number; fir
 export function mergeGroups(perNode: readonly FlowGroupMsg[][], sortBy: SortByName, top: number): FlowGroupMsg[] {
   const groups = new Map<string, FlowGroupMsg>();
   for (const g of perNode.flat()) {
-    const key = `${g.source}\0${g.destination}\0${g.verdict}\0${g.reason}`;
+    const key = `${g.source}\0${g.destination}\0${g.verdict}\0${g.reason}\0${g.keys.join('\0')}`;
     const have = groups.get(key);
     if (!have) groups.set(key, { ...g });
     else {
@@ -60,7 +60,7 @@ export function mergeGroups(perNode: readonly FlowGroupMsg[][], sortBy: SortByNa
   }
   const field = sortBy === 'SORT_BY_PACKETS' ? 'packets' : sortBy === 'SORT_BY_FLOWS' ? 'flows' : 'bytes';
   const out = [...groups.values()].sort(
-    (a, b) => b[field] - a[field] || compareText(a.source, b.source) || compareText(a.destination, b.destination),
+    (a, b) => b[field] - a[field] || compareText(a.source, b.source) || compareText(a.destination, b.destination) || compareText(a.keys.join('\0'), b.keys.join('\0')),
   );
   return top > 0 ? out.slice(0, top) : out;
 }

@@ -3,7 +3,7 @@
 // (merge.ts). Every answer carries a NodeReport: which nodes answered and
 // which did not, with why.
 import * as grpc from '@grpc/grpc-js';
-import { ApiError, MAX_BATCH_SIZE, parseFlowsRequest, toServiceError, type FlowServiceLimits } from '../api/flow-service.js';
+import { ApiError, MAX_BATCH_SIZE, aggregateKeys, parseFlowsRequest, toServiceError, type FlowServiceLimits } from '../api/flow-service.js';
 import type {
   EndpointInfoMsg,
   ExplainRequest,
@@ -195,6 +195,7 @@ export class RelayServices {
   }
 
   private async getFlowStats(req: GetFlowStatsRequest): Promise<GetFlowStatsResponse> {
+    aggregateKeys(req.aggregateBy ?? []); // a bad key is the client's error, named before any agent is asked
     const members = needAgents(this.pool, this.discovery);
     // every node's groups, uncut: the cluster's top N is cut after the sums
     const results = await this.pool.fanOut((c) => c.unary<GetFlowStatsResponse>('flows', 'GetFlowStats', { ...req, top: 0 }, this.limits.nodeTimeoutMs), members);

@@ -23,6 +23,7 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   vrfwall: {
     v1: {
+      AggregateKey: EnumTypeDefinition
       Endpoint: MessageTypeDefinition<_vrfwall_v1_Endpoint, _vrfwall_v1_Endpoint__Output>
       Flow: MessageTypeDefinition<_vrfwall_v1_Flow, _vrfwall_v1_Flow__Output>
       FlowBatch: MessageTypeDefinition<_vrfwall_v1_FlowBatch, _vrfwall_v1_FlowBatch__Output>

@@ -36,6 +36,7 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   vrfwall: {
     v1: {
+      AggregateKey: EnumTypeDefinition
       Endpoint: MessageTypeDefinition<_vrfwall_v1_Endpoint, _vrfwall_v1_Endpoint__Output>
       EndpointInfo: MessageTypeDefinition<_vrfwall_v1_EndpointInfo, _vrfwall_v1_EndpointInfo__Output>
       ExplainRequest: MessageTypeDefinition<_vrfwall_v1_ExplainRequest, _vrfwall_v1_ExplainRequest__Output>

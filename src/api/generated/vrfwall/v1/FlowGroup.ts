@@ -15,6 +15,10 @@ export interface FlowGroup {
   'packets'?: (number | string | Long);
   'bytes'?: (number | string | Long);
   'droppedPackets'?: (number | string | Long);
+  /**
+   * with aggregate_by: the group's value of each key, in order
+   */
+  'keys'?: (string)[];
 }
 
 export interface FlowGroup__Output {
@@ -29,4 +33,8 @@ export interface FlowGroup__Output {
   'packets': (number);
   'bytes': (number);
   'droppedPackets': (number);
+  /**
+   * with aggregate_by: the group's value of each key, in order
+   */
+  'keys': (string)[];
 }
