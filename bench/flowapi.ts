@@ -62,7 +62,7 @@ function request(r: Partial<GetFlowsRequest>): GetFlowsRequest {
 }
 
 /** Datagrams from one pod: `sockets` sockets x the given destination ports, paced so the ring buffer keeps up. */
-function floodScript(dstIp: string, sockets: number, ports: readonly [number, number]): string {
+export function floodScript(dstIp: string, sockets: number, ports: readonly [number, number]): string {
   return `
     const dgram = require('node:dgram');
     const buf = Buffer.alloc(1);
@@ -80,7 +80,7 @@ function floodScript(dstIp: string, sockets: number, ports: readonly [number, nu
 }
 
 /** One datagram of a new flow every gap ms; prints "<port> <wall ms>" just before each send. */
-function followSenderScript(dstIp: string, count: number, gapMs: number, base: number): string {
+export function followSenderScript(dstIp: string, count: number, gapMs: number, base: number): string {
   return `
     const s = require('node:dgram').createSocket('udp4');
     const buf = Buffer.alloc(1);

@@ -5,7 +5,7 @@
 // BENCH_PROGRUN_ROUNDS / _REPEAT / _FIRST, BENCH_TRAFFIC_ROUNDS / _WINDOW_MS,
 // BENCH_TRAFFIC_EXTRA=1, BENCH_FLOWS_FILL=datapath|addon: see bench/progrun.ts,
 // bench/traffic.ts and bench/lib/flowtable.ts
-// BENCH_PARTS=a,b only these parts (progrun, traffic, controlplane, flowapi);
+// BENCH_PARTS=a,b only these parts (progrun, traffic, controlplane, flowapi, relay);
 //                 the other parts keep their entries from the previous results.json
 // BENCH_RENDER=1  run nothing: write RESULTS.md again from results.json and
 //                 findings.md (after editing the findings)
@@ -18,12 +18,14 @@ import { runProgTestRun } from './progrun.js';
 import { runTraffic } from './traffic.js';
 import { runControlPlane } from './controlplane.js';
 import { runFlowApi } from './flowapi.js';
+import { runRelay } from './relay.js';
 
 const PARTS: Record<string, { title: string; run: (signal: AbortSignal) => Promise<PartResult> }> = {
   progrun: { title: '1. Per-packet cost (BPF_PROG_TEST_RUN)', run: () => runProgTestRun() },
   traffic: { title: '2. Traffic', run: (s) => runTraffic(s) },
   controlplane: { title: '3. Control plane', run: (s) => runControlPlane(s) },
   flowapi: { title: '4. Flow API', run: (s) => runFlowApi(s) },
+  relay: { title: '5. Relay', run: (s) => runRelay(s) },
 };
 
 const NOT_RERUN = '_Not rerun in this run:';
