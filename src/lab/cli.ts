@@ -115,7 +115,8 @@ export function registerLabCommands(lab: Command): void {
           // Multus secondary interfaces, as the matrix names them.
           ...(p.attachments ?? []).map((a) => `  ${`${p.key}@${a.interface}`.padEnd(40)} ${a.network.padEnd(8)} ${[a.ips.v4, a.ips.v6].filter(Boolean).join(' ')}`),
         ]);
-        console.log(`lab "${o.name}" is up: ${state.plan.nodes.length} node(s), ${state.agents.length} agent(s)\n${pods.join('\n')}`);
+        const relay = state.relay ? `, a relay (${state.relay.listen} in node1, and behind --lab)` : '';
+        console.log(`lab "${o.name}" is up: ${state.plan.nodes.length} node(s), ${state.agents.length} agent(s)${relay}\n${pods.join('\n')}`);
       }),
     );
 
