@@ -448,7 +448,7 @@ export class Agent {
 const RESYNC = '#resync'; // periodic: objects that differ from the compiler's last state; every map read back
 const NETLINK = '#netlink'; // interfaces, routes or a neighbour changed
 
-const KINDS: ReadonlySet<string> = new Set<ObjectKind>(['Namespace', 'Pod', 'Node', 'VirtualNetwork', 'VirtualNetworkRouter', 'Service', 'EndpointSlice']);
+const KINDS: ReadonlySet<string> = new Set<ObjectKind>(['Namespace', 'Pod', 'Node', 'VirtualNetwork', 'VirtualNetworkRouter', 'Service', 'EndpointSlice', 'NetworkAttachmentDefinition']);
 
 function objectKey(ref: ObjectRef): string {
   return `${ref.kind} ${ref.key}`;

@@ -152,6 +152,15 @@ export interface EndpointSliceObject {
   ports: { name: string; port?: number; protocol: L4Protocol }[];
 }
 
+/** k8s.cni.cncf.io/v1 NetworkAttachmentDefinition (Multus), reduced to what
+ *  the compile step reads: its identity and annotations (a
+ *  `vrfwall.dev/network` annotation names its network). spec.config is the
+ *  CNI's business. */
+export interface NetworkAttachmentDefinitionObject {
+  kind: 'NetworkAttachmentDefinition';
+  metadata: ObjectMeta & { namespace: string };
+}
+
 export interface ClusterState {
   namespaces: Map<string, NamespaceObject>; // by name
   pods: Map<string, PodObject>; // by "ns/name"
@@ -160,6 +169,7 @@ export interface ClusterState {
   routers: Map<string, VirtualNetworkRouterObject>; // by "ns/name"
   services: Map<string, ServiceObject>; // by "ns/name"
   endpointSlices: Map<string, EndpointSliceObject>; // by "ns/name"
+  attachmentDefinitions: Map<string, NetworkAttachmentDefinitionObject>; // by "ns/name"
   problems: SourceProblem[];
 }
 

@@ -6,6 +6,7 @@ import type {
   DesiredState,
   ContainerPort,
   EndpointSliceObject,
+  NetworkAttachmentDefinitionObject,
   LabelSelector,
   NamespaceObject,
   PodObject,
@@ -129,6 +130,7 @@ export function cluster(parts: {
   routers?: VirtualNetworkRouterObject[];
   services?: ServiceObject[];
   endpointSlices?: EndpointSliceObject[];
+  attachmentDefinitions?: NetworkAttachmentDefinitionObject[];
 }): ClusterState {
   const namespaces = [...(parts.namespaces ?? [])];
   // Like the manifest source: namespaces of pods exist, default and kube-system always.
@@ -143,6 +145,7 @@ export function cluster(parts: {
     routers: byKey(parts.routers ?? []),
     services: byKey(parts.services ?? []),
     endpointSlices: byKey(parts.endpointSlices ?? []),
+    attachmentDefinitions: byKey(parts.attachmentDefinitions ?? []),
     problems: [],
   };
 }
