@@ -3,7 +3,7 @@
 // of them: endpoints, attach, placements, router pairs, address conflicts.
 import { describe, expect, it } from 'vitest';
 import { VW_EP_LOCAL, VW_EP_QUARANTINE } from '../src/kernel/abi.js';
-import { podAttachments, type AttachmentContext } from '../src/model/attachments.js';
+import { networkSubnets, podAttachments, type AttachmentContext } from '../src/model/attachments.js';
 import { compile } from '../src/model/compile.js';
 import { IncrementalCompiler } from '../src/model/incremental.js';
 import { DEFAULT_NETWORK, type ClusterConfig, type ClusterState, type DesiredState, type NetworkAttachmentDefinitionObject, type PodObject, type VirtualNetworkObject } from '../src/model/types.js';
@@ -215,5 +215,11 @@ describe('compile: secondary interfaces', () => {
     expect(inc.desired().placements.get('default/pod4@eth1')?.kind).toBe('quarantine');
     expect(inc.desired().endpoints.get('172.16.10.3')!.flags & VW_EP_QUARANTINE).toBe(VW_EP_QUARANTINE);
     expect(JSON.stringify([...inc.desired().endpoints].sort())).toBe(JSON.stringify([...compile(s2, config, IFACES, inc.allocation).endpoints].sort()));
+  });
+});
+
+describe('networkSubnets', () => {
+  it('every VirtualNetwork subnet once, sorted (where the agent may release managed neighbour entries)', () => {
+    expect(networkSubnets([vn1, vn2, vn('a/x', { spec: { v4Subnet: '172.16.10.0/24', v6Subnet: 'fd00:16::/64' } }), vn('a/y')])).toEqual(['172.16.10.0/24', '172.16.20.0/24', 'fd00:16::/64']);
   });
 });

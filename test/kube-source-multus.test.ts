@@ -97,6 +97,20 @@ describe('NetworkAttachmentDefinitions from the API', () => {
     expect([...src.current().attachmentDefinitions.keys()]).toEqual(['default/vn2']);
   });
 
+  it("a quarantined secondary interface's problem becomes an Event on its Pod, naming the interface", async () => {
+    const { s, src } = await start();
+    seed(s);
+    await src.start();
+    const uid = s.get('pods', 'pod4', 'default')?.metadata.uid;
+    expect(src.reportProblem({ source: 'Pod default/pod4@eth1', message: 'quarantined: interface eth1 (NetworkAttachmentDefinition default/vn1): gone' })).toBe(true);
+    expect(src.reportProblem({ source: 'Pod default/missing@eth1', message: 'quarantined: x' })).toBe(false);
+    expect(src.reportProblem({ source: 'Namespace default@eth1', message: 'x' })).toBe(false);
+    await src.flushEvents();
+    expect(s.objects('events', 'default')).toMatchObject([
+      { reason: 'Quarantined', message: 'interface eth1: quarantined: interface eth1 (NetworkAttachmentDefinition default/vn1): gone', involvedObject: { kind: 'Pod', namespace: 'default', name: 'pod4', uid } },
+    ]);
+  });
+
   it('a bad NAD is reported and not used', async () => {
     const { s, src } = await start();
     s.setInstalled('network-attachment-definitions', true);

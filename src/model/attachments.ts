@@ -50,6 +50,14 @@ export function splitAttachmentKey(key: string): [string, string | undefined] {
   return at < 0 ? [key, undefined] : [key.slice(0, at), key.slice(at + 1)];
 }
 
+/** The networks' subnets (VirtualNetwork v4Subnet, v6Subnet), sorted, once each:
+ *  where secondary interfaces' addresses are, besides the pod CIDRs. */
+export function networkSubnets(vns: Iterable<VirtualNetworkObject>): string[] {
+  const out = new Set<string>();
+  for (const vn of vns) for (const c of [vn.spec.v4Subnet, vn.spec.v6Subnet]) if (c !== undefined) out.add(c);
+  return [...out].sort();
+}
+
 /** Does the pod carry either Multus annotation (its attachments depend on NADs and networks)? */
 export function hasMultusAnnotation(pod: Pick<PodObject, 'metadata'>): boolean {
   const a = pod.metadata.annotations;
