@@ -341,6 +341,7 @@ function mapsOf(d: DesiredState): Record<string, unknown> {
     backends: sorted(d.backends),
     serviceAccess: sorted(d.serviceAccess),
     placements: sorted(d.placements),
+    attachments: sorted(d.attachments),
   };
 }
 

@@ -12,18 +12,16 @@
 import ipaddr from 'ipaddr.js';
 import { NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATION, parseNetworkSelections, parseNetworkStatus, statusOf, type NetworkStatusEntry } from './multus.js';
 import { networkChoice, type PlacementContext } from './placement.js';
-import type { NetworkAttachmentDefinitionObject, PodObject, PodPlacement, SourceProblem, VirtualNetworkObject } from './types.js';
+import type { AttachedInterface, NetworkAttachmentDefinitionObject, PodObject, PodPlacement, SourceProblem, VirtualNetworkObject } from './types.js';
 
-/** One secondary interface of a pod. */
-export interface PodAttachment {
-  /** "ns/pod@ifname": its key in the desired maps (placements, attach) and in problems */
-  key: string;
-  ifname: string;
-  /** the NetworkAttachmentDefinition it was attached by, "ns/name" */
-  nad?: string;
-  /** canonical, from network-status */
-  ips: string[];
+/** One secondary interface of a pod, and where it is. */
+export interface PodAttachment extends AttachedInterface {
   placement: PodPlacement;
+}
+
+/** Without its placement (DesiredState.attachments). */
+export function attachedInterface(a: PodAttachment): AttachedInterface {
+  return { key: a.key, ifname: a.ifname, ...(a.nad !== undefined ? { nad: a.nad } : {}), ips: a.ips };
 }
 
 export interface PodAttachments {

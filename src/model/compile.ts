@@ -12,12 +12,13 @@ import {
   VW_NO_MAC,
 } from '../kernel/abi.js';
 import { canonicalCidr, canonicalIp } from './ip.js';
-import { podAttachments, type AttachmentContext } from './attachments.js';
+import { attachedInterface, podAttachments, type AttachmentContext } from './attachments.js';
 import { implicitNetworks, isolatedNetworkOf, namespaceIsolation, placePod, type PlacementContext } from './placement.js';
 import { routerPairs } from './routers.js';
 import { serviceMaps } from './servicemaps.js';
 import {
   DEFAULT_NETWORK,
+  type AttachedInterface,
   type ClusterConfig,
   type ClusterState,
   type DesiredEndpoint,
@@ -72,6 +73,7 @@ export function compile(
   problems.push(...routed.problems);
 
   const placements = new Map<string, PodPlacement>();
+  const attachments = new Map<string, AttachedInterface[]>();
   const attachCtx: AttachmentContext = { ...ctx, attachmentDefinitions: state.attachmentDefinitions, virtualNetworks: state.virtualNetworks };
   // Every interface's addresses, by its key: "ns/pod" (the primary) or
   // "ns/pod@ifname" (a secondary one), in key order.
@@ -91,6 +93,7 @@ export function compile(
     podOfClaim.set(key, pod);
     const atts = podAttachments(pod, attachCtx);
     problems.push(...atts.problems);
+    if (atts.attachments.length > 0) attachments.set(key, atts.attachments.map(attachedInterface));
     for (const a of atts.attachments) {
       placements.set(a.key, a.placement);
       claimList.push([a.key, a.ips]);
@@ -174,6 +177,7 @@ export function compile(
     attach,
     ports,
     placements,
+    attachments,
     allocation,
     problems,
   };

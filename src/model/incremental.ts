@@ -23,7 +23,7 @@
 import { VW_CIDR_SERVICE, VW_EP_HOST, VW_EP_LOCAL, VW_EP_NO_BACKEND, VW_EP_PTP, VW_EP_QUARANTINE, VW_NO_MAC } from '../kernel/abi.js';
 import ipaddr from 'ipaddr.js';
 import type { ObjectRef } from '../sources/changes.js';
-import { hasMultusAnnotation, podAttachments, type AttachmentContext } from './attachments.js';
+import { attachedInterface, hasMultusAnnotation, podAttachments, type AttachmentContext } from './attachments.js';
 import { ClaimIndex, sameEntry } from './claimindex.js';
 import { clusterPart, emptyClusterPart, hasNetworkAnnotation, reachOf, type ClusterPart } from './clusterpart.js';
 import { canonicalPodIps, clusterCidrs } from './compile.js';
@@ -36,6 +36,7 @@ import { mapSelectorMatches } from './selector.js';
 import { compileService, markerKeys, podClients, type ServiceContext, type ServiceResult } from './servicemaps.js';
 import { endpointsOfService } from './services.js';
 import type {
+  AttachedInterface,
   ClusterConfig,
   ClusterState,
   DesiredEndpoint,
@@ -219,6 +220,8 @@ export class IncrementalCompiler {
   private readonly atts = new Map<string, AttRec>();
   /** pod -> its attachments' keys */
   private readonly attsOf = new Map<string, readonly string[]>();
+  /** pod -> its secondary interfaces (DesiredState.attachments) */
+  private readonly attachments = new Map<string, AttachedInterface[]>();
   /** pod -> what its Multus annotations got wrong */
   private readonly attProblems = new Map<string, SourceProblem[]>();
   /** pods of this node with their own network stack */
@@ -275,6 +278,7 @@ export class IncrementalCompiler {
       backends: this.backends,
       serviceAccess: this.serviceAccess,
       placements: this.placements,
+      attachments: this.attachments,
       allocation: this.cluster.allocation,
       problems,
     };
@@ -537,6 +541,7 @@ export class IncrementalCompiler {
       w.finalPods.add(a);
     }
     this.attsOf.delete(key);
+    this.attachments.delete(key);
     this.attProblems.delete(key);
     this.multusPods.delete(key);
     if (rec === undefined || !multus) return;
@@ -560,7 +565,10 @@ export class IncrementalCompiler {
       }
       w.finalPods.add(a.key);
     }
-    if (keys.length > 0) this.attsOf.set(key, keys);
+    if (keys.length > 0) {
+      this.attsOf.set(key, keys);
+      this.attachments.set(key, r.attachments.map(attachedInterface));
+    }
   }
 
   /** The record of a claim key: a pod's ("ns/pod") or a secondary interface's ("ns/pod@ifname"). */

@@ -189,6 +189,17 @@ export type PodPlacement =
   /** hostNetwork pod: its addresses are the node's (rule 6), no network. */
   | { kind: 'host'; why: string };
 
+/** A pod's secondary interface (Multus), as network-status reports it. */
+export interface AttachedInterface {
+  /** "ns/pod@ifname": its key in placements and attach */
+  key: string;
+  ifname: string;
+  /** the NetworkAttachmentDefinition, "ns/name", when network-status names one */
+  nad?: string;
+  /** canonical */
+  ips: string[];
+}
+
 /** network name -> VRF id; ids are never reused while a name holds them. */
 export interface VrfAllocation {
   ids: Record<string, number>;
@@ -268,8 +279,10 @@ export interface DesiredState {
   backends: Map<string, DesiredServiceEntry>;
   /** per Service "ns/name": who may use it and why */
   serviceAccess: Map<string, ServiceAccess>;
-  /** per pod: where it is and why */
+  /** per pod ("ns/name") and secondary interface ("ns/name@ifname"): where it is and why */
   placements: Map<string, PodPlacement>;
+  /** pods with secondary interfaces ("ns/name") -> those interfaces, by name */
+  attachments: Map<string, AttachedInterface[]>;
   allocation: VrfAllocation;
   /** What the compile step refused or overrode (duplicate IPs, bad values). */
   problems: SourceProblem[];
