@@ -92,6 +92,16 @@ describe('attachments: where each secondary interface is', () => {
     expect(q(pod4(multus('vn1@eth1', ['10.244.1.4'], [{ name: 'default/vn1', ips: ['172.16.10.3'] }])))).toMatch(/^default\/pod4@status-2 quarantine: .*entry 2 names no interface/);
   });
 
+  it('a network-status without "default" (older Multus): the cluster-network entry is not an attachment; a like entry with other addresses is', () => {
+    const old = (primaryIps: string[]) =>
+      pod4({ 'k8s.v1.cni.cncf.io/networks': 'vn1@eth1', 'k8s.v1.cni.cncf.io/network-status': JSON.stringify([{ name: 'cbr0', interface: 'eth0', ips: primaryIps }, ...eth1()]) });
+    expect(placed(old(['10.244.1.4']))).toEqual(['default/pod4@eth1 network default/vn1']);
+    expect(placed(old(['10.244.1.99']))).toEqual([
+      'default/pod4@eth0 quarantine: interface eth0 (network-status name "cbr0"): not asked for in k8s.v1.cni.cncf.io/networks',
+      'default/pod4@eth1 network default/vn1',
+    ]);
+  });
+
   it('a family whose subnet is unset accepts any address of it; a network without subnets any address', () => {
     expect(placed(pod4(multus('vn1@eth1', ['10.244.1.4'], eth1(['172.16.10.3', 'fd00:16::3']))))).toEqual(['default/pod4@eth1 network default/vn1']);
     expect(placed(pod4(multus('vn1@eth1', ['10.244.1.4'], eth1(['192.0.2.1']))), ctx({ vns: [vn('default/vn1')] }))).toEqual(['default/pod4@eth1 network default/vn1']);

@@ -11,6 +11,7 @@
 // by an attachment.
 import ipaddr from 'ipaddr.js';
 import { NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATION, parseNetworkSelections, parseNetworkStatus, statusOf, type NetworkStatusEntry } from './multus.js';
+import { canonicalIp } from './ip.js';
 import { networkChoice, type PlacementContext } from './placement.js';
 import type { AttachedInterface, NetworkAttachmentDefinitionObject, PodObject, PodPlacement, SourceProblem, VirtualNetworkObject } from './types.js';
 
@@ -80,8 +81,13 @@ export function podAttachments(pod: PodObject, ctx: AttachmentContext): PodAttac
 
   // Entries by interface: one interface reported twice is one doubtful interface.
   const byIf = new Map<string, { entries: NetworkStatusEntry[]; n: number }>();
+  const podIps = new Set(pod.status.podIPs.map((ip) => canonicalIp(ip) ?? ip));
   for (const [i, e] of status.ok.entries()) {
     if (e.default) continue;
+    // Multus before "default" was written (v3.x) reports the cluster network
+    // like any other: named for the CNI network (never "<ns>/<nad>"), with the
+    // pod's own addresses. Those addresses are the pod's primary endpoints already.
+    if (!e.name.includes('/') && e.ips.length > 0 && e.ips.every((ip) => podIps.has(ip))) continue;
     const ifname = e.interface ?? `status-${i + 1}`;
     const have = byIf.get(ifname);
     if (have === undefined) byIf.set(ifname, { entries: [e], n: i + 1 });
