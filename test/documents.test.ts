@@ -389,3 +389,29 @@ describe('CRDs (crds)', () => {
     }
   });
 });
+
+describe('NetworkAttachmentDefinition (Multus, issue 14)', () => {
+  it('k8s.cni.cncf.io/v1: identity and annotations; spec.config is the CNI\'s and not read', () => {
+    const o = one(`
+apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata:
+  name: vn1
+  namespace: default
+  annotations:
+    vrfwall.dev/network: default/vn1
+spec:
+  config: '{"cniVersion":"0.3.1","type":"bridge","bridge":"br-vn1"}'
+`);
+    expect(o).toEqual({ kind: 'NetworkAttachmentDefinition', metadata: { name: 'vn1', namespace: 'default', labels: {}, annotations: { 'vrfwall.dev/network': 'default/vn1' } } });
+    expect(objectKey(o)).toBe('NetworkAttachmentDefinition/default/vn1');
+    // Without spec or namespace (kubectl's default namespace).
+    expect(one('apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata:\n  name: macvlan-a\n')).toMatchObject({ metadata: { name: 'macvlan-a', namespace: 'default' } });
+  });
+
+  it('refused: another apiVersion, a bad name, a config that is not text', () => {
+    expect(refused('apiVersion: k8s.cni.cncf.io/v2\nkind: NetworkAttachmentDefinition\nmetadata:\n  name: vn1\n')).toMatch(/apiVersion "k8s.cni.cncf.io\/v2" is not k8s.cni.cncf.io\/v1/);
+    expect(refused('apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata:\n  name: Not_A_Name\n')).toMatch(/metadata.name "Not_A_Name" is not a valid name/);
+    expect(refused('apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata:\n  name: vn1\nspec:\n  config:\n    type: bridge\n')).toMatch(/spec.config must be text/);
+  });
+});

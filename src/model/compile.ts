@@ -12,11 +12,13 @@ import {
   VW_NO_MAC,
 } from '../kernel/abi.js';
 import { canonicalCidr, canonicalIp } from './ip.js';
+import { attachedInterface, podAttachments, type AttachmentContext } from './attachments.js';
 import { implicitNetworks, isolatedNetworkOf, namespaceIsolation, placePod, type PlacementContext } from './placement.js';
 import { routerPairs } from './routers.js';
 import { serviceMaps } from './servicemaps.js';
 import {
   DEFAULT_NETWORK,
+  type AttachedInterface,
   type ClusterConfig,
   type ClusterState,
   type DesiredEndpoint,
@@ -71,18 +73,37 @@ export function compile(
   problems.push(...routed.problems);
 
   const placements = new Map<string, PodPlacement>();
+  const attachments = new Map<string, AttachedInterface[]>();
+  const attachCtx: AttachmentContext = { ...ctx, attachmentDefinitions: state.attachmentDefinitions, virtualNetworks: state.virtualNetworks };
+  // Every interface's addresses, by its key: "ns/pod" (the primary) or
+  // "ns/pod@ifname" (a secondary one), in key order.
+  const claimList: [string, string[]][] = [];
+  const podOfClaim = new Map<string, PodObject>();
+  const podIps = podAddresses(pods, problems);
   for (const pod of pods) {
+    const key = podKey(pod);
     placements.set(
-      podKey(pod),
+      key,
       pod.spec.hostNetwork
         ? { kind: 'host', why: 'hostNetwork pod: its addresses are node addresses' }
         : placePod(pod, state.namespaces.get(pod.metadata.namespace), ctx),
     );
+    if (pod.spec.hostNetwork) continue;
+    claimList.push([key, podIps.get(key) ?? []]);
+    podOfClaim.set(key, pod);
+    const atts = podAttachments(pod, attachCtx);
+    problems.push(...atts.problems);
+    if (atts.attachments.length > 0) attachments.set(key, atts.attachments.map(attachedInterface));
+    for (const a of atts.attachments) {
+      placements.set(a.key, a.placement);
+      claimList.push([a.key, a.ips]);
+      podOfClaim.set(a.key, pod);
+    }
   }
+  const claimIps = new Map(claimList.sort(([a], [b]) => compareText(a, b)));
 
   const hostAddrs = hostAddresses(state, pods, problems);
-  const podIps = podAddresses(pods, problems);
-  quarantineAddressConflicts(podIps, hostAddrs, placements);
+  quarantineAddressConflicts(claimIps, hostAddrs, placements);
 
   const ifByIp = new Map<string, number>();
   for (const [ip, ifindex] of interfaces) {
@@ -94,13 +115,12 @@ export function compile(
   for (const ip of [...hostAddrs].sort()) endpoints.set(ip, { vrfId: 0, flags: VW_EP_HOST, ifindex: 0 });
 
   const attach = new Map<string, number[]>();
-  for (const pod of pods) {
-    if (pod.spec.hostNetwork) continue;
-    const key = podKey(pod);
+  for (const [key, ips] of claimIps) {
+    const pod = podOfClaim.get(key) as PodObject;
     const placement = placements.get(key);
     const local = pod.spec.nodeName === config.nodeName;
     const ifindexes = new Set<number>();
-    for (const ip of podIps.get(key) ?? []) {
+    for (const ip of ips) {
       const ifindex = local ? ifByIp.get(ip) : undefined;
       if (ifindex !== undefined) ifindexes.add(ifindex);
       // A host address stays a host address; the pod claiming it is
@@ -138,7 +158,7 @@ export function compile(
     networkPairs: routed.pairs,
     hostAddrs,
     podPlacements: placements,
-    podIps,
+    podIps: claimIps,
     cidrs: new Map(cidrs),
     externalDenied,
   });
@@ -157,6 +177,7 @@ export function compile(
     attach,
     ports,
     placements,
+    attachments,
     allocation,
     problems,
   };
@@ -293,7 +314,9 @@ export function canonicalPodIps(pod: PodObject, problems: SourceProblem[]): stri
  * either pod's network: whichever we chose, the other pod's traffic would be
  * judged as the wrong pod's. Fail closed: every pod claiming a contested
  * address is quarantined (all its addresses), and the address itself is
- * quarantined too (or stays a host address when the node owns it).
+ * quarantined too (or stays a host address when the node owns it). A claim is
+ * one interface ("ns/pod" or "ns/pod@ifname"): a contested secondary address
+ * quarantines that interface, not the whole pod.
  */
 function quarantineAddressConflicts(
   podIps: Map<string, string[]>,

@@ -15,6 +15,7 @@ import type {
   LabelSelectorRequirement,
   NamespaceObject,
   NetworkApiGroup,
+  NetworkAttachmentDefinitionObject,
   ObjectMeta,
   PodObject,
   RouterImport,
@@ -31,7 +32,8 @@ export type ManifestObject =
   | VirtualNetworkObject
   | VirtualNetworkRouterObject
   | ServiceObject
-  | EndpointSliceObject;
+  | EndpointSliceObject
+  | NetworkAttachmentDefinitionObject;
 
 /** Identity of an object across files: "Namespace/x", "Pod/ns/name", ...
  *  VirtualNetwork and VirtualNetworkRouter are one identity whatever their
@@ -85,6 +87,7 @@ const KIND_PARSERS: Record<string, KindParser> = {
   VirtualNetworkRouter: parseVirtualNetworkRouter,
   Service: parseService,
   EndpointSlice: parseEndpointSlice,
+  NetworkAttachmentDefinition: parseNetworkAttachmentDefinition,
 };
 
 /**
@@ -372,6 +375,19 @@ function parseVirtualNetwork(doc: Obj, warn: Warn): VirtualNetworkObject {
     out.spec.external = external;
   }
   return out;
+}
+
+/** Multus's NetworkAttachmentDefinition: only its identity and annotations
+ *  matter here (spec.config is the delegate CNI's JSON, not read). */
+function parseNetworkAttachmentDefinition(doc: Obj, warn: Warn): NetworkAttachmentDefinitionObject {
+  if (doc.apiVersion !== 'k8s.cni.cncf.io/v1') throw new Invalid(`apiVersion ${JSON.stringify(doc.apiVersion)} is not k8s.cni.cncf.io/v1`);
+  // Multus names are DNS subdomains like most objects'.
+  const metadata = namespacedMeta(doc, warn, isDnsSubdomain);
+  if (doc.spec !== undefined && doc.spec !== null) {
+    const spec = asObj(doc.spec, 'spec');
+    if (spec.config !== undefined && typeof spec.config !== 'string') throw new Invalid('spec.config must be text (the CNI configuration as JSON)');
+  }
+  return { kind: 'NetworkAttachmentDefinition', metadata };
 }
 
 const ROUTER_TYPES = ['mesh', 'hub', 'spoke'] as const;
