@@ -43,7 +43,6 @@ export interface LabAttachmentDefinition {
   annotations: Record<string, string>;
 }
 
-
 export interface ManifestWarning {
   source: string;
   message: string;
