@@ -193,15 +193,37 @@ describe('compile: secondary interfaces', () => {
     );
   });
 
-  it("a secondary address equal to another pod's primary quarantines both claimants' interfaces, not the whole pod", () => {
+  it("a secondary address equal to another pod's own address quarantines only the secondary interface: network-status cannot take a pod's address", () => {
     const s = walkthrough({ pod4Status: eth1(['10.244.1.7']) });
     s.virtualNetworks.set('default/vn1', vn('default/vn1')); // no subnet: the address itself is acceptable
     const d = run(s);
     expect(d.placements.get('default/pod4@eth1')).toEqual({ kind: 'quarantine', why: 'IP 10.244.1.7 is also claimed by pod ns-iso/pod1' });
-    expect(d.placements.get('ns-iso/pod1')).toEqual({ kind: 'quarantine', why: 'IP 10.244.1.7 is also claimed by pod default/pod4@eth1' });
+    // The victim keeps its network and its endpoint (the kubelet reported its address; an annotation did not).
+    expect(d.placements.get('ns-iso/pod1')).toMatchObject({ kind: 'network' });
     expect(d.placements.get('default/pod4')).toMatchObject({ kind: 'network', network: DEFAULT_NETWORK });
-    expect(d.endpoints.get('10.244.1.7')!.flags & VW_EP_QUARANTINE).toBe(VW_EP_QUARANTINE);
+    expect(d.endpoints.get('10.244.1.7')!.flags & VW_EP_QUARANTINE).toBe(0);
+    expect(d.endpoints.get('10.244.1.7')!.vrfId).toBe(d.allocation.ids['ns-iso/default-podnetwork']);
     expect(d.endpoints.get('10.244.1.4')!.flags & VW_EP_QUARANTINE).toBe(0);
+  });
+
+  it('two secondary interfaces claiming one address both lose it', () => {
+    const s = walkthrough({ pod4Status: eth1(['172.16.10.9']) });
+    const other = s.pods.get('ns-iso/pod1')!;
+    s.pods.set('ns-iso/pod1', {
+      ...other,
+      metadata: {
+        ...other.metadata,
+        annotations: {
+          'k8s.v1.cni.cncf.io/networks': 'default/vn1@eth1',
+          'k8s.v1.cni.cncf.io/network-status': JSON.stringify([{ name: 'default/vn1', interface: 'eth1', ips: ['172.16.10.9'] }]),
+        },
+      },
+    });
+    const d = run(s);
+    expect(d.placements.get('default/pod4@eth1')).toMatchObject({ kind: 'quarantine' });
+    expect(d.placements.get('ns-iso/pod1@eth1')).toMatchObject({ kind: 'quarantine' });
+    expect(d.placements.get('ns-iso/pod1')).toMatchObject({ kind: 'network' });
+    expect(d.endpoints.get('172.16.10.9')!.flags & VW_EP_QUARANTINE).toBe(VW_EP_QUARANTINE);
   });
 
   it('removing the attachment from network-status removes its endpoints and attach entry (incremental compile too)', () => {

@@ -114,6 +114,9 @@ export function compile(
   const endpoints = new Map<string, DesiredEndpoint>();
   for (const ip of [...hostAddrs].sort()) endpoints.set(ip, { vrfId: 0, flags: VW_EP_HOST, ifindex: 0 });
 
+  // Addresses that are some pod's own: no secondary interface's claim on them makes an endpoint.
+  const ownIps = new Set<string>();
+  for (const [key, ips] of claimIps) if (!isSecondaryClaim(key)) for (const ip of ips) ownIps.add(ip);
   const attach = new Map<string, number[]>();
   for (const [key, ips] of claimIps) {
     const pod = podOfClaim.get(key) as PodObject;
@@ -127,6 +130,7 @@ export function compile(
       // quarantined above, and the datapath's spoofing check stops it from
       // sending as the node (the endpoint is not LOCAL on its interface).
       if (hostAddrs.has(ip)) continue;
+      if (isSecondaryClaim(key) && ownIps.has(ip)) continue;
       const vrfId = placement?.kind === 'network' ? allocation.ids[placement.network] : undefined;
       // Quarantined local pods keep LOCAL + ifindex: the datapath needs the
       // interface to check the source address and to let the pod reach its node.
@@ -309,6 +313,25 @@ export function canonicalPodIps(pod: PodObject, problems: SourceProblem[]): stri
   return [...ips];
 }
 
+/** A secondary interface's claim ("ns/pod@ifname"): from network-status, an
+ *  annotation its pod's owner may edit. */
+export function isSecondaryClaim(key: string): boolean {
+  return key.includes('@');
+}
+
+/**
+ * Whether `key` loses its claim on an address `claimants` (two or more)
+ * claim. A pod's own address (status.podIPs, which the kubelet reports) wins
+ * over secondary interfaces' claims, so that no pod can quarantine another by
+ * writing its address into its own network-status; otherwise every claimant
+ * loses. A secondary claimant that loses to a pod's own address also gives
+ * that address no endpoint of its own (primaryClaimed).
+ */
+export function losesClaim(key: string, claimants: readonly string[]): boolean {
+  const own = claimants.filter((k) => !isSecondaryClaim(k)).length;
+  return own !== 1 || isSecondaryClaim(key);
+}
+
 /**
  * An address claimed by two pods, or by a pod and the host, cannot be given to
  * either pod's network: whichever we chose, the other pod's traffic would be
@@ -335,7 +358,7 @@ function quarantineAddressConflicts(
       for (const key of keys) blame(key, `IP ${ip} is a node or host-network address`);
     } else if (keys.length > 1) {
       for (const key of keys) {
-        blame(key, `IP ${ip} is also claimed by pod ${keys.filter((k) => k !== key).join(', ')}`);
+        if (losesClaim(key, keys)) blame(key, `IP ${ip} is also claimed by pod ${keys.filter((k) => k !== key).join(', ')}`);
       }
     }
   }

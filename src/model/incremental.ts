@@ -26,7 +26,7 @@ import type { ObjectRef } from '../sources/changes.js';
 import { attachedInterface, hasMultusAnnotation, podAttachments, type AttachmentContext } from './attachments.js';
 import { ClaimIndex, sameEntry } from './claimindex.js';
 import { clusterPart, emptyClusterPart, hasNetworkAnnotation, reachOf, type ClusterPart } from './clusterpart.js';
-import { canonicalPodIps, clusterCidrs } from './compile.js';
+import { canonicalPodIps, clusterCidrs, isSecondaryClaim, losesClaim } from './compile.js';
 import { claimPodHostPorts, claimServiceFrontends, publishesHostPorts, type FrontendClaims } from './frontends.js';
 import { canonicalIp } from './ip.js';
 import { addTo, diffMaps, diffSets, Multimap, PlacementInterner, removeFrom, sameSet, setOrDelete } from './indexes.js';
@@ -681,7 +681,7 @@ export class IncrementalCompiler {
       const all = this.claimants.sorted(ip);
       let why: string | undefined;
       if (this.hostAddrs.has(ip)) why = `IP ${ip} is a node or host-network address`;
-      else if (all.length > 1) why = `IP ${ip} is also claimed by pod ${all.filter((k) => k !== rec.key).join(', ')}`;
+      else if (all.length > 1 && losesClaim(rec.key, all)) why = `IP ${ip} is also claimed by pod ${all.filter((k) => k !== rec.key).join(', ')}`;
       if (why === undefined) continue;
       // compile() lists reasons in the order the addresses were first met:
       // by the first claimant (pods in key order), then its address order.
@@ -733,7 +733,11 @@ export class IncrementalCompiler {
     if (this.hostAddrs.has(ip)) return HOST_EP;
     if (this.claimants.size(ip) === 0) return undefined;
     let chosen: DesiredEndpoint | undefined;
-    for (const key of this.claimants.sorted(ip)) {
+    const all = this.claimants.sorted(ip);
+    // A pod's own address: secondary interfaces' claims on it make no endpoint (compile's ownIps).
+    const owned = all.some((k) => !isSecondaryClaim(k));
+    for (const key of all) {
+      if (owned && isSecondaryClaim(key)) continue;
       const rec = this.claimRec(key);
       if (rec === undefined) continue;
       const placement = this.placements.get(key);
