@@ -15,11 +15,9 @@ import { PIN_ROOT, netnsPath } from '../src/lab/names.js';
 import { readState, writeState, type LabState } from '../src/lab/state.js';
 import { withNetns } from './helpers/netns.js';
 import { ROOT, matrixMismatches, podOf, readCounters, readEndpoints, timeUntil, udpStream } from './helpers/lab.js';
+import { EXAMPLE, ISOLATED, exampleOpen } from './helpers/cn2-example.js';
 
-const EXAMPLE = path.join(ROOT, 'examples/cn2-isolated-namespace');
-const ISOLATED = new Set(['isolated-namespace-demo/pod1', 'isolated-namespace-demo/pod2']);
 /** The example's expected matrix: open inside each side, closed across, both ways. */
-const exampleOpen = (a: string, b: string): boolean => ISOLATED.has(a) === ISOLATED.has(b);
 const allOpen = (): boolean => true;
 
 function mustState(lab: string): LabState {

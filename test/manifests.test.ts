@@ -104,6 +104,8 @@ describe('manifest source: the CN2 example', () => {
     expect(s.namespaces.get('isolated-namespace-demo')?.metadata.labels).toEqual({ [CN2_ISOLATED_LABEL]: 'true' });
     expect([...s.pods.keys()]).toEqual([
       'default/pod4',
+      'default/vn1-pod',
+      'default/vn2-pod',
       'isolated-namespace-demo/pod1',
       'isolated-namespace-demo/pod2',
       'non-isolated-namespace-demo/pod3',
