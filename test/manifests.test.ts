@@ -188,6 +188,20 @@ describe('manifest source: watching', () => {
     expect(src.current().namespaces.get('a')?.metadata.labels).toEqual({ step: '4' });
   });
 
+  it('every replacement by rename is seen, also one after another (an editor, a ConfigMap, the lab tests)', async () => {
+    // No periodic re-scan (startSource): each step must come through the watchers.
+    await write('sub/ns.yaml', namespaceYaml('a', { step: 'start' }));
+    const src = await startSource();
+    await until(() => src.current().namespaces.get('a')?.metadata.labels.step === 'start', 5000, 'the first state');
+    const abs = path.join(dir, 'sub/ns.yaml');
+    for (let i = 0; i < 25; i++) {
+      await fs.writeFile(`${abs}.tmp`, namespaceYaml('a', { step: String(i) }));
+      await fs.rename(`${abs}.tmp`, abs);
+      // Generous: a missed replacement is never seen at all without a re-scan.
+      await until(() => src.current().namespaces.get('a')?.metadata.labels.step === String(i), 3000, `replacement ${i}`);
+    }
+  });
+
   it('new files, files in new subdirectories and deleted files are seen; hidden and non-YAML files are not', async () => {
     const src = await startSource();
     const added = nextState(src, (s) => s.namespaces.has('deep') && s.namespaces.has('top'));
