@@ -27,3 +27,19 @@ export function exampleNetwork(key: string): string {
 export function exampleOpen(a: string, b: string): boolean {
   return exampleNetwork(a) === exampleNetwork(b);
 }
+
+/** The same with the namespace's isolation label removed: its pods join the default network, vn1 and vn2 stay apart. */
+export function exampleOpenUnisolated(a: string, b: string): boolean {
+  const net = (k: string): string => (ISOLATED.has(k) ? 'default/default-podnetwork' : exampleNetwork(k));
+  return net(a) === net(b);
+}
+
+/** A lab's matrix keys of its pods: each pod's own interface and its secondary ones ("ns/pod@ifname"). */
+export function interfaceKeys(pods: readonly { key: string; attachments?: readonly { interface: string }[] }[]): string[] {
+  return pods.flatMap((p) => [p.key, ...(p.attachments ?? []).map((a) => `${p.key}@${a.interface}`)]);
+}
+
+/** The node-side interfaces of a lab's pods: their own and their secondary ones. */
+export function hostInterfaces(pods: readonly { hostIf?: string; attachments?: readonly { hostIf: string }[] }[]): string[] {
+  return pods.flatMap((p) => [...(p.hostIf !== undefined ? [p.hostIf] : []), ...(p.attachments ?? []).map((a) => a.hostIf)]);
+}
