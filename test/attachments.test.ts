@@ -206,6 +206,24 @@ describe('compile: secondary interfaces', () => {
     expect(d.endpoints.get('10.244.1.4')!.flags & VW_EP_QUARANTINE).toBe(0);
   });
 
+  it('an attachment whose plugin has no node-side interface (macvlan, ipvlan, ...) is refused: quarantined, saying why', () => {
+    for (const type of ['macvlan', 'ipvlan']) {
+      const s = walkthrough();
+      s.attachmentDefinitions.set('default/vn1', { ...nad('default/vn1'), cniType: type });
+      const d = run(s);
+      expect(d.placements.get('default/pod4@eth1')).toEqual({
+        kind: 'quarantine',
+        why: expect.stringContaining(`uses the ${type} plugin, whose interface has no side in the node's network namespace`),
+      });
+      expect(d.endpoints.get('172.16.10.3')!.flags & VW_EP_QUARANTINE).toBe(VW_EP_QUARANTINE);
+      expect(d.placements.get('default/pod4')).toMatchObject({ kind: 'network', network: DEFAULT_NETWORK });
+    }
+    // The control: a bridge delegate is placed.
+    const s = walkthrough();
+    s.attachmentDefinitions.set('default/vn1', { ...nad('default/vn1'), cniType: 'bridge' });
+    expect(run(s).placements.get('default/pod4@eth1')).toMatchObject({ kind: 'network', network: 'default/vn1' });
+  });
+
   it('two secondary interfaces claiming one address both lose it', () => {
     const s = walkthrough({ pod4Status: eth1(['172.16.10.9']) });
     const other = s.pods.get('ns-iso/pod1')!;

@@ -119,10 +119,25 @@ export function podAttachments(pod: PodObject, ctx: AttachmentContext): PodAttac
   return { attachments, problems };
 }
 
+/**
+ * CNI plugins whose interface has no peer in the node's network namespace:
+ * the pod's side is all there is, and traffic between two such interfaces
+ * on one parent device never reaches the node. vrfwall does not attach
+ * inside the pod's namespace: whoever holds NET_ADMIN there (a privileged or
+ * NET_ADMIN container, the pod's own root) could detach the hooks, and the
+ * agent would have to enter every pod's namespace. Such an interface is
+ * refused: quarantined, so every enforced pod's hooks drop what it sends or
+ * is sent (docs/limits.md, "Interfaces vrfwall cannot attach to").
+ */
+export const NO_NODE_SIDE_TYPES: ReadonlySet<string> = new Set(['macvlan', 'ipvlan', 'host-device', 'sriov', 'ib-sriov', 'vlan', 'dpdk']);
+
 /** The network of an asked-for, attached interface: its NAD's network, when it exists, takes pods and holds every address. */
 function placeAttachment(nadKey: string, ips: readonly string[], ctx: AttachmentContext, quarantine: (why: string) => PodPlacement): PodPlacement {
   const nad = ctx.attachmentDefinitions.get(nadKey);
   if (nad === undefined) return quarantine(`NetworkAttachmentDefinition ${nadKey} does not exist (or the cluster has no NetworkAttachmentDefinition CRD)`);
+  if (nad.cniType !== undefined && NO_NODE_SIDE_TYPES.has(nad.cniType)) {
+    return quarantine(`NetworkAttachmentDefinition ${nadKey} uses the ${nad.cniType} plugin, whose interface has no side in the node's network namespace: vrfwall cannot enforce on it (docs/limits.md)`);
+  }
   let network: string;
   let why: string;
   const choice = networkChoice(nad.metadata, ctx);

@@ -159,6 +159,9 @@ export interface EndpointSliceObject {
 export interface NetworkAttachmentDefinitionObject {
   kind: 'NetworkAttachmentDefinition';
   metadata: ObjectMeta & { namespace: string };
+  /** The delegate CNI plugin's `type` (of spec.config, or its first plugin's
+   *  for a list); absent when the config names none or does not parse. */
+  cniType?: string;
 }
 
 export interface ClusterState {
