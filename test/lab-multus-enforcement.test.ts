@@ -257,6 +257,10 @@ describe('Multus secondary interfaces, enforced (lab mtus)', () => {
       expect(quarantined(pod4.ips.v4)).toBe(false);
       expect(status().quarantined?.['default/pod4@eth1']).toMatch(/k8s\.v1\.cni\.cncf\.io\/networks/);
       expect(status().quarantined?.['default/pod4']).toBeUndefined();
+      // The metric says the same (the agent's metrics port in the node's namespace).
+      const metrics = execFileSync('ip', ['netns', 'exec', state.plan.nodes[0]!.netns, 'curl', '-sf', 'http://127.0.0.1:9477/metrics'], { encoding: 'utf8' });
+      expect(metrics).toMatch(/^vrfwall_quarantined\{pod="default\/pod4",interface="eth1"\} 1$/m);
+      expect(metrics).not.toMatch(/^vrfwall_quarantined\{pod="default\/pod4",interface=""\}/m);
     } finally {
       rewrite(file, () => original);
     }
