@@ -12,7 +12,7 @@
 //   - an annotation that does not parse, or an attachment whose
 //     NetworkAttachmentDefinition is gone, quarantines that interface only,
 //     and the agent says why.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -254,6 +254,8 @@ describe('Multus secondary interfaces, enforced (lab mtus)', () => {
     try {
       rewrite(file, (t) => t.replace('k8s.v1.cni.cncf.io/networks: vn1@eth1', "k8s.v1.cni.cncf.io/networks: 'vn1@eth1,'"));
       await timeUntil(() => quarantined(eth1.v4), 3000, 'pod4@eth1 quarantined');
+      // (The status file is written after the maps.)
+      await timeUntil(() => status().quarantined?.['default/pod4@eth1'] !== undefined, 3000, 'the status file says so');
       expect(quarantined(pod4.ips.v4)).toBe(false);
       expect(status().quarantined?.['default/pod4@eth1']).toMatch(/k8s\.v1\.cni\.cncf\.io\/networks/);
       expect(status().quarantined?.['default/pod4']).toBeUndefined();
@@ -261,6 +263,11 @@ describe('Multus secondary interfaces, enforced (lab mtus)', () => {
       const metrics = execFileSync('ip', ['netns', 'exec', state.plan.nodes[0]!.netns, 'curl', '-sf', 'http://127.0.0.1:9477/metrics'], { encoding: 'utf8' });
       expect(metrics).toMatch(/^vrfwall_quarantined\{pod="default\/pod4",interface="eth1"\} 1$/m);
       expect(metrics).not.toMatch(/^vrfwall_quarantined\{pod="default\/pod4",interface=""\}/m);
+      // And explain, for the interface: dropped, and why.
+      const why = spawnSync(process.execPath, [path.join(ROOT, 'dist/cli/main.js'), 'explain', '--lab', LAB, 'default/pod4@eth1', 'default/vn1-pod@eth1', '--port', '8080'], { encoding: 'utf8' });
+      expect(why.status, why.stderr).toBe(3); // explain's status for a drop
+      expect(why.stdout).toMatch(/DROPPED \(QUARANTINED\)/);
+      expect(why.stdout).toMatch(/default\/pod4@eth1 is quarantined: interface eth1 .*k8s\.v1\.cni\.cncf\.io\/networks does not parse/);
     } finally {
       rewrite(file, () => original);
     }
@@ -272,6 +279,7 @@ describe('Multus secondary interfaces, enforced (lab mtus)', () => {
       // Without vn1's NetworkAttachmentDefinition.
       rewrite(nets, (t) => t.split('\n---\n').filter((d) => !(d.includes('kind: NetworkAttachmentDefinition') && d.includes('name: vn1\n'))).join('\n---\n'));
       await timeUntil(() => quarantined(eth1.v4), 3000, 'pod4@eth1 quarantined');
+      await timeUntil(() => /NetworkAttachmentDefinition default\/vn1 does not exist/.test(status().quarantined?.['default/pod4@eth1'] ?? ''), 3000, 'the status file says so');
       expect(quarantined(attachment('default/vn1-pod').v4)).toBe(true);
       expect(quarantined(attachment('default/vn2-pod').v4)).toBe(false);
       expect(quarantined(pod4.ips.v4)).toBe(false);

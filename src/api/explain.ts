@@ -164,6 +164,8 @@ export function explain(
   if (dstLocal && last?.verdict !== 'VERDICT_DROPPED') last = run('to_pod', dst);
   const decided = last as ExplainStepMsg;
   const notes: string[] = [];
+  // Why a side is quarantined (its placement's reason), as the log and the Event say it.
+  for (const side of [src, dst]) if (side.info?.quarantined) notes.push(`${podLabel(side.info)} is quarantined: ${side.info.reason}`);
   if (!srcLocal) notes.push(`the sender's from_pod hook runs on ${src.info?.node || 'another node or nowhere (not a local pod)'}`);
   if (!dstLocal && decided.verdict === 'VERDICT_ALLOWED') {
     notes.push(`the receiver's to_pod hook runs on ${dst.info?.node || 'another node or nowhere (not a local pod)'}`);
