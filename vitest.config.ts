@@ -12,6 +12,7 @@ export const UNIT_TESTS = [
   'abi',
   'api-encode',
   'api-types',
+  'attachments', 'kube-source-multus', 'api-multus', // issue 14 (mmodel)
   'api-tls',
   'cli-flows',
   'compile',

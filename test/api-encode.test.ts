@@ -30,6 +30,7 @@ function flow(i: number): FlowMsg {
     node: 'node-ü', // non-ASCII: UTF-8 lengths
     service: `ns-${side}/svc`,
     kind: 'pod' as const,
+    interface: i % 3 ? `net${i}` : '', // a secondary interface, or the cluster-network one (empty)
   });
   return {
     id: `0a0b0c${i}`,

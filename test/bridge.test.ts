@@ -20,10 +20,8 @@ import { POD_BRIDGE } from '../src/lab/wiring-bridge.js';
 import type { LabClusterFile } from '../src/lab/cluster-file.js';
 import { withNetns } from './helpers/netns.js';
 import { ROOT, matrixMismatches, podOf, readCounters, readEndpoints, timeUntil, udpStream } from './helpers/lab.js';
+import { EXAMPLE, ISOLATED, exampleOpen } from './helpers/cn2-example.js';
 
-const EXAMPLE = path.join(ROOT, 'examples/cn2-isolated-namespace');
-const ISOLATED = new Set(['isolated-namespace-demo/pod1', 'isolated-namespace-demo/pod2']);
-const exampleOpen = (a: string, b: string): boolean => ISOLATED.has(a) === ISOLATED.has(b);
 
 function ipIn(netns: string, args: string[]): string {
   return execFileSync('ip', ['-n', netns, ...args], { encoding: 'utf8' });

@@ -38,7 +38,7 @@ describe('flows --aggregate-by', () => {
   });
 
   it('groups by any combination of keys with packet and byte totals', () => {
-    const ep = (ns: string, pod: string, port: number) => ({ ip: '10.0.0.1', port, namespace: ns, pod, network: `${ns}/net`, node: 'n1', service: '', kind: 'pod' as const });
+    const ep = (ns: string, pod: string, port: number) => ({ ip: '10.0.0.1', port, namespace: ns, pod, network: `${ns}/net`, node: 'n1', service: '', kind: 'pod' as const, interface: '' });
     const flow = (i: number, src: string, dst: string, port: number, dropped: boolean): Flow => ({
       id: String(i), node: 'n1', ifindex: 1, source: ep(src, `p${i}`, 40000 + i), destination: ep(dst, 'web', port), protocol: 6, protocolName: 'tcp', ethertype: 0x800,
       direction: 'EGRESS', verdict: dropped ? 'DROPPED' : 'ALLOWED', dropReason: dropped ? 'ISOLATED' : '', allowRule: dropped ? '' : 'SAME_NETWORK', code: 0,

@@ -9,6 +9,7 @@ import { compile, EXTERNAL_KEY } from '../src/model/compile.js';
 import { IncrementalCompiler, type DesiredDelta } from '../src/model/incremental.js';
 import { CN2_ISOLATED_LABEL, ISOLATED_LABEL, LEGACY_ISOLATION_ANNOTATION, LEGACY_NETWORK_KEY, NETWORK_KEY } from '../src/model/placement.js';
 import { LEGACY_SERVICE_ISOLATION_ANNOTATION, SHARED_ANNOTATION } from '../src/model/sharing.js';
+import { NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATION } from '../src/model/multus.js';
 import type {
   ClusterConfig,
   ClusterState,
@@ -18,6 +19,7 @@ import type {
   InterfaceIndex,
   LabelSelector,
   NamespaceObject,
+  NetworkAttachmentDefinitionObject,
   PodObject,
   PortMacs,
   ServiceObject,
@@ -67,6 +69,9 @@ const NODE_ADDRS = ['192.168.1.10', '192.168.1.11', '10.244.0.4', 'not-an-ip'];
 const OUTSIDE = ['203.0.113.5', '198.51.100.7'];
 const VIPS = ['10.96.0.10', '10.96.0.11', '10.96.0.12', '10.97.0.1', '10.96.0.10'];
 const LABEL_VALUES = ['x', 'y'];
+// Secondary interfaces' addresses: in a VirtualNetwork's subnet or not, and some a pod's or node's own.
+const SECONDARY_IPS = ['172.16.10.3', '172.16.10.4', '172.16.20.3', 'fd00:16::3', '10.244.0.10', '192.168.1.11'];
+const NAD_NAMES = ['blue', 'red', 'nad1'];
 
 function labels(g: Gen): Record<string, string> {
   const out: Record<string, string> = {};
@@ -109,8 +114,46 @@ function virtualNetwork(g: Gen, key: string): VirtualNetworkObject {
     kind: 'VirtualNetwork',
     apiGroup: 'vrfwall.dev',
     metadata: { name, namespace, labels: labels(g), annotations: {} },
-    spec: { podNetwork: !g.chance(0.2), ...(g.chance(0.2) ? { external: g.pick(['allow', 'deny'] as const) } : {}) },
+    spec: {
+      podNetwork: !g.chance(0.2),
+      ...(g.chance(0.2) ? { external: g.pick(['allow', 'deny'] as const) } : {}),
+      ...(g.chance(0.4) ? { v4Subnet: g.pick(['172.16.10.0/24', '172.16.20.0/24']) } : {}),
+      ...(g.chance(0.2) ? { v6Subnet: 'fd00:16::/64' } : {}),
+    },
   };
+}
+
+function attachmentDefinition(g: Gen, key: string): NetworkAttachmentDefinitionObject {
+  const [namespace = '', name = ''] = key.split('/');
+  const a: Record<string, string> = {};
+  const roll = g.int(5);
+  if (roll === 0) a[NETWORK_KEY] = `${g.pick(['a', 'b'])}/${g.pick(VN_NAMES)}`;
+  else if (roll === 1) a[NETWORK_KEY] = g.pick(['bad value', 'default/default-podnetwork']);
+  return { kind: 'NetworkAttachmentDefinition', metadata: { name, namespace, labels: {}, annotations: a } };
+}
+
+/** Multus annotations: what the pod asks for (both forms, sometimes broken) and what it got. */
+function multusAnnotations(g: Gen, namespace: string, primary: readonly string[], out: Record<string, string>): void {
+  const nads = g.some(NAD_NAMES, 2).map((n) => (g.chance(0.2) ? `${g.pick(['a', 'b', 'default'])}/${n}` : `${namespace}/${n}`));
+  const ifs = ['net1', 'eth1', 'net2'];
+  if (g.chance(0.85)) {
+    const roll = g.int(4);
+    if (roll === 0) out[NETWORKS_ANNOTATION] = JSON.stringify(nads.map((n, i) => ({ name: n.split('/')[1], namespace: n.split('/')[0], interface: ifs[i] })));
+    else if (roll === 1) out[NETWORKS_ANNOTATION] = g.chance(0.5) ? 'not/a/valid,,list' : '[{"name": 3}]';
+    else out[NETWORKS_ANNOTATION] = nads.map((n, i) => `${n}@${ifs[i]}`).join(',');
+  }
+  if (g.chance(0.85)) {
+    if (g.chance(0.08)) {
+      out[NETWORK_STATUS_ANNOTATION] = '{not json';
+      return;
+    }
+    const entries: unknown[] = [{ name: 'cbr0', interface: 'eth0', ips: primary.filter((ip) => ip !== 'garbage'), default: true }];
+    nads.forEach((n, i) => {
+      if (g.chance(0.15)) return; // not attached yet
+      entries.push({ name: g.chance(0.1) ? `${namespace}/other` : n, interface: g.chance(0.05) ? 'eth0' : ifs[i], ips: g.some(SECONDARY_IPS, 2) });
+    });
+    out[NETWORK_STATUS_ANNOTATION] = JSON.stringify(entries);
+  }
 }
 
 function router(g: Gen, key: string): VirtualNetworkRouterObject {
@@ -139,6 +182,7 @@ function pod(g: Gen, key: string): PodObject {
   if (g.chance(0.15)) ports.push({ containerPort: 9000, protocol: 'TCP', hostPort: g.pick([30080, 9000, 4789]), ...(g.chance(0.3) ? { hostIP: g.pick(NODE_ADDRS.slice(0, 3)) } : {}) });
   const ips = g.chance(0.1) ? [] : g.some(POD_IPS, 2);
   if (g.chance(0.03)) ips.push('garbage');
+  if (g.chance(0.5)) multusAnnotations(g, namespace, ips, a);
   return {
     kind: 'Pod',
     metadata: { name, namespace, labels: labels(g), annotations: a },
@@ -199,10 +243,11 @@ function mutate(g: Gen, s: ClusterState): ClusterState {
     routers: new Map(s.routers),
     services: new Map(s.services),
     endpointSlices: new Map(s.endpointSlices),
+    attachmentDefinitions: new Map(s.attachmentDefinitions),
     problems: [],
   };
   const nsKey = (prefix: string, n: number): string => `${g.pick(['a', 'b', 'default', 'k8s-c', 'kube-system'])}/${prefix}${g.int(n)}`;
-  const roll = g.int(21);
+  const roll = g.int(24);
   const del = g.chance(0.2);
   if (roll < 3) {
     const name = g.pick(NAMESPACES);
@@ -236,6 +281,21 @@ function mutate(g: Gen, s: ClusterState): ClusterState {
     const key = `${g.pick(['a', 'b', 'default', 'k8s-c'])}/e${g.int(3)}`;
     if (del) next.endpointSlices.delete(key);
     else next.endpointSlices.set(key, slice(g, key));
+  } else if (roll === 21 || roll === 22) {
+    const key = `${g.pick(['a', 'b', 'default'])}/${g.pick(NAD_NAMES)}`;
+    if (del) next.attachmentDefinitions.delete(key);
+    else next.attachmentDefinitions.set(key, attachmentDefinition(g, key));
+  } else if (roll === 23) {
+    // What Multus reports (or what the pod asks for) changed, nothing else.
+    const key = nsKey('p', 6);
+    const old = next.pods.get(key);
+    if (old !== undefined) {
+      const a = { ...old.metadata.annotations };
+      delete a[NETWORKS_ANNOTATION];
+      delete a[NETWORK_STATUS_ANNOTATION];
+      if (!del) multusAnnotations(g, old.metadata.namespace, old.status.podIPs, a);
+      next.pods.set(key, { ...old, metadata: { ...old.metadata, annotations: a } });
+    }
   } else {
     // A namespace's isolation toggled.
     const name = g.pick(NAMESPACES);
@@ -257,6 +317,12 @@ function interfaces(g: Gen, s: ClusterState): { ifaces: InterfaceIndex; macs: Po
     i++;
     for (const ip of p.status.podIPs) if (g.chance(0.8)) ifaces.set(ip, i);
     if (g.chance(0.3)) macs.set(i, g.chance(0.2) ? VW_NO_MAC : `02:00:00:00:00:${i.toString(16).padStart(2, '0')}`);
+    // Secondary interfaces: every address Multus may report, on an interface of its own.
+    if (p.metadata.annotations[NETWORK_STATUS_ANNOTATION] !== undefined) {
+      i++;
+      for (const ip of SECONDARY_IPS) if (g.chance(0.3)) ifaces.set(ip, i);
+      if (g.chance(0.3)) macs.set(i, `02:00:00:00:01:${i.toString(16).padStart(2, '0')}`);
+    }
   }
   return { ifaces, macs };
 }
@@ -275,6 +341,7 @@ function mapsOf(d: DesiredState): Record<string, unknown> {
     backends: sorted(d.backends),
     serviceAccess: sorted(d.serviceAccess),
     placements: sorted(d.placements),
+    attachments: sorted(d.attachments),
   };
 }
 
@@ -327,7 +394,7 @@ function directoryOf(d: Directory): Record<string, unknown> {
 
 const problemsOf = (d: DesiredState): string[] => d.problems.map((p) => `${p.source}: ${p.message}`).sort();
 
-const stats = { steps: 0, delta: 0, quarantined: 0, services: 0, backends: 0, pairs: 0 };
+const stats = { steps: 0, delta: 0, quarantined: 0, services: 0, backends: 0, pairs: 0, attachedNet: 0, attachedQuarantined: 0 };
 
 function run(seed: number, steps: number): void {
   const g = new Gen(rng(seed));
@@ -363,6 +430,7 @@ function run(seed: number, steps: number): void {
     stats.steps++;
     stats.delta += Object.values(delta).reduce((n: number, x: Set<unknown>) => n + x.size, 0);
     for (const p of want.placements.values()) if (p.kind === 'quarantine') stats.quarantined++;
+    for (const [k, p] of want.placements) if (k.includes('@')) stats[p.kind === 'network' ? 'attachedNet' : 'attachedQuarantined']++;
     stats.services += want.services.size;
     stats.backends += want.backends.size;
     stats.pairs += want.vrfPairs.size;
@@ -377,6 +445,9 @@ describe('incremental compile', () => {
     expect(stats.services).toBeGreaterThan(stats.steps);
     expect(stats.backends).toBeGreaterThan(stats.steps / 20);
     expect(stats.pairs).toBeGreaterThan(stats.steps / 10);
+    // Secondary interfaces, both placed in a network and quarantined.
+    expect(stats.attachedNet).toBeGreaterThan(stats.steps / 50);
+    expect(stats.attachedQuarantined).toBeGreaterThan(stats.steps / 10);
 
   });
 
@@ -432,7 +503,7 @@ describe('incremental compile', () => {
     const moved = { ...next, pods: new Map(next.pods) };
     moved.pods.set(key, { ...old, status: { podIPs: ['10.244.3.3'] } });
     const delta2 = inc.update(moved, changedObjects(next, moved), new Map(), new Map());
-    expect(Object.values(delta).reduce((n, s: Set<unknown>) => n + s.size, 0)).toBe(0);
+    expect(Object.values(delta).reduce((n, s: Set<unknown>) => n + s.size, 0), JSON.stringify(Object.fromEntries(Object.entries(delta).map(([k, v]) => [k, [...v]])))).toBe(0);
     expect(delta2.endpoints.has('10.244.3.3')).toBe(true);
     expect(mapsOf(inc.desired())).toEqual(mapsOf(compile(moved, config, new Map(), inc.allocation, new Map())));
   });

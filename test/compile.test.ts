@@ -52,6 +52,7 @@ function state(namespaces: NamespaceObject[], pods: PodObject[], nodes: Record<s
     routers: new Map(),
     services: new Map(),
     endpointSlices: new Map(),
+    attachmentDefinitions: new Map(),
     problems: [],
   };
 }

@@ -35,6 +35,7 @@ import type { LabState } from '../src/lab/state.js';
 import { KUBE_RESOURCES } from '../src/sources/kube-resources.js';
 import { withNetns } from './helpers/netns.js';
 import { ROOT } from './helpers/lab.js';
+import { interfaceKeys } from './helpers/cn2-example.js';
 
 type Doc = Record<string, unknown> & { apiVersion: string; kind: string; metadata?: { name?: string } };
 
@@ -501,7 +502,7 @@ describe('the DaemonSet capabilities on the real kernel', () => {
     expect(st.synced).toBe(true);
     // The lab's own DNS pod is not in the example's manifests the agent reads.
     const pods = state.plan.pods.filter((p) => p.hostIf !== undefined && p.builtin === undefined);
-    expect(st.attached.sort()).toEqual(pods.map((p) => p.key).sort());
+    expect(st.attached.sort()).toEqual(interfaceKeys(pods).sort());
     const bpf = native();
     const progs = () =>
       withNetns(state.plan.nodes[0]!.netns, () => pods.map((p) => bpf.tcxQuery(bpf.ifNameToIndex(p.hostIf!), 'ingress').length));

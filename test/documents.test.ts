@@ -389,3 +389,35 @@ describe('CRDs (crds)', () => {
     }
   });
 });
+
+describe('NetworkAttachmentDefinition (Multus, issue 14)', () => {
+  it("k8s.cni.cncf.io/v1: identity, annotations and the delegate plugin's type (the rest of spec.config is the CNI's)", () => {
+    const o = one(`
+apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata:
+  name: vn1
+  namespace: default
+  annotations:
+    vrfwall.dev/network: default/vn1
+spec:
+  config: '{"cniVersion":"0.3.1","type":"bridge","bridge":"br-vn1"}'
+`);
+    expect(o).toEqual({ kind: 'NetworkAttachmentDefinition', metadata: { name: 'vn1', namespace: 'default', labels: {}, annotations: { 'vrfwall.dev/network': 'default/vn1' } }, cniType: 'bridge' });
+    expect(objectKey(o)).toBe('NetworkAttachmentDefinition/default/vn1');
+    // Without spec or namespace (kubectl's default namespace).
+    expect(one('apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata:\n  name: macvlan-a\n')).toMatchObject({ metadata: { name: 'macvlan-a', namespace: 'default' } });
+    // A plugin list: its first plugin makes the interface. A config that is not JSON: no type, and a warning.
+    const nadWith = (config: string): string => `apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata:\n  name: a\nspec:\n  config: '${config}'\n`;
+    expect(one(nadWith('{"cniVersion":"1.0.0","plugins":[{"type":"macvlan","master":"eth0"},{"type":"tuning"}]}'))).toMatchObject({ cniType: 'macvlan' });
+    const noJson = parseManifests(nadWith('{not json'), 'f.yaml');
+    expect(noJson.objects[0]?.object).not.toHaveProperty('cniType');
+    expect(noJson.problems.map((p) => p.message).join('; ')).toMatch(/spec.config is not JSON/);
+  });
+
+  it('refused: another apiVersion, a bad name, a config that is not text', () => {
+    expect(refused('apiVersion: k8s.cni.cncf.io/v2\nkind: NetworkAttachmentDefinition\nmetadata:\n  name: vn1\n')).toMatch(/apiVersion "k8s.cni.cncf.io\/v2" is not k8s.cni.cncf.io\/v1/);
+    expect(refused('apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata:\n  name: Not_A_Name\n')).toMatch(/metadata.name "Not_A_Name" is not a valid name/);
+    expect(refused('apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata:\n  name: vn1\nspec:\n  config:\n    type: bridge\n')).toMatch(/spec.config must be text/);
+  });
+});

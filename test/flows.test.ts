@@ -13,7 +13,7 @@ import { FlowStore } from '../src/flows/store.js';
 import type { Flow, FlowEndpoint } from '../src/flows/types.js';
 
 function ep(p: Partial<FlowEndpoint>): FlowEndpoint {
-  return { ip: '', port: 0, namespace: '', pod: '', network: '', node: '', service: '', kind: 'pod', ...p };
+  return { ip: '', port: 0, namespace: '', pod: '', network: '', node: '', service: '', kind: 'pod', interface: '', ...p };
 }
 
 let n = 0;
@@ -175,8 +175,8 @@ describe('the flow store', () => {
     // Every field distinct, so a field read back from another's place fails.
     const a: Flow = {
       id: 'aa', node: 'n1', ifindex: 7,
-      source: { ip: '10.0.0.1', port: 1111, namespace: 'ns-a', pod: 'pa', network: 'ns-a/net', node: 'n1', service: '', kind: 'pod' },
-      destination: { ip: '10.96.0.9', port: 2222, namespace: 'ns-b', pod: '', network: '', node: '', service: 'ns-b/svc', kind: 'service' },
+      source: { ip: '10.0.0.1', port: 1111, namespace: 'ns-a', pod: 'pa', network: 'ns-a/net', node: 'n1', service: '', kind: 'pod', interface: 'eth1' },
+      destination: { ip: '10.96.0.9', port: 2222, namespace: 'ns-b', pod: '', network: '', node: '', service: 'ns-b/svc', kind: 'service', interface: '' },
       protocol: 6, protocolName: 'TCP', ethertype: 0x0800, direction: 'EGRESS', verdict: 'ALLOWED', dropReason: '', allowRule: 'SAME_NETWORK', code: 3,
       forward: { packets: 11, bytes: 12_345_678_901, droppedPackets: 13, tcpFlags: 0x12 },
       reverse: { packets: 21, bytes: 22, droppedPackets: 23, tcpFlags: 0x18 },

@@ -26,13 +26,11 @@ import { ip, withNetns } from './helpers/netns.js';
 import { PROBE_PORT, receiveIn, sendFrom, vxlanInner } from './helpers/tunnel.js';
 import { ROOT, matrixMismatches, podOf, readCounters, startAgentWith, timeUntil, udpStream } from './helpers/lab.js';
 import { DropReason, Verdict } from '../src/kernel/abi.js';
+import { EXAMPLE, exampleOpen } from './helpers/cn2-example.js';
 
 const run = promisify(execFile);
-const EXAMPLE = path.join(ROOT, 'examples/cn2-isolated-namespace');
 const FIXTURE = path.join(ROOT, 'build/fixtures/pass.bpf.o');
 const XDP_FIXTURE = path.join(ROOT, 'build/fixtures/xdp_pass.bpf.o');
-const ISOLATED = new Set(['isolated-namespace-demo/pod1', 'isolated-namespace-demo/pod2']);
-const exampleOpen = (a: string, b: string): boolean => ISOLATED.has(a) === ISOLATED.has(b);
 const LAB = 'tcxsec';
 const INSTANCE = `${LAB}-node1`;
 const POD1 = 'isolated-namespace-demo/pod1';

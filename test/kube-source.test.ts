@@ -154,8 +154,8 @@ describe('first sync', () => {
     let done = false;
     const started = src.start().then(() => (done = true));
     // Known, not waited for: the client sent its lists and gave up on them,
-    // more than once for each of the 7 resources (they were retried).
-    await until(() => s.stats.abandoned.hung > 2 * 7, 5000, 'lists timed out and retried');
+    // more than once for each of the 8 resources (they were retried).
+    await until(() => s.stats.abandoned.hung > 2 * 8, 5000, 'lists timed out and retried');
     expect(done).toBe(false);
     expect(src.current().pods.size).toBe(0);
     s.hangRequests(false);
@@ -305,7 +305,7 @@ describe('watch events', () => {
     seed(s);
     const src = makeSource(s, { watchSessionSeconds: 30 });
     await src.start();
-    await until(() => s.watchCount === 5, 2000, 'watches open'); // the two CRDs are not installed
+    await until(() => s.watchCount === 5, 2000, 'watches open'); // the three CRDs are not installed
     const watches = (): number[] => ['namespaces', 'pods', 'nodes', 'services', 'endpointslices'].map((p) => s.requests('watch', p));
     const before = watches();
     await sleep(2500); // five request timeouts without a single line on any watch
@@ -467,12 +467,12 @@ describe('faults', () => {
     await restart;
     const ms = await until(() => src.current().pods.has('team-a/while-down') && !src.current().pods.has('team-a/a2'), 4000, 'converged after restart');
     const attempts = s.stats.connections - connections;
-    // 7 resources for ~3 s: retries at 0.1, 0.2, 0.4, 0.8, 1 s (half of it jitter)
+    // 8 resources for ~3 s: retries at 0.1, 0.2, 0.4, 0.8, 1 s (half of it jitter)
     // are about 8 each; without a backoff it would be thousands.
-    expect(attempts).toBeGreaterThan(7);
-    expect(attempts).toBeLessThan(7 * 14);
+    expect(attempts).toBeGreaterThan(8);
+    expect(attempts).toBeLessThan(8 * 14);
     expect(ms).toBeLessThan(2500); // the capped backoff brings it back quickly
-    console.info(`API server down 3 s: ${attempts} connection attempts by 7 informers; converged ${ms} ms after it came back (${Date.now() - t0} ms in all)`);
+    console.info(`API server down 3 s: ${attempts} connection attempts by 8 informers; converged ${ms} ms after it came back (${Date.now() - t0} ms in all)`);
   });
 });
 

@@ -138,7 +138,7 @@ describe('NADs in the manifests', () => {
     expect(m.networks).toEqual([{ key: 'other/vn9', v4Subnet: '172.16.9.0/24', v6Subnet: 'fd00:9::/64' }]);
     expect(m.pods.map((p) => p.networks)).toEqual(['vn1@eth1']);
     expect(m.warnings.map((w) => `${path.basename(w.source)}: ${w.message}`)).toEqual([
-      'all.yaml#3: NetworkAttachmentDefinition: apiVersion "k8s.cni.cncf.io/v2" is not k8s.cni.cncf.io/v1; the lab skips it',
+      'all.yaml#3: NetworkAttachmentDefinition: apiVersion "k8s.cni.cncf.io/v2" is not k8s.cni.cncf.io/v1',
     ]);
   });
 });

@@ -67,8 +67,11 @@ function cells(m: Matrix) {
 
 function expectAllOpen(m: Matrix, pods: string[]): void {
   expect(Object.keys(m.pods).sort()).toEqual([...pods].sort());
-  for (const src of pods) expect(Object.keys(m.pods[src] ?? {}).sort()).toEqual(pods.filter((p) => p !== src).sort());
-  const closed = cells(m).flatMap(({ src, dst, cell }) => CELL_FIELDS.filter((f) => !cell[f]).map((f) => `${src}->${dst} ${f}`));
+  // Every other pod's interfaces (not its own: "ns/pod" and "ns/pod@eth1" are one pod).
+  const podOfKey = (k: string): string => k.split('@')[0]!;
+  for (const src of pods) expect(Object.keys(m.pods[src] ?? {}).sort()).toEqual(pods.filter((p) => podOfKey(p) !== podOfKey(src)).sort());
+  // null: a family one side lacks (the secondary interfaces are IPv4 only), never probed.
+  const closed = cells(m).flatMap(({ src, dst, cell }) => CELL_FIELDS.filter((f) => cell[f] === false).map((f) => `${src}->${dst} ${f}`));
   expect(closed).toEqual([]);
 }
 
@@ -179,18 +182,24 @@ describe('lab on two nodes, through the CLI', () => {
       // The cluster file tells the agents where pods run.
       const cluster = JSON.parse(fs.readFileSync(path.join(labDir(lab), 'cluster.json'), 'utf8'));
       expect(cluster.nodes.map((n: { name: string }) => n.name)).toEqual(['node1', 'node2']);
-      expect(Object.keys(cluster.pods)).toHaveLength(5); // and the lab's DNS pod
+      expect(Object.keys(cluster.pods)).toHaveLength(7); // and the lab's DNS pod
 
       const matrix = labCli(['matrix', '--name', lab, '--json']);
       expect(matrix.status).toBe(0);
       expectAllOpen(JSON.parse(matrix.stdout) as Matrix, [
         'default/pod4',
+        'default/pod4@eth1',
+        'default/vn1-pod',
+        'default/vn1-pod@eth1',
+        'default/vn2-pod',
+        'default/vn2-pod@eth1',
         'isolated-namespace-demo/pod1',
         'isolated-namespace-demo/pod2',
         'non-isolated-namespace-demo/pod3',
       ]);
       const table = labCli(['matrix', '--name', lab]);
-      expect(table.stdout).toContain('12 pairs fully connected, 0 fully blocked, 0 partly.');
+      // 9 interfaces, every ordered pair but a pod's own interfaces among themselves.
+      expect(table.stdout).toContain('66 pairs fully connected, 0 fully blocked, 0 partly.');
     } finally {
       const down = labCli(['down', '--name', lab]);
       expect(down.status).toBe(0);
@@ -208,10 +217,10 @@ describe('lab lifecycle and bad input', () => {
     const pids = state.responders.map((r) => r.pid);
     // A second up of the same lab is refused and leaves the first intact.
     await expect(labUp(EXAMPLE, { lab, agent: false })).rejects.toThrow(/already exists/);
-    expect(listLabNetns(lab)).toHaveLength(8); // 2 nodes, underlay, 4 pods, the lab's DNS pod
+    expect(listLabNetns(lab)).toHaveLength(10); // 2 nodes, underlay, 6 pods, the lab's DNS pod
     fs.rmSync(labDir(lab), { recursive: true });
     const r = await labDown(lab);
-    expect(r.namespaces).toBe(8);
+    expect(r.namespaces).toBe(10);
     expectGone(lab);
     expect(pids.filter(isAlive)).toEqual([]);
   });

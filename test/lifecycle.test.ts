@@ -17,10 +17,8 @@ import { isAlive } from '../src/lab/procs.js';
 import type { LabState } from '../src/lab/state.js';
 import { withNetns } from './helpers/netns.js';
 import { ROOT, matrixMismatches, readEndpoints, startAgentWith, timeUntil, udpStream } from './helpers/lab.js';
+import { EXAMPLE, exampleOpen } from './helpers/cn2-example.js';
 
-const EXAMPLE = path.join(ROOT, 'examples/cn2-isolated-namespace');
-const ISOLATED = new Set(['isolated-namespace-demo/pod1', 'isolated-namespace-demo/pod2']);
-const exampleOpen = (a: string, b: string): boolean => ISOLATED.has(a) === ISOLATED.has(b);
 const LAB = 't4blife';
 const INSTANCE = `${LAB}-node1`;
 /** The programs compiled again (the Makefile's flags) with a define that changes nothing: a different build. */

@@ -71,6 +71,34 @@ const joined = (d: DesiredState, a: string, b: string): boolean =>
   d.vrfPairs.has(`${d.allocation.ids[a]}:${d.allocation.ids[b]}`);
 
 describe('manifest source: networks, routers and Services', () => {
+  it('NetworkAttachmentDefinitions are read; editing one re-places the interface that names it (Multus, issue 14)', async () => {
+    const status = JSON.stringify([
+      { name: 'k8s-pod-network', interface: 'eth0', ips: ['10.244.1.10'], default: true },
+      { name: 'a/nad1', interface: 'eth1', ips: ['172.16.10.3'] },
+    ]);
+    const nadYaml = (network: string) =>
+      `apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata: {name: nad1, namespace: a, annotations: {vrfwall.dev/network: ${network}}}\nspec: {config: '{}'}\n`;
+    await fs.writeFile(path.join(userDir, 'net.yaml'), [vnYaml('red', 'web'), vnYaml('blue', 'web')].join('---\n'));
+    await fs.writeFile(path.join(userDir, 'nad.yaml'), nadYaml('a/red'));
+    await fs.writeFile(
+      path.join(userDir, 'pods.yaml'),
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: p1, namespace: a, annotations: {k8s.v1.cni.cncf.io/networks: nad1@eth1, k8s.v1.cni.cncf.io/network-status: '${status}'}}\nspec: {containers: [{name: c, image: x}]}\n`,
+    );
+    await writeLab(LAB);
+    const src = await start();
+    expect([...src.current().attachmentDefinitions.keys()]).toEqual(['a/nad1']);
+    expect(src.current().problems).toEqual([]);
+    expect(compiled(src.current()).placements.get('a/p1@eth1')).toMatchObject({ kind: 'network', network: 'a/red' });
+    const next = nextState(src, (s) => compiled(s).placements.get('a/p1@eth1')?.kind === 'network' && (compiled(s).placements.get('a/p1@eth1') as { network: string }).network === 'a/blue', WITHIN_MS);
+    await fs.writeFile(path.join(userDir, 'nad.yaml'), nadYaml('a/blue'));
+    await next;
+    // Gone: the interface is still the pod's, quarantined.
+    const gone = nextState(src, (s) => compiled(s).placements.get('a/p1@eth1')?.kind === 'quarantine', WITHIN_MS);
+    await fs.rm(path.join(userDir, 'nad.yaml'));
+    await gone;
+    expect(compiled(src.current()).placements.get('a/p1')).toMatchObject({ kind: 'network' });
+  });
+
   it('reads several directories as one; Services get the lab file’s ClusterIPs unless they have their own', async () => {
     await fs.writeFile(path.join(userDir, 'net.yaml'), [vnYaml('red', 'web'), vnYaml('blue', 'web', 'core.contrail.juniper.net/v1alpha1')].join('---\n'));
     await fs.writeFile(path.join(userDir, 'pods.yaml'), [podYaml('p1', 'a/red'), podYaml('p2', 'a/blue')].join('---\n'));

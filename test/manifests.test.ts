@@ -104,6 +104,8 @@ describe('manifest source: the CN2 example', () => {
     expect(s.namespaces.get('isolated-namespace-demo')?.metadata.labels).toEqual({ [CN2_ISOLATED_LABEL]: 'true' });
     expect([...s.pods.keys()]).toEqual([
       'default/pod4',
+      'default/vn1-pod',
+      'default/vn2-pod',
       'isolated-namespace-demo/pod1',
       'isolated-namespace-demo/pod2',
       'non-isolated-namespace-demo/pod3',
@@ -184,6 +186,20 @@ describe('manifest source: watching', () => {
     await marker;
     expect(changes).toEqual([['Namespace a'], ['Namespace marker']]);
     expect(src.current().namespaces.get('a')?.metadata.labels).toEqual({ step: '4' });
+  });
+
+  it('every replacement by rename is seen, also one after another (an editor, a ConfigMap, the lab tests)', async () => {
+    // No periodic re-scan (startSource): each step must come through the watchers.
+    await write('sub/ns.yaml', namespaceYaml('a', { step: 'start' }));
+    const src = await startSource();
+    await until(() => src.current().namespaces.get('a')?.metadata.labels.step === 'start', 5000, 'the first state');
+    const abs = path.join(dir, 'sub/ns.yaml');
+    for (let i = 0; i < 25; i++) {
+      await fs.writeFile(`${abs}.tmp`, namespaceYaml('a', { step: String(i) }));
+      await fs.rename(`${abs}.tmp`, abs);
+      // Generous: a missed replacement is never seen at all without a re-scan.
+      await until(() => src.current().namespaces.get('a')?.metadata.labels.step === String(i), 3000, `replacement ${i}`);
+    }
   });
 
   it('new files, files in new subdirectories and deleted files are seen; hidden and non-YAML files are not', async () => {

@@ -58,3 +58,12 @@ describe('problem Events', () => {
     expect(a.due([{ source: 'Pod team-a/gone', message: 'x' }], s)).toEqual([]);
   });
 });
+
+describe('problem Events of a secondary interface (issue 14)', () => {
+  it('"Pod ns/pod@eth1" is the pod’s: told by its node’s agent only', () => {
+    const att: SourceProblem = { source: 'Pod team-a/web@eth1', message: 'quarantined: interface eth1 (NetworkAttachmentDefinition team-a/vn1): NetworkAttachmentDefinition team-a/vn1 does not exist' };
+    const s = state(pod('web', 'node1', 'u1'));
+    expect(new ProblemEvents('node1').due([att], s)).toEqual([att]);
+    expect(new ProblemEvents('node2').due([att], s)).toEqual([]);
+  });
+});

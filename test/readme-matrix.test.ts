@@ -14,6 +14,11 @@ const KEYS: Record<string, string> = {
   pod2: 'isolated-namespace-demo/pod2',
   pod3: 'non-isolated-namespace-demo/pod3',
   pod4: 'default/pod4',
+  'vn1-pod': 'default/vn1-pod',
+  'vn2-pod': 'default/vn2-pod',
+  'pod4@eth1': 'default/pod4@eth1',
+  'vn1-pod@eth1': 'default/vn1-pod@eth1',
+  'vn2-pod@eth1': 'default/vn2-pod@eth1',
 };
 
 const cell = (open: boolean): MatrixCell => Object.fromEntries(CELL_FIELDS.map((f) => [f, open])) as unknown as MatrixCell;
@@ -25,7 +30,8 @@ function documented(): Matrix {
   for (const [from, row] of pods.rows) {
     const src = KEYS[from]!;
     m.pods[src] = {};
-    for (const [to, v] of row) if (to !== from) m.pods[src]![KEYS[to]!] = cell(v === 'yes');
+    // "–": a pod and its own interfaces, which the lab does not probe.
+    for (const [to, v] of row) if (to !== from && v !== '–') m.pods[src]![KEYS[to]!] = cell(v === 'yes');
   }
   const services = readmeTable(README, 'services');
   for (const [from, row] of services.rows) {
@@ -41,7 +47,7 @@ function documented(): Matrix {
 
 describe('README matrix comparison', () => {
   it('a matrix as documented has no mismatch', () => {
-    expect(Object.keys(documented().pods)).toHaveLength(4);
+    expect(Object.keys(documented().pods)).toHaveLength(9);
     expect(mismatches(documented(), README)).toEqual([]);
   });
 

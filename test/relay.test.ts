@@ -45,7 +45,7 @@ function makeCert(name: string, ca: string, san: string): void {
 const T0 = Date.now() - 60_000;
 
 function flow(node: string, i: number, over: Partial<Flow> = {}): Flow {
-  const ep = (pod: string, ip: string) => ({ ip, port: 80, namespace: 'ns', pod, network: 'ns/net', node, service: '', kind: 'pod' as const });
+  const ep = (pod: string, ip: string) => ({ ip, port: 80, namespace: 'ns', pod, network: 'ns/net', node, service: '', kind: 'pod' as const, interface: '' });
   return {
     id: `${node}-${i}`,
     node,
@@ -92,7 +92,7 @@ class FakeAgent {
       ListEndpoints: (_c: unknown, cb: grpc.sendUnaryData<Partial<ListEndpointsResponse>>) =>
         cb(null, {
           node,
-          endpoints: ['node1', 'node2'].map((n) => ({ ip: n === 'node1' ? '10.0.0.1' : '10.0.0.2', kind: 'pod', namespace: 'ns', pod: `a-${n}`, network: 'ns/net', node: n, local: n === node, ifindex: n === node ? 9 : 0, quarantined: false, reason: '', service: '' })),
+          endpoints: ['node1', 'node2'].map((n) => ({ ip: n === 'node1' ? '10.0.0.1' : '10.0.0.2', kind: 'pod', namespace: 'ns', pod: `a-${n}`, network: 'ns/net', node: n, local: n === node, ifindex: n === node ? 9 : 0, quarantined: false, reason: '', service: '', interface: '' })),
         }),
       Explain: (c: grpc.ServerUnaryCall<{ source: string }, unknown>, cb: grpc.sendUnaryData<Partial<ExplainResponse>>) => {
         // node1 hosts the sender and allows; node2 hosts the receiver and drops

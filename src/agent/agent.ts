@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { newProbeKey } from '../kernel/skb.js';
 import { native, type NativeAddon, type TcDirection } from '../kernel/native.js';
+import { networkSubnets } from '../model/attachments.js';
 import { IncrementalCompiler, mergeDelta, type DesiredDelta } from '../model/incremental.js';
 import { emptyAllocation } from '../model/vrf.js';
 import type { ClusterState, DesiredState, PodPlacement, SourceProblem, VrfAllocation } from '../model/types.js';
@@ -273,7 +274,8 @@ export class Agent {
     this.note(compiler.update(state, changed, last?.byIp ?? new Map(), last?.macs ?? new Map()), changed);
     this.compiler = compiler;
     let compileMs = performance.now() - tCompile;
-    const ifaces = await this.discover([...compiler.localPods().values()].map((ips) => [...ips]), fullSync);
+    // Every local interface's addresses, one group per interface (secondary ones too).
+    const ifaces = await this.discover([...compiler.localPods().values()].map((ips) => [...ips]), fullSync, networkSubnets(state.virtualNetworks.values()));
     if (ifaces !== last) {
       const t = performance.now();
       this.compiler = undefined;
@@ -347,14 +349,17 @@ export class Agent {
    * monitor` drops it), and the monitor was already listening when the result
    * was taken. A full resync always reads afresh.
    */
-  private async discover(localPods: string[][], fullSync: boolean): Promise<Discovered> {
-    const args = JSON.stringify(localPods);
+  private async discover(localPods: string[][], fullSync: boolean, subnets: readonly string[]): Promise<Discovered> {
+    // Managed neighbour entries are released in the pod CIDRs and in the
+    // networks' subnets (secondary interfaces live there, outside the pod CIDRs).
+    const releaseIn = [...this.config.podCIDRs, ...subnets];
+    const args = JSON.stringify([localPods, releaseIn]);
     const last = this.lastDiscovery;
     const quiet = last !== undefined && last.events === this.monitor.events && last.args === args;
     if (!fullSync && quiet && this.monitor.listeningAt(last.at)) return last.result;
     const at = performance.now();
     const events = this.monitor.events; // an event during the discovery invalidates it
-    const result = await this.discovery.discover(localPods, this.config.podCIDRs);
+    const result = await this.discovery.discover(localPods, releaseIn);
     this.lastDiscovery = { at, args, events, result };
     return result;
   }
@@ -458,7 +463,7 @@ export class Agent {
 const RESYNC = '#resync'; // periodic: objects that differ from the compiler's last state; every map read back
 const NETLINK = '#netlink'; // interfaces, routes or a neighbour changed
 
-const KINDS: ReadonlySet<string> = new Set<ObjectKind>(['Namespace', 'Pod', 'Node', 'VirtualNetwork', 'VirtualNetworkRouter', 'Service', 'EndpointSlice']);
+const KINDS: ReadonlySet<string> = new Set<ObjectKind>(['Namespace', 'Pod', 'Node', 'VirtualNetwork', 'VirtualNetworkRouter', 'Service', 'EndpointSlice', 'NetworkAttachmentDefinition']);
 
 function objectKey(ref: ObjectRef): string {
   return `${ref.kind} ${ref.key}`;

@@ -7,6 +7,7 @@
 // no agent tells its problem then; once it is bound, the same problem is new
 // for its node's agent, which tells it. Keyed by the problem's text alone it
 // would be skipped as told already, and the Event never written.
+import { splitAttachmentKey } from '../model/attachments.js';
 import type { ClusterState, SourceProblem } from '../model/types.js';
 
 export class ProblemEvents {
@@ -29,8 +30,10 @@ export class ProblemEvents {
   /** undefined: not this agent's to tell. */
   private key(p: SourceProblem, state: ClusterState): string | undefined {
     const text = `${p.source}: ${p.message}`;
-    const podKey = /^Pod (\S+)$/.exec(p.source)?.[1];
-    if (podKey === undefined) return JSON.stringify([text]);
+    const claim = /^Pod (\S+)$/.exec(p.source)?.[1];
+    if (claim === undefined) return JSON.stringify([text]);
+    // "ns/pod@ifname": a secondary interface of the pod; its Event is the pod's.
+    const [podKey] = splitAttachmentKey(claim);
     const pod = state.pods.get(podKey);
     const node = pod?.spec.nodeName;
     if (pod === undefined || node !== this.nodeName) return undefined;

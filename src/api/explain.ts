@@ -4,6 +4,7 @@
 // receiver's to_pod when the receiver is. The probe carries VW_PROBE_MAGIC
 // and the agent's probe key in skb->cb[0..1], so the programs write nothing and leave their decision
 // in cb[2] (verdict) and cb[3] (allow rule or drop reason).
+import { podLabel } from '../flows/label.js';
 import ipaddr from 'ipaddr.js';
 import { TcAction, Verdict, allowRuleName, canonicalAddr, dropReasonName } from '../kernel/abi.js';
 import { probeDecision, skbCtx } from '../kernel/skb.js';
@@ -34,24 +35,30 @@ export interface ProbePrograms {
   probeKey: number;
 }
 
-interface Side {
+export interface Side {
   ip: string;
   info: EndpointInfo | undefined;
   text: string;
 }
 
-function podEntries(dir: Directory, ns: string, name: string): EndpointInfo[] {
-  return [...dir.byIp.values()].filter((e) => e.namespace === ns && e.pod === name);
+/** The addresses of one interface of a pod: "" its cluster-network one, else a secondary one ("eth1"). */
+function podEntries(dir: Directory, ns: string, name: string, ifname: string): EndpointInfo[] {
+  return [...dir.byIp.values()].filter((e) => e.namespace === ns && e.pod === name && e.interface === ifname);
 }
 
-function resolve(dir: Directory, text: string, field: string, family: 4 | 6 | undefined): Side[] {
+/** The addresses "ns/pod", "ns/pod@ifname" or an IP stands for (exported for tests). */
+export function resolve(dir: Directory, text: string, field: string, family: 4 | 6 | undefined): Side[] {
   const t = text.trim();
-  if (t === '') throw invalid(`${field}: required ("namespace/pod" or an IP address)`);
+  if (t === '') throw invalid(`${field}: required ("namespace/pod[@interface]" or an IP address)`);
   if (t.includes('/') && !t.includes(':') && !/^\d+\.\d+\.\d+\.\d+\//.test(t)) {
-    const [ns, name, ...rest] = t.split('/');
-    if (!ns || !name || rest.length > 0) throw invalid(`${field}: ${JSON.stringify(t)} is not "namespace/pod"`);
-    const entries = podEntries(dir, ns, name);
-    if (entries.length === 0) throw new ApiError(grpc.status.NOT_FOUND, `${field}: no pod ${t} known to this agent`);
+    // "ns/pod": its cluster-network interface; "ns/pod@eth1": a secondary one.
+    const [ns, named, ...rest] = t.split('/');
+    const [name, ifname, ...more] = (named ?? '').split('@');
+    if (!ns || !name || rest.length > 0 || more.length > 0 || ifname === '') throw invalid(`${field}: ${JSON.stringify(t)} is not "namespace/pod[@interface]"`);
+    const entries = podEntries(dir, ns, name, ifname ?? '');
+    if (entries.length === 0) {
+      throw new ApiError(grpc.status.NOT_FOUND, `${field}: no pod ${ifname === undefined ? t : `${ns}/${name} with an interface ${ifname}`} known to this agent`);
+    }
     return entries
       .filter((e) => family === undefined || ipaddr.process(e.ip).kind() === (family === 4 ? 'ipv4' : 'ipv6'))
       .map((e) => ({ ip: e.ip, info: e, text: t }));
@@ -60,7 +67,7 @@ function resolve(dir: Directory, text: string, field: string, family: 4 | 6 | un
   try {
     ip = canonicalAddr(t);
   } catch {
-    throw invalid(`${field}: ${JSON.stringify(t)} is neither "namespace/pod" nor an IP address`);
+    throw invalid(`${field}: ${JSON.stringify(t)} is neither "namespace/pod[@interface]" nor an IP address`);
   }
   return [{ ip, info: dir.lookup(ip), text: t }];
 }
@@ -88,6 +95,7 @@ function endpointOf(side: Side, port: number): FlowEndpoint {
     node: i?.node ?? '',
     service: i?.service ?? '',
     kind: i?.kind ?? 'external',
+    interface: i?.interface ?? '',
   };
 }
 
@@ -132,7 +140,7 @@ export function explain(
     const reason = allowed ? allowRuleName(code) : dropReasonName(code);
     const step: ExplainStepMsg = {
       hook,
-      pod: side.info ? `${side.info.namespace}/${side.info.pod}` : side.ip,
+      pod: (side.info && podLabel(side.info)) || side.ip,
       ifindex,
       verdict: allowed ? 'VERDICT_ALLOWED' : 'VERDICT_DROPPED',
       reason,
@@ -156,6 +164,8 @@ export function explain(
   if (dstLocal && last?.verdict !== 'VERDICT_DROPPED') last = run('to_pod', dst);
   const decided = last as ExplainStepMsg;
   const notes: string[] = [];
+  // Why a side is quarantined (its placement's reason), as the log and the Event say it.
+  for (const side of [src, dst]) if (side.info?.quarantined) notes.push(`${podLabel(side.info)} is quarantined: ${side.info.reason}`);
   if (!srcLocal) notes.push(`the sender's from_pod hook runs on ${src.info?.node || 'another node or nowhere (not a local pod)'}`);
   if (!dstLocal && decided.verdict === 'VERDICT_ALLOWED') {
     notes.push(`the receiver's to_pod hook runs on ${dst.info?.node || 'another node or nowhere (not a local pod)'}`);

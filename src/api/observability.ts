@@ -73,6 +73,17 @@ export function serviceProblemRows(desired: DesiredState | undefined): { service
   return rows;
 }
 
+/** The quarantined placements of a compile, as metric rows ("ns/pod@eth1": pod "ns/pod", interface "eth1"). */
+export function quarantinedRows(desired: DesiredState | undefined): { pod: string; interface: string }[] {
+  const rows: { pod: string; interface: string }[] = [];
+  for (const [key, p] of desired?.placements ?? []) {
+    if (p.kind !== 'quarantine') continue;
+    const at = key.indexOf('@');
+    rows.push(at < 0 ? { pod: key, interface: '' } : { pod: key.slice(0, at), interface: key.slice(at + 1) });
+  }
+  return rows;
+}
+
 function reportMetrics(r: NodeReports): NonNullable<MetricsSources['reports']> {
   return {
     restored: () => r.snapshot().restored,
@@ -135,6 +146,7 @@ export class Observability {
           }),
           mapFill: () => o.mapFill.get(),
           serviceProblems: () => serviceProblemRows(o.lastSync?.desired),
+          quarantined: () => quarantinedRows(o.lastSync?.desired),
           ...(agent.reports ? { reports: reportMetrics(agent.reports) } : {}),
         });
         try {

@@ -57,6 +57,7 @@ export function stateHandlers(p: StateProvider, bpf: NativeAddon): grpc.UntypedS
           quarantined: e.quarantined,
           reason: e.reason,
           service: e.service,
+          interface: e.interface,
         }));
       return { endpoints, node: p.node };
     }),

@@ -1,5 +1,6 @@
 // `vrfwall flows|status|explain|networks|endpoints`: clients of the agents'
 // gRPC API. main.ts calls registerApiCommands(program).
+import { podLabel } from '../flows/label.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type * as grpc from '@grpc/grpc-js';
 import { AgentClient, collect, resolveTargets, useLabAgents, type Target, type TargetOptions } from '../api/client.js';
@@ -62,7 +63,7 @@ function clients(f: TargetOptions): AgentClient[] {
 // ---- formatting ----------------------------------------------------------------
 
 function endpointText(e: FlowEndpoint): string {
-  const who = e.pod ? `${e.namespace}/${e.pod}` : e.service ? `svc:${e.service}` : e.kind === 'host' ? 'node' : '';
+  const who = e.pod ? podLabel(e) : e.service ? `svc:${e.service}` : e.kind === 'host' ? 'node' : '';
   const addr = e.ip ? (e.ip.includes(':') ? `[${e.ip}]` : e.ip) + (e.port ? `:${e.port}` : '') : '-';
   return who ? `${who} ${addr}` : addr;
 }
@@ -444,7 +445,7 @@ export function registerApiCommands(program: Command): void {
               r.node,
               e.ip,
               e.kind,
-              e.pod ? `${e.namespace}/${e.pod}` : e.service || '-',
+              e.pod ? podLabel(e) : e.service || '-',
               e.network || '-',
               e.local ? `if ${e.ifindex}` : '-',
               e.quarantined ? `QUARANTINED: ${e.reason}` : e.kind === 'service' ? e.reason : '',

@@ -2,6 +2,7 @@
 // at the level of namespaces, networks or pods, summed, sorted, cut to the
 // top N. Counts are the flows' totals: a flow counts in a time window when
 // it was active in it (first seen <= until, last seen >= since).
+import { podLabel } from './label.js';
 import type { Flow, FlowEndpoint } from './types.js';
 import { compareText } from '../util/order.js';
 
@@ -38,7 +39,7 @@ export function groupLabel(e: FlowEndpoint, by: GroupBy): string {
     case 'NETWORK':
       return e.network || other(e);
     case 'POD':
-      return e.pod ? `${e.namespace}/${e.pod}` : e.service ? `svc:${e.service}` : e.ip || other(e);
+      return e.pod ? podLabel(e) : e.service ? `svc:${e.service}` : e.ip || other(e);
   }
 }
 

@@ -4,7 +4,8 @@
 import ipaddr from 'ipaddr.js';
 import { canonicalAddr } from '../kernel/abi.js';
 import type { DesiredDelta } from '../model/incremental.js';
-import type { ClusterState, DesiredState, ServiceAccess } from '../model/types.js';
+import { splitAttachmentKey } from '../model/attachments.js';
+import type { AttachedInterface, ClusterState, DesiredState, ServiceAccess } from '../model/types.js';
 import { Multimap } from '../model/indexes.js';
 import type { ObjectRef } from '../sources/changes.js';
 import type { EndpointKind } from './types.js';
@@ -14,6 +15,8 @@ export interface EndpointInfo {
   kind: EndpointKind;
   namespace: string;
   pod: string;
+  /** the pod's secondary interface this address is on (Multus: "eth1", "net1"); empty for its cluster-network interface */
+  interface: string;
   /** "ns/name"; empty for host endpoints and quarantined pods */
   network: string;
   node: string;
@@ -31,6 +34,7 @@ export interface NetworkInfo {
   name: string;
   vrfId: number;
   externalDeny: boolean;
+  /** "ns/pod", and "ns/pod@ifname" for a pod's secondary interface in the network */
   pods: string[];
   /** networks a router joins with this one */
   reaches: string[];
@@ -108,8 +112,8 @@ export class Directory {
   /** the state and compile output of the last update (pods' entries are made from them) */
   private state: ClusterState | undefined;
   private desired: DesiredState | undefined;
-  /** host-side interface -> local pod "ns/name" */
-  readonly podByIfindex = new Map<number, { namespace: string; pod: string; network: string }>();
+  /** host-side interface -> local pod "ns/name" (and its interface, for a secondary one) */
+  readonly podByIfindex = new Map<number, { namespace: string; pod: string; interface: string; network: string }>();
   /** bridge ports among those: the pod's MAC (the only source MAC its from_pod passes) */
   readonly portMacs = new Map<number, string>();
   readonly networks = new Map<string, NetworkInfo>();
@@ -127,7 +131,10 @@ export class Directory {
   private readonly otherClaims = new Map<string, Map<string, string>>();
   private readonly nodeIps = new Map<string, readonly string[]>();
   private readonly svcIps = new Map<string, { vips: readonly string[]; others: [string, string][] }>();
+  /** claim ("ns/pod" or "ns/pod@ifname") -> its network */
   private readonly podNetwork = new Map<string, string>();
+  /** pod -> its secondary interfaces as of the last update (their claims) */
+  private readonly podAttachments = new Map<string, readonly AttachedInterface[]>();
   private readonly networkPods = new Map<string, Set<string>>();
   private readonly localPods = new Set<string>();
   private lastAllocation: DesiredState['allocation'] | undefined;
@@ -175,18 +182,20 @@ export class Directory {
         else if (c.kind === 'Node') nodes.add(c.key);
         else if (c.kind === 'Service') services.add(c.key);
       }
-      for (const k of delta.placements) pods.add(k);
-      for (const k of delta.attach) pods.add(k);
+      // Keys of secondary interfaces ("ns/pod@ifname") are their pod's business.
+      for (const k of delta.placements) pods.add(splitAttachmentKey(k)[0]);
+      for (const k of delta.attach) pods.add(splitAttachmentKey(k)[0]);
       for (const k of delta.serviceAccess) services.add(k);
       // An endpoint's interface shows in its pod's entry.
-      for (const ip of delta.endpoints) for (const p of this.podClaims.values(ip)) pods.add(p);
+      for (const ip of delta.endpoints) for (const p of this.podClaims.values(ip)) pods.add(splitAttachmentKey(p)[0]);
     }
     const ips = new Set<string>();
     const nets = new Set<string>();
     let localChanged = all;
     for (const name of nodes) this.updateNode(name, state, ips);
     for (const key of pods) {
-      if (this.localPods.has(key) || desired.attach.has(key)) localChanged = true;
+      const atts = [...(this.podAttachments.get(key) ?? []), ...(desired.attachments.get(key) ?? [])];
+      if (this.localPods.has(key) || desired.attach.has(key) || atts.some((a) => this.localPods.has(a.key) || desired.attach.has(a.key))) localChanged = true;
       this.updatePod(key, before, state, desired, ips, nets);
     }
     for (const key of services) this.updateService(key, state, ips);
@@ -235,8 +244,18 @@ export class Directory {
   // few changes of every pod double the tables (~7 MB each).
   private updatePod(key: string, prevState: ClusterState | undefined, state: ClusterState, desired: DesiredState, ips: Set<string>, nets: Set<string>): void {
     const pod = state.pods.get(key);
-    const before = podIpsIn(prevState, key);
-    const now = podIpsIn(state, key);
+    this.updateClaim(key, pod !== undefined, podIpsIn(prevState, key), podIpsIn(state, key), desired, ips, nets);
+    // Its secondary interfaces: claims of their own ("ns/pod@ifname").
+    const was = this.podAttachments.get(key) ?? NO_ATTACHMENTS;
+    const now = pod === undefined ? NO_ATTACHMENTS : (desired.attachments.get(key) ?? NO_ATTACHMENTS);
+    for (const a of was) if (!now.some((b) => b.key === a.key)) this.updateClaim(a.key, false, a.ips, NO_IPS, desired, ips, nets);
+    for (const a of now) this.updateClaim(a.key, true, was.find((b) => b.key === a.key)?.ips ?? NO_IPS, a.ips, desired, ips, nets);
+    if (now.length > 0) this.podAttachments.set(key, now);
+    else this.podAttachments.delete(key);
+  }
+
+  /** One interface's addresses and network membership. */
+  private updateClaim(key: string, exists: boolean, before: readonly string[], now: readonly string[], desired: DesiredState, ips: Set<string>, nets: Set<string>): void {
     for (const ip of before) {
       if (!now.includes(ip)) this.podClaims.delete(ip, key);
       ips.add(ip);
@@ -246,7 +265,7 @@ export class Directory {
       ips.add(ip);
     }
     const oldNet = this.podNetwork.get(key);
-    const placement = pod === undefined ? undefined : desired.placements.get(key);
+    const placement = exists ? desired.placements.get(key) : undefined;
     const newNet = placement?.kind === 'network' ? placement.network : undefined;
     if (oldNet !== undefined) {
       if (oldNet !== newNet) this.networkPods.get(oldNet)?.delete(key);
@@ -311,7 +330,7 @@ export class Directory {
     const pod = vip === undefined ? this.podClaims.max(ip) : undefined;
     const node = vip === undefined && pod === undefined ? this.nodeClaims.max(ip) : undefined;
     if (vip !== undefined) info = service(vip, 'virtual IP');
-    else if (pod !== undefined) info = state.pods.has(pod) ? pod : undefined;
+    else if (pod !== undefined) info = state.pods.has(splitAttachmentKey(pod)[0]) ? pod : undefined;
     else if (node !== undefined) info = { ...blank(ip, 'host'), node, reason: `address of node ${node}` };
     else {
       const others = this.otherClaims.get(ip);
@@ -328,7 +347,8 @@ export class Directory {
     const state = this.state;
     const desired = this.desired;
     if (state === undefined || desired === undefined) return undefined;
-    const pod = state.pods.get(key);
+    const [podKey, ifname] = splitAttachmentKey(key);
+    const pod = state.pods.get(podKey);
     if (pod === undefined) return undefined;
     const placement = desired.placements.get(key);
     const network = placement?.kind === 'network' ? placement.network : '';
@@ -339,6 +359,7 @@ export class Directory {
       kind: pod.spec.hostNetwork ? 'host' : 'pod',
       namespace: pod.metadata.namespace,
       pod: pod.metadata.name,
+      interface: ifname ?? '',
       network,
       node: pod.spec.nodeName ?? '',
       service: '',
@@ -356,12 +377,13 @@ export class Directory {
     this.podByIfindex.clear();
     for (const key of [...desired.attach.keys()].sort()) {
       this.localPods.add(key);
-      for (const ip of podIpsIn(this.state, key)) {
+      const [podKey, ifname] = splitAttachmentKey(key);
+      for (const ip of this.claimIps(key)) {
         const info = this.byIp.get(ip);
         const ifindex = desired.endpoints.get(ip)?.ifindex ?? 0;
-        const [namespace = '', pod = ''] = key.split('/');
+        const [namespace = '', pod = ''] = podKey.split('/');
         if (ifindex > 0 && info?.hostNetwork !== true) {
-          this.podByIfindex.set(ifindex, { namespace, pod, network: this.podNetwork.get(key) ?? '' });
+          this.podByIfindex.set(ifindex, { namespace, pod, interface: ifname ?? '', network: this.podNetwork.get(key) ?? '' });
         }
       }
     }
@@ -390,8 +412,15 @@ export class Directory {
    *  endpoint (address conflicts quarantine, so such an address is that pod's).
    *  From the network's members, not a scan of every endpoint per network. */
   private hasAddressedPod(net: string): boolean {
-    for (const key of this.networkPods.get(net) ?? []) if (podIpsIn(this.state, key).length > 0) return true;
+    for (const key of this.networkPods.get(net) ?? []) if (this.claimIps(key).length > 0) return true;
     return false;
+  }
+
+  /** The addresses of a pod's interface: its pod IPs, or a secondary interface's. */
+  private claimIps(key: string): readonly string[] {
+    const [podKey, ifname] = splitAttachmentKey(key);
+    if (ifname === undefined) return podIpsIn(this.state, key);
+    return this.podAttachments.get(podKey)?.find((a) => a.key === key)?.ips ?? NO_IPS;
   }
 
   private refreshNetworkPods(net: string): void {
@@ -417,6 +446,7 @@ export class Directory {
 }
 
 const NO_IPS: readonly string[] = Object.freeze([]);
+const NO_ATTACHMENTS: readonly AttachedInterface[] = Object.freeze([]);
 
 /** A pod's canonical addresses in a state (its own list when already canonical). */
 function podIpsIn(state: ClusterState | undefined, key: string): readonly string[] {
@@ -462,6 +492,7 @@ function blank(ip: string, kind: EndpointKind): EndpointInfo {
     kind,
     namespace: '',
     pod: '',
+    interface: '',
     network: '',
     node: '',
     service: '',

@@ -40,10 +40,11 @@ function endpoint(dir: Directory, ip: string, port: number): FlowEndpoint {
       node: info.node,
       service: info.service,
       kind: info.kind,
+      interface: info.interface,
     };
   }
   const kind = !ip ? 'unknown' : dir.inCluster(ip) ? 'unknown' : 'external';
-  return { ip, port, namespace: '', pod: '', network: '', node: '', service: '', kind };
+  return { ip, port, namespace: '', pod: '', network: '', node: '', service: '', kind, interface: '' };
 }
 
 /** The local side: the pod behind the interface, even when the address is
@@ -53,7 +54,7 @@ function selfEndpoint(dir: Directory, ip: string, port: number, ifindex: number,
   const info = ip ? dir.lookup(ip) : undefined;
   const pod = dir.podByIfindex.get(ifindex);
   if (pod && (!info || info.ifindex !== ifindex)) {
-    return { ...e, namespace: pod.namespace, pod: pod.pod, network: pod.network, node, service: '', kind: 'pod' };
+    return { ...e, namespace: pod.namespace, pod: pod.pod, interface: pod.interface, network: pod.network, node, service: '', kind: 'pod' };
   }
   return e;
 }

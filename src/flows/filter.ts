@@ -3,6 +3,7 @@
 // of them, or when the list is empty) and a deny list (a flow matching any
 // of them is taken out). Filters are checked and compiled once per request;
 // a bad value throws a FilterError naming the field, e.g. "allow[0].ip".
+import { podLabel } from './label.js';
 import ipaddr from 'ipaddr.js';
 import { DropReason } from '../kernel/abi.js';
 import type { Flow, FlowEndpoint } from './types.js';
@@ -94,7 +95,8 @@ function ipMatches(ip: string, cidr: Cidr): boolean {
   }
 }
 
-const podName = (e: FlowEndpoint): string => (e.pod ? `${e.namespace}/${e.pod}` : '');
+// "ns/pod@eth1" for a secondary interface: a prefix "ns/pod" still matches it.
+const podName = (e: FlowEndpoint): string => podLabel(e);
 
 function nonEmpty(values: string[], field: string): string[] {
   values.forEach((v, i) => {

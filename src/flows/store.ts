@@ -30,6 +30,7 @@ interface Party {
   readonly node: string;
   readonly service: string;
   readonly kind: EndpointKind;
+  readonly interface: string;
 }
 
 // Per flow, in columns (struct of arrays) indexed by a slot number: numbers
@@ -265,11 +266,11 @@ export class FlowStore {
   }
 
   private party(e: FlowEndpoint): Party {
-    const key = `${e.ip}\0${e.kind}\0${e.namespace}\0${e.pod}\0${e.network}\0${e.node}\0${e.service}`;
+    const key = `${e.ip}\0${e.kind}\0${e.namespace}\0${e.pod}\0${e.network}\0${e.node}\0${e.service}\0${e.interface}`;
     let p = this.parties.get(key);
     if (p === undefined) {
       if (this.parties.size >= PARTY_CACHE_MAX) this.parties.clear();
-      p = Object.freeze({ ip: e.ip, namespace: e.namespace, pod: e.pod, network: e.network, node: e.node, service: e.service, kind: e.kind });
+      p = Object.freeze({ ip: e.ip, namespace: e.namespace, pod: e.pod, network: e.network, node: e.node, service: e.service, kind: e.kind, interface: e.interface });
       this.parties.set(key, p);
     }
     return p;
@@ -302,4 +303,5 @@ const endpoint = (p: Party, port: number): FlowEndpoint => ({
   node: p.node,
   service: p.service,
   kind: p.kind,
+  interface: p.interface,
 });

@@ -18,6 +18,8 @@ export interface FlowEndpoint {
   /** "ns/name" when ip is a Service virtual IP */
   service: string;
   kind: EndpointKind;
+  /** the pod's secondary interface the address is on (Multus: "eth1"); empty for its cluster-network interface */
+  interface: string;
 }
 
 export interface FlowCounters {

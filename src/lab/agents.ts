@@ -57,7 +57,10 @@ export function agentSpecs(plan: LabPlan, manifestsDir: string): AgentSpec[] {
       instance,
       logFile: agentLogFile(plan.lab, node.name),
       outFile: agentOutFile(plan.lab, node.name),
-      localPods: plan.pods.filter((p) => p.node === node.name && !p.hostNetwork).map((p) => p.key),
+      // Every interface the agent must enforce on: the pods' own and their secondary ones ("ns/pod@ifname").
+      localPods: plan.pods
+        .filter((p) => p.node === node.name && !p.hostNetwork)
+        .flatMap((p) => [p.key, ...(p.attachments ?? []).map((a) => `${p.key}@${a.interface}`)]),
       ...(withApi ? { apiArgs: agentApiArgs(tls, node) } : {}),
     };
   });

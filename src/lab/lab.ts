@@ -87,9 +87,14 @@ export function clusterFileOf(plan: LabPlan, macs: Map<string, Map<string, strin
     const ips = [p.ips.v4, p.ips.v6];
     pods[p.key] = p.attachments === undefined ? { node: p.node, ips } : { node: p.node, ips, networkStatus: networkStatusOf(p, macs.get(p.key) ?? new Map()) };
   }
+  // The secondary networks' subnets are the cluster's pod ranges too, as an
+  // operator lists them with --pod-cidr (docs/networks-and-services.md): an
+  // address there that no network-status reports is an unknown pod address
+  // (UNKNOWN_ENDPOINT), not an outside one.
+  const secondary = (plan.secondaryNetworks ?? []).flatMap((n) => [n.v4Subnet, n.v6Subnet].filter((c): c is string => c !== undefined));
   return {
     version: 1,
-    podCIDRs: POD_CIDRS,
+    podCIDRs: [...POD_CIDRS, ...secondary],
     serviceCIDRs: SERVICE_CIDRS,
     nodes: plan.nodes.map((n) => ({ name: n.name, addresses: nodeAddresses(n) })),
     pods,

@@ -10,7 +10,6 @@ import path from 'node:path';
 import { parseDocuments } from '../sources/documents.js';
 import { fastDocuments, fullDocuments } from '../sources/yaml.js';
 import { NETWORKS_ANNOTATION } from '../model/multus.js';
-import { isDnsLabel, isDnsSubdomain } from '../model/placement.js';
 import type { PodObject } from '../model/types.js';
 import { compareText } from '../util/order.js';
 
@@ -43,9 +42,6 @@ export interface LabAttachmentDefinition {
   name: string;
   annotations: Record<string, string>;
 }
-
-export const NAD_API_VERSION = 'k8s.cni.cncf.io/v1';
-export const NAD_KIND = 'NetworkAttachmentDefinition';
 
 export interface ManifestWarning {
   source: string;
@@ -97,42 +93,6 @@ function specOf(pod: PodObject): LabPodSpec {
   };
 }
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Documents (and v1 List items) of kind NetworkAttachmentDefinition, with where they are. */
-function attachmentDocuments(values: unknown[], file: string): { source: string; doc: Obj }[] {
-  const out: { source: string; doc: Obj }[] = [];
-  values.forEach((v, i) => {
-    const source = `${file}#${i + 1}`;
-    if (isObj(v) && v.kind === 'List' && v.apiVersion === 'v1' && Array.isArray(v.items)) {
-      v.items.forEach((item: unknown, j: number) => {
-        if (isObj(item) && item.kind === NAD_KIND) out.push({ source: `${source}/items/${j}`, doc: item });
-      });
-    } else if (isObj(v) && v.kind === NAD_KIND) out.push({ source, doc: v });
-  });
-  return out;
-}
-
-/** The fields the lab needs of a NetworkAttachmentDefinition, or why it cannot be used. */
-function attachmentDefinition(doc: Obj): LabAttachmentDefinition | string {
-  if (doc.apiVersion !== NAD_API_VERSION) return `apiVersion ${JSON.stringify(doc.apiVersion)} is not ${NAD_API_VERSION}`;
-  const meta = doc.metadata;
-  if (!isObj(meta)) return 'no metadata';
-  if (typeof meta.name !== 'string' || !isDnsSubdomain(meta.name)) return `metadata.name ${JSON.stringify(meta.name)} is not a DNS name`;
-  const namespace = meta.namespace ?? 'default';
-  if (typeof namespace !== 'string' || !isDnsLabel(namespace)) return `metadata.namespace ${JSON.stringify(namespace)} is not a DNS label`;
-  const annotations: Record<string, string> = {};
-  if (meta.annotations !== undefined && meta.annotations !== null) {
-    if (!isObj(meta.annotations)) return 'metadata.annotations is not a mapping';
-    for (const [k, v] of Object.entries(meta.annotations)) {
-      if (typeof v !== 'string') return `metadata.annotations[${k}] is not text`;
-      annotations[k] = v;
-    }
-  }
-  return { namespace, name: meta.name, annotations };
-}
-
 /** Reads the Pods of a manifests directory, sorted by "ns/name". */
 export function readLabManifests(dir: string): LabManifests {
   let files: string[];
@@ -155,17 +115,13 @@ export function readLabManifests(dir: string): LabManifests {
       warnings.push({ source: file, message: (err as Error).message });
       continue;
     }
-    // parseManifests, with the YAML read once for the NADs too.
-    const docs = fastDocuments(text) ?? fullDocuments(text);
-    const parsed = parseDocuments(docs, file);
+    const parsed = parseDocuments(fastDocuments(text) ?? fullDocuments(text), file);
     warnings.push(...parsed.problems);
-    const values = docs.map((d) => ('value' in d ? d.value : undefined));
-    for (const { source, doc } of attachmentDocuments(values, file)) {
-      const nad = attachmentDefinition(doc);
-      if (typeof nad === 'string') warnings.push({ source, message: `${NAD_KIND}: ${nad}; the lab skips it` });
-      else nads.set(`${nad.namespace}/${nad.name}`, nad);
-    }
     for (const { source, object } of parsed.objects) {
+      if (object.kind === 'NetworkAttachmentDefinition') {
+        const { namespace, name, annotations } = object.metadata;
+        nads.set(`${namespace}/${name}`, { namespace, name, annotations });
+      }
       if (object.kind === 'Service') services.add(`${object.metadata.namespace}/${object.metadata.name}`);
       if (object.kind === 'VirtualNetwork') {
         const key = `${object.metadata.namespace}/${object.metadata.name}`;

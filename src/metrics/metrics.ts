@@ -15,6 +15,8 @@ export interface MetricsSources {
   mapFill(): { name: string; entries: number; maxEntries: number; fill: number }[];
   /** What the last compile reported about Services (foreign endpoints, frontend conflicts, ...). */
   serviceProblems(): { service: string; problem: string; count: number }[];
+  /** Interfaces the last compile quarantined: a pod's own ("" interface) and its secondary ones. */
+  quarantined(): { pod: string; interface: string }[];
   /** hook order and isolation limits (agent/node-reports.ts); absent: not exported */
   reports?: {
     restored(): Record<string, number>;
@@ -177,6 +179,16 @@ export class Metrics {
       collect() {
         this.reset();
         for (const p of src.serviceProblems()) this.set({ service: p.service, problem: p.problem }, p.count);
+      },
+    });
+    new client.Gauge({
+      name: 'vrfwall_quarantined',
+      help: 'Interfaces the last compile quarantined (design section 2): 1 per pod ("" interface: its own) and per secondary interface; why: explain, the log, Events',
+      labelNames: ['pod', 'interface'],
+      registers,
+      collect() {
+        this.reset();
+        for (const q of src.quarantined()) this.set({ pod: q.pod, interface: q.interface }, 1);
       },
     });
     const reports = sources.reports;

@@ -12,11 +12,13 @@ import {
   VW_NO_MAC,
 } from '../kernel/abi.js';
 import { canonicalCidr, canonicalIp } from './ip.js';
+import { attachedInterface, podAttachments, type AttachmentContext } from './attachments.js';
 import { implicitNetworks, isolatedNetworkOf, namespaceIsolation, placePod, type PlacementContext } from './placement.js';
 import { routerPairs } from './routers.js';
 import { serviceMaps } from './servicemaps.js';
 import {
   DEFAULT_NETWORK,
+  type AttachedInterface,
   type ClusterConfig,
   type ClusterState,
   type DesiredEndpoint,
@@ -71,18 +73,37 @@ export function compile(
   problems.push(...routed.problems);
 
   const placements = new Map<string, PodPlacement>();
+  const attachments = new Map<string, AttachedInterface[]>();
+  const attachCtx: AttachmentContext = { ...ctx, attachmentDefinitions: state.attachmentDefinitions, virtualNetworks: state.virtualNetworks };
+  // Every interface's addresses, by its key: "ns/pod" (the primary) or
+  // "ns/pod@ifname" (a secondary one), in key order.
+  const claimList: [string, string[]][] = [];
+  const podOfClaim = new Map<string, PodObject>();
+  const podIps = podAddresses(pods, problems);
   for (const pod of pods) {
+    const key = podKey(pod);
     placements.set(
-      podKey(pod),
+      key,
       pod.spec.hostNetwork
         ? { kind: 'host', why: 'hostNetwork pod: its addresses are node addresses' }
         : placePod(pod, state.namespaces.get(pod.metadata.namespace), ctx),
     );
+    if (pod.spec.hostNetwork) continue;
+    claimList.push([key, podIps.get(key) ?? []]);
+    podOfClaim.set(key, pod);
+    const atts = podAttachments(pod, attachCtx);
+    problems.push(...atts.problems);
+    if (atts.attachments.length > 0) attachments.set(key, atts.attachments.map(attachedInterface));
+    for (const a of atts.attachments) {
+      placements.set(a.key, a.placement);
+      claimList.push([a.key, a.ips]);
+      podOfClaim.set(a.key, pod);
+    }
   }
+  const claimIps = new Map(claimList.sort(([a], [b]) => compareText(a, b)));
 
   const hostAddrs = hostAddresses(state, pods, problems);
-  const podIps = podAddresses(pods, problems);
-  quarantineAddressConflicts(podIps, hostAddrs, placements);
+  quarantineAddressConflicts(claimIps, hostAddrs, placements);
 
   const ifByIp = new Map<string, number>();
   for (const [ip, ifindex] of interfaces) {
@@ -93,20 +114,23 @@ export function compile(
   const endpoints = new Map<string, DesiredEndpoint>();
   for (const ip of [...hostAddrs].sort()) endpoints.set(ip, { vrfId: 0, flags: VW_EP_HOST, ifindex: 0 });
 
+  // Addresses that are some pod's own: no secondary interface's claim on them makes an endpoint.
+  const ownIps = new Set<string>();
+  for (const [key, ips] of claimIps) if (!isSecondaryClaim(key)) for (const ip of ips) ownIps.add(ip);
   const attach = new Map<string, number[]>();
-  for (const pod of pods) {
-    if (pod.spec.hostNetwork) continue;
-    const key = podKey(pod);
+  for (const [key, ips] of claimIps) {
+    const pod = podOfClaim.get(key) as PodObject;
     const placement = placements.get(key);
     const local = pod.spec.nodeName === config.nodeName;
     const ifindexes = new Set<number>();
-    for (const ip of podIps.get(key) ?? []) {
+    for (const ip of ips) {
       const ifindex = local ? ifByIp.get(ip) : undefined;
       if (ifindex !== undefined) ifindexes.add(ifindex);
       // A host address stays a host address; the pod claiming it is
       // quarantined above, and the datapath's spoofing check stops it from
       // sending as the node (the endpoint is not LOCAL on its interface).
       if (hostAddrs.has(ip)) continue;
+      if (isSecondaryClaim(key) && ownIps.has(ip)) continue;
       const vrfId = placement?.kind === 'network' ? allocation.ids[placement.network] : undefined;
       // Quarantined local pods keep LOCAL + ifindex: the datapath needs the
       // interface to check the source address and to let the pod reach its node.
@@ -138,7 +162,7 @@ export function compile(
     networkPairs: routed.pairs,
     hostAddrs,
     podPlacements: placements,
-    podIps,
+    podIps: claimIps,
     cidrs: new Map(cidrs),
     externalDenied,
   });
@@ -157,6 +181,7 @@ export function compile(
     attach,
     ports,
     placements,
+    attachments,
     allocation,
     problems,
   };
@@ -288,12 +313,33 @@ export function canonicalPodIps(pod: PodObject, problems: SourceProblem[]): stri
   return [...ips];
 }
 
+/** A secondary interface's claim ("ns/pod@ifname"): from network-status, an
+ *  annotation its pod's owner may edit. */
+export function isSecondaryClaim(key: string): boolean {
+  return key.includes('@');
+}
+
+/**
+ * Whether `key` loses its claim on an address `claimants` (two or more)
+ * claim. A pod's own address (status.podIPs, which the kubelet reports) wins
+ * over secondary interfaces' claims, so that no pod can quarantine another by
+ * writing its address into its own network-status; otherwise every claimant
+ * loses. A secondary claimant that loses to a pod's own address also gives
+ * that address no endpoint of its own (primaryClaimed).
+ */
+export function losesClaim(key: string, claimants: readonly string[]): boolean {
+  const own = claimants.filter((k) => !isSecondaryClaim(k)).length;
+  return own !== 1 || isSecondaryClaim(key);
+}
+
 /**
  * An address claimed by two pods, or by a pod and the host, cannot be given to
  * either pod's network: whichever we chose, the other pod's traffic would be
  * judged as the wrong pod's. Fail closed: every pod claiming a contested
  * address is quarantined (all its addresses), and the address itself is
- * quarantined too (or stays a host address when the node owns it).
+ * quarantined too (or stays a host address when the node owns it). A claim is
+ * one interface ("ns/pod" or "ns/pod@ifname"): a contested secondary address
+ * quarantines that interface, not the whole pod.
  */
 function quarantineAddressConflicts(
   podIps: Map<string, string[]>,
@@ -312,7 +358,7 @@ function quarantineAddressConflicts(
       for (const key of keys) blame(key, `IP ${ip} is a node or host-network address`);
     } else if (keys.length > 1) {
       for (const key of keys) {
-        blame(key, `IP ${ip} is also claimed by pod ${keys.filter((k) => k !== key).join(', ')}`);
+        if (losesClaim(key, keys)) blame(key, `IP ${ip} is also claimed by pod ${keys.filter((k) => k !== key).join(', ')}`);
       }
     }
   }

@@ -23,9 +23,10 @@
 import { VW_CIDR_SERVICE, VW_EP_HOST, VW_EP_LOCAL, VW_EP_NO_BACKEND, VW_EP_PTP, VW_EP_QUARANTINE, VW_NO_MAC } from '../kernel/abi.js';
 import ipaddr from 'ipaddr.js';
 import type { ObjectRef } from '../sources/changes.js';
+import { attachedInterface, hasMultusAnnotation, podAttachments, type AttachmentContext } from './attachments.js';
 import { ClaimIndex, sameEntry } from './claimindex.js';
 import { clusterPart, emptyClusterPart, hasNetworkAnnotation, reachOf, type ClusterPart } from './clusterpart.js';
-import { canonicalPodIps, clusterCidrs } from './compile.js';
+import { canonicalPodIps, clusterCidrs, isSecondaryClaim, losesClaim } from './compile.js';
 import { claimPodHostPorts, claimServiceFrontends, publishesHostPorts, type FrontendClaims } from './frontends.js';
 import { canonicalIp } from './ip.js';
 import { addTo, diffMaps, diffSets, Multimap, PlacementInterner, removeFrom, sameSet, setOrDelete } from './indexes.js';
@@ -35,6 +36,7 @@ import { mapSelectorMatches } from './selector.js';
 import { compileService, markerKeys, podClients, type ServiceContext, type ServiceResult } from './servicemaps.js';
 import { endpointsOfService } from './services.js';
 import type {
+  AttachedInterface,
   ClusterConfig,
   ClusterState,
   DesiredEndpoint,
@@ -136,6 +138,29 @@ class PodRec {
   }
 }
 
+/** A secondary interface of a pod ("ns/pod@ifname", attachments.ts): a claim
+ *  on addresses like a pod's, with its own placement. */
+class AttRec {
+  constructor(
+    readonly key: string,
+    readonly pod: string,
+    readonly ips: readonly string[],
+    readonly base: PodPlacement,
+    readonly local: boolean,
+  ) {}
+
+  get host(): boolean {
+    return false;
+  }
+
+  get badIps(): readonly SourceProblem[] {
+    return NO_PROBLEMS;
+  }
+}
+
+/** What claims addresses: a pod's primary interface or a secondary one. */
+type ClaimRec = PodRec | AttRec;
+
 /** A pod without bad addresses (nearly all) shares this instead of an empty array of its own. */
 const NO_PROBLEMS: readonly SourceProblem[] = Object.freeze([]);
 
@@ -189,6 +214,16 @@ export class IncrementalCompiler {
   private readonly nodeAddrs = new Map<string, string[]>();
   private readonly nodeProblems = new Map<string, SourceProblem[]>();
   private readonly annotatedPods = new Set<string>();
+  /** pods with a Multus annotation (their attachments read NADs and networks) */
+  private readonly multusPods = new Set<string>();
+  /** "ns/pod@ifname" -> the secondary interface */
+  private readonly atts = new Map<string, AttRec>();
+  /** pod -> its attachments' keys */
+  private readonly attsOf = new Map<string, readonly string[]>();
+  /** pod -> its secondary interfaces (DesiredState.attachments) */
+  private readonly attachments = new Map<string, AttachedInterface[]>();
+  /** pod -> what its Multus annotations got wrong */
+  private readonly attProblems = new Map<string, SourceProblem[]>();
   /** pods of this node with their own network stack */
   private readonly localKeys = new Set<string>();
   private readonly hostPortPods = new Set<string>();
@@ -229,7 +264,7 @@ export class IncrementalCompiler {
    *  inputs. The maps are live: the next update changes them in place. */
   desired(): DesiredState {
     const problems: SourceProblem[] = [...this.configProblems, ...this.cluster.problems];
-    for (const m of [this.nodeProblems, this.podProblems, this.hostPortProblems, this.svcProblems]) for (const ps of m.values()) problems.push(...ps);
+    for (const m of [this.nodeProblems, this.podProblems, this.attProblems, this.hostPortProblems, this.svcProblems]) for (const ps of m.values()) problems.push(...ps);
     for (const p of this.vipProblems.values()) problems.push(p);
     problems.push(...this.claims.problems());
     return {
@@ -243,6 +278,7 @@ export class IncrementalCompiler {
       backends: this.backends,
       serviceAccess: this.serviceAccess,
       placements: this.placements,
+      attachments: this.attachments,
       allocation: this.cluster.allocation,
       problems,
     };
@@ -257,12 +293,17 @@ export class IncrementalCompiler {
     return this.cluster.allocation;
   }
 
-  /** Local pods ("ns/name") with their canonical addresses. */
+  /** Local pods' interfaces ("ns/name", and "ns/name@ifname" for secondary
+   *  ones) with their canonical addresses: one interface each. */
   localPods(): Map<string, readonly string[]> {
     const out = new Map<string, readonly string[]>();
     for (const key of this.localKeys) {
       const rec = this.pods.get(key);
       if (rec !== undefined && rec.ips.length > 0) out.set(key, rec.ips);
+      for (const a of this.attsOf.get(key) ?? []) {
+        const att = this.atts.get(a);
+        if (att !== undefined && att.ips.length > 0) out.set(a, att.ips);
+      }
     }
     return out;
   }
@@ -313,11 +354,16 @@ export class IncrementalCompiler {
           case 'EndpointSlice':
             w.slices.add(c.key);
             break;
+          case 'NetworkAttachmentDefinition':
+            w.nads = true;
+            break;
         }
       }
     }
 
     if (w.cluster) this.updateCluster(state, w, delta);
+    // Attachments read NADs, networks and VirtualNetworks' subnets: few pods have any.
+    if (w.cluster || w.nads) for (const p of this.multusPods) w.pods.add(p);
     // Pods are indexed by their namespace's name, whether it exists or not.
     for (const ns of w.namespaces) {
       for (const p of this.podsByNs.get(ns) ?? []) w.pods.add(p);
@@ -341,7 +387,7 @@ export class IncrementalCompiler {
     for (const key of w.finalPods) this.finishPod(key, w, delta);
     // Placements decided: what hostPorts and Services read of pods is settled.
     for (const key of w.placed) {
-      const rec = this.pods.get(key);
+      const rec = this.claimRec(key);
       for (const ip of rec?.ips ?? []) for (const s of this.svcByIp.values(ip)) w.services.add(s);
     }
     if (w.allHostPorts) for (const p of this.hostPortPods) w.hostPortPods.add(p);
@@ -356,6 +402,8 @@ export class IncrementalCompiler {
     }
     for (const key of w.accessOf) this.refreshAccess(key, delta);
     for (const ip of w.endpointIps) this.refreshEndpoint(ip, delta);
+    // A recomputed Service drops and takes back its outside ClusterIP's range: no change.
+    if (prevState !== undefined) for (const [c, before] of w.cidrsBefore) if (this.cidrs.get(c) === before) delta.cidrs.delete(c);
     return delta;
   }
 
@@ -447,11 +495,12 @@ export class IncrementalCompiler {
   private updatePod(key: string, state: ClusterState, w: Work): void {
     const old = this.pods.get(key);
     const obj = state.pods.get(key);
-    if (old !== undefined && old.obj === obj && !w.namespaces.has(old.ns) && !w.cluster) return;
+    if (old !== undefined && old.obj === obj && !w.namespaces.has(old.ns) && !w.cluster && !w.nads) return;
     if (old !== undefined) this.servicesSelecting(old, w);
     if (obj === undefined) {
       if (old !== undefined) this.unindexPod(old, w, undefined);
       this.pods.delete(key);
+      this.setAttachments(key, undefined, state, w);
       w.finalPods.add(key);
       return;
     }
@@ -474,7 +523,57 @@ export class IncrementalCompiler {
     this.pods.set(key, rec);
     this.indexPod(rec, w);
     this.servicesSelecting(rec, w);
+    this.setAttachments(key, rec, state, w);
     w.finalPods.add(key);
+  }
+
+  /** The pod's secondary interfaces, from its annotations (none when `rec` is undefined: the pod is gone). */
+  private setAttachments(key: string, rec: PodRec | undefined, state: ClusterState, w: Work): void {
+    const multus = rec !== undefined && hasMultusAnnotation(rec.obj);
+    if (!multus && !this.multusPods.has(key)) return;
+    for (const a of this.attsOf.get(key) ?? []) {
+      const old = this.atts.get(a);
+      for (const ip of old?.ips ?? []) {
+        this.claimants.delete(ip, a);
+        w.ips.add(ip);
+      }
+      this.atts.delete(a);
+      w.finalPods.add(a);
+    }
+    this.attsOf.delete(key);
+    this.attachments.delete(key);
+    this.attProblems.delete(key);
+    this.multusPods.delete(key);
+    if (rec === undefined || !multus) return;
+    this.multusPods.add(key);
+    const ctx: AttachmentContext = {
+      networks: this.cluster.networks,
+      noPods: this.cluster.noPods,
+      namespaces: this.cluster.nsNames,
+      attachmentDefinitions: state.attachmentDefinitions,
+      virtualNetworks: state.virtualNetworks,
+    };
+    const r = podAttachments(rec.obj, ctx);
+    setOrDelete(this.attProblems, key, r.problems);
+    const keys: string[] = [];
+    for (const a of r.attachments) {
+      this.atts.set(a.key, new AttRec(a.key, key, a.ips, this.placementsShared.intern(a.placement), rec.local));
+      keys.push(a.key);
+      for (const ip of a.ips) {
+        this.claimants.add(ip, a.key);
+        w.ips.add(ip);
+      }
+      w.finalPods.add(a.key);
+    }
+    if (keys.length > 0) {
+      this.attsOf.set(key, keys);
+      this.attachments.set(key, r.attachments.map(attachedInterface));
+    }
+  }
+
+  /** The record of a claim key: a pod's ("ns/pod") or a secondary interface's ("ns/pod@ifname"). */
+  private claimRec(key: string): ClaimRec | undefined {
+    return key.includes('@') ? this.atts.get(key) : this.pods.get(key);
   }
 
   private indexPod(rec: PodRec, w: Work): void {
@@ -536,7 +635,7 @@ export class IncrementalCompiler {
 
   /** Final placement (address conflicts), attach, bridge ports, problems of one pod. */
   private finishPod(key: string, w: Work, delta: DesiredDelta): void {
-    const rec = this.pods.get(key);
+    const rec = this.claimRec(key);
     const oldPlacement = this.placements.get(key);
     const oldAttach = this.attach.get(key);
     if (rec === undefined) {
@@ -570,24 +669,24 @@ export class IncrementalCompiler {
     if (!samePlacement(oldPlacement, now)) {
       delta.placements.add(key);
       w.placed.add(key);
-      if (rec?.hostPorts === true) w.hostPortPods.add(key);
+      if (rec instanceof PodRec && rec.hostPorts) w.hostPortPods.add(key);
     }
     if (!sameNumbers(oldAttach, this.attach.get(key))) delta.attach.add(key);
   }
 
   /** Quarantine for an address that is a host address or claimed by several pods (compile's quarantineAddressConflicts). */
-  private conflictOf(rec: PodRec): PodPlacement | undefined {
+  private conflictOf(rec: ClaimRec): PodPlacement | undefined {
     const whys: { order: [string, number]; why: string }[] = [];
     for (const ip of rec.ips) {
       const all = this.claimants.sorted(ip);
       let why: string | undefined;
       if (this.hostAddrs.has(ip)) why = `IP ${ip} is a node or host-network address`;
-      else if (all.length > 1) why = `IP ${ip} is also claimed by pod ${all.filter((k) => k !== rec.key).join(', ')}`;
+      else if (all.length > 1 && losesClaim(rec.key, all)) why = `IP ${ip} is also claimed by pod ${all.filter((k) => k !== rec.key).join(', ')}`;
       if (why === undefined) continue;
       // compile() lists reasons in the order the addresses were first met:
       // by the first claimant (pods in key order), then its address order.
       const first = all[0] ?? rec.key;
-      const firstIps = this.pods.get(first)?.ips ?? rec.ips;
+      const firstIps = this.claimRec(first)?.ips ?? rec.ips;
       whys.push({ order: [first, firstIps.indexOf(ip)], why });
     }
     if (whys.length === 0) return undefined;
@@ -617,7 +716,7 @@ export class IncrementalCompiler {
     else this.ports.set(i, mac);
     delta.ports.add(i);
     // PTP on the endpoints of that interface.
-    for (const p of this.attachOwners.get(i) ?? []) for (const ip of this.pods.get(p)?.ips ?? []) w.endpointIps.add(ip);
+    for (const p of this.attachOwners.get(i) ?? []) for (const ip of this.claimRec(p)?.ips ?? []) w.endpointIps.add(ip);
     for (const [ip, ifindex] of this.ifByIp) if (ifindex === i) w.endpointIps.add(ip);
   }
 
@@ -634,8 +733,12 @@ export class IncrementalCompiler {
     if (this.hostAddrs.has(ip)) return HOST_EP;
     if (this.claimants.size(ip) === 0) return undefined;
     let chosen: DesiredEndpoint | undefined;
-    for (const key of this.claimants.sorted(ip)) {
-      const rec = this.pods.get(key);
+    const all = this.claimants.sorted(ip);
+    // A pod's own address: secondary interfaces' claims on it make no endpoint (compile's ownIps).
+    const owned = all.some((k) => !isSecondaryClaim(k));
+    for (const key of all) {
+      if (owned && isSecondaryClaim(key)) continue;
+      const rec = this.claimRec(key);
       if (rec === undefined) continue;
       const placement = this.placements.get(key);
       const ifindex = rec.local ? this.ifByIp.get(ip) : undefined;
@@ -723,7 +826,7 @@ export class IncrementalCompiler {
       for (const ip of old.deps.ips) this.svcByIp.delete(ip, key);
       for (const net of old.deps.networks) removeFrom(this.svcByNet, net, key);
       this.unchecked.delete(key);
-      for (const vip of old.vips) this.vip(vip, -1, delta);
+      for (const vip of old.vips) this.vip(vip, -1, w, delta);
       this.setBackends(key, old.backends, undefined, w, delta);
       this.svcResults.delete(key);
     }
@@ -759,7 +862,7 @@ export class IncrementalCompiler {
     for (const ip of r.deps.ips) this.svcByIp.add(ip, key);
     for (const net of r.deps.networks) addTo(this.svcByNet, net, key);
     if (r.deps.unchecked) this.unchecked.add(key);
-    for (const vip of r.vips) this.vip(vip, +1, delta);
+    for (const vip of r.vips) this.vip(vip, +1, w, delta);
     this.setBackends(key, undefined, r.backends, w, delta);
     this.claims.setClaims(`Service ${key}`, r.claims);
   }
@@ -810,7 +913,7 @@ export class IncrementalCompiler {
   }
 
   /** A ClusterIP outside the service ranges gets a host-length range (compile's coverVips). */
-  private vip(vip: string, d: number, delta: DesiredDelta): void {
+  private vip(vip: string, d: number, w: Work, delta: DesiredDelta): void {
     const was = (this.vipCount.get(vip) ?? 0) > 0;
     const n = (this.vipCount.get(vip) ?? 0) + d;
     if (n > 0) this.vipCount.set(vip, n);
@@ -818,6 +921,7 @@ export class IncrementalCompiler {
     if (was === n > 0) return;
     const addr = ipaddr.parse(vip);
     const cidr = `${vip}/${addr.kind() === 'ipv4' ? 32 : 128}`;
+    if (!w.cidrsBefore.has(cidr)) w.cidrsBefore.set(cidr, this.cidrs.get(cidr));
     if (n > 0) {
       if (this.serviceRangeCovers(addr)) return;
       this.cidrs.set(cidr, VW_CIDR_SERVICE);
@@ -861,6 +965,10 @@ export class IncrementalCompiler {
 class Work {
   cluster = false;
   everything = false;
+  /** a NetworkAttachmentDefinition changed */
+  nads = false;
+  /** host-length ranges of outside ClusterIPs touched: their value before this update */
+  readonly cidrsBefore = new Map<string, number | undefined>();
   readonly namespaces = new Set<string>();
   readonly nodes = new Set<string>();
   readonly pods = new Set<string>();

@@ -96,7 +96,7 @@ export interface PlacementContext {
 }
 
 /** Outcome of reading the network annotations of one object. */
-type NetworkChoice =
+export type NetworkChoice =
   | { kind: 'none' }
   | { kind: 'network'; network: string; keys: string[] }
   | { kind: 'bad'; why: string };
@@ -148,7 +148,7 @@ export function placePod(
 
 /** Read all network keys of one object: none, one network (possibly named by
  *  several keys that agree), or bad (unparsable, conflicting, nonexistent). */
-function networkChoice(meta: ObjectMeta, ctx: PlacementContext): NetworkChoice {
+export function networkChoice(meta: ObjectMeta, ctx: PlacementContext): NetworkChoice {
   const chosen = new Map<string, string[]>(); // network -> keys naming it
   const problems: string[] = [];
   const note = (key: string, r: { network: string } | { why: string }): void => {

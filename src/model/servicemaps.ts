@@ -49,6 +49,7 @@
 //
 // The same clients may use the Service's frontends outside the service
 // ranges (NodePorts, external and load balancer IPs; frontends.ts).
+import { splitAttachmentKey } from './attachments.js';
 import { VW_SVC_ANY_VRF, VW_SVC_NODE_ADDR, VW_SVC_ROUTER, VW_SVC_SHARED } from '../kernel/abi.js';
 import { addClient, anyClient, intersect, isAny, unionInto, writeEntries, type ClientSet } from './clientsets.js';
 import { isTunnelPort, TUNNEL_UDP_PORTS } from './tunnels.js';
@@ -332,8 +333,9 @@ function judgeBackends(
     for (const b of p.backends) {
       ips.add(b.ip);
       const what = classify(b.ip, ctx);
-      // The address decides; a targetRef that says otherwise is only reported.
-      if (b.pod !== undefined && what.kind !== 'unknown' && (what.kind !== 'pod' || what.pod !== b.pod)) {
+      // The address decides; a targetRef that says otherwise is only reported
+      // (a pod's secondary interface, "ns/pod@ifname", is that pod's).
+      if (b.pod !== undefined && what.kind !== 'unknown' && (what.kind !== 'pod' || splitAttachmentKey(what.pod)[0] !== b.pod)) {
         const is = what.kind === 'pod' ? `pod ${what.pod}` : what.kind === 'host' ? 'a node address' : 'an outside address';
         r.misnamed.set(b.ip, `${b.ip} says it is pod ${b.pod} but is ${is}`);
       }

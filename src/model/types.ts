@@ -152,6 +152,18 @@ export interface EndpointSliceObject {
   ports: { name: string; port?: number; protocol: L4Protocol }[];
 }
 
+/** k8s.cni.cncf.io/v1 NetworkAttachmentDefinition (Multus), reduced to what
+ *  the compile step reads: its identity and annotations (a
+ *  `vrfwall.dev/network` annotation names its network). spec.config is the
+ *  CNI's business. */
+export interface NetworkAttachmentDefinitionObject {
+  kind: 'NetworkAttachmentDefinition';
+  metadata: ObjectMeta & { namespace: string };
+  /** The delegate CNI plugin's `type` (of spec.config, or its first plugin's
+   *  for a list); absent when the config names none or does not parse. */
+  cniType?: string;
+}
+
 export interface ClusterState {
   namespaces: Map<string, NamespaceObject>; // by name
   pods: Map<string, PodObject>; // by "ns/name"
@@ -160,6 +172,7 @@ export interface ClusterState {
   routers: Map<string, VirtualNetworkRouterObject>; // by "ns/name"
   services: Map<string, ServiceObject>; // by "ns/name"
   endpointSlices: Map<string, EndpointSliceObject>; // by "ns/name"
+  attachmentDefinitions: Map<string, NetworkAttachmentDefinitionObject>; // by "ns/name"
   problems: SourceProblem[];
 }
 
@@ -178,6 +191,17 @@ export type PodPlacement =
   | { kind: 'quarantine'; why: string }
   /** hostNetwork pod: its addresses are the node's (rule 6), no network. */
   | { kind: 'host'; why: string };
+
+/** A pod's secondary interface (Multus), as network-status reports it. */
+export interface AttachedInterface {
+  /** "ns/pod@ifname": its key in placements and attach */
+  key: string;
+  ifname: string;
+  /** the NetworkAttachmentDefinition, "ns/name", when network-status names one */
+  nad?: string;
+  /** canonical */
+  ips: string[];
+}
 
 /** network name -> VRF id; ids are never reused while a name holds them. */
 export interface VrfAllocation {
@@ -258,8 +282,10 @@ export interface DesiredState {
   backends: Map<string, DesiredServiceEntry>;
   /** per Service "ns/name": who may use it and why */
   serviceAccess: Map<string, ServiceAccess>;
-  /** per pod: where it is and why */
+  /** per pod ("ns/name") and secondary interface ("ns/name@ifname"): where it is and why */
   placements: Map<string, PodPlacement>;
+  /** pods with secondary interfaces ("ns/name") -> those interfaces, by name */
+  attachments: Map<string, AttachedInterface[]>;
   allocation: VrfAllocation;
   /** What the compile step refused or overrode (duplicate IPs, bad values). */
   problems: SourceProblem[];

@@ -9,7 +9,7 @@
 // object from counting as a change.
 import type { ClusterState } from '../model/types.js';
 
-export type ObjectKind = 'Namespace' | 'Pod' | 'Node' | 'VirtualNetwork' | 'VirtualNetworkRouter' | 'Service' | 'EndpointSlice';
+export type ObjectKind = 'Namespace' | 'Pod' | 'Node' | 'VirtualNetwork' | 'VirtualNetworkRouter' | 'Service' | 'EndpointSlice' | 'NetworkAttachmentDefinition';
 
 /** One changed (added, modified or deleted) object: its kind and its key in
  *  the ClusterState map of that kind ("ns/name", or the name for Namespaces and Nodes). */
@@ -27,6 +27,7 @@ export const STATE_MAPS = {
   VirtualNetworkRouter: 'routers',
   Service: 'services',
   EndpointSlice: 'endpointSlices',
+  NetworkAttachmentDefinition: 'attachmentDefinitions',
 } as const satisfies Record<ObjectKind, keyof ClusterState>;
 
 export const OBJECT_KINDS = Object.keys(STATE_MAPS) as ObjectKind[];

@@ -15,6 +15,7 @@ import type {
   LabelSelectorRequirement,
   NamespaceObject,
   NetworkApiGroup,
+  NetworkAttachmentDefinitionObject,
   ObjectMeta,
   PodObject,
   RouterImport,
@@ -31,7 +32,8 @@ export type ManifestObject =
   | VirtualNetworkObject
   | VirtualNetworkRouterObject
   | ServiceObject
-  | EndpointSliceObject;
+  | EndpointSliceObject
+  | NetworkAttachmentDefinitionObject;
 
 /** Identity of an object across files: "Namespace/x", "Pod/ns/name", ...
  *  VirtualNetwork and VirtualNetworkRouter are one identity whatever their
@@ -85,6 +87,7 @@ const KIND_PARSERS: Record<string, KindParser> = {
   VirtualNetworkRouter: parseVirtualNetworkRouter,
   Service: parseService,
   EndpointSlice: parseEndpointSlice,
+  NetworkAttachmentDefinition: parseNetworkAttachmentDefinition,
 };
 
 /**
@@ -372,6 +375,35 @@ function parseVirtualNetwork(doc: Obj, warn: Warn): VirtualNetworkObject {
     out.spec.external = external;
   }
   return out;
+}
+
+/** Multus's NetworkAttachmentDefinition: its identity, annotations and the
+ *  delegate plugin's type (spec.config is the delegate CNI's JSON: a type
+ *  without a node-side interface cannot be enforced, attachments.ts). */
+function parseNetworkAttachmentDefinition(doc: Obj, warn: Warn): NetworkAttachmentDefinitionObject {
+  if (doc.apiVersion !== 'k8s.cni.cncf.io/v1') throw new Invalid(`apiVersion ${JSON.stringify(doc.apiVersion)} is not k8s.cni.cncf.io/v1`);
+  // Multus names are DNS subdomains like most objects'.
+  const metadata = namespacedMeta(doc, warn, isDnsSubdomain);
+  let cniType: string | undefined;
+  if (doc.spec !== undefined && doc.spec !== null) {
+    const spec = asObj(doc.spec, 'spec');
+    if (spec.config !== undefined && typeof spec.config !== 'string') throw new Invalid('spec.config must be text (the CNI configuration as JSON)');
+    if (typeof spec.config === 'string' && spec.config.trim() !== '') cniType = delegateType(spec.config, warn);
+  }
+  return cniType === undefined ? { kind: 'NetworkAttachmentDefinition', metadata } : { kind: 'NetworkAttachmentDefinition', metadata, cniType };
+}
+
+/** The `type` of a CNI configuration (a list's first plugin: the one that makes the interface). */
+function delegateType(config: string, warn: Warn): string | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(config);
+  } catch {
+    warn('spec.config is not JSON: its plugin type is unknown');
+    return undefined;
+  }
+  const main = isObj(v) && Array.isArray(v.plugins) ? (v.plugins as unknown[])[0] : v;
+  return isObj(main) && typeof main.type === 'string' ? main.type : undefined;
 }
 
 const ROUTER_TYPES = ['mesh', 'hub', 'spoke'] as const;

@@ -64,6 +64,8 @@ export interface KubeResource {
 
 export const VRFWALL_GROUP = 'vrfwall.dev';
 export const VRFWALL_VERSION = 'v1alpha1';
+export const MULTUS_GROUP = 'k8s.cni.cncf.io';
+export const MULTUS_VERSION = 'v1';
 
 export const KUBE_RESOURCES: readonly KubeResource[] = [
   builtinResource('Namespace', 'v1', '/api/v1/namespaces'),
@@ -73,6 +75,9 @@ export const KUBE_RESOURCES: readonly KubeResource[] = [
   builtinResource('EndpointSlice', 'discovery.k8s.io/v1', '/apis/discovery.k8s.io/v1/endpointslices'),
   customResource('VirtualNetwork', 'virtualnetworks'),
   customResource('VirtualNetworkRouter', 'virtualnetworkrouters'),
+  // Multus's CRD: a cluster without it has no attachments to judge (and a pod
+  // asking for one anyway gets a quarantined attachment, attachments.ts).
+  customResource('NetworkAttachmentDefinition', 'network-attachment-definitions', MULTUS_GROUP, MULTUS_VERSION),
 ];
 
 /** A kind of the built-in API groups; converted by its manifest parser unless `convert` is given. */
@@ -85,8 +90,8 @@ function builtinResource(
   return { kind, apiVersion, path, optional: false, list: (a, page, signal) => listPage(a.kubeConfig, path, page, signal), convert };
 }
 
-function customResource(kind: string, plural: string): KubeResource {
-  const apiVersion = `${VRFWALL_GROUP}/${VRFWALL_VERSION}`;
+function customResource(kind: string, plural: string, group = VRFWALL_GROUP, version = VRFWALL_VERSION): KubeResource {
+  const apiVersion = `${group}/${version}`;
   const path = `/apis/${apiVersion}/${plural}`;
   return { kind, apiVersion, path, optional: true, list: (a, page, signal) => listPage(a.kubeConfig, path, page, signal), convert: (raw) => viaDocuments(raw, kind, apiVersion) };
 }

@@ -181,9 +181,12 @@ export class KubeSource implements StateSource {
    * the problem names no object this source knows.
    */
   reportProblem(problem: SourceProblem): boolean {
-    const m = /^([A-Za-z]+) (?:([^/\s]+)\/)?([^/\s]+)$/.exec(problem.source);
+    const m = /^([A-Za-z]+) (?:([^/\s]+)\/)?([^/\s@]+)(?:@(\S+))?$/.exec(problem.source);
     if (m === null) return false;
-    const [, kind, namespace, name] = m;
+    const [, kind, namespace, name, ifname] = m;
+    // "Pod ns/pod@eth1": a secondary interface; the Event is the Pod's and names the interface.
+    if (ifname !== undefined && kind !== 'Pod') return false;
+    const message = ifname === undefined ? problem.message : `interface ${ifname}: ${problem.message}`;
     const entry = this.informers.find((i) => i.resource.kind === kind);
     if (entry === undefined || kind === undefined || name === undefined) return false;
     const obj = entry.informer.get(name, namespace);
@@ -199,7 +202,7 @@ export class KubeSource implements StateSource {
         ...(uid !== undefined ? { uid } : {}),
       },
       reason,
-      problem.message,
+      message,
     );
     return true;
   }
@@ -320,6 +323,9 @@ function put(s: ClusterState, v: KubeValue): void {
       return;
     case 'VirtualNetworkRouter':
       s.routers.set(namespacedKey(v.metadata.namespace, v.metadata.name), v);
+      return;
+    case 'NetworkAttachmentDefinition':
+      s.attachmentDefinitions.set(namespacedKey(v.metadata.namespace, v.metadata.name), v);
       return;
     default: {
       // A kind added to the parsers needs its line here (compile error until then).

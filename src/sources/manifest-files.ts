@@ -90,7 +90,14 @@ export async function listManifests(dir: string): Promise<string[]> {
 /** Watches a manifest directory (recursively, following links; hidden
  *  entries and non-YAML files ignored); resolves once the watcher is ready.
  *  `touched`: a manifest file (path relative to the directory) was added,
- *  changed or removed; `dirGone`: a directory was removed. */
+ *  changed or removed; `dirGone`: a directory was removed.
+ *
+ *  chokidar watches each file by inode and misses some of its replacements by
+ *  rename (an editor's or a ConfigMap's atomic write, repeated within a
+ *  second: 12 of 25 in a loop of the lab's tests), so every directory it
+ *  watches is also watched by name with fs.watch (inotify names every entry
+ *  renamed into place), as watchFileByName does for one file. A name seen
+ *  twice costs one more read of unchanged text. */
 export async function watchManifestDir(
   absDir: string,
   on: { touched(rel: string): void; dirGone(rel: string): void },
@@ -109,10 +116,37 @@ export async function watchManifestDir(
     const rel = path.relative(absDir, p);
     if (isManifestPath(rel)) on.touched(rel);
   };
+  const byName = new Map<string, DirWatcher>();
+  const watchNames = (dir: string): void => {
+    if (byName.has(dir)) return;
+    try {
+      const d = watchDir(dir, { persistent: false }, (_event, file) => {
+        if (typeof file === 'string') touched(path.join(dir, file));
+      });
+      d.on('error', () => unwatchNames(dir)); // the directory went away
+      byName.set(dir, d);
+    } catch {
+      // gone before it could be watched: chokidar reports it
+    }
+  };
+  const unwatchNames = (dir: string): void => {
+    byName.get(dir)?.close();
+    byName.delete(dir);
+  };
   w.on('add', touched).on('change', touched).on('unlink', touched);
-  w.on('unlinkDir', (p) => on.dirGone(path.relative(absDir, p)));
+  w.on('addDir', watchNames);
+  w.on('unlinkDir', (p) => {
+    unwatchNames(p);
+    on.dirGone(path.relative(absDir, p));
+  });
   w.on('error', (e) => log.warn({ err: e }, 'manifest watcher error'));
   await new Promise<void>((resolve) => w.once('ready', resolve));
+  for (const dir of Object.keys(w.getWatched())) if (dir === absDir || !path.relative(absDir, dir).startsWith('..')) watchNames(dir);
+  const close = w.close.bind(w);
+  w.close = async () => {
+    for (const dir of [...byName.keys()]) unwatchNames(dir);
+    return close();
+  };
   return w;
 }
 

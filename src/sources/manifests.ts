@@ -598,6 +598,7 @@ export class ManifestSource implements StateSource {
       routers: changed('routers', prev.routers),
       services: changed('services', prev.services),
       endpointSlices: changed('endpointSlices', prev.endpointSlices),
+      attachmentDefinitions: changed('attachmentDefinitions', prev.attachmentDefinitions),
       problems: [...problems, ...this.overlayProblems],
     };
     const changeSet = changedObjects(prev, state);

@@ -35,6 +35,7 @@ export function emptyClusterState(): ClusterState {
     routers: new Map(),
     services: new Map(),
     endpointSlices: new Map(),
+    attachmentDefinitions: new Map(),
     problems: [],
   };
 }

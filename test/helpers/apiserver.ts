@@ -72,6 +72,7 @@ export const TEST_RESOURCES: readonly ResourceInfo[] = [
   { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true, custom: false },
   { group: 'vrfwall.dev', version: 'v1alpha1', plural: 'virtualnetworks', kind: 'VirtualNetwork', namespaced: true, custom: true },
   { group: 'vrfwall.dev', version: 'v1alpha1', plural: 'virtualnetworkrouters', kind: 'VirtualNetworkRouter', namespaced: true, custom: true },
+  { group: 'k8s.cni.cncf.io', version: 'v1', plural: 'network-attachment-definitions', kind: 'NetworkAttachmentDefinition', namespaced: true, custom: true },
 ];
 
 type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';

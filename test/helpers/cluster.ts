@@ -6,6 +6,7 @@ import type {
   DesiredState,
   ContainerPort,
   EndpointSliceObject,
+  NetworkAttachmentDefinitionObject,
   LabelSelector,
   NamespaceObject,
   PodObject,
@@ -129,6 +130,7 @@ export function cluster(parts: {
   routers?: VirtualNetworkRouterObject[];
   services?: ServiceObject[];
   endpointSlices?: EndpointSliceObject[];
+  attachmentDefinitions?: NetworkAttachmentDefinitionObject[];
 }): ClusterState {
   const namespaces = [...(parts.namespaces ?? [])];
   // Like the manifest source: namespaces of pods exist, default and kube-system always.
@@ -143,6 +145,7 @@ export function cluster(parts: {
     routers: byKey(parts.routers ?? []),
     services: byKey(parts.services ?? []),
     endpointSlices: byKey(parts.endpointSlices ?? []),
+    attachmentDefinitions: byKey(parts.attachmentDefinitions ?? []),
     problems: [],
   };
 }
@@ -164,3 +167,20 @@ export function entryClients(
 
 /** The compile step's problems as "source: message". */
 export const problemTexts = (d: DesiredState): string[] => d.problems.map((p) => `${p.source}: ${p.message}`);
+
+export function nad(key: string, m: Meta = {}): NetworkAttachmentDefinitionObject {
+  const [namespace, name] = key.split('/') as [string, string];
+  return { kind: 'NetworkAttachmentDefinition', metadata: { name, namespace, labels: m.labels ?? {}, annotations: m.annotations ?? {} } };
+}
+
+/** The two Multus annotations: what the pod asks for and a network-status with its primary (eth0) and the given secondary entries. */
+export function multus(
+  networks: string | undefined,
+  primary: string[],
+  secondary: { name: string; interface?: string; ips: string[] }[],
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (networks !== undefined) out['k8s.v1.cni.cncf.io/networks'] = networks;
+  out['k8s.v1.cni.cncf.io/network-status'] = JSON.stringify([{ name: 'k8s-pod-network', interface: 'eth0', ips: primary, default: true }, ...secondary]);
+  return out;
+}

@@ -15,6 +15,7 @@ export function desiredState(parts: Partial<DesiredState>): DesiredState {
     backends: new Map(),
     serviceAccess: new Map(),
     placements: new Map(),
+    attachments: new Map(),
     allocation: emptyAllocation(),
     problems: [],
     ...parts,

@@ -147,6 +147,7 @@ const KIND_OF: Record<string, string> = {
   endpointslices: 'EndpointSlice',
   virtualnetworks: 'VirtualNetwork',
   virtualnetworkrouters: 'VirtualNetworkRouter',
+  'network-attachment-definitions': 'NetworkAttachmentDefinition',
 };
 
 /** A pod as a Deployment makes it: no node yet. */

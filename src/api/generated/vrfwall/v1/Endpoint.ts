@@ -19,6 +19,10 @@ export interface Endpoint {
    * pod, host, service, external, unknown
    */
   'kind'?: (string);
+  /**
+   * the pod's secondary interface the address is on (Multus: "eth1"); empty for its cluster-network interface
+   */
+  'interface'?: (string);
 }
 
 export interface Endpoint__Output {
@@ -39,4 +43,8 @@ export interface Endpoint__Output {
    * pod, host, service, external, unknown
    */
   'kind': (string);
+  /**
+   * the pod's secondary interface the address is on (Multus: "eth1"); empty for its cluster-network interface
+   */
+  'interface': (string);
 }

@@ -16,6 +16,10 @@ export interface EndpointInfo {
   'quarantined'?: (boolean);
   'reason'?: (string);
   'service'?: (string);
+  /**
+   * the pod's secondary interface the address is on (Multus: "eth1"); empty for its cluster-network interface
+   */
+  'interface'?: (string);
 }
 
 export interface EndpointInfo__Output {
@@ -33,4 +37,8 @@ export interface EndpointInfo__Output {
   'quarantined': (boolean);
   'reason': (string);
   'service': (string);
+  /**
+   * the pod's secondary interface the address is on (Multus: "eth1"); empty for its cluster-network interface
+   */
+  'interface': (string);
 }
