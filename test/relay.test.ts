@@ -287,6 +287,9 @@ describe('relay with fake agents over mutual TLS', () => {
     expect(r.verdict).toBe('VERDICT_DROPPED');
     expect(r.node).toBe('from_pod@node1, to_pod@node2');
     expect(r.nodes).toEqual({ answered: ['node1', 'node2'], failed: [] });
+    // a pod's secondary interface ("ns/pod@eth1", Multus) is on its pod's node
+    const sec = await client.unary<ExplainResponse>('state', 'Explain', { source: 'ns/a-node1@eth1', destination: 'ns/a-node2@net1' });
+    expect(sec.nodes?.answered).toEqual(['node1', 'node2']);
     // a pair on one node asks only that node
     const one = await client.unary<ExplainResponse>('state', 'Explain', { source: 'ns/a-node1', destination: 'ns/a-node1' });
     expect(one.nodes?.answered).toEqual(['node1']);

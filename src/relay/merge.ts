@@ -98,11 +98,13 @@ export function mergeEndpoints(perNode: readonly EndpointInfoMsg[][]): EndpointI
   return [...byKey.values()].sort((a, b) => compareText(`${a.namespace}/${a.pod}/${a.ip}`, `${b.namespace}/${b.pod}/${b.ip}`));
 }
 
-/** The node that hosts "ns/pod" or an IP, from the endpoints the agents know; undefined when it is no pod. */
+/** The node that hosts "ns/pod", "ns/pod@ifname" or an IP, from the endpoints the agents know; undefined when it is no pod. */
 export function hostOf(who: string, endpoints: readonly EndpointInfoMsg[]): string | undefined {
   const slash = who.indexOf('/');
+  // "ns/pod@eth1" (a secondary interface) lives where its pod does
+  const pod = slash > 0 ? who.replace(/@[^/@]*$/, '') : who;
   const match = (e: EndpointInfoMsg): boolean =>
-    e.kind === 'pod' && (slash > 0 ? `${e.namespace}/${e.pod}` === who : e.ip === who);
+    e.kind === 'pod' && (slash > 0 ? `${e.namespace}/${e.pod}` === pod : e.ip === who);
   const hits = endpoints.filter(match);
   return (hits.find((e) => e.local) ?? hits[0])?.node || undefined;
 }
