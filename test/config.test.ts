@@ -201,6 +201,25 @@ describe('loadAgentConfig', () => {
     expect(e.message).toMatch(message);
   });
 
+  it('the TCP API needs its three TLS files; with none of them there (no Secret on this node) it is off and the agent still runs', () => {
+    const dirTls = path.join(tmp, 'tls');
+    fs.mkdirSync(dirTls, { recursive: true });
+    const files = { grpcTlsCert: path.join(dirTls, 'tls.crt'), grpcTlsKey: path.join(dirTls, 'tls.key'), grpcTlsCa: path.join(dirTls, 'ca.crt') };
+    const load = () => loadAgentConfig({ flags: { ...base, grpcListen: '0.0.0.0:9444', ...files }, defaultBpfDir: BPF_DIR });
+    // None there: off, saying why.
+    const off = load().config.observability!;
+    expect(off.listen).toBeUndefined();
+    expect(off.listenOff).toMatch(/none of --grpc-tls-cert, --grpc-tls-key, --grpc-tls-ca exists/);
+    // One there: a mistake, refused.
+    fs.writeFileSync(files.grpcTlsCert, 'x');
+    expect(configError(load).key).toBe('grpc-tls-key');
+    // All there: the listener.
+    fs.writeFileSync(files.grpcTlsKey, 'x');
+    fs.writeFileSync(files.grpcTlsCa, 'x');
+    expect(load().config.observability).toMatchObject({ listen: '0.0.0.0:9444', tls: { cert: files.grpcTlsCert } });
+    expect(load().config.observability?.listenOff).toBeUndefined();
+  });
+
   it('--cleanup needs only the node name and instance', () => {
     const r = loadAgentConfig({ flags: { nodeName: 'n', cleanup: true }, defaultBpfDir: '/nonexistent' });
     expect(r.settings.cleanup).toBe(true);

@@ -603,12 +603,23 @@ function observabilityOf(s: AgentSettings): NonNullable<AgentConfig['observabili
   } else {
     need(given.length === 0, 'grpc-tls-cert', '--grpc-tls-* only apply with --grpc-listen');
   }
-  for (const [k, file] of given) need(fs.existsSync(file as string), `grpc-tls-${k}`, `--grpc-tls-${k} ${String(file)}: no such file`);
+  // None of the three files there: the certificate was never given to this
+  // node (the DaemonSet's Secret is optional). The TCP listener is only for
+  // the relay, and enforcement must not wait for it: the agent runs without
+  // it and says so. Some of them there is a mistake, refused as usual.
+  const missing = given.filter(([, file]) => !fs.existsSync(file as string));
+  const listenOff =
+    s.grpcListen !== undefined && given.length > 0 && missing.length === given.length
+      ? `none of --grpc-tls-cert, --grpc-tls-key, --grpc-tls-ca exists (${given.map(([, f]) => String(f)).join(', ')})`
+      : undefined;
+  if (listenOff === undefined) for (const [k, file] of missing) need(false, `grpc-tls-${k}`, `--grpc-tls-${k} ${String(file)}: no such file`);
+  const listen = listenOff === undefined ? s.grpcListen : undefined;
   const socket = s.grpcSocket ?? path.join(s.runDir, s.instance, 'api.sock');
   return {
     ...(socket !== 'none' ? { socketPath: socket } : {}),
-    ...(s.grpcListen !== undefined ? { listen: s.grpcListen } : {}),
-    ...(s.grpcListen !== undefined ? { tls: { cert: tls.cert as string, key: tls.key as string, ca: tls.ca as string } } : {}),
+    ...(listen !== undefined ? { listen } : {}),
+    ...(listen !== undefined ? { tls: { cert: tls.cert as string, key: tls.key as string, ca: tls.ca as string } } : {}),
+    ...(listenOff !== undefined ? { listenOff } : {}),
     metricsPort: s.metricsPort,
     maxFlows: s.maxFlows,
     flowPollMs: Math.round(s.flowPoll * 1000),

@@ -26,6 +26,8 @@ export interface ObservabilityConfig {
   /** TCP host:port of the API, mutual TLS */
   listen?: string;
   tls?: TlsFiles;
+  /** why the TCP listener asked for is off (its certificate files are not there), to log */
+  listenOff?: string;
   /** 127.0.0.1 port of /metrics; 0 = off */
   metricsPort: number;
   /** flows the store holds */
@@ -126,6 +128,7 @@ export class Observability {
     const o = new Observability(bpf, agent, cfg, log);
     try {
       o.reader.start();
+      if (cfg.listenOff !== undefined) log.error({ reason: cfg.listenOff }, 'gRPC API on TCP is off (the relay cannot reach this agent); enforcement runs');
       if (cfg.socketPath || cfg.listen) {
         o.api = new ApiServer(
           o.flows.handlers(),
