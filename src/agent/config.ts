@@ -11,6 +11,9 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { canonicalCidr } from '../model/ip.js';
 import type { AgentConfig } from './agent.js';
+import { FieldMaskError } from '../flows/field-mask.js';
+import { DEFAULT_EXPORT_QUEUE_BYTES, compileExportSelection, parseFilterList, type FlowExportConfig } from '../flows/export-settings.js';
+import { checkExportPath } from '../flows/rotating-file.js';
 
 /** A setting that is wrong: `key` is its flag / config-file name, so the message can say where. */
 export class ConfigError extends Error {
@@ -323,6 +326,46 @@ export const AGENT_OPTIONS = [
     min: 0.05,
     description: 'period of the flow-counter scan (new flows and drops arrive at once through the ring buffer)',
   },
+  // ---- flow export (issue 15): docs/flows.md "Flow export" ----
+  {
+    name: 'flow-export-file',
+    kind: 'string',
+    arg: '<path>',
+    check: isAbsolute,
+    description: 'write every flow record (first seen, each change, so before any eviction) to this JSON-lines file, as `vrfwall flows -o json` prints them',
+  },
+  { name: 'flow-export-max-size', kind: 'number', arg: '<MB>', default: 100, min: 0.001, description: 'rotate the export file when the next write would take it past this size' },
+  {
+    name: 'flow-export-max-files',
+    kind: 'number',
+    arg: '<n>',
+    default: 5,
+    min: 0,
+    integer: true,
+    description: 'rotated export files kept: <path>.1 (newest) ... <path>.<n>; the oldest is dropped',
+  },
+  {
+    name: 'flow-export-allow',
+    kind: 'string',
+    arg: '<json>',
+    description: 'export only flows matching one of these GetFlows filters: a JSON list, e.g. \'[{"verdict":["DROPPED"]}]\' (default: all)',
+  },
+  { name: 'flow-export-deny', kind: 'string', arg: '<json>', description: 'do not export flows matching one of these GetFlows filters (JSON list, as --flow-export-allow)' },
+  {
+    name: 'flow-export-fields',
+    kind: 'list',
+    arg: '<field,...>',
+    description: 'field mask: only these fields of each record, dotted names as printed (verdict, source.pod, forward.packets); default: all',
+  },
+  {
+    name: 'flow-export-queue',
+    kind: 'number',
+    arg: '<n>',
+    default: 65536,
+    min: 1,
+    integer: true,
+    description: 'records waiting for the disk at most (and 64 MB); past it new records are dropped and counted, never slowing the datapath or the API',
+  },
 ] as const satisfies readonly OptionSpec[];
 
 type Camel<S extends string> = S extends `${infer H}-${infer T}` ? `${H}${Capitalize<Camel<T>>}` : S;
@@ -623,5 +666,43 @@ function observabilityOf(s: AgentSettings): NonNullable<AgentConfig['observabili
     metricsPort: s.metricsPort,
     maxFlows: s.maxFlows,
     flowPollMs: Math.round(s.flowPoll * 1000),
+    ...exportOf(s),
   };
+}
+
+/** The flow export settings (issue 15): filters, mask and path checked here, so a mistake stops the start (exit 2). */
+function exportOf(s: AgentSettings): { flowExport?: FlowExportConfig } {
+  const given = (['flowExportAllow', 'flowExportDeny'] as const).filter((k) => s[k] !== undefined);
+  if (s.flowExportFile === undefined) {
+    need(given.length === 0 && s.flowExportFields.length === 0, 'flow-export-file', '--flow-export-allow, --flow-export-deny and --flow-export-fields need --flow-export-file');
+    return {};
+  }
+  const why = checkExportPath(s.flowExportFile);
+  need(why === undefined, 'flow-export-file', `--flow-export-file ${s.flowExportFile}: ${why ?? ''}`);
+  const filters = (key: 'flow-export-allow' | 'flow-export-deny', text: string | undefined) => {
+    if (text === undefined) return [];
+    try {
+      return parseFilterList(text);
+    } catch (e) {
+      throw new ConfigError(key, `--${key}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
+  const cfg: FlowExportConfig = {
+    file: s.flowExportFile,
+    maxBytes: Math.round(s.flowExportMaxSize * 1024 * 1024),
+    maxFiles: s.flowExportMaxFiles,
+    allow: filters('flow-export-allow', s.flowExportAllow),
+    deny: filters('flow-export-deny', s.flowExportDeny),
+    fields: s.flowExportFields,
+    maxQueueRecords: s.flowExportQueue,
+    maxQueueBytes: DEFAULT_EXPORT_QUEUE_BYTES,
+  };
+  try {
+    compileExportSelection(cfg);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (e instanceof FieldMaskError) throw new ConfigError('flow-export-fields', `--flow-export-fields: ${msg}`);
+    throw new ConfigError(msg.startsWith('deny') ? 'flow-export-deny' : 'flow-export-allow', `--${msg.startsWith('deny') ? 'flow-export-deny' : 'flow-export-allow'}: ${msg}`);
+  }
+  return { flowExport: cfg };
 }

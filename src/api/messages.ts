@@ -29,6 +29,7 @@ import type { MapFill__Output } from './generated/vrfwall/v1/MapFill.js';
 import type { NodeReport__Output } from './generated/vrfwall/v1/NodeReport.js';
 import type { Network__Output } from './generated/vrfwall/v1/Network.js';
 import type { ServerStatusResponse__Output } from './generated/vrfwall/v1/ServerStatusResponse.js';
+import type { FlowExportStatus__Output } from './generated/vrfwall/v1/FlowExportStatus.js';
 import type { SortBy__Output } from './generated/vrfwall/v1/SortBy.js';
 import type { TrafficDirection__Output } from './generated/vrfwall/v1/TrafficDirection.js';
 import type { Verdict__Output } from './generated/vrfwall/v1/Verdict.js';
@@ -45,8 +46,11 @@ export type NodeReportMsg = NodeReport__Output;
 type RelayFields<T, K extends keyof T> = Omit<T, K> & { [P in K]?: T[P] };
 export type GetFlowStatsResponse = RelayFields<GetFlowStatsResponse__Output, 'nodes'>;
 export type MapFillMsg = MapFill__Output;
-export type ServerStatusResponse = Omit<ServerStatusResponse__Output, 'nodes' | 'nodeStatus'> & {
+export type FlowExportStatusMsg = FlowExportStatus__Output;
+export type ServerStatusResponse = Omit<ServerStatusResponse__Output, 'nodes' | 'nodeStatus' | 'flowExport'> & {
   nodes?: NodeReportMsg | null;
+  /** the flow export's counters; absent: no export */
+  flowExport?: FlowExportStatusMsg | null;
   /** relay: each answering agent's own status */
   nodeStatus?: ServerStatusResponse[];
 };

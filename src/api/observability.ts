@@ -10,6 +10,8 @@ import type { ObjectRef } from '../sources/changes.js';
 import { Directory, buildDirectory } from '../flows/directory.js';
 import { FlowReader } from '../flows/reader.js';
 import { FlowStore } from '../flows/store.js';
+import { openFlowExport, type FlowExportConfig } from '../flows/export-settings.js';
+import { exportStatus, type FlowExporter } from '../flows/exporter.js';
 import { Metrics, type MetricsSources } from '../metrics/metrics.js';
 import type { NodeReports } from '../agent/node-reports.js';
 import type { ProbePrograms } from './explain.js';
@@ -35,6 +37,8 @@ export interface ObservabilityConfig {
   /** period of the flow-map scan */
   flowPollMs: number;
   limits?: Partial<FlowServiceLimits>;
+  /** write every flow record to a file (issue 15) */
+  flowExport?: FlowExportConfig;
 }
 
 export const DEFAULT_MAX_FLOWS = 20_000;
@@ -103,6 +107,9 @@ export class Observability {
   readonly reader: FlowReader;
   readonly flows: FlowServiceImpl;
   private readonly mapFill: MapFillCache;
+  /** the flow export, subscribed to the store before the reader starts (so it sees every flow) */
+  private exporter: FlowExporter | undefined;
+  private unsubscribeExport: (() => void) | undefined;
   private directory: Directory = Directory.empty();
   private api: ApiServer | undefined;
   private metrics: Metrics | undefined;
@@ -127,6 +134,18 @@ export class Observability {
   static async start(bpf: NativeAddon, agent: AgentHandle, cfg: ObservabilityConfig, log: Logger): Promise<Observability> {
     const o = new Observability(bpf, agent, cfg, log);
     try {
+      if (cfg.flowExport) {
+        let lastLogged = '';
+        const file = cfg.flowExport.file;
+        const exporter = openFlowExport(cfg.flowExport, (err, records) => {
+          // Once per distinct error: a full disk fails every write.
+          if (err !== lastLogged) log.error({ err, records, file }, 'flow export: write failed, records dropped (counted; enforcement and the API go on)');
+          lastLogged = err;
+        });
+        o.exporter = exporter;
+        o.unsubscribeExport = o.store.subscribe((f) => exporter.offer(f));
+        log.info({ file, maxBytes: cfg.flowExport.maxBytes, maxFiles: cfg.flowExport.maxFiles }, 'flow export on');
+      }
       o.reader.start();
       if (cfg.listenOff !== undefined) log.error({ reason: cfg.listenOff }, 'gRPC API on TCP is off (the relay cannot reach this agent); enforcement runs');
       if (cfg.socketPath || cfg.listen) {
@@ -150,6 +169,7 @@ export class Observability {
           mapFill: () => o.mapFill.get(),
           serviceProblems: () => serviceProblemRows(o.lastSync?.desired),
           quarantined: () => quarantinedRows(o.lastSync?.desired),
+          ...(o.exporter ? { flowExport: () => (o.exporter as FlowExporter).stats() } : {}),
           ...(agent.reports ? { reports: reportMetrics(agent.reports) } : {}),
         });
         try {
@@ -206,11 +226,14 @@ export class Observability {
       synced: this.lastSync !== undefined,
       kernelFlowsCreated: Number(k.flowsCreated),
       streams: this.flows.openStreams,
+      ...(this.exporter ? { flowExport: exportStatus(this.exporter.stats()) } : {}),
     };
   }
 
   async stop(): Promise<void> {
     this.reader.stop();
+    this.unsubscribeExport?.();
+    await this.exporter?.close();
     await this.api?.stop();
     await this.metrics?.close();
   }

@@ -18,6 +18,7 @@ import type {
   ListNetworksResponse,
   NodeReportMsg,
   ServerStatusResponse,
+  FlowExportStatusMsg,
 } from '../api/messages.js';
 import { flowsOf } from '../api/messages.js';
 import { labAgentsFromProgram } from './lab-program.js';
@@ -306,9 +307,15 @@ function printStatus(s: ServerStatusResponse): string {
   const lines = [
     `node ${s.node}: version ${s.version}, up ${Math.round(s.uptimeSeconds)} s, ${s.synced ? `synced (generation ${s.generation}, ${time(s.lastSyncMs)})` : 'NOT synced'}, attach ${s.attachMode || '-'}`,
     `flows: ${s.flowsHeld} held of ${s.flowsMax}, ${s.flowsSeen} seen, ${s.flowsEvicted} evicted; events ${s.eventsReceived} received, ${s.eventsLost} lost in the kernel, ${s.streamFlowsLost} lost to slow clients; ${s.streams} open stream(s)`,
+    ...(s.flowExport ? [exportText(s.flowExport)] : []),
     table([['MAP', 'TYPE', 'ENTRIES', 'MAX', 'FILL'], ...s.maps.map((m) => [m.name, m.type, String(m.entries), String(m.maxEntries), `${(m.fill * 100).toFixed(1)}%`])]),
   ];
   return lines.join('\n');
+}
+
+function exportText(e: FlowExportStatusMsg): string {
+  const err = e.lastError ? `; last error ${time(e.lastErrorMs)}: ${e.lastError}` : '';
+  return `export: ${e.file}: ${e.written} records written, ${e.dropped} dropped, ${e.filtered} filtered out, ${e.rotations} rotation(s); ${e.queued} queued, lag ${e.lagSeconds.toFixed(1)} s${err}`;
 }
 
 function printExplain(r: ExplainResponse): string {

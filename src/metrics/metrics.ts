@@ -6,6 +6,8 @@ import path from 'node:path';
 import client from 'prom-client';
 import { decodeCounters, directionName, verdictName } from '../kernel/abi.js';
 import type { NativeAddon } from '../kernel/native.js';
+import type { FlowExportStats } from '../flows/exporter.js';
+import { registerExportMetrics } from './export-metrics.js';
 
 export interface MetricsSources {
   /** /sys/fs/bpf/vrfwall/<instance>/maps */
@@ -17,6 +19,8 @@ export interface MetricsSources {
   serviceProblems(): { service: string; problem: string; count: number }[];
   /** Interfaces the last compile quarantined: a pod's own ("" interface) and its secondary ones. */
   quarantined(): { pod: string; interface: string }[];
+  /** the flow export's counters; absent: no export */
+  flowExport?: () => FlowExportStats;
   /** hook order and isolation limits (agent/node-reports.ts); absent: not exported */
   reports?: {
     restored(): Record<string, number>;
@@ -191,6 +195,7 @@ export class Metrics {
         for (const q of src.quarantined()) this.set({ pod: q.pod, interface: q.interface }, 1);
       },
     });
+    if (sources.flowExport) registerExportMetrics(this.registry, sources.flowExport);
     const reports = sources.reports;
     if (reports) {
       new client.Counter({

@@ -9,6 +9,7 @@ import type { ExplainStep as _vrfwall_v1_ExplainStep, ExplainStep__Output as _vr
 import type { Flow as _vrfwall_v1_Flow, Flow__Output as _vrfwall_v1_Flow__Output } from './vrfwall/v1/Flow.js';
 import type { FlowBatch as _vrfwall_v1_FlowBatch, FlowBatch__Output as _vrfwall_v1_FlowBatch__Output } from './vrfwall/v1/FlowBatch.js';
 import type { FlowCounters as _vrfwall_v1_FlowCounters, FlowCounters__Output as _vrfwall_v1_FlowCounters__Output } from './vrfwall/v1/FlowCounters.js';
+import type { FlowExportStatus as _vrfwall_v1_FlowExportStatus, FlowExportStatus__Output as _vrfwall_v1_FlowExportStatus__Output } from './vrfwall/v1/FlowExportStatus.js';
 import type { FlowFilter as _vrfwall_v1_FlowFilter, FlowFilter__Output as _vrfwall_v1_FlowFilter__Output } from './vrfwall/v1/FlowFilter.js';
 import type { FlowGroup as _vrfwall_v1_FlowGroup, FlowGroup__Output as _vrfwall_v1_FlowGroup__Output } from './vrfwall/v1/FlowGroup.js';
 import type { FlowServiceClient as _vrfwall_v1_FlowServiceClient, FlowServiceDefinition as _vrfwall_v1_FlowServiceDefinition } from './vrfwall/v1/FlowService.js';
@@ -45,6 +46,7 @@ export interface ProtoGrpcType {
       Flow: MessageTypeDefinition<_vrfwall_v1_Flow, _vrfwall_v1_Flow__Output>
       FlowBatch: MessageTypeDefinition<_vrfwall_v1_FlowBatch, _vrfwall_v1_FlowBatch__Output>
       FlowCounters: MessageTypeDefinition<_vrfwall_v1_FlowCounters, _vrfwall_v1_FlowCounters__Output>
+      FlowExportStatus: MessageTypeDefinition<_vrfwall_v1_FlowExportStatus, _vrfwall_v1_FlowExportStatus__Output>
       FlowFilter: MessageTypeDefinition<_vrfwall_v1_FlowFilter, _vrfwall_v1_FlowFilter__Output>
       FlowGroup: MessageTypeDefinition<_vrfwall_v1_FlowGroup, _vrfwall_v1_FlowGroup__Output>
       FlowService: SubtypeConstructor<typeof grpc.Client, _vrfwall_v1_FlowServiceClient> & { service: _vrfwall_v1_FlowServiceDefinition }

@@ -3,6 +3,7 @@
 import type { MapFill as _vrfwall_v1_MapFill, MapFill__Output as _vrfwall_v1_MapFill__Output } from '../../vrfwall/v1/MapFill.js';
 import type { ServerStatusResponse as _vrfwall_v1_ServerStatusResponse, ServerStatusResponse__Output as _vrfwall_v1_ServerStatusResponse__Output } from '../../vrfwall/v1/ServerStatusResponse.js';
 import type { NodeReport as _vrfwall_v1_NodeReport, NodeReport__Output as _vrfwall_v1_NodeReport__Output } from '../../vrfwall/v1/NodeReport.js';
+import type { FlowExportStatus as _vrfwall_v1_FlowExportStatus, FlowExportStatus__Output as _vrfwall_v1_FlowExportStatus__Output } from '../../vrfwall/v1/FlowExportStatus.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface ServerStatusResponse {
@@ -43,6 +44,10 @@ export interface ServerStatusResponse {
    */
   'nodeStatus'?: (_vrfwall_v1_ServerStatusResponse)[];
   'nodes'?: (_vrfwall_v1_NodeReport | null);
+  /**
+   * unset: no export
+   */
+  'flowExport'?: (_vrfwall_v1_FlowExportStatus | null);
 }
 
 export interface ServerStatusResponse__Output {
@@ -83,4 +88,8 @@ export interface ServerStatusResponse__Output {
    */
   'nodeStatus': (_vrfwall_v1_ServerStatusResponse__Output)[];
   'nodes': (_vrfwall_v1_NodeReport__Output | null);
+  /**
+   * unset: no export
+   */
+  'flowExport': (_vrfwall_v1_FlowExportStatus__Output | null);
 }
