@@ -25,7 +25,7 @@ export const UNIT_TESTS = [
   'discovery',
   'documents',
   'flow-reader',
-  'flow-export', // issue 15 item 3 (export)
+  'flow-export', 'flow-export-relay', // issue 15 item 3 (export)
   'flows',
   'images',
   'kube-events',

@@ -670,8 +670,14 @@ function observabilityOf(s: AgentSettings): NonNullable<AgentConfig['observabili
   };
 }
 
+/** The flow export settings of the agent and the relay (the --flow-export-* entries of AGENT_OPTIONS). */
+export type FlowExportSettings = Pick<AgentSettings, 'flowExportFile' | 'flowExportMaxSize' | 'flowExportMaxFiles' | 'flowExportAllow' | 'flowExportDeny' | 'flowExportFields' | 'flowExportQueue'>;
+
+/** The --flow-export-* entries, for the relay's table. */
+export const FLOW_EXPORT_OPTIONS: readonly OptionSpec[] = AGENT_OPTIONS.filter((o) => o.name.startsWith('flow-export-'));
+
 /** The flow export settings (issue 15): filters, mask and path checked here, so a mistake stops the start (exit 2). */
-function exportOf(s: AgentSettings): { flowExport?: FlowExportConfig } {
+export function exportOf(s: FlowExportSettings): { flowExport?: FlowExportConfig } {
   const given = (['flowExportAllow', 'flowExportDeny'] as const).filter((k) => s[k] !== undefined);
   if (s.flowExportFile === undefined) {
     need(given.length === 0 && s.flowExportFields.length === 0, 'flow-export-file', '--flow-export-allow, --flow-export-deny and --flow-export-fields need --flow-export-file');

@@ -27,6 +27,29 @@ export function toFlowMsg(f: Flow): FlowMsg {
   };
 }
 
+/** An API message back to the store's shape (the relay's export filters what the agents send). */
+export function fromFlowMsg(m: FlowMsg): Flow {
+  return {
+    id: m.id,
+    node: m.node,
+    ifindex: m.ifindex,
+    source: m.source,
+    destination: m.destination,
+    protocol: m.protocol,
+    protocolName: m.protocolName,
+    ethertype: m.ethertype,
+    direction: m.direction === 'DIRECTION_INGRESS' ? 'INGRESS' : 'EGRESS',
+    verdict: m.verdict === 'VERDICT_DROPPED' ? 'DROPPED' : 'ALLOWED',
+    dropReason: m.dropReason,
+    allowRule: m.allowRule,
+    code: m.code,
+    forward: m.forward,
+    reverse: m.reverse,
+    firstSeenMs: m.firstSeenMs,
+    lastSeenMs: m.lastSeenMs,
+  };
+}
+
 /** A message filter as the filter module takes it (enum names pass through; it strips the prefixes). */
 export function toFilterSpec(m: FlowFilterMsg): FlowFilterSpec {
   return { ...m };

@@ -302,7 +302,7 @@ function printStatus(s: ServerStatusResponse): string {
   if (s.nodes) {
     // a relay: its summary, then each agent's own status
     const head = `relay ${s.node}: version ${s.version}, up ${Math.round(s.uptimeSeconds)} s, ${s.flowsHeld} flows held on ${s.nodeStatus?.length ?? 0} node(s), ${s.streamFlowsLost} lost to slow clients; ${s.streams} open stream(s)`;
-    return [head, nodesText(s.nodes), ...(s.nodeStatus ?? []).map(printStatus)].join('\n\n');
+    return [s.flowExport ? `${head}\n${exportText(s.flowExport)}` : head, nodesText(s.nodes), ...(s.nodeStatus ?? []).map(printStatus)].join('\n\n');
   }
   const lines = [
     `node ${s.node}: version ${s.version}, up ${Math.round(s.uptimeSeconds)} s, ${s.synced ? `synced (generation ${s.generation}, ${time(s.lastSyncMs)})` : 'NOT synced'}, attach ${s.attachMode || '-'}`,

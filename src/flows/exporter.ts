@@ -6,12 +6,12 @@
 // sink is slower than the flows the queue fills and new records are dropped
 // and counted; a failed write counts its records as dropped and keeps the
 // error for status. Enforcement and the API never wait for the disk.
-import { toFlowMsg } from '../api/convert.js';
+import { fromFlowMsg, toFlowMsg } from '../api/convert.js';
 import { applyFieldMask, type FieldMask } from './field-mask.js';
 import type { FlowPredicate } from './filter.js';
 import type { ExportSink } from './rotating-file.js';
 import type { Flow } from './types.js';
-import type { FlowExportStatusMsg } from '../api/messages.js';
+import type { FlowExportStatusMsg, FlowMsg } from '../api/messages.js';
 
 export interface FlowExportStats {
   file: string;
@@ -81,7 +81,31 @@ export class FlowExporter {
       this.counts.filtered++;
       return;
     }
-    const line = exportLine(f, this.opts.mask);
+    this.enqueue(exportLine(f, this.opts.mask));
+  }
+
+  /** A flow record as the API sends it (the relay's export): the same as offer(). */
+  offerMessage(m: FlowMsg): void {
+    if (this.closed) return;
+    if (!this.opts.predicate(fromFlowMsg(m))) {
+      this.counts.filtered++;
+      return;
+    }
+    this.enqueue(JSON.stringify(applyFieldMask(m, this.opts.mask)) + '\n');
+  }
+
+  /** Records lost before they reached the exporter (an agent's stream queue, for the relay). */
+  countDropped(n: number): void {
+    this.counts.dropped += n;
+  }
+
+  /** A problem upstream of the exporter (the relay: a node's stream), for status. */
+  noteError(message: string): void {
+    this.lastError = message;
+    this.lastErrorMs = this.now();
+  }
+
+  private enqueue(line: string): void {
     const queued = this.lines.length - this.head;
     if (queued >= this.opts.maxQueueRecords || this.bytes + line.length > this.opts.maxQueueBytes) {
       this.counts.dropped++;

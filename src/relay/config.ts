@@ -5,7 +5,8 @@
 // naming its setting; nothing is started here.
 import fs from 'node:fs';
 import YAML from 'yaml';
-import { ConfigError, resolveSettings, type OptionSpec, type Origin } from '../agent/config.js';
+import { ConfigError, FLOW_EXPORT_OPTIONS, exportOf, resolveSettings, type FlowExportSettings, type OptionSpec, type Origin } from '../agent/config.js';
+import type { FlowExportConfig } from '../flows/export-settings.js';
 import { parseSelector, parseStaticAgent } from './discovery.js';
 import type { AgentAddress } from './agents.js';
 
@@ -39,6 +40,8 @@ export const RELAY_OPTIONS = [
   { name: 'node-queue', kind: 'number', arg: '<n>', default: 4096, min: 1, integer: true, description: "live flows a node may have queued for one follower before its oldest are dropped (and counted)" },
   { name: 'log-level', kind: 'string', arg: '<level>', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'], description: 'log level' },
   { name: 'log-file', kind: 'string', arg: '<file>', description: 'log here instead of stdout' },
+  // the cluster-wide stream to a JSON-lines file, as the agent's (docs/flows.md "Flow export")
+  ...FLOW_EXPORT_OPTIONS,
 ] as const satisfies readonly OptionSpec[];
 
 export interface RelaySettings {
@@ -63,6 +66,9 @@ export interface RelaySettings {
   logFile?: string;
 }
 
+/** RelaySettings with its --flow-export-* entries (as the agent's). */
+type RelaySettingsWithExport = RelaySettings & FlowExportSettings;
+
 export interface RelayConfig {
   listen?: string;
   socket?: string;
@@ -73,6 +79,8 @@ export interface RelayConfig {
   discovery: { kind: 'static'; agents: AgentAddress[] } | { kind: 'kube'; namespace: string; selector: Record<string, string>; port: number; kubeconfig?: string };
   nodeTimeoutMs: number;
   nodeQueue: number;
+  /** the cluster-wide flow export */
+  flowExport?: FlowExportConfig;
 }
 
 function need(cond: boolean, key: string, message: string): asserts cond {
@@ -99,7 +107,7 @@ function readFile(flags: Record<string, unknown>, env: Record<string, string | u
 export function loadRelayConfig(flags: Record<string, unknown>, env: Record<string, string | undefined>): { settings: RelaySettings; origins: Record<string, Origin>; config: RelayConfig } {
   const { file, fileName } = readFile(flags, env);
   const { settings, origins } = resolveSettings({ flags, env, file, ...(fileName !== undefined ? { fileName } : {}) }, RELAY_OPTIONS);
-  const s = settings as unknown as RelaySettings;
+  const s = settings as unknown as RelaySettingsWithExport;
 
   const listen = s.listen === 'none' ? undefined : s.listen;
   need(listen !== undefined || s.socket !== undefined, 'listen', "--listen none needs --socket (the relay must serve somewhere)");
@@ -153,6 +161,7 @@ export function loadRelayConfig(flags: Record<string, unknown>, env: Record<stri
     discovery,
     nodeTimeoutMs: Math.round(s.nodeTimeout * 1000),
     nodeQueue: s.nodeQueue,
+    ...exportOf(s),
   };
   return { settings: s, origins, config };
 }

@@ -9,12 +9,17 @@ import { AgentPool } from './agents.js';
 import type { RelayConfig } from './config.js';
 import { KubeDiscovery, StaticDiscovery, type Discovery } from './discovery.js';
 import { DEFAULT_RELAY_LIMITS, RelayServices } from './services.js';
+import { openFlowExport } from '../flows/export-settings.js';
+import { exportStatus } from '../flows/exporter.js';
+import { RelayFlowExport } from './export.js';
 
 export class Relay {
   readonly pool: AgentPool;
   readonly services: RelayServices;
   readonly server: ApiServer;
   readonly discovery: Discovery;
+  /** --flow-export-file: the cluster-wide stream to a file */
+  readonly flowExport: RelayFlowExport | undefined;
 
   constructor(
     config: RelayConfig,
@@ -32,6 +37,16 @@ export class Relay {
         ? new StaticDiscovery(d.agents)
         : new KubeDiscovery({ kubeConfig: loadKubeConfig(d.kubeconfig), namespace: d.namespace, selector: d.selector, port: d.port, log });
     this.services = new RelayServices(this.pool, { ...DEFAULT_RELAY_LIMITS, nodeTimeoutMs: config.nodeTimeoutMs, perNodeQueue: config.nodeQueue }, () => this.discovery.describe());
+    if (config.flowExport) {
+      let lastLogged = '';
+      const file = config.flowExport.file;
+      const exporter = openFlowExport(config.flowExport, (err, records) => {
+        if (err !== lastLogged) log.error({ err, records, file }, 'flow export: write failed, records dropped (counted; the relay goes on)');
+        lastLogged = err;
+      });
+      this.flowExport = new RelayFlowExport(this.pool, exporter, log);
+      this.services.flowExport = () => exportStatus(exporter.stats());
+    }
     this.server = new ApiServer(this.services.flowHandlers(), this.services.stateHandlers(), {
       ...(config.socket !== undefined ? { socketPath: config.socket } : {}),
       ...(config.listen !== undefined ? { listen: config.listen } : {}),
@@ -46,11 +61,13 @@ export class Relay {
       this.pool.setMembers(members);
     });
     void this.discovery.whenSynced().then(() => this.server.setServing(true));
+    this.flowExport?.start();
     this.log.info({ addresses: this.server.addresses, discovery: this.discovery.describe() }, 'relay serving');
   }
 
   async stop(): Promise<void> {
     await this.discovery.stop();
+    await this.flowExport?.stop();
     await this.server.stop();
     this.pool.close();
   }

@@ -18,6 +18,7 @@ import type {
   ListNetworksResponse,
   NodeReportMsg,
   ServerStatusResponse,
+  FlowExportStatusMsg,
 } from '../api/messages.js';
 import { flowsOf } from '../api/messages.js';
 import { StreamWriter } from '../api/stream.js';
@@ -80,6 +81,8 @@ export class RelayServices {
   /** flows dropped from followers' queues (per-node and per-client) */
   streamLost = 0;
   readonly startedAt = Date.now();
+  /** the relay's flow export counters (relay.ts sets it with --flow-export-file) */
+  flowExport: (() => FlowExportStatusMsg) | undefined;
 
   constructor(
     private readonly pool: AgentPool,
@@ -239,6 +242,7 @@ export class RelayServices {
       streams: this.streams,
       nodeStatus: ok,
       nodes: nodeReport(results),
+      ...(this.flowExport ? { flowExport: this.flowExport() } : {}),
     };
   }
 
