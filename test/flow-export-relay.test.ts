@@ -141,6 +141,9 @@ describe("the relay's flow export", () => {
     expect(bad({ flowExportFile: '/nonexistent-vrfwall/x.jsonl' }).message).toMatch(/is not a directory/);
     expect(loadRelayConfig(relayFlags({ flowExportFile: EXPORT }), {}).config.flowExport?.file).toBe(EXPORT);
     expect(loadRelayConfig(relayFlags(), {}).config.flowExport).toBeUndefined();
+    // its variables are its own: an agent's environment (a lab's) does not make the relay write the agent's file
+    expect(loadRelayConfig(relayFlags(), { VRFWALL_FLOW_EXPORT_FILE: EXPORT }).config.flowExport).toBeUndefined();
+    expect(loadRelayConfig(relayFlags(), { VRFWALL_RELAY_FLOW_EXPORT_FILE: EXPORT }).config.flowExport?.file).toBe(EXPORT);
   });
 
   it("every node's records with their node, through the filter; a node away is reported and its records come again when it is back", async () => {

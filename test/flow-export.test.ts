@@ -130,7 +130,7 @@ describe('the export record', () => {
   it('a flow the filter leaves out is counted, not written', async () => {
     const sink = new FakeSink();
     sink.release();
-    const x = new FlowExporter(sink, { ...ALL, predicate: (f) => f.id !== 'f2', maxQueueRecords: 10, maxQueueBytes: 1e6 });
+    const x = new FlowExporter(sink, { ...ALL, predicate: (f) => f.id !== 'f2', maxQueueRecords: 10 });
     for (const i of [1, 2, 3]) x.offer(flow(i));
     await x.flush();
     expect(sink.data.join('').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as FlowMsg).id)).toEqual(['f1', 'f3']);
@@ -143,7 +143,7 @@ describe('rotation', () => {
     const file = path.join(freshDir(), 'flows.jsonl');
     const line = exportLine(flow(1), parseFieldMask([]));
     const maxBytes = line.length * 3 + 10; // three records a file
-    const x = new FlowExporter(new RotatingFile(file, { maxBytes, maxFiles: 2 }), { ...ALL, maxQueueRecords: 1000, maxQueueBytes: 1e7, batchBytes: 1 });
+    const x = new FlowExporter(new RotatingFile(file, { maxBytes, maxFiles: 2 }), { ...ALL, maxQueueRecords: 1000, batchBytes: 1 });
     for (let i = 1; i <= 20; i++) x.offer(flow(i));
     await x.close();
     const names = fs.readdirSync(path.dirname(file)).sort();
@@ -175,7 +175,7 @@ describe('eviction', () => {
   it('a flood of new flows evicts earlier flows from the store, and the file holds every earlier flow with its last counters', async () => {
     const file = path.join(freshDir(), 'flows.jsonl');
     const store = new FlowStore(100);
-    const x = new FlowExporter(new RotatingFile(file, { maxBytes: 1e9, maxFiles: 1 }), { ...ALL, maxQueueRecords: 1e6, maxQueueBytes: 1e9 });
+    const x = new FlowExporter(new RotatingFile(file, { maxBytes: 1e9, maxFiles: 1 }), { ...ALL, maxQueueRecords: 1e6 });
     store.subscribe((f) => x.offer(f));
     // 100 flows, each then updated twice with new counters (as the reader's polls would)
     for (let i = 0; i < 100; i++) store.put(flow(i));
@@ -205,7 +205,7 @@ describe('back-pressure and failures', () => {
   it('a sink that blocks: offers return at once, the queue stays within its bound, the rest is dropped and counted, then drained', async () => {
     const sink = new FakeSink();
     let now = 1000;
-    const x = new FlowExporter(sink, { ...ALL, maxQueueRecords: 10, maxQueueBytes: 1e6, batchBytes: 1, now: () => now });
+    const x = new FlowExporter(sink, { ...ALL, maxQueueRecords: 10, batchBytes: 1, now: () => now });
     for (let i = 0; i < 50; i++) x.offer(flow(i)); // synchronous: none of these waits for the sink
     await Promise.resolve();
     expect(sink.waiting).toBe(1); // the first batch (one record) is in the sink, blocked
@@ -222,12 +222,18 @@ describe('back-pressure and failures', () => {
     expect(sink.data.join('').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as FlowMsg).id)).toEqual(Array.from({ length: 10 }, (_, i) => `f${i}`));
   });
 
-  it('the byte bound holds too', () => {
+  it('a full queue costs no JSON: the dropped flows are never encoded', () => {
     const sink = new FakeSink();
-    const one = exportLine(flow(1), parseFieldMask([])).length;
-    const x = new FlowExporter(sink, { ...ALL, maxQueueRecords: 1000, maxQueueBytes: one * 4 + 1 });
-    for (let i = 0; i < 10; i++) x.offer(flow(i));
+    let encoded = 0;
+    const x = new FlowExporter(sink, { ...ALL, maxQueueRecords: 4 });
+    const counting = (i: number): Flow => {
+      const f = flow(i);
+      // toFlowMsg reads forward once per record it encodes
+      return Object.defineProperty(f, 'forward', { get: () => (encoded++, { packets: 1, bytes: 1, droppedPackets: 0, tcpFlags: 0 }), enumerable: true });
+    };
+    for (let i = 0; i < 10; i++) x.offer(counting(i));
     expect(x.stats()).toMatchObject({ queued: 4, dropped: 6 });
+    expect(encoded).toBe(1); // only the first, in the writer's first batch
     sink.release();
   });
 
@@ -235,7 +241,7 @@ describe('back-pressure and failures', () => {
     const dir = freshDir();
     const file = path.join(dir, 'flows.jsonl');
     const errors: string[] = [];
-    const cfg: FlowExportConfig = { file, maxBytes: 1e6, maxFiles: 1, allow: [], deny: [], fields: ['id'], maxQueueRecords: 100, maxQueueBytes: 1e6 };
+    const cfg: FlowExportConfig = { file, maxBytes: 1e6, maxFiles: 1, allow: [], deny: [], fields: ['id'], maxQueueRecords: 100 };
     const x = openFlowExport(cfg, (e) => errors.push(e));
     x.offer(flow(1));
     await x.flush();
@@ -279,7 +285,7 @@ describe('settings', () => {
   it('a good export configuration', () => {
     const file = path.join(freshDir(), 'flows.jsonl');
     const c = load({ flowExportFile: file, flowExportMaxSize: 2, flowExportMaxFiles: 3, flowExportAllow: '[{"verdict":["DROPPED"]}]', flowExportFields: ['id', 'source.pod'] }).config.observability?.flowExport;
-    expect(c).toMatchObject({ file, maxBytes: 2 * 1024 * 1024, maxFiles: 3, allow: [{ verdict: ['DROPPED'] }], deny: [], fields: ['id', 'source.pod'], maxQueueRecords: 65536 });
+    expect(c).toMatchObject({ file, maxBytes: 2 * 1024 * 1024, maxFiles: 3, allow: [{ verdict: ['DROPPED'] }], deny: [], fields: ['id', 'source.pod'], maxQueueRecords: 16384 });
     // control: no file, no export
     expect(load({}).config.observability?.flowExport).toBeUndefined();
   });

@@ -12,7 +12,7 @@ import YAML from 'yaml';
 import { canonicalCidr } from '../model/ip.js';
 import type { AgentConfig } from './agent.js';
 import { FieldMaskError } from '../flows/field-mask.js';
-import { DEFAULT_EXPORT_QUEUE_BYTES, compileExportSelection, parseFilterList, type FlowExportConfig } from '../flows/export-settings.js';
+import { compileExportSelection, parseFilterList, type FlowExportConfig } from '../flows/export-settings.js';
 import { checkExportPath } from '../flows/rotating-file.js';
 
 /** A setting that is wrong: `key` is its flag / config-file name, so the message can say where. */
@@ -361,10 +361,10 @@ export const AGENT_OPTIONS = [
     name: 'flow-export-queue',
     kind: 'number',
     arg: '<n>',
-    default: 65536,
+    default: 16384,
     min: 1,
     integer: true,
-    description: 'records waiting for the disk at most (and 64 MB); past it new records are dropped and counted, never slowing the datapath or the API',
+    description: 'records waiting for the disk at most (~0.7 KB each); past it new records are dropped and counted, never slowing the datapath or the API',
   },
 ] as const satisfies readonly OptionSpec[];
 
@@ -673,8 +673,12 @@ function observabilityOf(s: AgentSettings): NonNullable<AgentConfig['observabili
 /** The flow export settings of the agent and the relay (the --flow-export-* entries of AGENT_OPTIONS). */
 export type FlowExportSettings = Pick<AgentSettings, 'flowExportFile' | 'flowExportMaxSize' | 'flowExportMaxFiles' | 'flowExportAllow' | 'flowExportDeny' | 'flowExportFields' | 'flowExportQueue'>;
 
-/** The --flow-export-* entries, for the relay's table. */
-export const FLOW_EXPORT_OPTIONS: readonly OptionSpec[] = AGENT_OPTIONS.filter((o) => o.name.startsWith('flow-export-'));
+/** The --flow-export-* entries, for the relay's table: its variables are VRFWALL_RELAY_FLOW_EXPORT_*, so a
+ *  relay and an agent that share an environment (a lab) never write the same file. */
+export const FLOW_EXPORT_OPTIONS: readonly OptionSpec[] = AGENT_OPTIONS.filter((o) => o.name.startsWith('flow-export-')).map((o) => ({
+  ...o,
+  env: [`VRFWALL_RELAY_${o.name.toUpperCase().replace(/-/g, '_')}`],
+}));
 
 /** The flow export settings (issue 15): filters, mask and path checked here, so a mistake stops the start (exit 2). */
 export function exportOf(s: FlowExportSettings): { flowExport?: FlowExportConfig } {
@@ -701,7 +705,6 @@ export function exportOf(s: FlowExportSettings): { flowExport?: FlowExportConfig
     deny: filters('flow-export-deny', s.flowExportDeny),
     fields: s.flowExportFields,
     maxQueueRecords: s.flowExportQueue,
-    maxQueueBytes: DEFAULT_EXPORT_QUEUE_BYTES,
   };
   try {
     compileExportSelection(cfg);

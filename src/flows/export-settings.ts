@@ -68,15 +68,12 @@ export function compileExportSelection(sel: ExportSelection): { predicate: FlowP
   return { predicate, mask: parseFieldMask(sel.fields) };
 }
 
-export const DEFAULT_EXPORT_QUEUE_BYTES = 64 * 1024 * 1024;
-
 /** A checked export configuration (agent and relay). */
 export interface FlowExportConfig extends ExportSelection {
   file: string;
   maxBytes: number;
   maxFiles: number;
   maxQueueRecords: number;
-  maxQueueBytes: number;
 }
 
 /** The exporter of a configuration, writing to its rotating file. */
@@ -86,7 +83,6 @@ export function openFlowExport(cfg: FlowExportConfig, onError?: (message: string
     predicate,
     mask,
     maxQueueRecords: cfg.maxQueueRecords,
-    maxQueueBytes: cfg.maxQueueBytes,
     ...(onError ? { onError } : {}),
   });
 }

@@ -1,8 +1,9 @@
 // Flow export (issue 15): every change of the flow store, as one JSON line per
 // flow record (the JSON of `vrfwall flows -o json`), through an allow/deny
 // filter and a field mask, to a sink (a rotating file). offer() is called by
-// the store's listener, so it never waits: records wait in a bounded queue
-// (records and bytes), and a single writer drains it in batches. When the
+// the store's listener, so it never waits and makes no JSON: flows wait in a
+// bounded queue (records), and a single writer makes their JSON and appends
+// it in batches, yielding to the event loop at each write. When the
 // sink is slower than the flows the queue fills and new records are dropped
 // and counted; a failed write counts its records as dropped and keeps the
 // error for status. Enforcement and the API never wait for the disk.
@@ -24,7 +25,6 @@ export interface FlowExportStats {
   filtered: number;
   rotations: number;
   queued: number;
-  queuedBytes: number;
   /** age of the oldest queued record (0: nothing queued) */
   lagMs: number;
   /** failed writes */
@@ -36,11 +36,9 @@ export interface FlowExportStats {
 export interface FlowExporterOptions {
   predicate: FlowPredicate;
   mask: FieldMask;
-  /** most records queued */
+  /** most records queued (each a Flow object, ~0.7 KB) */
   maxQueueRecords: number;
-  /** most bytes queued (counted in UTF-16 units: the same as bytes for the ASCII of flows) */
-  maxQueueBytes: number;
-  /** bytes per write at most (a single larger record is written alone) */
+  /** bytes per write: records are added to a write until it reaches this */
   batchBytes?: number;
   now?: () => number;
   /** a write failed (for the log) */
@@ -53,11 +51,11 @@ export function exportLine(f: Flow, mask: FieldMask): string {
 }
 
 export class FlowExporter {
-  private lines: string[] = [];
+  /** queued flows (their JSON is made by the writer, off the store's put path) and when each was queued */
+  private flows: Flow[] = [];
   private times: number[] = [];
-  /** first queued entry of lines/times */
+  /** first queued entry of flows/times; entries before it are written (or lost) */
   private head = 0;
-  private bytes = 0;
   private writing: Promise<void> | undefined;
   private closed = false;
   private readonly now: () => number;
@@ -74,24 +72,25 @@ export class FlowExporter {
     this.batchBytes = opts.batchBytes ?? 256 * 1024;
   }
 
-  /** A flow was put in the store: queue its record (or count it dropped). Never waits. */
+  /** A flow was put in the store: queue it (or count it dropped). Never waits; no JSON here. */
   offer(f: Flow): void {
     if (this.closed) return;
     if (!this.opts.predicate(f)) {
       this.counts.filtered++;
       return;
     }
-    this.enqueue(exportLine(f, this.opts.mask));
-  }
-
-  /** A flow record as the API sends it (the relay's export): the same as offer(). */
-  offerMessage(m: FlowMsg): void {
-    if (this.closed) return;
-    if (!this.opts.predicate(fromFlowMsg(m))) {
-      this.counts.filtered++;
+    if (this.flows.length - this.head >= this.opts.maxQueueRecords) {
+      this.counts.dropped++;
       return;
     }
-    this.enqueue(JSON.stringify(applyFieldMask(m, this.opts.mask)) + '\n');
+    this.flows.push(f);
+    this.times.push(this.now());
+    this.writing ??= this.drain();
+  }
+
+  /** A flow record as the API sends it (the relay's export): the same as offer() (the same JSON back). */
+  offerMessage(m: FlowMsg): void {
+    this.offer(fromFlowMsg(m));
   }
 
   /** Records lost before they reached the exporter (an agent's stream queue, for the relay). */
@@ -105,26 +104,13 @@ export class FlowExporter {
     this.lastErrorMs = this.now();
   }
 
-  private enqueue(line: string): void {
-    const queued = this.lines.length - this.head;
-    if (queued >= this.opts.maxQueueRecords || this.bytes + line.length > this.opts.maxQueueBytes) {
-      this.counts.dropped++;
-      return;
-    }
-    this.lines.push(line);
-    this.times.push(this.now());
-    this.bytes += line.length;
-    this.writing ??= this.drain();
-  }
-
   stats(): FlowExportStats {
-    const queued = this.lines.length - this.head;
+    const queued = this.flows.length - this.head;
     return {
       file: this.sink.current,
       ...this.counts,
       rotations: this.sink.rotations,
       queued,
-      queuedBytes: this.bytes,
       lagMs: queued > 0 ? Math.max(0, this.now() - (this.times[this.head] as number)) : 0,
       lastError: this.lastError,
       lastErrorMs: this.lastErrorMs,
@@ -145,13 +131,17 @@ export class FlowExporter {
 
   private async drain(): Promise<void> {
     try {
-      while (this.head < this.lines.length) {
-        // A batch: whole lines up to batchBytes (at least one line).
+      while (this.head < this.flows.length) {
+        // A batch: whole records up to batchBytes (at least one), made into JSON now.
+        const lines: string[] = [];
         let end = this.head;
         let size = 0;
-        do size += (this.lines[end++] as string).length;
-        while (end < this.lines.length && size + (this.lines[end] as string).length <= this.batchBytes);
-        const data = this.lines.slice(this.head, end).join('');
+        do {
+          const line = exportLine(this.flows[end++] as Flow, this.opts.mask);
+          lines.push(line);
+          size += line.length;
+        } while (end < this.flows.length && size < this.batchBytes);
+        const data = lines.join('');
         const n = end - this.head;
         try {
           await this.sink.write(data);
@@ -164,15 +154,16 @@ export class FlowExporter {
           this.lastErrorMs = this.now();
           this.opts.onError?.(this.lastError, n);
         }
+        // written: let the flows go
+        this.flows.fill(undefined as unknown as Flow, this.head, end);
         this.head = end;
-        this.bytes -= size;
-        if (this.head > 4096 && this.head * 2 > this.lines.length) {
-          this.lines = this.lines.slice(this.head);
+        if (this.head > 4096 && this.head * 2 > this.flows.length) {
+          this.flows = this.flows.slice(this.head);
           this.times = this.times.slice(this.head);
           this.head = 0;
         }
       }
-      this.lines = [];
+      this.flows = [];
       this.times = [];
       this.head = 0;
     } finally {
