@@ -15,6 +15,7 @@ import type { FlowMsg, ServerStatusResponse } from '../src/api/messages.js';
 import { agentSpecs, launchAgent, stopAgents, waitAgentsReady } from '../src/lab/agents.js';
 import { labDown, labUp } from '../src/lab/lab.js';
 import { writeState, type LabState } from '../src/lab/state.js';
+import { netnsPath } from '../src/lab/names.js';
 import { ROOT, podOf } from './helpers/lab.js';
 
 const run = promisify(execFile);
@@ -74,6 +75,8 @@ describe('flow export in a lab', () => {
     const sameNet = 'isolated-namespace-demo/pod2';
     await sendUdp(isolated, open, 32101); // denied: ISOLATED
     await sendUdp(isolated, sameNet, 32102); // allowed: the same network
+    // ICMPv6 for the deny filter to leave out (a positive control for "filtered")
+    await run('ip', ['netns', 'exec', podOf(state, isolated).netns, 'ping', '-6', '-c', '2', '-i', '0.2', '-W', '1', podOf(state, sameNet).ips.v6]).catch(() => undefined);
     const key = (e: FlowMsg['source']) => `${e.namespace}/${e.pod}`;
     let denied: FlowMsg | undefined;
     let allowed: FlowMsg | undefined;
@@ -91,5 +94,12 @@ describe('flow export in a lab', () => {
     const s = await client!.unary<ServerStatusResponse>('state', 'ServerStatus', {});
     expect(s.flowExport).toMatchObject({ file: FILE, dropped: 0, lastError: '' });
     expect(s.flowExport!.written).toBeGreaterThanOrEqual(2);
+    // and in the metrics, in the node's namespace
+    const n = state.plan.nodes[0]!;
+    const { stdout } = await run('nsenter', [`--net=${netnsPath(n.netns)}`, '--', 'curl', '-sf', 'http://127.0.0.1:9477/metrics']);
+    expect(stdout).toMatch(/^vrfwall_flow_export_records_written_total [1-9]/m);
+    expect(stdout).toMatch(/^vrfwall_flow_export_records_dropped_total 0$/m);
+    expect(stdout).toMatch(/^vrfwall_flow_export_records_filtered_total [1-9]/m); // the pings the deny filter left out
+    expect(stdout).toMatch(/^vrfwall_flow_export_lag_seconds \d/m);
   }, 30_000);
 });
