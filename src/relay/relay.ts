@@ -9,12 +9,15 @@ import { AgentPool } from './agents.js';
 import type { RelayConfig } from './config.js';
 import { KubeDiscovery, StaticDiscovery, type Discovery } from './discovery.js';
 import { DEFAULT_RELAY_LIMITS, RelayServices } from './services.js';
+import { UiServer } from './ui/server.js';
 
 export class Relay {
   readonly pool: AgentPool;
   readonly services: RelayServices;
   readonly server: ApiServer;
   readonly discovery: Discovery;
+  /** the web UI, when --ui-listen */
+  readonly ui: UiServer | undefined;
 
   constructor(
     config: RelayConfig,
@@ -37,20 +40,23 @@ export class Relay {
       ...(config.listen !== undefined ? { listen: config.listen } : {}),
       ...(config.tls !== undefined ? { tls: config.tls } : {}),
     });
+    this.ui = config.ui ? new UiServer(this.services, config.ui) : undefined;
   }
 
   async start(): Promise<void> {
     await this.server.start();
+    await this.ui?.start();
     this.discovery.start((members) => {
       this.log.info({ agents: members.map((m) => `${m.node}=${m.address}`) }, 'agents');
       this.pool.setMembers(members);
     });
     void this.discovery.whenSynced().then(() => this.server.setServing(true));
-    this.log.info({ addresses: this.server.addresses, discovery: this.discovery.describe() }, 'relay serving');
+    this.log.info({ addresses: this.server.addresses, discovery: this.discovery.describe(), ...(this.ui ? { ui: `http://${this.ui.address}/` } : {}) }, 'relay serving');
   }
 
   async stop(): Promise<void> {
     await this.discovery.stop();
+    await this.ui?.stop();
     await this.server.stop();
     this.pool.close();
   }
