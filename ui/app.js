@@ -51,6 +51,7 @@ async function loadGraph() {
       const f = $('#why-form');
       if (!f.source.value || f.destination.value) { f.source.value = name; f.destination.value = ''; } else f.destination.value = name;
     });
+    window.vrfwallCy = cy;
     window.vrfwallGraph = graph; // for tests and the console
   } catch (e) {
     show($('#graph-error'), `graph: ${e.message}`);
