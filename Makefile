@@ -13,7 +13,7 @@ ARCH_INC   := /usr/include/$(shell uname -m)-linux-gnu
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Werror -I bpf -I $(ARCH_INC)
 
 # Debian packages the build, the tests and the lab need.
-APT_PKGS := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iputils-ping g++ make python3 nftables python3-grpcio python3-grpc-tools openssl python3-scapy
+APT_PKGS := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iputils-ping g++ make python3 nftables python3-grpcio python3-grpc-tools openssl python3-scapy chromium
 
 .PHONY: deps build bpf addon ts api-types test test-unit demo clean check print-bpf-cflags print-api-types-flags test-real-apiserver package package-contents image image-test
 
