@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { GetFlowsResponse } from '../../api/messages.js';
@@ -40,6 +40,13 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
 function errorText(e: unknown): string {
   if (e && typeof e === 'object' && 'details' in e && typeof e.details === 'string') return e.details;
   return e instanceof Error ? e.message : String(e);
+}
+
+/** Only an IP address or localhost as the Host (what a port-forward or the lab gives). */
+export function hostAllowed(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  const name = host.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+  return name === 'localhost' || isIP(name) !== 0;
 }
 
 /** A GetFlows "call" writing newline-delimited JSON to an HTTP response, with its backpressure and cancellation. */
@@ -118,6 +125,8 @@ export class UiServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    // DNS rebinding: a web page of some other site must not read flows through a name it points at loopback
+    if (!hostAllowed(req.headers.host)) return json(res, 403, { error: `Host ${JSON.stringify(req.headers.host ?? '')}: open the UI by IP address or localhost` });
     const url = new URL(req.url ?? '/', 'http://ui');
     if (req.method !== 'GET') return json(res, 405, { error: 'GET only' });
     switch (url.pathname) {
@@ -161,7 +170,12 @@ export class UiServer {
 
   /** A file of the UI folder; nothing outside it. */
   private asset(pathname: string, res: http.ServerResponse): void {
-    const rel = pathname === '/' ? 'index.html' : decodeURIComponent(pathname).replace(/^\/+/, '');
+    let rel: string;
+    try {
+      rel = pathname === '/' ? 'index.html' : decodeURIComponent(pathname).replace(/^\/+/, '');
+    } catch {
+      return json(res, 400, { error: 'bad path' });
+    }
     const file = path.resolve(this.assets, rel);
     if (!file.startsWith(this.assets + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) return json(res, 404, { error: `no ${pathname}` });
     res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-cache' });
