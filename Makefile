@@ -13,7 +13,7 @@ ARCH_INC   := /usr/include/$(shell uname -m)-linux-gnu
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Werror -I bpf -I $(ARCH_INC)
 
 # Debian packages the build, the tests and the lab need.
-APT_PKGS := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iputils-ping g++ make python3 nftables python3-grpcio python3-grpc-tools openssl python3-scapy
+APT_PKGS := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iputils-ping g++ make python3 nftables python3-grpcio python3-grpc-tools openssl python3-scapy chromium
 
 .PHONY: deps build bpf addon ts api-types test test-unit demo clean check print-bpf-cflags print-api-types-flags test-real-apiserver package package-contents image image-test
 
@@ -68,7 +68,15 @@ $(API_TYPES): $(PROTO_SRC) | deps
 print-api-types-flags:
 	@echo $(API_TYPES_FLAGS)
 
-ts: deps $(API_TYPES)
+# The web UI's graph library (cytoscape, a devDependency), vendored into ui/ so the package serves it with no
+# CDN; src/relay/ui/server.ts serves ui/.
+UI_VENDOR := ui/vendor/cytoscape.min.js
+$(UI_VENDOR): package-lock.json | deps
+	@mkdir -p $(@D)
+	cp node_modules/cytoscape/dist/cytoscape.min.js $@
+	cp node_modules/cytoscape/LICENSE $(@D)/cytoscape.LICENSE
+
+ts: deps $(API_TYPES) $(UI_VENDOR)
 	node_modules/.bin/tsc -p tsconfig.json
 
 # The npm package: `npm install -g ./vrfwall-*.tgz` needs Node 20 and no compiler. The addon ships prebuilt
@@ -88,7 +96,7 @@ $(PREBUILD): $(wildcard addon/*.cc addon/*.h) addon/binding.gyp | deps
 dist/cli/main.js: $(shell find src -name '*.ts') tsconfig.json | deps
 	node_modules/.bin/tsc -p tsconfig.json
 
-package-contents: bpf dist/cli/main.js $(PREBUILD)
+package-contents: bpf dist/cli/main.js $(PREBUILD) $(UI_VENDOR)
 
 package: package-contents
 	@mkdir -p $(BUILD)/package

@@ -45,6 +45,7 @@ export const UNIT_TESTS = [
   'problem-events',
   'readme-matrix',
   'relay',
+  'relay-ui-model', // issue 15 item 2 (webui)
   'reconcile-loop',
   'skb-offsets',
   'test-projects',

@@ -82,6 +82,8 @@ describe('npm package: installs and runs without a compiler', () => {
     expect(files).toContain('dist/cli/main.js');
     for (const c of fs.readdirSync(path.join(ROOT, 'bpf')).filter((f) => f.endsWith('.c'))) expect(files).toContain(`build/bpf/${c.replace(/\.c$/, '.o')}`);
     for (const p of fs.readdirSync(path.join(ROOT, 'proto/vrfwall/v1'))) expect(files).toContain(`proto/vrfwall/v1/${p}`);
+    // the relay's web UI with its graph library: served from the package, no CDN
+    for (const u of ['ui/index.html', 'ui/app.js', 'ui/style.css', 'ui/vendor/cytoscape.min.js', 'ui/vendor/cytoscape.LICENSE']) expect(files).toContain(u);
     const prebuilt = files.filter((f) => /^addon\/prebuilds\/linux-x64\/[^/]+\.node$/.test(f));
     expect(prebuilt).toHaveLength(1);
     // No sources, no tests, nothing npm would compile: no binding.gyp, no install scripts.
@@ -145,6 +147,12 @@ describe('npm package: installs and runs without a compiler', () => {
     // The lab's agent is the installed lab's (which embeds the installed agent).
     const agentPid = (JSON.parse(fs.readFileSync(stateFile(LAB), 'utf8')) as { agents: { pid: number }[] }).agents[0]!.pid;
     expect(fs.readFileSync(`/proc/${agentPid}/cmdline`, 'utf8').split('\0')).toContain(path.join(installed, 'dist/lab/main.js'));
+    // The installed relay serves its web UI and the vendored graph library (inside node1, where the lab's UI listens).
+    const labState = JSON.parse(fs.readFileSync(stateFile(LAB), 'utf8')) as { plan: { nodes: { netns: string }[] }; relay?: { ui?: string } };
+    const get = (p: string) =>
+      spawnSync('nsenter', [`--net=/run/netns/${labState.plan.nodes[0]!.netns}`, '--', process.execPath, '-e', `fetch('http://${labState.relay?.ui}${p}').then(async (r) => console.log(r.status, (await r.text()).length))`], { encoding: 'utf8', timeout: 20_000 }).stdout.trim();
+    expect(get('/vendor/cytoscape.min.js')).toMatch(/^200 \d{5,}$/);
+    expect(get('/vendor/no-such-file.js')).toMatch(/^404 /); // the control: a file the package does not have
 
     // The copy without its prebuilt addon: the addon cannot load there.
     broken = path.join(tmp, 'no-addon');

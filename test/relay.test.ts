@@ -193,9 +193,13 @@ describe('merge logic', () => {
     expect(() => loadRelayConfig({ ...base, agents: ['a=h:1', 'a=h:2'] }, {})).toThrow(/node a is listed twice/);
     expect(() => loadRelayConfig({ ...base, selector: 'x' }, {})).toThrow(/--selector/);
     expect(() => loadRelayConfig({ ...base }, { VRFWALL_NODE_TIMEOUT: 'soon' })).toThrow(/VRFWALL_NODE_TIMEOUT: "soon" is not a number/);
+    expect(() => loadRelayConfig({ ...base, agents: ['a=h:1'], uiListen: '9446' }, {})).toThrow(/--ui-listen 9446: use host:port/);
+    expect(() => loadRelayConfig({ ...base, agents: ['a=h:1'], uiMatrix: '/tmp/m.json' }, {})).toThrow(/--ui-matrix .* needs --ui-listen/);
     // positive control
     const ok = loadRelayConfig({ ...base, agents: ['node1=127.0.0.1:1'] }, {});
     expect(ok.config.discovery).toEqual({ kind: 'static', agents: [{ node: 'node1', address: '127.0.0.1:1' }] });
+    expect(ok.config.ui).toBeUndefined(); // the web UI is off unless asked for
+    expect(loadRelayConfig({ ...base, agents: ['a=h:1'] }, { VRFWALL_UI_LISTEN: '127.0.0.1:9446' }).config.ui).toEqual({ listen: '127.0.0.1:9446' });
   });
 });
 

@@ -117,6 +117,10 @@ export function registerLabCommands(lab: Command): void {
         ]);
         const relay = state.relay ? `, a relay (${state.relay.listen} in node1, and behind --lab)` : '';
         console.log(`lab "${o.name}" is up: ${state.plan.nodes.length} node(s), ${state.agents.length} agent(s)${relay}\n${pods.join('\n')}`);
+        if (state.relay?.ui !== undefined) {
+          const ns = state.plan.nodes[0]?.netns ?? '';
+          console.log(`web UI: http://${state.relay.ui}/ inside ${ns} (e.g. ip netns exec ${ns} chromium --no-sandbox http://${state.relay.ui}/; docs/flows.md "Web UI")`);
+        }
       }),
     );
 

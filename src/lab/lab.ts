@@ -27,7 +27,7 @@ import { agentRunDirs, agentSpecs, launchAgent, stopAgents, waitAgentsReady, DEF
 import { POD_CIDRS, SERVICE_CIDRS } from './ipam.js';
 import { BUILTIN_KEYS, controlPlane, dnsPodSpec, writeBuiltinManifests } from './builtin.js';
 import { readLabManifests } from './manifests.js';
-import { makeLabTls, startRelay } from './relay.js';
+import { labMatrixFile, makeLabTls, startRelay } from './relay.js';
 import { networkStatusOf, planAttachments } from './attachments.js';
 import { run } from './exec.js';
 import type { LabPodSpec } from './manifests.js';
@@ -306,7 +306,12 @@ export async function labMatrix(lab: string = DEFAULT_LAB, opts: MatrixOptions =
     hostPorts: hostPortProbes(services, state.plan.nodes),
     ...(dns ? { dns } : {}),
   };
-  return probeMatrix(pods, targets, opts);
+  const matrix = await probeMatrix(pods, targets, opts);
+  // the relay's web UI shows the last one (written whole, then renamed: it never reads half a file)
+  const file = labMatrixFile(lab);
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(matrix));
+  fs.renameSync(`${file}.tmp`, file);
+  return matrix;
 }
 
 /** up, matrix, down — down also on failure or abort. */

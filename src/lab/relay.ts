@@ -16,6 +16,8 @@ import { distScript } from './scripts.js';
 /** Ports in the nodes' namespaces: the agents' --grpc-listen and the relay's --listen (deploy/ uses the same). */
 export const AGENT_API_PORT = 9444;
 export const RELAY_PORT = 9445;
+/** The relay's web UI, on node1's loopback (plain HTTP; docs/flows.md "Web UI" says how to open it). */
+export const RELAY_UI_LISTEN = '127.0.0.1:9446';
 /** The name every agent's certificate carries (the relay checks it instead of an address, as in deploy/relay.yaml). */
 export const AGENT_CERT_NAME = 'vrfwall-agent';
 const RELAY_READY_TIMEOUT_MS = 15_000;
@@ -26,6 +28,8 @@ export interface LabRelay {
   instance: string;
   /** its TLS address, inside node1's namespace */
   listen: string;
+  /** the web UI's address, inside node1's namespace (absent in states of older labs) */
+  ui?: string;
   logFile: string;
 }
 
@@ -42,6 +46,8 @@ export const relayInstance = (lab: string): string => `${lab}-relay`;
 export const relaySocket = (lab: string): string => path.join(RUN_ROOT, relayInstance(lab), 'api.sock');
 export const labTlsDir = (lab: string): string => path.join(labDir(lab), 'tls');
 const relayLogFile = (lab: string): string => path.join(labDir(lab), 'relay.log');
+/** The last `lab matrix` result, which the relay's web UI shows. */
+export const labMatrixFile = (lab: string): string => path.join(labDir(lab), 'matrix.json');
 
 export function labTls(lab: string): LabTls {
   const dir = labTlsDir(lab);
@@ -95,6 +101,8 @@ export async function startRelay(plan: LabPlan, t: LabTls, signal?: AbortSignal)
     '--tls-cert', t.relay.cert, '--tls-key', t.relay.key, '--tls-ca', t.ca,
     '--agent-tls-server-name', AGENT_CERT_NAME,
     '--node-timeout', '5',
+    '--ui-listen', RELAY_UI_LISTEN,
+    '--ui-matrix', labMatrixFile(plan.lab),
     '--log-file', logFile,
   ];
   const child = spawnDetached('nsenter', args, { outFile: `${logFile}.out` });
@@ -111,5 +119,5 @@ export async function startRelay(plan: LabPlan, t: LabTls, signal?: AbortSignal)
     }
     await sleep(50);
   }
-  return { pid, instance, listen, logFile };
+  return { pid, instance, listen, ui: RELAY_UI_LISTEN, logFile };
 }

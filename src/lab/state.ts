@@ -23,7 +23,7 @@ export interface LabState {
   apiserver?: number;
   agents: { node: string; instance: string; pid: number; logFile: string }[];
   /** the relay in front of the agents (relay.ts), when agents run */
-  relay?: { pid: number; instance: string; listen: string; logFile: string };
+  relay?: { pid: number; instance: string; listen: string; ui?: string; logFile: string };
 }
 
 export function writeState(state: LabState): void {

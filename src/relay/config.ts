@@ -38,6 +38,8 @@ export const RELAY_OPTIONS = [
   { name: 'kubeconfig', kind: 'string', arg: '<file>', description: 'kubeconfig (default: the in-cluster service account)' },
   { name: 'node-timeout', kind: 'number', arg: '<seconds>', default: 10, min: 0.1, description: 'how long one agent may take to answer before it counts as not answering' },
   { name: 'node-queue', kind: 'number', arg: '<n>', default: 4096, min: 1, integer: true, description: "live flows a node may have queued for one follower before its oldest are dropped (and counted)" },
+  { name: 'ui-listen', kind: 'string', arg: '<host:port>', description: 'serve the web UI (plain HTTP) here, e.g. 127.0.0.1:9446; reach it with a port-forward (default: off)' },
+  { name: 'ui-matrix', kind: 'string', arg: '<file>', description: "the lab's last connectivity matrix (JSON) the web UI shows" },
   { name: 'log-level', kind: 'string', arg: '<level>', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'], description: 'log level' },
   { name: 'log-file', kind: 'string', arg: '<file>', description: 'log here instead of stdout' },
   // the cluster-wide stream to a JSON-lines file, as the agent's (docs/flows.md "Flow export")
@@ -62,6 +64,8 @@ export interface RelaySettings {
   kubeconfig?: string;
   nodeTimeout: number;
   nodeQueue: number;
+  uiListen?: string;
+  uiMatrix?: string;
   logLevel: string;
   logFile?: string;
 }
@@ -81,6 +85,8 @@ export interface RelayConfig {
   nodeQueue: number;
   /** the cluster-wide flow export */
   flowExport?: FlowExportConfig;
+  /** the web UI (src/relay/ui/) */
+  ui?: { listen: string; matrixFile?: string };
 }
 
 function need(cond: boolean, key: string, message: string): asserts cond {
@@ -154,6 +160,11 @@ export function loadRelayConfig(flags: Record<string, unknown>, env: Record<stri
     discovery = { kind: 'kube', namespace: s.namespace, selector, port: s.agentPort, ...(s.kubeconfig !== undefined ? { kubeconfig: s.kubeconfig } : {}) };
   }
 
+  if (s.uiListen !== undefined) {
+    need(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(s.uiListen), 'ui-listen', `--ui-listen ${s.uiListen}: use host:port`);
+  }
+  need(s.uiMatrix === undefined || s.uiListen !== undefined, 'ui-matrix', '--ui-matrix is shown by the web UI: it needs --ui-listen');
+
   const config: RelayConfig = {
     ...(listen !== undefined ? { listen, tls: { cert: s.tlsCert as string, key: s.tlsKey as string, ca: s.tlsCa as string } } : {}),
     ...(s.socket !== undefined ? { socket: s.socket } : {}),
@@ -162,6 +173,7 @@ export function loadRelayConfig(flags: Record<string, unknown>, env: Record<stri
     nodeTimeoutMs: Math.round(s.nodeTimeout * 1000),
     nodeQueue: s.nodeQueue,
     ...exportOf(s),
+    ...(s.uiListen !== undefined ? { ui: { listen: s.uiListen, ...(s.uiMatrix !== undefined ? { matrixFile: s.uiMatrix } : {}) } } : {}),
   };
   return { settings: s, origins, config };
 }

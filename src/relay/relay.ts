@@ -12,6 +12,7 @@ import { DEFAULT_RELAY_LIMITS, RelayServices } from './services.js';
 import { openFlowExport } from '../flows/export-settings.js';
 import { exportStatus } from '../flows/exporter.js';
 import { RelayFlowExport } from './export.js';
+import { UiServer } from './ui/server.js';
 
 export class Relay {
   readonly pool: AgentPool;
@@ -20,6 +21,8 @@ export class Relay {
   readonly discovery: Discovery;
   /** --flow-export-file: the cluster-wide stream to a file */
   readonly flowExport: RelayFlowExport | undefined;
+  /** the web UI, when --ui-listen */
+  readonly ui: UiServer | undefined;
 
   constructor(
     config: RelayConfig,
@@ -52,22 +55,25 @@ export class Relay {
       ...(config.listen !== undefined ? { listen: config.listen } : {}),
       ...(config.tls !== undefined ? { tls: config.tls } : {}),
     });
+    this.ui = config.ui ? new UiServer(this.services, config.ui) : undefined;
   }
 
   async start(): Promise<void> {
     await this.server.start();
+    await this.ui?.start();
     this.discovery.start((members) => {
       this.log.info({ agents: members.map((m) => `${m.node}=${m.address}`) }, 'agents');
       this.pool.setMembers(members);
     });
     void this.discovery.whenSynced().then(() => this.server.setServing(true));
     this.flowExport?.start();
-    this.log.info({ addresses: this.server.addresses, discovery: this.discovery.describe() }, 'relay serving');
+    this.log.info({ addresses: this.server.addresses, discovery: this.discovery.describe(), ...(this.ui ? { ui: `http://${this.ui.address}/` } : {}) }, 'relay serving');
   }
 
   async stop(): Promise<void> {
     await this.discovery.stop();
     await this.flowExport?.stop();
+    await this.ui?.stop();
     await this.server.stop();
     this.pool.close();
   }

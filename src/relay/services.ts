@@ -21,7 +21,7 @@ import type {
   FlowExportStatusMsg,
 } from '../api/messages.js';
 import { flowsOf } from '../api/messages.js';
-import { StreamWriter } from '../api/stream.js';
+import { StreamWriter, type WritableCall } from '../api/stream.js';
 import { packageVersion } from '../util/version.js';
 import type { AgentConnection, AgentPool } from './agents.js';
 import { FollowMerger, flowVersion, type FollowOptions } from './follow.js';
@@ -122,12 +122,21 @@ export class RelayServices {
     };
   }
 
-  private async getFlows(call: grpc.ServerWritableStream<GetFlowsRequest, GetFlowsResponse>): Promise<void> {
+  private getFlows(call: grpc.ServerWritableStream<GetFlowsRequest, GetFlowsResponse>): Promise<void> {
+    return this.streamFlows(call.request, call);
+  }
+
+  /**
+   * GetFlows into any writable call: the gRPC handler's and the web UI's
+   * (src/relay/ui/), so the UI's flows are this code, not a second one. A
+   * bad request or no agent is an 'error' event carrying a ServiceError.
+   */
+  async streamFlows(request: GetFlowsRequest, call: WritableCall<GetFlowsResponse>): Promise<void> {
     let members: AgentConnection[];
     let q: ReturnType<typeof parseFlowsRequest>;
     try {
       // the relay checks the request itself: a bad filter is the client's error, not N agents'
-      q = parseFlowsRequest(call.request, this.limits);
+      q = parseFlowsRequest(request, this.limits);
       if (this.streams >= this.limits.maxStreams) {
         throw new ApiError(grpc.status.RESOURCE_EXHAUSTED, `too many concurrent GetFlows streams (at most ${this.limits.maxStreams})`);
       }
@@ -137,7 +146,7 @@ export class RelayServices {
       return;
     }
     this.streams++;
-    const r = call.request;
+    const r = request;
     const writer = new StreamWriter<GetFlowsResponse>(call, this.limits.followQueue, (count) => ({ lost: { count, where: 'relay stream queue (client too slow)' } }), (n) => {
       this.streamLost += n;
     });
@@ -246,7 +255,7 @@ export class RelayServices {
     };
   }
 
-  private async listNetworks(): Promise<ListNetworksResponse> {
+  async listNetworks(): Promise<ListNetworksResponse> {
     const results = await this.pool.fanOut(
       (c) => c.unary<ListNetworksResponse>('state', 'ListNetworks', {}, this.limits.nodeTimeoutMs),
       needAgents(this.pool, this.discovery),
@@ -264,7 +273,7 @@ export class RelayServices {
     return { endpoints: mergeEndpoints(answers(results).map((x) => x.endpoints)), report: nodeReport(results), results };
   }
 
-  private async listEndpoints(req: ListEndpointsRequest): Promise<ListEndpointsResponse> {
+  async listEndpoints(req: ListEndpointsRequest): Promise<ListEndpointsResponse> {
     const { endpoints, report } = await this.endpoints(req);
     return { endpoints, node: RELAY_NODE, nodes: report };
   }
@@ -275,7 +284,7 @@ export class RelayServices {
    * agents' endpoints. A host that does not answer is in `nodes.failed`
    * and named in the note.
    */
-  private async explain(req: ExplainRequest): Promise<ExplainResponse> {
+  async explain(req: ExplainRequest): Promise<ExplainResponse> {
     if (!req.source || !req.destination) throw new ApiError(grpc.status.INVALID_ARGUMENT, `${req.source ? 'destination' : 'source'}: required ("ns/pod" or an IP)`);
     const { endpoints } = await this.endpoints({});
     const hosts = [...new Set([hostOf(req.source, endpoints), hostOf(req.destination, endpoints)].filter((n): n is string => n !== undefined))];
