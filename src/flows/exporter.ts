@@ -4,9 +4,13 @@
 // the store's listener, so it never waits and makes no JSON: flows wait in a
 // bounded queue (records), and a single writer makes their JSON and appends
 // it in batches, yielding to the event loop at each write. When the
-// sink is slower than the flows the queue fills and new records are dropped
-// and counted; a failed write counts its records as dropped and keeps the
-// error for status. Enforcement and the API never wait for the disk.
+// sink is slower than the flows the queue fills and records are dropped and
+// counted, the flooder's first: a full queue makes room by dropping the
+// newest queued record of the source address that holds the most, unless the
+// new record's source holds as many (then the new one is dropped), so a pod
+// that floods new flows cannot push other pods' records out of the export.
+// A failed write counts its records as dropped and keeps the error for
+// status. Enforcement and the API never wait for the disk.
 import { fromFlowMsg, toFlowMsg } from '../api/convert.js';
 import { applyFieldMask, type FieldMask } from './field-mask.js';
 import type { FlowPredicate } from './filter.js';
@@ -51,11 +55,21 @@ export function exportLine(f: Flow, mask: FieldMask): string {
 }
 
 export class FlowExporter {
-  /** queued flows (their JSON is made by the writer, off the store's put path) and when each was queued */
-  private flows: Flow[] = [];
+  /** queued flows (their JSON is made by the writer, off the store's put path; undefined: dropped to make
+   *  room), when each was queued and its source address */
+  private flows: (Flow | undefined)[] = [];
   private times: number[] = [];
+  private sources: string[] = [];
   /** first queued entry of flows/times; entries before it are written (or lost) */
   private head = 0;
+  /** records queued and not dropped */
+  private live = 0;
+  /** per source address: the positions (base + index) of its queued records, oldest first */
+  private readonly bySource = new Map<string, number[]>();
+  /** position of flows[0] */
+  private base = 0;
+  /** the source with the most queued records, as far as offers have seen (approximate after drains) */
+  private heaviest = '';
   private writing: Promise<void> | undefined;
   private closed = false;
   private readonly now: () => number;
@@ -79,13 +93,43 @@ export class FlowExporter {
       this.counts.filtered++;
       return;
     }
-    if (this.flows.length - this.head >= this.opts.maxQueueRecords) {
+    const source = f.source.ip;
+    if (this.live >= this.opts.maxQueueRecords && !this.makeRoom(source)) {
       this.counts.dropped++;
       return;
     }
+    const held = this.bySource.get(source);
+    const pos = this.base + this.flows.length;
+    if (held === undefined) this.bySource.set(source, [pos]);
+    else held.push(pos);
+    if ((this.bySource.get(this.heaviest)?.length ?? 0) < (held?.length ?? 1)) this.heaviest = source;
     this.flows.push(f);
     this.times.push(this.now());
+    this.sources.push(source);
+    this.live++;
     this.writing ??= this.drain();
+  }
+
+  /** A full queue: drop the newest queued record of the heaviest source, unless `source` holds as many. */
+  private makeRoom(source: string): boolean {
+    const heavy = this.bySource.get(this.heaviest);
+    if (heavy === undefined || this.heaviest === source || (this.bySource.get(source)?.length ?? 0) + 1 >= heavy.length) return false;
+    // The newest: a record the writer has taken (before head) left this list when it was taken.
+    const i = (heavy.pop() as number) - this.base;
+    if (heavy.length === 0) this.bySource.delete(this.heaviest);
+    this.flows[i] = undefined;
+    this.live--;
+    this.counts.dropped++;
+    return true;
+  }
+
+  /** The writer takes a record: it can no longer be dropped to make room (it still counts as queued until written). */
+  private take(i: number): void {
+    if (this.flows[i] === undefined) return;
+    const source = this.sources[i] as string;
+    const held = this.bySource.get(source);
+    held?.shift();
+    if (held !== undefined && held.length === 0) this.bySource.delete(source);
   }
 
   /** A flow record as the API sends it (the relay's export): the same as offer() (the same JSON back). */
@@ -105,7 +149,7 @@ export class FlowExporter {
   }
 
   stats(): FlowExportStats {
-    const queued = this.flows.length - this.head;
+    const queued = this.live;
     return {
       file: this.sink.current,
       ...this.counts,
@@ -137,14 +181,17 @@ export class FlowExporter {
         let end = this.head;
         let size = 0;
         do {
-          const line = exportLine(this.flows[end++] as Flow, this.opts.mask);
+          const f = this.flows[end++];
+          if (f === undefined) continue; // dropped to make room
+          const line = exportLine(f, this.opts.mask);
           lines.push(line);
           size += line.length;
         } while (end < this.flows.length && size < this.batchBytes);
+        for (let i = this.head; i < end; i++) this.take(i);
         const data = lines.join('');
-        const n = end - this.head;
+        const n = lines.length;
         try {
-          await this.sink.write(data);
+          if (n > 0) await this.sink.write(data);
           this.counts.written += n;
           this.counts.bytesWritten += Buffer.byteLength(data, 'utf8');
         } catch (e) {
@@ -155,16 +202,21 @@ export class FlowExporter {
           this.opts.onError?.(this.lastError, n);
         }
         // written: let the flows go
-        this.flows.fill(undefined as unknown as Flow, this.head, end);
+        this.live -= n;
+        this.flows.fill(undefined, this.head, end);
         this.head = end;
         if (this.head > 4096 && this.head * 2 > this.flows.length) {
           this.flows = this.flows.slice(this.head);
           this.times = this.times.slice(this.head);
+          this.sources = this.sources.slice(this.head);
+          this.base += this.head;
           this.head = 0;
         }
       }
+      this.base += this.flows.length;
       this.flows = [];
       this.times = [];
+      this.sources = [];
       this.head = 0;
     } finally {
       this.writing = undefined;
