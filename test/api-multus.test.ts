@@ -19,7 +19,7 @@ import { stateHandlers } from '../src/api/state-service.js';
 import type { ListEndpointsResponse, ListNetworksResponse } from '../src/api/messages.js';
 import { cluster, isolatedNs, multus, nad, pod, vn } from './helpers/cluster.js';
 
-const config: ClusterConfig = { nodeName: 'n1', podCIDRs: ['10.244.0.0/16'], serviceCIDRs: ['10.96.0.0/16'] };
+const config: ClusterConfig = { nodeName: 'n1', podCIDRs: ['10.244.0.0/16', '172.16.0.0/16'], serviceCIDRs: ['10.96.0.0/16'] };
 const state = cluster({
   namespaces: [isolatedNs('ns-iso')],
   virtualNetworks: [vn('default/vn1', { spec: { v4Subnet: '172.16.10.0/24' } }), vn('default/vn2', { spec: { v4Subnet: '172.16.20.0/24' } })],

@@ -10,7 +10,8 @@ import { DEFAULT_NETWORK, type ClusterConfig, type ClusterState, type DesiredSta
 import { emptyAllocation } from '../src/model/vrf.js';
 import { cluster, isolatedNs, multus, nad, pod, router, sel, vn } from './helpers/cluster.js';
 
-const config: ClusterConfig = { nodeName: 'n1', podCIDRs: ['10.244.0.0/16'], serviceCIDRs: ['10.96.0.0/16'] };
+// The secondary networks' ranges are pod ranges too (--pod-cidr), as the operator lists them.
+const config: ClusterConfig = { nodeName: 'n1', podCIDRs: ['10.244.0.0/16', '172.16.0.0/16'], serviceCIDRs: ['10.96.0.0/16'] };
 
 const vn1 = vn('default/vn1', { labels: { router: 'r1' }, spec: { v4Subnet: '172.16.10.0/24' } });
 const vn2 = vn('default/vn2', { labels: { router: 'r1' }, spec: { v4Subnet: '172.16.20.0/24' } });
@@ -23,6 +24,7 @@ function ctx(o: { nads?: NetworkAttachmentDefinitionObject[]; vns?: VirtualNetwo
     namespaces: new Set(['default']),
     attachmentDefinitions: new Map((o.nads ?? [nad('default/vn1'), nad('default/vn2')]).map((n) => [`${n.metadata.namespace}/${n.metadata.name}`, n])),
     virtualNetworks: new Map(vns.map((v) => [`${v.metadata.namespace}/${v.metadata.name}`, v])),
+    podCIDRs: config.podCIDRs,
   };
 }
 
@@ -102,9 +104,19 @@ describe('attachments: where each secondary interface is', () => {
     ]);
   });
 
-  it('a family whose subnet is unset accepts any address of it; a network without subnets any address', () => {
-    expect(placed(pod4(multus('vn1@eth1', ['10.244.1.4'], eth1(['172.16.10.3', 'fd00:16::3']))))).toEqual(['default/pod4@eth1 network default/vn1']);
-    expect(placed(pod4(multus('vn1@eth1', ['10.244.1.4'], eth1(['192.0.2.1']))), ctx({ vns: [vn('default/vn1')] }))).toEqual(['default/pod4@eth1 network default/vn1']);
+  it("an address is the pod's only inside the pod ranges and its network's subnet of that family: a claim on a ClusterIP, an outside address, or a family the network sets no subnet for is refused", () => {
+    const withV6 = ctx({ vns: [vn('default/vn1', { spec: { v4Subnet: '172.16.10.0/24', v6Subnet: 'fd00:16::/64' } })] });
+    const wide = { ...withV6, podCIDRs: [...config.podCIDRs, 'fd00:16::/48'] };
+    expect(placed(pod4(multus('vn1@eth1', ['10.244.1.4'], eth1(['172.16.10.3', 'fd00:16::3']))), wide)).toEqual(['default/pod4@eth1 network default/vn1']);
+    // A family without a subnet: refused (it could otherwise take any address of that family).
+    const v6 = podAttachments(pod4(multus('vn1@eth1', ['10.244.1.4'], eth1(['172.16.10.3', 'fd00:16::3']))), { ...ctx(), podCIDRs: wide.podCIDRs });
+    expect(v6.attachments[0]?.placement).toMatchObject({ kind: 'quarantine', why: expect.stringContaining('fd00:16::3 outside network default/vn1') });
+    // A Service's ClusterIP, an outside address: not the pod's at all (no endpoint), and the interface is quarantined.
+    for (const ip of ['10.96.0.10', '192.0.2.1']) {
+      const r = podAttachments(pod4(multus('vn1@eth1', ['10.244.1.4'], eth1([ip]))), ctx({ vns: [vn('default/vn1')] }));
+      expect(r.attachments[0]?.ips).toEqual([]);
+      expect(r.attachments[0]?.placement).toMatchObject({ kind: 'quarantine', why: expect.stringContaining(`${ip} not in the cluster's pod ranges`) });
+    }
   });
 
   it('asked for but not attached yet: nothing; an unparsable network-status: reported, nothing known; hostNetwork pods: nothing', () => {
@@ -206,14 +218,15 @@ describe('compile: secondary interfaces', () => {
     expect(d.endpoints.get('10.244.1.4')!.flags & VW_EP_QUARANTINE).toBe(0);
   });
 
-  it('an attachment whose plugin has no node-side interface (macvlan, ipvlan, ...) is refused: quarantined, saying why', () => {
-    for (const type of ['macvlan', 'ipvlan']) {
+  it('an attachment whose plugin is not one with a node-side interface (macvlan, ipvlan, tap, unnamed, ...) is refused: quarantined, saying why', () => {
+    for (const type of ['macvlan', 'ipvlan', 'tap', undefined]) {
       const s = walkthrough();
-      s.attachmentDefinitions.set('default/vn1', { ...nad('default/vn1'), cniType: type });
+      const { cniType: _bridge, ...bare } = nad('default/vn1');
+      s.attachmentDefinitions.set('default/vn1', type !== undefined ? { ...bare, cniType: type } : bare);
       const d = run(s);
       expect(d.placements.get('default/pod4@eth1')).toEqual({
         kind: 'quarantine',
-        why: expect.stringContaining(`uses the ${type} plugin, whose interface has no side in the node's network namespace`),
+        why: expect.stringContaining(`uses ${type !== undefined ? `the ${type} plugin` : 'a plugin its spec.config does not name'}: vrfwall enforces only on bridge, ptp, ovs interfaces`),
       });
       expect(d.endpoints.get('172.16.10.3')!.flags & VW_EP_QUARANTINE).toBe(VW_EP_QUARANTINE);
       expect(d.placements.get('default/pod4')).toMatchObject({ kind: 'network', network: DEFAULT_NETWORK });

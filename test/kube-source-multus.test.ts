@@ -84,7 +84,7 @@ describe('NetworkAttachmentDefinitions from the API', () => {
     expect(st.pods.get('default/pod4')?.metadata.annotations['k8s.v1.cni.cncf.io/network-status']).toBe(STATUS);
     expect(st.problems).toEqual([]);
     // virtualNetworkObj's subnet is 10.50.0.0/16: eth1's 172.16.10.3 is outside it.
-    const q = compile(st, { nodeName: 'node1', podCIDRs: ['10.244.0.0/16'], serviceCIDRs: ['10.96.0.0/16'] }, new Map(), emptyAllocation());
+    const q = compile(st, { nodeName: 'node1', podCIDRs: ['10.244.0.0/16', '172.16.0.0/16'], serviceCIDRs: ['10.96.0.0/16'] }, new Map(), emptyAllocation());
     expect(q.placements.get('default/pod4@eth1')).toMatchObject({ kind: 'quarantine', why: expect.stringContaining('172.16.10.3 outside network default/vn1') });
 
     // Watch: a NAD annotated with another network, a new one, one deleted.
@@ -131,7 +131,7 @@ describe('NetworkAttachmentDefinitions from the API', () => {
     expect(src.current().pods.size).toBe(1);
     expect(src.current().attachmentDefinitions.size).toBe(0);
     expect(logs.some((l) => l.includes('CRD not installed') && l.includes('network-attachment-definitions'))).toBe(true);
-    const d = compile(src.current(), { nodeName: 'node1', podCIDRs: ['10.244.0.0/16'], serviceCIDRs: ['10.96.0.0/16'] }, new Map(), emptyAllocation());
+    const d = compile(src.current(), { nodeName: 'node1', podCIDRs: ['10.244.0.0/16', '172.16.0.0/16'], serviceCIDRs: ['10.96.0.0/16'] }, new Map(), emptyAllocation());
     expect(d.placements.get('default/pod4@eth1')).toMatchObject({ kind: 'quarantine', why: expect.stringContaining('NetworkAttachmentDefinition default/vn1 does not exist') });
     expect(d.endpoints.get('172.16.10.3')?.vrfId).toBe(0);
 

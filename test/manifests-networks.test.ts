@@ -48,7 +48,7 @@ const writeLab = (lab: LabClusterFile): Promise<void> => writeLabFile(labPath, l
 
 const LAB: LabClusterFile = {
   version: 1,
-  podCIDRs: ['10.244.0.0/16'],
+  podCIDRs: ['10.244.0.0/16', '172.16.0.0/16'],
   serviceCIDRs: ['10.96.0.0/16'],
   nodes: [{ name: 'n1', addresses: ['192.168.50.1'] }],
   pods: { 'a/p1': { node: 'n1', ips: ['10.244.1.10'] }, 'a/p2': { node: 'n1', ips: ['10.244.1.20'] } },
@@ -66,7 +66,7 @@ spec: {type: mesh, virtualNetworkSelector: {matchLabels: {vn: web}}}
 `;
 
 const compiled = (s: ClusterState): DesiredState =>
-  compile(s, { nodeName: 'n1', podCIDRs: ['10.244.0.0/16'], serviceCIDRs: ['10.96.0.0/16'] }, new Map(), emptyAllocation());
+  compile(s, { nodeName: 'n1', podCIDRs: ['10.244.0.0/16', '172.16.0.0/16'], serviceCIDRs: ['10.96.0.0/16'] }, new Map(), emptyAllocation());
 const joined = (d: DesiredState, a: string, b: string): boolean =>
   d.vrfPairs.has(`${d.allocation.ids[a]}:${d.allocation.ids[b]}`);
 
@@ -77,8 +77,9 @@ describe('manifest source: networks, routers and Services', () => {
       { name: 'a/nad1', interface: 'eth1', ips: ['172.16.10.3'] },
     ]);
     const nadYaml = (network: string) =>
-      `apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata: {name: nad1, namespace: a, annotations: {vrfwall.dev/network: ${network}}}\nspec: {config: '{}'}\n`;
-    await fs.writeFile(path.join(userDir, 'net.yaml'), [vnYaml('red', 'web'), vnYaml('blue', 'web')].join('---\n'));
+      `apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata: {name: nad1, namespace: a, annotations: {vrfwall.dev/network: ${network}}}\nspec: {config: '{"type": "bridge"}'}\n`;
+    const subnetVn = (name: string) => vnYaml(name, 'web').replace('spec: {}', 'spec: {v4Subnet: 172.16.10.0/24}');
+    await fs.writeFile(path.join(userDir, 'net.yaml'), [subnetVn('red'), subnetVn('blue')].join('---\n'));
     await fs.writeFile(path.join(userDir, 'nad.yaml'), nadYaml('a/red'));
     await fs.writeFile(
       path.join(userDir, 'pods.yaml'),

@@ -34,6 +34,8 @@ export interface PodAttachments {
 export interface AttachmentContext extends PlacementContext {
   attachmentDefinitions: ReadonlyMap<string, NetworkAttachmentDefinitionObject>;
   virtualNetworks: ReadonlyMap<string, VirtualNetworkObject>;
+  /** The cluster's pod ranges (--pod-cidr): a secondary interface's address counts as the pod's only inside them. */
+  podCIDRs: readonly string[];
 }
 
 const NONE: PodAttachments = Object.freeze({ attachments: [], problems: [] }) as unknown as PodAttachments;
@@ -97,12 +99,19 @@ export function podAttachments(pod: PodObject, ctx: AttachmentContext): PodAttac
   const attachments: PodAttachment[] = [];
   for (const [ifname, { entries, n }] of [...byIf].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const first = entries[0]!;
-    const ips = [...new Set(entries.flatMap((e) => e.ips))];
+    // network-status is the pod owner's to edit: an address it reports is taken as the pod's only inside the
+    // cluster's pod ranges (where the operator lists the secondary networks' ranges too). Anything else (a
+    // Service's ClusterIP, an outside address, another node's gateway) would become an endpoint that every
+    // pod's hooks judge by this interface's placement: a claim on someone else's address.
+    const reported = [...new Set(entries.flatMap((e) => e.ips))];
+    const ips = reported.filter((ip) => inCidrs(ip, ctx.podCIDRs));
+    const foreign = reported.filter((ip) => !ips.includes(ip));
     const nadKey = first.name.includes('/') ? first.name : undefined;
     const what = `interface ${ifname} (${nadKey !== undefined ? `NetworkAttachmentDefinition ${nadKey}` : `network-status name ${JSON.stringify(first.name)}`})`;
     const quarantine = (why: string): PodPlacement => ({ kind: 'quarantine', why: `${what}: ${why}` });
     let placement: PodPlacement;
-    if (first.interface === undefined) placement = quarantine(`${NETWORK_STATUS_ANNOTATION} entry ${n} names no interface`);
+    if (foreign.length > 0) placement = quarantine(`${foreign.join(', ')} not in the cluster's pod ranges (--pod-cidr): not taken as the pod's`);
+    else if (first.interface === undefined) placement = quarantine(`${NETWORK_STATUS_ANNOTATION} entry ${n} names no interface`);
     else if (entries.length > 1) placement = quarantine(`${NETWORK_STATUS_ANNOTATION} reports the interface ${entries.length} times`);
     else if (primaryIfs.has(ifname)) placement = quarantine(`${NETWORK_STATUS_ANNOTATION} also reports it as the cluster-network interface`);
     else if (selections === undefined) placement = quarantine(`not asked for (the pod has no ${NETWORKS_ANNOTATION} annotation)`);
@@ -120,23 +129,29 @@ export function podAttachments(pod: PodObject, ctx: AttachmentContext): PodAttac
 }
 
 /**
- * CNI plugins whose interface has no peer in the node's network namespace:
- * the pod's side is all there is, and traffic between two such interfaces
- * on one parent device never reaches the node. vrfwall does not attach
- * inside the pod's namespace: whoever holds NET_ADMIN there (a privileged or
- * NET_ADMIN container, the pod's own root) could detach the hooks, and the
- * agent would have to enter every pod's namespace. Such an interface is
- * refused: quarantined, so every enforced pod's hooks drop what it sends or
- * is sent (docs/limits.md, "Interfaces vrfwall cannot attach to").
+ * CNI plugins whose interface has a side in the node's network namespace (a
+ * veth peer on a bridge or routed, an OVS port) that the agent finds and
+ * enforces on. Any other delegate is refused, unknown ones included (an
+ * allow-list: a NAD's spec.config is its author's to write): macvlan, ipvlan,
+ * host-device, SR-IOV, vlan, tap and the like have no node side, and traffic
+ * between two such interfaces on one parent never reaches the node. vrfwall
+ * does not attach inside the pod's namespace instead: whoever holds
+ * NET_ADMIN there (a privileged or NET_ADMIN container) could detach the
+ * hooks, and the agent would have to enter every pod's namespace. A refused
+ * interface is quarantined, so every enforced pod's hooks drop what it sends
+ * or is sent (docs/limits.md, "Interfaces vrfwall cannot attach to").
  */
-export const NO_NODE_SIDE_TYPES: ReadonlySet<string> = new Set(['macvlan', 'ipvlan', 'host-device', 'sriov', 'ib-sriov', 'vlan', 'dpdk']);
+export const NODE_SIDE_TYPES: ReadonlySet<string> = new Set(['bridge', 'ptp', 'ovs']);
 
 /** The network of an asked-for, attached interface: its NAD's network, when it exists, takes pods and holds every address. */
 function placeAttachment(nadKey: string, ips: readonly string[], ctx: AttachmentContext, quarantine: (why: string) => PodPlacement): PodPlacement {
   const nad = ctx.attachmentDefinitions.get(nadKey);
   if (nad === undefined) return quarantine(`NetworkAttachmentDefinition ${nadKey} does not exist (or the cluster has no NetworkAttachmentDefinition CRD)`);
-  if (nad.cniType !== undefined && NO_NODE_SIDE_TYPES.has(nad.cniType)) {
-    return quarantine(`NetworkAttachmentDefinition ${nadKey} uses the ${nad.cniType} plugin, whose interface has no side in the node's network namespace: vrfwall cannot enforce on it (docs/limits.md)`);
+  if (nad.cniType === undefined || !NODE_SIDE_TYPES.has(nad.cniType)) {
+    const plugin = nad.cniType === undefined ? 'a plugin its spec.config does not name' : `the ${nad.cniType} plugin`;
+    return quarantine(
+      `NetworkAttachmentDefinition ${nadKey} uses ${plugin}: vrfwall enforces only on ${[...NODE_SIDE_TYPES].join(', ')} interfaces, which have a side in the node's network namespace (docs/limits.md)`,
+    );
   }
   let network: string;
   let why: string;
@@ -153,15 +168,24 @@ function placeAttachment(nadKey: string, ips: readonly string[], ctx: Attachment
   }
   const vn = ctx.virtualNetworks.get(network);
   const outside = ips.filter((ip) => !inSubnet(ip, vn));
-  if (outside.length > 0) return quarantine(`${outside.join(', ')} outside network ${network}'s subnet (${[vn?.spec.v4Subnet, vn?.spec.v6Subnet].filter((x) => x !== undefined).join(', ')})`);
+  if (outside.length > 0) {
+    const set = [vn?.spec.v4Subnet, vn?.spec.v6Subnet].filter((x) => x !== undefined);
+    return quarantine(`${outside.join(', ')} outside network ${network}'s subnet (${set.length > 0 ? set.join(', ') : 'it sets none'})`);
+  }
   return { kind: 'network', network, why };
 }
 
-/** Inside the network's subnet of its family; a family without a subnet accepts any address. */
+/** Inside the network's subnet of its family; a family without a subnet takes no secondary address (fail closed). */
 function inSubnet(ip: string, vn: VirtualNetworkObject | undefined): boolean {
   const addr = ipaddr.parse(ip);
   const subnet = addr.kind() === 'ipv4' ? vn?.spec.v4Subnet : vn?.spec.v6Subnet;
-  if (subnet === undefined) return true;
-  const [net, len] = ipaddr.parseCIDR(subnet);
-  return net.kind() === addr.kind() && addr.match(net, len);
+  return subnet !== undefined && inCidrs(ip, [subnet]);
+}
+
+function inCidrs(ip: string, cidrs: readonly string[]): boolean {
+  const addr = ipaddr.parse(ip);
+  return cidrs.some((c) => {
+    const [net, len] = ipaddr.parseCIDR(c);
+    return net.kind() === addr.kind() && addr.match(net, len);
+  });
 }

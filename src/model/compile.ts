@@ -74,7 +74,7 @@ export function compile(
 
   const placements = new Map<string, PodPlacement>();
   const attachments = new Map<string, AttachedInterface[]>();
-  const attachCtx: AttachmentContext = { ...ctx, attachmentDefinitions: state.attachmentDefinitions, virtualNetworks: state.virtualNetworks };
+  const attachCtx: AttachmentContext = { ...ctx, attachmentDefinitions: state.attachmentDefinitions, virtualNetworks: state.virtualNetworks, podCIDRs: config.podCIDRs };
   // Every interface's addresses, by its key: "ns/pod" (the primary) or
   // "ns/pod@ifname" (a secondary one), in key order.
   const claimList: [string, string[]][] = [];

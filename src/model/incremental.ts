@@ -552,6 +552,7 @@ export class IncrementalCompiler {
       namespaces: this.cluster.nsNames,
       attachmentDefinitions: state.attachmentDefinitions,
       virtualNetworks: state.virtualNetworks,
+      podCIDRs: this.config.podCIDRs,
     };
     const r = podAttachments(rec.obj, ctx);
     setOrDelete(this.attProblems, key, r.problems);

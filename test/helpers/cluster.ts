@@ -170,7 +170,8 @@ export const problemTexts = (d: DesiredState): string[] => d.problems.map((p) =>
 
 export function nad(key: string, m: Meta = {}): NetworkAttachmentDefinitionObject {
   const [namespace, name] = key.split('/') as [string, string];
-  return { kind: 'NetworkAttachmentDefinition', metadata: { name, namespace, labels: m.labels ?? {}, annotations: m.annotations ?? {} } };
+  // A bridge delegate: the kind vrfwall enforces on (attachments.ts NODE_SIDE_TYPES).
+  return { kind: 'NetworkAttachmentDefinition', metadata: { name, namespace, labels: m.labels ?? {}, annotations: m.annotations ?? {} }, cniType: 'bridge' };
 }
 
 /** The two Multus annotations: what the pod asks for and a network-status with its primary (eth0) and the given secondary entries. */
