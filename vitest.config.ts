@@ -34,6 +34,7 @@ export const UNIT_TESTS = [
   'lab-attachments',
   'lab-boundary',
   'multus',
+  'multus-claims',
   'manifests',
   'manifests-incremental',
   'manifests-networks',
