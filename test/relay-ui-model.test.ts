@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { EndpointInfoMsg, NetworkMsg } from '../src/api/messages.js';
 import { buildGraph, isIsolatedNetwork, serviceNetworks } from '../src/relay/ui/graph.js';
 import { DEFAULT_LAST, QueryError, uiFlowsRequest } from '../src/relay/ui/query.js';
-import { hostAllowed } from '../src/relay/ui/server.js';
+import { fetchSiteAllowed, hostAllowed } from '../src/relay/ui/server.js';
 
 const net = (name: string, pods: string[], reaches: string[] = []): NetworkMsg => ({ name, vrfId: 1, externalDeny: false, pods, reaches });
 const ep = (e: Partial<EndpointInfoMsg>): EndpointInfoMsg => ({ ip: '', kind: 'pod', namespace: '', pod: '', network: '', node: '', local: false, ifindex: 0, quarantined: false, reason: '', service: '', interface: '', ...e });
@@ -76,5 +76,8 @@ describe('web UI Host check (DNS rebinding)', () => {
   it('IP addresses and localhost, with or without a port; names are refused', () => {
     for (const h of ['127.0.0.1:9446', 'localhost:9446', '[::1]:9446', '10.244.1.1', 'localhost']) expect(hostAllowed(h), h).toBe(true);
     for (const h of ['evil.example:9446', 'vrfwall-relay', '', undefined]) expect(hostAllowed(h), String(h)).toBe(false);
+    // Another site's page may not drive the API (an <img> at the port-forward); the UI's own page and curl may.
+    for (const s of ['same-origin', 'none', undefined]) expect(fetchSiteAllowed(s), String(s)).toBe(true);
+    for (const s of ['cross-site', 'same-site']) expect(fetchSiteAllowed(s), s).toBe(false);
   });
 });

@@ -160,9 +160,13 @@ async function explain(ev) {
     const verdict = String(r.verdict).replace(/^VERDICT_/, '');
     out.replaceChildren();
     const h = document.createElement('div');
-    h.innerHTML = `<span class="verdict-${verdict}"></span> <span class="reason"></span>`;
-    h.firstChild.textContent = verdict;
-    h.lastChild.textContent = `${r.reason}${r.rule ? ` (${r.rule})` : ''}`;
+    const v = document.createElement('span');
+    v.className = `verdict-${verdict.replace(/[^A-Z_]/g, '')}`;
+    v.textContent = verdict;
+    const reason = document.createElement('span');
+    reason.className = 'reason';
+    reason.textContent = `${r.reason}${r.rule ? ` (${r.rule})` : ''}`;
+    h.append(v, ' ', reason);
     const pre = document.createElement('pre');
     pre.textContent = [
       ...r.steps.map((s) => `${s.hook} of ${s.pod}: ${String(s.verdict).replace(/^VERDICT_/, '')} ${s.reason}${s.rule ? ` (${s.rule})` : ''}`),

@@ -49,6 +49,16 @@ export function hostAllowed(host: string | undefined): boolean {
   return name === 'localhost' || isIP(name) !== 0;
 }
 
+/**
+ * A request the UI's own page made, or one typed in the address bar: browsers
+ * say where a request comes from (Sec-Fetch-Site), and another site's page
+ * (an <img> pointing at the port-forward) must not drive the API, even
+ * blindly (each follow holds a relay stream). No header: not a browser.
+ */
+export function fetchSiteAllowed(site: string | string[] | undefined): boolean {
+  return site === undefined || site === 'same-origin' || site === 'none';
+}
+
 /** A GetFlows "call" writing newline-delimited JSON to an HTTP response, with its backpressure and cancellation. */
 class HttpFlowCall extends EventEmitter implements WritableCall<GetFlowsResponse> {
   cancelled = false;
@@ -129,6 +139,9 @@ export class UiServer {
     if (!hostAllowed(req.headers.host)) return json(res, 403, { error: `Host ${JSON.stringify(req.headers.host ?? '')}: open the UI by IP address or localhost` });
     const url = new URL(req.url ?? '/', 'http://ui');
     if (req.method !== 'GET') return json(res, 405, { error: 'GET only' });
+    if (url.pathname.startsWith('/api/') && !fetchSiteAllowed(req.headers['sec-fetch-site'])) {
+      return json(res, 403, { error: `a request from another site (Sec-Fetch-Site: ${String(req.headers['sec-fetch-site'])}) may not use the UI's API` });
+    }
     switch (url.pathname) {
       case '/api/graph': {
         const [networks, endpoints] = await Promise.all([this.services.listNetworks(), this.services.listEndpoints({ namespace: '', network: '', localOnly: false })]);
