@@ -46,6 +46,7 @@ export const UNIT_TESTS = [
   'problem-events',
   'readme-matrix',
   'relay',
+  'relay-trust',
   'relay-ui-model', // issue 15 item 2 (webui)
   'reconcile-loop',
   'skb-offsets',

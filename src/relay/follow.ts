@@ -177,6 +177,8 @@ export class FollowMerger {
       f.agentWhere = m.lost.where;
     } else {
       for (const flow of flowsOf(m)) {
+        // The node is the one that answered, whatever the agent wrote (an agent cannot speak for another).
+        flow.node = f.conn.node;
         if (this.seen.size > 0 && this.seen.has(flowVersion(flow))) continue;
         if (f.queue.length >= this.opts.perNodeQueue) {
           f.queue.shift();

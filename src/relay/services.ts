@@ -69,7 +69,11 @@ function readAll(c: AgentConnection, req: Partial<GetFlowsRequest>, timeoutMs: n
     const out: FlowMsg[] = [];
     const s = c.getFlows(req, timeoutMs);
     s.on('data', (m: GetFlowsResponse) => {
-      for (const f of flowsOf(m)) out.push(f);
+      // The node is the one that answered, whatever the agent wrote (an agent cannot speak for another).
+      for (const f of flowsOf(m)) {
+        f.node = c.node;
+        out.push(f);
+      }
     });
     s.on('error', reject);
     s.on('end', () => resolve(out));
