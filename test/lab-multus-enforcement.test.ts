@@ -289,6 +289,17 @@ describe('Multus secondary interfaces, enforced (lab mtus)', () => {
     }
     await timeUntil(() => !quarantined(eth1.v4), 5000, 'pod4@eth1 placed again');
   });
+
+  // Last: it takes vn2-pod's eth1 away.
+  it('a secondary interface the agent cannot find on its node is reported as not enforced (status.json unenforced)', async () => {
+    const vn2 = attachment('default/vn2-pod');
+    await timeUntil(() => status().attached?.includes('default/vn2-pod@eth1') === true, 5000, 'vn2-pod@eth1 attached');
+    expect((status() as { unenforced?: string[] }).unenforced ?? []).toEqual([]); // the control: everything found
+    // The node-side veth goes (and with it the pod's eth1), while network-status still reports the interface.
+    execFileSync('ip', ['-n', state.plan.nodes[0]!.netns, 'link', 'del', vn2.hostIf]);
+    await timeUntil(() => ((status() as { unenforced?: string[] }).unenforced ?? []).includes('default/vn2-pod@eth1'), 10_000, 'reported as not enforced');
+    expect(status().attached).not.toContain('default/vn2-pod@eth1');
+  });
 });
 
 /** Whether the agent's vrf_pairs map, read from the kernel, pairs the networks of two addresses. */

@@ -81,6 +81,8 @@ export class Agent {
   private sweptEndpoints: DesiredState['endpoints'] | undefined;
   /** this node's pod addresses at the last reconcile: the sweep's local holders */
   private sweptLocal: string[] = [];
+  /** Local secondary interfaces not found at the last sync (status.json `unenforced`). */
+  private unenforced: string[] = [];
   /** The interfaces kept enforcing without a claimant at the last sync (Attacher.sync), to log changes once. */
   private retainedInterfaces = '';
   private readonly monitor: NetlinkMonitor;
@@ -303,6 +305,12 @@ export class Agent {
     const want = new Set<number>();
     for (const ifindexes of desired.attach.values()) for (const i of ifindexes) want.add(i);
     const links = attacher.sync(want, ifaces.all);
+    // Local secondary interfaces discovery did not find have no hooks: say so (a bridge that holds no address
+    // on the network's subnet cannot be discovered; docs/limits.md), at every full resync while it lasts.
+    this.unenforced = [...compiler.localPods().keys()].filter((k) => k.includes('@') && !desired.attach.has(k)).sort();
+    if (fullSync && this.unenforced.length > 0) {
+      this.log.warn({ interfaces: this.unenforced }, 'secondary interfaces of local pods not found on this node: not enforced (is their bridge without an address on the network subnet?)');
+    }
     const retained = links.retained.join(',');
     if (retained !== this.retainedInterfaces) {
       this.retainedInterfaces = retained;
@@ -422,6 +430,7 @@ export class Agent {
       quarantined,
       hookOrder: { restored: reports.restored, notFirst: reports.notFirst },
       findings: reports.findings,
+      ...(this.unenforced.length > 0 ? { unenforced: this.unenforced } : {}),
       time: new Date().toISOString(),
       ...(lastError !== undefined ? { lastError } : {}),
     };

@@ -19,6 +19,8 @@ export interface AgentStatus {
   hookOrder: { restored: { ingress: number; egress: number }; notFirst: NotFirst[] };
   /** what the datapath cannot see on this node (docs/limits.md) */
   findings: Finding[];
+  /** local secondary interfaces ("ns/pod@ifname") whose node-side interface is not found: not enforced (docs/limits.md) */
+  unenforced?: string[];
   time: string;
   lastError?: string;
 }
