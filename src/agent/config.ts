@@ -551,7 +551,11 @@ function readConfigFile(inputs: LoadInputs): { file?: unknown; fileName?: string
     AGENT_OPTIONS[0],
   ]);
   const fileName = (settings as { config?: string }).config;
-  if (fileName === undefined) return {};
+  return fileName === undefined ? {} : readSettingsFile(fileName);
+}
+
+/** A --config YAML file, parsed; a file that cannot be read or parsed is a ConfigError of `config`. */
+export function readSettingsFile(fileName: string): { file: unknown; fileName: string } {
   let text: string;
   try {
     text = fs.readFileSync(fileName, 'utf8');

@@ -6,7 +6,7 @@ import type { FlowStore } from '../flows/store.js';
 import type { Flow } from '../flows/types.js';
 import { toFilterSpec, toFlowMsg, verdictName } from './convert.js';
 import type { GetFlowStatsRequest, GetFlowStatsResponse, GetFlowsRequest, GetFlowsResponse } from './messages.js';
-import { StreamWriter } from './stream.js';
+import { StreamWriter, callOver } from './stream.js';
 
 export interface FlowServiceLimits {
   /** concurrent GetFlows streams */
@@ -186,12 +186,7 @@ export class FlowServiceImpl {
         return;
       }
       writer.release();
-      await new Promise<void>((resolve) => {
-        if (writer.isClosed) resolve();
-        call.on('cancelled', resolve);
-        call.on('close', resolve);
-        call.on('error', resolve);
-      });
+      await callOver(call, writer);
     } catch (e) {
       if (!writer.isClosed) call.emit('error', toServiceError(e));
     } finally {

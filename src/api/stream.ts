@@ -108,3 +108,13 @@ export class StreamWriter<T> {
     });
   }
 }
+
+/** Resolves when the client's call is over (cancelled, closed or failed), at once when the writer already is. */
+export function callOver(call: EventEmitter, writer: { readonly isClosed: boolean }): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (writer.isClosed) resolve();
+    call.on('cancelled', resolve);
+    call.on('close', resolve);
+    call.on('error', resolve);
+  });
+}

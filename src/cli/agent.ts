@@ -4,16 +4,17 @@
 // a mistake exits with status 2 and a message naming the setting.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import pino, { type Logger } from 'pino';
 import { native } from '../kernel/native.js';
 import { Agent } from '../agent/agent.js';
-import { AGENT_OPTIONS, ConfigError, helpText, loadAgentConfig, type LoadInputs, type OptionSpec, type ResolvedAgent } from '../agent/config.js';
+import { AGENT_OPTIONS, ConfigError, loadAgentConfig, type LoadInputs, type ResolvedAgent } from '../agent/config.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ManifestSource } from '../sources/manifests.js';
 import type { ManifestOverlay } from '../sources/overlay.js';
 import type { StateSource } from '../sources/source.js';
 import { collectGarbage, startMemoryReducer } from '../util/memory.js';
+import { optionOf } from './options.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DEFAULT_BPF_DIR = path.resolve(here, '../../build/bpf');
@@ -28,25 +29,9 @@ export interface AgentExtension {
   cidrDefaults?: LoadInputs['cidrDefaults'];
 }
 
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
-
 function fail(message: string): never {
   process.stderr.write(`vrfwall agent: ${message}\n`);
   process.exit(EXIT_CONFIG);
-}
-
-/** A commander option for a table entry, without a default: "not given" must stay visible. */
-function optionOf(o: OptionSpec): Option {
-  const help = helpText(o);
-  switch (o.kind) {
-    case 'boolean':
-      return new Option(`--${o.name}`, help);
-    case 'list':
-      return new Option(`--${o.name} ${o.arg}`, help).argParser(collect);
-    case 'number':
-    case 'string':
-      return new Option(`--${o.name} ${o.arg}`, help);
-  }
 }
 
 function logger(r: ResolvedAgent): Logger {

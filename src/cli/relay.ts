@@ -2,28 +2,15 @@
 // flag comes from the settings table in src/relay/config.ts (flags, VRFWALL_*
 // variables and --config file agree); a mistake exits with status 2 and a
 // message naming the setting.
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import pino from 'pino';
-import { ConfigError, helpText, type OptionSpec } from '../agent/config.js';
+import { ConfigError } from '../agent/config.js';
 import { RELAY_OPTIONS, loadRelayConfig } from '../relay/config.js';
 import { Relay } from '../relay/relay.js';
+import { optionOf } from './options.js';
 
 const EXIT_CONFIG = 2;
 
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
-
-function optionOf(o: OptionSpec): Option {
-  const help = helpText(o);
-  switch (o.kind) {
-    case 'boolean':
-      return new Option(`--${o.name}`, help);
-    case 'list':
-      return new Option(`--${o.name} ${o.arg}`, help).argParser(collect);
-    case 'number':
-    case 'string':
-      return new Option(`--${o.name} ${o.arg}`, help);
-  }
-}
 
 export function registerRelayCommand(program: Command): void {
   const cmd = program

@@ -4,8 +4,7 @@
 // checks across settings in loadRelayConfig. Every problem is a ConfigError
 // naming its setting; nothing is started here.
 import fs from 'node:fs';
-import YAML from 'yaml';
-import { ConfigError, FLOW_EXPORT_OPTIONS, exportOf, resolveSettings, type FlowExportSettings, type OptionSpec, type Origin } from '../agent/config.js';
+import { ConfigError, FLOW_EXPORT_OPTIONS, exportOf, readSettingsFile, resolveSettings, type FlowExportSettings, type OptionSpec, type Origin } from '../agent/config.js';
 import type { FlowExportConfig } from '../flows/export-settings.js';
 import { parseSelector, parseStaticAgent } from './discovery.js';
 import type { AgentAddress } from './agents.js';
@@ -95,18 +94,7 @@ function need(cond: boolean, key: string, message: string): asserts cond {
 
 function readFile(flags: Record<string, unknown>, env: Record<string, string | undefined>): { file?: unknown; fileName?: string } {
   const fileName = (flags.config as string | undefined) ?? (env.VRFWALL_CONFIG || undefined);
-  if (fileName === undefined) return {};
-  let text: string;
-  try {
-    text = fs.readFileSync(fileName, 'utf8');
-  } catch (e) {
-    throw new ConfigError('config', `--config ${fileName}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
-  try {
-    return { file: YAML.parse(text) as unknown, fileName };
-  } catch (e) {
-    throw new ConfigError('config', `--config ${fileName}: not YAML: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
-  }
+  return fileName === undefined ? {} : readSettingsFile(fileName);
 }
 
 /** Flags + environment + config file -> checked RelayConfig. */

@@ -21,7 +21,7 @@ import type {
   FlowExportStatusMsg,
 } from '../api/messages.js';
 import { flowsOf } from '../api/messages.js';
-import { StreamWriter, type WritableCall } from '../api/stream.js';
+import { StreamWriter, callOver, type WritableCall } from '../api/stream.js';
 import { packageVersion } from '../util/version.js';
 import type { AgentConnection, AgentPool } from './agents.js';
 import { FollowMerger, flowVersion, type FollowOptions } from './follow.js';
@@ -196,12 +196,7 @@ export class RelayServices {
         return;
       }
       follow.release();
-      await new Promise<void>((resolve) => {
-        if (writer.isClosed) resolve();
-        call.on('cancelled', resolve);
-        call.on('close', resolve);
-        call.on('error', resolve);
-      });
+      await callOver(call, writer);
     } catch (e) {
       if (!writer.isClosed) call.emit('error', toServiceError(e));
     } finally {
