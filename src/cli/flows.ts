@@ -22,6 +22,7 @@ import type {
 } from '../api/messages.js';
 import { flowsOf } from '../api/messages.js';
 import { labAgentsFromProgram } from './lab-program.js';
+import { mergeExplain } from '../relay/merge.js';
 import { TrafficDirection } from '../api/generated/vrfwall/v1/TrafficDirection.js';
 import { Verdict } from '../api/generated/vrfwall/v1/Verdict.js';
 import { AggregateKey } from '../api/generated/vrfwall/v1/AggregateKey.js';
@@ -357,22 +358,7 @@ async function explainAll(cs: AgentClient[], req: object): Promise<ExplainRespon
     const errs = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as grpc.ServiceError] : []));
     throw errs.find((e) => e.code !== 9) ?? errs[0];
   }
-  if (ok.length === 1) return ok[0] as ExplainResponse;
-  const steps = ok
-    .flatMap((r) => r.steps.map((s) => ({ s, node: r.node })))
-    .sort((a, b) => (a.s.hook === b.s.hook ? 0 : a.s.hook === 'from_pod' ? -1 : 1));
-  const decided = steps.find((x) => x.s.verdict === 'VERDICT_DROPPED') ?? steps[steps.length - 1];
-  const base = ok[0] as ExplainResponse;
-  if (!decided) return base;
-  return {
-    ...base,
-    verdict: decided.s.verdict,
-    reason: decided.s.reason,
-    rule: decided.s.rule,
-    steps: steps.map((x) => x.s),
-    node: steps.map((x) => `${x.s.hook}@${x.node}`).join(', '),
-    note: '',
-  };
+  return mergeExplain(ok) as ExplainResponse; // ok is not empty
 }
 
 export function registerApiCommands(program: Command): void {
