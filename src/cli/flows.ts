@@ -90,7 +90,7 @@ export function flowRow(f: FlowMsg): string[] {
     endpointText(f.destination),
     f.protocolName,
     verdict,
-    verdict === 'DROPPED' ? f.dropReason : f.allowRule,
+    verdict === 'ALLOWED' ? f.allowRule : f.dropReason, // AUDIT: the reason enforce mode would drop it for
     `${f.forward.packets}/${f.reverse.packets}`,
     `${f.forward.bytes}/${f.reverse.bytes}`,
   ];
