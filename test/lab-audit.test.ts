@@ -8,6 +8,7 @@
 //     second, the README's enforced matrix, and a TCP connection opened
 //     before the switch stops passing at its next packet.
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as grpc from '@grpc/grpc-js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DropReason, Verdict, VW_NET_AUDIT, decodeNetwork } from '../src/kernel/abi.js';
 import { labDown, labMatrix, labUp } from '../src/lab/lab.js';
 import type { LabState } from '../src/lab/state.js';
+import { AgentClient, collect, socketOf } from '../src/api/client.js';
+import { flowsOf, type ExplainResponse, type GetFlowsRequest, type ListNetworksResponse, type ServerStatusResponse } from '../src/api/messages.js';
 import { ROOT, podOf, readFlowTable, readPinnedMap, timeUntil } from './helpers/lab.js';
 import { mismatches } from './helpers/readme-matrix.js';
 
@@ -42,7 +45,11 @@ describe('examples/staged-isolation: audit, then enforce (1 node, real packets)'
     await labDown(LAB); // leftovers of a killed run
     state = await labUp(dir, { lab: LAB, nodes: 1, log: () => undefined });
   });
+  let api: AgentClient | undefined;
+  const client = (): AgentClient =>
+    (api ??= new AgentClient({ label: 'node1', address: `unix:${socketOf(instance)}`, creds: grpc.credentials.createInsecure() }));
   afterAll(async () => {
+    api?.close();
     await labDown(LAB);
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -75,6 +82,32 @@ describe('examples/staged-isolation: audit, then enforce (1 node, real packets)'
     expect([...audited].sort()).toEqual([...cut].sort());
     // control: the pairs in one network are plain ALLOWED, never AUDIT
     expect([...allowed].sort()).toEqual([[...STAGED].sort().join(' '), [...DEFAULT].sort().join(' ')].sort());
+  });
+
+  it('the API: flows --verdict audit, explain says AUDIT and whose audit mode, networks show their mode, status the node setting', async () => {
+    const c = client();
+    const request = (r: Partial<GetFlowsRequest>): GetFlowsRequest => ({ allow: [], deny: [], last: 0, first: 0, sinceMs: 0, untilMs: 0, follow: false, batchSize: 0, ...r });
+    const auditFlows = (await collect(c.getFlows(request({ allow: [{ verdict: ['VERDICT_AUDIT'] }] })))).flatMap(flowsOf);
+    expect(auditFlows.length).toBeGreaterThan(0);
+    for (const f of auditFlows) {
+      expect(f.verdict).toBe('VERDICT_AUDIT');
+      expect(['ISOLATED', 'SERVICE_DENIED']).toContain(f.dropReason);
+    }
+    const staged = (e: { namespace: string }): boolean => e.namespace === 'ns-staged';
+    expect(auditFlows.every((f) => staged(f.source) !== staged(f.destination))).toBe(true);
+
+    const ex = await c.unary<ExplainResponse>('state', 'Explain', { source: 'default/pod3', destination: 'ns-staged/pod1', protocol: 'tcp', port: 8080, family: '' });
+    expect([ex.verdict, ex.reason]).toEqual(['VERDICT_AUDIT', 'ISOLATED']);
+    expect(ex.rule).toContain('network ns-staged/default-podnetwork is in audit mode');
+    // control: inside one network, plain ALLOWED
+    const same = await c.unary<ExplainResponse>('state', 'Explain', { source: 'default/pod3', destination: 'default/pod4', protocol: 'tcp', port: 8080, family: '' });
+    expect([same.verdict, same.reason]).toEqual(['VERDICT_ALLOWED', 'SAME_NETWORK']);
+
+    const nets = await c.unary<ListNetworksResponse>('state', 'ListNetworks', {});
+    const mode = new Map(nets.networks.map((n) => [n.name, n.enforcement]));
+    expect(mode.get('ns-staged/default-podnetwork')).toBe('audit');
+    expect(mode.get('default/default-podnetwork')).toBe('enforce');
+    expect((await c.unary<ServerStatusResponse>('state', 'ServerStatus', {})).enforcement).toBe('enforce');
   });
 
   it('enforce: the namespace is cut off within a second, and a connection opened before the switch stops at its next packet', async () => {

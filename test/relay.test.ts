@@ -88,7 +88,7 @@ class FakeAgent {
       ServerStatus: (_c: unknown, cb: grpc.sendUnaryData<Partial<ServerStatusResponse>>) =>
         cb(null, { node, version: 'fake', synced: true, flowsHeld: this.store.stats().held, flowsMax: 100_000, generation: 7 }),
       ListNetworks: (_c: unknown, cb: grpc.sendUnaryData<Partial<ListNetworksResponse>>) =>
-        cb(null, { node, networks: [{ name: 'ns/net', vrfId: 1, externalDeny: node === 'node2', pods: [`ns/a-${node}`], reaches: node === 'node1' ? ['ns/other'] : [] }] }),
+        cb(null, { node, networks: [{ name: 'ns/net', vrfId: 1, externalDeny: node === 'node2', enforcement: 'enforce', pods: [`ns/a-${node}`], reaches: node === 'node1' ? ['ns/other'] : [] }] }),
       ListEndpoints: (_c: unknown, cb: grpc.sendUnaryData<Partial<ListEndpointsResponse>>) =>
         cb(null, {
           node,

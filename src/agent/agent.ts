@@ -190,7 +190,7 @@ export class Agent {
       // Flows are read and the API answers (health NOT_SERVING) from here on.
       this.obs = await Observability.start(
         this.bpf,
-        { node: this.config.nodeName, mapsDir: this.paths.maps, programs: () => (this.dp ? { ...this.dp.programs, probeKey: this.probeKey } : undefined), reports: this.reports },
+        { node: this.config.nodeName, mapsDir: this.paths.maps, programs: () => (this.dp ? { ...this.dp.programs, probeKey: this.probeKey, enforcement: this.config.enforcement ?? 'enforce' } : undefined), reports: this.reports, enforcement: this.config.enforcement ?? 'enforce' },
         this.config.observability,
         this.log,
       );
@@ -431,6 +431,7 @@ export class Agent {
       generation: this.generation,
       synced: this.generation > 0,
       attachMode: this.attacher?.attachMode ?? null,
+      enforcement: this.config.enforcement ?? 'enforce',
       attached,
       quarantined,
       hookOrder: { restored: reports.restored, notFirst: reports.notFirst },

@@ -53,6 +53,8 @@ export interface AgentHandle {
   programs(): ProbePrograms | undefined;
   /** hook order and isolation-limit reports, exported as metrics */
   reports?: NodeReports;
+  /** the node-wide setting (agent --enforcement) */
+  enforcement?: 'audit' | 'enforce';
 }
 
 export interface SyncReport {
@@ -220,6 +222,7 @@ export class Observability {
       eventsLost: Number(k.eventsLost),
       streamFlowsLost: this.flows.streamLost,
       attachMode: this.lastSync?.attachMode ?? '',
+      enforcement: this.agent.enforcement ?? 'enforce',
       maps: this.mapFill.get(),
       lastSyncMs: this.lastSyncMs,
       generation: this.lastSync?.generation ?? 0,

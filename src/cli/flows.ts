@@ -415,8 +415,8 @@ export function registerApiCommands(program: Command): void {
         (c) => c.unary<ListNetworksResponse>('state', 'ListNetworks', {}),
         (r) =>
           table([
-            ['NODE', 'NETWORK', 'VRF', 'EXTERNAL', 'PODS', 'REACHES'],
-            ...r.networks.map((n) => [r.node, n.name, String(n.vrfId), n.externalDeny ? 'deny' : 'allow', n.pods.join(',') || '-', n.reaches.join(',') || '-']),
+            ['NODE', 'NETWORK', 'VRF', 'MODE', 'EXTERNAL', 'PODS', 'REACHES'],
+            ...r.networks.map((n) => [r.node, n.name, String(n.vrfId), n.enforcement || 'enforce', n.externalDeny ? 'deny' : 'allow', n.pods.join(',') || '-', n.reaches.join(',') || '-']),
           ]),
       ).catch((e: unknown) => fail('networks', e));
     });
