@@ -259,7 +259,7 @@ describe('relay with fake agents over mutual TLS', () => {
     expect(status.synced).toBe(true);
 
     const nets = await client.unary<ListNetworksResponse>('state', 'ListNetworks', {});
-    expect(nets.networks).toEqual([{ name: 'ns/net', vrfId: 1, externalDeny: true, pods: ['ns/a-node1', 'ns/a-node2'], reaches: ['ns/other'] }]);
+    expect(nets.networks).toEqual([{ name: 'ns/net', vrfId: 1, externalDeny: true, enforcement: 'enforce', pods: ['ns/a-node1', 'ns/a-node2'], reaches: ['ns/other'] }]);
     expect(nets.nodes?.answered).toEqual(['node1', 'node2']);
 
     const eps = await client.unary<ListEndpointsResponse>('state', 'ListEndpoints', {});
