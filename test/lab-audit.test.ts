@@ -18,7 +18,7 @@ import { labDown, labMatrix, labUp } from '../src/lab/lab.js';
 import type { LabState } from '../src/lab/state.js';
 import { AgentClient, collect, socketOf } from '../src/api/client.js';
 import { flowsOf, type ExplainResponse, type GetFlowsRequest, type ListNetworksResponse, type ServerStatusResponse } from '../src/api/messages.js';
-import { ROOT, podOf, readFlowTable, readPinnedMap, timeUntil } from './helpers/lab.js';
+import { ROOT, podOf, readCounters, readFlowTable, readPinnedMap, timeUntil } from './helpers/lab.js';
 import { mismatches } from './helpers/readme-matrix.js';
 
 const LAB = 'aud1';
@@ -82,6 +82,12 @@ describe('examples/staged-isolation: audit, then enforce (1 node, real packets)'
     expect([...audited].sort()).toEqual([...cut].sort());
     // control: the pairs in one network are plain ALLOWED, never AUDIT
     expect([...allowed].sort()).toEqual([[...STAGED].sort().join(' '), [...DEFAULT].sort().join(' ')].sort());
+    // the kernel's counters (the metric vrfwall_packets_total{verdict="audit"}): AUDIT, and no ISOLATED drop
+    const counted = (verdict: number, code: number): bigint =>
+      readCounters(instance).filter((c) => c.verdict === verdict && c.code === code).reduce((x, c) => x + c.packets, 0n);
+    expect(counted(Verdict.AUDIT, DropReason.ISOLATED)).toBeGreaterThan(0n);
+    expect(counted(Verdict.AUDIT, DropReason.SERVICE_DENIED)).toBeGreaterThan(0n);
+    expect(counted(Verdict.DROPPED, DropReason.ISOLATED)).toBe(0n);
   });
 
   it('the API: flows --verdict audit, explain says AUDIT and whose audit mode, networks show their mode, status the node setting', async () => {
