@@ -3,7 +3,8 @@
 // names none is an error naming the flag and the choices, not a filter the
 // server would read as UNSPECIFIED and match nothing with.
 import { describe, expect, it } from 'vitest';
-import { aggregateRequest, flowsRequest } from '../src/cli/flows.js';
+import { aggregateRequest, flowRow, flowsRequest } from '../src/cli/flows.js';
+import { toFlowMsg } from '../src/api/convert.js';
 import { aggregateByKeys } from '../src/flows/aggregate.js';
 import type { Flow } from '../src/flows/types.js';
 
@@ -18,8 +19,27 @@ describe('flows command: request from flags', () => {
     expect(r.deny).toEqual([{ verdict: ['VERDICT_ALLOWED'] }, { direction: ['DIRECTION_INGRESS'] }, { port: [53] }]);
   });
 
+  it('the text output says AUDIT and the reason enforce mode would drop it for', () => {
+    const ep = { ip: '10.244.1.10', port: 80, namespace: 'ns-staged', pod: 'pod1', network: 'ns-staged/default-podnetwork', node: 'n1', service: '', kind: 'pod' as const, interface: '' };
+    const counters = { packets: 1, bytes: 60, droppedPackets: 0, tcpFlags: 0 };
+    const base: Flow = {
+      id: 'x', node: 'n1', ifindex: 3, source: ep, destination: { ...ep, ip: '10.244.0.10', namespace: 'default', pod: 'pod3', network: 'default/default-podnetwork' },
+      protocol: 6, protocolName: 'TCP', ethertype: 0x800, direction: 'EGRESS', verdict: 'AUDIT', dropReason: 'ISOLATED', allowRule: '', code: 1,
+      forward: counters, reverse: counters, firstSeenMs: 0, lastSeenMs: 0,
+    };
+    const row = flowRow(toFlowMsg(base));
+    expect(row.slice(5, 7)).toEqual(['AUDIT', 'ISOLATED']);
+    expect(flowRow(toFlowMsg({ ...base, verdict: 'ALLOWED', dropReason: '', allowRule: 'SAME_NETWORK' })).slice(5, 7)).toEqual(['ALLOWED', 'SAME_NETWORK']);
+  });
+
+  it('--verdict audit (audit mode) is VERDICT_AUDIT, also in --exclude', () => {
+    const r = flowsRequest(flags({ verdict: ['audit'], exclude: ['verdict=AUDIT'] }));
+    expect(r.allow).toEqual([expect.objectContaining({ verdict: ['VERDICT_AUDIT'] })]);
+    expect(r.deny).toEqual([{ verdict: ['VERDICT_AUDIT'] }]);
+  });
+
   it('a word that is no value of the enum (or is UNSPECIFIED) is an error naming the flag and the choices', () => {
-    expect(() => flowsRequest(flags({ verdict: ['alowed'] }))).toThrow('--verdict "alowed": one of allowed, dropped');
+    expect(() => flowsRequest(flags({ verdict: ['alowed'] }))).toThrow('--verdict "alowed": one of allowed, dropped, audit');
     expect(() => flowsRequest(flags({ verdict: ['unspecified'] }))).toThrow('--verdict "unspecified": one of allowed, dropped');
     expect(() => flowsRequest(flags({ direction: ['out'] }))).toThrow('--direction "out": one of egress, ingress');
     expect(() => flowsRequest(flags({ exclude: ['verdict=maybe'] }))).toThrow('--exclude verdict "maybe": one of allowed, dropped');

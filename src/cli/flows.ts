@@ -369,7 +369,7 @@ export function registerApiCommands(program: Command): void {
     .option('--from-pod <ns/name>', 'source pod prefix', collectList, [])
     .option('--to-pod <ns/name>', 'destination pod prefix', collectList, [])
     .option('--network <ns/name>', "either endpoint's network", collectList, [])
-    .option('--verdict <v>', 'allowed or dropped', collectList, [])
+    .option('--verdict <v>', 'allowed, dropped or audit (audit mode: passed, would be dropped; docs/audit.md)', collectList, [])
     .option('--reason <reason>', 'drop reason, e.g. ISOLATED', collectList, [])
     .option('--ip <ip|cidr>', 'either endpoint inside', collectList, [])
     .option('--port <port>', "either endpoint's port", collectList, [])
