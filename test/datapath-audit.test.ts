@@ -6,7 +6,12 @@
 // counter slot it moved (verdict AUDIT with the drop reason it would have
 // had); flows and sessions are read back from the kernel's maps. Every
 // relaxed case has its enforced control in the same test.
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeDatapath, instancePaths, loadDatapath } from '../src/agent/datapath.js';
+import { removePins } from '../src/agent/bpffs.js';
+import { ROOT } from './helpers/lab.js';
 import * as abi from '../src/kernel/abi.js';
 import { native, type NativeAddon } from '../src/kernel/native.js';
 import * as pk from './helpers/packets.js';
@@ -206,5 +211,37 @@ describe('the node-wide setting (vw_config VW_CFG_AUDIT)', () => {
       dp.putConfig({});
     }
     expectVerdict('from', f(P.e1.v4, P.w1.v4, 8080), drop(Drop.ISOLATED));
+  });
+});
+
+describe('upgrade from an agent before audit mode', () => {
+  it('its pinned counters (2 verdicts) and config (no flags) are made again at load; maps of the current layout are kept', async () => {
+    const base = `${dp.pinRoot}-upgrade`;
+    const paths = instancePaths(base, 'i');
+    fs.mkdirSync(paths.maps, { recursive: true });
+    try {
+      const old = n.loadObject(path.join(ROOT, 'build/fixtures/old_layout.bpf.o'), { pinRoot: paths.maps, maxEntries: {} });
+      for (const fd of [...Object.values(old.programs), ...Object.values(old.maps)]) n.closeFd(fd);
+      // control: the programs cannot reuse those pins as they are
+      expect(() => n.loadObject(path.join(ROOT, 'build/bpf/from_pod.o'), { pinRoot: paths.maps, maxEntries: {} })).toThrow();
+      const first = await loadDatapath(n, path.join(ROOT, 'build/bpf'), paths);
+      try {
+        expect(n.mapInfo(first.maps.counters).maxEntries).toBe(abi.VW_COUNTERS_MAX);
+        expect(n.mapInfo(first.maps.config).valueSize).toBe(abi.Layout.vw_config.size);
+        n.mapUpdate(first.maps.config, Buffer.alloc(4), abi.encodeConfig({ ...abi.decodeConfig(Buffer.alloc(abi.Layout.vw_config.size)), sessionQuota: 7, flags: abi.VW_CFG_AUDIT }));
+      } finally {
+        closeDatapath(n, first);
+      }
+      // a second load (a restarted agent) keeps the pinned config it finds
+      const second = await loadDatapath(n, path.join(ROOT, 'build/bpf'), paths);
+      try {
+        const cfg = abi.decodeConfig(n.mapLookup(second.maps.config, Buffer.alloc(4)) as Buffer);
+        expect([cfg.sessionQuota, cfg.flags]).toEqual([7, abi.VW_CFG_AUDIT]);
+      } finally {
+        closeDatapath(n, second);
+      }
+    } finally {
+      removePins(base);
+    }
   });
 });
