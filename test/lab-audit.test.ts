@@ -15,10 +15,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DropReason, Verdict, VW_NET_AUDIT, decodeNetwork } from '../src/kernel/abi.js';
 import { labDown, labMatrix, labUp } from '../src/lab/lab.js';
+import { agentSpecs } from '../src/lab/agents.js';
+import { isAlive } from '../src/lab/procs.js';
 import type { LabState } from '../src/lab/state.js';
 import { AgentClient, collect, socketOf } from '../src/api/client.js';
 import { flowsOf, type ExplainResponse, type GetFlowsRequest, type ListNetworksResponse, type ServerStatusResponse } from '../src/api/messages.js';
-import { ROOT, podOf, readCounters, readFlowTable, readPinnedMap, timeUntil } from './helpers/lab.js';
+import { ROOT, podOf, readCounters, readFlowTable, readPinnedMap, startAgentWith, timeUntil } from './helpers/lab.js';
 import { mismatches } from './helpers/readme-matrix.js';
 
 const LAB = 'aud1';
@@ -190,6 +192,38 @@ describe('examples/staged-isolation: audit, then enforce (1 node, real packets)'
       expect(mismatches(await labMatrix(LAB), ENFORCED_README)).toEqual([]);
     } finally {
       for (const p of procs) p.kill('SIGKILL');
+      fs.writeFileSync(nsFile, original);
+    }
+  });
+
+  it('the node-wide setting: an agent restarted with VRFWALL_ENFORCEMENT=audit opens the enforced namespace on its node; restarted without, it is cut again', async () => {
+    const spec = agentSpecs(state.plan, state.manifests)[0]!;
+    const restart = async (env: Record<string, string>): Promise<void> => {
+      api?.close();
+      api = undefined;
+      for (const a of state.agents) {
+        process.kill(a.pid, 'SIGTERM');
+        await timeUntil(() => !isAlive(a.pid), 5000, 'agent exit after SIGTERM');
+      }
+      await startAgentWith(state, spec, env);
+    };
+    try {
+      fs.writeFileSync(nsFile, original.replace(/^( {4}vrfwall\.dev\/enforcement:) audit$/m, '$1 enforce'));
+      await timeUntil(() => !anyAudited(), 2000, 'audit flags gone from the kernel map');
+      expect(mismatches(await labMatrix(LAB), ENFORCED_README)).toEqual([]); // control: enforced
+
+      await restart({ VRFWALL_ENFORCEMENT: 'audit' });
+      expect((await client().unary<ServerStatusResponse>('state', 'ServerStatus', {})).enforcement).toBe('audit');
+      expect(anyAudited()).toBe(false); // no network is audited: the node is
+      expect(mismatches(await labMatrix(LAB), README)).toEqual([]);
+      const ex = await client().unary<ExplainResponse>('state', 'Explain', { source: 'ns-staged/pod1', destination: 'default/pod4', protocol: 'udp', port: 8080, family: '' });
+      expect([ex.verdict, ex.reason]).toEqual(['VERDICT_AUDIT', 'ISOLATED']);
+      expect(ex.rule).toContain('node node1 is in audit mode');
+
+      await restart({});
+      expect((await client().unary<ServerStatusResponse>('state', 'ServerStatus', {})).enforcement).toBe('enforce');
+      expect(mismatches(await labMatrix(LAB), ENFORCED_README)).toEqual([]);
+    } finally {
       fs.writeFileSync(nsFile, original);
     }
   });
