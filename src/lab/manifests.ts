@@ -41,6 +41,21 @@ export interface LabAttachmentDefinition {
   namespace: string;
   name: string;
   annotations: Record<string, string>;
+  /** spec.config says `"isGateway": false` (the bridge plugin's default, written out): the lab's bridge for its
+   *  network holds no address, as the plugin leaves it. Anything else: the lab gives the bridge a gateway address. */
+  noGateway: boolean;
+}
+
+/** `"isGateway": false` in a NAD's CNI configuration (a list: its first plugin's). */
+function saysNoGateway(doc: unknown): boolean {
+  const config = (doc as { spec?: { config?: unknown } } | null)?.spec?.config;
+  if (typeof config !== 'string') return false;
+  try {
+    const c = JSON.parse(config) as { isGateway?: unknown; plugins?: { isGateway?: unknown }[] };
+    return (Array.isArray(c.plugins) ? c.plugins[0]?.isGateway : c.isGateway) === false;
+  } catch {
+    return false;
+  }
 }
 
 export interface ManifestWarning {
@@ -115,12 +130,15 @@ export function readLabManifests(dir: string): LabManifests {
       warnings.push({ source: file, message: (err as Error).message });
       continue;
     }
-    const parsed = parseDocuments(fastDocuments(text) ?? fullDocuments(text), file);
+    const docs = fastDocuments(text) ?? fullDocuments(text);
+    const parsed = parseDocuments(docs, file);
     warnings.push(...parsed.problems);
     for (const { source, object } of parsed.objects) {
       if (object.kind === 'NetworkAttachmentDefinition') {
         const { namespace, name, annotations } = object.metadata;
-        nads.set(`${namespace}/${name}`, { namespace, name, annotations });
+        const doc = docs[Number(source.slice(source.lastIndexOf('#') + 1)) - 1];
+        const raw = doc !== undefined && 'value' in doc ? doc.value : undefined;
+        nads.set(`${namespace}/${name}`, { namespace, name, annotations, noGateway: saysNoGateway(raw) });
       }
       if (object.kind === 'Service') services.add(`${object.metadata.namespace}/${object.metadata.name}`);
       if (object.kind === 'VirtualNetwork') {
