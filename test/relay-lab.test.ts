@@ -87,7 +87,12 @@ describe('relay in a two-node lab', () => {
     // positive controls: the operator's (lab client) certificate, to node2's agent and to the relay
     expect(agentHealth(agent2, 'client')).toBe('OK');
     expect(viaServer(['status']).status).toBe(0);
-    expect(agentHealth(agent2, 'agent')).toMatch(/^ERR 7 client not allowed: .*"vrfwall-agent", the agents' own identity/); // 7: PERMISSION_DENIED
+    for (let i = 0; i < 2; i++) expect(agentHealth(agent2, 'agent')).toMatch(/^ERR 7 client not allowed: .*"vrfwall-agent", the agents' own identity/); // 7: PERMISSION_DENIED
+    // node2's agent logged it once (per certificate), naming it
+    const logFile = agentSpecs(state.plan, state.manifests).find((x) => x.node === 'node2')!.logFile;
+    const refusals = fs.readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes('client refused'));
+    expect(refusals).toHaveLength(1);
+    expect(JSON.parse(refusals[0]!)).toMatchObject({ level: 40, names: ['vrfwall-agent'] });
     const viaRelay = viaServer(['flows', '-o', 'json'], state.relay!.listen, 'agent');
     expect(viaRelay.status).not.toBe(0);
     expect(viaRelay.stderr).toMatch(/agents' own identity/);
