@@ -48,6 +48,7 @@ export const UNIT_TESTS = [
   'readme-matrix',
   'relay',
   'relay-trust',
+  'relay-identity', // issue 15 review follow-up (ident)
   'relay-ui-model', // issue 15 item 2 (webui)
   'reconcile-loop',
   'skb-offsets',

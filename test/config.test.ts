@@ -1,7 +1,7 @@
 // Agent settings: flags, environment and config file agree, precedence is
 // flag > env > file > default, and bad configuration is exit 2 with a
 // message naming the setting (before anything touches the kernel).
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +24,11 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const MAIN = path.join(ROOT, 'dist/cli/main.js');
 const BPF_DIR = path.join(ROOT, 'build/bpf');
+
+/** A self-signed certificate with these subjectAltNames (openssl, EC P-256). */
+function makeCert(cert: string, key: string, san: string): void {
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=vrfwall-operator', '-addext', `subjectAltName=${san}`, '-keyout', key, '-out', cert], { stdio: 'pipe' });
+}
 
 function configError(fn: () => unknown): ConfigError {
   try {
@@ -221,11 +226,39 @@ describe('loadAgentConfig', () => {
     // One there: a mistake, refused.
     fs.writeFileSync(files.grpcTlsCert, 'x');
     expect(configError(load).key).toBe('grpc-tls-key');
-    // All there: the listener.
-    fs.writeFileSync(files.grpcTlsKey, 'x');
+    // All there: the listener (its certificate is read: its names are the identity no client may show).
+    makeCert(files.grpcTlsCert, files.grpcTlsKey, 'DNS:vrfwall-agent');
     fs.writeFileSync(files.grpcTlsCa, 'x');
     expect(load().config.observability).toMatchObject({ listen: '0.0.0.0:9444', tls: { cert: files.grpcTlsCert } });
     expect(load().config.observability?.listenOff).toBeUndefined();
+  });
+
+  describe('--grpc-allowed-clients: who may call the TCP API', () => {
+    const dirTls = path.join(tmp, 'tls-clients');
+    fs.mkdirSync(dirTls, { recursive: true });
+    const files = { grpcTlsCert: path.join(dirTls, 'tls.crt'), grpcTlsKey: path.join(dirTls, 'tls.key'), grpcTlsCa: path.join(dirTls, 'ca.crt') };
+    makeCert(files.grpcTlsCert, files.grpcTlsKey, 'DNS:vrfwall-agent,URI:spiffe://cluster.local/ns/vrfwall-system/sa/vrfwall-agent,IP:10.0.0.1');
+    fs.writeFileSync(files.grpcTlsCa, 'x');
+    const load = (more: Record<string, unknown> = {}) =>
+      loadAgentConfig({ flags: { ...base, grpcListen: '0.0.0.0:9444', ...files, ...more }, defaultBpfDir: BPF_DIR }).config.observability!;
+
+    it("default: the relay's and operators' names; the agent's own certificate names (DNS and URI, not IP) are refused", () => {
+      expect(load().clients).toEqual({
+        allowed: ['vrfwall-relay.vrfwall-system.svc', 'vrfwall-operator'],
+        refused: ['vrfwall-agent', 'spiffe://cluster.local/ns/vrfwall-system/sa/vrfwall-agent'],
+      });
+      expect(load({ grpcAllowedClients: ['ops.example.com', 'spiffe://x/relay'] }).clients?.allowed).toEqual(['ops.example.com', 'spiffe://x/relay']);
+    });
+
+    it.each([
+      [{ grpcAllowedClients: ['vrfwall-operator', 'vrfwall-agent'] }, 'grpc-allowed-clients', /vrfwall-agent is this agent's own certificate name/],
+      [{ grpcTlsCert: files.grpcTlsCa }, 'grpc-tls-cert', /not a PEM certificate/],
+      [{ grpcListen: undefined, grpcTlsCert: undefined, grpcTlsKey: undefined, grpcTlsCa: undefined, grpcAllowedClients: ['vrfwall-operator'] }, 'grpc-allowed-clients', /only applies with --grpc-listen/],
+    ])('%j: ConfigError naming %s', (change, key, message) => {
+      const e = configError(() => load(change));
+      expect(e.key).toBe(key);
+      expect(e.message).toMatch(message);
+    });
   });
 
   it('--cleanup needs only the node name and instance', () => {
@@ -255,6 +288,8 @@ describe('vrfwall agent command line', () => {
     [['--node-name', 'n', '--manifests', tmp, '--pod-cidr', '10.0.0/8'], {}, /--pod-cidr: "10.0.0\/8" is not a CIDR/],
     [['--manifests', tmp, '--pod-cidr', '10.0.0.0/8'], {}, /--node-name \(or NODE_NAME/],
     [['--manifests', tmp], { NODE_NAME: 'n', VRFWALL_RESYNC: '-1' }, /VRFWALL_RESYNC: "-1" is below the minimum/],
+    [['--node-name', 'n', '--manifests', tmp, '--pod-cidr', '10.0.0.0/8', '--grpc-allowed-clients', '*.vrfwall-system.svc'], {}, /--grpc-allowed-clients: "\*\.vrfwall-system\.svc" is not a certificate name/],
+    [['--manifests', tmp], { NODE_NAME: 'n', VRFWALL_GRPC_ALLOWED_CLIENTS: 'vrfwall operator' }, /VRFWALL_GRPC_ALLOWED_CLIENTS: "vrfwall operator" is not a certificate name/],
   ])('%j exits 2 with a message naming the setting', (args, env, message) => {
     const r = agent(args, env);
     expect(r.status).toBe(2);

@@ -202,3 +202,103 @@ describe('bridge wiring: neighbour table + FDB', () => {
     expect(d.macs).toEqual(new Map([[10, VW_NO_MAC]]));
   });
 });
+
+describe('a bridge without an address (isGateway: false) and ports that are not pod interfaces', () => {
+  const MAC_C = 'aa:aa:aa:00:00:0c';
+  const MAC_D = 'aa:aa:aa:00:00:0d';
+  const MAC_X = 'aa:aa:aa:00:00:ee';
+  const links = [
+    lo,
+    eth0,
+    link(3, 'cni0', { linkinfo: { info_kind: 'bridge' } }),
+    link(20, 'br1', { linkinfo: { info_kind: 'bridge' } }),
+    link(21, 'vethc', { master: 'br1', linkinfo: { info_kind: 'veth' } }),
+    link(22, 'vxlan1', { master: 'br1', linkinfo: { info_kind: 'vxlan' } }),
+    link(30, 'br2', { linkinfo: { info_kind: 'bridge' } }),
+    link(31, 'vethd', { master: 'br2', linkinfo: { info_kind: 'veth' } }),
+  ];
+  // cni0 holds the pod subnet of both families; br1 and br2 hold nothing but fe80::/64
+  const routes = {
+    v4: [{ dst: '10.244.1.0/24', dev: 'cni0', protocol: 'kernel', scope: 'link', prefsrc: '10.244.1.1', flags: [] }],
+    v6: [
+      { dst: 'fd00:10:244:1::/64', dev: 'cni0', protocol: 'kernel', metric: 256, flags: [] },
+      { dst: 'fe80::/64', dev: 'br1', protocol: 'kernel', metric: 256, flags: [] },
+      { dst: 'fe80::/64', dev: 'br2', protocol: 'kernel', metric: 256, flags: [] },
+    ],
+  };
+  const fdb = (entries: [string, string, string][]) => entries.map(([mac, ifname, master]) => ({ mac, ifname, master, flags: [] }));
+  const CIDRS = ['10.244.0.0/16', '172.16.0.0/16', 'fd00:10:244::/48', 'fd50::/48'];
+
+  it('a pod address outside every bridge subnet is looked for on each address-less bridge, and found behind its veth port', async () => {
+    const disc = new InterfaceDiscovery();
+    tables({ links, ...routes });
+    const first = await disc.discover([['172.16.50.5', 'fd50::5']], CIDRS);
+    expect(first.byIp.size).toBe(0);
+    expect(first.unresolved).toEqual(['172.16.50.5', 'fd50::5']);
+    // asked for on br1 and br2 (no prefix of either family), never on cni0 (its subnets are others)
+    expect(first.manage).toEqual([
+      { ip: '172.16.50.5', bridge: 'br1' },
+      { ip: '172.16.50.5', bridge: 'br2' },
+      { ip: 'fd50::5', bridge: 'br1' },
+      { ip: 'fd50::5', bridge: 'br2' },
+    ]);
+
+    // the pod answered on br1: found there, and the entries on br2 are released
+    tables({
+      links,
+      ...routes,
+      neigh: [
+        { dst: '172.16.50.5', dev: 'br1', lladdr: MAC_C, state: ['REACHABLE'], managed: null },
+        { dst: '172.16.50.5', dev: 'br2', state: ['FAILED'], managed: null },
+        { dst: 'fd50::5', dev: 'br2', state: ['INCOMPLETE'], managed: null },
+      ],
+      fdb: fdb([[MAC_C, 'vethc', 'br1']]),
+    });
+    const found = await disc.discover([['172.16.50.5', 'fd50::5']], CIDRS);
+    expect(found.byIp).toEqual(new Map([['172.16.50.5', 21], ['fd50::5', 21]]));
+    expect(found.macs).toEqual(new Map([[21, MAC_C]]));
+    expect(found.unresolved).toEqual([]);
+    expect(found.manage).toEqual([{ ip: 'fd50::5', bridge: 'br1' }]);
+    expect(found.release).toEqual([
+      { ip: '172.16.50.5', bridge: 'br2' },
+      { ip: 'fd50::5', bridge: 'br2' },
+    ]);
+  });
+
+  it('an address answered behind ports of two bridges is placed on neither (fail closed) until one answer is gone', async () => {
+    const neigh = [
+      { dst: '172.16.50.8', dev: 'br1', lladdr: MAC_C, state: ['REACHABLE'], managed: null },
+      { dst: '172.16.50.8', dev: 'br2', lladdr: MAC_D, state: ['REACHABLE'], managed: null },
+    ];
+    const twoPorts = fdb([[MAC_C, 'vethc', 'br1'], [MAC_D, 'vethd', 'br2']]);
+    tables({ links, ...routes, neigh, fdb: twoPorts });
+    const d = await new InterfaceDiscovery().discover([['172.16.50.8']], CIDRS);
+    expect(d.byIp.size).toBe(0);
+    expect(d.unresolved).toEqual(['172.16.50.8']);
+    // positive control: the same answer on br1 alone is found
+    tables({ links, ...routes, neigh: [neigh[0] as (typeof neigh)[0]], fdb: twoPorts });
+    expect((await new InterfaceDiscovery().discover([['172.16.50.8']], CIDRS)).byIp).toEqual(new Map([['172.16.50.8', 21]]));
+  });
+
+  it('only veth and netkit devices are pod interfaces: not a bridge uplink, a VXLAN port or a host route through a bridge', async () => {
+    tables({
+      links: [...links, link(40, 'nk0', { linkinfo: { info_kind: 'netkit' } }), link(41, 'tunl0', { linkinfo: { info_kind: 'ipip' } })],
+      v4: [
+        ...routes.v4,
+        { dst: '172.16.60.7', dev: 'br1', scope: 'link', flags: [] },
+        { dst: '172.16.60.8', dev: 'tunl0', scope: 'link', flags: [] },
+        { dst: '172.16.60.9', dev: 'nk0', scope: 'link', flags: [] },
+      ],
+      v6: routes.v6,
+      neigh: [
+        { dst: '172.16.50.7', dev: 'br1', lladdr: MAC_X, state: ['REACHABLE'], managed: null },
+        { dst: '172.16.50.5', dev: 'br1', lladdr: MAC_C, state: ['REACHABLE'], managed: null },
+      ],
+      fdb: fdb([[MAC_X, 'vxlan1', 'br1'], [MAC_C, 'vethc', 'br1']]),
+    });
+    const d = await new InterfaceDiscovery().discover([['172.16.50.7'], ['172.16.60.7'], ['172.16.60.8'], ['172.16.60.9'], ['172.16.50.5']], CIDRS);
+    // the controls: a veth port (FDB) and a netkit device (host route) are placed
+    expect(d.byIp).toEqual(new Map([['172.16.60.9', 40], ['172.16.50.5', 21]]));
+    expect(d.unresolved).toContain('172.16.50.7');
+  });
+});

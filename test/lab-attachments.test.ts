@@ -32,13 +32,13 @@ const NETWORKS: LabNetwork[] = [
   { key: 'ds/bare' },
 ];
 const NADS: LabAttachmentDefinition[] = [
-  { namespace: 'default', name: 'vn1', annotations: {} },
-  { namespace: 'default', name: 'blue', annotations: { 'vrfwall.dev/network': 'default/vn2' } },
-  { namespace: 'default', name: 'broken', annotations: { 'vrfwall.dev/network': 'not a reference' } },
-  { namespace: 'default', name: 'gone', annotations: { 'vrfwall.dev/network': 'default/nowhere' } },
-  { namespace: 'ds', name: 'dual', annotations: {} },
-  { namespace: 'ds', name: 'six', annotations: {} },
-  { namespace: 'ds', name: 'bare', annotations: {} },
+  { namespace: 'default', name: 'vn1', annotations: {}, noGateway: false },
+  { namespace: 'default', name: 'blue', annotations: { 'vrfwall.dev/network': 'default/vn2' }, noGateway: false },
+  { namespace: 'default', name: 'broken', annotations: { 'vrfwall.dev/network': 'not a reference' }, noGateway: false },
+  { namespace: 'default', name: 'gone', annotations: { 'vrfwall.dev/network': 'default/nowhere' }, noGateway: false },
+  { namespace: 'ds', name: 'dual', annotations: {}, noGateway: false },
+  { namespace: 'ds', name: 'six', annotations: {}, noGateway: false },
+  { namespace: 'ds', name: 'bare', annotations: {}, noGateway: false },
 ];
 
 describe('attachment plan', () => {
@@ -76,6 +76,17 @@ describe('attachment plan', () => {
     expect(nets.every((n) => n.vxlan !== undefined && n.vxlan.length <= 15 && n.bridge.length <= 15)).toBe(true);
     // The same manifests give the same plan.
     expect(plan({ pods, networks: NETWORKS, attachmentDefinitions: NADS }, 2).plan).toEqual(p);
+  });
+
+  it('a network whose NAD says "isGateway": false gets no gateway addresses (an address-less bridge); the pods keep theirs', () => {
+    const nads = NADS.map((n) => (n.name === 'vn1' ? { ...n, noGateway: true } : n));
+    const { plan: p } = plan({ pods: [spec('default/a', 'vn1@eth1, blue')], networks: NETWORKS, attachmentDefinitions: nads }, 2);
+    const nets = p.secondaryNetworks ?? [];
+    expect(nets.map((n) => [n.key, n.gateways])).toEqual([
+      ['default/vn1', [{}, {}]],
+      ['default/vn2', [{ v4: '172.16.20.254' }, { v4: '172.16.20.253' }]], // the control: another NAD's network
+    ]);
+    expect(p.pods[0]?.attachments?.map((a) => a.ips)).toEqual([{ v4: '172.16.10.2' }, { v4: '172.16.20.2' }]);
   });
 
   it('wires nothing it cannot resolve, and says why for each attachment', () => {
@@ -124,7 +135,7 @@ describe('NADs in the manifests', () => {
       path.join(dir, 'all.yaml'),
       [
         'apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata: {name: vn1, annotations: {vrfwall.dev/network: other/vn9}}\nspec: {config: "{}"}\n',
-        'apiVersion: v1\nkind: List\nitems:\n- {apiVersion: k8s.cni.cncf.io/v1, kind: NetworkAttachmentDefinition, metadata: {name: b, namespace: ns2}}\n',
+        'apiVersion: v1\nkind: List\nitems:\n- {apiVersion: k8s.cni.cncf.io/v1, kind: NetworkAttachmentDefinition, metadata: {name: b, namespace: ns2}}\n- {apiVersion: k8s.cni.cncf.io/v1, kind: NetworkAttachmentDefinition, metadata: {name: l2, namespace: ns2}, spec: {config: \'{"type": "bridge", "isGateway": false}\'}}\n',
         'apiVersion: k8s.cni.cncf.io/v2\nkind: NetworkAttachmentDefinition\nmetadata: {name: wrong}\n',
         'apiVersion: vrfwall.dev/v1alpha1\nkind: VirtualNetwork\nmetadata: {name: vn9, namespace: other}\nspec: {v4Subnet: 172.16.9.0/24, v6Subnet: "fd00:9::/64"}\n',
         "apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {k8s.v1.cni.cncf.io/networks: 'vn1@eth1'}}\nspec: {containers: [{name: c, image: x}]}\n",
@@ -132,8 +143,9 @@ describe('NADs in the manifests', () => {
     );
     const m = readLabManifests(dir);
     expect(m.attachmentDefinitions).toEqual([
-      { namespace: 'default', name: 'vn1', annotations: { 'vrfwall.dev/network': 'other/vn9' } },
-      { namespace: 'ns2', name: 'b', annotations: {} },
+      { namespace: 'default', name: 'vn1', annotations: { 'vrfwall.dev/network': 'other/vn9' }, noGateway: false },
+      { namespace: 'ns2', name: 'b', annotations: {}, noGateway: false },
+      { namespace: 'ns2', name: 'l2', annotations: {}, noGateway: true }, // isGateway false: an address-less bridge
     ]);
     expect(m.networks).toEqual([{ key: 'other/vn9', v4Subnet: '172.16.9.0/24', v6Subnet: 'fd00:9::/64' }]);
     expect(m.pods.map((p) => p.networks)).toEqual(['vn1@eth1']);

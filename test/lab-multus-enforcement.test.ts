@@ -11,7 +11,9 @@
 //     the interface out of vn1 within a second (its hooks stay);
 //   - an annotation that does not parse, or an attachment whose
 //     NetworkAttachmentDefinition is gone, quarantines that interface only,
-//     and the agent says why.
+//     and the agent says why;
+//   - on an L2 network whose bridge holds no address (the bridge plugin's
+//     `isGateway: false`), the interfaces are found and enforced all the same.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -35,6 +37,33 @@ const MAGIC = 'vrfwall-multus-probe';
 
 let state: LabState;
 let dir: string;
+
+/** vn3: an L2 network; its NAD says `"isGateway": false`, so the lab's bridge for it holds no address. */
+const l2Pod = (name: string): string => `apiVersion: v1
+kind: Pod
+metadata:
+  name: ${name}
+  namespace: default
+  annotations:
+    k8s.v1.cni.cncf.io/networks: vn3@eth1
+spec:
+  containers: [{name: c, image: x}]
+`;
+const L2_NETWORK = [
+  `apiVersion: vrfwall.dev/v1alpha1
+kind: VirtualNetwork
+metadata: {name: vn3, namespace: default}
+spec: {podNetwork: true, v4Subnet: 172.16.30.0/24}
+`,
+  `apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata: {name: vn3, namespace: default}
+spec:
+  config: '{"cniVersion": "1.0.0", "name": "vn3", "type": "bridge", "bridge": "vn3", "isGateway": false, "ipam": {"type": "whereabouts", "range": "172.16.30.0/24"}}'
+`,
+  l2Pod('l2-a'),
+  l2Pod('l2-b'),
+].join('---\n');
 
 function attachment(pod: string, ifname = 'eth1'): { hostIf: string; v4: string; netns: string } {
   const p = podOf(state, pod);
@@ -132,6 +161,7 @@ describe('Multus secondary interfaces, enforced (lab mtus)', () => {
     await labDown(LAB);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vrfwall-mtus-'));
     for (const f of fs.readdirSync(EXAMPLE)) if (f.endsWith('.yaml')) fs.copyFileSync(path.join(EXAMPLE, f), path.join(dir, f));
+    fs.writeFileSync(path.join(dir, 'l2-network.yaml'), L2_NETWORK);
     state = await labUp(dir, { lab: LAB, nodes: 1, agent: true, log: () => undefined });
   }, 120_000);
 
@@ -288,6 +318,32 @@ describe('Multus secondary interfaces, enforced (lab mtus)', () => {
       rewrite(nets, () => netsText);
     }
     await timeUntil(() => !quarantined(eth1.v4), 5000, 'pod4@eth1 placed again');
+  });
+
+  it('on a bridge that holds no address (isGateway: false) each interface is found and enforced: SPOOFED through it, its own address passes', async () => {
+    const a = attachment('default/l2-a');
+    const b = attachment('default/l2-b');
+    const node = state.plan.nodes[0]!.netns;
+    const bridge = JSON.parse(execFileSync('ip', ['-n', node, '-j', 'link', 'show', 'dev', a.hostIf], { encoding: 'utf8' }))[0].master as string;
+    // the scenario is real: the bridge has no address but its link-local one
+    const addrs = (JSON.parse(execFileSync('ip', ['-n', node, '-j', 'addr', 'show', 'dev', bridge], { encoding: 'utf8' }))[0].addr_info as { local: string }[]).map((x) => x.local);
+    expect(addrs.filter((x) => !x.startsWith('fe80:'))).toEqual([]);
+    await timeUntil(() => ['default/l2-a@eth1', 'default/l2-b@eth1'].every((k) => status().attached?.includes(k) === true), 10_000, 'both L2 interfaces attached');
+    expect((status() as { unenforced?: string[] }).unenforced ?? []).toEqual([]);
+    const eps = readEndpoints(INSTANCE);
+    const bpf = native();
+    const ifindex = (dev: string): number => withNetns(node, () => bpf.ifNameToIndex(dev));
+    expect(eps.get(a.v4)?.ifindex).toBe(ifindex(a.hostIf));
+    expect(eps.get(b.v4)?.ifindex).toBe(ifindex(b.hostIf));
+    expect(eps.get(a.v4)?.vrfId).toBe(eps.get(b.v4)?.vrfId);
+    expect(hooks(a.hostIf)).toBe(2);
+    // l2-a sends through eth1 from its eth0 address: dropped; from eth1's own address: arrives
+    const mac = macOf(b.netns, 'eth1');
+    const got = receive(b.netns, 1500);
+    await new Promise((r) => setTimeout(r, 300));
+    sendFrame(a.netns, 'eth1', mac, podOf(state, 'default/l2-a').ips.v4, b.v4, 'spoofed');
+    sendFrame(a.netns, 'eth1', mac, a.v4, b.v4, 'own');
+    expect(await got).toEqual(['own']);
   });
 
   // Last: it takes vn2-pod's eth1 away.

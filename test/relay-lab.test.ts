@@ -5,7 +5,8 @@
 // of both nodes with their node; `status` lists both nodes; `--lab` goes
 // through the relay; an agent killed is reported as not answering while the
 // other node's flows still come; an agent whose certificate is of another CA
-// is refused with a TLS error while the rest keeps working.
+// is refused with a TLS error while the rest keeps working; the agents' own
+// certificate (on every node) opens neither another node's agent nor the relay.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,7 +17,7 @@ import { agentSpecs, launchAgent, waitAgentsReady } from '../src/lab/agents.js';
 import { labDown, labMatrix, labUp } from '../src/lab/lab.js';
 import { netnsPath } from '../src/lab/names.js';
 import { isAlive } from '../src/lab/procs.js';
-import { AGENT_CERT_NAME, labTls, relaySocket } from '../src/lab/relay.js';
+import { AGENT_CERT_NAME, agentApiAddress, labTls, relaySocket } from '../src/lab/relay.js';
 import type { LabState } from '../src/lab/state.js';
 import { ROOT, timeUntil } from './helpers/lab.js';
 
@@ -28,14 +29,32 @@ let state: LabState;
 const extraPids: number[] = [];
 
 /** The CLI in node1's namespace, against the relay's TLS address: as a user next to the relay would run it. */
-function viaServer(args: string[]): { status: number | null; stdout: string; stderr: string } {
+function viaServer(args: string[], server = state.relay!.listen, role: 'client' | 'agent' = 'client'): { status: number | null; stdout: string; stderr: string } {
   const t = labTls(LAB);
   const r = spawnSync(
     'nsenter',
-    [`--net=${netnsPath(state.plan.nodes[0]!.netns)}`, '--', process.execPath, CLI, ...args, '--server', state.relay!.listen, '--tls-cert', t.client.cert, '--tls-key', t.client.key, '--tls-ca', t.ca],
+    [`--net=${netnsPath(state.plan.nodes[0]!.netns)}`, '--', process.execPath, CLI, ...args, '--server', server, '--tls-cert', t[role].cert, '--tls-key', t[role].key, '--tls-ca', t.ca],
     { encoding: 'utf8', timeout: 30_000 },
   );
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * grpc.health.v1 Check on an agent's TCP listener from node1's namespace, with a lab certificate, checking the
+ * agent's name as the relay does (the CLI has no server-name option, and the agents' certificate has no IP).
+ */
+function agentHealth(address: string, role: 'client' | 'agent'): string {
+  const t = labTls(LAB);
+  const script = `
+    const grpc = require('@grpc/grpc-js'); const fs = require('fs'); const [addr, ca, key, cert, name] = process.argv.slice(1);
+    const c = new grpc.Client(addr, grpc.credentials.createSsl(fs.readFileSync(ca), fs.readFileSync(key), fs.readFileSync(cert)), { 'grpc.ssl_target_name_override': name });
+    c.makeUnaryRequest('/grpc.health.v1.Health/Check', (b) => b, (b) => b, Buffer.alloc(0), { deadline: Date.now() + 10000 }, (e) => { console.log(e ? 'ERR ' + e.code + ' ' + e.details : 'OK'); c.close(); });`;
+  const r = spawnSync('nsenter', [`--net=${netnsPath(state.plan.nodes[0]!.netns)}`, '--', process.execPath, '-e', script, address, t.ca, t[role].key, t[role].cert, AGENT_CERT_NAME], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  return r.stdout.trim() || r.stderr;
 }
 
 const flowsJson = (out: string): FlowMsg[] =>
@@ -61,6 +80,22 @@ describe('relay in a two-node lab', () => {
     expect(state.relay).toBeDefined();
     expect(fs.statSync(relaySocket(LAB)).isSocket()).toBe(true);
     expect(state.relay!.listen).toMatch(/^10\.244\.1\.1:9445$/);
+  });
+
+  it("from node1, the agents' certificate (every node holds it) opens neither node2's agent nor the relay; the lab's client certificate opens both", () => {
+    const agent2 = agentApiAddress(state.plan.nodes[1]!);
+    // positive controls: the operator's (lab client) certificate, to node2's agent and to the relay
+    expect(agentHealth(agent2, 'client')).toBe('OK');
+    expect(viaServer(['status']).status).toBe(0);
+    for (let i = 0; i < 2; i++) expect(agentHealth(agent2, 'agent')).toMatch(/^ERR 7 client not allowed: .*"vrfwall-agent", the agents' own identity/); // 7: PERMISSION_DENIED
+    // node2's agent logged it once (per certificate), naming it
+    const logFile = agentSpecs(state.plan, state.manifests).find((x) => x.node === 'node2')!.logFile;
+    const refusals = fs.readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes('client refused'));
+    expect(refusals).toHaveLength(1);
+    expect(JSON.parse(refusals[0]!)).toMatchObject({ level: 40, names: ['vrfwall-agent'] });
+    const viaRelay = viaServer(['flows', '-o', 'json'], state.relay!.listen, 'agent');
+    expect(viaRelay.status).not.toBe(0);
+    expect(viaRelay.stderr).toMatch(/agents' own identity/);
   });
 
   it('flows --server <relay> shows the flows of both nodes, each with its node; status lists both nodes', () => {

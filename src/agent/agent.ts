@@ -310,11 +310,11 @@ export class Agent {
     const want = new Set<number>();
     for (const ifindexes of desired.attach.values()) for (const i of ifindexes) want.add(i);
     const links = attacher.sync(want, ifaces.all);
-    // Local secondary interfaces discovery did not find have no hooks: say so (a bridge that holds no address
-    // on the network's subnet cannot be discovered; docs/limits.md), at every full resync while it lasts.
+    // Local secondary interfaces discovery did not find have no hooks: say so (a pod that answers no ARP/ND,
+    // or an address answered behind two bridges; docs/limits.md), at every full resync while it lasts.
     this.unenforced = [...compiler.localPods().keys()].filter((k) => k.includes('@') && !desired.attach.has(k)).sort();
     if (fullSync && this.unenforced.length > 0) {
-      this.log.warn({ interfaces: this.unenforced }, 'secondary interfaces of local pods not found on this node: not enforced (is their bridge without an address on the network subnet?)');
+      this.log.warn({ interfaces: this.unenforced }, 'secondary interfaces of local pods not found on this node: not enforced (no answer to ARP/ND behind exactly one veth port, or no node-side interface)');
     }
     const retained = links.retained.join(',');
     if (retained !== this.retainedInterfaces) {

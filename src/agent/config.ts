@@ -14,6 +14,7 @@ import type { AgentConfig } from './agent.js';
 import { FieldMaskError } from '../flows/field-mask.js';
 import { compileExportSelection, parseFilterList, type FlowExportConfig } from '../flows/export-settings.js';
 import { checkExportPath } from '../flows/rotating-file.js';
+import { DEFAULT_ALLOWED_CLIENTS, certificateFileNames, checkClientName, type ClientPolicy } from '../api/client-identity.js';
 
 /** A setting that is wrong: `key` is its flag / config-file name, so the message can say where. */
 export class ConfigError extends Error {
@@ -310,6 +311,16 @@ export const AGENT_OPTIONS = [
   { name: 'grpc-tls-cert', kind: 'string', arg: '<file>', description: "PEM certificate (chain) of the API's TCP listener" },
   { name: 'grpc-tls-key', kind: 'string', arg: '<file>', description: 'PEM private key of --grpc-tls-cert' },
   { name: 'grpc-tls-ca', kind: 'string', arg: '<file>', description: 'PEM CA bundle that client certificates must chain to' },
+  {
+    name: 'grpc-allowed-clients',
+    kind: 'list',
+    arg: '<name>',
+    check: checkClientName,
+    description:
+      `with --grpc-listen: the client certificate names (SAN DNS or URI; never the CN) that may call; repeatable or comma-separated ` +
+      `(default: ${DEFAULT_ALLOWED_CLIENTS.join(',')}, the relay and operators as deploy/ issues them). ` +
+      "A certificate naming this agent's own identity (--grpc-tls-cert's names) is always refused",
+  },
   {
     name: 'metrics-port',
     kind: 'number',
@@ -672,17 +683,41 @@ function observabilityOf(s: AgentSettings): NonNullable<AgentConfig['observabili
       : undefined;
   if (listenOff === undefined) for (const [k, file] of missing) need(false, `grpc-tls-${k}`, `--grpc-tls-${k} ${String(file)}: no such file`);
   const listen = listenOff === undefined ? s.grpcListen : undefined;
+  if (s.grpcListen === undefined) need(s.grpcAllowedClients.length === 0, 'grpc-allowed-clients', '--grpc-allowed-clients only applies with --grpc-listen');
   const socket = s.grpcSocket ?? path.join(s.runDir, s.instance, 'api.sock');
   return {
     ...(socket !== 'none' ? { socketPath: socket } : {}),
     ...(listen !== undefined ? { listen } : {}),
     ...(listen !== undefined ? { tls: { cert: tls.cert as string, key: tls.key as string, ca: tls.ca as string } } : {}),
+    ...(listen !== undefined ? { clients: clientPolicyOf(s.grpcAllowedClients, tls.cert as string) } : {}),
     ...(listenOff !== undefined ? { listenOff } : {}),
     metricsPort: s.metricsPort,
     maxFlows: s.maxFlows,
     flowPollMs: Math.round(s.flowPoll * 1000),
     ...exportOf(s),
   };
+}
+
+/**
+ * Who may call the TCP listener: the listed names (or the default), never a
+ * certificate that names this agent's own identity. Listing an own name is a
+ * mistake that would open every agent to every node: refused at start.
+ */
+function clientPolicyOf(allowed: readonly string[], certFile: string): ClientPolicy {
+  let own: string[];
+  try {
+    own = certificateFileNames(certFile);
+  } catch (e) {
+    throw new ConfigError('grpc-tls-cert', `--grpc-tls-cert ${certFile}: not a PEM certificate (${e instanceof Error ? e.message : String(e)})`);
+  }
+  const list = allowed.length > 0 ? allowed : DEFAULT_ALLOWED_CLIENTS;
+  const clash = list.filter((n) => own.includes(n));
+  need(
+    clash.length === 0,
+    'grpc-allowed-clients',
+    `--grpc-allowed-clients: ${clash.join(', ')} is this agent's own certificate name (--grpc-tls-cert), which every node holds: listing it would let any node read every agent`,
+  );
+  return { allowed: [...list], refused: own };
 }
 
 /** The flow export settings of the agent and the relay (the --flow-export-* entries of AGENT_OPTIONS). */

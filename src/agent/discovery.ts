@@ -7,7 +7,16 @@
 //   a port of a Linux bridge that holds the node's gateway address on the pod
 //   subnet. No per-pod route: the node reaches the pod through the neighbour
 //   table (pod IP -> pod MAC) and the bridge's forwarding database (MAC ->
-//   port). Pod IP -> MAC -> port is the interface.
+//   port). Pod IP -> MAC -> port is the interface. A bridge that holds no
+//   address on the pod's subnet (the bridge plugin's `isGateway: false`,
+//   common for Multus L2 networks) works the same way: a pod address outside
+//   every bridge's subnets is looked for on each bridge that holds no prefix
+//   of its family, and only while it is found behind exactly one port.
+//
+// Only veth and netkit devices are pod interfaces: a claimed address that
+// resolves to a bridge's uplink, VXLAN or tap port, or a host route through a
+// tunnel device, places nothing (hooks there would judge other traffic as
+// the pod's).
 //
 // Learning the MAC (bridge wiring). The node knows a pod's MAC only after an
 // ARP/ND exchange with it. For every local pod IP on a bridge subnet the
@@ -82,6 +91,19 @@ interface BridgeSubnet {
   net: [ipaddr.IPv4 | ipaddr.IPv6, number];
 }
 
+/** The device kinds a pod's host-side interface can be. */
+const POD_PORT_KINDS: ReadonlySet<string> = new Set(['veth', 'netkit']);
+
+function isPodPort(link: IpLink | undefined): boolean {
+  return link !== undefined && POD_PORT_KINDS.has(link.linkinfo?.info_kind ?? '');
+}
+
+type Family = 'ipv4' | 'ipv6';
+
+function familyOf(ip: string): Family {
+  return ipaddr.process(ip).kind();
+}
+
 function inSubnet(ip: string, s: BridgeSubnet): boolean {
   const a = ipaddr.process(ip);
   return a.kind() === s.net[0].kind() && a.match(s.net as [typeof a, number]);
@@ -99,7 +121,7 @@ export interface Discovered {
   macs: PortMacs;
   /** every interface of this netns */
   all: number[];
-  /** local pod IPs on a bridge subnet whose port is not known yet */
+  /** local pod IPs that may be behind a bridge port (on its subnet, or of a family some bridge holds no prefix of) whose port is not known yet */
   unresolved: string[];
   /** neighbour entries to make managed (resolve now, keep fresh) */
   manage: NeighbourRequest[];
@@ -139,8 +161,9 @@ export class InterfaceDiscovery {
       if (r.dev === undefined || (r.type !== undefined && r.type !== 'unicast')) continue;
       const addr = hostRouteAddress(r.dst);
       const link = byName.get(r.dev);
-      if (addr !== undefined && link !== undefined && r.dev !== 'lo') out.set(addr, link.ifindex);
+      if (addr !== undefined && isPodPort(link) && r.dev !== 'lo') out.set(addr, (link as IpLink).ifindex);
     }
+    const routed = new Set(out.keys());
     const result: Discovered = { byIp: out, macs: new Map(), all: links.map((l) => l.ifindex), unresolved: [], manage: [], release: [] };
 
     const bridges = new Set(links.filter((l) => l.linkinfo?.info_kind === 'bridge').map((l) => l.ifname));
@@ -152,11 +175,20 @@ export class InterfaceDiscovery {
     for (const r of [...v4, ...v6]) {
       if (r.dev === undefined || !bridges.has(r.dev) || !r.dst.includes('/') || hostRouteAddress(r.dst) !== undefined) continue;
       try {
-        subnets.push({ bridge: r.dev, net: ipaddr.parseCIDR(r.dst) });
+        const net = ipaddr.parseCIDR(r.dst);
+        // every bridge has fe80::/64: it says nothing about pod subnets
+        if (net[0].range() !== 'linkLocal') subnets.push({ bridge: r.dev, net });
       } catch {
         // not a prefix (e.g. "default"): no pods behind it
       }
     }
+    // Where a pod address may be: its bridge subnet's bridge, else every
+    // bridge without a prefix of its family (an address-less L2 bridge).
+    const addressless = (f: Family): string[] => [...bridges].filter((b) => !subnets.some((s) => s.bridge === b && s.net[0].kind() === f)).sort();
+    const candidatesOf = (ip: string): string[] => {
+      const subnet = subnets.find((s) => inSubnet(ip, s));
+      return subnet !== undefined ? [subnet.bridge] : addressless(familyOf(ip));
+    };
     const [neighbours, fdb] = await Promise.all([jsonOf<IpNeigh>('ip', ['neigh', 'show']), jsonOf<FdbEntry>('bridge', ['fdb', 'show'])]);
 
     // MAC -> port, per bridge: learned entries only (not the ports' own
@@ -166,17 +198,23 @@ export class InterfaceDiscovery {
       if (e.master === undefined || !bridges.has(e.master) || e.ifname === undefined) continue;
       if (e.state === 'permanent' || e.flags?.includes('self')) continue;
       const port = byName.get(e.ifname);
-      if (port?.master === e.master) portOf.set(`${e.master}|${e.mac.toLowerCase()}`, port.ifindex);
+      if (port?.master === e.master && isPodPort(port)) portOf.set(`${e.master}|${e.mac.toLowerCase()}`, port.ifindex);
     }
-    const isPortOf = (ifindex: number, bridge: string): boolean => links.some((l) => l.ifindex === ifindex && l.master === bridge);
+    const isPortOf = (ifindex: number, bridge: string): boolean => links.some((l) => l.ifindex === ifindex && l.master === bridge && isPodPort(l));
 
+    // neighbour entries by "ip|bridge" (an address looked for on several
+    // address-less bridges has one entry on each), and the addresses that have any
     const neighOf = new Map<string, IpNeigh>();
+    const neighIps = new Set<string>();
     const learned = new Map<string, Learned>();
+    // An address found behind ports of two bridges is nobody's (fail closed).
+    const foundOn = new Map<string, Set<string>>();
     for (const n of neighbours) {
       if (n.dev === undefined || !bridges.has(n.dev)) continue;
       const ip = canonicalIp(n.dst);
       if (ip === undefined) continue;
-      neighOf.set(ip, n);
+      neighOf.set(`${ip}|${n.dev}`, n);
+      neighIps.add(ip);
       const mac = n.lladdr?.toLowerCase();
       const before = this.learned.get(ip);
       // Memory first: while the port stays on the bridge and the address
@@ -191,10 +229,16 @@ export class InterfaceDiscovery {
         port = portOf.get(`${n.dev}|${mac}`);
       }
       if (port === undefined) continue;
+      const on = foundOn.get(ip) ?? new Set<string>();
+      foundOn.set(ip, on.add(n.dev));
+      if (on.size > 1) {
+        learned.delete(ip);
+        continue;
+      }
       // A port comes from the FDB (mac known) or from memory (before known).
       learned.set(ip, { bridge: n.dev, mac: mac ?? (before as Learned).mac, ifindex: port });
-      if (!out.has(ip)) out.set(ip, port);
     }
+    for (const [ip, l] of learned) if (!out.has(ip)) out.set(ip, l.ifindex);
     // A local pod whose neighbour entry is gone altogether stays where it
     // was learnt while its port is on the bridge: the kernel flushes a
     // device's neighbours when its MAC changes (a bridge whose address was
@@ -203,7 +247,7 @@ export class InterfaceDiscovery {
     // be nowhere, its hooks detached and its traffic unchecked.
     const localIps = new Set(localPods.flat().flatMap((ip) => canonicalIp(ip) ?? []));
     for (const [ip, before] of this.learned) {
-      if (learned.has(ip) || neighOf.has(ip) || !localIps.has(ip) || !isPortOf(before.ifindex, before.bridge)) continue;
+      if (learned.has(ip) || neighIps.has(ip) || !localIps.has(ip) || !isPortOf(before.ifindex, before.bridge)) continue;
       learned.set(ip, before);
       if (!out.has(ip)) out.set(ip, before.ifindex);
     }
@@ -218,14 +262,23 @@ export class InterfaceDiscovery {
     }
     result.macs = portMacs(localPods, learned);
 
-    const local = new Set<string>();
+    // Managed entries wanted: a bridge-subnet address on its bridge; an
+    // address for address-less bridges on the one it was found on, else on each.
+    const wanted = new Set<string>();
     for (const ips of localPods) {
       for (const ip of ips) {
-        const subnet = subnets.find((s) => inSubnet(ip, s));
-        if (subnet === undefined) continue;
-        local.add(ip);
+        if (routed.has(ip)) continue; // a host route (ptp)
+        // found, or placed by its pod's other address: that port's bridge
+        const placed = out.get(ip);
+        const bridge = learned.get(ip)?.bridge ?? (placed !== undefined ? links.find((l) => l.ifindex === placed)?.master : undefined);
+        const on = bridge !== undefined ? [bridge] : candidatesOf(ip);
+        if (on.length === 0) continue;
         if (!out.has(ip)) result.unresolved.push(ip);
-        if (!neighOf.has(ip) || !('managed' in (neighOf.get(ip) as IpNeigh))) result.manage.push({ ip, bridge: subnet.bridge });
+        for (const b of on) {
+          wanted.add(`${ip}|${b}`);
+          const n = neighOf.get(`${ip}|${b}`);
+          if (n === undefined || !('managed' in n)) result.manage.push({ ip, bridge: b });
+        }
       }
     }
     const cidrs = podCIDRs.flatMap((c) => {
@@ -235,8 +288,9 @@ export class InterfaceDiscovery {
         return [];
       }
     });
-    for (const [ip, n] of neighOf) {
-      if (!('managed' in n) || local.has(ip) || n.dev === undefined) continue;
+    for (const [key, n] of neighOf) {
+      const ip = key.slice(0, key.lastIndexOf('|'));
+      if (!('managed' in n) || wanted.has(key) || n.dev === undefined) continue;
       const a = ipaddr.process(ip);
       if (cidrs.some((c) => c[0].kind() === a.kind() && a.match(c as [typeof a, number]))) result.release.push({ ip, bridge: n.dev });
     }

@@ -18,6 +18,7 @@ import type { ProbePrograms } from './explain.js';
 import { DEFAULT_FLOW_LIMITS, FlowServiceImpl, type FlowServiceLimits } from './flow-service.js';
 import { MapFillCache } from './mapfill.js';
 import type { ServerStatusResponse } from './messages.js';
+import { DEFAULT_ALLOWED_CLIENTS, certificateFileNames, type ClientPolicy } from './client-identity.js';
 import { ApiServer, type TlsFiles } from './server.js';
 import { packageVersion } from '../util/version.js';
 import { stateHandlers } from './state-service.js';
@@ -28,6 +29,8 @@ export interface ObservabilityConfig {
   /** TCP host:port of the API, mutual TLS */
   listen?: string;
   tls?: TlsFiles;
+  /** who may call over TCP (--grpc-allowed-clients; the agent's own certificate names refused) */
+  clients?: ClientPolicy;
   /** why the TCP listener asked for is off (its certificate files are not there), to log */
   listenOff?: string;
   /** 127.0.0.1 port of /metrics; 0 = off */
@@ -154,7 +157,14 @@ export class Observability {
         o.api = new ApiServer(
           o.flows.handlers(),
           stateHandlers({ node: agent.node, directory: () => o.directory, status: () => o.status(), programs: () => agent.programs() }, bpf),
-          { ...(cfg.socketPath ? { socketPath: cfg.socketPath } : {}), ...(cfg.listen ? { listen: cfg.listen } : {}), ...(cfg.tls ? { tls: cfg.tls } : {}) },
+          {
+            ...(cfg.socketPath ? { socketPath: cfg.socketPath } : {}),
+            ...(cfg.listen ? { listen: cfg.listen } : {}),
+            ...(cfg.tls ? { tls: cfg.tls } : {}),
+            // an agent's TCP listener always names who may call (deny by default, config or not)
+            ...(cfg.tls ? { clients: cfg.clients ?? { allowed: DEFAULT_ALLOWED_CLIENTS, refused: certificateFileNames(cfg.tls.cert) } } : {}),
+            onRefused: (r) => log.warn({ peer: r.peer, names: r.names, fingerprint: r.fingerprint, reason: r.why }, 'gRPC API: client refused (PERMISSION_DENIED; logged once per certificate)'),
+          },
         );
         await o.api.start();
         log.info({ addresses: o.api.addresses }, 'gRPC API listening (health NOT_SERVING until the first sync)');

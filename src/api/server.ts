@@ -2,12 +2,14 @@
 // and the standard health service (NOT_SERVING until the agent's first
 // sync). By default on a unix socket with mode 0600 inside a 0700
 // directory (so there is no moment where another user could connect); TCP
-// only with mutual TLS.
+// only with mutual TLS, and then only for the client names its ClientPolicy
+// allows (client-identity.ts: one interceptor for every service and method).
 import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
+import { clientIdentityInterceptor, type ClientPolicy, type Refusal } from './client-identity.js';
 import { withFastFlowEncoder } from './encode.js';
 import { PACKAGE, loadApi } from './proto.js';
 
@@ -24,12 +26,20 @@ export interface ApiServerOptions {
   /** host:port for TCP (requires tls) */
   listen?: string;
   tls?: TlsFiles;
+  /**
+   * Who may call over TCP besides holding a certificate of the CA (the
+   * agent: its --grpc-allowed-clients, never its own identity). Omitted: any
+   * certificate of the CA (the relay's listener, for operators).
+   */
+  clients?: ClientPolicy;
+  /** a refused TCP client, once per certificate (to log) */
+  onRefused?: (r: Refusal) => void;
 }
 
 export const SERVICE_NAMES = [`${PACKAGE}.FlowService`, `${PACKAGE}.StateService`];
 
 export class ApiServer {
-  readonly server = new grpc.Server();
+  readonly server: grpc.Server;
   private readonly health = new HealthImplementation({
     '': 'NOT_SERVING',
     ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, 'NOT_SERVING' as const])),
@@ -44,6 +54,9 @@ export class ApiServer {
   ) {
     if (!opts.socketPath && !opts.listen) throw new Error('API server: no unix socket and no TCP address');
     if (opts.listen && !opts.tls) throw new Error('API server: TCP needs --grpc-tls-cert, --grpc-tls-key and --grpc-tls-ca (mutual TLS)');
+    this.server = new grpc.Server(
+      opts.clients ? { interceptors: [clientIdentityInterceptor(opts.clients, opts.onRefused ?? (() => undefined))] } : {},
+    );
     const api = loadApi();
     this.server.addService(withFastFlowEncoder(api.flowService), flows);
     this.server.addService(api.stateService, state);

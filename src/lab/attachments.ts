@@ -208,7 +208,10 @@ export function planAttachments(plan: LabPlan, manifests: Pick<LabManifests, 'po
       throw new Error(`VirtualNetwork ${key}: its subnet is too small for ${nodeCount} node gateway(s) and pods`);
     }
     const index = i + 1;
+    // A NAD that says `"isGateway": false`: the bridge holds no address (an L2 network, nothing routed off it).
+    const noGateway = [...nads.values()].some((d) => d.noGateway && resolved.some((r) => r.network.key === key && r.name === `${d.namespace}/${d.name}`));
     const gateways = plan.nodes.map((_, j) => {
+      if (noGateway) return {};
       const h = hosts - 2 - j;
       return { ...(subnets.v4 ? { v4: subnets.v4.host(h) } : {}), ...(subnets.v6 ? { v6: subnets.v6.host(h) } : {}) };
     });

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseDocuments } from '../sources/documents.js';
-import { fastDocuments, fullDocuments } from '../sources/yaml.js';
+import { fastDocuments, fullDocuments, type DocResult } from '../sources/yaml.js';
 import { NETWORKS_ANNOTATION } from '../model/multus.js';
 import type { PodObject } from '../model/types.js';
 import { compareText } from '../util/order.js';
@@ -41,6 +41,36 @@ export interface LabAttachmentDefinition {
   namespace: string;
   name: string;
   annotations: Record<string, string>;
+  /** spec.config says `"isGateway": false` (the bridge plugin's default, written out): the lab's bridge for its
+   *  network holds no address, as the plugin leaves it. Anything else: the lab gives the bridge a gateway address. */
+  noGateway: boolean;
+}
+
+/** "ns/name" of the NADs (also in Lists) whose CNI configuration says `"isGateway": false`. */
+function gatewaylessNads(docs: readonly DocResult[]): Set<string> {
+  const out = new Set<string>();
+  const visit = (v: unknown): void => {
+    const o = v as { kind?: unknown; items?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
+    if (o === null || typeof o !== 'object') return;
+    if (o.kind === 'List' && Array.isArray(o.items)) o.items.forEach(visit);
+    if (o.kind === 'NetworkAttachmentDefinition' && saysNoGateway(o)) {
+      out.add(`${typeof o.metadata?.namespace === 'string' ? o.metadata.namespace : 'default'}/${String(o.metadata?.name)}`);
+    }
+  };
+  for (const d of docs) if ('value' in d) visit(d.value);
+  return out;
+}
+
+/** `"isGateway": false` in a NAD's CNI configuration (a list: its first plugin's). */
+function saysNoGateway(doc: unknown): boolean {
+  const config = (doc as { spec?: { config?: unknown } } | null)?.spec?.config;
+  if (typeof config !== 'string') return false;
+  try {
+    const c = JSON.parse(config) as { isGateway?: unknown; plugins?: { isGateway?: unknown }[] };
+    return (Array.isArray(c.plugins) ? c.plugins[0]?.isGateway : c.isGateway) === false;
+  } catch {
+    return false;
+  }
 }
 
 export interface ManifestWarning {
@@ -115,12 +145,14 @@ export function readLabManifests(dir: string): LabManifests {
       warnings.push({ source: file, message: (err as Error).message });
       continue;
     }
-    const parsed = parseDocuments(fastDocuments(text) ?? fullDocuments(text), file);
+    const docs = fastDocuments(text) ?? fullDocuments(text);
+    const parsed = parseDocuments(docs, file);
+    const noGateway = gatewaylessNads(docs);
     warnings.push(...parsed.problems);
     for (const { source, object } of parsed.objects) {
       if (object.kind === 'NetworkAttachmentDefinition') {
         const { namespace, name, annotations } = object.metadata;
-        nads.set(`${namespace}/${name}`, { namespace, name, annotations });
+        nads.set(`${namespace}/${name}`, { namespace, name, annotations, noGateway: noGateway.has(`${namespace}/${name}`) });
       }
       if (object.kind === 'Service') services.add(`${object.metadata.namespace}/${object.metadata.name}`);
       if (object.kind === 'VirtualNetwork') {

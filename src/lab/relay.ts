@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { OPERATOR_CLIENT_NAME, RELAY_CLIENT_NAME } from '../api/client-identity.js';
 import { RUN_ROOT, labDir, netnsPath } from './names.js';
 import type { LabPlan, PlannedNode } from './plan.js';
 import { isAlive, spawnDetached, tail } from './procs.js';
@@ -73,8 +74,10 @@ export function makeLabTls(lab: string, relayNode: PlannedNode): LabTls {
     openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30', '-extfile', `${name}.ext`, '-out', `${name}.crt`]);
   };
   sign('agent', `DNS:${AGENT_CERT_NAME}`);
-  sign('relay', `DNS:vrfwall-relay,IP:${relayNode.gateway.v4}`);
-  sign('client', 'DNS:client');
+  // The relay's and the CLI's names are the agents' default --grpc-allowed-clients (as deploy/ issues them),
+  // so the lab's agents run with the default; the agents' own name would be refused.
+  sign('relay', `DNS:${RELAY_CLIENT_NAME},IP:${relayNode.gateway.v4}`);
+  sign('client', `DNS:${OPERATOR_CLIENT_NAME}`);
   for (const f of fs.readdirSync(t.dir)) if (f.endsWith('.key')) fs.chmodSync(path.join(t.dir, f), 0o600);
   return t;
 }

@@ -1,8 +1,9 @@
 // Wiring of the pods' Multus secondary interfaces (planned in attachments.ts),
 // as the CNI bridge plugin behind a NetworkAttachmentDefinition would do it:
 // - on every node, one Linux bridge per secondary network holding the node's
-//   gateway address on the network's subnet (what the agent's bridge
-//   discovery looks for), the pods' secondary host-side veths its ports;
+//   gateway address on the network's subnet (none when the NAD's config says
+//   `"isGateway": false`: an L2 network), the pods' secondary host-side veths
+//   its ports;
 // - across nodes, one VXLAN device per network and node over the underlay
 //   (a VNI per network, static flood entries to the other nodes), a port of
 //   that bridge: each network is one L2 segment across the nodes;
@@ -97,7 +98,8 @@ export function multusPodLines(plan: LabPlan, pod: PlannedPod): { lines: string[
       lines.push(
         `addr add ${a.ips.v4}/${net.prefix.v4} dev ${a.interface}`,
         `route add ${net.v4Subnet} dev ${a.interface} src ${a.ips.v4} table ${a.table}`,
-        `route add default via ${gw.v4 as string} dev ${a.interface} table ${a.table}`,
+        // no gateway (isGateway: false): an L2 network, nothing off the subnet
+        ...(gw.v4 !== undefined ? [`route add default via ${gw.v4} dev ${a.interface} table ${a.table}`] : []),
         `rule add from ${a.ips.v4} lookup ${a.table}`,
       );
     }
@@ -106,7 +108,7 @@ export function multusPodLines(plan: LabPlan, pod: PlannedPod): { lines: string[
       lines.push(`addr add ${a.ips.v6}/${net.prefix.v6} dev ${a.interface} nodad`);
       v6Lines.push(
         `route add ${net.v6Subnet} dev ${a.interface} table ${a.table}`,
-        `route add ::/0 via ${gw.v6 as string} dev ${a.interface} table ${a.table}`,
+        ...(gw.v6 !== undefined ? [`route add ::/0 via ${gw.v6} dev ${a.interface} table ${a.table}`] : []),
         `rule add from ${a.ips.v6} lookup ${a.table}`,
       );
     }

@@ -5,8 +5,9 @@
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { loadApi } from '../api/proto.js';
-import type { GetFlowsRequest, GetFlowsResponse } from '../api/messages.js';
+import type { FlowMsg, GetFlowsRequest, GetFlowsResponse } from '../api/messages.js';
 import type { NodeResult } from './merge.js';
+import { NodeNames } from './node-names.js';
 import { compareText } from '../util/order.js';
 
 /** One agent to ask: its node and its TLS address. */
@@ -44,6 +45,7 @@ export class AgentConnection {
     readonly node: string,
     readonly address: string,
     tls: AgentTls,
+    private readonly names: NodeNames = new NodeNames(() => undefined),
   ) {
     const api = loadApi();
     const creds = grpc.credentials.createSsl(tls.ca, tls.key, tls.cert);
@@ -57,8 +59,31 @@ export class AgentConnection {
     const fn = c[method];
     if (!fn) return Promise.reject(new Error(`no method ${method}`));
     return new Promise((resolve, reject) => {
-      fn.call(this[client], req, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (e, r) => (e ? reject(e) : resolve(r)));
+      fn.call(this[client], req, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (e, r) => (e ? reject(e) : resolve(this.own(method, r))));
     });
+  }
+
+  /**
+   * An answer as this node's, whatever node name the agent wrote in it: its
+   * `node` (ServerStatus, Explain, ...), and the node of the endpoints it
+   * says it hosts (`local`: the relay sends Explain there). Other endpoints
+   * name the pod's node as the cluster says, which is not the agent's own.
+   */
+  private own<Res>(method: string, r: Res): Res {
+    const a = r as { node?: unknown; endpoints?: unknown };
+    if (typeof a.node === 'string') a.node = this.names.name(this.node, a.node, method);
+    if (Array.isArray(a.endpoints)) {
+      for (const e of a.endpoints as { local?: boolean; node?: string }[]) {
+        if (e.local === true && typeof e.node === 'string') e.node = this.names.name(this.node, e.node, `${method} (local endpoint)`);
+      }
+    }
+    return r;
+  }
+
+  /** A flow as this node's, whatever the agent wrote (an agent cannot speak for another). */
+  ownFlow(f: FlowMsg): FlowMsg {
+    f.node = this.names.name(this.node, f.node, 'flow');
+    return f;
   }
 
   getFlows(req: Partial<GetFlowsRequest>, deadlineMs?: number): grpc.ClientReadableStream<GetFlowsResponse> {
@@ -88,7 +113,11 @@ export function describeError(e: unknown): string {
 export class AgentPool extends EventEmitter {
   private readonly conns = new Map<string, AgentConnection>();
 
-  constructor(private readonly tls: AgentTls) {
+  constructor(
+    private readonly tls: AgentTls,
+    /** node names agents wrote that are not their own (logged by the relay) */
+    private readonly names: NodeNames = new NodeNames(() => undefined),
+  ) {
     super();
   }
 
@@ -105,7 +134,7 @@ export class AgentPool extends EventEmitter {
     }
     for (const [node, address] of want) {
       if (!this.conns.has(node)) {
-        this.conns.set(node, new AgentConnection(node, address, this.tls));
+        this.conns.set(node, new AgentConnection(node, address, this.tls, this.names));
         changed = true;
       }
     }

@@ -177,8 +177,7 @@ export class FollowMerger {
       f.agentWhere = m.lost.where;
     } else {
       for (const flow of flowsOf(m)) {
-        // The node is the one that answered, whatever the agent wrote (an agent cannot speak for another).
-        flow.node = f.conn.node;
+        f.conn.ownFlow(flow);
         if (this.seen.size > 0 && this.seen.has(flowVersion(flow))) continue;
         if (f.queue.length >= this.opts.perNodeQueue) {
           f.queue.shift();

@@ -3,7 +3,9 @@
 // gRPC health (SERVING once the first set of agents is known).
 import fs from 'node:fs';
 import type { Logger } from 'pino';
+import type { Refusal } from '../api/client-identity.js';
 import { ApiServer } from '../api/server.js';
+import { NodeNames } from './node-names.js';
 import { loadKubeConfig } from '../sources/kube.js';
 import { AgentPool } from './agents.js';
 import type { RelayConfig } from './config.js';
@@ -28,12 +30,15 @@ export class Relay {
     config: RelayConfig,
     private readonly log: Logger,
   ) {
-    this.pool = new AgentPool({
-      ca: fs.readFileSync(config.agentTls.ca),
-      cert: fs.readFileSync(config.agentTls.cert),
-      key: fs.readFileSync(config.agentTls.key),
-      ...(config.agentTls.serverName !== undefined ? { serverName: config.agentTls.serverName } : {}),
-    });
+    this.pool = new AgentPool(
+      {
+        ca: fs.readFileSync(config.agentTls.ca),
+        cert: fs.readFileSync(config.agentTls.cert),
+        key: fs.readFileSync(config.agentTls.key),
+        ...(config.agentTls.serverName !== undefined ? { serverName: config.agentTls.serverName } : {}),
+      },
+      new NodeNames((f) => log.warn({ node: f.node, wrote: f.wrote, in: f.where }, "an agent wrote another node's name: its answers are shown under the node the relay asked (logged once per name)")),
+    );
     const d = config.discovery;
     this.discovery =
       d.kind === 'static'
@@ -54,6 +59,13 @@ export class Relay {
       ...(config.socket !== undefined ? { socketPath: config.socket } : {}),
       ...(config.listen !== undefined ? { listen: config.listen } : {}),
       ...(config.tls !== undefined ? { tls: config.tls } : {}),
+      // Operators' certificates are any of the CA's, but not the agents' one (every node holds it): it would open every agent through the relay.
+      ...(config.agentTls.serverName !== undefined
+        ? {
+            clients: { allowed: 'any' as const, refused: [config.agentTls.serverName] },
+            onRefused: (r: Refusal) => log.warn({ peer: r.peer, names: r.names, fingerprint: r.fingerprint, reason: r.why }, 'relay: client refused (PERMISSION_DENIED; logged once per certificate)'),
+          }
+        : {}),
     });
     this.ui = config.ui ? new UiServer(this.services, config.ui) : undefined;
   }

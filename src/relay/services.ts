@@ -69,11 +69,7 @@ function readAll(c: AgentConnection, req: Partial<GetFlowsRequest>, timeoutMs: n
     const out: FlowMsg[] = [];
     const s = c.getFlows(req, timeoutMs);
     s.on('data', (m: GetFlowsResponse) => {
-      // The node is the one that answered, whatever the agent wrote (an agent cannot speak for another).
-      for (const f of flowsOf(m)) {
-        f.node = c.node;
-        out.push(f);
-      }
+      for (const f of flowsOf(m)) out.push(c.ownFlow(f));
     });
     s.on('error', reject);
     s.on('end', () => resolve(out));
