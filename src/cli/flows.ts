@@ -306,7 +306,7 @@ function printStatus(s: ServerStatusResponse): string {
     return [s.flowExport ? `${head}\n${exportText(s.flowExport)}` : head, nodesText(s.nodes), ...(s.nodeStatus ?? []).map(printStatus)].join('\n\n');
   }
   const lines = [
-    `node ${s.node}: version ${s.version}, up ${Math.round(s.uptimeSeconds)} s, ${s.synced ? `synced (generation ${s.generation}, ${time(s.lastSyncMs)})` : 'NOT synced'}, attach ${s.attachMode || '-'}`,
+    `node ${s.node}: version ${s.version}, up ${Math.round(s.uptimeSeconds)} s, ${s.synced ? `synced (generation ${s.generation}, ${time(s.lastSyncMs)})` : 'NOT synced'}, attach ${s.attachMode || '-'}${s.enforcement === 'audit' ? ', AUDIT MODE (--enforcement audit: isolation drops pass, recorded as AUDIT)' : ''}`,
     `flows: ${s.flowsHeld} held of ${s.flowsMax}, ${s.flowsSeen} seen, ${s.flowsEvicted} evicted; events ${s.eventsReceived} received, ${s.eventsLost} lost in the kernel, ${s.streamFlowsLost} lost to slow clients; ${s.streams} open stream(s)`,
     ...(s.flowExport ? [exportText(s.flowExport)] : []),
     table([['MAP', 'TYPE', 'ENTRIES', 'MAX', 'FILL'], ...s.maps.map((m) => [m.name, m.type, String(m.entries), String(m.maxEntries), `${(m.fill * 100).toFixed(1)}%`])]),
