@@ -258,7 +258,10 @@ export async function load(n: NativeAddon, size: number, mode: FlowMode, dir: st
   if (endpoints !== size) throw new Error(`endpoints map holds ${endpoints} entries, wanted ${size} (max_entries ${n.mapInfo(epFd).maxEntries})`);
   fillServices(n, maps);
   fillRouter(n, maps);
-  n.mapUpdate(fd(maps, abi.MapName.config, 'maps'), Buffer.alloc(4), abi.encodeConfig({ ...datapathConfig(DEFAULT_SESSION_SETTINGS, abi.VW_DEFAULT_SESSION_QUOTA, BENCH_PROBE_KEY) }));
+  // At the map's own size: bench/ab.ts loads builds from before vw_config grew a flags word (audit mode) too.
+  const configFd = fd(maps, abi.MapName.config, 'maps');
+  const config = abi.encodeConfig({ ...datapathConfig(DEFAULT_SESSION_SETTINGS, abi.VW_DEFAULT_SESSION_QUOTA, BENCH_PROBE_KEY) });
+  n.mapUpdate(configFd, Buffer.alloc(4), config.subarray(0, n.mapInfo(configFd).valueSize));
   // The verdict cache on, as the agent leaves it after its first reconcile (bench/ab.ts: a build without it has no such map).
   const ctl = maps[abi.MapName.cacheCtl];
   if (ctl !== undefined) n.mapUpdate(ctl, Buffer.alloc(4), abi.encodeCacheCtl({ epoch: 1, flowSeed: 0x5eed5eed }));
