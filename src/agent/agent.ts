@@ -185,7 +185,7 @@ export class Agent {
       // Flows are read and the API answers (health NOT_SERVING) from here on.
       this.obs = await Observability.start(
         this.bpf,
-        { node: this.config.nodeName, mapsDir: this.paths.maps, programs: () => (this.dp ? { ...this.dp.programs, probeKey: this.probeKey } : undefined), reports: this.reports },
+        { node: this.config.nodeName, mapsDir: this.paths.maps, programs: () => (this.dp ? { ...this.dp.programs, probeKey: this.probeKey } : undefined), reports: this.reports, cidrs: { podCIDRs: this.config.podCIDRs, serviceCIDRs: this.config.serviceCIDRs } },
         this.config.observability,
         this.log,
       );
