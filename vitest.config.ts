@@ -20,6 +20,7 @@ export const UNIT_TESTS = [
   'compile-routers',
   'compile-service-chains',
   'compile-services',
+  'audit-model', // issue 19 item 1 (audit)
   'config',
   'contract-refs',
   'discovery',

@@ -118,6 +118,15 @@ struct vw_vrf_pair_value {
 
 /* networks: per-network settings. HASH, key = vrf id (__u32). */
 #define VW_NET_EXTERNAL_DENY (1U << 0)
+/* Audit mode (docs/audit.md). VW_NET_AUDIT: the network is audited, so its
+ * EXTERNAL_DENIED drops pass as VW_VERDICT_AUDIT. VW_NET_OPEN: the network is
+ * in OPEN (audited, or the default network while any network is audited):
+ * two networks no rule joins pass as AUDIT (reason ISOLATED) only when both
+ * are OPEN, so an annotation relaxes its own segment only, never another's.
+ * One flag per network instead of audit entries in vrf_pairs: n audited
+ * networks would need n^2 pairs. */
+#define VW_NET_AUDIT (1U << 1)
+#define VW_NET_OPEN  (1U << 2)
 
 struct vw_network {
 	__u32 flags; /* VW_NET_* */
@@ -198,6 +207,11 @@ struct vw_svc_key {
  * packet to it is judged like a packet to a ClusterIP: allowed only with an
  * entry for its network or VW_SVC_ANY_VRF, else SERVICE_DENIED. */
 #define VW_SVC_FRONTEND_VRF 0xffffffffU
+/* Audit entry (flags VW_SVC_AUDIT): every backend of addr:port/proto is a pod
+ * of an OPEN network, so a client of an OPEN network that has no entry of
+ * its own passes as AUDIT (reason SERVICE_DENIED). One per address and port,
+ * not one per audited client network. */
+#define VW_SVC_AUDIT_VRF 0xfffffffeU
 
 /* UDP ports an overlay device on a node decapsulates on: a pod's packet to a
  * non-pod address on one of them is VW_DROP_TUNNEL, and a Service backend on a
@@ -212,6 +226,7 @@ struct vw_svc_key {
 /* service flags: why client_vrf may use it (for explain and stats) */
 #define VW_SVC_SHARED (1U << 0) /* a shared Service (usable from every network) */
 #define VW_SVC_ROUTER (1U << 1) /* a router joins client_vrf and the backend's  */
+#define VW_SVC_AUDIT  (1U << 2) /* the audit entry (client_vrf VW_SVC_AUDIT_VRF) */
 
 struct vw_svc_value {
 	__u32 svc_vrf; /* network of the backend pod(s) that grant it; 0: none or several */

@@ -10,6 +10,7 @@ import { IncrementalCompiler, type DesiredDelta } from '../src/model/incremental
 import { CN2_ISOLATED_LABEL, ISOLATED_LABEL, LEGACY_ISOLATION_ANNOTATION, LEGACY_NETWORK_KEY, NETWORK_KEY } from '../src/model/placement.js';
 import { LEGACY_SERVICE_ISOLATION_ANNOTATION, SHARED_ANNOTATION } from '../src/model/sharing.js';
 import { NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATION } from '../src/model/multus.js';
+import { ENFORCEMENT_KEY } from '../src/model/enforcement.js';
 import type {
   ClusterConfig,
   ClusterState,
@@ -98,6 +99,8 @@ function namespace(g: Gen, name: string): NamespaceObject {
   if (g.chance(0.2)) l[EXTERNAL_KEY] = g.pick(['deny', 'allow', 'maybe']);
   if (g.chance(0.15)) a[LEGACY_SERVICE_ISOLATION_ANNOTATION] = g.pick(['false', 'true', 'bogus']);
   if (g.chance(0.3)) networkAnnotation(g, a);
+  // Audit mode: audited networks open to each other and the default network (enforcement.ts).
+  if (g.chance(0.35)) a[ENFORCEMENT_KEY] = g.pick(['audit', 'audit', 'enforce', 'Audit ', 'bogus']);
   return { kind: 'Namespace', metadata: { name, labels: l, annotations: a } };
 }
 
@@ -113,7 +116,7 @@ function virtualNetwork(g: Gen, key: string): VirtualNetworkObject {
   return {
     kind: 'VirtualNetwork',
     apiGroup: 'vrfwall.dev',
-    metadata: { name, namespace, labels: labels(g), annotations: {} },
+    metadata: { name, namespace, labels: labels(g), annotations: g.chance(0.3) ? { [ENFORCEMENT_KEY]: g.pick(['audit', 'enforce', 'maybe']) } : {} },
     spec: {
       podNetwork: !g.chance(0.2),
       ...(g.chance(0.2) ? { external: g.pick(['allow', 'deny'] as const) } : {}),

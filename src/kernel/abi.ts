@@ -70,6 +70,11 @@ export const VW_EP_PTP = 1 << 3;
  *  of absence: without it they look; wrongly set on a backend it only denies (vrfwall.h). */
 export const VW_EP_NO_BACKEND = 1 << 4;
 export const VW_NET_EXTERNAL_DENY = 1 << 0;
+/** Audit mode (vrfwall.h): the network is audited; its EXTERNAL_DENIED drops pass as AUDIT. */
+export const VW_NET_AUDIT = 1 << 1;
+/** In OPEN (an audited network, or the default network while any network is audited): two networks kept
+ *  apart that are both OPEN pass as AUDIT (ISOLATED); a Service's audit entry answers OPEN clients. */
+export const VW_NET_OPEN = 1 << 2;
 export const VW_CIDR_POD = CidrKind.POD;
 export const VW_CIDR_SERVICE = CidrKind.SERVICE;
 export const VW_CODE_SLOTS = 16;
@@ -82,6 +87,8 @@ export const VW_MAC_LEN = 6;
 export const VW_PORTS_MAX = 16384;
 export const VW_SVC_ANY_VRF = 0; // client_vrf of a Service entry every network may use
 export const VW_SVC_FRONTEND_VRF = 0xffffffff; // marker: addr:port/proto is a Service frontend outside the service ranges
+/** client_vrf of a Service's audit entry: its backends' networks are all OPEN, so an OPEN client it denies passes as AUDIT. */
+export const VW_SVC_AUDIT_VRF = 0xfffffffe;
 export const VW_SVC_NODE_ADDR = '::'; // addr of NodePort entries: any node address or outside address
 /** UDP ports an overlay device on a node decapsulates on (VW_DROP_TUNNEL; backends there answer nobody) */
 export const VW_TUNNEL_PORT_VXLAN = 4789;
@@ -89,6 +96,7 @@ export const VW_TUNNEL_PORT_VXLAN_LINUX = 8472;
 export const VW_TUNNEL_PORT_GENEVE = 6081;
 export const VW_SVC_SHARED = 1 << 0; // a shared Service (kube-system, default/kubernetes, vrfwall.dev/shared)
 export const VW_SVC_ROUTER = 1 << 1; // a router joins the client's network and the backend's
+export const VW_SVC_AUDIT = 1 << 2; // the audit entry (client_vrf VW_SVC_AUDIT_VRF)
 export const VW_SERVICES_MAX = 65536;
 export const VW_BACKENDS_MAX = 262144;
 export const VW_SESSIONS_MAX = 262144;

@@ -11,6 +11,7 @@ import { routedNetworks } from './servicemaps.js';
 import { namespaceSharingProblems } from './sharing.js';
 import type { ClusterState, ObjectMeta, SourceProblem, VrfAllocation } from './types.js';
 import { allocateVrfs } from './vrf.js';
+import { networkModes } from './enforcement.js';
 
 export interface ClusterPart {
   networks: Set<string>;
@@ -25,6 +26,8 @@ export interface ClusterPart {
   vrfPairs: Set<string>;
   networkFlags: Map<number, number>;
   externalDenied: Set<number>;
+  /** Audit mode's OPEN networks (enforcement.ts). */
+  open: Set<string>;
   problems: SourceProblem[];
 }
 
@@ -39,6 +42,7 @@ export function emptyClusterPart(allocation: VrfAllocation): ClusterPart {
     vrfPairs: new Set(),
     networkFlags: new Map(),
     externalDenied: new Set(),
+    open: new Set(),
     problems: [],
   };
 }
@@ -56,7 +60,9 @@ export function clusterPart(state: ClusterState, previous: VrfAllocation): Clust
   const allocation = allocateVrfs(networks, previous);
   const routed = routerPairs({ namespaces: state.namespaces, virtualNetworks: state.virtualNetworks, routers: state.routers, networks });
   problems.push(...routed.problems);
-  const flags = networkFlags(allocation, state, problems);
+  const modes = networkModes(state, networks);
+  problems.push(...modes.problems);
+  const flags = networkFlags(allocation, state, problems, modes);
   for (const ns of namespaces) problems.push(...namespaceSharingProblems(ns));
   const externalDenied = new Set<number>();
   for (const [vrf, f] of flags) if ((f & VW_NET_EXTERNAL_DENY) !== 0) externalDenied.add(vrf);
@@ -72,14 +78,16 @@ export function clusterPart(state: ClusterState, previous: VrfAllocation): Clust
     vrfPairs: vrfPairsOf(routed.pairs, allocation),
     networkFlags: flags,
     externalDenied,
+    open: modes.open,
     problems,
   };
 }
 
-/** Who reaches a network's pods (podClients), as text: its id and its router peers' ids. */
+/** Who reaches a network's pods (podClients), as text: its id, its router
+ *  peers' ids, and whether it is OPEN (a Service's audit entry). */
 export function reachOf(c: ClusterPart, net: string): string {
   const ids = (c.routed.get(net) ?? []).map((o) => `${o}=${c.allocation.ids[o] ?? 0}`);
-  return `${c.allocation.ids[net] ?? 0}|${ids.join(',')}`;
+  return `${c.allocation.ids[net] ?? 0}|${ids.join(',')}|${c.open.has(net) ? 'open' : ''}`;
 }
 
 /** Do the object's annotations name a network (placement.ts's keys)? */

@@ -33,6 +33,7 @@ import {
   type VrfAllocation,
 } from './types.js';
 import { allocateVrfs } from './vrf.js';
+import { modeFlags, networkModes, type NetworkModes } from './enforcement.js';
 import ipaddr from 'ipaddr.js';
 import { compareText } from '../util/order.js';
 
@@ -153,7 +154,9 @@ export function compile(
   }
 
   const cidrs = clusterCidrs(config, problems);
-  const networks = networkFlags(allocation, state, problems);
+  const modes = networkModes(state, networkNames);
+  problems.push(...modes.problems);
+  const networks = networkFlags(allocation, state, problems, modes);
   const externalDenied = new Set<number>();
   for (const [vrf, flags] of networks) if ((flags & VW_NET_EXTERNAL_DENY) !== 0) externalDenied.add(vrf);
   const svc = serviceMaps({
@@ -165,6 +168,7 @@ export function compile(
     podIps: claimIps,
     cidrs: new Map(cidrs),
     externalDenied,
+    open: modes.open,
   });
   problems.push(...svc.problems);
   coverVips(svc.vips, cidrs, problems);
@@ -365,8 +369,13 @@ function quarantineAddressConflicts(
   for (const [key, whys] of reasons) placements.set(key, { kind: 'quarantine', why: whys.join('; ') });
 }
 
-/** Every allocated network -> VW_NET_* flags. */
-export function networkFlags(allocation: VrfAllocation, state: ClusterState, problems: SourceProblem[]): Map<number, number> {
+/** Every allocated network -> VW_NET_* flags (external access, audit mode). */
+export function networkFlags(
+  allocation: VrfAllocation,
+  state: ClusterState,
+  problems: SourceProblem[],
+  modes: Pick<NetworkModes, 'audited' | 'open'>,
+): Map<number, number> {
   const denied = new Set<string>();
   for (const ns of [...state.namespaces.values()].sort(byName)) {
     const setting = externalSetting(ns, problems);
@@ -389,7 +398,7 @@ export function networkFlags(allocation: VrfAllocation, state: ClusterState, pro
   for (const [name, vn] of state.virtualNetworks) if (vn.spec.external === 'deny') denied.add(name);
   const out = new Map<number, number>();
   for (const [name, id] of Object.entries(allocation.ids)) {
-    out.set(id, denied.has(name) ? VW_NET_EXTERNAL_DENY : 0);
+    out.set(id, (denied.has(name) ? VW_NET_EXTERNAL_DENY : 0) | modeFlags(modes, name));
   }
   return out;
 }

@@ -33,7 +33,7 @@ import { addTo, diffMaps, diffSets, Multimap, PlacementInterner, removeFrom, sam
 import { placePod, type PlacementContext } from './placement.js';
 import { clusterRanges, type ClusterRanges } from './ranges.js';
 import { mapSelectorMatches } from './selector.js';
-import { compileService, markerKeys, podClients, type ServiceContext, type ServiceResult } from './servicemaps.js';
+import { compileService, hostPortClients, markerKeys, type ServiceContext, type ServiceResult } from './servicemaps.js';
 import { endpointsOfService } from './services.js';
 import type {
   AttachedInterface,
@@ -787,6 +787,7 @@ export class IncrementalCompiler {
       placementOf: (pod) => this.placements.get(pod),
       routed: this.cluster.routed,
       frontends: this.claims.frontends,
+      open: this.cluster.open,
     };
   }
 
@@ -806,12 +807,12 @@ export class IncrementalCompiler {
     const claims: FrontendClaims = new Map();
     const problems: SourceProblem[] = [];
     if (rec !== undefined && rec.hostPorts && this.state !== undefined) {
-      const ctx = { allocation: this.cluster.allocation, routed: this.cluster.routed };
+      const ctx = { allocation: this.cluster.allocation, routed: this.cluster.routed, open: this.cluster.open };
       claimPodHostPorts(
         claims,
         key,
         rec.obj,
-        { state: this.state, placements: this.placements, ranges: this.ranges, hostAddrs: this.hostAddrs, reach: (net) => podClients(net, ctx) },
+        { state: this.state, placements: this.placements, ranges: this.ranges, hostAddrs: this.hostAddrs, reach: (net) => hostPortClients(net, ctx) },
         problems,
       );
     }

@@ -49,8 +49,14 @@
 //
 // The same clients may use the Service's frontends outside the service
 // ranges (NodePorts, external and load balancer IPs; frontends.ts).
+//
+// Audit mode (enforcement.ts): a port whose backends are all pods of OPEN
+// networks (no node, outside or frontend backend) gets one more entry, for
+// client VW_SVC_AUDIT_VRF (flags VW_SVC_AUDIT): a client of an OPEN network
+// that the port does not answer passes there as AUDIT (SERVICE_DENIED). The
+// same for a pod's hostPort. Shared Services answer every network already.
 import { splitAttachmentKey } from './attachments.js';
-import { VW_SVC_ANY_VRF, VW_SVC_NODE_ADDR, VW_SVC_ROUTER, VW_SVC_SHARED } from '../kernel/abi.js';
+import { VW_SVC_ANY_VRF, VW_SVC_AUDIT, VW_SVC_AUDIT_VRF, VW_SVC_NODE_ADDR, VW_SVC_ROUTER, VW_SVC_SHARED } from '../kernel/abi.js';
 import { addClient, anyClient, intersect, isAny, unionInto, writeEntries, type ClientSet } from './clientsets.js';
 import { isTunnelPort, TUNNEL_UDP_PORTS } from './tunnels.js';
 import { claimFrontend, claimHostPorts, claimServiceFrontends, resolveFrontends, type FrontendClaims } from './frontends.js';
@@ -86,6 +92,8 @@ export interface ServiceMapInputs {
   cidrs: ReadonlyMap<string, number>;
   /** VRF ids of networks that may not reach outside addresses. */
   externalDenied: ReadonlySet<number>;
+  /** Audit mode's OPEN networks (enforcement.ts). */
+  open: ReadonlySet<string>;
 }
 
 export interface ServiceMaps {
@@ -123,6 +131,8 @@ export interface ServiceContext {
   routed: ReadonlyMap<string, readonly string[]>;
   /** "addr|port|protocol" of every frontend outside the service ranges (VW_SVC_NODE_ADDR: NodePorts) */
   frontends: ReadonlySet<string>;
+  /** Audit mode's OPEN networks (enforcement.ts). */
+  open: ReadonlySet<string>;
 }
 
 /** One Service's share of the services and backends maps. */
@@ -167,7 +177,7 @@ export function serviceMaps(inputs: ServiceMapInputs): ServiceMaps {
 
   claimHostPorts(
     claims,
-    { state, placements: inputs.podPlacements, ranges: ctx.ranges, hostAddrs: inputs.hostAddrs, reach: (net) => podClients(net, ctx) },
+    { state, placements: inputs.podPlacements, ranges: ctx.ranges, hostAddrs: inputs.hostAddrs, reach: (net) => hostPortClients(net, ctx) },
     out.problems,
   );
   resolveFrontends(claims, out.services, (owner, kind, message) => {
@@ -206,7 +216,7 @@ export function compileService(
   for (const p of sharing.problems) report('bad_annotation', p.message);
 
   const judged = judgeBackends(svc, sharing.shared, ctx, backends);
-  const { clientsByPort, networks, foreign, unknown, misnamed, outside, viaFrontend, viaTunnel, closedPorts } = judged;
+  const { clientsByPort, networks, foreign, unknown, misnamed, outside, viaFrontend, viaTunnel, closedPorts, netsByPort, uncheckedPorts } = judged;
 
   if (foreign.size > 0) {
     const list = [...foreign].sort(([a], [b]) => compareText(a, b)).map(([ip, pod]) => `${ip} (pod ${pod})`);
@@ -267,7 +277,9 @@ export function compileService(
       );
     }
   } else {
-    finalByPort = clientsByPort;
+    finalByPort = clientsByPort.map((c, i) =>
+      closedPorts.has(i) || uncheckedPorts.has(i) ? c : withAuditEntry(c, netsByPort[i] ?? new Set(), ctx),
+    );
   }
 
   svc.ports.forEach((p, i) => {
@@ -306,6 +318,8 @@ function judgeBackends(
   viaFrontend: Set<string>; // "ip:port" of backends that are frontends
   viaTunnel: Set<string>; // "ip:port" of node or outside backends on a tunnel port
   closedPorts: Set<number>; // indexes of ports with such a backend
+  netsByPort: Set<string>[]; // per port: the networks of its pod backends
+  uncheckedPorts: Set<number>; // indexes of ports with a node or outside backend
   ips: string[]; // every backend address (judged by what it is)
   unchecked: boolean; // a backend is a node or outside address
 } {
@@ -319,12 +333,16 @@ function judgeBackends(
     viaFrontend: new Set<string>(),
     viaTunnel: new Set<string>(),
     closedPorts: new Set<number>(),
+    netsByPort: [] as Set<string>[],
+    uncheckedPorts: new Set<number>(),
     ips: [] as string[],
     unchecked: false,
   };
   const ips = new Set<string>();
   svc.ports.forEach((p, index) => {
     const clients: ClientSet = new Map();
+    const nets = new Set<string>();
+    r.netsByPort.push(nets);
     // What the backends nobody checks on arrival allow; undefined: none such.
     let limit: ClientSet | undefined;
     const restrict = (allowed: ClientSet): void => {
@@ -348,6 +366,7 @@ function judgeBackends(
           if (what.placement?.kind !== 'network') break; // quarantined (reported as such)
           const net = what.placement.network;
           r.networks.add(net);
+          nets.add(net);
           unionInto(clients, podClients(net, ctx));
           if (shared) {
             const grant = { flags: VW_SVC_SHARED, svcVrf: vrfOf(net, ctx) };
@@ -358,6 +377,7 @@ function judgeBackends(
         case 'host':
         case 'outside': {
           r.unchecked = true;
+          r.uncheckedPorts.add(index);
           if (isTunnelPort(b.port, p.protocol)) {
             r.viaTunnel.add(b.ip.includes(':') ? `[${b.ip}]:${b.port}` : `${b.ip}:${b.port}`);
             r.closedPorts.add(index);
@@ -445,6 +465,7 @@ function serviceContext(inputs: ServiceMapInputs, services: readonly ServiceEndp
     placementOf: (pod) => inputs.podPlacements.get(pod),
     routed: routedNetworks(inputs.networkPairs),
     frontends: frontendKeys(inputs, services, ranges),
+    open: inputs.open,
   };
 }
 
@@ -476,6 +497,28 @@ export function podClients(net: string, ctx: Pick<ServiceContext, 'allocation' |
 
 /** Who may reach an address outside the cluster (rule 6): every network, or
  *  when some deny it, every other one by name. */
+/**
+ * `set` with the audit entry when every one of `nets` (the networks of a
+ * port's pod backends; none: no entry) is OPEN, `set` itself otherwise. It
+ * depends only on the backends' networks being OPEN (the incremental compile
+ * rejudges a Service when that changes, clusterpart.ts reachOf). Its grant
+ * names the backends' network (0: several).
+ */
+export function withAuditEntry(set: ClientSet, nets: ReadonlySet<string>, ctx: Pick<ServiceContext, 'allocation' | 'open'>): ClientSet {
+  if (isAny(set) || nets.size === 0) return set;
+  for (const n of nets) if (!ctx.open.has(n)) return set;
+  const svcVrf = nets.size === 1 ? vrfOf([...nets][0] as string, ctx) : 0;
+  const out = new Map(set);
+  out.set(VW_SVC_AUDIT_VRF, { flags: VW_SVC_AUDIT, svcVrf });
+  return out;
+}
+
+/** Who may use a hostPort of a pod of network `net`: who reaches the pod
+ *  (rules 1 and 2), and in audit mode the OPEN networks. */
+export function hostPortClients(net: string, ctx: Pick<ServiceContext, 'allocation' | 'routed' | 'open'>): ClientSet {
+  return withAuditEntry(podClients(net, ctx), new Set([net]), ctx);
+}
+
 function outsideClients(ctx: Pick<ServiceContext, 'allocation' | 'externalDenied'>, flags: number, svcVrf = 0): ClientSet {
   if (ctx.externalDenied.size === 0) return anyClient({ flags, svcVrf });
   const set: ClientSet = new Map();
@@ -496,6 +539,6 @@ function networkNames(vrfs: Iterable<number>, ctx: Pick<ServiceContext, 'allocat
 
 function clientNames(set: ClientSet, ctx: Pick<ServiceContext, 'allocation'>): string[] {
   if (isAny(set)) return ['*'];
-  return networkNames(set.keys(), ctx);
+  return networkNames([...set.keys()].filter((v) => v !== VW_SVC_AUDIT_VRF), ctx);
 }
 

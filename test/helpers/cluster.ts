@@ -1,5 +1,5 @@
 // Small builders of ClusterState objects for the pure compile-step tests.
-import { VW_SVC_ANY_VRF, VW_SVC_FRONTEND_VRF } from '../../src/kernel/abi.js';
+import { VW_SVC_ANY_VRF, VW_SVC_AUDIT_VRF, VW_SVC_FRONTEND_VRF } from '../../src/kernel/abi.js';
 import type {
   ClusterState,
   DesiredServiceEntry,
@@ -161,7 +161,15 @@ export function entryClients(
   const names = new Map(Object.entries(d.allocation.ids).map(([n, id]) => [id, n]));
   return [...m.values()]
     .filter((e) => e.addr === addr && e.port === port && e.protocol === protocol)
-    .map((e) => (e.clientVrf === VW_SVC_ANY_VRF ? '*' : e.clientVrf === VW_SVC_FRONTEND_VRF ? 'FRONTEND' : (names.get(e.clientVrf) ?? `?${e.clientVrf}`)))
+    .map((e) =>
+      e.clientVrf === VW_SVC_ANY_VRF
+        ? '*'
+        : e.clientVrf === VW_SVC_FRONTEND_VRF
+          ? 'FRONTEND'
+          : e.clientVrf === VW_SVC_AUDIT_VRF
+            ? 'AUDIT'
+            : (names.get(e.clientVrf) ?? `?${e.clientVrf}`),
+    )
     .sort();
 }
 
