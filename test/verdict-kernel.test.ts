@@ -19,6 +19,7 @@ import { MAP_NAMES, type Datapath } from '../src/agent/datapath.js';
 import { compile } from '../src/model/compile.js';
 import { VerdictEvaluator, judgeConnection, type Hook } from '../src/model/verdict.js';
 import type { ClusterConfig, ClusterState, DesiredState } from '../src/model/types.js';
+import { ENFORCEMENT_KEY } from '../src/model/enforcement.js';
 import { emptyAllocation } from '../src/model/vrf.js';
 import { probeFrame, PROBE_SPORT } from '../src/api/packet.js';
 import { HERE, TestDatapath, freshPinRoot, probeCtx, probeDecision } from './helpers/datapath.js';
@@ -109,50 +110,69 @@ function kernelDecision(hook: Hook, src: string, dst: string, proto: number, dpo
   const frame = probeFrame({ src, dst, proto: protocol, dport: protocol === 6 || protocol === 17 ? dport : 0 });
   const res = n.progTestRun(hook === 'from_pod' ? dp.fromPod : dp.toPod, frame, 1, probeCtx(HERE));
   const { verdict, code } = probeDecision(res.ctxOut ?? Buffer.alloc(0));
-  return { verdict: verdict === abi.Verdict.ALLOWED ? 'ALLOWED' : 'DROPPED', code };
+  return { verdict: KERNEL_VERDICT[verdict] ?? `verdict ${verdict}`, code };
 }
 
-describe('verdict evaluator vs the loaded programs', () => {
-  it('gives the kernel’s verdict and code at both hooks for every pair, protocol and port of the example cluster', () => {
-    const state = exampleCluster();
-    // The evaluator reads a compile that has no local pod at all: a verdict does not depend on the node.
-    const anywhere = compile(state, config('elsewhere'), new Map(), emptyAllocation());
-    const ev = new VerdictEvaluator(anywhere);
-    const addrs = [...anywhere.endpoints.keys(), ...[...anywhere.services.values()].map((e) => e.addr).filter((a) => a !== abi.VW_SVC_NODE_ADDR), ...STRANGERS];
-    const peers = [...new Set(addrs)].sort();
-    const pods = [...state.pods.values()].filter((x) => !x.spec.hostNetwork);
+/** The kernel's verdict names: ALLOWED, DROPPED, and AUDIT once the datapath has audit mode (issue 19 item 1). */
+const KERNEL_VERDICT: Record<number, string> = Object.fromEntries(Object.entries(abi.Verdict).map(([name, v]) => [v, name]));
+/** Audit mode in the loaded programs: the ABI mirror has the third verdict. */
+const AUDIT_DATAPATH = 'AUDIT' in abi.Verdict;
 
-    const mismatches: string[] = [];
-    const seen = new Map<string, number>(); // verdict/reason -> count: the example must exercise every rule
-    let runs = 0;
-    for (const local of pods) {
-      // This pod on ifindex HERE of its node; the agent there would compile this.
-      const ifs = new Map(local.status.podIPs.map((ip) => [ip, HERE]));
-      const d: DesiredState = compile(state, config(local.spec.nodeName ?? ''), ifs, anywhere.allocation);
-      writer.write(d, undefined);
-      for (const self of local.status.podIPs) {
-        for (const peer of peers) {
-          if (ipaddr.process(peer).kind() !== ipaddr.process(self).kind()) continue;
-          for (const proto of PROTOS) {
-            for (const port of proto === 1 ? [0] : PORTS) {
-              for (const hook of ['from_pod', 'to_pod'] as const) {
-                const [src, dst] = hook === 'from_pod' ? [self, peer] : [peer, self];
-                const protocol = proto === 1 && ipaddr.process(src).kind() === 'ipv6' ? 58 : proto;
-                const want = kernelDecision(hook, src, dst, proto, port);
-                const got = ev.decide(hook, { src, dst, protocol, sport: PROBE_SPORT, dport: port });
-                runs++;
-                const name = `${got.verdict}/${got.reason}`;
-                seen.set(name, (seen.get(name) ?? 0) + 1);
-                if (got.verdict !== want.verdict || got.code !== want.code) {
-                  const wname = want.verdict === 'ALLOWED' ? abi.allowRuleName(want.code) : abi.dropReasonName(want.code);
-                  mismatches.push(`${hook} ${src} -> ${dst} proto ${protocol} port ${port}: evaluator ${name}, kernel ${want.verdict}/${wname}`);
-                }
+/** Every pod in turn local on HERE: the evaluator's verdict and code against the kernel's, at both hooks. */
+function compareWithKernel(state: ClusterState): { mismatches: string[]; runs: number; seen: Map<string, number> } {
+  // The evaluator reads a compile that has no local pod at all: a verdict does not depend on the node.
+  const anywhere = compile(state, config('elsewhere'), new Map(), emptyAllocation());
+  const ev = new VerdictEvaluator(anywhere);
+  const addrs = [...anywhere.endpoints.keys(), ...[...anywhere.services.values()].map((e) => e.addr).filter((a) => a !== abi.VW_SVC_NODE_ADDR), ...STRANGERS];
+  const peers = [...new Set(addrs)].sort();
+  const pods = [...state.pods.values()].filter((x) => !x.spec.hostNetwork);
+  const mismatches: string[] = [];
+  const seen = new Map<string, number>(); // verdict/reason -> count: the example must exercise every rule
+  let runs = 0;
+  for (const local of pods) {
+    // This pod on ifindex HERE of its node; the agent there would compile this.
+    const ifs = new Map(local.status.podIPs.map((ip) => [ip, HERE]));
+    const d: DesiredState = compile(state, config(local.spec.nodeName ?? ''), ifs, anywhere.allocation);
+    writer.write(d, undefined);
+    for (const self of local.status.podIPs) {
+      for (const peer of peers) {
+        if (ipaddr.process(peer).kind() !== ipaddr.process(self).kind()) continue;
+        for (const proto of PROTOS) {
+          for (const port of proto === 1 ? [0] : PORTS) {
+            for (const hook of ['from_pod', 'to_pod'] as const) {
+              const [src, dst] = hook === 'from_pod' ? [self, peer] : [peer, self];
+              const protocol = proto === 1 && ipaddr.process(src).kind() === 'ipv6' ? 58 : proto;
+              const want = kernelDecision(hook, src, dst, proto, port);
+              const got = ev.decide(hook, { src, dst, protocol, sport: PROBE_SPORT, dport: port });
+              runs++;
+              const name = `${got.verdict}/${got.reason}`;
+              seen.set(name, (seen.get(name) ?? 0) + 1);
+              if (got.verdict !== want.verdict || got.code !== want.code) {
+                const wname = want.verdict === 'ALLOWED' ? abi.allowRuleName(want.code) : abi.dropReasonName(want.code);
+                mismatches.push(`${hook} ${src} -> ${dst} proto ${protocol} port ${port}: evaluator ${name}, kernel ${want.verdict}/${wname}`);
               }
             }
           }
         }
       }
     }
+  }
+  return { mismatches, runs, seen };
+}
+
+/** The example with audit mode: shop (isolated) audited, nets/red (external deny) audited by its VirtualNetwork. */
+function auditCluster(): ClusterState {
+  const s = exampleCluster();
+  const shop = s.namespaces.get('shop');
+  if (shop) s.namespaces.set('shop', { ...shop, metadata: { ...shop.metadata, annotations: { [ENFORCEMENT_KEY]: 'audit' } } });
+  const red = s.virtualNetworks.get('nets/red');
+  if (red) s.virtualNetworks.set('nets/red', { ...red, metadata: { ...red.metadata, annotations: { [ENFORCEMENT_KEY]: 'audit' } } });
+  return s;
+}
+
+describe('verdict evaluator vs the loaded programs', () => {
+  it('gives the kernel’s verdict and code at both hooks for every pair, protocol and port of the example cluster', () => {
+    const { mismatches, runs, seen } = compareWithKernel(exampleCluster());
     expect(mismatches.slice(0, 20), `${mismatches.length} of ${runs} runs differ`).toEqual([]);
     expect(runs).toBeGreaterThan(5000);
     // Every rule and reason the example is built for was exercised (the comparison is not vacuous).
@@ -171,6 +191,15 @@ describe('verdict evaluator vs the loaded programs', () => {
     ]) {
       expect(seen.get(name) ?? 0, name).toBeGreaterThan(0);
     }
+  });
+
+  // Audit mode's datapath is issue 19 item 1's (branch audit); until the
+  // programs have the AUDIT verdict there is nothing in the kernel to compare
+  // the evaluator's AUDIT answers with (whatif.test.ts checks them without it).
+  it.runIf(AUDIT_DATAPATH)('with audit mode: the kernel’s AUDIT verdicts and reasons too', () => {
+    const { mismatches, runs, seen } = compareWithKernel(auditCluster());
+    expect(mismatches.slice(0, 20), `${mismatches.length} of ${runs} runs differ`).toEqual([]);
+    for (const name of ['AUDIT/ISOLATED', 'AUDIT/SERVICE_DENIED', 'AUDIT/EXTERNAL_DENIED', 'DROPPED/ISOLATED']) expect(seen.get(name) ?? 0, name).toBeGreaterThan(0);
   });
 
   it('judges a connection at both ends: a ClusterIP at the sender, its backend after DNAT at the receiver', () => {

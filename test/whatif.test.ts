@@ -16,6 +16,8 @@ import { emptyAllocation } from '../src/model/vrf.js';
 import { ApiError } from '../src/api/flow-service.js';
 import { whatIf, type WhatIfSources } from '../src/api/whatif.js';
 import { conversationKey, mergeWhatIf } from '../src/flows/whatif.js';
+import { VerdictEvaluator, judgeConnection } from '../src/model/verdict.js';
+import { ENFORCEMENT_KEY } from '../src/model/enforcement.js';
 import type { Flow, FlowEndpoint } from '../src/flows/types.js';
 import type { WhatIfResponse } from '../src/api/messages.js';
 import { parseWindow, printWhatIf, readManifests } from '../src/cli/whatif.js';
@@ -213,5 +215,56 @@ describe('the CLI’s reading of manifests', () => {
     expect([parseWindow('30s'), parseWindow('10m'), parseWindow('2h'), parseWindow('1d'), parseWindow('45')]).toEqual([30, 600, 7200, 86400, 45]);
     expect(() => parseWindow('10 minutes')).toThrow(/not a duration/);
     expect(() => parseWindow('0s')).toThrow(/between/);
+  });
+});
+
+describe('audit mode (issue 19 item 1) in the evaluator and in what-if', () => {
+  const audit = { [ENFORCEMENT_KEY]: 'audit' };
+  /** default (d1), ns-staged isolated (s1; audited when `staged` says so, external deny), ns-locked isolated and enforced (l1). */
+  function staged(stagedAnnotations: Record<string, string>): ClusterState {
+    return cluster({
+      namespaces: [isolatedNs('ns-staged', { annotations: { ...stagedAnnotations, 'vrfwall.dev/external': 'deny' } }), isolatedNs('ns-locked')],
+      nodes: { n1: ['192.168.50.1'] },
+      pods: [
+        pod('default/d1', ['10.244.0.10'], { labels: { app: 'd' } }),
+        pod('ns-staged/s1', ['10.244.1.10'], { labels: { app: 's' } }),
+        pod('ns-locked/l1', ['10.244.2.10'], { labels: { app: 'l' } }),
+      ],
+      services: [svc('ns-staged/api', [{ port: 80, targetPort: 8080 }], { clusterIPs: ['10.96.0.20'], selector: { app: 's' } })],
+    });
+  }
+  const tcp = (src: string, dst: string, dport = 8080) => ({ src, dst, protocol: 6, sport: 40000, dport });
+
+  it('audits ISOLATED between OPEN networks only, SERVICE_DENIED for OPEN clients, EXTERNAL_DENIED of an audited network', () => {
+    const ev = new VerdictEvaluator(compile(staged(audit), config, new Map(), emptyAllocation()));
+    expect(judgeConnection(ev, tcp('10.244.0.10', '10.244.1.10'))).toMatchObject({ verdict: 'AUDIT', reason: 'ISOLATED' });
+    expect(judgeConnection(ev, tcp('10.244.1.10', '10.244.0.10'))).toMatchObject({ verdict: 'AUDIT', reason: 'ISOLATED' });
+    expect(judgeConnection(ev, { ...tcp('10.244.0.10', '10.244.1.10'), protocol: 1 })).toMatchObject({ verdict: 'AUDIT', reason: 'ISOLATED' });
+    // an audited network never opens into an enforced one, nor the default network into it
+    expect(judgeConnection(ev, tcp('10.244.1.10', '10.244.2.10'))).toMatchObject({ verdict: 'DROPPED', reason: 'ISOLATED' });
+    expect(judgeConnection(ev, tcp('10.244.0.10', '10.244.2.10'))).toMatchObject({ verdict: 'DROPPED', reason: 'ISOLATED' });
+    expect(judgeConnection(ev, tcp('10.244.0.10', '10.96.0.20', 80))).toMatchObject({ verdict: 'AUDIT', reason: 'SERVICE_DENIED', hook: 'from_pod' });
+    expect(judgeConnection(ev, tcp('10.244.2.10', '10.96.0.20', 80))).toMatchObject({ verdict: 'DROPPED', reason: 'SERVICE_DENIED' });
+    expect(judgeConnection(ev, tcp('10.244.1.10', '8.8.8.8', 443))).toMatchObject({ verdict: 'AUDIT', reason: 'EXTERNAL_DENIED' });
+    // positive controls: what passes anyway still passes as ALLOWED
+    expect(judgeConnection(ev, tcp('10.244.1.10', '10.96.0.20', 80))).toMatchObject({ verdict: 'ALLOWED' });
+    // enforced: the same pairs are drops
+    const enforced = new VerdictEvaluator(compile(staged({}), config, new Map(), emptyAllocation()));
+    expect(judgeConnection(enforced, tcp('10.244.0.10', '10.244.1.10'))).toMatchObject({ verdict: 'DROPPED', reason: 'ISOLATED' });
+    expect(judgeConnection(enforced, tcp('10.244.1.10', '8.8.8.8', 443))).toMatchObject({ verdict: 'DROPPED', reason: 'EXTERNAL_DENIED' });
+  });
+
+  it('what-if reports "would be AUDIT" as its own kind, and audit -> enforce as allowed -> dropped', () => {
+    // d1 (default) opened a connection to s1 (ns-staged) on 8080
+    const base = rec('n1', 'default/d1', 'team/t1', 8080);
+    const flows1 = [{ ...base, destination: { ...base.destination, ip: '10.244.1.10', namespace: 'ns-staged', pod: 's1', network: 'ns-staged/default-podnetwork' } }];
+    flows1[0]!.source.ip = '10.244.0.10';
+    const toAudit = { file: 'staged.yaml', text: `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ns-staged\n  labels: {vrfwall.dev/isolated: "true"}\n  annotations: {vrfwall.dev/external: deny, ${ENFORCEMENT_KEY}: audit}\n` };
+    const toEnforce = { file: 'staged.yaml', text: 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ns-staged\n  labels: {vrfwall.dev/isolated: "true"}\n  annotations: {vrfwall.dev/external: deny}\n' };
+    const fromEnforced = whatIf(sources('n1', flows1, staged({})), { documents: [toAudit], windowSeconds: 0 });
+    expect(fromEnforced.changes.map((c) => [c.kind, c.before.verdict, c.after.verdict, c.after.reason])).toEqual([['DROPPED_TO_AUDIT', 'DROPPED', 'AUDIT', 'ISOLATED']]);
+    const fromAudit = whatIf(sources('n1', flows1, staged(audit)), { documents: [toEnforce], windowSeconds: 0 });
+    expect(fromAudit.changes.map((c) => [c.kind, c.before.verdict, c.after.verdict])).toEqual([['ALLOWED_TO_DROPPED', 'AUDIT', 'DROPPED']]);
+    expect(printWhatIf(fromEnforced)).toMatch(/dropped -> AUDIT \(passes in audit mode\): 1 conversation/);
   });
 });

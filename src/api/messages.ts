@@ -134,7 +134,7 @@ export interface ExplainResponse {
 export type WhatIfRequest = WhatIfRequest__Output;
 export type WhatIfGroupMsg = WhatIfGroup__Output;
 export type WhatIfVerdictMsg = WhatIfVerdict__Output;
-export type WhatIfChangeKind = 'ALLOWED_TO_DROPPED' | 'DROPPED_TO_ALLOWED' | 'ALLOWED_TO_AUDIT';
+export type WhatIfChangeKind = 'ALLOWED_TO_DROPPED' | 'DROPPED_TO_ALLOWED' | 'ALLOWED_TO_AUDIT' | 'DROPPED_TO_AUDIT';
 
 /** WhatIfChange with its endpoints and verdicts always set, and its kind as a closed set. */
 export interface WhatIfChangeMsg {

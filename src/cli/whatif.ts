@@ -19,6 +19,7 @@ const KIND_TITLE: Record<WhatIfChangeKind, string> = {
   ALLOWED_TO_DROPPED: 'allowed -> DROPPED',
   DROPPED_TO_ALLOWED: 'dropped -> ALLOWED',
   ALLOWED_TO_AUDIT: 'allowed -> AUDIT (would be dropped; passes in audit mode)',
+  DROPPED_TO_AUDIT: 'dropped -> AUDIT (passes in audit mode)',
 };
 
 /** "90", "90s", "10m", "2h", "1d" -> seconds. */
@@ -69,6 +70,7 @@ export function printWhatIf(r: WhatIfResponse): string {
   out.push(
     `summary: ${r.conversations} conversation(s) replayed; ${count('ALLOWED_TO_DROPPED')} allowed -> dropped, ${count('DROPPED_TO_ALLOWED')} dropped -> allowed` +
       (count('ALLOWED_TO_AUDIT') > 0 ? `, ${count('ALLOWED_TO_AUDIT')} allowed -> audit` : '') +
+      (count('DROPPED_TO_AUDIT') > 0 ? `, ${count('DROPPED_TO_AUDIT')} dropped -> audit` : '') +
       `; proposal: ${r.applied.join(', ')}`,
   );
   for (const n of r.notes) out.push(`note: ${n}`);

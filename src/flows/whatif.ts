@@ -24,7 +24,9 @@ export function conversationKey(c: { protocol: number; source: FlowEndpoint; des
 
 const verdictMsg = (d: ConnectionDecision): WhatIfVerdictMsg => ({ verdict: d.verdict, reason: d.reason, hook: d.hook });
 
+/** AUDIT passes ("allowed now"); "would be AUDIT" is a kind of its own. */
 function changeKind(before: ConnectionDecision, after: ConnectionDecision): WhatIfChangeKind | undefined {
+  if (after.verdict === 'AUDIT' && before.verdict === 'DROPPED') return 'DROPPED_TO_AUDIT';
   if (passes(before.verdict) && after.verdict === 'DROPPED') return 'ALLOWED_TO_DROPPED';
   if (before.verdict === 'DROPPED' && passes(after.verdict)) return 'DROPPED_TO_ALLOWED';
   if (before.verdict === 'ALLOWED' && after.verdict === 'AUDIT') return 'ALLOWED_TO_AUDIT';

@@ -7,6 +7,14 @@
 // what-if is its user; test/verdict-kernel.test.ts holds it to the loaded
 // programs. Out of scope: L2, spoofing, ND, fragments, the session table (an
 // opening packet has no session, so rule 5 never applies) and its quota.
+//
+// Audit mode (issue 19 item 1, src/model/enforcement.ts) as the compile step
+// writes it: a would-be ISOLATED between two networks that are both OPEN
+// (VW_NET_OPEN), a would-be SERVICE_DENIED of an OPEN client at an address
+// with its audit entry (client VW_SVC_AUDIT_VRF), and a would-be
+// EXTERNAL_DENIED of an audited network (VW_NET_AUDIT) are AUDIT: they pass,
+// recorded with that reason. Every other drop stays a drop. The node-wide
+// audit setting is the agent's, not the cluster's: not judged here.
 import ipaddr from 'ipaddr.js';
 import {
   AllowRule,
@@ -16,8 +24,11 @@ import {
   VW_EP_HOST,
   VW_EP_NO_BACKEND,
   VW_EP_QUARANTINE,
+  VW_NET_AUDIT,
   VW_NET_EXTERNAL_DENY,
+  VW_NET_OPEN,
   VW_SVC_ANY_VRF,
+  VW_SVC_AUDIT_VRF,
   VW_SVC_FRONTEND_VRF,
   VW_SVC_NODE_ADDR,
   VW_TUNNEL_PORT_GENEVE,
@@ -56,6 +67,8 @@ export type VerdictMaps = Pick<DesiredState, 'endpoints' | 'vrfPairs' | 'network
 
 const allow = (rule: number): Decision => ({ verdict: 'ALLOWED', code: rule, reason: allowRuleName(rule) });
 const drop = (reason: number): Decision => ({ verdict: 'DROPPED', code: reason, reason: dropReasonName(reason) });
+/** Audit mode: passes, recorded with the drop reason it would have had. */
+const audited = (reason: number): Decision => ({ verdict: 'AUDIT', code: reason, reason: dropReasonName(reason) });
 
 const IPPROTO_IPIP = 4;
 const IPPROTO_TCP = 6;
@@ -104,6 +117,23 @@ export class VerdictEvaluator {
     return this.maps.endpoints.get(ip);
   }
 
+  private netFlags(vrf: number): number {
+    return this.maps.networks.get(vrf) ?? 0;
+  }
+
+  /** Audit mode (src/model/enforcement.ts): two networks kept apart pass as AUDIT(ISOLATED) only when both are OPEN. */
+  private isolated(a: DesiredEndpoint, b: DesiredEndpoint): Decision {
+    return (this.netFlags(a.vrfId) & this.netFlags(b.vrfId) & VW_NET_OPEN) !== 0 ? audited(DropReason.ISOLATED) : drop(DropReason.ISOLATED);
+  }
+
+  /** A Service address the client's network may not use: AUDIT(SERVICE_DENIED) when the client's network is
+   *  OPEN and the address has its audit entry (all its backends are OPEN), else dropped. */
+  private serviceDenied(addr: string, p: OpeningPacket, self: DesiredEndpoint): Decision {
+    const proto = PROTO_NAME[p.protocol];
+    const entry = proto === undefined ? undefined : this.maps.services.get(serviceEntryKey({ addr, port: p.dport, protocol: proto, clientVrf: VW_SVC_AUDIT_VRF }));
+    return entry !== undefined && (this.netFlags(self.vrfId) & VW_NET_OPEN) !== 0 ? audited(DropReason.SERVICE_DENIED) : drop(DropReason.SERVICE_DENIED);
+  }
+
   private svc(map: ReadonlyMap<string, DesiredServiceEntry>, addr: string, port: number, protocol: number, clientVrf: number): DesiredServiceEntry | undefined {
     const proto = PROTO_NAME[protocol];
     if (proto === undefined) return undefined;
@@ -129,7 +159,7 @@ export class VerdictEvaluator {
       addr = VW_SVC_NODE_ADDR;
     }
     if (cutOff(self)) return drop(DropReason.QUARANTINED);
-    return this.svc(this.maps.services, addr, p.dport, p.protocol, self.vrfId) ? allow(AllowRule.SERVICE) : drop(DropReason.SERVICE_DENIED);
+    return this.svc(this.maps.services, addr, p.dport, p.protocol, self.vrfId) ? allow(AllowRule.SERVICE) : this.serviceDenied(addr, p, self);
   }
 
   /** vw_service_frontend_reply */
@@ -139,9 +169,9 @@ export class VerdictEvaluator {
 
   /** vw_service_between_pods for an opening packet (no session: rule 5 cannot apply). */
   private betweenPods(p: OpeningPacket, dst: string, sender: DesiredEndpoint, receiver: DesiredEndpoint): Decision {
-    if (!hasPorts(p.protocol)) return drop(DropReason.ISOLATED);
+    if (!hasPorts(p.protocol)) return this.isolated(sender, receiver);
     if ((receiver.flags & VW_EP_NO_BACKEND) === 0 && this.backendAllows(dst, p.dport, p.protocol, sender.vrfId)) return allow(AllowRule.SERVICE_BACKEND);
-    return drop(DropReason.ISOLATED);
+    return this.isolated(sender, receiver);
   }
 
   /**
@@ -185,7 +215,7 @@ export class VerdictEvaluator {
     if (kind === VW_CIDR_SERVICE) {
       if (!fromPod) return drop(DropReason.NO_SESSION); // only a reply comes from a ClusterIP
       if (!hasPorts(p.protocol)) return drop(DropReason.SERVICE_DENIED);
-      return this.svc(this.maps.services, dst, p.dport, p.protocol, self.vrfId) ? allow(AllowRule.SERVICE) : drop(DropReason.SERVICE_DENIED); // rule 3
+      return this.svc(this.maps.services, dst, p.dport, p.protocol, self.vrfId) ? allow(AllowRule.SERVICE) : this.serviceDenied(dst, p, self); // rule 3
     }
     if (kind === VW_CIDR_POD) return drop(DropReason.UNKNOWN_ENDPOINT);
     // Rule 6, outside the cluster, unless it is a Service frontend.
@@ -194,7 +224,7 @@ export class VerdictEvaluator {
     if (f) return f;
     if (((this.maps.networks.get(self.vrfId) ?? 0) & VW_NET_EXTERNAL_DENY) !== 0) {
       if (!fromPod && this.frontendReply(p, src, self)) return allow(AllowRule.REPLY);
-      return drop(DropReason.EXTERNAL_DENIED);
+      return (this.netFlags(self.vrfId) & VW_NET_AUDIT) !== 0 ? audited(DropReason.EXTERNAL_DENIED) : drop(DropReason.EXTERNAL_DENIED);
     }
     return allow(AllowRule.NOT_POD);
   }

@@ -9,7 +9,7 @@ import type { Long } from '@grpc/proto-loader';
  */
 export interface WhatIfChange {
   /**
-   * ALLOWED_TO_DROPPED, DROPPED_TO_ALLOWED, ALLOWED_TO_AUDIT
+   * ALLOWED_TO_DROPPED, DROPPED_TO_ALLOWED, ALLOWED_TO_AUDIT, DROPPED_TO_AUDIT
    */
   'kind'?: (string);
   /**
@@ -43,7 +43,7 @@ export interface WhatIfChange {
  */
 export interface WhatIfChange__Output {
   /**
-   * ALLOWED_TO_DROPPED, DROPPED_TO_ALLOWED, ALLOWED_TO_AUDIT
+   * ALLOWED_TO_DROPPED, DROPPED_TO_ALLOWED, ALLOWED_TO_AUDIT, DROPPED_TO_AUDIT
    */
   'kind': (string);
   /**
