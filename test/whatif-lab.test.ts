@@ -1,7 +1,7 @@
-// What-if end to end on the real kernel (issue 19 items 2 and 3): a 1-node
+// What-if end to end on the real kernel (issue 19 items 2 and 3): a 2-node
 // lab of a copy of examples/cn2-isolated-namespace (lab wif1), the full
 // matrix run so every pair has flow history, then `vrfwall what-if --lab`
-// (CLI -> the lab's relay -> the agent) with a manifest that isolates the
+// (CLI -> the lab's relay -> both agents) with a manifest that isolates the
 // namespace that has no isolation label. Then the same change is made in the
 // lab's manifests and the matrix run again: the cells what-if predicted
 // allowed -> dropped must be exactly the cells the new matrix blocks and the
@@ -10,7 +10,6 @@
 // and after each call (a manifest that does not parse: exit 2, nothing sent).
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
@@ -26,6 +25,7 @@ import { MapName } from '../src/kernel/abi.js';
 import { ROOT, readPinnedMap } from './helpers/lab.js';
 import { ensureBuilt } from './helpers/build.js';
 import { EXAMPLE } from './helpers/cn2-example.js';
+import { freshTmpDir } from './helpers/manifests.js';
 
 const run = promisify(execFile);
 const LAB = 'wif1';
@@ -35,14 +35,13 @@ const ISOLATED_NS_DOC = `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${T
 /** The policy maps what-if must not touch. */
 const POLICY_MAPS = [MapName.endpoints, MapName.vrfPairs, MapName.networks, MapName.cidrs, MapName.services, MapName.backends, MapName.ports];
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vrfwall-wif1-'));
-const labDir = path.join(tmp, 'manifests');
+let tmp: string;
+let labDir: string;
 let state: LabState;
 
 function policyMaps(): Record<string, string[]> {
-  const instance = state.agents[0]?.instance as string;
   const out: Record<string, string[]> = {};
-  for (const m of POLICY_MAPS) out[m] = readPinnedMap(instance, m).map((e) => `${e.key.toString('hex')}=${e.value.toString('hex')}`).sort();
+  for (const a of state.agents) for (const m of POLICY_MAPS) out[`${a.node}/${m}`] = readPinnedMap(a.instance, m).map((e) => `${e.key.toString('hex')}=${e.value.toString('hex')}`).sort();
   return out;
 }
 
@@ -117,13 +116,15 @@ function cellsOf(c: WhatIfChangeMsg, services: LabServicesFile, probePort: numbe
 beforeAll(async () => {
   ensureBuilt();
   await labDown(LAB);
+  tmp = await freshTmpDir('vrfwall-wif1-'); // leftovers of a killed run removed
+  labDir = path.join(tmp, 'manifests');
   fs.cpSync(EXAMPLE, labDir, { recursive: true });
-  state = await labUp(labDir, { lab: LAB, nodes: 1, log: () => undefined });
+  state = await labUp(labDir, { lab: LAB, nodes: 2, log: () => undefined });
 }, 120_000);
 
 afterAll(async () => {
   await labDown(LAB);
-  fs.rmSync(tmp, { recursive: true, force: true });
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 }, 60_000);
 
 describe('what-if in the lab', () => {
@@ -141,7 +142,11 @@ describe('what-if in the lab', () => {
     expect(out.code).toBe(0);
     const r = JSON.parse(out.stdout) as WhatIfResponse;
     expect(policyMaps()).toEqual(maps0); // what-if wrote nothing
-    expect(r.nodes?.answered).toEqual(['node1']); // through the lab's relay
+    expect(r.nodes?.answered).toEqual(['node1', 'node2']); // through the lab's relay, every node
+    // a conversation between the nodes was seen at both ends: one change, both nodes
+    const keys = r.changes.map((c) => `${c.protocol}|${c.source.ip}|${c.source.port}|${c.destination.ip}|${c.destination.port}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(r.changes.some((c) => c.nodes.length === 2)).toBe(true);
     expect(r.applied).toEqual([`Namespace ${TARGET_NS}`]);
     expect(r.changes.filter((c) => c.kind !== 'ALLOWED_TO_DROPPED')).toEqual([]);
     expect(r.changes.length).toBeGreaterThan(0);
@@ -161,17 +166,20 @@ describe('what-if in the lab', () => {
     const nsFile = path.join(labDir, `${TARGET_NS}.yaml`);
     const text = fs.readFileSync(nsFile, 'utf8');
     fs.writeFileSync(nsFile, text.replace(`name: ${TARGET_NS}\n`, `name: ${TARGET_NS}\n  labels:\n    vrfwall.dev/isolated: "true"\n`));
-    const agent = new AgentClient({ label: 'node1', address: `unix:${socketOf(state.agents[0]?.instance as string)}`, creds: grpc.credentials.createInsecure() });
-    try {
-      let nets: string[] = [];
-      const t0 = Date.now();
-      while (!nets.includes(`${TARGET_NS}/default-podnetwork`) && Date.now() - t0 < 20_000) {
-        nets = (await agent.unary<ListNetworksResponse>('state', 'ListNetworks', {})).networks.map((n) => n.name);
-        if (!nets.includes(`${TARGET_NS}/default-podnetwork`)) await new Promise((res) => setTimeout(res, 200));
+    // every agent has compiled and written it (its network list comes from the synced state)
+    for (const a of state.agents) {
+      const agent = new AgentClient({ label: a.node, address: `unix:${socketOf(a.instance)}`, creds: grpc.credentials.createInsecure() });
+      try {
+        let nets: string[] = [];
+        const t0 = Date.now();
+        while (!nets.includes(`${TARGET_NS}/default-podnetwork`) && Date.now() - t0 < 20_000) {
+          nets = (await agent.unary<ListNetworksResponse>('state', 'ListNetworks', {})).networks.map((n) => n.name);
+          if (!nets.includes(`${TARGET_NS}/default-podnetwork`)) await new Promise((res) => setTimeout(res, 200));
+        }
+        expect(nets, a.node).toContain(`${TARGET_NS}/default-podnetwork`);
+      } finally {
+        agent.close();
       }
-      expect(nets).toContain(`${TARGET_NS}/default-podnetwork`);
-    } finally {
-      agent.close();
     }
     const after = await labMatrix(LAB);
     expect(probedCells(after)).toEqual(probedCells(before)); // the same cells were probed
