@@ -65,10 +65,19 @@ export interface Decision {
 /** The maps vw_decide reads; DesiredState has them all. */
 export type VerdictMaps = Pick<DesiredState, 'endpoints' | 'vrfPairs' | 'networks' | 'cidrs' | 'services' | 'backends'>;
 
-const allow = (rule: number): Decision => ({ verdict: 'ALLOWED', code: rule, reason: allowRuleName(rule) });
-const drop = (reason: number): Decision => ({ verdict: 'DROPPED', code: reason, reason: dropReasonName(reason) });
+// One frozen Decision per verdict and code: a replay makes hundreds of thousands.
+const memo = (make: (code: number) => Decision): ((code: number) => Decision) => {
+  const done = new Map<number, Decision>();
+  return (code) => {
+    let d = done.get(code);
+    if (d === undefined) done.set(code, (d = Object.freeze(make(code))));
+    return d;
+  };
+};
+const allow = memo((rule) => ({ verdict: 'ALLOWED', code: rule, reason: allowRuleName(rule) }));
+const drop = memo((reason) => ({ verdict: 'DROPPED', code: reason, reason: dropReasonName(reason) }));
 /** Audit mode: passes, recorded with the drop reason it would have had. */
-const audited = (reason: number): Decision => ({ verdict: 'AUDIT', code: reason, reason: dropReasonName(reason) });
+const audited = memo((reason) => ({ verdict: 'AUDIT', code: reason, reason: dropReasonName(reason) }));
 
 const IPPROTO_IPIP = 4;
 const IPPROTO_TCP = 6;
@@ -76,6 +85,10 @@ const IPPROTO_UDP = 17;
 const IPPROTO_IPV6 = 41;
 const IPPROTO_GRE = 47;
 const IPPROTO_SCTP = 132;
+
+/** peerKind's answer for fe80::/10 and ff02::/16 (not a VW_CIDR_* value). */
+const LINK_SCOPE = -1;
+const PEER_KINDS_MAX = 1 << 20;
 
 const PROTO_NAME: Record<number, L4Protocol> = { [IPPROTO_TCP]: 'TCP', [IPPROTO_UDP]: 'UDP', [IPPROTO_SCTP]: 'SCTP' };
 
@@ -97,6 +110,8 @@ function isLinkScope(addr: ipaddr.IPv4 | ipaddr.IPv6): boolean {
 /** The evaluator over one state: the cluster ranges parsed once. */
 export class VerdictEvaluator {
   private readonly ranges: { net: ipaddr.IPv4 | ipaddr.IPv6; len: number; kind: number }[] = [];
+  /** peer address -> its kind: link scope, or its cluster range (0: none); memoized per address */
+  private readonly peerKinds = new Map<string, number>();
 
   constructor(readonly maps: VerdictMaps) {
     for (const [cidr, kind] of maps.cidrs) {
@@ -111,6 +126,17 @@ export class VerdictEvaluator {
   cidrKind(addr: ipaddr.IPv4 | ipaddr.IPv6): number {
     for (const r of this.ranges) if (r.net.kind() === addr.kind() && addr.match(r.net, r.len)) return r.kind;
     return 0;
+  }
+
+  /** LINK_SCOPE, or vw_cidr_kind of an address that is no endpoint. */
+  private peerKind(ip: string): number {
+    let k = this.peerKinds.get(ip);
+    if (k === undefined) {
+      const addr = ipaddr.parse(ip);
+      k = isLinkScope(addr) ? LINK_SCOPE : this.cidrKind(addr);
+      if (this.peerKinds.size < PEER_KINDS_MAX) this.peerKinds.set(ip, k);
+    }
+    return k;
   }
 
   endpoint(ip: string): DesiredEndpoint | undefined {
@@ -181,14 +207,16 @@ export class VerdictEvaluator {
    * vw_decide, as SPOOFED/UNKNOWN_ENDPOINT; answered as UNKNOWN_ENDPOINT).
    */
   decide(hook: Hook, packet: OpeningPacket): Decision {
-    const src = canonicalIp(packet.src);
-    const dst = canonicalIp(packet.dst);
-    if (src === undefined || dst === undefined) throw new Error(`not an IP address: ${packet.src} -> ${packet.dst}`);
+    return this.decideCanonical(hook, canonicalPacket(packet));
+  }
+
+  /** decide() for a packet whose addresses are canonical already (canonicalPacket). */
+  decideCanonical(hook: Hook, p: OpeningPacket): Decision {
+    const { src, dst } = p;
     const selfIp = hook === 'from_pod' ? src : dst;
     const peerIp = hook === 'from_pod' ? dst : src;
     const self = this.endpoint(selfIp);
     if (self === undefined || (self.flags & VW_EP_HOST) !== 0) return drop(DropReason.UNKNOWN_ENDPOINT);
-    const p = { ...packet, src, dst };
     const peer = this.endpoint(peerIp);
     const fromPod = hook === 'from_pod';
 
@@ -198,8 +226,9 @@ export class VerdictEvaluator {
       const f = fromPod ? this.frontend(p, dst, self) : undefined;
       return f ?? allow(AllowRule.NOT_POD);
     }
-    const peerAddr = ipaddr.parse(peerIp);
-    if (isLinkScope(peerAddr)) {
+    // link scope is IPv6 only: an IPv4 endpoint needs no parse
+    const kind = peer === undefined || peerIp.includes(':') ? this.peerKind(peerIp) : 0;
+    if (kind === LINK_SCOPE) {
       if (fromPod && isTunnel(p)) return drop(DropReason.TUNNEL);
       const f = fromPod ? this.frontend(p, dst, self) : undefined;
       return f ?? allow(AllowRule.NOT_POD);
@@ -211,7 +240,6 @@ export class VerdictEvaluator {
       if (this.maps.vrfPairs.has(`${self.vrfId}:${peer.vrfId}`)) return allow(AllowRule.ROUTER); // rule 2
       return fromPod ? this.betweenPods(p, dst, self, peer) : this.betweenPods(p, dst, peer, self); // rule 4
     }
-    const kind = this.cidrKind(peerAddr);
     if (kind === VW_CIDR_SERVICE) {
       if (!fromPod) return drop(DropReason.NO_SESSION); // only a reply comes from a ClusterIP
       if (!hasPorts(p.protocol)) return drop(DropReason.SERVICE_DENIED);
@@ -232,9 +260,21 @@ export class VerdictEvaluator {
   /** Is this address a pod endpoint (not a host one), i.e. does it have hooks of its own? */
   isPod(ip: string): boolean {
     const c = canonicalIp(ip);
-    const ep = c === undefined ? undefined : this.endpoint(c);
+    return c !== undefined && this.isPodCanonical(c);
+  }
+
+  isPodCanonical(ip: string): boolean {
+    const ep = this.endpoint(ip);
     return ep !== undefined && (ep.flags & VW_EP_HOST) === 0;
   }
+}
+
+/** The packet with canonical addresses (the maps' keys); throws on one that is no address. */
+export function canonicalPacket(packet: OpeningPacket): OpeningPacket {
+  const src = canonicalIp(packet.src);
+  const dst = canonicalIp(packet.dst);
+  if (src === undefined || dst === undefined) throw new Error(`not an IP address: ${packet.src} -> ${packet.dst}`);
+  return src === packet.src && dst === packet.dst ? packet : { ...packet, src, dst };
 }
 
 /** vw_endpoint_is_cut_off: quarantined, or in no network. */
@@ -258,10 +298,12 @@ export interface ConnectionDecision {
  * same packet. A side whose address is no pod endpoint has no hook.
  */
 export function judgeConnection(ev: VerdictEvaluator, packet: OpeningPacket, receiverPacket: OpeningPacket = packet): ConnectionDecision {
+  const sent = canonicalPacket(packet);
+  const received = receiverPacket === packet ? sent : canonicalPacket(receiverPacket);
   const steps: { hook: Hook; decision: Decision }[] = [];
-  if (ev.isPod(packet.src)) steps.push({ hook: 'from_pod', decision: ev.decide('from_pod', packet) });
+  if (ev.isPodCanonical(sent.src)) steps.push({ hook: 'from_pod', decision: ev.decideCanonical('from_pod', sent) });
   const first = steps[0]?.decision;
-  if (first?.verdict !== 'DROPPED' && ev.isPod(receiverPacket.dst)) steps.push({ hook: 'to_pod', decision: ev.decide('to_pod', receiverPacket) });
+  if (first?.verdict !== 'DROPPED' && ev.isPodCanonical(received.dst)) steps.push({ hook: 'to_pod', decision: ev.decideCanonical('to_pod', received) });
   const decided = steps.find((s) => s.decision.verdict === 'DROPPED') ?? steps.find((s) => s.decision.verdict === 'AUDIT') ?? steps[steps.length - 1];
   if (!decided) return { verdict: 'ALLOWED', reason: 'NOT_POD', hook: '', steps };
   return { verdict: decided.decision.verdict, reason: decided.decision.reason, hook: decided.hook, steps };
