@@ -5,7 +5,8 @@
  * timer and after every reconcile that changed a map. It removes sessions
  * that are idle past their timeout and sessions the current policy no
  * longer allows (the client is gone or quarantined, or its network may no
- * longer use the Service: a router removed, a label changed). Removal goes
+ * longer use the Service: a router removed, a label changed, audit mode
+ * switched to enforce). Removal goes
  * through vw_session_remove, so the quota counts stay exact; doing this in
  * the kernel is what lets the programs alone own those counts.
  *
@@ -35,10 +36,19 @@ static __always_inline int vw_session_still_allowed(const struct vw_session_key 
 	const union vw_addr *server_addr = (const union vw_addr *)key->daddr;
 	struct vw_endpoint *client = vw_lookup_endpoint(client_addr);
 	void *map = s->rule == VW_RULE_SERVICE_BACKEND ? (void *)&backends : (void *)&services;
+	union vw_addr server;
 
 	if (!client || vw_endpoint_is_cut_off(client))
 		return 0;
-	return vw_svc_lookup(map, server_addr, key->dport, key->proto, client->vrf_id) != NULL;
+	if (vw_svc_lookup(map, server_addr, key->dport, key->proto, client->vrf_id))
+		return 1;
+	/* a session audit mode made (rule 3 in audit) lives only while audit
+	 * still lets it in: switching to enforce ends it at the next sweep */
+	if (s->rule != VW_RULE_SERVICE)
+		return 0;
+	/* a global function takes stack memory, not the map's key */
+	__builtin_memcpy(server.b, key->daddr, VW_ADDR_LEN);
+	return vw_audit_service(&server, key->dport, key->proto, client->vrf_id);
 }
 
 static long vw_gc_one(struct bpf_map *map, struct vw_session_key *key, struct vw_session *s, struct vw_gc_ctx *ctx)

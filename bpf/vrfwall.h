@@ -33,7 +33,11 @@ enum vw_direction {
 enum vw_verdict {
 	VW_VERDICT_ALLOWED = 0,
 	VW_VERDICT_DROPPED = 1,
-	VW_VERDICT__MAX = 2,
+	/* Audit mode (docs/audit.md): the packet passes, but enforce mode would
+	 * have dropped it; the code is the drop reason it would have had
+	 * (ISOLATED, SERVICE_DENIED or EXTERNAL_DENIED, nothing else). */
+	VW_VERDICT_AUDIT = 2,
+	VW_VERDICT__MAX = 3,
 };
 
 /* Why a packet was allowed: the rule of design section 3 that decided.
@@ -285,7 +289,15 @@ struct vw_config {
 	__u64 other_timeout_ns;           /* SCTP                            */
 	__u32 session_quota;              /* live sessions per client address */
 	__u32 probe_key;                  /* explain's key, random per agent start; 0: no probes */
+	__u32 flags;                      /* VW_CFG_*                        */
+	__u32 pad;
 };
+
+/* config flags */
+/* The node-wide audit setting (agent --enforcement audit): on this node's
+ * hooks every ISOLATED, SERVICE_DENIED and EXTERNAL_DENIED drop passes as
+ * VW_VERDICT_AUDIT. The agent raises the cache epoch after writing it. */
+#define VW_CFG_AUDIT (1U << 0)
 
 #define VW_NS_PER_SEC 1000000000ULL
 #define VW_DEFAULT_TCP_SYN_TIMEOUT_NS (60 * VW_NS_PER_SEC)
@@ -333,13 +345,18 @@ struct vw_flow_key {
  *              being taken over does not match;
  *   bits 40-47 the time tick it was decided in (now >> VW_CACHE_TICK_SHIFT);
  *   bits 48-55 the entry of VW_DIR_FROM_POD, bits 56-63 of VW_DIR_TO_POD:
- *              VW_CACHE_VALID | VW_CACHE_DROPPED | VW_CACHE_TIMED | code << 3.
+ *              VW_CACHE_VALID | VW_CACHE_DROPPED | VW_CACHE_TIMED |
+ *              code << 3 | VW_CACHE_AUDIT.
+ * The code takes 4 bits (every code is below VW_CODE_SLOTS, 16), so bit 7
+ * of an entry says VW_VERDICT_AUDIT (with the code the drop reason).
  * A TIMED entry (it depends on sessions) serves only within its tick.
  */
 #define VW_CACHE_VALID   (1U << 0)
 #define VW_CACHE_DROPPED (1U << 1)
 #define VW_CACHE_TIMED   (1U << 2)
 #define VW_CACHE_CODE_SHIFT 3
+#define VW_CACHE_CODE_MASK  0xfU
+#define VW_CACHE_AUDIT   (1U << 7)
 #define VW_CACHE_TICK_SHIFT 26 /* 67 ms */
 
 struct vw_flow {

@@ -55,6 +55,13 @@ const CONSTS: Record<string, number> = {
   VW_FLOW_PROBES: abi.VW_FLOW_PROBES,
   VW_FLOW_EVENT_TICK_SHIFT: abi.VW_FLOW_EVENT_TICK_SHIFT,
   VW_CACHE_TICK_SHIFT: abi.VW_CACHE_TICK_SHIFT,
+  VW_CACHE_VALID: abi.VW_CACHE_VALID,
+  VW_CACHE_DROPPED: abi.VW_CACHE_DROPPED,
+  VW_CACHE_TIMED: abi.VW_CACHE_TIMED,
+  VW_CACHE_CODE_SHIFT: abi.VW_CACHE_CODE_SHIFT,
+  VW_CACHE_CODE_MASK: abi.VW_CACHE_CODE_MASK,
+  VW_CACHE_AUDIT: abi.VW_CACHE_AUDIT,
+  VW_CFG_AUDIT: abi.VW_CFG_AUDIT,
   VW_FLOW_RINGBUF_SIZE: abi.VW_FLOW_RINGBUF_SIZE,
   VW_FLOW_EVENT_INTERVAL_NS: abi.VW_FLOW_EVENT_INTERVAL_NS,
   VW_FLOW_EVENT_POLL_MS: abi.VW_FLOW_EVENT_POLL_MS,
@@ -162,7 +169,7 @@ function cProgram(): string {
   lines.push('  struct vw_session sv2 = { .last_seen_ns = 0x0102030405060708ull, .rule = VW_RULE_SERVICE, .flags = VW_SESS_REPLIED | VW_SESS_RST };');
   lines.push('  hex("session", &sv2, sizeof(sv2));');
   lines.push('  struct vw_config cfg = { .tcp_syn_timeout_ns = 1, .tcp_established_timeout_ns = 2, .tcp_closing_timeout_ns = 3,');
-  lines.push('    .udp_timeout_ns = 4, .other_timeout_ns = 0x0102030405060708ull, .session_quota = 77, .probe_key = 0xfeedbeef };');
+  lines.push('    .udp_timeout_ns = 4, .other_timeout_ns = 0x0102030405060708ull, .session_quota = 77, .probe_key = 0xfeedbeef, .flags = VW_CFG_AUDIT };');
   lines.push('  hex("config", &cfg, sizeof(cfg));');
   lines.push('  struct vw_flow_key fk; memset(&fk, 0, sizeof(fk)); v4mapped(fk.self_addr, "10.244.1.10");');
   lines.push(`  inet_pton(AF_INET6, "fd00::2", fk.peer_addr); fk.ifindex = ${FK.ifindex}; fk.self_port = ${FK.selfPort};`);
@@ -270,6 +277,7 @@ describe('vrfwall.h and abi.ts agree', () => {
       otherTimeoutNs: 0x0102030405060708n,
       sessionQuota: 77,
       probeKey: 0xfeedbeef,
+      flags: abi.VW_CFG_AUDIT,
     };
     expect(hex(abi.encodeConfig(cfg))).toBe(c.samples.config);
     expect(abi.decodeConfig(abi.encodeConfig(cfg))).toEqual(cfg);

@@ -107,8 +107,13 @@ describe('fast GetFlows encoder', () => {
   );
 
   it('refuses an enum name the proto does not have (the reference would encode 0: unspecified)', () => {
-    const bad = { ...flow(1), verdict: 'VERDICT_AUDIT' as VerdictName };
-    expect(() => encodeFlowsResponse({ flow: bad })).toThrow(/Flow\.verdict: "VERDICT_AUDIT" is not a value of the enum/);
+    const bad = { ...flow(1), verdict: 'VERDICT_MAYBE' as VerdictName };
+    expect(() => encodeFlowsResponse({ flow: bad })).toThrow(/Flow\.verdict: "VERDICT_MAYBE" is not a value of the enum/);
+    // control: VERDICT_AUDIT (audit mode) is one, and arrives as itself
+    const audited = { ...flow(1), verdict: 'VERDICT_AUDIT' as VerdictName, dropReason: 'ISOLATED' };
+    const back = loadApi().flowService.GetFlows!.responseDeserialize(encodeFlowsResponse({ flow: audited })) as GetFlowsResponse;
+    expect(back.flow?.verdict).toBe('VERDICT_AUDIT');
+    expect(back.flow?.dropReason).toBe('ISOLATED');
     expect(() => encodeFlowsResponse({ batch: { flows: [flow(2), { ...flow(3), direction: 'EGRESS' as DirectionName }] } })).toThrow(/Flow\.direction: "EGRESS"/);
     expect(() => encodeFlowsResponse({ flow: { ...flow(1), verdict: 'toString' as VerdictName } })).toThrow(/Flow\.verdict/);
     // what the check prevents: the reference turns the unknown name into VERDICT_UNSPECIFIED

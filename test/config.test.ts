@@ -103,6 +103,7 @@ describe('resolveSettings', () => {
     [{ flags: { resync: 'soon' } }, 'resync', /not a number/],
     [{ env: { VRFWALL_MAX_ENDPOINTS: '2.5' } }, 'max-endpoints', /VRFWALL_MAX_ENDPOINTS: "2.5" is not an integer/],
     [{ flags: { attachMode: 'xdp' } }, 'attach-mode', /"xdp" is not one of auto, tcx, tc/],
+    [{ env: { VRFWALL_ENFORCEMENT: 'observe' } }, 'enforcement', /"observe" is not one of enforce, audit/],
     [{ env: { VRFWALL_POD_CIDR: '10.0.0.0/8,10.0.0/8' } }, 'pod-cidr', /"10.0.0\/8" is not a CIDR/],
     [{ file: { 'log-level': 'loud' }, fileName: 'a.yaml' }, 'log-level', /log-level \(in a.yaml\): "loud" is not one of/],
     [{ file: { cleanup: 'maybe' } }, 'cleanup', /not true or false/],
@@ -116,6 +117,13 @@ describe('resolveSettings', () => {
     const e = configError(() => resolveSettings(inputs));
     expect(e.key).toBe(key);
     expect(e.message).toMatch(message);
+  });
+
+  it('enforcement: enforce by default; audit by flag, VRFWALL_ENFORCEMENT or the file', () => {
+    expect(resolveSettings({}).settings.enforcement).toBe('enforce');
+    expect(resolveSettings({ flags: { enforcement: 'audit' } }).settings.enforcement).toBe('audit');
+    expect(resolveSettings({ env: { VRFWALL_ENFORCEMENT: 'audit' } }).settings.enforcement).toBe('audit');
+    expect(resolveSettings({ file: { enforcement: 'audit' }, flags: { enforcement: 'enforce' } }).settings.enforcement).toBe('enforce');
   });
 
   it('an empty environment variable counts as unset', () => {

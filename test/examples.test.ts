@@ -34,6 +34,7 @@ const EXAMPLES = [
   { dir: 'cn2-isolated-namespace', tag: 'cn' },
   { dir: 'custom-pod-networks', tag: 'cp' },
   { dir: 'hub-and-spoke', tag: 'hs' },
+  { dir: 'staged-isolation', tag: 'si' }, // audit mode as shipped (test/lab-audit.test.ts switches it to enforce)
 ];
 
 beforeAll(() => ensureBuilt());

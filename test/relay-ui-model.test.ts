@@ -6,7 +6,7 @@ import { buildGraph, isIsolatedNetwork, serviceNetworks } from '../src/relay/ui/
 import { DEFAULT_LAST, QueryError, uiFlowsRequest } from '../src/relay/ui/query.js';
 import { fetchSiteAllowed, hostAllowed } from '../src/relay/ui/server.js';
 
-const net = (name: string, pods: string[], reaches: string[] = []): NetworkMsg => ({ name, vrfId: 1, externalDeny: false, pods, reaches });
+const net = (name: string, pods: string[], reaches: string[] = []): NetworkMsg => ({ name, vrfId: 1, externalDeny: false, enforcement: 'enforce', pods, reaches });
 const ep = (e: Partial<EndpointInfoMsg>): EndpointInfoMsg => ({ ip: '', kind: 'pod', namespace: '', pod: '', network: '', node: '', local: false, ifindex: 0, quarantined: false, reason: '', service: '', interface: '', ...e });
 
 describe('web UI graph', () => {

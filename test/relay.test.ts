@@ -115,7 +115,7 @@ class FakeAgent {
       ServerStatus: (_c: unknown, cb: grpc.sendUnaryData<Partial<ServerStatusResponse>>) =>
         cb(null, { node, version: 'fake', synced: true, flowsHeld: this.store.stats().held, flowsMax: 100_000, generation: 7 }),
       ListNetworks: (_c: unknown, cb: grpc.sendUnaryData<Partial<ListNetworksResponse>>) =>
-        cb(null, { node, networks: [{ name: 'ns/net', vrfId: 1, externalDeny: node === 'node2', pods: [`ns/a-${node}`], reaches: node === 'node1' ? ['ns/other'] : [] }] }),
+        cb(null, { node, networks: [{ name: 'ns/net', vrfId: 1, externalDeny: node === 'node2', enforcement: 'enforce', pods: [`ns/a-${node}`], reaches: node === 'node1' ? ['ns/other'] : [] }] }),
       ListEndpoints: (_c: unknown, cb: grpc.sendUnaryData<Partial<ListEndpointsResponse>>) =>
         cb(null, {
           node,
@@ -290,7 +290,7 @@ describe('relay with fake agents over mutual TLS', () => {
     expect(status.synced).toBe(true);
 
     const nets = await client.unary<ListNetworksResponse>('state', 'ListNetworks', {});
-    expect(nets.networks).toEqual([{ name: 'ns/net', vrfId: 1, externalDeny: true, pods: ['ns/a-node1', 'ns/a-node2'], reaches: ['ns/other'] }]);
+    expect(nets.networks).toEqual([{ name: 'ns/net', vrfId: 1, externalDeny: true, enforcement: 'enforce', pods: ['ns/a-node1', 'ns/a-node2'], reaches: ['ns/other'] }]);
     expect(nets.nodes?.answered).toEqual(['node1', 'node2']);
 
     const eps = await client.unary<ListEndpointsResponse>('state', 'ListEndpoints', {});

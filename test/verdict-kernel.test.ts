@@ -115,14 +115,13 @@ function kernelDecision(hook: Hook, src: string, dst: string, proto: number, dpo
 
 /** The kernel's verdict names: ALLOWED, DROPPED, and AUDIT once the datapath has audit mode (issue 19 item 1). */
 const KERNEL_VERDICT: Record<number, string> = Object.fromEntries(Object.entries(abi.Verdict).map(([name, v]) => [v, name]));
-/** Audit mode in the loaded programs: the ABI mirror has the third verdict. */
-const AUDIT_DATAPATH = 'AUDIT' in abi.Verdict;
 
 /** Every pod in turn local on HERE: the evaluator's verdict and code against the kernel's, at both hooks. */
-function compareWithKernel(state: ClusterState): { mismatches: string[]; runs: number; seen: Map<string, number> } {
+function compareWithKernel(state: ClusterState, nodeAudit = false): { mismatches: string[]; runs: number; seen: Map<string, number> } {
   // The evaluator reads a compile that has no local pod at all: a verdict does not depend on the node.
   const anywhere = compile(state, config('elsewhere'), new Map(), emptyAllocation());
-  const ev = new VerdictEvaluator(anywhere);
+  const ev = new VerdictEvaluator(anywhere, { nodeAudit });
+  dp.putConfig({ flags: nodeAudit ? abi.VW_CFG_AUDIT : 0 });
   const addrs = [...anywhere.endpoints.keys(), ...[...anywhere.services.values()].map((e) => e.addr).filter((a) => a !== abi.VW_SVC_NODE_ADDR), ...STRANGERS];
   const peers = [...new Set(addrs)].sort();
   const pods = [...state.pods.values()].filter((x) => !x.spec.hostNetwork);
@@ -193,13 +192,21 @@ describe('verdict evaluator vs the loaded programs', () => {
     }
   });
 
-  // Audit mode's datapath is issue 19 item 1's (branch audit); until the
-  // programs have the AUDIT verdict there is nothing in the kernel to compare
-  // the evaluator's AUDIT answers with (whatif.test.ts checks them without it).
-  it.runIf(AUDIT_DATAPATH)('with audit mode: the kernel’s AUDIT verdicts and reasons too', () => {
+  it('with audit mode: the kernel’s AUDIT verdicts and reasons too', () => {
     const { mismatches, runs, seen } = compareWithKernel(auditCluster());
     expect(mismatches.slice(0, 20), `${mismatches.length} of ${runs} runs differ`).toEqual([]);
     for (const name of ['AUDIT/ISOLATED', 'AUDIT/SERVICE_DENIED', 'AUDIT/EXTERNAL_DENIED', 'DROPPED/ISOLATED']) expect(seen.get(name) ?? 0, name).toBeGreaterThan(0);
+  });
+
+  it('with the node-wide audit setting (vw_config VW_CFG_AUDIT): every ISOLATED, SERVICE_DENIED and EXTERNAL_DENIED is AUDIT, the rest as before', () => {
+    try {
+      const { mismatches, runs, seen } = compareWithKernel(exampleCluster(), true);
+      expect(mismatches.slice(0, 20), `${mismatches.length} of ${runs} runs differ`).toEqual([]);
+      for (const name of ['AUDIT/ISOLATED', 'AUDIT/SERVICE_DENIED', 'AUDIT/EXTERNAL_DENIED', 'DROPPED/QUARANTINED', 'DROPPED/UNKNOWN_ENDPOINT']) expect(seen.get(name) ?? 0, name).toBeGreaterThan(0);
+      for (const name of ['DROPPED/ISOLATED', 'DROPPED/SERVICE_DENIED', 'DROPPED/EXTERNAL_DENIED']) expect(seen.get(name) ?? 0, name).toBe(0);
+    } finally {
+      dp.putConfig({ flags: 0 });
+    }
   });
 
   it('judges a connection at both ends: a ClusterIP at the sender, its backend after DNAT at the receiver', () => {

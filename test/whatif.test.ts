@@ -152,6 +152,14 @@ describe('WhatIf on one agent', () => {
     expect(src.current()?.state.namespaces.get('team')?.metadata.labels).toEqual({ owner: 'blue' });
   });
 
+  it('under the node-wide audit setting what enforce would cut is "would be AUDIT"', () => {
+    const r = whatIf({ ...sources('n1', flows), nodeAudit: true }, { documents: [ISOLATE_TEAM], windowSeconds: 0 });
+    expect(pairs(r, 'ALLOWED_TO_AUDIT')).toEqual(['default/d1 -> team/t1:8080', 'default/d2 -> team/t2:8080', 'team/t2 -> default/d2:9999']);
+    expect(pairs(r, 'ALLOWED_TO_DROPPED')).toEqual([]);
+    // i1 -> d1 (isolated) is AUDIT before and after: no change
+    expect(r.changes.some((c) => c.source.namespace === 'iso')).toBe(false);
+  });
+
   it('the window leaves out older conversations; the reverse change is reported as dropped -> allowed', () => {
     const r = whatIf(sources('n1', flows), { documents: [ISOLATE_TEAM], windowSeconds: 600 });
     expect(pairs(r, 'ALLOWED_TO_DROPPED')).toEqual(['default/d1 -> team/t1:8080', 'default/d2 -> team/t2:8080']);

@@ -144,4 +144,11 @@ static __always_inline struct vw_decision vw_drop(__u32 reason)
 	return d;
 }
 
+/* Audit mode: passes, recorded with the drop reason it would have had. */
+static __always_inline struct vw_decision vw_audit(__u32 reason)
+{
+	struct vw_decision d = { .verdict = VW_VERDICT_AUDIT, .code = reason };
+	return d;
+}
+
 #endif /* VW_LIB_COMMON_H */

@@ -24,7 +24,7 @@ static __always_inline int vw_finish(struct __sk_buff *skb, const struct vw_pkt 
 {
 	if (!pkt->probe) /* explain's test runs count nothing */
 		vw_count(dir, d, skb->len);
-	return d.verdict == VW_VERDICT_ALLOWED ? VW_TC_ALLOW : VW_TC_DROP;
+	return d.verdict == VW_VERDICT_DROPPED ? VW_TC_DROP : VW_TC_ALLOW; /* AUDIT passes */
 }
 
 #endif /* VW_LIB_COUNTERS_H */

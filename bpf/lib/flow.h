@@ -103,7 +103,7 @@ static __always_inline void vw_flow_add(struct vw_flow *f, __u32 dir, struct vw_
 {
 	if (dir >= VW_DIR__MAX)
 		return;
-	/* two atomic adds a packet: passed or dropped, and bytes */
+	/* two atomic adds a packet: passed (audited ones too) or dropped, and bytes */
 	if (d.verdict == VW_VERDICT_DROPPED)
 		__sync_fetch_and_add(&f->drops[dir], 1);
 	else
@@ -180,7 +180,7 @@ static __always_inline struct vw_decision vw_flow_track(struct __sk_buff *skb, c
 		fc->slot = f;
 		vw_flow_stat_inc(VW_FSTAT_FLOWS_NEW);
 		vw_flow_event(&fc->key, VW_EVENT_NEW, dir, d, skb->len, fc->now);
-	} else if (d.verdict == VW_VERDICT_DROPPED &&
+	} else if (d.verdict != VW_VERDICT_ALLOWED && /* drops, and audited packets like drops */
 		   tick - f->event_tick >= (__u32)(VW_FLOW_EVENT_INTERVAL_NS >> VW_FLOW_EVENT_TICK_SHIFT)) {
 		/* Check-then-set without a lock: two CPUs may both send one. */
 		f->event_tick = tick;

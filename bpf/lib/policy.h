@@ -31,12 +31,6 @@ static __always_inline int vw_vrfs_joined(__u32 a, __u32 b)
 	return bpf_map_lookup_elem(&vrf_pairs, &pair) != NULL;
 }
 
-static __always_inline int vw_network_denies_external(__u32 vrf_id)
-{
-	struct vw_network *net = bpf_map_lookup_elem(&networks, &vrf_id);
-
-	return net && (net->flags & VW_NET_EXTERNAL_DENY);
-}
 
 /* The pod behind this interface sent from `src` (whose endpoint, looked up
  * by the caller, is `ep`): it must be one of its own addresses. Returns its
@@ -84,7 +78,7 @@ static __always_inline struct vw_decision vw_decide(const struct vw_endpoint *se
 	const union vw_addr *peer_addr = dir == VW_DIR_FROM_POD ? &pkt->dst : &pkt->src;
 	struct vw_endpoint *peer = vw_lookup_endpoint(peer_addr);
 	struct vw_decision d;
-	__u32 kind;
+	__u32 kind, net_flags;
 
 	/* Rule 6, the node: kubelet probes work even for a quarantined pod. A
 	 * NodePort or hostPort on a node address leads to pods, though. */
@@ -115,8 +109,12 @@ static __always_inline struct vw_decision vw_decide(const struct vw_endpoint *se
 		if (vw_vrfs_joined(self->vrf_id, peer->vrf_id))
 			return vw_allow(VW_RULE_ROUTER);               /* rule 2 */
 		/* rules 4 and 5, judged for the sender's network */
-		return dir == VW_DIR_FROM_POD ? vw_service_between_pods(pkt, self, peer)
-					      : vw_service_between_pods(pkt, peer, self);
+		d = dir == VW_DIR_FROM_POD ? vw_service_between_pods(pkt, self, peer)
+					   : vw_service_between_pods(pkt, peer, self);
+		if (d.verdict == VW_VERDICT_DROPPED && d.code == VW_DROP_ISOLATED &&
+		    vw_audit_isolated(self->vrf_id, peer->vrf_id))
+			return vw_audit(VW_DROP_ISOLATED);
+		return d;
 	}
 
 	kind = vw_cidr_kind(peer_addr);
@@ -131,10 +129,11 @@ static __always_inline struct vw_decision vw_decide(const struct vw_endpoint *se
 		return vw_drop(VW_DROP_TUNNEL);
 	if (dir == VW_DIR_FROM_POD && vw_service_frontend(pkt, self, &d))
 		return d;
-	if (vw_network_denies_external(self->vrf_id)) {
+	net_flags = vw_network_flags(self->vrf_id);
+	if (net_flags & VW_NET_EXTERNAL_DENY) {
 		if (dir == VW_DIR_TO_POD && vw_service_frontend_reply(pkt, self))
 			return vw_allow(VW_RULE_REPLY);
-		return vw_drop(VW_DROP_EXTERNAL_DENIED);
+		return vw_audit_external(net_flags) ? vw_audit(VW_DROP_EXTERNAL_DENIED) : vw_drop(VW_DROP_EXTERNAL_DENIED);
 	}
 	return vw_allow(VW_RULE_NOT_POD);
 }

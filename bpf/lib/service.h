@@ -29,6 +29,7 @@
 #include "lib/parse.h"
 #include "lib/session.h"
 #include "lib/endpoint.h"
+#include "lib/audit.h"
 #include "maps.h"
 
 /* What a packet is to the port-based rules. */
@@ -128,17 +129,29 @@ static __always_inline struct vw_decision vw_service_between_pods(const struct v
  * ranges: it must be a ClusterIP:port this network may use (rule 3). */
 static __always_inline struct vw_decision vw_service_to_vip(const struct vw_pkt *pkt, __u32 self_vrf)
 {
+	struct vw_decision d;
+	__u32 audited = 0;
+
 	switch (vw_l4_class(pkt)) {
 	case VW_L4_NO_PORTS:
-		return vw_drop(VW_DROP_SERVICE_DENIED);
+		return vw_node_audits() ? vw_audit(VW_DROP_SERVICE_DENIED) : vw_drop(VW_DROP_SERVICE_DENIED);
 	case VW_L4_LATER_FRAG:
 		return vw_drop(VW_DROP_FRAGMENT);
 	default:
 		break;
 	}
-	if (!vw_svc_lookup(&services, &pkt->dst, pkt->dport, pkt->l4_proto, self_vrf))
-		return vw_drop(VW_DROP_SERVICE_DENIED);
-	return vw_service_allow(pkt, VW_RULE_SERVICE); /* rule 3 */
+	if (!vw_svc_lookup(&services, &pkt->dst, pkt->dport, pkt->l4_proto, self_vrf)) {
+		if (!vw_audit_service(&pkt->dst, pkt->dport, pkt->l4_proto, self_vrf))
+			return vw_drop(VW_DROP_SERVICE_DENIED);
+		audited = 1;
+	}
+	/* rule 3, or audited: either way the connection gets its session, so
+	 * its replies pass (session_gc removes an audited one once audit no
+	 * longer lets it in). One call of the session code for both. */
+	d = vw_service_allow(pkt, VW_RULE_SERVICE);
+	if (audited && d.verdict == VW_VERDICT_ALLOWED)
+		return vw_audit(VW_DROP_SERVICE_DENIED);
+	return d;
 }
 
 /* The local pod receives from an address in the service ranges: only a reply
@@ -203,6 +216,8 @@ static __always_inline int vw_service_frontend(const struct vw_pkt *pkt, const s
 		*d = vw_drop(VW_DROP_QUARANTINED); /* vrf 0 would match the every-network entries */
 	else if (vw_svc_lookup(&services, addr, pkt->dport, pkt->l4_proto, self->vrf_id))
 		*d = vw_allow(VW_RULE_SERVICE); /* rule 3; replies come from the node or the frontend */
+	else if (vw_audit_service(addr, pkt->dport, pkt->l4_proto, self->vrf_id))
+		*d = vw_audit(VW_DROP_SERVICE_DENIED);
 	else
 		*d = vw_drop(VW_DROP_SERVICE_DENIED);
 	return 1;

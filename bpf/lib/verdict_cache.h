@@ -69,8 +69,26 @@ static __always_inline int vw_pkt_opens_or_closes(const struct vw_pkt *pkt)
 /* The cache entry for a decision (VW_CACHE_*), 0 when it may not be cached. */
 static __always_inline __u32 vw_cache_entry_of(struct vw_decision d)
 {
-	__u32 e = VW_CACHE_VALID | (d.code << VW_CACHE_CODE_SHIFT);
+	__u32 e = VW_CACHE_VALID | ((d.code & VW_CACHE_CODE_MASK) << VW_CACHE_CODE_SHIFT);
 
+	if (d.code > VW_CACHE_CODE_MASK)
+		return 0;
+	if (d.verdict == VW_VERDICT_AUDIT) {
+		/* Audited like the drop it stands for: the fast path's targets
+		 * hold in audit mode. ISOLATED and SERVICE_DENIED rest on
+		 * sessions (a reply; the session an audited ClusterIP
+		 * connection makes): TIMED. The epoch retires them when the
+		 * mode changes. */
+		switch (d.code) {
+		case VW_DROP_ISOLATED:
+		case VW_DROP_SERVICE_DENIED:
+			return e | VW_CACHE_AUDIT | VW_CACHE_TIMED;
+		case VW_DROP_EXTERNAL_DENIED:
+			return e | VW_CACHE_AUDIT;
+		default:
+			return 0;
+		}
+	}
 	if (d.verdict == VW_VERDICT_ALLOWED) {
 		switch (d.code) {
 		case VW_RULE_SAME_NETWORK:
@@ -127,8 +145,8 @@ static __always_inline int vw_cache_lookup(const struct vw_flow_ctx *fc, const s
 	 * (the tick's 8 bits wrap every 17 s) */
 	if ((e & VW_CACHE_TIMED) && ((w ^ head) & VW_CACHE_HEAD_MASK || fc->now - f->last_ns >= (1ULL << VW_CACHE_TICK_SHIFT)))
 		return 0;
-	d->verdict = (e & VW_CACHE_DROPPED) ? VW_VERDICT_DROPPED : VW_VERDICT_ALLOWED;
-	d->code = e >> VW_CACHE_CODE_SHIFT;
+	d->verdict = (e & VW_CACHE_DROPPED) ? VW_VERDICT_DROPPED : (e & VW_CACHE_AUDIT) ? VW_VERDICT_AUDIT : VW_VERDICT_ALLOWED;
+	d->code = (e >> VW_CACHE_CODE_SHIFT) & VW_CACHE_CODE_MASK;
 	return 1;
 }
 

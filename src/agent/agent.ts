@@ -2,6 +2,7 @@
 // objects -> incremental compile -> apply the changed entries to the pinned
 // maps -> attach to local pods' interfaces. I/O lives here and in the modules
 // it calls; the decisions are in src/model (pure).
+import { VW_CFG_AUDIT } from '../kernel/abi.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -41,6 +42,8 @@ export interface AgentConfig {
   podCIDRs: string[];
   serviceCIDRs: string[];
   attachMode: AttachMode | 'auto';
+  /** the node-wide audit setting (vw_config VW_CFG_AUDIT); default enforce */
+  enforcement?: 'enforce' | 'audit';
   /** full reconcile period, a safety net under the event-driven path */
   resyncMs: number;
   maxEndpoints?: number;
@@ -175,7 +178,9 @@ export class Agent {
     this.epoch = new VerdictEpoch(this.bpf, dp.maps.cache_ctl);
     this.epoch.init();
     this.writer = new MapWriter(this.bpf, dp.maps, this.epoch);
-    this.sessions = new SessionKeeper(this.bpf, dp.maps, dp.sessionGc, this.config.sessions ?? DEFAULT_SESSION_SETTINGS, this.probeKey, this.epoch);
+    this.sessions = new SessionKeeper(this.bpf, dp.maps, dp.sessionGc, this.config.sessions ?? DEFAULT_SESSION_SETTINGS, this.probeKey, this.epoch,
+      this.config.enforcement === 'audit' ? VW_CFG_AUDIT : 0,
+    );
     const spare = (dir: TcDirection): number =>
       loadSpareProgram(this.bpf, this.config.bpfDir, this.paths, dir === 'ingress' ? 'fromPod' : 'toPod', sizes);
     this.attacher = new Attacher(this.bpf, this.paths.links, dp.programs, this.log, this.config.attachMode, spare);
@@ -185,7 +190,7 @@ export class Agent {
       // Flows are read and the API answers (health NOT_SERVING) from here on.
       this.obs = await Observability.start(
         this.bpf,
-        { node: this.config.nodeName, mapsDir: this.paths.maps, programs: () => (this.dp ? { ...this.dp.programs, probeKey: this.probeKey } : undefined), reports: this.reports, cidrs: { podCIDRs: this.config.podCIDRs, serviceCIDRs: this.config.serviceCIDRs } },
+        { node: this.config.nodeName, mapsDir: this.paths.maps, programs: () => (this.dp ? { ...this.dp.programs, probeKey: this.probeKey, enforcement: this.config.enforcement ?? 'enforce' } : undefined), reports: this.reports, enforcement: this.config.enforcement ?? 'enforce', cidrs: { podCIDRs: this.config.podCIDRs, serviceCIDRs: this.config.serviceCIDRs } },
         this.config.observability,
         this.log,
       );
@@ -426,6 +431,7 @@ export class Agent {
       generation: this.generation,
       synced: this.generation > 0,
       attachMode: this.attacher?.attachMode ?? null,
+      enforcement: this.config.enforcement ?? 'enforce',
       attached,
       quarantined,
       hookOrder: { restored: reports.restored, notFirst: reports.notFirst },

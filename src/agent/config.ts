@@ -180,6 +180,16 @@ export const AGENT_OPTIONS = [
     description: 'tcx links (kernel 6.6+), tc (clsact/cls_bpf), or auto (tcx when the kernel has it)',
   },
   {
+    name: 'enforcement',
+    kind: 'string',
+    arg: '<mode>',
+    default: 'enforce',
+    choices: ['enforce', 'audit'],
+    description:
+      'audit: on this node every ISOLATED, SERVICE_DENIED and EXTERNAL_DENIED drop passes and is recorded as AUDIT ' +
+      '(the rollout switch; per network: the vrfwall.dev/enforcement annotation, docs/audit.md)',
+  },
+  {
     name: 'resync',
     kind: 'number',
     arg: '<seconds>',
@@ -622,6 +632,7 @@ export function loadAgentConfig(inputs: LoadInputs): ResolvedAgent {
     podCIDRs,
     serviceCIDRs,
     attachMode: s.attachMode as AgentConfig['attachMode'],
+    enforcement: s.enforcement as AgentConfig['enforcement'],
     resyncMs: s.resync * 1000,
     ...(s.maxEndpoints !== undefined ? { maxEndpoints: s.maxEndpoints } : {}),
     ...(s.maxSessions !== undefined ? { maxSessions: s.maxSessions } : {}),

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import type { LoadedObject, NativeAddon } from '../kernel/native.js';
-import { FlowLayout, FlowMapName, MapName as MAP, VW_FLOWS_MAX } from '../kernel/abi.js';
+import { FlowLayout, FlowMapName, Layout, MapName as MAP, VW_COUNTERS_MAX, VW_FLOWS_MAX } from '../kernel/abi.js';
 import type { Programs } from './attach.js';
 
 /** The policy and session maps both objects share, by their names in the objects (one list: abi.ts MapName). */
@@ -56,6 +56,29 @@ function dropStaleFlowTable(bpf: NativeAddon, mapsDir: string): void {
   fs.unlinkSync(pin);
 }
 
+/** Maps whose layout grew (audit mode: a third verdict in `counters`, a flags
+ *  word in `config`) and that hold nothing enforcement needs: a pinned one of
+ *  the old layout is unpinned, so the load makes a new one. Counters are
+ *  statistics; the agent writes the whole config before it attaches. */
+function dropStaleLayouts(bpf: NativeAddon, mapsDir: string): void {
+  const want: Record<string, (info: { valueSize: number; maxEntries: number }) => boolean> = {
+    [MAP.counters]: (i) => i.maxEntries === VW_COUNTERS_MAX,
+    [MAP.config]: (i) => i.valueSize === Layout.vw_config.size,
+  };
+  for (const [name, ok] of Object.entries(want)) {
+    const pin = path.join(mapsDir, name);
+    if (!fs.existsSync(pin)) continue;
+    const fd = bpf.objGet(pin);
+    let fine: boolean;
+    try {
+      fine = ok(bpf.mapInfo(fd));
+    } finally {
+      bpf.closeFd(fd);
+    }
+    if (!fine) fs.unlinkSync(pin);
+  }
+}
+
 /** Loads on a worker thread of the addon (map creation and the verifier:
  *  ~0.7 s of kernel time for the three objects): the caller's JS thread is
  *  free meanwhile, e.g. for the source's first list. from_pod first: it
@@ -74,6 +97,7 @@ export async function loadDatapath(
   const toFile = path.join(bpfDir, 'to_pod.o');
   const gcFile = path.join(bpfDir, 'session_gc.o');
   dropStaleFlowTable(bpf, paths.maps);
+  dropStaleLayouts(bpf, paths.maps);
   const loaded: LoadedObject[] = [];
   try {
     for (const file of [fromFile, toFile, gcFile]) loaded.push(await bpf.loadObjectAsync(file, { pinRoot: paths.maps, maxEntries: sizes }));

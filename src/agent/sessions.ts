@@ -69,7 +69,7 @@ export function effectiveQuota(configured: number, tableSize: number, holders: n
 
 const secondsToNs = (s: number): bigint => BigInt(Math.round(s * 1000)) * (VW_NS_PER_SEC / 1000n);
 
-export function datapathConfig(settings: SessionSettings, quota: number, probeKey: number): DatapathConfig {
+export function datapathConfig(settings: SessionSettings, quota: number, probeKey: number, flags = 0): DatapathConfig {
   const t = settings.timeoutsSec;
   return {
     tcpSynTimeoutNs: secondsToNs(t.tcpSyn),
@@ -79,6 +79,7 @@ export function datapathConfig(settings: SessionSettings, quota: number, probeKe
     otherTimeoutNs: secondsToNs(t.other),
     sessionQuota: quota,
     probeKey,
+    flags,
   };
 }
 
@@ -100,11 +101,16 @@ export class SessionKeeper {
     private readonly probeKey: number,
     /** the verdict cache's epoch: sweeps that remove sessions retire cached decisions */
     private readonly epoch?: VerdictEpoch,
+    /** VW_CFG_* of the same config map (the node-wide audit setting) */
+    private readonly configFlags = 0,
   ) {
     this.tableSize = bpf.mapInfo(maps.sessions).maxEntries;
     this.ownersSize = bpf.mapInfo(maps.session_owners).maxEntries;
     this.quota = settings.quota;
     this.writeConfig();
+    // The flags may differ from the pinned config's (an agent restarted with
+    // another --enforcement): no decision cached under the old one holds.
+    this.epoch?.retireAll();
   }
 
   get quotaInForce(): number {
@@ -164,6 +170,6 @@ export class SessionKeeper {
   }
 
   private writeConfig(): void {
-    this.bpf.mapUpdate(this.maps.config, CONFIG_KEY, encodeConfig(datapathConfig(this.settings, this.quota, this.probeKey)));
+    this.bpf.mapUpdate(this.maps.config, CONFIG_KEY, encodeConfig(datapathConfig(this.settings, this.quota, this.probeKey, this.configFlags)));
   }
 }

@@ -13,6 +13,8 @@ export interface AgentStatus {
   generation: number;
   synced: boolean;
   attachMode: AttachMode | null;
+  /** the node-wide audit setting (--enforcement; docs/audit.md) */
+  enforcement?: 'audit' | 'enforce';
   attached: string[];
   quarantined: Record<string, string>;
   /** hooks vrfwall owns: how often it moved itself first again, and where it cannot be first */

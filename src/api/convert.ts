@@ -3,7 +3,7 @@ import type { FlowFilterSpec } from '../flows/filter.js';
 import type { Flow } from '../flows/types.js';
 import type { FlowFilterMsg, FlowMsg, VerdictName } from './messages.js';
 
-export const verdictName = (v: Flow['verdict']): VerdictName => (v === 'ALLOWED' ? 'VERDICT_ALLOWED' : 'VERDICT_DROPPED');
+export const verdictName = (v: Flow['verdict']): VerdictName => `VERDICT_${v}`;
 
 export function toFlowMsg(f: Flow): FlowMsg {
   return {
@@ -39,7 +39,7 @@ export function fromFlowMsg(m: FlowMsg): Flow {
     protocolName: m.protocolName,
     ethertype: m.ethertype,
     direction: m.direction === 'DIRECTION_INGRESS' ? 'INGRESS' : 'EGRESS',
-    verdict: m.verdict === 'VERDICT_DROPPED' ? 'DROPPED' : 'ALLOWED',
+    verdict: m.verdict === 'VERDICT_DROPPED' ? 'DROPPED' : m.verdict === 'VERDICT_AUDIT' ? 'AUDIT' : 'ALLOWED',
     dropReason: m.dropReason,
     allowRule: m.allowRule,
     code: m.code,

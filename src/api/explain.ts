@@ -33,6 +33,20 @@ export interface ProbePrograms {
   toPod: number;
   /** vw_config.probe_key: what makes a test run a probe that writes nothing */
   probeKey: number;
+  /** the node-wide setting (agent --enforcement; docs/audit.md) */
+  enforcement?: 'audit' | 'enforce';
+}
+
+/** Which audit mode let a packet through that enforce mode would drop: the
+ *  sides' networks in audit mode (vrfwall.dev/enforcement), else the node's
+ *  setting. */
+function auditWhy(dir: Directory, src: Side, dst: Side, programs: ProbePrograms, node: string): string {
+  const nets = [src.info?.network, dst.info?.network].filter(
+    (n, i, all): n is string => !!n && all.indexOf(n) === i && dir.networks.get(n)?.enforcement === 'audit',
+  );
+  if (nets.length > 0) return `network ${nets.join(' and ')} ${nets.length > 1 ? 'are' : 'is'} in audit mode (vrfwall.dev/enforcement: audit)`;
+  if (programs.enforcement === 'audit') return `node ${node} is in audit mode (agent --enforcement audit)`;
+  return 'audit mode';
 }
 
 export interface Side {
@@ -132,19 +146,24 @@ export function explain(
     const ctx = skbCtx(ifindex, programs.probeKey);
     const res = bpf.progTestRun(hook === 'from_pod' ? programs.fromPod : programs.toPod, frame, 1, ctx);
     const { verdict, code } = probeDecision(res.ctxOut ?? ctx);
-    const expected = verdict === Verdict.ALLOWED ? TcAction.ALLOW : TcAction.DROP;
+    const expected = verdict === Verdict.DROPPED ? TcAction.DROP : TcAction.ALLOW; // AUDIT passes
     if (res.retval !== expected) {
       throw new ApiError(grpc.status.INTERNAL, `${hook} returned ${res.retval} but reported verdict ${verdict}: stale programs?`);
     }
     const allowed = verdict === Verdict.ALLOWED;
+    const audited = verdict === Verdict.AUDIT;
     const reason = allowed ? allowRuleName(code) : dropReasonName(code);
     const step: ExplainStepMsg = {
       hook,
       pod: (side.info && podLabel(side.info)) || side.ip,
       ifindex,
-      verdict: allowed ? 'VERDICT_ALLOWED' : 'VERDICT_DROPPED',
+      verdict: allowed ? 'VERDICT_ALLOWED' : audited ? 'VERDICT_AUDIT' : 'VERDICT_DROPPED',
       reason,
-      rule: allowed ? (RULE_TEXT[reason] ?? reason) : `no rule of section 3 allows it: dropped as ${reason}`,
+      rule: allowed
+        ? (RULE_TEXT[reason] ?? reason)
+        : audited
+          ? `AUDIT: no rule of section 3 allows it, enforce mode would drop it as ${reason}; it passes because ${auditWhy(dir, src, dst, programs, node)}`
+          : `no rule of section 3 allows it: dropped as ${reason}`,
     };
     steps.push(step);
     return step;
@@ -162,12 +181,13 @@ export function explain(
   let last: ExplainStepMsg | undefined;
   if (srcLocal) last = run('from_pod', src);
   if (dstLocal && last?.verdict !== 'VERDICT_DROPPED') last = run('to_pod', dst);
-  const decided = last as ExplainStepMsg;
+  // A hook in audit mode passes what the other would allow: the packet is AUDIT then.
+  const decided = last?.verdict === 'VERDICT_ALLOWED' ? (steps.find((s) => s.verdict === 'VERDICT_AUDIT') ?? last) : (last as ExplainStepMsg);
   const notes: string[] = [];
   // Why a side is quarantined (its placement's reason), as the log and the Event say it.
   for (const side of [src, dst]) if (side.info?.quarantined) notes.push(`${podLabel(side.info)} is quarantined: ${side.info.reason}`);
   if (!srcLocal) notes.push(`the sender's from_pod hook runs on ${src.info?.node || 'another node or nowhere (not a local pod)'}`);
-  if (!dstLocal && decided.verdict === 'VERDICT_ALLOWED') {
+  if (!dstLocal && decided.verdict !== 'VERDICT_DROPPED') {
     notes.push(`the receiver's to_pod hook runs on ${dst.info?.node || 'another node or nowhere (not a local pod)'}`);
   }
   return {

@@ -52,7 +52,9 @@ type RelayFields<T, K extends keyof T> = Omit<T, K> & { [P in K]?: T[P] };
 export type GetFlowStatsResponse = RelayFields<GetFlowStatsResponse__Output, 'nodes'>;
 export type MapFillMsg = MapFill__Output;
 export type FlowExportStatusMsg = FlowExportStatus__Output;
-export type ServerStatusResponse = Omit<ServerStatusResponse__Output, 'nodes' | 'nodeStatus' | 'flowExport'> & {
+export type ServerStatusResponse = Omit<ServerStatusResponse__Output, 'nodes' | 'nodeStatus' | 'flowExport' | 'enforcement'> & {
+  /** the node-wide audit setting, "audit" or "enforce" (agents; a relay's summary leaves it out) */
+  enforcement?: string;
   nodes?: NodeReportMsg | null;
   /** the flow export's counters; absent: no export */
   flowExport?: FlowExportStatusMsg | null;

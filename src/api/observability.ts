@@ -55,6 +55,8 @@ export interface AgentHandle {
   reports?: NodeReports;
   /** the cluster ranges the agent compiles with (WhatIf compiles a proposal with them); absent: no WhatIf */
   cidrs?: { podCIDRs: string[]; serviceCIDRs: string[] };
+  /** the node-wide setting (agent --enforcement) */
+  enforcement?: 'audit' | 'enforce';
 }
 
 export interface SyncReport {
@@ -164,6 +166,7 @@ export class Observability {
                     whatIf: {
                       node: agent.node,
                       ...agent.cidrs,
+                      nodeAudit: agent.enforcement === 'audit',
                       current: () => (o.lastSync ? { state: o.lastSync.state, desired: o.lastSync.desired } : undefined),
                       flows: () => o.store.all(),
                       now: () => Date.now(),
@@ -241,6 +244,7 @@ export class Observability {
       eventsLost: Number(k.eventsLost),
       streamFlowsLost: this.flows.streamLost,
       attachMode: this.lastSync?.attachMode ?? '',
+      enforcement: this.agent.enforcement ?? 'enforce',
       maps: this.mapFill.get(),
       lastSyncMs: this.lastSyncMs,
       generation: this.lastSync?.generation ?? 0,

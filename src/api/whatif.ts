@@ -22,6 +22,9 @@ export interface WhatIfSources {
   node: string;
   podCIDRs: string[];
   serviceCIDRs: string[];
+  /** the node-wide audit setting (agent --enforcement audit): taken for every hook, as the DaemonSet's one
+   *  ConfigMap sets it for every node; it is not part of a proposal, so the same before and after */
+  nodeAudit?: boolean;
   /** the state and desired maps of the last reconcile; undefined before the first */
   current(): { state: ClusterState; desired: DesiredState } | undefined;
   flows(): Iterable<Flow>;
@@ -61,6 +64,7 @@ export function whatIf(src: WhatIfSources, req: Partial<WhatIfRequest>): WhatIfR
     const p = after.placements.get(`${e.namespace}/${e.pod}${e.interface ? `@${e.interface}` : ''}`);
     return p?.kind === 'network' ? p.network : '';
   };
-  const { changes, conversations } = replayFlows(flows, { before: new VerdictEvaluator(current.desired), after: new VerdictEvaluator(after), networkAfter });
+  const opts = { nodeAudit: src.nodeAudit ?? false };
+  const { changes, conversations } = replayFlows(flows, { before: new VerdictEvaluator(current.desired, opts), after: new VerdictEvaluator(after, opts), networkAfter });
   return { changes, groups: groupChanges(changes), conversations, applied: proposal.applied, notes, node: src.node };
 }

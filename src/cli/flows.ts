@@ -91,7 +91,7 @@ export function flowRow(f: FlowMsg): string[] {
     endpointText(f.destination),
     f.protocolName,
     verdict,
-    verdict === 'DROPPED' ? f.dropReason : f.allowRule,
+    verdict === 'ALLOWED' ? f.allowRule : f.dropReason, // AUDIT: the reason enforce mode would drop it for
     `${f.forward.packets}/${f.reverse.packets}`,
     `${f.forward.bytes}/${f.reverse.bytes}`,
   ];
@@ -416,8 +416,8 @@ export function registerApiCommands(program: Command): void {
         (c) => c.unary<ListNetworksResponse>('state', 'ListNetworks', {}),
         (r) =>
           table([
-            ['NODE', 'NETWORK', 'VRF', 'EXTERNAL', 'PODS', 'REACHES'],
-            ...r.networks.map((n) => [r.node, n.name, String(n.vrfId), n.externalDeny ? 'deny' : 'allow', n.pods.join(',') || '-', n.reaches.join(',') || '-']),
+            ['NODE', 'NETWORK', 'VRF', 'MODE', 'EXTERNAL', 'PODS', 'REACHES'],
+            ...r.networks.map((n) => [r.node, n.name, String(n.vrfId), n.enforcement || 'enforce', n.externalDeny ? 'deny' : 'allow', n.pods.join(',') || '-', n.reaches.join(',') || '-']),
           ]),
       ).catch((e: unknown) => fail('networks', e));
     });

@@ -48,7 +48,7 @@ export function aggregate(flows: Iterable<Flow>, by: GroupBy, sort: SortBy, top:
   for (const f of flows) {
     const source = groupLabel(f.source, by);
     const destination = groupLabel(f.destination, by);
-    const reason = f.verdict === 'DROPPED' ? f.dropReason : f.allowRule;
+    const reason = f.verdict === 'ALLOWED' ? f.allowRule : f.dropReason;
     const key = `${source}\0${destination}\0${f.verdict}\0${reason}`;
     let g = groups.get(key);
     if (!g) {
@@ -79,7 +79,7 @@ export function keyValue(f: Flow, key: AggregateKey): string {
     case 'VERDICT':
       return f.verdict;
     case 'REASON':
-      return f.verdict === 'DROPPED' ? f.dropReason : f.allowRule;
+      return f.verdict === 'ALLOWED' ? f.allowRule : f.dropReason;
   }
 }
 

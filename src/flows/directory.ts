@@ -2,7 +2,7 @@
 // from the cluster state and the compile step's output, updated after each
 // reconcile from what changed (objects and map keys), not rebuilt. Pure: no I/O.
 import ipaddr from 'ipaddr.js';
-import { canonicalAddr } from '../kernel/abi.js';
+import { VW_NET_AUDIT, VW_NET_EXTERNAL_DENY, canonicalAddr } from '../kernel/abi.js';
 import type { DesiredDelta } from '../model/incremental.js';
 import { splitAttachmentKey } from '../model/attachments.js';
 import type { AttachedInterface, ClusterState, DesiredState, ServiceAccess } from '../model/types.js';
@@ -34,6 +34,8 @@ export interface NetworkInfo {
   name: string;
   vrfId: number;
   externalDeny: boolean;
+  /** audit mode of the network (VW_NET_AUDIT; docs/audit.md) */
+  enforcement: 'audit' | 'enforce';
   /** "ns/pod", and "ns/pod@ifname" for a pod's secondary interface in the network */
   pods: string[];
   /** networks a router joins with this one */
@@ -396,7 +398,8 @@ export class Directory {
     for (const [name, id] of Object.entries(desired.allocation.ids)) vrfNames.set(id, name);
     for (const [name, id] of Object.entries(desired.allocation.ids)) {
       if (!desired.networks.has(id) && !this.hasAddressedPod(name)) continue;
-      this.networks.set(name, this.networkInfo(name, id, ((desired.networks.get(id) ?? 0) & 1) !== 0, []));
+      const flags = desired.networks.get(id) ?? 0;
+      this.networks.set(name, this.networkInfo(name, id, (flags & VW_NET_EXTERNAL_DENY) !== 0, [], (flags & VW_NET_AUDIT) !== 0 ? 'audit' : 'enforce'));
       this.networkByVrf.set(id, name);
     }
     for (const pair of desired.vrfPairs) {
@@ -425,17 +428,18 @@ export class Directory {
 
   private refreshNetworkPods(net: string): void {
     const n = this.networks.get(net);
-    if (n !== undefined) this.networks.set(net, this.networkInfo(n.name, n.vrfId, n.externalDeny, n.reaches));
+    if (n !== undefined) this.networks.set(net, this.networkInfo(n.name, n.vrfId, n.externalDeny, n.reaches, n.enforcement));
   }
 
   /** The pods of a network are sorted when asked for (a large network changes often, is listed rarely). */
-  private networkInfo(name: string, vrfId: number, externalDeny: boolean, reaches: string[]): NetworkInfo {
+  private networkInfo(name: string, vrfId: number, externalDeny: boolean, reaches: string[], enforcement: NetworkInfo['enforcement']): NetworkInfo {
     const members = this.networkPods;
     let sorted: string[] | undefined;
     return {
       name,
       vrfId,
       externalDeny,
+      enforcement,
       reaches,
       get pods(): string[] {
         sorted ??= [...(members.get(name) ?? [])].sort();

@@ -77,7 +77,8 @@ export function flowFromKernel(id: string, key: FlowKey, v: FlowValue, dir: Dire
   const egress = v.firstDir === Direction.FROM_POD;
   const sent = counters(v, Direction.FROM_POD);
   const received = counters(v, Direction.TO_POD);
-  const dropped = v.verdict === Verdict.DROPPED;
+  // AUDIT carries the drop reason it would have had (audit mode)
+  const dropped = v.verdict === Verdict.DROPPED || v.verdict === Verdict.AUDIT;
   return {
     id,
     node,
@@ -88,7 +89,7 @@ export function flowFromKernel(id: string, key: FlowKey, v: FlowValue, dir: Dire
     protocolName: isIp ? protocolName(key.proto) : `ethertype 0x${key.ethertype.toString(16).padStart(4, '0')}`,
     ethertype: key.ethertype,
     direction: egress ? 'EGRESS' : 'INGRESS',
-    verdict: dropped ? 'DROPPED' : 'ALLOWED',
+    verdict: v.verdict === Verdict.AUDIT ? 'AUDIT' : dropped ? 'DROPPED' : 'ALLOWED',
     dropReason: dropped ? dropReasonName(v.code) : '',
     allowRule: dropped ? '' : allowRuleName(v.code),
     code: v.code,

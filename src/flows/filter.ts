@@ -139,13 +139,13 @@ export function compileFilter(spec: FlowFilterSpec, at: string): FlowPredicate {
     tests.push((f) => set.has(f.source.network) || set.has(f.destination.network));
   }
   if (has(spec.verdict)) {
-    const set = new Set(spec.verdict.map((v, i) => enumValue(v, ['ALLOWED', 'DROPPED'], 'VERDICT_', `${field('verdict')}[${i}]`)));
+    const set = new Set(spec.verdict.map((v, i) => enumValue(v, ['ALLOWED', 'DROPPED', 'AUDIT'], 'VERDICT_', `${field('verdict')}[${i}]`)));
     tests.push((f) => set.has(f.verdict));
   }
   if (has(spec.dropReason)) {
     const names = Object.keys(DropReason).filter((n) => n !== 'NONE');
     const set = new Set(spec.dropReason.map((v, i) => enumValue(v, names, 'DROP_REASON_', `${field('drop_reason')}[${i}]`)));
-    tests.push((f) => f.verdict === 'DROPPED' && set.has(f.dropReason));
+    tests.push((f) => f.verdict !== 'ALLOWED' && set.has(f.dropReason)); // dropped, or audited for it
   }
   if (has(spec.ip)) {
     const cidrs = spec.ip.map((v, i) => parseIpOrCidr(v, `${field('ip')}[${i}]`));

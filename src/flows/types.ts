@@ -1,7 +1,8 @@
 // A flow as the agent keeps it and the API serves it: one conversation seen
 // at one local pod's interface, enriched with names. Plain data.
 
-export type Verdict = 'ALLOWED' | 'DROPPED';
+/** AUDIT (audit mode, docs/audit.md): passed, but enforce mode would have dropped it for dropReason. */
+export type Verdict = 'ALLOWED' | 'DROPPED' | 'AUDIT';
 /** EGRESS: the local pod opened the flow (first packet at from_pod);
  *  INGRESS: the peer did (first packet at to_pod). */
 export type TrafficDirection = 'EGRESS' | 'INGRESS';

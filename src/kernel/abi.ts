@@ -12,7 +12,7 @@ export const Direction = { FROM_POD: 0, TO_POD: 1 } as const;
 export type Direction = (typeof Direction)[keyof typeof Direction];
 
 /** enum vw_verdict */
-export const Verdict = { ALLOWED: 0, DROPPED: 1 } as const;
+export const Verdict = { ALLOWED: 0, DROPPED: 1, AUDIT: 2 } as const;
 export type Verdict = (typeof Verdict)[keyof typeof Verdict];
 
 /** enum vw_allow_rule: the rule of design section 3 that allowed a packet */
@@ -53,7 +53,7 @@ export type CidrKind = (typeof CidrKind)[keyof typeof CidrKind];
 
 /** The C enums' __MAX values: how many values each has. */
 export const DIRECTION_COUNT = 2;
-export const VERDICT_COUNT = 2;
+export const VERDICT_COUNT = 3;
 export const ALLOW_RULE_COUNT = 7;
 export const DROP_REASON_COUNT = 15;
 
@@ -148,7 +148,7 @@ export const dropReasonName = (v: number): string => nameOf(DropReason, v);
 
 /** The counter code's name: an allow rule or a drop reason, by verdict. */
 export function codeName(verdict: number, code: number): string {
-  return verdict === Verdict.ALLOWED ? allowRuleName(code) : dropReasonName(code);
+  return verdict === Verdict.ALLOWED ? allowRuleName(code) : dropReasonName(code); // AUDIT: the drop reason it would have had
 }
 
 // ---- layouts ------------------------------------------------------------------
@@ -170,7 +170,7 @@ export const Layout = {
   vw_session: { size: 16, fields: { last_seen_ns: 0, rule: 8, flags: 12 } },
   vw_session_owner: { size: 8, fields: { live: 0, pad: 4 } },
   vw_config: {
-    size: 48,
+    size: 56,
     fields: {
       tcp_syn_timeout_ns: 0,
       tcp_established_timeout_ns: 8,
@@ -179,6 +179,8 @@ export const Layout = {
       other_timeout_ns: 32,
       session_quota: 40,
       probe_key: 44,
+      flags: 48,
+      pad: 52,
     },
   },
   vw_cache_ctl: { size: 8, fields: { epoch: 0, flow_seed: 4 } },
@@ -602,7 +604,12 @@ export interface DatapathConfig {
   sessionQuota: number;
   /** explain's key (skb->cb[1] of a probe); 0: no probes */
   probeKey: number;
+  /** VW_CFG_* (the node-wide audit setting) */
+  flags: number;
 }
+
+/** vw_config.flags: the node-wide audit setting (agent --enforcement audit). */
+export const VW_CFG_AUDIT = 1 << 0;
 
 export function encodeConfig(c: DatapathConfig): Buffer {
   const f = Layout.vw_config.fields;
@@ -614,6 +621,7 @@ export function encodeConfig(c: DatapathConfig): Buffer {
   writeU64(buf, c.otherTimeoutNs, f.other_timeout_ns);
   writeU32(buf, c.sessionQuota, f.session_quota);
   writeU32(buf, c.probeKey, f.probe_key);
+  writeU32(buf, c.flags, f.flags);
   return buf;
 }
 
@@ -628,6 +636,7 @@ export function decodeConfig(buf: Buffer): DatapathConfig {
     otherTimeoutNs: readU64(buf, f.other_timeout_ns),
     sessionQuota: readU32(buf, f.session_quota),
     probeKey: readU32(buf, f.probe_key),
+    flags: readU32(buf, f.flags),
   };
 }
 
@@ -660,6 +669,13 @@ export const VW_FLOW_EVENT_TICK_SHIFT = 20;
 /** The verdict cache's tick (67 ms): a decision that rests on a session serves this long at most, and a session's
  *  last_seen lags its traffic by as much (its expiry allows for it). */
 export const VW_CACHE_TICK_SHIFT = 26;
+/** A verdict cache entry's bits (vrfwall.h): the code is 4 bits at 3, bit 7 says AUDIT. */
+export const VW_CACHE_VALID = 1 << 0;
+export const VW_CACHE_DROPPED = 1 << 1;
+export const VW_CACHE_TIMED = 1 << 2;
+export const VW_CACHE_CODE_SHIFT = 3;
+export const VW_CACHE_CODE_MASK = 0xf;
+export const VW_CACHE_AUDIT = 1 << 7;
 export const VW_FLOW_RINGBUF_SIZE = 512 * 1024;
 export const VW_FLOW_EVENT_INTERVAL_NS = 1_000_000_000;
 /** The agent drains the flow_events ring at least this often: the programs wake it only when a quarter full. */

@@ -14,7 +14,7 @@
 // with its audit entry (client VW_SVC_AUDIT_VRF), and a would-be
 // EXTERNAL_DENIED of an audited network (VW_NET_AUDIT) are AUDIT: they pass,
 // recorded with that reason. Every other drop stays a drop. The node-wide
-// audit setting is the agent's, not the cluster's: not judged here.
+// setting (nodeAudit) makes all three AUDIT at every hook judged.
 import ipaddr from 'ipaddr.js';
 import {
   AllowRule,
@@ -112,8 +112,14 @@ export class VerdictEvaluator {
   private readonly ranges: { net: ipaddr.IPv4 | ipaddr.IPv6; len: number; kind: number }[] = [];
   /** peer address -> its kind: link scope, or its cluster range (0: none); memoized per address */
   private readonly peerKinds = new Map<string, number>();
+  /** The node-wide audit setting (agent --enforcement audit, vw_config VW_CFG_AUDIT) at every hook judged. */
+  private readonly nodeAudit: boolean;
 
-  constructor(readonly maps: VerdictMaps) {
+  constructor(
+    readonly maps: VerdictMaps,
+    opts: { nodeAudit?: boolean } = {},
+  ) {
+    this.nodeAudit = opts.nodeAudit ?? false;
     for (const [cidr, kind] of maps.cidrs) {
       const [net, len] = ipaddr.parseCIDR(cidr);
       this.ranges.push({ net, len, kind });
@@ -149,7 +155,7 @@ export class VerdictEvaluator {
 
   /** Audit mode (src/model/enforcement.ts): two networks kept apart pass as AUDIT(ISOLATED) only when both are OPEN. */
   private isolated(a: DesiredEndpoint, b: DesiredEndpoint): Decision {
-    return (this.netFlags(a.vrfId) & this.netFlags(b.vrfId) & VW_NET_OPEN) !== 0 ? audited(DropReason.ISOLATED) : drop(DropReason.ISOLATED);
+    return this.nodeAudit || (this.netFlags(a.vrfId) & this.netFlags(b.vrfId) & VW_NET_OPEN) !== 0 ? audited(DropReason.ISOLATED) : drop(DropReason.ISOLATED);
   }
 
   /** A Service address the client's network may not use: AUDIT(SERVICE_DENIED) when the client's network is
@@ -157,6 +163,7 @@ export class VerdictEvaluator {
   private serviceDenied(addr: string, p: OpeningPacket, self: DesiredEndpoint): Decision {
     const proto = PROTO_NAME[p.protocol];
     const entry = proto === undefined ? undefined : this.maps.services.get(serviceEntryKey({ addr, port: p.dport, protocol: proto, clientVrf: VW_SVC_AUDIT_VRF }));
+    if (this.nodeAudit) return audited(DropReason.SERVICE_DENIED);
     return entry !== undefined && (this.netFlags(self.vrfId) & VW_NET_OPEN) !== 0 ? audited(DropReason.SERVICE_DENIED) : drop(DropReason.SERVICE_DENIED);
   }
 
@@ -242,7 +249,7 @@ export class VerdictEvaluator {
     }
     if (kind === VW_CIDR_SERVICE) {
       if (!fromPod) return drop(DropReason.NO_SESSION); // only a reply comes from a ClusterIP
-      if (!hasPorts(p.protocol)) return drop(DropReason.SERVICE_DENIED);
+      if (!hasPorts(p.protocol)) return this.nodeAudit ? audited(DropReason.SERVICE_DENIED) : drop(DropReason.SERVICE_DENIED);
       return this.svc(this.maps.services, dst, p.dport, p.protocol, self.vrfId) ? allow(AllowRule.SERVICE) : this.serviceDenied(dst, p, self); // rule 3
     }
     if (kind === VW_CIDR_POD) return drop(DropReason.UNKNOWN_ENDPOINT);
@@ -252,7 +259,7 @@ export class VerdictEvaluator {
     if (f) return f;
     if (((this.maps.networks.get(self.vrfId) ?? 0) & VW_NET_EXTERNAL_DENY) !== 0) {
       if (!fromPod && this.frontendReply(p, src, self)) return allow(AllowRule.REPLY);
-      return (this.netFlags(self.vrfId) & VW_NET_AUDIT) !== 0 ? audited(DropReason.EXTERNAL_DENIED) : drop(DropReason.EXTERNAL_DENIED);
+      return this.nodeAudit || (this.netFlags(self.vrfId) & VW_NET_AUDIT) !== 0 ? audited(DropReason.EXTERNAL_DENIED) : drop(DropReason.EXTERNAL_DENIED);
     }
     return allow(AllowRule.NOT_POD);
   }

@@ -67,16 +67,18 @@ export const CLUSTER_CIDRS: readonly (readonly [string, number])[] = [
 ];
 
 export type Dir = 'from' | 'to';
-export type Want = { allow: abi.AllowRule } | { drop: abi.DropReason };
+export type Want = { allow: abi.AllowRule } | { drop: abi.DropReason } | { audit: abi.DropReason };
 export const allow = (rule: abi.AllowRule): Want => ({ allow: rule });
 export const drop = (reason: abi.DropReason): Want => ({ drop: reason });
+/** Audit mode: passes, counted as AUDIT with the drop reason it would have had. */
+export const audit = (reason: abi.DropReason): Want => ({ audit: reason });
 
 /** The counter slot a verdict grows, e.g. "from_pod/dropped/SPOOFED". */
 export function slotName(dir: Dir, want: Want): string {
   const prog = dir === 'from' ? 'from_pod' : 'to_pod';
-  return 'allow' in want
-    ? `${prog}/allowed/${abi.allowRuleName(want.allow)}`
-    : `${prog}/dropped/${abi.dropReasonName(want.drop)}`;
+  if ('allow' in want) return `${prog}/allowed/${abi.allowRuleName(want.allow)}`;
+  if ('audit' in want) return `${prog}/audit/${abi.dropReasonName(want.audit)}`;
+  return `${prog}/dropped/${abi.dropReasonName(want.drop)}`;
 }
 
 export type Counted = Record<string, { packets: bigint; bytes: bigint }>;
@@ -147,6 +149,7 @@ export class TestDatapath {
       otherTimeoutNs: 0n,
       sessionQuota: 0,
       probeKey: TEST_PROBE_KEY,
+      flags: 0,
       ...c,
     };
     this.n.mapUpdate(this.mapFd(abi.MapName.config), Buffer.alloc(4), abi.encodeConfig(full));
@@ -210,7 +213,7 @@ export class TestDatapath {
     expect(out.counted, `counted as ${wanted}`).toEqual({
       [wanted]: { packets: 1n, bytes: BigInt(frame.length) },
     });
-    expect(out.action).toBe('allow' in want ? abi.TcAction.ALLOW : abi.TcAction.DROP);
+    expect(out.action).toBe('drop' in want ? abi.TcAction.DROP : abi.TcAction.ALLOW);
   }
 
   /** Close every fd and remove the pins. */

@@ -10,6 +10,10 @@ export interface Network {
    * networks a router joins with this one
    */
   'reaches'?: (string)[];
+  /**
+   * "audit" or "enforce": its audit mode (docs/audit.md)
+   */
+  'enforcement'?: (string);
 }
 
 export interface Network__Output {
@@ -21,4 +25,8 @@ export interface Network__Output {
    * networks a router joins with this one
    */
   'reaches': (string)[];
+  /**
+   * "audit" or "enforce": its audit mode (docs/audit.md)
+   */
+  'enforcement': (string);
 }

@@ -48,6 +48,10 @@ export interface ServerStatusResponse {
    * unset: no export
    */
   'flowExport'?: (_vrfwall_v1_FlowExportStatus | null);
+  /**
+   * the node-wide setting (agent --enforcement): "audit" or "enforce"
+   */
+  'enforcement'?: (string);
 }
 
 export interface ServerStatusResponse__Output {
@@ -92,4 +96,8 @@ export interface ServerStatusResponse__Output {
    * unset: no export
    */
   'flowExport': (_vrfwall_v1_FlowExportStatus__Output | null);
+  /**
+   * the node-wide setting (agent --enforcement): "audit" or "enforce"
+   */
+  'enforcement': (string);
 }

@@ -4,6 +4,11 @@ export const Verdict = {
   VERDICT_UNSPECIFIED: 'VERDICT_UNSPECIFIED',
   VERDICT_ALLOWED: 'VERDICT_ALLOWED',
   VERDICT_DROPPED: 'VERDICT_DROPPED',
+  /**
+   * Audit mode (docs/audit.md): passed, but enforce mode would have dropped
+   * it; drop_reason says why.
+   */
+  VERDICT_AUDIT: 'VERDICT_AUDIT',
 } as const;
 
 export type Verdict =
@@ -13,5 +18,11 @@ export type Verdict =
   | 1
   | 'VERDICT_DROPPED'
   | 2
+  /**
+   * Audit mode (docs/audit.md): passed, but enforce mode would have dropped
+   * it; drop_reason says why.
+   */
+  | 'VERDICT_AUDIT'
+  | 3
 
 export type Verdict__Output = typeof Verdict[keyof typeof Verdict]
