@@ -54,6 +54,7 @@ export const UNIT_TESTS = [
   'skb-offsets',
   'test-projects',
   'vrf',
+  'whatif', // issue 19 item 2 (whatif)
   'workqueue',
   'yaml-paths',
 ].map((name) => `test/${name}.test.ts`);

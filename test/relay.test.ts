@@ -16,7 +16,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient, collect, resolveTargets } from '../src/api/client.js';
 import { FlowServiceImpl } from '../src/api/flow-service.js';
-import { flowsOf, type ExplainResponse, type GetFlowStatsResponse, type GetFlowsResponse, type ListEndpointsResponse, type ListNetworksResponse, type ServerStatusResponse } from '../src/api/messages.js';
+import { flowsOf, type WhatIfChangeMsg, type WhatIfResponse, type ExplainResponse, type GetFlowStatsResponse, type GetFlowsResponse, type ListEndpointsResponse, type ListNetworksResponse, type ServerStatusResponse } from '../src/api/messages.js';
 import { ApiServer } from '../src/api/server.js';
 import { loadApi } from '../src/api/proto.js';
 import { FlowStore } from '../src/flows/store.js';
@@ -68,9 +68,36 @@ function flow(node: string, i: number, over: Partial<Flow> = {}): Flow {
   };
 }
 
+/** A what-if change: ns/a-node2 -> ns/b:port, as the agent on `seenAt` found it. */
+function change(seenAt: string, port: number, packets: number): WhatIfChangeMsg {
+  const e = (pod: string, ip: string, node: string, p: number) => ({ ip, port: p, namespace: 'ns', pod, network: 'ns/net', node, service: '', kind: 'pod' as const, interface: '' });
+  return {
+    kind: 'ALLOWED_TO_DROPPED',
+    source: e('a-node2', '10.0.0.2', 'node2', 40000 + port),
+    destination: e('b', '10.0.1.1', 'node1', port),
+    protocol: 6,
+    protocolName: 'tcp',
+    before: { verdict: 'ALLOWED', reason: 'SAME_NETWORK', hook: 'to_pod' },
+    after: { verdict: 'DROPPED', reason: 'ISOLATED', hook: 'from_pod' },
+    packets,
+    bytes: packets * 100,
+    sourceNetworkAfter: 'ns/net',
+    destinationNetworkAfter: 'ns/other',
+    nodes: [seenAt],
+    lastSeenMs: T0,
+  };
+}
+
+/** A fake agent's WhatIf: port 80 seen at both ends (node2 sends, node1 receives), port 81 only at node1. */
+function whatIfAnswer(node: string): WhatIfResponse {
+  const changes = node === 'node2' ? [change('node2', 80, 9)] : [change('node1', 80, 4), change('node1', 81, 2)];
+  return { changes, groups: [], conversations: changes.length + 1, applied: ['Namespace ns'], notes: [], node };
+}
+
 /** A fake agent: the real FlowService over a store, fixed state answers, on mutual TLS. */
 class FakeAgent {
   readonly store = new FlowStore(100_000);
+  whatIfCalls = 0;
   server!: ApiServer;
   address = '';
 
@@ -99,6 +126,10 @@ class FakeAgent {
         const hook = node === 'node1' ? 'from_pod' : 'to_pod';
         const verdict = node === 'node1' ? 'VERDICT_ALLOWED' : 'VERDICT_DROPPED';
         cb(null, { verdict, reason: node === 'node1' ? 'SAME_NETWORK' : 'ISOLATED', node, steps: [{ hook, pod: `ns/a-${node}`, ifindex: 9, verdict, reason: c.request.source, rule: '' }] });
+      },
+      WhatIf: (_c: unknown, cb: grpc.sendUnaryData<WhatIfResponse>) => {
+        this.whatIfCalls++;
+        cb(null, whatIfAnswer(node));
       },
     };
     this.server = new ApiServer(flows.handlers(), state, { listen: `${this.host}:${this.port}`, tls: { cert: file(`${this.cert}.crt`), key: file(`${this.cert}.key`), ca: file('ca.crt') } });
@@ -298,6 +329,29 @@ describe('relay with fake agents over mutual TLS', () => {
     const one = await client.unary<ExplainResponse>('state', 'Explain', { source: 'ns/a-node1', destination: 'ns/a-node1' });
     expect(one.nodes?.answered).toEqual(['node1']);
     await expect(client.unary('state', 'Explain', { source: 'ns/nobody', destination: '192.0.2.1' })).rejects.toMatchObject({ code: grpc.status.FAILED_PRECONDITION });
+  });
+
+  it('WhatIf: every node asked, a conversation seen at both ends one change (sender’s counters, both nodes), groups of the merge', async () => {
+    const doc = { file: 'ns.yaml', text: 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ns\n' };
+    const r = await client.unary<WhatIfResponse>('state', 'WhatIf', { documents: [doc], windowSeconds: 0 });
+    expect(r.changes.map((c) => [c.destination.port, c.nodes, c.packets])).toEqual([
+      [80, ['node1', 'node2'], 9],
+      [81, ['node1'], 2],
+    ]);
+    expect(r.groups.map((g) => [g.port, g.conversations, g.packets])).toEqual([
+      [80, 1, 9],
+      [81, 1, 2],
+    ]);
+    expect(r.conversations).toBe(5);
+    expect(r.node).toBe('relay');
+    expect(r.nodes).toEqual({ answered: ['node1', 'node2'], failed: [] });
+    // a manifest that does not parse is refused by the relay: no agent is asked
+    const calls = agents.map((a) => a.whatIfCalls);
+    await expect(client.unary('state', 'WhatIf', { documents: [{ file: 'bad.yaml', text: 'a: [' }] })).rejects.toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/^bad\.yaml#1: YAML error/),
+    });
+    expect(agents.map((a) => a.whatIfCalls)).toEqual(calls);
   });
 
   it('follow: live flows of every node; a node that joins is reported', async () => {

@@ -190,7 +190,7 @@ export class Agent {
       // Flows are read and the API answers (health NOT_SERVING) from here on.
       this.obs = await Observability.start(
         this.bpf,
-        { node: this.config.nodeName, mapsDir: this.paths.maps, programs: () => (this.dp ? { ...this.dp.programs, probeKey: this.probeKey, enforcement: this.config.enforcement ?? 'enforce' } : undefined), reports: this.reports, enforcement: this.config.enforcement ?? 'enforce' },
+        { node: this.config.nodeName, mapsDir: this.paths.maps, programs: () => (this.dp ? { ...this.dp.programs, probeKey: this.probeKey, enforcement: this.config.enforcement ?? 'enforce' } : undefined), reports: this.reports, enforcement: this.config.enforcement ?? 'enforce', cidrs: { podCIDRs: this.config.podCIDRs, serviceCIDRs: this.config.serviceCIDRs } },
         this.config.observability,
         this.log,
       );

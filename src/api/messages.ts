@@ -33,6 +33,11 @@ import type { FlowExportStatus__Output } from './generated/vrfwall/v1/FlowExport
 import type { SortBy__Output } from './generated/vrfwall/v1/SortBy.js';
 import type { TrafficDirection__Output } from './generated/vrfwall/v1/TrafficDirection.js';
 import type { Verdict__Output } from './generated/vrfwall/v1/Verdict.js';
+import type { WhatIfRequest__Output } from './generated/vrfwall/v1/WhatIfRequest.js';
+import type { WhatIfChange as WhatIfChangeIn, WhatIfChange__Output } from './generated/vrfwall/v1/WhatIfChange.js';
+import type { WhatIfGroup__Output } from './generated/vrfwall/v1/WhatIfGroup.js';
+import type { WhatIfResponse as WhatIfResponseIn, WhatIfResponse__Output } from './generated/vrfwall/v1/WhatIfResponse.js';
+import type { WhatIfVerdict__Output } from './generated/vrfwall/v1/WhatIfVerdict.js';
 
 export type VerdictName = Verdict__Output;
 export type DirectionName = TrafficDirection__Output;
@@ -128,6 +133,39 @@ export interface ExplainResponse {
   nodes?: NodeReportMsg | null;
 }
 
+export type WhatIfRequest = WhatIfRequest__Output;
+export type WhatIfGroupMsg = WhatIfGroup__Output;
+export type WhatIfVerdictMsg = WhatIfVerdict__Output;
+export type WhatIfChangeKind = 'ALLOWED_TO_DROPPED' | 'DROPPED_TO_ALLOWED' | 'ALLOWED_TO_AUDIT' | 'DROPPED_TO_AUDIT';
+
+/** WhatIfChange with its endpoints and verdicts always set, and its kind as a closed set. */
+export interface WhatIfChangeMsg {
+  kind: WhatIfChangeKind;
+  source: FlowEndpoint;
+  destination: FlowEndpoint;
+  protocol: number;
+  protocolName: string;
+  before: WhatIfVerdictMsg;
+  after: WhatIfVerdictMsg;
+  packets: number;
+  bytes: number;
+  sourceNetworkAfter: string;
+  destinationNetworkAfter: string;
+  nodes: string[];
+  lastSeenMs: number;
+}
+
+export interface WhatIfResponse {
+  changes: WhatIfChangeMsg[];
+  groups: WhatIfGroupMsg[];
+  conversations: number;
+  applied: string[];
+  notes: string[];
+  node: string;
+  /** relay only */
+  nodes?: NodeReportMsg | null;
+}
+
 /** Assignable<A, B>: A can be used where B is expected (a compile error otherwise). */
 type Assignable<A extends B, B> = A;
 
@@ -151,4 +189,8 @@ export type ProtoConformance = [
   Assignable<Omit<ExplainResponse, 'source' | 'destination' | 'nodes'>, Omit<ExplainResponse__Output, 'source' | 'destination' | 'nodes'>>,
   Assignable<NonNullable<ExplainResponse__Output['nodes']>, NonNullable<ExplainResponse['nodes']>>,
   Assignable<NonNullable<GetFlowsResponse__Output['lost']>, NonNullable<GetFlowsResponse['lost']>>,
+  Assignable<WhatIfChangeMsg, WhatIfChangeIn>,
+  Assignable<Omit<WhatIfChange__Output, 'kind'>, Omit<WhatIfChangeMsg, 'kind' | 'source' | 'destination' | 'before' | 'after'>>,
+  Assignable<WhatIfResponse, WhatIfResponseIn>,
+  Assignable<Omit<WhatIfResponse__Output, 'changes' | 'nodes'>, Omit<WhatIfResponse, 'changes' | 'nodes'>>,
 ];

@@ -56,6 +56,8 @@ export interface AgentHandle {
   programs(): ProbePrograms | undefined;
   /** hook order and isolation-limit reports, exported as metrics */
   reports?: NodeReports;
+  /** the cluster ranges the agent compiles with (WhatIf compiles a proposal with them); absent: no WhatIf */
+  cidrs?: { podCIDRs: string[]; serviceCIDRs: string[] };
   /** the node-wide setting (agent --enforcement) */
   enforcement?: 'audit' | 'enforce';
 }
@@ -156,7 +158,27 @@ export class Observability {
       if (cfg.socketPath || cfg.listen) {
         o.api = new ApiServer(
           o.flows.handlers(),
-          stateHandlers({ node: agent.node, directory: () => o.directory, status: () => o.status(), programs: () => agent.programs() }, bpf),
+          stateHandlers(
+            {
+              node: agent.node,
+              directory: () => o.directory,
+              status: () => o.status(),
+              programs: () => agent.programs(),
+              ...(agent.cidrs
+                ? {
+                    whatIf: {
+                      node: agent.node,
+                      ...agent.cidrs,
+                      nodeAudit: agent.enforcement === 'audit',
+                      current: () => (o.lastSync ? { state: o.lastSync.state, desired: o.lastSync.desired } : undefined),
+                      flows: () => o.store.all(),
+                      now: () => Date.now(),
+                    },
+                  }
+                : {}),
+            },
+            bpf,
+          ),
           {
             ...(cfg.socketPath ? { socketPath: cfg.socketPath } : {}),
             ...(cfg.listen ? { listen: cfg.listen } : {}),

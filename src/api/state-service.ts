@@ -1,9 +1,10 @@
-// vrfwall.v1.StateService: ServerStatus, ListNetworks, ListEndpoints, Explain.
+// vrfwall.v1.StateService: ServerStatus, ListNetworks, ListEndpoints, Explain, WhatIf.
 import * as grpc from '@grpc/grpc-js';
 import type { NativeAddon } from '../kernel/native.js';
 import type { Directory } from '../flows/directory.js';
-import { toServiceError } from './flow-service.js';
+import { ApiError, toServiceError } from './flow-service.js';
 import { explain, type ProbePrograms } from './explain.js';
+import { whatIf, type WhatIfSources } from './whatif.js';
 import type {
   ExplainRequest,
   ExplainResponse,
@@ -11,6 +12,8 @@ import type {
   ListEndpointsResponse,
   ListNetworksResponse,
   ServerStatusResponse,
+  WhatIfRequest,
+  WhatIfResponse,
 } from './messages.js';
 import { compareText } from '../util/order.js';
 
@@ -19,6 +22,8 @@ export interface StateProvider {
   directory(): Directory;
   status(): ServerStatusResponse;
   programs(): ProbePrograms | undefined;
+  /** what WhatIf reads; absent: the call is not served here */
+  whatIf?: WhatIfSources;
 }
 
 type Unary<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>) => void;
@@ -65,6 +70,10 @@ export function stateHandlers(p: StateProvider, bpf: NativeAddon): grpc.UntypedS
       const programs = p.programs();
       if (!programs) throw Object.assign(new Error('datapath not loaded'), {});
       return explain(bpf, programs, p.directory(), p.node, req);
+    }),
+    WhatIf: unary((req: WhatIfRequest): WhatIfResponse => {
+      if (!p.whatIf) throw new ApiError(grpc.status.UNIMPLEMENTED, 'what-if is not served by this agent (no cluster state)');
+      return whatIf(p.whatIf, req);
     }),
   };
 }

@@ -27,15 +27,16 @@ import { TrafficDirection } from '../api/generated/vrfwall/v1/TrafficDirection.j
 import { Verdict } from '../api/generated/vrfwall/v1/Verdict.js';
 import { AggregateKey } from '../api/generated/vrfwall/v1/AggregateKey.js';
 import { mergeGroups } from '../relay/merge.js';
+import { registerWhatIfCommand } from './whatif.js';
 import type { FlowEndpoint } from '../flows/types.js';
 
 type Output = 'table' | 'json';
 
-interface ConnFlags extends TargetOptions {
+export interface ConnFlags extends TargetOptions {
   output: Output;
 }
 
-function withConnection(cmd: Command): Command {
+export function withConnection(cmd: Command): Command {
   return cmd
     .option('--lab <name>', 'the agents of this running lab (all nodes unless --node)')
     .option('--node <node>', "with --lab: only this node's agent")
@@ -47,7 +48,7 @@ function withConnection(cmd: Command): Command {
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'));
 }
 
-function fail(command: string, e: unknown): void {
+export function fail(command: string, e: unknown): void {
   const err = e as Partial<grpc.ServiceError>;
   const msg = err.details ?? (e instanceof Error ? e.message : String(e));
   console.error(`vrfwall ${command}: ${msg}`);
@@ -56,7 +57,7 @@ function fail(command: string, e: unknown): void {
 
 /** --lab and the default target ask the lab program, when this
  *  installation has one (the agent's image does not). */
-function clients(f: TargetOptions): AgentClient[] {
+export function clients(f: TargetOptions): AgentClient[] {
   const labs = labAgentsFromProgram();
   if (labs !== undefined) useLabAgents(labs);
   return resolveTargets(f).map((t: Target) => new AgentClient(t));
@@ -468,4 +469,5 @@ export function registerApiCommands(program: Command): void {
         fail('explain', e);
       }
     });
+  registerWhatIfCommand(program);
 }

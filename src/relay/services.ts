@@ -19,7 +19,11 @@ import type {
   NodeReportMsg,
   ServerStatusResponse,
   FlowExportStatusMsg,
+  WhatIfRequest,
+  WhatIfResponse,
 } from '../api/messages.js';
+import { ProposalError, parseProposal } from '../model/proposal.js';
+import { mergeWhatIf } from '../flows/whatif.js';
 import { flowsOf } from '../api/messages.js';
 import { StreamWriter, callOver, type WritableCall } from '../api/stream.js';
 import { packageVersion } from '../util/version.js';
@@ -110,6 +114,7 @@ export class RelayServices {
       ListNetworks: this.unary(() => this.listNetworks()),
       ListEndpoints: this.unary((req: ListEndpointsRequest) => this.listEndpoints(req)),
       Explain: this.unary((req: ExplainRequest) => this.explain(req)),
+      WhatIf: this.unary((req: WhatIfRequest) => this.whatIf(req)),
     };
   }
 
@@ -271,6 +276,29 @@ export class RelayServices {
   async listEndpoints(req: ListEndpointsRequest): Promise<ListEndpointsResponse> {
     const { endpoints, report } = await this.endpoints(req);
     return { endpoints, node: RELAY_NODE, nodes: report };
+  }
+
+  /**
+   * WhatIf for the whole cluster: every agent replays its own flows against
+   * the same proposal; a conversation seen at the sender's and the receiver's
+   * node is one change (mergeWhatIf). A proposal that does not parse is
+   * refused here, before any agent is asked.
+   */
+  async whatIf(req: WhatIfRequest): Promise<WhatIfResponse> {
+    try {
+      parseProposal((req.documents ?? []).map((d) => ({ file: d.file, text: d.text })));
+    } catch (e) {
+      if (e instanceof ProposalError) throw new ApiError(grpc.status.INVALID_ARGUMENT, e.message);
+      throw e;
+    }
+    const results = await this.pool.fanOut(
+      (c) => c.unary<WhatIfResponse>('state', 'WhatIf', req, this.limits.nodeTimeoutMs),
+      needAgents(this.pool, this.discovery),
+    );
+    const bad = results.find((x) => !x.ok && /INVALID_ARGUMENT/.test(x.error));
+    if (bad && !bad.ok) throw new ApiError(grpc.status.INVALID_ARGUMENT, bad.error.replace(/^INVALID_ARGUMENT: /, ''));
+    needAnswer(results);
+    return { ...mergeWhatIf(answers(results), RELAY_NODE), nodes: nodeReport(results) };
   }
 
   /**

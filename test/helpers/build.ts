@@ -16,6 +16,12 @@ const SCRIPTS = [
   'lab/nftables',
   'lab/dns',
   'cli/main',
+  // what-if: the CLI and the agent's and relay's answer (whatif-lab.test.ts)
+  'cli/whatif',
+  'api/whatif',
+  'flows/whatif',
+  'model/verdict',
+  'model/proposal',
 ];
 
 export function ensureBuilt(): void {

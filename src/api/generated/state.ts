@@ -22,6 +22,7 @@ import type { ListEndpointsResponse as _vrfwall_v1_ListEndpointsResponse, ListEn
 import type { ListNetworksRequest as _vrfwall_v1_ListNetworksRequest, ListNetworksRequest__Output as _vrfwall_v1_ListNetworksRequest__Output } from './vrfwall/v1/ListNetworksRequest.js';
 import type { ListNetworksResponse as _vrfwall_v1_ListNetworksResponse, ListNetworksResponse__Output as _vrfwall_v1_ListNetworksResponse__Output } from './vrfwall/v1/ListNetworksResponse.js';
 import type { LostFlows as _vrfwall_v1_LostFlows, LostFlows__Output as _vrfwall_v1_LostFlows__Output } from './vrfwall/v1/LostFlows.js';
+import type { ManifestDocument as _vrfwall_v1_ManifestDocument, ManifestDocument__Output as _vrfwall_v1_ManifestDocument__Output } from './vrfwall/v1/ManifestDocument.js';
 import type { MapFill as _vrfwall_v1_MapFill, MapFill__Output as _vrfwall_v1_MapFill__Output } from './vrfwall/v1/MapFill.js';
 import type { Network as _vrfwall_v1_Network, Network__Output as _vrfwall_v1_Network__Output } from './vrfwall/v1/Network.js';
 import type { NodeFailure as _vrfwall_v1_NodeFailure, NodeFailure__Output as _vrfwall_v1_NodeFailure__Output } from './vrfwall/v1/NodeFailure.js';
@@ -29,6 +30,11 @@ import type { NodeReport as _vrfwall_v1_NodeReport, NodeReport__Output as _vrfwa
 import type { ServerStatusRequest as _vrfwall_v1_ServerStatusRequest, ServerStatusRequest__Output as _vrfwall_v1_ServerStatusRequest__Output } from './vrfwall/v1/ServerStatusRequest.js';
 import type { ServerStatusResponse as _vrfwall_v1_ServerStatusResponse, ServerStatusResponse__Output as _vrfwall_v1_ServerStatusResponse__Output } from './vrfwall/v1/ServerStatusResponse.js';
 import type { StateServiceClient as _vrfwall_v1_StateServiceClient, StateServiceDefinition as _vrfwall_v1_StateServiceDefinition } from './vrfwall/v1/StateService.js';
+import type { WhatIfChange as _vrfwall_v1_WhatIfChange, WhatIfChange__Output as _vrfwall_v1_WhatIfChange__Output } from './vrfwall/v1/WhatIfChange.js';
+import type { WhatIfGroup as _vrfwall_v1_WhatIfGroup, WhatIfGroup__Output as _vrfwall_v1_WhatIfGroup__Output } from './vrfwall/v1/WhatIfGroup.js';
+import type { WhatIfRequest as _vrfwall_v1_WhatIfRequest, WhatIfRequest__Output as _vrfwall_v1_WhatIfRequest__Output } from './vrfwall/v1/WhatIfRequest.js';
+import type { WhatIfResponse as _vrfwall_v1_WhatIfResponse, WhatIfResponse__Output as _vrfwall_v1_WhatIfResponse__Output } from './vrfwall/v1/WhatIfResponse.js';
+import type { WhatIfVerdict as _vrfwall_v1_WhatIfVerdict, WhatIfVerdict__Output as _vrfwall_v1_WhatIfVerdict__Output } from './vrfwall/v1/WhatIfVerdict.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -60,6 +66,7 @@ export interface ProtoGrpcType {
       ListNetworksRequest: MessageTypeDefinition<_vrfwall_v1_ListNetworksRequest, _vrfwall_v1_ListNetworksRequest__Output>
       ListNetworksResponse: MessageTypeDefinition<_vrfwall_v1_ListNetworksResponse, _vrfwall_v1_ListNetworksResponse__Output>
       LostFlows: MessageTypeDefinition<_vrfwall_v1_LostFlows, _vrfwall_v1_LostFlows__Output>
+      ManifestDocument: MessageTypeDefinition<_vrfwall_v1_ManifestDocument, _vrfwall_v1_ManifestDocument__Output>
       MapFill: MessageTypeDefinition<_vrfwall_v1_MapFill, _vrfwall_v1_MapFill__Output>
       Network: MessageTypeDefinition<_vrfwall_v1_Network, _vrfwall_v1_Network__Output>
       NodeFailure: MessageTypeDefinition<_vrfwall_v1_NodeFailure, _vrfwall_v1_NodeFailure__Output>
@@ -70,6 +77,11 @@ export interface ProtoGrpcType {
       StateService: SubtypeConstructor<typeof grpc.Client, _vrfwall_v1_StateServiceClient> & { service: _vrfwall_v1_StateServiceDefinition }
       TrafficDirection: EnumTypeDefinition
       Verdict: EnumTypeDefinition
+      WhatIfChange: MessageTypeDefinition<_vrfwall_v1_WhatIfChange, _vrfwall_v1_WhatIfChange__Output>
+      WhatIfGroup: MessageTypeDefinition<_vrfwall_v1_WhatIfGroup, _vrfwall_v1_WhatIfGroup__Output>
+      WhatIfRequest: MessageTypeDefinition<_vrfwall_v1_WhatIfRequest, _vrfwall_v1_WhatIfRequest__Output>
+      WhatIfResponse: MessageTypeDefinition<_vrfwall_v1_WhatIfResponse, _vrfwall_v1_WhatIfResponse__Output>
+      WhatIfVerdict: MessageTypeDefinition<_vrfwall_v1_WhatIfVerdict, _vrfwall_v1_WhatIfVerdict__Output>
     }
   }
 }
