@@ -366,9 +366,15 @@ struct vw_port_range {
 	__u16 hi;
 };
 
+/* vw_policy_value.flags: the ranges continue in slot + 1 of the same key
+ * (same set, peer and proto; for policy_cidrs the same prefix). The program
+ * reads the next slot only then: an LPM lookup for slot 1 would otherwise
+ * land on a shorter block's slot 1. Missing, only this slot counts (denies). */
+#define VW_POLICY_MORE (1U << 0)
+
 struct vw_policy_value {
 	__u16 n;     /* ranges used in r[], merged and sorted       */
-	__u16 flags; /* reserved, 0                                  */
+	__u16 flags; /* VW_POLICY_MORE                               */
 	struct vw_port_range r[VW_POLICY_RANGES];
 };
 

@@ -89,6 +89,7 @@ const CONSTS: Record<string, number> = {
   VW_POLICY_RANGES: abi.VW_POLICY_RANGES,
   VW_POLICY_SLOTS: abi.VW_POLICY_SLOTS,
   VW_POLICY_ANY_PROTO: abi.VW_POLICY_ANY_PROTO,
+  VW_POLICY_MORE: abi.VW_POLICY_MORE,
   VW_POLICY_CIDR_PREFIX_BITS: abi.VW_POLICY_CIDR_PREFIX_BITS,
   VW_POLICY_MAX: abi.VW_POLICY_MAX,
   VW_POLICY_CIDRS_MAX: abi.VW_POLICY_CIDRS_MAX,
@@ -110,7 +111,7 @@ const EP = {
   policyOut: 0x7fff0001,
 };
 const POLICY_KEY: abi.PolicyKey = { set: 0x00010002, identity: 0xfffffff0, proto: 132, slot: 3 };
-const POLICY_VALUE: abi.PolicyValue = { ranges: [{ lo: 80, hi: 81 }, { lo: 8000, hi: 65535 }] };
+const POLICY_VALUE: abi.PolicyValue = { flags: abi.VW_POLICY_MORE, ranges: [{ lo: 80, hi: 81 }, { lo: 8000, hi: 65535 }] };
 const POLICY_CIDR: abi.PolicyCidrKey = { set: 9, proto: 6, slot: 1, cidr: '192.168.0.0/16' };
 const POLICY_CIDR6: abi.PolicyCidrKey = { set: 9, proto: 0, slot: 0, cidr: 'fd00:10:244::/48' };
 const PAIR = { srcVrf: 7, dstVrf: 0x01000002 };
@@ -167,7 +168,7 @@ function cProgram(): string {
   lines.push(`    .identity = ${EP.identity}u, .policy_in = ${EP.policyIn}u, .policy_out = ${EP.policyOut}u };`);
   lines.push(`  struct vw_policy_key pk2 = { .set = ${POLICY_KEY.set}u, .identity = ${POLICY_KEY.identity}u, .proto = ${POLICY_KEY.proto}, .slot = ${POLICY_KEY.slot} };`);
   lines.push('  hex("policy_key", &pk2, sizeof(pk2));');
-  lines.push('  struct vw_policy_value pv; memset(&pv, 0, sizeof(pv)); pv.n = 2;');
+  lines.push('  struct vw_policy_value pv; memset(&pv, 0, sizeof(pv)); pv.n = 2; pv.flags = VW_POLICY_MORE;');
   lines.push('  pv.r[0].lo = 80; pv.r[0].hi = 81; pv.r[1].lo = 8000; pv.r[1].hi = 65535; hex("policy_value", &pv, sizeof(pv));');
   lines.push('  struct vw_policy_cidr_key pc4, pc6; memset(&pc4, 0, sizeof(pc4)); memset(&pc6, 0, sizeof(pc6));');
   lines.push('  pc4.prefixlen = VW_POLICY_CIDR_PREFIX_BITS + 96 + 16; pc4.set = 9; pc4.proto = IPPROTO_TCP; pc4.slot = 1;');

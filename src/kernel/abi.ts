@@ -686,6 +686,8 @@ export function decodeCacheCtl(buf: Buffer): CacheCtl {
 export const VW_POLICY_RANGES = 16;
 export const VW_POLICY_SLOTS = 4;
 export const VW_POLICY_ANY_PROTO = 0;
+/** vw_policy_value.flags: the ranges continue in slot + 1 of the same key (the program reads the next slot only then). */
+export const VW_POLICY_MORE = 1 << 0;
 export const VW_POLICY_CIDR_PREFIX_BITS = 64;
 export const VW_POLICY_MAX = 65536;
 export const VW_POLICY_CIDRS_MAX = 16384;
@@ -749,6 +751,8 @@ export interface PortRange {
 
 /** The ranges of one entry (at most VW_POLICY_RANGES; merged and sorted by the compile step). */
 export interface PolicyValue {
+  /** VW_POLICY_MORE; absent: 0 */
+  flags?: number;
   ranges: readonly PortRange[];
 }
 
@@ -757,6 +761,7 @@ export function encodePolicyValue(v: PolicyValue): Buffer {
   if (v.ranges.length > VW_POLICY_RANGES) throw new RangeError(`${v.ranges.length} port ranges in one policy entry (at most ${VW_POLICY_RANGES})`);
   const buf = Buffer.alloc(Layout.vw_policy_value.size);
   writeU16(buf, v.ranges.length, f.n);
+  writeU16(buf, v.flags ?? 0, f.flags);
   v.ranges.forEach((r, i) => {
     if (!Number.isInteger(r.lo) || !Number.isInteger(r.hi) || r.lo < 0 || r.hi > 0xffff || r.lo > r.hi) {
       throw new RangeError(`bad port range ${r.lo}-${r.hi}`);
@@ -777,7 +782,7 @@ export function decodePolicyValue(buf: Buffer): PolicyValue {
     const at = f.r + i * Layout.vw_port_range.size;
     ranges.push({ lo: readU16(buf, at + Layout.vw_port_range.fields.lo), hi: readU16(buf, at + Layout.vw_port_range.fields.hi) });
   }
-  return { ranges };
+  return { flags: readU16(buf, f.flags), ranges };
 }
 
 export interface PolicyCidrKey {
