@@ -9,6 +9,7 @@
 #include "lib/addr.h"
 #include "lib/parse.h"
 #include "lib/policy.h"
+#include "lib/netpol.h"
 #include "lib/l2.h"
 #include "lib/counters.h"
 #include "lib/probe.h"
@@ -37,7 +38,7 @@ static __always_inline struct vw_decision vw_from_pod_arp(struct __sk_buff *skb,
 	return vw_allow(VW_RULE_NOT_POD);
 }
 
-static __always_inline struct vw_decision vw_from_pod_ip(struct __sk_buff *skb, const struct vw_pkt *pkt,
+static __always_inline struct vw_decision vw_from_pod_ip(struct __sk_buff *skb, struct vw_pkt *pkt,
 							 const struct vw_port *port, struct vw_endpoint *src_ep)
 {
 	struct vw_endpoint *self;
@@ -67,7 +68,8 @@ static __always_inline struct vw_decision vw_from_pod_ip(struct __sk_buff *skb, 
 	self = vw_source_endpoint_of(src_ep, skb, &pkt->src, &reason);
 	if (!self)
 		return vw_drop(reason);
-	return vw_decide(self, pkt, VW_DIR_FROM_POD);
+	/* segmentation, then NetworkPolicy (egress) */
+	return vw_netpol_apply(self, pkt, VW_DIR_FROM_POD, vw_decide(self, pkt, VW_DIR_FROM_POD), &pkt->timed);
 }
 
 /* The endpoint of an IP packet's source, looked up once for both the

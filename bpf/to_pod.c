@@ -10,6 +10,7 @@
 #include "lib/addr.h"
 #include "lib/parse.h"
 #include "lib/policy.h"
+#include "lib/netpol.h"
 #include "lib/l2.h"
 #include "lib/counters.h"
 #include "lib/probe.h"
@@ -43,7 +44,7 @@ static __always_inline int vw_is_bridged_solicitation(const struct vw_pkt *pkt)
 	       vw_addr_is_solicited_node(&pkt->dst);
 }
 
-static __always_inline struct vw_decision vw_to_pod_ip(struct __sk_buff *skb, const struct vw_pkt *pkt)
+static __always_inline struct vw_decision vw_to_pod_ip(struct __sk_buff *skb, struct vw_pkt *pkt)
 {
 	struct vw_endpoint *self;
 
@@ -68,7 +69,8 @@ static __always_inline struct vw_decision vw_to_pod_ip(struct __sk_buff *skb, co
 	self = vw_lookup_endpoint(&pkt->dst);
 	if (!vw_endpoint_is_here(self, skb))
 		return vw_drop(VW_DROP_UNKNOWN_ENDPOINT);
-	return vw_decide(self, pkt, VW_DIR_TO_POD);
+	/* segmentation, then NetworkPolicy (ingress) */
+	return vw_netpol_apply(self, pkt, VW_DIR_TO_POD, vw_decide(self, pkt, VW_DIR_TO_POD), &pkt->timed);
 }
 
 /* The verdict; *pkt gets the parse and *fc the flow slot, which the flow

@@ -118,7 +118,7 @@ struct vw_pkt {
 	__u8 tcp_flags;  /* valid when has_l4 and l4_proto is TCP (FIN..CWR)  */
 	__u8 sctp_chunk; /* valid when has_l4 and l4_proto is SCTP: 1st chunk */
 	__u8 probe;      /* an explain test run: decide, but change no map    */
-	__u8 pad;
+	__u8 timed;      /* the decision rests on a session NetworkPolicy keeps */
 	__be16 sport;    /* TCP/UDP/SCTP ports when has_l4, else 0            */
 	__be16 dport;
 	__u32 l4_off;    /* offset of the L4 header when has_l4               */

@@ -110,9 +110,9 @@ static __always_inline void vw_session_remove(const struct vw_session_key *key)
 /* Make the session of the connection `key` opens: 0, or VW_DROP_SESSION_LIMIT
  * when its client is at its quota or the table is full. Only the client that
  * asks is refused; nothing of anybody else's is touched. */
-static __always_inline __u32 vw_session_create(const struct vw_session_key *key, __u32 rule, __u64 now)
+static __always_inline __u32 vw_session_create(const struct vw_session_key *key, __u32 rule, __u32 flags, __u64 now)
 {
-	struct vw_session fresh = { .last_seen_ns = now, .rule = rule };
+	struct vw_session fresh = { .last_seen_ns = now, .rule = rule, .flags = flags };
 	struct vw_session_owner zero = {};
 	struct vw_session_owner *o;
 	long err;
@@ -161,14 +161,25 @@ static __always_inline void vw_session_note(struct vw_session *s, const struct v
 		__sync_fetch_and_or(&s->flags, add);
 }
 
+/* TCP in mid-connection, neither closing it nor resetting: NetworkPolicy
+ * picks such a connection up (as netfilter conntrack does by default), so a
+ * connection already running when a policy started to select its pods keeps
+ * its replies as long as the policy allows its sender. */
+static __always_inline int vw_pkt_midstream_tcp(const struct vw_pkt *pkt)
+{
+	return pkt->l4_proto == IPPROTO_TCP && !(pkt->tcp_flags & (VW_TCP_SYN | VW_TCP_FIN | VW_TCP_RST));
+}
+
 /*
- * The client's packet of a connection that rule 3 or 4 allows: keep its
- * session, or start one when the packet opens a connection. Returns 0 or a
- * drop reason (the client is over its quota). A packet in the middle of a
- * connection without a session passes (the policy allows it) but starts
- * nothing, so its replies will not pass.
+ * The client's packet of a connection that rule 3 or 4 (or NetworkPolicy,
+ * flags VW_SESS_POLICY) allows: keep its session, or start one when the
+ * packet opens a connection (or, `pickup`, is mid-connection TCP). Returns 0
+ * or a drop reason (the client is over its quota). Otherwise a packet in the
+ * middle of a connection without a session passes (the policy allows it)
+ * but starts nothing, so its replies will not pass. `flags` are added to
+ * the session's (found or made).
  */
-static __always_inline __u32 vw_session_forward(const struct vw_pkt *pkt, __u32 rule)
+static __always_inline __u32 vw_session_forward_with(const struct vw_pkt *pkt, __u32 rule, __u32 flags, int pickup)
 {
 	struct vw_session_key key = {};
 	struct vw_session *s;
@@ -187,17 +198,24 @@ static __always_inline __u32 vw_session_forward(const struct vw_pkt *pkt, __u32 
 			return 0;
 		/* the same 5-tuple reused after a close starts afresh */
 		if (opens && vw_session_closing(s->flags)) {
-			s->flags = 0;
+			s->flags = flags;
 			s->rule = rule;
 		}
+		if ((s->flags & flags) != flags)
+			__sync_fetch_and_or(&s->flags, flags);
 		vw_session_note(s, pkt, 0, now);
 		return 0;
 	}
-	if (!opens)
+	if (!opens && !(pickup && vw_pkt_midstream_tcp(pkt)))
 		return 0;
 	if (pkt->probe)
 		return vw_session_would_create(&key);
-	return vw_session_create(&key, rule, now);
+	return vw_session_create(&key, rule, flags, now);
+}
+
+static __always_inline __u32 vw_session_forward(const struct vw_pkt *pkt, __u32 rule)
+{
+	return vw_session_forward_with(pkt, rule, 0, 0);
 }
 
 /* Is this packet a reply within a live session (its reverse is one)? */

@@ -67,7 +67,7 @@ static __always_inline int vw_pkt_opens_or_closes(const struct vw_pkt *pkt)
 }
 
 /* The cache entry for a decision (VW_CACHE_*), 0 when it may not be cached. */
-static __always_inline __u32 vw_cache_entry_of(struct vw_decision d)
+static __always_inline __u32 vw_cache_entry_of_rules(struct vw_decision d)
 {
 	__u32 e = (d.code & VW_CACHE_CODE_MASK) << VW_CACHE_CODE_SHIFT;
 
@@ -105,6 +105,8 @@ static __always_inline __u32 vw_cache_entry_of(struct vw_decision d)
 	}
 	switch (d.code) {
 	case VW_DROP_ISOLATED:
+	case VW_DROP_POLICY_EGRESS:
+	case VW_DROP_POLICY_INGRESS:
 		/* between pods it is also "no session made this a reply" */
 		return e | VW_CACHE_DROPPED | VW_CACHE_TIMED;
 	case VW_DROP_QUARANTINED:
@@ -117,6 +119,15 @@ static __always_inline __u32 vw_cache_entry_of(struct vw_decision d)
 	default:
 		return 0; /* NO_SESSION, SESSION_LIMIT, and what never gets here */
 	}
+}
+
+/* A decision that NetworkPolicy let through on a session it keeps (pkt->timed)
+ * is TIMED like rules 3-5's: the full path refreshes the session each tick. */
+static __always_inline __u32 vw_cache_entry_of(struct vw_decision d, const struct vw_pkt *pkt)
+{
+	__u32 e = vw_cache_entry_of_rules(d);
+
+	return e && pkt->timed ? e | VW_CACHE_TIMED : e;
 }
 
 static __always_inline __u64 vw_cache_head(const struct vw_flow_ctx *fc)
@@ -166,7 +177,7 @@ static __always_inline void vw_cache_store(const struct vw_flow_ctx *fc, const s
 					   struct vw_decision d)
 {
 	struct vw_flow *f = fc->slot;
-	__u32 e = vw_cache_entry_of(d), other = dir == VW_DIR_FROM_POD ? VW_DIR_TO_POD : VW_DIR_FROM_POD;
+	__u32 e = vw_cache_entry_of(d, pkt), other = dir == VW_DIR_FROM_POD ? VW_DIR_TO_POD : VW_DIR_FROM_POD;
 	__u64 w, keep = 0, head = vw_cache_head(fc), fresh;
 
 	if (!f || pkt->probe || dir >= VW_DIR__MAX)

@@ -1,0 +1,504 @@
+// NetworkPolicy in the datapath (issue 16) on the real kernel: three pod
+// namespaces wired point-to-point to a node namespace that routes between
+// them, from_pod and to_pod attached (tcx) at each pod's node-side veth, the
+// `policy` and `policy_cidrs` maps and the endpoints' policy fields written
+// with the abi.ts encoders, and real TCP, UDP, ICMP and raw SCTP INIT packets
+// sent between the namespaces (test/helpers/policy-probe.py). Every verdict
+// is read back from the kernel: the counters' slots, the sessions map, the
+// sweep's counts. Lab names: vrfwall-npd1-* (this file).
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import * as abi from '../src/kernel/abi.js';
+import { native, type NativeAddon } from '../src/kernel/native.js';
+import { CLUSTER_CIDRS, TestDatapath, flowTable, freshPinRoot } from './helpers/datapath.js';
+import { ROOT } from './helpers/lab.js';
+import { createNetns, createVethPair, deleteNetns, deleteStaleNetns, ifindexIn, ip, netnsPath, ownedName } from './helpers/netns.js';
+
+const PREFIX = 'vrfwall-npd1-';
+const PROBE = path.join(ROOT, 'test/helpers/policy-probe.py');
+const { TCP, UDP, SCTP } = abi.IpProto;
+const ANY = abi.VW_POLICY_ANY_PROTO;
+const ALL_PORTS = [{ lo: 0, hi: 65535 }];
+const PORTS = [53, 80, 81, 7999, 8000, 8010, 8011];
+
+/** A pod: its namespace, address, node-side interface and policy identity. */
+interface Pod {
+  tag: 'a' | 'b' | 'c';
+  ns: string;
+  addr: string;
+  gw: string;
+  hostIf: string;
+  ifindex: number;
+  identity: number;
+}
+
+const NODE = ownedName(PREFIX, 'node');
+const pods: Record<'a' | 'b' | 'c', Pod> = {
+  a: { tag: 'a', ns: ownedName(PREFIX, 'a'), addr: '10.244.1.10', gw: '10.244.1.1', hostIf: 'npa', ifindex: 0, identity: 101 },
+  b: { tag: 'b', ns: ownedName(PREFIX, 'b'), addr: '10.244.2.10', gw: '10.244.2.1', hostIf: 'npb', ifindex: 0, identity: 102 },
+  c: { tag: 'c', ns: ownedName(PREFIX, 'c'), addr: '10.244.3.10', gw: '10.244.3.1', hostIf: 'npc', ifindex: 0, identity: 103 },
+};
+const { a: A, b: B, c: C } = pods;
+const VRF = { MAIN: 10, OTHER: 11 } as const;
+/** Policy set ids, as the compile step would allocate them (never 0). */
+const SET = { A_IN: 1, A_OUT: 2, B_IN: 3, B_OUT: 4, C_IN: 5 } as const;
+
+let n: NativeAddon;
+let dp: TestDatapath;
+const links: number[] = [];
+const servers: ChildProcess[] = [];
+/** SCTP INITs each server saw, as "sport dport" lines. */
+const sctpSeen: Record<string, string[]> = { a: [], b: [], c: [] };
+
+// ---- the maps -------------------------------------------------------------------------
+
+interface PodPolicy {
+  vrf?: number;
+  policyIn?: number;
+  policyOut?: number;
+}
+
+function putPod(p: Pod, o: PodPolicy = {}): void {
+  n.mapUpdate(
+    dp.mapFd(abi.MapName.endpoints),
+    abi.encodeEndpointKey(p.addr),
+    abi.encodeEndpoint({
+      vrfId: o.vrf ?? VRF.MAIN,
+      flags: abi.VW_EP_LOCAL,
+      ifindex: p.ifindex,
+      identity: p.identity,
+      policyIn: o.policyIn ?? 0,
+      policyOut: o.policyOut ?? 0,
+    }),
+  );
+}
+
+/** The endpoints as the compile step writes them for this test's policy sets; retires the cache. */
+function setPods(o: Partial<Record<'a' | 'b' | 'c', PodPolicy>>): void {
+  for (const p of [A, B, C]) putPod(p, o[p.tag]);
+  dp.retire();
+}
+
+function putRule(set: number, identity: number, proto: abi.PolicyProto, ranges: abi.PortRange[], slot = 0, flags = 0): void {
+  n.mapUpdate(dp.mapFd(abi.MapName.policy), abi.encodePolicyKey({ set, identity, proto, slot }), abi.encodePolicyValue({ flags, ranges }));
+  dp.retire();
+}
+
+function putBlock(set: number, cidr: string, proto: abi.PolicyProto, ranges: abi.PortRange[], slot = 0, flags = 0): void {
+  n.mapUpdate(dp.mapFd(abi.MapName.policyCidrs), abi.encodePolicyCidrKey({ set, cidr, proto, slot }), abi.encodePolicyValue({ flags, ranges }));
+  dp.retire();
+}
+
+function clearMap(name: string): void {
+  const fd = dp.mapFd(name);
+  const dump = n.mapDump(fd);
+  const size = dump.count === 0 ? 0 : dump.keys.length / dump.count;
+  for (let i = 0; i < dump.count; i++) n.mapDelete(fd, dump.keys.subarray(i * size, (i + 1) * size));
+}
+
+function sessions(): abi.SessionKey[] {
+  const dump = n.mapDump(dp.mapFd(abi.MapName.sessions));
+  const size = abi.Layout.vw_session_key.size;
+  return Array.from({ length: dump.count }, (_, i) => abi.decodeSessionKey(dump.keys.subarray(i * size, (i + 1) * size)));
+}
+
+function sessionOf(k: abi.SessionKey): abi.SessionValue | undefined {
+  const v = n.mapLookup(dp.mapFd(abi.MapName.sessions), abi.encodeSessionKey(k));
+  return v === null ? undefined : abi.decodeSession(v);
+}
+
+// ---- real traffic -----------------------------------------------------------------------
+
+function probe(from: Pod | string, args: string[]): string {
+  const ns = typeof from === 'string' ? from : from.ns;
+  return execFileSync('ip', ['netns', 'exec', ns, 'python3', PROBE, ...args], { encoding: 'utf8', timeout: 10_000 }).trim();
+}
+
+const tcp = (from: Pod | string, to: Pod, port: number): boolean => probe(from, ['tcp', to.addr, String(port)]) === 'ok';
+const udp = (from: Pod | string, to: Pod, port: number, sport?: number): boolean =>
+  probe(from, ['udp', to.addr, String(port), ...(sport === undefined ? [] : [String(sport)])]) === 'ok';
+const ping = (from: Pod | string, to: Pod): boolean => {
+  try {
+    execFileSync('ip', ['netns', 'exec', typeof from === 'string' ? from : from.ns, 'ping', '-c1', '-W1', to.addr], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Sends one SCTP INIT and reports whether the destination's raw receiver saw it. */
+async function sctpInit(from: Pod, to: Pod, sport: number, dport: number): Promise<boolean> {
+  probe(from, ['sctp', to.addr, String(sport), String(dport)]);
+  const want = `${sport} ${dport}`;
+  for (let i = 0; i < 20; i++) {
+    if (sctpSeen[to.tag]!.includes(want)) return true;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return false;
+}
+
+/** Counter slots that moved while fn ran, by packets. */
+function moved(fn: () => void): Record<string, number> {
+  return Object.fromEntries(Object.entries(dp.countedWhile(fn)).map(([k, v]) => [k, Number(v.packets)]));
+}
+
+async function movedAsync(fn: () => Promise<void>): Promise<Record<string, number>> {
+  const before = dp.counters();
+  await fn();
+  const out: Record<string, number> = {};
+  for (const [name, after] of dp.counters()) {
+    const d = Number(after.packets - (before.get(name)?.packets ?? 0n));
+    if (d) out[name] = d;
+  }
+  return out;
+}
+
+/** A TCP connection kept open: one echo round trip per call. */
+class Stream {
+  private readonly proc: ChildProcess;
+  private readonly lines: string[] = [];
+  private waiters: ((l: string) => void)[] = [];
+  sport = 0;
+
+  constructor(from: Pod, to: Pod, port: number) {
+    this.proc = spawn('ip', ['netns', 'exec', from.ns, 'python3', PROBE, 'stream', to.addr, String(port)], { stdio: ['pipe', 'pipe', 'ignore'] });
+    readline.createInterface({ input: this.proc.stdout! }).on('line', (l) => {
+      const w = this.waiters.shift();
+      if (w) w(l);
+      else this.lines.push(l);
+    });
+  }
+
+  private next(): Promise<string> {
+    const l = this.lines.shift();
+    if (l !== undefined) return Promise.resolve(l);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('stream probe silent')), 5000);
+      this.waiters.push((x) => {
+        clearTimeout(t);
+        resolve(x);
+      });
+    });
+  }
+
+  async open(): Promise<number> {
+    const l = await this.next();
+    expect(l).toMatch(/^connected \d+$/);
+    this.sport = Number(l.split(' ')[1]);
+    return this.sport;
+  }
+
+  async roundTrip(): Promise<boolean> {
+    this.proc.stdin!.write('\n');
+    return (await this.next()) === 'ok';
+  }
+
+  close(): void {
+    this.proc.kill();
+  }
+}
+
+// ---- the topology -------------------------------------------------------------------------
+
+function attachIn(ns: string, prog: number, ifindex: number, dir: 'ingress' | 'egress'): number {
+  const back = n.enterNetns(netnsPath(ns));
+  try {
+    return n.tcxAttach(prog, ifindex, dir);
+  } finally {
+    n.restoreNetns(back);
+  }
+}
+
+function startServer(p: Pod): Promise<void> {
+  const proc = spawn('ip', ['netns', 'exec', p.ns, 'python3', PROBE, 'serve', ...PORTS.map(String)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  servers.push(proc);
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`server in ${p.ns} not ready`)), 10_000);
+    readline.createInterface({ input: proc.stdout! }).on('line', (l) => {
+      if (l === 'ready') {
+        clearTimeout(t);
+        resolve();
+      } else if (l.startsWith('sctp ')) sctpSeen[p.tag]!.push(l.slice(5));
+    });
+  });
+}
+
+beforeAll(async () => {
+  deleteStaleNetns(PREFIX);
+  n = native();
+  dp = new TestDatapath(n, freshPinRoot('dppolicy-test-'));
+  dp.putCidrs(CLUSTER_CIDRS);
+  createNetns(NODE);
+  const sysctl = (ns: string, ...kv: string[]) => execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', ...kv]);
+  sysctl(NODE, 'net.ipv6.conf.default.disable_ipv6=1', 'net.ipv4.ip_forward=1');
+  for (const p of [A, B, C]) {
+    createNetns(p.ns);
+    sysctl(p.ns, 'net.ipv6.conf.default.disable_ipv6=1');
+    createVethPair({ ns: NODE, name: p.hostIf, peerNs: p.ns, peer: 'eth0', addr: `${p.gw}/24`, peerAddr: `${p.addr}/24` });
+    ip(['-n', p.ns, 'route', 'add', 'default', 'via', p.gw]);
+    p.ifindex = ifindexIn(NODE, p.hostIf);
+    // the node's address on each link: rule 6
+    n.mapUpdate(dp.mapFd(abi.MapName.endpoints), abi.encodeEndpointKey(p.gw), abi.encodeEndpoint({ vrfId: 0, flags: abi.VW_EP_HOST, ifindex: 0 }));
+    links.push(attachIn(NODE, dp.fromPod, p.ifindex, 'ingress'), attachIn(NODE, dp.toPod, p.ifindex, 'egress'));
+  }
+  setPods({});
+  await Promise.all([A, B, C].map(startServer));
+}, 60_000);
+
+afterAll(() => {
+  for (const s of servers) s.kill();
+  for (const l of links) n?.closeFd(l);
+  for (const ns of [A.ns, B.ns, C.ns, NODE]) {
+    try {
+      deleteNetns(ns);
+    } catch {
+      /* gone already */
+    }
+  }
+  dp?.close();
+});
+
+beforeEach(() => {
+  clearMap(abi.MapName.policy);
+  clearMap(abi.MapName.policyCidrs);
+  clearMap(abi.MapName.sessions);
+  clearMap(abi.MapName.sessionOwners);
+  setPods({});
+});
+
+// ---- the cases --------------------------------------------------------------------------------
+
+describe('without policy every pod is open (the control for everything below)', () => {
+  it('TCP, UDP, ICMP and SCTP between pods of one network pass; nothing is counted as a policy drop', async () => {
+    const c = await movedAsync(async () => {
+      expect(tcp(A, B, 80)).toBe(true);
+      expect(udp(A, B, 53)).toBe(true);
+      expect(ping(A, B)).toBe(true);
+      expect(await sctpInit(A, B, 5001, 80)).toBe(true);
+    });
+    expect(c['to_pod/dropped/POLICY_INGRESS'] ?? 0).toBe(0);
+    expect(c['from_pod/dropped/POLICY_EGRESS'] ?? 0).toBe(0);
+    expect(c['to_pod/allowed/SAME_NETWORK']).toBeGreaterThan(0);
+    expect(sessions(), 'no policy set: no sessions').toEqual([]);
+  });
+});
+
+describe('ingress', () => {
+  it('by identity and port: A may reach B on TCP 80; A on 81 and C on 80 are POLICY_INGRESS at B’s to_pod', () => {
+    setPods({ b: { policyIn: SET.B_IN } });
+    putRule(SET.B_IN, A.identity, TCP, [{ lo: 80, hi: 80 }]);
+    const c = moved(() => {
+      expect(tcp(A, B, 80)).toBe(true);
+      expect(tcp(A, B, 81)).toBe(false);
+      expect(tcp(C, B, 80)).toBe(false);
+      expect(udp(A, B, 80), 'a TCP rule allows no UDP').toBe(false);
+    });
+    expect(c['to_pod/dropped/POLICY_INGRESS']).toBeGreaterThanOrEqual(3);
+    expect(c['from_pod/dropped/POLICY_EGRESS'] ?? 0).toBe(0);
+    // the allowed connection's session, client A, read back from the kernel
+    const s = sessions().filter((k) => k.saddr === A.addr && k.daddr === B.addr && k.dport === 80 && k.protocol === 'TCP');
+    expect(s.length).toBeGreaterThanOrEqual(1);
+    for (const k of s) expect(sessionOf(k)!.flags & abi.VW_SESS_POLICY).toBe(abi.VW_SESS_POLICY);
+    expect(sessions().filter((k) => k.saddr === C.addr), 'C’s denied opening made none').toEqual([]);
+  });
+
+  it('an empty ingress set (default deny) drops everything from pods but the node’s own traffic (kubelet probes)', () => {
+    setPods({ b: { policyIn: SET.B_IN } });
+    const c = moved(() => {
+      expect(tcp(NODE, B, 80), 'the node reaches B').toBe(true);
+      expect(ping(NODE, B), 'the node pings B').toBe(true);
+      expect(tcp(A, B, 80)).toBe(false);
+      expect(ping(A, B)).toBe(false);
+    });
+    expect(c['to_pod/dropped/POLICY_INGRESS']).toBeGreaterThanOrEqual(2);
+    expect(c['to_pod/allowed/NOT_POD']).toBeGreaterThanOrEqual(2);
+  });
+
+  it('port ranges, both edges: 8000-8010 passes 8000 and 8010, not 7999 or 8011', () => {
+    setPods({ b: { policyIn: SET.B_IN } });
+    putRule(SET.B_IN, A.identity, TCP, [{ lo: 8000, hi: 8010 }]);
+    expect([7999, 8000, 8010, 8011].map((p) => tcp(A, B, p))).toEqual([false, true, true, false]);
+  });
+
+  it('ranges past one slot: slot 1 is read only when slot 0 says VW_POLICY_MORE', () => {
+    setPods({ b: { policyIn: SET.B_IN } });
+    const many = Array.from({ length: abi.VW_POLICY_RANGES }, (_, i) => ({ lo: 1000 + 2 * i, hi: 1000 + 2 * i }));
+    putRule(SET.B_IN, A.identity, UDP, many, 0, 0);
+    putRule(SET.B_IN, A.identity, UDP, [{ lo: 53, hi: 53 }], 1);
+    expect(udp(A, B, 53), 'slot 1 without MORE on slot 0: not read').toBe(false);
+    putRule(SET.B_IN, A.identity, UDP, many, 0, abi.VW_POLICY_MORE);
+    expect(udp(A, B, 53), 'with MORE').toBe(true);
+  });
+
+  it('SCTP by port (raw INIT): 80 allowed, 81 not', async () => {
+    setPods({ b: { policyIn: SET.B_IN } });
+    putRule(SET.B_IN, A.identity, SCTP, [{ lo: 80, hi: 80 }]);
+    const c = await movedAsync(async () => {
+      expect(await sctpInit(A, B, 5002, 80)).toBe(true);
+      expect(await sctpInit(A, B, 5003, 81)).toBe(false);
+    });
+    expect(c['to_pod/dropped/POLICY_INGRESS']).toBeGreaterThanOrEqual(1);
+    expect(sessionOf({ saddr: A.addr, daddr: B.addr, sport: 5002, dport: 80, protocol: 'SCTP' }), 'INIT opened a session').toBeDefined();
+  });
+
+  it('a rule without ports (proto 0) allows ICMP; a ported rule does not', () => {
+    setPods({ b: { policyIn: SET.B_IN } });
+    putRule(SET.B_IN, A.identity, TCP, [{ lo: 80, hi: 80 }]);
+    putRule(SET.B_IN, C.identity, ANY, ALL_PORTS);
+    expect(ping(C, B), 'proto 0: any protocol').toBe(true);
+    expect(udp(C, B, 8011), 'proto 0: any port').toBe(true);
+    expect(tcp(A, B, 80)).toBe(true);
+    expect(ping(A, B), 'ported rule: no ICMP').toBe(false);
+  });
+});
+
+describe('egress', () => {
+  it('A may send to B on UDP 53 and TCP 80 only; to C and other ports POLICY_EGRESS at A’s from_pod', () => {
+    setPods({ a: { policyOut: SET.A_OUT } });
+    putRule(SET.A_OUT, B.identity, UDP, [{ lo: 53, hi: 53 }]);
+    putRule(SET.A_OUT, B.identity, TCP, [{ lo: 80, hi: 80 }]);
+    const c = moved(() => {
+      expect(udp(A, B, 53)).toBe(true);
+      expect(tcp(A, B, 80)).toBe(true);
+      expect(udp(A, B, 80)).toBe(false);
+      expect(tcp(A, C, 80)).toBe(false);
+      expect(ping(A, B)).toBe(false);
+    });
+    expect(c['from_pod/dropped/POLICY_EGRESS']).toBeGreaterThanOrEqual(3);
+    expect(c['to_pod/dropped/POLICY_INGRESS'] ?? 0).toBe(0);
+  });
+
+  it('port ranges at the egress edge: 8000-8010', () => {
+    setPods({ a: { policyOut: SET.A_OUT } });
+    putRule(SET.A_OUT, B.identity, UDP, [{ lo: 8000, hi: 8010 }]);
+    expect([7999, 8000, 8010, 8011].map((p) => udp(A, B, p))).toEqual([false, true, true, false]);
+  });
+});
+
+describe('ipBlock with except, through the LPM trie', () => {
+  it('an except of one policy does not remove what another allows', () => {
+    // policy 1: ipBlock 10.244.0.0/16 except 10.244.1.0/24 and 10.244.3.0/24, TCP 80
+    // policy 2: ipBlock 10.244.1.0/24, TCP 80
+    // the compile's entries: /16 -> 80; 10.244.1.0/24 -> 80 (policy 2); 10.244.3.0/24 -> nothing
+    setPods({ b: { policyIn: SET.B_IN } });
+    putBlock(SET.B_IN, '10.244.0.0/16', TCP, [{ lo: 80, hi: 80 }]);
+    putBlock(SET.B_IN, '10.244.1.0/24', TCP, [{ lo: 80, hi: 80 }]);
+    putBlock(SET.B_IN, '10.244.3.0/24', TCP, []);
+    const c = moved(() => {
+      expect(tcp(A, B, 80), 'A: in policy 1’s except, allowed by policy 2').toBe(true);
+      expect(tcp(C, B, 80), 'C: in policy 1’s except only').toBe(false);
+      expect(tcp(A, B, 81), 'A on a port no block allows').toBe(false);
+    });
+    expect(c['to_pod/dropped/POLICY_INGRESS']).toBeGreaterThanOrEqual(2);
+  });
+
+  it('egress to an ipBlock: pods by their address', () => {
+    setPods({ a: { policyOut: SET.A_OUT } });
+    expect(tcp(A, B, 80)).toBe(false);
+    putBlock(SET.A_OUT, '10.244.2.0/24', ANY, ALL_PORTS);
+    expect(tcp(A, B, 80), 'B is in the block').toBe(true);
+    expect(ping(A, B), 'a block without ports: ICMP too').toBe(true);
+    expect(tcp(A, C, 80), 'C is not').toBe(false);
+  });
+});
+
+describe('replies pass through vrfwall’s sessions; the reverse opening is denied', () => {
+  for (const proto of ['TCP', 'UDP'] as const) {
+    it(`${proto}: A -> B:80 works with A egress-only-to-B:80, B ingress-only-from-A:80, B egress and A ingress default-deny`, () => {
+      setPods({ a: { policyIn: SET.A_IN, policyOut: SET.A_OUT }, b: { policyIn: SET.B_IN, policyOut: SET.B_OUT } });
+      const P = proto === 'TCP' ? TCP : UDP;
+      putRule(SET.A_OUT, B.identity, P, [{ lo: 80, hi: 80 }]);
+      putRule(SET.B_IN, A.identity, P, [{ lo: 80, hi: 80 }]);
+      const send = proto === 'TCP' ? tcp : udp;
+      const c = moved(() => {
+        expect(send(A, B, 80), 'the allowed connection and its replies, through both hooks of both pods').toBe(true);
+        expect(send(B, A, 80), 'the reverse opening').toBe(false);
+      });
+      expect(c['from_pod/dropped/POLICY_EGRESS'], 'B’s opening stopped at its own from_pod').toBeGreaterThanOrEqual(1);
+      expect(c['to_pod/dropped/POLICY_INGRESS'] ?? 0).toBe(0);
+      const mine = sessions().filter((k) => k.saddr === A.addr && k.daddr === B.addr && k.dport === 80 && k.protocol === proto);
+      expect(mine.length, 'one session per connection (both hooks share it)').toBe(1);
+      expect(sessions().filter((k) => k.saddr === B.addr), 'B opened nothing').toEqual([]);
+    });
+  }
+});
+
+describe('policy applies after segmentation', () => {
+  it('a policy allowing everything never opens what segmentation denies (ISOLATED stays ISOLATED)', () => {
+    setPods({ c: { vrf: VRF.OTHER }, b: { policyIn: SET.B_IN } });
+    putRule(SET.B_IN, C.identity, ANY, ALL_PORTS);
+    putRule(SET.B_IN, A.identity, ANY, ALL_PORTS);
+    putBlock(SET.B_IN, '0.0.0.0/0', ANY, ALL_PORTS);
+    const c = moved(() => {
+      expect(tcp(A, B, 80), 'control: same network, allowed by policy').toBe(true);
+      expect(tcp(C, B, 80)).toBe(false);
+      expect(ping(C, B)).toBe(false);
+    });
+    expect(c['from_pod/dropped/ISOLATED']).toBeGreaterThanOrEqual(2);
+    expect(c['to_pod/dropped/POLICY_INGRESS'] ?? 0).toBe(0);
+  });
+});
+
+describe('policy changes reach running connections', () => {
+  it('a policy removed cuts an established flow at its next packet (the epoch retires its cached verdict); the sweep removes its session', async () => {
+    setPods({ b: { policyIn: SET.B_IN } });
+    putRule(SET.B_IN, A.identity, TCP, [{ lo: 80, hi: 80 }]);
+    const s = new Stream(A, B, 80);
+    try {
+      const sport = await s.open();
+      for (let i = 0; i < 5; i++) expect(await s.roundTrip()).toBe(true);
+      const k: abi.SessionKey = { saddr: A.addr, daddr: B.addr, sport, dport: 80, protocol: 'TCP' };
+      expect(sessionOf(k)).toBeDefined();
+      // B's to_pod keeps the connection's verdict in the cache, TIMED (it rests on the session)
+      const row = flowTable(n, dp.mapFd(abi.FlowMapName.flows)).find((r) => r.key.ifindex === B.ifindex && r.key.peerPort === sport);
+      expect(abi.cacheEntry(row!.value.cache, abi.Direction.TO_POD)).toMatchObject({ verdict: abi.Verdict.ALLOWED, timed: true });
+
+      // remove the rule, and raise the epoch as the map writer does
+      n.mapDelete(dp.mapFd(abi.MapName.policy), abi.encodePolicyKey({ set: SET.B_IN, identity: A.identity, proto: TCP, slot: 0 }));
+      dp.retire();
+      const c = await movedAsync(async () => {
+        expect(await s.roundTrip(), 'cut').toBe(false);
+      });
+      expect(c['to_pod/dropped/POLICY_INGRESS']).toBeGreaterThanOrEqual(1);
+
+      const swept = dp.sweepSessions();
+      expect(swept.revoked).toBeGreaterThanOrEqual(1);
+      expect(sessionOf(k), 'revoked by session_gc').toBeUndefined();
+    } finally {
+      s.close();
+    }
+  });
+
+  it('the sweep keeps the sessions the policy still allows and removes those it no longer does', () => {
+    setPods({ b: { policyIn: SET.B_IN } });
+    putRule(SET.B_IN, A.identity, UDP, [{ lo: 53, hi: 53 }]);
+    putRule(SET.B_IN, C.identity, UDP, [{ lo: 53, hi: 53 }]);
+    expect(udp(A, B, 53, 40053)).toBe(true);
+    expect(udp(C, B, 53, 40054)).toBe(true);
+    const ka: abi.SessionKey = { saddr: A.addr, daddr: B.addr, sport: 40053, dport: 53, protocol: 'UDP' };
+    const kc: abi.SessionKey = { saddr: C.addr, daddr: B.addr, sport: 40054, dport: 53, protocol: 'UDP' };
+    expect(sessionOf(ka)).toBeDefined();
+    expect(sessionOf(kc)).toBeDefined();
+    // C's rule goes; A's stays
+    n.mapDelete(dp.mapFd(abi.MapName.policy), abi.encodePolicyKey({ set: SET.B_IN, identity: C.identity, proto: UDP, slot: 0 }));
+    dp.retire();
+    const swept = dp.sweepSessions();
+    expect(swept.revoked).toBe(1);
+    expect(sessionOf(ka), 'still allowed: kept').toBeDefined();
+    expect(sessionOf(kc), 'no longer allowed: removed').toBeUndefined();
+  });
+
+  it('a pod moved to another network: the sweep removes the session policy made (segmentation re-judged)', () => {
+    setPods({ b: { policyIn: SET.B_IN } });
+    putRule(SET.B_IN, A.identity, UDP, [{ lo: 53, hi: 53 }]);
+    expect(udp(A, B, 53, 40055)).toBe(true);
+    const k: abi.SessionKey = { saddr: A.addr, daddr: B.addr, sport: 40055, dport: 53, protocol: 'UDP' };
+    expect(sessionOf(k)).toBeDefined();
+    expect(dp.sweepSessions().revoked, 'nothing changed: kept').toBe(0);
+    setPods({ a: { vrf: VRF.OTHER }, b: { policyIn: SET.B_IN } });
+    expect(dp.sweepSessions().revoked).toBe(1);
+    expect(sessionOf(k)).toBeUndefined();
+  });
+});
