@@ -66,7 +66,7 @@ describe('the directory names the interface and its network', () => {
     d.update(state, desired);
     const next = cluster({ ...{ namespaces: [isolatedNs('ns-iso')] }, virtualNetworks: [...state.virtualNetworks.values()], attachmentDefinitions: [...state.attachmentDefinitions.values()], pods: [pod('default/pod4', ['10.244.1.4'], { annotations: multus('vn1@eth1', ['10.244.1.4'], []) }), state.pods.get('default/vn2-pod')!], nodes: { n1: ['192.168.50.1'], n2: ['192.168.50.2'] } });
     const after = compile(next, config, IFACES, desired.allocation);
-    const delta = { endpoints: new Set(['172.16.10.3']), vrfPairs: new Set<string>(), networks: new Set<number>(), cidrs: new Set<string>(), services: new Set<string>(), backends: new Set<string>(), ports: new Set<number>(), attach: new Set(['default/pod4@eth1']), placements: new Set(['default/pod4@eth1']), serviceAccess: new Set<string>() };
+    const delta = { endpoints: new Set(['172.16.10.3']), vrfPairs: new Set<string>(), networks: new Set<number>(), cidrs: new Set<string>(), services: new Set<string>(), backends: new Set<string>(), ports: new Set<number>(), attach: new Set(['default/pod4@eth1']), placements: new Set(['default/pod4@eth1']), serviceAccess: new Set<string>(), policy: new Set<string>(), policyCidrs: new Set<string>() };
     d.update(next, after, delta, [{ kind: 'Pod', key: 'default/pod4' }]);
     expect(d.lookup('172.16.10.3')).toBeUndefined();
     expect(d.lookup('10.244.1.4')?.pod).toBe('pod4'); // positive control

@@ -347,6 +347,8 @@ function mapsOf(d: DesiredState): Record<string, unknown> {
     serviceAccess: sorted(d.serviceAccess),
     placements: sorted(d.placements),
     attachments: sorted(d.attachments),
+    policy: sorted(d.policy),
+    policyCidrs: sorted(d.policyCidrs),
   };
 }
 
@@ -364,6 +366,8 @@ function snapshot(d: DesiredState): Snapshot {
     backends: new Map(d.backends),
     serviceAccess: new Map([...d.serviceAccess].map(([k, v]) => [k, JSON.stringify(v)])),
     placements: new Map(d.placements),
+    policy: new Map(d.policy),
+    policyCidrs: new Map(d.policyCidrs),
   };
 }
 

@@ -1,5 +1,6 @@
 // The compile step: cluster state -> the map contents the datapath should
 // have. Pure (no I/O, no clock), deterministic for equal inputs.
+import { emptyPolicyInfo } from './policy-types.js';
 import {
   VW_CIDR_POD,
   VW_CIDR_SERVICE,
@@ -187,6 +188,9 @@ export function compile(
     placements,
     attachments,
     allocation,
+    policy: new Map(),
+    policyCidrs: new Map(),
+    policyInfo: emptyPolicyInfo(),
     problems,
   };
 }

@@ -20,6 +20,7 @@
 //   - observed interfaces and bridge MACs -> the pods using them.
 // Problems are kept per object and assembled on demand (their order differs
 // from compile()'s; their set does not).
+import { emptyPolicyInfo, type PolicyInfo, type PolicyValue } from './policy-types.js';
 import { VW_CIDR_SERVICE, VW_EP_HOST, VW_EP_LOCAL, VW_EP_NO_BACKEND, VW_EP_PTP, VW_EP_QUARANTINE, VW_NO_MAC } from '../kernel/abi.js';
 import ipaddr from 'ipaddr.js';
 import type { ObjectRef } from '../sources/changes.js';
@@ -67,6 +68,9 @@ export interface DesiredDelta {
   attach: Set<string>;
   placements: Set<string>;
   serviceAccess: Set<string>;
+  /** NetworkPolicy: DesiredState.policy and .policyCidrs keys (policyKeyText, policyCidrKeyText) */
+  policy: Set<string>;
+  policyCidrs: Set<string>;
 }
 
 export function emptyDelta(): DesiredDelta {
@@ -81,6 +85,8 @@ export function emptyDelta(): DesiredDelta {
     attach: new Set(),
     placements: new Set(),
     serviceAccess: new Set(),
+    policy: new Set(),
+    policyCidrs: new Set(),
   };
 }
 
@@ -202,6 +208,10 @@ export class IncrementalCompiler {
   private readonly placements = new Map<string, PodPlacement>();
   /** one copy of each distinct placement (most pods share their namespace's) */
   private readonly placementsShared = new PlacementInterner();
+  /** NetworkPolicy's maps (empty with no policy) */
+  private readonly policy = new Map<string, PolicyValue>();
+  private readonly policyCidrs = new Map<string, PolicyValue>();
+  private policyInfo: PolicyInfo = emptyPolicyInfo();
 
   // ---- pods ----
   private readonly pods = new Map<string, PodRec>();
@@ -280,6 +290,9 @@ export class IncrementalCompiler {
       placements: this.placements,
       attachments: this.attachments,
       allocation: this.cluster.allocation,
+      policy: this.policy,
+      policyCidrs: this.policyCidrs,
+      policyInfo: this.policyInfo,
       problems,
     };
   }

@@ -1,5 +1,6 @@
 // The cluster as the agent sees it (inputs of the compile step) and the
 // datapath it wants (outputs). Plain data: no I/O, no classes.
+import type { PolicyInfo, PolicyValue } from './policy-types.js';
 
 export interface ObjectMeta {
   name: string;
@@ -164,6 +165,50 @@ export interface NetworkAttachmentDefinitionObject {
   cniType?: string;
 }
 
+/** networking.k8s.io/v1 NetworkPolicy, parsed (src/sources/documents.ts). */
+export interface NetworkPolicyObject {
+  kind: 'NetworkPolicy';
+  metadata: ObjectMeta & { namespace: string };
+  spec: {
+    podSelector: LabelSelector;
+    /** Defaulted as Kubernetes does: Ingress always, Egress when listed or when egress rules exist. */
+    policyTypes: PolicyType[];
+    ingress: NetworkPolicyRule[];
+    egress: NetworkPolicyRule[];
+  };
+  /** Set when part of the policy did not parse: it still selects its pods for its types (every pod of its
+   *  namespace when the podSelector is what failed) and allows nothing (fail closed); the text says what. */
+  invalid?: string;
+}
+
+export type PolicyType = 'Ingress' | 'Egress';
+
+/** One ingress (from) or egress (to) rule. */
+export interface NetworkPolicyRule {
+  /** Empty: every peer (from/to absent or empty). */
+  peers: NetworkPolicyPeer[];
+  /** Empty: every protocol and port (ICMP too). */
+  ports: NetworkPolicyPort[];
+}
+
+export type NetworkPolicyPeer =
+  | {
+      kind: 'pods';
+      /** Absent: every pod of the selected namespaces. */
+      podSelector?: LabelSelector;
+      /** Absent: the policy's own namespace. */
+      namespaceSelector?: LabelSelector;
+    }
+  | { kind: 'ipBlock'; cidr: string; except: string[] }; // canonical network CIDRs
+
+export interface NetworkPolicyPort {
+  protocol: L4Protocol;
+  /** Absent: every port of the protocol. A name: the destination pod's container port of that name and protocol. */
+  port?: number | string;
+  /** With a numeric port: the range port..endPort. */
+  endPort?: number;
+}
+
 export interface ClusterState {
   namespaces: Map<string, NamespaceObject>; // by name
   pods: Map<string, PodObject>; // by "ns/name"
@@ -173,6 +218,8 @@ export interface ClusterState {
   services: Map<string, ServiceObject>; // by "ns/name"
   endpointSlices: Map<string, EndpointSliceObject>; // by "ns/name"
   attachmentDefinitions: Map<string, NetworkAttachmentDefinitionObject>; // by "ns/name"
+  /** Absent or empty: no NetworkPolicy (the compile does no policy work). */
+  networkPolicies?: Map<string, NetworkPolicyObject>; // by "ns/name"
   problems: SourceProblem[];
 }
 
@@ -219,6 +266,11 @@ export interface DesiredEndpoint {
   vrfId: number;
   flags: number; // VW_EP_*
   ifindex: number;
+  /** NetworkPolicy (policy-types.ts EndpointPolicy): absent = 0. Every pod with a policy identity has one
+   *  (when any policy exists); policyIn/policyOut only on local pods a policy selects. */
+  identity?: number;
+  policyIn?: number;
+  policyOut?: number;
 }
 
 /** One entry of the services or backends map: clients of network
@@ -287,6 +339,12 @@ export interface DesiredState {
   /** pods with secondary interfaces ("ns/name") -> those interfaces, by name */
   attachments: Map<string, AttachedInterface[]>;
   allocation: VrfAllocation;
+  /** NetworkPolicy: the `policy` map's desired entries, by policyKeyText() (empty with no policy or --network-policy=off) */
+  policy: Map<string, PolicyValue>;
+  /** the `policy_cidrs` trie's desired entries, by policyCidrKeyText() */
+  policyCidrs: Map<string, PolicyValue>;
+  /** the names behind the policy set and identity ids (explain, flows, what-if) */
+  policyInfo: PolicyInfo;
   /** What the compile step refused or overrode (duplicate IPs, bad values). */
   problems: SourceProblem[];
 }

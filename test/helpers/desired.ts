@@ -1,6 +1,7 @@
 // A DesiredState for tests of the map writer and its images: every map empty
 // unless given (what the compile step would hand over for such a cluster).
 import type { DesiredState } from '../../src/model/types.js';
+import { emptyPolicyInfo } from '../../src/model/policy-types.js';
 import { emptyAllocation } from '../../src/model/vrf.js';
 
 export function desiredState(parts: Partial<DesiredState>): DesiredState {
@@ -17,6 +18,9 @@ export function desiredState(parts: Partial<DesiredState>): DesiredState {
     placements: new Map(),
     attachments: new Map(),
     allocation: emptyAllocation(),
+    policy: new Map(),
+    policyCidrs: new Map(),
+    policyInfo: emptyPolicyInfo(),
     problems: [],
     ...parts,
   };
