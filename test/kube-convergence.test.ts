@@ -61,6 +61,8 @@ const MAP_FILES: Record<keyof MapImages, string> = {
   services: 'services',
   backends: 'backends',
   ports: 'ports',
+  policy: 'policy',
+  policyCidrs: 'policy_cidrs',
 };
 
 // ---- the model: what the test put into the API server -----------------------

@@ -41,6 +41,15 @@ function desired(): DesiredState {
     cidrs: new Map([['10.0.0.0/8', 1]]),
     ports: new Map([[7, '02:00:00:00:00:07']]),
     services: new Map([['10.96.0.1|80|TCP|2', { addr: '10.96.0.1', port: 80, protocol: 'TCP', clientVrf: 2, svcVrf: 3, flags: 0 }]]),
+    policy: new Map([
+      ['5|9|6|0', { flags: 0, ranges: [{ lo: 80, hi: 80 }] }],
+      ['5|9|0|0', { flags: 0, ranges: [{ lo: 0, hi: 65535 }] }],
+    ]),
+    policyCidrs: new Map([
+      ['10.1.0.0/16|5|17|0', { flags: 0, ranges: [{ lo: 53, hi: 53 }] }],
+      ['10.1.3.0/24|5|17|0', { flags: 0, ranges: [] }],
+      ['fd00:1::/64|6|0|0', { flags: 0, ranges: [{ lo: 0, hi: 65535 }] }],
+    ]),
   });
 }
 
@@ -51,6 +60,8 @@ const MAPS: [keyof ReturnType<typeof desiredImages>, string][] = [
   ['cidrs', abi.MapName.cidrs],
   ['services', abi.MapName.services],
   ['ports', abi.MapName.ports],
+  ['policy', abi.MapName.policy],
+  ['policyCidrs', abi.MapName.policyCidrs],
 ];
 
 /** Every map as sorted "key=value" hex lines, read from the kernel. */
@@ -86,13 +97,16 @@ describe('map writer, full write', () => {
     expect(n.mapDelete(epFd, abi.encodeEndpointKey('fd00::1'))).toBe(true);
     n.mapUpdate(epFd, abi.encodeEndpointKey('10.9.9.9'), abi.encodeEndpoint({ vrfId: 2, flags: 0, ifindex: 0 }));
     expect(n.mapDelete(dp.mapFd(abi.MapName.vrfPairs), abi.encodeVrfPair({ srcVrf: 3, dstVrf: 2 }))).toBe(true);
+    // and in the policy maps: a value changed, a stranger block added
+    n.mapUpdate(dp.mapFd(abi.MapName.policy), abi.encodePolicyKey({ set: 5, identity: 9, proto: 6, slot: 0 }), abi.encodePolicyValue({ ranges: [{ lo: 1, hi: 65535 }] }));
+    n.mapUpdate(dp.mapFd(abi.MapName.policyCidrs), abi.encodePolicyCidrKey({ set: 5, proto: 6, slot: 0, cidr: '10.2.0.0/16' }), abi.encodePolicyValue({ ranges: [{ lo: 0, hi: 65535 }] }));
     expect(kernel()).not.toEqual(want); // the drift is there before the resync
 
     const epochBefore = epoch.read().epoch;
     writer.invalidate(); // a resync: diff against the kernel, not against what it wrote
     const resync = writer.write(d, undefined);
     expect(kernel()).toEqual(want);
-    expect(resync).toEqual({ updated: 3, deleted: 1 });
+    expect(resync).toEqual({ updated: 4, deleted: 2 });
     expect(epoch.read().epoch).toBeGreaterThan(epochBefore); // decisions cached under the drift are retired
 
     // Nothing left to change: a second resync writes nothing.

@@ -6,6 +6,9 @@ import {
   encodeEndpointKey,
   encodeNetwork,
   encodeNetworkKey,
+  encodePolicyCidrKey,
+  encodePolicyKey,
+  encodePolicyValue,
   encodePort,
   encodePortKey,
   encodeSvcKey,
@@ -18,6 +21,7 @@ import {
 import type { DesiredDelta } from '../model/incremental.js';
 import { dottedQuad } from '../model/ip.js';
 import type { DesiredServiceEntry, DesiredState, L4Protocol } from '../model/types.js';
+import { parsePolicyCidrKeyText, parsePolicyKeyText, type PolicyValue } from '../model/policy-types.js';
 import type { MapEntry, MapImage } from './mapsync.js';
 
 export type MapImages = Record<(typeof MAP_NAMES)[number], MapImage>;
@@ -58,6 +62,23 @@ function endpointValue(ep: EndpointValue): Buffer {
   }
   return v;
 }
+
+// NetworkPolicy entries: most values are one of a few (a single port, the
+// any-port value), so one shared Buffer per distinct value, as for endpoints.
+const policyValues = new Map<string, Buffer>();
+function policyValue(v: PolicyValue): Buffer {
+  let k = String(v.flags);
+  for (const r of v.ranges) k += `/${r.lo}-${r.hi}`;
+  let b = policyValues.get(k);
+  if (b === undefined) {
+    if (policyValues.size > 100_000) policyValues.clear();
+    policyValues.set(k, (b = encodePolicyValue(v)));
+  }
+  return b;
+}
+
+const policyKeyOf = (k: string): Buffer => encodePolicyKey(parsePolicyKeyText(k));
+const policyCidrKeyOf = (k: string): Buffer => encodePolicyCidrKey(parsePolicyCidrKeyText(k));
 
 const ENCODERS: { [M in keyof MapImages]: { keyOf: (k: KeyOf<M>) => Buffer; entry: Encoder<KeyOf<M>> } } = {
   endpoints: {
@@ -106,6 +127,20 @@ const ENCODERS: { [M in keyof MapImages]: { keyOf: (k: KeyOf<M>) => Buffer; entr
       return mac === undefined ? undefined : { key: encodePortKey(i), value: encodePort({ mac }) };
     },
   },
+  policy: {
+    keyOf: policyKeyOf,
+    entry: (d, k) => {
+      const v = d.policy.get(k);
+      return v === undefined ? undefined : { key: policyKeyOf(k), value: policyValue(v) };
+    },
+  },
+  policyCidrs: {
+    keyOf: policyCidrKeyOf,
+    entry: (d, k) => {
+      const v = d.policyCidrs.get(k);
+      return v === undefined ? undefined : { key: policyCidrKeyOf(k), value: policyValue(v) };
+    },
+  },
 };
 
 /** The key type of each map's desired contents. */
@@ -113,7 +148,18 @@ type KeyOf<M extends keyof MapImages> = M extends 'networks' | 'ports' ? number 
 
 /** The maps the agent writes from the compile step, in the order a write updates them: settings and ranges
  *  before the endpoints that use them (mapwriter.ts). Their names in the objects: abi.ts MapName. */
-export const MAP_NAMES = ['ports', 'networks', 'cidrs', 'vrfPairs', 'services', 'backends', 'endpoints'] as const satisfies readonly (keyof typeof MapName)[];
+export const MAP_NAMES = [
+  'ports',
+  'networks',
+  'cidrs',
+  'vrfPairs',
+  'services',
+  'backends',
+  // a policy set's entries before the endpoints that name it
+  'policy',
+  'policyCidrs',
+  'endpoints',
+] as const satisfies readonly (keyof typeof MapName)[];
 
 function image<M extends keyof MapImages>(d: DesiredState, m: M, keys: Iterable<KeyOf<M>>): MapImage {
   const out: MapImage = new Map();
@@ -136,6 +182,8 @@ export function desiredImages(d: DesiredState): MapImages {
     services: image(d, 'services', d.services.keys()),
     backends: image(d, 'backends', d.backends.keys()),
     ports: image(d, 'ports', d.ports.keys()),
+    policy: image(d, 'policy', d.policy.keys()),
+    policyCidrs: image(d, 'policyCidrs', d.policyCidrs.keys()),
   };
 }
 
@@ -187,6 +235,8 @@ export function desiredWritten(d: DesiredState): WrittenImages {
   others('services', d.services.keys());
   others('backends', d.backends.keys());
   others('ports', d.ports.keys());
+  others('policy', d.policy.keys());
+  others('policyCidrs', d.policyCidrs.keys());
   return out;
 }
 
