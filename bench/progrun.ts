@@ -19,6 +19,7 @@ import * as pk from '../test/helpers/packets.js';
 import { BENCH_BPF, BUILD_BPF, QUICK, envInt, pinRoot } from './lib/env.js';
 import { FULL_MIN_SHARE, drainFlowEvents, fillFlowTable, flowOccupancy, flowStatsOf, type FlowFillResult } from './lib/flowtable.js';
 import type { PartResult, Table, Target } from './lib/report.js';
+import { POLICY_COUNTS, runPolicyPart } from './progrun-policy.js';
 import { fmt, percentile, round, sample, type Sample } from './lib/stats.js';
 
 /** runs per progTestRun call (steady state) */
@@ -45,7 +46,7 @@ const VRF_SHARED = 12; // the Service's network (the default network in CN2 term
 const VRF_C = 13; // joined to A by a router
 const FILLER_VRFS = 1000;
 
-const P = {
+export const P = {
   self: { v4: '10.244.1.10', v6: 'fd00:10:244:1::10' }, // the local pod, network A
   same: { v4: '10.244.2.20', v6: 'fd00:10:244:2::20' }, // remote, A
   other: { v4: '10.244.2.30', v6: 'fd00:10:244:2::30' }, // remote, B (isolated from A)
@@ -70,7 +71,7 @@ const CIDRS: [string, number][] = [
 export type Prog = 'from_pod' | 'to_pod';
 const PROGS: readonly Prog[] = ['from_pod', 'to_pod'];
 
-interface Expect {
+export interface Expect {
   /** the steady-state frame: make(its usual source port) */
   frame: Buffer;
   /** the same path with another source port of the sending side: a new 5-tuple */
@@ -303,10 +304,10 @@ export function skb(probe: boolean): Buffer {
   return probe ? skbCtx(HERE, BENCH_PROBE_KEY) : skbCtx(HERE);
 }
 
-const retvalOf = (verdict: number): number => (verdict === Verdict.ALLOWED ? abi.TcAction.ALLOW : abi.TcAction.DROP);
+export const retvalOf = (verdict: number): number => (verdict === Verdict.ALLOWED ? abi.TcAction.ALLOW : abi.TcAction.DROP);
 
 /** Throws unless an explain probe of `frame` reports the verdict and allow rule or drop reason `e` expects. */
-function checkProbe(n: NativeAddon, progFd: number, frame: Buffer, e: Expect, where: string): void {
+export function checkProbe(n: NativeAddon, progFd: number, frame: Buffer, e: Expect, where: string): void {
   const out = n.progTestRun(progFd, frame, 1, skb(true)).ctxOut;
   if (!out) throw new Error(`${where}: the kernel returned no context`);
   const { verdict, code } = probeDecision(out);
@@ -355,7 +356,7 @@ export interface Dist {
   p99: number;
 }
 
-const dist = (v: number[]): Dist => ({ median: sample(v).median, p10: percentile(v, 10), p90: percentile(v, 90), p99: percentile(v, 99) });
+export const dist = (v: number[]): Dist => ({ median: sample(v).median, p10: percentile(v, 10), p90: percentile(v, 90), p99: percentile(v, 99) });
 
 interface FirstCell {
   path: string;
@@ -571,6 +572,8 @@ export async function runProgTestRun(): Promise<PartResult> {
 
     // ---- first packet (after the steady state: its flows would change "empty") ----
     const { cells: first, eventsRead } = await firstPackets(n, loaded, all, emptyFd, FIRST_N);
+    // ---- NetworkPolicy (issue 16): its own four datapaths, after the rest ----
+    const policy = await runPolicyPart(n, emptyFd, ROUNDS, REPEAT, FIRST_N);
     const firstOf = (path: string, prog: Prog, size: number, mode: FlowMode): FirstCell =>
       first.find((c) => c.path === path && c.prog === prog && c.size === size && c.mode === mode)!;
 
@@ -729,6 +732,8 @@ export async function runProgTestRun(): Promise<PartResult> {
           `(p90 ${round(worstFirst.total.p90)} ns total); same-network IPv4 from_pod at ${sizeLabel(small)}, flows empty: ${round(refFirst.net)} ns`,
       },
     ];
+    targets.push(...policy.targets);
+    notes.push(...policy.notes);
     for (const c of noEntry) {
       notes.push(`**${c.prog} ${c.path} first packets at ${sizeLabel(c.size)} endpoints, ${modeLabel(c.mode)}: ${c.frames - c.flowsNew} of ${c.frames} allowed frames made no flow entry** (flow_stats: ${c.flowFailed} failed).`);
     }
@@ -775,8 +780,12 @@ export async function runProgTestRun(): Promise<PartResult> {
         'probed (explain), then run once (repeat = 1, tc action checked) right after a single run of the empty program; net = median ' +
         `of the program\'s single runs − median of the empty program\'s. Batches of ${FIRST_BATCH} frames of every (instance, path, ` +
         'program) take turns. A ring-buffer reader per instance drains the flow events as the agent does (flow_stats and the records ' +
-        'read are in the bookkeeping table).',
-      tables: [netTable, firstTable, totalTable, firstBook, mapsTable],
+        'read are in the bookkeeping table). ' +
+        `**NetworkPolicy** (\`bench/progrun-policy.ts\`): four more datapaths of 1,000 endpoints, flows empty, alike but for the ` +
+        `policies selecting the local pod (${POLICY_COUNTS.join(', ')}); N policies = N peer identities allowed in the pod's ingress ` +
+        'set and in its egress set (`policy` entries of a few port ranges each) plus N /32 ipBlocks per set (`policy_cidrs`); the ' +
+        'same steady-state rounds and first-packet method as above, an allowed (UDP 8080) and a policy-denied (UDP 9090) path per program.',
+      tables: [netTable, firstTable, totalTable, firstBook, mapsTable, ...policy.tables],
       targets,
       notes,
       data: {
@@ -791,6 +800,7 @@ export async function runProgTestRun(): Promise<PartResult> {
         growth: growths,
         twinGrowth: twinGrowths,
         first,
+        policy: policy.data,
       },
       seconds: (Date.now() - t0) / 1000,
     };
