@@ -12,7 +12,8 @@ import readline from 'node:readline';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as abi from '../src/kernel/abi.js';
 import { native, type NativeAddon } from '../src/kernel/native.js';
-import { CLUSTER_CIDRS, TestDatapath, flowTable, freshPinRoot } from './helpers/datapath.js';
+import * as pk from './helpers/packets.js';
+import { CLUSTER_CIDRS, HERE, TestDatapath, allow, drop, flowTable, freshPinRoot, probeCtx, probeDecision, type Party } from './helpers/datapath.js';
 import { ROOT } from './helpers/lab.js';
 import { createNetns, createVethPair, deleteNetns, deleteStaleNetns, ifindexIn, ip, netnsPath, ownedName } from './helpers/netns.js';
 
@@ -451,9 +452,12 @@ describe('policy changes reach running connections', () => {
       for (let i = 0; i < 5; i++) expect(await s.roundTrip()).toBe(true);
       const k: abi.SessionKey = { saddr: A.addr, daddr: B.addr, sport, dport: 80, protocol: 'TCP' };
       expect(sessionOf(k)).toBeDefined();
-      // B's to_pod keeps the connection's verdict in the cache, TIMED (it rests on the session)
+      // B's interface keeps the connection's verdict in the cache, TIMED (it rests on the session); which direction
+      // depends on the last packet (one that touches a session clears the other direction's entry)
       const row = flowTable(n, dp.mapFd(abi.FlowMapName.flows)).find((r) => r.key.ifindex === B.ifindex && r.key.peerPort === sport);
-      expect(abi.cacheEntry(row!.value.cache, abi.Direction.TO_POD)).toMatchObject({ verdict: abi.Verdict.ALLOWED, timed: true });
+      const entries = [abi.Direction.FROM_POD, abi.Direction.TO_POD].map((d) => abi.cacheEntry(row!.value.cache, d)).filter((e) => e !== undefined);
+      expect(entries.length).toBeGreaterThan(0);
+      for (const e of entries) expect(e).toMatchObject({ verdict: abi.Verdict.ALLOWED, timed: true });
 
       // remove the rule, and raise the epoch as the map writer does
       n.mapDelete(dp.mapFd(abi.MapName.policy), abi.encodePolicyKey({ set: SET.B_IN, identity: A.identity, proto: TCP, slot: 0 }));
@@ -500,5 +504,127 @@ describe('policy changes reach running connections', () => {
     setPods({ a: { vrf: VRF.OTHER }, b: { policyIn: SET.B_IN } });
     expect(dp.sweepSessions().revoked).toBe(1);
     expect(sessionOf(k)).toBeUndefined();
+  });
+});
+
+// ---- crafted frames through BPF_PROG_TEST_RUN (IPv6, probes, corner cases of the maps) ----------
+
+/** Parties on the test process's loopback (HERE): both families; identities of their own. */
+const Q = {
+  x: { v4: '10.244.7.10', v6: 'fd00:10:244:7::10' }, // local, selected by policy
+  y: { v4: '10.244.8.20', v6: 'fd00:10:244:8::20' }, // remote, same network
+  z: { v4: '10.244.8.30', v6: 'fd00:10:244:8::30' }, // remote, same network, another identity
+  node: { v4: '192.168.77.1', v6: 'fd00:77::1' }, // the node
+  vip: { v4: '10.96.7.10', v6: 'fd00:10:96::7:10' }, // a ClusterIP network MAIN may use
+} satisfies Record<string, Party>;
+const QID = { x: 201, y: 202, z: 203 } as const;
+const QSET = { X_IN: 11, X_OUT: 12 } as const;
+const { AllowRule: Rule, DropReason: Drop } = abi;
+
+function qFrame(src: string, dst: string, proto: number, sport: number, dport: number, tcpFlags = 0x02): Buffer {
+  const body =
+    proto === TCP ? pk.tcp({ sport, dport, flags: tcpFlags }) : proto === UDP ? pk.udp({ sport, dport }) : pk.icmpEcho({});
+  const ip = proto === pk.IpProto.ICMP && pk.isV6(src) ? pk.IpProto.ICMPV6 : proto;
+  const l4 = proto === pk.IpProto.ICMP && pk.isV6(src) ? pk.icmpv6(128) : body;
+  return pk.isV6(src) ? pk.ipv6Frame(src, dst, [], ip, l4) : pk.ethernet({ type: pk.EthType.IPV4 }, pk.ipv4({ src, dst, protocol: ip }, l4));
+}
+
+function putQ(o: { xIn?: number; xOut?: number } = {}): void {
+  const put = (party: Party, ep: abi.EndpointValue) => {
+    for (const addr of [party.v4, party.v6]) n.mapUpdate(dp.mapFd(abi.MapName.endpoints), abi.encodeEndpointKey(addr), abi.encodeEndpoint(ep));
+  };
+  put(Q.x, { vrfId: VRF.MAIN, flags: abi.VW_EP_LOCAL, ifindex: HERE, identity: QID.x, policyIn: o.xIn ?? 0, policyOut: o.xOut ?? 0 });
+  put(Q.y, { vrfId: VRF.MAIN, flags: 0, ifindex: 0, identity: QID.y });
+  put(Q.z, { vrfId: VRF.MAIN, flags: 0, ifindex: 0, identity: QID.z });
+  put(Q.node, { vrfId: 0, flags: abi.VW_EP_HOST, ifindex: 0 });
+  dp.retire();
+}
+
+describe('crafted frames: IPv6, explain probes, the maps’ corner cases', () => {
+  for (const fam of ['v4', 'v6'] as const) {
+    it(`IPv${fam === 'v4' ? 4 : 6}: ingress by identity and port, egress, a proto-0 rule for ICMP, the node exempt from ingress`, () => {
+      putQ({ xIn: QSET.X_IN, xOut: QSET.X_OUT });
+      putRule(QSET.X_IN, QID.y, TCP, [{ lo: 80, hi: 80 }]);
+      putRule(QSET.X_OUT, QID.y, UDP, [{ lo: 53, hi: 53 }]);
+      putRule(QSET.X_OUT, QID.z, ANY, ALL_PORTS);
+      const [x, y, z, node] = [Q.x[fam], Q.y[fam], Q.z[fam], Q.node[fam]];
+      dp.expectVerdict('to', qFrame(y, x, TCP, 30001, 80), allow(Rule.SAME_NETWORK));
+      dp.expectVerdict('to', qFrame(y, x, TCP, 30002, 81), drop(Drop.POLICY_INGRESS));
+      dp.expectVerdict('to', qFrame(z, x, TCP, 30003, 80), drop(Drop.POLICY_INGRESS));
+      dp.expectVerdict('to', qFrame(node, x, TCP, 30004, 81), allow(Rule.NOT_POD));
+      dp.expectVerdict('from', qFrame(x, y, UDP, 30005, 53), allow(Rule.SAME_NETWORK));
+      dp.expectVerdict('from', qFrame(x, y, UDP, 30006, 54), drop(Drop.POLICY_EGRESS));
+      dp.expectVerdict('from', qFrame(x, y, pk.IpProto.ICMP, 0, 0), drop(Drop.POLICY_EGRESS));
+      dp.expectVerdict('from', qFrame(x, z, pk.IpProto.ICMP, 0, 0), allow(Rule.SAME_NETWORK));
+      // the reply of the allowed TCP opening passes x's egress set, which has no rule for y's port
+      dp.expectVerdict('from', qFrame(x, y, TCP, 80, 30001, 0x12), allow(Rule.SAME_NETWORK));
+      // and the reply to the node's connection (its session made at x's to_pod)
+      dp.expectVerdict('from', qFrame(x, node, TCP, 81, 30004, 0x12), allow(Rule.NOT_POD));
+    });
+  }
+
+  it('an explain probe decides as a real packet but makes no session', () => {
+    putQ({ xIn: QSET.X_IN });
+    putRule(QSET.X_IN, QID.y, UDP, [{ lo: 53, hi: 53 }]);
+    const f = qFrame(Q.y.v4, Q.x.v4, UDP, 30100, 53);
+    const out = n.progTestRun(dp.toPod, f, 1, probeCtx()).ctxOut!;
+    expect(probeDecision(out)).toEqual({ verdict: abi.Verdict.ALLOWED, code: Rule.SAME_NETWORK });
+    expect(sessions()).toEqual([]);
+    const denied = n.progTestRun(dp.toPod, qFrame(Q.z.v4, Q.x.v4, UDP, 30101, 53), 1, probeCtx()).ctxOut!;
+    expect(probeDecision(denied)).toEqual({ verdict: abi.Verdict.DROPPED, code: Drop.POLICY_INGRESS });
+    // the real packet makes it (the control)
+    dp.expectVerdict('to', f, allow(Rule.SAME_NETWORK));
+    expect(sessions()).toEqual([{ saddr: Q.y.v4, daddr: Q.x.v4, sport: 30100, dport: 53, protocol: 'UDP' }]);
+  });
+
+  it('LPM slots: a longer block’s slot 0 without MORE is the whole answer, a shorter block’s slot 1 never adds to it', () => {
+    putQ({ xOut: QSET.X_OUT });
+    const sixteen = Array.from({ length: abi.VW_POLICY_RANGES }, (_, i) => ({ lo: 1000 + i, hi: 1000 + i }));
+    // egress to outside addresses: the /16 has 16 ranges + MORE and 53 in slot 1; the /24 inside it (an
+    // except's union, say) holds exactly 16 ranges, without MORE
+    putBlock(QSET.X_OUT, '8.8.0.0/16', UDP, sixteen, 0, abi.VW_POLICY_MORE);
+    putBlock(QSET.X_OUT, '8.8.0.0/16', UDP, [{ lo: 53, hi: 53 }], 1);
+    putBlock(QSET.X_OUT, '8.8.8.0/24', UDP, sixteen, 0);
+    const to = (addr: string, dport: number) => qFrame(Q.x.v4, addr, UDP, 30200 + (dport % 100), dport);
+    dp.expectVerdict('from', to('8.8.9.9', 53), allow(Rule.NOT_POD)); // only the /16: its slot 1 counts (the control)
+    dp.expectVerdict('from', to('8.8.8.8', 1003), allow(Rule.NOT_POD)); // the /24's own ranges
+    dp.expectVerdict('from', to('8.8.8.8', 53), drop(Drop.POLICY_EGRESS)); // not the /16's slot 1
+  });
+
+  it('a ClusterIP under egress policy: its /32 entry allows the connection; the reply from the VIP passes ingress through the rule-3 session', () => {
+    putQ({ xIn: QSET.X_IN, xOut: QSET.X_OUT });
+    for (const fam of ['v4', 'v6'] as const) {
+      n.mapUpdate(dp.mapFd(abi.MapName.services), abi.encodeSvcKey({ addr: Q.vip[fam], port: 53, protocol: 'UDP', clientVrf: VRF.MAIN }), abi.encodeSvcValue({ svcVrf: VRF.MAIN, flags: 0 }));
+    }
+    putBlock(QSET.X_OUT, `${Q.vip.v4}/32`, UDP, [{ lo: 53, hi: 53 }]);
+    putBlock(QSET.X_OUT, `${Q.vip.v6}/128`, UDP, [{ lo: 53, hi: 53 }]);
+    for (const fam of ['v4', 'v6'] as const) {
+      const [x, vip] = [Q.x[fam], Q.vip[fam]];
+      dp.expectVerdict('from', qFrame(x, vip, UDP, 30300, 53), allow(Rule.SERVICE));
+      const s = sessionOf({ saddr: x, daddr: vip, sport: 30300, dport: 53, protocol: 'UDP' });
+      expect(s?.rule).toBe(Rule.SERVICE);
+      expect(s!.flags & abi.VW_SESS_POLICY, 'the rule-3 session is marked as policy’s too').toBe(abi.VW_SESS_POLICY);
+      dp.expectVerdict('to', qFrame(vip, x, UDP, 53, 30300), allow(Rule.REPLY));
+      dp.expectVerdict('to', qFrame(vip, x, UDP, 53, 30301), drop(Drop.NO_SESSION)); // no connection: segmentation's NO_SESSION first
+    }
+    // remove the VIP's policy entry: the sweep revokes the session policy no longer allows
+    n.mapDelete(dp.mapFd(abi.MapName.policyCidrs), abi.encodePolicyCidrKey({ set: QSET.X_OUT, proto: UDP, slot: 0, cidr: `${Q.vip.v4}/32` }));
+    dp.retire();
+    expect(dp.sweepSessions().revoked).toBe(1);
+    expect(sessionOf({ saddr: Q.x.v4, daddr: Q.vip.v4, sport: 30300, dport: 53, protocol: 'UDP' })).toBeUndefined();
+    expect(sessionOf({ saddr: Q.x.v6, daddr: Q.vip.v6, sport: 30300, dport: 53, protocol: 'UDP' }), 'the v6 one is still allowed').toBeDefined();
+  });
+
+  it('audit mode never relaxes policy: an audited ISOLATED pair is still judged by policy', () => {
+    putQ({ xIn: QSET.X_IN });
+    n.mapUpdate(dp.mapFd(abi.MapName.endpoints), abi.encodeEndpointKey(Q.z.v4), abi.encodeEndpoint({ vrfId: VRF.OTHER, flags: 0, ifindex: 0, identity: QID.z }));
+    dp.putConfig({ flags: abi.VW_CFG_AUDIT });
+    try {
+      putRule(QSET.X_IN, QID.z, UDP, [{ lo: 53, hi: 53 }]);
+      dp.expectVerdict('to', qFrame(Q.z.v4, Q.x.v4, UDP, 30400, 53), { audit: Drop.ISOLATED });
+      dp.expectVerdict('to', qFrame(Q.z.v4, Q.x.v4, UDP, 30401, 54), drop(Drop.POLICY_INGRESS));
+    } finally {
+      dp.putConfig({});
+    }
   });
 });

@@ -26,7 +26,7 @@ export interface Flow {
    */
   'verdict'?: (_vrfwall_v1_Verdict);
   /**
-   * when DROPPED
+   * when DROPPED (or AUDIT): a name of enum vw_drop_reason, docs/drop-reasons.md (ISOLATED ... TUNNEL, POLICY_EGRESS, POLICY_INGRESS)
    */
   'dropReason'?: (string);
   /**
@@ -67,7 +67,7 @@ export interface Flow__Output {
    */
   'verdict': (_vrfwall_v1_Verdict__Output);
   /**
-   * when DROPPED
+   * when DROPPED (or AUDIT): a name of enum vw_drop_reason, docs/drop-reasons.md (ISOLATED ... TUNNEL, POLICY_EGRESS, POLICY_INGRESS)
    */
   'dropReason': (string);
   /**

@@ -23,7 +23,7 @@ export interface FlowFilter {
   'network'?: (string)[];
   'verdict'?: (_vrfwall_v1_Verdict)[];
   /**
-   * e.g. ISOLATED
+   * e.g. ISOLATED, POLICY_INGRESS (docs/drop-reasons.md)
    */
   'dropReason'?: (string)[];
   /**
@@ -62,7 +62,7 @@ export interface FlowFilter__Output {
   'network': (string)[];
   'verdict': (_vrfwall_v1_Verdict__Output)[];
   /**
-   * e.g. ISOLATED
+   * e.g. ISOLATED, POLICY_INGRESS (docs/drop-reasons.md)
    */
   'dropReason': (string)[];
   /**
