@@ -245,7 +245,8 @@ struct vw_svc_value {
 
 /* sessions: connections rule 3 or 4 allowed (and, flag VW_SESS_POLICY, those
  * NetworkPolicy lets through where a local pod has a policy set: their
- * replies pass policy; bpf/lib/netpol.h), keyed by the client->server
+ * replies pass policy; bpf/lib/netpol.h; ICMP/ICMPv6 echoes too, keyed with
+ * the echo identifier as sport and 0 as dport), keyed by the client->server
  * 5-tuple as the program that allowed it saw it; saddr is always the client,
  * who owns the session. A session starts only with a connection's first
  * packet (TCP: SYN without ACK, FIN or RST; SCTP: INIT; UDP: any) and ends

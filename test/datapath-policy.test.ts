@@ -355,6 +355,21 @@ describe('ingress', () => {
   });
 });
 
+describe('ICMP echo through sessions', () => {
+  it('a pod under default-deny ingress pings an open pod and gets its reply; an egress-isolated pod answers a ping; the reverse pings are denied', () => {
+    setPods({ a: { policyIn: SET.A_IN }, b: { policyOut: SET.B_OUT } });
+    const c = moved(() => {
+      expect(ping(A, C), 'A’s echo reply passes A’s ingress set').toBe(true);
+      expect(ping(A, B), 'B answers through its egress set').toBe(true);
+      expect(ping(C, A), 'an echo request into A').toBe(false);
+      expect(ping(B, C), 'an echo request out of B').toBe(false);
+    });
+    expect(c['to_pod/dropped/POLICY_INGRESS']).toBeGreaterThanOrEqual(1);
+    expect(c['from_pod/dropped/POLICY_EGRESS']).toBeGreaterThanOrEqual(1);
+    expect(sessions().filter((k) => k.protocol === 'ICMP' && k.saddr === A.addr && k.dport === 0).length).toBeGreaterThanOrEqual(2);
+  });
+});
+
 describe('egress', () => {
   it('A may send to B on UDP 53 and TCP 80 only; to C and other ports POLICY_EGRESS at A’s from_pod', () => {
     setPods({ a: { policyOut: SET.A_OUT } });
@@ -529,6 +544,13 @@ function qFrame(src: string, dst: string, proto: number, sport: number, dport: n
   return pk.isV6(src) ? pk.ipv6Frame(src, dst, [], ip, l4) : pk.ethernet({ type: pk.EthType.IPV4 }, pk.ipv4({ src, dst, protocol: ip }, l4));
 }
 
+/** An ICMP (v4) or ICMPv6 echo request or reply with this identifier. */
+function echo(src: string, dst: string, reply: boolean, id: number): Buffer {
+  const idSeq = Buffer.from([id >> 8, id & 0xff, 0, 1]);
+  if (pk.isV6(src)) return pk.ipv6Frame(src, dst, [], pk.IpProto.ICMPV6, pk.icmpv6(reply ? 129 : 128, idSeq));
+  return pk.ethernet({ type: pk.EthType.IPV4 }, pk.ipv4({ src, dst, protocol: pk.IpProto.ICMP }, pk.icmpEcho({ type: reply ? 0 : 8, id })));
+}
+
 function putQ(o: { xIn?: number; xOut?: number } = {}): void {
   const put = (party: Party, ep: abi.EndpointValue) => {
     for (const addr of [party.v4, party.v6]) n.mapUpdate(dp.mapFd(abi.MapName.endpoints), abi.encodeEndpointKey(addr), abi.encodeEndpoint(ep));
@@ -562,6 +584,30 @@ describe('crafted frames: IPv6, explain probes, the maps’ corner cases', () =>
       dp.expectVerdict('from', qFrame(x, node, TCP, 81, 30004, 0x12), allow(Rule.NOT_POD));
     });
   }
+
+  for (const fam of ['v4', 'v6'] as const) {
+    it(`IPv${fam === 'v4' ? 4 : 6}: an echo reply passes only as the reply of an echo request policy let through (same identifier)`, () => {
+      putQ({ xIn: QSET.X_IN, xOut: QSET.X_OUT });
+      putRule(QSET.X_OUT, QID.y, ANY, ALL_PORTS);
+      const [x, y] = [Q.x[fam], Q.y[fam]];
+      dp.expectVerdict('from', echo(x, y, false, 0x1234), allow(Rule.SAME_NETWORK));
+      dp.expectVerdict('to', echo(y, x, true, 0x1234), allow(Rule.SAME_NETWORK));
+      dp.expectVerdict('to', echo(y, x, true, 0x1235), drop(Drop.POLICY_INGRESS)); // no request with that identifier
+      dp.expectVerdict('to', echo(y, x, false, 0x1234), drop(Drop.POLICY_INGRESS)); // a request is no reply
+      expect(sessions()).toEqual([{ saddr: x, daddr: y, sport: 0x1234, dport: 0, protocol: fam === 'v4' ? 'ICMP' : 'ICMPV6' }]);
+    });
+  }
+
+  it('IPv6 neighbour discovery is never judged by policy (the control: other traffic to the same addresses is)', () => {
+    putQ({ xIn: QSET.X_IN, xOut: QSET.X_OUT });
+    const x = Q.x.v6;
+    const gw = 'fe80::1';
+    const nd = (src: string, dst: string, msg: Buffer) => pk.ipv6Frame(src, dst, [], pk.IpProto.ICMPV6, msg, { hopLimit: 255 });
+    dp.expectVerdict('from', nd(x, pk.solicitedNode('fd00:10:244:7::1'), pk.nd.neighborSolicit('fd00:10:244:7::1')), allow(Rule.NOT_POD));
+    dp.expectVerdict('from', nd(x, gw, pk.nd.neighborAdvert(x)), allow(Rule.NOT_POD));
+    dp.expectVerdict('from', qFrame(x, gw, UDP, 30500, 53), drop(Drop.POLICY_EGRESS));
+    dp.expectVerdict('from', qFrame(x, pk.solicitedNode('fd00:10:244:7::1'), UDP, 30501, 53), drop(Drop.POLICY_EGRESS));
+  });
 
   it('an explain probe decides as a real packet but makes no session', () => {
     putQ({ xIn: QSET.X_IN });

@@ -48,6 +48,11 @@
 #define VW_ICMPV6_MLD_QUERY  130       /* MLDv1 query/report/done       */
 #define VW_ICMPV6_MLD_DONE   132
 #define VW_ICMPV6_MLD2_REPORT 143      /* MLDv2 report                  */
+#define VW_ICMP_ECHO_REPLY   0         /* ICMP echo reply               */
+#define VW_ICMP_ECHO_REQUEST 8
+#define VW_ICMPV6_ECHO_REQUEST 128
+#define VW_ICMPV6_ECHO_REPLY 129
+#define VW_ICMP_ID_OFF       4         /* echo identifier in the header */
 #define VW_ICMP_HDR_LEN      8         /* type, code, csum, 4-byte rest
                                           (linux/icmp.h drags in libc)  */
 #define VW_TCP_DOFF_MIN      5         /* 20-byte TCP header            */
@@ -121,6 +126,8 @@ struct vw_pkt {
 	__u8 timed;      /* the decision rests on a session NetworkPolicy keeps */
 	__be16 sport;    /* TCP/UDP/SCTP ports when has_l4, else 0            */
 	__be16 dport;
+	__be16 icmp_id;  /* ICMP/ICMPv6 echo request or reply: its identifier  */
+	__u16 pad;
 	__u32 l4_off;    /* offset of the L4 header when has_l4               */
 	__u32 l3_end;    /* offset where the IP packet ends (length field)    */
 };

@@ -121,6 +121,40 @@ __attribute__((noinline)) int vw_netpol_allows(__u32 set, __u32 identity, const 
 	return v && vw_netpol_value_allows(v, VW_POLICY_ANY_PROTO, port);
 }
 
+/* Neighbour discovery and MLD (ICMPv6 130-137, 143): never judged by policy,
+ * as ARP is not; segmentation has checked them (the pod speaks only for
+ * itself). Without them a pod under an egress policy could not resolve its
+ * gateway over IPv6. */
+static __always_inline int vw_netpol_is_nd(const struct vw_pkt *pkt)
+{
+	__u8 t = pkt->icmp_type;
+
+	return pkt->l4_proto == IPPROTO_ICMPV6 && pkt->has_l4 &&
+	       ((t >= VW_ICMPV6_MLD_QUERY && t <= VW_ICMPV6_ND_LAST) || t == VW_ICMPV6_MLD2_REPORT);
+}
+
+/* An ICMP or ICMPv6 echo: 1 request, 2 reply, 0 neither. */
+static __always_inline int vw_netpol_echo(const struct vw_pkt *pkt)
+{
+	if (!pkt->has_l4)
+		return 0;
+	if (pkt->l4_proto == IPPROTO_ICMP)
+		return pkt->icmp_type == VW_ICMP_ECHO_REQUEST ? 1 : pkt->icmp_type == VW_ICMP_ECHO_REPLY ? 2 : 0;
+	if (pkt->l4_proto == IPPROTO_ICMPV6)
+		return pkt->icmp_type == VW_ICMPV6_ECHO_REQUEST ? 1 : pkt->icmp_type == VW_ICMPV6_ECHO_REPLY ? 2 : 0;
+	return 0;
+}
+
+/* An echo's session: requester -> target, the identifier as the source port,
+ * 0 as the destination port; a reply's reverse is the same key. */
+static __always_inline void vw_netpol_echo_key(struct vw_session_key *key, const struct vw_pkt *pkt, int reply)
+{
+	if (reply)
+		vw_session_key_of(key, &pkt->dst, &pkt->src, pkt->icmp_id, 0, pkt->l4_proto);
+	else
+		vw_session_key_of(key, &pkt->src, &pkt->dst, pkt->icmp_id, 0, pkt->l4_proto);
+}
+
 /* The node, a host-network pod or a link-scope address (only the node is
  * behind one): never denied by ingress policy, so kubelet probes work. */
 static __always_inline int vw_netpol_peer_is_node(const struct vw_endpoint *peer, const union vw_addr *addr)
@@ -145,21 +179,32 @@ __attribute__((noinline)) int vw_netpol_judge(const struct vw_pkt *pkt, __u32 in
 					     __u32 rule)
 {
 	const union vw_addr *peer_addr;
+	struct vw_session_key key = {}; /* one key for every session question: the stack is shared with from_pod's */
 	struct vw_endpoint *peer;
 	__u32 set, proto = VW_POLICY_ANY_PROTO, port = 0, identity, reason;
-	int ported, allowed = 1;
+	int ported, allowed = 1, echo;
 
 	if (!pkt)
 		return VW_DROP_MALFORMED;
+	if (vw_netpol_is_nd(pkt))
+		return 0;
+	ported = vw_proto_has_ports(pkt->l4_proto) && pkt->has_l4;
+	echo = vw_netpol_echo(pkt);
+	/* a reply of a live session passes (and refreshes it): TCP, UDP, SCTP,
+	 * and an echo reply of an echo request's session */
+	if (ported || echo == 2) {
+		if (ported)
+			vw_session_key_of(&key, &pkt->dst, &pkt->src, pkt->dport, pkt->sport, pkt->l4_proto);
+		else
+			vw_netpol_echo_key(&key, pkt, 1);
+		if (vw_session_reply_key(&key, pkt))
+			return ported ? VW_NETPOL_TIMED : 0;
+	}
 	peer_addr = dir == VW_DIR_FROM_POD ? &pkt->dst : &pkt->src;
 	peer = vw_lookup_endpoint(peer_addr);
 	identity = peer ? peer->identity : 0;
 	set = dir == VW_DIR_FROM_POD ? out_set : in_set;
-	ported = vw_proto_has_ports(pkt->l4_proto) && pkt->has_l4;
 	if (ported) {
-		/* a reply of a live session passes (and refreshes it) */
-		if (vw_session_reply(pkt))
-			return VW_NETPOL_TIMED;
 		proto = pkt->l4_proto;
 		/* both ways the destination's port: egress rules name the
 		 * peer's, ingress rules the local pod's own */
@@ -173,9 +218,15 @@ __attribute__((noinline)) int vw_netpol_judge(const struct vw_pkt *pkt, __u32 in
 		/* TIMED: a session made meanwhile may make it a reply */
 		return (dir == VW_DIR_FROM_POD ? VW_DROP_POLICY_EGRESS : VW_DROP_POLICY_INGRESS) | VW_NETPOL_TIMED;
 	}
+	if (echo == 1) {
+		/* an echo request the rules let through: its session, for the reply */
+		vw_netpol_echo_key(&key, pkt, 0);
+		return vw_session_forward_key(&key, pkt, rule, VW_SESS_POLICY, 1);
+	}
 	if (!ported)
 		return 0;
-	reason = vw_session_forward_with(pkt, rule, VW_SESS_POLICY, 1);
+	vw_session_key_of(&key, &pkt->src, &pkt->dst, pkt->sport, pkt->dport, pkt->l4_proto);
+	reason = vw_session_forward_key(&key, pkt, rule, VW_SESS_POLICY, vw_pkt_opens(pkt) || vw_pkt_midstream_tcp(pkt));
 	return reason ? reason : VW_NETPOL_TIMED;
 }
 

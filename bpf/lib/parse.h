@@ -121,6 +121,12 @@ static __always_inline __u32 vw_parse_l4(struct __sk_buff *skb, struct vw_pkt *p
 		if (vw_load_hdr(skb, off, &type) < 0)
 			return VW_DROP_MALFORMED;
 		pkt->icmp_type = type;
+		/* an echo's identifier: NetworkPolicy's sessions pair a reply with its request */
+		if ((pkt->l4_proto == IPPROTO_ICMP && (type == VW_ICMP_ECHO_REQUEST || type == VW_ICMP_ECHO_REPLY)) ||
+		    (pkt->l4_proto == IPPROTO_ICMPV6 && (type == VW_ICMPV6_ECHO_REQUEST || type == VW_ICMPV6_ECHO_REPLY))) {
+			if (vw_load_hdr(skb, off + VW_ICMP_ID_OFF, &pkt->icmp_id) < 0)
+				return VW_DROP_MALFORMED;
+		}
 	}
 	pkt->has_l4 = 1;
 	return VW_DROP_NONE;

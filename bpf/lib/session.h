@@ -179,18 +179,18 @@ static __always_inline int vw_pkt_midstream_tcp(const struct vw_pkt *pkt)
  * but starts nothing, so its replies will not pass. `flags` are added to
  * the session's (found or made).
  */
-static __always_inline __u32 vw_session_forward_with(const struct vw_pkt *pkt, __u32 rule, __u32 flags, int pickup)
+/* vw_session_forward_with for the session `key` (the packet's own, client =
+ * sender), which the packet opens when `opens`. */
+static __always_inline __u32 vw_session_forward_key(const struct vw_session_key *key, const struct vw_pkt *pkt, __u32 rule,
+						    __u32 flags, int opens)
 {
-	struct vw_session_key key = {};
 	struct vw_session *s;
 	__u64 now = bpf_ktime_get_coarse_ns();
-	int opens = vw_pkt_opens(pkt);
 
-	vw_session_key_of(&key, &pkt->src, &pkt->dst, pkt->sport, pkt->dport, pkt->l4_proto);
-	s = bpf_map_lookup_elem(&sessions, &key);
-	if (s && vw_session_expired(&key, s, now)) {
+	s = bpf_map_lookup_elem(&sessions, key);
+	if (s && vw_session_expired(key, s, now)) {
 		if (!pkt->probe)
-			vw_session_remove(&key);
+			vw_session_remove(key);
 		s = NULL;
 	}
 	if (s) {
@@ -206,11 +206,19 @@ static __always_inline __u32 vw_session_forward_with(const struct vw_pkt *pkt, _
 		vw_session_note(s, pkt, 0, now);
 		return 0;
 	}
-	if (!opens && !(pickup && vw_pkt_midstream_tcp(pkt)))
+	if (!opens)
 		return 0;
 	if (pkt->probe)
-		return vw_session_would_create(&key);
-	return vw_session_create(&key, rule, flags, now);
+		return vw_session_would_create(key);
+	return vw_session_create(key, rule, flags, now);
+}
+
+static __always_inline __u32 vw_session_forward_with(const struct vw_pkt *pkt, __u32 rule, __u32 flags, int pickup)
+{
+	struct vw_session_key key = {};
+
+	vw_session_key_of(&key, &pkt->src, &pkt->dst, pkt->sport, pkt->dport, pkt->l4_proto);
+	return vw_session_forward_key(&key, pkt, rule, flags, vw_pkt_opens(pkt) || (pickup && vw_pkt_midstream_tcp(pkt)));
 }
 
 static __always_inline __u32 vw_session_forward(const struct vw_pkt *pkt, __u32 rule)
@@ -218,25 +226,32 @@ static __always_inline __u32 vw_session_forward(const struct vw_pkt *pkt, __u32 
 	return vw_session_forward_with(pkt, rule, 0, 0);
 }
 
-/* Is this packet a reply within a live session (its reverse is one)? */
-static __always_inline int vw_session_reply(const struct vw_pkt *pkt)
+/* Is `key` (the reverse of the packet's own) a live session? Refreshes it. */
+static __always_inline int vw_session_reply_key(const struct vw_session_key *key, const struct vw_pkt *pkt)
 {
-	struct vw_session_key key = {};
 	struct vw_session *s;
 	__u64 now = bpf_ktime_get_coarse_ns();
 
-	vw_session_key_of(&key, &pkt->dst, &pkt->src, pkt->dport, pkt->sport, pkt->l4_proto);
-	s = bpf_map_lookup_elem(&sessions, &key);
+	s = bpf_map_lookup_elem(&sessions, key);
 	if (!s)
 		return 0;
-	if (vw_session_expired(&key, s, now)) {
+	if (vw_session_expired(key, s, now)) {
 		if (!pkt->probe)
-			vw_session_remove(&key);
+			vw_session_remove(key);
 		return 0;
 	}
 	if (!pkt->probe)
 		vw_session_note(s, pkt, 1, now);
 	return 1;
+}
+
+/* Is this packet a reply within a live session (its reverse is one)? */
+static __always_inline int vw_session_reply(const struct vw_pkt *pkt)
+{
+	struct vw_session_key key = {};
+
+	vw_session_key_of(&key, &pkt->dst, &pkt->src, pkt->dport, pkt->sport, pkt->l4_proto);
+	return vw_session_reply_key(&key, pkt);
 }
 
 #endif /* VW_LIB_SESSION_H */

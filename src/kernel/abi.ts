@@ -567,12 +567,16 @@ export function decodeSvcValue(buf: Buffer): SvcValue {
   return { svcVrf: readU32(buf, f.svc_vrf), flags: readU32(buf, f.flags) };
 }
 
+/** Protocols of a session: a Service's, or ICMP/ICMPv6 echo (NetworkPolicy: the identifier as sport, dport 0). */
+export const SessionProto = { ...IpProto, ICMP: 1, ICMPV6: 58 } as const;
+export type SessionProtocol = keyof typeof SessionProto;
+
 export interface SessionKey {
   saddr: string;
   daddr: string;
   sport: number;
   dport: number;
-  protocol: ServiceProtocol;
+  protocol: SessionProtocol;
 }
 
 export interface SessionValue {
@@ -588,7 +592,7 @@ export function encodeSessionKey(k: SessionKey): Buffer {
   addrToKey(k.daddr).copy(buf, f.daddr);
   buf.writeUInt16BE(k.sport, f.sport);
   buf.writeUInt16BE(k.dport, f.dport);
-  buf.writeUInt8(IpProto[k.protocol], f.proto);
+  buf.writeUInt8(SessionProto[k.protocol], f.proto);
   return buf;
 }
 
@@ -600,8 +604,13 @@ export function decodeSessionKey(buf: Buffer): SessionKey {
     daddr: keyToAddr(buf, f.daddr),
     sport: buf.readUInt16BE(f.sport),
     dport: buf.readUInt16BE(f.dport),
-    protocol: protocolName(buf.readUInt8(f.proto)),
+    protocol: sessionProtocolName(buf.readUInt8(f.proto)),
   };
+}
+
+function sessionProtocolName(num: number): SessionProtocol {
+  for (const [name, v] of Object.entries(SessionProto)) if (v === num) return name as SessionProtocol;
+  throw new RangeError(`IP protocol ${num} is no session's`);
 }
 
 export function decodeSession(buf: Buffer): SessionValue {
