@@ -24,12 +24,14 @@ const ANY = abi.VW_POLICY_ANY_PROTO;
 const ALL_PORTS = [{ lo: 0, hi: 65535 }];
 const PORTS = [53, 80, 81, 7999, 8000, 8010, 8011];
 
-/** A pod: its namespace, address, node-side interface and policy identity. */
+/** A pod: its namespace, addresses, node-side interface and policy identity. */
 interface Pod {
   tag: 'a' | 'b' | 'c';
   ns: string;
   addr: string;
   gw: string;
+  addr6: string;
+  gw6: string;
   hostIf: string;
   ifindex: number;
   identity: number;
@@ -37,9 +39,9 @@ interface Pod {
 
 const NODE = ownedName(PREFIX, 'node');
 const pods: Record<'a' | 'b' | 'c', Pod> = {
-  a: { tag: 'a', ns: ownedName(PREFIX, 'a'), addr: '10.244.1.10', gw: '10.244.1.1', hostIf: 'npa', ifindex: 0, identity: 101 },
-  b: { tag: 'b', ns: ownedName(PREFIX, 'b'), addr: '10.244.2.10', gw: '10.244.2.1', hostIf: 'npb', ifindex: 0, identity: 102 },
-  c: { tag: 'c', ns: ownedName(PREFIX, 'c'), addr: '10.244.3.10', gw: '10.244.3.1', hostIf: 'npc', ifindex: 0, identity: 103 },
+  a: { tag: 'a', ns: ownedName(PREFIX, 'a'), addr: '10.244.1.10', gw: '10.244.1.1', addr6: 'fd00:10:244:1::10', gw6: 'fd00:10:244:1::1', hostIf: 'npa', ifindex: 0, identity: 101 },
+  b: { tag: 'b', ns: ownedName(PREFIX, 'b'), addr: '10.244.2.10', gw: '10.244.2.1', addr6: 'fd00:10:244:2::10', gw6: 'fd00:10:244:2::1', hostIf: 'npb', ifindex: 0, identity: 102 },
+  c: { tag: 'c', ns: ownedName(PREFIX, 'c'), addr: '10.244.3.10', gw: '10.244.3.1', addr6: 'fd00:10:244:3::10', gw6: 'fd00:10:244:3::1', hostIf: 'npc', ifindex: 0, identity: 103 },
 };
 const { a: A, b: B, c: C } = pods;
 const VRF = { MAIN: 10, OTHER: 11 } as const;
@@ -62,18 +64,20 @@ interface PodPolicy {
 }
 
 function putPod(p: Pod, o: PodPolicy = {}): void {
-  n.mapUpdate(
-    dp.mapFd(abi.MapName.endpoints),
-    abi.encodeEndpointKey(p.addr),
-    abi.encodeEndpoint({
-      vrfId: o.vrf ?? VRF.MAIN,
-      flags: abi.VW_EP_LOCAL,
-      ifindex: p.ifindex,
-      identity: p.identity,
-      policyIn: o.policyIn ?? 0,
-      policyOut: o.policyOut ?? 0,
-    }),
-  );
+  for (const addr of [p.addr, p.addr6]) {
+    n.mapUpdate(
+      dp.mapFd(abi.MapName.endpoints),
+      abi.encodeEndpointKey(addr),
+      abi.encodeEndpoint({
+        vrfId: o.vrf ?? VRF.MAIN,
+        flags: abi.VW_EP_LOCAL,
+        ifindex: p.ifindex,
+        identity: p.identity,
+        policyIn: o.policyIn ?? 0,
+        policyOut: o.policyOut ?? 0,
+      }),
+    );
+  }
 }
 
 /** The endpoints as the compile step writes them for this test's policy sets; retires the cache. */
@@ -118,6 +122,7 @@ function probe(from: Pod | string, args: string[]): string {
 }
 
 const tcp = (from: Pod | string, to: Pod, port: number): boolean => probe(from, ['tcp', to.addr, String(port)]) === 'ok';
+const tcp6 = (from: Pod, to: Pod, port: number): boolean => probe(from, ['tcp', to.addr6, String(port)]) === 'ok';
 const udp = (from: Pod | string, to: Pod, port: number, sport?: number): boolean =>
   probe(from, ['udp', to.addr, String(port), ...(sport === undefined ? [] : [String(sport)])]) === 'ok';
 const ping = (from: Pod | string, to: Pod): boolean => {
@@ -233,15 +238,21 @@ beforeAll(async () => {
   dp.putCidrs(CLUSTER_CIDRS);
   createNetns(NODE);
   const sysctl = (ns: string, ...kv: string[]) => execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', ...kv]);
-  sysctl(NODE, 'net.ipv6.conf.default.disable_ipv6=1', 'net.ipv4.ip_forward=1');
+  // IPv6 on (neighbour discovery is part of what is tested), without duplicate address detection's delay
+  sysctl(NODE, 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.all.forwarding=1', 'net.ipv4.ip_forward=1');
   for (const p of [A, B, C]) {
     createNetns(p.ns);
-    sysctl(p.ns, 'net.ipv6.conf.default.disable_ipv6=1');
+    sysctl(p.ns, 'net.ipv6.conf.default.accept_dad=0');
     createVethPair({ ns: NODE, name: p.hostIf, peerNs: p.ns, peer: 'eth0', addr: `${p.gw}/24`, peerAddr: `${p.addr}/24` });
+    ip(['-n', NODE, 'addr', 'add', `${p.gw6}/64`, 'dev', p.hostIf, 'nodad']);
+    ip(['-n', p.ns, 'addr', 'add', `${p.addr6}/64`, 'dev', 'eth0', 'nodad']);
     ip(['-n', p.ns, 'route', 'add', 'default', 'via', p.gw]);
+    ip(['-n', p.ns, '-6', 'route', 'add', 'default', 'via', p.gw6]);
     p.ifindex = ifindexIn(NODE, p.hostIf);
-    // the node's address on each link: rule 6
-    n.mapUpdate(dp.mapFd(abi.MapName.endpoints), abi.encodeEndpointKey(p.gw), abi.encodeEndpoint({ vrfId: 0, flags: abi.VW_EP_HOST, ifindex: 0 }));
+    // the node's addresses on each link: rule 6
+    for (const gw of [p.gw, p.gw6]) {
+      n.mapUpdate(dp.mapFd(abi.MapName.endpoints), abi.encodeEndpointKey(gw), abi.encodeEndpoint({ vrfId: 0, flags: abi.VW_EP_HOST, ifindex: 0 }));
+    }
     links.push(attachIn(NODE, dp.fromPod, p.ifindex, 'ingress'), attachIn(NODE, dp.toPod, p.ifindex, 'egress'));
   }
   setPods({});
@@ -367,6 +378,23 @@ describe('ICMP echo through sessions', () => {
     expect(c['to_pod/dropped/POLICY_INGRESS']).toBeGreaterThanOrEqual(1);
     expect(c['from_pod/dropped/POLICY_EGRESS']).toBeGreaterThanOrEqual(1);
     expect(sessions().filter((k) => k.protocol === 'ICMP' && k.saddr === A.addr && k.dport === 0).length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('IPv6 between the namespaces', () => {
+  it('a pod under an egress policy still resolves its gateway (ND is not judged), reaches the pod its rule allows and not another', () => {
+    setPods({ a: { policyOut: SET.A_OUT }, b: { policyIn: SET.B_IN } });
+    putRule(SET.A_OUT, B.identity, TCP, [{ lo: 80, hi: 80 }]);
+    putRule(SET.B_IN, A.identity, TCP, [{ lo: 80, hi: 80 }]);
+    for (const ns of [A.ns, B.ns, C.ns, NODE]) ip(['-n', ns, '-6', 'neigh', 'flush', 'all']);
+    const c = moved(() => {
+      expect(tcp6(A, B, 80), 'with neighbour caches flushed: ND both ways, then the connection and its replies').toBe(true);
+      expect(tcp6(A, C, 80)).toBe(false);
+      expect(tcp6(C, B, 80)).toBe(false);
+    });
+    expect(c['from_pod/dropped/POLICY_EGRESS']).toBeGreaterThanOrEqual(1);
+    expect(c['to_pod/dropped/POLICY_INGRESS']).toBeGreaterThanOrEqual(1);
+    expect(sessions().filter((k) => k.saddr === A.addr6 && k.daddr === B.addr6 && k.dport === 80).length).toBeGreaterThanOrEqual(1);
   });
 });
 

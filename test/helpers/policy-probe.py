@@ -3,7 +3,7 @@
 #   serve PORT...           TCP and UDP echo on each port; SCTP INITs (raw, this
 #                           kernel has no SCTP sockets) reported as "sctp SPORT DPORT";
 #                           prints "ready" once bound
-#   tcp DST PORT            connect, send, wait for the echo: prints ok / fail
+#   tcp DST PORT            connect, send, wait for the echo: prints ok / fail (DST v4 or v6, as for udp)
 #   udp DST PORT [SPORT]    send, wait for the echo: ok / fail
 #   sctp DST SPORT DPORT    send one INIT chunk (correct CRC32c) from a raw socket
 #   stream DST PORT         connect, then per line on stdin one round trip: ok / timeout
@@ -63,14 +63,19 @@ def serve(ports):
                 print('sctp %d %d' % (sport, dport), flush=True)
 
     for p in ports:
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        t.bind(('0.0.0.0', p))
-        t.listen(64)
-        threading.Thread(target=tcp_loop, args=(t,), daemon=True).start()
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        u.bind(('0.0.0.0', p))
-        threading.Thread(target=udp_loop, args=(u,), daemon=True).start()
+        for fam, any_addr in ((socket.AF_INET, '0.0.0.0'), (socket.AF_INET6, '::')):
+            t = socket.socket(fam, socket.SOCK_STREAM)
+            t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if fam == socket.AF_INET6:
+                t.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            t.bind((any_addr, p))
+            t.listen(64)
+            threading.Thread(target=tcp_loop, args=(t,), daemon=True).start()
+            u = socket.socket(fam, socket.SOCK_DGRAM)
+            if fam == socket.AF_INET6:
+                u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            u.bind((any_addr, p))
+            threading.Thread(target=udp_loop, args=(u,), daemon=True).start()
     r = socket.socket(socket.AF_INET, socket.SOCK_RAW, 132)
     threading.Thread(target=sctp_loop, args=(r,), daemon=True).start()
     print('ready', flush=True)
@@ -89,9 +94,10 @@ def main():
         except OSError:
             print('fail')
     elif mode == 'udp':
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        v6 = ':' in sys.argv[2]
+        u = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
         if len(sys.argv) > 4:
-            u.bind(('0.0.0.0', int(sys.argv[4])))
+            u.bind(('::' if v6 else '0.0.0.0', int(sys.argv[4])))
         u.settimeout(1.0)
         try:
             u.sendto(b'x', (sys.argv[2], int(sys.argv[3])))
