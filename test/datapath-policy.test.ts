@@ -591,6 +591,20 @@ function putQ(o: { xIn?: number; xOut?: number } = {}): void {
 }
 
 describe('crafted frames: IPv6, explain probes, the maps’ corner cases', () => {
+  // A datapath of their own (its own pins, maps and counters): expectVerdict compares the counters exactly, and the
+  // namespaces above keep sending now and then (late retransmissions, IPv6 autoconfiguration). The helpers above
+  // (putRule, sessions, ... and the file's beforeEach) work on `dp`, so it points here meanwhile.
+  let namespaces: TestDatapath;
+  beforeAll(() => {
+    namespaces = dp;
+    dp = new TestDatapath(n, freshPinRoot('dppolicy-crafted-'));
+    dp.putCidrs(CLUSTER_CIDRS);
+  });
+  afterAll(() => {
+    dp.close();
+    dp = namespaces;
+  });
+
   for (const fam of ['v4', 'v6'] as const) {
     it(`IPv${fam === 'v4' ? 4 : 6}: ingress by identity and port, egress, a proto-0 rule for ICMP, the node exempt from ingress`, () => {
       putQ({ xIn: QSET.X_IN, xOut: QSET.X_OUT });
