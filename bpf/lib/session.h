@@ -171,16 +171,14 @@ static __always_inline int vw_pkt_midstream_tcp(const struct vw_pkt *pkt)
 }
 
 /*
- * The client's packet of a connection that rule 3 or 4 (or NetworkPolicy,
- * flags VW_SESS_POLICY) allows: keep its session, or start one when the
- * packet opens a connection (or, `pickup`, is mid-connection TCP). Returns 0
- * or a drop reason (the client is over its quota). Otherwise a packet in the
- * middle of a connection without a session passes (the policy allows it)
- * but starts nothing, so its replies will not pass. `flags` are added to
- * the session's (found or made).
+ * The client's packet (`key`: its own 5-tuple, client = sender) of a
+ * connection that rule 3 or 4 allows, or NetworkPolicy (flags
+ * VW_SESS_POLICY): keep its session, or start one when the packet `opens`
+ * one. Returns 0 or a drop reason (the client is over its quota). A packet
+ * that does not open and has no session passes (the policy allows it) but
+ * starts nothing, so its replies will not pass. `flags` are added to the
+ * session's (found or made).
  */
-/* vw_session_forward_with for the session `key` (the packet's own, client =
- * sender), which the packet opens when `opens`. */
 static __always_inline __u32 vw_session_forward_key(const struct vw_session_key *key, const struct vw_pkt *pkt, __u32 rule,
 						    __u32 flags, int opens)
 {
@@ -213,17 +211,13 @@ static __always_inline __u32 vw_session_forward_key(const struct vw_session_key 
 	return vw_session_create(key, rule, flags, now);
 }
 
-static __always_inline __u32 vw_session_forward_with(const struct vw_pkt *pkt, __u32 rule, __u32 flags, int pickup)
+/* Rule 3 or 4: a session starts only with a connection's first packet. */
+static __always_inline __u32 vw_session_forward(const struct vw_pkt *pkt, __u32 rule)
 {
 	struct vw_session_key key = {};
 
 	vw_session_key_of(&key, &pkt->src, &pkt->dst, pkt->sport, pkt->dport, pkt->l4_proto);
-	return vw_session_forward_key(&key, pkt, rule, flags, vw_pkt_opens(pkt) || (pickup && vw_pkt_midstream_tcp(pkt)));
-}
-
-static __always_inline __u32 vw_session_forward(const struct vw_pkt *pkt, __u32 rule)
-{
-	return vw_session_forward_with(pkt, rule, 0, 0);
+	return vw_session_forward_key(&key, pkt, rule, 0, vw_pkt_opens(pkt));
 }
 
 /* Is `key` (the reverse of the packet's own) a live session? Refreshes it. */
