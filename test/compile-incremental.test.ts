@@ -249,6 +249,7 @@ function mutate(g: Gen, s: ClusterState): ClusterState {
     services: new Map(s.services),
     endpointSlices: new Map(s.endpointSlices),
     attachmentDefinitions: new Map(s.attachmentDefinitions),
+    networkPolicies: new Map(s.networkPolicies),
     problems: [],
   };
   const nsKey = (prefix: string, n: number): string => `${g.pick(['a', 'b', 'default', 'k8s-c', 'kube-system'])}/${prefix}${g.int(n)}`;

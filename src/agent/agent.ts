@@ -478,7 +478,7 @@ export class Agent {
 const RESYNC = '#resync'; // periodic: objects that differ from the compiler's last state; every map read back
 const NETLINK = '#netlink'; // interfaces, routes or a neighbour changed
 
-const KINDS: ReadonlySet<string> = new Set<ObjectKind>(['Namespace', 'Pod', 'Node', 'VirtualNetwork', 'VirtualNetworkRouter', 'Service', 'EndpointSlice', 'NetworkAttachmentDefinition']);
+const KINDS: ReadonlySet<string> = new Set<ObjectKind>(['Namespace', 'Pod', 'Node', 'VirtualNetwork', 'VirtualNetworkRouter', 'Service', 'EndpointSlice', 'NetworkAttachmentDefinition', 'NetworkPolicy']);
 
 function objectKey(ref: ObjectRef): string {
   return `${ref.kind} ${ref.key}`;

@@ -6,6 +6,7 @@
 // policy_in, policy_out) are on DesiredEndpoint (types.ts). Contract:
 // /work/notes/brief-np.md "Datapath contract".
 import ipaddr from 'ipaddr.js';
+import { canonicalCidr } from './ip.js';
 
 /** IP protocol of a policy entry: a ported rule's TCP/UDP/SCTP, or 0 = any protocol, any port. */
 export type PolicyProto = 0 | 6 | 17 | 132;
@@ -100,9 +101,9 @@ export function parsePolicyCidrKeyText(text: string): PolicyCidrKey {
 
 /** The canonical network CIDR text of an address block (host bits cleared), as the keys hold it. */
 export function canonicalPolicyCidr(cidr: string): string {
-  const [addr, len] = ipaddr.parseCIDR(cidr);
-  if (addr.kind() === 'ipv4') return `${ipaddr.IPv4.networkAddressFromCIDR(cidr).toString()}/${len}`;
-  return `${ipaddr.IPv6.networkAddressFromCIDR(cidr).toString()}/${len}`;
+  const c = canonicalCidr(cidr);
+  if (c === undefined) throw new Error(`not a CIDR: ${JSON.stringify(cidr)}`);
+  return c;
 }
 
 /** The trie key's prefixlen for a canonical CIDR: 64 bits of (set, proto, slot, pad) + the address bits

@@ -218,8 +218,8 @@ export interface ClusterState {
   services: Map<string, ServiceObject>; // by "ns/name"
   endpointSlices: Map<string, EndpointSliceObject>; // by "ns/name"
   attachmentDefinitions: Map<string, NetworkAttachmentDefinitionObject>; // by "ns/name"
-  /** Absent or empty: no NetworkPolicy (the compile does no policy work). */
-  networkPolicies?: Map<string, NetworkPolicyObject>; // by "ns/name"
+  /** Empty: no NetworkPolicy (the compile does no policy work). */
+  networkPolicies: Map<string, NetworkPolicyObject>; // by "ns/name"
   problems: SourceProblem[];
 }
 
