@@ -115,6 +115,27 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } config SEC(".maps");
 
+/* ---- NetworkPolicy (issue 16; layouts and lookups in vrfwall.h) ---- */
+
+/* (set, peer identity, proto, slot) -> allowed port ranges */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VW_POLICY_MAX);
+	__type(key, struct vw_policy_key);
+	__type(value, struct vw_policy_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} policy SEC(".maps");
+
+/* ipBlocks: (set, proto, slot, peer address prefix) -> allowed port ranges */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, VW_POLICY_CIDRS_MAX);
+	__type(key, struct vw_policy_cidr_key);
+	__type(value, struct vw_policy_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* required for LPM tries */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} policy_cidrs SEC(".maps");
+
 /* ---- flows (issue 5) ---- */
 
 /* per-conversation counters and cached verdicts: an open-addressed table

@@ -71,11 +71,14 @@ enum vw_drop_reason {
 	VW_DROP_SESSION_LIMIT = 12,   /* new connection over the pod's session quota or the full table */
 	VW_DROP_ND_DENIED = 13,       /* neighbour discovery about another's address, RA or redirect from a pod */
 	VW_DROP_TUNNEL = 14,          /* tunnel packet (VXLAN, Geneve, IPIP, GRE) from a pod to a non-pod address */
-	VW_DROP__MAX = 15,
+	VW_DROP_POLICY_EGRESS = 15,   /* egress denied by NetworkPolicy          */
+	VW_DROP_POLICY_INGRESS = 16,  /* ingress denied by NetworkPolicy         */
+	VW_DROP__MAX = 17,
 };
 
-/* Counter slots per (direction, verdict): enough for either enum. */
-#define VW_CODE_SLOTS 16
+/* Counter slots per (direction, verdict): enough for either enum (17 drop
+ * reasons need 5 bits of code). */
+#define VW_CODE_SLOTS 32
 
 /* ---- map values and keys ------------------------------------------------- */
 
@@ -103,10 +106,13 @@ struct vw_endpoint_key {
 };
 
 struct vw_endpoint {
-	__u32 vrf_id;  /* network; 0 = none (host endpoints, quarantine) */
-	__u32 flags;   /* VW_EP_*                                         */
-	__u32 ifindex; /* host-side interface of a local pod, else 0      */
-	__u32 pad;
+	__u32 vrf_id;     /* network; 0 = none (host endpoints, quarantine) */
+	__u32 flags;      /* VW_EP_*                                         */
+	__u32 ifindex;    /* host-side interface of a local pod, else 0      */
+	__u32 identity;   /* NetworkPolicy identity of the pod; 0: host or non-pod */
+	__u32 policy_in;  /* local pods: the set of policies selecting it for
+			   * ingress (the `policy` maps' set); 0: none, open */
+	__u32 policy_out; /* the same for egress; remote pods: 0, 0          */
 };
 
 /* vrf_pairs: (network, network) pairs a router joins. HASH. The compile step
@@ -263,10 +269,16 @@ struct vw_session_key {
 #define VW_SESS_FIN_FWD (1U << 1) /* TCP: the client sent FIN             */
 #define VW_SESS_FIN_REV (1U << 2) /* TCP: the server sent FIN             */
 #define VW_SESS_RST     (1U << 3) /* TCP: either side sent RST            */
+/* NetworkPolicy needs this session for its replies: the policy step made it
+ * (or found the rule 3/4 session of the same 5-tuple and marked it), and
+ * session_gc re-judges it against the current policy. */
+#define VW_SESS_POLICY  (1U << 4)
 
 struct vw_session {
 	__u64 last_seen_ns; /* bpf_ktime_get_coarse_ns of the last packet either way */
-	__u32 rule;         /* VW_RULE_SERVICE or VW_RULE_SERVICE_BACKEND        */
+	__u32 rule;         /* VW_RULE_SERVICE or VW_RULE_SERVICE_BACKEND; for a
+			     * session only policy made, the section 3 rule that
+			     * allowed its opening (0 when audit let it pass) */
 	__u32 flags;        /* VW_SESS_*                                         */
 };
 
@@ -312,6 +324,75 @@ struct vw_config {
 #define VW_SESSIONS_MAX 262144
 #define VW_SESSION_OWNERS_MAX 65536
 
+/* ---- NetworkPolicy (issue 16) -------------------------------------------- */
+
+/*
+ * Applied after section 3: a packet passes only when segmentation AND policy
+ * allow it. Egress is judged at the sender's from_pod against its
+ * endpoint's policy_out set, ingress at the receiver's to_pod against its
+ * policy_in set (0: no policy selects the pod for that direction: open).
+ * Traffic from the node and host-network pods (VW_EP_HOST) and from
+ * link-scope addresses is never denied by ingress policy (kubelet probes).
+ *
+ * policy: HASH (set, peer identity, proto, slot) -> the peer's allowed port
+ * ranges. proto is IPPROTO_TCP/UDP/SCTP for ported rules, 0 for "every
+ * protocol and port" (written n = 1, r[0] = {0, 65535}; ICMP passes only
+ * through such an entry). More than VW_POLICY_RANGES ranges continue in the
+ * next slot, at most VW_POLICY_SLOTS slots. The program looks up (set, peer
+ * identity, proto, slot 0..) then (set, peer identity, 0, 0).
+ *
+ * policy_cidrs: LPM_TRIE, the ipBlocks, matched against every peer address
+ * (pods included), asked after `policy` found nothing or denied the port.
+ * prefixlen counts from `set`: 64 + the address bits (IPv4 as
+ * ::ffff:a.b.c.d, so a /n is 64 + 96 + n); set, proto and slot are thus
+ * always matched whole. The compile step writes each block and each except
+ * with the union of the ranges of the rules whose block contains it and none
+ * of whose excepts does, so the longest match is Kubernetes's answer.
+ */
+#define VW_POLICY_RANGES 16 /* port ranges per entry            */
+#define VW_POLICY_SLOTS  4  /* entries per (set, peer, proto)   */
+#define VW_POLICY_ANY_PROTO 0
+
+struct vw_policy_key {
+	__u32 set;      /* a policy_in / policy_out set id, never 0       */
+	__u32 identity; /* the peer's identity (vw_endpoint.identity)     */
+	__u8 proto;     /* IPPROTO_TCP/UDP/SCTP, or 0: any protocol, any port */
+	__u8 slot;      /* 0..VW_POLICY_SLOTS-1                           */
+	__u16 pad;
+};
+
+struct vw_port_range {
+	__u16 lo; /* host order, inclusive */
+	__u16 hi;
+};
+
+/* vw_policy_value.flags: the ranges continue in slot + 1 of the same key
+ * (same set, peer and proto; for policy_cidrs the same prefix). The program
+ * reads the next slot only then: an LPM lookup for slot 1 would otherwise
+ * land on a shorter block's slot 1. Missing, only this slot counts (denies). */
+#define VW_POLICY_MORE (1U << 0)
+
+struct vw_policy_value {
+	__u16 n;     /* ranges used in r[], merged and sorted       */
+	__u16 flags; /* VW_POLICY_MORE                               */
+	struct vw_port_range r[VW_POLICY_RANGES];
+};
+
+struct vw_policy_cidr_key {
+	__u32 prefixlen; /* 64 + address bits */
+	__u32 set;
+	__u8 proto;
+	__u8 slot;
+	__u16 pad;
+	__u8 addr[VW_ADDR_LEN];
+};
+
+/* bits of vw_policy_cidr_key before the address: set, proto, slot, pad */
+#define VW_POLICY_CIDR_PREFIX_BITS 64
+
+#define VW_POLICY_MAX 65536
+#define VW_POLICY_CIDRS_MAX 16384
+
 /* ---- flows (issue 5: flow statistics) ------------------------------------ */
 
 /* flows: one entry per conversation as one local pod's interface sees it,
@@ -345,18 +426,21 @@ struct vw_flow_key {
  *              being taken over does not match;
  *   bits 40-47 the time tick it was decided in (now >> VW_CACHE_TICK_SHIFT);
  *   bits 48-55 the entry of VW_DIR_FROM_POD, bits 56-63 of VW_DIR_TO_POD:
- *              VW_CACHE_VALID | VW_CACHE_DROPPED | VW_CACHE_TIMED |
- *              code << 3 | VW_CACHE_AUDIT.
- * The code takes 4 bits (every code is below VW_CODE_SLOTS, 16), so bit 7
- * of an entry says VW_VERDICT_AUDIT (with the code the drop reason).
+ *              bits 0-1 the state (0 none, VW_CACHE_ALLOWED,
+ *              VW_CACHE_DROPPED, VW_CACHE_AUDIT), bit 2 VW_CACHE_TIMED,
+ *              bits 3-7 the code (allow rule or drop reason, 5 bits: every
+ *              code is below VW_CODE_SLOTS, 32).
+ * (Until issue 16 the state was two flag bits and the code 4 bits; the 17th
+ * drop reason needed the 5th code bit.)
  * A TIMED entry (it depends on sessions) serves only within its tick.
  */
-#define VW_CACHE_VALID   (1U << 0)
-#define VW_CACHE_DROPPED (1U << 1)
+#define VW_CACHE_STATE_MASK 0x3U
+#define VW_CACHE_ALLOWED 1U
+#define VW_CACHE_DROPPED 2U
+#define VW_CACHE_AUDIT   3U
 #define VW_CACHE_TIMED   (1U << 2)
 #define VW_CACHE_CODE_SHIFT 3
-#define VW_CACHE_CODE_MASK  0xfU
-#define VW_CACHE_AUDIT   (1U << 7)
+#define VW_CACHE_CODE_MASK  0x1fU
 #define VW_CACHE_TICK_SHIFT 26 /* 67 ms */
 
 struct vw_flow {

@@ -55,7 +55,8 @@ const CONSTS: Record<string, number> = {
   VW_FLOW_PROBES: abi.VW_FLOW_PROBES,
   VW_FLOW_EVENT_TICK_SHIFT: abi.VW_FLOW_EVENT_TICK_SHIFT,
   VW_CACHE_TICK_SHIFT: abi.VW_CACHE_TICK_SHIFT,
-  VW_CACHE_VALID: abi.VW_CACHE_VALID,
+  VW_CACHE_STATE_MASK: abi.VW_CACHE_STATE_MASK,
+  VW_CACHE_ALLOWED: abi.VW_CACHE_ALLOWED,
   VW_CACHE_DROPPED: abi.VW_CACHE_DROPPED,
   VW_CACHE_TIMED: abi.VW_CACHE_TIMED,
   VW_CACHE_CODE_SHIFT: abi.VW_CACHE_CODE_SHIFT,
@@ -84,6 +85,14 @@ const CONSTS: Record<string, number> = {
   VW_SESS_FIN_FWD: abi.VW_SESS_FIN_FWD,
   VW_SESS_FIN_REV: abi.VW_SESS_FIN_REV,
   VW_SESS_RST: abi.VW_SESS_RST,
+  VW_SESS_POLICY: abi.VW_SESS_POLICY,
+  VW_POLICY_RANGES: abi.VW_POLICY_RANGES,
+  VW_POLICY_SLOTS: abi.VW_POLICY_SLOTS,
+  VW_POLICY_ANY_PROTO: abi.VW_POLICY_ANY_PROTO,
+  VW_POLICY_MORE: abi.VW_POLICY_MORE,
+  VW_POLICY_CIDR_PREFIX_BITS: abi.VW_POLICY_CIDR_PREFIX_BITS,
+  VW_POLICY_MAX: abi.VW_POLICY_MAX,
+  VW_POLICY_CIDRS_MAX: abi.VW_POLICY_CIDRS_MAX,
   VW_DEFAULT_TCP_SYN_TIMEOUT_NS: Number(abi.VW_DEFAULT_TCP_SYN_TIMEOUT_NS),
   VW_DEFAULT_TCP_ESTABLISHED_TIMEOUT_NS: Number(abi.VW_DEFAULT_TCP_ESTABLISHED_TIMEOUT_NS),
   VW_DEFAULT_TCP_CLOSING_TIMEOUT_NS: Number(abi.VW_DEFAULT_TCP_CLOSING_TIMEOUT_NS),
@@ -93,7 +102,18 @@ const CONSTS: Record<string, number> = {
 };
 
 // Sample values; the C side fills the structs with the same numbers.
-const EP = { vrfId: 0x01020304, flags: abi.VW_EP_LOCAL | abi.VW_EP_QUARANTINE, ifindex: 0x0a0b0c0d };
+const EP = {
+  vrfId: 0x01020304,
+  flags: abi.VW_EP_LOCAL | abi.VW_EP_QUARANTINE,
+  ifindex: 0x0a0b0c0d,
+  identity: 0x11223344,
+  policyIn: 0x00000101,
+  policyOut: 0x7fff0001,
+};
+const POLICY_KEY: abi.PolicyKey = { set: 0x00010002, identity: 0xfffffff0, proto: 132, slot: 3 };
+const POLICY_VALUE: abi.PolicyValue = { flags: abi.VW_POLICY_MORE, ranges: [{ lo: 80, hi: 81 }, { lo: 8000, hi: 65535 }] };
+const POLICY_CIDR: abi.PolicyCidrKey = { set: 9, proto: 6, slot: 1, cidr: '192.168.0.0/16' };
+const POLICY_CIDR6: abi.PolicyCidrKey = { set: 9, proto: 0, slot: 0, cidr: 'fd00:10:244::/48' };
 const PAIR = { srcVrf: 7, dstVrf: 0x01000002 };
 const FK: abi.FlowKey = { selfAddr: '10.244.1.10', peerAddr: 'fd00::2', ifindex: 77, selfPort: 40000, peerPort: 53, ethertype: 0x0800, proto: 17 };
 const SVC_KEY = { addr: '10.96.0.10', port: 53, protocol: 'UDP', clientVrf: 0x00010203 } as const;
@@ -144,7 +164,17 @@ function cProgram(): string {
   lines.push('    for (__u32 c = 0; c < VW_CODE_SLOTS; c++) printf("%s%u", sep(), vw_counter_index(d, v, c));');
 
   lines.push('  printf("], \\"samples\\": {"); first = 1;');
-  lines.push(`  struct vw_endpoint ep = { .vrf_id = ${EP.vrfId}u, .flags = ${EP.flags}u, .ifindex = ${EP.ifindex}u };`);
+  lines.push(`  struct vw_endpoint ep = { .vrf_id = ${EP.vrfId}u, .flags = ${EP.flags}u, .ifindex = ${EP.ifindex}u,`);
+  lines.push(`    .identity = ${EP.identity}u, .policy_in = ${EP.policyIn}u, .policy_out = ${EP.policyOut}u };`);
+  lines.push(`  struct vw_policy_key pk2 = { .set = ${POLICY_KEY.set}u, .identity = ${POLICY_KEY.identity}u, .proto = ${POLICY_KEY.proto}, .slot = ${POLICY_KEY.slot} };`);
+  lines.push('  hex("policy_key", &pk2, sizeof(pk2));');
+  lines.push('  struct vw_policy_value pv; memset(&pv, 0, sizeof(pv)); pv.n = 2; pv.flags = VW_POLICY_MORE;');
+  lines.push('  pv.r[0].lo = 80; pv.r[0].hi = 81; pv.r[1].lo = 8000; pv.r[1].hi = 65535; hex("policy_value", &pv, sizeof(pv));');
+  lines.push('  struct vw_policy_cidr_key pc4, pc6; memset(&pc4, 0, sizeof(pc4)); memset(&pc6, 0, sizeof(pc6));');
+  lines.push('  pc4.prefixlen = VW_POLICY_CIDR_PREFIX_BITS + 96 + 16; pc4.set = 9; pc4.proto = IPPROTO_TCP; pc4.slot = 1;');
+  lines.push('  v4mapped(pc4.addr, "192.168.0.0"); hex("policy_cidr_v4", &pc4, sizeof(pc4));');
+  lines.push('  pc6.prefixlen = VW_POLICY_CIDR_PREFIX_BITS + 48; pc6.set = 9; inet_pton(AF_INET6, "fd00:10:244::", pc6.addr);');
+  lines.push('  hex("policy_cidr_v6", &pc6, sizeof(pc6));');
   lines.push('  hex("endpoint", &ep, sizeof(ep));');
   lines.push(`  struct vw_vrf_pair pair = { .src_vrf = ${PAIR.srcVrf}u, .dst_vrf = ${PAIR.dstVrf}u };`);
   lines.push('  hex("vrf_pair", &pair, sizeof(pair));');
@@ -280,6 +310,10 @@ describe('vrfwall.h and abi.ts agree', () => {
       flags: abi.VW_CFG_AUDIT,
     };
     expect(hex(abi.encodeConfig(cfg))).toBe(c.samples.config);
+    expect(hex(abi.encodePolicyKey(POLICY_KEY))).toBe(c.samples.policy_key);
+    expect(hex(abi.encodePolicyValue(POLICY_VALUE))).toBe(c.samples.policy_value);
+    expect(hex(abi.encodePolicyCidrKey(POLICY_CIDR))).toBe(c.samples.policy_cidr_v4);
+    expect(hex(abi.encodePolicyCidrKey(POLICY_CIDR6))).toBe(c.samples.policy_cidr_v6);
     expect(abi.decodeConfig(abi.encodeConfig(cfg))).toEqual(cfg);
   });
 });
@@ -302,6 +336,37 @@ describe('abi.ts encoders and decoders', () => {
     expect(abi.decodeSvcValue(abi.encodeSvcValue(SVC_VALUE))).toEqual(SVC_VALUE);
     expect(abi.decodeSessionKey(abi.encodeSessionKey(SESSION_KEY))).toEqual(SESSION_KEY);
     expect(() => abi.encodeSvcKey({ ...SVC_KEY, port: 70000 })).toThrow(/bad port/);
+    // an endpoint written without the policy fields (policy off, remote pods) has them 0: open
+    expect(abi.decodeEndpoint(abi.encodeEndpoint({ vrfId: 1, flags: 0, ifindex: 0 }))).toEqual({
+      vrfId: 1, flags: 0, ifindex: 0, identity: 0, policyIn: 0, policyOut: 0,
+    });
+  });
+
+  it('policy keys, values and ipBlock keys round-trip; bad input throws', () => {
+    expect(abi.decodePolicyKey(abi.encodePolicyKey(POLICY_KEY))).toEqual(POLICY_KEY);
+    expect(abi.decodePolicyValue(abi.encodePolicyValue(POLICY_VALUE))).toEqual(POLICY_VALUE);
+    expect(abi.decodePolicyCidrKey(abi.encodePolicyCidrKey(POLICY_CIDR))).toEqual(POLICY_CIDR);
+    expect(abi.decodePolicyCidrKey(abi.encodePolicyCidrKey(POLICY_CIDR6))).toEqual(POLICY_CIDR6);
+    // host bits cleared: one key per block
+    expect(abi.encodePolicyCidrKey({ ...POLICY_CIDR, cidr: '192.168.7.9/16' }).equals(abi.encodePolicyCidrKey(POLICY_CIDR))).toBe(true);
+    expect(abi.decodePolicyCidrKey(abi.encodePolicyCidrKey({ set: 1, proto: 0, slot: 0, cidr: '0.0.0.0/0' })).cidr).toBe('0.0.0.0/0');
+    const tooMany = { ranges: Array.from({ length: abi.VW_POLICY_RANGES + 1 }, (_, i) => ({ lo: i * 2, hi: i * 2 })) };
+    expect(() => abi.encodePolicyValue(tooMany)).toThrow(/at most 16/);
+    expect(() => abi.encodePolicyValue({ ranges: [{ lo: 81, hi: 80 }] })).toThrow(/bad port range/);
+    expect(() => abi.encodePolicyValue({ ranges: [{ lo: 1, hi: 65536 }] })).toThrow(/bad port range/);
+    expect(() => abi.encodePolicyKey({ ...POLICY_KEY, slot: abi.VW_POLICY_SLOTS })).toThrow(/bad policy slot/);
+    expect(() => abi.encodePolicyKey({ ...POLICY_KEY, proto: 1 as abi.PolicyProto })).toThrow(/bad policy protocol/);
+    expect(() => abi.encodePolicyCidrKey({ ...POLICY_CIDR, cidr: '10.0.0.0/33' })).toThrow();
+  });
+
+  it('verdict cache entries decode by state (5-bit code: the policy drop reasons fit)', () => {
+    const word = (fromPod: number, toPod: number): bigint => (BigInt(toPod) << 56n) | (BigInt(fromPod) << 48n) | 0x1234n;
+    const e = (state: number, code: number, timed = false) => state | (timed ? abi.VW_CACHE_TIMED : 0) | (code << abi.VW_CACHE_CODE_SHIFT);
+    const w = word(e(abi.VW_CACHE_DROPPED, abi.DropReason.POLICY_INGRESS, true), e(abi.VW_CACHE_AUDIT, abi.DropReason.ISOLATED));
+    expect(abi.cacheEntry(w, abi.Direction.FROM_POD)).toEqual({ verdict: abi.Verdict.DROPPED, timed: true, code: 16 });
+    expect(abi.cacheEntry(w, abi.Direction.TO_POD)).toEqual({ verdict: abi.Verdict.AUDIT, timed: false, code: 1 });
+    expect(abi.cacheEntry(word(e(abi.VW_CACHE_ALLOWED, abi.AllowRule.REPLY), 0), abi.Direction.FROM_POD)?.verdict).toBe(abi.Verdict.ALLOWED);
+    expect(abi.cacheEntry(word(0, 0), abi.Direction.TO_POD)).toBeUndefined();
   });
 
   it('addresses: IPv4-mapped keys, one canonical text per key', () => {

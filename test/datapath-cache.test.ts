@@ -123,8 +123,8 @@ const flowKey = (self: string, peer: string, proto: number, selfPort: number, pe
 
 /** The entry of one direction in a cache word (VW_CACHE_* bits and code). */
 function entry(cache: bigint, dir: number): { valid: boolean; dropped: boolean; timed: boolean; code: number } {
-  const e = Number((cache >> BigInt(48 + 8 * dir)) & 0xffn);
-  return { valid: (e & 1) !== 0, dropped: (e & 2) !== 0, timed: (e & 4) !== 0, code: e >> 3 };
+  const e = abi.cacheEntry(cache, dir);
+  return { valid: e !== undefined, dropped: e?.verdict === abi.Verdict.DROPPED, timed: e?.timed ?? false, code: e?.code ?? 0 };
 }
 
 /** Runs fn so that it starts and ends within one cache tick (retries across a tick boundary). */

@@ -69,7 +69,7 @@ static __always_inline int vw_pkt_opens_or_closes(const struct vw_pkt *pkt)
 /* The cache entry for a decision (VW_CACHE_*), 0 when it may not be cached. */
 static __always_inline __u32 vw_cache_entry_of(struct vw_decision d)
 {
-	__u32 e = VW_CACHE_VALID | ((d.code & VW_CACHE_CODE_MASK) << VW_CACHE_CODE_SHIFT);
+	__u32 e = (d.code & VW_CACHE_CODE_MASK) << VW_CACHE_CODE_SHIFT;
 
 	if (d.code > VW_CACHE_CODE_MASK)
 		return 0;
@@ -94,11 +94,11 @@ static __always_inline __u32 vw_cache_entry_of(struct vw_decision d)
 		case VW_RULE_SAME_NETWORK:
 		case VW_RULE_ROUTER:
 		case VW_RULE_NOT_POD:
-			return e;
+			return e | VW_CACHE_ALLOWED;
 		case VW_RULE_SERVICE:
 		case VW_RULE_SERVICE_BACKEND:
 		case VW_RULE_REPLY:
-			return e | VW_CACHE_TIMED;
+			return e | VW_CACHE_ALLOWED | VW_CACHE_TIMED;
 		default:
 			return 0;
 		}
@@ -139,13 +139,22 @@ static __always_inline int vw_cache_lookup(const struct vw_flow_ctx *fc, const s
 	if ((__u32)w != fc->epoch || ((w ^ head) >> VW_CACHE_FP_SHIFT & 0xff) != 0)
 		return 0;
 	e = (w >> (VW_CACHE_ENTRY_BIT + 8 * dir)) & VW_CACHE_ENTRY_MASK;
-	if (!(e & VW_CACHE_VALID))
+	if (!(e & VW_CACHE_STATE_MASK))
 		return 0;
 	/* within the tick, and the conversation was not idle past it either
 	 * (the tick's 8 bits wrap every 17 s) */
 	if ((e & VW_CACHE_TIMED) && ((w ^ head) & VW_CACHE_HEAD_MASK || fc->now - f->last_ns >= (1ULL << VW_CACHE_TICK_SHIFT)))
 		return 0;
-	d->verdict = (e & VW_CACHE_DROPPED) ? VW_VERDICT_DROPPED : (e & VW_CACHE_AUDIT) ? VW_VERDICT_AUDIT : VW_VERDICT_ALLOWED;
+	switch (e & VW_CACHE_STATE_MASK) {
+	case VW_CACHE_DROPPED:
+		d->verdict = VW_VERDICT_DROPPED;
+		break;
+	case VW_CACHE_AUDIT:
+		d->verdict = VW_VERDICT_AUDIT;
+		break;
+	default:
+		d->verdict = VW_VERDICT_ALLOWED;
+	}
 	d->code = (e >> VW_CACHE_CODE_SHIFT) & VW_CACHE_CODE_MASK;
 	return 1;
 }

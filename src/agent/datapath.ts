@@ -57,13 +57,16 @@ function dropStaleFlowTable(bpf: NativeAddon, mapsDir: string): void {
 }
 
 /** Maps whose layout grew (audit mode: a third verdict in `counters`, a flags
- *  word in `config`) and that hold nothing enforcement needs: a pinned one of
+ *  word in `config`; issue 16: 32 code slots, the endpoint's policy fields) and that the agent refills: a pinned one of
  *  the old layout is unpinned, so the load makes a new one. Counters are
  *  statistics; the agent writes the whole config before it attaches. */
 function dropStaleLayouts(bpf: NativeAddon, mapsDir: string): void {
   const want: Record<string, (info: { valueSize: number; maxEntries: number }) => boolean> = {
     [MAP.counters]: (i) => i.maxEntries === VW_COUNTERS_MAX,
     [MAP.config]: (i) => i.valueSize === Layout.vw_config.size,
+    // issue 16 grew vw_endpoint by the policy fields: the agent writes every
+    // endpoint into the new map before it attaches; the old programs keep the old map
+    [MAP.endpoints]: (i) => i.valueSize === Layout.vw_endpoint.size,
   };
   for (const [name, ok] of Object.entries(want)) {
     const pin = path.join(mapsDir, name);

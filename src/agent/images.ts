@@ -50,7 +50,7 @@ function parsePair(text: string): { srcVrf: number; dstVrf: number } {
 // per endpoint (a Buffer costs ~200 bytes beyond its data).
 const endpointValues = new Map<string, Buffer>();
 function endpointValue(ep: EndpointValue): Buffer {
-  const k = `${ep.vrfId}/${ep.flags}/${ep.ifindex}`;
+  const k = `${ep.vrfId}/${ep.flags}/${ep.ifindex}/${ep.identity ?? 0}/${ep.policyIn ?? 0}/${ep.policyOut ?? 0}`;
   let v = endpointValues.get(k);
   if (v === undefined) {
     if (endpointValues.size > 100_000) endpointValues.clear(); // one per local interface and network: bounded in practice

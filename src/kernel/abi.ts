@@ -44,6 +44,8 @@ export const DropReason = {
   SESSION_LIMIT: 12,
   ND_DENIED: 13,
   TUNNEL: 14,
+  POLICY_EGRESS: 15,
+  POLICY_INGRESS: 16,
 } as const;
 export type DropReason = (typeof DropReason)[keyof typeof DropReason];
 
@@ -55,7 +57,7 @@ export type CidrKind = (typeof CidrKind)[keyof typeof CidrKind];
 export const DIRECTION_COUNT = 2;
 export const VERDICT_COUNT = 3;
 export const ALLOW_RULE_COUNT = 7;
-export const DROP_REASON_COUNT = 15;
+export const DROP_REASON_COUNT = 17;
 
 // ---- flags and limits (same names as the header) ----------------------------
 
@@ -77,7 +79,7 @@ export const VW_NET_AUDIT = 1 << 1;
 export const VW_NET_OPEN = 1 << 2;
 export const VW_CIDR_POD = CidrKind.POD;
 export const VW_CIDR_SERVICE = CidrKind.SERVICE;
-export const VW_CODE_SLOTS = 16;
+export const VW_CODE_SLOTS = 32; // 17 drop reasons need a 5th bit
 export const VW_COUNTERS_MAX = DIRECTION_COUNT * VERDICT_COUNT * VW_CODE_SLOTS;
 export const VW_ENDPOINTS_MAX = 262144;
 export const VW_VRF_PAIRS_MAX = 65536;
@@ -105,6 +107,8 @@ export const VW_SESS_REPLIED = 1 << 0; // the server answered
 export const VW_SESS_FIN_FWD = 1 << 1; // TCP: the client sent FIN
 export const VW_SESS_FIN_REV = 1 << 2; // TCP: the server sent FIN
 export const VW_SESS_RST = 1 << 3; // TCP: either side sent RST
+/** NetworkPolicy needs the session for its replies; session_gc re-judges it against the current policy. */
+export const VW_SESS_POLICY = 1 << 4;
 export const VW_NS_PER_SEC = 1_000_000_000n;
 export const VW_DEFAULT_TCP_SYN_TIMEOUT_NS = 60n * VW_NS_PER_SEC;
 export const VW_DEFAULT_TCP_ESTABLISHED_TIMEOUT_NS = 21600n * VW_NS_PER_SEC;
@@ -127,6 +131,8 @@ export const MapName = {
   config: 'config',
   ports: 'ports',
   cacheCtl: 'cache_ctl',
+  policy: 'policy',
+  policyCidrs: 'policy_cidrs',
 } as const;
 export const ProgramName = { fromPod: 'from_pod', toPod: 'to_pod', sessionGc: 'session_gc' } as const;
 
@@ -156,7 +162,7 @@ export function codeName(verdict: number, code: number): string {
 /** Size and field offsets of each struct, under its C names (checked by the ABI test). */
 export const Layout = {
   vw_endpoint_key: { size: 16, fields: { addr: 0 } },
-  vw_endpoint: { size: 16, fields: { vrf_id: 0, flags: 4, ifindex: 8, pad: 12 } },
+  vw_endpoint: { size: 24, fields: { vrf_id: 0, flags: 4, ifindex: 8, identity: 12, policy_in: 16, policy_out: 20 } },
   vw_vrf_pair: { size: 8, fields: { src_vrf: 0, dst_vrf: 4 } },
   vw_vrf_pair_value: { size: 4, fields: { flags: 0 } },
   vw_network: { size: 4, fields: { flags: 0 } },
@@ -184,6 +190,10 @@ export const Layout = {
     },
   },
   vw_cache_ctl: { size: 8, fields: { epoch: 0, flow_seed: 4 } },
+  vw_policy_key: { size: 12, fields: { set: 0, identity: 4, proto: 8, slot: 9, pad: 10 } },
+  vw_port_range: { size: 4, fields: { lo: 0, hi: 2 } },
+  vw_policy_value: { size: 68, fields: { n: 0, flags: 2, r: 4 } },
+  vw_policy_cidr_key: { size: 28, fields: { prefixlen: 0, set: 4, proto: 8, slot: 9, pad: 10, addr: 12 } },
 } as const;
 
 /** Keys of the networks and counters maps are a plain __u32. */
@@ -249,6 +259,11 @@ export interface EndpointValue {
   vrfId: number;
   flags: number; // VW_EP_*
   ifindex: number;
+  /** NetworkPolicy identity (0 or absent: host or non-pod) */
+  identity?: number;
+  /** local pods: the policy set selecting it for ingress / egress (0 or absent: none, open) */
+  policyIn?: number;
+  policyOut?: number;
 }
 
 export const encodeEndpointKey = addrToKey;
@@ -260,6 +275,9 @@ export function encodeEndpoint(ep: EndpointValue): Buffer {
   writeU32(buf, ep.vrfId, f.vrf_id);
   writeU32(buf, ep.flags, f.flags);
   writeU32(buf, ep.ifindex, f.ifindex);
+  writeU32(buf, ep.identity ?? 0, f.identity);
+  writeU32(buf, ep.policyIn ?? 0, f.policy_in);
+  writeU32(buf, ep.policyOut ?? 0, f.policy_out);
   return buf;
 }
 
@@ -270,6 +288,9 @@ export function decodeEndpoint(buf: Buffer): EndpointValue {
     vrfId: readU32(buf, f.vrf_id),
     flags: readU32(buf, f.flags),
     ifindex: readU32(buf, f.ifindex),
+    identity: readU32(buf, f.identity),
+    policyIn: readU32(buf, f.policy_in),
+    policyOut: readU32(buf, f.policy_out),
   };
 }
 
@@ -660,6 +681,143 @@ export function decodeCacheCtl(buf: Buffer): CacheCtl {
   return { epoch: readU32(buf, f.epoch), flowSeed: readU32(buf, f.flow_seed) };
 }
 
+// ---- NetworkPolicy (issue 16): policy, policy_cidrs ----------------------------------
+
+export const VW_POLICY_RANGES = 16;
+export const VW_POLICY_SLOTS = 4;
+export const VW_POLICY_ANY_PROTO = 0;
+/** vw_policy_value.flags: the ranges continue in slot + 1 of the same key (the program reads the next slot only then). */
+export const VW_POLICY_MORE = 1 << 0;
+export const VW_POLICY_CIDR_PREFIX_BITS = 64;
+export const VW_POLICY_MAX = 65536;
+export const VW_POLICY_CIDRS_MAX = 16384;
+
+/** IP protocol of a policy entry: IpProto.TCP/UDP/SCTP, or VW_POLICY_ANY_PROTO (every protocol and port). */
+export type PolicyProto = 0 | 6 | 17 | 132;
+
+function checkPolicyProto(proto: number): void {
+  if (proto !== VW_POLICY_ANY_PROTO && proto !== IpProto.TCP && proto !== IpProto.UDP && proto !== IpProto.SCTP) {
+    throw new RangeError(`bad policy protocol ${proto}`);
+  }
+}
+
+function checkSlot(slot: number): void {
+  if (!Number.isInteger(slot) || slot < 0 || slot >= VW_POLICY_SLOTS) throw new RangeError(`bad policy slot ${slot}`);
+}
+
+function checkU32(v: number, what: string): void {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`bad ${what} ${v}`);
+}
+
+export interface PolicyKey {
+  /** a policy_in/policy_out set id, never 0 */
+  set: number;
+  /** the peer's identity */
+  identity: number;
+  proto: PolicyProto;
+  slot: number;
+}
+
+export function encodePolicyKey(k: PolicyKey): Buffer {
+  const f = Layout.vw_policy_key.fields;
+  checkU32(k.set, 'policy set');
+  checkU32(k.identity, 'identity');
+  checkPolicyProto(k.proto);
+  checkSlot(k.slot);
+  const buf = Buffer.alloc(Layout.vw_policy_key.size);
+  writeU32(buf, k.set, f.set);
+  writeU32(buf, k.identity, f.identity);
+  buf.writeUInt8(k.proto, f.proto);
+  buf.writeUInt8(k.slot, f.slot);
+  return buf;
+}
+
+export function decodePolicyKey(buf: Buffer): PolicyKey {
+  const f = Layout.vw_policy_key.fields;
+  expectSize(buf, Layout.vw_policy_key.size, 'vw_policy_key');
+  return {
+    set: readU32(buf, f.set),
+    identity: readU32(buf, f.identity),
+    proto: buf.readUInt8(f.proto) as PolicyProto,
+    slot: buf.readUInt8(f.slot),
+  };
+}
+
+/** An inclusive host-order port range. */
+export interface PortRange {
+  lo: number;
+  hi: number;
+}
+
+/** The ranges of one entry (at most VW_POLICY_RANGES; merged and sorted by the compile step). */
+export interface PolicyValue {
+  /** VW_POLICY_MORE; absent: 0 */
+  flags?: number;
+  ranges: readonly PortRange[];
+}
+
+export function encodePolicyValue(v: PolicyValue): Buffer {
+  const f = Layout.vw_policy_value.fields;
+  if (v.ranges.length > VW_POLICY_RANGES) throw new RangeError(`${v.ranges.length} port ranges in one policy entry (at most ${VW_POLICY_RANGES})`);
+  const buf = Buffer.alloc(Layout.vw_policy_value.size);
+  writeU16(buf, v.ranges.length, f.n);
+  writeU16(buf, v.flags ?? 0, f.flags);
+  v.ranges.forEach((r, i) => {
+    if (!Number.isInteger(r.lo) || !Number.isInteger(r.hi) || r.lo < 0 || r.hi > 0xffff || r.lo > r.hi) {
+      throw new RangeError(`bad port range ${r.lo}-${r.hi}`);
+    }
+    const at = f.r + i * Layout.vw_port_range.size;
+    writeU16(buf, r.lo, at + Layout.vw_port_range.fields.lo);
+    writeU16(buf, r.hi, at + Layout.vw_port_range.fields.hi);
+  });
+  return buf;
+}
+
+export function decodePolicyValue(buf: Buffer): PolicyValue {
+  const f = Layout.vw_policy_value.fields;
+  expectSize(buf, Layout.vw_policy_value.size, 'vw_policy_value');
+  const n = Math.min(readU16(buf, f.n), VW_POLICY_RANGES);
+  const ranges: PortRange[] = [];
+  for (let i = 0; i < n; i++) {
+    const at = f.r + i * Layout.vw_port_range.size;
+    ranges.push({ lo: readU16(buf, at + Layout.vw_port_range.fields.lo), hi: readU16(buf, at + Layout.vw_port_range.fields.hi) });
+  }
+  return { flags: readU16(buf, f.flags), ranges };
+}
+
+export interface PolicyCidrKey {
+  set: number;
+  proto: PolicyProto;
+  slot: number;
+  /** an IPv4 or IPv6 CIDR (host bits are cleared) */
+  cidr: string;
+}
+
+/** LPM key of an ipBlock entry: prefixlen = 64 (set, proto, slot, pad) + the address bits (IPv4 /n: 96 + n). */
+export function encodePolicyCidrKey(k: PolicyCidrKey): Buffer {
+  const f = Layout.vw_policy_cidr_key.fields;
+  checkU32(k.set, 'policy set');
+  checkPolicyProto(k.proto);
+  checkSlot(k.slot);
+  const cidr = encodeCidrKey(k.cidr); // validates; prefixlen over the 16-byte address, host bits cleared
+  const buf = Buffer.alloc(Layout.vw_policy_cidr_key.size);
+  writeU32(buf, VW_POLICY_CIDR_PREFIX_BITS + readU32(cidr, Layout.vw_cidr_key.fields.prefixlen), f.prefixlen);
+  writeU32(buf, k.set, f.set);
+  buf.writeUInt8(k.proto, f.proto);
+  buf.writeUInt8(k.slot, f.slot);
+  cidr.copy(buf, f.addr, Layout.vw_cidr_key.fields.addr, Layout.vw_cidr_key.fields.addr + VW_ADDR_LEN);
+  return buf;
+}
+
+export function decodePolicyCidrKey(buf: Buffer): PolicyCidrKey {
+  const f = Layout.vw_policy_cidr_key.fields;
+  expectSize(buf, Layout.vw_policy_cidr_key.size, 'vw_policy_cidr_key');
+  const cidr = Buffer.alloc(Layout.vw_cidr_key.size);
+  writeU32(cidr, readU32(buf, f.prefixlen) - VW_POLICY_CIDR_PREFIX_BITS, Layout.vw_cidr_key.fields.prefixlen);
+  buf.copy(cidr, Layout.vw_cidr_key.fields.addr, f.addr, f.addr + VW_ADDR_LEN);
+  return { set: readU32(buf, f.set), proto: buf.readUInt8(f.proto) as PolicyProto, slot: buf.readUInt8(f.slot), cidr: decodeCidrKey(cidr) };
+}
+
 // ---- flows (issue 5): flows, flow_events, flow_stats ------------------------------
 
 /** Slots of the flows table (an open-addressed BPF array; a power of 2). */
@@ -669,13 +827,24 @@ export const VW_FLOW_EVENT_TICK_SHIFT = 20;
 /** The verdict cache's tick (67 ms): a decision that rests on a session serves this long at most, and a session's
  *  last_seen lags its traffic by as much (its expiry allows for it). */
 export const VW_CACHE_TICK_SHIFT = 26;
-/** A verdict cache entry's bits (vrfwall.h): the code is 4 bits at 3, bit 7 says AUDIT. */
-export const VW_CACHE_VALID = 1 << 0;
-export const VW_CACHE_DROPPED = 1 << 1;
+/** A verdict cache entry's bits (vrfwall.h): state in bits 0-1 (0 none, ALLOWED, DROPPED, AUDIT), TIMED bit 2,
+ *  the code 5 bits at 3. */
+export const VW_CACHE_STATE_MASK = 0x3;
+export const VW_CACHE_ALLOWED = 1;
+export const VW_CACHE_DROPPED = 2;
+export const VW_CACHE_AUDIT = 3;
 export const VW_CACHE_TIMED = 1 << 2;
 export const VW_CACHE_CODE_SHIFT = 3;
-export const VW_CACHE_CODE_MASK = 0xf;
-export const VW_CACHE_AUDIT = 1 << 7;
+export const VW_CACHE_CODE_MASK = 0x1f;
+
+/** One direction's entry of a verdict cache word (dir: Direction), decoded; undefined: none. */
+export function cacheEntry(cache: bigint, dir: number): { verdict: Verdict; timed: boolean; code: number } | undefined {
+  const e = Number((cache >> BigInt(48 + 8 * dir)) & 0xffn);
+  const state = e & VW_CACHE_STATE_MASK;
+  if (state === 0) return undefined;
+  const verdict = state === VW_CACHE_ALLOWED ? Verdict.ALLOWED : state === VW_CACHE_DROPPED ? Verdict.DROPPED : Verdict.AUDIT;
+  return { verdict, timed: (e & VW_CACHE_TIMED) !== 0, code: (e >> VW_CACHE_CODE_SHIFT) & VW_CACHE_CODE_MASK };
+}
 export const VW_FLOW_RINGBUF_SIZE = 512 * 1024;
 export const VW_FLOW_EVENT_INTERVAL_NS = 1_000_000_000;
 /** The agent drains the flow_events ring at least this often: the programs wake it only when a quarter full. */
