@@ -228,6 +228,8 @@ export interface ClusterConfig {
   nodeName: string;
   podCIDRs: string[];
   serviceCIDRs: string[];
+  /** --network-policy (issue 16): absent or true = on; false = no policy state compiled, no policy checks */
+  networkPolicy?: boolean;
 }
 
 /** Network names are "ns/name"; the default network is default/default-podnetwork. */
