@@ -44,6 +44,8 @@ export interface AgentConfig {
   attachMode: AttachMode | 'auto';
   /** the node-wide audit setting (vw_config VW_CFG_AUDIT); default enforce */
   enforcement?: 'enforce' | 'audit';
+  /** --network-policy (issue 16): compile and enforce Kubernetes NetworkPolicy; default true */
+  networkPolicy?: boolean;
   /** full reconcile period, a safety net under the event-driven path */
   resyncMs: number;
   maxEndpoints?: number;
@@ -261,7 +263,7 @@ export class Agent {
       // hold from before: diff against the kernel.
       writer.invalidate();
       compiler = new IncrementalCompiler(
-        { nodeName: this.config.nodeName, podCIDRs: this.config.podCIDRs, serviceCIDRs: this.config.serviceCIDRs },
+        { nodeName: this.config.nodeName, podCIDRs: this.config.podCIDRs, serviceCIDRs: this.config.serviceCIDRs, networkPolicy: this.config.networkPolicy !== false },
         this.allocation,
       );
     } else if (resync) {
