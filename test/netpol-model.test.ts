@@ -15,6 +15,10 @@ import { EntryLookup } from '../src/model/policy-entries.js';
 import { parsePolicyCidrKeyText, parsePolicyKeyText, policyCidrPrefixLen } from '../src/model/policy-types.js';
 import { VerdictEvaluator, judgeConnection, passes } from '../src/model/verdict.js';
 import { VW_EP_HOST } from '../src/kernel/abi.js';
+import { PolicyNamer } from '../src/flows/policy-name.js';
+import type { Flow, FlowEndpoint } from '../src/flows/types.js';
+import { toFlowMsg } from '../src/api/convert.js';
+import { flowRow } from '../src/cli/flows.js';
 import { parseManifests } from '../src/sources/documents.js';
 import type { ClusterConfig, ClusterState, ContainerPort, DesiredState, LabelSelector, NetworkPolicyObject, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicyRule, PodObject } from '../src/model/types.js';
 import { emptyAllocation } from '../src/model/vrf.js';
@@ -293,6 +297,23 @@ describe('NetworkPolicy semantics (compile + evaluator + map lookups, by hand fr
     const denied = judgeConnection(ev, { src: IP['x/b']!, dst: IP['x/a']!, protocol: 6, sport: 40000, dport: 80 });
     expect(denied).toMatchObject({ verdict: 'DROPPED', reason: 'POLICY_INGRESS', hook: 'to_pod' });
     expect(denied.steps.find((s) => s.hook === 'to_pod')?.decision.policy).toBe('no NetworkPolicy selecting the pod for ingress allows it (x/from-y, x/web)');
+  });
+
+  it('flows carry the name: the policy that allowed, or the policies selecting the pod when POLICY_* dropped it', () => {
+    const { desired } = build([np('x/web', { podSelector: sel({ app: 'a' }), ingress: [rule([pods(sel({ app: 'b' }))], [tcp(8080)])] })]);
+    const namer = new PolicyNamer(() => desired);
+    const end = (who: string, port: number): FlowEndpoint => ({ ip: IP[who]!, port, namespace: who.split('/')[0]!, pod: who.split('/')[1]!, network: 'default/default-podnetwork', node: 'n1', service: '', kind: 'pod', interface: '' });
+    const flow = (src: string, dst: string, port: number, dropReason = ''): Flow => ({
+      id: `${src}-${dst}-${port}`, node: 'n1', ifindex: 100, source: end(src, 40000), destination: end(dst, port), protocol: 6, protocolName: 'tcp', ethertype: 0x0800,
+      direction: 'INGRESS', verdict: dropReason ? 'DROPPED' : 'ALLOWED', dropReason, allowRule: dropReason ? '' : 'SAME_NETWORK', code: 0,
+      forward: { packets: 1, bytes: 60, droppedPackets: 0, tcpFlags: 2 }, reverse: { packets: 0, bytes: 0, droppedPackets: 0, tcpFlags: 0 }, firstSeenMs: 1, lastSeenMs: 2,
+    });
+    expect(namer.forFlow(flow('x/b', 'x/a', 8080))).toBe('allowed by NetworkPolicy x/web');
+    expect(namer.forFlow(flow('y/a', 'x/a', 8080, 'POLICY_INGRESS'))).toBe('no NetworkPolicy selecting the pod for ingress allows it (x/web)');
+    expect(namer.forFlow(flow('y/a', 'x/a', 8080, 'ISOLATED'))).toBe(''); // segmentation's drop: no policy to name
+    expect(namer.forFlow(flow('x/a', 'x/b', 80))).toBe(''); // x/b: no policy selects it
+    const row = flowRow(toFlowMsg({ ...flow('x/b', 'x/a', 8080), policy: 'allowed by NetworkPolicy x/web' }));
+    expect(row).toContain('SAME_NETWORK (allowed by NetworkPolicy x/web)');
   });
 
   it('a policy never opens what segmentation denies (isolated namespace)', () => {

@@ -241,29 +241,42 @@ export class VerdictEvaluator {
 
   /** vw_netpol_apply: NetworkPolicy's say on what segmentation let pass. */
   private withPolicy(hook: Hook, p: OpeningPacket, d: Decision): Decision {
+    if (d.verdict === 'DROPPED') return d;
+    const j = this.policyJudgement(hook, p);
+    if (j === undefined) return d;
+    if (j.allowed) return { ...d, policy: j.text };
+    const code = hook === 'from_pod' ? DropReason.POLICY_EGRESS : DropReason.POLICY_INGRESS;
+    return { verdict: 'DROPPED', code, reason: dropReasonName(code), policy: j.text };
+  }
+
+  /**
+   * NetworkPolicy alone for an opening packet (canonical addresses) at one
+   * hook: undefined when no policy selects the local pod for that direction
+   * (or the peer is the node, for ingress); else whether it passes and the
+   * text naming the policy (explain and flows name it with this).
+   */
+  policyJudgement(hook: Hook, p: OpeningPacket): { allowed: boolean; text: string } | undefined {
     const info = this.maps.policyInfo;
-    if (d.verdict === 'DROPPED' || info === undefined || info.addresses.size === 0) return d;
+    if (info === undefined || info.addresses.size === 0) return undefined;
     const fromPod = hook === 'from_pod';
     const selfIp = fromPod ? p.src : p.dst;
     const peerIp = fromPod ? p.dst : p.src;
     const self = info.addresses.get(selfIp);
     const setId = self === undefined ? 0 : fromPod ? self.policyOut : self.policyIn;
     const set = setId === 0 ? undefined : info.sets.get(setId);
-    if (set === undefined) return d;
+    if (set === undefined) return undefined;
     if (!fromPod) {
       const peer = this.endpoint(peerIp);
-      if ((peer !== undefined && (peer.flags & VW_EP_HOST) !== 0) || (peerIp.includes(':') && isLinkScope(ipaddr.parse(peerIp)))) return d;
+      if ((peer !== undefined && (peer.flags & VW_EP_HOST) !== 0) || (peerIp.includes(':') && isLinkScope(ipaddr.parse(peerIp)))) return undefined;
     }
     const identity = info.addresses.get(peerIp)?.identity ?? 0;
     const proto = hasPorts(p.protocol) ? p.protocol : 0;
     const port = proto === 0 ? 0 : p.dport;
     if (this.policyLookup(set).allows(setId, identity, peerIp, proto, port)) {
-      const by = set.policies.filter((name) => this.policyLookup(set, name).allows(setId, identity, peerIp, proto, port));
-      const policy = by.length > 0 ? `allowed by NetworkPolicy ${by[0]}` : `allowed by NetworkPolicies ${set.policies.join(', ')} together`;
-      return { ...d, policy };
+      const by = set.policies.find((name) => this.policyLookup(set, name).allows(setId, identity, peerIp, proto, port));
+      return { allowed: true, text: by !== undefined ? `allowed by NetworkPolicy ${by}` : `allowed by NetworkPolicies ${set.policies.join(', ')} together` };
     }
-    const code = fromPod ? DropReason.POLICY_EGRESS : DropReason.POLICY_INGRESS;
-    return { verdict: 'DROPPED', code, reason: dropReasonName(code), policy: `no NetworkPolicy selecting the pod for ${set.direction} allows it (${set.policies.join(', ')})` };
+    return { allowed: false, text: `no NetworkPolicy selecting the pod for ${set.direction} allows it (${set.policies.join(', ')})` };
   }
 
   /** The entries of a policy set (only: of one of its policies), as the compile step writes them. */
