@@ -179,7 +179,7 @@ export function compile(
   markNoBackend(endpoints, svc.backends);
   // NetworkPolicy last: it reads which endpoints are pods, local, quarantined.
   const pol = compilePolicy({ state, endpoints, nodeName: config.nodeName, enabled: config.networkPolicy !== false, ...(previousPolicy ? { previous: previousPolicy } : {}) });
-  applyEndpointPolicy(endpoints, pol.fields);
+  if (pol.fields.size > 0) applyEndpointPolicy(endpoints, pol.fields); // none: nothing to do (no policy work)
   problems.push(...pol.problems);
 
   return {

@@ -95,10 +95,18 @@ export function compilePolicy(inputs: PolicyCompileInputs): PolicyCompileResult 
     if (l === undefined) nsLabelsOf.set(ns, (l = { ...(state.namespaces.get(ns)?.metadata.labels ?? {}), [NAMESPACE_NAME_LABEL]: ns }));
     return l;
   };
+  const nsParts = new Map<string, string>();
+  const nsPart = (ns: string): string => {
+    let t = nsParts.get(ns);
+    if (t === undefined) nsParts.set(ns, (t = JSON.stringify([ns, sortedLabels(nsLabels(ns))])));
+    return t;
+  };
   const identityRecs = new Map<string, IdentityRec>();
+  const recsByNs = new Map<string, Map<string, IdentityRec>>();
   const podIdentity = new Map<PodObject, IdentityRec>();
   const podAddrs = new Map<PodObject, string[]>();
-  for (const pod of [...state.pods.values()].sort((a, b) => compareText(podKey(a), podKey(b)))) {
+  // Any order: ids are allocated by sorted key, and every output below is sorted.
+  for (const pod of state.pods.values()) {
     if (pod.spec.hostNetwork) continue;
     const addrs: string[] = [];
     for (const raw of pod.status.podIPs) {
@@ -110,13 +118,16 @@ export function compilePolicy(inputs: PolicyCompileInputs): PolicyCompileResult 
     }
     if (addrs.length === 0) continue;
     const ns = pod.metadata.namespace;
-    const namedPorts = pod.spec.ports
-      .filter((p): p is typeof p & { name: string } => p.name !== undefined && p.name !== '')
-      .map((p) => ({ name: p.name, protocol: p.protocol, port: p.containerPort }))
-      .sort((a, b) => compareText(a.name, b.name) || compareText(a.protocol, b.protocol) || a.port - b.port);
-    const key = JSON.stringify([ns, sortedLabels(nsLabels(ns)), sortedLabels(pod.metadata.labels), namedPorts.map((p) => `${p.name}/${p.protocol}/${p.port}`)]);
-    let rec = identityRecs.get(key);
-    if (rec === undefined) identityRecs.set(key, (rec = { key, namespace: ns, nsLabels: nsLabels(ns), labels: pod.metadata.labels, namedPorts, pods: [] }));
+    const part = podPart(pod);
+    // By namespace, then by the pod's (cached) part: no key text built per pod.
+    let inNs = recsByNs.get(ns);
+    if (inNs === undefined) recsByNs.set(ns, (inNs = new Map()));
+    let rec = inNs.get(part.key);
+    if (rec === undefined) {
+      const key = `${nsPart(ns)}\u0000${part.key}`;
+      inNs.set(part.key, (rec = { key, namespace: ns, nsLabels: nsLabels(ns), labels: pod.metadata.labels, namedPorts: part.namedPorts, pods: [] }));
+      identityRecs.set(key, rec);
+    }
     rec.pods.push(pod);
     podIdentity.set(pod, rec);
     podAddrs.set(pod, addrs);
@@ -153,7 +164,7 @@ export function compilePolicy(inputs: PolicyCompileInputs): PolicyCompileResult 
     return rules;
   };
 
-  // ---- sets: per pod, the policies selecting it for each direction ----
+  // ---- sets: per identity (its pods are alike for every policy), the policies selecting it for each direction ----
   interface SetRec {
     key: string;
     direction: PolicyDirection;
@@ -161,9 +172,9 @@ export function compilePolicy(inputs: PolicyCompileInputs): PolicyCompileResult 
     ownPorts: NamedPort[];
   }
   const setRecs = new Map<string, SetRec>();
-  const podSets = new Map<PodObject, { in?: SetRec; out?: SetRec }>();
-  for (const [pod, rec] of podIdentity) {
-    const selecting = (byNs.get(pod.metadata.namespace) ?? []).filter((p) => selectorMatches(p.spec.podSelector, pod.metadata.labels));
+  const recSets = new Map<IdentityRec, { in?: SetRec; out?: SetRec }>();
+  for (const rec of identityRecs.values()) {
+    const selecting = (byNs.get(rec.namespace) ?? []).filter((p) => selectorMatches(p.spec.podSelector, rec.labels));
     if (selecting.length === 0) continue;
     const sets: { in?: SetRec; out?: SetRec } = {};
     for (const [dir, type] of [
@@ -181,7 +192,7 @@ export function compilePolicy(inputs: PolicyCompileInputs): PolicyCompileResult 
       if (dir === 'ingress') sets.in = s;
       else sets.out = s;
     }
-    podSets.set(pod, sets);
+    recSets.set(rec, sets);
   }
   const setIds = allocate([...setRecs.keys()], prevIds.sets);
   info.ids.sets = setIds;
@@ -194,16 +205,25 @@ export function compilePolicy(inputs: PolicyCompileInputs): PolicyCompileResult 
   // ---- addresses and the local pods' endpoint fields ----
   const fields = new Map<string, EndpointPolicy>();
   const localSets = new Set<number>();
+  // One frozen object per distinct value: most pods share theirs.
+  const shared = new Map<string, AddressPolicy>();
+  const value = (identity: number, policyIn: number, policyOut: number): AddressPolicy => {
+    const k = `${identity}/${policyIn}/${policyOut}`;
+    let v = shared.get(k);
+    if (v === undefined) shared.set(k, (v = Object.freeze({ identity, policyIn, policyOut })));
+    return v;
+  };
   for (const [pod, rec] of podIdentity) {
     const identity = identityIds.get(rec.key) as number;
-    const sets = podSets.get(pod);
+    const sets = recSets.get(rec);
     const policyIn = sets?.in === undefined ? 0 : (setIds.get(sets.in.key) as number);
     const policyOut = sets?.out === undefined ? 0 : (setIds.get(sets.out.key) as number);
+    const here = pod.spec.nodeName === nodeName;
     for (const ip of podAddrs.get(pod) ?? []) {
-      const a: AddressPolicy = { identity, policyIn, policyOut };
+      const a = value(identity, policyIn, policyOut);
       info.addresses.set(ip, a);
-      const local = pod.spec.nodeName === nodeName && ((endpoints.get(ip)?.flags ?? 0) & VW_EP_LOCAL) !== 0;
-      fields.set(ip, local ? a : { identity, policyIn: 0, policyOut: 0 });
+      const local = here && ((endpoints.get(ip)?.flags ?? 0) & VW_EP_LOCAL) !== 0;
+      fields.set(ip, local ? a : value(identity, 0, 0));
       if (local) {
         if (policyIn !== 0) localSets.add(policyIn);
         if (policyOut !== 0) localSets.add(policyOut);
@@ -222,7 +242,8 @@ export function compilePolicy(inputs: PolicyCompileInputs): PolicyCompileResult 
     const e = setEntries(info, set);
     for (const [k, v] of e.policy) policy.set(k, v);
     for (const [k, v] of e.cidrs) policyCidrs.set(k, v);
-    for (const m of e.problems) problems.push({ source: `NetworkPolicy ${set.policies.join(', ')}`, message: m });
+    // Named per policy of the set (an Event on each: any of them may be the one to split).
+    for (const m of e.problems) for (const name of set.policies) problems.push({ source: `NetworkPolicy ${name}`, message: m });
   }
   return { info, policy, policyCidrs, fields, problems };
 }
@@ -279,14 +300,26 @@ export function applyEndpointPolicy(endpoints: Map<string, DesiredEndpoint>, fie
   }
 }
 
+/** A pod's part of its identity key (labels, named ports), kept per pod object: sources keep an unchanged
+ *  pod's object from one state to the next, so a recompile does not rebuild it. */
+const podParts = new WeakMap<PodObject, { key: string; namedPorts: NamedPort[] }>();
+function podPart(pod: PodObject): { key: string; namedPorts: NamedPort[] } {
+  let part = podParts.get(pod);
+  if (part === undefined) {
+    const namedPorts = pod.spec.ports
+      .filter((p): p is typeof p & { name: string } => p.name !== undefined && p.name !== '')
+      .map((p) => ({ name: p.name, protocol: p.protocol, port: p.containerPort }))
+      .sort((a, b) => compareText(a.name, b.name) || compareText(a.protocol, b.protocol) || a.port - b.port);
+    part = { key: JSON.stringify([sortedLabels(pod.metadata.labels), namedPorts.map((p) => `${p.name}/${p.protocol}/${p.port}`)]), namedPorts };
+    podParts.set(pod, part);
+  }
+  return part;
+}
+
 function sortedLabels(l: Readonly<Record<string, string>>): [string, string][] {
   return Object.entries(l).sort(([a], [b]) => compareText(a, b));
 }
 
 function keyOf(o: { metadata: { namespace: string; name: string } }): string {
   return `${o.metadata.namespace}/${o.metadata.name}`;
-}
-
-function podKey(p: PodObject): string {
-  return `${p.metadata.namespace}/${p.metadata.name}`;
 }
