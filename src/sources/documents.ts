@@ -764,7 +764,7 @@ function parseNetworkPolicy(doc: Obj, warn: Warn): NetworkPolicyObject {
     out.spec.ingress = [];
     out.spec.egress = [];
     out.invalid = failed.join('; ');
-    warn(`NetworkPolicy does not parse (${out.invalid}): it selects its pods for ${policyTypes.join(' and ')} and allows nothing until fixed`);
+    warn(`NetworkPolicy ${metadata.namespace}/${metadata.name} does not parse (${out.invalid}): it selects its pods for ${policyTypes.join(' and ')} and allows nothing until fixed`);
   }
   return out;
 }
