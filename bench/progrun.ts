@@ -43,6 +43,7 @@ const VRF_A = 10;
 const VRF_B = 11;
 const VRF_SHARED = 12; // the Service's network (the default network in CN2 terms)
 const VRF_C = 13; // joined to A by a router
+const VRF_AUDITED = 14; // an audited network (issue 19): A and it are both in OPEN, so what ISOLATED would drop passes as AUDIT
 const FILLER_VRFS = 1000;
 
 const P = {
@@ -50,6 +51,7 @@ const P = {
   same: { v4: '10.244.2.20', v6: 'fd00:10:244:2::20' }, // remote, A
   other: { v4: '10.244.2.30', v6: 'fd00:10:244:2::30' }, // remote, B (isolated from A)
   routed: { v4: '10.244.2.40', v6: 'fd00:10:244:2::40' }, // remote, C (a router joins A and C)
+  audited: { v4: '10.244.2.50', v6: 'fd00:10:244:2::50' }, // remote, an audited network: AUDIT ISOLATED
   unknown: { v4: '10.244.9.99', v6: 'fd00:10:244:9::99' }, // pod CIDR, no endpoint
 } as const;
 /** A shared Service (like kube-dns): every network may use it, so from_pod
@@ -128,6 +130,8 @@ export function paths(): BenchPath[] {
     policy('routed-v6', 'cross network through a router, allowed (IPv6 UDP)', pair('v6', 'routed', Verdict.ALLOWED, Rule.ROUTER)),
     policy('isolated-v4', 'cross network, denied (IPv4 UDP)', pair('v4', 'other', Verdict.DROPPED, Drop.ISOLATED)),
     policy('isolated-v6', 'cross network, denied (IPv6 UDP)', pair('v6', 'other', Verdict.DROPPED, Drop.ISOLATED)),
+    policy('audited-v4', 'cross network, audit mode: passes as AUDIT ISOLATED (IPv4 UDP)', pair('v4', 'audited', Verdict.AUDIT, Drop.ISOLATED)),
+    policy('audited-v6', 'cross network, audit mode: passes as AUDIT ISOLATED (IPv6 UDP)', pair('v6', 'audited', Verdict.AUDIT, Drop.ISOLATED)),
     {
       id: 'service-vip',
       label: 'Service VIP (client sends to the ClusterIP; session made, then refreshed)',
@@ -210,6 +214,7 @@ function fillEndpoints(n: NativeAddon, mapFd: number, count: number): void {
   for (const addr of [P.same.v4, P.same.v6]) real.push([addr, { vrfId: VRF_A, flags: NO_BACKEND, ifindex: 0 }]);
   for (const addr of [P.other.v4, P.other.v6]) real.push([addr, { vrfId: VRF_B, flags: NO_BACKEND, ifindex: 0 }]);
   for (const addr of [P.routed.v4, P.routed.v6]) real.push([addr, { vrfId: VRF_C, flags: NO_BACKEND, ifindex: 0 }]);
+  for (const addr of [P.audited.v4, P.audited.v6]) real.push([addr, { vrfId: VRF_AUDITED, flags: NO_BACKEND, ifindex: 0 }]);
   for (const [addr, ep] of real) n.mapUpdate(mapFd, abi.encodeEndpointKey(addr), abi.encodeEndpoint(ep));
 
   const ks = abi.Layout.vw_endpoint_key.size;
@@ -251,7 +256,9 @@ export async function load(n: NativeAddon, size: number, mode: FlowMode, dir: st
   const maps = objs[0]!.maps;
   const progs = { from_pod: fd(objs[0]!.programs, 'from_pod', 'from_pod.o'), to_pod: fd(objs[1]!.programs, 'to_pod', 'to_pod.o') };
   for (const [cidr, kind] of CIDRS) n.mapUpdate(fd(maps, abi.MapName.cidrs, 'maps'), abi.encodeCidrKey(cidr), abi.encodeCidrValue({ kind }));
-  for (const vrf of [VRF_A, VRF_B, VRF_C, VRF_SHARED]) n.mapUpdate(fd(maps, abi.MapName.networks, 'maps'), abi.encodeNetworkKey(vrf), abi.encodeNetwork({ flags: 0 }));
+  // as the compile step writes them while a network is audited: A (the default network's role) OPEN, the audited one AUDIT|OPEN, B enforced
+  const netFlags: [number, number][] = [[VRF_A, abi.VW_NET_OPEN], [VRF_B, 0], [VRF_C, 0], [VRF_SHARED, 0], [VRF_AUDITED, abi.VW_NET_AUDIT | abi.VW_NET_OPEN]];
+  for (const [vrf, flags] of netFlags) n.mapUpdate(fd(maps, abi.MapName.networks, 'maps'), abi.encodeNetworkKey(vrf), abi.encodeNetwork({ flags }));
   const epFd = fd(maps, abi.MapName.endpoints, 'maps');
   fillEndpoints(n, epFd, size);
   const endpoints = n.mapDump(epFd).count;
@@ -303,7 +310,7 @@ export function skb(probe: boolean): Buffer {
   return probe ? skbCtx(HERE, BENCH_PROBE_KEY) : skbCtx(HERE);
 }
 
-const retvalOf = (verdict: number): number => (verdict === Verdict.ALLOWED ? abi.TcAction.ALLOW : abi.TcAction.DROP);
+const retvalOf = (verdict: number): number => (verdict === Verdict.DROPPED ? abi.TcAction.DROP : abi.TcAction.ALLOW); // AUDIT passes
 
 /** Throws unless an explain probe of `frame` reports the verdict and allow rule or drop reason `e` expects. */
 function checkProbe(n: NativeAddon, progFd: number, frame: Buffer, e: Expect, where: string): void {
@@ -694,11 +701,11 @@ export async function runProgTestRun(): Promise<PartResult> {
     const worstTwin = twinGrowths.reduce((a, g) => (g.growth.median > a.growth.median ? g : a));
     const worstFirst = first.reduce((a, c) => (c.net > a.net ? c : a));
     const refFirst = firstOf('same-v4', 'from_pod', small, 'empty');
-    const noEntry = first.filter((c) => c.flowsNew < c.frames && all.find((p) => p.id === c.path)!.frames[c.prog]!.verdict === Verdict.ALLOWED);
+    const noEntry = first.filter((c) => c.flowsNew < c.frames && all.find((p) => p.id === c.path)!.frames[c.prog]!.verdict !== Verdict.DROPPED);
     const targets: Target[] = [
       netTarget(
         '1a',
-        'steady state, same-network and cross-network (allowed and denied, IPv4 and IPv6): net ns over the empty program, worst path/program/size/flow state (median)',
+        'steady state, same-network and cross-network (allowed, denied and audited, IPv4 and IPv6): net ns over the empty program, worst path/program/size/flow state (median)',
         policyCells,
         TARGET_POLICY_NS,
       ),

@@ -280,6 +280,27 @@ describe('a bridge without an address (isGateway: false) and ports that are not 
     expect((await new InterfaceDiscovery().discover([['172.16.50.8']], CIDRS)).byIp).toEqual(new Map([['172.16.50.8', 21]]));
   });
 
+  it("an address whose NAD names its bridge is looked for there only: an answer behind another bridge's port places nothing", async () => {
+    const hint = new Map([['172.16.50.9', 'br2']]);
+    tables({ links, ...routes });
+    const first = await new InterfaceDiscovery().discover([['172.16.50.9'], ['172.16.50.10']], CIDRS, hint);
+    // the hinted address on br2 alone; an address without a hint not on br2 (a NAD's bridge belongs to its network)
+    expect(first.manage).toEqual([
+      { ip: '172.16.50.9', bridge: 'br2' },
+      { ip: '172.16.50.10', bridge: 'br1' },
+    ]);
+    // a pod on br1 answers for it (a forged ARP reply): not placed, and the entry on br1 is released
+    const forged = { dst: '172.16.50.9', dev: 'br1', lladdr: MAC_C, state: ['REACHABLE'], managed: null };
+    tables({ links, ...routes, neigh: [forged], fdb: fdb([[MAC_C, 'vethc', 'br1']]) });
+    const d = await new InterfaceDiscovery().discover([['172.16.50.9']], CIDRS, hint);
+    expect(d.byIp.size).toBe(0);
+    expect(d.unresolved).toEqual(['172.16.50.9']);
+    expect(d.release).toEqual([{ ip: '172.16.50.9', bridge: 'br1' }]);
+    // the control: the answer behind br2's port is found
+    tables({ links, ...routes, neigh: [{ ...forged, dev: 'br2', lladdr: MAC_D }], fdb: fdb([[MAC_D, 'vethd', 'br2']]) });
+    expect((await new InterfaceDiscovery().discover([['172.16.50.9']], CIDRS, hint)).byIp).toEqual(new Map([['172.16.50.9', 31]]));
+  });
+
   it('only veth and netkit devices are pod interfaces: not a bridge uplink, a VXLAN port or a host route through a bridge', async () => {
     tables({
       links: [...links, link(40, 'nk0', { linkinfo: { info_kind: 'netkit' } }), link(41, 'tunl0', { linkinfo: { info_kind: 'ipip' } })],

@@ -403,13 +403,16 @@ metadata:
 spec:
   config: '{"cniVersion":"0.3.1","type":"bridge","bridge":"br-vn1"}'
 `);
-    expect(o).toEqual({ kind: 'NetworkAttachmentDefinition', metadata: { name: 'vn1', namespace: 'default', labels: {}, annotations: { 'vrfwall.dev/network': 'default/vn1' } }, cniType: 'bridge' });
+    expect(o).toEqual({ kind: 'NetworkAttachmentDefinition', metadata: { name: 'vn1', namespace: 'default', labels: {}, annotations: { 'vrfwall.dev/network': 'default/vn1' } }, cniType: 'bridge', bridge: 'br-vn1' });
     expect(objectKey(o)).toBe('NetworkAttachmentDefinition/default/vn1');
     // Without spec or namespace (kubectl's default namespace).
     expect(one('apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata:\n  name: macvlan-a\n')).toMatchObject({ metadata: { name: 'macvlan-a', namespace: 'default' } });
     // A plugin list: its first plugin makes the interface. A config that is not JSON: no type, and a warning.
     const nadWith = (config: string): string => `apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata:\n  name: a\nspec:\n  config: '${config}'\n`;
     expect(one(nadWith('{"cniVersion":"1.0.0","plugins":[{"type":"macvlan","master":"eth0"},{"type":"tuning"}]}'))).toMatchObject({ cniType: 'macvlan' });
+    // the bridge plugin's bridge, its default cni0 when the config names none; no bridge for other types
+    expect(one(nadWith('{"cniVersion":"1.0.0","plugins":[{"type":"bridge"},{"type":"tuning"}]}'))).toMatchObject({ cniType: 'bridge', bridge: 'cni0' });
+    expect(one(nadWith('{"cniVersion":"1.0.0","plugins":[{"type":"macvlan","master":"eth0"}]}'))).not.toHaveProperty('bridge');
     const noJson = parseManifests(nadWith('{not json'), 'f.yaml');
     expect(noJson.objects[0]?.object).not.toHaveProperty('cniType');
     expect(noJson.problems.map((p) => p.message).join('; ')).toMatch(/spec.config is not JSON/);

@@ -137,7 +137,7 @@ describe("the relay's flow export", () => {
       }
       throw new Error('expected a ConfigError');
     };
-    expect(bad({ flowExportFile: EXPORT, flowExportAllow: '[{"verdict":"AUDIT"}]' }).key).toBe('flow-export-allow');
+    expect(bad({ flowExportFile: EXPORT, flowExportAllow: '[{"verdict":"MAYBE"}]' }).key).toBe('flow-export-allow');
     expect(bad({ flowExportFile: '/nonexistent-vrfwall/x.jsonl' }).message).toMatch(/is not a directory/);
     expect(loadRelayConfig(relayFlags({ flowExportFile: EXPORT }), {}).config.flowExport?.file).toBe(EXPORT);
     expect(loadRelayConfig(relayFlags(), {}).config.flowExport).toBeUndefined();

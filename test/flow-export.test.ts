@@ -124,7 +124,7 @@ describe('the export record', () => {
     expect(() => parseFilterList('[{"verdict": "DROPPED",}]')).toThrow(/not JSON/);
     expect(() => parseFilterList('[{"verdicts": ["DROPPED"]}]')).toThrow(/\[0\]\.verdicts: not a filter field/);
     expect(() => parseFilterList('[{"port": ["80"]}]')).toThrow(/\[0\]\.port\[0\]: must be a number/);
-    expect(() => compileExportSelection({ allow: parseFilterList('[{"verdict": ["AUDIT"]}]'), deny: [], fields: [] })).toThrow(/allow\[0\]\.verdict\[0\]/);
+    expect(() => compileExportSelection({ allow: parseFilterList('[{"verdict": ["MAYBE"]}]'), deny: [], fields: [] })).toThrow(/allow\[0\]\.verdict\[0\]/);
   });
 
   it('a flow the filter leaves out is counted, not written', async () => {
@@ -310,7 +310,7 @@ describe('settings', () => {
     [{ flowExportFile: '/nonexistent-vrfwall/flows.jsonl' }, 'flow-export-file', /\/nonexistent-vrfwall is not a directory/],
     [{ flowExportFile: 'relative.jsonl' }, 'flow-export-file', /must be an absolute path/],
     [{ flowExportFile: os.tmpdir() }, 'flow-export-file', /is not a regular file/],
-    [{ flowExportFile: '/tmp/x.jsonl', flowExportAllow: '[{"verdict":["AUDIT"]}]' }, 'flow-export-allow', /--flow-export-allow: allow\[0\]\.verdict\[0\]: "AUDIT" is not one of/],
+    [{ flowExportFile: '/tmp/x.jsonl', flowExportAllow: '[{"verdict":["MAYBE"]}]' }, 'flow-export-allow', /--flow-export-allow: allow\[0\]\.verdict\[0\]: "MAYBE" is not one of/],
     [{ flowExportFile: '/tmp/x.jsonl', flowExportDeny: '{"ip":["10.1.2.300"]}' }, 'flow-export-deny', /--flow-export-deny: deny\[0\]\.ip\[0\]/],
     [{ flowExportFile: '/tmp/x.jsonl', flowExportDeny: 'verdict=DROPPED' }, 'flow-export-deny', /not JSON/],
     [{ flowExportFile: '/tmp/x.jsonl', flowExportFields: ['source.pods'] }, 'flow-export-fields', /not a field of source/],

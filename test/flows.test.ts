@@ -329,7 +329,7 @@ describe('proto files', () => {
   it('load with both services and the messages the server fills', () => {
     const api = loadApi();
     expect(Object.keys(api.flowService)).toEqual(['GetFlows', 'GetFlowStats']);
-    expect(Object.keys(api.stateService).sort()).toEqual(['Explain', 'ListEndpoints', 'ListNetworks', 'ServerStatus']);
+    expect(Object.keys(api.stateService).sort()).toEqual(['Explain', 'ListEndpoints', 'ListNetworks', 'ServerStatus', 'WhatIf']);
     const getFlows = api.flowService.GetFlows!;
     expect(getFlows.responseStream).toBe(true);
     // A flow message survives the wire format (serialize + deserialize).

@@ -89,6 +89,20 @@ describe('attachment plan', () => {
     expect(p.pods[0]?.attachments?.map((a) => a.ips)).toEqual([{ v4: '172.16.10.2' }, { v4: '172.16.20.2' }]);
   });
 
+  it("names each network's bridge as its NADs name it; several names, none, the pod network's or another network's: the lab's own name, and a warning", () => {
+    const nads = NADS.map((n) => (n.name === 'vn1' ? { ...n, bridge: 'vn1' } : n.name === 'blue' ? { ...n, bridge: 'cni0' } : n.name === 'dual' || n.name === 'six' ? { ...n, bridge: 'shared' } : n));
+    const pods = [spec('default/a', 'vn1@eth1, blue'), spec('ds/d', 'dual'), spec('ds/e', 'six@v6only')];
+    const { plan: p, warnings } = plan({ pods, networks: NETWORKS, attachmentDefinitions: nads });
+    const bridges = Object.fromEntries((p.secondaryNetworks ?? []).map((n) => [n.key, n.bridge]));
+    expect(bridges['default/vn1']).toBe('vn1');
+    for (const key of ['default/vn2', 'ds/dual', 'ds/six']) expect(bridges[key]).toMatch(/^vw/);
+    expect(warnings).toEqual([
+      'VirtualNetwork default/vn2: its NetworkAttachmentDefinitions name the bridges cni0; the lab names it itself, and the agent will not find its interfaces',
+      'VirtualNetwork ds/dual: bridge shared is named for another network too; the lab names it itself, and the agent will not find its interfaces',
+      'VirtualNetwork ds/six: bridge shared is named for another network too; the lab names it itself, and the agent will not find its interfaces',
+    ]);
+  });
+
   it('wires nothing it cannot resolve, and says why for each attachment', () => {
     const pods = [
       spec('default/a', 'vn1, nope, broken, gone'),
@@ -145,7 +159,7 @@ describe('NADs in the manifests', () => {
     expect(m.attachmentDefinitions).toEqual([
       { namespace: 'default', name: 'vn1', annotations: { 'vrfwall.dev/network': 'other/vn9' }, noGateway: false },
       { namespace: 'ns2', name: 'b', annotations: {}, noGateway: false },
-      { namespace: 'ns2', name: 'l2', annotations: {}, noGateway: true }, // isGateway false: an address-less bridge
+      { namespace: 'ns2', name: 'l2', annotations: {}, noGateway: true, bridge: 'cni0' }, // isGateway false: an address-less bridge; the bridge plugin's default name
     ]);
     expect(m.networks).toEqual([{ key: 'other/vn9', v4Subnet: '172.16.9.0/24', v6Subnet: 'fd00:9::/64' }]);
     expect(m.pods.map((p) => p.networks)).toEqual(['vn1@eth1']);

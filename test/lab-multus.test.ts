@@ -13,7 +13,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labDown, labMatrix, labUp } from '../src/lab/lab.js';
 import { CELL_FIELDS, type Matrix, type MatrixCell } from '../src/lab/protocol.js';
-import { labDir, secondaryBridge, secondaryVxlan } from '../src/lab/names.js';
+import { labDir, secondaryVxlan } from '../src/lab/names.js';
 import { listLabNetns } from '../src/lab/topology.js';
 import type { LabState } from '../src/lab/state.js';
 import type { LabClusterFile } from '../src/lab/cluster-file.js';
@@ -29,7 +29,7 @@ const nad = (name: string, annotations = '') =>
     'apiVersion: k8s.cni.cncf.io/v1',
     'kind: NetworkAttachmentDefinition',
     `metadata: {name: ${name}, namespace: default${annotations ? `, annotations: {${annotations}}` : ''}}`,
-    'spec: {config: \'{"cniVersion": "0.3.1", "type": "bridge"}\'}',
+    `spec: {config: '{"cniVersion": "0.3.1", "type": "bridge", "bridge": "${name}"}'}`,
     '',
   ].join('\n');
 
@@ -132,11 +132,11 @@ function checkLab(state: LabState, m: Matrix, log: string[]): void {
   expect(routeDev(pod4.netns, '172.16.20.50')).toBe('eth0');
   expect(routeDev(pod4.netns, '172.16.10.3')).toBe('eth1');
 
-  // Every node has both networks' bridges with its gateway address (node1 .254, node2 .253).
+  // Every node has both networks' bridges, named as their NADs name them, with its gateway address (node1 .254, node2 .253).
   for (const node of state.plan.nodes) {
     const addrs = addresses(node.netns);
-    expect(addrs[secondaryBridge(lab, 1)]).toEqual([`172.16.10.${255 - node.index}/24`]);
-    expect(addrs[secondaryBridge(lab, 2)]).toEqual([`172.16.20.${255 - node.index}/24`]);
+    expect(addrs.vn1).toEqual([`172.16.10.${255 - node.index}/24`]);
+    expect(addrs.blue).toEqual([`172.16.20.${255 - node.index}/24`]);
   }
 
   // All of it inside the lab's namespaces: none of its devices in the host's own.
@@ -233,8 +233,8 @@ describe('lab with Multus secondary interfaces (no agents)', () => {
       for (const node of state.plan.nodes) {
         const vxlans = ipJson<{ ifname: string; master?: string; linkinfo: { info_data: { id: number } } }[]>(node.netns, ['-d', 'link', 'show', 'type', 'vxlan']);
         expect(vxlans.map((v) => [v.ifname, v.master, v.linkinfo.info_data.id])).toEqual([
-          [secondaryVxlan(lab, 1), secondaryBridge(lab, 1), 1],
-          [secondaryVxlan(lab, 2), secondaryBridge(lab, 2), 2],
+          [secondaryVxlan(lab, 1), 'vn1', 1],
+          [secondaryVxlan(lab, 2), 'blue', 2],
         ]);
       }
       checkLab(state, await labMatrix(lab), log);

@@ -23,7 +23,7 @@ import { FlowStore } from '../src/flows/store.js';
 import type { Flow } from '../src/flows/types.js';
 import { loadRelayConfig } from '../src/relay/config.js';
 import { agentsOfPods, parseSelector } from '../src/relay/discovery.js';
-import { compareFlows, mergeFlows, mergeGroups } from '../src/relay/merge.js';
+import { compareFlows, mergeExplain, mergeFlows, mergeGroups } from '../src/relay/merge.js';
 import { Relay } from '../src/relay/relay.js';
 import { printAggregate } from '../src/cli/flows.js';
 import YAML from 'yaml';
@@ -195,6 +195,17 @@ describe('merge logic', () => {
     // x is second on each node but first in the cluster
     const merged = mergeGroups([[g('y', 10), g('x', 8)], [g('z', 11), g('x', 8)]], 'SORT_BY_BYTES', 1);
     expect(merged).toEqual([{ ...g('x', 16), flows: 2, packets: 2 }]);
+  });
+
+  it("explain across two nodes: the first drop decides, else the first AUDIT, else the last allow", () => {
+    type V = ExplainResponse['verdict'];
+    const answer = (node: string, hook: string, verdict: V, reason: string): ExplainResponse =>
+      ({ verdict, reason, rule: reason, steps: [{ hook, pod: 'p', ifindex: 1, verdict, reason, rule: reason }], source: null, destination: null, node, note: '' }) as unknown as ExplainResponse;
+    const allowedFrom = answer('node1', 'from_pod', 'VERDICT_ALLOWED', 'SAME_NETWORK');
+    expect(mergeExplain([allowedFrom, answer('node2', 'to_pod', 'VERDICT_AUDIT', 'ISOLATED')])).toMatchObject({ verdict: 'VERDICT_AUDIT', reason: 'ISOLATED' });
+    expect(mergeExplain([answer('node2', 'to_pod', 'VERDICT_AUDIT', 'ISOLATED'), answer('node1', 'from_pod', 'VERDICT_DROPPED', 'ISOLATED')])).toMatchObject({ verdict: 'VERDICT_DROPPED', node: 'from_pod@node1, to_pod@node2' });
+    // the control: two allows give the receiver's
+    expect(mergeExplain([allowedFrom, answer('node2', 'to_pod', 'VERDICT_ALLOWED', 'ROUTER')])).toMatchObject({ verdict: 'VERDICT_ALLOWED', reason: 'ROUTER' });
   });
 
   it('agents of the DaemonSet pods: matching labels, running, with an IP and a node', () => {

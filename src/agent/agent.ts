@@ -284,7 +284,7 @@ export class Agent {
     this.compiler = compiler;
     let compileMs = performance.now() - tCompile;
     // Every local interface's addresses, one group per interface (secondary ones too).
-    const ifaces = await this.discover([...compiler.localPods().values()].map((ips) => [...ips]), fullSync, networkSubnets(state.virtualNetworks.values()));
+    const ifaces = await this.discover([...compiler.localPods().values()].map((ips) => [...ips]), fullSync, networkSubnets(state.virtualNetworks.values()), bridgeHints(compiler, state));
     if (ifaces !== last) {
       const t = performance.now();
       this.compiler = undefined;
@@ -364,17 +364,17 @@ export class Agent {
    * monitor` drops it), and the monitor was already listening when the result
    * was taken. A full resync always reads afresh.
    */
-  private async discover(localPods: string[][], fullSync: boolean, subnets: readonly string[]): Promise<Discovered> {
+  private async discover(localPods: string[][], fullSync: boolean, subnets: readonly string[], bridgeOf: ReadonlyMap<string, string>): Promise<Discovered> {
     // Managed neighbour entries are released in the pod CIDRs and in the
     // networks' subnets (secondary interfaces live there, outside the pod CIDRs).
     const releaseIn = [...this.config.podCIDRs, ...subnets];
-    const args = JSON.stringify([localPods, releaseIn]);
+    const args = JSON.stringify([localPods, releaseIn, [...bridgeOf]]);
     const last = this.lastDiscovery;
     const quiet = last !== undefined && last.events === this.monitor.events && last.args === args;
     if (!fullSync && quiet && this.monitor.listeningAt(last.at)) return last.result;
     const at = performance.now();
     const events = this.monitor.events; // an event during the discovery invalidates it
-    const result = await this.discovery.discover(localPods, releaseIn);
+    const result = await this.discovery.discover(localPods, releaseIn, bridgeOf);
     this.lastDiscovery = { at, args, events, result };
     return result;
   }
@@ -504,4 +504,16 @@ function describe(p: PodPlacement): string {
     case 'host':
       return 'host network';
   }
+}
+
+/** Local secondary interfaces' addresses -> the bridge their NetworkAttachmentDefinition names (the bridge
+ *  plugin's `bridge`): discovery looks for them there only, so no pod on another bridge can answer for them. */
+function bridgeHints(compiler: IncrementalCompiler, state: ClusterState): Map<string, string> {
+  const out = new Map<string, string>();
+  const local = compiler.localPods();
+  for (const [key, nad] of compiler.localAttachmentNads()) {
+    const bridge = state.attachmentDefinitions.get(nad)?.bridge;
+    if (bridge !== undefined) for (const ip of local.get(key) ?? []) out.set(ip, bridge);
+  }
+  return out;
 }

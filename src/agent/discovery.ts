@@ -148,8 +148,10 @@ export class InterfaceDiscovery {
    * @param localPods the IPs of each local (non-host-network) pod; one pod's
    *        addresses share its interface, so one resolved IP places all of them
    * @param podCIDRs managed neighbour entries are only ever removed inside these
+   * @param bridgeOf addresses that may only be behind a port of this bridge (a Multus interface whose
+   *        NetworkAttachmentDefinition names its bridge); looked for there only
    */
-  async discover(localPods: readonly (readonly string[])[] = [], podCIDRs: readonly string[] = []): Promise<Discovered> {
+  async discover(localPods: readonly (readonly string[])[] = [], podCIDRs: readonly string[] = [], bridgeOf: ReadonlyMap<string, string> = new Map()): Promise<Discovered> {
     const [links, v4, v6] = await Promise.all([
       jsonOf<IpLink>('ip', ['-details', 'link', 'show']),
       jsonOf<IpRoute>('ip', ['-4', 'route', 'show', 'table', 'main']),
@@ -185,9 +187,13 @@ export class InterfaceDiscovery {
     // Where a pod address may be: its bridge subnet's bridge, else every
     // bridge without a prefix of its family (an address-less L2 bridge).
     const addressless = (f: Family): string[] => [...bridges].filter((b) => !subnets.some((s) => s.bridge === b && s.net[0].kind() === f)).sort();
+    // Bridges a NAD names belong to their networks: an address without a hint is not looked for on them.
+    const named = new Set(bridgeOf.values());
     const candidatesOf = (ip: string): string[] => {
+      const want = bridgeOf.get(ip);
+      if (want !== undefined) return bridges.has(want) ? [want] : [];
       const subnet = subnets.find((s) => inSubnet(ip, s));
-      return subnet !== undefined ? [subnet.bridge] : addressless(familyOf(ip));
+      return subnet !== undefined ? [subnet.bridge] : addressless(familyOf(ip)).filter((b) => !named.has(b));
     };
     const [neighbours, fdb] = await Promise.all([jsonOf<IpNeigh>('ip', ['neigh', 'show']), jsonOf<FdbEntry>('bridge', ['fdb', 'show'])]);
 
@@ -215,6 +221,8 @@ export class InterfaceDiscovery {
       if (ip === undefined) continue;
       neighOf.set(`${ip}|${n.dev}`, n);
       neighIps.add(ip);
+      const want = bridgeOf.get(ip);
+      if (want !== undefined && want !== n.dev) continue; // an answer on another bridge than its NAD's places nothing
       const mac = n.lladdr?.toLowerCase();
       const before = this.learned.get(ip);
       // Memory first: while the port stays on the bridge and the address
@@ -248,6 +256,7 @@ export class InterfaceDiscovery {
     const localIps = new Set(localPods.flat().flatMap((ip) => canonicalIp(ip) ?? []));
     for (const [ip, before] of this.learned) {
       if (learned.has(ip) || neighIps.has(ip) || !localIps.has(ip) || !isPortOf(before.ifindex, before.bridge)) continue;
+      if ((bridgeOf.get(ip) ?? before.bridge) !== before.bridge) continue;
       learned.set(ip, before);
       if (!out.has(ip)) out.set(ip, before.ifindex);
     }

@@ -26,6 +26,7 @@ import { isDnsLabel, isDnsSubdomain } from '../model/placement.js';
 import type { LabNetworkStatusEntry } from './cluster-file.js';
 import type { LabAttachmentDefinition, LabManifests, LabNetwork } from './manifests.js';
 import { POD_IF, podAttachmentIf, secondaryBridge, secondaryVxlan } from './names.js';
+import { POD_BRIDGE } from './wiring-bridge.js';
 import type { LabPlan, PlannedPod } from './plan.js';
 
 /** The NAD annotation naming its network (design section 2). */
@@ -188,6 +189,27 @@ export function planAttachments(plan: LabPlan, manifests: Pick<LabManifests, 'po
   }
 
   const used = [...new Set(resolved.map((r) => r.network.key))].sort();
+  // Each network's bridge is the one its NADs name (the bridge plugin's `bridge`), as the agent's discovery
+  // expects; a network whose NADs name none, several, or one another network or the pod network uses gets a name
+  // of the lab's own, and its interfaces will not be found (a warning says so).
+  const namedBridge = new Map<string, string>();
+  const claimed = new Map<string, number>();
+  for (const key of used) {
+    const names = new Set(resolved.filter((r) => r.network.key === key).map((r) => nads.get(r.name)?.bridge));
+    const [only] = [...names];
+    if (names.size === 1 && only !== undefined && isInterfaceName(only) && only !== POD_BRIDGE) {
+      namedBridge.set(key, only);
+      claimed.set(only, (claimed.get(only) ?? 0) + 1);
+    } else if ([...names].some((n) => n !== undefined)) {
+      warnings.push(`VirtualNetwork ${key}: its NetworkAttachmentDefinitions name the bridges ${[...names].map((n) => n ?? '(none)').join(', ')}; the lab names it itself, and the agent will not find its interfaces`);
+    }
+  }
+  for (const [key, name] of namedBridge) {
+    if ((claimed.get(name) ?? 0) > 1) {
+      namedBridge.delete(key);
+      warnings.push(`VirtualNetwork ${key}: bridge ${name} is named for another network too; the lab names it itself, and the agent will not find its interfaces`);
+    }
+  }
   const bare = used.filter((k) => networks.get(k)?.v4Subnet === undefined && networks.get(k)?.v6Subnet === undefined);
   if (bare.length > 0) {
     throw new Error(`VirtualNetwork ${bare.join(', ')}: has neither spec.v4Subnet nor spec.v6Subnet, so the lab has no addresses for the secondary interfaces in it`);
@@ -221,7 +243,7 @@ export function planAttachments(plan: LabPlan, manifests: Pick<LabManifests, 'po
       ...(n.v4Subnet !== undefined ? { v4Subnet: n.v4Subnet } : {}),
       ...(n.v6Subnet !== undefined ? { v6Subnet: n.v6Subnet } : {}),
       prefix: { ...(subnets.v4 ? { v4: subnets.v4.prefix } : {}), ...(subnets.v6 ? { v6: subnets.v6.prefix } : {}) },
-      bridge: secondaryBridge(plan.lab, index),
+      bridge: namedBridge.get(key) ?? secondaryBridge(plan.lab, index),
       ...(nodeCount > 1 ? { vxlan: secondaryVxlan(plan.lab, index) } : {}),
       vni: index,
       gateways,

@@ -44,32 +44,41 @@ export interface LabAttachmentDefinition {
   /** spec.config says `"isGateway": false` (the bridge plugin's default, written out): the lab's bridge for its
    *  network holds no address, as the plugin leaves it. Anything else: the lab gives the bridge a gateway address. */
   noGateway: boolean;
+  /** the bridge plugin's `bridge` (its default "cni0" when absent); undefined for other plugin types */
+  bridge?: string;
 }
 
-/** "ns/name" of the NADs (also in Lists) whose CNI configuration says `"isGateway": false`. */
-function gatewaylessNads(docs: readonly DocResult[]): Set<string> {
-  const out = new Set<string>();
+/** What the lab reads of a NAD's CNI configuration (a list: its first plugin's). */
+interface NadWiring {
+  noGateway: boolean;
+  bridge?: string;
+}
+
+/** "ns/name" of the NADs (also in Lists) -> what their CNI configuration says about the wiring. */
+function nadWirings(docs: readonly DocResult[]): Map<string, NadWiring> {
+  const out = new Map<string, NadWiring>();
   const visit = (v: unknown): void => {
     const o = v as { kind?: unknown; items?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
     if (o === null || typeof o !== 'object') return;
     if (o.kind === 'List' && Array.isArray(o.items)) o.items.forEach(visit);
-    if (o.kind === 'NetworkAttachmentDefinition' && saysNoGateway(o)) {
-      out.add(`${typeof o.metadata?.namespace === 'string' ? o.metadata.namespace : 'default'}/${String(o.metadata?.name)}`);
+    if (o.kind === 'NetworkAttachmentDefinition') {
+      out.set(`${typeof o.metadata?.namespace === 'string' ? o.metadata.namespace : 'default'}/${String(o.metadata?.name)}`, wiringOf(o));
     }
   };
   for (const d of docs) if ('value' in d) visit(d.value);
   return out;
 }
 
-/** `"isGateway": false` in a NAD's CNI configuration (a list: its first plugin's). */
-function saysNoGateway(doc: unknown): boolean {
+function wiringOf(doc: unknown): NadWiring {
   const config = (doc as { spec?: { config?: unknown } } | null)?.spec?.config;
-  if (typeof config !== 'string') return false;
+  if (typeof config !== 'string') return { noGateway: false };
   try {
-    const c = JSON.parse(config) as { isGateway?: unknown; plugins?: { isGateway?: unknown }[] };
-    return (Array.isArray(c.plugins) ? c.plugins[0]?.isGateway : c.isGateway) === false;
+    const c = JSON.parse(config) as { type?: unknown; bridge?: unknown; isGateway?: unknown; plugins?: { type?: unknown; bridge?: unknown; isGateway?: unknown }[] };
+    const main = Array.isArray(c.plugins) ? (c.plugins[0] ?? {}) : c;
+    const bridge = main.type !== 'bridge' ? undefined : typeof main.bridge === 'string' ? main.bridge : 'cni0';
+    return { noGateway: main.isGateway === false, ...(bridge !== undefined ? { bridge } : {}) };
   } catch {
-    return false;
+    return { noGateway: false };
   }
 }
 
@@ -147,12 +156,13 @@ export function readLabManifests(dir: string): LabManifests {
     }
     const docs = fastDocuments(text) ?? fullDocuments(text);
     const parsed = parseDocuments(docs, file);
-    const noGateway = gatewaylessNads(docs);
+    const wirings = nadWirings(docs);
     warnings.push(...parsed.problems);
     for (const { source, object } of parsed.objects) {
       if (object.kind === 'NetworkAttachmentDefinition') {
         const { namespace, name, annotations } = object.metadata;
-        nads.set(`${namespace}/${name}`, { namespace, name, annotations, noGateway: noGateway.has(`${namespace}/${name}`) });
+        const w = wirings.get(`${namespace}/${name}`) ?? { noGateway: false };
+        nads.set(`${namespace}/${name}`, { namespace, name, annotations, ...w });
       }
       if (object.kind === 'Service') services.add(`${object.metadata.namespace}/${object.metadata.name}`);
       if (object.kind === 'VirtualNetwork') {

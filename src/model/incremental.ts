@@ -326,6 +326,13 @@ export class IncrementalCompiler {
     return out;
   }
 
+  /** Local secondary interfaces ("ns/name@ifname") -> their NetworkAttachmentDefinition ("ns/name"), where network-status names one. */
+  localAttachmentNads(): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const key of this.localKeys) for (const a of this.attachments.get(key) ?? []) if (a.nad !== undefined) out.set(a.key, a.nad);
+    return out;
+  }
+
   /**
    * Bring the desired maps to `state`. `changed`: the objects that differ
    * from the previous update's state ("all": every object, as on the first

@@ -163,6 +163,9 @@ export interface NetworkAttachmentDefinitionObject {
   /** The delegate CNI plugin's `type` (of spec.config, or its first plugin's
    *  for a list); absent when the config names none or does not parse. */
   cniType?: string;
+  /** The bridge plugin's `bridge` (its default "cni0" when the config names none): the only
+   *  node bridge discovery looks for this NAD's interfaces on. Absent for other types. */
+  bridge?: string;
 }
 
 /** networking.k8s.io/v1 NetworkPolicy, parsed (src/sources/documents.ts). */

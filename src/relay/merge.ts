@@ -112,7 +112,8 @@ export function hostOf(who: string, endpoints: readonly EndpointInfoMsg[]): stri
 /**
  * Explain answers of the nodes that host the sender and the receiver: the
  * sender's from_pod first, then the receiver's to_pod; the first drop
- * decides, else the last allow (as one agent decides with both hooks).
+ * decides, else the first AUDIT (it passed, but enforce mode would have
+ * dropped it there), else the last allow (as one agent decides with both hooks).
  */
 export function mergeExplain(ok: readonly ExplainResponse[]): ExplainResponse | undefined {
   const base = ok[0];
@@ -120,7 +121,8 @@ export function mergeExplain(ok: readonly ExplainResponse[]): ExplainResponse | 
   const steps = ok
     .flatMap((r) => r.steps.map((s) => ({ s, node: r.node })))
     .sort((a, b) => (a.s.hook === b.s.hook ? 0 : a.s.hook === 'from_pod' ? -1 : 1));
-  const decided = steps.find((x) => x.s.verdict === 'VERDICT_DROPPED') ?? steps[steps.length - 1];
+  const decided =
+    steps.find((x) => x.s.verdict === 'VERDICT_DROPPED') ?? steps.find((x) => x.s.verdict === 'VERDICT_AUDIT') ?? steps[steps.length - 1];
   if (!decided) return base;
   return {
     ...base,

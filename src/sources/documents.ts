@@ -392,26 +392,38 @@ function parseNetworkAttachmentDefinition(doc: Obj, warn: Warn): NetworkAttachme
   if (doc.apiVersion !== 'k8s.cni.cncf.io/v1') throw new Invalid(`apiVersion ${JSON.stringify(doc.apiVersion)} is not k8s.cni.cncf.io/v1`);
   // Multus names are DNS subdomains like most objects'.
   const metadata = namespacedMeta(doc, warn, isDnsSubdomain);
-  let cniType: string | undefined;
+  let delegate: Delegate = {};
   if (doc.spec !== undefined && doc.spec !== null) {
     const spec = asObj(doc.spec, 'spec');
     if (spec.config !== undefined && typeof spec.config !== 'string') throw new Invalid('spec.config must be text (the CNI configuration as JSON)');
-    if (typeof spec.config === 'string' && spec.config.trim() !== '') cniType = delegateType(spec.config, warn);
+    if (typeof spec.config === 'string' && spec.config.trim() !== '') delegate = delegateOf(spec.config, warn);
   }
-  return cniType === undefined ? { kind: 'NetworkAttachmentDefinition', metadata } : { kind: 'NetworkAttachmentDefinition', metadata, cniType };
+  return { kind: 'NetworkAttachmentDefinition', metadata, ...delegate };
 }
 
-/** The `type` of a CNI configuration (a list's first plugin: the one that makes the interface). */
-function delegateType(config: string, warn: Warn): string | undefined {
+interface Delegate {
+  cniType?: string;
+  bridge?: string;
+}
+
+/** The bridge plugin's default bridge device when its config names none. */
+const BRIDGE_PLUGIN_DEFAULT = 'cni0';
+
+/** The `type` of a CNI configuration (a list's first plugin: the one that makes the interface), and for the
+ *  bridge plugin its bridge device. */
+function delegateOf(config: string, warn: Warn): Delegate {
   let v: unknown;
   try {
     v = JSON.parse(config);
   } catch {
     warn('spec.config is not JSON: its plugin type is unknown');
-    return undefined;
+    return {};
   }
   const main = isObj(v) && Array.isArray(v.plugins) ? (v.plugins as unknown[])[0] : v;
-  return isObj(main) && typeof main.type === 'string' ? main.type : undefined;
+  if (!isObj(main) || typeof main.type !== 'string') return {};
+  if (main.type !== 'bridge') return { cniType: main.type };
+  // A name that is no interface name matches no bridge: its interfaces are then found nowhere (fail closed).
+  return { cniType: main.type, bridge: typeof main.bridge === 'string' ? main.bridge : BRIDGE_PLUGIN_DEFAULT };
 }
 
 const ROUTER_TYPES = ['mesh', 'hub', 'spoke'] as const;
