@@ -19,6 +19,7 @@ import { PolicyNamer } from '../src/flows/policy-name.js';
 import type { Flow, FlowEndpoint } from '../src/flows/types.js';
 import { toFlowMsg } from '../src/api/convert.js';
 import { flowRow } from '../src/cli/flows.js';
+import { whatIf } from '../src/api/whatif.js';
 import { parseManifests } from '../src/sources/documents.js';
 import type { ClusterConfig, ClusterState, ContainerPort, DesiredState, LabelSelector, NetworkPolicyObject, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicyRule, PodObject } from '../src/model/types.js';
 import { emptyAllocation } from '../src/model/vrf.js';
@@ -314,6 +315,35 @@ describe('NetworkPolicy semantics (compile + evaluator + map lookups, by hand fr
     expect(namer.forFlow(flow('x/a', 'x/b', 80))).toBe(''); // x/b: no policy selects it
     const row = flowRow(toFlowMsg({ ...flow('x/b', 'x/a', 8080), policy: 'allowed by NetworkPolicy x/web' }));
     expect(row).toContain('SAME_NETWORK (allowed by NetworkPolicy x/web)');
+  });
+
+  it('what-if: a proposed NetworkPolicy cuts what it denies, names POLICY_INGRESS, and leaves the rest', () => {
+    const { state, desired } = build([]);
+    const end = (who: string, port: number): FlowEndpoint => ({ ip: IP[who]!, port, namespace: who.split('/')[0]!, pod: who.split('/')[1]!, network: 'default/default-podnetwork', node: 'n1', service: '', kind: 'pod', interface: '' });
+    const flow = (src: string, dst: string, port: number): Flow => ({
+      id: `${src}-${dst}`, node: 'n1', ifindex: 100, source: end(src, 40000), destination: end(dst, port), protocol: 6, protocolName: 'tcp', ethertype: 0x0800,
+      direction: 'EGRESS', verdict: 'ALLOWED', dropReason: '', allowRule: 'SAME_NETWORK', code: 1,
+      forward: { packets: 3, bytes: 300, droppedPackets: 0, tcpFlags: 2 }, reverse: { packets: 2, bytes: 200, droppedPackets: 0, tcpFlags: 18 }, firstSeenMs: 1, lastSeenMs: 2,
+    });
+    const flows = [flow('y/a', 'x/a', 8080), flow('x/b', 'x/a', 8080), flow('x/a', 'y/a', 80)];
+    const proposal = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: a-from-x, namespace: x}
+spec:
+  podSelector: {matchLabels: {app: a}}
+  ingress:
+  - from: [{podSelector: {}}]
+    ports: [{port: http}]
+`;
+    const r = whatIf(
+      { node: 'n1', podCIDRs: config.podCIDRs, serviceCIDRs: config.serviceCIDRs, current: () => ({ state, desired }), flows: () => flows, now: () => 10 },
+      { documents: [{ file: 'np.yaml', text: proposal }], windowSeconds: 0 },
+    );
+    expect(r.applied).toEqual(['NetworkPolicy x/a-from-x']);
+    expect(r.changes.map((c) => `${c.kind} ${c.source.namespace}/${c.source.pod} -> ${c.destination.namespace}/${c.destination.pod} ${c.after.reason} ${c.after.hook}`)).toEqual([
+      'ALLOWED_TO_DROPPED y/a -> x/a POLICY_INGRESS to_pod',
+    ]);
+    expect(r.conversations).toBe(3); // x/b -> x/a (allowed by the policy) and x/a -> y/a (not selected) stay
   });
 
   it('a policy never opens what segmentation denies (isolated namespace)', () => {
