@@ -421,6 +421,14 @@ describe('NetworkPolicy documents', () => {
     expect(p.invalid).toBeUndefined();
   });
 
+  it('an ipBlock with host bits set is read as its network, with a warning (not refused)', () => {
+    const r = parseManifests(yaml('  podSelector: {}\n  ingress:\n  - from: [{ipBlock: {cidr: 10.1.2.3/16}}]\n'), 'p.yaml');
+    const p = r.objects[0]?.object as NetworkPolicyObject;
+    expect(p.invalid).toBeUndefined();
+    expect(p.spec.ingress[0]?.peers).toEqual([{ kind: 'ipBlock', cidr: '10.1.0.0/16', except: [] }]);
+    expect(r.problems).toEqual([{ source: 'p.yaml#1', message: 'spec.ingress[0].from[0].ipBlock.cidr "10.1.2.3/16" has host bits set; read as 10.1.0.0/16' }]);
+  });
+
   it('a policy that does not parse is kept: it selects its pods, allows nothing, and the problem names the object and field', () => {
     const cases: [string, string][] = [
       ['  podSelector: {}\n  ingress:\n  - from: [{ipBlock: {cidr: 10.0.0.0/8, except: [11.0.0.0/16]}}]\n', 'spec.ingress[0].from[0].ipBlock.except[0]'],
@@ -428,6 +436,7 @@ describe('NetworkPolicy documents', () => {
       ['  podSelector: {}\n  ingress:\n  - from: [{}]\n', 'spec.ingress[0].from[0]'],
       ['  podSelector: {matchExpressions: [{key: a, operator: Is}]}\n', 'spec.podSelector.matchExpressions[0].operator'],
       ['  podSelector: {}\n  policyTypes: [Ingres]\n', 'spec.policyTypes'],
+      ['  podSelector: {}\n  egress:\n  - to: [{ipBlock: {cidr: "::ffff:10.0.0.0/104"}}]\n', 'spec.egress[0].to[0].ipBlock.cidr'],
     ];
     for (const [spec, field] of cases) {
       const r = parseManifests(yaml(spec), 'p.yaml');

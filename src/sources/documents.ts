@@ -836,9 +836,15 @@ function policyPeer(value: unknown, where: string, warn: Warn): NetworkPolicyPee
 function policyCidr(value: unknown, where: string, warn: Warn): string {
   const c = typeof value === 'string' ? canonicalCidr(value) : undefined;
   if (c === undefined) throw new Invalid(`${where} ${JSON.stringify(value)} is not a CIDR`);
+  // The datapath holds IPv4 as IPv4-mapped IPv6: a mapped block would be one family in the maps and another in
+  // every address it is meant to match. Kubernetes users write IPv4 blocks as IPv4.
+  const [net] = ipaddr.parseCIDR(c);
+  if (net.kind() === 'ipv6' && (net as ipaddr.IPv6).isIPv4MappedAddress()) {
+    throw new Invalid(`${where} ${JSON.stringify(value)} is an IPv4-mapped IPv6 block; write it as an IPv4 CIDR`);
+  }
   const [given] = (value as string).trim().split('/');
-  const [net] = c.split('/');
-  if (canonicalIp(given as string) !== net) warn(`${where} ${JSON.stringify(value)} has host bits set; read as ${c}`);
+  const [netText] = c.split('/');
+  if (canonicalIp(given as string) !== netText) warn(`${where} ${JSON.stringify(value)} has host bits set; read as ${c}`);
   return c;
 }
 
