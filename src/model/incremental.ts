@@ -429,7 +429,7 @@ export class IncrementalCompiler {
     for (const ip of w.endpointIps) this.refreshEndpoint(ip, delta);
     // A recomputed Service drops and takes back its outside ClusterIP's range: no change.
     if (prevState !== undefined) for (const [c, before] of w.cidrsBefore) if (this.cidrs.get(c) === before) delta.cidrs.delete(c);
-    this.updatePolicy(state, delta);
+    this.updatePolicy(state, prevState === undefined ? 'all' : changed, delta);
     return delta;
   }
 
@@ -440,13 +440,16 @@ export class IncrementalCompiler {
    * as compile() does) whenever policies exist, and diffed into the delta.
    * No policy before and now: nothing runs.
    */
-  private updatePolicy(state: ClusterState, delta: DesiredDelta): void {
+  private updatePolicy(state: ClusterState, changed: readonly ObjectRef[] | 'all', delta: DesiredDelta): void {
     const enabled = this.config.networkPolicy !== false;
     const active = policyActive(state, enabled);
     if (!active && !this.policyWasActive) {
       this.policyInfo = this.policyInfo.enabled === enabled ? this.policyInfo : emptyPolicyInfo(enabled);
       return;
     }
+    // Policy reads pods, namespaces, policies, Services and slices (ClusterIPs) directly, and the rest only through
+    // the endpoints (which are pods, local, quarantined): nothing of those changed, nothing to recompute.
+    if (active && this.policyWasActive && changed !== 'all' && delta.endpoints.size === 0 && !changed.some((c) => POLICY_INPUTS.has(c.kind))) return;
     const pol = compilePolicy({ state, endpoints: this.endpoints, nodeName: this.config.nodeName, enabled, previous: this.policyInfo });
     replaceMap(this.policy, pol.policy, delta.policy);
     replaceMap(this.policyCidrs, pol.policyCidrs, delta.policyCidrs);
@@ -1063,6 +1066,9 @@ function samePlacement(a: PodPlacement | undefined, b: PodPlacement | undefined)
 }
 
 
+
+/** The kinds NetworkPolicy's compile reads directly (netpol.ts). */
+const POLICY_INPUTS: ReadonlySet<string> = new Set(['NetworkPolicy', 'Namespace', 'Pod', 'Service', 'EndpointSlice']);
 
 /** `into` := `next` (in place); keys added, changed or removed go to `changed`. */
 function replaceMap(into: Map<string, PolicyValue>, next: ReadonlyMap<string, PolicyValue>, changed: Set<string>): void {
