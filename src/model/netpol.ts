@@ -284,6 +284,8 @@ function allocate(keys: readonly string[], previous: ReadonlyMap<string, number>
 
 /** `endpoints` with the policy fields of `fields` (in place); changed addresses go to `changed`. */
 export function applyEndpointPolicy(endpoints: Map<string, DesiredEndpoint>, fields: ReadonlyMap<string, EndpointPolicy>, changed?: Set<string>): void {
+  // One frozen object per distinct value (remote pods of one identity share theirs), as the compile's own endpoints.
+  const shared = new Map<string, DesiredEndpoint>();
   for (const [ip, ep] of endpoints) {
     const f = fields.get(ip);
     const identity = f?.identity ?? 0;
@@ -291,11 +293,16 @@ export function applyEndpointPolicy(endpoints: Map<string, DesiredEndpoint>, fie
     const policyOut = f?.policyOut ?? 0;
     if ((ep.identity ?? 0) === identity && (ep.policyIn ?? 0) === policyIn && (ep.policyOut ?? 0) === policyOut) continue;
     // Only non-zero fields are written, so an endpoint without policy is the plain one.
-    const next: DesiredEndpoint = { vrfId: ep.vrfId, flags: ep.flags, ifindex: ep.ifindex };
-    if (identity !== 0) next.identity = identity;
-    if (policyIn !== 0) next.policyIn = policyIn;
-    if (policyOut !== 0) next.policyOut = policyOut;
-    endpoints.set(ip, Object.freeze(next));
+    const k = `${ep.vrfId}/${ep.flags}/${ep.ifindex}/${identity}/${policyIn}/${policyOut}`;
+    let next = shared.get(k);
+    if (next === undefined) {
+      const e: DesiredEndpoint = { vrfId: ep.vrfId, flags: ep.flags, ifindex: ep.ifindex };
+      if (identity !== 0) e.identity = identity;
+      if (policyIn !== 0) e.policyIn = policyIn;
+      if (policyOut !== 0) e.policyOut = policyOut;
+      shared.set(k, (next = Object.freeze(e)));
+    }
+    endpoints.set(ip, next);
     changed?.add(ip);
   }
 }
