@@ -36,6 +36,7 @@ export const UNIT_TESTS = [
   'lab-boundary',
   'multus',
   'multus-claims',
+  'netpol-model', // issue 16 (npmodel)
   'manifests',
   'manifests-incremental',
   'manifests-networks',

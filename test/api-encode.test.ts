@@ -45,6 +45,7 @@ function flow(i: number): FlowMsg {
     verdict: VERDICTS[i % VERDICTS.length]!,
     dropReason: 'ISOLATED',
     allowRule: 'SAME_NETWORK',
+    policy: 'allowed by NetworkPolicy ns-b/web', // issue 16
     code: 4,
     // 64-bit fields past 2^32 and up to 2^53: every varint length up to 8 bytes
     forward: { packets: 2 ** 40 + i, bytes: Number.MAX_SAFE_INTEGER - i, droppedPackets: 3, tcpFlags: 0x12 },

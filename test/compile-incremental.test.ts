@@ -21,6 +21,10 @@ import type {
   LabelSelector,
   NamespaceObject,
   NetworkAttachmentDefinitionObject,
+  NetworkPolicyObject,
+  NetworkPolicyPeer,
+  NetworkPolicyPort,
+  NetworkPolicyRule,
   PodObject,
   PortMacs,
   ServiceObject,
@@ -219,6 +223,36 @@ function service(g: Gen, key: string): ServiceObject {
   };
 }
 
+/** A NetworkPolicy (issue 16): random selectors, peers, ports; now and then one that did not parse. */
+function networkPolicy(g: Gen, key: string): NetworkPolicyObject {
+  const [namespace = '', name = ''] = key.split('/');
+  const selector = (): LabelSelector =>
+    g.chance(0.2) ? { matchLabels: {}, matchExpressions: [{ key: 'tier', operator: g.pick(['Exists', 'DoesNotExist'] as const), values: [] }] } : { matchLabels: labels(g), matchExpressions: [] };
+  const peer = (): NetworkPolicyPeer => {
+    const r = g.int(4);
+    if (r === 0) return { kind: 'ipBlock', cidr: g.pick(['10.244.0.0/16', '0.0.0.0/0', 'fd00:10:244::/56']), except: g.chance(0.5) ? [g.pick(['10.244.0.0/24', '10.244.1.0/24'])].filter((e) => e.includes('.')) : [] };
+    if (r === 1) return { kind: 'pods', namespaceSelector: selector() };
+    if (r === 2) return { kind: 'pods', podSelector: selector(), namespaceSelector: selector() };
+    return { kind: 'pods', podSelector: selector() };
+  };
+  const port = (): NetworkPolicyPort =>
+    g.pick<NetworkPolicyPort>([{ protocol: 'TCP', port: 80 }, { protocol: 'TCP', port: 'http' }, { protocol: 'UDP', port: 'dns' }, { protocol: 'TCP', port: 8000, endPort: 8100 }, { protocol: 'SCTP', port: 80 }, { protocol: 'UDP' }]);
+  const rules = (): NetworkPolicyRule[] => Array.from({ length: g.int(3) }, () => ({ peers: Array.from({ length: g.int(3) }, peer).map((p) => (p.kind === 'ipBlock' && p.cidr.includes(':') ? { ...p, except: [] } : p)), ports: Array.from({ length: g.int(3) }, port) }));
+  const policyTypes = g.pick<('Ingress' | 'Egress')[]>([['Ingress'], ['Egress'], ['Ingress', 'Egress']]);
+  const out: NetworkPolicyObject = { kind: 'NetworkPolicy', metadata: { name, namespace, labels: {}, annotations: {} }, spec: { podSelector: selector(), policyTypes, ingress: rules(), egress: rules() } };
+  if (g.chance(0.05)) return { ...out, spec: { ...out.spec, ingress: [], egress: [] }, invalid: 'spec.ingress[0].from[0] must have podSelector, namespaceSelector or ipBlock' };
+  return out;
+}
+
+/** A NetworkPolicy added, replaced or removed (its own random stream: the other kinds' sequences stay as they were). */
+function mutatePolicies(g: Gen, s: ClusterState): ClusterState {
+  const next: ClusterState = { ...s, networkPolicies: new Map(s.networkPolicies) };
+  const key = `${g.pick(['a', 'b', 'default'])}/np${g.int(3)}`;
+  if (g.chance(0.25)) next.networkPolicies.delete(key);
+  else next.networkPolicies.set(key, networkPolicy(g, key));
+  return next;
+}
+
 function slice(g: Gen, key: string): EndpointSliceObject {
   const [namespace = '', name = ''] = key.split('/');
   return {
@@ -249,6 +283,7 @@ function mutate(g: Gen, s: ClusterState): ClusterState {
     services: new Map(s.services),
     endpointSlices: new Map(s.endpointSlices),
     attachmentDefinitions: new Map(s.attachmentDefinitions),
+    networkPolicies: new Map(s.networkPolicies),
     problems: [],
   };
   const nsKey = (prefix: string, n: number): string => `${g.pick(['a', 'b', 'default', 'k8s-c', 'kube-system'])}/${prefix}${g.int(n)}`;
@@ -403,10 +438,11 @@ function directoryOf(d: Directory): Record<string, unknown> {
 
 const problemsOf = (d: DesiredState): string[] => d.problems.map((p) => `${p.source}: ${p.message}`).sort();
 
-const stats = { steps: 0, delta: 0, quarantined: 0, services: 0, backends: 0, pairs: 0, attachedNet: 0, attachedQuarantined: 0 };
+const stats = { steps: 0, delta: 0, quarantined: 0, services: 0, backends: 0, pairs: 0, attachedNet: 0, attachedQuarantined: 0, policy: 0, policyCidrs: 0, noPolicy: 0 };
 
 function run(seed: number, steps: number): void {
   const g = new Gen(rng(seed));
+  const gp = new Gen(rng(seed + 7919));
   const inc = new IncrementalCompiler(config, emptyAllocation());
   let state = emptyClusterState();
   let prev = snapshot(inc.desired());
@@ -416,12 +452,14 @@ function run(seed: number, steps: number): void {
     const before = state;
     const burst = 1 + g.int(3);
     for (let i = 0; i < burst; i++) state = mutate(g, state);
+    if (gp.chance(0.5)) state = mutatePolicies(gp, state);
     if (g.chance(0.3)) ifs = interfaces(g, state);
     const allocation: VrfAllocation = inc.allocation;
     const changed = step === 0 && g.chance(0.5) ? 'all' : changedObjects(before, state);
     const delta = inc.update(state, changed, ifs.ifaces, ifs.macs);
     const got = inc.desired();
-    const want = compile(state, config, ifs.ifaces, allocation, ifs.macs);
+    // the policy ids continue the incremental compiler's, as the agent's would from one compile to the next
+    const want = compile(state, config, ifs.ifaces, allocation, ifs.macs, got.policyInfo);
     const where = `seed ${seed} step ${step}`;
     // Compared as text first (fast); toEqual only to show a difference.
     const same = (a: unknown, b: unknown, what: string): void => {
@@ -443,6 +481,9 @@ function run(seed: number, steps: number): void {
     stats.services += want.services.size;
     stats.backends += want.backends.size;
     stats.pairs += want.vrfPairs.size;
+    stats.policy += want.policy.size;
+    stats.policyCidrs += want.policyCidrs.size;
+    if (state.networkPolicies.size === 0 && want.policyInfo.sets.size === 0) stats.noPolicy++;
   }
 }
 
@@ -457,6 +498,10 @@ describe('incremental compile', () => {
     // Secondary interfaces, both placed in a network and quarantined.
     expect(stats.attachedNet).toBeGreaterThan(stats.steps / 100);
     expect(stats.attachedQuarantined).toBeGreaterThan(stats.steps / 15);
+    // NetworkPolicies came and went: entries of both maps, and steps with none at all.
+    expect(stats.policy).toBeGreaterThan(stats.steps / 4);
+    expect(stats.policyCidrs).toBeGreaterThan(stats.steps / 4);
+    expect(stats.noPolicy).toBeGreaterThan(stats.steps / 40);
 
   });
 

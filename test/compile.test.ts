@@ -53,6 +53,7 @@ function state(namespaces: NamespaceObject[], pods: PodObject[], nodes: Record<s
     services: new Map(),
     endpointSlices: new Map(),
     attachmentDefinitions: new Map(),
+    networkPolicies: new Map(),
     problems: [],
   };
 }

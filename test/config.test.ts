@@ -109,6 +109,7 @@ describe('resolveSettings', () => {
     [{ env: { VRFWALL_MAX_ENDPOINTS: '2.5' } }, 'max-endpoints', /VRFWALL_MAX_ENDPOINTS: "2.5" is not an integer/],
     [{ flags: { attachMode: 'xdp' } }, 'attach-mode', /"xdp" is not one of auto, tcx, tc/],
     [{ env: { VRFWALL_ENFORCEMENT: 'observe' } }, 'enforcement', /"observe" is not one of enforce, audit/],
+    [{ flags: { networkPolicy: 'maybe' } }, 'network-policy', /"maybe" is not one of on, off/],
     [{ env: { VRFWALL_POD_CIDR: '10.0.0.0/8,10.0.0/8' } }, 'pod-cidr', /"10.0.0\/8" is not a CIDR/],
     [{ file: { 'log-level': 'loud' }, fileName: 'a.yaml' }, 'log-level', /log-level \(in a.yaml\): "loud" is not one of/],
     [{ file: { cleanup: 'maybe' } }, 'cleanup', /not true or false/],
@@ -129,6 +130,14 @@ describe('resolveSettings', () => {
     expect(resolveSettings({ flags: { enforcement: 'audit' } }).settings.enforcement).toBe('audit');
     expect(resolveSettings({ env: { VRFWALL_ENFORCEMENT: 'audit' } }).settings.enforcement).toBe('audit');
     expect(resolveSettings({ file: { enforcement: 'audit' }, flags: { enforcement: 'enforce' } }).settings.enforcement).toBe('enforce');
+  });
+
+  it('network-policy: on by default; off by flag, VRFWALL_NETWORK_POLICY or the file', () => {
+    expect(resolveSettings({}).settings.networkPolicy).toBe('on');
+    expect(resolveSettings({ flags: { networkPolicy: 'off' } }).settings.networkPolicy).toBe('off');
+    expect(resolveSettings({ env: { VRFWALL_NETWORK_POLICY: 'off' } }).settings.networkPolicy).toBe('off');
+    expect(resolveSettings({ file: { 'network-policy': 'off' } }).settings.networkPolicy).toBe('off');
+    expect(resolveSettings({ file: { 'network-policy': 'off' }, flags: { networkPolicy: 'on' } }).settings.networkPolicy).toBe('on');
   });
 
   it('an empty environment variable counts as unset', () => {

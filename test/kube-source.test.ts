@@ -139,7 +139,7 @@ describe('first sync', () => {
     const podLists = s.stats.queries.filter((q) => q.verb === 'list' && q.plural === 'pods');
     expect(podLists.map((q) => q.query.get('limit'))).toEqual(['2', '2', '2']);
     expect(podLists.filter((q) => q.query.get('continue') !== null)).toHaveLength(2);
-    await until(() => s.watchCount === 8 - 1, 2000, 'all watches open'); // every resource but events
+    await until(() => s.watchCount === 9 - 1, 2000, 'all watches open'); // every resource but events
     for (const q of s.stats.queries.filter((x) => x.verb === 'watch')) {
       expect(q.query.get('allowWatchBookmarks')).toBe('true');
       expect(Number(q.query.get('resourceVersion'))).toBeGreaterThan(1000);
@@ -182,6 +182,35 @@ describe('first sync', () => {
 });
 
 describe('Service frontends and hostPorts from the API', () => {
+  it('lists and watches NetworkPolicies (issue 16); one that does not parse is kept, allowing nothing, and its problem names the field', async () => {
+    const s = await startServer();
+    seed(s);
+    s.apply('networkpolicies', {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'web', namespace: 'default' },
+      spec: { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ from: [{ namespaceSelector: {} }], ports: [{ port: 80 }] }] },
+    });
+    s.apply('networkpolicies', {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'bad', namespace: 'default' },
+      spec: { podSelector: {}, egress: [{ to: [{ ipBlock: { cidr: '10.0.0.0/33' } }] }] },
+    });
+    const src = makeSource(s);
+    await src.start();
+    const st = src.current();
+    expect(st.networkPolicies.get('default/web')?.spec).toMatchObject({ policyTypes: ['Ingress'], ingress: [{ peers: [{ kind: 'pods' }], ports: [{ protocol: 'TCP', port: 80 }] }] });
+    const bad = st.networkPolicies.get('default/bad');
+    expect(bad?.spec).toMatchObject({ policyTypes: ['Ingress', 'Egress'], ingress: [], egress: [] });
+    expect(bad?.invalid).toContain('spec.egress[0].to[0].ipBlock.cidr');
+    expect(st.problems.find((p) => p.source === 'NetworkPolicy default/bad')?.message).toContain('spec.egress[0].to[0].ipBlock.cidr "10.0.0.0/33" is not a CIDR');
+    // a change arrives by the watch
+    s.remove('networkpolicies', 'web', 'default');
+    await until(() => !src.current().networkPolicies.has('default/web'), 2000, 'NetworkPolicy deleted');
+    expect(src.current().networkPolicies.has('default/bad')).toBe(true); // control
+  });
+
   it('reads nodePorts, externalIPs, the load balancer IPs (spec and status) and hostPorts; a bad one is refused with the field named', async () => {
     const s = await startServer();
     seed(s);
@@ -305,13 +334,13 @@ describe('watch events', () => {
     seed(s);
     const src = makeSource(s, { watchSessionSeconds: 30 });
     await src.start();
-    await until(() => s.watchCount === 5, 2000, 'watches open'); // the three CRDs are not installed
-    const watches = (): number[] => ['namespaces', 'pods', 'nodes', 'services', 'endpointslices'].map((p) => s.requests('watch', p));
+    await until(() => s.watchCount === 6, 2000, 'watches open'); // the three CRDs are not installed (the six built-in kinds, NetworkPolicy too)
+    const watches = (): number[] => ['namespaces', 'pods', 'nodes', 'services', 'endpointslices', 'networkpolicies'].map((p) => s.requests('watch', p));
     const before = watches();
     await sleep(2500); // five request timeouts without a single line on any watch
     expect(s.stats.bookmarks).toBe(0);
     expect(watches()).toEqual(before);
-    expect(s.watchCount).toBe(5);
+    expect(s.watchCount).toBe(6);
     expect(warnings()).toEqual([]);
     // ... and is alive: a change arrives on it, without a new request.
     s.apply('pods', podObj('team-a', 'after-quiet', { node: 'node1', ips: ['10.244.1.30'] }));
@@ -324,13 +353,13 @@ describe('watch events', () => {
     seed(s);
     const src = makeSource(s);
     await src.start();
-    await until(() => s.watchCount === 5, 2000, 'watches open');
+    await until(() => s.watchCount === 6, 2000, 'watches open');
     s.apply('pods', podObj('team-a', 'a3', { node: 'node1', ips: ['10.244.1.3'] }));
     const rv = s.get('pods', 'a3', 'team-a')!.metadata.resourceVersion;
     s.apply('namespaces', namespaceObj('extra')); // a later version elsewhere: not the pods' bookmark
     await until(() => s.stats.bookmarks >= 2, 2000, 'bookmarks for the changed resources');
     s.dropConnections();
-    await until(() => s.watchCount === 5, 3000, 'watches open again');
+    await until(() => s.watchCount === 6, 3000, 'watches open again');
     const resumed = s.stats.queries.filter((q) => q.verb === 'watch' && q.plural === 'pods').at(-1)!.query;
     expect(resumed.get('resourceVersion')).toBe(rv);
     expect(resumed.get('allowWatchBookmarks')).toBe('true');
@@ -359,7 +388,7 @@ describe('faults', () => {
     seed(s);
     const src = makeSource(s);
     await src.start();
-    await until(() => s.watchCount === 5, 2000, 'watches open');
+    await until(() => s.watchCount === 6, 2000, 'watches open');
     const lists = s.requests('list', 'pods');
     const watchedFrom = s.stats.queries.filter((q) => q.verb === 'watch' && q.plural === 'pods').at(-1)!.query.get('resourceVersion');
     s.stallStreams(); // the client learns nothing of what follows from these streams
@@ -404,7 +433,7 @@ describe('faults', () => {
     // Sessions of 1-2 s (timeoutSeconds), given up 0.5 s (the request timeout) after that.
     const src = makeSource(s, { watchSessionSeconds: 1 });
     await src.start();
-    await until(() => s.watchCount === 5, 2000, 'watches open');
+    await until(() => s.watchCount === 6, 2000, 'watches open');
     const watches = s.requests('watch', 'pods');
     const sessions = s.stats.queries.filter((q) => q.verb === 'watch').map((q) => Number(q.query.get('timeoutSeconds')));
     expect(Math.min(...sessions)).toBeGreaterThanOrEqual(1);
@@ -415,7 +444,7 @@ describe('faults', () => {
     expect(ms).toBeGreaterThanOrEqual(300); // it came through a new watch, after the deadline
     expect(s.requests('watch', 'pods')).toBeGreaterThan(watches);
     expect(logLines.some((l) => l.includes('not ended by the server'))).toBe(true);
-    await until(() => s.stats.abandoned.stalled === 5, 3000, 'every stalled watch given up by the client');
+    await until(() => s.stats.abandoned.stalled === 6, 3000, 'every stalled watch given up by the client');
   });
 
   it('sessions the server ends (timeoutSeconds) resume from the last resourceVersion: no relist, nothing missed', async () => {

@@ -456,3 +456,22 @@ describe('manifest source: bad input', () => {
     await src.stop();
   });
 });
+
+describe('manifest source: NetworkPolicy (issue 16)', () => {
+  const policyYaml = (name: string, spec: string): string =>
+    ['apiVersion: networking.k8s.io/v1', 'kind: NetworkPolicy', 'metadata:', `  name: ${name}`, '  namespace: team', 'spec:', spec, ''].join('\n');
+
+  it('policies in the directory reach the state, change with their file, and a bad one stays (allowing nothing) with its problem', async () => {
+    await write('ns.yaml', namespaceYaml('team'));
+    await write('np.yaml', policyYaml('deny', '  podSelector: {}\n  policyTypes: [Ingress]'));
+    const src = await startSource(false);
+    expect(src.current().networkPolicies.get('team/deny')?.spec.policyTypes).toEqual(['Ingress']);
+    await write('np.yaml', policyYaml('deny', '  podSelector: {}\n  ingress:\n    - from: [{ipBlock: {cidr: 10.0.0.0/8, except: [10.0.0.0/8]}}]'));
+    await until(() => src.current().networkPolicies.get('team/deny')?.invalid !== undefined, 3000, 'the changed policy');
+    expect(src.current().networkPolicies.get('team/deny')?.spec.ingress).toEqual([]);
+    expect(problemsOf(src.current()).some((p) => p.endsWith('np.yaml#1: NetworkPolicy team/deny does not parse (spec.ingress[0].from[0].ipBlock.except[0] 10.0.0.0/8 is not strictly inside 10.0.0.0/8): it selects its pods for Ingress and allows nothing until fixed'))).toBe(true);
+    await fs.rm(path.join(dir, 'np.yaml'));
+    await until(() => src.current().networkPolicies.size === 0, 3000, 'the policy gone with its file');
+    expect(src.current().namespaces.has('team')).toBe(true); // control
+  });
+});

@@ -80,7 +80,7 @@ async function agent(node: string, flows: Flow[], opts: { lie?: string; socket?:
       }),
     Explain: (_c: unknown, cb: grpc.sendUnaryData<Partial<ExplainResponse>>) => {
       const hook = node === 'node1' ? 'from_pod' : 'to_pod';
-      cb(null, { verdict: 'VERDICT_ALLOWED', reason: 'SAME_NETWORK', node: says, steps: [{ hook, pod: `ns/a-${node}`, ifindex: 9, verdict: 'VERDICT_ALLOWED', reason: 'SAME_NETWORK', rule: '' }] });
+      cb(null, { verdict: 'VERDICT_ALLOWED', reason: 'SAME_NETWORK', node: says, steps: [{ hook, pod: `ns/a-${node}`, ifindex: 9, verdict: 'VERDICT_ALLOWED', reason: 'SAME_NETWORK', rule: '', policy: '' }] });
     },
   };
   const s = new ApiServer(new FlowServiceImpl(store, node).handlers(), state, {

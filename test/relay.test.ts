@@ -125,7 +125,7 @@ class FakeAgent {
         // node1 hosts the sender and allows; node2 hosts the receiver and drops
         const hook = node === 'node1' ? 'from_pod' : 'to_pod';
         const verdict = node === 'node1' ? 'VERDICT_ALLOWED' : 'VERDICT_DROPPED';
-        cb(null, { verdict, reason: node === 'node1' ? 'SAME_NETWORK' : 'ISOLATED', node, steps: [{ hook, pod: `ns/a-${node}`, ifindex: 9, verdict, reason: c.request.source, rule: '' }] });
+        cb(null, { verdict, reason: node === 'node1' ? 'SAME_NETWORK' : 'ISOLATED', node, steps: [{ hook, pod: `ns/a-${node}`, ifindex: 9, verdict, reason: c.request.source, rule: '', policy: '' }] });
       },
       WhatIf: (_c: unknown, cb: grpc.sendUnaryData<WhatIfResponse>) => {
         this.whatIfCalls++;

@@ -18,7 +18,7 @@ import { VerdictEpoch } from '../src/agent/verdict-epoch.js';
 import { MAP_NAMES, type Datapath } from '../src/agent/datapath.js';
 import { compile } from '../src/model/compile.js';
 import { VerdictEvaluator, judgeConnection, type Hook } from '../src/model/verdict.js';
-import type { ClusterConfig, ClusterState, DesiredState } from '../src/model/types.js';
+import type { ClusterConfig, ClusterState, DesiredState, NetworkPolicyObject, NetworkPolicyPeer } from '../src/model/types.js';
 import { ENFORCEMENT_KEY } from '../src/model/enforcement.js';
 import { emptyAllocation } from '../src/model/vrf.js';
 import { probeFrame, PROBE_SPORT } from '../src/api/packet.js';
@@ -169,7 +169,42 @@ function auditCluster(): ClusterState {
   return s;
 }
 
+/** The example with NetworkPolicies (issue 16): named ports, ipBlock with except, namespace by its name label,
+ *  default deny, egress to a ClusterIP whose backends are (kube-dns) and are not (iso/web) all allowed. */
+function policyCluster(): ClusterState {
+  const s = exampleCluster();
+  const np = (key: string, spec: NetworkPolicyObject['spec']): void => {
+    const [namespace, name] = key.split('/') as [string, string];
+    s.networkPolicies.set(key, { kind: 'NetworkPolicy', metadata: { namespace, name, labels: {}, annotations: {} }, spec });
+  };
+  const rule = (peers: NetworkPolicyPeer[], ports: NetworkPolicyObject['spec']['ingress'][number]['ports'] = []) => ({ peers, ports });
+  np('default/d1-in', {
+    podSelector: sel({ app: 'd1' }),
+    policyTypes: ['Ingress'],
+    ingress: [rule([{ kind: 'pods', podSelector: sel({}) }], [{ protocol: 'TCP', port: 'http' }]), rule([{ kind: 'ipBlock', cidr: '8.8.0.0/16', except: ['8.8.8.0/24'] }])],
+    egress: [],
+  });
+  np('iso/out', {
+    podSelector: sel({}),
+    policyTypes: ['Egress'],
+    ingress: [],
+    egress: [
+      rule([{ kind: 'pods', namespaceSelector: sel({ 'kubernetes.io/metadata.name': 'kube-system' }) }], [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 'dns-tcp' }]),
+      rule([{ kind: 'pods', podSelector: sel({ app: 'nothing' }) }], [{ protocol: 'TCP', port: 8000, endPort: 8100 }]),
+      rule([{ kind: 'ipBlock', cidr: '2001:db8::/32', except: [] }]),
+    ],
+  });
+  np('nets/deny', { podSelector: sel({}), policyTypes: ['Ingress', 'Egress'], ingress: [], egress: [] });
+  return s;
+}
+
 describe('verdict evaluator vs the loaded programs', () => {
+  it('with NetworkPolicies: the kernel’s POLICY_EGRESS / POLICY_INGRESS and what passes, at both hooks (needs the npdp datapath)', () => {
+    const { mismatches, runs, seen } = compareWithKernel(policyCluster());
+    expect(mismatches.slice(0, 20), `${mismatches.length} of ${runs} runs differ`).toEqual([]);
+    for (const name of ['DROPPED/POLICY_EGRESS', 'DROPPED/POLICY_INGRESS', 'ALLOWED/SAME_NETWORK', 'ALLOWED/SERVICE', 'ALLOWED/NOT_POD']) expect(seen.get(name) ?? 0, name).toBeGreaterThan(0);
+  });
+
   it('gives the kernel’s verdict and code at both hooks for every pair, protocol and port of the example cluster', () => {
     const { mismatches, runs, seen } = compareWithKernel(exampleCluster());
     expect(mismatches.slice(0, 20), `${mismatches.length} of ${runs} runs differ`).toEqual([]);

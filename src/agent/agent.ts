@@ -44,6 +44,8 @@ export interface AgentConfig {
   attachMode: AttachMode | 'auto';
   /** the node-wide audit setting (vw_config VW_CFG_AUDIT); default enforce */
   enforcement?: 'enforce' | 'audit';
+  /** --network-policy (issue 16): compile and enforce Kubernetes NetworkPolicy; default true */
+  networkPolicy?: boolean;
   /** full reconcile period, a safety net under the event-driven path */
   resyncMs: number;
   maxEndpoints?: number;
@@ -261,7 +263,7 @@ export class Agent {
       // hold from before: diff against the kernel.
       writer.invalidate();
       compiler = new IncrementalCompiler(
-        { nodeName: this.config.nodeName, podCIDRs: this.config.podCIDRs, serviceCIDRs: this.config.serviceCIDRs },
+        { nodeName: this.config.nodeName, podCIDRs: this.config.podCIDRs, serviceCIDRs: this.config.serviceCIDRs, networkPolicy: this.config.networkPolicy !== false },
         this.allocation,
       );
     } else if (resync) {
@@ -478,7 +480,7 @@ export class Agent {
 const RESYNC = '#resync'; // periodic: objects that differ from the compiler's last state; every map read back
 const NETLINK = '#netlink'; // interfaces, routes or a neighbour changed
 
-const KINDS: ReadonlySet<string> = new Set<ObjectKind>(['Namespace', 'Pod', 'Node', 'VirtualNetwork', 'VirtualNetworkRouter', 'Service', 'EndpointSlice', 'NetworkAttachmentDefinition']);
+const KINDS: ReadonlySet<string> = new Set<ObjectKind>(['Namespace', 'Pod', 'Node', 'VirtualNetwork', 'VirtualNetworkRouter', 'Service', 'EndpointSlice', 'NetworkAttachmentDefinition', 'NetworkPolicy']);
 
 function objectKey(ref: ObjectRef): string {
   return `${ref.kind} ${ref.key}`;

@@ -191,6 +191,16 @@ export const AGENT_OPTIONS = [
       '(the rollout switch; per network: the vrfwall.dev/enforcement annotation, docs/audit.md)',
   },
   {
+    name: 'network-policy',
+    kind: 'string',
+    arg: '<on|off>',
+    default: 'on',
+    choices: ['on', 'off'],
+    description:
+      'off: no Kubernetes NetworkPolicy state is compiled and no policy checks run (for a CNI that enforces ' +
+      'NetworkPolicy itself; docs/network-policy.md)',
+  },
+  {
     name: 'resync',
     kind: 'number',
     arg: '<seconds>',
@@ -644,6 +654,7 @@ export function loadAgentConfig(inputs: LoadInputs): ResolvedAgent {
     serviceCIDRs,
     attachMode: s.attachMode as AgentConfig['attachMode'],
     enforcement: s.enforcement as AgentConfig['enforcement'],
+    networkPolicy: s.networkPolicy === 'on',
     resyncMs: s.resync * 1000,
     ...(s.maxEndpoints !== undefined ? { maxEndpoints: s.maxEndpoints } : {}),
     ...(s.maxSessions !== undefined ? { maxSessions: s.maxSessions } : {}),

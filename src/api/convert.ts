@@ -24,6 +24,7 @@ export function toFlowMsg(f: Flow): FlowMsg {
     firstSeenMs: f.firstSeenMs,
     lastSeenMs: f.lastSeenMs,
     ethertype: f.ethertype,
+    policy: f.policy ?? '',
   };
 }
 
@@ -42,6 +43,7 @@ export function fromFlowMsg(m: FlowMsg): Flow {
     verdict: m.verdict === 'VERDICT_DROPPED' ? 'DROPPED' : m.verdict === 'VERDICT_AUDIT' ? 'AUDIT' : 'ALLOWED',
     dropReason: m.dropReason,
     allowRule: m.allowRule,
+    ...(m.policy ? { policy: m.policy } : {}),
     code: m.code,
     forward: m.forward,
     reverse: m.reverse,

@@ -15,7 +15,9 @@ import type { FlowEndpoint } from '../flows/types.js';
 import { invalid, ApiError } from './flow-service.js';
 import * as grpc from '@grpc/grpc-js';
 import type { ExplainRequest, ExplainResponse, ExplainStepMsg } from './messages.js';
-import { probeFrame } from './packet.js';
+import { PROBE_SPORT, probeFrame } from './packet.js';
+import type { PolicyJudgement } from '../flows/policy-name.js';
+import type { OpeningPacket } from '../model/verdict.js';
 
 const DEFAULT_PORT = 80;
 
@@ -119,6 +121,8 @@ export function explain(
   dir: Directory,
   node: string,
   req: ExplainRequest,
+  /** NetworkPolicy's name for a hook's decision (src/flows/policy-name.ts); absent: none named */
+  policy?: (hook: 'from_pod' | 'to_pod', packet: OpeningPacket) => PolicyJudgement | undefined,
 ): ExplainResponse {
   const family = req.family.trim().toLowerCase();
   if (family !== '' && family !== 'ipv4' && family !== 'ipv6') throw invalid(`family: ${JSON.stringify(req.family)} is not ipv4 or ipv6`);
@@ -153,6 +157,9 @@ export function explain(
     const allowed = verdict === Verdict.ALLOWED;
     const audited = verdict === Verdict.AUDIT;
     const reason = allowed ? allowRuleName(code) : dropReasonName(code);
+    const byPolicy = reason === 'POLICY_EGRESS' || reason === 'POLICY_INGRESS';
+    // The programs decided; the model names the policy (only where segmentation let the packet through).
+    const named = allowed || audited || byPolicy ? policy?.(hook, { src: src.ip, dst: dst.ip, protocol: proto, sport: hasPorts ? PROBE_SPORT : 0, dport: port }) : undefined;
     const step: ExplainStepMsg = {
       hook,
       pod: (side.info && podLabel(side.info)) || side.ip,
@@ -161,9 +168,12 @@ export function explain(
       reason,
       rule: allowed
         ? (RULE_TEXT[reason] ?? reason)
-        : audited
+        : byPolicy
+          ? `section 3 allows it, NetworkPolicy does not: ${named?.text ?? `dropped as ${reason}`}`
+          : audited
           ? `AUDIT: no rule of section 3 allows it, enforce mode would drop it as ${reason}; it passes because ${auditWhy(dir, src, dst, programs, node)}`
           : `no rule of section 3 allows it: dropped as ${reason}`,
+      policy: named?.text ?? '',
     };
     steps.push(step);
     return step;

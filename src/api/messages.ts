@@ -177,7 +177,8 @@ type Assignable<A extends B, B> = A;
  */
 export type ProtoConformance = [
   Assignable<FlowMsg, FlowIn>,
-  Assignable<FlowMsg, Flow__Output>,
+  // policy: optional in the store's Flow (NetworkPolicy names it only where a policy selects the pod)
+  Assignable<FlowMsg, Omit<Flow__Output, 'policy'> & { policy?: string }>,
   Assignable<GetFlowsResponse, GetFlowsResponseIn>,
   Assignable<FlowFilterMsg, FlowFilterIn>,
   Assignable<FlowFilter__Output, FlowFilterMsg>,

@@ -9,6 +9,7 @@ import type { ClusterState, DesiredState } from '../model/types.js';
 import type { ObjectRef } from '../sources/changes.js';
 import { Directory, buildDirectory } from '../flows/directory.js';
 import { FlowReader } from '../flows/reader.js';
+import { PolicyNamer } from '../flows/policy-name.js';
 import { FlowStore } from '../flows/store.js';
 import { openFlowExport, type FlowExportConfig } from '../flows/export-settings.js';
 import { exportStatus, type FlowExporter } from '../flows/exporter.js';
@@ -123,6 +124,8 @@ export class Observability {
   /** the last report without its delta and changed objects (used once, by the directory: 5 MB after a first sync of 100,000 pods) */
   private lastSync: Omit<SyncReport, 'delta' | 'changed'> | undefined;
   private lastSyncMs = 0;
+  /** NetworkPolicy's names for flows and Explain, from the last reconcile's desired state */
+  readonly policyNamer = new PolicyNamer(() => this.lastSync?.desired);
   private readonly startedAt = Date.now();
   private readonly version = packageVersion();
 
@@ -133,7 +136,7 @@ export class Observability {
     private readonly log: Logger,
   ) {
     this.store = new FlowStore(cfg.maxFlows);
-    this.reader = new FlowReader(bpf, this.store, () => this.directory, { mapsDir: agent.mapsDir, node: agent.node, pollMs: cfg.flowPollMs }, log);
+    this.reader = new FlowReader(bpf, this.store, () => this.directory, { mapsDir: agent.mapsDir, node: agent.node, pollMs: cfg.flowPollMs, policyName: (f) => this.policyNamer.forFlow(f) }, log);
     this.flows = new FlowServiceImpl(this.store, agent.node, { ...DEFAULT_FLOW_LIMITS, ...cfg.limits });
     this.mapFill = new MapFillCache(bpf, agent.mapsDir, 1000, () => ({ flows: this.reader.kernelEntries }));
   }
@@ -164,6 +167,7 @@ export class Observability {
               directory: () => o.directory,
               status: () => o.status(),
               programs: () => agent.programs(),
+              policy: o.policyNamer,
               ...(agent.cidrs
                 ? {
                     whatIf: {

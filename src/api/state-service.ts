@@ -5,6 +5,7 @@ import type { Directory } from '../flows/directory.js';
 import { ApiError, toServiceError } from './flow-service.js';
 import { explain, type ProbePrograms } from './explain.js';
 import { whatIf, type WhatIfSources } from './whatif.js';
+import type { PolicyNamer } from '../flows/policy-name.js';
 import type {
   ExplainRequest,
   ExplainResponse,
@@ -24,6 +25,8 @@ export interface StateProvider {
   programs(): ProbePrograms | undefined;
   /** what WhatIf reads; absent: the call is not served here */
   whatIf?: WhatIfSources;
+  /** names NetworkPolicy in Explain's steps; absent: none named */
+  policy?: PolicyNamer;
 }
 
 type Unary<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>) => void;
@@ -69,7 +72,8 @@ export function stateHandlers(p: StateProvider, bpf: NativeAddon): grpc.UntypedS
     Explain: unary((req: ExplainRequest): ExplainResponse => {
       const programs = p.programs();
       if (!programs) throw Object.assign(new Error('datapath not loaded'), {});
-      return explain(bpf, programs, p.directory(), p.node, req);
+      const namer = p.policy;
+      return explain(bpf, programs, p.directory(), p.node, req, namer ? (hook, packet) => namer.judge(hook, packet) : undefined);
     }),
     WhatIf: unary((req: WhatIfRequest): WhatIfResponse => {
       if (!p.whatIf) throw new ApiError(grpc.status.UNIMPLEMENTED, 'what-if is not served by this agent (no cluster state)');

@@ -50,7 +50,9 @@ export function whatIf(src: WhatIfSources, req: Partial<WhatIfRequest>): WhatIfR
   const proposed = applyProposal(current.state, proposal.objects, notes);
   // A full compile, as the first reconcile does; local interfaces do not
   // change a verdict, and the VRF ids continue the current ones.
-  const after = compile(proposed, { nodeName: src.node, podCIDRs: src.podCIDRs, serviceCIDRs: src.serviceCIDRs }, new Map(), current.desired.allocation);
+  // NetworkPolicy as the agent runs it (--network-policy), its ids continued.
+  const networkPolicy = current.desired.policyInfo.enabled;
+  const after = compile(proposed, { nodeName: src.node, podCIDRs: src.podCIDRs, serviceCIDRs: src.serviceCIDRs, networkPolicy }, new Map(), current.desired.allocation, new Map(), current.desired.policyInfo);
   const known = new Set(current.desired.problems.map((p) => `${p.source}: ${p.message}`));
   const fresh = after.problems.map((p) => `${p.source}: ${p.message}`).filter((t) => !known.has(t));
   notes.push(...fresh.slice(0, MAX_NOTES));

@@ -91,7 +91,8 @@ export function flowRow(f: FlowMsg): string[] {
     endpointText(f.destination),
     f.protocolName,
     verdict,
-    verdict === 'ALLOWED' ? f.allowRule : f.dropReason, // AUDIT: the reason enforce mode would drop it for
+    // AUDIT: the reason enforce mode would drop it for; NetworkPolicy's name after it
+    (verdict === 'ALLOWED' ? f.allowRule : f.dropReason) + (f.policy ? ` (${f.policy})` : ''),
     `${f.forward.packets}/${f.reverse.packets}`,
     `${f.forward.bytes}/${f.reverse.bytes}`,
   ];
@@ -323,7 +324,7 @@ function exportText(e: FlowExportStatusMsg): string {
 function printExplain(r: ExplainResponse): string {
   const v = r.verdict.replace('VERDICT_', '');
   const lines = [`${endpointText(r.source)} -> ${endpointText(r.destination)}: ${v} (${r.reason})`, `  ${r.rule}`];
-  for (const s of r.steps) lines.push(`  ${s.hook} of ${s.pod} (ifindex ${s.ifindex}): ${s.verdict.replace('VERDICT_', '')} ${s.reason}`);
+  for (const s of r.steps) lines.push(`  ${s.hook} of ${s.pod} (ifindex ${s.ifindex}): ${s.verdict.replace('VERDICT_', '')} ${s.reason}${s.policy ? `; ${s.policy}` : ''}`);
   lines.push(`  decided on ${r.node}`);
   if (r.note) lines.push(`  note: ${r.note}`);
   const nodes = nodesText(r.nodes);

@@ -34,6 +34,7 @@ const FLOW_FIELDS: Record<string, readonly string[] | undefined> = {
   firstSeenMs: undefined,
   lastSeenMs: undefined,
   ethertype: undefined,
+  policy: undefined,
 };
 
 /** top-level field -> the sub-fields kept ('all': the whole field) */

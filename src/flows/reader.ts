@@ -36,6 +36,7 @@ import {
 import type { NativeAddon } from '../kernel/native.js';
 import type { Directory } from './directory.js';
 import { MonoClock, flowFromKernel, flowId } from './enrich.js';
+import type { Flow } from './types.js';
 import type { FlowStore } from './store.js';
 
 export interface FlowReaderOptions {
@@ -45,6 +46,8 @@ export interface FlowReaderOptions {
   pollMs: number;
   /** records handed to JS per ring-buffer wake-up */
   maxEventsPerWake?: number;
+  /** NetworkPolicy's name for a flow ('' for none; src/flows/policy-name.ts) */
+  policyName?: (f: Flow) => string;
 }
 
 export interface KernelFlowStats {
@@ -201,18 +204,27 @@ export class FlowReader {
     const at = this.clock.wallMs(ev.tsNs);
     if (existing && ev.type === FlowEventType.DROP) {
       const f = flowFromKernel(id, ev.key, eventValue(ev), dir, this.opts.node, this.clock);
-      this.store.put({
-        ...existing,
-        verdict: f.verdict,
-        dropReason: f.dropReason,
-        allowRule: f.allowRule,
-        code: f.code,
-        lastSeenMs: Math.max(existing.lastSeenMs, at),
-      });
+      const { policy: _old, ...rest } = existing;
+      this.store.put(
+        this.named({
+          ...rest,
+          verdict: f.verdict,
+          dropReason: f.dropReason,
+          allowRule: f.allowRule,
+          code: f.code,
+          lastSeenMs: Math.max(existing.lastSeenMs, at),
+        }),
+      );
       return;
     }
     if (existing && ev.type === FlowEventType.NEW && Math.abs(existing.firstSeenMs - at) <= 1) return;
-    this.store.put(flowFromKernel(id, ev.key, eventValue(ev), dir, this.opts.node, this.clock));
+    this.store.put(this.named(flowFromKernel(id, ev.key, eventValue(ev), dir, this.opts.node, this.clock)));
+  }
+
+  /** The flow with NetworkPolicy's name, when a policy selects its local pod. */
+  private named(f: Flow): Flow {
+    const policy = this.opts.policyName?.(f);
+    return policy ? { ...f, policy } : f;
   }
 
   /** decodeFlowKey with the address texts cached: a flood repeats the same few addresses. */
@@ -287,7 +299,7 @@ export class FlowReader {
       const value = decodeFlow(slot, 0);
       const prev = this.store.get(id);
       if (prev && prev.lastSeenMs === this.clock.wallMs(value.lastNs) && sameCounts(prev, value)) continue;
-      this.store.put(flowFromKernel(id, this.keyOf(keyBytes), value, dir, this.opts.node, this.clock));
+      this.store.put(this.named(flowFromKernel(id, this.keyOf(keyBytes), value, dir, this.opts.node, this.clock)));
     }
     this.lastCount = held;
     this.lastScanNs = startNs > SCAN_OVERLAP_NS ? startNs - SCAN_OVERLAP_NS : 0n;

@@ -97,6 +97,9 @@ export class FlowStore {
   /** slots in use: 0 .. used-1 (a slot is reused when its flow is evicted) */
   private used = 0;
   private readonly ids: string[] = [];
+  /** NetworkPolicy's name, by slot: only flows of pods a policy selects have one (not in the text table,
+   *  whose 65,536 texts are for fixed sets) */
+  private readonly policies = new Map<number, string>();
   private readonly src: Party[] = [];
   private readonly dst: Party[] = [];
   /** slot s: block s >> BLOCK_BITS, at (s & IN_BLOCK) * stride */
@@ -230,6 +233,8 @@ export class FlowStore {
     u[b + T_NODE_PROTO] = this.text(f.node) + this.text(f.protocolName) * 0x1_0000;
     u[b + T_DIR_VERDICT] = this.text(f.direction) + this.text(f.verdict) * 0x1_0000;
     u[b + T_REASON_RULE] = this.text(f.dropReason) + this.text(f.allowRule) * 0x1_0000;
+    if (f.policy) this.policies.set(slot, f.policy);
+    else this.policies.delete(slot);
   }
 
   private flowAt(slot: number): Flow {
@@ -244,7 +249,9 @@ export class FlowStore {
     const nodeProto = u[b + T_NODE_PROTO] as number;
     const dirVerdict = u[b + T_DIR_VERDICT] as number;
     const reasonRule = u[b + T_REASON_RULE] as number;
+    const policy = this.policies.get(slot);
     return {
+      ...(policy !== undefined ? { policy } : {}),
       id: this.ids[slot] as string,
       node: t[nodeProto & 0xffff] as string,
       ifindex: u[b + IFINDEX] as number,

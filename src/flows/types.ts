@@ -48,6 +48,9 @@ export interface Flow {
   dropReason: string;
   /** allow rule name when ALLOWED, else '' */
   allowRule: string;
+  /** NetworkPolicy at the local hook when a policy selects the pod (src/flows/policy-name.ts): the policy that
+   *  allowed, or the policies selecting the pod when POLICY_EGRESS/POLICY_INGRESS dropped it; absent otherwise */
+  policy?: string;
   code: number;
   /** source -> destination */
   forward: FlowCounters;

@@ -1,6 +1,7 @@
 // The compile step: cluster state -> the map contents the datapath should
 // have. Pure (no I/O, no clock), deterministic for equal inputs.
-import { emptyPolicyInfo } from './policy-types.js';
+import type { PolicyInfo } from './policy-types.js';
+import { applyEndpointPolicy, compilePolicy } from './netpol.js';
 import {
   VW_CIDR_POD,
   VW_CIDR_SERVICE,
@@ -50,6 +51,8 @@ export function compile(
   interfaces: InterfaceIndex,
   previous: VrfAllocation,
   macs: PortMacs = new Map(),
+  /** the last compile's policy ids, kept for the same contents (DesiredState.policyInfo) */
+  previousPolicy?: PolicyInfo,
 ): DesiredState {
   const problems: SourceProblem[] = [];
   const namespaces = [...state.namespaces.values()].sort(byName);
@@ -174,6 +177,10 @@ export function compile(
   problems.push(...svc.problems);
   coverVips(svc.vips, cidrs, problems);
   markNoBackend(endpoints, svc.backends);
+  // NetworkPolicy last: it reads which endpoints are pods, local, quarantined.
+  const pol = compilePolicy({ state, endpoints, nodeName: config.nodeName, enabled: config.networkPolicy !== false, ...(previousPolicy ? { previous: previousPolicy } : {}) });
+  if (pol.fields.size > 0) applyEndpointPolicy(endpoints, pol.fields); // none: nothing to do (no policy work)
+  problems.push(...pol.problems);
 
   return {
     endpoints,
@@ -188,9 +195,9 @@ export function compile(
     placements,
     attachments,
     allocation,
-    policy: new Map(),
-    policyCidrs: new Map(),
-    policyInfo: emptyPolicyInfo(),
+    policy: pol.policy,
+    policyCidrs: pol.policyCidrs,
+    policyInfo: pol.info,
     problems,
   };
 }

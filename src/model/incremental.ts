@@ -20,7 +20,8 @@
 //   - observed interfaces and bridge MACs -> the pods using them.
 // Problems are kept per object and assembled on demand (their order differs
 // from compile()'s; their set does not).
-import { emptyPolicyInfo, type PolicyInfo, type PolicyValue } from './policy-types.js';
+import { emptyPolicyInfo, policyValueEquals, type PolicyInfo, type PolicyValue } from './policy-types.js';
+import { applyEndpointPolicy, compilePolicy, policyActive } from './netpol.js';
 import { VW_CIDR_SERVICE, VW_EP_HOST, VW_EP_LOCAL, VW_EP_NO_BACKEND, VW_EP_PTP, VW_EP_QUARANTINE, VW_NO_MAC } from '../kernel/abi.js';
 import ipaddr from 'ipaddr.js';
 import type { ObjectRef } from '../sources/changes.js';
@@ -212,6 +213,9 @@ export class IncrementalCompiler {
   private readonly policy = new Map<string, PolicyValue>();
   private readonly policyCidrs = new Map<string, PolicyValue>();
   private policyInfo: PolicyInfo = emptyPolicyInfo();
+  private policyProblems: SourceProblem[] = [];
+  /** the last update had policy state (so a removal clears it once) */
+  private policyWasActive = false;
 
   // ---- pods ----
   private readonly pods = new Map<string, PodRec>();
@@ -277,6 +281,7 @@ export class IncrementalCompiler {
     for (const m of [this.nodeProblems, this.podProblems, this.attProblems, this.hostPortProblems, this.svcProblems]) for (const ps of m.values()) problems.push(...ps);
     for (const p of this.vipProblems.values()) problems.push(p);
     problems.push(...this.claims.problems());
+    problems.push(...this.policyProblems);
     return {
       endpoints: this.endpoints,
       vrfPairs: this.cluster.vrfPairs,
@@ -424,7 +429,34 @@ export class IncrementalCompiler {
     for (const ip of w.endpointIps) this.refreshEndpoint(ip, delta);
     // A recomputed Service drops and takes back its outside ClusterIP's range: no change.
     if (prevState !== undefined) for (const [c, before] of w.cidrsBefore) if (this.cidrs.get(c) === before) delta.cidrs.delete(c);
+    this.updatePolicy(state, prevState === undefined ? 'all' : changed, delta);
     return delta;
+  }
+
+  // ---- NetworkPolicy ------------------------------------------------------
+
+  /**
+   * NetworkPolicy's maps and endpoint fields, recomputed whole (netpol.ts,
+   * as compile() does) whenever policies exist, and diffed into the delta.
+   * No policy before and now: nothing runs.
+   */
+  private updatePolicy(state: ClusterState, changed: readonly ObjectRef[] | 'all', delta: DesiredDelta): void {
+    const enabled = this.config.networkPolicy !== false;
+    const active = policyActive(state, enabled);
+    if (!active && !this.policyWasActive) {
+      this.policyInfo = this.policyInfo.enabled === enabled ? this.policyInfo : emptyPolicyInfo(enabled);
+      return;
+    }
+    // Policy reads pods, namespaces, policies, Services and slices (ClusterIPs) directly, and the rest only through
+    // the endpoints (which are pods, local, quarantined): nothing of those changed, nothing to recompute.
+    if (active && this.policyWasActive && changed !== 'all' && delta.endpoints.size === 0 && !changed.some((c) => POLICY_INPUTS.has(c.kind))) return;
+    const pol = compilePolicy({ state, endpoints: this.endpoints, nodeName: this.config.nodeName, enabled, previous: this.policyInfo });
+    replaceMap(this.policy, pol.policy, delta.policy);
+    replaceMap(this.policyCidrs, pol.policyCidrs, delta.policyCidrs);
+    applyEndpointPolicy(this.endpoints, pol.fields, delta.endpoints);
+    this.policyInfo = pol.info;
+    this.policyProblems = pol.problems;
+    this.policyWasActive = active;
   }
 
   // ---- the cluster-wide part ----------------------------------------------
@@ -1034,3 +1066,22 @@ function samePlacement(a: PodPlacement | undefined, b: PodPlacement | undefined)
 }
 
 
+
+/** The kinds NetworkPolicy's compile reads directly (netpol.ts). */
+const POLICY_INPUTS: ReadonlySet<string> = new Set(['NetworkPolicy', 'Namespace', 'Pod', 'Service', 'EndpointSlice']);
+
+/** `into` := `next` (in place); keys added, changed or removed go to `changed`. */
+function replaceMap(into: Map<string, PolicyValue>, next: ReadonlyMap<string, PolicyValue>, changed: Set<string>): void {
+  for (const k of into.keys()) {
+    if (!next.has(k)) {
+      into.delete(k);
+      changed.add(k);
+    }
+  }
+  for (const [k, v] of next) {
+    const had = into.get(k);
+    if (had !== undefined && policyValueEquals(had, v)) continue;
+    into.set(k, v);
+    changed.add(k);
+  }
+}

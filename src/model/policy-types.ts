@@ -6,6 +6,8 @@
 // policy_in, policy_out) are on DesiredEndpoint (types.ts). Contract:
 // /work/notes/brief-np.md "Datapath contract".
 import ipaddr from 'ipaddr.js';
+import { canonicalCidr } from './ip.js';
+import type { L4Protocol, NetworkPolicyPort } from './types.js';
 
 /** IP protocol of a policy entry: a ported rule's TCP/UDP/SCTP, or 0 = any protocol, any port. */
 export type PolicyProto = 0 | 6 | 17 | 132;
@@ -100,9 +102,9 @@ export function parsePolicyCidrKeyText(text: string): PolicyCidrKey {
 
 /** The canonical network CIDR text of an address block (host bits cleared), as the keys hold it. */
 export function canonicalPolicyCidr(cidr: string): string {
-  const [addr, len] = ipaddr.parseCIDR(cidr);
-  if (addr.kind() === 'ipv4') return `${ipaddr.IPv4.networkAddressFromCIDR(cidr).toString()}/${len}`;
-  return `${ipaddr.IPv6.networkAddressFromCIDR(cidr).toString()}/${len}`;
+  const c = canonicalCidr(cidr);
+  if (c === undefined) throw new Error(`not a CIDR: ${JSON.stringify(cidr)}`);
+  return c;
 }
 
 /** The trie key's prefixlen for a canonical CIDR: 64 bits of (set, proto, slot, pad) + the address bits
@@ -137,28 +139,75 @@ export interface EndpointPolicy {
 
 export type PolicyDirection = 'ingress' | 'egress';
 
-/** A policy set: the policies that select a pod for one direction (with its own named ports). */
-export interface PolicySetInfo {
-  id: number;
-  direction: PolicyDirection;
-  /** "ns/name", sorted */
-  policies: string[];
+/** A container port with a name (a policy port by name resolves against these). */
+export interface NamedPort {
+  name: string;
+  protocol: L4Protocol;
+  port: number;
 }
 
 /** A policy identity: pods alike for every policy (namespace, its labels, the pod's labels and named ports). */
 export interface PolicyIdentityInfo {
   id: number;
   namespace: string;
-  /** pods holding it ("ns/name"), sorted; how many, when many */
+  /** the pod's named container ports, sorted */
+  namedPorts: readonly NamedPort[];
+  /** how many pods hold it */
   pods: number;
 }
 
-/** The names behind the ids, for naming in explain, flows and what-if. */
-export interface PolicyInfo {
-  sets: Map<number, PolicySetInfo>;
-  identities: Map<number, PolicyIdentityInfo>;
+/** One rule of one policy, its peers resolved (identities) or kept as address blocks. */
+export interface PolicyRuleInfo {
+  /** "ns/name" of its policy */
+  policy: string;
+  /** the rule has no peers (from/to absent or empty): every peer, pods and addresses */
+  anyPeer: boolean;
+  /** identities its pod peers (podSelector/namespaceSelector) match, sorted */
+  identities: readonly number[];
+  /** its ipBlock peers (canonical CIDRs) */
+  blocks: readonly { cidr: string; except: readonly string[] }[];
+  /** empty: every protocol and port */
+  ports: readonly NetworkPolicyPort[];
 }
 
-export function emptyPolicyInfo(): PolicyInfo {
-  return { sets: new Map(), identities: new Map() };
+/** A policy set: the policies that select a pod for one direction (with its own named ports). */
+export interface PolicySetInfo {
+  id: number;
+  direction: PolicyDirection;
+  /** "ns/name", sorted */
+  policies: readonly string[];
+  /** ingress: the selected pods' named ports (a port by name is theirs); egress: none (the destination's) */
+  ownPorts: readonly NamedPort[];
+  /** the rules of its policies for its direction, in policy order */
+  rules: readonly PolicyRuleInfo[];
+}
+
+/** One port of a ClusterIP with its ready backends (Service egress is allowed iff every one is). */
+export interface PolicyVipPort {
+  service: string;
+  proto: 6 | 17 | 132;
+  port: number;
+  backends: readonly { ip: string; port: number }[];
+}
+
+/** A pod address's policy fields: for every pod of the cluster (the evaluator judges both ends). */
+export type AddressPolicy = EndpointPolicy;
+
+/** Everything the compile knows about NetworkPolicy: the ids' meaning, for the map entries of any set
+ *  (policy-entries.ts), naming in explain, flows and what-if, and stable ids across compiles. */
+export interface PolicyInfo {
+  /** --network-policy (off: everything below is empty) */
+  enabled: boolean;
+  /** every pod address with an identity -> its identity and (cluster-wide) policy sets */
+  addresses: Map<string, AddressPolicy>;
+  sets: Map<number, PolicySetInfo>;
+  identities: Map<number, PolicyIdentityInfo>;
+  /** ClusterIPs -> their ports with ready backends (when some pod has an egress policy) */
+  vips: Map<string, readonly PolicyVipPort[]>;
+  /** content key -> id, kept from compile to compile so ids stay stable */
+  ids: { identities: Map<string, number>; sets: Map<string, number> };
+}
+
+export function emptyPolicyInfo(enabled = true): PolicyInfo {
+  return { enabled, addresses: new Map(), sets: new Map(), identities: new Map(), vips: new Map(), ids: { identities: new Map(), sets: new Map() } };
 }

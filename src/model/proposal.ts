@@ -73,6 +73,7 @@ export function applyProposal(state: ClusterState, objects: readonly ManifestObj
     services: new Map(state.services),
     endpointSlices: new Map(state.endpointSlices),
     attachmentDefinitions: new Map(state.attachmentDefinitions),
+    networkPolicies: new Map(state.networkPolicies),
     problems: state.problems,
   };
   for (const o of objects) {
@@ -112,6 +113,9 @@ export function applyProposal(state: ClusterState, objects: readonly ManifestObj
         break;
       case 'NetworkAttachmentDefinition':
         next.attachmentDefinitions.set(namespacedKey(o.metadata.namespace, o.metadata.name), o);
+        break;
+      case 'NetworkPolicy':
+        next.networkPolicies.set(namespacedKey(o.metadata.namespace, o.metadata.name), o);
         break;
     }
   }

@@ -221,8 +221,8 @@ export interface ClusterState {
   services: Map<string, ServiceObject>; // by "ns/name"
   endpointSlices: Map<string, EndpointSliceObject>; // by "ns/name"
   attachmentDefinitions: Map<string, NetworkAttachmentDefinitionObject>; // by "ns/name"
-  /** Absent or empty: no NetworkPolicy (the compile does no policy work). */
-  networkPolicies?: Map<string, NetworkPolicyObject>; // by "ns/name"
+  /** Empty: no NetworkPolicy (the compile does no policy work). */
+  networkPolicies: Map<string, NetworkPolicyObject>; // by "ns/name"
   problems: SourceProblem[];
 }
 
@@ -231,6 +231,8 @@ export interface ClusterConfig {
   nodeName: string;
   podCIDRs: string[];
   serviceCIDRs: string[];
+  /** --network-policy (issue 16): absent or true = on; false = no policy state compiled, no policy checks */
+  networkPolicy?: boolean;
 }
 
 /** Network names are "ns/name"; the default network is default/default-podnetwork. */

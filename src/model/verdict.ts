@@ -15,6 +15,16 @@
 // EXTERNAL_DENIED of an audited network (VW_NET_AUDIT) are AUDIT: they pass,
 // recorded with that reason. Every other drop stays a drop. The node-wide
 // setting (nodeAudit) makes all three AUDIT at every hook judged.
+//
+// NetworkPolicy (issue 16, bpf/lib/netpol.h vw_netpol_apply) after that: a
+// packet segmentation lets pass (audit too: audit never relaxes policy) is
+// judged against the local pod's egress set at from_pod and its ingress set
+// at to_pod, with the entries the compile step writes for that set
+// (policy-entries.ts), computed here for any pod of the cluster from
+// DesiredState.policyInfo (a what-if's compile has no local pods). The node,
+// host-network pods and link-scope peers are never denied by ingress policy.
+// The decision names the policy that allowed, or the policies selecting the
+// pod when none did.
 import ipaddr from 'ipaddr.js';
 import {
   AllowRule,
@@ -38,6 +48,8 @@ import {
   dropReasonName,
 } from '../kernel/abi.js';
 import { canonicalIp } from './ip.js';
+import { EntryLookup, setEntries } from './policy-entries.js';
+import type { PolicyInfo, PolicySetInfo } from './policy-types.js';
 import { serviceEntryKey, type DesiredEndpoint, type DesiredServiceEntry, type DesiredState, type L4Protocol } from './types.js';
 
 export type Hook = 'from_pod' | 'to_pod';
@@ -60,10 +72,13 @@ export interface Decision {
   code: number;
   /** its name: SAME_NETWORK, ISOLATED, ... */
   reason: string;
+  /** NetworkPolicy's part, when a policy selects the pod at this hook: "allowed by NetworkPolicy ns/name",
+   *  or "denied: no NetworkPolicy selecting the pod allows it (ns/a, ns/b)" */
+  policy?: string;
 }
 
 /** The maps vw_decide reads; DesiredState has them all. */
-export type VerdictMaps = Pick<DesiredState, 'endpoints' | 'vrfPairs' | 'networks' | 'cidrs' | 'services' | 'backends'>;
+export type VerdictMaps = Pick<DesiredState, 'endpoints' | 'vrfPairs' | 'networks' | 'cidrs' | 'services' | 'backends'> & Partial<Pick<DesiredState, 'policyInfo'>>;
 
 // One frozen Decision per verdict and code: a replay makes hundreds of thousands.
 const memo = (make: (code: number) => Decision): ((code: number) => Decision) => {
@@ -114,6 +129,8 @@ export class VerdictEvaluator {
   private readonly peerKinds = new Map<string, number>();
   /** The node-wide audit setting (agent --enforcement audit, vw_config VW_CFG_AUDIT) at every hook judged. */
   private readonly nodeAudit: boolean;
+  /** entries of policy sets, by set id (and policy) */
+  private readonly lookups = new Map<string, EntryLookup>();
 
   constructor(
     readonly maps: VerdictMaps,
@@ -219,6 +236,62 @@ export class VerdictEvaluator {
 
   /** decide() for a packet whose addresses are canonical already (canonicalPacket). */
   decideCanonical(hook: Hook, p: OpeningPacket): Decision {
+    return this.withPolicy(hook, p, this.segmentation(hook, p));
+  }
+
+  /** vw_netpol_apply: NetworkPolicy's say on what segmentation let pass. */
+  private withPolicy(hook: Hook, p: OpeningPacket, d: Decision): Decision {
+    if (d.verdict === 'DROPPED') return d;
+    const j = this.policyJudgement(hook, p);
+    if (j === undefined) return d;
+    if (j.allowed) return { ...d, policy: j.text };
+    const code = hook === 'from_pod' ? DropReason.POLICY_EGRESS : DropReason.POLICY_INGRESS;
+    return { verdict: 'DROPPED', code, reason: dropReasonName(code), policy: j.text };
+  }
+
+  /**
+   * NetworkPolicy alone for an opening packet (canonical addresses) at one
+   * hook: undefined when no policy selects the local pod for that direction
+   * (or the peer is the node, for ingress); else whether it passes and the
+   * text naming the policy (explain and flows name it with this).
+   */
+  policyJudgement(hook: Hook, p: OpeningPacket): { allowed: boolean; text: string } | undefined {
+    const info = this.maps.policyInfo;
+    if (info === undefined || info.addresses.size === 0) return undefined;
+    const fromPod = hook === 'from_pod';
+    const selfIp = fromPod ? p.src : p.dst;
+    const peerIp = fromPod ? p.dst : p.src;
+    const self = info.addresses.get(selfIp);
+    const setId = self === undefined ? 0 : fromPod ? self.policyOut : self.policyIn;
+    const set = setId === 0 ? undefined : info.sets.get(setId);
+    if (set === undefined) return undefined;
+    if (!fromPod) {
+      const peer = this.endpoint(peerIp);
+      if ((peer !== undefined && (peer.flags & VW_EP_HOST) !== 0) || (peerIp.includes(':') && isLinkScope(ipaddr.parse(peerIp)))) return undefined;
+    }
+    const identity = info.addresses.get(peerIp)?.identity ?? 0;
+    const proto = hasPorts(p.protocol) ? p.protocol : 0;
+    const port = proto === 0 ? 0 : p.dport;
+    if (this.policyLookup(set).allows(setId, identity, peerIp, proto, port)) {
+      const by = set.policies.find((name) => this.policyLookup(set, name).allows(setId, identity, peerIp, proto, port));
+      return { allowed: true, text: by !== undefined ? `allowed by NetworkPolicy ${by}` : `allowed by NetworkPolicies ${set.policies.join(', ')} together` };
+    }
+    return { allowed: false, text: `no NetworkPolicy selecting the pod for ${set.direction} allows it (${set.policies.join(', ')})` };
+  }
+
+  /** The entries of a policy set (only: of one of its policies), as the compile step writes them. */
+  private policyLookup(set: PolicySetInfo, only?: string): EntryLookup {
+    const k = only === undefined ? `${set.id}` : `${set.id}|${only}`;
+    let l = this.lookups.get(k);
+    if (l === undefined) {
+      if (this.lookups.size > 4096) this.lookups.clear();
+      this.lookups.set(k, (l = new EntryLookup(setEntries(this.maps.policyInfo as PolicyInfo, set, only))));
+    }
+    return l;
+  }
+
+  /** vw_decide: section 3 alone. */
+  private segmentation(hook: Hook, p: OpeningPacket): Decision {
     const { src, dst } = p;
     const selfIp = hook === 'from_pod' ? src : dst;
     const peerIp = hook === 'from_pod' ? dst : src;

@@ -9,7 +9,7 @@
 // object from counting as a change.
 import type { ClusterState } from '../model/types.js';
 
-export type ObjectKind = 'Namespace' | 'Pod' | 'Node' | 'VirtualNetwork' | 'VirtualNetworkRouter' | 'Service' | 'EndpointSlice' | 'NetworkAttachmentDefinition';
+export type ObjectKind = 'Namespace' | 'Pod' | 'Node' | 'VirtualNetwork' | 'VirtualNetworkRouter' | 'Service' | 'EndpointSlice' | 'NetworkAttachmentDefinition' | 'NetworkPolicy';
 
 /** One changed (added, modified or deleted) object: its kind and its key in
  *  the ClusterState map of that kind ("ns/name", or the name for Namespaces and Nodes). */
@@ -28,6 +28,7 @@ export const STATE_MAPS = {
   Service: 'services',
   EndpointSlice: 'endpointSlices',
   NetworkAttachmentDefinition: 'attachmentDefinitions',
+  NetworkPolicy: 'networkPolicies',
 } as const satisfies Record<ObjectKind, keyof ClusterState>;
 
 export const OBJECT_KINDS = Object.keys(STATE_MAPS) as ObjectKind[];

@@ -4,6 +4,7 @@
 // VirtualNetwork, VirtualNetworkRouter) are one entry each. A document that
 // cannot be used becomes a problem naming the file and document; the other
 // documents of the file are still returned.
+import ipaddr from 'ipaddr.js';
 import { canonicalCidr, canonicalIp } from '../model/ip.js';
 import { isDnsLabel, isDnsSubdomain } from '../model/placement.js';
 import { fastDocuments, fullDocuments, type DocResult } from './yaml.js';
@@ -16,7 +17,12 @@ import type {
   NamespaceObject,
   NetworkApiGroup,
   NetworkAttachmentDefinitionObject,
+  NetworkPolicyObject,
+  NetworkPolicyPeer,
+  NetworkPolicyPort,
+  NetworkPolicyRule,
   ObjectMeta,
+  PolicyType,
   PodObject,
   RouterImport,
   ServiceObject,
@@ -33,7 +39,8 @@ export type ManifestObject =
   | VirtualNetworkRouterObject
   | ServiceObject
   | EndpointSliceObject
-  | NetworkAttachmentDefinitionObject;
+  | NetworkAttachmentDefinitionObject
+  | NetworkPolicyObject;
 
 /** Identity of an object across files: "Namespace/x", "Pod/ns/name", ...
  *  VirtualNetwork and VirtualNetworkRouter are one identity whatever their
@@ -88,6 +95,7 @@ const KIND_PARSERS: Record<string, KindParser> = {
   Service: parseService,
   EndpointSlice: parseEndpointSlice,
   NetworkAttachmentDefinition: parseNetworkAttachmentDefinition,
+  NetworkPolicy: parseNetworkPolicy,
 };
 
 /**
@@ -720,4 +728,142 @@ function parseEndpointSlice(doc: Obj, warn: Warn): EndpointSliceObject {
     return out;
   });
   return { kind: 'EndpointSlice', metadata, serviceName, addressType, endpoints, ports };
+}
+
+// ---- NetworkPolicy (networking.k8s.io/v1, issue 16) ----------------------------
+
+/**
+ * A NetworkPolicy, validated as the API server does. Deny is the default: a
+ * policy whose spec does not parse is NOT dropped (that would open its pods);
+ * it keeps selecting its pods for its types and allows nothing (`invalid`
+ * says why, and a warning names the object and field). When the podSelector
+ * itself is what fails, it selects every pod of its namespace; when
+ * policyTypes fails, both types. Only unreadable metadata (no usable name or
+ * namespace) refuses the object, as for every kind.
+ */
+function parseNetworkPolicy(doc: Obj, warn: Warn): NetworkPolicyObject {
+  if (doc.apiVersion !== 'networking.k8s.io/v1') throw new Invalid(`apiVersion ${JSON.stringify(doc.apiVersion)} is not networking.k8s.io/v1`);
+  const metadata = namespacedMeta(doc, warn, isDnsSubdomain);
+  const failed: string[] = [];
+  const spec = isObj(doc.spec) ? doc.spec : doc.spec === undefined || doc.spec === null ? {} : undefined;
+  if (spec === undefined) failed.push('spec must be a mapping');
+  const s = spec ?? {};
+  // A missing podSelector is the empty selector (Go's zero value): every pod of the namespace.
+  let podSelector: LabelSelector = { matchLabels: NO_STRINGS, matchExpressions: [] };
+  if (s.podSelector !== undefined && s.podSelector !== null) {
+    try {
+      podSelector = labelSelector(s.podSelector, 'spec.podSelector', warn);
+    } catch (e) {
+      if (!(e instanceof Invalid)) throw e;
+      failed.push(e.message); // podSelector stays empty: every pod of the namespace (fail closed)
+    }
+  }
+  const ingress = policyRules(s.ingress, 'spec.ingress', 'from', warn, failed);
+  const egress = policyRules(s.egress, 'spec.egress', 'to', warn, failed);
+  let policyTypes: PolicyType[];
+  const typesValue = s.policyTypes;
+  if (typesValue === undefined || typesValue === null || (Array.isArray(typesValue) && typesValue.length === 0)) {
+    // Kubernetes' defaulting: Ingress always, Egress when there are egress rules.
+    policyTypes = s.egress !== undefined && s.egress !== null ? ['Ingress', 'Egress'] : ['Ingress'];
+  } else if (Array.isArray(typesValue) && typesValue.every((t) => t === 'Ingress' || t === 'Egress') && new Set(typesValue).size === typesValue.length) {
+    policyTypes = (['Ingress', 'Egress'] as const).filter((t) => typesValue.includes(t));
+  } else {
+    failed.push(`spec.policyTypes ${JSON.stringify(typesValue)} must be a list of distinct "Ingress", "Egress"`);
+    policyTypes = ['Ingress', 'Egress'];
+  }
+  const out: NetworkPolicyObject = { kind: 'NetworkPolicy', metadata, spec: { podSelector, policyTypes, ingress, egress } };
+  if (failed.length > 0) {
+    out.spec.ingress = [];
+    out.spec.egress = [];
+    out.invalid = failed.join('; ');
+    warn(`NetworkPolicy ${metadata.namespace}/${metadata.name} does not parse (${out.invalid}): it selects its pods for ${policyTypes.join(' and ')} and allows nothing until fixed`);
+  }
+  return out;
+}
+
+/** spec.ingress or spec.egress: absent or empty is no rule (allows nothing). */
+function policyRules(value: unknown, where: string, peersField: 'from' | 'to', warn: Warn, failed: string[]): NetworkPolicyRule[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) {
+    failed.push(`${where} must be a list`);
+    return [];
+  }
+  const out: NetworkPolicyRule[] = [];
+  value.forEach((item: unknown, i: number) => {
+    const at = `${where}[${i}]`;
+    try {
+      const r = item === null ? {} : asObj(item, at);
+      out.push({ peers: listOf(r[peersField], `${at}.${peersField}`, (p, w) => policyPeer(p, w, warn)), ports: listOf(r.ports, `${at}.ports`, policyPort) });
+    } catch (e) {
+      if (!(e instanceof Invalid)) throw e;
+      failed.push(e.message);
+    }
+  });
+  return out;
+}
+
+function listOf<T>(value: unknown, where: string, one: (v: unknown, where: string) => T): T[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw new Invalid(`${where} must be a list`);
+  return value.map((v: unknown, i: number) => one(v, `${where}[${i}]`));
+}
+
+function policyPeer(value: unknown, where: string, warn: Warn): NetworkPolicyPeer {
+  const p = asObj(value, where);
+  const has = (k: string): boolean => p[k] !== undefined && p[k] !== null;
+  if (has('ipBlock')) {
+    if (has('podSelector') || has('namespaceSelector')) throw new Invalid(`${where}: ipBlock cannot be combined with podSelector or namespaceSelector`);
+    const b = asObj(p.ipBlock, `${where}.ipBlock`);
+    const cidr = policyCidr(b.cidr, `${where}.ipBlock.cidr`, warn);
+    const except = listOf(b.except, `${where}.ipBlock.except`, (e, w) => policyCidr(e, w, warn));
+    const [net, len] = ipaddr.parseCIDR(cidr);
+    except.forEach((e, i) => {
+      const [enet, elen] = ipaddr.parseCIDR(e);
+      if (enet.kind() !== net.kind() || elen <= len || !enet.match(net, len)) {
+        throw new Invalid(`${where}.ipBlock.except[${i}] ${e} is not strictly inside ${cidr}`);
+      }
+    });
+    return { kind: 'ipBlock', cidr, except };
+  }
+  if (!has('podSelector') && !has('namespaceSelector')) throw new Invalid(`${where} must have podSelector, namespaceSelector or ipBlock`);
+  const out: NetworkPolicyPeer = { kind: 'pods' };
+  if (has('podSelector')) out.podSelector = labelSelector(p.podSelector, `${where}.podSelector`, warn);
+  if (has('namespaceSelector')) out.namespaceSelector = labelSelector(p.namespaceSelector, `${where}.namespaceSelector`, warn);
+  return out;
+}
+
+/** A canonical CIDR; host bits set are cleared with a warning (as implementations read them). */
+function policyCidr(value: unknown, where: string, warn: Warn): string {
+  const c = typeof value === 'string' ? canonicalCidr(value) : undefined;
+  if (c === undefined) throw new Invalid(`${where} ${JSON.stringify(value)} is not a CIDR`);
+  // The datapath holds IPv4 as IPv4-mapped IPv6: a mapped block would be one family in the maps and another in
+  // every address it is meant to match. Kubernetes users write IPv4 blocks as IPv4.
+  const [net] = ipaddr.parseCIDR(c);
+  if (net.kind() === 'ipv6' && (net as ipaddr.IPv6).isIPv4MappedAddress()) {
+    throw new Invalid(`${where} ${JSON.stringify(value)} is an IPv4-mapped IPv6 block; write it as an IPv4 CIDR`);
+  }
+  const [given] = (value as string).trim().split('/');
+  const [netText] = c.split('/');
+  if (canonicalIp(given as string) !== netText) warn(`${where} ${JSON.stringify(value)} has host bits set; read as ${c}`);
+  return c;
+}
+
+function policyPort(value: unknown, where: string): NetworkPolicyPort {
+  const p = value === null ? {} : asObj(value, where);
+  const out: NetworkPolicyPort = { protocol: l4Protocol(p.protocol, `${where}.protocol`) };
+  const port = p.port;
+  if (typeof port === 'number') out.port = portNumber(port, `${where}.port`);
+  else if (typeof port === 'string') {
+    // IntOrString: a string is a port name (a digit string too, which no name can be).
+    if (!PORT_NAME.test(port)) throw new Invalid(`${where}.port ${JSON.stringify(port)} is not a port number or name`);
+    out.port = port;
+  } else if (port !== undefined && port !== null) throw new Invalid(`${where}.port must be a port number or name`);
+  const end = p.endPort;
+  if (end !== undefined && end !== null) {
+    if (typeof out.port !== 'number') throw new Invalid(`${where}.endPort needs a numeric port`);
+    const e = portNumber(end, `${where}.endPort`);
+    if (e < out.port) throw new Invalid(`${where}.endPort ${e} is below port ${out.port}`);
+    out.endPort = e;
+  }
+  return out;
 }

@@ -78,6 +78,8 @@ export const KUBE_RESOURCES: readonly KubeResource[] = [
   // Multus's CRD: a cluster without it has no attachments to judge (and a pod
   // asking for one anyway gets a quarantined attachment, attachments.ts).
   customResource('NetworkAttachmentDefinition', 'network-attachment-definitions', MULTUS_GROUP, MULTUS_VERSION),
+  // A built-in kind (issue 16): always served, so a failed list is an error, not "no objects".
+  builtinResource('NetworkPolicy', 'networking.k8s.io/v1', '/apis/networking.k8s.io/v1/networkpolicies'),
 ];
 
 /** A kind of the built-in API groups; converted by its manifest parser unless `convert` is given. */

@@ -327,6 +327,9 @@ function put(s: ClusterState, v: KubeValue): void {
     case 'NetworkAttachmentDefinition':
       s.attachmentDefinitions.set(namespacedKey(v.metadata.namespace, v.metadata.name), v);
       return;
+    case 'NetworkPolicy':
+      s.networkPolicies.set(namespacedKey(v.metadata.namespace, v.metadata.name), v);
+      return;
     default: {
       // A kind added to the parsers needs its line here (compile error until then).
       const unhandled: never = v;

@@ -599,6 +599,7 @@ export class ManifestSource implements StateSource {
       services: changed('services', prev.services),
       endpointSlices: changed('endpointSlices', prev.endpointSlices),
       attachmentDefinitions: changed('attachmentDefinitions', prev.attachmentDefinitions),
+      networkPolicies: changed('networkPolicies', prev.networkPolicies),
       problems: [...problems, ...this.overlayProblems],
     };
     const changeSet = changedObjects(prev, state);

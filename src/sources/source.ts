@@ -36,6 +36,7 @@ export function emptyClusterState(): ClusterState {
     services: new Map(),
     endpointSlices: new Map(),
     attachmentDefinitions: new Map(),
+    networkPolicies: new Map(),
     problems: [],
   };
 }

@@ -73,6 +73,7 @@ export const TEST_RESOURCES: readonly ResourceInfo[] = [
   { group: 'vrfwall.dev', version: 'v1alpha1', plural: 'virtualnetworks', kind: 'VirtualNetwork', namespaced: true, custom: true },
   { group: 'vrfwall.dev', version: 'v1alpha1', plural: 'virtualnetworkrouters', kind: 'VirtualNetworkRouter', namespaced: true, custom: true },
   { group: 'k8s.cni.cncf.io', version: 'v1', plural: 'network-attachment-definitions', kind: 'NetworkAttachmentDefinition', namespaced: true, custom: true },
+  { group: 'networking.k8s.io', version: 'v1', plural: 'networkpolicies', kind: 'NetworkPolicy', namespaced: true, custom: false },
 ];
 
 type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';

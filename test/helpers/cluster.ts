@@ -7,6 +7,7 @@ import type {
   ContainerPort,
   EndpointSliceObject,
   NetworkAttachmentDefinitionObject,
+  NetworkPolicyObject,
   LabelSelector,
   NamespaceObject,
   PodObject,
@@ -131,6 +132,7 @@ export function cluster(parts: {
   services?: ServiceObject[];
   endpointSlices?: EndpointSliceObject[];
   attachmentDefinitions?: NetworkAttachmentDefinitionObject[];
+  networkPolicies?: NetworkPolicyObject[];
 }): ClusterState {
   const namespaces = [...(parts.namespaces ?? [])];
   // Like the manifest source: namespaces of pods exist, default and kube-system always.
@@ -146,6 +148,7 @@ export function cluster(parts: {
     services: byKey(parts.services ?? []),
     endpointSlices: byKey(parts.endpointSlices ?? []),
     attachmentDefinitions: byKey(parts.attachmentDefinitions ?? []),
+    networkPolicies: byKey(parts.networkPolicies ?? []),
     problems: [],
   };
 }

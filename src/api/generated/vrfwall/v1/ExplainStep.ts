@@ -21,6 +21,10 @@ export interface ExplainStep {
    * "rule 1: same network" ... when allowed
    */
   'rule'?: (string);
+  /**
+   * NetworkPolicy, when one selects the pod at this hook: "allowed by NetworkPolicy ns/name",
+   */
+  'policy'?: (string);
 }
 
 /**
@@ -42,4 +46,8 @@ export interface ExplainStep__Output {
    * "rule 1: same network" ... when allowed
    */
   'rule': (string);
+  /**
+   * NetworkPolicy, when one selects the pod at this hook: "allowed by NetworkPolicy ns/name",
+   */
+  'policy': (string);
 }

@@ -45,6 +45,10 @@ export interface Flow {
   'firstSeenMs'?: (number | string | Long);
   'lastSeenMs'?: (number | string | Long);
   'ethertype'?: (number);
+  /**
+   * NetworkPolicy at the local hook, when one selects the pod: the policy that allowed,
+   */
+  'policy'?: (string);
 }
 
 /**
@@ -86,4 +90,8 @@ export interface Flow__Output {
   'firstSeenMs': (number);
   'lastSeenMs': (number);
   'ethertype': (number);
+  /**
+   * NetworkPolicy at the local hook, when one selects the pod: the policy that allowed,
+   */
+  'policy': (string);
 }
