@@ -8,12 +8,15 @@
 // IPv6; SCTP as raw INITs, src/lab/sctp.ts) and compared, cell by cell, with
 // an independent oracle (helpers/netpol-oracle.ts, Kubernetes semantics from
 // the spec) AND the segmentation the case sets up; a mismatch prints a table.
+// Pods' and nodes' neighbour tables are emptied before each probe, so IPv6
+// neighbour discovery has to get through each case's policies too.
 // Each case's denials have their positive control in the same matrix (the
 // cells the oracle opens), and the first case (no policy) is the grid all open.
 // Then: policies added and removed under a running connection.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labDown, labUp } from '../src/lab/lab.js';
 import { probeMatrix } from '../src/lab/matrix.js';
@@ -298,6 +301,16 @@ function mergeOpen(a: Matrix, b: Matrix): Matrix {
   return { ...a, pods };
 }
 
+/**
+ * Empties the neighbour tables of the grid's pods and of the nodes, so every case starts as a pod that was just
+ * started under its policies would: IPv6 neighbour discovery with the node has to pass the policies (design section
+ * 3: it keeps working), not only already-resolved entries.
+ */
+async function flushNeighbours(state: LabState): Promise<void> {
+  const namespaces = [...state.plan.nodes.map((n) => n.netns), ...state.plan.pods.filter((p) => GRID_KEYS.includes(p.key)).map((p) => p.netns)];
+  await Promise.all(namespaces.map((ns) => promisify(execFile)('ip', ['-n', ns, 'neigh', 'flush', 'all'])));
+}
+
 /** Writes a file whole (readers see the old or the new content, never half). */
 function writeAtomic(file: string, text: string): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`); // dot files are not manifests
@@ -401,6 +414,7 @@ describe.each([
       const note = await apply(policies, opts);
       const t1 = Date.now();
       const pods = state.plan.pods.filter((p) => GRID_KEYS.includes(p.key));
+      await flushNeighbours(state);
       let m = await probeMatrix(pods, { services: [] }, { ports: GRID_PROBES, concurrency: CONCURRENCY });
       let bad = compare(m, oracle, c.isolated ?? []);
       let again = '';
