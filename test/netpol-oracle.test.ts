@@ -4,9 +4,9 @@
 // families, named ports resolved on the destination with their protocol,
 // endPort, ports [] versus absent, ICMP. Each denial has its allowing control.
 import { describe, expect, it } from 'vitest';
-import { NetpolOracle, inCidr, selects, type Connection, type NetworkPolicy, type OraclePod } from './helpers/netpol-oracle.js';
+import { NetpolOracle, inCidr, selects, type Connection, type NetworkPolicy, type OracleNamespace, type OraclePod } from './helpers/netpol-oracle.js';
 
-const NAMESPACES = [
+const NAMESPACES: OracleNamespace[] = [
   { name: 'x', labels: { ns: 'x', team: 'blue' } },
   { name: 'y', labels: { ns: 'y' } },
 ];

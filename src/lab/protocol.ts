@@ -16,7 +16,6 @@ export interface ProbeTarget {
 
 /** Transport protocols a port probe speaks; SCTP over raw sockets (sctp.ts). */
 export type PortProtocol = 'TCP' | 'UDP' | 'SCTP';
-export const PORT_PROTOCOLS: readonly PortProtocol[] = ['TCP', 'UDP', 'SCTP'];
 
 /** One protocol and port probed on every destination pod (TCP, UDP: the responder's line; SCTP: an INIT ACK). */
 export interface PortProbe {
