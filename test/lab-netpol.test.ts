@@ -12,6 +12,8 @@
 // neighbour discovery has to get through each case's policies too.
 // Each case's denials have their positive control in the same matrix (the
 // cells the oracle opens), and the first case (no policy) is the grid all open.
+// ICMP is probed too (ping): only a rule without ports allows it, and the reply
+// of an allowed echo passes, as the reply of any allowed connection does.
 // Then: policies added and removed under a running connection.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
