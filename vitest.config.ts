@@ -56,6 +56,7 @@ export const UNIT_TESTS = [
   'test-projects',
   'vrf',
   'whatif', // issue 19 item 2 (whatif)
+  'netpol-oracle', 'lab-netpol-manifests', // issue 16 (nplab)
   'workqueue',
   'yaml-paths',
 ].map((name) => `test/${name}.test.ts`);

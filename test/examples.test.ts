@@ -35,6 +35,7 @@ const EXAMPLES = [
   { dir: 'custom-pod-networks', tag: 'cp' },
   { dir: 'hub-and-spoke', tag: 'hs' },
   { dir: 'staged-isolation', tag: 'si' }, // audit mode as shipped (test/lab-audit.test.ts switches it to enforce)
+  { dir: 'network-policy', tag: 'np' }, // issue 16: NetworkPolicy inside an isolated namespace
 ];
 
 beforeAll(() => ensureBuilt());

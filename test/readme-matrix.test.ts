@@ -112,4 +112,14 @@ describe('README matrix comparison with secondary interfaces', () => {
     m.pods['ns/a@net1']!['ns/b@v6'] = fam(true, null);
     expect(mismatches(m, readme)).toEqual(['a@net1 -> b@v6: README says n/a, but the lab probed it', 'b -> a@net1 udp: true']);
   });
+
+  it('a cell naming protocols ("tcp", "icmp+udp") expects exactly those open, on both families', () => {
+    const readme = ['<!-- expected: pods -->', '| from \\ to | p1 | p2 |', '|---|---|---|', '| **p1** | – | tcp |', '| **p2** | icmp+udp | – |', '', '<!-- expected: services -->', '| from \\ to | dns |', '|---|---|', '| p1 | yes |', '| p2 | yes |'].join('\n');
+    const only = (...open: string[]): MatrixCell => Object.fromEntries(CELL_FIELDS.map((f) => [f, open.includes(f.replace(/6$/, ''))])) as unknown as MatrixCell;
+    const m: Matrix = { pods: { 'a/p1': { 'a/p2': only('tcp') }, 'a/p2': { 'a/p1': only('icmp', 'udp') } }, services: { 'a/p1': {}, 'a/p2': {} }, nodePorts: {}, hostPorts: {}, dns: { 'a/p1': true, 'a/p2': true } };
+    expect(mismatches(m, readme)).toEqual([]);
+    m.pods['a/p1']!['a/p2'] = { ...only('tcp'), udp6: true };
+    m.pods['a/p2']!['a/p1'] = { ...only('icmp', 'udp'), icmp6: false };
+    expect(mismatches(m, readme)).toEqual(['p1 -> p2 udp6: true', 'p2 -> p1 icmp6: false']);
+  });
 });

@@ -8,7 +8,7 @@ import { printFlows } from '../cli/flows.js';
 import { labAgents } from './agent-sockets.js';
 import { DEFAULT_LAB, labDown, labMatrix, labRun, labUp, type UpOptions } from './lab.js';
 import { formatMatrix } from './matrix.js';
-import type { Matrix } from './protocol.js';
+import { parsePortProbe, type Matrix, type PortProbe } from './protocol.js';
 import { CNI_MODES, type CniMode } from './plan.js';
 
 function positiveInt(what: string) {
@@ -19,6 +19,14 @@ function positiveInt(what: string) {
     }
     return n;
   };
+}
+
+function portList(value: string): PortProbe[] {
+  try {
+    return value.split(',').map(parsePortProbe);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }
 
 const log = (msg: string) => console.error(`lab: ${msg}`);
@@ -138,8 +146,14 @@ export function registerLabCommands(lab: Command): void {
         '"nodePorts": {"ns/pod": {"ns/svc:port/PROTO nodePort <n> <node> v4|v6 <address>": bool}}, ' +
         '"hostPorts": {"ns/pod": {"ns/pod hostPort <n>/PROTO <node> v4|v6 <address>": bool}}, "dns": {"ns/pod": bool}}',
     )
-    .action((o: { name: string; json?: boolean }) =>
-      guarded('matrix', async (signal) => printMatrix(await labMatrix(o.name, { signal }), o.json === true)),
+    .option(
+      '--ports <list>',
+      'also probe these protocols and ports on every pod, e.g. tcp/80,udp/81,sctp/80 (SCTP: an INIT answered by an INIT ACK, ' +
+        'over raw sockets); JSON: each cell gets "ports": {"TCP/80": {"v4", "v6"}}',
+      portList,
+    )
+    .action((o: { name: string; json?: boolean; ports?: PortProbe[] }) =>
+      guarded('matrix', async (signal) => printMatrix(await labMatrix(o.name, { signal, ...(o.ports ? { ports: o.ports } : {}) }), o.json === true)),
     );
 
   lab

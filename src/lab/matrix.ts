@@ -6,7 +6,7 @@
 import { inNetns } from './exec.js';
 import type { PlannedPod } from './plan.js';
 import { CELL_FIELDS } from './protocol.js';
-import type { DnsProbe, Matrix, MatrixCell, ProbeRequest, ProbeResponse, ProbeTarget, ServiceProbe } from './protocol.js';
+import type { DnsProbe, Matrix, MatrixCell, PortCell, PortProbe, ProbeRequest, ProbeResponse, ProbeTarget, ServiceProbe } from './protocol.js';
 import { distScript } from './scripts.js';
 
 export interface MatrixOptions {
@@ -14,6 +14,8 @@ export interface MatrixOptions {
   timeoutMs?: number;
   /** source pods probed at the same time */
   concurrency?: number;
+  /** more protocols and ports to probe on every destination (e.g. TCP/UDP/SCTP 80 and 81): MatrixCell.ports */
+  ports?: PortProbe[];
   signal?: AbortSignal;
 }
 
@@ -58,7 +60,7 @@ function interfacesOf(pod: PlannedPod): MatrixInterface[] {
 }
 
 /** What `src` probes of `dst`: the families both have (none shared: no probe). */
-function targetOf(src: MatrixInterface, dst: MatrixInterface): ProbeTarget | undefined {
+function targetOf(src: MatrixInterface, dst: MatrixInterface, ports: PortProbe[] = []): ProbeTarget | undefined {
   const v4 = src.v4 !== undefined ? dst.v4 : undefined;
   const v6 = src.v6 !== undefined ? dst.v6 : undefined;
   if (v4 === undefined && v6 === undefined) return undefined;
@@ -70,6 +72,7 @@ function targetOf(src: MatrixInterface, dst: MatrixInterface): ProbeTarget | und
     ...(v6 !== undefined ? { v6 } : {}),
     tcpPort: t.probe.tcp,
     udpPort: t.probe.udp,
+    ...(ports.length > 0 ? { ports } : {}),
   };
 }
 
@@ -79,7 +82,7 @@ async function probeFrom(
   extra: ServiceTargets,
   opts: Required<Omit<MatrixOptions, 'signal'>> & MatrixOptions,
 ): Promise<ProbeResponse> {
-  const targets = all.filter((d) => d.pod.key !== src.pod.key).flatMap((d) => targetOf(src, d) ?? []);
+  const targets = all.filter((d) => d.pod.key !== src.pod.key).flatMap((d) => targetOf(src, d, opts.ports) ?? []);
   const req: ProbeRequest = {
     timeoutMs: opts.timeoutMs,
     targets,
@@ -116,6 +119,7 @@ export async function probeMatrix(
   const opts = {
     timeoutMs: options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
     concurrency: Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY),
+    ports: options.ports ?? [],
     ...(options.signal ? { signal: options.signal } : {}),
   };
   const all = pods.flatMap(interfacesOf);
@@ -216,12 +220,52 @@ export function formatMatrix(matrix: Matrix): string {
     lines.push(`${pad(rowHead[r] as string, headWidth)}  ${cells.join('  ')}`);
   });
   lines.push('', `${open} pairs fully connected, ${closed} fully blocked, ${partial} partly.`);
+  const ports = formatPorts(matrix);
+  if (ports !== '') lines.push('', ports);
   const services = formatServices(matrix);
   if (services !== '') lines.push('', services);
   const nodePorts = formatFrontends(matrix, matrix.nodePorts ?? {}, 'NodePorts', 'NodePort on a node');
   if (nodePorts !== '') lines.push('', nodePorts);
   const hostPorts = formatFrontends(matrix, matrix.hostPorts ?? {}, 'hostPorts', "pod's hostPort on its node");
   if (hostPorts !== '') lines.push('', hostPorts);
+  return lines.join('\n');
+}
+
+/**
+ * The extra port probes (MatrixOptions.ports) for humans: rows = from,
+ * columns = to; a cell has one mark per port probe, in the order listed
+ * above the table: 'y' answered on IPv4 and IPv6, '-' on neither, '4' or
+ * '6' on that family only.
+ */
+export function formatPorts(matrix: Matrix): string {
+  const keys = Object.keys(matrix.pods);
+  const probes = [...new Set(keys.flatMap((src) => Object.values(matrix.pods[src] ?? {}).flatMap((c) => Object.keys(c.ports ?? {}))))];
+  if (probes.length === 0) return '';
+  const label = (i: number) => `[${i + 1}]`;
+  const rowHead = keys.map((k, i) => `${label(i)} ${k}`);
+  const headWidth = Math.max(9, ...rowHead.map((h) => h.length));
+  const width = Math.max(4, probes.length);
+  const pad = (x: string, w: number) => x + ' '.repeat(Math.max(0, w - x.length));
+  const mark = (c: PortCell | undefined): string => {
+    if (c === undefined) return ' ';
+    const v4 = c.v4 === true;
+    const v6 = c.v6 === true;
+    const both = (c.v4 === null || v4) && (c.v6 === null || v6);
+    if (both && (v4 || v6)) return 'y';
+    return v4 ? '4' : v6 ? '6' : '-';
+  };
+  const lines = [
+    `Ports: rows = from, columns = to. Cell = one mark per probe, in this order: ${probes.join(' ')}; y = answered (IPv4 and IPv6), '-' = no answer, 4 or 6 = that family only.`,
+    '',
+    `${pad('from \\ to', headWidth)}  ${keys.map((_, i) => pad(label(i), width)).join('  ')}`,
+  ];
+  keys.forEach((src, r) => {
+    const cells = keys.map((dst) => {
+      const cell = matrix.pods[src]?.[dst];
+      return pad(cell === undefined ? SELF : probes.map((p) => mark(cell.ports?.[p])).join(''), width);
+    });
+    lines.push(`${pad(rowHead[r] as string, headWidth)}  ${cells.join('  ')}`);
+  });
   return lines.join('\n');
 }
 

@@ -37,6 +37,8 @@ export interface PlannedPod {
   ports: number[];
   /** ports the matrix probes */
   probe: { tcp: number; udp: number };
+  /** SCTP container ports: the responder answers INITs to them (sctp.ts); absent: none */
+  sctpPorts?: number[];
   /** made by the lab (the cluster DNS): runs its own server, not a responder, and is not in the matrix */
   builtin?: 'dns';
   /** Multus secondary interfaces (attachments.ts); absent: none */
@@ -97,10 +99,11 @@ function uniq(ns: number[]): number[] {
   return [...new Set(ns)];
 }
 
-function portsOf(pod: LabPodSpec): { ports: number[]; probe: { tcp: number; udp: number } } {
+function portsOf(pod: LabPodSpec): { ports: number[]; probe: { tcp: number; udp: number }; sctpPorts?: number[] } {
   const all = uniq(pod.ports.map((p) => p.port));
   const first = (proto: string) => pod.ports.find((p) => p.protocol === proto)?.port ?? all[0] ?? DEFAULT_PORT;
-  return { ports: all.length > 0 ? all : [DEFAULT_PORT], probe: { tcp: first('TCP'), udp: first('UDP') } };
+  const sctp = uniq(pod.ports.filter((p) => p.protocol === 'SCTP').map((p) => p.port));
+  return { ports: all.length > 0 ? all : [DEFAULT_PORT], probe: { tcp: first('TCP'), udp: first('UDP') }, ...(sctp.length > 0 ? { sctpPorts: sctp } : {}) };
 }
 
 /** Host-network pods share their node's stack, so their ports must not clash. */

@@ -9,7 +9,9 @@ import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { decodeResponse, encodeQuery } from './dns.js';
-import type { DnsProbe, MatrixCell, ProbeRequest, ProbeResponse, ProbeTarget, ServiceProbe } from './protocol.js';
+import { portProbeKey } from './protocol.js';
+import type { DnsProbe, MatrixCell, PortCell, PortProbe, ProbeRequest, ProbeResponse, ProbeTarget, ServiceProbe } from './protocol.js';
+import { probeSctp, type SctpTarget } from './sctp.js';
 
 /** Bounds concurrent ping processes; sockets are cheap, processes less so. */
 const MAX_PINGS = 16;
@@ -193,13 +195,52 @@ function probeFamily(ip: string | undefined, t: ProbeTarget, expect: Accept, tim
   return Promise.all([ping(ip, timeoutMs, local), tcp(ip, t.tcpPort, expect, timeoutMs, local), udp(ip, t.udpPort, expect, timeoutMs, local)]);
 }
 
-async function probeTarget(t: ProbeTarget, timeoutMs: number, source: ProbeRequest['source']): Promise<MatrixCell> {
+/**
+ * The SCTP probes of a whole request go to one prober process (sctp.ts): each
+ * asks for its answer here and gets it once all are in.
+ */
+class SctpBatch {
+  private readonly targets: SctpTarget[] = [];
+  private result: Promise<boolean[]> | undefined;
+
+  add(t: SctpTarget): (timeoutMs: number) => Promise<boolean> {
+    const i = this.targets.push(t) - 1;
+    return async (timeoutMs) => {
+      // every target of the request registers synchronously; start the prober once they all have
+      await new Promise((r) => setImmediate(r));
+      return (await (this.result ??= probeSctp(this.targets, timeoutMs)))[i] as boolean;
+    };
+  }
+}
+
+/** One extra port probe to one address (TCP, UDP: the responder's line; SCTP: an INIT ACK). */
+function probePort(ip: string | undefined, p: PortProbe, expect: Accept, timeoutMs: number, local: string | undefined, sctp: SctpBatch): () => Promise<boolean | null> {
+  if (ip === undefined) return () => Promise.resolve(null);
+  if (p.protocol === 'SCTP') {
+    const answer = sctp.add({ ip, port: p.port, ...(local !== undefined ? { local } : {}) });
+    return () => answer(timeoutMs);
+  }
+  return () => (p.protocol === 'TCP' ? tcp(ip, p.port, expect, timeoutMs, local) : udp(ip, p.port, expect, timeoutMs, local));
+}
+
+async function probeTarget(t: ProbeTarget, timeoutMs: number, source: ProbeRequest['source'], sctp: SctpBatch): Promise<MatrixCell> {
   const expect = exactly(`${t.reply ?? t.key}\n`);
-  const [[icmp, tcp4, udp4], [icmp6, tcp6, udp6]] = await Promise.all([
+  // Registered before anything is awaited, so the SCTP batch holds every target when it starts.
+  const extra = (t.ports ?? []).map((p) => [
+    probePort(t.v4, p, expect, timeoutMs, source?.v4, sctp),
+    probePort(t.v6, p, expect, timeoutMs, source?.v6, sctp),
+  ] as const);
+  const [[icmp, tcp4, udp4], [icmp6, tcp6, udp6], ports] = await Promise.all([
     probeFamily(t.v4, t, expect, timeoutMs, source?.v4),
     probeFamily(t.v6, t, expect, timeoutMs, source?.v6),
+    Promise.all(extra.map(async ([v4, v6]): Promise<PortCell> => {
+      const [a, b] = await Promise.all([v4(), v6()]);
+      return { v4: a, v6: b };
+    })),
   ]);
-  return { icmp: icmp ?? null, tcp: tcp4 ?? null, udp: udp4 ?? null, icmp6: icmp6 ?? null, tcp6: tcp6 ?? null, udp6: udp6 ?? null };
+  const cell: MatrixCell = { icmp: icmp ?? null, tcp: tcp4 ?? null, udp: udp4 ?? null, icmp6: icmp6 ?? null, tcp6: tcp6 ?? null, udp6: udp6 ?? null };
+  if (t.ports !== undefined) cell.ports = Object.fromEntries(t.ports.map((p, i) => [portProbeKey(p), ports[i] as PortCell]));
+  return cell;
 }
 
 function probeService(s: ServiceProbe, timeoutMs: number): Promise<boolean> {
@@ -232,13 +273,14 @@ async function main(): Promise<void> {
   // Large requests come on stdin: one argument is limited to 128 KiB.
   const req = JSON.parse(arg === '-' ? await readStdin() : arg) as ProbeRequest;
   const services = req.services ?? [];
+  const sctp = new SctpBatch();
   const probeAll = async (list: ServiceProbe[] | undefined) => {
     if (list === undefined) return undefined;
     const ok = await Promise.all(list.map((s) => probeService(s, req.timeoutMs)));
     return Object.fromEntries(list.map((s, i) => [s.key, ok[i] as boolean]));
   };
   const [cells, reached, nodePorts, hostPorts, dns] = await Promise.all([
-    Promise.all(req.targets.map((t) => probeTarget(t, req.timeoutMs, req.source))),
+    Promise.all(req.targets.map((t) => probeTarget(t, req.timeoutMs, req.source, sctp))),
     probeAll(services),
     probeAll(req.nodePorts),
     probeAll(req.hostPorts),

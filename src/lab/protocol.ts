@@ -10,6 +10,36 @@ export interface ProbeTarget {
   v6?: string;
   tcpPort: number;
   udpPort: number;
+  /** more ports to probe on each family (MatrixOptions.ports); their answers are MatrixCell.ports */
+  ports?: PortProbe[];
+}
+
+/** Transport protocols a port probe speaks; SCTP over raw sockets (sctp.ts). */
+export type PortProtocol = 'TCP' | 'UDP' | 'SCTP';
+
+/** One protocol and port probed on every destination pod (TCP, UDP: the responder's line; SCTP: an INIT ACK). */
+export interface PortProbe {
+  protocol: PortProtocol;
+  port: number;
+}
+
+/** Key of a port probe in MatrixCell.ports: "TCP/80". */
+export function portProbeKey(p: PortProbe): string {
+  return `${p.protocol}/${p.port}`;
+}
+
+/** "tcp/80", "UDP/81", "sctp/80" -> a PortProbe; throws on anything else. */
+export function parsePortProbe(text: string): PortProbe {
+  const m = /^(tcp|udp|sctp)\/(\d{1,5})$/i.exec(text.trim());
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port < 1 || port > 65535) throw new Error(`port probe ${JSON.stringify(text)}: expected <tcp|udp|sctp>/<1-65535>`);
+  return { protocol: (m[1] as string).toUpperCase() as PortProtocol, port };
+}
+
+/** A port probe's answers: null where the family is not probed (as in MatrixCell). */
+export interface PortCell {
+  v4: boolean | null;
+  v6: boolean | null;
 }
 
 /** What a probe of a Service port must get back to count as reached. */
@@ -63,6 +93,8 @@ export interface MatrixCell {
   icmp6: boolean | null;
   tcp6: boolean | null;
   udp6: boolean | null;
+  /** the answers to the extra port probes (MatrixOptions.ports), by portProbeKey(); absent when none were asked */
+  ports?: Record<string, PortCell>;
 }
 
 export interface ProbeResponse {

@@ -4,12 +4,16 @@
 // answers every datagram with "<ns/pod>\n". The reply names the pod, so a
 // probe knows it reached the pod it meant. Reports readiness over the IPC
 // channel when started by the lab (else prints "ready").
+// --sctp <port> (repeatable) also answers SCTP INITs to those ports, through a
+// raw-socket receiver (sctp.ts; this kernel has no SCTP sockets).
 // --udp-bind <addr> (repeatable) binds UDP to those addresses instead of ::,
 // for host-network pods: a node has several addresses, and a reply must leave
 // from the one the probe sent to.
+import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
+import { sctpReceiverArgs } from './sctp.js';
 
 function ports(values: string[] | undefined): number[] {
   return (values ?? []).map((v) => {
@@ -52,6 +56,28 @@ function listenUdp(port: number, address: string, reply: string): Promise<void> 
   });
 }
 
+/** The SCTP receiver, a child that goes with this process; resolves once its sockets are open. */
+function startSctp(ports: number[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('python3', sctpReceiverArgs(ports), { stdio: ['ignore', 'pipe', 'inherit'] });
+    let ready = false;
+    child.on('error', (err) => reject(new Error(`SCTP ports need python3 (raw sockets): ${err.message}`)));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      if (!ready && d.includes('ready')) {
+        ready = true;
+        resolve();
+      }
+    });
+    child.on('exit', (code, sig) => {
+      if (!ready) return reject(new Error(`SCTP receiver exited (${code ?? sig}) before it was ready`));
+      // Without it the pod would silently stop answering SCTP: stop as a whole.
+      console.error(`SCTP receiver exited (${code ?? sig})`);
+      process.exit(1);
+    });
+    process.on('exit', () => child.kill());
+  });
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -59,6 +85,7 @@ async function main(): Promise<void> {
       tcp: { type: 'string', multiple: true },
       udp: { type: 'string', multiple: true },
       'udp-bind': { type: 'string', multiple: true },
+      sctp: { type: 'string', multiple: true },
     },
   });
   if (!values.name) throw new Error('--name is required');
@@ -66,11 +93,13 @@ async function main(): Promise<void> {
   const tcp = ports(values.tcp);
   const udp = ports(values.udp);
   const udpAddrs = values['udp-bind'] ?? ['::'];
+  const sctp = ports(values.sctp);
   await Promise.all([
+    ...(sctp.length > 0 ? [startSctp(sctp)] : []),
     ...tcp.map((p) => listenTcp(p, reply)),
     ...udp.flatMap((p) => udpAddrs.map((a) => listenUdp(p, a, reply))),
   ]);
-  console.log(`${new Date().toISOString()} ${values.name}: listening on tcp ${tcp.join(',') || '-'} udp ${udp.join(',') || '-'}`);
+  console.log(`${new Date().toISOString()} ${values.name}: listening on tcp ${tcp.join(',') || '-'} udp ${udp.join(',') || '-'}${sctp.length > 0 ? ` sctp ${sctp.join(',')}` : ''}`);
   if (process.send) {
     process.send('ready', () => process.disconnect());
   } else {

@@ -15,6 +15,7 @@ export const RESPONDER_MARKER = 'responder.js';
 function responderArgs(pod: PlannedPod): string[] {
   const args = ['--name', pod.key];
   for (const port of pod.ports) args.push('--tcp', String(port), '--udp', String(port));
+  for (const port of pod.sctpPorts ?? []) args.push('--sctp', String(port));
   // A host-network pod shares the node's addresses; answer UDP from the one asked.
   if (pod.hostNetwork) args.push('--udp-bind', pod.ips.v4, '--udp-bind', pod.ips.v6);
   // So do the interfaces of a pod with secondary ones: a reply from :: would

@@ -10,6 +10,7 @@ const SCRIPTS = [
   'lab/dns-responder',
   'lab/kube-proxy',
   'lab/probe',
+  'lab/sctp',
   'lab/services',
   'lab/frontends',
   'lab/nodeports',

@@ -1,5 +1,6 @@
 // The expected matrices written in an example's README (markdown tables after
-// `<!-- expected: pods -->` and `<!-- expected: services -->`), compared with
+// `<!-- expected: pods -->` and `<!-- expected: services -->`; a pods cell is
+// yes, no, n/a, or the protocols that answer, such as "tcp"), compared with
 // a lab's matrix: examples.test.ts runs the lab, readme-matrix.test.ts checks
 // the comparison itself (that a missing or wrong cell is reported).
 import { CELL_FIELDS, type Matrix } from '../../src/lab/protocol.js';
@@ -33,6 +34,16 @@ function resolver(keys: string[]): (name: string) => string {
   };
 }
 
+/** A pods cell: "yes", "no", or the protocols that answer (on IPv4 and IPv6), e.g. "tcp" or "tcp+udp" (NetworkPolicy ports). */
+function cellExpectation(value: string | undefined, where: string): (field: (typeof CELL_FIELDS)[number]) => boolean {
+  if (value !== undefined && /^(icmp|tcp|udp)(\+(icmp|tcp|udp))*$/.test(value)) {
+    const open = new Set(value.split('+'));
+    return (f) => open.has(f.replace(/6$/, ''));
+  }
+  const want = yes(value, where);
+  return () => want;
+}
+
 function yes(value: string | undefined, where: string): boolean {
   if (value === 'yes') return true;
   if (value === 'no') return false;
@@ -63,9 +74,9 @@ export function mismatches(m: Matrix, readme: string): string[] {
         out.push(`${from} -> ${to}: not in the matrix`);
         continue;
       }
-      const want = yes(value, `pods ${from} -> ${to}`);
+      const want = cellExpectation(value, `pods ${from} -> ${to}`);
       // null: a family one of the two interfaces lacks; only probed ones count.
-      for (const f of CELL_FIELDS) if (cell[f] !== null && cell[f] !== want) out.push(`${from} -> ${to} ${f}: ${cell[f]}`);
+      for (const f of CELL_FIELDS) if (cell[f] !== null && cell[f] !== want(f)) out.push(`${from} -> ${to} ${f}: ${cell[f]}`);
     }
   }
   const services = readmeTable(readme, 'services');
