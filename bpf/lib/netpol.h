@@ -33,6 +33,7 @@
 #include "lib/parse.h"
 #include "lib/endpoint.h"
 #include "lib/session.h"
+#include "lib/policy.h"
 #include "maps.h"
 
 /* vw_netpol_judge's answer: a drop reason (0: passes) in the low byte, and
@@ -121,16 +122,23 @@ __attribute__((noinline)) int vw_netpol_allows(__u32 set, __u32 identity, const 
 	return v && vw_netpol_value_allows(v, VW_POLICY_ANY_PROTO, port);
 }
 
-/* Neighbour discovery and MLD (ICMPv6 130-137, 143): never judged by policy,
- * as ARP is not; segmentation has checked them (the pod speaks only for
- * itself). Without them a pod under an egress policy could not resolve its
- * gateway over IPv6. */
+/* Neighbour discovery and MLD on the link: never judged by policy, as ARP is
+ * not, so a pod under an egress policy still resolves its gateway. What
+ * vw_classify_nd calls VW_ND_YES (link-local or unspecified source) never
+ * gets here; a pod's own global address is the usual source of a
+ * solicitation for its gateway (the address of the packet that needs it), so
+ * the exemption is: ND (133-137) with hop limit 255 to a link-scope
+ * destination (fe80::/10, ff02::/16; never routed on), MLD with hop limit 1
+ * to a group (a router never forwards it), never a fragment. The ICMPv6 type
+ * alone exempts nothing: "ND" to a global address or with another hop limit
+ * is judged like any ICMPv6, or it would carry data past a deny-all policy. */
 static __always_inline int vw_netpol_is_nd(const struct vw_pkt *pkt)
 {
-	__u8 t = pkt->icmp_type;
-
-	return pkt->l4_proto == IPPROTO_ICMPV6 && pkt->has_l4 &&
-	       ((t >= VW_ICMPV6_MLD_QUERY && t <= VW_ICMPV6_ND_LAST) || t == VW_ICMPV6_MLD2_REPORT);
+	if (!pkt->is_ipv6 || pkt->l4_proto != IPPROTO_ICMPV6 || !pkt->has_l4 || pkt->fragment)
+		return 0;
+	if (vw_icmp6_is_mld(pkt->icmp_type))
+		return pkt->hop_limit == VW_MLD_HOP_LIMIT && vw_addr_is_multicast(&pkt->dst);
+	return vw_icmp6_is_nd(pkt->icmp_type) && pkt->hop_limit == VW_ND_HOP_LIMIT && vw_addr_is_link_scope(&pkt->dst);
 }
 
 /* An ICMP or ICMPv6 echo: 1 request, 2 reply, 0 neither. */

@@ -1,0 +1,110 @@
+// Attacks on the NetworkPolicy datapath (from the review2 red-team review),
+// each a kernel test (BPF_PROG_TEST_RUN explain probes, which write nothing)
+// with its positive controls in the same test.
+//
+// ND/MLD: a pod under a deny-all NetworkPolicy (both directions) must not
+// exchange ICMPv6 with a global peer because the packet is typed as ND/MLD;
+// only link ND (vw_classify_nd's VW_ND_YES) is exempt.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import ipaddr from 'ipaddr.js';
+import * as abi from '../src/kernel/abi.js';
+import { native, type NativeAddon } from '../src/kernel/native.js';
+import { MapWriter } from '../src/agent/mapwriter.js';
+import { VerdictEpoch } from '../src/agent/verdict-epoch.js';
+import { MAP_NAMES, type Datapath } from '../src/agent/datapath.js';
+import { compile } from '../src/model/compile.js';
+import type { ClusterConfig, ClusterState, NetworkPolicyObject } from '../src/model/types.js';
+import { emptyAllocation } from '../src/model/vrf.js';
+import { probeFrame } from '../src/api/packet.js';
+import { HERE, TestDatapath, freshPinRoot, probeCtx, probeDecision } from './helpers/datapath.js';
+import { cluster, ns, pod, sel } from './helpers/cluster.js';
+
+const config = (nodeName: string): ClusterConfig => ({
+  nodeName,
+  podCIDRs: ['10.244.0.0/16', 'fd00:10:244::/48'],
+  serviceCIDRs: ['10.96.0.0/16', 'fd00:10:96::/108'],
+});
+
+let n: NativeAddon;
+let dp: TestDatapath;
+let writer: MapWriter;
+
+beforeAll(() => {
+  n = native();
+  dp = new TestDatapath(n, freshPinRoot('policy-attacks-'));
+  const maps = {} as Datapath['maps'];
+  for (const name of MAP_NAMES) (maps as Record<string, number>)[name] = dp.mapFd(name);
+  writer = new MapWriter(n, maps, new VerdictEpoch(n, dp.mapFd(abi.MapName.cacheCtl)));
+});
+
+afterAll(() => dp?.close());
+
+const ETH = 14;
+const IP6 = 40;
+
+/** An ICMPv6 frame of `type` (hop limit as probeFrame's, not 255); for ND/MLD types a target (the sender's own
+ *  address) and an unknown ND option carrying 14 bytes of the sender's data, as a well-formed NS would. */
+function icmp6(src: string, dst: string, type: number): Buffer {
+  const f = probeFrame({ src, dst, proto: 58, dport: 0 });
+  f[ETH + IP6] = type;
+  if (type === 128) return f;
+  const target = Buffer.from(ipaddr.parse(src).toByteArray());
+  const option = Buffer.concat([Buffer.from([200, 2]), Buffer.from('secret-payload', 'ascii')]); // 16 bytes: 2 units
+  const out = Buffer.concat([f, target, option]);
+  out.writeUInt16BE(out.length - ETH - IP6, ETH + 4);
+  return out;
+}
+
+function kernel(hook: 'from_pod' | 'to_pod', frame: Buffer): string {
+  const res = n.progTestRun(hook === 'from_pod' ? dp.fromPod : dp.toPod, frame, 1, probeCtx(HERE));
+  const { verdict, code } = probeDecision(res.ctxOut ?? Buffer.alloc(0));
+  const name = Object.entries(abi.Verdict).find(([, v]) => v === verdict)?.[0] ?? `verdict ${verdict}`;
+  return `${name}/${name === 'ALLOWED' ? abi.allowRuleName(code) : abi.dropReasonName(code)}`;
+}
+
+const V = 'fd00:10:244::1:1'; // tenant/locked, on HERE
+const A = 'fd00:10:244::2:1'; // other/peer, same (default) network
+
+function state(): ClusterState {
+  const s = cluster({
+    namespaces: [ns('tenant'), ns('other')],
+    nodes: { n1: ['192.168.50.1', 'fd00:50::1'] },
+    pods: [pod('tenant/locked', ['10.244.1.1', V], { node: 'n1', labels: { app: 'locked' } }), pod('other/peer', ['10.244.2.1', A], { node: 'n1', labels: { app: 'peer' } })],
+  });
+  const np: NetworkPolicyObject = {
+    kind: 'NetworkPolicy',
+    metadata: { namespace: 'tenant', name: 'deny-all', labels: {}, annotations: {} },
+    spec: { podSelector: sel({}), policyTypes: ['Ingress', 'Egress'], ingress: [], egress: [] },
+  };
+  s.networkPolicies.set('tenant/deny-all', np);
+  return s;
+}
+
+describe('ICMPv6 ND/MLD types and NetworkPolicy', () => {
+  it('a deny-all pod can neither send nor receive ICMPv6 type 135/131 to or from a global address', () => {
+    writer.write(compile(state(), config('n1'), new Map([['10.244.1.1', HERE], [V, HERE]]), emptyAllocation()), undefined);
+    // positive controls: the policy is in force (echo dropped both ways), and segmentation alone allows the pair
+    expect(kernel('from_pod', icmp6(V, A, 128))).toBe('DROPPED/POLICY_EGRESS');
+    expect(kernel('from_pod', icmp6(V, '2001:db8::1', 128))).toBe('DROPPED/POLICY_EGRESS');
+    expect(kernel('to_pod', icmp6(A, V, 128))).toBe('DROPPED/POLICY_INGRESS');
+    // the same packets typed as ND / MLD, to and from global addresses (hop limit not 255): policy must still apply
+    const got = [
+      kernel('from_pod', icmp6(V, A, 135)),
+      kernel('from_pod', icmp6(V, '2001:db8::1', 135)),
+      kernel('from_pod', icmp6(V, '2001:db8::1', 131)),
+      kernel('to_pod', icmp6(A, V, 135)),
+      kernel('to_pod', icmp6(A, V, 131)),
+    ];
+    expect(got).toEqual(['DROPPED/POLICY_EGRESS', 'DROPPED/POLICY_EGRESS', 'DROPPED/POLICY_EGRESS', 'DROPPED/POLICY_INGRESS', 'DROPPED/POLICY_INGRESS']);
+    // the same hop limit 255 between global addresses is still judged; a link-local solicitation to the
+    // solicited-node group with hop limit 255 (real ND) is the exemption, both ways
+    const hop255 = (f: Buffer): Buffer => {
+      f[ETH + 7] = 255;
+      return f;
+    };
+    expect(kernel('from_pod', hop255(icmp6(V, '2001:db8::1', 135)))).toBe('DROPPED/POLICY_EGRESS');
+    expect(kernel('to_pod', hop255(icmp6(A, V, 135)))).toBe('DROPPED/POLICY_INGRESS');
+    expect(kernel('from_pod', hop255(icmp6('fe80::1', 'ff02::1:ff00:1', 135)))).toBe('ALLOWED/NOT_POD');
+    expect(kernel('to_pod', hop255(icmp6('fe80::2', 'ff02::1:ff01:1', 135)))).toBe('ALLOWED/NOT_POD');
+  });
+});
