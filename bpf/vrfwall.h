@@ -99,6 +99,12 @@ enum vw_drop_reason {
  * Again a promise of absence: without the flag the programs look, and a
  * flag wrongly set on a backend only denies (ISOLATED). */
 #define VW_EP_NO_BACKEND (1U << 4)
+/* With VW_EP_HOST: an address of this very node (its Node object's, or a
+ * host-network pod's on it). Only these (and link-scope peers) skip ingress
+ * NetworkPolicy, as Kubernetes exempts only the pod's own node (kubelet
+ * probes); another node's address (a NodePort client after kube-proxy's
+ * SNAT) is judged like any peer. */
+#define VW_EP_THIS_NODE  (1U << 5)
 
 /* endpoints: pod and host addresses -> network. HASH, key = 16-byte address. */
 struct vw_endpoint_key {

@@ -8,6 +8,7 @@ import {
   VW_EP_NO_BACKEND,
   VW_EP_PTP,
   VW_EP_QUARANTINE,
+  VW_EP_THIS_NODE,
   VW_NET_EXTERNAL_DENY,
   VW_NO_MAC,
 } from '../src/kernel/abi.js';
@@ -147,8 +148,8 @@ describe('compile: the CN2 isolated-namespace example', () => {
     expect(d.endpoints.get('fd00:10:244::12')).toEqual({ vrfId: 2, flags: VW_EP_LOCAL | VW_EP_PTP | VW_EP_NO_BACKEND, ifindex: 101 });
     expect(d.endpoints.get('10.244.0.13')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL | VW_EP_PTP | VW_EP_NO_BACKEND, ifindex: 102 });
     expect(d.endpoints.get('fd00:10:244::14')).toEqual({ vrfId: 1, flags: VW_EP_LOCAL | VW_EP_PTP | VW_EP_NO_BACKEND, ifindex: 103 });
-    // Node addresses are host endpoints (rule 6).
-    expect(d.endpoints.get('192.168.50.1')).toEqual({ vrfId: 0, flags: VW_EP_HOST, ifindex: 0 });
+    // Node addresses are host endpoints (rule 6); this node's own also VW_EP_THIS_NODE (ingress policy exempts only it).
+    expect(d.endpoints.get('192.168.50.1')).toEqual({ vrfId: 0, flags: VW_EP_HOST | VW_EP_THIS_NODE, ifindex: 0 });
     expect(d.endpoints.get('192.168.50.2')).toEqual({ vrfId: 0, flags: VW_EP_HOST, ifindex: 0 });
     expect(d.endpoints.size).toBe(8 + 2);
 
@@ -251,7 +252,7 @@ describe('compile: quarantine', () => {
     });
     const d = compile(s, config, new Map(), emptyAllocation());
     expect(d.placements.get('default/thief')?.why).toMatch(/192\.168\.50\.1 is a node or host-network address/);
-    expect(d.endpoints.get('192.168.50.1')).toEqual({ vrfId: 0, flags: VW_EP_HOST, ifindex: 0 });
+    expect(d.endpoints.get('192.168.50.1')).toEqual({ vrfId: 0, flags: VW_EP_HOST | VW_EP_THIS_NODE, ifindex: 0 });
     expect(d.endpoints.get('10.244.0.3')).toEqual({ vrfId: 0, flags: VW_EP_QUARANTINE | VW_EP_NO_BACKEND, ifindex: 0 });
   });
 
@@ -272,8 +273,8 @@ describe('compile: other endpoints and tables', () => {
     );
     const d = compile(s, config, new Map([['192.168.50.1', 2]]), emptyAllocation());
     expect(d.placements.get('kube-system/proxy')).toMatchObject({ kind: 'host' });
-    expect(d.endpoints.get('192.168.50.1')).toEqual({ vrfId: 0, flags: VW_EP_HOST, ifindex: 0 });
-    expect(d.endpoints.get('fd00:50::1')).toEqual({ vrfId: 0, flags: VW_EP_HOST, ifindex: 0 });
+    expect(d.endpoints.get('192.168.50.1')).toEqual({ vrfId: 0, flags: VW_EP_HOST | VW_EP_THIS_NODE, ifindex: 0 });
+    expect(d.endpoints.get('fd00:50::1')).toEqual({ vrfId: 0, flags: VW_EP_HOST | VW_EP_THIS_NODE, ifindex: 0 });
     expect(d.attach.size).toBe(0);
     expect(d.problems).toEqual([]);
   });

@@ -4,7 +4,12 @@
 //
 // ND/MLD: a pod under a deny-all NetworkPolicy (both directions) must not
 // exchange ICMPv6 with a global peer because the packet is typed as ND/MLD;
-// only link ND (vw_classify_nd's VW_ND_YES) is exempt.
+// only on-link ND/MLD is exempt.
+//
+// Host addresses: Kubernetes always allows traffic from the node where the pod
+// runs (kubelet probes), and only from it. Another node's address is what a
+// NodePort client there looks like after kube-proxy's SNAT
+// (externalTrafficPolicy: Cluster), so a deny-all ingress policy judges it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ipaddr from 'ipaddr.js';
 import * as abi from '../src/kernel/abi.js';
@@ -106,5 +111,50 @@ describe('ICMPv6 ND/MLD types and NetworkPolicy', () => {
     expect(kernel('to_pod', hop255(icmp6(A, V, 135)))).toBe('DROPPED/POLICY_INGRESS');
     expect(kernel('from_pod', hop255(icmp6('fe80::1', 'ff02::1:ff00:1', 135)))).toBe('ALLOWED/NOT_POD');
     expect(kernel('to_pod', hop255(icmp6('fe80::2', 'ff02::1:ff01:1', 135)))).toBe('ALLOWED/NOT_POD');
+  });
+});
+
+const LOCAL_NODE = '192.168.50.1';
+const OTHER_NODE = '192.168.50.2';
+
+function toPodTcp(src: string, dst: string, dport: number): string {
+  const res = n.progTestRun(dp.toPod, probeFrame({ src, dst, proto: 6, dport }), 1, probeCtx(HERE));
+  const { verdict, code } = probeDecision(res.ctxOut ?? Buffer.alloc(0));
+  const name = Object.entries(abi.Verdict).find(([, v]) => v === verdict)?.[0] ?? `verdict ${verdict}`;
+  return `${name}/${name === 'ALLOWED' ? abi.allowRuleName(code) : abi.dropReasonName(code)}`;
+}
+
+function remoteNodeState(): ClusterState {
+  const s = cluster({
+    namespaces: [ns('tenant'), ns('other'), ns('kube-system')],
+    nodes: { n1: [LOCAL_NODE], n2: [OTHER_NODE] },
+    pods: [
+      pod('tenant/db', ['10.244.1.1'], { node: 'n1', labels: { app: 'db' } }),
+      pod('other/client', ['10.244.2.1'], { node: 'n2' }),
+      pod('kube-system/agent', ['192.168.50.3'], { node: 'n2', hostNetwork: true }),
+      pod('kube-system/probe', ['192.168.50.4'], { node: 'n1', hostNetwork: true }),
+    ],
+  });
+  const np: NetworkPolicyObject = {
+    kind: 'NetworkPolicy',
+    metadata: { namespace: 'tenant', name: 'deny-ingress', labels: {}, annotations: {} },
+    spec: { podSelector: sel({}), policyTypes: ['Ingress'], ingress: [], egress: [] },
+  };
+  s.networkPolicies.set('tenant/deny-ingress', np);
+  return s;
+}
+
+describe('which node addresses ingress policy exempts', () => {
+  it('the pod’s own node passes (kubelet probes); another node’s address (NodePort SNAT) is judged like any peer', () => {
+    const V4 = '10.244.1.1';
+    const s = remoteNodeState();
+    writer.write(compile(s, { ...config('n1'), podCIDRs: ['10.244.0.0/16'] }, new Map([[V4, HERE]]), emptyAllocation()), undefined);
+    // controls: the policy is in force for a pod peer; the local node (kubelet) passes
+    expect(toPodTcp('10.244.2.1', V4, 5432)).toBe('DROPPED/POLICY_INGRESS');
+    expect(toPodTcp(LOCAL_NODE, V4, 5432)).toBe('ALLOWED/NOT_POD');
+    expect(toPodTcp('192.168.50.4', V4, 5432), 'a host-network pod on this node').toBe('ALLOWED/NOT_POD');
+    // another node, and a host-network pod on another node
+    expect(toPodTcp(OTHER_NODE, V4, 5432)).toBe('DROPPED/POLICY_INGRESS');
+    expect(toPodTcp('192.168.50.3', V4, 5432)).toBe('DROPPED/POLICY_INGRESS');
   });
 });

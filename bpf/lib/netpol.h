@@ -163,11 +163,13 @@ static __always_inline void vw_netpol_echo_key(struct vw_session_key *key, const
 		vw_session_key_of(key, &pkt->src, &pkt->dst, pkt->icmp_id, 0, pkt->l4_proto);
 }
 
-/* The node, a host-network pod or a link-scope address (only the node is
- * behind one): never denied by ingress policy, so kubelet probes work. */
+/* This node (its addresses, a host-network pod on it) or a link-scope
+ * address (only the node is behind one): never denied by ingress policy, so
+ * kubelet probes work. Another node's address is judged like any peer: after
+ * kube-proxy's SNAT it is every client of a NodePort there. */
 static __always_inline int vw_netpol_peer_is_node(const struct vw_endpoint *peer, const union vw_addr *addr)
 {
-	return (peer && (peer->flags & VW_EP_HOST)) || vw_addr_is_link_scope(addr);
+	return (peer && (peer->flags & VW_EP_HOST) && (peer->flags & VW_EP_THIS_NODE)) || vw_addr_is_link_scope(addr);
 }
 
 /*

@@ -71,6 +71,9 @@ export const VW_EP_PTP = 1 << 3;
 /** The address is no Service backend (no backends entry has it): the programs skip the rule-4 lookup. A promise
  *  of absence: without it they look; wrongly set on a backend it only denies (vrfwall.h). */
 export const VW_EP_NO_BACKEND = 1 << 4;
+/** With VW_EP_HOST: an address of this very node (its Node's, or a host-network pod's on it); only these and
+ *  link-scope peers skip ingress NetworkPolicy (kubelet probes), another node's address is judged (vrfwall.h). */
+export const VW_EP_THIS_NODE = 1 << 5;
 export const VW_NET_EXTERNAL_DENY = 1 << 0;
 /** Audit mode (vrfwall.h): the network is audited; its EXTERNAL_DENIED drops pass as AUDIT. */
 export const VW_NET_AUDIT = 1 << 1;

@@ -6,6 +6,7 @@ import {
   VW_CIDR_POD,
   VW_CIDR_SERVICE,
   VW_EP_HOST,
+  VW_EP_THIS_NODE,
   VW_EP_LOCAL,
   VW_EP_NO_BACKEND,
   VW_EP_PTP,
@@ -117,7 +118,8 @@ export function compile(
   }
 
   const endpoints = new Map<string, DesiredEndpoint>();
-  for (const ip of [...hostAddrs].sort()) endpoints.set(ip, { vrfId: 0, flags: VW_EP_HOST, ifindex: 0 });
+  const thisNode = thisNodeAddresses(state, pods, config.nodeName);
+  for (const ip of [...hostAddrs].sort()) endpoints.set(ip, { vrfId: 0, flags: VW_EP_HOST | (thisNode.has(ip) ? VW_EP_THIS_NODE : 0), ifindex: 0 });
 
   // Addresses that are some pod's own: no secondary interface's claim on them makes an endpoint.
   const ownIps = new Set<string>();
@@ -306,6 +308,18 @@ function hostAddresses(state: ClusterState, pods: PodObject[], problems: SourceP
     if (!pod.spec.hostNetwork) continue;
     for (const ip of canonicalPodIps(pod, problems)) out.add(ip);
   }
+  return out;
+}
+
+/** This node's own addresses (its Node's and its host-network pods'): the only host addresses ingress
+ *  NetworkPolicy exempts (VW_EP_THIS_NODE). Problems are hostAddresses' to report. */
+function thisNodeAddresses(state: ClusterState, pods: PodObject[], nodeName: string): Set<string> {
+  const out = new Set<string>();
+  for (const a of state.nodes.get(nodeName)?.addresses ?? []) {
+    const c = canonicalIp(a);
+    if (c !== undefined) out.add(c);
+  }
+  for (const pod of pods) if (pod.spec.hostNetwork && pod.spec.nodeName === nodeName) for (const ip of canonicalPodIps(pod, [])) out.add(ip);
   return out;
 }
 

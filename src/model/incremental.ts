@@ -22,7 +22,7 @@
 // from compile()'s; their set does not).
 import { emptyPolicyInfo, policyValueEquals, type PolicyInfo, type PolicyValue } from './policy-types.js';
 import { applyEndpointPolicy, compilePolicy, policyActive } from './netpol.js';
-import { VW_CIDR_SERVICE, VW_EP_HOST, VW_EP_LOCAL, VW_EP_NO_BACKEND, VW_EP_PTP, VW_EP_QUARANTINE, VW_NO_MAC } from '../kernel/abi.js';
+import { VW_CIDR_SERVICE, VW_EP_HOST, VW_EP_THIS_NODE, VW_EP_LOCAL, VW_EP_NO_BACKEND, VW_EP_PTP, VW_EP_QUARANTINE, VW_NO_MAC } from '../kernel/abi.js';
 import ipaddr from 'ipaddr.js';
 import type { ObjectRef } from '../sources/changes.js';
 import { attachedInterface, hasMultusAnnotation, podAttachments, type AttachmentContext } from './attachments.js';
@@ -175,6 +175,7 @@ const NO_PROBLEMS: readonly SourceProblem[] = Object.freeze([]);
 
 const HOST_PLACEMENT: PodPlacement = Object.freeze({ kind: 'host', why: 'hostNetwork pod: its addresses are node addresses' });
 const HOST_EP: DesiredEndpoint = { vrfId: 0, flags: VW_EP_HOST, ifindex: 0 };
+const THIS_NODE_EP: DesiredEndpoint = { vrfId: 0, flags: VW_EP_HOST | VW_EP_THIS_NODE, ifindex: 0 };
 
 // Most endpoints hold one of a few values (a network's VRF, flags, no local
 // interface): one shared, frozen object per distinct value instead of one per
@@ -225,6 +226,8 @@ export class IncrementalCompiler {
   /** address -> how many nodes and host-network pods have it */
   private readonly hostCount = new Map<string, number>();
   private readonly hostAddrs = new Set<string>();
+  /** address -> how many of this node's own (its Node, host-network pods on it) have it: VW_EP_THIS_NODE */
+  private readonly thisNodeCount = new Map<string, number>();
   private readonly nodeAddrs = new Map<string, string[]>();
   private readonly nodeProblems = new Map<string, SourceProblem[]>();
   private readonly annotatedPods = new Set<string>();
@@ -524,13 +527,23 @@ export class IncrementalCompiler {
     setOrDelete(this.nodeProblems, name, problems);
     if (node === undefined) this.nodeAddrs.delete(name);
     else this.nodeAddrs.set(name, now);
-    for (const ip of old) this.hostAddr(ip, -1, w);
-    for (const ip of now) this.hostAddr(ip, +1, w);
+    const own = name === this.config.nodeName;
+    for (const ip of old) this.hostAddr(ip, -1, w, own);
+    for (const ip of now) this.hostAddr(ip, +1, w, own);
     // hostPorts bind node addresses; frontends refuse or accept by them.
     w.allHostPorts = true;
   }
 
-  private hostAddr(ip: string, d: number, w: Work): void {
+  private hostAddr(ip: string, d: number, w: Work, thisNode: boolean): void {
+    if (thisNode) {
+      const t = (this.thisNodeCount.get(ip) ?? 0) + d;
+      if (t > 0) this.thisNodeCount.set(ip, t);
+      else this.thisNodeCount.delete(ip);
+      if (t > 0 !== t - d > 0) {
+        w.ips.add(ip);
+        w.endpointIps.add(ip);
+      }
+    }
     const n = (this.hostCount.get(ip) ?? 0) + d;
     if (n > 0) this.hostCount.set(ip, n);
     else this.hostCount.delete(ip);
@@ -637,7 +650,7 @@ export class IncrementalCompiler {
     if (rec.hostPorts) w.hostPortPods.add(rec.key);
     for (const ip of rec.ips) {
       w.ips.add(ip);
-      if (rec.host) this.hostAddr(ip, +1, w);
+      if (rec.host) this.hostAddr(ip, +1, w, rec.local);
       else this.claimants.add(ip, rec.key);
     }
   }
@@ -654,7 +667,7 @@ export class IncrementalCompiler {
     if (rec.hostPorts) w.hostPortPods.add(rec.key);
     for (const ip of rec.ips) {
       w.ips.add(ip);
-      if (rec.host) this.hostAddr(ip, -1, w);
+      if (rec.host) this.hostAddr(ip, -1, w, rec.local);
       else if (next === undefined || next.host || !next.ips.includes(ip)) this.claimants.delete(ip, rec.key);
     }
   }
@@ -783,7 +796,7 @@ export class IncrementalCompiler {
   }
 
   private endpointOf(ip: string): DesiredEndpoint | undefined {
-    if (this.hostAddrs.has(ip)) return HOST_EP;
+    if (this.hostAddrs.has(ip)) return this.thisNodeCount.has(ip) ? THIS_NODE_EP : HOST_EP;
     if (this.claimants.size(ip) === 0) return undefined;
     let chosen: DesiredEndpoint | undefined;
     const all = this.claimants.sorted(ip);
@@ -1068,7 +1081,7 @@ function samePlacement(a: PodPlacement | undefined, b: PodPlacement | undefined)
 
 
 /** The kinds NetworkPolicy's compile reads directly (netpol.ts). */
-const POLICY_INPUTS: ReadonlySet<string> = new Set(['NetworkPolicy', 'Namespace', 'Pod', 'Service', 'EndpointSlice']);
+const POLICY_INPUTS: ReadonlySet<string> = new Set(['NetworkPolicy', 'Namespace', 'Pod', 'Service', 'EndpointSlice', 'Node']);
 
 /** `into` := `next` (in place); keys added, changed or removed go to `changed`. */
 function replaceMap(into: Map<string, PolicyValue>, next: ReadonlyMap<string, PolicyValue>, changed: Set<string>): void {

@@ -40,7 +40,7 @@ import { compareText } from '../util/order.js';
 export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
 export interface PolicyCompileInputs {
-  state: Pick<ClusterState, 'namespaces' | 'pods' | 'networkPolicies' | 'services' | 'endpointSlices'>;
+  state: Pick<ClusterState, 'namespaces' | 'pods' | 'networkPolicies' | 'services' | 'endpointSlices' | 'nodes'>;
   /** the endpoints as the rest of the compile made them (their flags say which are pods, local, quarantined) */
   endpoints: ReadonlyMap<string, DesiredEndpoint>;
   nodeName: string;
@@ -222,6 +222,7 @@ export function compilePolicy(inputs: PolicyCompileInputs): PolicyCompileResult 
     for (const ip of podAddrs.get(pod) ?? []) {
       const a = value(identity, policyIn, policyOut);
       info.addresses.set(ip, a);
+      if (policyIn !== 0) info.ingressNodes.set(ip, pod.spec.nodeName ?? '');
       const local = here && ((endpoints.get(ip)?.flags ?? 0) & VW_EP_LOCAL) !== 0;
       fields.set(ip, local ? a : value(identity, 0, 0));
       if (local) {
@@ -230,6 +231,9 @@ export function compilePolicy(inputs: PolicyCompileInputs): PolicyCompileResult 
       }
     }
   }
+
+  // ---- which node each host address is (ingress exempts only the pod's own: VW_EP_THIS_NODE in the datapath) ----
+  if (info.ingressNodes.size > 0) info.hostNodes = hostNodesOf(state);
 
   // ---- ClusterIPs, when some pod has an egress set (the evaluator judges any pod's) ----
   if ([...info.sets.values()].some((s) => s.direction === 'egress')) info.vips = vipPorts(state);
@@ -246,6 +250,21 @@ export function compilePolicy(inputs: PolicyCompileInputs): PolicyCompileResult 
     for (const m of e.problems) for (const name of set.policies) problems.push({ source: `NetworkPolicy ${name}`, message: m });
   }
   return { info, policy, policyCidrs, fields, problems };
+}
+
+/** Node and host-network pod addresses -> the nodes they belong to, as compile's hostAddresses reads them. */
+function hostNodesOf(state: PolicyCompileInputs['state']): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const add = (raw: string, node: string): void => {
+    const ip = canonicalIp(raw);
+    if (ip === undefined) return;
+    const list = out.get(ip);
+    if (list === undefined) out.set(ip, [node]);
+    else if (!list.includes(node)) list.push(node);
+  };
+  for (const node of state.nodes.values()) for (const a of node.addresses) add(a, node.name);
+  for (const pod of state.pods.values()) if (pod.spec.hostNetwork) for (const a of pod.status.podIPs) add(a, pod.spec.nodeName ?? '');
+  return out;
 }
 
 /** Every ClusterIP's ports with their ready backends (services.ts, as the backends map reads them). */

@@ -204,10 +204,14 @@ export interface PolicyInfo {
   identities: Map<number, PolicyIdentityInfo>;
   /** ClusterIPs -> their ports with ready backends (when some pod has an egress policy) */
   vips: Map<string, readonly PolicyVipPort[]>;
+  /** addresses with an ingress set -> their pod's node ('' unscheduled): ingress policy exempts that node only */
+  ingressNodes: Map<string, string>;
+  /** node and host-network addresses -> the nodes they belong to (a Node's, a host-network pod's node) */
+  hostNodes: Map<string, string[]>;
   /** content key -> id, kept from compile to compile so ids stay stable */
   ids: { identities: Map<string, number>; sets: Map<string, number> };
 }
 
 export function emptyPolicyInfo(enabled = true): PolicyInfo {
-  return { enabled, addresses: new Map(), sets: new Map(), identities: new Map(), vips: new Map(), ids: { identities: new Map(), sets: new Map() } };
+  return { enabled, addresses: new Map(), sets: new Map(), identities: new Map(), vips: new Map(), ingressNodes: new Map(), hostNodes: new Map(), ids: { identities: new Map(), sets: new Map() } };
 }

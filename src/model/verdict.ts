@@ -267,7 +267,10 @@ export class VerdictEvaluator {
     if (set === undefined) return undefined;
     if (!fromPod) {
       const peer = this.endpoint(peerIp);
-      if ((peer !== undefined && (peer.flags & VW_EP_HOST) !== 0) || (peerIp.includes(':') && isLinkScope(ipaddr.parse(peerIp)))) return undefined;
+      // the pod's own node only (the datapath's VW_EP_THIS_NODE, set by the compile of that node)
+      const node = info.ingressNodes.get(selfIp) ?? '';
+      const ownNode = peer !== undefined && (peer.flags & VW_EP_HOST) !== 0 && node !== '' && (info.hostNodes.get(peerIp)?.includes(node) ?? false);
+      if (ownNode || (peerIp.includes(':') && isLinkScope(ipaddr.parse(peerIp)))) return undefined;
     }
     const identity = info.addresses.get(peerIp)?.identity ?? 0;
     const proto = hasPorts(p.protocol) ? p.protocol : 0;
