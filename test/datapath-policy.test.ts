@@ -249,9 +249,9 @@ beforeAll(async () => {
     ip(['-n', p.ns, 'route', 'add', 'default', 'via', p.gw]);
     ip(['-n', p.ns, '-6', 'route', 'add', 'default', 'via', p.gw6]);
     p.ifindex = ifindexIn(NODE, p.hostIf);
-    // the node's addresses on each link: rule 6
+    // the node's addresses on each link: rule 6, and this node's own (ingress policy exempts only it)
     for (const gw of [p.gw, p.gw6]) {
-      n.mapUpdate(dp.mapFd(abi.MapName.endpoints), abi.encodeEndpointKey(gw), abi.encodeEndpoint({ vrfId: 0, flags: abi.VW_EP_HOST, ifindex: 0 }));
+      n.mapUpdate(dp.mapFd(abi.MapName.endpoints), abi.encodeEndpointKey(gw), abi.encodeEndpoint({ vrfId: 0, flags: abi.VW_EP_HOST | abi.VW_EP_THIS_NODE, ifindex: 0 }));
     }
     links.push(attachIn(NODE, dp.fromPod, p.ifindex, 'ingress'), attachIn(NODE, dp.toPod, p.ifindex, 'egress'));
   }
@@ -586,7 +586,7 @@ function putQ(o: { xIn?: number; xOut?: number } = {}): void {
   put(Q.x, { vrfId: VRF.MAIN, flags: abi.VW_EP_LOCAL, ifindex: HERE, identity: QID.x, policyIn: o.xIn ?? 0, policyOut: o.xOut ?? 0 });
   put(Q.y, { vrfId: VRF.MAIN, flags: 0, ifindex: 0, identity: QID.y });
   put(Q.z, { vrfId: VRF.MAIN, flags: 0, ifindex: 0, identity: QID.z });
-  put(Q.node, { vrfId: 0, flags: abi.VW_EP_HOST, ifindex: 0 });
+  put(Q.node, { vrfId: 0, flags: abi.VW_EP_HOST | abi.VW_EP_THIS_NODE, ifindex: 0 });
   dp.retire();
 }
 
