@@ -282,6 +282,13 @@ struct vw_session_key {
  * (or found the rule 3/4 session of the same 5-tuple and marked it), and
  * session_gc re-judges it against the current policy. */
 #define VW_SESS_POLICY  (1U << 4)
+/* Counted in the server's session_owners entry, not the client's: a policy
+ * session whose client is no pod (an outside or host address, which anyone
+ * can spoof) into a local pod. Each such source would otherwise be an owner
+ * of its own and a flood of them would fill session_owners for everyone;
+ * charged to the pod, the pod's own quota caps them. Set when the session is
+ * made and never changed, so removal uncounts the owner that was charged. */
+#define VW_SESS_CHARGE_SERVER (1U << 5)
 
 struct vw_session {
 	__u64 last_seen_ns; /* bpf_ktime_get_coarse_ns of the last packet either way */

@@ -10,6 +10,13 @@
 // runs (kubelet probes), and only from it. Another node's address is what a
 // NodePort client there looks like after kube-proxy's SNAT
 // (externalTrafficPolicy: Cluster), so a deny-all ingress policy judges it.
+//
+// Session flood: outside (spoofable) sources let in by a policy open sessions
+// into a pod. Each was an owner of its own in session_owners, so a flood
+// filled that table and every other client on the node was refused
+// SESSION_LIMIT. They are charged to the pod they open to
+// (VW_SESS_CHARGE_SERVER): its own quota fills, nobody else's, and session_gc
+// gives the pod its slots back. Real (non-probe) packets make the sessions.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ipaddr from 'ipaddr.js';
 import * as abi from '../src/kernel/abi.js';
@@ -21,6 +28,7 @@ import { compile } from '../src/model/compile.js';
 import type { ClusterConfig, ClusterState, NetworkPolicyObject } from '../src/model/types.js';
 import { emptyAllocation } from '../src/model/vrf.js';
 import { probeFrame } from '../src/api/packet.js';
+import { skbCtx } from '../src/kernel/skb.js';
 import { HERE, TestDatapath, freshPinRoot, probeCtx, probeDecision } from './helpers/datapath.js';
 import { cluster, ns, pod, sel } from './helpers/cluster.js';
 
@@ -157,4 +165,66 @@ describe('which node addresses ingress policy exempts', () => {
     expect(toPodTcp(OTHER_NODE, V4, 5432)).toBe('DROPPED/POLICY_INGRESS');
     expect(toPodTcp('192.168.50.3', V4, 5432)).toBe('DROPPED/POLICY_INGRESS');
   });
+});
+
+const DNS = '10.244.1.1'; // tenant/dns on HERE: a public DNS server, ingress allowed from 0.0.0.0/0 on UDP 53
+
+function floodState(ingress: NetworkPolicyObject['spec']['ingress']): ClusterState {
+  const s = cluster({
+    namespaces: [ns('tenant'), ns('other')],
+    nodes: { n1: [LOCAL_NODE] },
+    pods: [pod('tenant/dns', [DNS], { node: 'n1', labels: { app: 'dns' } }), pod('other/a1', ['10.244.2.1'], { node: 'n1' }), pod('other/a2', ['10.244.2.2'], { node: 'n1' })],
+  });
+  const np: NetworkPolicyObject = {
+    kind: 'NetworkPolicy',
+    metadata: { namespace: 'tenant', name: 'dns-in', labels: {}, annotations: {} },
+    spec: { podSelector: sel({ app: 'dns' }), policyTypes: ['Ingress'], ingress, egress: [] },
+  };
+  s.networkPolicies.set('tenant/dns-in', np);
+  return s;
+}
+
+/** A real UDP/53 packet through the hook: the counter slots it moved (allowed/RULE or dropped/REASON). */
+function run(hook: 'from_pod' | 'to_pod', src: string, dst: string): string[] {
+  const moved = dp.countedWhile(() => n.progTestRun(hook === 'from_pod' ? dp.fromPod : dp.toPod, probeFrame({ src, dst, proto: 17, dport: 53 }), 1, skbCtx(HERE)));
+  return Object.keys(moved).filter((k) => k.startsWith(`${hook}/`));
+}
+
+function owners(): Map<string, number> {
+  const d = n.mapDump(dp.mapFd(abi.MapName.sessionOwners));
+  const ks = abi.Layout.vw_endpoint_key.size;
+  const vs = abi.Layout.vw_session_owner.size;
+  const out = new Map<string, number>();
+  for (let i = 0; i < d.count; i++) out.set(abi.decodeEndpointKey(d.keys.subarray(i * ks, (i + 1) * ks)), abi.decodeSessionOwner(d.values.subarray(i * vs, (i + 1) * vs)).live);
+  return out;
+}
+
+describe('session table exhaustion from outside through a NetworkPolicy', () => {
+  it('spoofed outside sources fill only the pod’s own quota: another pod still connects, and session_gc gives the slots back', () => {
+    const fromAnywhere = [{ peers: [{ kind: 'ipBlock' as const, cidr: '0.0.0.0/0', except: [] }], ports: [{ protocol: 'UDP' as const, port: 53 }] }];
+    writer.write(compile(floodState(fromAnywhere), config('n1'), new Map([[DNS, HERE]]), emptyAllocation()), undefined);
+    // positive control: a pod's query to the DNS pod passes (its session made, charged to the client pod)
+    expect(run('to_pod', '10.244.2.1', DNS)).toEqual(['to_pod/allowed/SAME_NETWORK']);
+    expect(owners().get('10.244.2.1')).toBe(1);
+    // the flood: one UDP query from each of 65536 outside addresses (100.64.0.0/16), as the Internet can send
+    const flood = dp.countedWhile(() => {
+      for (let i = 0; i < 65536; i++) n.progTestRun(dp.toPod, probeFrame({ src: `100.64.${i >> 8}.${i & 255}`, dst: DNS, proto: 17, dport: 53 }), 1, skbCtx(HERE));
+    });
+    // the pod's own quota is what filled: every flood session is counted in its entry, none in the sources'
+    const packets = Object.fromEntries(Object.entries(flood).map(([k, v]) => [k, Number(v.packets)]));
+    expect(packets).toEqual({ 'to_pod/allowed/NOT_POD': abi.VW_DEFAULT_SESSION_QUOTA, 'to_pod/dropped/SESSION_LIMIT': 65536 - abi.VW_DEFAULT_SESSION_QUOTA });
+    const o = owners();
+    expect(o.get(DNS)).toBe(abi.VW_DEFAULT_SESSION_QUOTA);
+    expect([...o.keys()].filter((a) => a.startsWith('100.64.'))).toEqual([]);
+    // another tenant's pod still gets its session; the flooded pod's own new sessions share its (full) quota
+    expect(run('to_pod', '10.244.2.2', DNS)).toEqual(['to_pod/allowed/SAME_NETWORK']);
+    expect(run('from_pod', DNS, '8.8.8.8')).toEqual(['from_pod/dropped/SESSION_LIMIT']);
+    // session_gc revokes them under a deny-all ingress policy and uncounts the owner each was charged to
+    writer.write(compile(floodState([]), config('n1'), new Map([[DNS, HERE]]), emptyAllocation()), undefined);
+    const gc = n.progTestRun(dp.sessionGc, Buffer.alloc(64), 1, skbCtx(0));
+    expect(gc.retval).toBe(0);
+    const after = owners();
+    expect([after.get(DNS) ?? 0, after.get('10.244.2.1') ?? 0, after.get('10.244.2.2') ?? 0]).toEqual([0, 0, 0]);
+    expect(n.mapDump(dp.mapFd(abi.MapName.sessions)).count).toBe(0);
+  }, 120_000);
 });

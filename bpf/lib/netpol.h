@@ -193,6 +193,7 @@ __attribute__((noinline)) int vw_netpol_judge(const struct vw_pkt *pkt, __u32 in
 	struct vw_endpoint *peer;
 	__u32 set, proto = VW_POLICY_ANY_PROTO, port = 0, identity, reason;
 	int ported, allowed = 1, echo;
+	__u32 sflags = VW_SESS_POLICY;
 
 	if (!pkt)
 		return VW_DROP_MALFORMED;
@@ -228,15 +229,20 @@ __attribute__((noinline)) int vw_netpol_judge(const struct vw_pkt *pkt, __u32 in
 		/* TIMED: a session made meanwhile may make it a reply */
 		return (dir == VW_DIR_FROM_POD ? VW_DROP_POLICY_EGRESS : VW_DROP_POLICY_INGRESS) | VW_NETPOL_TIMED;
 	}
+	/* a client that is no pod (outside, host: spoofable) is charged to the
+	 * local pod it opens to, so a flood of sources fills that pod's quota,
+	 * not session_owners for everyone */
+	if (dir == VW_DIR_TO_POD && (!peer || (peer->flags & VW_EP_HOST)))
+		sflags |= VW_SESS_CHARGE_SERVER;
 	if (echo == 1) {
 		/* an echo request the rules let through: its session, for the reply */
 		vw_netpol_echo_key(&key, pkt, 0);
-		return vw_session_forward_key(&key, pkt, rule, VW_SESS_POLICY, 1);
+		return vw_session_forward_key(&key, pkt, rule, sflags, 1);
 	}
 	if (!ported)
 		return 0;
 	vw_session_key_of(&key, &pkt->src, &pkt->dst, pkt->sport, pkt->dport, pkt->l4_proto);
-	reason = vw_session_forward_key(&key, pkt, rule, VW_SESS_POLICY, vw_pkt_opens(pkt) || vw_pkt_midstream_tcp(pkt));
+	reason = vw_session_forward_key(&key, pkt, rule, sflags, vw_pkt_opens(pkt) || vw_pkt_midstream_tcp(pkt));
 	return reason ? reason : VW_NETPOL_TIMED;
 }
 

@@ -4,7 +4,8 @@
  * allowed, so that their replies pass. What a session is, its timeouts and
  * its quota are described at struct vw_session in vrfwall.h.
  *
- * Counting: every session is counted in its client's session_owners entry.
+ * Counting: every session is counted in its client's session_owners entry,
+ * or its server's when it carries VW_SESS_CHARGE_SERVER (vrfwall.h).
  * Only a successful bpf_map_delete_elem gives the slot back, so two CPUs
  * removing the same entry cannot both decrement. The same helpers serve the
  * packet programs and session_gc.
@@ -95,14 +96,27 @@ static __always_inline void vw_session_key_of(struct vw_session_key *key, const 
 	key->proto = proto;
 }
 
-/* Remove a session; the CPU whose delete succeeds gives its owner the slot back. */
+/* The session_owners key a session with `flags` is counted in. */
+static __always_inline const __u8 *vw_session_owner_of(const struct vw_session_key *key, __u32 flags)
+{
+	return (flags & VW_SESS_CHARGE_SERVER) ? key->daddr : key->saddr;
+}
+
+/* Remove a session; the CPU whose delete succeeds gives its owner the slot
+ * back. The owner bit is read before the delete: it never changes while the
+ * entry lives, and a key's owner is the same whoever makes it (its client is
+ * a pod or it is not). */
 static __always_inline void vw_session_remove(const struct vw_session_key *key)
 {
 	struct vw_session_owner *o;
+	struct vw_session *s;
+	__u32 flags;
 
+	s = bpf_map_lookup_elem(&sessions, key);
+	flags = s ? s->flags : 0;
 	if (bpf_map_delete_elem(&sessions, key) != 0)
 		return;
-	o = bpf_map_lookup_elem(&session_owners, key->saddr);
+	o = bpf_map_lookup_elem(&session_owners, vw_session_owner_of(key, flags));
 	if (o && o->live > 0)
 		__sync_fetch_and_sub(&o->live, 1);
 }
@@ -115,12 +129,13 @@ static __always_inline __u32 vw_session_create(const struct vw_session_key *key,
 	struct vw_session fresh = { .last_seen_ns = now, .rule = rule, .flags = flags };
 	struct vw_session_owner zero = {};
 	struct vw_session_owner *o;
+	const __u8 *owner = vw_session_owner_of(key, flags);
 	long err;
 
-	o = bpf_map_lookup_elem(&session_owners, key->saddr);
+	o = bpf_map_lookup_elem(&session_owners, owner);
 	if (!o) {
-		bpf_map_update_elem(&session_owners, key->saddr, &zero, BPF_NOEXIST);
-		o = bpf_map_lookup_elem(&session_owners, key->saddr);
+		bpf_map_update_elem(&session_owners, owner, &zero, BPF_NOEXIST);
+		o = bpf_map_lookup_elem(&session_owners, owner);
 		if (!o)
 			return VW_DROP_SESSION_LIMIT; /* the owners table is full */
 	}
@@ -138,9 +153,9 @@ static __always_inline __u32 vw_session_create(const struct vw_session_key *key,
 }
 
 /* What vw_session_create would say, without creating (explain). */
-static __always_inline __u32 vw_session_would_create(const struct vw_session_key *key)
+static __always_inline __u32 vw_session_would_create(const struct vw_session_key *key, __u32 flags)
 {
-	struct vw_session_owner *o = bpf_map_lookup_elem(&session_owners, key->saddr);
+	struct vw_session_owner *o = bpf_map_lookup_elem(&session_owners, vw_session_owner_of(key, flags));
 
 	return o && o->live >= vw_session_quota() ? VW_DROP_SESSION_LIMIT : 0;
 }
@@ -177,7 +192,8 @@ static __always_inline int vw_pkt_midstream_tcp(const struct vw_pkt *pkt)
  * one. Returns 0 or a drop reason (the client is over its quota). A packet
  * that does not open and has no session passes (the policy allows it) but
  * starts nothing, so its replies will not pass. `flags` are added to the
- * session's (found or made).
+ * session's (found or made), but VW_SESS_CHARGE_SERVER only to one it makes
+ * (the owner of a live session never changes).
  */
 static __always_inline __u32 vw_session_forward_key(const struct vw_session_key *key, const struct vw_pkt *pkt, __u32 rule,
 						    __u32 flags, int opens)
@@ -194,9 +210,10 @@ static __always_inline __u32 vw_session_forward_key(const struct vw_session_key 
 	if (s) {
 		if (pkt->probe)
 			return 0;
-		/* the same 5-tuple reused after a close starts afresh */
+		flags &= ~VW_SESS_CHARGE_SERVER;
+		/* the same 5-tuple reused after a close starts afresh (counted where it was) */
 		if (opens && vw_session_closing(s->flags)) {
-			s->flags = flags;
+			s->flags = flags | (s->flags & VW_SESS_CHARGE_SERVER);
 			s->rule = rule;
 		}
 		if ((s->flags & flags) != flags)
@@ -207,7 +224,7 @@ static __always_inline __u32 vw_session_forward_key(const struct vw_session_key 
 	if (!opens)
 		return 0;
 	if (pkt->probe)
-		return vw_session_would_create(key);
+		return vw_session_would_create(key, flags);
 	return vw_session_create(key, rule, flags, now);
 }
 

@@ -112,6 +112,8 @@ export const VW_SESS_FIN_REV = 1 << 2; // TCP: the server sent FIN
 export const VW_SESS_RST = 1 << 3; // TCP: either side sent RST
 /** NetworkPolicy needs the session for its replies; session_gc re-judges it against the current policy. */
 export const VW_SESS_POLICY = 1 << 4;
+/** Counted in the server's session_owners entry (a policy session into a local pod from a client that is no pod). */
+export const VW_SESS_CHARGE_SERVER = 1 << 5;
 export const VW_NS_PER_SEC = 1_000_000_000n;
 export const VW_DEFAULT_TCP_SYN_TIMEOUT_NS = 60n * VW_NS_PER_SEC;
 export const VW_DEFAULT_TCP_ESTABLISHED_TIMEOUT_NS = 21600n * VW_NS_PER_SEC;
