@@ -257,6 +257,35 @@ describe('compile: secondary interfaces', () => {
     expect(d.endpoints.get('172.16.10.9')!.flags & VW_EP_QUARANTINE).toBe(VW_EP_QUARANTINE);
   });
 
+  it("an entry nothing asked for, claiming a placed interface's address, loses it alone (full and incremental compile)", () => {
+    // ns-iso/pod1 asks for no network; its network-status (its owner's to edit) names pod4@eth1's address on a made-up eth9
+    const forged = (withClaim: boolean) => {
+      const s = walkthrough();
+      const other = s.pods.get('ns-iso/pod1')!;
+      if (withClaim) {
+        s.pods.set('ns-iso/pod1', {
+          ...other,
+          metadata: { ...other.metadata, annotations: { 'k8s.v1.cni.cncf.io/network-status': JSON.stringify([{ name: 'default/vn1', interface: 'eth9', ips: ['172.16.10.3'] }]) } },
+        });
+      }
+      return s;
+    };
+    // the control: without the forged entry pod4@eth1 is placed
+    expect(run(forged(false)).placements.get('default/pod4@eth1')).toMatchObject({ kind: 'network', network: 'default/vn1' });
+    const d = run(forged(true));
+    expect(d.placements.get('ns-iso/pod1@eth9')).toMatchObject({ kind: 'quarantine' });
+    expect(d.placements.get('default/pod4@eth1')).toMatchObject({ kind: 'network', network: 'default/vn1' });
+    expect(d.endpoints.get('172.16.10.3')!.flags & VW_EP_QUARANTINE).toBe(0);
+    // the incremental compile agrees, adding the forged entry and taking it away again
+    const inc = new IncrementalCompiler(config, emptyAllocation());
+    inc.update(forged(false), 'all', IFACES);
+    inc.update(forged(true), [{ kind: 'Pod', key: 'ns-iso/pod1' }], IFACES);
+    expect(inc.desired().placements.get('default/pod4@eth1')).toEqual(d.placements.get('default/pod4@eth1'));
+    expect(inc.desired().endpoints.get('172.16.10.3')).toEqual(d.endpoints.get('172.16.10.3'));
+    inc.update(forged(false), [{ kind: 'Pod', key: 'ns-iso/pod1' }], IFACES);
+    expect(inc.desired().placements.get('ns-iso/pod1@eth9')).toBeUndefined();
+  });
+
   it('removing the attachment from network-status removes its endpoints and attach entry (incremental compile too)', () => {
     const s0 = walkthrough();
     const s1 = walkthrough({ pod4Status: [] });

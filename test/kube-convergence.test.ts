@@ -573,7 +573,7 @@ describe('agent with the Kubernetes API source', () => {
     };
     // Every informer of the agent has its watch open again (after a fault, that
     // takes the backoff).
-    const WATCHED = 7;
+    const WATCHED = 8; // namespaces, pods, nodes, services, endpointslices, networkpolicies, virtualnetworks, virtualnetworkrouters
     let reconnectMs = 0;
     const reconnected = async (): Promise<void> => {
       const t = Date.now();
@@ -726,7 +726,7 @@ describe('agent with the Kubernetes API source', () => {
     // Long watch sessions (no deadline for minutes): only keep-alive can notice.
     startAgent(instance, ['--source', 'kube', '--kubeconfig', kubeconfig, '--api-timeout', '2', '--watch-session', '300']);
     await converged(instance, 20_000);
-    await timeUntil(() => server.watchCount === 7, 5000, 'the agent’s watches open');
+    await timeUntil(() => server.watchCount === 8, 5000, 'the agent’s watches open');
     const lists = server.requests('list', 'pods');
     const watches = server.requests('watch', 'pods');
     // A pod of node2: one more endpoint in the maps.
@@ -742,7 +742,7 @@ describe('agent with the Kubernetes API source', () => {
     // The open watch connections go dead both ways, as when a NAT or a load
     // balancer loses them; new connections work.
     const ports = server.watchClientPorts();
-    expect(ports).toHaveLength(7);
+    expect(ports).toHaveLength(8);
     const nft = (script: string): void => void execFileSync('ip', ['netns', 'exec', NODE_NS, 'nft', '-f', '-'], { input: script });
     const set = ports.join(', ');
     nft(

@@ -193,6 +193,44 @@ describe('NetworkPolicy semantics (compile + evaluator + map lookups, by hand fr
     expect(policyCidrPrefixLen('10.244.1.0/24')).toBe(64 + 96 + 24);
   });
 
+  it('ipBlock families: an IPv6 block (::/0, ::/64) matches IPv6 peers only, though the trie holds IPv4 as ::ffff:a.b.c.d', () => {
+    const dual: ClusterConfig = { nodeName: 'n1', podCIDRs: ['10.244.0.0/16', 'fd00:10:244::/48'], serviceCIDRs: ['10.96.0.0/16'] };
+    const extra = { pods: [pod('x/v6', ['10.244.1.7', 'fd00:10:244::7'], { labels: { app: 'v6' } }), pod('y/v6', ['10.244.1.8', 'fd00:10:244::8'], { labels: { app: 'peer' } })] };
+    const EXT6 = '2001:db8::5';
+    const both = (d: DesiredState, src: string, dst: string, p: Probe): string => `${byEvaluator(d, src, dst, p) ? 'allow' : 'deny'}/${byMaps(d, src, dst, p) ? 'allow' : 'deny'}`;
+    const T80: Probe = { proto: 'TCP', port: 80 };
+    const T81: Probe = { proto: 'TCP', port: 81 };
+
+    // ::/0 on TCP 80 and nothing for IPv4: IPv6 peers on TCP 80 only, no IPv4 peer at all
+    const only6 = build([np('x/v6-only', { podSelector: sel({ app: 'v6' }), types: ['Egress'], egress: [rule([block('::/0')], [tcp(80)])] })], extra, dual).desired;
+    expect(both(only6, 'fd00:10:244::7', EXT6, T80)).toBe('allow/allow'); // positive controls
+    expect(both(only6, 'fd00:10:244::7', 'fd00:10:244::8', T80)).toBe('allow/allow');
+    expect(both(only6, 'fd00:10:244::7', EXT6, T81)).toBe('deny/deny');
+    expect(both(only6, '10.244.1.7', EXT, T80)).toBe('deny/deny');
+    expect(both(only6, '10.244.1.7', '10.244.1.8', T80)).toBe('deny/deny');
+    expect(both(only6, '10.244.1.7', '::ffff:203.0.113.5', T80)).toBe('deny/deny'); // the mapped spelling is the same IPv4 peer
+    // the guard: 0.0.0.0/0 (the key ::ffff:0:0/96) with no ranges, so the longest match for IPv4 is never ::/0
+    const set6 = only6.endpoints.get('10.244.1.7')!.policyOut!;
+    const keys6 = [...only6.policyCidrs].map(([k, v]) => [parsePolicyCidrKeyText(k), v] as const).filter(([k]) => k.set === set6);
+    expect(keys6.map(([k, v]) => `${k.cidr} ${k.proto} ${v.ranges.length}`).sort()).toEqual(['0.0.0.0/0 6 0', '::/0 6 1']);
+
+    // ::/64 on TCP 80 with 0.0.0.0/0 except 10.244.0.0/16 on TCP 81: the guard carries the IPv4 union (TCP 81)
+    const mixed = build(
+      [
+        np('x/v6-64', { podSelector: sel({ app: 'v6' }), types: ['Egress'], egress: [rule([block('::/64')], [tcp(80)])] }),
+        np('x/v4-out', { podSelector: sel({ app: 'v6' }), types: ['Egress'], egress: [rule([block('0.0.0.0/0', ['10.244.0.0/16'])], [tcp(81)])] }),
+      ],
+      extra,
+      dual,
+    ).desired;
+    expect(both(mixed, 'fd00:10:244::7', '::1:5', T80)).toBe('allow/allow'); // inside ::/64 (and not IPv4)
+    expect(both(mixed, 'fd00:10:244::7', EXT6, T80)).toBe('deny/deny'); // outside ::/64
+    expect(both(mixed, '10.244.1.7', EXT, T81)).toBe('allow/allow');
+    expect(both(mixed, '10.244.1.7', EXT, T80)).toBe('deny/deny');
+    expect(both(mixed, '10.244.1.7', '10.244.1.8', T81)).toBe('deny/deny'); // the except
+    expect(both(mixed, '10.244.1.7', '10.244.1.8', T80)).toBe('deny/deny');
+  });
+
   it('named ports: ingress resolves the name against each selected pod (x/a http=8080, x/b http=9090)', () => {
     const { desired } = build([np('x/http', { ingress: [rule([pods(undefined, sel({}))], [{ protocol: 'TCP', port: 'http' }])] })]);
     const probes: Probe[] = [{ proto: 'TCP', port: 8080 }, { proto: 'TCP', port: 9090 }, { proto: 'UDP', port: 8080 }];

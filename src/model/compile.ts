@@ -109,7 +109,10 @@ export function compile(
   const claimIps = new Map(claimList.sort(([a], [b]) => compareText(a, b)));
 
   const hostAddrs = hostAddresses(state, pods, problems);
-  quarantineAddressConflicts(claimIps, hostAddrs, placements);
+  // Placed by their attachment, before any address conflict (losesClaim).
+  const placedSecondary = new Set([...claimIps.keys()].filter((k) => isSecondaryClaim(k) && placements.get(k)?.kind === 'network'));
+  const placed = (k: string): boolean => placedSecondary.has(k);
+  quarantineAddressConflicts(claimIps, hostAddrs, placements, placed);
 
   const ifByIp = new Map<string, number>();
   for (const [ip, ifindex] of interfaces) {
@@ -121,9 +124,12 @@ export function compile(
   const thisNode = thisNodeAddresses(state, pods, config.nodeName);
   for (const ip of [...hostAddrs].sort()) endpoints.set(ip, { vrfId: 0, flags: VW_EP_HOST | (thisNode.has(ip) ? VW_EP_THIS_NODE : 0), ifindex: 0 });
 
-  // Addresses that are some pod's own: no secondary interface's claim on them makes an endpoint.
+  // Addresses that are some pod's own: no secondary interface's claim on them makes an endpoint;
+  // nor does a secondary claim that lost a contested address to another one.
   const ownIps = new Set<string>();
   for (const [key, ips] of claimIps) if (!isSecondaryClaim(key)) for (const ip of ips) ownIps.add(ip);
+  const claimantsOf = new Map<string, string[]>();
+  for (const [key, ips] of claimIps) for (const ip of ips) claimantsOf.set(ip, [...(claimantsOf.get(ip) ?? []), key]);
   const attach = new Map<string, number[]>();
   for (const [key, ips] of claimIps) {
     const pod = podOfClaim.get(key) as PodObject;
@@ -138,6 +144,9 @@ export function compile(
       // sending as the node (the endpoint is not LOCAL on its interface).
       if (hostAddrs.has(ip)) continue;
       if (isSecondaryClaim(key) && ownIps.has(ip)) continue;
+      const all = claimantsOf.get(ip) ?? [];
+      const winner = all.length > 1 ? claimWinner(all, placed) : undefined;
+      if (winner !== undefined && winner !== key) continue;
       const vrfId = placement?.kind === 'network' ? allocation.ids[placement.network] : undefined;
       // Quarantined local pods keep LOCAL + ifindex: the datapath needs the
       // interface to check the source address and to let the pod reach its node.
@@ -352,13 +361,25 @@ export function isSecondaryClaim(key: string): boolean {
  * Whether `key` loses its claim on an address `claimants` (two or more)
  * claim. A pod's own address (status.podIPs, which the kubelet reports) wins
  * over secondary interfaces' claims, so that no pod can quarantine another by
- * writing its address into its own network-status; otherwise every claimant
- * loses. A secondary claimant that loses to a pod's own address also gives
- * that address no endpoint of its own (primaryClaimed).
+ * writing its address into its own network-status. Among secondary claims
+ * only, one its attachment placed in a network (asked for in the networks
+ * annotation, its NAD and network there, the address in that network's
+ * subnet: `placed`) beats those quarantined for their own faults (an entry
+ * written into network-status that nothing asked for); otherwise every
+ * claimant loses. A claimant that loses to a winner also gives that address
+ * no endpoint of its own (claimWinner).
  */
-export function losesClaim(key: string, claimants: readonly string[]): boolean {
-  const own = claimants.filter((k) => !isSecondaryClaim(k)).length;
-  return own !== 1 || isSecondaryClaim(key);
+export function losesClaim(key: string, claimants: readonly string[], placed: (key: string) => boolean): boolean {
+  const winner = claimWinner(claimants, placed);
+  return winner === undefined || winner !== key;
+}
+
+/** The one claimant of a contested address that keeps it, if any (losesClaim). */
+export function claimWinner(claimants: readonly string[], placed: (key: string) => boolean): string | undefined {
+  const own = claimants.filter((k) => !isSecondaryClaim(k));
+  if (own.length > 0) return own.length === 1 ? own[0] : undefined;
+  const valid = claimants.filter(placed);
+  return valid.length === 1 ? valid[0] : undefined;
 }
 
 /**
@@ -374,6 +395,7 @@ function quarantineAddressConflicts(
   podIps: Map<string, string[]>,
   hostAddrs: Set<string>,
   placements: Map<string, PodPlacement>,
+  placed: (key: string) => boolean,
 ): void {
   const claims = new Map<string, string[]>();
   for (const [key, ips] of podIps) for (const ip of ips) claims.set(ip, [...(claims.get(ip) ?? []), key]);
@@ -387,7 +409,7 @@ function quarantineAddressConflicts(
       for (const key of keys) blame(key, `IP ${ip} is a node or host-network address`);
     } else if (keys.length > 1) {
       for (const key of keys) {
-        if (losesClaim(key, keys)) blame(key, `IP ${ip} is also claimed by pod ${keys.filter((k) => k !== key).join(', ')}`);
+        if (losesClaim(key, keys, placed)) blame(key, `IP ${ip} is also claimed by pod ${keys.filter((k) => k !== key).join(', ')}`);
       }
     }
   }

@@ -28,7 +28,7 @@ import type { ObjectRef } from '../sources/changes.js';
 import { attachedInterface, hasMultusAnnotation, podAttachments, type AttachmentContext } from './attachments.js';
 import { ClaimIndex, sameEntry } from './claimindex.js';
 import { clusterPart, emptyClusterPart, hasNetworkAnnotation, reachOf, type ClusterPart } from './clusterpart.js';
-import { canonicalPodIps, clusterCidrs, isSecondaryClaim, losesClaim } from './compile.js';
+import { canonicalPodIps, claimWinner, clusterCidrs, isSecondaryClaim, losesClaim } from './compile.js';
 import { claimPodHostPorts, claimServiceFrontends, publishesHostPorts, type FrontendClaims } from './frontends.js';
 import { canonicalIp } from './ip.js';
 import { addTo, diffMaps, diffSets, Multimap, PlacementInterner, removeFrom, sameSet, setOrDelete } from './indexes.js';
@@ -637,6 +637,9 @@ export class IncrementalCompiler {
     }
   }
 
+  /** A secondary claim its attachment placed in a network, before address conflicts (losesClaim). */
+  private readonly placedByAttachment = (key: string): boolean => this.atts.get(key)?.base.kind === 'network';
+
   /** The record of a claim key: a pod's ("ns/pod") or a secondary interface's ("ns/pod@ifname"). */
   private claimRec(key: string): ClaimRec | undefined {
     return key.includes('@') ? this.atts.get(key) : this.pods.get(key);
@@ -747,7 +750,7 @@ export class IncrementalCompiler {
       const all = this.claimants.sorted(ip);
       let why: string | undefined;
       if (this.hostAddrs.has(ip)) why = `IP ${ip} is a node or host-network address`;
-      else if (all.length > 1 && losesClaim(rec.key, all)) why = `IP ${ip} is also claimed by pod ${all.filter((k) => k !== rec.key).join(', ')}`;
+      else if (all.length > 1 && losesClaim(rec.key, all, this.placedByAttachment)) why = `IP ${ip} is also claimed by pod ${all.filter((k) => k !== rec.key).join(', ')}`;
       if (why === undefined) continue;
       // compile() lists reasons in the order the addresses were first met:
       // by the first claimant (pods in key order), then its address order.
@@ -800,10 +803,13 @@ export class IncrementalCompiler {
     if (this.claimants.size(ip) === 0) return undefined;
     let chosen: DesiredEndpoint | undefined;
     const all = this.claimants.sorted(ip);
-    // A pod's own address: secondary interfaces' claims on it make no endpoint (compile's ownIps).
+    // A pod's own address: secondary interfaces' claims on it make no endpoint (compile's ownIps); nor does a
+    // secondary claim that lost the address to another (claimWinner).
     const owned = all.some((k) => !isSecondaryClaim(k));
+    const winner = !owned && all.length > 1 ? claimWinner(all, this.placedByAttachment) : undefined;
     for (const key of all) {
       if (owned && isSecondaryClaim(key)) continue;
+      if (winner !== undefined && winner !== key) continue;
       const rec = this.claimRec(key);
       if (rec === undefined) continue;
       const placement = this.placements.get(key);

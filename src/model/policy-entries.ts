@@ -16,6 +16,9 @@
 //     longest-prefix match gives Kubernetes's answer (an except of one policy
 //     never removes what another allows). An entry with no ranges (n = 0) is
 //     written when a shorter entry of its tree would otherwise answer for it.
+//     Families stay apart: the trie holds IPv4 as ::ffff:a.b.c.d, so a tree
+//     with an IPv6 entry containing ::ffff:0:0/96 (::/0, ::/64, ...) also gets
+//     0.0.0.0/0 with the IPv4 rules' answer there (guardMapped).
 //     A port by name on an address peer: ingress resolves it against the
 //     selected pod; egress cannot (an address has no container ports), so it
 //     allows nothing there (fail closed; the same rule's pod peers resolve it).
@@ -111,6 +114,13 @@ function slots(ranges: readonly PortRange[], what: () => string, problems: strin
   return out;
 }
 
+/** One ipBlock of a rule (or the whole of a family, for a rule without peers) with its rule's ports. */
+interface RuleBlock {
+  cidr: string;
+  except: readonly string[];
+  ranges: ProtoRanges;
+}
+
 interface Block {
   net: ipaddr.IPv4 | ipaddr.IPv6;
   len: number;
@@ -167,7 +177,7 @@ export function setEntries(info: PolicyInfo, set: PolicySetInfo, only?: string):
   }
 
   // Address peers.
-  const ruleBlocks: { cidr: string; except: readonly string[]; ranges: ProtoRanges }[] = [];
+  const ruleBlocks: RuleBlock[] = [];
   for (const rule of rules) {
     const blocks = rule.anyPeer ? [{ cidr: EVERY_V4, except: [] }, { cidr: EVERY_V6, except: [] }] : rule.blocks;
     for (const b of blocks) ruleBlocks.push({ cidr: b.cidr, except: b.except, ranges: ruleRanges(rule.ports, ingress ? set.ownPorts : []) });
@@ -193,6 +203,7 @@ export function setEntries(info: PolicyInfo, set: PolicySetInfo, only?: string):
       }
       // A point with no ranges matters only inside a point that has some.
       for (const [x, r] of tree) if (r.length === 0 && ![...tree].some(([y, ry]) => ry.length > 0 && y !== x && within(x, y))) tree.delete(x);
+      guardMapped(tree, ruleBlocks, proto);
       if (tree.size > 0) trees.set(proto, tree);
     }
   }
@@ -227,6 +238,34 @@ export function setEntries(info: PolicyInfo, set: PolicySetInfo, only?: string):
   return out;
 }
 
+/** ::ffff:0:0/96, where the trie holds every IPv4 address (0.0.0.0/0 is this key). */
+const MAPPED = ipaddr.IPv6.parse('::ffff:0:0');
+
+/** Does an IPv6 block contain the IPv4-mapped range (::/n, n <= 96, and its like)? */
+function coversMapped(cidr: string): boolean {
+  const b = block(cidr);
+  return b.net.kind() === 'ipv6' && b.len <= 96 && MAPPED.match(b.net, b.len);
+}
+
+/**
+ * The trie holds IPv4 as ::ffff:a.b.c.d, so an IPv6 entry containing
+ * ::ffff:0:0/96 would answer for every IPv4 peer no IPv4 entry covers; in
+ * Kubernetes an IPv6 block matches IPv6 peers only. When the tree has such an
+ * entry, 0.0.0.0/0 (the key ::ffff:0:0/96, longer than any of them) gets the
+ * union of the IPv4 rules containing it (with no ranges when none does), so
+ * the longest match for an IPv4 peer is always an IPv4 entry.
+ */
+function guardMapped(tree: Map<string, PortRange[]>, ruleBlocks: readonly RuleBlock[], proto: PolicyProto): void {
+  if (tree.has(EVERY_V4) || ![...tree.keys()].some(coversMapped)) return;
+  const ranges: PortRange[] = [];
+  for (const rb of ruleBlocks) {
+    const r = rb.ranges.get(proto);
+    // An except never contains 0.0.0.0/0 (it is strictly inside its block), so only the block is asked.
+    if (r !== undefined && within(EVERY_V4, rb.cidr)) ranges.push(...r);
+  }
+  tree.set(EVERY_V4, proto === POLICY_PROTO_ANY && ranges.length > 0 ? [ANY_RANGE] : ranges);
+}
+
 function cidrMap(setId: number, trees: ReadonlyMap<PolicyProto, ReadonlyMap<string, PortRange[]>>, problems: string[]): Map<string, PolicyValue> {
   const out = new Map<string, PolicyValue>();
   for (const [proto, tree] of trees) {
@@ -245,13 +284,14 @@ function inRanges(v: PolicyValue, port: number): boolean {
 /**
  * The programs' policy lookup over desired entries: `policy` (set, peer
  * identity, proto, slot 0.., following VW_POLICY_MORE), then (set, peer, 0,
- * 0); then the same in `policy_cidrs` by longest prefix of the peer address.
+ * 0); then the same in `policy_cidrs` by longest prefix of the peer address
+ * (IPv4 as ::ffff:a.b.c.d, both addresses and entries, as in the kernel).
  * A proto-0 entry allows when it has a range (any protocol and port); a
  * protocol without ports (ICMP) finds only proto-0 entries.
  */
 export class EntryLookup {
   /** (set|proto|slot) -> entries, longest prefix first */
-  private readonly tries = new Map<string, { block: Block; cidr: string; value: PolicyValue }[]>();
+  private readonly tries = new Map<string, { block: { net: ipaddr.IPv6; len: number }; cidr: string; value: PolicyValue }[]>();
 
   constructor(private readonly maps: { policy: ReadonlyMap<string, PolicyValue>; cidrs: ReadonlyMap<string, PolicyValue> }) {
     for (const [key, value] of maps.cidrs) {
@@ -260,7 +300,7 @@ export class EntryLookup {
       const rest = key.slice(bar + 1);
       let list = this.tries.get(rest);
       if (list === undefined) this.tries.set(rest, (list = []));
-      list.push({ block: block(cidr), cidr, value });
+      list.push({ block: asKernel(block(cidr)), cidr, value });
     }
     for (const list of this.tries.values()) list.sort((a, b) => b.block.len - a.block.len);
   }
@@ -279,7 +319,7 @@ export class EntryLookup {
       const any = this.maps.policy.get(policyKeyText({ set, identity, proto: 0, slot: 0 }));
       if (any !== undefined && any.ranges.length > 0) return true;
     }
-    const a = ipaddr.process(addr);
+    const a = asKernelAddr(ipaddr.parse(addr));
     if (proto !== undefined) {
       const hit = this.longest(set, proto, 0, a);
       if (hit !== undefined) {
@@ -296,10 +336,20 @@ export class EntryLookup {
     return any !== undefined && any.value.ranges.length > 0;
   }
 
-  private longest(set: number, proto: PolicyProto, slot: number, addr: ipaddr.IPv4 | ipaddr.IPv6): { cidr: string; value: PolicyValue } | undefined {
+  private longest(set: number, proto: PolicyProto, slot: number, addr: ipaddr.IPv6): { cidr: string; value: PolicyValue } | undefined {
     const list = this.tries.get(`${set}|${proto}|${slot}`);
     if (list === undefined) return undefined;
-    for (const e of list) if (e.block.net.kind() === addr.kind() && addr.match(e.block.net, e.block.len)) return e;
+    for (const e of list) if (addr.match(e.block.net, e.block.len)) return e;
     return undefined;
   }
+}
+
+/** A block as the trie holds it: IPv4 /n as ::ffff:a.b.c.d/(96 + n), so the lookup matches across families exactly
+ *  as the kernel's does (the compile, guardMapped, keeps IPv6 blocks from answering for IPv4 peers). */
+function asKernel(b: Block): { net: ipaddr.IPv6; len: number } {
+  return b.net.kind() === 'ipv4' ? { net: (b.net as ipaddr.IPv4).toIPv4MappedAddress(), len: 96 + b.len } : { net: b.net as ipaddr.IPv6, len: b.len };
+}
+
+function asKernelAddr(a: ipaddr.IPv4 | ipaddr.IPv6): ipaddr.IPv6 {
+  return a.kind() === 'ipv4' ? (a as ipaddr.IPv4).toIPv4MappedAddress() : (a as ipaddr.IPv6);
 }
