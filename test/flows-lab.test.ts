@@ -247,10 +247,13 @@ describe('the API', () => {
     expect(udpNotDropped.length).toBe(udp.filter((f) => f.verdict === 'VERDICT_ALLOWED').length);
     const last2 = await flows(node, { last: 2 });
     expect(last2.map((f) => f.id)).toEqual(all.slice(-2).map((f) => f.id));
-    // Batched: the same flows in the same order, in fewer messages.
+    // Batched: the same flows in the same order, in fewer messages. A late packet (a ping's retransmission on a
+    // loaded machine) between the reads moves its flow to the end: then the batched read equals a read right after.
     const batchedMsgs = await collect(client(node).getFlows(request({ batchSize: 2 })));
+    const after = await flows(node, {});
     expect(batchedMsgs.length).toBe(Math.ceil(all.length / 2));
-    expect(batchedMsgs.flatMap(flowsOf).map((f) => f.id)).toEqual(all.map((f) => f.id));
+    const batchedIds = batchedMsgs.flatMap(flowsOf).map((f) => f.id);
+    expect([all.map((f) => f.id), after.map((f) => f.id)]).toContainEqual(batchedIds);
   });
 
   it('bad requests: INVALID_ARGUMENT naming the field; limits: RESOURCE_EXHAUSTED', async () => {
